@@ -1,0 +1,101 @@
+//! Canonical bytes and the hash chain (R24, ARCHITECTURE "Integrity").
+//!
+//! The canonical form of an envelope is compact JSON with every object's keys sorted, the
+//! `hash` field left out. It is computed here explicitly (not by relying on how a JSON
+//! map happens to iterate), so a serde feature switched on elsewhere in a build can never
+//! change a hash. `hash = SHA-256(canonical bytes)`, and the canonical bytes include
+//! `prev_hash`, which links every event to the one before it.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// `prev_hash` of the very first event in a log.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Writes `value` as canonical JSON: compact, object keys in byte order.
+pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push(b'{');
+            for (i, (key, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(key, out);
+                out.push(b':');
+                write_canonical(v, out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(b']');
+        }
+        Value::String(s) => write_string(s, out),
+        // Numbers, booleans and null have one compact spelling in serde_json.
+        other => out.extend_from_slice(other.to_string().as_bytes()),
+    }
+}
+
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    // serde_json's string escaping is deterministic; reuse it rather than re-implement it.
+    serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
+}
+
+/// Canonical bytes of `value` without its top-level `hash` field.
+pub fn canonical_without_hash(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    match value {
+        Value::Object(map) if map.contains_key("hash") => {
+            let mut copy = map.clone();
+            copy.remove("hash");
+            write_canonical(&Value::Object(copy), &mut out);
+        }
+        other => write_canonical(other, &mut out),
+    }
+    out
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The hash an envelope (given as JSON, `hash` field ignored) must carry.
+pub fn envelope_hash(value: &Value) -> String {
+    sha256_hex(&canonical_without_hash(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_are_sorted_at_every_depth() {
+        let v = json!({"b": 1, "a": {"d": [true, null], "c": "x\"y"}});
+        let mut out = Vec::new();
+        write_canonical(&v, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"a":{"c":"x\"y","d":[true,null]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn hash_ignores_the_hash_field_but_covers_everything_else() {
+        let a = json!({"position": 1, "prev_hash": GENESIS_HASH, "hash": "whatever"});
+        let b = json!({"position": 1, "prev_hash": GENESIS_HASH});
+        assert_eq!(envelope_hash(&a), envelope_hash(&b));
+        let c = json!({"position": 2, "prev_hash": GENESIS_HASH});
+        assert_ne!(envelope_hash(&b), envelope_hash(&c));
+    }
+}

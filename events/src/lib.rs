@@ -1,0 +1,38 @@
+//! `offboard-events`: the event contract of offboard.
+//!
+//! Downstream systems depend on this crate alone to read the log or the event stream:
+//! the [`Envelope`] (R24), every domain [`Event`] with its type tag and schema version,
+//! upcasting of old versions ([`upcast`]), the canonical bytes and hash chain
+//! ([`canonical`]), and the JSON Schema ([`schema`]).
+
+pub mod actor;
+pub mod canonical;
+pub mod credit;
+pub mod distribution;
+pub mod duty;
+pub mod envelope;
+pub mod event;
+pub mod ids;
+pub mod label;
+pub mod offboarding;
+pub mod org;
+pub mod ownership;
+pub mod resource;
+pub mod schema;
+pub mod upcast;
+pub mod user;
+
+pub use actor::Actor;
+pub use credit::*;
+pub use distribution::*;
+pub use duty::*;
+pub use envelope::{Envelope, RawEnvelope};
+pub use event::Event;
+pub use ids::*;
+pub use label::*;
+pub use offboarding::*;
+pub use org::*;
+pub use ownership::*;
+pub use resource::{ResourceKey, ResourceKeyError};
+pub use upcast::DecodeError;
+pub use user::*;

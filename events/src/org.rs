@@ -1,0 +1,71 @@
+//! Organization events and values: creation, policy (R8, R10, R11, R12), ownership of the
+//! org (R3) and the outside principals that serve it (R5).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::UserId;
+
+/// The org's rules for offboarding. Every field has the default DOMAIN.md names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct Policy {
+    /// R8: admins and managers must be demoted before they can be deactivated.
+    pub deactivate_requires_demotion: bool,
+    /// R10: the phrase an administrator types to confirm a delete or purge.
+    pub confirmation_phrase: String,
+    /// R10: a user who ever used credits cannot be deleted ("deactivate instead").
+    pub delete_requires_no_credit_history: bool,
+    /// R11/R12: how many days a deleted user stays restorable.
+    pub retention_days: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            deactivate_requires_demotion: true,
+            confirmation_phrase: "CONFIRM".to_owned(),
+            delete_requires_no_credit_history: true,
+            retention_days: 30,
+        }
+    }
+}
+
+/// The kinds of outside principal (R5).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKind {
+    Support,
+    Auditor,
+}
+
+/// An organization came into being with its first owner (who is invited and activated
+/// by the same command).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrganizationCreated {
+    pub name: String,
+    pub owner: UserId,
+}
+
+/// The org's policy was replaced by this one (the full policy, not a diff, so a reader
+/// never needs earlier events to know the rules in force).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PolicyChanged {
+    pub policy: Policy,
+}
+
+/// The org's single owner changed (R3); the previous owner becomes an admin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OrgOwnershipTransferred {
+    pub from: UserId,
+    pub to: UserId,
+}
+
+/// An outside principal now serves this org (R5).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PrincipalRegistered {
+    pub kind: PrincipalKind,
+    pub name: String,
+}

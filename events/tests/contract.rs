@@ -1,0 +1,344 @@
+//! The event contract as downstream systems see it: stable JSON round trips, upcasting of
+//! stored old versions, the checked-in JSON Schema, and the hash chain helpers.
+
+use chrono::{TimeZone, Utc};
+use offboard_events::canonical::{envelope_hash, GENESIS_HASH};
+use offboard_events::*;
+use uuid::Uuid;
+
+fn envelope(event: Event) -> Envelope {
+    let org = OrgId(Uuid::from_u128(0xff));
+    let command = CommandId(Uuid::from_u128(1));
+    Envelope {
+        position: 1,
+        org_id: org,
+        stream_id: event.stream(org),
+        stream_version: 1,
+        event_id: EventId(Uuid::from_u128(3)),
+        occurred_at: Utc.with_ymd_and_hms(2026, 3, 3, 9, 0, 0).unwrap(),
+        actor: Actor::Support { name: "sam".into() },
+        on_behalf_of: Some(UserId(Uuid::from_u128(0xbb))),
+        command_id: command,
+        correlation_id: CorrelationId(Uuid::from_u128(2)),
+        causation_id: command.0,
+        prev_hash: GENESIS_HASH.to_owned(),
+        hash: String::new(),
+        event,
+    }
+}
+
+fn user(n: u128) -> UserId {
+    UserId(Uuid::from_u128(n))
+}
+
+fn key(s: &str) -> ResourceKey {
+    s.parse().unwrap()
+}
+
+/// One value of every event type, so a new type without a round trip fails `every_type_is_sampled`.
+fn samples() -> Vec<Event> {
+    let profile = Profile {
+        email: "ada@example.com".into(),
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+        job_title: Some("Sales".into()),
+    };
+    let d = DistributionId(Uuid::from_u128(9));
+    let l = LabelId(Uuid::from_u128(8));
+    vec![
+        OrganizationCreated {
+            name: "Truck Pros".into(),
+            owner: user(1),
+        }
+        .into(),
+        PolicyChanged {
+            policy: Policy::default(),
+        }
+        .into(),
+        OrgOwnershipTransferred {
+            from: user(1),
+            to: user(2),
+        }
+        .into(),
+        PrincipalRegistered {
+            kind: PrincipalKind::Support,
+            name: "sam".into(),
+        }
+        .into(),
+        UserInvited {
+            user_id: user(2),
+            profile: profile.clone(),
+            role: Role::Manager,
+            manager: Some(user(1)),
+        }
+        .into(),
+        UserActivated { user_id: user(2) }.into(),
+        UserRoleChanged {
+            user_id: user(2),
+            from: Role::Manager,
+            to: Role::Member,
+        }
+        .into(),
+        UserManagerChanged {
+            user_id: user(2),
+            from: Some(user(1)),
+            to: None,
+        }
+        .into(),
+        UserJoinedGroup {
+            user_id: user(2),
+            group: key("group:north"),
+        }
+        .into(),
+        UserLeftGroup {
+            user_id: user(2),
+            group: key("group:north"),
+        }
+        .into(),
+        UserProfileChanged {
+            user_id: user(2),
+            profile,
+        }
+        .into(),
+        UserDeactivated { user_id: user(2) }.into(),
+        UserReactivated { user_id: user(2) }.into(),
+        UserDeleted { user_id: user(2) }.into(),
+        UserRestored {
+            user_id: user(2),
+            status: UserStatus::Deactivated,
+        }
+        .into(),
+        UserPurged { user_id: user(2) }.into(),
+        ResourcesRegistered {
+            owner: user(2),
+            resources: vec![key("buyer:B-17"), key("lead:L-1")],
+        }
+        .into(),
+        ResourcesTransferred {
+            from: user(2),
+            handovers: vec![Handover {
+                to: user(3),
+                resources: vec![key("buyer:B-17")],
+            }],
+            reason: TransferReason::AllOfKind,
+        }
+        .into(),
+        DutyAssigned {
+            duty: "dealer_trade_contact".into(),
+            holder: user(3),
+            previous: Some(user(2)),
+        }
+        .into(),
+        DistributionCreated {
+            distribution_id: d,
+            name: "North rotation".into(),
+            kind: DistributionKind::Rotation,
+            members: vec![Member {
+                user: user(2),
+                weight: 2,
+            }],
+            backup: Some(user(3)),
+        }
+        .into(),
+        DistributionRebalanced {
+            distribution_id: d,
+            before: vec![Member {
+                user: user(2),
+                weight: 2,
+            }],
+            after: vec![Member {
+                user: user(3),
+                weight: 2,
+            }],
+        }
+        .into(),
+        DistributionBackupChanged {
+            distribution_id: d,
+            from: Some(user(3)),
+            to: None,
+        }
+        .into(),
+        LabelCreated {
+            label_id: l,
+            name: "VIP".into(),
+            members: vec![user(2)],
+        }
+        .into(),
+        LabelMemberAdded {
+            label_id: l,
+            user: user(3),
+        }
+        .into(),
+        LabelMemberRemoved {
+            label_id: l,
+            user: user(2),
+        }
+        .into(),
+        CreditsAddedToPool { amount: 100 }.into(),
+        CreditsGranted {
+            user: user(2),
+            amount: 10,
+        }
+        .into(),
+        CreditsUsed {
+            user: user(2),
+            amount: 3,
+        }
+        .into(),
+        CreditsTransferred {
+            from: CreditAccount::User { id: user(2) },
+            to: CreditAccount::Pool,
+            amount: 7,
+        }
+        .into(),
+        OffboardingStarted {
+            user: user(2),
+            operation: OffboardingOperation::Offboard,
+            then: FollowUp::Delete,
+        }
+        .into(),
+        OffboardingCompleted {
+            user: user(2),
+            resources_moved: 1,
+        }
+        .into(),
+        OffboardingReverted {
+            user: user(2),
+            reverted: CorrelationId(Uuid::from_u128(2)),
+            returned: 1,
+            skipped: vec![SkippedItem {
+                item: "buyer:B-18".into(),
+                reason: "moved again since".into(),
+            }],
+        }
+        .into(),
+    ]
+}
+
+#[test]
+fn every_type_is_sampled() {
+    let sampled: Vec<&str> = samples().iter().map(Event::event_type).collect();
+    assert_eq!(sampled, Event::TYPES);
+}
+
+#[test]
+fn every_event_round_trips_through_stored_json() {
+    for event in samples() {
+        let mut env = envelope(event);
+        let bytes = env.seal_hash();
+        let back = Envelope::from_json(&bytes).unwrap();
+        assert_eq!(back, env, "{}", String::from_utf8_lossy(&bytes));
+        assert_eq!(back.compute_hash(), env.hash);
+    }
+}
+
+#[test]
+fn wire_json_has_the_r24_fields_and_a_type_tag() {
+    let env = envelope(UserDeleted { user_id: user(2) }.into());
+    let v = env.to_value();
+    for field in [
+        "position",
+        "org_id",
+        "stream_id",
+        "stream_version",
+        "event_id",
+        "event_type",
+        "schema_version",
+        "occurred_at",
+        "actor",
+        "on_behalf_of",
+        "command_id",
+        "correlation_id",
+        "causation_id",
+        "data",
+        "prev_hash",
+        "hash",
+    ] {
+        assert!(v.get(field).is_some(), "missing {field}");
+    }
+    assert_eq!(v["event_type"], "UserDeleted");
+    assert_eq!(v["data"]["user_id"], user(2).to_string());
+    assert_eq!(
+        v["actor"],
+        serde_json::json!({"kind": "support", "name": "sam"})
+    );
+}
+
+#[test]
+fn a_stored_v1_user_invited_reads_as_todays_type() {
+    let stored = include_bytes!("fixtures/user_invited_v1.json");
+    let env = Envelope::from_json(stored).unwrap();
+    let Event::UserInvited(invited) = &env.event else {
+        panic!("decoded as {:?}", env.event)
+    };
+    assert_eq!(invited.profile.email, "mary.smith@example.com");
+    assert_eq!(invited.profile.first_name, "Mary Ann");
+    assert_eq!(invited.profile.last_name, "Smith");
+    assert_eq!(invited.profile.job_title, None);
+    assert_eq!(invited.role, Role::Member);
+    assert_eq!(
+        env.event.schema_version(),
+        2,
+        "upcast events report today's version"
+    );
+    assert_eq!(env.position, 7);
+}
+
+#[test]
+fn unknown_and_future_versions_are_clear_errors() {
+    assert!(matches!(
+        Event::decode("NoSuchEvent", 1, "{}"),
+        Err(DecodeError::UnknownType(_))
+    ));
+    assert!(matches!(
+        Event::decode("UserDeleted", 9, "{}"),
+        Err(DecodeError::FromTheFuture {
+            version: 9,
+            current: 1,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn hash_covers_prev_hash() {
+    let a = envelope(UserDeleted { user_id: user(2) }.into());
+    let mut b = a.clone();
+    b.prev_hash = "1".repeat(64);
+    assert_ne!(a.compute_hash(), b.compute_hash());
+    assert_eq!(a.compute_hash(), envelope_hash(&a.to_value()));
+}
+
+#[test]
+fn checked_in_json_schema_is_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/envelope.schema.json");
+    let generated = offboard_events::schema::envelope_schema_json();
+    if std::env::var_os("OFFBOARD_WRITE_SCHEMA").is_some() {
+        std::fs::write(path, &generated).unwrap();
+    }
+    let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "events/schema/envelope.schema.json is stale: run `OFFBOARD_WRITE_SCHEMA=1 cargo test -p offboard-events`"
+    );
+}
+
+#[test]
+fn schema_names_every_wire_field_and_event_type() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&offboard_events::schema::envelope_schema_json()).unwrap();
+    let text = schema.to_string();
+    let wire = envelope(UserDeleted { user_id: user(2) }.into()).to_value();
+    for key in wire.as_object().unwrap().keys() {
+        assert!(
+            text.contains(&format!("\"{key}\"")),
+            "schema lacks field {key}"
+        );
+    }
+    for ty in Event::TYPES {
+        assert!(
+            text.contains(&format!("\"{ty}\"")),
+            "schema lacks event type {ty}"
+        );
+    }
+}
