@@ -1,1 +1,14 @@
-//! placeholder
+//! `offboard`: the event-sourced offboarding engine.
+//!
+//! Layers, from the bottom: [`store`] (the append-only log on sled, or in memory),
+//! [`engine`] (the single writer with group commit, recovery and reads),
+//! [`integrity`] (hash-chain verification), [`clock`].
+
+pub mod clock;
+pub mod engine;
+pub mod integrity;
+pub mod store;
+
+pub use engine::{
+    AppendError, AppendRequest, Appended, CommandMeta, Engine, ExpectedVersion, ReadError,
+};

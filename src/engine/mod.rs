@@ -1,0 +1,258 @@
+//! The engine: the one entry point that owns a log. It recovers the chain head and the
+//! projections on open, runs the single writer, and serves reads.
+
+mod append;
+mod replay;
+mod writer;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, Utc};
+use offboard_events::canonical::{sha256_hex, write_canonical};
+use offboard_events::{Envelope, StreamId};
+use offboard_projections::State;
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use append::{AppendError, AppendRequest, Appended, CommandMeta, ExpectedVersion};
+pub use replay::{decode, for_each_envelope, ReadError};
+pub use writer::WriterStats;
+
+use crate::clock::{Clock, SystemClock};
+use crate::integrity::{self, VerifyError, VerifyReport};
+use crate::store::{LogStore, MemoryLog, SledLog};
+use writer::{Decision, Job, Writer};
+
+/// How many commands may wait for the writer before callers are slowed down.
+const QUEUE_DEPTH: usize = 8192;
+
+/// A snapshot of the writer's counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    pub flushes: u64,
+    pub commands: u64,
+    pub events: u64,
+}
+
+/// An open log with its writer and projections.
+#[derive(Debug)]
+pub struct Engine {
+    store: Arc<dyn LogStore>,
+    state: Arc<RwLock<State>>,
+    clock: Arc<dyn Clock>,
+    stats: Arc<WriterStats>,
+    committed: watch::Receiver<u64>,
+    tx: Option<mpsc::Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Opens the sled log in `dir` (creating it if needed) with the system clock.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, ReadError> {
+        Self::with_store(Arc::new(SledLog::open(dir)?), Arc::new(SystemClock))
+    }
+
+    /// A fresh engine on an in-memory log (for tests).
+    pub fn in_memory() -> Self {
+        Self::with_store(Arc::new(MemoryLog::new()), Arc::new(SystemClock))
+            .expect("an empty log always opens")
+    }
+
+    /// Recovers the chain head and projections from `store` and starts the writer.
+    pub fn with_store(store: Arc<dyn LogStore>, clock: Arc<dyn Clock>) -> Result<Self, ReadError> {
+        let head = store.head()?;
+        let mut state = State::default();
+        replay::replay_all(store.as_ref(), &mut state)?;
+        let last_time = match store.get(head.last_position)? {
+            Some(bytes) => decode(head.last_position, &bytes)?.occurred_at,
+            None => DateTime::<Utc>::MIN_UTC,
+        };
+        let state = Arc::new(RwLock::new(state));
+        let stats = Arc::new(WriterStats::default());
+        let (committed_tx, committed) = watch::channel(head.last_position);
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let writer = Writer {
+            store: Arc::clone(&store),
+            state: Arc::clone(&state),
+            clock: Arc::clone(&clock),
+            head,
+            last_time,
+            stream_versions: HashMap::new(),
+            stats: Arc::clone(&stats),
+            committed: committed_tx,
+            rx,
+        };
+        let handle = std::thread::Builder::new()
+            .name("offboard-writer".to_owned())
+            .spawn(move || writer.run())
+            .map_err(|e| {
+                crate::store::StoreError::Io(format!("cannot start the writer thread: {e}"))
+            })?;
+        Ok(Self {
+            store,
+            state,
+            clock,
+            stats,
+            committed,
+            tx: Some(tx),
+            writer: Some(handle),
+        })
+    }
+
+    /// Appends `request.events` as one command, atomically.
+    ///
+    /// **Durability: when this returns `Ok`, every event of the command is fsynced to the
+    /// log and survives a crash; when it returns `Err`, nothing of the command was
+    /// written.** A retry with the same command id returns the first result.
+    pub async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
+        if request.events.is_empty() {
+            return Err(AppendError::Invalid(
+                "an append needs at least one event".to_owned(),
+            ));
+        }
+        let fingerprint = fingerprint(&json!({
+            "kind": "append",
+            "org_id": request.meta.org_id,
+            "actor": request.meta.actor,
+            "on_behalf_of": request.meta.on_behalf_of,
+            "correlation_id": request.meta.correlation_id,
+            "causation_id": request.meta.causation_id,
+            "expected": request.expected,
+            "events": request.events.iter().map(|e| json!([e.event_type(), e])).collect::<Vec<_>>(),
+        }));
+        let events = request.events;
+        self.submit(
+            request.meta,
+            request.expected,
+            fingerprint,
+            Box::new(move |_| Ok(events)),
+        )
+        .await
+    }
+
+    /// Hands one command to the writer and waits for its durable answer.
+    pub(crate) async fn submit(
+        &self,
+        meta: CommandMeta,
+        expected: Vec<(StreamId, ExpectedVersion)>,
+        fingerprint: String,
+        decide: Decision,
+    ) -> Result<Appended, AppendError> {
+        let (reply, answer) = oneshot::channel();
+        let tx = self.tx.as_ref().ok_or(AppendError::Closed)?;
+        tx.send(Job {
+            meta,
+            expected,
+            fingerprint,
+            decide,
+            reply,
+        })
+        .await
+        .map_err(|_| AppendError::Closed)?;
+        answer.await.map_err(|_| AppendError::Closed)?
+    }
+
+    /// The projections as of the last durable group commit.
+    pub fn state(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The last durable position (0 for an empty log).
+    pub fn last_position(&self) -> u64 {
+        *self.committed.borrow()
+    }
+
+    /// Wakes whenever a group commit makes new positions durable.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.committed.clone()
+    }
+
+    /// Events with `from <= position <= to`, in order.
+    pub fn read_range(&self, from: u64, to: u64) -> Result<Vec<Envelope>, ReadError> {
+        let mut out = Vec::new();
+        for_each_envelope(self.store.as_ref(), from.max(1), to, &mut |e| out.push(e))?;
+        Ok(out)
+    }
+
+    /// The last `n` events, oldest first.
+    pub fn tail(&self, n: u64) -> Result<Vec<Envelope>, ReadError> {
+        let last = self.last_position();
+        self.read_range(last.saturating_sub(n) + 1, last)
+    }
+
+    /// The events of one stream with version `>= from_version`, in version order.
+    pub fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+    ) -> Result<Vec<Envelope>, ReadError> {
+        self.store
+            .stream_positions(stream, from_version)?
+            .into_iter()
+            .map(|position| self.read_one(position))
+            .collect()
+    }
+
+    /// The event at `position`.
+    pub fn read_one(&self, position: u64) -> Result<Envelope, ReadError> {
+        let bytes = self.store.get(position)?.ok_or_else(|| {
+            crate::store::StoreError::Corrupt(format!(
+                "position {position} is indexed but not stored"
+            ))
+        })?;
+        decode(position, &bytes)
+    }
+
+    /// Walks the hash chain; names the first bad position.
+    pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, VerifyError> {
+        integrity::verify(self.store.as_ref(), progress)
+    }
+
+    /// The writer's counters so far.
+    pub fn stats(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            flushes: self.stats.flushes.load(Ordering::Relaxed),
+            commands: self.stats.commands.load(Ordering::Relaxed),
+            events: self.stats.events.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The clock the writer stamps events with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The underlying store (for tools and tests).
+    pub fn store(&self) -> &Arc<dyn LogStore> {
+        &self.store
+    }
+
+    /// Stops accepting commands, lets the writer finish the group in hand, and waits.
+    pub fn shutdown(mut self) {
+        self.stop_writer();
+    }
+
+    fn stop_writer(&mut self) {
+        self.tx = None;
+        if let Some(handle) = self.writer.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop_writer();
+    }
+}
+
+/// Hex SHA-256 of a command payload's canonical JSON.
+pub(crate) fn fingerprint(payload: &serde_json::Value) -> String {
+    let mut bytes = Vec::with_capacity(256);
+    write_canonical(payload, &mut bytes);
+    sha256_hex(&bytes)
+}

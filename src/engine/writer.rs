@@ -1,0 +1,259 @@
+//! The single writer and its group commit.
+//!
+//! One OS thread owns the chain head, the stream versions and (through a write lock) the
+//! projected state. It takes every command waiting in its queue, decides each against
+//! the state as updated by the ones before it, writes all resulting events in ONE
+//! storage transaction, flushes ONCE, and only then answers the commands. Readers take
+//! the read lock, so they never see an event that is not yet durable.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use offboard_events::{CommandId, Envelope, Event, EventId, StreamId};
+use offboard_projections::State;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::append::{AppendError, Appended, CommandMeta, ExpectedVersion};
+use super::replay::replay_all;
+use crate::clock::Clock;
+use crate::store::{ChainHead, CommandRecord, CommitBatch, LogStore, StoredEvent};
+
+/// Most commands decided and committed in one group: bounds the latency a group adds
+/// and the size of one storage transaction.
+const MAX_GROUP: usize = 2048;
+
+/// Turns the state into the events of one command, or refuses.
+pub(crate) type Decision = Box<dyn FnOnce(&State) -> Result<Vec<Event>, AppendError> + Send>;
+
+/// One command waiting for the writer.
+pub(crate) struct Job {
+    pub meta: CommandMeta,
+    pub expected: Vec<(StreamId, ExpectedVersion)>,
+    /// Hex SHA-256 of the command's canonical payload (idempotency).
+    pub fingerprint: String,
+    pub decide: Decision,
+    pub reply: oneshot::Sender<Result<Appended, AppendError>>,
+}
+
+/// Counters that show group commit at work: `commands / flushes` is the group size.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Storage commits, each ending with one flush (fsync).
+    pub flushes: AtomicU64,
+    /// Commands answered after a successful flush (including idempotent retries).
+    pub commands: AtomicU64,
+    /// Events appended.
+    pub events: AtomicU64,
+}
+
+pub(crate) struct Writer {
+    pub store: Arc<dyn LogStore>,
+    pub state: Arc<RwLock<State>>,
+    pub clock: Arc<dyn Clock>,
+    pub head: ChainHead,
+    pub last_time: DateTime<Utc>,
+    pub stream_versions: HashMap<StreamId, u64>,
+    pub stats: Arc<WriterStats>,
+    pub committed: watch::Sender<u64>,
+    pub rx: mpsc::Receiver<Job>,
+}
+
+impl Writer {
+    /// Runs until every sender is gone.
+    pub fn run(mut self) {
+        while let Some(first) = self.rx.blocking_recv() {
+            let mut jobs = Vec::with_capacity(64);
+            jobs.push(first);
+            while jobs.len() < MAX_GROUP {
+                match self.rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(jobs);
+        }
+    }
+
+    fn commit_group(&mut self, jobs: Vec<Job>) {
+        let state_lock = Arc::clone(&self.state);
+        let mut state = state_lock.write().unwrap_or_else(|p| p.into_inner());
+        let start_head = self.head.clone();
+        let mut batch = CommitBatch::default();
+        let mut pending: HashMap<CommandId, CommandRecord> = HashMap::new();
+        let mut replies = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let Job {
+                meta,
+                expected,
+                fingerprint,
+                decide,
+                reply,
+            } = job;
+            let result = self.process(
+                &mut state,
+                &mut batch,
+                &mut pending,
+                meta,
+                &expected,
+                fingerprint,
+                decide,
+            );
+            replies.push((reply, result));
+        }
+
+        if !batch.commands.is_empty() {
+            if !batch.events.is_empty() {
+                batch.head = Some(self.head.clone());
+            }
+            if let Err(error) = self.store.commit(&batch) {
+                // Nothing of the batch is stored: forget what this group did in memory.
+                self.head = start_head;
+                self.stream_versions.clear();
+                let mut fresh = State::default();
+                let reloaded = replay_all(self.store.as_ref(), &mut fresh);
+                *state = fresh;
+                drop(state);
+                let message = error.to_string();
+                for (reply, result) in replies {
+                    let answer = match result {
+                        Ok(_) => Err(AppendError::Storage(crate::store::StoreError::Io(
+                            message.clone(),
+                        ))),
+                        rejected => rejected,
+                    };
+                    let _ = reply.send(answer);
+                }
+                if let Err(e) = reloaded {
+                    // The store cannot even be read back: refuse everything from now on.
+                    eprintln!("offboard: writer stopping, the log cannot be re-read after a failed commit: {e}");
+                    self.rx.close();
+                }
+                return;
+            }
+            self.stats.flushes.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .events
+                .fetch_add(batch.events.len() as u64, Ordering::Relaxed);
+        }
+        drop(state);
+        let answered = replies.iter().filter(|(_, r)| r.is_ok()).count() as u64;
+        self.stats.commands.fetch_add(answered, Ordering::Relaxed);
+        self.committed.send_replace(self.head.last_position);
+        for (reply, result) in replies {
+            // A caller that stopped waiting still had its command committed.
+            let _ = reply.send(result);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn process(
+        &mut self,
+        state: &mut State,
+        batch: &mut CommitBatch,
+        pending: &mut HashMap<CommandId, CommandRecord>,
+        meta: CommandMeta,
+        expected: &[(StreamId, ExpectedVersion)],
+        fingerprint: String,
+        decide: Decision,
+    ) -> Result<Appended, AppendError> {
+        let correlation_id = meta.correlation();
+        let earlier = match pending.get(&meta.command_id) {
+            Some(record) => Some(record.clone()),
+            None => self.store.command(meta.command_id)?,
+        };
+        if let Some(record) = earlier {
+            if record.fingerprint != fingerprint {
+                return Err(AppendError::CommandIdReused {
+                    command_id: meta.command_id,
+                });
+            }
+            return Ok(Appended {
+                command_id: meta.command_id,
+                correlation_id: record.correlation_id,
+                positions: record.positions,
+                duplicate: true,
+            });
+        }
+        for (stream, expect) in expected {
+            let actual = self.version_of(stream)?;
+            if !expect.admits(actual) {
+                return Err(AppendError::Conflict {
+                    stream: stream.clone(),
+                    expected: *expect,
+                    actual,
+                });
+            }
+        }
+
+        let events = decide(state)?;
+
+        // Look every stream up before changing anything, so a storage error here cannot
+        // leave the state half-applied.
+        let streams: Vec<StreamId> = events.iter().map(|e| e.stream(meta.org_id)).collect();
+        for stream in &streams {
+            self.version_of(stream)?;
+        }
+
+        let occurred_at = self.clock.now().max(self.last_time);
+        self.last_time = occurred_at;
+        let first = self.head.last_position + 1;
+        for (event, stream_id) in events.into_iter().zip(streams) {
+            let version = self.stream_versions.get(&stream_id).copied().unwrap_or(0) + 1;
+            let mut envelope = Envelope {
+                position: self.head.last_position + 1,
+                org_id: meta.org_id,
+                stream_id: stream_id.clone(),
+                stream_version: version,
+                event_id: EventId::new(),
+                occurred_at,
+                actor: meta.actor.clone(),
+                on_behalf_of: meta.on_behalf_of,
+                command_id: meta.command_id,
+                correlation_id,
+                causation_id: meta.causation(),
+                prev_hash: self.head.last_hash.clone(),
+                hash: String::new(),
+                event,
+            };
+            let bytes = envelope.seal_hash();
+            state.apply(&envelope);
+            self.head = ChainHead {
+                last_position: envelope.position,
+                last_hash: envelope.hash,
+            };
+            self.stream_versions.insert(stream_id.clone(), version);
+            batch.events.push(StoredEvent {
+                position: envelope.position,
+                stream_id,
+                stream_version: version,
+                bytes,
+            });
+        }
+        let last = self.head.last_position;
+        let positions = (last >= first).then_some((first, last));
+        let record = CommandRecord {
+            fingerprint,
+            correlation_id,
+            positions,
+        };
+        pending.insert(meta.command_id, record.clone());
+        batch.commands.push((meta.command_id, record));
+        Ok(Appended {
+            command_id: meta.command_id,
+            correlation_id,
+            positions,
+            duplicate: false,
+        })
+    }
+
+    fn version_of(&mut self, stream: &StreamId) -> Result<u64, AppendError> {
+        if let Some(v) = self.stream_versions.get(stream) {
+            return Ok(*v);
+        }
+        let v = self.store.stream_version(stream)?;
+        self.stream_versions.insert(stream.clone(), v);
+        Ok(v)
+    }
+}

@@ -1,0 +1,129 @@
+//! An in-memory [`LogStore`] for fast tests: the same contract as the sled log, minus
+//! durability (nothing survives the process).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
+
+use offboard_events::{CommandId, StreamId};
+
+use super::{ChainHead, CommandRecord, CommitBatch, LogStore, StoreError};
+
+#[derive(Debug, Default)]
+struct Inner {
+    events: BTreeMap<u64, Vec<u8>>,
+    streams: HashMap<StreamId, Vec<u64>>,
+    commands: HashMap<CommandId, CommandRecord>,
+    head: Option<ChainHead>,
+    checkpoints: HashMap<String, Vec<u8>>,
+}
+
+/// A log held in memory.
+#[derive(Debug, Default)]
+pub struct MemoryLog {
+    inner: RwLock<Inner>,
+}
+
+impl MemoryLog {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl LogStore for MemoryLog {
+    fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        let mut inner = self.write();
+        for event in &batch.events {
+            inner.events.insert(event.position, event.bytes.clone());
+            let versions = inner.streams.entry(event.stream_id.clone()).or_default();
+            debug_assert_eq!(versions.len() as u64 + 1, event.stream_version);
+            versions.push(event.position);
+        }
+        for (id, record) in &batch.commands {
+            inner.commands.insert(*id, record.clone());
+        }
+        if let Some(head) = &batch.head {
+            inner.head = Some(head.clone());
+        }
+        Ok(())
+    }
+
+    fn head(&self) -> Result<ChainHead, StoreError> {
+        Ok(self.read().head.clone().unwrap_or_else(ChainHead::empty))
+    }
+
+    fn get(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.read().events.get(&position).cloned())
+    }
+
+    fn scan(
+        &self,
+        from: u64,
+        to: u64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        if from > to {
+            return Ok(());
+        }
+        let inner = self.read();
+        for (position, bytes) in inner.events.range(from..=to) {
+            if !visit(*position, bytes) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError> {
+        Ok(self
+            .read()
+            .streams
+            .get(stream)
+            .map_or(0, |v| v.len() as u64))
+    }
+
+    fn stream_positions(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+    ) -> Result<Vec<u64>, StoreError> {
+        let skip = from_version.max(1) as usize - 1;
+        Ok(self
+            .read()
+            .streams
+            .get(stream)
+            .map(|v| v.iter().skip(skip).copied().collect())
+            .unwrap_or_default())
+    }
+
+    fn command(&self, id: CommandId) -> Result<Option<CommandRecord>, StoreError> {
+        Ok(self.read().commands.get(&id).cloned())
+    }
+
+    fn put_checkpoint(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.write()
+            .checkpoints
+            .insert(name.to_owned(), bytes.to_vec());
+        Ok(())
+    }
+
+    fn checkpoint(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.read().checkpoints.get(name).cloned())
+    }
+
+    fn tamper(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.write().events.insert(position, bytes.to_vec());
+        Ok(())
+    }
+}

@@ -1,0 +1,137 @@
+//! The append-only log: what is stored, and the [`LogStore`] trait with a durable sled
+//! implementation ([`SledLog`]) and an in-memory one for fast tests ([`MemoryLog`]).
+//!
+//! The store is deliberately dumb: it never decides anything. The single writer
+//! (`engine::writer`) assigns positions, stream versions and hashes, and hands the store
+//! one [`CommitBatch`] per group commit, which the store writes atomically and durably.
+
+mod keys;
+mod memory_log;
+mod sled_log;
+
+use std::path::PathBuf;
+
+use offboard_events::{CommandId, CorrelationId, StreamId};
+use serde::{Deserialize, Serialize};
+
+pub use keys::{position_key, stream_key, stream_prefix};
+pub use memory_log::MemoryLog;
+pub use sled_log::SledLog;
+
+/// Where the log ends: the last position written and its hash (the chain head).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainHead {
+    /// 0 for an empty log.
+    pub last_position: u64,
+    /// [`offboard_events::canonical::GENESIS_HASH`] for an empty log.
+    pub last_hash: String,
+}
+
+impl ChainHead {
+    pub fn empty() -> Self {
+        Self {
+            last_position: 0,
+            last_hash: offboard_events::canonical::GENESIS_HASH.to_owned(),
+        }
+    }
+}
+
+/// What the command-id index remembers of an accepted command, so a retry with the same
+/// id gets the same answer and appends nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRecord {
+    /// Hex SHA-256 of the command's canonical payload: the same id with another payload
+    /// is a `conflict`, not a retry.
+    pub fingerprint: String,
+    pub correlation_id: CorrelationId,
+    /// The positions the command appended, `first..=last`; `None` when it appended nothing.
+    pub positions: Option<(u64, u64)>,
+}
+
+/// One event ready to be stored: its position, the stream it extends, and its canonical
+/// JSON bytes (hash already set).
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    pub position: u64,
+    pub stream_id: StreamId,
+    pub stream_version: u64,
+    pub bytes: Vec<u8>,
+}
+
+/// Everything one group commit writes, atomically.
+#[derive(Clone, Debug, Default)]
+pub struct CommitBatch {
+    pub events: Vec<StoredEvent>,
+    pub commands: Vec<(CommandId, CommandRecord)>,
+    /// The chain head after this batch; `None` when the batch holds no events.
+    pub head: Option<ChainHead>,
+}
+
+/// Storage failures. None of these is the caller's fault; retrying may help for I/O.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the data directory {dir} is in use by another offboard process (sled allows one process per directory); stop it, or talk to it with --server")]
+    Locked { dir: PathBuf },
+    #[error("storage error: {0}")]
+    Io(String),
+    #[error("the log is damaged: {0}; run `offboard verify`")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Stable error code for callers and the CLI/HTTP error shapes.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Locked { .. } => "data_dir_locked",
+            StoreError::Io(_) => "storage",
+            StoreError::Corrupt(_) => "log_corrupt",
+        }
+    }
+}
+
+/// The persistence contract of the log. Implementations must be safe to read from many
+/// threads while the single writer commits.
+pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Writes every event, index entry and the new chain head of `batch` atomically.
+    /// **Durability: when this returns `Ok`, the whole batch is on stable storage
+    /// (fsynced) and survives a crash; when it returns `Err`, none of it is visible.**
+    fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError>;
+
+    /// The chain head as recovered from storage.
+    fn head(&self) -> Result<ChainHead, StoreError>;
+
+    /// The stored bytes of the event at `position`.
+    fn get(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Calls `visit` with `(position, bytes)` for every event with `from <= position <= to`,
+    /// in order, until `visit` returns `false`.
+    fn scan(
+        &self,
+        from: u64,
+        to: u64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StoreError>;
+
+    /// The last version of `stream` (0 when the stream has no events).
+    fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError>;
+
+    /// Positions of `stream`'s events with version `>= from_version`, in version order.
+    fn stream_positions(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+    ) -> Result<Vec<u64>, StoreError>;
+
+    /// What the command-id index holds for `id`.
+    fn command(&self, id: CommandId) -> Result<Option<CommandRecord>, StoreError>;
+
+    /// Stores a projection checkpoint under `name` (durable when it returns).
+    fn put_checkpoint(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError>;
+
+    /// The checkpoint stored under `name`.
+    fn checkpoint(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Overwrites the stored bytes at `position` without any check. Exists only so tests
+    /// and drills can simulate tampering; the engine never calls it.
+    fn tamper(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError>;
+}

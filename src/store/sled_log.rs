@@ -1,0 +1,245 @@
+//! The durable log on sled 0.34: one tree per concern, written together by a multi-tree
+//! transaction and made durable by one `flush` per group commit.
+//!
+//! Trees: `events` (position → canonical envelope JSON), `streams` (stream ++ version →
+//! position), `commands` (command id → [`CommandRecord`] JSON), `meta` (`head` →
+//! [`ChainHead`] JSON), `checkpoints` (name → projection checkpoint bytes).
+
+use std::path::{Path, PathBuf};
+
+use offboard_events::{CommandId, StreamId};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use super::keys::{
+    decode_position, decode_stream_version, position_key, stream_key, stream_prefix,
+};
+use super::{ChainHead, CommandRecord, CommitBatch, LogStore, StoreError};
+
+const HEAD_KEY: &[u8] = b"head";
+
+/// sled's page cache. Kept modest: the projections hold the hot state in memory, the log
+/// is read sequentially on start-up and for history.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A log in a data directory. One process at a time may open a directory.
+#[derive(Debug)]
+pub struct SledLog {
+    dir: PathBuf,
+    db: sled::Db,
+    events: sled::Tree,
+    streams: sled::Tree,
+    commands: sled::Tree,
+    meta: sled::Tree,
+    checkpoints: sled::Tree,
+}
+
+impl SledLog {
+    /// Opens (or creates) the log in `dir` and checks that the stored chain head matches
+    /// the last stored event.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
+        let db = sled::Config::new()
+            .path(&dir)
+            .cache_capacity(CACHE_BYTES)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| open_error(&dir, e))?;
+        let tree = |name: &str| db.open_tree(name).map_err(io);
+        let log = Self {
+            events: tree("events")?,
+            streams: tree("streams")?,
+            commands: tree("commands")?,
+            meta: tree("meta")?,
+            checkpoints: tree("checkpoints")?,
+            dir,
+            db,
+        };
+        log.check_head()?;
+        Ok(log)
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Bytes sled uses on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.db.size_on_disk().map_err(io)
+    }
+
+    fn stored_head(&self) -> Result<Option<ChainHead>, StoreError> {
+        match self.meta.get(HEAD_KEY).map_err(io)? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("chain head unreadable: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// Recovery check: the head written with the last batch must name the last event.
+    /// Both are written in one transaction, so a mismatch means outside damage.
+    fn check_head(&self) -> Result<(), StoreError> {
+        let last = self.events.last().map_err(io)?;
+        let head = self.stored_head()?;
+        match (last, head) {
+            (None, None) => Ok(()),
+            (Some((key, _)), Some(head)) if decode_position(&key) == Some(head.last_position) => {
+                Ok(())
+            }
+            (last, head) => Err(StoreError::Corrupt(format!(
+                "chain head {:?} does not match last event {:?}",
+                head.map(|h| h.last_position),
+                last.and_then(|(k, _)| decode_position(&k))
+            ))),
+        }
+    }
+}
+
+fn io(e: sled::Error) -> StoreError {
+    StoreError::Io(e.to_string())
+}
+
+fn open_error(dir: &Path, e: sled::Error) -> StoreError {
+    // sled reports a held directory lock as an I/O error ("could not acquire lock").
+    match &e {
+        sled::Error::Io(io)
+            if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") =>
+        {
+            StoreError::Locked {
+                dir: dir.to_path_buf(),
+            }
+        }
+        _ => StoreError::Io(format!("{}: {e}", dir.display())),
+    }
+}
+
+impl LogStore for SledLog {
+    fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        let mut events = sled::Batch::default();
+        let mut streams = sled::Batch::default();
+        for event in &batch.events {
+            events.insert(&position_key(event.position), event.bytes.as_slice());
+            streams.insert(
+                stream_key(&event.stream_id, event.stream_version),
+                &position_key(event.position),
+            );
+        }
+        let mut commands = sled::Batch::default();
+        for (id, record) in &batch.commands {
+            let bytes = serde_json::to_vec(record).expect("a command record always serializes");
+            commands.insert(id.0.as_bytes(), bytes);
+        }
+        let head = batch
+            .head
+            .as_ref()
+            .map(|h| serde_json::to_vec(h).expect("a head always serializes"));
+        (&self.events, &self.streams, &self.commands, &self.meta)
+            .transaction(|(e, s, c, m)| {
+                e.apply_batch(&events)?;
+                s.apply_batch(&streams)?;
+                c.apply_batch(&commands)?;
+                if let Some(head) = &head {
+                    m.insert(HEAD_KEY, head.as_slice())?;
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => io(e),
+                TransactionError::Abort(()) => StoreError::Io("transaction aborted".to_owned()),
+            })?;
+        // The one fsync of the group commit: nothing is acknowledged before it returns.
+        self.db.flush().map_err(io)?;
+        Ok(())
+    }
+
+    fn head(&self) -> Result<ChainHead, StoreError> {
+        Ok(self.stored_head()?.unwrap_or_else(ChainHead::empty))
+    }
+
+    fn get(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .events
+            .get(position_key(position))
+            .map_err(io)?
+            .map(|v| v.to_vec()))
+    }
+
+    fn scan(
+        &self,
+        from: u64,
+        to: u64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        if from > to {
+            return Ok(());
+        }
+        for item in self.events.range(position_key(from)..=position_key(to)) {
+            let (key, value) = item.map_err(io)?;
+            let position = decode_position(&key)
+                .ok_or_else(|| StoreError::Corrupt(format!("event key of {} bytes", key.len())))?;
+            if !visit(position, &value) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError> {
+        match self.streams.scan_prefix(stream_prefix(stream)).next_back() {
+            Some(item) => {
+                let (key, _) = item.map_err(io)?;
+                decode_stream_version(&key)
+                    .ok_or_else(|| StoreError::Corrupt("stream index key".to_owned()))
+            }
+            None => Ok(0),
+        }
+    }
+
+    fn stream_positions(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+    ) -> Result<Vec<u64>, StoreError> {
+        let start = stream_key(stream, from_version.max(1));
+        let end = stream_key(stream, u64::MAX);
+        self.streams
+            .range(start..=end)
+            .map(|item| {
+                let (_, value) = item.map_err(io)?;
+                decode_position(&value)
+                    .ok_or_else(|| StoreError::Corrupt("stream index value".to_owned()))
+            })
+            .collect()
+    }
+
+    fn command(&self, id: CommandId) -> Result<Option<CommandRecord>, StoreError> {
+        match self.commands.get(id.0.as_bytes()).map_err(io)? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("command record {id}: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    fn put_checkpoint(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.checkpoints.insert(name, bytes).map_err(io)?;
+        self.db.flush().map_err(io)?;
+        Ok(())
+    }
+
+    fn checkpoint(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.checkpoints.get(name).map_err(io)?.map(|v| v.to_vec()))
+    }
+
+    fn tamper(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.events
+            .insert(position_key(position), bytes)
+            .map_err(io)?;
+        self.db.flush().map_err(io)?;
+        Ok(())
+    }
+}

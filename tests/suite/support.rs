@@ -1,0 +1,29 @@
+//! Helpers shared by the suite: events to append and engines to append them to.
+
+use offboard::{AppendRequest, CommandMeta};
+use offboard_events::{Actor, Event, OrgId, UserActivated, UserId};
+use uuid::Uuid;
+
+/// A fixed org, so every test's events look alike.
+pub fn org() -> OrgId {
+    OrgId(Uuid::from_u128(0x0f))
+}
+
+/// The `n`th of a fixed set of users; each has its own stream `user-<id>`.
+pub fn user(n: u64) -> UserId {
+    UserId(Uuid::from_u128(0x1000 + n as u128))
+}
+
+/// A small event on user `n`'s stream.
+pub fn touch(n: u64) -> Event {
+    UserActivated { user_id: user(n) }.into()
+}
+
+/// A one-event append by the system actor.
+pub fn append_one(event: Event) -> AppendRequest {
+    AppendRequest {
+        meta: CommandMeta::new(org(), Actor::System),
+        expected: Vec::new(),
+        events: vec![event],
+    }
+}
