@@ -1,21 +1,33 @@
-//! `offboard-projections`: pure folds of the log (placeholder until the views land).
+//! `offboard-projections`: pure folds of the offboard log.
+//!
+//! [`State::apply`] folds one [`offboard_events::Envelope`] into the views of its org
+//! ([`OrgState`]): directory, ownership, duties, distributions, labels, credits, billed
+//! seats and audit indexes. Applying never fails and does no I/O; deciding what may
+//! happen is the engine's job, answering what is true is this crate's. Checkpoints
+//! ([`State::to_checkpoint_bytes`]) let start-up replay only the tail of the log, and
+//! [`replay_until`] answers "as of position" questions from scratch.
 
-use offboard_events::Envelope;
+mod audit;
+mod billing;
+mod checkpoint;
+mod credits;
+mod directory;
+mod distributions;
+mod duties;
+mod interner;
+mod labels;
+mod org;
+mod ownership;
+mod state;
 
-/// All projected state.
-#[derive(Clone, Debug, Default)]
-pub struct State {
-    position: u64,
-}
-
-impl State {
-    pub const VERSION: u32 = 0;
-
-    pub fn apply(&mut self, env: &Envelope) {
-        self.position = env.position;
-    }
-
-    pub fn position(&self) -> u64 {
-        self.position
-    }
-}
+pub use audit::{Acting, Audit, EventRecord};
+pub use billing::{Billing, SeatChange};
+pub use checkpoint::CheckpointError;
+pub use credits::{CreditUsage, Credits};
+pub use directory::{Directory, User, ERASED};
+pub use distributions::{suggested_rebalance, Distribution, Distributions};
+pub use duties::Duties;
+pub use labels::{Label, Labels};
+pub use org::{OrgState, OwnershipChange};
+pub use ownership::Ownership;
+pub use state::{replay_until, State};

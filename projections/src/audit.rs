@@ -1,0 +1,219 @@
+//! Audit indexes (R25): which events concern a user, which events one business
+//! operation (correlation id) wrote, who acted in each event, and the org's timeline
+//! for "what was the position at time T".
+//!
+//! One compact record per event of the org (position, time, correlation id and an
+//! interned actor) serves all of them, and also gives the ownership history its
+//! correlation id and actor without storing them once per resource.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use offboard_events::{Actor, CorrelationId, CreditAccount, Envelope, Event, UserId};
+use serde::{Deserialize, Serialize};
+
+/// Who acted in an event, and for whom (R5, R6).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Acting {
+    pub actor: Actor,
+    pub on_behalf_of: Option<UserId>,
+}
+
+/// What the audit view keeps of every event: 40 bytes, the actor interned.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct EventMeta {
+    position: u64,
+    occurred_at: DateTime<Utc>,
+    correlation_id: CorrelationId,
+    acting: u32,
+}
+
+/// One event as the audit view knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventRecord<'a> {
+    pub position: u64,
+    pub occurred_at: DateTime<Utc>,
+    pub correlation_id: CorrelationId,
+    pub actor: &'a Actor,
+    pub on_behalf_of: Option<UserId>,
+}
+
+/// The audit indexes of one org.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Audit {
+    /// Every event of the org, in log order.
+    events: Vec<EventMeta>,
+    /// Distinct actors, in first-seen order.
+    acting: Vec<Acting>,
+    #[serde(skip)]
+    acting_slots: HashMap<Acting, u32>,
+    by_user: BTreeMap<UserId, Vec<u64>>,
+    by_correlation: BTreeMap<CorrelationId, Vec<u64>>,
+}
+
+impl Audit {
+    pub(crate) fn apply(&mut self, env: &Envelope) {
+        let acting = self.acting_slot(Acting {
+            actor: env.actor.clone(),
+            on_behalf_of: env.on_behalf_of,
+        });
+        self.events.push(EventMeta {
+            position: env.position,
+            occurred_at: env.occurred_at,
+            correlation_id: env.correlation_id,
+            acting,
+        });
+        self.by_correlation
+            .entry(env.correlation_id)
+            .or_default()
+            .push(env.position);
+        for user in concerned_users(env) {
+            let positions = self.by_user.entry(user).or_default();
+            // One event can name a user twice (e.g. as member before and after).
+            if positions.last() != Some(&env.position) {
+                positions.push(env.position);
+            }
+        }
+    }
+
+    /// Rebuilds the actor index, which is not serialized.
+    pub(crate) fn rebuild(&mut self) {
+        self.acting_slots = self
+            .acting
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.clone(), i as u32))
+            .collect();
+    }
+
+    fn acting_slot(&mut self, acting: Acting) -> u32 {
+        if let Some(slot) = self.acting_slots.get(&acting) {
+            return *slot;
+        }
+        let slot = self.acting.len() as u32;
+        self.acting.push(acting.clone());
+        self.acting_slots.insert(acting, slot);
+        slot
+    }
+
+    fn record(&self, meta: &EventMeta) -> EventRecord<'_> {
+        let acting = &self.acting[meta.acting as usize];
+        EventRecord {
+            position: meta.position,
+            occurred_at: meta.occurred_at,
+            correlation_id: meta.correlation_id,
+            actor: &acting.actor,
+            on_behalf_of: acting.on_behalf_of,
+        }
+    }
+
+    /// The org's event at `position`, if that position belongs to this org.
+    pub fn event(&self, position: u64) -> Option<EventRecord<'_>> {
+        let i = self
+            .events
+            .binary_search_by_key(&position, |m| m.position)
+            .ok()?;
+        Some(self.record(&self.events[i]))
+    }
+
+    /// Every event of the org, in log order.
+    pub fn events(&self) -> impl Iterator<Item = EventRecord<'_>> {
+        self.events.iter().map(|m| self.record(m))
+    }
+
+    /// How many events the org has.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Positions of the events that concern `user`: their own stream, resources moved to
+    /// or from them, duties, distribution and label places, credits, manager changes and
+    /// what was done on their behalf.
+    pub fn positions_for_user(&self, user: UserId) -> &[u64] {
+        self.by_user.get(&user).map_or(&[], Vec::as_slice)
+    }
+
+    /// Positions of every event one business operation wrote (R22, R25).
+    pub fn positions_for_correlation(&self, id: CorrelationId) -> &[u64] {
+        self.by_correlation.get(&id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The last position of this org that occurred at or before `time` (0 if none):
+    /// "as of time T" is "as of this position". Relies on `occurred_at` never decreasing
+    /// along the log, which the single writer guarantees.
+    pub fn last_position_at_or_before(&self, time: DateTime<Utc>) -> u64 {
+        let after = self.events.partition_point(|m| m.occurred_at <= time);
+        after.checked_sub(1).map_or(0, |i| self.events[i].position)
+    }
+
+    /// The org's timeline between two times, both included (R25).
+    pub fn between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Iterator<Item = EventRecord<'_>> {
+        let start = self.events.partition_point(|m| m.occurred_at < from);
+        let end = self
+            .events
+            .partition_point(|m| m.occurred_at <= to)
+            .max(start);
+        self.events[start..end].iter().map(|m| self.record(m))
+    }
+}
+
+/// The users an event concerns, possibly with repeats (the caller skips them).
+fn concerned_users(env: &Envelope) -> Vec<UserId> {
+    let mut users: Vec<UserId> = env.on_behalf_of.into_iter().collect();
+    match &env.event {
+        Event::OrganizationCreated(e) => users.push(e.owner),
+        Event::OrgOwnershipTransferred(e) => users.extend([e.from, e.to]),
+        Event::UserInvited(e) => users.extend([Some(e.user_id), e.manager].into_iter().flatten()),
+        Event::UserManagerChanged(e) => {
+            users.extend([Some(e.user_id), e.from, e.to].into_iter().flatten())
+        }
+        Event::UserActivated(e) => users.push(e.user_id),
+        Event::UserRoleChanged(e) => users.push(e.user_id),
+        Event::UserJoinedGroup(e) => users.push(e.user_id),
+        Event::UserLeftGroup(e) => users.push(e.user_id),
+        Event::UserProfileChanged(e) => users.push(e.user_id),
+        Event::UserDeactivated(e) => users.push(e.user_id),
+        Event::UserReactivated(e) => users.push(e.user_id),
+        Event::UserDeleted(e) => users.push(e.user_id),
+        Event::UserRestored(e) => users.push(e.user_id),
+        Event::UserPurged(e) => users.push(e.user_id),
+        Event::ResourcesRegistered(e) => users.push(e.owner),
+        Event::ResourcesTransferred(e) => {
+            users.push(e.from);
+            users.extend(e.handovers.iter().map(|h| h.to));
+        }
+        Event::DutyAssigned(e) => users.extend([Some(e.holder), e.previous].into_iter().flatten()),
+        Event::DistributionCreated(e) => {
+            users.extend(e.members.iter().map(|m| m.user).chain(e.backup));
+        }
+        Event::DistributionRebalanced(e) => {
+            users.extend(e.before.iter().chain(&e.after).map(|m| m.user));
+        }
+        Event::DistributionBackupChanged(e) => users.extend(e.from.into_iter().chain(e.to)),
+        Event::LabelCreated(e) => users.extend(e.members.iter().copied()),
+        Event::LabelMemberAdded(e) => users.push(e.user),
+        Event::LabelMemberRemoved(e) => users.push(e.user),
+        Event::CreditsGranted(e) => users.push(e.user),
+        Event::CreditsUsed(e) => users.push(e.user),
+        Event::CreditsTransferred(e) => {
+            for account in [e.from, e.to] {
+                if let CreditAccount::User { id } = account {
+                    users.push(id);
+                }
+            }
+        }
+        Event::OffboardingStarted(e) => users.push(e.user),
+        Event::OffboardingCompleted(e) => users.push(e.user),
+        Event::OffboardingReverted(e) => users.push(e.user),
+        Event::PolicyChanged(_) | Event::PrincipalRegistered(_) | Event::CreditsAddedToPool(_) => {}
+    }
+    users
+}

@@ -1,0 +1,242 @@
+//! The directory (R2, R7, R11): every user of one org with profile, role, manager,
+//! groups and lifecycle status, plus the lookups deciding needs: by email, reports of a
+//! manager, members of a group, and how many seats are billed.
+//!
+//! A deleted user stays on record (a restore brings role, manager and groups back, R12)
+//! but is out of every index: the email is free again, they manage nobody and belong to
+//! no group until restored. A purged user never comes back (R13): later events about
+//! them are ignored, so nothing can make erased data readable or the user live again.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use offboard_events::{Envelope, Event, Profile, ResourceKey, Role, UserId, UserStatus};
+use serde::{Deserialize, Serialize};
+
+/// What a purge leaves of every personal field (R13).
+pub const ERASED: &str = "erased";
+
+/// One user of the org's directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub profile: Profile,
+    pub role: Role,
+    pub manager: Option<UserId>,
+    pub groups: BTreeSet<ResourceKey>,
+    pub status: UserStatus,
+    /// Position and time of the delete, while deleted (the restore window counts from it).
+    pub deleted_at: Option<(u64, DateTime<Utc>)>,
+    /// Position of the invitation.
+    pub created_position: u64,
+}
+
+impl User {
+    /// Whether the user is in the directory: not deleted and not purged (R11).
+    pub fn is_listed(&self) -> bool {
+        !matches!(self.status, UserStatus::Deleted | UserStatus::Purged)
+    }
+}
+
+/// Every user of one org and the indexes over them.
+///
+/// `emails` is serialized (in a broken history two users could claim one email, and
+/// which one the index names then depends on event order, which a rebuild cannot
+/// know); the other indexes are pure functions of `users` and are rebuilt on load.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Directory {
+    users: BTreeMap<UserId, User>,
+    /// Lowercase email → listed user.
+    emails: BTreeMap<String, UserId>,
+    #[serde(skip)]
+    reports: BTreeMap<UserId, BTreeSet<UserId>>,
+    #[serde(skip)]
+    group_members: BTreeMap<ResourceKey, BTreeSet<UserId>>,
+    #[serde(skip)]
+    billed: u64,
+}
+
+impl Directory {
+    pub(crate) fn apply(&mut self, env: &Envelope) {
+        match &env.event {
+            Event::UserInvited(e) => {
+                // A second invitation of one id is ignored: the first created the user.
+                if self.users.contains_key(&e.user_id) {
+                    return;
+                }
+                let user = User {
+                    id: e.user_id,
+                    profile: e.profile.clone(),
+                    role: e.role,
+                    manager: e.manager,
+                    groups: BTreeSet::new(),
+                    status: UserStatus::Invited,
+                    deleted_at: None,
+                    created_position: env.position,
+                };
+                self.index(&user);
+                self.users.insert(user.id, user);
+            }
+            Event::UserActivated(e) => self.change(e.user_id, |u| u.status = UserStatus::Active),
+            Event::UserRoleChanged(e) => self.change(e.user_id, |u| u.role = e.to),
+            Event::UserManagerChanged(e) => self.change(e.user_id, |u| u.manager = e.to),
+            Event::UserJoinedGroup(e) => self.change(e.user_id, |u| {
+                u.groups.insert(e.group.clone());
+            }),
+            Event::UserLeftGroup(e) => self.change(e.user_id, |u| {
+                u.groups.remove(&e.group);
+            }),
+            Event::UserProfileChanged(e) => {
+                self.change(e.user_id, |u| u.profile = e.profile.clone())
+            }
+            Event::UserDeactivated(e) => {
+                self.change(e.user_id, |u| u.status = UserStatus::Deactivated)
+            }
+            Event::UserReactivated(e) => self.change(e.user_id, |u| u.status = UserStatus::Active),
+            Event::UserDeleted(e) => self.change(e.user_id, |u| {
+                u.status = UserStatus::Deleted;
+                u.deleted_at = Some((env.position, env.occurred_at));
+            }),
+            Event::UserRestored(e) => self.change(e.user_id, |u| {
+                u.status = e.status;
+                u.deleted_at = None;
+            }),
+            Event::UserPurged(e) => self.change(e.user_id, |u| {
+                u.status = UserStatus::Purged;
+                u.profile = Profile {
+                    email: ERASED.to_owned(),
+                    first_name: ERASED.to_owned(),
+                    last_name: ERASED.to_owned(),
+                    job_title: None,
+                };
+            }),
+            // R3: the org has one owner; the previous one stays on as an admin.
+            Event::OrgOwnershipTransferred(e) => {
+                self.change(e.from, |u| u.role = Role::Admin);
+                self.change(e.to, |u| u.role = Role::Owner);
+            }
+            _ => {}
+        }
+    }
+
+    /// Rebuilds the indexes that are not serialized.
+    pub(crate) fn rebuild(&mut self) {
+        self.reports.clear();
+        self.group_members.clear();
+        self.billed = 0;
+        let users = std::mem::take(&mut self.users);
+        for user in users.values() {
+            self.index_members(user);
+        }
+        self.users = users;
+    }
+
+    /// Changes a known, not purged user, keeping every index in step.
+    fn change(&mut self, id: UserId, edit: impl FnOnce(&mut User)) {
+        let Some(mut user) = self.users.remove(&id) else {
+            return;
+        };
+        if user.status != UserStatus::Purged {
+            self.unindex(&user);
+            edit(&mut user);
+            self.index(&user);
+        }
+        self.users.insert(id, user);
+    }
+
+    fn index(&mut self, user: &User) {
+        if user.is_listed() {
+            self.emails
+                .insert(user.profile.email.to_lowercase(), user.id);
+        }
+        self.index_members(user);
+    }
+
+    fn index_members(&mut self, user: &User) {
+        if user.status.is_billed() {
+            self.billed += 1;
+        }
+        if !user.is_listed() {
+            return;
+        }
+        if let Some(manager) = user.manager {
+            self.reports.entry(manager).or_default().insert(user.id);
+        }
+        for group in &user.groups {
+            self.group_members
+                .entry(group.clone())
+                .or_default()
+                .insert(user.id);
+        }
+    }
+
+    fn unindex(&mut self, user: &User) {
+        if user.status.is_billed() {
+            self.billed = self.billed.saturating_sub(1);
+        }
+        if !user.is_listed() {
+            return;
+        }
+        let email = user.profile.email.to_lowercase();
+        if self.emails.get(&email) == Some(&user.id) {
+            self.emails.remove(&email);
+        }
+        if let Some(manager) = user.manager {
+            remove_from(&mut self.reports, &manager, &user.id);
+        }
+        for group in &user.groups {
+            remove_from(&mut self.group_members, group, &user.id);
+        }
+    }
+
+    /// Any user ever invited, deleted and purged ones included.
+    pub fn user(&self, id: UserId) -> Option<&User> {
+        self.users.get(&id)
+    }
+
+    /// The listed user with this email, compared case-insensitively (R2).
+    pub fn user_by_email(&self, email: &str) -> Option<&User> {
+        self.emails
+            .get(&email.to_lowercase())
+            .and_then(|id| self.users.get(id))
+    }
+
+    /// Every user ever invited, by id.
+    pub fn users(&self) -> impl Iterator<Item = &User> {
+        self.users.values()
+    }
+
+    /// The users in the directory (not deleted, not purged), by id.
+    pub fn listed(&self) -> impl Iterator<Item = &User> {
+        self.users.values().filter(|u| u.is_listed())
+    }
+
+    /// The listed users whose manager is `manager`, by id.
+    pub fn reports_of(&self, manager: UserId) -> impl Iterator<Item = UserId> + '_ {
+        self.reports.get(&manager).into_iter().flatten().copied()
+    }
+
+    /// How many listed users `manager` manages (R10: "manages users").
+    pub fn report_count(&self, manager: UserId) -> usize {
+        self.reports.get(&manager).map_or(0, BTreeSet::len)
+    }
+
+    /// The listed members of `group`, by id.
+    pub fn group_members(&self, group: &ResourceKey) -> impl Iterator<Item = UserId> + '_ {
+        self.group_members.get(group).into_iter().flatten().copied()
+    }
+
+    /// How many users take a billed seat now (R23).
+    pub fn billed_count(&self) -> u64 {
+        self.billed
+    }
+}
+
+fn remove_from<K: Ord, V: Ord>(index: &mut BTreeMap<K, BTreeSet<V>>, key: &K, value: &V) {
+    if let Some(set) = index.get_mut(key) {
+        set.remove(value);
+        if set.is_empty() {
+            index.remove(key);
+        }
+    }
+}

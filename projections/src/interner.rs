@@ -1,0 +1,178 @@
+//! Resource keys interned into dense `u32` slots, so the ownership tables are flat
+//! vectors of numbers instead of maps keyed by strings.
+//!
+//! Why not `Vec<ResourceKey>` + `HashMap<ResourceKey, u32>`: that keeps every key twice,
+//! each in its own allocation (≈110 bytes a resource before any ownership data). Here
+//! the text of all keys lives once in one arena, and the open-addressing table holds only
+//! slots (4 bytes each, at most 3/4 full): about 25 bytes a resource plus the key text.
+//! Slots are never freed because resources are never deleted (no event removes one).
+
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+
+use serde::de::{Error as _, SeqAccess, Visitor};
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Marks a free cell of the table; also why at most `u32::MAX - 1` keys fit.
+const EMPTY: u32 = u32::MAX;
+
+/// Append-only set of key texts, each with the slot it was first seen in.
+///
+/// Serializes as the list of keys in slot order; the table is rebuilt on load. The
+/// hasher is seeded per process (the table is never serialized, so this costs no
+/// determinism and keeps crafted keys from piling onto one probe chain).
+#[derive(Clone, Default)]
+pub(crate) struct KeyInterner {
+    /// Every key's text, back to back.
+    text: String,
+    /// `ends[slot]` is where that key's text ends in `text`; it starts where the previous ends.
+    ends: Vec<usize>,
+    /// Open addressing with linear probing; length 0 or a power of two.
+    table: Vec<u32>,
+    hasher: RandomState,
+}
+
+impl KeyInterner {
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The text of an interned slot.
+    ///
+    /// Slots only come from this interner, so an out-of-range slot is a bug in this crate.
+    pub(crate) fn text(&self, slot: u32) -> &str {
+        let i = slot as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    /// The slot of `key`, if it was ever interned.
+    pub(crate) fn slot(&self, key: &str) -> Option<u32> {
+        if self.table.is_empty() {
+            return None;
+        }
+        let mask = self.table.len() - 1;
+        let mut cell = self.hasher.hash_one(key) as usize & mask;
+        loop {
+            match self.table[cell] {
+                EMPTY => return None,
+                slot if self.text(slot) == key => return Some(slot),
+                _ => cell = (cell + 1) & mask,
+            }
+        }
+    }
+
+    /// The slot of `key`, and whether it was new.
+    pub(crate) fn intern(&mut self, key: &str) -> (u32, bool) {
+        if let Some(slot) = self.slot(key) {
+            return (slot, false);
+        }
+        let slot = self.ends.len() as u32;
+        self.text.push_str(key);
+        self.ends.push(self.text.len());
+        if self.ends.len() * 4 > self.table.len() * 3 {
+            self.grow();
+        } else {
+            self.place(slot);
+        }
+        (slot, true)
+    }
+
+    /// Every key, in slot order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len() as u32).map(|slot| self.text(slot))
+    }
+
+    fn place(&mut self, slot: u32) {
+        let mask = self.table.len() - 1;
+        let mut cell = self.hasher.hash_one(self.text(slot)) as usize & mask;
+        while self.table[cell] != EMPTY {
+            cell = (cell + 1) & mask;
+        }
+        self.table[cell] = slot;
+    }
+
+    fn grow(&mut self) {
+        let cells = (self.table.len() * 2).max(16);
+        self.table = vec![EMPTY; cells];
+        for slot in 0..self.len() as u32 {
+            self.place(slot);
+        }
+    }
+}
+
+impl fmt::Debug for KeyInterner {
+    // A million keys are no help in a test failure; their number is.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyInterner")
+            .field("keys", &self.len())
+            .field("text_bytes", &self.text.len())
+            .finish()
+    }
+}
+
+impl Serialize for KeyInterner {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.len()))?;
+        for key in self.iter() {
+            seq.serialize_element(key)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyInterner {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> Visitor<'de> for Keys {
+            type Value = KeyInterner;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of distinct resource keys")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<KeyInterner, A::Error> {
+                let mut keys = KeyInterner::default();
+                // One key at a time, so loading never holds the list twice.
+                while let Some(key) = seq.next_element::<String>()? {
+                    if !keys.intern(&key).1 {
+                        // Slots are positions in this list: a repeat would shift every
+                        // later slot and silently misattribute ownership.
+                        return Err(A::Error::custom(format!("resource key {key:?} repeats")));
+                    }
+                }
+                Ok(keys)
+            }
+        }
+        d.deserialize_seq(Keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_dense_and_stable_across_growth() {
+        let mut keys = KeyInterner::default();
+        for i in 0..1000 {
+            assert_eq!(keys.intern(&format!("buyer:B-{i}")), (i, true));
+        }
+        assert_eq!(keys.intern("buyer:B-7"), (7, false));
+        assert_eq!(keys.slot("buyer:B-999"), Some(999));
+        assert_eq!(keys.slot("buyer:B-1000"), None);
+        assert_eq!(keys.text(42), "buyer:B-42");
+    }
+
+    #[test]
+    fn round_trips_through_json_in_slot_order() {
+        let mut keys = KeyInterner::default();
+        for k in ["lead:z", "buyer:a", "group:x"] {
+            keys.intern(k);
+        }
+        let json = serde_json::to_string(&keys).unwrap();
+        assert_eq!(json, r#"["lead:z","buyer:a","group:x"]"#);
+        let back: KeyInterner = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.slot("group:x"), Some(2));
+        assert!(serde_json::from_str::<KeyInterner>(r#"["a:b","a:b"]"#).is_err());
+    }
+}
