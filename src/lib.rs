@@ -5,6 +5,7 @@
 //! [`integrity`] (hash-chain verification), [`clock`].
 
 pub mod clock;
+pub mod domain;
 pub mod engine;
 pub mod integrity;
 pub mod store;

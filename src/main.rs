@@ -11,7 +11,12 @@ use offboard::Engine;
 #[command(name = "offboard", version, about = "Event-sourced offboarding engine")]
 struct Cli {
     /// The data directory (sled).
-    #[arg(long, global = true, env = "OFFBOARD_DATA", default_value = "./offboard-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "OFFBOARD_DATA",
+        default_value = "./offboard-data"
+    )]
     data: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -41,7 +46,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Verify => match engine.verify(&mut |_| {}) {
             Ok(report) => {
-                println!("log intact: {} events, head {}", report.events, report.head_hash);
+                println!(
+                    "log intact: {} events, head {}",
+                    report.events, report.head_hash
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -52,7 +60,10 @@ fn main() -> ExitCode {
         Command::Events { from } => match engine.read_range(from, u64::MAX) {
             Ok(events) => {
                 for e in events {
-                    println!("{}", serde_json::to_string(&e).expect("an envelope always serializes"));
+                    println!(
+                        "{}",
+                        serde_json::to_string(&e).expect("an envelope always serializes")
+                    );
                 }
                 ExitCode::SUCCESS
             }

@@ -5,6 +5,7 @@ use offboard_events::{Actor, CommandId, CorrelationId, Event, OrgId, StreamId, U
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::domain::DomainError;
 use crate::store::StoreError;
 
 /// Who is doing what, for which org, under which ids. Everything here ends up in the
@@ -123,6 +124,9 @@ pub enum AppendError {
     /// The command id was already used for a different command: use a fresh id.
     #[error("conflict: command id {command_id} was already used for a different command")]
     CommandIdReused { command_id: CommandId },
+    /// The domain refused the command (a rule, authority or bad input): see its code.
+    #[error(transparent)]
+    Rejected(#[from] DomainError),
     /// The request itself is malformed: fix it before retrying.
     #[error("invalid input: {0}")]
     Invalid(String),
@@ -139,6 +143,7 @@ impl AppendError {
     pub fn code(&self) -> &'static str {
         match self {
             AppendError::Conflict { .. } | AppendError::CommandIdReused { .. } => "conflict",
+            AppendError::Rejected(e) => e.code(),
             AppendError::Invalid(_) => "invalid_input",
             AppendError::Storage(e) => e.code(),
             AppendError::Closed => "unavailable",

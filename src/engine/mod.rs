@@ -23,6 +23,7 @@ pub use replay::{decode, for_each_envelope, ReadError};
 pub use writer::WriterStats;
 
 use crate::clock::{Clock, SystemClock};
+use crate::domain::{self, Command, Context};
 use crate::integrity::{self, VerifyError, VerifyReport};
 use crate::store::{LogStore, MemoryLog, SledLog};
 use writer::{Decision, Job, Writer};
@@ -129,9 +130,53 @@ impl Engine {
             request.meta,
             request.expected,
             fingerprint,
-            Box::new(move |_| Ok(events)),
+            Box::new(move |_, _| Ok(events)),
         )
         .await
+    }
+
+    /// Decides `command` against the current state and appends its events atomically.
+    ///
+    /// **Durability: when this returns `Ok`, every event of the command is fsynced; when
+    /// it returns `Err` (a domain rejection included), nothing was written.** The same
+    /// command id again returns the first result; with another command it is `conflict`.
+    pub async fn execute(
+        &self,
+        meta: CommandMeta,
+        command: Command,
+    ) -> Result<Appended, AppendError> {
+        self.execute_expecting(meta, Vec::new(), command).await
+    }
+
+    /// [`Self::execute`] with optimistic concurrency expectations on streams.
+    pub async fn execute_expecting(
+        &self,
+        meta: CommandMeta,
+        expected: Vec<(StreamId, ExpectedVersion)>,
+        command: Command,
+    ) -> Result<Appended, AppendError> {
+        let fingerprint = fingerprint(&json!({
+            "kind": "command",
+            "org_id": meta.org_id,
+            "actor": meta.actor,
+            "on_behalf_of": meta.on_behalf_of,
+            "correlation_id": meta.correlation_id,
+            "causation_id": meta.causation_id,
+            "expected": expected,
+            "command": command,
+        }));
+        let base = Context {
+            org_id: meta.org_id,
+            actor: meta.actor.clone(),
+            on_behalf_of: meta.on_behalf_of,
+            command_id: meta.command_id,
+            now: DateTime::<Utc>::MIN_UTC,
+        };
+        let decide: Decision = Box::new(move |state, now| {
+            let ctx = Context { now, ..base };
+            domain::decide(state, &ctx, &command).map_err(AppendError::Rejected)
+        });
+        self.submit(meta, expected, fingerprint, decide).await
     }
 
     /// Hands one command to the writer and waits for its durable answer.

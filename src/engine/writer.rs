@@ -25,7 +25,8 @@ use crate::store::{ChainHead, CommandRecord, CommitBatch, LogStore, StoredEvent}
 const MAX_GROUP: usize = 2048;
 
 /// Turns the state into the events of one command, or refuses.
-pub(crate) type Decision = Box<dyn FnOnce(&State) -> Result<Vec<Event>, AppendError> + Send>;
+pub(crate) type Decision =
+    Box<dyn FnOnce(&State, DateTime<Utc>) -> Result<Vec<Event>, AppendError> + Send>;
 
 /// One command waiting for the writer.
 pub(crate) struct Job {
@@ -187,7 +188,10 @@ impl Writer {
             }
         }
 
-        let events = decide(state)?;
+        // Stamped before deciding, so time-dependent rules (the restore window) see the
+        // same time the events will carry.
+        let occurred_at = self.clock.now().max(self.last_time);
+        let events = decide(state, occurred_at)?;
 
         // Look every stream up before changing anything, so a storage error here cannot
         // leave the state half-applied.
@@ -196,7 +200,6 @@ impl Writer {
             self.version_of(stream)?;
         }
 
-        let occurred_at = self.clock.now().max(self.last_time);
         self.last_time = occurred_at;
         let first = self.head.last_position + 1;
         for (event, stream_id) in events.into_iter().zip(streams) {

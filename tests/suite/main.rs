@@ -2,5 +2,10 @@
 //! the whole suite links once.
 
 mod crash;
+// Shared helpers: not every topic uses every helper.
+#[allow(dead_code)]
+mod gwt;
 mod log;
+mod seed_000_truck_pros;
+#[allow(dead_code)]
 mod support;

@@ -1,0 +1,156 @@
+//! Distributions (R18): lead rotations, workflow automations and integrations with
+//! weighted members and an optional backup.
+
+use std::collections::BTreeSet;
+
+use offboard_events::{
+    DistributionBackupChanged, DistributionCreated, DistributionId, DistributionKind,
+    DistributionRebalanced, Event, Member, Role, UserId,
+};
+use offboard_projections::{suggested_rebalance, Distribution};
+
+use super::authority::Scope;
+use super::error::{Decided, DomainError};
+use super::validate;
+
+fn find<'a>(scope: &Scope<'a>, name: &str) -> Decided<&'a Distribution> {
+    scope
+        .org
+        .distributions()
+        .by_name(name)
+        .ok_or_else(|| DomainError::NotFound(format!("distribution {name:?}")))
+}
+
+/// Members must be active, listed once, with positive weights.
+fn check(scope: &Scope, members: &[Member]) -> Decided<()> {
+    if members.is_empty() {
+        return Err(DomainError::InvalidInput(
+            "a distribution needs at least one member".to_owned(),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for m in members {
+        if m.weight == 0 {
+            return Err(DomainError::InvalidInput(
+                "weights must be positive".to_owned(),
+            ));
+        }
+        if !seen.insert(m.user) {
+            return Err(DomainError::InvalidInput(format!(
+                "member {} is listed twice",
+                m.user
+            )));
+        }
+        scope.recipient(m.user)?;
+    }
+    Ok(())
+}
+
+fn total(members: &[Member]) -> u64 {
+    members.iter().map(|m| u64::from(m.weight)).sum()
+}
+
+pub fn create(
+    scope: Scope,
+    name: &str,
+    kind: DistributionKind,
+    members: &[Member],
+    backup: Option<UserId>,
+) -> Decided<Vec<Event>> {
+    scope.require_role(Role::Manager)?;
+    let name = validate::required_text("distribution name", name)?;
+    if scope.org.distributions().by_name(&name).is_some() {
+        return Err(DomainError::AlreadyExists(format!("distribution {name:?}")));
+    }
+    check(&scope, members)?;
+    if let Some(b) = backup {
+        scope.recipient(b)?;
+    }
+    let distribution_id = DistributionId(scope.ctx.new_id(0));
+    Ok(vec![DistributionCreated {
+        distribution_id,
+        name,
+        kind,
+        members: members.to_vec(),
+        backup,
+    }
+    .into()])
+}
+
+/// Removes one member; without `members`, the suggested rebalance keeps the total;
+/// the sole member needs an explicit replacement.
+pub fn remove_member(
+    scope: Scope,
+    name: &str,
+    user: UserId,
+    members: Option<&[Member]>,
+) -> Decided<Vec<Event>> {
+    scope.require_role(Role::Manager)?;
+    let d = find(&scope, name)?;
+    if !d.has_member(user) {
+        return Err(DomainError::InvalidState(format!(
+            "the user is not a member of {name:?}"
+        )));
+    }
+    let after = match members {
+        Some(edited) => {
+            if edited.iter().any(|m| m.user == user) {
+                return Err(DomainError::InvalidInput(
+                    "the new members still include the user being removed".to_owned(),
+                ));
+            }
+            edited.to_vec()
+        }
+        None => suggested_rebalance(&d.members, user)
+            .ok_or_else(|| DomainError::ReplacementRequired(format!("{name:?}")))?,
+    };
+    rebalance(scope, d, after)
+}
+
+/// Replaces the members and weights; the total must stay the same (R18).
+pub fn set_members(scope: Scope, name: &str, members: &[Member]) -> Decided<Vec<Event>> {
+    scope.require_role(Role::Manager)?;
+    let d = find(&scope, name)?;
+    rebalance(scope, d, members.to_vec())
+}
+
+fn rebalance(scope: Scope, d: &Distribution, after: Vec<Member>) -> Decided<Vec<Event>> {
+    check(&scope, &after)?;
+    if total(&after) != total(&d.members) {
+        return Err(DomainError::InvalidInput(format!(
+            "weights must add up to {} as before, not {}",
+            total(&d.members),
+            total(&after)
+        )));
+    }
+    if after == d.members {
+        return Err(DomainError::InvalidState(
+            "the distribution already has exactly these members".to_owned(),
+        ));
+    }
+    Ok(vec![DistributionRebalanced {
+        distribution_id: d.id,
+        before: d.members.clone(),
+        after,
+    }
+    .into()])
+}
+
+pub fn set_backup(scope: Scope, name: &str, backup: Option<UserId>) -> Decided<Vec<Event>> {
+    scope.require_role(Role::Manager)?;
+    let d = find(&scope, name)?;
+    if let Some(b) = backup {
+        scope.recipient(b)?;
+    }
+    if d.backup == backup {
+        return Err(DomainError::InvalidState(
+            "the distribution already has that backup".to_owned(),
+        ));
+    }
+    Ok(vec![DistributionBackupChanged {
+        distribution_id: d.id,
+        from: d.backup,
+        to: backup,
+    }
+    .into()])
+}

@@ -1,0 +1,131 @@
+//! The domain: rules R1–R22 as pure decisions. `decide` turns a command into the events
+//! it causes, or a [`DomainError`], by reading the projected [`State`]; it does no I/O,
+//! so the single writer can call it inside a group commit and tests can call it directly.
+//!
+//! The org's policy (R8, R10, R11) is part of its state (its `PolicyChanged` events), so
+//! `decide` reads it there rather than taking it as a separate argument.
+
+mod authority;
+mod command;
+mod context;
+mod credits;
+mod distributions;
+mod duties;
+mod error;
+mod holdings;
+mod labels;
+mod offboarding;
+mod org;
+mod plan;
+mod resources;
+mod users;
+mod validate;
+
+use offboard_events::Event;
+use offboard_projections::State;
+
+pub use authority::Scope;
+pub use command::{Command, NewUser, OffboardPlan, Recipients, Strategy};
+pub use context::Context;
+pub use error::{Blocker, Decided, DomainError};
+pub use holdings::{plural, Holdings};
+pub use plan::{plan, DistributionPlace, FollowUpBlockers, Plan};
+pub use resources::MAX_REGISTER;
+
+/// Decides `command` in `ctx` against `state`: the events to append, or why not.
+pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Event>> {
+    if let Command::CreateOrganization { name, owner } = command {
+        return org::create(state, ctx, name, owner);
+    }
+    // R1: nothing crosses organizations; an unknown org is simply not found.
+    let org = state
+        .org(ctx.org_id)
+        .ok_or_else(|| DomainError::NotFound(format!("organization {}", ctx.org_id)))?;
+    let scope = Scope { org, ctx };
+    scope.check_impersonation()?;
+    match command {
+        Command::CreateOrganization { .. } => unreachable!("handled above"),
+        Command::SetPolicy { policy } => org::set_policy(scope, policy),
+        Command::TransferOrgOwnership { to } => org::transfer_ownership(scope, *to),
+        Command::RegisterPrincipal { kind, name } => org::register_principal(scope, *kind, name),
+
+        Command::InviteUser {
+            user,
+            role,
+            manager,
+            active,
+        } => users::invite(scope, user, *role, *manager, *active),
+        Command::ActivateUser { user } => users::activate(scope, *user),
+        Command::ChangeRole { user, role } => users::change_role(scope, *user, *role),
+        Command::SetManager { user, manager } => users::set_manager(scope, *user, *manager),
+        Command::CreateGroup { name, owner } => users::create_group(scope, name, *owner),
+        Command::JoinGroup { group, user } => users::membership(scope, group, *user, true),
+        Command::LeaveGroup { group, user } => users::membership(scope, group, *user, false),
+        Command::DeactivateUser { user } => users::deactivate(scope, *user),
+        Command::ReactivateUser { user } => users::reactivate(scope, *user),
+        Command::DeleteUser { user, confirm } => offboarding::delete(scope, *user, confirm),
+
+        Command::RegisterResources { owner, resources } => {
+            resources::register(scope, *owner, resources)
+        }
+        Command::TransferResources {
+            from,
+            resources,
+            to,
+        } => resources::transfer_selected(scope, *from, resources, *to),
+        Command::TransferAll {
+            from,
+            kind,
+            to,
+            strategy,
+        } => resources::transfer_all(scope, *from, kind, to, *strategy),
+        Command::TransferAccount {
+            from,
+            to,
+            then,
+            confirm,
+        } => offboarding::transfer_account(scope, *from, *to, *then, confirm.as_deref()),
+
+        Command::AssignDuty { duty, to } => duties::assign(scope, duty, *to),
+        Command::CreateDistribution {
+            name,
+            kind,
+            members,
+            backup,
+        } => distributions::create(scope, name, *kind, members, *backup),
+        Command::RemoveDistributionMember {
+            distribution,
+            user,
+            members,
+        } => distributions::remove_member(scope, distribution, *user, members.as_deref()),
+        Command::SetDistributionMembers {
+            distribution,
+            members,
+        } => distributions::set_members(scope, distribution, members),
+        Command::SetDistributionBackup {
+            distribution,
+            backup,
+        } => distributions::set_backup(scope, distribution, *backup),
+        Command::CreateLabel { name, members } => labels::create(scope, name, members),
+        Command::AddLabelMember { label, user } => labels::add(scope, label, *user),
+        Command::RemoveLabelMember {
+            label,
+            user,
+            replacement,
+        } => labels::remove(scope, label, *user, *replacement),
+
+        Command::AddCreditsToPool { amount } => credits::add_to_pool(scope, *amount),
+        Command::GrantCredits { user, amount } => credits::grant(scope, *user, *amount),
+        Command::UseCredits { user, amount } => credits::use_credits(scope, *user, *amount),
+        Command::TransferCredits { from, to, amount } => {
+            credits::transfer(scope, *from, *to, *amount)
+        }
+
+        Command::Offboard {
+            user,
+            plan,
+            then,
+            confirm,
+        } => offboarding::offboard(scope, *user, plan, *then, confirm.as_deref()),
+    }
+}
