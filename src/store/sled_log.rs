@@ -41,12 +41,7 @@ impl SledLog {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir)
             .map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
-        let db = sled::Config::new()
-            .path(&dir)
-            .cache_capacity(CACHE_BYTES)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(|e| open_error(&dir, e))?;
+        let db = open_db(&dir)?;
         let tree = |name: &str| db.open_tree(name).map_err(io);
         let log = Self {
             events: tree("events")?,
@@ -95,6 +90,31 @@ impl SledLog {
                 head.map(|h| h.last_position),
                 last.and_then(|(k, _)| decode_position(&k))
             ))),
+        }
+    }
+}
+
+/// How long to wait for a directory whose previous owner is still letting go of it.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Opens sled, waiting briefly on a held lock: sled's background flusher keeps the lock
+/// for a moment after the last handle in a process is dropped, so reopening right after
+/// closing (tests, a CLI command after another) must not fail. A directory held by a
+/// live process still fails, after `LOCK_PATIENCE`, with `Locked`.
+fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        let opened = sled::Config::new()
+            .path(dir)
+            .cache_capacity(CACHE_BYTES)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| open_error(dir, e));
+        match opened {
+            Err(StoreError::Locked { .. }) if started.elapsed() < LOCK_PATIENCE => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
         }
     }
 }

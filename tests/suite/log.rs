@@ -308,3 +308,15 @@ async fn reads_by_range_stream_and_tail() {
         "user 1 is at positions 2, 5, 8; from version 2 on"
     );
 }
+
+#[test]
+fn a_directory_in_use_is_reported_as_locked_not_as_a_raw_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let _owner = Engine::open(dir.path()).unwrap();
+    let err = SledLog::open(dir.path()).unwrap_err();
+    assert_eq!(err.code(), "data_dir_locked");
+    assert!(
+        err.to_string().contains(&dir.path().display().to_string()),
+        "{err}"
+    );
+}
