@@ -534,6 +534,11 @@ fn audit_indexes_by_user_correlation_and_time() {
     });
     let moved = log.transfer(ann, &[(bea, &["buyer:1"])]);
     let deleted = log.push(UserDeleted { user_id: ann });
+    log.correlation = correlation(43);
+    let other = log.push(PolicyChanged {
+        policy: Policy::default(),
+    });
+    log.correlation = correlation(42);
     let done = log.push(OffboardingCompleted {
         user: ann,
         resources_moved: 1,
@@ -544,6 +549,8 @@ fn audit_indexes_by_user_correlation_and_time() {
         audit.positions_for_correlation(correlation(42)),
         &[started, moved, deleted, done]
     );
+    assert_eq!(audit.positions_for_correlation(correlation(43)), &[other]);
+    assert!(audit.positions_for_correlation(correlation(44)).is_empty());
     assert_eq!(audit.positions_for_user(bea), &[6, 7, moved]);
     assert_eq!(audit.positions_for_user(ann).len(), 7);
     assert_eq!(audit.last_position_at_or_before(at(5)), 5);
