@@ -97,14 +97,35 @@ impl Audit {
         }
     }
 
-    /// Rebuilds the actor index, which is not serialized.
-    pub(crate) fn rebuild(&mut self) {
+    /// Rebuilds the actor index, which is not serialized, after checking that every
+    /// stored index points inside its table (a damaged checkpoint is refused).
+    pub(crate) fn rebuild(&mut self) -> Result<(), String> {
+        let (events, actors) = (self.events.len(), self.acting.len());
+        if let Some(meta) = self.events.iter().find(|m| m.acting as usize >= actors) {
+            return Err(format!(
+                "event {} names actor {} of {actors}",
+                meta.position, meta.acting
+            ));
+        }
+        let runs_fit = self
+            .by_correlation
+            .values()
+            .all(|Run(first, len)| (u64::from(*first) + u64::from(*len)) as usize <= events);
+        let returns_fit = self
+            .returns
+            .values()
+            .flatten()
+            .all(|i| (*i as usize) < events);
+        if !runs_fit || !returns_fit {
+            return Err("a correlation names events past the end".to_owned());
+        }
         self.acting_slots = self
             .acting
             .iter()
             .enumerate()
             .map(|(i, a)| (a.clone(), i as u32))
             .collect();
+        Ok(())
     }
 
     fn acting_slot(&mut self, acting: Acting) -> u32 {

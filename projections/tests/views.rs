@@ -681,3 +681,19 @@ fn a_checkpoint_restores_every_index() {
     assert_eq!(o.ownership().owner_of(&key("buyer:2")), Some(bea));
     assert_eq!(o.owner_history(&key("buyer:2")).len(), 2);
 }
+
+#[test]
+fn a_damaged_checkpoint_is_refused_not_loaded() {
+    let mut log = truck_pros();
+    log.register(user(OWNER), &["buyer:1"]);
+    let bytes = log.state().to_checkpoint_bytes();
+    let (header, body) = bytes.split_at(12);
+    let mut json: serde_json::Value = serde_json::from_slice(body).unwrap();
+    let org_id = org(1).to_string();
+    json["orgs"][&org_id]["ownership"]["first"][0][1] = 9.into();
+    let damaged = [header, &serde_json::to_vec(&json).unwrap()].concat();
+    assert!(matches!(
+        State::from_checkpoint_bytes(&damaged),
+        Err(CheckpointError::Corrupt(_))
+    ));
+}
