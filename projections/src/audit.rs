@@ -5,6 +5,12 @@
 //! One compact record per event of the org (position, time, correlation id and an
 //! interned actor) serves all of them, and also gives the ownership history its
 //! correlation id and actor without storing them once per resource.
+//!
+//! Every command has its own correlation id, so the correlation index gets an entry for
+//! nearly every command: a `Vec` per entry would double the audit view's memory. One
+//! operation's events are written together, so they are one run of consecutive events
+//! of the org, stored inline as (first index, length); only events of a correlation
+//! that comes back after others (rare) are listed separately.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -48,8 +54,14 @@ pub struct Audit {
     #[serde(skip)]
     acting_slots: HashMap<Acting, u32>,
     by_user: BTreeMap<UserId, Vec<u64>>,
-    by_correlation: BTreeMap<CorrelationId, Vec<u64>>,
+    by_correlation: BTreeMap<CorrelationId, Run>,
+    /// Indexes of events whose correlation's run had ended before them.
+    returns: BTreeMap<CorrelationId, Vec<u32>>,
 }
+
+/// Consecutive events of the org: (index of the first in `events`, how many).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct Run(u32, u32);
 
 impl Audit {
     pub(crate) fn apply(&mut self, env: &Envelope) {
@@ -57,16 +69,25 @@ impl Audit {
             actor: env.actor.clone(),
             on_behalf_of: env.on_behalf_of,
         });
+        let index = self.events.len() as u32;
         self.events.push(EventMeta {
             position: env.position,
             occurred_at: env.occurred_at,
             correlation_id: env.correlation_id,
             acting,
         });
-        self.by_correlation
-            .entry(env.correlation_id)
-            .or_default()
-            .push(env.position);
+        match self.by_correlation.get_mut(&env.correlation_id) {
+            None => {
+                self.by_correlation
+                    .insert(env.correlation_id, Run(index, 1));
+            }
+            Some(run) if run.0 + run.1 == index => run.1 += 1,
+            Some(_) => self
+                .returns
+                .entry(env.correlation_id)
+                .or_default()
+                .push(index),
+        }
         for user in concerned_users(env) {
             let positions = self.by_user.entry(user).or_default();
             // One event can name a user twice (e.g. as member before and after).
@@ -76,14 +97,35 @@ impl Audit {
         }
     }
 
-    /// Rebuilds the actor index, which is not serialized.
-    pub(crate) fn rebuild(&mut self) {
+    /// Rebuilds the actor index, which is not serialized, after checking that every
+    /// stored index points inside its table (a damaged checkpoint is refused).
+    pub(crate) fn rebuild(&mut self) -> Result<(), String> {
+        let (events, actors) = (self.events.len(), self.acting.len());
+        if let Some(meta) = self.events.iter().find(|m| m.acting as usize >= actors) {
+            return Err(format!(
+                "event {} names actor {} of {actors}",
+                meta.position, meta.acting
+            ));
+        }
+        let runs_fit = self
+            .by_correlation
+            .values()
+            .all(|Run(first, len)| (u64::from(*first) + u64::from(*len)) as usize <= events);
+        let returns_fit = self
+            .returns
+            .values()
+            .flatten()
+            .all(|i| (*i as usize) < events);
+        if !runs_fit || !returns_fit {
+            return Err("a correlation names events past the end".to_owned());
+        }
         self.acting_slots = self
             .acting
             .iter()
             .enumerate()
             .map(|(i, a)| (a.clone(), i as u32))
             .collect();
+        Ok(())
     }
 
     fn acting_slot(&mut self, acting: Acting) -> u32 {
@@ -138,8 +180,15 @@ impl Audit {
     }
 
     /// Positions of every event one business operation wrote (R22, R25).
-    pub fn positions_for_correlation(&self, id: CorrelationId) -> &[u64] {
-        self.by_correlation.get(&id).map_or(&[], Vec::as_slice)
+    pub fn positions_for_correlation(&self, id: CorrelationId) -> Vec<u64> {
+        let Some(Run(first, len)) = self.by_correlation.get(&id).copied() else {
+            return Vec::new();
+        };
+        let run = first as usize..(first + len) as usize;
+        let returns = self.returns.get(&id).into_iter().flatten();
+        run.chain(returns.map(|i| *i as usize))
+            .map(|i| self.events[i].position)
+            .collect()
     }
 
     /// The last position of this org that occurred at or before `time` (0 if none):

@@ -57,7 +57,7 @@ impl State {
                 body: state.position(),
             });
         }
-        state.rebuild();
+        state.rebuild().map_err(CheckpointError::Corrupt)?;
         Ok(state)
     }
 }

@@ -2,7 +2,8 @@
 //! history that, by policy, keeps a user from being deleted (R10).
 //!
 //! Applying never fails, so a move asks for at most what its source holds: an event
-//! naming more credits than there are moves what there is and creates none.
+//! naming more credits than there are moves what there is and creates none. A use is
+//! kept in the history with the amount the event names, even if the balance was lower.
 
 use std::collections::BTreeMap;
 

@@ -53,7 +53,7 @@ pub struct OrgState {
 
 impl OrgState {
     pub(crate) fn new(id: OrgId, created: &OrganizationCreated, position: u64) -> Self {
-        let mut org = OrgState {
+        OrgState {
             id,
             name: created.name.clone(),
             owner: created.owner,
@@ -68,9 +68,7 @@ impl OrgState {
             credits: Credits::default(),
             billing: Billing::default(),
             audit: Audit::default(),
-        };
-        org.rebuild();
-        org
+        }
     }
 
     pub(crate) fn apply(&mut self, env: &Envelope) {
@@ -94,10 +92,10 @@ impl OrgState {
     }
 
     /// Rebuilds every index that checkpoints leave out.
-    pub(crate) fn rebuild(&mut self) {
+    pub(crate) fn rebuild(&mut self) -> Result<(), String> {
         self.directory.rebuild();
-        self.ownership.rebuild();
-        self.audit.rebuild();
+        self.ownership.rebuild()?;
+        self.audit.rebuild()
     }
 
     pub fn id(&self) -> OrgId {

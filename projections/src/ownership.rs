@@ -2,7 +2,9 @@
 //! every owner each resource ever had.
 //!
 //! Memory layout, sized for a million resources in well under 150 MB and for a
-//! 100,000-resource move that costs O(moved), never O(all resources):
+//! 100,000-resource move that costs O(moved), never O(all resources) (measured by
+//! `tests/scale.rs`: a million resources imported in bulk take ~62 MiB for the whole
+//! state, a 100,000-resource move ~50 ms in release):
 //! - resource keys are interned into dense `u32` slots ([`KeyInterner`]); users into
 //!   `u32` user slots (`users`), so everything per resource is a small number;
 //! - history: `first[slot]` is the registration tenure, inline and allocation-free;
@@ -13,7 +15,7 @@
 //!   so a move touches only the moved resources and their two owners' sets.
 //!
 //! Correlation id and actor of each change are not stored per resource: they belong to
-//! the event, which the audit view records once ([`crate::audit::Audit::event`]).
+//! the event, which the audit view records once ([`crate::Audit::event`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -72,8 +74,28 @@ impl Ownership {
         }
     }
 
-    /// Rebuilds what is not serialized from what is.
-    pub(crate) fn rebuild(&mut self) {
+    /// Rebuilds what is not serialized from what is, after checking that the serialized
+    /// tables fit together (a damaged checkpoint is refused, never a panic later).
+    pub(crate) fn rebuild(&mut self) -> Result<(), String> {
+        let (resources, users) = (self.keys.len(), self.users.len());
+        if self.first.len() != resources {
+            return Err(format!(
+                "{resources} resource keys but {} registrations",
+                self.first.len()
+            ));
+        }
+        let later = self
+            .later
+            .iter()
+            .flat_map(|(slot, t)| t.iter().map(move |t| (*slot, t)));
+        let mut tenures = self.first.iter().map(|t| (0, t)).chain(later);
+        if let Some((slot, t)) =
+            tenures.find(|(slot, t)| *slot as usize >= resources || t.1 as usize >= users)
+        {
+            return Err(format!(
+                "tenure {t:?} of resource slot {slot} is out of range"
+            ));
+        }
         self.user_slots = self
             .users
             .iter()
@@ -94,6 +116,7 @@ impl Ownership {
             *self.kind_counts.entry(kind).or_default() += 1;
             self.hold(self.owner[slot as usize], slot);
         }
+        Ok(())
     }
 
     fn user_slot(&mut self, user: UserId) -> u32 {
@@ -285,7 +308,6 @@ mod tests {
     #[test]
     fn a_move_updates_both_owners_and_appends_history() {
         let mut o = Ownership::default();
-        o.rebuild();
         let (a, b) = (user(1), user(2));
         let slot_a = o.user_slot(a);
         for k in ["buyer:2", "buyer:1", "lead:1"] {
@@ -302,7 +324,7 @@ mod tests {
 
         let mut back: Ownership =
             serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
-        back.rebuild();
+        back.rebuild().unwrap();
         assert_eq!(back.list(None, None), o.list(None, None));
         assert_eq!(back.counts_by_kind(a), o.counts_by_kind(a));
     }

@@ -70,11 +70,12 @@ impl State {
         self.orgs.values()
     }
 
-    /// Rebuilds every index that checkpoints leave out.
-    pub(crate) fn rebuild(&mut self) {
-        for org in self.orgs.values_mut() {
-            org.rebuild();
+    /// Rebuilds every index that checkpoints leave out; `Err` says what does not fit.
+    pub(crate) fn rebuild(&mut self) -> Result<(), String> {
+        for (id, org) in &mut self.orgs {
+            org.rebuild().map_err(|e| format!("org {id}: {e}"))?;
         }
+        Ok(())
     }
 }
 

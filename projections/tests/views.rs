@@ -534,6 +534,11 @@ fn audit_indexes_by_user_correlation_and_time() {
     });
     let moved = log.transfer(ann, &[(bea, &["buyer:1"])]);
     let deleted = log.push(UserDeleted { user_id: ann });
+    log.correlation = correlation(43);
+    let other = log.push(PolicyChanged {
+        policy: Policy::default(),
+    });
+    log.correlation = correlation(42);
     let done = log.push(OffboardingCompleted {
         user: ann,
         resources_moved: 1,
@@ -544,6 +549,8 @@ fn audit_indexes_by_user_correlation_and_time() {
         audit.positions_for_correlation(correlation(42)),
         &[started, moved, deleted, done]
     );
+    assert_eq!(audit.positions_for_correlation(correlation(43)), &[other]);
+    assert!(audit.positions_for_correlation(correlation(44)).is_empty());
     assert_eq!(audit.positions_for_user(bea), &[6, 7, moved]);
     assert_eq!(audit.positions_for_user(ann).len(), 7);
     assert_eq!(audit.last_position_at_or_before(at(5)), 5);
@@ -673,4 +680,20 @@ fn a_checkpoint_restores_every_index() {
     );
     assert_eq!(o.ownership().owner_of(&key("buyer:2")), Some(bea));
     assert_eq!(o.owner_history(&key("buyer:2")).len(), 2);
+}
+
+#[test]
+fn a_damaged_checkpoint_is_refused_not_loaded() {
+    let mut log = truck_pros();
+    log.register(user(OWNER), &["buyer:1"]);
+    let bytes = log.state().to_checkpoint_bytes();
+    let (header, body) = bytes.split_at(12);
+    let mut json: serde_json::Value = serde_json::from_slice(body).unwrap();
+    let org_id = org(1).to_string();
+    json["orgs"][&org_id]["ownership"]["first"][0][1] = 9.into();
+    let damaged = [header, &serde_json::to_vec(&json).unwrap()].concat();
+    assert!(matches!(
+        State::from_checkpoint_bytes(&damaged),
+        Err(CheckpointError::Corrupt(_))
+    ));
 }
