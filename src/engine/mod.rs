@@ -2,6 +2,8 @@
 //! projections on open, runs the single writer, and serves reads.
 
 mod append;
+mod checkpoint;
+mod history;
 mod replay;
 mod writer;
 
@@ -19,6 +21,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use append::{AppendError, AppendRequest, Appended, CommandMeta, ExpectedVersion};
+pub use checkpoint::{Recovery, CHECKPOINT_EVERY};
 pub use replay::{decode, for_each_envelope, ReadError};
 pub use writer::WriterStats;
 
@@ -47,6 +50,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     stats: Arc<WriterStats>,
     committed: watch::Receiver<u64>,
+    recovery: Recovery,
     tx: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
 }
@@ -66,8 +70,8 @@ impl Engine {
     /// Recovers the chain head and projections from `store` and starts the writer.
     pub fn with_store(store: Arc<dyn LogStore>, clock: Arc<dyn Clock>) -> Result<Self, ReadError> {
         let head = store.head()?;
-        let mut state = State::default();
-        replay::replay_all(store.as_ref(), &mut state)?;
+        let (state, recovery) = checkpoint::recover(store.as_ref(), head.last_position)?;
+        let last_checkpoint = recovery.checkpoint_position.unwrap_or(0);
         let last_time = match store.get(head.last_position)? {
             Some(bytes) => decode(head.last_position, &bytes)?.occurred_at,
             None => DateTime::<Utc>::MIN_UTC,
@@ -86,6 +90,7 @@ impl Engine {
             stats: Arc::clone(&stats),
             committed: committed_tx,
             rx,
+            last_checkpoint,
         };
         let handle = std::thread::Builder::new()
             .name("offboard-writer".to_owned())
@@ -99,6 +104,7 @@ impl Engine {
             clock,
             stats,
             committed,
+            recovery,
             tx: Some(tx),
             writer: Some(handle),
         })
@@ -264,6 +270,40 @@ impl Engine {
             commands: self.stats.commands.load(Ordering::Relaxed),
             events: self.stats.events.load(Ordering::Relaxed),
         }
+    }
+
+    /// How the projections were recovered when the engine opened.
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    /// Saves a checkpoint of the projections as they stand now.
+    pub fn checkpoint_now(&self) -> Result<u64, crate::store::StoreError> {
+        let state = self.state();
+        checkpoint::save(self.store.as_ref(), &state)?;
+        Ok(state.position())
+    }
+
+    /// Rebuilds every projection from position 1, swaps it in, and saves a checkpoint.
+    /// Commands keep flowing meanwhile; only the final catch-up holds them back.
+    pub fn rebuild(&self, progress: &mut dyn FnMut(u64)) -> Result<u64, ReadError> {
+        let mut fresh = State::default();
+        let mut applied = 0u64;
+        let target = self.last_position();
+        for_each_envelope(self.store.as_ref(), 1, target, &mut |e| {
+            fresh.apply(&e);
+            applied += 1;
+            if applied % 65_536 == 0 {
+                progress(applied);
+            }
+        })?;
+        let mut live = self.state.write().unwrap_or_else(|p| p.into_inner());
+        applied += replay::replay_all(self.store.as_ref(), &mut fresh)?;
+        *live = fresh;
+        drop(live);
+        progress(applied);
+        self.checkpoint_now()?;
+        Ok(applied)
     }
 
     /// The clock the writer stamps events with.

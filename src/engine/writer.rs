@@ -16,6 +16,7 @@ use offboard_projections::State;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::append::{AppendError, Appended, CommandMeta, ExpectedVersion};
+use super::checkpoint::{self, CHECKPOINT_EVERY};
 use super::replay::replay_all;
 use crate::clock::Clock;
 use crate::store::{ChainHead, CommandRecord, CommitBatch, LogStore, StoredEvent};
@@ -59,6 +60,8 @@ pub(crate) struct Writer {
     pub stats: Arc<WriterStats>,
     pub committed: watch::Sender<u64>,
     pub rx: mpsc::Receiver<Job>,
+    /// Position of the last checkpoint saved (or loaded).
+    pub last_checkpoint: u64,
 }
 
 impl Writer {
@@ -74,6 +77,21 @@ impl Writer {
                 }
             }
             self.commit_group(jobs);
+            if self.head.last_position >= self.last_checkpoint + CHECKPOINT_EVERY {
+                self.save_checkpoint();
+            }
+        }
+        if self.head.last_position > self.last_checkpoint {
+            self.save_checkpoint();
+        }
+    }
+
+    /// A failed checkpoint costs only start-up time, so it is reported, not fatal.
+    fn save_checkpoint(&mut self) {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        match checkpoint::save(self.store.as_ref(), &state) {
+            Ok(()) => self.last_checkpoint = state.position(),
+            Err(e) => eprintln!("offboard: checkpoint not saved: {e}"),
         }
     }
 

@@ -9,3 +9,4 @@ mod log;
 mod seed_000_truck_pros;
 #[allow(dead_code)]
 mod support;
+mod time_travel;

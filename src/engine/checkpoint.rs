@@ -1,0 +1,63 @@
+//! Projection checkpoints: the whole projected state, saved now and then so start-up
+//! loads it and replays only the tail of the log.
+//!
+//! Policy: the writer saves a checkpoint after every [`CHECKPOINT_EVERY`] events it
+//! commits and when it shuts down cleanly; `rebuild` saves one when it finishes. A
+//! checkpoint whose version differs from this build's `State::VERSION`, that does not
+//! decode, or that claims a position past the log's end is ignored (and replaced by the
+//! next save), never trusted.
+
+use offboard_projections::State;
+use serde::Serialize;
+
+use super::replay::{replay_all, ReadError};
+use crate::store::{LogStore, StoreError};
+
+/// The checkpoints tree key of the projections.
+pub const CHECKPOINT_NAME: &str = "projections";
+
+/// Events between two checkpoints the writer takes on its own.
+pub const CHECKPOINT_EVERY: u64 = 50_000;
+
+/// How the state was recovered when the engine opened.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Recovery {
+    /// The position of the checkpoint loaded, if one was usable.
+    pub checkpoint_position: Option<u64>,
+    /// Why a stored checkpoint was ignored, if it was.
+    pub checkpoint_ignored: Option<String>,
+    /// Events replayed on top of the checkpoint (or from position 1).
+    pub replayed: u64,
+}
+
+/// Loads the checkpoint (if usable) and replays the tail up to `last_position`.
+pub fn recover(store: &dyn LogStore, last_position: u64) -> Result<(State, Recovery), ReadError> {
+    let mut recovery = Recovery::default();
+    let mut state = match store.checkpoint(CHECKPOINT_NAME)? {
+        Some(bytes) => match State::from_checkpoint_bytes(&bytes) {
+            Ok(state) if state.position() <= last_position => {
+                recovery.checkpoint_position = Some(state.position());
+                state
+            }
+            Ok(state) => {
+                recovery.checkpoint_ignored = Some(format!(
+                    "checkpoint at {} is past the log's end at {last_position}",
+                    state.position()
+                ));
+                State::default()
+            }
+            Err(e) => {
+                recovery.checkpoint_ignored = Some(e.to_string());
+                State::default()
+            }
+        },
+        None => State::default(),
+    };
+    recovery.replayed = replay_all(store, &mut state)?;
+    Ok((state, recovery))
+}
+
+/// Saves `state` as the checkpoint.
+pub fn save(store: &dyn LogStore, state: &State) -> Result<(), StoreError> {
+    store.put_checkpoint(CHECKPOINT_NAME, &state.to_checkpoint_bytes())
+}
