@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use offboard_events::{
-    CreditAccount, DistributionKind, FollowUp, Member, Policy, PrincipalKind, ResourceKey, Role,
-    UserId,
+    CorrelationId, CreditAccount, DistributionKind, FollowUp, Member, Policy, PrincipalKind,
+    ResourceKey, Role, UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -225,6 +225,25 @@ pub enum Command {
         to: CreditAccount,
         amount: u64,
     },
+
+    // Restore, revert, retention (R12, R13).
+    RestoreUser {
+        user: UserId,
+        #[serde(default)]
+        return_ownership: bool,
+        #[serde(default)]
+        new_email: Option<String>,
+        #[serde(default)]
+        reactivate: bool,
+    },
+    RevertOffboarding {
+        correlation_id: CorrelationId,
+    },
+    PurgeUser {
+        user: UserId,
+        confirm: String,
+    },
+    PurgeExpired,
 
     // The guided offboarding (R22).
     Offboard {

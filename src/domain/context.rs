@@ -3,7 +3,7 @@
 //! pure function and a retried command creates the same ids.
 
 use chrono::{DateTime, Utc};
-use offboard_events::{Actor, CommandId, OrgId, UserId};
+use offboard_events::{Actor, CommandId, Envelope, OrgId, UserId};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -16,6 +16,10 @@ pub struct Context {
     pub command_id: CommandId,
     /// The time the writer will stamp on the command's events.
     pub now: DateTime<Utc>,
+    /// For a restore or revert: the events of the offboarding being compensated, read
+    /// from the log by the engine beforehand (history never changes, so reading it
+    /// outside the writer is safe; the current state is checked inside).
+    pub compensating: Vec<Envelope>,
 }
 
 impl Context {

@@ -7,6 +7,7 @@
 
 mod authority;
 mod command;
+mod compensation;
 mod context;
 mod credits;
 mod distributions;
@@ -18,6 +19,7 @@ mod offboarding;
 mod org;
 mod plan;
 mod resources;
+mod restore;
 mod users;
 mod validate;
 
@@ -120,6 +122,22 @@ pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Ev
         Command::TransferCredits { from, to, amount } => {
             credits::transfer(scope, *from, *to, *amount)
         }
+
+        Command::RestoreUser {
+            user,
+            return_ownership,
+            new_email,
+            reactivate,
+        } => restore::restore(
+            scope,
+            *user,
+            *return_ownership,
+            new_email.as_deref(),
+            *reactivate,
+        ),
+        Command::RevertOffboarding { correlation_id } => restore::revert(scope, *correlation_id),
+        Command::PurgeUser { user, confirm } => restore::purge(scope, *user, confirm),
+        Command::PurgeExpired => restore::purge_expired(scope),
 
         Command::Offboard {
             user,

@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 
 use chrono::{DateTime, Utc};
 use offboard_events::canonical::{sha256_hex, write_canonical};
-use offboard_events::{Envelope, StreamId};
+use offboard_events::{Envelope, OrgId, StreamId};
 use offboard_projections::State;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -177,12 +177,47 @@ impl Engine {
             on_behalf_of: meta.on_behalf_of,
             command_id: meta.command_id,
             now: DateTime::<Utc>::MIN_UTC,
+            compensating: self.compensating(meta.org_id, &command)?,
         };
         let decide: Decision = Box::new(move |state, now| {
             let ctx = Context { now, ..base };
             domain::decide(state, &ctx, &command).map_err(AppendError::Rejected)
         });
         self.submit(meta, expected, fingerprint, decide).await
+    }
+
+    /// The events of the offboarding a restore or revert compensates: history is
+    /// immutable, so it is read here, outside the writer; `decide` checks it against the
+    /// current state.
+    fn compensating(&self, org: OrgId, command: &Command) -> Result<Vec<Envelope>, AppendError> {
+        let correlation = {
+            let state = self.state();
+            let Some(org) = state.org(org) else {
+                return Ok(Vec::new());
+            };
+            match command {
+                Command::RestoreUser {
+                    user,
+                    return_ownership: true,
+                    ..
+                } => org
+                    .directory()
+                    .user(*user)
+                    .and_then(|u| u.deleted_at)
+                    .and_then(|(position, _)| org.audit().event(position))
+                    .map(|e| e.correlation_id),
+                Command::RevertOffboarding { correlation_id } => Some(*correlation_id),
+                _ => None,
+            }
+            .map(|id| org.audit().positions_for_correlation(id))
+        };
+        match correlation {
+            Some(positions) => self.read_positions(&positions).map_err(|e| match e {
+                ReadError::Storage(e) => AppendError::Storage(e),
+                other => AppendError::Storage(crate::store::StoreError::Corrupt(other.to_string())),
+            }),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Hands one command to the writer and waits for its durable answer.

@@ -109,12 +109,43 @@ impl Scenario {
             on_behalf_of,
             command_id: CommandId(Uuid::from_u128(0xc0de_0000 + self.commands)),
             now: self.now,
+            compensating: Vec::new(),
         }
+    }
+
+    /// What the engine reads from the log for a restore or revert (`Engine::execute`
+    /// does the same): the events of the offboarding being compensated.
+    fn compensating(&self, command: &Command) -> Vec<Envelope> {
+        let Some(org) = self.state.org(self.org) else {
+            return Vec::new();
+        };
+        let correlation = match command {
+            Command::RestoreUser {
+                user,
+                return_ownership: true,
+                ..
+            } => org
+                .directory()
+                .user(*user)
+                .and_then(|u| u.deleted_at)
+                .and_then(|(position, _)| org.audit().event(position))
+                .map(|e| e.correlation_id),
+            Command::RevertOffboarding { correlation_id } => Some(*correlation_id),
+            _ => None,
+        };
+        correlation.map_or_else(Vec::new, |id| {
+            self.log
+                .iter()
+                .filter(|e| e.correlation_id == id)
+                .cloned()
+                .collect()
+        })
     }
 
     /// When: `actor` issues `command` (nothing is applied).
     pub fn when(&mut self, actor: Actor, command: Command) -> Outcome {
-        let ctx = self.context(actor, None);
+        let mut ctx = self.context(actor, None);
+        ctx.compensating = self.compensating(&command);
         Outcome(decide(&self.state, &ctx, &command))
     }
 
@@ -138,7 +169,8 @@ impl Scenario {
 
     /// Decides and applies a command that must succeed; returns its events.
     pub fn run(&mut self, actor: Actor, command: Command) -> Vec<Event> {
-        let ctx = self.context(actor, None);
+        let mut ctx = self.context(actor, None);
+        ctx.compensating = self.compensating(&command);
         let events = decide(&self.state, &ctx, &command)
             .unwrap_or_else(|e| panic!("{} rejected with {}: {e}", command.name(), e.code()));
         self.apply(&ctx, events.clone());

@@ -1,0 +1,204 @@
+//! Undoing and forgetting (R12, R13): restore a deleted user within the retention
+//! window (optionally with everything the deleting offboarding moved away), revert an
+//! offboarding that did not delete, and purge personal data for good.
+
+use chrono::Duration;
+use offboard_events::{
+    Actor, CorrelationId, Event, OffboardingReverted, OffboardingStarted, PrincipalKind, Profile,
+    Role, UserId, UserProfileChanged, UserPurged, UserRestored, UserStatus,
+};
+use offboard_projections::User;
+
+use super::authority::Scope;
+use super::compensation::compensate;
+use super::error::{Decided, DomainError};
+use super::validate;
+
+/// R12: the owner, or a support principal serving this org, may restore.
+fn may_restore(scope: &Scope) -> Decided<()> {
+    match &scope.ctx.actor {
+        Actor::Support { name } if scope.org.serves(PrincipalKind::Support, name) => Ok(()),
+        Actor::Support { .. } => Err(DomainError::Forbidden(
+            "this support principal does not serve this organization".to_owned(),
+        )),
+        _ => scope.require_role(Role::Owner).map(|_| ()),
+    }
+}
+
+/// The deleted user, checked against the lifecycle and the window.
+fn deleted_user<'a>(scope: &Scope<'a>, user: UserId) -> Decided<&'a User> {
+    let target = scope.any_user(user)?;
+    match target.status {
+        UserStatus::Deleted => {}
+        UserStatus::Purged => return Err(DomainError::Purged(user.to_string())),
+        other => {
+            return Err(DomainError::InvalidState(format!(
+                "the user is {}, not deleted",
+                other.as_str()
+            )))
+        }
+    }
+    let days = scope.org.policy().retention_days;
+    let (_, deleted_at) = target
+        .deleted_at
+        .ok_or_else(|| DomainError::InvalidState("no deletion on record".to_owned()))?;
+    if scope.ctx.now > deleted_at + Duration::days(i64::from(days)) {
+        return Err(DomainError::RestoreWindowExpired { days });
+    }
+    Ok(target)
+}
+
+pub fn restore(
+    scope: Scope,
+    user: UserId,
+    return_ownership: bool,
+    new_email: Option<&str>,
+    reactivate: bool,
+) -> Decided<Vec<Event>> {
+    may_restore(&scope)?;
+    let target = deleted_user(&scope, user)?;
+    let mut events: Vec<Event> = Vec::new();
+
+    // R12: the email may have been taken meanwhile (deleting freed it, R11).
+    let email = match new_email {
+        Some(e) => validate::email(e)?,
+        None => target.profile.email.clone(),
+    };
+    if let Some(holder) = scope.org.directory().user_by_email(&email) {
+        if holder.id != user {
+            return Err(DomainError::EmailTaken(email));
+        }
+    }
+    if email != target.profile.email {
+        let profile = Profile {
+            email,
+            ..target.profile.clone()
+        };
+        events.push(
+            UserProfileChanged {
+                user_id: user,
+                profile,
+            }
+            .into(),
+        );
+    }
+    let status = if reactivate {
+        UserStatus::Active
+    } else {
+        UserStatus::Deactivated
+    };
+    events.push(
+        UserRestored {
+            user_id: user,
+            status,
+        }
+        .into(),
+    );
+
+    if return_ownership {
+        let (deleted_position, _) = target.deleted_at.expect("checked by deleted_user");
+        let offboarding = &scope.ctx.compensating;
+        let deletion = offboarding.iter().find(|e| e.position == deleted_position);
+        let Some(deletion) = deletion else {
+            return Err(DomainError::InvalidState(
+                "the deleting offboarding was not supplied; retry the restore".to_owned(),
+            ));
+        };
+        let comp = compensate(scope.org, user, offboarding);
+        events.extend(comp.events);
+        events.push(
+            OffboardingReverted {
+                user,
+                reverted: deletion.correlation_id,
+                returned: comp.returned,
+                skipped: comp.skipped,
+            }
+            .into(),
+        );
+    }
+    Ok(events)
+}
+
+/// Gives back what an offboarding that did not delete (e.g. a mistaken
+/// TransferAllBuyers) moved away.
+pub fn revert(scope: Scope, correlation_id: CorrelationId) -> Decided<Vec<Event>> {
+    let offboarding = &scope.ctx.compensating;
+    let started = offboarding.iter().find_map(|e| match &e.event {
+        Event::OffboardingStarted(OffboardingStarted { user, .. })
+            if e.correlation_id == correlation_id =>
+        {
+            Some(*user)
+        }
+        _ => None,
+    });
+    let user =
+        started.ok_or_else(|| DomainError::NotFound(format!("offboarding {correlation_id}")))?;
+    let target = scope.any_user(user)?;
+    match target.status {
+        UserStatus::Deleted | UserStatus::Purged => return Err(DomainError::InvalidState(
+            "that offboarding deleted the user: restore the user with --return-ownership instead"
+                .to_owned(),
+        )),
+        _ => {
+            scope.may_change(target)?;
+        }
+    }
+    let comp = compensate(scope.org, user, offboarding);
+    if comp.events.is_empty() {
+        return Err(DomainError::NothingToTransfer(format!(
+            "nothing of offboarding {correlation_id} can be given back ({} skipped)",
+            comp.skipped.len()
+        )));
+    }
+    let mut events = comp.events;
+    events.push(
+        OffboardingReverted {
+            user,
+            reverted: correlation_id,
+            returned: comp.returned,
+            skipped: comp.skipped,
+        }
+        .into(),
+    );
+    Ok(events)
+}
+
+/// R13: the owner erases a deleted user's personal data now (an erasure request).
+pub fn purge(scope: Scope, user: UserId, confirm: &str) -> Decided<Vec<Event>> {
+    scope.require_role(Role::Owner)?;
+    let phrase = &scope.org.policy().confirmation_phrase;
+    if confirm != phrase {
+        return Err(DomainError::ConfirmationRequired {
+            expected: phrase.clone(),
+        });
+    }
+    let target = scope.any_user(user)?;
+    match target.status {
+        UserStatus::Deleted => Ok(vec![UserPurged { user_id: user }.into()]),
+        UserStatus::Purged => Err(DomainError::Purged(user.to_string())),
+        other => Err(DomainError::InvalidState(format!(
+            "only deleted users can be purged; this one is {} (delete them first)",
+            other.as_str()
+        ))),
+    }
+}
+
+/// R13: purge every deleted user whose retention window has passed (the system's
+/// sweep, or the owner running it by hand). Purging nobody is not an error.
+pub fn purge_expired(scope: Scope) -> Decided<Vec<Event>> {
+    if !matches!(scope.ctx.actor, Actor::System) {
+        scope.require_role(Role::Owner)?;
+    }
+    let window = Duration::days(i64::from(scope.org.policy().retention_days));
+    Ok(scope
+        .org
+        .directory()
+        .users()
+        .filter(|u| u.status == UserStatus::Deleted)
+        .filter(|u| {
+            u.deleted_at
+                .is_some_and(|(_, at)| scope.ctx.now > at + window)
+        })
+        .map(|u| UserPurged { user_id: u.id }.into())
+        .collect())
+}
