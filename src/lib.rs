@@ -8,6 +8,7 @@ pub mod clock;
 pub mod domain;
 pub mod engine;
 pub mod integrity;
+pub mod privacy;
 pub mod store;
 
 pub use engine::{

@@ -120,7 +120,14 @@ impl<'a> RawEnvelope<'a> {
 
     /// Decodes the payload (upcasting it if it is an older version).
     pub fn decode(self) -> Result<Envelope, DecodeError> {
-        let event = Event::decode(&self.event_type, self.schema_version, self.data.get())?;
+        let data = self.data.get();
+        self.decode_with(data)
+    }
+
+    /// Decodes `data` in place of the stored payload: for readers that transform the
+    /// stored payload first (e.g. unsealing personal data).
+    pub fn decode_with(self, data: &str) -> Result<Envelope, DecodeError> {
+        let event = Event::decode(&self.event_type, self.schema_version, data)?;
         Ok(Envelope {
             position: self.position,
             org_id: self.org_id,
@@ -158,11 +165,22 @@ impl Envelope {
 
     /// Sets `hash` from the contents and returns the canonical stored bytes.
     pub fn seal_hash(&mut self) -> Vec<u8> {
+        self.seal_hash_with(|_| Ok::<(), std::convert::Infallible>(()))
+            .unwrap_or_else(|never| match never {})
+    }
+
+    /// Like [`Envelope::seal_hash`], but lets `store_form` rewrite the JSON first (e.g.
+    /// to encrypt personal data): the hash covers the stored form.
+    pub fn seal_hash_with<E>(
+        &mut self,
+        store_form: impl FnOnce(&mut serde_json::Value) -> Result<(), E>,
+    ) -> Result<Vec<u8>, E> {
         let mut value = self.to_value();
+        store_form(&mut value)?;
         self.hash = canonical::envelope_hash(&value);
         value["hash"] = serde_json::Value::String(self.hash.clone());
         let mut out = Vec::with_capacity(512);
         canonical::write_canonical(&value, &mut out);
-        out
+        Ok(out)
     }
 }

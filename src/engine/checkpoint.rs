@@ -11,6 +11,7 @@ use offboard_projections::State;
 use serde::Serialize;
 
 use super::replay::{replay_all, ReadError};
+use crate::privacy::KeyVault;
 use crate::store::{LogStore, StoreError};
 
 /// The checkpoints tree key of the projections.
@@ -30,11 +31,33 @@ pub struct Recovery {
     pub replayed: u64,
 }
 
+/// The stored checkpoint, decrypted and decoded; `Err` says why it is unusable.
+pub fn load(
+    store: &dyn LogStore,
+    vault: &KeyVault,
+) -> Result<Option<Result<State, String>>, StoreError> {
+    let Some(sealed) = store.checkpoint(CHECKPOINT_NAME)? else {
+        return Ok(None);
+    };
+    let Some(bytes) = vault.checkpoint_key().and_then(|key| key.decrypt(&sealed)) else {
+        return Ok(Some(Err(
+            "checkpoint cannot be decrypted with the current checkpoint key".to_owned(),
+        )));
+    };
+    Ok(Some(
+        State::from_checkpoint_bytes(&bytes).map_err(|e| e.to_string()),
+    ))
+}
+
 /// Loads the checkpoint (if usable) and replays the tail up to `last_position`.
-pub fn recover(store: &dyn LogStore, last_position: u64) -> Result<(State, Recovery), ReadError> {
+pub fn recover(
+    store: &dyn LogStore,
+    vault: &KeyVault,
+    last_position: u64,
+) -> Result<(State, Recovery), ReadError> {
     let mut recovery = Recovery::default();
-    let mut state = match store.checkpoint(CHECKPOINT_NAME)? {
-        Some(bytes) => match State::from_checkpoint_bytes(&bytes) {
+    let mut state = match load(store, vault)? {
+        Some(loaded) => match loaded {
             Ok(state) if state.position() <= last_position => {
                 recovery.checkpoint_position = Some(state.position());
                 state
@@ -46,18 +69,21 @@ pub fn recover(store: &dyn LogStore, last_position: u64) -> Result<(State, Recov
                 ));
                 State::default()
             }
-            Err(e) => {
-                recovery.checkpoint_ignored = Some(e.to_string());
+            Err(why) => {
+                recovery.checkpoint_ignored = Some(why);
                 State::default()
             }
         },
         None => State::default(),
     };
-    recovery.replayed = replay_all(store, &mut state)?;
+    recovery.replayed = replay_all(store, vault, &mut state)?;
     Ok((state, recovery))
 }
 
-/// Saves `state` as the checkpoint.
-pub fn save(store: &dyn LogStore, state: &State) -> Result<(), StoreError> {
-    store.put_checkpoint(CHECKPOINT_NAME, &state.to_checkpoint_bytes())
+/// Saves `state` as the checkpoint, encrypted under a fresh checkpoint key (the views
+/// hold personal data in plaintext; replacing the key makes every earlier checkpoint
+/// unreadable, including copies sled keeps in old segments).
+pub fn save(store: &dyn LogStore, vault: &KeyVault, state: &State) -> Result<(), StoreError> {
+    let key = vault.rotate_checkpoint_key()?;
+    store.put_checkpoint(CHECKPOINT_NAME, &key.encrypt(&state.to_checkpoint_bytes()))
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use offboard_events::{CorrelationId, Envelope, OrgId, ResourceKey, UserId};
 use offboard_projections::{OwnershipChange, State};
 
-use super::checkpoint::CHECKPOINT_NAME;
+use super::checkpoint;
 use super::replay::{for_each_envelope, ReadError};
 use super::Engine;
 
@@ -78,14 +78,13 @@ impl Engine {
     /// Every view as it stood right after `position`: the checkpoint if it is not past
     /// `position`, plus a replay of the log up to it.
     pub fn state_at(&self, position: u64) -> Result<State, ReadError> {
-        let mut state = self
-            .store()
-            .checkpoint(CHECKPOINT_NAME)?
-            .and_then(|bytes| State::from_checkpoint_bytes(&bytes).ok())
+        let mut state = checkpoint::load(self.store().as_ref(), self.vault())?
+            .and_then(Result::ok)
             .filter(|s| s.position() <= position)
             .unwrap_or_default();
         for_each_envelope(
             self.store().as_ref(),
+            self.vault(),
             state.position() + 1,
             position,
             &mut |e| state.apply(&e),

@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 
 use chrono::{DateTime, Utc};
 use offboard_events::canonical::{sha256_hex, write_canonical};
-use offboard_events::{Envelope, OrgId, StreamId};
+use offboard_events::{Envelope, OrgId, StreamId, UserId, UserStatus};
 use offboard_projections::State;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -28,6 +28,7 @@ pub use writer::WriterStats;
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{self, Command, Context};
 use crate::integrity::{self, VerifyError, VerifyReport};
+use crate::privacy::KeyVault;
 use crate::store::{LogStore, MemoryLog, SledLog};
 use writer::{Decision, Job, Writer};
 
@@ -51,14 +52,19 @@ pub struct Engine {
     stats: Arc<WriterStats>,
     committed: watch::Receiver<u64>,
     recovery: Recovery,
+    vault: Arc<KeyVault>,
     tx: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
 }
 
 impl Engine {
-    /// Opens the sled log in `dir` (creating it if needed) with the system clock.
+    /// Opens the sled log in `dir` (creating it if needed) with its key vault in
+    /// `dir/keys` and the system clock.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, ReadError> {
-        Self::with_store(Arc::new(SledLog::open(dir)?), Arc::new(SystemClock))
+        let dir = dir.as_ref();
+        let store = Arc::new(SledLog::open(dir)?);
+        let vault = Arc::new(KeyVault::open(dir.join("keys"))?);
+        Self::with_parts(store, vault, Arc::new(SystemClock))
     }
 
     /// A fresh engine on an in-memory log (for tests).
@@ -67,13 +73,37 @@ impl Engine {
             .expect("an empty log always opens")
     }
 
-    /// Recovers the chain head and projections from `store` and starts the writer.
+    /// An engine on `store` with an in-memory key vault (for tests).
     pub fn with_store(store: Arc<dyn LogStore>, clock: Arc<dyn Clock>) -> Result<Self, ReadError> {
+        Self::with_parts(store, Arc::new(KeyVault::in_memory()), clock)
+    }
+
+    /// Recovers the chain head and projections from `store` and starts the writer.
+    pub fn with_parts(
+        store: Arc<dyn LogStore>,
+        vault: Arc<KeyVault>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ReadError> {
         let head = store.head()?;
-        let (state, recovery) = checkpoint::recover(store.as_ref(), head.last_position)?;
+        let (state, recovery) = checkpoint::recover(store.as_ref(), &vault, head.last_position)?;
+        // A purge whose key destruction was interrupted is finished now (R13).
+        let purged: Vec<UserId> = vault
+            .users_with_keys()
+            .into_iter()
+            .filter(|u| {
+                state.orgs().any(|o| {
+                    o.directory()
+                        .user(*u)
+                        .is_some_and(|x| x.status == UserStatus::Purged)
+                })
+            })
+            .collect();
+        for user in purged {
+            vault.destroy_user_key(user)?;
+        }
         let last_checkpoint = recovery.checkpoint_position.unwrap_or(0);
         let last_time = match store.get(head.last_position)? {
-            Some(bytes) => decode(head.last_position, &bytes)?.occurred_at,
+            Some(bytes) => decode(&vault, head.last_position, &bytes)?.occurred_at,
             None => DateTime::<Utc>::MIN_UTC,
         };
         let state = Arc::new(RwLock::new(state));
@@ -91,6 +121,8 @@ impl Engine {
             committed: committed_tx,
             rx,
             last_checkpoint,
+            vault: Arc::clone(&vault),
+            purged: Vec::new(),
         };
         let handle = std::thread::Builder::new()
             .name("offboard-writer".to_owned())
@@ -105,6 +137,7 @@ impl Engine {
             stats,
             committed,
             recovery,
+            vault,
             tx: Some(tx),
             writer: Some(handle),
         })
@@ -260,7 +293,13 @@ impl Engine {
     /// Events with `from <= position <= to`, in order.
     pub fn read_range(&self, from: u64, to: u64) -> Result<Vec<Envelope>, ReadError> {
         let mut out = Vec::new();
-        for_each_envelope(self.store.as_ref(), from.max(1), to, &mut |e| out.push(e))?;
+        for_each_envelope(
+            self.store.as_ref(),
+            &self.vault,
+            from.max(1),
+            to,
+            &mut |e| out.push(e),
+        )?;
         Ok(out)
     }
 
@@ -290,7 +329,7 @@ impl Engine {
                 "position {position} is indexed but not stored"
             ))
         })?;
-        decode(position, &bytes)
+        decode(&self.vault, position, &bytes)
     }
 
     /// Walks the hash chain; names the first bad position.
@@ -315,7 +354,7 @@ impl Engine {
     /// Saves a checkpoint of the projections as they stand now.
     pub fn checkpoint_now(&self) -> Result<u64, crate::store::StoreError> {
         let state = self.state();
-        checkpoint::save(self.store.as_ref(), &state)?;
+        checkpoint::save(self.store.as_ref(), &self.vault, &state)?;
         Ok(state.position())
     }
 
@@ -325,7 +364,7 @@ impl Engine {
         let mut fresh = State::default();
         let mut applied = 0u64;
         let target = self.last_position();
-        for_each_envelope(self.store.as_ref(), 1, target, &mut |e| {
+        for_each_envelope(self.store.as_ref(), &self.vault, 1, target, &mut |e| {
             fresh.apply(&e);
             applied += 1;
             if applied % 65_536 == 0 {
@@ -333,7 +372,7 @@ impl Engine {
             }
         })?;
         let mut live = self.state.write().unwrap_or_else(|p| p.into_inner());
-        applied += replay::replay_all(self.store.as_ref(), &mut fresh)?;
+        applied += replay::replay_all(self.store.as_ref(), &self.vault, &mut fresh)?;
         *live = fresh;
         drop(live);
         progress(applied);
@@ -344,6 +383,11 @@ impl Engine {
     /// The clock the writer stamps events with.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The key vault (for tools and tests).
+    pub fn vault(&self) -> &Arc<KeyVault> {
+        &self.vault
     }
 
     /// The underlying store (for tools and tests).

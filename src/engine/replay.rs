@@ -3,6 +3,7 @@
 use offboard_events::{DecodeError, Envelope};
 use offboard_projections::State;
 
+use crate::privacy::{seal, KeyVault};
 use crate::store::{LogStore, StoreError};
 
 /// Why the log could not be read.
@@ -23,14 +24,15 @@ impl ReadError {
     }
 }
 
-/// Decodes one stored envelope.
-pub fn decode(position: u64, bytes: &[u8]) -> Result<Envelope, ReadError> {
-    Envelope::from_json(bytes).map_err(|error| ReadError::Decode { position, error })
+/// Decodes one stored envelope, unsealing personal data with `vault`.
+pub fn decode(vault: &KeyVault, position: u64, bytes: &[u8]) -> Result<Envelope, ReadError> {
+    seal::decode(bytes, vault).map_err(|error| ReadError::Decode { position, error })
 }
 
 /// Calls `visit` with every envelope from `from` to `to` (inclusive), in order.
 pub fn for_each_envelope(
     store: &dyn LogStore,
+    vault: &KeyVault,
     from: u64,
     to: u64,
     visit: &mut dyn FnMut(Envelope),
@@ -39,7 +41,7 @@ pub fn for_each_envelope(
     store.scan(
         from,
         to,
-        &mut |position, bytes| match decode(position, bytes) {
+        &mut |position, bytes| match decode(vault, position, bytes) {
             Ok(envelope) => {
                 visit(envelope);
                 true
@@ -54,11 +56,21 @@ pub fn for_each_envelope(
 }
 
 /// Applies every event after `state.position()` to `state`; returns how many it applied.
-pub fn replay_all(store: &dyn LogStore, state: &mut State) -> Result<u64, ReadError> {
+pub fn replay_all(
+    store: &dyn LogStore,
+    vault: &KeyVault,
+    state: &mut State,
+) -> Result<u64, ReadError> {
     let mut applied = 0;
-    for_each_envelope(store, state.position() + 1, u64::MAX, &mut |envelope| {
-        state.apply(&envelope);
-        applied += 1;
-    })?;
+    for_each_envelope(
+        store,
+        vault,
+        state.position() + 1,
+        u64::MAX,
+        &mut |envelope| {
+            state.apply(&envelope);
+            applied += 1;
+        },
+    )?;
     Ok(applied)
 }

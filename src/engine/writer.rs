@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
-use offboard_events::{CommandId, Envelope, Event, EventId, StreamId};
+use offboard_events::{CommandId, Envelope, Event, EventId, StreamId, UserId};
 use offboard_projections::State;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -19,6 +19,7 @@ use super::append::{AppendError, Appended, CommandMeta, ExpectedVersion};
 use super::checkpoint::{self, CHECKPOINT_EVERY};
 use super::replay::replay_all;
 use crate::clock::Clock;
+use crate::privacy::{seal, KeyVault};
 use crate::store::{ChainHead, CommandRecord, CommitBatch, LogStore, StoredEvent};
 
 /// Most commands decided and committed in one group: bounds the latency a group adds
@@ -62,6 +63,9 @@ pub(crate) struct Writer {
     pub rx: mpsc::Receiver<Job>,
     /// Position of the last checkpoint saved (or loaded).
     pub last_checkpoint: u64,
+    pub vault: Arc<KeyVault>,
+    /// Users purged by the group being committed: their keys go once it is durable.
+    pub purged: Vec<UserId>,
 }
 
 impl Writer {
@@ -86,10 +90,22 @@ impl Writer {
         }
     }
 
+    /// R13, once the purge is durable: destroy the purged users' keys, then replace the
+    /// checkpoint (whose plaintext views still name them) by one under a new key. If the
+    /// process dies in between, opening the engine finishes the job.
+    fn forget_purged(&mut self) {
+        for user in std::mem::take(&mut self.purged) {
+            if let Err(e) = self.vault.destroy_user_key(user) {
+                eprintln!("offboard: key of purged user {user} not destroyed yet (retried at next start): {e}");
+            }
+        }
+        self.save_checkpoint();
+    }
+
     /// A failed checkpoint costs only start-up time, so it is reported, not fatal.
     fn save_checkpoint(&mut self) {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-        match checkpoint::save(self.store.as_ref(), &state) {
+        match checkpoint::save(self.store.as_ref(), &self.vault, &state) {
             Ok(()) => self.last_checkpoint = state.position(),
             Err(e) => eprintln!("offboard: checkpoint not saved: {e}"),
         }
@@ -126,12 +142,15 @@ impl Writer {
             if !batch.events.is_empty() {
                 batch.head = Some(self.head.clone());
             }
-            if let Err(error) = self.store.commit(&batch) {
+            // Keys sealing this group's events become durable before the events do.
+            let committed = self.vault.sync().and_then(|()| self.store.commit(&batch));
+            if let Err(error) = committed {
                 // Nothing of the batch is stored: forget what this group did in memory.
                 self.head = start_head;
                 self.stream_versions.clear();
+                self.purged.clear();
                 let mut fresh = State::default();
-                let reloaded = replay_all(self.store.as_ref(), &mut fresh);
+                let reloaded = replay_all(self.store.as_ref(), &self.vault, &mut fresh);
                 *state = fresh;
                 drop(state);
                 let message = error.to_string();
@@ -157,6 +176,9 @@ impl Writer {
                 .fetch_add(batch.events.len() as u64, Ordering::Relaxed);
         }
         drop(state);
+        if !self.purged.is_empty() {
+            self.forget_purged();
+        }
         let answered = replies.iter().filter(|(_, r)| r.is_ok()).count() as u64;
         self.stats.commands.fetch_add(answered, Ordering::Relaxed);
         self.committed.send_replace(self.head.last_position);
@@ -218,12 +240,21 @@ impl Writer {
             self.version_of(stream)?;
         }
 
-        self.last_time = occurred_at;
+        // Build, seal and hash every envelope first: if sealing fails (a key file cannot
+        // be written), nothing of the command has touched the head or the state.
         let first = self.head.last_position + 1;
-        for (event, stream_id) in events.into_iter().zip(streams) {
-            let version = self.stream_versions.get(&stream_id).copied().unwrap_or(0) + 1;
+        let mut head = self.head.clone();
+        let mut versions: HashMap<&StreamId, u64> = HashMap::new();
+        let mut built = Vec::with_capacity(events.len());
+        for (event, stream_id) in events.into_iter().zip(&streams) {
+            let version = versions
+                .get(stream_id)
+                .copied()
+                .unwrap_or_else(|| self.stream_versions[stream_id])
+                + 1;
+            versions.insert(stream_id, version);
             let mut envelope = Envelope {
-                position: self.head.last_position + 1,
+                position: head.last_position + 1,
                 org_id: meta.org_id,
                 stream_id: stream_id.clone(),
                 stream_version: version,
@@ -234,21 +265,31 @@ impl Writer {
                 command_id: meta.command_id,
                 correlation_id,
                 causation_id: meta.causation(),
-                prev_hash: self.head.last_hash.clone(),
+                prev_hash: head.last_hash.clone(),
                 hash: String::new(),
                 event,
             };
-            let bytes = envelope.seal_hash();
-            state.apply(&envelope);
-            self.head = ChainHead {
+            let bytes = envelope.seal_hash_with(|value| seal::seal(value, &self.vault))?;
+            head = ChainHead {
                 last_position: envelope.position,
-                last_hash: envelope.hash,
+                last_hash: envelope.hash.clone(),
             };
-            self.stream_versions.insert(stream_id.clone(), version);
+            built.push((envelope, bytes));
+        }
+
+        self.last_time = occurred_at;
+        self.head = head;
+        for (envelope, bytes) in built {
+            state.apply(&envelope);
+            if let Event::UserPurged(purged) = &envelope.event {
+                self.purged.push(purged.user_id);
+            }
+            self.stream_versions
+                .insert(envelope.stream_id.clone(), envelope.stream_version);
             batch.events.push(StoredEvent {
                 position: envelope.position,
-                stream_id,
-                stream_version: version,
+                stream_id: envelope.stream_id,
+                stream_version: envelope.stream_version,
                 bytes,
             });
         }

@@ -6,6 +6,7 @@ mod crash;
 #[allow(dead_code)]
 mod gwt;
 mod log;
+mod privacy;
 mod restore;
 mod seed_000_truck_pros;
 #[allow(dead_code)]

@@ -32,7 +32,9 @@ async fn reopening_with_a_checkpoint_replays_only_the_tail() {
     for n in 0..7 {
         first.append(append_one(touch(n))).await.unwrap();
     }
-    let (second, _) = engine_on(store.clone());
+    // A second engine on the same log and keys, as a restarted process would open them.
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let second = Engine::with_parts(store.clone(), first.vault().clone(), clock).unwrap();
     assert_eq!(second.recovery().checkpoint_position, Some(100));
     assert_eq!(
         second.recovery().replayed,
@@ -59,8 +61,15 @@ async fn a_checkpoint_of_another_version_is_ignored_and_rebuilt() {
     }
     let mut stale = first.state().to_checkpoint_bytes();
     stale[..4].copy_from_slice(&(State::VERSION + 1).to_be_bytes());
-    store.put_checkpoint("projections", &stale).unwrap();
-    let (second, _) = engine_on(store);
+    let key = first
+        .vault()
+        .checkpoint_key()
+        .unwrap_or_else(|| first.vault().rotate_checkpoint_key().unwrap());
+    store
+        .put_checkpoint("projections", &key.encrypt(&stale))
+        .unwrap();
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let second = Engine::with_parts(store, first.vault().clone(), clock).unwrap();
     assert_eq!(second.recovery().checkpoint_position, None);
     assert!(second
         .recovery()

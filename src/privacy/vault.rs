@@ -1,0 +1,259 @@
+//! The key vault: one 256-bit key per user, plus the current checkpoint key. On disk,
+//! `keys/users/<user id>.key` and `keys/checkpoint.key` inside the data directory; in
+//! memory for tests.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+use chacha20poly1305::aead::{Aead, KeyInit, OsRng};
+use chacha20poly1305::{AeadCore, XChaCha20Poly1305, XNonce};
+use offboard_events::UserId;
+
+use crate::store::StoreError;
+
+/// A 256-bit XChaCha20-Poly1305 key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Key([u8; 32]);
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.write_str("Key(..)")
+    }
+}
+
+impl Key {
+    fn generate() -> Self {
+        let key = XChaCha20Poly1305::generate_key(&mut OsRng);
+        Self(key.into())
+    }
+
+    /// `nonce (24 bytes) ++ ciphertext` of `plaintext`.
+    pub fn encrypt(&self, plaintext: &[u8]) -> Vec<u8> {
+        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let sealed = cipher
+            .encrypt(&nonce, plaintext)
+            .expect("encrypting into memory cannot fail");
+        let mut out = Vec::with_capacity(24 + sealed.len());
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    /// The plaintext of [`Key::encrypt`]'s output, or `None` if it does not authenticate.
+    pub fn decrypt(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+        if sealed.len() < 24 {
+            return None;
+        }
+        let (nonce, body) = sealed.split_at(24);
+        XChaCha20Poly1305::new((&self.0).into())
+            .decrypt(XNonce::from_slice(nonce), body)
+            .ok()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Keys {
+    users: HashMap<UserId, Key>,
+    /// Keys created for the group being committed, not yet fsynced.
+    unsynced: Vec<UserId>,
+    checkpoint: Option<Key>,
+}
+
+/// Where keys are kept.
+#[derive(Debug)]
+pub struct KeyVault {
+    dir: Option<PathBuf>,
+    keys: RwLock<Keys>,
+}
+
+fn io(context: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Io(format!("{}: {e}", context.display()))
+}
+
+impl KeyVault {
+    /// A vault that forgets everything with the process (tests, in-memory logs).
+    pub fn in_memory() -> Self {
+        Self {
+            dir: None,
+            keys: RwLock::new(Keys::default()),
+        }
+    }
+
+    /// Opens (or creates) the vault in `dir`, loading every key.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let dir = dir.as_ref().to_path_buf();
+        let users_dir = dir.join("users");
+        fs::create_dir_all(&users_dir).map_err(|e| io(&users_dir, e))?;
+        let mut keys = Keys::default();
+        for entry in fs::read_dir(&users_dir).map_err(|e| io(&users_dir, e))? {
+            let path = entry.map_err(|e| io(&users_dir, e))?.path();
+            let Some(user) = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.parse::<UserId>().ok())
+            else {
+                continue; // a temporary file of an interrupted write
+            };
+            if let Some(key) = read_key(&path)? {
+                keys.users.insert(user, key);
+            }
+        }
+        keys.checkpoint = read_key(&dir.join("checkpoint.key"))?;
+        Ok(Self {
+            dir: Some(dir),
+            keys: RwLock::new(keys),
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Keys> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Keys> {
+        self.keys.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn user_path(&self, user: UserId) -> Option<PathBuf> {
+        self.dir
+            .as_ref()
+            .map(|d| d.join("users").join(format!("{user}.key")))
+    }
+
+    /// The user's key, if the user was not purged.
+    pub fn user_key(&self, user: UserId) -> Option<Key> {
+        self.read().users.get(&user).copied()
+    }
+
+    /// The user's key, created if the user has none yet. A new key is written to disk at
+    /// once but made durable only by [`KeyVault::sync`], which the writer calls before
+    /// committing the events sealed with it.
+    pub fn key_for_sealing(&self, user: UserId) -> Result<Key, StoreError> {
+        if let Some(key) = self.user_key(user) {
+            return Ok(key);
+        }
+        let key = Key::generate();
+        if let Some(path) = self.user_path(user) {
+            fs::write(&path, key.0).map_err(|e| io(&path, e))?;
+        }
+        let mut keys = self.write();
+        keys.users.insert(user, key);
+        keys.unsynced.push(user);
+        Ok(key)
+    }
+
+    /// Makes every key created since the last call durable (file and directory fsync).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        let unsynced = std::mem::take(&mut self.write().unsynced);
+        if unsynced.is_empty() {
+            return Ok(());
+        }
+        let Some(dir) = &self.dir else { return Ok(()) };
+        for user in unsynced {
+            if let Some(path) = self.user_path(user) {
+                fs::File::open(&path)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| io(&path, e))?;
+            }
+        }
+        sync_dir(&dir.join("users"))
+    }
+
+    /// R13: destroys the user's key for good. The file is overwritten before it is
+    /// removed, so its blocks do not keep the key either.
+    pub fn destroy_user_key(&self, user: UserId) -> Result<(), StoreError> {
+        self.write().users.remove(&user);
+        let Some(path) = self.user_path(user) else {
+            return Ok(());
+        };
+        if path.exists() {
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| io(&path, e))?;
+            file.write_all(&[0u8; 32])
+                .and_then(|()| file.sync_all())
+                .map_err(|e| io(&path, e))?;
+            drop(file);
+            fs::remove_file(&path).map_err(|e| io(&path, e))?;
+            sync_dir(path.parent().expect("a key file has a folder"))?;
+        }
+        Ok(())
+    }
+
+    /// Users that have a key.
+    pub fn users_with_keys(&self) -> Vec<UserId> {
+        self.read().users.keys().copied().collect()
+    }
+
+    /// The key the current checkpoint is encrypted with.
+    pub fn checkpoint_key(&self) -> Option<Key> {
+        self.read().checkpoint
+    }
+
+    /// A new checkpoint key, durable before it is returned; the previous one is gone.
+    pub fn rotate_checkpoint_key(&self) -> Result<Key, StoreError> {
+        let key = Key::generate();
+        if let Some(dir) = &self.dir {
+            let tmp = dir.join("checkpoint.key.tmp");
+            let path = dir.join("checkpoint.key");
+            let mut file = fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
+            file.write_all(&key.0)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| io(&tmp, e))?;
+            fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+            sync_dir(dir)?;
+        }
+        self.write().checkpoint = Some(key);
+        Ok(key)
+    }
+}
+
+fn read_key(path: &Path) -> Result<Option<Key>, StoreError> {
+    match fs::read(path) {
+        Ok(bytes) => match <[u8; 32]>::try_from(bytes.as_slice()) {
+            Ok(raw) if raw != [0u8; 32] => Ok(Some(Key(raw))),
+            _ => Ok(None), // torn or zeroed by an interrupted destroy: treated as gone
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(path, e)),
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io(dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_bytes_open_only_with_their_key() {
+        let (a, b) = (Key::generate(), Key::generate());
+        let sealed = a.encrypt(b"ada@example.com");
+        assert_eq!(a.decrypt(&sealed).as_deref(), Some(&b"ada@example.com"[..]));
+        assert_eq!(b.decrypt(&sealed), None);
+        assert!(!sealed.windows(3).any(|w| w == b"ada"));
+    }
+
+    #[test]
+    fn keys_survive_reopening_and_destroyed_ones_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ann, bob) = (UserId::new(), UserId::new());
+        let vault = KeyVault::open(dir.path()).unwrap();
+        let ann_key = vault.key_for_sealing(ann).unwrap();
+        vault.key_for_sealing(bob).unwrap();
+        vault.sync().unwrap();
+        vault.destroy_user_key(bob).unwrap();
+        let reopened = KeyVault::open(dir.path()).unwrap();
+        assert_eq!(reopened.user_key(ann), Some(ann_key));
+        assert_eq!(reopened.user_key(bob), None);
+    }
+}

@@ -1,0 +1,201 @@
+//! Issue 5, R13 on disk: personal data is sealed under a per-user key before it is
+//! stored, checkpoints are encrypted, and a purge destroys the key — after which no
+//! file in the data directory holds the user's email or names, history reads them as
+//! `erased`, `verify` still passes and restore answers `purged`.
+
+use std::path::Path;
+
+use offboard::domain::{Command, NewUser};
+use offboard::{AppendError, CommandMeta, Engine};
+use offboard_events::*;
+
+const EMAIL: &str = "zelda.quartermaine@privacy.example";
+const SECRETS: &[&str] = &[
+    "zelda.quartermaine",
+    "Zeldaxq",
+    "Quartermaine",
+    "Xylophonist",
+];
+
+/// Which of `SECRETS` appear in any file under `dir`.
+fn plaintext_in(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            for secret in SECRETS {
+                if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
+                    found.push(format!("{secret} in {}", path.display()));
+                }
+            }
+        }
+    }
+    found
+}
+
+async fn org_with_zelda(engine: &Engine) -> (OrgId, UserId, UserId) {
+    let org = OrgId::new();
+    let owner = NewUser {
+        email: "olive@privacy.example".into(),
+        first_name: "Olive".into(),
+        last_name: "Owner".into(),
+        job_title: None,
+    };
+    engine
+        .execute(
+            CommandMeta::new(org, Actor::System),
+            Command::CreateOrganization {
+                name: "Privacy".into(),
+                owner,
+            },
+        )
+        .await
+        .unwrap();
+    let owner = engine.state().org(org).unwrap().owner();
+    let zelda = NewUser {
+        email: EMAIL.into(),
+        first_name: "Zeldaxq".into(),
+        last_name: "Quartermaine".into(),
+        job_title: Some("Chief Xylophonist".into()),
+    };
+    let as_owner = || CommandMeta::new(org, Actor::User { id: owner });
+    engine
+        .execute(
+            as_owner(),
+            Command::InviteUser {
+                user: zelda,
+                role: Role::Member,
+                manager: None,
+                active: true,
+            },
+        )
+        .await
+        .unwrap();
+    let zelda = engine
+        .state()
+        .org(org)
+        .unwrap()
+        .directory()
+        .user_by_email(EMAIL)
+        .unwrap()
+        .id;
+    engine
+        .execute(
+            as_owner(),
+            Command::DeleteUser {
+                user: zelda,
+                confirm: "CONFIRM".into(),
+            },
+        )
+        .await
+        .unwrap();
+    (org, owner, zelda)
+}
+
+#[tokio::test]
+async fn after_purge_no_file_holds_the_users_personal_data_yet_verify_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (org, owner, zelda) = {
+        let engine = Engine::open(dir.path()).unwrap();
+        let ids = org_with_zelda(&engine).await;
+        engine.checkpoint_now().unwrap();
+        // Readable while the key exists...
+        let history = engine.user_history(ids.0, ids.2).unwrap();
+        let Event::UserInvited(invited) = &history[0].event else {
+            panic!("{history:?}")
+        };
+        assert_eq!(invited.profile.email, EMAIL);
+        ids
+    };
+    // ...yet never stored in plaintext, not even before the purge.
+    assert_eq!(plaintext_in(dir.path()), Vec::<String>::new());
+
+    let engine = Engine::open(dir.path()).unwrap();
+    let as_owner = CommandMeta::new(org, Actor::User { id: owner });
+    engine
+        .execute(
+            as_owner.clone(),
+            Command::PurgeUser {
+                user: zelda,
+                confirm: "CONFIRM".into(),
+            },
+        )
+        .await
+        .unwrap();
+
+    let history = engine.user_history(org, zelda).unwrap();
+    let Event::UserInvited(invited) = &history[0].event else {
+        panic!("{history:?}")
+    };
+    assert_eq!(
+        (
+            invited.profile.email.as_str(),
+            invited.profile.first_name.as_str()
+        ),
+        ("erased", "erased")
+    );
+    assert_eq!(invited.profile.job_title, None);
+    let restore = Command::RestoreUser {
+        user: zelda,
+        return_ownership: false,
+        new_email: None,
+        reactivate: false,
+    };
+    let err = engine
+        .execute(CommandMeta::new(org, Actor::User { id: owner }), restore)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AppendError::Rejected(e) if e.code() == "purged"),
+        "{err}"
+    );
+    let events_before_reopen = engine.last_position();
+    drop(engine);
+
+    assert_eq!(plaintext_in(dir.path()), Vec::<String>::new());
+    let engine = Engine::open(dir.path()).unwrap();
+    assert_eq!(
+        engine.verify(&mut |_| {}).unwrap().events,
+        events_before_reopen
+    );
+    assert!(engine.vault().user_key(zelda).is_none());
+    let user = engine
+        .state()
+        .org(org)
+        .unwrap()
+        .directory()
+        .user(zelda)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (user.status, user.profile.last_name.as_str()),
+        (UserStatus::Purged, "erased")
+    );
+    // The owner's data is untouched.
+    assert!(engine.user_history(org, owner).unwrap().iter().any(
+        |e| matches!(&e.event, Event::UserInvited(i) if i.profile.email == "olive@privacy.example")
+    ));
+}
+
+#[tokio::test]
+async fn stored_bytes_carry_only_the_sealed_profile() {
+    let engine = Engine::in_memory();
+    org_with_zelda(&engine).await;
+    let mut sealed = 0;
+    engine
+        .store()
+        .scan(1, u64::MAX, &mut |_, bytes| {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(!text.contains(EMAIL), "{text}");
+            sealed += usize::from(text.contains("\"sealed\""));
+            true
+        })
+        .unwrap();
+    assert_eq!(sealed, 2, "the owner's and zelda's invitations");
+}
