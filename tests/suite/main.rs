@@ -11,4 +11,5 @@ mod restore;
 mod seed_000_truck_pros;
 #[allow(dead_code)]
 mod support;
+mod support_restore;
 mod time_travel;
