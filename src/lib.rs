@@ -4,6 +4,7 @@
 //! [`engine`] (the single writer with group commit, recovery and reads),
 //! [`integrity`] (hash-chain verification), [`clock`].
 
+pub mod bench;
 pub mod clock;
 pub mod domain;
 pub mod engine;

@@ -35,6 +35,22 @@ use writer::{Decision, Job, Writer};
 /// How many commands may wait for the writer before callers are slowed down.
 const QUEUE_DEPTH: usize = 8192;
 
+/// Tuning knobs of an engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Most commands one group commit takes (1 = one flush per command, the baseline the
+    /// benchmark compares group commit with).
+    pub max_group: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            max_group: writer::MAX_GROUP,
+        }
+    }
+}
+
 /// A snapshot of the writer's counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StatsSnapshot {
@@ -61,10 +77,15 @@ impl Engine {
     /// Opens the sled log in `dir` (creating it if needed) with its key vault in
     /// `dir/keys` and the system clock.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, ReadError> {
+        Self::open_with(dir, Options::default())
+    }
+
+    /// [`Engine::open`] with tuning options.
+    pub fn open_with(dir: impl AsRef<Path>, options: Options) -> Result<Self, ReadError> {
         let dir = dir.as_ref();
         let store = Arc::new(SledLog::open(dir)?);
         let vault = Arc::new(KeyVault::open(dir.join("keys"))?);
-        Self::with_parts(store, vault, Arc::new(SystemClock))
+        Self::with_options(store, vault, Arc::new(SystemClock), options)
     }
 
     /// A fresh engine on an in-memory log (for tests).
@@ -83,6 +104,16 @@ impl Engine {
         store: Arc<dyn LogStore>,
         vault: Arc<KeyVault>,
         clock: Arc<dyn Clock>,
+    ) -> Result<Self, ReadError> {
+        Self::with_options(store, vault, clock, Options::default())
+    }
+
+    /// [`Engine::with_parts`] with tuning options.
+    pub fn with_options(
+        store: Arc<dyn LogStore>,
+        vault: Arc<KeyVault>,
+        clock: Arc<dyn Clock>,
+        options: Options,
     ) -> Result<Self, ReadError> {
         let head = store.head()?;
         let (state, recovery) = checkpoint::recover(store.as_ref(), &vault, head.last_position)?;
@@ -123,6 +154,7 @@ impl Engine {
             last_checkpoint,
             vault: Arc::clone(&vault),
             purged: Vec::new(),
+            max_group: options.max_group.max(1),
         };
         let handle = std::thread::Builder::new()
             .name("offboard-writer".to_owned())

@@ -22,9 +22,9 @@ use crate::clock::Clock;
 use crate::privacy::{seal, KeyVault};
 use crate::store::{ChainHead, CommandRecord, CommitBatch, LogStore, StoredEvent};
 
-/// Most commands decided and committed in one group: bounds the latency a group adds
-/// and the size of one storage transaction.
-const MAX_GROUP: usize = 2048;
+/// Most commands decided and committed in one group by default: bounds the latency a
+/// group adds and the size of one storage transaction.
+pub const MAX_GROUP: usize = 2048;
 
 /// Turns the state into the events of one command, or refuses.
 pub(crate) type Decision =
@@ -66,6 +66,8 @@ pub(crate) struct Writer {
     pub vault: Arc<KeyVault>,
     /// Users purged by the group being committed: their keys go once it is durable.
     pub purged: Vec<UserId>,
+    /// Most commands per group (1 turns group commit off: one flush per command).
+    pub max_group: usize,
 }
 
 impl Writer {
@@ -74,7 +76,7 @@ impl Writer {
         while let Some(first) = self.rx.blocking_recv() {
             let mut jobs = Vec::with_capacity(64);
             jobs.push(first);
-            while jobs.len() < MAX_GROUP {
+            while jobs.len() < self.max_group {
                 match self.rx.try_recv() {
                     Ok(job) => jobs.push(job),
                     Err(_) => break,

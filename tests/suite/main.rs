@@ -1,6 +1,7 @@
 //! The integration suite: one test binary, one module per topic (ripgrep's layout), so
 //! the whole suite links once.
 
+mod bench;
 mod crash;
 // Shared helpers: not every topic uses every helper.
 #[allow(dead_code)]

@@ -1,0 +1,143 @@
+//! `offboard bench`: the performance targets of issue 7, measured on the real engine
+//! (sled, fsync on) in a temporary data directory. Every ratio is measured in the same
+//! run as its baseline, because these machines are noisy. The benchmark drives the same
+//! API a user's command goes through (`Engine::execute`), never a private shortcut.
+
+mod bulk;
+mod fixture;
+mod rebuild;
+mod rss;
+mod throughput;
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// 1.0 = the sizes of the issue; smaller for a quick run (CI uses 0.01).
+    pub scale: f64,
+    /// Where the temporary data directories go (a fresh temp dir when `None`).
+    pub dir: Option<PathBuf>,
+}
+
+impl BenchConfig {
+    /// `n` scaled, never below `min`.
+    pub(crate) fn scaled(&self, n: u64, min: u64) -> u64 {
+        ((n as f64 * self.scale) as u64).max(min)
+    }
+}
+
+/// One measured figure.
+#[derive(Clone, Debug, Serialize)]
+pub struct Figure {
+    pub scenario: String,
+    pub figure: String,
+    pub value: f64,
+    pub unit: String,
+    /// The target as written in the issue (for the full scale).
+    pub target: String,
+    /// Whether the value meets the target (`None` for figures without one).
+    pub met: Option<bool>,
+}
+
+/// Everything one run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    pub scale: f64,
+    pub cores: usize,
+    pub figures: Vec<Figure>,
+}
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+#[error("benchmark failed: {0}")]
+pub struct BenchError(pub String);
+
+/// Wraps any error as a benchmark failure.
+pub(crate) fn fail(e: impl std::fmt::Display) -> BenchError {
+    BenchError(e.to_string())
+}
+
+pub(crate) fn figure(
+    scenario: &str,
+    figure: &str,
+    value: f64,
+    unit: &str,
+    target: &str,
+    met: Option<bool>,
+) -> Figure {
+    Figure {
+        scenario: scenario.to_owned(),
+        figure: figure.to_owned(),
+        value,
+        unit: unit.to_owned(),
+        target: target.to_owned(),
+        met,
+    }
+}
+
+/// Runs every scenario; `progress` hears which one starts.
+pub async fn run(
+    config: &BenchConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<BenchReport, BenchError> {
+    let base = match &config.dir {
+        Some(dir) => tempfile::tempdir_in(dir),
+        None => tempfile::tempdir(),
+    }
+    .map_err(fail)?;
+    let mut figures = Vec::new();
+    // Bulk first, so its peak memory is not inflated by what other scenarios left behind.
+    progress("bulk: TransferAllBuyers of 100,000 buyers, restore, memory, time travel");
+    figures.extend(bulk::run(config, base.path()).await?);
+    progress("throughput: 64 concurrent clients, group commit vs one flush per command");
+    figures.extend(throughput::run(config, base.path()).await?);
+    progress("rebuild and start-up on 1,000,000 events");
+    figures.extend(rebuild::run(config, base.path()).await?);
+    Ok(BenchReport {
+        scale: config.scale,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        figures,
+    })
+}
+
+/// The report as a table for people.
+pub fn table(report: &BenchReport) -> String {
+    let mut out = format!(
+        "offboard bench — scale {}, {} cores\n\n",
+        report.scale, report.cores
+    );
+    out.push_str(&format!(
+        "{:<34} {:<34} {:>14}  {:<24} {}\n",
+        "scenario", "figure", "value", "target", "met"
+    ));
+    for f in &report.figures {
+        let value = if f.value >= 100.0 {
+            format!("{:.0} {}", f.value, f.unit)
+        } else {
+            format!("{:.3} {}", f.value, f.unit)
+        };
+        let met = match f.met {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "",
+        };
+        out.push_str(&format!(
+            "{:<34} {:<34} {:>14}  {:<24} {}\n",
+            f.scenario, f.figure, value, f.target, met
+        ));
+    }
+    out
+}
+
+/// The `q` quantile (0..=1) of `samples` (sorted in place).
+pub(crate) fn quantile(samples: &mut [f64], q: f64) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    samples.sort_by(f64::total_cmp);
+    let i = ((samples.len() - 1) as f64 * q).round() as usize;
+    samples[i]
+}

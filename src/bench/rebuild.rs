@@ -1,0 +1,179 @@
+//! A log of 1,000,000 events: rebuilding every projection from position 1, against the
+//! bound "scan sled and deserialize the envelopes, nothing else"; then start-up with a
+//! checkpoint until the first query is answered.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use offboard_events::{
+    Actor, Event, Handover, ResourcesTransferred, TransferReason, UserManagerChanged,
+};
+
+use super::bulk::Dice;
+use super::fixture::{keys, Fixture};
+use super::{fail, figure, BenchConfig, BenchError, Figure};
+use crate::engine::decode;
+use crate::{AppendRequest, CommandMeta, Engine};
+
+/// Events per append while loading.
+const PER_APPEND: u64 = 1_000;
+
+pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, BenchError> {
+    let dir = base.join("rebuild");
+    let target = config.scaled(1_000_000, 5_000);
+    let scenario = format!("{target} events");
+    let fx = Fixture::new(
+        Engine::open(&dir).map_err(fail)?,
+        config.scaled(1_000, 10) as usize,
+    )
+    .await?;
+    let resources = keys("task", "r", 0..config.scaled(100_000, 1_000));
+    let mut owners: Vec<usize> = (0..resources.len()).map(|i| i % fx.users.len()).collect();
+    for (u, user) in fx.users.iter().enumerate() {
+        let mine: Vec<_> = resources
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| owners[*i] == u)
+            .map(|(_, k)| k.clone())
+            .collect();
+        fx.register(*user, mine).await?;
+    }
+
+    // Plausible traffic: single-resource moves between users, and manager changes.
+    let mut dice = Dice::new(7);
+    while fx.engine.last_position() < target {
+        let mut events = Vec::with_capacity(PER_APPEND as usize);
+        for _ in 0..PER_APPEND {
+            let to = dice.below(fx.users.len() as u64) as usize;
+            if dice.below(10) < 7 {
+                let r = dice.below(resources.len() as u64) as usize;
+                let from = owners[r];
+                if from == to {
+                    continue;
+                }
+                owners[r] = to;
+                events.push(Event::from(ResourcesTransferred {
+                    from: fx.users[from],
+                    handovers: vec![Handover {
+                        to: fx.users[to],
+                        resources: vec![resources[r].clone()],
+                    }],
+                    reason: TransferReason::Selected,
+                }));
+            } else {
+                let user = fx.users[dice.below(fx.users.len() as u64) as usize];
+                events.push(
+                    UserManagerChanged {
+                        user_id: user,
+                        from: None,
+                        to: Some(fx.users[to]),
+                    }
+                    .into(),
+                );
+            }
+        }
+        let meta = CommandMeta::new(fx.org, Actor::User { id: fx.owner });
+        fx.engine
+            .append(AppendRequest {
+                meta,
+                expected: Vec::new(),
+                events,
+            })
+            .await
+            .map_err(fail)?;
+    }
+    let events = fx.engine.last_position();
+
+    // The bound: read and decode every envelope, nothing else.
+    let started = Instant::now();
+    let mut decoded = 0u64;
+    let mut failure = None;
+    fx.engine
+        .store()
+        .scan(
+            1,
+            u64::MAX,
+            &mut |position, bytes| match decode(fx.engine.vault(), position, bytes) {
+                Ok(envelope) => {
+                    decoded += 1;
+                    std::hint::black_box(envelope);
+                    true
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    false
+                }
+            },
+        )
+        .map_err(fail)?;
+    if let Some(e) = failure {
+        return Err(fail(e));
+    }
+    let bound = decoded as f64 / started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let rebuilt = fx.engine.rebuild(&mut |_| {}).map_err(fail)?;
+    let rebuild = rebuilt as f64 / started.elapsed().as_secs_f64();
+    let ratio = rebuild / bound;
+
+    // Start-up: a clean shutdown leaves a checkpoint at the end of the log.
+    let Fixture { engine, org, .. } = fx;
+    drop(Arc::try_unwrap(engine).map_err(|_| fail("engine still shared"))?);
+    let started = Instant::now();
+    let reopened = Engine::open(&dir).map_err(fail)?;
+    let found = reopened.state().org(org).and_then(|o| {
+        o.directory()
+            .user_by_email("u1@bench.example")
+            .map(|u| u.id)
+    });
+    let startup = started.elapsed().as_secs_f64();
+    if found.is_none() {
+        return Err(fail("first query after start-up found nothing"));
+    }
+    let replayed = reopened.recovery().replayed as f64;
+
+    Ok(vec![
+        figure(&scenario, "log size", events as f64, "events", "", None),
+        figure(
+            &scenario,
+            "bound: scan + deserialize",
+            bound,
+            "ev/s",
+            "",
+            None,
+        ),
+        figure(
+            &scenario,
+            "rebuild all projections",
+            rebuild,
+            "ev/s",
+            ">= 1000000 ev/s",
+            Some(rebuild >= 1_000_000.0),
+        ),
+        figure(
+            &scenario,
+            "rebuild / bound",
+            ratio,
+            "x",
+            ">= 0.6x",
+            Some(ratio >= 0.6),
+        ),
+        figure(
+            &scenario,
+            "start-up to first query",
+            startup,
+            "s",
+            "<= 0.5 s",
+            Some(startup <= 0.5),
+        ),
+        figure(
+            &scenario,
+            "events replayed at start-up",
+            replayed,
+            "events",
+            "",
+            None,
+        ),
+    ])
+}

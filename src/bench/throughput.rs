@@ -1,0 +1,132 @@
+//! 64 concurrent clients, each sending single-resource transfer commands and waiting
+//! for each durable answer; the same run with group commit turned off (one flush per
+//! command) is the baseline.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::task::JoinSet;
+
+use super::fixture::{keys, Fixture};
+use super::{fail, figure, quantile, BenchConfig, BenchError, Figure};
+use crate::domain::Command;
+use crate::engine::Options;
+use crate::Engine;
+
+const CLIENTS: usize = 64;
+const SCENARIO: &str = "64 clients, 1-resource transfers";
+
+struct Run {
+    commands_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    commands_per_flush: f64,
+}
+
+pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, BenchError> {
+    let per_client = config.scaled(500, 20);
+    let grouped = measure(
+        &base.join("throughput-group"),
+        Options::default(),
+        per_client,
+    )
+    .await?;
+    let baseline = measure(
+        &base.join("throughput-baseline"),
+        Options { max_group: 1 },
+        (per_client / 16).max(5),
+    )
+    .await?;
+    let ratio = grouped.commands_per_s / baseline.commands_per_s;
+    Ok(vec![
+        figure(
+            SCENARIO,
+            "group commit",
+            grouped.commands_per_s,
+            "cmd/s",
+            ">= 30000 cmd/s",
+            Some(grouped.commands_per_s >= 30_000.0),
+        ),
+        figure(SCENARIO, "ack latency p50", grouped.p50_ms, "ms", "", None),
+        figure(SCENARIO, "ack latency p99", grouped.p99_ms, "ms", "", None),
+        figure(
+            SCENARIO,
+            "commands per flush",
+            grouped.commands_per_flush,
+            "",
+            "",
+            None,
+        ),
+        figure(
+            SCENARIO,
+            "baseline: one flush per command",
+            baseline.commands_per_s,
+            "cmd/s",
+            "",
+            None,
+        ),
+        figure(
+            SCENARIO,
+            "baseline ack latency p99",
+            baseline.p99_ms,
+            "ms",
+            "",
+            None,
+        ),
+        figure(
+            SCENARIO,
+            "group commit / baseline",
+            ratio,
+            "x",
+            ">= 6x",
+            Some(ratio >= 6.0),
+        ),
+    ])
+}
+
+async fn measure(dir: &Path, options: Options, per_client: u64) -> Result<Run, BenchError> {
+    let fx =
+        Arc::new(Fixture::new(Engine::open_with(dir, options).map_err(fail)?, CLIENTS * 2).await?);
+    for client in 0..CLIENTS {
+        fx.register(
+            fx.users[2 * client],
+            keys("task", &format!("c{client}"), 0..per_client),
+        )
+        .await?;
+    }
+    let before = fx.engine.stats();
+    let started = Instant::now();
+    let mut clients = JoinSet::new();
+    for client in 0..CLIENTS {
+        let fx = Arc::clone(&fx);
+        clients.spawn(async move {
+            let (from, to) = (fx.users[2 * client], fx.users[2 * client + 1]);
+            let mut latencies = Vec::with_capacity(per_client as usize);
+            for key in keys("task", &format!("c{client}"), 0..per_client) {
+                let sent = Instant::now();
+                fx.run(Command::TransferResources {
+                    from,
+                    resources: vec![key],
+                    to,
+                })
+                .await?;
+                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+            }
+            Ok::<_, BenchError>(latencies)
+        });
+    }
+    let mut latencies = Vec::new();
+    while let Some(done) = clients.join_next().await {
+        latencies.extend(done.map_err(fail)??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let after = fx.engine.stats();
+    let commands = (after.commands - before.commands) as f64;
+    Ok(Run {
+        commands_per_s: latencies.len() as f64 / elapsed,
+        p50_ms: quantile(&mut latencies, 0.50),
+        p99_ms: quantile(&mut latencies, 0.99),
+        commands_per_flush: commands / (after.flushes - before.flushes).max(1) as f64,
+    })
+}

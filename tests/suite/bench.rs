@@ -1,0 +1,50 @@
+//! The benchmark keeps working: a tiny-scale run of every scenario on the real engine
+//! produces every figure with a sane value. (The figures themselves are for people, via
+//! `offboard bench`; no test asserts timings.)
+
+use offboard::bench::{run, table, BenchConfig};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_runs_and_reports_its_figures() {
+    let scale = std::env::var("OFFBOARD_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.002);
+    let report = run(&BenchConfig { scale, dir: None }, &mut |_| {})
+        .await
+        .unwrap();
+    eprintln!("{}", table(&report));
+    let names: Vec<&str> = report.figures.iter().map(|f| f.figure.as_str()).collect();
+    for expected in [
+        "group commit",
+        "baseline: one flush per command",
+        "group commit / baseline",
+        "TransferAllBuyers until durable",
+        "restore with return_ownership",
+        "peak RSS",
+        "owner as of T, p99",
+        "a user's history, p99",
+        "rebuild all projections",
+        "bound: scan + deserialize",
+        "start-up to first query",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "missing figure {expected:?} in {names:?}"
+        );
+    }
+    assert!(report
+        .figures
+        .iter()
+        .all(|f| f.value.is_finite() && f.value >= 0.0));
+    let per_flush = report
+        .figures
+        .iter()
+        .find(|f| f.figure == "commands per flush")
+        .unwrap()
+        .value;
+    assert!(
+        per_flush > 1.0,
+        "group commit groups commands under 64 clients ({per_flush} per flush)"
+    );
+}
