@@ -7,5 +7,6 @@ mod crash;
 mod gwt;
 mod log;
 mod seed_000_truck_pros;
+mod seed_001_procurement;
 #[allow(dead_code)]
 mod support;
