@@ -8,5 +8,6 @@ mod gwt;
 mod log;
 mod seed_000_truck_pros;
 mod seed_001_procurement;
+mod seed_002_mortgage_broker;
 #[allow(dead_code)]
 mod support;
