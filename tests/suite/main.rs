@@ -9,5 +9,6 @@ mod log;
 mod seed_000_truck_pros;
 mod seed_001_procurement;
 mod seed_002_mortgage_broker;
+mod seed_003_telephony;
 #[allow(dead_code)]
 mod support;
