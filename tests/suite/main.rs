@@ -10,5 +10,6 @@ mod seed_000_truck_pros;
 mod seed_001_procurement;
 mod seed_002_mortgage_broker;
 mod seed_003_telephony;
+mod seed_004_data_credits;
 #[allow(dead_code)]
 mod support;
