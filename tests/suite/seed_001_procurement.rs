@@ -728,3 +728,56 @@ fn a_manager_cannot_gain_authority_by_pulling_a_stranger_into_their_own_group() 
     .then_error("forbidden");
     s.when(by, deactivate(ben)).then_error("forbidden");
 }
+
+#[test]
+fn transferring_an_account_to_someone_below_a_managed_user_keeps_the_chain_free_of_loops() {
+    let Procurement {
+        mut s,
+        ada,
+        max,
+        bea,
+        ben,
+        ..
+    } = procurement();
+    // max manages bea and ben; bea manages dan; max reports to lga.
+    let dan = s.hire("dan@procurement.example", Role::Member);
+    let lga = s.user("lga@procurement.example");
+    for (user, manager) in [(dan, bea), (max, lga)] {
+        s.run(
+            user_actor(s.owner),
+            Command::SetManager {
+                user,
+                manager: Some(manager),
+            },
+        );
+    }
+    let events = s.run(
+        user_actor(ada),
+        Command::TransferAccount {
+            from: max,
+            to: dan,
+            then: FollowUp::None,
+            confirm: None,
+        },
+    );
+    // ben now reports to dan; bea, above dan, reports to max's own manager.
+    for (user, to) in [(bea, lga), (ben, dan)] {
+        assert!(
+            events.contains(
+                &UserManagerChanged {
+                    user_id: user,
+                    from: Some(max),
+                    to: Some(to),
+                }
+                .into()
+            ),
+            "{events:?}"
+        );
+    }
+    let directory = s.org_state().directory();
+    let manager = |u: UserId| directory.user(u).unwrap().manager;
+    assert_eq!(
+        (manager(bea), manager(ben), manager(dan)),
+        (Some(lga), Some(dan), Some(bea))
+    );
+}
