@@ -2,6 +2,7 @@
 //! the whole suite links once.
 
 mod crash;
+mod domain_properties;
 // Shared helpers: not every topic uses every helper.
 #[allow(dead_code)]
 mod gwt;
