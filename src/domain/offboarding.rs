@@ -213,9 +213,12 @@ fn run(
     // Step 2: the people the user manages.
     if let Some(new_manager) = plan.reports_to.or(plan.default_to) {
         check_recipients(scope, user, &[new_manager])?;
+        // A report on the new manager's own chain up to the leaver (the new manager, or
+        // someone above them) would close a loop by reporting to them, as `set_manager`
+        // forbids: that report moves up to the leaver's own manager instead.
+        let above = chain_up(scope, new_manager);
         for report in std::mem::take(&mut left.reports) {
-            // A report who becomes the new manager reports to the leaver's own manager.
-            let to = if report == new_manager {
+            let to = if above.contains(&report) {
                 target.manager
             } else {
                 Some(new_manager)
@@ -397,6 +400,16 @@ fn run(
         .into(),
     );
     Ok(out)
+}
+
+/// `from` and every manager above it (stopping, should a loop already exist).
+fn chain_up(scope: Scope, from: offboard_events::UserId) -> BTreeSet<offboard_events::UserId> {
+    let mut chain = BTreeSet::new();
+    let mut cursor = Some(from);
+    while let Some(id) = cursor.filter(|id| chain.insert(*id)) {
+        cursor = scope.org.directory().user(id).and_then(|u| u.manager);
+    }
+    chain
 }
 
 /// An edited distribution (R18): the leaver is out, every member active and listed once,

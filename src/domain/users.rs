@@ -167,18 +167,19 @@ pub fn create_group(scope: Scope, name: &str, owner: UserId) -> Decided<Vec<Even
     .into()])
 }
 
-/// Join or leave a group.
+/// Join or leave a group (by someone with authority over the user, R4).
 pub fn membership(scope: Scope, group: &str, user: UserId, join: bool) -> Decided<Vec<Event>> {
     let key = group_key(group)?;
     if scope.org.ownership().owner_of(&key).is_none() {
         return Err(DomainError::NotFound(format!("group {group:?}")));
     }
     let target = scope.user(user)?;
-    let actor = scope.actor()?;
-    let owns_group = scope.org.ownership().owner_of(&key) == Some(actor.id);
-    if !owns_group {
-        scope.may_change(target)?;
-    }
+    // R4: group memberships are part of the user, so changing them needs authority over
+    // the user like any other change. Owning the group is not enough: a manager who could
+    // pull anyone into their own group would gain authority over everyone they outrank.
+    // (Removing a member from one's own group is covered: the owner of a group the
+    // target belongs to has authority.)
+    scope.may_change(target)?;
     let member = target.groups.contains(&key);
     match (join, member) {
         (true, false) => Ok(vec![UserJoinedGroup {

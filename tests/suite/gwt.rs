@@ -192,6 +192,20 @@ impl Scenario {
         self.log[from..].to_vec()
     }
 
+    /// Decides `command` (on behalf of `on_behalf_of`, if given) and applies its events
+    /// only when it is accepted; a rejection leaves the scenario as it was.
+    pub fn attempt(
+        &mut self,
+        actor: Actor,
+        on_behalf_of: Option<UserId>,
+        command: &Command,
+    ) -> Result<Vec<Event>, DomainError> {
+        let ctx = self.context(actor, on_behalf_of);
+        let events = decide(&self.state, &ctx, command)?;
+        self.apply(&ctx, events.clone());
+        Ok(events)
+    }
+
     /// Decides and applies the outcome of an accepted outcome.
     pub fn apply_outcome(&mut self, actor: Actor, events: Vec<Event>) {
         let ctx = self.context(actor, None);

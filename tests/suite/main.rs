@@ -3,6 +3,7 @@
 
 mod bench;
 mod crash;
+mod domain_properties;
 // Shared helpers: not every topic uses every helper.
 #[allow(dead_code)]
 mod gwt;
@@ -10,6 +11,10 @@ mod log;
 mod privacy;
 mod restore;
 mod seed_000_truck_pros;
+mod seed_001_procurement;
+mod seed_002_mortgage_broker;
+mod seed_003_telephony;
+mod seed_004_data_credits;
 #[allow(dead_code)]
 mod support;
 mod support_restore;
