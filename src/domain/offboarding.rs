@@ -168,6 +168,7 @@ fn run(
     if let Some(d) = plan.default_to {
         check_recipients(scope, user, &[d])?;
     }
+    check_plan_names(scope, target, plan)?;
     let mut left = Holdings::of(scope.org, target);
     let mut events: Vec<Event> = Vec::new();
 
@@ -257,7 +258,7 @@ fn run(
     left.sole_member_of.clear();
     for d in scope.org.distributions().distributions_of(user) {
         let before = d.members.clone();
-        let after = match plan.distributions.get(&d.name) {
+        let after = match named(&plan.distributions, &d.name) {
             Some(edited) => {
                 check_members(scope, user, &d.name, &before, edited)?;
                 edited.clone()
@@ -306,7 +307,7 @@ fn run(
             }
             .into(),
         );
-        if let Some(replacement) = plan.labels.get(&label.name) {
+        if let Some(replacement) = named(&plan.labels, &label.name) {
             check_recipients(scope, user, &[*replacement])?;
             if !label.members.contains(replacement) {
                 events.push(
@@ -450,6 +451,56 @@ fn check_members(
             total(before),
             total(after)
         )));
+    }
+    Ok(())
+}
+
+/// The plan entry for `name`, matched case-insensitively like every name lookup.
+fn named<'p, T>(entries: &'p std::collections::BTreeMap<String, T>, name: &str) -> Option<&'p T> {
+    entries
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+}
+
+/// A plan that names a distribution, label or duty the user has no place in would be
+/// silently ignored, and the admin's edit lost: refuse it instead.
+fn check_plan_names(scope: Scope, target: &User, plan: &OffboardPlan) -> Decided<()> {
+    let user = target.id;
+    for name in plan.distributions.keys() {
+        let known = scope
+            .org
+            .distributions()
+            .distributions_of(user)
+            .any(|d| d.name.eq_ignore_ascii_case(name));
+        if !known {
+            return Err(DomainError::InvalidInput(format!(
+                "the plan edits distribution {name:?}, which {} is not a member of",
+                target.profile.email
+            )));
+        }
+    }
+    for name in plan.labels.keys() {
+        if !scope
+            .org
+            .labels()
+            .labels_of(user)
+            .any(|l| l.name.eq_ignore_ascii_case(name))
+        {
+            return Err(DomainError::InvalidInput(format!(
+                "the plan replaces {} in label {name:?}, which they are not in",
+                target.profile.email
+            )));
+        }
+    }
+    let duties = scope.org.duties().duties_of(user);
+    for duty in plan.duties.keys() {
+        if !duties.contains(duty) {
+            return Err(DomainError::InvalidInput(format!(
+                "the plan reassigns duty {duty:?}, which {} does not hold",
+                target.profile.email
+            )));
+        }
     }
     Ok(())
 }

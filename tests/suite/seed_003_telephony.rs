@@ -502,3 +502,60 @@ fn leads_left_without_a_recipient_block_the_delete() {
         .collect();
     assert_eq!(blockers, vec![("owns_resources", Some("lead"), 5)]);
 }
+
+#[test]
+fn plan_entries_match_names_in_any_case_and_unknown_names_are_refused() {
+    let Telecrm {
+        mut s,
+        ari,
+        lou,
+        xen,
+        bo,
+        cy,
+        ..
+    } = telecrm();
+    let base = OffboardPlan {
+        resources: BTreeMap::from([(
+            "lead".to_owned(),
+            Recipients {
+                to: vec![xen],
+                strategy: Strategy::RoundRobin,
+            },
+        )]),
+        ..OffboardPlan::default()
+    };
+    let offboard = |plan: OffboardPlan| Command::Offboard {
+        user: lou,
+        plan,
+        then: FollowUp::None,
+        confirm: None,
+    };
+
+    // "hot LEADS" is "Hot leads": the admin's edit is used, not the suggestion.
+    let mut edited = base.clone();
+    edited
+        .distributions
+        .insert("hot LEADS".into(), vec![m(bo, 3), m(cy, 1)]);
+    let events = s.when(user_actor(ari), offboard(edited)).events();
+    assert!(events.iter().any(
+        |e| matches!(e, Event::DistributionRebalanced(r) if r.after == vec![m(bo, 3), m(cy, 1)])
+    ));
+
+    for plan in [
+        OffboardPlan {
+            distributions: BTreeMap::from([("Cold leads".to_owned(), vec![m(bo, 4)])]),
+            ..base.clone()
+        },
+        OffboardPlan {
+            labels: BTreeMap::from([("Gold".to_owned(), bo)]),
+            ..base.clone()
+        },
+        OffboardPlan {
+            duties: BTreeMap::from([("billing_contact".to_owned(), bo)]),
+            ..base.clone()
+        },
+    ] {
+        s.when(user_actor(ari), offboard(plan))
+            .then_error("invalid_input");
+    }
+}
