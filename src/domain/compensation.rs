@@ -34,8 +34,15 @@ fn email(org: &OrgState, user: UserId) -> String {
 }
 
 /// Mirrors every move of `offboarding` (the events of one correlation) that took
-/// something away from `user`, against the state as it is now.
-pub fn compensate(org: &OrgState, user: UserId, offboarding: &[Envelope]) -> Compensation {
+/// something away from `user`, against the state as it is now. `ends_active` says
+/// whether the user is active once compensated: unused credits only go back to an
+/// active user, because a deactivated one may not hold any (R8, seed 004).
+pub fn compensate(
+    org: &OrgState,
+    user: UserId,
+    offboarding: &[Envelope],
+    ends_active: bool,
+) -> Compensation {
     let mut out = Compensation::default();
     for envelope in offboarding {
         match &envelope.event {
@@ -157,6 +164,15 @@ pub fn compensate(org: &OrgState, user: UserId, offboarding: &[Envelope]) -> Com
                         user: e.user,
                     }
                     .into(),
+                );
+            }
+            Event::CreditsTransferred(e)
+                if e.from == (CreditAccount::User { id: user }) && !ends_active =>
+            {
+                out.skip(
+                    format!("credits:{}", e.amount),
+                    "the user comes back deactivated and a deactivated user holds no credits"
+                        .to_owned(),
                 );
             }
             Event::CreditsTransferred(e) if e.from == (CreditAccount::User { id: user }) => {

@@ -5,7 +5,7 @@
 use chrono::Duration;
 use offboard_events::{
     Actor, CorrelationId, Event, OffboardingReverted, OffboardingStarted, PrincipalKind, Profile,
-    Role, UserId, UserProfileChanged, UserPurged, UserRestored, UserStatus,
+    Role, UserId, UserManagerChanged, UserProfileChanged, UserPurged, UserRestored, UserStatus,
 };
 use offboard_projections::User;
 
@@ -94,6 +94,19 @@ pub fn restore(
         }
         .into(),
     );
+    // The manager comes back too, unless they have left meanwhile.
+    if let Some(manager) = target.manager {
+        if scope.user(manager).is_err() {
+            events.push(
+                UserManagerChanged {
+                    user_id: user,
+                    from: Some(manager),
+                    to: None,
+                }
+                .into(),
+            );
+        }
+    }
 
     if return_ownership {
         let (deleted_position, _) = target.deleted_at.expect("checked by deleted_user");
@@ -104,7 +117,7 @@ pub fn restore(
                 "the deleting offboarding was not supplied; retry the restore".to_owned(),
             ));
         };
-        let comp = compensate(scope.org, user, offboarding);
+        let comp = compensate(scope.org, user, offboarding, reactivate);
         events.extend(comp.events);
         events.push(
             OffboardingReverted {
@@ -143,7 +156,14 @@ pub fn revert(scope: Scope, correlation_id: CorrelationId) -> Decided<Vec<Event>
             scope.may_change(target)?;
         }
     }
-    let comp = compensate(scope.org, user, offboarding);
+    // The user ends active if they are, or if the offboarding deactivated them (its
+    // compensation reactivates them).
+    let deactivated_by_it = offboarding
+        .iter()
+        .any(|e| matches!(&e.event, Event::UserDeactivated(d) if d.user_id == user));
+    let ends_active = target.status == UserStatus::Active
+        || (target.status == UserStatus::Deactivated && deactivated_by_it);
+    let comp = compensate(scope.org, user, offboarding, ends_active);
     if comp.events.is_empty() {
         return Err(DomainError::NothingToTransfer(format!(
             "nothing of offboarding {correlation_id} can be given back ({} skipped)",

@@ -361,7 +361,7 @@ impl World {
         let distribution = DISTRIBUTIONS[a as usize % DISTRIBUTIONS.len()];
         let label = LABELS[a as usize % LABELS.len()];
         let group = GROUPS[a as usize % GROUPS.len()];
-        match op % 30 {
+        match op % 34 {
             0 => {
                 let email = if a % 4 == 0 {
                     let user = self.someone(b);
@@ -531,6 +531,35 @@ impl World {
                 _ => Command::UseCredits {
                     user: self.someone(b),
                     amount: u64::from(c % 8),
+                },
+            },
+            30 | 31 => Command::RestoreUser {
+                user: self.someone(b),
+                return_ownership: a % 3 != 0,
+                new_email: (c % 5 == 0).then(|| format!("r{}@props.example", c % 7)),
+                reactivate: c % 2 == 0,
+            },
+            32 => {
+                // Mostly an offboarding that really happened, sometimes an unknown one.
+                let offboardings: Vec<CorrelationId> = self
+                    .s
+                    .log
+                    .iter()
+                    .filter(|e| matches!(e.event, Event::OffboardingStarted(_)))
+                    .map(|e| e.correlation_id)
+                    .collect();
+                let correlation_id = match offboardings.len() {
+                    0 => CorrelationId(Uuid::from_u128(u128::from(b))),
+                    n => offboardings[b as usize % n],
+                };
+                Command::RevertOffboarding { correlation_id }
+            }
+            33 => Command::PurgeUser {
+                user: self.someone(b),
+                confirm: if c % 4 == 0 {
+                    "confirm".into()
+                } else {
+                    "CONFIRM".into()
                 },
             },
             _ => Command::TransferCredits {

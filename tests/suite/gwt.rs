@@ -200,7 +200,8 @@ impl Scenario {
         on_behalf_of: Option<UserId>,
         command: &Command,
     ) -> Result<Vec<Event>, DomainError> {
-        let ctx = self.context(actor, on_behalf_of);
+        let mut ctx = self.context(actor, on_behalf_of);
+        ctx.compensating = self.compensating(command);
         let events = decide(&self.state, &ctx, command)?;
         self.apply(&ctx, events.clone());
         Ok(events)

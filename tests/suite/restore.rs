@@ -451,3 +451,81 @@ fn purge_expired_purges_exactly_the_users_past_the_window() {
     o.s.when(user_actor(o.ann), Command::PurgeExpired)
         .then_error("forbidden");
 }
+
+#[test]
+fn a_restored_user_whose_manager_left_meanwhile_comes_back_without_one() {
+    let mut o = office();
+    let owner = user_actor(o.s.owner);
+    o.s.run(
+        owner.clone(),
+        Command::SetManager {
+            user: o.cid,
+            manager: Some(o.bob),
+        },
+    );
+    o.s.run(
+        owner.clone(),
+        Command::DeleteUser {
+            user: o.cid,
+            confirm: "CONFIRM".into(),
+        },
+    );
+    o.s.run(
+        owner.clone(),
+        Command::DeleteUser {
+            user: o.bob,
+            confirm: "CONFIRM".into(),
+        },
+    );
+    o.s.when(
+        owner,
+        Command::RestoreUser {
+            user: o.cid,
+            return_ownership: false,
+            new_email: None,
+            reactivate: true,
+        },
+    )
+    .then_events(vec![
+        UserRestored {
+            user_id: o.cid,
+            status: UserStatus::Active,
+        }
+        .into(),
+        UserManagerChanged {
+            user_id: o.cid,
+            from: Some(o.bob),
+            to: None,
+        }
+        .into(),
+    ]);
+}
+
+#[test]
+fn credits_go_back_only_to_a_user_restored_as_active() {
+    let mut o = office();
+    delete_everything(&mut o);
+    let owner = user_actor(o.s.owner);
+    let deactivated = Command::RestoreUser {
+        user: o.leaving,
+        return_ownership: true,
+        new_email: None,
+        reactivate: false,
+    };
+    let events = o.s.when(owner, deactivated).events();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::CreditsTransferred(_))),
+        "{events:?}"
+    );
+    let Some(Event::OffboardingReverted(r)) = events.last() else {
+        panic!()
+    };
+    assert_eq!(r.skipped.len(), 1);
+    assert!(
+        r.skipped[0].reason.contains("deactivated"),
+        "{:?}",
+        r.skipped
+    );
+}
