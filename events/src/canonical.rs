@@ -50,17 +50,58 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
     serde_json::to_writer(&mut *out, s).expect("writing to a Vec cannot fail");
 }
 
+/// Canonical bytes of `value` without its top-level `hash` field, and the offset where
+/// the `hash` member belongs in key order (so the stored form can be made by splicing
+/// it in, without writing everything twice).
+pub fn canonical_without_hash_at(value: &Value) -> (Vec<u8>, usize) {
+    let mut out = Vec::with_capacity(1024);
+    let Value::Object(map) = value else {
+        write_canonical(value, &mut out);
+        let at = out.len();
+        return (out, at);
+    };
+    let mut entries: Vec<(&String, &Value)> =
+        map.iter().filter(|(k, _)| k.as_str() != "hash").collect();
+    entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    out.push(b'{');
+    let mut at = None;
+    for (i, (key, v)) in entries.into_iter().enumerate() {
+        if at.is_none() && key.as_bytes() > b"hash".as_slice() {
+            at = Some(out.len());
+        }
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(key, &mut out);
+        out.push(b':');
+        write_canonical(v, &mut out);
+    }
+    let at = at.unwrap_or(out.len());
+    out.push(b'}');
+    (out, at)
+}
+
 /// Canonical bytes of `value` without its top-level `hash` field.
 pub fn canonical_without_hash(value: &Value) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512);
-    match value {
-        Value::Object(map) if map.contains_key("hash") => {
-            let mut copy = map.clone();
-            copy.remove("hash");
-            write_canonical(&Value::Object(copy), &mut out);
-        }
-        other => write_canonical(other, &mut out),
+    canonical_without_hash_at(value).0
+}
+
+/// The stored form: `canonical` (from [`canonical_without_hash_at`]) with the member
+/// `"hash":"<hash>"` spliced in at `at`, exactly as [`write_canonical`] would place it.
+pub fn with_hash_member(canonical: &[u8], at: usize, hash: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(canonical.len() + hash.len() + 10);
+    out.extend_from_slice(&canonical[..at]);
+    // `at` is right after `{` (nothing precedes), or right after the member before it.
+    let first = at == 1;
+    if !first {
+        out.push(b',');
     }
+    out.extend_from_slice(b"\"hash\":");
+    write_string(hash, &mut out);
+    if first && canonical.len() > 2 {
+        out.push(b',');
+    }
+    out.extend_from_slice(&canonical[at..]);
     out
 }
 
@@ -88,6 +129,27 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#"{"a":{"c":"x\"y","d":[true,null]},"b":1}"#
         );
+    }
+
+    #[test]
+    fn splicing_the_hash_in_equals_writing_it_canonically() {
+        for v in [
+            json!({"a": 1, "z": 2}),
+            json!({"a": 1}),
+            json!({"z": 1}),
+            json!({}),
+            json!({"event_type": "X", "occurred_at": "t", "data": {"hash": 1}}),
+        ] {
+            let (bytes, at) = canonical_without_hash_at(&v);
+            let mut with = v.clone();
+            with["hash"] = json!("abc");
+            let mut expected = Vec::new();
+            write_canonical(&with, &mut expected);
+            assert_eq!(
+                String::from_utf8(with_hash_member(&bytes, at, "abc")).unwrap(),
+                String::from_utf8(expected).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -177,10 +177,8 @@ impl Envelope {
     ) -> Result<Vec<u8>, E> {
         let mut value = self.to_value();
         store_form(&mut value)?;
-        self.hash = canonical::envelope_hash(&value);
-        value["hash"] = serde_json::Value::String(self.hash.clone());
-        let mut out = Vec::with_capacity(512);
-        canonical::write_canonical(&value, &mut out);
-        Ok(out)
+        let (canonical, at) = canonical::canonical_without_hash_at(&value);
+        self.hash = canonical::sha256_hex(&canonical);
+        Ok(canonical::with_hash_member(&canonical, at, &self.hash))
     }
 }

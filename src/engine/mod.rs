@@ -255,6 +255,17 @@ impl Engine {
     /// immutable, so it is read here, outside the writer; `decide` checks it against the
     /// current state.
     fn compensating(&self, org: OrgId, command: &Command) -> Result<Vec<Envelope>, AppendError> {
+        // Only these two read history; every other command must not wait for the state
+        // lock, which the writer holds through each group commit.
+        if !matches!(
+            command,
+            Command::RestoreUser {
+                return_ownership: true,
+                ..
+            } | Command::RevertOffboarding { .. }
+        ) {
+            return Ok(Vec::new());
+        }
         let correlation = {
             let state = self.state();
             let Some(org) = state.org(org) else {
