@@ -2,9 +2,12 @@
 //!
 //! Layers, from the bottom: [`store`] (the append-only log on sled, or in memory),
 //! [`engine`] (the single writer with group commit, recovery and reads),
-//! [`integrity`] (hash-chain verification), [`clock`].
+//! [`integrity`] (hash-chain verification), [`clock`]; on top, the command line
+//! ([`cli`]) and the CloudEvents mapping of the event stream ([`cloudevents`]).
 
+pub mod cli;
 pub mod clock;
+pub mod cloudevents;
 pub mod domain;
 pub mod engine;
 pub mod integrity;
