@@ -47,7 +47,8 @@ impl Output {
     /// A line for people (nothing under `--json`).
     pub fn line(&mut self, text: impl std::fmt::Display) {
         if !self.json {
-            println!("{text}");
+            // A closed pipe (`| head`) is not worth a panic: the reader has what it wanted.
+            let _ = writeln!(std::io::stdout(), "{text}");
         }
     }
 
@@ -73,7 +74,7 @@ impl Output {
         if self.json {
             return;
         }
-        print!("{}", table(header, rows));
+        let _ = std::io::stdout().write_all(table(header, rows).as_bytes());
     }
 }
 
