@@ -27,21 +27,34 @@ pub trait Prompter {
     fn ask(&mut self, question: &str, default: Option<&str>) -> Option<String>;
 }
 
-/// Questions on stdout, answers from stdin.
+/// Questions on the terminal, answers from stdin. With `--json` the questions go to
+/// stderr, so stdout still holds one JSON document.
 #[derive(Debug, Default)]
-pub struct TerminalPrompter;
+pub struct TerminalPrompter {
+    pub to_stderr: bool,
+}
+
+impl TerminalPrompter {
+    fn show(&self, text: &str) {
+        let _ = if self.to_stderr {
+            std::io::stderr().write_all(text.as_bytes())
+        } else {
+            std::io::stdout().write_all(text.as_bytes())
+        };
+        let _ = std::io::stdout().flush();
+    }
+}
 
 impl Prompter for TerminalPrompter {
     fn say(&mut self, text: &str) {
-        println!("{text}");
+        self.show(&format!("{text}\n"));
     }
 
     fn ask(&mut self, question: &str, default: Option<&str>) -> Option<String> {
         match default {
-            Some(d) if !d.is_empty() => print!("{question} [{d}]: "),
-            _ => print!("{question}: "),
+            Some(d) if !d.is_empty() => self.show(&format!("{question} [{d}]: ")),
+            _ => self.show(&format!("{question}: ")),
         }
-        let _ = std::io::stdout().flush();
         let mut line = String::new();
         match std::io::stdin().lock().read_line(&mut line) {
             Ok(0) | Err(_) => None,

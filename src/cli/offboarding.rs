@@ -226,7 +226,9 @@ pub fn offboard(cx: &mut Ctx, a: &OffboardArgs) -> Result<(), CliError> {
                 ));
             }
             let actor = cx.meta()?.actor.user_id();
-            let mut terminal = TerminalPrompter;
+            let mut terminal = TerminalPrompter {
+                to_stderr: cx.out.is_json(),
+            };
             let prompter: &mut dyn Prompter = match cx.prompter.take() {
                 Some(p) => p,
                 None => &mut terminal,
