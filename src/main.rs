@@ -13,32 +13,23 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(
-                e.kind(),
-                ErrorKind::DisplayHelp
-                    | ErrorKind::DisplayVersion
-                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) && !json
-            {
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
                 e.exit();
             }
             if json {
-                let message = e
-                    .kind()
-                    .as_str()
-                    .map_or_else(|| e.to_string(), |_| e.to_string());
-                let usage =
-                    CliError::usage(message.trim().trim_start_matches("error: ").to_owned());
+                let text = e.to_string();
+                let usage = CliError::usage(text.trim().trim_start_matches("error: "));
                 println!("{}", usage.to_json());
-                return ExitCode::from(cli::error::EXIT_USAGE);
+            } else {
+                let _ = e.print();
             }
-            let _ = e.print();
             return ExitCode::from(cli::error::EXIT_USAGE);
         }
     };
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.code == "io" && e.message.contains("Broken pipe") => ExitCode::SUCCESS,
+        // The reader of a pipe (`| head`) stopped reading: it has what it wanted.
+        Err(e) if e.code == cli::error::BROKEN_PIPE => ExitCode::SUCCESS,
         Err(e) => {
             if json {
                 println!("{}", e.to_json());

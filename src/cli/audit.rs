@@ -119,7 +119,7 @@ pub fn events(cx: &mut Ctx, a: &EventsArgs) -> Result<(), CliError> {
                     serde_json::to_writer(&mut w, &crate::cloudevents::to_cloudevent(&env))
                 }
             }
-            .map_err(std::io::Error::other)
+            .map_err(std::io::Error::from)
             .and_then(|()| w.write_all(b"\n"));
             if let Err(e) = written {
                 failure = Some(e);

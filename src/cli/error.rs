@@ -17,6 +17,9 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code of a storage failure (locked directory, I/O, damaged log).
 pub const EXIT_STORAGE: u8 = 3;
 
+/// The code of a write to a closed pipe: the binary exits 0 quietly.
+pub const BROKEN_PIPE: &str = "broken_pipe";
+
 /// A failed command: what went wrong, in words and as a stable code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CliError {
@@ -128,6 +131,9 @@ impl From<VerifyError> for CliError {
 
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Self::storage(BROKEN_PIPE, e.to_string());
+        }
         Self::storage("io", e.to_string())
     }
 }

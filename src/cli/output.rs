@@ -59,12 +59,12 @@ impl Output {
             return Ok(());
         }
         if let Some(kept) = &mut self.captured {
-            kept.push(serde_json::to_value(value).map_err(std::io::Error::other)?);
+            kept.push(serde_json::to_value(value).map_err(std::io::Error::from)?);
             return Ok(());
         }
         let stdout = std::io::stdout();
         let mut w = std::io::BufWriter::new(stdout.lock());
-        serde_json::to_writer(&mut w, value).map_err(std::io::Error::other)?;
+        serde_json::to_writer(&mut w, value).map_err(std::io::Error::from)?;
         w.write_all(b"\n")?;
         w.flush()
     }
