@@ -454,3 +454,153 @@ fn parse_members(
     }
     Ok(members)
 }
+
+#[cfg(test)]
+mod tests {
+    use offboard_events::{Actor, OrgId, Role};
+
+    use super::*;
+    use crate::domain::{Command, NewUser};
+    use crate::engine::{CommandMeta, Engine};
+
+    fn run(engine: &Engine, org: OrgId, actor: Actor, command: Command) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(engine.execute(CommandMeta::new(org, actor), command))
+            .unwrap();
+    }
+
+    fn person(email: &str) -> NewUser {
+        NewUser {
+            email: email.into(),
+            first_name: "A".into(),
+            last_name: "B".into(),
+            job_title: None,
+        }
+    }
+
+    /// An org where pat owns two leads and is the only member of an integration.
+    fn org() -> (Engine, OrgId, UserId) {
+        let engine = Engine::in_memory();
+        let org = OrgId::new();
+        run(
+            &engine,
+            org,
+            Actor::System,
+            Command::CreateOrganization {
+                name: "Acme".into(),
+                owner: person("dana@acme.example"),
+            },
+        );
+        let owner = Actor::User {
+            id: engine.state().org(org).unwrap().owner(),
+        };
+        for email in ["pat@acme.example", "ann@acme.example"] {
+            run(
+                &engine,
+                org,
+                owner.clone(),
+                Command::InviteUser {
+                    user: person(email),
+                    role: Role::Member,
+                    manager: None,
+                    active: true,
+                },
+            );
+        }
+        let state = engine.state();
+        let pat = state
+            .org(org)
+            .unwrap()
+            .directory()
+            .user_by_email("pat@acme.example")
+            .unwrap()
+            .id;
+        drop(state);
+        run(
+            &engine,
+            org,
+            owner.clone(),
+            Command::RegisterResources {
+                owner: pat,
+                resources: vec!["lead:L-1".parse().unwrap(), "lead:L-2".parse().unwrap()],
+            },
+        );
+        run(
+            &engine,
+            org,
+            owner,
+            Command::CreateDistribution {
+                name: "Ads".into(),
+                kind: offboard_events::DistributionKind::Integration,
+                members: vec![offboard_events::Member {
+                    user: pat,
+                    weight: 2,
+                }],
+                backup: None,
+            },
+        );
+        (engine, org, pat)
+    }
+
+    #[test]
+    fn scripted_answers_build_the_plan_and_wrong_answers_are_asked_again() {
+        let (engine, org, pat) = org();
+        let state = engine.state();
+        let org = state.org(org).unwrap();
+        let mut script = Scripted::new(
+            &[
+                "ann@acme.example",
+                "",
+                "nobody@acme.example",
+                "ann@acme.example",
+                "delete",
+                "CONFIRM",
+            ],
+            false,
+        );
+        let walked = walk(&mut script, org, pat, None, None, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(walked.then, FollowUp::Delete);
+        assert_eq!(walked.confirm.as_deref(), Some("CONFIRM"));
+        assert_eq!(walked.file.default_to.as_deref(), Some("ann@acme.example"));
+        assert_eq!(
+            walked.file.resources["lead"].to,
+            vec!["ann@acme.example".to_owned()]
+        );
+        assert_eq!(
+            walked.file.distributions["Ads"],
+            vec![MemberFile {
+                user: "ann@acme.example".into(),
+                weight: 2
+            }]
+        );
+        assert!(script
+            .transcript
+            .iter()
+            .any(|l| l.contains("2 leads: who receives them?")));
+        assert!(script.transcript.iter().any(|l| l.contains("only member")));
+        assert!(script
+            .transcript
+            .iter()
+            .any(|l| l.contains("nobody@acme.example") && l.contains("no user")));
+        // The plan resolves against the org as it is.
+        assert!(walked.file.resolve(org).is_ok());
+    }
+
+    #[test]
+    fn running_out_of_answers_abandons_the_walk() {
+        let (engine, org, pat) = org();
+        let state = engine.state();
+        let mut script = Scripted::new(&["ann@acme.example"], false);
+        let walked = walk(&mut script, state.org(org).unwrap(), pat, None, None, None).unwrap();
+        assert_eq!(walked, None);
+        let mut no = Scripted::new(&["", "", "ann@acme.example", "none", "n"], false);
+        assert_eq!(
+            walk(&mut no, state.org(org).unwrap(), pat, None, None, None).unwrap(),
+            None
+        );
+    }
+}
