@@ -2,10 +2,15 @@
 //!
 //! Layers, from the bottom: [`store`] (the append-only log on sled, or in memory),
 //! [`engine`] (the single writer with group commit, recovery and reads),
-//! [`integrity`] (hash-chain verification), [`clock`].
+//! [`integrity`] (hash-chain verification), [`privacy`] (sealed personal data),
+//! [`clock`], [`domain`] (the rules as pure decisions); on top, the command line
+//! ([`cli`]), the CloudEvents mapping of the event stream ([`cloudevents`]) and the
+//! benchmark ([`bench`]).
 
 pub mod bench;
+pub mod cli;
 pub mod clock;
+pub mod cloudevents;
 pub mod domain;
 pub mod engine;
 pub mod integrity;

@@ -1,76 +1,42 @@
-//! The `offboard` binary: parses flags, runs one command on the engine, maps the outcome
-//! to an exit code (0 ok, 1 rejected or invalid, 2 usage, 3 storage).
+//! The `offboard` binary: parses the command line, runs it (`offboard::cli::run`), and
+//! maps the outcome to an exit code: 0 ok, 1 rejected or invalid input, 2 usage,
+//! 3 storage. Under `--json` every error is one JSON document on stdout.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use offboard::Engine;
-
-#[derive(Debug, Parser)]
-#[command(name = "offboard", version, about = "Event-sourced offboarding engine")]
-struct Cli {
-    /// The data directory (sled).
-    #[arg(
-        long,
-        global = true,
-        env = "OFFBOARD_DATA",
-        default_value = "./offboard-data"
-    )]
-    data: PathBuf,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Walk the hash chain and report the first bad position.
-    Verify,
-    /// Print events as JSON lines, in order.
-    Events {
-        /// First position to print.
-        #[arg(long, default_value_t = 1)]
-        from: u64,
-    },
-}
+use clap::Parser;
+use offboard::cli::{self, Cli, CliError};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let engine = match Engine::open(&cli.data) {
-        Ok(engine) => engine,
+    let json = std::env::args_os().any(|a| a == "--json");
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
         Err(e) => {
-            eprintln!("offboard: {e}");
-            return ExitCode::from(3);
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                e.exit();
+            }
+            if json {
+                let text = e.to_string();
+                let usage = CliError::usage(text.trim().trim_start_matches("error: "));
+                println!("{}", usage.to_json());
+            } else {
+                let _ = e.print();
+            }
+            return ExitCode::from(cli::error::EXIT_USAGE);
         }
     };
-    match cli.command {
-        Command::Verify => match engine.verify(&mut |_| {}) {
-            Ok(report) => {
-                println!(
-                    "log intact: {} events, head {}",
-                    report.events, report.head_hash
-                );
-                ExitCode::SUCCESS
+    match cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader of a pipe (`| head`) stopped reading: it has what it wanted.
+        Err(e) if e.code == cli::error::BROKEN_PIPE => ExitCode::SUCCESS,
+        Err(e) => {
+            if json {
+                println!("{}", e.to_json());
+            } else {
+                eprintln!("offboard: {}", e.to_human());
             }
-            Err(e) => {
-                eprintln!("offboard: {e}");
-                ExitCode::from(1)
-            }
-        },
-        Command::Events { from } => match engine.read_range(from, u64::MAX) {
-            Ok(events) => {
-                for e in events {
-                    println!(
-                        "{}",
-                        serde_json::to_string(&e).expect("an envelope always serializes")
-                    );
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("offboard: {e}");
-                ExitCode::from(3)
-            }
-        },
+            ExitCode::from(e.exit)
+        }
     }
 }

@@ -8,6 +8,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, OsRng};
 use chacha20poly1305::{AeadCore, XChaCha20Poly1305, XNonce};
 use offboard_events::UserId;
@@ -188,6 +190,38 @@ impl KeyVault {
     /// Users that have a key.
     pub fn users_with_keys(&self) -> Vec<UserId> {
         self.read().users.keys().copied().collect()
+    }
+
+    /// Every user key, base64-encoded, for `export` (whoever holds them can read the
+    /// personal data of every user not yet purged).
+    pub fn export_user_keys(&self) -> Vec<(UserId, String)> {
+        let mut keys: Vec<(UserId, String)> = self
+            .read()
+            .users
+            .iter()
+            .map(|(u, k)| (*u, STANDARD.encode(k.0)))
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// Stores a key exported from another data directory (durable when it returns).
+    pub fn import_user_key(&self, user: UserId, base64: &str) -> Result<(), StoreError> {
+        let raw = STANDARD
+            .decode(base64)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+            .ok_or_else(|| {
+                StoreError::Io(format!("the key of user {user} is not 32 bytes of base64"))
+            })?;
+        if let Some(path) = self.user_path(user) {
+            fs::write(&path, raw).map_err(|e| io(&path, e))?;
+        }
+        let mut keys = self.write();
+        keys.users.insert(user, Key(raw));
+        keys.unsynced.push(user);
+        drop(keys);
+        self.sync()
     }
 
     /// The key the current checkpoint is encrypted with.

@@ -1,0 +1,78 @@
+//! Credits (R20): `credits add|grant|use|transfer|show`.
+
+use offboard_events::UserId;
+use serde::Serialize;
+use serde_json::json;
+
+use super::args::CreditsCmd;
+use super::error::CliError;
+use super::{resolve, Ctx};
+use crate::domain::Command;
+
+pub fn credits(cx: &mut Ctx, c: &CreditsCmd) -> Result<(), CliError> {
+    let command = match c {
+        CreditsCmd::Add { amount } => Command::AddCreditsToPool { amount: *amount },
+        CreditsCmd::Grant { user, amount } => Command::GrantCredits {
+            user: cx.read(|org| resolve::user(org, user))?,
+            amount: *amount,
+        },
+        CreditsCmd::Use { user, amount } => Command::UseCredits {
+            user: cx.read(|org| resolve::user(org, user))?,
+            amount: *amount,
+        },
+        CreditsCmd::Transfer { from, to, amount } => {
+            let (from, to) = cx.read(|org| {
+                Ok((
+                    resolve::credit_account(org, from)?,
+                    resolve::credit_account(org, to)?,
+                ))
+            })?;
+            Command::TransferCredits {
+                from,
+                to,
+                amount: *amount,
+            }
+        }
+        CreditsCmd::Show => return show(cx),
+    };
+    cx.run(command, None)?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Balance {
+    user_id: UserId,
+    email: String,
+    balance: u64,
+    used: u64,
+}
+
+fn show(cx: &mut Ctx) -> Result<(), CliError> {
+    let (pool, balances) = cx.read(|org| {
+        let credits = org.credits();
+        let mut balances: Vec<Balance> = org
+            .directory()
+            .users()
+            .filter(|u| credits.balance(u.id) > 0 || credits.used_total(u.id) > 0)
+            .map(|u| Balance {
+                user_id: u.id,
+                email: u.profile.email.clone(),
+                balance: credits.balance(u.id),
+                used: credits.used_total(u.id),
+            })
+            .collect();
+        balances.sort_by(|a, b| a.email.cmp(&b.email));
+        Ok((credits.pool(), balances))
+    })?;
+    if cx.out.is_json() {
+        cx.out.doc(&json!({ "pool": pool, "users": balances }))?;
+        return Ok(());
+    }
+    cx.out.line(format!("Pool: {pool} credits."));
+    let rows: Vec<Vec<String>> = balances
+        .iter()
+        .map(|b| vec![b.email.clone(), b.balance.to_string(), b.used.to_string()])
+        .collect();
+    cx.out.table(&["user", "unused", "used"], &rows);
+    Ok(())
+}

@@ -1,0 +1,299 @@
+//! Events in plain words, for people: what a command did, one sentence per change,
+//! naming users by email. Offboarding markers say nothing on their own.
+
+use std::collections::BTreeMap;
+
+use offboard_events::{CreditAccount, Envelope, Event, Handover, Member, UserId};
+use offboard_projections::OrgState;
+
+use super::resolve::email;
+use crate::domain::plural;
+
+/// One sentence per event that changed something people care about.
+pub fn events(org: &OrgState, events: &[Envelope]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e.org_id == org.id())
+        .filter_map(|e| event(org, &e.event))
+        .collect()
+}
+
+/// One sentence for any event, offboarding markers included (for history listings).
+pub fn sentence(org: &OrgState, env: &Envelope) -> String {
+    match &env.event {
+        Event::OffboardingStarted(e) => format!(
+            "Started {} of {} (then {}).",
+            serde_json::to_value(e.operation)
+                .ok()
+                .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+                .unwrap_or_default(),
+            email(org, e.user),
+            serde_json::to_value(e.then)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ),
+        Event::OffboardingCompleted(e) => format!(
+            "Completed the offboarding step of {} ({} {} moved).",
+            email(org, e.user),
+            e.resources_moved,
+            plural("resource", e.resources_moved)
+        ),
+        other => event(org, other).unwrap_or_default(),
+    }
+}
+
+/// Who acted, for people: an email, `support:NAME`, `auditor:NAME` or `system`, with
+/// the impersonated user.
+pub fn actor(org: &OrgState, env: &Envelope) -> String {
+    let who = match &env.actor {
+        offboard_events::Actor::User { id } => email(org, *id),
+        other => other.to_string(),
+    };
+    match env.on_behalf_of {
+        Some(u) => format!("{who} for {}", email(org, u)),
+        None => who,
+    }
+}
+
+/// `10 buyers`, or `25 resources (10 buyers, 15 leads)`.
+pub fn count_by_kind(keys: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
+    let mut total = 0u64;
+    for key in keys {
+        let kind = key.as_ref().split_once(':').map_or("resource", |(k, _)| k);
+        *kinds.entry(kind.to_owned()).or_default() += 1;
+        total += 1;
+    }
+    let parts: Vec<String> = kinds
+        .iter()
+        .map(|(k, n)| format!("{n} {}", plural(k, *n)))
+        .collect();
+    match parts.len() {
+        0 => "nothing".to_owned(),
+        1 => parts[0].clone(),
+        _ => format!("{total} resources ({})", parts.join(", ")),
+    }
+}
+
+/// `ann@x (2), bob@x (1)`.
+pub fn members(org: &OrgState, members: &[Member]) -> String {
+    members
+        .iter()
+        .map(|m| format!("{} ({})", email(org, m.user), m.weight))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn handovers(org: &OrgState, from: UserId, handovers: &[Handover]) -> String {
+    let all = handovers
+        .iter()
+        .flat_map(|h| h.resources.iter().map(|k| k.as_str()));
+    let what = count_by_kind(all);
+    let to: Vec<String> = if handovers.len() == 1 {
+        vec![email(org, handovers[0].to)]
+    } else {
+        handovers
+            .iter()
+            .map(|h| format!("{} ({})", email(org, h.to), h.resources.len()))
+            .collect()
+    };
+    format!(
+        "Moved {what} from {} to {}.",
+        email(org, from),
+        and_list(&to)
+    )
+}
+
+fn account(org: &OrgState, a: CreditAccount) -> String {
+    match a {
+        CreditAccount::Pool => "the pool".to_owned(),
+        CreditAccount::User { id } => email(org, id),
+    }
+}
+
+fn label_name(org: &OrgState, id: offboard_events::LabelId) -> String {
+    org.labels()
+        .get(id)
+        .map_or_else(|| id.to_string(), |l| format!("{:?}", l.name))
+}
+
+fn distribution_name(org: &OrgState, id: offboard_events::DistributionId) -> String {
+    org.distributions()
+        .get(id)
+        .map_or_else(|| id.to_string(), |d| format!("{:?}", d.name))
+}
+
+fn event(org: &OrgState, event: &Event) -> Option<String> {
+    let who = |id: UserId| email(org, id);
+    Some(match event {
+        Event::OrganizationCreated(e) => format!("Created the organization {:?}.", e.name),
+        Event::PolicyChanged(e) => format!(
+            "Policy: confirmation phrase {:?}, restorable for {} days, demotion before deactivation {}, no deletion after credit use {}.",
+            e.policy.confirmation_phrase,
+            e.policy.retention_days,
+            on_off(e.policy.deactivate_requires_demotion),
+            on_off(e.policy.delete_requires_no_credit_history)
+        ),
+        Event::OrgOwnershipTransferred(e) => format!(
+            "{} now owns the organization; {} is an admin.",
+            who(e.to),
+            who(e.from)
+        ),
+        Event::PrincipalRegistered(e) => format!(
+            "{} {:?} now serves this organization.",
+            match e.kind {
+                offboard_events::PrincipalKind::Support => "Support agent",
+                offboard_events::PrincipalKind::Auditor => "Auditor",
+            },
+            e.name
+        ),
+        Event::UserInvited(e) => format!(
+            "Added {} ({} {}, {}).",
+            e.profile.email,
+            e.profile.first_name,
+            e.profile.last_name,
+            e.role.as_str()
+        ),
+        Event::UserActivated(e) => format!("{} is active.", who(e.user_id)),
+        Event::UserRoleChanged(e) => format!(
+            "{} is now {} {} (was {}).",
+            who(e.user_id),
+            article(e.to.as_str()),
+            e.to.as_str(),
+            e.from.as_str()
+        ),
+        Event::UserManagerChanged(e) => match e.to {
+            Some(m) => format!("{} now reports to {}.", who(e.user_id), who(m)),
+            None => format!("{} has no manager now.", who(e.user_id)),
+        },
+        Event::UserJoinedGroup(e) => format!("{} joined group {:?}.", who(e.user_id), e.group.id()),
+        Event::UserLeftGroup(e) => format!("{} left group {:?}.", who(e.user_id), e.group.id()),
+        Event::UserProfileChanged(e) => format!("{}'s profile changed.", e.profile.email),
+        Event::UserDeactivated(e) => format!(
+            "Deactivated {}: they can no longer sign in, keep what they still own, and their seat is still billed.",
+            who(e.user_id)
+        ),
+        Event::UserReactivated(e) => format!("Reactivated {}: they can sign in again.", who(e.user_id)),
+        Event::UserDeleted(e) => format!(
+            "Deleted {}: gone from the directory, seat no longer billed, email free again; restorable for {} days.",
+            who(e.user_id),
+            org.policy().retention_days
+        ),
+        Event::UserRestored(e) => format!("Restored {} as {}.", who(e.user_id), e.status.as_str()),
+        Event::UserPurged(e) => format!("Purged user {}: their personal data is unreadable forever.", e.user_id),
+        Event::ResourcesRegistered(e) => format!(
+            "Registered {} owned by {}.",
+            count_by_kind(e.resources.iter().map(|k| k.as_str())),
+            who(e.owner)
+        ),
+        Event::ResourcesTransferred(e) => handovers(org, e.from, &e.handovers),
+        Event::DutyAssigned(e) => match e.previous {
+            Some(p) => format!(
+                "{} is now the {} (was {}).",
+                who(e.holder),
+                e.duty.replace('_', " "),
+                who(p)
+            ),
+            None => format!("{} is now the {}.", who(e.holder), e.duty.replace('_', " ")),
+        },
+        Event::DistributionCreated(e) => format!(
+            "Created {} {:?}: {}{}.",
+            kind_word(e.kind),
+            e.name,
+            members(org, &e.members),
+            e.backup.map(|b| format!("; backup {}", who(b))).unwrap_or_default()
+        ),
+        Event::DistributionRebalanced(e) => format!(
+            "{} now routes to {} (was {}).",
+            distribution_name(org, e.distribution_id),
+            members(org, &e.after),
+            members(org, &e.before)
+        ),
+        Event::DistributionBackupChanged(e) => format!(
+            "{}'s backup is now {} (was {}).",
+            distribution_name(org, e.distribution_id),
+            e.to.map_or("nobody".to_owned(), who),
+            e.from.map_or("nobody".to_owned(), who)
+        ),
+        Event::LabelCreated(e) => format!(
+            "Created label {:?} with {}.",
+            e.name,
+            if e.members.is_empty() {
+                "no members".to_owned()
+            } else {
+                and_list(&e.members.iter().map(|m| who(*m)).collect::<Vec<_>>())
+            }
+        ),
+        Event::LabelMemberAdded(e) => format!("Added {} to label {}.", who(e.user), label_name(org, e.label_id)),
+        Event::LabelMemberRemoved(e) => format!("Removed {} from label {}.", who(e.user), label_name(org, e.label_id)),
+        Event::CreditsAddedToPool(e) => format!("Added {} {} to the pool.", e.amount, plural("credit", e.amount)),
+        Event::CreditsGranted(e) => format!("Granted {} {} from the pool to {}.", e.amount, plural("credit", e.amount), who(e.user)),
+        Event::CreditsUsed(e) => format!("{} used {} {}.", who(e.user), e.amount, plural("credit", e.amount)),
+        Event::CreditsTransferred(e) => format!(
+            "Moved {} {} from {} to {}.",
+            e.amount,
+            plural("credit", e.amount),
+            account(org, e.from),
+            account(org, e.to)
+        ),
+        Event::OffboardingStarted(_) | Event::OffboardingCompleted(_) => return None,
+        Event::OffboardingReverted(e) => format!(
+            "Reverted operation {}: {} returned, {} skipped.",
+            e.reverted,
+            e.returned,
+            e.skipped.len()
+        ),
+    })
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+pub fn kind_word(kind: offboard_events::DistributionKind) -> &'static str {
+    match kind {
+        offboard_events::DistributionKind::Rotation => "lead rotation",
+        offboard_events::DistributionKind::Automation => "workflow automation",
+        offboard_events::DistributionKind::Integration => "integration",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_read_like_sentences() {
+        assert_eq!(count_by_kind(["buyer:1", "buyer:2"]), "2 buyers");
+        assert_eq!(count_by_kind(["buyer:1"]), "1 buyer");
+        assert_eq!(
+            count_by_kind(["buyer:1", "lead:2", "lead:3"]),
+            "3 resources (1 buyer, 2 leads)"
+        );
+        assert_eq!(
+            and_list(&["a".into(), "b".into(), "c".into()]),
+            "a, b and c"
+        );
+    }
+}

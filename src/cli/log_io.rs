@@ -1,0 +1,304 @@
+//! Moving a whole log between data directories: `export FILE` writes the stored
+//! envelopes as JSON lines, in order, byte for byte; `import-log FILE` loads such a file
+//! into an EMPTY directory keeping every position, stream version and hash, checks the
+//! chain while reading, then verifies the stored log and builds the views.
+//!
+//! The export holds envelopes only, not the command-id index: imported commands are
+//! indexed with the fingerprint `imported`, so resubmitting one of their command ids is
+//! refused as a `conflict` (never appended twice) rather than answered as a duplicate.
+//!
+//! Personal data is stored sealed under per-user keys (R13). `export FILE` writes those
+//! keys beside the log, to `FILE.keys` (readable by the owner only), and `import-log FILE`
+//! loads them from there; without that file the imported copy reads every profile as
+//! `erased`. A purged user's key is in neither, so an export never revives erased data.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use offboard_events::canonical::{envelope_hash, write_canonical, GENESIS_HASH};
+use offboard_events::{CommandId, CorrelationId, RawEnvelope};
+use serde_json::{json, Value};
+
+use super::error::CliError;
+use super::output::{Output, Progress};
+use super::Ctx;
+use crate::clock::SystemClock;
+use crate::engine::Engine;
+use crate::privacy::KeyVault;
+use crate::store::{ChainHead, CommandRecord, CommitBatch, LogStore, SledLog, StoredEvent};
+
+/// Events per storage commit while importing (cut only between commands).
+const IMPORT_BATCH: usize = 20_000;
+
+/// The fingerprint of commands that came in through `import-log`.
+pub const IMPORTED_FINGERPRINT: &str = "imported";
+
+/// `export FILE` (`-`: stdout).
+pub fn export(cx: &mut Ctx, file: &Path) -> Result<(), CliError> {
+    let last = cx.engine().last_position();
+    let to_stdout = file.as_os_str() == "-";
+    let mut w: Box<dyn Write> = if to_stdout {
+        Box::new(BufWriter::new(std::io::stdout().lock()))
+    } else {
+        Box::new(BufWriter::new(File::create(file).map_err(|e| {
+            CliError::invalid(format!("cannot create {}: {e}", file.display()))
+        })?))
+    };
+    let progress = Progress::new(Some(last), "exporting");
+    let mut failure = None;
+    let mut written = 0u64;
+    cx.engine()
+        .store()
+        .scan(1, last, &mut |position, bytes| match w
+            .write_all(bytes)
+            .and_then(|()| w.write_all(b"\n"))
+        {
+            Ok(()) => {
+                written += 1;
+                if position % 4096 == 0 {
+                    progress.set(position);
+                }
+                true
+            }
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
+        })?;
+    progress.finish();
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    w.flush()?;
+    drop(w);
+    let keys = cx.engine().vault().export_user_keys();
+    if !to_stdout && !keys.is_empty() {
+        write_keys(&keys_path(file), &keys)?;
+    }
+    if !to_stdout {
+        let message = if keys.is_empty() {
+            format!("Exported {written} events to {}.", file.display())
+        } else {
+            format!(
+                "Exported {written} events to {} and the keys of {} users' personal data to {} (keep it as safe as the data itself).",
+                file.display(),
+                keys.len(),
+                keys_path(file).display()
+            )
+        };
+        if cx.out.is_json() {
+            cx.out.doc(&json!({
+                "ok": true,
+                "events": written,
+                "file": file.display().to_string(),
+                "message": message,
+            }))?;
+        } else {
+            cx.out.line(message);
+        }
+    }
+    Ok(())
+}
+
+/// Where `export FILE` puts the personal-data keys.
+pub fn keys_path(file: &Path) -> std::path::PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".keys");
+    name.into()
+}
+
+fn write_keys(path: &Path, keys: &[(offboard_events::UserId, String)]) -> Result<(), CliError> {
+    let map: serde_json::Map<String, Value> = keys
+        .iter()
+        .map(|(user, key)| (user.to_string(), Value::String(key.clone())))
+        .collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options
+        .open(path)
+        .map_err(|e| CliError::invalid(format!("cannot create {}: {e}", path.display())))?;
+    f.write_all(&serde_json::to_vec_pretty(&Value::Object(map)).expect("keys serialize"))?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// The command currently being read and where its events are.
+struct OpenCommand {
+    id: CommandId,
+    correlation: CorrelationId,
+    first: u64,
+    last: u64,
+}
+
+impl OpenCommand {
+    fn record(&self) -> (CommandId, CommandRecord) {
+        (
+            self.id,
+            CommandRecord {
+                fingerprint: IMPORTED_FINGERPRINT.to_owned(),
+                correlation_id: self.correlation,
+                positions: Some((self.first, self.last)),
+            },
+        )
+    }
+}
+
+/// `import-log FILE` into the empty directory `dir`.
+pub fn import(dir: &Path, file: &Path, out: &mut Output) -> Result<(), CliError> {
+    let input = File::open(file)
+        .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", file.display())))?;
+    let size = input.metadata().map(|m| m.len()).ok();
+    let store = Arc::new(SledLog::open(dir)?);
+    let head = store.head()?;
+    if head.last_position != 0 {
+        return Err(CliError::invalid(format!(
+            "import-log needs an empty data directory, and {} already holds {} events",
+            dir.display(),
+            head.last_position
+        )));
+    }
+    let bad = |line: u64, why: &str| {
+        CliError::invalid(format!(
+            "{}, line {line}: {why}; nothing after line {} was imported, start again in an empty directory",
+            file.display(),
+            line.saturating_sub(1)
+        ))
+    };
+    let progress = Progress::new(size, "importing the log");
+    let mut prev_hash = GENESIS_HASH.to_owned();
+    let mut expected = 1u64;
+    let mut batch = CommitBatch::default();
+    let mut open: Option<OpenCommand> = None;
+    let mut line_no = 0u64;
+    let commit = |batch: &mut CommitBatch, last: u64, hash: &str| -> Result<(), CliError> {
+        if batch.events.is_empty() && batch.commands.is_empty() {
+            return Ok(());
+        }
+        batch.head = Some(ChainHead {
+            last_position: last,
+            last_hash: hash.to_owned(),
+        });
+        store.commit(batch)?;
+        *batch = CommitBatch::default();
+        Ok(())
+    };
+    for line in BufReader::new(input).lines() {
+        line_no += 1;
+        let line = line.map_err(|e| bad(line_no, &e.to_string()))?;
+        progress.inc(line.len() as u64 + 1);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: Value =
+            serde_json::from_str(&line).map_err(|e| bad(line_no, &format!("not JSON: {e}")))?;
+        let position = value["position"].as_u64();
+        if position != Some(expected) {
+            return Err(bad(
+                line_no,
+                &format!("expected position {expected}, found {position:?}"),
+            ));
+        }
+        if value["prev_hash"].as_str() != Some(prev_hash.as_str()) {
+            return Err(bad(
+                line_no,
+                "prev_hash does not name the previous event's hash",
+            ));
+        }
+        let hash = value["hash"].as_str().unwrap_or_default().to_owned();
+        if envelope_hash(&value) != hash {
+            return Err(bad(line_no, "hash does not match the envelope's contents"));
+        }
+        let mut bytes = Vec::with_capacity(line.len());
+        write_canonical(&value, &mut bytes);
+        // Only the metadata is needed here; payloads may be sealed (R13).
+        let env = RawEnvelope::parse(&bytes)
+            .map_err(|e| bad(line_no, &format!("not a readable envelope: {e}")))?;
+        let (position, stream_id, stream_version) =
+            (env.position, env.stream_id.clone(), env.stream_version);
+        let (command_id, correlation_id) = (env.command_id, env.correlation_id);
+
+        if open.as_ref().is_some_and(|c| c.id != command_id) {
+            let done = open.take().expect("checked above");
+            batch.commands.push(done.record());
+            if batch.events.len() >= IMPORT_BATCH {
+                commit(&mut batch, expected - 1, &prev_hash)?;
+            }
+        }
+        match &mut open {
+            Some(c) => c.last = position,
+            None => {
+                open = Some(OpenCommand {
+                    id: command_id,
+                    correlation: correlation_id,
+                    first: position,
+                    last: position,
+                })
+            }
+        }
+        batch.events.push(StoredEvent {
+            position,
+            stream_id,
+            stream_version,
+            bytes,
+        });
+        prev_hash = hash;
+        expected += 1;
+    }
+    if let Some(done) = open.take() {
+        batch.commands.push(done.record());
+    }
+    commit(&mut batch, expected - 1, &prev_hash)?;
+    progress.finish();
+
+    let vault = Arc::new(KeyVault::open(dir.join("keys"))?);
+    let keys_file = keys_path(file);
+    let mut keys_loaded = 0;
+    if keys_file.exists() {
+        let text = std::fs::read_to_string(&keys_file)?;
+        let keys: std::collections::BTreeMap<offboard_events::UserId, String> =
+            serde_json::from_str(&text).map_err(|e| {
+                CliError::invalid(format!("{} is not a key file: {e}", keys_file.display()))
+            })?;
+        for (user, key) in &keys {
+            vault.import_user_key(*user, key)?;
+        }
+        keys_loaded = keys.len();
+    }
+    let engine = Engine::with_parts(store, vault, Arc::new(SystemClock))?;
+    let report = engine.verify(&mut |_| {})?;
+    let orgs = engine.state().orgs().count();
+    engine.checkpoint_now()?;
+    let keys_note = if keys_loaded > 0 {
+        format!(" with the personal-data keys of {keys_loaded} users")
+    } else {
+        format!(
+            " without personal-data keys ({} not found: profiles read as erased)",
+            keys_file.display()
+        )
+    };
+    let message = format!(
+        "Imported {} events into {}{keys_note} ({} {}); the chain verifies, head {}.",
+        report.events,
+        dir.display(),
+        orgs,
+        crate::domain::plural("organization", orgs as u64),
+        report.head_hash
+    );
+    if out.is_json() {
+        out.doc(&json!({
+            "ok": true,
+            "events": report.events,
+            "head_hash": report.head_hash,
+            "organizations": orgs,
+            "keys": keys_loaded,
+            "message": message,
+        }))?;
+    } else {
+        out.line(message);
+    }
+    Ok(())
+}

@@ -1,0 +1,312 @@
+//! Offboarding: `plan`, `transfer-all-buyers`, `transfer`, `transfer-account`,
+//! `offboard` (guided or `--plan FILE`), `deactivate`, `reactivate`, `delete`.
+//!
+//! Each subcommand resolves its users, submits ONE domain command, and reports what the
+//! events did. (Restore, revert and purge will follow the same shape: resolve with
+//! `resolve::any_user`, submit, report.)
+
+use std::io::IsTerminal;
+
+use offboard_events::{FollowUp, UserId};
+use offboard_projections::OrgState;
+use serde_json::json;
+
+use super::args::{
+    OffboardArgs, StrategyArg, ThenArg, TransferAccount, TransferAllBuyers, TransferArgs,
+};
+use super::describe::{kind_word, members};
+use super::error::CliError;
+use super::guided::{self, Prompter, TerminalPrompter};
+use super::plan_file::PlanFile;
+use super::{resolve, Ctx};
+use crate::domain::{self, plural, Blocker, Command, Plan, Strategy};
+
+pub fn strategy(s: StrategyArg) -> Strategy {
+    match s {
+        StrategyArg::RoundRobin => Strategy::RoundRobin,
+        StrategyArg::Even => Strategy::Even,
+    }
+}
+
+pub fn then(t: ThenArg) -> FollowUp {
+    match t {
+        ThenArg::None => FollowUp::None,
+        ThenArg::Deactivate => FollowUp::Deactivate,
+        ThenArg::Delete => FollowUp::Delete,
+    }
+}
+
+/// `plan USER [--template]` (R21): read-only.
+pub fn plan(cx: &mut Ctx, user: &str, template: bool) -> Result<(), CliError> {
+    let actor = cx.meta()?.actor.user_id();
+    let (plan, lines, file) = cx.read(|org| {
+        let id = resolve::user(org, user)?;
+        let plan = domain::plan(org, id)?;
+        let heir = guided::default_heir(org, &plan, actor);
+        let file = PlanFile::template(org, &plan, heir.as_deref());
+        Ok((plan.clone(), render_plan(org, &plan), file))
+    })?;
+    if template {
+        // The template is the document in both modes: it is meant to be saved and edited.
+        let text = serde_json::to_string_pretty(&file).map_err(std::io::Error::other)?;
+        println!("{text}");
+        return Ok(());
+    }
+    if cx.out.is_json() {
+        cx.out.doc(&plan)?;
+    } else {
+        for l in lines {
+            cx.out.line(l);
+        }
+    }
+    Ok(())
+}
+
+/// A plan in sentences: what the user holds and what blocks each follow-up.
+pub fn render_plan(org: &OrgState, plan: &Plan) -> Vec<String> {
+    let mut out = vec![format!(
+        "Plan for {} ({}, {}, {}):",
+        plan.email,
+        plan.name,
+        plan.role.as_str(),
+        plan.status.as_str()
+    )];
+    let list = |v: Vec<String>| {
+        if v.is_empty() {
+            "none".to_owned()
+        } else {
+            v.join(", ")
+        }
+    };
+    out.push(format!(
+        "  resources:     {}",
+        list(
+            plan.resources
+                .iter()
+                .map(|(k, n)| format!("{n} {}", plural(k, *n)))
+                .collect()
+        )
+    ));
+    out.push(format!("  duties:        {}", list(plan.duties.clone())));
+    out.push(format!(
+        "  distributions: {}",
+        if plan.distributions.is_empty() {
+            "none".to_owned()
+        } else {
+            String::new()
+        }
+    ));
+    for d in &plan.distributions {
+        let role = match (d.member, d.backup) {
+            (true, true) => "member and backup",
+            (true, false) => "member",
+            _ => "backup",
+        };
+        let next = match (&d.suggested, d.replacement_required) {
+            (Some(s), _) => format!(" → suggested {}", members(org, s)),
+            (None, true) => " → only member: a replacement is required".to_owned(),
+            _ => String::new(),
+        };
+        out.push(format!(
+            "    {} ({}, {role}): {}{next}",
+            d.name,
+            kind_word(d.kind),
+            members(org, &d.members)
+        ));
+    }
+    out.push(format!("  labels:        {}", list(plan.labels.clone())));
+    out.push(format!(
+        "  manages:       {}",
+        list(
+            plan.manages
+                .iter()
+                .map(|u| resolve::email(org, *u))
+                .collect()
+        )
+    ));
+    out.push(format!(
+        "  credits:       {} unused, {} used",
+        plan.credit_balance, plan.credits_used
+    ));
+    out.push(blockers_line("deactivate", &plan.blockers.deactivate));
+    out.push(blockers_line("delete", &plan.blockers.delete));
+    out
+}
+
+fn blockers_line(action: &str, blockers: &[Blocker]) -> String {
+    if blockers.is_empty() {
+        format!("  {action}: nothing blocks it")
+    } else {
+        let all: Vec<&str> = blockers.iter().map(|b| b.message.as_str()).collect();
+        format!("  {action}: blocked — {}", all.join("; "))
+    }
+}
+
+/// `transfer-all-buyers FROM --to USER[,USER...]` (R15, seed 000).
+pub fn transfer_all_buyers(cx: &mut Ctx, a: &TransferAllBuyers) -> Result<(), CliError> {
+    let (from, to) =
+        cx.read(|org| Ok((resolve::user(org, &a.from)?, resolve::users(org, &a.to)?)))?;
+    cx.run(
+        Command::TransferAll {
+            from,
+            kind: "buyer".to_owned(),
+            to,
+            strategy: strategy(a.strategy),
+        },
+        None,
+    )?;
+    Ok(())
+}
+
+/// `transfer FROM --kind KIND --to …` or `transfer FROM --resource KEY,… --to USER`.
+pub fn transfer(cx: &mut Ctx, a: &TransferArgs) -> Result<(), CliError> {
+    let (from, to) =
+        cx.read(|org| Ok((resolve::user(org, &a.from)?, resolve::users(org, &a.to)?)))?;
+    let command = match &a.kind {
+        Some(kind) => Command::TransferAll {
+            from,
+            kind: kind.clone(),
+            to,
+            strategy: strategy(a.strategy),
+        },
+        None => {
+            let [to] = to.as_slice() else {
+                return Err(CliError::invalid(
+                    "chosen resources go to exactly one recipient",
+                ));
+            };
+            Command::TransferResources {
+                from,
+                resources: a
+                    .resource
+                    .iter()
+                    .map(|r| resolve::resource(r))
+                    .collect::<Result<_, _>>()?,
+                to: *to,
+            }
+        }
+    };
+    cx.run(command, None)?;
+    Ok(())
+}
+
+/// `transfer-account FROM --to USER [--then …] [--confirm PHRASE]` (R16, seed 001).
+pub fn transfer_account(cx: &mut Ctx, a: &TransferAccount) -> Result<(), CliError> {
+    let (from, to) =
+        cx.read(|org| Ok((resolve::user(org, &a.from)?, resolve::user(org, &a.to)?)))?;
+    cx.run(
+        Command::TransferAccount {
+            from,
+            to,
+            then: then(a.then),
+            confirm: a.confirm.clone(),
+        },
+        None,
+    )?;
+    Ok(())
+}
+
+/// `offboard USER`: the whole plan as ONE atomic command (R22). The plan comes from
+/// `--plan FILE`, or from the guided steps on a terminal; without either it is a usage
+/// error. Leaving the guided steps early (Ctrl-C, end of input) writes nothing.
+pub fn offboard(cx: &mut Ctx, a: &OffboardArgs) -> Result<(), CliError> {
+    let user = cx.read(|org| resolve::user(org, &a.user))?;
+    let (file, follow_up, confirm) = match &a.plan {
+        Some(path) => (
+            PlanFile::read(path)?,
+            a.then.map_or(FollowUp::None, then),
+            a.confirm.clone(),
+        ),
+        None => {
+            let interactive = cx.prompter.is_some()
+                || (std::io::stdin().is_terminal() && std::io::stdout().is_terminal());
+            if !interactive {
+                return Err(CliError::usage(
+                    "offboard walks the steps on a terminal; without one, give the plan with --plan FILE (see `offboard plan USER --template`)",
+                ));
+            }
+            let actor = cx.meta()?.actor.user_id();
+            let mut terminal = TerminalPrompter {
+                to_stderr: cx.out.is_json(),
+            };
+            let prompter: &mut dyn Prompter = match cx.prompter.take() {
+                Some(p) => p,
+                None => &mut terminal,
+            };
+            let walked = {
+                let state = cx.session.engine().state();
+                let org_id = resolve::org(&state, cx.global.org.as_deref())?;
+                let org = state
+                    .org(org_id)
+                    .ok_or_else(|| CliError::not_found("organization"))?;
+                guided::walk(
+                    prompter,
+                    org,
+                    user,
+                    actor,
+                    a.then.map(then),
+                    a.confirm.clone(),
+                )?
+            };
+            match walked {
+                Some(w) => (w.file, w.then, w.confirm),
+                None => {
+                    return Err(CliError::new(
+                        "aborted",
+                        "offboarding cancelled before the end: nothing was written",
+                        super::error::EXIT_REJECTED,
+                    ))
+                }
+            }
+        }
+    };
+    let plan = cx.read(|org| file.resolve(org))?;
+    cx.run_with(
+        Command::Offboard {
+            user,
+            plan,
+            then: follow_up,
+            confirm,
+        },
+        None,
+        json!({ "plan": file, "then": follow_up }),
+    )?;
+    Ok(())
+}
+
+fn one_user(cx: &mut Ctx, user: &str, any: bool) -> Result<UserId, CliError> {
+    cx.read(|org| {
+        if any {
+            resolve::any_user(org, user)
+        } else {
+            resolve::user(org, user)
+        }
+    })
+}
+
+/// `deactivate USER` (R8).
+pub fn deactivate(cx: &mut Ctx, user: &str) -> Result<(), CliError> {
+    let user = one_user(cx, user, false)?;
+    cx.run(Command::DeactivateUser { user }, None)?;
+    Ok(())
+}
+
+/// `reactivate USER` (R9).
+pub fn reactivate(cx: &mut Ctx, user: &str) -> Result<(), CliError> {
+    let user = one_user(cx, user, true)?;
+    cx.run(Command::ReactivateUser { user }, None)?;
+    Ok(())
+}
+
+/// `delete USER --confirm PHRASE` (R10): every blocker is listed when refused.
+pub fn delete(cx: &mut Ctx, user: &str, confirm: &str) -> Result<(), CliError> {
+    let user = one_user(cx, user, false)?;
+    cx.run(
+        Command::DeleteUser {
+            user,
+            confirm: confirm.to_owned(),
+        },
+        None,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,231 @@
+//! Turns what people type into what commands need, in one place: the org (by name or
+//! id, or the only one), the actor (`--as`), users (by email or id), resource keys,
+//! times and positions (`--as-of`, `--since`, `--until`), weighted members and credit
+//! accounts. Every failure is an `invalid_input` or `not_found` [`CliError`].
+
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
+use offboard_events::{Actor, CreditAccount, Member, OrgId, ResourceKey, UserId, UserStatus};
+use offboard_projections::{OrgState, State};
+
+use super::error::CliError;
+
+/// The org `arg` names (by name, case-insensitively, or id), or the only org when `arg`
+/// is absent or empty. Several orgs and no `--org` is a usage error listing them.
+pub fn org(state: &State, arg: Option<&str>) -> Result<OrgId, CliError> {
+    match arg.map(str::trim).filter(|a| !a.is_empty()) {
+        Some(name) => {
+            if let Some(org) = state.org_by_name(name) {
+                return Ok(org.id());
+            }
+            if let Ok(id) = name.parse::<OrgId>() {
+                if state.org(id).is_some() {
+                    return Ok(id);
+                }
+            }
+            Err(CliError::not_found(format!(
+                "organization {name:?} not found{}",
+                known(state)
+            )))
+        }
+        None => {
+            let mut orgs = state.orgs();
+            match (orgs.next(), orgs.next()) {
+                (Some(only), None) => Ok(only.id()),
+                (None, _) => Err(CliError::not_found(
+                    "this data directory has no organization yet: run `offboard init --org NAME --owner-email …` first",
+                )),
+                (Some(_), Some(_)) => Err(CliError::usage(format!(
+                    "this data directory holds several organizations: choose one with --org{}",
+                    known(state)
+                ))),
+            }
+        }
+    }
+}
+
+fn known(state: &State) -> String {
+    let names: Vec<String> = state.orgs().map(|o| format!("{:?}", o.name())).collect();
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(" (known: {})", names.join(", "))
+    }
+}
+
+/// `--as`: a user's email or id, `support:NAME` or `auditor:NAME`; absent means the
+/// org's owner.
+pub fn actor(org: &OrgState, arg: Option<&str>) -> Result<Actor, CliError> {
+    let Some(arg) = arg.map(str::trim).filter(|a| !a.is_empty()) else {
+        return Ok(Actor::User { id: org.owner() });
+    };
+    if let Some(name) = arg.strip_prefix("support:") {
+        return Ok(Actor::Support {
+            name: name.to_owned(),
+        });
+    }
+    if let Some(name) = arg.strip_prefix("auditor:") {
+        return Ok(Actor::Auditor {
+            name: name.to_owned(),
+        });
+    }
+    Ok(Actor::User {
+        id: user(org, arg)?,
+    })
+}
+
+/// A user of the directory by email (case-insensitive) or id. Emails name listed users
+/// only; an id names any user ever invited (the domain then says what it allows).
+pub fn user(org: &OrgState, arg: &str) -> Result<UserId, CliError> {
+    let arg = arg.trim();
+    if let Some(u) = org.directory().user_by_email(arg) {
+        return Ok(u.id);
+    }
+    if let Ok(id) = arg.parse::<UserId>() {
+        if org.directory().user(id).is_some() {
+            return Ok(id);
+        }
+    }
+    Err(CliError::not_found(format!(
+        "no user {arg:?} in {:?}",
+        org.name()
+    )))
+}
+
+/// Like [`user`], but an email also finds a deleted user (the most recently deleted one
+/// with that email), for commands about deleted users.
+pub fn any_user(org: &OrgState, arg: &str) -> Result<UserId, CliError> {
+    if let Ok(id) = user(org, arg) {
+        return Ok(id);
+    }
+    let wanted = arg.trim().to_lowercase();
+    org.directory()
+        .users()
+        .filter(|u| u.status == UserStatus::Deleted && u.profile.email.to_lowercase() == wanted)
+        .max_by_key(|u| u.deleted_at.map(|(p, _)| p))
+        .map(|u| u.id)
+        .ok_or_else(|| CliError::not_found(format!("no user {:?} in {:?}", arg.trim(), org.name())))
+}
+
+/// Several users, each by email or id.
+pub fn users(org: &OrgState, args: &[String]) -> Result<Vec<UserId>, CliError> {
+    args.iter().map(|a| user(org, a)).collect()
+}
+
+/// A user's email for people (the id when the user is unknown).
+pub fn email(org: &OrgState, id: UserId) -> String {
+    org.directory()
+        .user(id)
+        .map_or_else(|| id.to_string(), |u| u.profile.email.clone())
+}
+
+/// A `kind:id` resource key.
+pub fn resource(arg: &str) -> Result<ResourceKey, CliError> {
+    arg.trim()
+        .parse()
+        .map_err(|e: offboard_events::ResourceKeyError| CliError::invalid(e.to_string()))
+}
+
+/// `USER=WEIGHT`.
+pub fn member(org: &OrgState, arg: &str) -> Result<Member, CliError> {
+    let (who, weight) = arg.rsplit_once('=').ok_or_else(|| {
+        CliError::invalid(format!(
+            "{arg:?} must look like USER=WEIGHT, e.g. ann@example.com=2"
+        ))
+    })?;
+    let weight = weight
+        .trim()
+        .parse()
+        .map_err(|_| CliError::invalid(format!("weight {weight:?} must be a whole number")))?;
+    Ok(Member {
+        user: user(org, who)?,
+        weight,
+    })
+}
+
+/// `pool` or a user.
+pub fn credit_account(org: &OrgState, arg: &str) -> Result<CreditAccount, CliError> {
+    if arg.trim().eq_ignore_ascii_case("pool") {
+        Ok(CreditAccount::Pool)
+    } else {
+        Ok(CreditAccount::User {
+            id: user(org, arg)?,
+        })
+    }
+}
+
+/// Which end of a day a bare date stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayEnd {
+    Start,
+    End,
+}
+
+/// A time: RFC 3339 (`2026-03-01T09:00:00Z`), or a date `YYYY-MM-DD` meaning the start or
+/// the end of that day in UTC.
+pub fn time(arg: &str, day: DayEnd) -> Result<DateTime<Utc>, CliError> {
+    let arg = arg.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(arg) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(arg, "%Y-%m-%d") {
+        let clock = match day {
+            DayEnd::Start => NaiveTime::MIN,
+            DayEnd::End => {
+                NaiveTime::from_hms_nano_opt(23, 59, 59, 999_999_999).expect("a valid time of day")
+            }
+        };
+        return Ok(Utc.from_utc_datetime(&date.and_time(clock)));
+    }
+    Err(CliError::invalid(format!(
+        "{arg:?} is not a time: use RFC 3339 (2026-03-01T09:00:00Z) or a date (2026-03-01)"
+    )))
+}
+
+/// What `--as-of` names: a log position, or a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    Position(u64),
+    Time(DateTime<Utc>),
+}
+
+/// `--as-of T|POS`: a plain integer is a position; anything else a time (a bare date
+/// is the end of that day).
+pub fn as_of(arg: &str) -> Result<AsOf, CliError> {
+    match arg.trim().parse::<u64>() {
+        Ok(p) => Ok(AsOf::Position(p)),
+        Err(_) => time(arg, DayEnd::End).map(AsOf::Time),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_of_reads_positions_dates_and_times() {
+        assert_eq!(as_of("42").unwrap(), AsOf::Position(42));
+        assert_eq!(
+            as_of("2026-03-01").unwrap(),
+            AsOf::Time(
+                Utc.with_ymd_and_hms(2026, 3, 1, 23, 59, 59).unwrap()
+                    + chrono::Duration::nanoseconds(999_999_999)
+            )
+        );
+        assert_eq!(
+            as_of("2026-03-01T09:00:00+01:00").unwrap(),
+            AsOf::Time(Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap())
+        );
+        assert_eq!(
+            time("2026-03-01", DayEnd::Start).unwrap(),
+            Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()
+        );
+        let e = as_of("yesterday").unwrap_err();
+        assert_eq!((e.code.as_str(), e.exit), ("invalid_input", 1));
+    }
+
+    #[test]
+    fn resource_keys_and_members_are_checked() {
+        assert_eq!(resource("buyer:B-1").unwrap().kind(), "buyer");
+        assert_eq!(resource("B-1").unwrap_err().code, "invalid_input");
+    }
+}

@@ -1,0 +1,439 @@
+//! Resources: `resource add`, `resource import` (JSON lines or CSV, fast, with a
+//! progress bar), and the ownership views `owners` and `owner` (now or as of a time or
+//! position, with every owner a resource had).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use offboard_events::{Actor, CorrelationId, ResourceKey, UserId};
+use offboard_projections::OrgState;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::args::{OwnerArgs, OwnersArgs, ResourceCmd};
+use super::error::CliError;
+use super::output::Progress;
+use super::resolve::{self, AsOf};
+use super::Ctx;
+use crate::domain::{plural, Command, MAX_REGISTER};
+
+/// Resources per `RegisterResources` command an import sends.
+pub const IMPORT_CHUNK: usize = if MAX_REGISTER < 10_000 {
+    MAX_REGISTER
+} else {
+    10_000
+};
+
+pub fn resource(cx: &mut Ctx, c: &ResourceCmd) -> Result<(), CliError> {
+    match c {
+        ResourceCmd::Add { resources, owner } => {
+            let keys = resources
+                .iter()
+                .map(|r| resolve::resource(r))
+                .collect::<Result<Vec<_>, _>>()?;
+            let owner = cx.read(|org| resolve::user(org, owner))?;
+            cx.run(
+                Command::RegisterResources {
+                    owner,
+                    resources: keys,
+                },
+                None,
+            )?;
+            Ok(())
+        }
+        ResourceCmd::Import { file } => import(cx, file),
+    }
+}
+
+/// One row of an import file.
+#[derive(Debug, Deserialize)]
+struct ImportRow {
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    /// `kind:id` in one field, instead of `kind` and `id`.
+    #[serde(default)]
+    resource: Option<String>,
+    owner: String,
+}
+
+impl ImportRow {
+    fn key(&self) -> Result<ResourceKey, String> {
+        let text = match (&self.resource, &self.kind, &self.id) {
+            (Some(r), _, _) => r.clone(),
+            (None, Some(k), Some(i)) => format!("{}:{}", k.trim(), i.trim()),
+            _ => return Err("needs kind and id, or resource".to_owned()),
+        };
+        text.trim()
+            .parse()
+            .map_err(|e: offboard_events::ResourceKeyError| e.to_string())
+    }
+}
+
+/// Reads every row of `file`: JSON lines when the first non-blank character is `{`,
+/// else CSV with the header `kind,id,owner`.
+fn read_rows(file: &Path) -> Result<Vec<(ResourceKey, String)>, CliError> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", file.display())))?;
+    let json_lines = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    let bad = |line: usize, why: String| {
+        CliError::invalid(format!("{}, line {line}: {why}", file.display()))
+    };
+    let mut rows = Vec::new();
+    if json_lines {
+        for (i, line) in BufReader::new(bytes.as_slice()).lines().enumerate() {
+            let line = line.map_err(|e| bad(i + 1, e.to_string()))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let row: ImportRow =
+                serde_json::from_str(&line).map_err(|e| bad(i + 1, e.to_string()))?;
+            rows.push((row.key().map_err(|e| bad(i + 1, e))?, row.owner));
+        }
+    } else {
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(bytes.as_slice());
+        let headers = reader.headers().map_err(|e| bad(1, e.to_string()))?.clone();
+        let has = |h: &str| headers.iter().any(|x| x == h);
+        if !(has("owner") && (has("resource") || (has("kind") && has("id")))) {
+            return Err(bad(
+                1,
+                "a CSV import needs the header kind,id,owner (or resource,owner)".to_owned(),
+            ));
+        }
+        for (i, record) in reader.deserialize::<ImportRow>().enumerate() {
+            let row = record.map_err(|e| bad(i + 2, e.to_string()))?;
+            rows.push((row.key().map_err(|e| bad(i + 2, e))?, row.owner));
+        }
+    }
+    Ok(rows)
+}
+
+#[derive(Debug, Serialize)]
+struct OwnerCount {
+    owner_id: UserId,
+    owner_email: String,
+    count: u64,
+}
+
+/// Registers every row, grouped by owner, in commands of [`IMPORT_CHUNK`] resources.
+/// Everything is checked before the first command is sent (unknown owners, keys listed
+/// twice or already registered), so a bad file writes nothing.
+fn import(cx: &mut Ctx, file: &Path) -> Result<(), CliError> {
+    let rows = read_rows(file)?;
+    if rows.is_empty() {
+        return Err(CliError::invalid(format!(
+            "{} holds no resources",
+            file.display()
+        )));
+    }
+    let total = rows.len() as u64;
+    let by_owner: BTreeMap<UserId, Vec<ResourceKey>> = cx.read(|org| {
+        let mut owners: HashMap<String, UserId> = HashMap::new();
+        let mut seen: HashSet<&ResourceKey> = HashSet::with_capacity(rows.len());
+        let mut by_owner: BTreeMap<UserId, Vec<ResourceKey>> = BTreeMap::new();
+        let mut taken = Vec::new();
+        for (key, owner) in &rows {
+            if !seen.insert(key) {
+                return Err(CliError::invalid(format!("{key} is listed twice in the file")));
+            }
+            if org.ownership().owner_of(key).is_some() {
+                taken.push(key.to_string());
+                continue;
+            }
+            let id = match owners.get(owner.as_str()) {
+                Some(id) => *id,
+                None => {
+                    let id = resolve::user(org, owner)?;
+                    owners.insert(owner.clone(), id);
+                    id
+                }
+            };
+            by_owner.entry(id).or_default().push(key.clone());
+        }
+        if !taken.is_empty() {
+            let shown: Vec<&str> = taken.iter().take(5).map(String::as_str).collect();
+            return Err(CliError::new(
+                "already_exists",
+                format!(
+                    "{} of the file's resources are already registered ({}{}); nothing was imported",
+                    taken.len(),
+                    shown.join(", "),
+                    if taken.len() > 5 { ", …" } else { "" }
+                ),
+                super::error::EXIT_REJECTED,
+            ));
+        }
+        Ok(by_owner)
+    })?;
+    drop(rows);
+
+    let progress = Progress::new(Some(total), "importing");
+    let meta = cx.meta()?;
+    let mut first = None;
+    let mut last = None;
+    let mut commands = 0u64;
+    for (owner, keys) in &by_owner {
+        for chunk in keys.chunks(IMPORT_CHUNK) {
+            let mut m = meta.clone();
+            m.command_id = offboard_events::CommandId::new();
+            let appended = cx.submit_as(
+                m,
+                Command::RegisterResources {
+                    owner: *owner,
+                    resources: chunk.to_vec(),
+                },
+            );
+            let appended = match appended {
+                Ok(a) => a,
+                Err(e) => {
+                    progress.finish();
+                    return Err(e);
+                }
+            };
+            commands += 1;
+            if let Some((a, b)) = appended.positions {
+                first.get_or_insert(a);
+                last = Some(b);
+            }
+            progress.inc(chunk.len() as u64);
+        }
+    }
+    progress.finish();
+    let counts: Vec<OwnerCount> = cx.read(|org| {
+        Ok(by_owner
+            .iter()
+            .map(|(id, keys)| OwnerCount {
+                owner_id: *id,
+                owner_email: resolve::email(org, *id),
+                count: keys.len() as u64,
+            })
+            .collect())
+    })?;
+    let message = format!(
+        "Imported {total} {} for {} {} in {commands} {}.",
+        plural("resource", total),
+        counts.len(),
+        plural("owner", counts.len() as u64),
+        plural("command", commands)
+    );
+    if cx.out.is_json() {
+        cx.out.doc(&json!({
+            "ok": true,
+            "command": "import_resources",
+            "message": message,
+            "imported": total,
+            "commands": commands,
+            "positions": first.zip(last).map(|(a, b)| [a, b]),
+            "owners": counts,
+        }))?;
+    } else {
+        cx.out.line(message);
+        let rows: Vec<Vec<String>> = counts
+            .iter()
+            .map(|c| vec![c.owner_email.clone(), c.count.to_string()])
+            .collect();
+        cx.out.table(&["owner", "resources"], &rows);
+    }
+    Ok(())
+}
+
+/// The position `--as-of` names in `org` (`None`: now).
+pub fn as_of_position(cx: &Ctx, arg: Option<&str>) -> Result<Option<u64>, CliError> {
+    let Some(arg) = arg else {
+        return Ok(None);
+    };
+    Ok(Some(match resolve::as_of(arg)? {
+        AsOf::Position(p) => p.min(cx.engine().last_position()),
+        AsOf::Time(t) => {
+            let org = cx.org_id()?;
+            cx.engine().position_at(org, t)
+        }
+    }))
+}
+
+/// Runs `f` on the org as it stood after `position` (now when `None`); `f` gets `None`
+/// when the org did not exist yet. Emails come from today's directory.
+fn at<R>(
+    cx: &Ctx,
+    position: Option<u64>,
+    f: impl FnOnce(Option<&OrgState>, &OrgState) -> Result<R, CliError>,
+) -> Result<R, CliError> {
+    match position {
+        None => cx.read(|org| f(Some(org), org)),
+        Some(p) => {
+            let past = cx.engine().state_at(p)?;
+            cx.read(|now| f(past.org(now.id()), now))
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct OwnedView {
+    resource: String,
+    kind: String,
+    id: String,
+    owner_id: UserId,
+    owner_email: String,
+}
+
+/// `owners [--kind K] [--owner USER] [--as-of T|POS]`.
+pub fn owners(cx: &mut Ctx, a: &OwnersArgs) -> Result<(), CliError> {
+    let position = as_of_position(cx, a.as_of.as_deref())?;
+    let owner = match &a.owner {
+        Some(o) => Some(cx.read(|org| resolve::any_user(org, o))?),
+        None => None,
+    };
+    let views: Vec<OwnedView> = at(cx, position, |past, now| {
+        let Some(org) = past else {
+            return Ok(Vec::new());
+        };
+        let mut emails: HashMap<UserId, String> = HashMap::new();
+        Ok(org
+            .ownership()
+            .list(a.kind.as_deref(), owner)
+            .into_iter()
+            .map(|(key, owner)| OwnedView {
+                resource: key.to_string(),
+                kind: key.kind().to_owned(),
+                id: key.id().to_owned(),
+                owner_id: owner,
+                owner_email: emails
+                    .entry(owner)
+                    .or_insert_with(|| resolve::email(now, owner))
+                    .clone(),
+            })
+            .collect())
+    })?;
+    if cx.out.is_json() {
+        cx.out.doc(&json!({
+            "as_of": position,
+            "count": views.len(),
+            "resources": views,
+        }))?;
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = views
+        .iter()
+        .map(|v| vec![v.resource.clone(), v.owner_email.clone()])
+        .collect();
+    cx.out.table(&["resource", "owner"], &rows);
+    let mut per_owner: BTreeMap<&str, u64> = BTreeMap::new();
+    for v in &views {
+        *per_owner.entry(v.owner_email.as_str()).or_default() += 1;
+    }
+    let summary: Vec<String> = per_owner.iter().map(|(o, n)| format!("{o} {n}")).collect();
+    cx.out.line(format!(
+        "{} {}{}{}",
+        views.len(),
+        plural("resource", views.len() as u64),
+        position
+            .map(|p| format!(" as of position {p}"))
+            .unwrap_or_default(),
+        if summary.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", summary.join(", "))
+        }
+    ));
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+struct ChangeView {
+    position: u64,
+    occurred_at: DateTime<Utc>,
+    owner_id: UserId,
+    owner_email: String,
+    previous_id: Option<UserId>,
+    previous_email: Option<String>,
+    correlation_id: CorrelationId,
+    actor: Actor,
+    on_behalf_of: Option<UserId>,
+    #[serde(skip)]
+    actor_label: String,
+}
+
+/// `owner KIND:ID [--as-of T|POS]`: the owner then, and every owner it ever had.
+pub fn owner(cx: &mut Ctx, a: &OwnerArgs) -> Result<(), CliError> {
+    let key = resolve::resource(&a.resource)?;
+    let position = as_of_position(cx, a.as_of.as_deref())?;
+    let (owner, history) = cx.read(|org| {
+        let history: Vec<ChangeView> = org
+            .owner_history(&key)
+            .into_iter()
+            .map(|c| ChangeView {
+                position: c.position,
+                occurred_at: c.occurred_at,
+                owner_id: c.owner,
+                owner_email: resolve::email(org, c.owner),
+                previous_id: c.previous,
+                previous_email: c.previous.map(|p| resolve::email(org, p)),
+                correlation_id: c.correlation_id,
+                actor_label: match &c.actor {
+                    Actor::User { id } => resolve::email(org, *id),
+                    other => other.to_string(),
+                },
+                actor: c.actor,
+                on_behalf_of: c.on_behalf_of,
+            })
+            .collect();
+        if history.is_empty() {
+            return Err(CliError::not_found(format!("resource {key}")));
+        }
+        let owner = match position {
+            None => org.ownership().owner_of(&key),
+            Some(p) => org.owner_at_position(&key, p),
+        };
+        Ok((owner.map(|o| (o, resolve::email(org, o))), history))
+    })?;
+    if cx.out.is_json() {
+        cx.out.doc(&json!({
+            "resource": key,
+            "as_of": position,
+            "owner_id": owner.as_ref().map(|o| o.0),
+            "owner_email": owner.as_ref().map(|o| o.1.clone()),
+            "history": history,
+        }))?;
+        return Ok(());
+    }
+    let when = position.map_or("now".to_owned(), |p| format!("as of position {p}"));
+    match &owner {
+        Some((_, email)) => cx.out.line(format!("{key} is owned by {email} {when}.")),
+        None => cx.out.line(format!("{key} did not exist yet {when}.")),
+    }
+    cx.out
+        .line(format!("Every owner it had ({}):", history.len()));
+    let rows: Vec<Vec<String>> = history
+        .iter()
+        .map(|c| {
+            vec![
+                c.position.to_string(),
+                c.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                c.owner_email.clone(),
+                c.previous_email.clone().unwrap_or_else(|| "-".into()),
+                c.actor_label.clone(),
+                c.correlation_id.to_string(),
+            ]
+        })
+        .collect();
+    cx.out.table(
+        &[
+            "position",
+            "time (UTC)",
+            "owner",
+            "previous",
+            "actor",
+            "correlation id",
+        ],
+        &rows,
+    );
+    Ok(())
+}

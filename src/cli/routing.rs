@@ -1,0 +1,217 @@
+//! Who gets new work: singleton duties (`duty`), distributions (`distribution`: lead
+//! rotations, workflow automations, integrations) and shared labels (`label`).
+
+use offboard_events::{DistributionKind, Member, UserId};
+use serde::Serialize;
+use serde_json::json;
+
+use super::args::{DistributionCmd, DistributionKindArg, DutyCmd, LabelCmd};
+use super::describe::{kind_word, members as member_list};
+use super::error::CliError;
+use super::{resolve, Ctx};
+use crate::domain::Command;
+
+pub fn duty(cx: &mut Ctx, c: &DutyCmd) -> Result<(), CliError> {
+    match c {
+        DutyCmd::Assign { name, user } => {
+            let to = cx.read(|org| resolve::user(org, user))?;
+            cx.run(
+                Command::AssignDuty {
+                    duty: name.clone(),
+                    to,
+                },
+                None,
+            )?;
+            Ok(())
+        }
+        DutyCmd::List => {
+            #[derive(Serialize)]
+            struct DutyView {
+                duty: String,
+                holder_id: UserId,
+                holder_email: String,
+            }
+            let views: Vec<DutyView> = cx.read(|org| {
+                Ok(org
+                    .duties()
+                    .all()
+                    .map(|(d, u)| DutyView {
+                        duty: d.to_owned(),
+                        holder_id: u,
+                        holder_email: resolve::email(org, u),
+                    })
+                    .collect())
+            })?;
+            if cx.out.is_json() {
+                cx.out.doc(&json!({ "duties": views }))?;
+            } else {
+                let rows: Vec<Vec<String>> = views
+                    .iter()
+                    .map(|v| vec![v.duty.clone(), v.holder_email.clone()])
+                    .collect();
+                cx.out.table(&["duty", "holder"], &rows);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn members(cx: &Ctx, args: &[String]) -> Result<Vec<Member>, CliError> {
+    cx.read(|org| args.iter().map(|m| resolve::member(org, m)).collect())
+}
+
+fn optional_user(cx: &Ctx, arg: &str) -> Result<Option<UserId>, CliError> {
+    if arg.trim().eq_ignore_ascii_case("none") {
+        Ok(None)
+    } else {
+        cx.read(|org| resolve::user(org, arg)).map(Some)
+    }
+}
+
+pub fn distribution(cx: &mut Ctx, c: &DistributionCmd) -> Result<(), CliError> {
+    match c {
+        DistributionCmd::Add {
+            name,
+            kind,
+            members: m,
+            backup,
+        } => {
+            let kind = match kind {
+                DistributionKindArg::Rotation => DistributionKind::Rotation,
+                DistributionKindArg::Automation => DistributionKind::Automation,
+                DistributionKindArg::Integration => DistributionKind::Integration,
+            };
+            let members = members(cx, m)?;
+            let backup = match backup {
+                Some(b) => optional_user(cx, b)?,
+                None => None,
+            };
+            cx.run(
+                Command::CreateDistribution {
+                    name: name.clone(),
+                    kind,
+                    members,
+                    backup,
+                },
+                None,
+            )?;
+        }
+        DistributionCmd::Members { name, members: m } => {
+            let members = members(cx, m)?;
+            cx.run(
+                Command::SetDistributionMembers {
+                    distribution: name.clone(),
+                    members,
+                },
+                None,
+            )?;
+        }
+        DistributionCmd::Backup { name, user } => {
+            let backup = optional_user(cx, user)?;
+            cx.run(
+                Command::SetDistributionBackup {
+                    distribution: name.clone(),
+                    backup,
+                },
+                None,
+            )?;
+        }
+        DistributionCmd::List => {
+            #[derive(Serialize)]
+            struct MemberView {
+                user_id: UserId,
+                email: String,
+                weight: u32,
+            }
+            #[derive(Serialize)]
+            struct DistributionView {
+                id: offboard_events::DistributionId,
+                name: String,
+                kind: DistributionKind,
+                members: Vec<MemberView>,
+                backup_id: Option<UserId>,
+                backup_email: Option<String>,
+            }
+            let (views, rows) = cx.read(|org| {
+                let mut views = Vec::new();
+                let mut rows = Vec::new();
+                for d in org.distributions().all() {
+                    rows.push(vec![
+                        d.name.clone(),
+                        kind_word(d.kind).to_owned(),
+                        member_list(org, &d.members),
+                        d.backup.map_or("-".into(), |b| resolve::email(org, b)),
+                    ]);
+                    views.push(DistributionView {
+                        id: d.id,
+                        name: d.name.clone(),
+                        kind: d.kind,
+                        members: d
+                            .members
+                            .iter()
+                            .map(|m| MemberView {
+                                user_id: m.user,
+                                email: resolve::email(org, m.user),
+                                weight: m.weight,
+                            })
+                            .collect(),
+                        backup_id: d.backup,
+                        backup_email: d.backup.map(|b| resolve::email(org, b)),
+                    });
+                }
+                Ok((views, rows))
+            })?;
+            if cx.out.is_json() {
+                cx.out.doc(&json!({ "distributions": views }))?;
+            } else {
+                cx.out
+                    .table(&["name", "kind", "members (weight)", "backup"], &rows);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn label(cx: &mut Ctx, c: &LabelCmd) -> Result<(), CliError> {
+    match c {
+        LabelCmd::Add { name, members } => {
+            let members = cx.read(|org| resolve::users(org, members))?;
+            cx.run(
+                Command::CreateLabel {
+                    name: name.clone(),
+                    members,
+                },
+                None,
+            )?;
+        }
+        LabelCmd::List => {
+            #[derive(Serialize)]
+            struct LabelView {
+                id: offboard_events::LabelId,
+                name: String,
+                members: Vec<String>,
+            }
+            let views: Vec<LabelView> = cx.read(|org| {
+                Ok(org
+                    .labels()
+                    .all()
+                    .map(|l| LabelView {
+                        id: l.id,
+                        name: l.name.clone(),
+                        members: l.members.iter().map(|m| resolve::email(org, *m)).collect(),
+                    })
+                    .collect())
+            })?;
+            if cx.out.is_json() {
+                cx.out.doc(&json!({ "labels": views }))?;
+            } else {
+                let rows: Vec<Vec<String>> = views
+                    .iter()
+                    .map(|l| vec![l.name.clone(), l.members.join(", ")])
+                    .collect();
+                cx.out.table(&["label", "members"], &rows);
+            }
+        }
+    }
+    Ok(())
+}

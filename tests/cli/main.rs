@@ -1,0 +1,15 @@
+//! The CLI suite: one test binary that runs the real `offboard` binary in temporary
+//! data directories, one module per command group (ripgrep's layout), covering every
+//! subcommand, the JSON shapes, the error paths and the exit codes (1, 2, 3).
+
+mod audit;
+mod demo;
+mod errors;
+mod guided;
+mod offboarding;
+mod resources;
+mod routing;
+mod setup;
+mod users;
+#[allow(dead_code)]
+mod util;

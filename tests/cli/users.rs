@@ -1,0 +1,176 @@
+//! `user add|list|show|role|manager|activate` and `group add|join|leave`.
+
+use crate::util::*;
+
+#[test]
+fn user_add_with_every_flag_then_list_show_and_activate() {
+    let d = acme();
+    let doc = d.json(&[
+        "user",
+        "add",
+        "--email",
+        "Zoe@Acme.example",
+        "--first",
+        "Zoe",
+        "--last",
+        "Quinn",
+        "--title",
+        "Buyer",
+        "--role",
+        "manager",
+        "--manager",
+        SAM,
+        "--inactive",
+    ]);
+    assert_eq!(doc["command"], "invite_user");
+    let id = doc["user_id"].as_str().unwrap().to_owned();
+    assert_eq!(doc["events"].as_array().unwrap().len(), 1, "invited only");
+    let e = d.fails(
+        1,
+        &[
+            "--as",
+            SAM,
+            "user",
+            "add",
+            "--email",
+            "y@acme.example",
+            "--first",
+            "Y",
+            "--last",
+            "Z",
+            "--role",
+            "manager",
+        ],
+    );
+    assert_eq!(e["code"], "forbidden", "a manager cannot add a manager");
+
+    let invited = d.json(&["user", "list", "--status", "invited"]);
+    assert_eq!(invited["users"].as_array().unwrap().len(), 1);
+    let zoe = &invited["users"][0];
+    assert_eq!(zoe["email"], "Zoe@Acme.example");
+    assert_eq!(zoe["job_title"], "Buyer");
+    assert_eq!(zoe["role"], "manager");
+    assert_eq!(zoe["manager_email"], SAM);
+    // USER accepts an email (any case) or an id.
+    assert_eq!(
+        d.json(&["user", "show", "zoe@acme.example"])["id"],
+        id.as_str()
+    );
+    assert_eq!(d.json(&["user", "show", &id])["email"], "Zoe@Acme.example");
+    d.ok(&["user", "activate", "zoe@acme.example"]);
+    assert_eq!(d.json(&["user", "show", &id])["status"], "active");
+    assert_eq!(
+        d.fails(1, &["user", "activate", &id])["code"],
+        "invalid_state"
+    );
+
+    let all = d.ok(&["user", "list"]);
+    assert!(
+        all.contains("email") && all.contains("Zoe@Acme.example") && all.contains("6 users"),
+        "{all}"
+    );
+    let show = d.ok(&["user", "show", PAT]);
+    assert!(show.contains("manager") && show.contains(SAM), "{show}");
+}
+
+#[test]
+fn user_input_errors_are_exit_1_with_a_code() {
+    let d = acme();
+    assert_eq!(
+        d.fails(1, &["user", "show", "nobody@acme.example"])["code"],
+        "not_found"
+    );
+    assert_eq!(
+        d.fails(1, &["user", "role", PAT, "boss"])["code"],
+        "invalid_input"
+    );
+    assert_eq!(
+        d.fails(1, &["user", "list", "--status", "asleep"])["code"],
+        "invalid_input"
+    );
+    let e = d.fails(
+        1,
+        &[
+            "user",
+            "add",
+            "--email",
+            "PAT@acme.example",
+            "--first",
+            "P",
+            "--last",
+            "K",
+        ],
+    );
+    assert_eq!(e["code"], "email_taken");
+    let e = d.fails(
+        1,
+        &[
+            "user",
+            "add",
+            "--email",
+            "not-an-email",
+            "--first",
+            "P",
+            "--last",
+            "K",
+        ],
+    );
+    assert_eq!(e["code"], "invalid_input");
+    let text = d.fails_human(1, &["user", "show", "nobody@acme.example"]);
+    assert!(text.contains("nobody@acme.example"), "{text}");
+}
+
+#[test]
+fn role_and_manager_changes() {
+    let d = acme();
+    let doc = d.json(&["user", "role", PAT, "manager"]);
+    assert_eq!(doc["command"], "change_role");
+    assert_eq!(doc["events"][0]["data"]["to"], "manager");
+    assert_eq!(
+        d.fails(1, &["user", "role", BOB, "member"])["code"],
+        "invalid_state"
+    );
+    assert_eq!(
+        d.fails(1, &["--as", ANN, "user", "role", BOB, "manager"])["code"],
+        "forbidden"
+    );
+    d.ok(&["user", "manager", ANN, PAT]);
+    assert_eq!(d.json(&["user", "show", ANN])["manager_email"], PAT);
+    assert_eq!(
+        d.json(&["user", "show", PAT])["reports"],
+        serde_json::json!([ANN])
+    );
+    d.ok(&["user", "manager", ANN, "none"]);
+    assert!(d.json(&["user", "show", ANN])["manager_id"].is_null());
+}
+
+#[test]
+fn groups_are_created_joined_and_left() {
+    let d = acme();
+    let doc = d.json(&["group", "add", "north-office", "--owner", SAM]);
+    assert_eq!(doc["command"], "create_group");
+    d.ok(&["group", "join", "north-office", PAT]);
+    assert_eq!(
+        d.json(&["user", "show", PAT])["groups"],
+        serde_json::json!(["north-office"])
+    );
+    assert_eq!(
+        d.fails(1, &["group", "join", "north-office", PAT])["code"],
+        "invalid_state"
+    );
+    d.ok(&["group", "leave", "north-office", PAT]);
+    assert_eq!(
+        d.json(&["user", "show", PAT])["groups"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        d.fails(1, &["group", "join", "south", PAT])["code"],
+        "not_found"
+    );
+    assert_eq!(
+        d.fails(1, &["group", "add", "North Office", "--owner", SAM])["code"],
+        "invalid_input"
+    );
+    // The group is a resource its owner holds.
+    assert_eq!(d.json(&["owner", "group:north-office"])["owner_email"], SAM);
+}
