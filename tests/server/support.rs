@@ -183,12 +183,39 @@ impl World {
         body["user_id"].as_str().unwrap().parse().unwrap()
     }
 
-    /// A token for a user of "Truck Pros".
-    pub fn token_for(&self, user: UserId) -> String {
-        tokens::create(&self.engine, Some("Truck Pros"), &user.to_string())
-            .unwrap()
-            .token
+    /// A token for a principal of "Truck Pros", created by the owner through the API.
+    pub async fn token_for(&self, principal: &str) -> String {
+        let created = self
+            .post(
+                &self.owner_token,
+                "/v1/tokens",
+                serde_json::json!({ "principal": principal }),
+            )
+            .await
+            .ok();
+        created["token"].as_str().unwrap().to_owned()
     }
+}
+
+/// The events of an SSE body: `(id, event name, data)`.
+pub fn sse_events(text: &str) -> Vec<(Option<u64>, Option<String>, Value)> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            let mut id = None;
+            let mut event = None;
+            let mut data = None;
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().parse().ok();
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    event = Some(v.trim().to_owned());
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data = Some(serde_json::from_str(v.trim()).unwrap());
+                }
+            }
+            data.map(|d| (id, event, d))
+        })
+        .collect()
 }
 
 pub async fn send(
@@ -203,7 +230,11 @@ pub async fn send(
     if let Some(token) = token {
         request = request.header("authorization", format!("Bearer {token}"));
     }
-    if body.is_some() {
+    if body.is_some()
+        && !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
         request = request.header("content-type", "application/json");
     }
     for (name, value) in headers {
