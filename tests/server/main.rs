@@ -3,5 +3,6 @@
 //! server on 127.0.0.1.
 
 mod router;
+mod stream;
 #[allow(dead_code)]
 mod support;
