@@ -3,6 +3,7 @@
 //! server on 127.0.0.1.
 
 mod router;
+mod seeds;
 mod stream;
 #[allow(dead_code)]
 mod support;
