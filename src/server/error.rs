@@ -201,7 +201,7 @@ const DOCUMENTED: &[(u16, &str)] = &[
     (401, "No bearer token, or an unknown or revoked one."),
     (403, "The token's principal may not do this (R4, R5)."),
     (404, "Not found in the token's organization (other orgs' objects included, R1)."),
-    (409, "Conflict: an Idempotency-Key reused for another command, a stream version mismatch, or a name or email already taken."),
+    (409, "Conflict: an Idempotency-Key reused for another command, or a name or email already taken."),
     (413, "Request body over the server's limit."),
     (422, "Refused by the domain: the code says why; blockers list everything in the way."),
     (503, "Storage failed or the server is shutting down; nothing was written."),
