@@ -13,8 +13,8 @@ use aide::transform::TransformOperation;
 use axum::extract::State;
 use axum::Json;
 use offboard_events::{
-    CorrelationId, CreditAccount, DistributionKind, Event, FollowUp, Member, Policy, PrincipalKind,
-    ResourceKey, Role,
+    CreditAccount, DistributionKind, Event, FollowUp, Member, Policy, PrincipalKind, ResourceKey,
+    Role,
 };
 use offboard_projections::OrgState;
 use schemars::JsonSchema;
@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiJson, ApiPath, CorrelationPath, NamePath, UserPath};
 use super::refs::{resolve_all, resolve_opt, CommandHeaders, UserRef};
 use super::views::{CommandResult, Invited};
 use super::AppState;
@@ -63,24 +63,6 @@ async fn run(
 ) -> Answer {
     let appended = execute(state, caller, headers, build).await?;
     Ok(Json(CommandResult::from(&appended)))
-}
-
-/// A user named in the path.
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct UserPath {
-    /// The user's id or email.
-    user: UserRef,
-}
-
-/// A name in the path (group, distribution, label, duty).
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct NamePath {
-    name: String,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct CorrelationPath {
-    correlation_id: CorrelationId,
 }
 
 /// How several recipients share resources (R15).

@@ -1,18 +1,73 @@
 //! axum's JSON, path and query extractors, answering their rejections in the API's
-//! error shape (400 malformed, 413 too large, 415 not JSON) instead of plain text.
+//! error shape (400 malformed, 413 too large, 415 not JSON) instead of plain text; the
+//! path parameters endpoints share; and documenting an optional header.
 
 use aide::generate::GenContext;
-use aide::openapi::Operation;
+use aide::openapi::{
+    HeaderStyle, Operation, Parameter, ParameterData, ParameterSchemaOrContent, ReferenceOr,
+    SchemaObject,
+};
 use aide::OperationInput;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::Json;
+use offboard_events::CorrelationId;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use super::error::ApiError;
+use super::refs::UserRef;
+
+/// A user named in the path.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct UserPath {
+    /// The user's id or email.
+    pub user: UserRef,
+}
+
+/// A name in the path (group, distribution, label, duty, consumer).
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct NamePath {
+    pub name: String,
+}
+
+/// A business operation (e.g. one offboarding) in the path.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CorrelationPath {
+    pub correlation_id: CorrelationId,
+}
+
+/// Documents an optional request header of type `T`.
+pub fn header_parameter<T: JsonSchema>(
+    ctx: &mut GenContext,
+    operation: &mut Operation,
+    name: &str,
+    description: &str,
+) {
+    operation
+        .parameters
+        .push(ReferenceOr::Item(Parameter::Header {
+            parameter_data: ParameterData {
+                name: name.to_owned(),
+                description: Some(description.to_owned()),
+                required: false,
+                format: ParameterSchemaOrContent::Schema(SchemaObject {
+                    json_schema: ctx.schema.subschema_for::<T>(),
+                    example: None,
+                    external_docs: None,
+                }),
+                extensions: Default::default(),
+                deprecated: None,
+                example: None,
+                examples: Default::default(),
+                explode: None,
+            },
+            style: HeaderStyle::Simple,
+        }));
+}
 
 /// A JSON request body.
 #[derive(Debug)]

@@ -9,14 +9,14 @@ use aide::transform::TransformOperation;
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use offboard_events::{CorrelationId, ResourceKey, UserStatus};
+use offboard_events::{ResourceKey, UserStatus};
 use offboard_projections::OrgState;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::auth::{Caller, Read};
 use super::error::ApiError;
-use super::extract::{ApiPath, ApiQuery};
+use super::extract::{ApiPath, ApiQuery, CorrelationPath, UserPath};
 use super::refs::UserRef;
 use super::views::{
     envelopes, EnvelopeJson, OrgView, OwnedResource, OwnerAt, OwnershipChangeView, PlanView,
@@ -69,12 +69,6 @@ async fn users(
             .map(|u| UserView::of(org, u))
             .collect(),
     ))
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct UserPath {
-    /// The user's id or email.
-    user: UserRef,
 }
 
 /// The user `r` names in `org`, deleted ones included; a stranger is not found.
@@ -224,11 +218,6 @@ async fn resource_history(
         return Err(ApiError::not_found(format!("resource {key}")));
     }
     Ok(Json(changes.into_iter().map(Into::into).collect()))
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct CorrelationPath {
-    correlation_id: CorrelationId,
 }
 
 async fn correlation_history(

@@ -3,9 +3,7 @@
 //! (R6) and `Correlation-Id`.
 
 use aide::generate::GenContext;
-use aide::openapi::{
-    HeaderStyle, Operation, Parameter, ParameterData, ParameterSchemaOrContent, SchemaObject,
-};
+use aide::openapi::Operation;
 use aide::OperationInput;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -18,6 +16,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::error::ApiError;
+use super::extract::header_parameter;
 
 /// A user of the caller's organization: the user's id (UUID) or email address.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -161,43 +160,20 @@ impl<S: Send + Sync> FromRequestParts<S> for CommandHeaders {
 
 impl OperationInput for CommandHeaders {
     fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
-        let string = ctx.schema.subschema_for::<String>();
-        let headers = [
-            (
-                "Idempotency-Key",
-                "The command id: a retry with the same key returns the first result and appends nothing; the same key with another command is 409. A UUID is used as the command id; any other text is hashed into one.",
-            ),
-            (
-                "On-Behalf-Of",
-                "R6: the deactivated user (id or email) an admin acts for.",
-            ),
-            (
-                "Correlation-Id",
-                "UUID of the business operation this command is part of (defaults to the command id).",
-            ),
-        ];
-        for (name, description) in headers {
-            operation
-                .parameters
-                .push(aide::openapi::ReferenceOr::Item(Parameter::Header {
-                    parameter_data: ParameterData {
-                        name: name.to_owned(),
-                        description: Some(description.to_owned()),
-                        required: false,
-                        format: ParameterSchemaOrContent::Schema(SchemaObject {
-                            json_schema: string.clone(),
-                            example: None,
-                            external_docs: None,
-                        }),
-                        extensions: Default::default(),
-                        deprecated: None,
-                        example: None,
-                        examples: Default::default(),
-                        explode: None,
-                    },
-                    style: HeaderStyle::Simple,
-                }));
-        }
+        header_parameter::<String>(ctx, operation, "Idempotency-Key",
+            "The command id: a retry with the same key returns the first result and appends nothing; the same key with another command is 409. A UUID is used as the command id; any other text is hashed into one.");
+        header_parameter::<UserRef>(
+            ctx,
+            operation,
+            "On-Behalf-Of",
+            "R6: the deactivated user (id or email) an admin acts for.",
+        );
+        header_parameter::<CorrelationId>(
+            ctx,
+            operation,
+            "Correlation-Id",
+            "The business operation this command is part of (defaults to the command id).",
+        );
     }
 }
 

@@ -18,10 +18,7 @@ use std::pin::Pin;
 use aide::axum::routing::{get_with, post_with};
 use aide::axum::ApiRouter;
 use aide::generate::GenContext;
-use aide::openapi::{
-    HeaderStyle, MediaType, Operation, Parameter, ParameterData, ParameterSchemaOrContent,
-    ReferenceOr, Response, SchemaObject, StatusCode as DocStatus,
-};
+use aide::openapi::{MediaType, Operation, Response, SchemaObject, StatusCode as DocStatus};
 use aide::{OperationInput, OperationOutput};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -39,7 +36,7 @@ use super::auth::{Caller, Read};
 use super::cloudevents::to_cloudevent;
 use super::consumers::{self, ConsumerCheckpoint};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::extract::{header_parameter, ApiJson, ApiPath, ApiQuery, NamePath};
 use super::views::EnvelopeJson;
 use super::AppState;
 
@@ -94,28 +91,12 @@ impl<S: Send + Sync> FromRequestParts<S> for LastEventId {
 
 impl OperationInput for LastEventId {
     fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
-        operation
-            .parameters
-            .push(ReferenceOr::Item(Parameter::Header {
-                parameter_data: ParameterData {
-                    name: "Last-Event-ID".to_owned(),
-                    description: Some(
-                        "The last position received: the stream resumes right after it.".to_owned(),
-                    ),
-                    required: false,
-                    format: ParameterSchemaOrContent::Schema(SchemaObject {
-                        json_schema: ctx.schema.subschema_for::<u64>(),
-                        example: None,
-                        external_docs: None,
-                    }),
-                    extensions: Default::default(),
-                    deprecated: None,
-                    example: None,
-                    examples: Default::default(),
-                    explode: None,
-                },
-                style: HeaderStyle::Simple,
-            }));
+        header_parameter::<u64>(
+            ctx,
+            operation,
+            "Last-Event-ID",
+            "The last position received: the stream resumes right after it.",
+        );
     }
 }
 
@@ -279,16 +260,10 @@ async fn events(
     ))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct ConsumerPath {
-    /// 1 to 64 letters, digits, `.`, `_` or `-`.
-    name: String,
-}
-
 async fn consumer(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(path): ApiPath<ConsumerPath>,
+    ApiPath(path): ApiPath<NamePath>,
 ) -> Result<Json<ConsumerCheckpoint>, ApiError> {
     caller.may_read(&state.engine().state(), Read::History)?;
     consumers::check_name(&path.name).map_err(ApiError::bad_request)?;
@@ -309,7 +284,7 @@ pub struct AckBody {
 async fn ack(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(path): ApiPath<ConsumerPath>,
+    ApiPath(path): ApiPath<NamePath>,
     ApiJson(body): ApiJson<AckBody>,
 ) -> Result<Json<ConsumerCheckpoint>, ApiError> {
     caller.may_read(&state.engine().state(), Read::History)?;
