@@ -202,3 +202,67 @@ async fn a_named_consumer_resumes_after_its_checkpoint_when_the_server_restarts(
     assert_eq!(resumed, expected);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn serve_reports_an_address_in_use_and_stops_when_told() {
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = taken.local_addr().unwrap();
+    let error = offboard::server::serve(Engine::in_memory(), addr, async {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, offboard::server::ServeError::Bind { .. }),
+        "{error}"
+    );
+    drop(taken);
+    // A free port and an immediate shutdown: serves nothing, returns cleanly.
+    let free = "127.0.0.1:0".parse().unwrap();
+    offboard::server::serve(Engine::in_memory(), free, async {})
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_that_stops_reading_never_holds_up_the_writer() {
+    let engine = Engine::in_memory();
+    let (owner_token, auditor_token) = scene(&engine).await;
+    let server = start(engine).await;
+    let consumer = Client::new(&server.url(), Some(&auditor_token)).unwrap();
+    let mut stalled = consumer
+        .events(&EventsRequest {
+            follow: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // About 4 MB of events while the consumer reads nothing: far more than the socket
+    // buffers hold, so the stream is blocked on the consumer the whole time.
+    let writer = Client::new(&server.url(), Some(&owner_token)).unwrap();
+    let me = writer.get("/v1/whoami").await.unwrap();
+    let owner_id = me["principal"]["id"].as_str().unwrap().to_owned();
+    let started = std::time::Instant::now();
+    let mut last = 0;
+    for batch in 0..50 {
+        let keys: Vec<String> = (0..2000)
+            .map(|i| format!("buyer:B-{batch:03}-{i:05}-padding-to-make-the-event-bigger"))
+            .collect();
+        let done = writer
+            .post(
+                &format!("/v1/users/{owner_id}/resources"),
+                &json!({ "resources": keys }),
+            )
+            .await
+            .unwrap();
+        last = done["positions"]["last"].as_u64().unwrap();
+    }
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // It catches up from the log afterwards, every position in order.
+    let mut received = Vec::new();
+    while received.last().copied().unwrap_or(0) < last {
+        received.push(next_position(&mut stalled).await.unwrap());
+    }
+    let expected: Vec<u64> = (1..=last).collect();
+    assert_eq!(received, expected);
+    drop(stalled);
+    server.stop().await;
+}
