@@ -4,8 +4,8 @@
 //! [`engine`] (the single writer with group commit, recovery and reads),
 //! [`integrity`] (hash-chain verification), [`privacy`] (sealed personal data),
 //! [`clock`], [`domain`] (the rules as pure decisions); on top, the command line
-//! ([`cli`]), the CloudEvents mapping of the event stream ([`cloudevents`]) and the
-//! benchmark ([`bench`]).
+//! ([`cli`]), the HTTP API and event stream ([`server`]), the CloudEvents mapping of the
+//! event stream ([`cloudevents`]) and the benchmark ([`bench`]).
 
 pub mod bench;
 pub mod cli;
@@ -15,6 +15,7 @@ pub mod domain;
 pub mod engine;
 pub mod integrity;
 pub mod privacy;
+pub mod server;
 pub mod store;
 
 pub use engine::{

@@ -13,10 +13,12 @@ use crate::ids::{CommandId, CorrelationId, EventId, OrgId, StreamId, UserId};
 
 /// The wire envelope as the schema describes it: the metadata plus `event_type` and
 /// `data`, one alternative per event type. Mirrors `Envelope`'s `Serialize`.
+// Public only for its `JsonSchema` impl, so other documents (the server's OpenAPI) embed
+// the same contract; it is never built.
 #[derive(JsonSchema)]
 #[schemars(title = "offboard event envelope")]
-#[allow(dead_code)]
-struct EnvelopeWire {
+#[allow(dead_code, missing_debug_implementations)]
+pub struct EnvelopeWire {
     /// Global, gapless, 1-based position in the log.
     position: u64,
     org_id: OrgId,

@@ -1,0 +1,133 @@
+//! Authentication and read authority. Every `/v1` request but the OpenAPI document
+//! carries `Authorization: Bearer <token>`; the token names one org and one principal,
+//! and the request acts as that principal in that org: the org comes from the token,
+//! never from the URL, so another org's ids are simply not found (R1).
+//!
+//! Commands are authorized by the domain itself (R4–R6, unchanged). Reads have no domain
+//! rule, so this module holds them: directory reads (users, owners, plan) for any active
+//! user of the org and the support and auditor principals serving it (R5); history
+//! reads, the event stream and verify for owners, admins, support and auditors.
+
+use aide::OperationInput;
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use offboard_events::{Actor, OrgId, PrincipalKind, Role, UserStatus};
+use offboard_projections::{OrgState, State};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::AppState;
+
+/// Who is calling: the principal of a valid token, in the token's org.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub org_id: OrgId,
+    pub actor: Actor,
+    pub token_id: Uuid,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+            ApiError::unauthorized("missing bearer token (Authorization: Bearer …)")
+        })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header is not a bearer token")
+            })?;
+        let record = state
+            .tokens()
+            .with(|book| book.authenticate(token).cloned())
+            .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
+        let caller = Caller {
+            org_id: record.org_id,
+            actor: record.principal,
+            token_id: record.id,
+        };
+        // The request's log line names the principal, never the token.
+        tracing::Span::current().record("principal", tracing::field::display(&caller.actor));
+        Ok(caller)
+    }
+}
+
+impl OperationInput for Caller {}
+
+/// What a read needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Read {
+    /// The directory, ownership, plans: any active user, support, auditors.
+    Directory,
+    /// Histories, the event stream, verify: owners, admins, support, auditors.
+    History,
+}
+
+impl Caller {
+    /// The caller's org, checked to let the caller read `what`.
+    pub fn may_read<'a>(&self, state: &'a State, what: Read) -> Result<&'a OrgState, ApiError> {
+        let org = self.org(state)?;
+        match &self.actor {
+            Actor::User { .. } => {
+                let user = self.active_user(org)?;
+                if what == Read::History && user < Role::Admin {
+                    return Err(ApiError::forbidden(
+                        "histories and the event stream are for the owner, admins, support and auditors",
+                    ));
+                }
+            }
+            Actor::Support { name } => served(org, PrincipalKind::Support, name)?,
+            Actor::Auditor { name } => served(org, PrincipalKind::Auditor, name)?,
+            Actor::System => return Err(ApiError::forbidden("the system actor has no API access")),
+        }
+        Ok(org)
+    }
+
+    /// The caller's org, checked that the caller is its active owner (token management).
+    pub fn owner_of<'a>(&self, state: &'a State) -> Result<&'a OrgState, ApiError> {
+        let org = self.org(state)?;
+        match &self.actor {
+            Actor::User { .. } if self.active_user(org)? == Role::Owner => Ok(org),
+            _ => Err(ApiError::forbidden(
+                "only the organization's owner manages tokens",
+            )),
+        }
+    }
+
+    pub fn org<'a>(&self, state: &'a State) -> Result<&'a OrgState, ApiError> {
+        state
+            .org(self.org_id)
+            .ok_or_else(|| ApiError::not_found(format!("organization {}", self.org_id)))
+    }
+
+    /// The caller's role, if the caller is an active user (deactivated users cannot
+    /// sign in, R8).
+    fn active_user(&self, org: &OrgState) -> Result<Role, ApiError> {
+        let id = self.actor.user_id().expect("called for users");
+        match org.directory().user(id) {
+            Some(u) if u.status == UserStatus::Active => Ok(u.role),
+            Some(_) => Err(ApiError::forbidden("only active users may act")),
+            None => Err(ApiError::forbidden(
+                "the token's user is not in this organization",
+            )),
+        }
+    }
+}
+
+fn served(org: &OrgState, kind: PrincipalKind, name: &str) -> Result<(), ApiError> {
+    if org.serves(kind, name) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "this principal does not serve this organization",
+        ))
+    }
+}

@@ -1,0 +1,239 @@
+//! The HTTP server: sled lets one process own a data directory, so a deployment is one
+//! `offboard serve` owning the log while administrators, support, auditors and
+//! downstream systems talk to it.
+//!
+//! - [`app`] builds the router (every `/v1` endpoint, the OpenAPI document generated from
+//!   the handlers' types, body limit, one log line per request); tests drive it with
+//!   `tower::ServiceExt::oneshot`, no socket needed.
+//! - [`serve`] / [`serve_listener`] run it until a shutdown future completes, then stop
+//!   gracefully: event streams end, in-flight commands get their answers, the writer
+//!   finishes its group and the engine closes.
+//! - [`tokens`] is the library API behind `offboard token …`; [`client`] is what a CLI
+//!   pointed at a server (`--server`, `--token`) talks through.
+
+mod auth;
+pub mod client;
+pub mod cloudevents;
+mod commands;
+pub mod consumers;
+mod error;
+mod extract;
+mod queries;
+mod refs;
+mod serve;
+mod stream;
+mod token_api;
+pub mod tokens;
+mod views;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use aide::axum::ApiRouter;
+use aide::openapi::{Info, OpenApi, SecurityScheme};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::watch;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+pub use auth::{Caller, Read};
+pub use error::{ApiError, BlockerView, ErrorBody, ErrorDetail};
+pub use refs::UserRef;
+pub use serve::{init_tracing, serve, serve_listener, shutdown_signal, ServeError};
+pub use stream::Format;
+pub use views::*;
+
+use crate::store::StoreError;
+use crate::Engine;
+use tokens::TokenCache;
+
+/// Request bodies above this answer 413. Large enough for a full resource import
+/// (`MAX_REGISTER` keys of up to 200 characters would not fit, but real keys are short).
+pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Tunables of one server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+/// What every handler shares: the engine, the tokens, and the shutdown signal.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    engine: Arc<Engine>,
+    tokens: TokenCache,
+    /// Serializes consumer acks (each is read, compare, write).
+    acks: Mutex<()>,
+    /// `true` once the server is stopping: event streams end.
+    stop: watch::Sender<bool>,
+    options: ServerOptions,
+}
+
+impl AppState {
+    /// State over `engine`, loading its tokens.
+    pub fn new(engine: Arc<Engine>) -> Result<Self, StoreError> {
+        Self::with_options(engine, ServerOptions::default())
+    }
+
+    pub fn with_options(engine: Arc<Engine>, options: ServerOptions) -> Result<Self, StoreError> {
+        let tokens = TokenCache::load(engine.store().as_ref())?;
+        Ok(Self(Arc::new(Inner {
+            engine,
+            tokens,
+            acks: Mutex::new(()),
+            stop: watch::Sender::new(false),
+            options,
+        })))
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.0.engine
+    }
+
+    pub fn engine_arc(&self) -> Arc<Engine> {
+        Arc::clone(&self.0.engine)
+    }
+
+    /// Ends every event stream (the first step of a graceful shutdown).
+    pub fn begin_shutdown(&self) {
+        self.0.stop.send_replace(true);
+    }
+
+    pub(crate) fn stopping(&self) -> watch::Receiver<bool> {
+        self.0.stop.subscribe()
+    }
+
+    pub(crate) fn tokens(&self) -> &TokenCache {
+        &self.0.tokens
+    }
+
+    pub(crate) fn ack_lock(&self) -> MutexGuard<'_, ()> {
+        self.0.acks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs storage reads off the async workers.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        tokio::task::spawn_blocking(f).await.map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!("the read did not finish: {e}"),
+            )
+        })
+    }
+}
+
+/// The OpenAPI document of every `/v1` endpoint, generated from the handlers' types.
+pub fn openapi() -> OpenApi {
+    build().1
+}
+
+fn build() -> (Router<AppState>, OpenApi) {
+    let mut api = OpenApi {
+        info: Info {
+            title: "offboard".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            description: Some(
+                "Event-sourced offboarding engine. Every request carries `Authorization: Bearer <token>`; \
+                 the token's org and principal decide what it sees and may do."
+                    .to_owned(),
+            ),
+            ..Info::default()
+        },
+        ..OpenApi::default()
+    };
+    let router = ApiRouter::new()
+        .merge(commands::routes())
+        .merge(queries::routes())
+        .merge(stream::routes())
+        .merge(token_api::routes())
+        .finish_api_with(&mut api, |doc| {
+            doc.security_scheme(
+                "bearer",
+                SecurityScheme::Http {
+                    scheme: "bearer".to_owned(),
+                    bearer_format: Some("ofb_…".to_owned()),
+                    description: Some(
+                        "A token from `offboard token create` or POST /v1/tokens.".to_owned(),
+                    ),
+                    extensions: Default::default(),
+                },
+            )
+            .security_requirement("bearer")
+        });
+    (router, api)
+}
+
+/// The router: every `/v1` endpoint, `/v1/openapi.json` (no token needed), JSON 404s,
+/// the body limit (413) and one `tracing` line per request.
+pub fn app(state: AppState) -> Router {
+    let (router, api) = build();
+    let document = serde_json::to_vec_pretty(&api).expect("the OpenAPI document serializes");
+    let limit = state.0.options.body_limit;
+    router
+        .route(
+            "/v1/openapi.json",
+            get(move || async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    )],
+                    document.clone(),
+                )
+            }),
+        )
+        .fallback(|| async { ApiError::not_found("no such endpoint; see /v1/openapi.json") })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(request_done)
+                .on_body_chunk(())
+                .on_eos(())
+                .on_failure(()),
+        )
+        .with_state(state)
+}
+
+/// One line per request: method, route template (never the raw path, which may hold an
+/// email), status, latency and principal. Never a header, body or query string.
+fn request_span(request: &Request) -> Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route = %route,
+        principal = tracing::field::Empty,
+    )
+}
+
+fn request_done(response: &Response, latency: std::time::Duration, _: &Span) {
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        "answered"
+    );
+}

@@ -1,0 +1,209 @@
+//! How requests name things: a user by id or email (within the caller's org only), and
+//! the headers every command takes — `Idempotency-Key` (the command id), `On-Behalf-Of`
+//! (R6) and `Correlation-Id`.
+
+use aide::generate::GenContext;
+use aide::openapi::Operation;
+use aide::OperationInput;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use offboard_events::{Actor, CommandId, CorrelationId, OrgId, UserId, UserStatus};
+use offboard_projections::OrgState;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::extract::header_parameter;
+
+/// A user of the caller's organization: the user's id (UUID) or email address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct UserRef(pub String);
+
+impl From<UserId> for UserRef {
+    fn from(id: UserId) -> Self {
+        Self(id.to_string())
+    }
+}
+
+impl From<&str> for UserRef {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+impl UserRef {
+    /// The user this names in `org`. An id is passed on as it is (the domain answers
+    /// `not_found` for a stranger); an email must match a listed user, or with
+    /// `deleted_too` a deleted one (the most recently deleted, for restore and purge).
+    pub fn resolve(&self, org: &OrgState, deleted_too: bool) -> Result<UserId, ApiError> {
+        let text = self.0.trim();
+        if let Ok(id) = text.parse::<UserId>() {
+            return Ok(id);
+        }
+        if !text.contains('@') {
+            return Err(ApiError::bad_request(format!(
+                "{text:?} is neither a user id nor an email"
+            )));
+        }
+        if let Some(user) = org.directory().user_by_email(text) {
+            return Ok(user.id);
+        }
+        if deleted_too {
+            let deleted = org
+                .directory()
+                .users()
+                .filter(|u| u.status == UserStatus::Deleted)
+                .filter(|u| u.profile.email.eq_ignore_ascii_case(text))
+                .max_by_key(|u| u.deleted_at.map(|(position, _)| position));
+            if let Some(user) = deleted {
+                return Ok(user.id);
+            }
+        }
+        Err(ApiError::not_found(format!("user {text}")))
+    }
+}
+
+/// Resolves an optional user reference.
+pub fn resolve_opt(r: Option<&UserRef>, org: &OrgState) -> Result<Option<UserId>, ApiError> {
+    r.map(|r| r.resolve(org, false)).transpose()
+}
+
+/// Resolves a list of user references.
+pub fn resolve_all(refs: &[UserRef], org: &OrgState) -> Result<Vec<UserId>, ApiError> {
+    refs.iter().map(|r| r.resolve(org, false)).collect()
+}
+
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+pub const ON_BEHALF_OF: &str = "on-behalf-of";
+pub const CORRELATION_ID: &str = "correlation-id";
+
+/// Longest `Idempotency-Key` accepted.
+const MAX_KEY: usize = 255;
+
+/// The headers of a command request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommandHeaders {
+    pub idempotency_key: Option<String>,
+    pub on_behalf_of: Option<UserRef>,
+    pub correlation_id: Option<CorrelationId>,
+}
+
+impl CommandHeaders {
+    fn parse(headers: &HeaderMap) -> Result<Self, ApiError> {
+        let text = |name: &str| -> Result<Option<String>, ApiError> {
+            headers
+                .get(name)
+                .map(|v| {
+                    v.to_str()
+                        .map(|s| s.trim().to_owned())
+                        .map_err(|_| ApiError::bad_request(format!("header {name} is not text")))
+                })
+                .transpose()
+        };
+        let idempotency_key = text(IDEMPOTENCY_KEY)?;
+        if let Some(key) = &idempotency_key {
+            if key.is_empty() || key.len() > MAX_KEY {
+                return Err(ApiError::bad_request(format!(
+                    "Idempotency-Key must be 1 to {MAX_KEY} characters"
+                )));
+            }
+        }
+        let correlation_id = text(CORRELATION_ID)?
+            .map(|c| {
+                c.parse::<CorrelationId>()
+                    .map_err(|_| ApiError::bad_request("Correlation-Id must be a UUID"))
+            })
+            .transpose()?;
+        Ok(Self {
+            idempotency_key,
+            on_behalf_of: text(ON_BEHALF_OF)?.map(UserRef),
+            correlation_id,
+        })
+    }
+
+    /// The command id: a UUID key is the command id itself; any other key is hashed
+    /// (with the org and principal, so two tenants' `"retry-1"` never collide) into a
+    /// UUID v8, the same on every retry; no key is a fresh id.
+    pub fn command_id(&self, org: OrgId, actor: &Actor) -> CommandId {
+        match &self.idempotency_key {
+            None => CommandId::new(),
+            Some(key) => match key.parse::<Uuid>() {
+                Ok(id) => CommandId(id),
+                Err(_) => {
+                    let mut hasher = Sha256::new();
+                    hasher.update(b"offboard idempotency key\0");
+                    hasher.update(org.0.as_bytes());
+                    hasher.update(actor.to_string().as_bytes());
+                    hasher.update(b"\0");
+                    hasher.update(key.as_bytes());
+                    let digest = hasher.finalize();
+                    let mut bytes = [0u8; 16];
+                    bytes.copy_from_slice(&digest[..16]);
+                    CommandId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+                }
+            },
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CommandHeaders {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Self::parse(&parts.headers)
+    }
+}
+
+impl OperationInput for CommandHeaders {
+    fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
+        header_parameter::<String>(ctx, operation, "Idempotency-Key",
+            "The command id: a retry with the same key returns the first result and appends nothing; the same key with another command is 409. A UUID is used as the command id; any other text is hashed into one.");
+        header_parameter::<UserRef>(
+            ctx,
+            operation,
+            "On-Behalf-Of",
+            "R6: the deactivated user (id or email) an admin acts for.",
+        );
+        header_parameter::<CorrelationId>(
+            ctx,
+            operation,
+            "Correlation-Id",
+            "The business operation this command is part of (defaults to the command id).",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_become_command_ids_deterministically_and_per_principal() {
+        let org = OrgId(Uuid::from_u128(1));
+        let actor = Actor::Auditor { name: "a".into() };
+        let with = |key: &str| CommandHeaders {
+            idempotency_key: Some(key.to_owned()),
+            ..Default::default()
+        };
+        let uuid = Uuid::from_u128(77);
+        assert_eq!(
+            with(&uuid.to_string()).command_id(org, &actor),
+            CommandId(uuid)
+        );
+        let a = with("retry-1").command_id(org, &actor);
+        assert_eq!(a, with("retry-1").command_id(org, &actor));
+        assert_eq!(a.0.get_version_num(), 8);
+        assert_ne!(
+            a,
+            with("retry-1").command_id(OrgId(Uuid::from_u128(2)), &actor)
+        );
+        assert_ne!(
+            CommandHeaders::default().command_id(org, &actor),
+            CommandHeaders::default().command_id(org, &actor)
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! Running the server on a socket and stopping it gracefully: when the shutdown future
+//! completes, event streams end, the listener stops accepting, every in-flight request
+//! (commands included) gets its answer, then the engine shuts down — the writer finishes
+//! the group in hand (fsynced), saves its checkpoint, and the data directory is released.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use super::{app, AppState, ServerOptions};
+use crate::store::StoreError;
+use crate::Engine;
+
+/// How long to wait, after the last connection closed, for background reads that still
+/// hold the engine.
+const RELEASE_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {error}")]
+    Bind { addr: SocketAddr, error: String },
+    #[error("the server failed: {0}")]
+    Io(String),
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+impl ServeError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServeError::Bind { .. } | ServeError::Io(_) => "io",
+            ServeError::Storage(e) => e.code(),
+        }
+    }
+}
+
+/// `offboard serve --addr ADDR`: serves `engine` on `addr` until `shutdown` completes
+/// (see [`shutdown_signal`]), then stops gracefully and shuts the engine down.
+pub async fn serve(
+    engine: Engine,
+    addr: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| ServeError::Bind {
+            addr,
+            error: e.to_string(),
+        })?;
+    serve_listener(engine, listener, ServerOptions::default(), shutdown).await
+}
+
+/// [`serve`] on a listener already bound (tests bind `127.0.0.1:0` and read the port).
+pub async fn serve_listener(
+    engine: Engine,
+    listener: TcpListener,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let engine = Arc::new(engine);
+    let state = AppState::with_options(Arc::clone(&engine), options)?;
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "offboard server listening");
+    }
+    let stopping = state.clone();
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: ending event streams, finishing requests");
+            stopping.begin_shutdown();
+        })
+        .await
+        .map_err(|e| ServeError::Io(e.to_string()));
+    close(engine).await;
+    tracing::info!("offboard server stopped");
+    served
+}
+
+/// Shuts the engine down once nothing else holds it (the writer finishes and the data
+/// directory is released); if a straggler still does after [`RELEASE_PATIENCE`], the
+/// engine shuts down when that one lets go.
+async fn close(mut engine: Arc<Engine>) {
+    let started = tokio::time::Instant::now();
+    loop {
+        match Arc::try_unwrap(engine) {
+            Ok(engine) => {
+                let _ = tokio::task::spawn_blocking(move || engine.shutdown()).await;
+                return;
+            }
+            Err(shared) if started.elapsed() < RELEASE_PATIENCE => {
+                engine = shared;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(_) => {
+                tracing::warn!("engine still in use after shutdown; it closes when released");
+                return;
+            }
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+/// Logs to stderr, one line per request; `RUST_LOG` filters (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

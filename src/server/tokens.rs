@@ -1,0 +1,353 @@
+//! API tokens: who a request acts as. A token is `ofb_` + 32 random bytes (base64url),
+//! printed once when created; only its SHA-256 is stored, beside the log in the store's
+//! checkpoints tree under [`TOKENS_RECORD`] (small named records that are not events,
+//! like the projection checkpoint). Each token belongs to one org and one principal:
+//! a user of that org, or a support or auditor principal registered for it (R5).
+//!
+//! The functions taking an [`Engine`] are the library API the CLI calls on a data
+//! directory (`offboard token create|list|revoke`); the server keeps a [`TokenBook`] in
+//! memory and writes it through on every change.
+
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use chacha20poly1305::aead::rand_core::RngCore;
+use chacha20poly1305::aead::OsRng;
+use chrono::{DateTime, Utc};
+use offboard_events::{Actor, OrgId, PrincipalKind, UserId};
+use offboard_projections::{OrgState, State};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::store::{LogStore, StoreError};
+use crate::Engine;
+
+/// The record (in the store's checkpoints tree) holding every token.
+pub const TOKENS_RECORD: &str = "server.tokens";
+
+/// What every token starts with, so secret scanners and people recognize one.
+pub const TOKEN_PREFIX: &str = "ofb_";
+
+/// A token as listed: never the secret, never its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenRecord {
+    pub id: Uuid,
+    pub org_id: OrgId,
+    /// Who requests with this token act as.
+    pub principal: Actor,
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked; a revoked token answers 401.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TokenRecord {
+    pub fn revoked(&self) -> bool {
+        self.revoked_at.is_some()
+    }
+}
+
+/// A token just created: the secret is here and nowhere else, ever.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CreatedToken {
+    /// The bearer token. Shown once; only its SHA-256 is kept.
+    pub token: String,
+    pub record: TokenRecord,
+}
+
+/// Why a token operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The org, principal or token does not exist: check the name or id.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request cannot be understood: fix it.
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+impl TokenError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            TokenError::NotFound(_) => "not_found",
+            TokenError::Invalid(_) => "invalid_input",
+            TokenError::Storage(e) => e.code(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StoredToken {
+    #[serde(flatten)]
+    record: TokenRecord,
+    /// Hex SHA-256 of the whole token string.
+    sha256: String,
+}
+
+/// Every token, as stored.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct TokenBook {
+    tokens: Vec<StoredToken>,
+}
+
+impl TokenBook {
+    /// The book stored in `store` (empty if none yet).
+    pub fn load(store: &dyn LogStore) -> Result<Self, StoreError> {
+        match store.checkpoint(TOKENS_RECORD)? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("token record unreadable: {e}"))),
+            None => Ok(Self::default()),
+        }
+    }
+
+    /// Writes the whole book (durable when it returns).
+    pub fn save(&self, store: &dyn LogStore) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(self).expect("tokens always serialize");
+        store.put_checkpoint(TOKENS_RECORD, &bytes)
+    }
+
+    /// Adds a token for `principal` in `org`; returns it with its secret.
+    pub fn issue(&mut self, org_id: OrgId, principal: Actor, now: DateTime<Utc>) -> CreatedToken {
+        let mut secret = [0u8; 32];
+        OsRng.fill_bytes(&mut secret);
+        let token = format!(
+            "{TOKEN_PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+        );
+        let record = TokenRecord {
+            id: Uuid::now_v7(),
+            org_id,
+            principal,
+            created_at: now,
+            revoked_at: None,
+        };
+        self.tokens.push(StoredToken {
+            record: record.clone(),
+            sha256: digest(&token),
+        });
+        CreatedToken { token, record }
+    }
+
+    /// The live (not revoked) token whose secret is `token`.
+    pub fn authenticate(&self, token: &str) -> Option<&TokenRecord> {
+        let hash = digest(token);
+        self.tokens
+            .iter()
+            .find(|t| t.sha256 == hash && !t.record.revoked())
+            .map(|t| &t.record)
+    }
+
+    /// Every token, of one org or of all, oldest first.
+    pub fn list(&self, org: Option<OrgId>) -> Vec<TokenRecord> {
+        self.tokens
+            .iter()
+            .filter(|t| org.is_none_or(|o| t.record.org_id == o))
+            .map(|t| t.record.clone())
+            .collect()
+    }
+
+    pub fn get(&self, id: Uuid) -> Option<&TokenRecord> {
+        self.tokens
+            .iter()
+            .find(|t| t.record.id == id)
+            .map(|t| &t.record)
+    }
+
+    /// Marks token `id` revoked (again is harmless: the first time stays).
+    pub fn revoke(&mut self, id: Uuid, now: DateTime<Utc>) -> Option<TokenRecord> {
+        let t = self.tokens.iter_mut().find(|t| t.record.id == id)?;
+        t.record.revoked_at.get_or_insert(now);
+        Some(t.record.clone())
+    }
+}
+
+fn digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The server's tokens: the book in memory, written through on every change. The server
+/// owns the data directory, so nobody else changes the stored book meanwhile.
+#[derive(Debug)]
+pub(crate) struct TokenCache {
+    book: Mutex<TokenBook>,
+}
+
+impl TokenCache {
+    pub fn load(store: &dyn LogStore) -> Result<Self, StoreError> {
+        Ok(Self {
+            book: Mutex::new(TokenBook::load(store)?),
+        })
+    }
+
+    pub fn with<T>(&self, f: impl FnOnce(&TokenBook) -> T) -> T {
+        f(&self.book.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Changes the book and saves it; on a failed save the change is undone.
+    pub fn change<T>(
+        &self,
+        store: &dyn LogStore,
+        f: impl FnOnce(&mut TokenBook) -> T,
+    ) -> Result<T, StoreError> {
+        let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
+        let before = book.clone();
+        let out = f(&mut book);
+        if let Err(e) = book.save(store) {
+            *book = before;
+            return Err(e);
+        }
+        Ok(out)
+    }
+}
+
+/// The org named by `org` (its id or its name, case-insensitively).
+pub fn resolve_org<'a>(state: &'a State, org: &str) -> Result<&'a OrgState, TokenError> {
+    let found = match org.parse::<OrgId>() {
+        Ok(id) => state.org(id),
+        Err(_) => state.org_by_name(org),
+    };
+    found.ok_or_else(|| TokenError::NotFound(format!("organization {org:?}")))
+}
+
+/// The principal `spec` names in `org`: `support:NAME` or `auditor:NAME` (registered
+/// for the org, R5), else a user of the org by id or email.
+pub fn resolve_principal(org: &OrgState, spec: &str) -> Result<Actor, TokenError> {
+    let outside = |kind: PrincipalKind, name: &str| {
+        if org.serves(kind, name) {
+            Ok(())
+        } else {
+            Err(TokenError::NotFound(format!(
+                "{} principal {name:?} of organization {:?} (register it first)",
+                if kind == PrincipalKind::Support {
+                    "support"
+                } else {
+                    "auditor"
+                },
+                org.name()
+            )))
+        }
+    };
+    if let Some(name) = spec.strip_prefix("support:") {
+        outside(PrincipalKind::Support, name)?;
+        return Ok(Actor::Support {
+            name: name.to_owned(),
+        });
+    }
+    if let Some(name) = spec.strip_prefix("auditor:") {
+        outside(PrincipalKind::Auditor, name)?;
+        return Ok(Actor::Auditor {
+            name: name.to_owned(),
+        });
+    }
+    let user = match spec.parse::<UserId>() {
+        Ok(id) => org.directory().user(id),
+        Err(_) => org.directory().user_by_email(spec),
+    };
+    match user {
+        Some(u) if u.is_listed() => Ok(Actor::User { id: u.id }),
+        _ => Err(TokenError::NotFound(format!(
+            "user {spec:?} in organization {:?}",
+            org.name()
+        ))),
+    }
+}
+
+/// The org a token for `principal` belongs to: `org` if given; else the org of the user
+/// id `principal` names, or the only org there is.
+fn org_for<'a>(
+    state: &'a State,
+    org: Option<&str>,
+    principal: &str,
+) -> Result<&'a OrgState, TokenError> {
+    if let Some(org) = org {
+        return resolve_org(state, org);
+    }
+    if let Ok(id) = principal.parse::<UserId>() {
+        if let Some(found) = state.orgs().find(|o| o.directory().user(id).is_some()) {
+            return Ok(found);
+        }
+    }
+    let mut orgs = state.orgs();
+    match (orgs.next(), orgs.next()) {
+        (Some(only), None) => Ok(only),
+        (None, _) => Err(TokenError::NotFound(
+            "organization (create one with `offboard init` first)".to_owned(),
+        )),
+        _ => Err(TokenError::Invalid(
+            "several organizations: name one (by name or id)".to_owned(),
+        )),
+    }
+}
+
+/// `offboard token create [--org ORG] --as USER|support:NAME|auditor:NAME`: creates a
+/// token on the data directory the engine owns and returns it with its secret (print
+/// it once; it cannot be shown again).
+pub fn create(
+    engine: &Engine,
+    org: Option<&str>,
+    principal: &str,
+) -> Result<CreatedToken, TokenError> {
+    let (org_id, actor) = {
+        let state = engine.state();
+        let org = org_for(&state, org, principal)?;
+        (org.id(), resolve_principal(org, principal)?)
+    };
+    let store = engine.store().as_ref();
+    let mut book = TokenBook::load(store)?;
+    let created = book.issue(org_id, actor, engine.clock().now());
+    book.save(store)?;
+    Ok(created)
+}
+
+/// `offboard token list [--org ORG]`: every token (revoked ones included), oldest first.
+pub fn list(engine: &Engine, org: Option<&str>) -> Result<Vec<TokenRecord>, TokenError> {
+    let org = match org {
+        Some(org) => Some(resolve_org(&engine.state(), org)?.id()),
+        None => None,
+    };
+    Ok(TokenBook::load(engine.store().as_ref())?.list(org))
+}
+
+/// `offboard token revoke ID`: the token answers 401 from now on.
+pub fn revoke(engine: &Engine, id: &str) -> Result<TokenRecord, TokenError> {
+    let id: Uuid = id
+        .parse()
+        .map_err(|_| TokenError::Invalid(format!("{id:?} is not a token id")))?;
+    let store = engine.store().as_ref();
+    let mut book = TokenBook::load(store)?;
+    let revoked = book
+        .revoke(id, engine.clock().now())
+        .ok_or_else(|| TokenError::NotFound(format!("token {id}")))?;
+    book.save(store)?;
+    Ok(revoked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryLog;
+
+    #[test]
+    fn only_the_hash_is_stored_and_a_revoked_token_no_longer_authenticates() {
+        let store = MemoryLog::new();
+        let mut book = TokenBook::default();
+        let org = OrgId::new();
+        let created = book.issue(org, Actor::Auditor { name: "a".into() }, Utc::now());
+        assert!(created.token.starts_with(TOKEN_PREFIX));
+        book.save(&store).unwrap();
+        let stored = String::from_utf8(store.checkpoint(TOKENS_RECORD).unwrap().unwrap()).unwrap();
+        assert!(!stored.contains(&created.token[TOKEN_PREFIX.len()..]));
+        let book = TokenBook::load(&store).unwrap();
+        assert_eq!(book.authenticate(&created.token), Some(&created.record));
+        assert_eq!(book.authenticate("ofb_nope"), None);
+        let mut book = book;
+        book.revoke(created.record.id, Utc::now()).unwrap();
+        assert_eq!(book.authenticate(&created.token), None);
+        assert_eq!(book.list(Some(org)).len(), 1);
+        assert!(book.list(Some(OrgId::new())).is_empty());
+    }
+}

@@ -1,0 +1,9 @@
+//! The HTTP server's tests: one binary, one module per topic. `router` drives every
+//! endpoint through `tower::ServiceExt::oneshot` (no socket); the others run a real
+//! server on 127.0.0.1.
+
+mod router;
+mod seeds;
+mod stream;
+#[allow(dead_code)]
+mod support;
