@@ -120,10 +120,45 @@ pub enum Cmd {
         confirm: String,
     },
 
+    /// Bring back a deleted user within the retention window (R12): owner or support.
+    Restore {
+        user: String,
+        /// Give back everything the deleting offboarding moved away (what moved again
+        /// since stays where it is and is reported as skipped).
+        #[arg(long)]
+        return_ownership: bool,
+        /// A new email, when someone else took the old one meanwhile.
+        #[arg(long, value_name = "NEW")]
+        email: Option<String>,
+        /// Come back active instead of deactivated.
+        #[arg(long)]
+        reactivate: bool,
+    },
+    /// Give back what one offboarding that did not delete moved away (by correlation id).
+    Revert {
+        #[arg(value_name = "CORRELATION_ID")]
+        correlation: String,
+    },
+    /// Erase a deleted user's personal data for good (R13): owner, with the phrase.
+    Purge {
+        user: String,
+        #[arg(long, value_name = "PHRASE")]
+        confirm: String,
+    },
+    /// Purge every deleted user whose retention window has passed (R13).
+    PurgeExpired,
+
     /// Audit history: of a user, a resource, one operation, or the org's timeline.
     History(HistoryArgs),
     /// Print events as JSON lines, in order.
     Events(EventsArgs),
+    /// Measure throughput, bulk transfers, restore, rebuild, start-up, memory and
+    /// time-travel latency on a temporary data directory (release build recommended).
+    Bench {
+        /// Shrink every size by this factor for a quick run (1 = the sizes).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+    },
     /// Walk the hash chain and name the first bad position.
     Verify,
     /// Rebuild every view from the log.

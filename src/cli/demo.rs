@@ -91,9 +91,9 @@ impl Demo {
         if !self.json {
             println!();
             if seed.is_empty() {
-                println!("━━ Story {number} of 6 · {title} ━━");
+                println!("━━ Story {number} of 7 · {title} ━━");
             } else {
-                println!("━━ Story {number} of 6 · {title} (seed {seed}) ━━");
+                println!("━━ Story {number} of 7 · {title} (seed {seed}) ━━");
             }
             println!("{intro}");
         } else {
@@ -802,13 +802,48 @@ impl Demo {
         Ok(())
     }
 
-    /// The audit: one buyer's whole history, and the chain verified. (Issue 6: the
-    /// accidental delete and its restore with ownership returned joins here as story 6
-    /// once the domain has restore.)
+    /// The accidental delete and support's restore with ownership returned (seed 000's
+    /// troubleshooting note), then the audit: one buyer's whole history, and the chain.
     fn closing(&mut self) -> Result<(), CliError> {
         let org = "Truck Pros";
         self.story(
             6,
+            "Support restores an accidentally deleted Truck Pro",
+            "000, a dealership CRM",
+            "Sam means to offboard someone else but transfers Ann's whole account to Bob and deletes Ann. Support restores Ann, with everything the delete moved away.",
+        );
+        let sam = Some("sam@truckpros.example");
+        self.step(
+            org,
+            sam,
+            &[
+                "transfer-account",
+                "ann@truckpros.example",
+                "--to",
+                "bob@truckpros.example",
+                "--then",
+                "delete",
+                "--confirm",
+                "CONFIRM",
+            ],
+        )?;
+        self.step(org, None, &["owner", BUYER])?;
+        self.say("Dana, the owner, lets the support agent Casey serve Truck Pros; Casey restores Ann within the 30-day window.");
+        self.step(org, None, &["principal", "add", "support", "casey"])?;
+        self.step(
+            org,
+            Some("support:casey"),
+            &[
+                "restore",
+                "ann@truckpros.example",
+                "--return-ownership",
+                "--reactivate",
+            ],
+        )?;
+        self.step(org, None, &["owners", "--owner", "ann@truckpros.example"])?;
+
+        self.story(
+            7,
             "Audit: one buyer's history, and the log verified",
             "",
             "An auditor asks who ever owned buyer B-1003, and whether the log is intact.",

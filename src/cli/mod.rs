@@ -9,6 +9,7 @@
 
 pub mod args;
 mod audit;
+mod bench;
 mod credits;
 mod demo;
 mod describe;
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     let mut out = Output::print(cli.global.json);
     match &cli.command {
         Cmd::Demo => demo::run(&cli.global, &mut out),
+        Cmd::Bench { scale } => bench::run(&cli.global, *scale, &mut out),
         Cmd::ImportLog { file } => log_io::import(&data_dir(&cli.global), file, &mut out),
         command => {
             let session = Session::open(&data_dir(&cli.global))?;
@@ -125,6 +127,15 @@ impl Session {
             Cmd::Deactivate { user } => offboarding::deactivate(cx, user),
             Cmd::Reactivate { user } => offboarding::reactivate(cx, user),
             Cmd::Delete { user, confirm } => offboarding::delete(cx, user, confirm),
+            Cmd::Restore {
+                user,
+                return_ownership,
+                email,
+                reactivate,
+            } => offboarding::restore(cx, user, *return_ownership, email.as_deref(), *reactivate),
+            Cmd::Revert { correlation } => offboarding::revert(cx, correlation),
+            Cmd::Purge { user, confirm } => offboarding::purge(cx, user, confirm),
+            Cmd::PurgeExpired => offboarding::purge_expired(cx),
             Cmd::History(a) => audit::history(cx, a),
             Cmd::Events(a) => audit::events(cx, a),
             Cmd::Verify => audit::verify(cx),
@@ -134,6 +145,7 @@ impl Session {
                 "import-log opens its own, empty data directory",
             )),
             Cmd::Demo => Err(CliError::usage("demo opens its own data directory")),
+            Cmd::Bench { .. } => Err(CliError::usage("bench opens its own data directories")),
         }
     }
 }

@@ -1,9 +1,9 @@
-//! Offboarding: `plan`, `transfer-all-buyers`, `transfer`, `transfer-account`,
-//! `offboard` (guided or `--plan FILE`), `deactivate`, `reactivate`, `delete`.
+//! Offboarding and undoing it: `plan`, `transfer-all-buyers`, `transfer`,
+//! `transfer-account`, `offboard` (guided or `--plan FILE`), `deactivate`, `reactivate`,
+//! `delete`, `restore`, `revert`, `purge`, `purge-expired`.
 //!
-//! Each subcommand resolves its users, submits ONE domain command, and reports what the
-//! events did. (Restore, revert and purge will follow the same shape: resolve with
-//! `resolve::any_user`, submit, report.)
+//! Each subcommand resolves its users (deleted ones too, for restore and purge), submits
+//! ONE domain command, and reports what the events did.
 
 use std::io::IsTerminal;
 
@@ -308,5 +308,53 @@ pub fn delete(cx: &mut Ctx, user: &str, confirm: &str) -> Result<(), CliError> {
         },
         None,
     )?;
+    Ok(())
+}
+
+/// `restore USER [--return-ownership] [--email NEW] [--reactivate]` (R12).
+pub fn restore(
+    cx: &mut Ctx,
+    user: &str,
+    return_ownership: bool,
+    new_email: Option<&str>,
+    reactivate: bool,
+) -> Result<(), CliError> {
+    let user = one_user(cx, user, true)?;
+    let command = Command::RestoreUser {
+        user,
+        return_ownership,
+        new_email: new_email.map(str::to_owned),
+        reactivate,
+    };
+    cx.run(command, None)?;
+    Ok(())
+}
+
+/// `revert CORRELATION_ID`: compensate an offboarding that did not delete.
+pub fn revert(cx: &mut Ctx, correlation: &str) -> Result<(), CliError> {
+    let correlation_id: offboard_events::CorrelationId =
+        correlation.trim().parse().map_err(|_| {
+            CliError::invalid(format!("{correlation:?} is not a correlation id (a UUID)"))
+        })?;
+    cx.run(Command::RevertOffboarding { correlation_id }, None)?;
+    Ok(())
+}
+
+/// `purge USER --confirm PHRASE` (R13).
+pub fn purge(cx: &mut Ctx, user: &str, confirm: &str) -> Result<(), CliError> {
+    let user = one_user(cx, user, true)?;
+    cx.run(
+        Command::PurgeUser {
+            user,
+            confirm: confirm.to_owned(),
+        },
+        None,
+    )?;
+    Ok(())
+}
+
+/// `purge-expired`: the retention sweep (R13).
+pub fn purge_expired(cx: &mut Ctx) -> Result<(), CliError> {
+    cx.run(Command::PurgeExpired, None)?;
     Ok(())
 }

@@ -12,10 +12,16 @@ fn the_demo_plays_every_story_and_the_log_verifies() {
     assert_eq!(facts["buyer"], "buyer:B-1003");
     assert_eq!(
         facts["buyer_owners"],
-        serde_json::json!(["pat@truckpros.example", "ann@truckpros.example"])
+        serde_json::json!([
+            "pat@truckpros.example",
+            "ann@truckpros.example",
+            "bob@truckpros.example",
+            "ann@truckpros.example"
+        ]),
+        "transferred to Ann, moved to Bob by the accidental delete, returned by the restore"
     );
     let stories = doc["stories"].as_array().unwrap();
-    assert_eq!(stories.len(), 6);
+    assert_eq!(stories.len(), 7);
     let steps = |i: usize| stories[i]["steps"].as_array().unwrap().clone();
 
     // Story 1: ten buyers shared by two colleagues; the delete refused with both blockers.
@@ -82,8 +88,26 @@ fn the_demo_plays_every_story_and_the_log_verifies() {
         .iter()
         .any(|s| s["error"]["code"] == "credits_balance"));
     assert!(steps(4).iter().any(|s| s["output"]["pool"] == 90));
-    // Story 6: the verify step agrees with the facts.
-    let verify = steps(5)
+    // Story 6: support restored Ann with her buyers back.
+    let restore = steps(5)
+        .into_iter()
+        .find(|s| s["command"].as_str().unwrap().contains("restore"))
+        .unwrap();
+    assert_eq!(restore["output"]["command"], "restore_user");
+    assert!(restore["command"]
+        .as_str()
+        .unwrap()
+        .contains("--as support:casey"));
+    let reverted = restore["output"]["events"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(reverted["event_type"], "OffboardingReverted");
+    assert_eq!(reverted["data"]["skipped"], serde_json::json!([]));
+    // Story 7: the verify step agrees with the facts.
+    let verify = steps(6)
         .into_iter()
         .find(|s| s["command"].as_str().unwrap().ends_with("verify"))
         .unwrap();
@@ -100,7 +124,8 @@ fn the_demo_narrates_in_plain_words_and_refuses_a_used_directory() {
     let d = Dir::new();
     let text = d.ok(&["demo"]);
     for expected in [
-        "Story 1 of 6",
+        "Story 1 of 7",
+        "Restored ann@truckpros.example as active.",
         "Transfer All Buyers",
         "blocked because the user:",
         "Step 6 of 6",

@@ -8,6 +8,7 @@ mod errors;
 mod guided;
 mod offboarding;
 mod resources;
+mod restore;
 mod routing;
 mod setup;
 mod users;
