@@ -113,9 +113,12 @@ pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, Bench
     let bound = decoded as f64 / started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    let rebuilt = fx.engine.rebuild(&mut |_| {}).map_err(fail)?;
+    let rebuilt = fx.engine.rebuild_projections(&mut |_| {}).map_err(fail)?;
     let rebuild = rebuilt as f64 / started.elapsed().as_secs_f64();
     let ratio = rebuild / bound;
+    let started = Instant::now();
+    fx.engine.checkpoint_now().map_err(fail)?;
+    let checkpoint = started.elapsed().as_secs_f64();
 
     // Start-up: a clean shutdown leaves a checkpoint at the end of the log.
     let Fixture { engine, org, .. } = fx;
@@ -158,6 +161,14 @@ pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, Bench
             "x",
             ">= 0.6x",
             Some(ratio >= 0.6),
+        ),
+        figure(
+            &scenario,
+            "checkpoint save (encrypted)",
+            checkpoint,
+            "s",
+            "",
+            None,
         ),
         figure(
             &scenario,

@@ -404,6 +404,13 @@ impl Engine {
     /// Rebuilds every projection from position 1, swaps it in, and saves a checkpoint.
     /// Commands keep flowing meanwhile; only the final catch-up holds them back.
     pub fn rebuild(&self, progress: &mut dyn FnMut(u64)) -> Result<u64, ReadError> {
+        let applied = self.rebuild_projections(progress)?;
+        self.checkpoint_now()?;
+        Ok(applied)
+    }
+
+    /// [`Engine::rebuild`] without saving the checkpoint at the end.
+    pub fn rebuild_projections(&self, progress: &mut dyn FnMut(u64)) -> Result<u64, ReadError> {
         let mut fresh = State::default();
         let mut applied = 0u64;
         let target = self.last_position();
@@ -419,7 +426,6 @@ impl Engine {
         *live = fresh;
         drop(live);
         progress(applied);
-        self.checkpoint_now()?;
         Ok(applied)
     }
 
