@@ -18,6 +18,8 @@ use chrono::{DateTime, Utc};
 use offboard_events::{Actor, CorrelationId, CreditAccount, Envelope, Event, UserId};
 use serde::{Deserialize, Serialize};
 
+use crate::packed::{self, Packed};
+
 /// Who acted in an event, and for whom (R5, R6).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Acting {
@@ -26,7 +28,7 @@ pub struct Acting {
 }
 
 /// What the audit view keeps of every event: 40 bytes, the actor interned.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug)]
 struct EventMeta {
     position: u64,
     occurred_at: DateTime<Utc>,
@@ -48,20 +50,60 @@ pub struct EventRecord<'a> {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Audit {
     /// Every event of the org, in log order.
+    #[serde(
+        serialize_with = "packed::serialize_vec",
+        deserialize_with = "packed::deserialize_vec"
+    )]
     events: Vec<EventMeta>,
     /// Distinct actors, in first-seen order.
     acting: Vec<Acting>,
     #[serde(skip)]
     acting_slots: HashMap<Acting, u32>,
     by_user: BTreeMap<UserId, Vec<u64>>,
+    #[serde(
+        serialize_with = "packed::serialize_map",
+        deserialize_with = "packed::deserialize_map"
+    )]
     by_correlation: BTreeMap<CorrelationId, Run>,
     /// Indexes of events whose correlation's run had ended before them.
     returns: BTreeMap<CorrelationId, Vec<u32>>,
 }
 
 /// Consecutive events of the org: (index of the first in `events`, how many).
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug)]
 struct Run(u32, u32);
+
+impl Packed for EventMeta {
+    const WIDTH: usize = 8 + 12 + 16 + 4;
+    fn pack(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.position.to_le_bytes());
+        packed::pack_time(&self.occurred_at, out);
+        packed::pack_uuid(&self.correlation_id.0, out);
+        out.extend_from_slice(&self.acting.to_le_bytes());
+    }
+    fn unpack(b: &[u8]) -> Option<Self> {
+        Some(Self {
+            position: u64::from_le_bytes(b[0..8].try_into().ok()?),
+            occurred_at: packed::unpack_time(&b[8..20])?,
+            correlation_id: CorrelationId(packed::unpack_uuid(&b[20..36])),
+            acting: u32::from_le_bytes(b[36..40].try_into().ok()?),
+        })
+    }
+}
+
+impl Packed for Run {
+    const WIDTH: usize = 8;
+    fn pack(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0.to_le_bytes());
+        out.extend_from_slice(&self.1.to_le_bytes());
+    }
+    fn unpack(b: &[u8]) -> Option<Self> {
+        Some(Self(
+            u32::from_le_bytes(b[0..4].try_into().ok()?),
+            u32::from_le_bytes(b[4..8].try_into().ok()?),
+        ))
+    }
+}
 
 impl Audit {
     pub(crate) fn apply(&mut self, env: &Envelope) {

@@ -18,6 +18,7 @@ mod interner;
 mod labels;
 mod org;
 mod ownership;
+mod packed;
 mod state;
 
 pub use audit::{Acting, Audit, EventRecord};
