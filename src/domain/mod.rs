@@ -33,6 +33,7 @@ pub use error::{Blocker, Decided, DomainError};
 pub use holdings::{plural, Holdings};
 pub use plan::{plan, DistributionPlace, FollowUpBlockers, Plan};
 pub use resources::MAX_REGISTER;
+pub use restore::compensated_correlation;
 
 /// Decides `command` in `ctx` against `state`: the events to append, or why not.
 pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Event>> {

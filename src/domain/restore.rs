@@ -7,12 +7,34 @@ use offboard_events::{
     Actor, CorrelationId, Event, OffboardingReverted, OffboardingStarted, PrincipalKind, Profile,
     Role, UserId, UserManagerChanged, UserProfileChanged, UserPurged, UserRestored, UserStatus,
 };
-use offboard_projections::User;
+use offboard_projections::{OrgState, User};
+
+use super::command::Command;
 
 use super::authority::Scope;
 use super::compensation::compensate;
 use super::error::{Decided, DomainError};
 use super::validate;
+
+/// The operation whose events a restore (with ownership) or a revert compensates: the
+/// deleting offboarding of the user, or the named correlation. The engine reads those
+/// events from the log and hands them to `decide` in [`super::Context::compensating`].
+pub fn compensated_correlation(org: &OrgState, command: &Command) -> Option<CorrelationId> {
+    match command {
+        Command::RestoreUser {
+            user,
+            return_ownership: true,
+            ..
+        } => org
+            .directory()
+            .user(*user)
+            .and_then(|u| u.deleted_at)
+            .and_then(|(position, _)| org.audit().event(position))
+            .map(|e| e.correlation_id),
+        Command::RevertOffboarding { correlation_id } => Some(*correlation_id),
+        _ => None,
+    }
+}
 
 /// R12: the owner, or a support principal serving this org, may restore.
 fn may_restore(scope: &Scope) -> Decided<()> {

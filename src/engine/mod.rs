@@ -271,21 +271,8 @@ impl Engine {
             let Some(org) = state.org(org) else {
                 return Ok(Vec::new());
             };
-            match command {
-                Command::RestoreUser {
-                    user,
-                    return_ownership: true,
-                    ..
-                } => org
-                    .directory()
-                    .user(*user)
-                    .and_then(|u| u.deleted_at)
-                    .and_then(|(position, _)| org.audit().event(position))
-                    .map(|e| e.correlation_id),
-                Command::RevertOffboarding { correlation_id } => Some(*correlation_id),
-                _ => None,
-            }
-            .map(|id| org.audit().positions_for_correlation(id))
+            domain::compensated_correlation(org, command)
+                .map(|id| org.audit().positions_for_correlation(id))
         };
         match correlation {
             Some(positions) => self.read_positions(&positions).map_err(|e| match e {

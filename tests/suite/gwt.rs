@@ -119,20 +119,7 @@ impl Scenario {
         let Some(org) = self.state.org(self.org) else {
             return Vec::new();
         };
-        let correlation = match command {
-            Command::RestoreUser {
-                user,
-                return_ownership: true,
-                ..
-            } => org
-                .directory()
-                .user(*user)
-                .and_then(|u| u.deleted_at)
-                .and_then(|(position, _)| org.audit().event(position))
-                .map(|e| e.correlation_id),
-            Command::RevertOffboarding { correlation_id } => Some(*correlation_id),
-            _ => None,
-        };
+        let correlation = offboard::domain::compensated_correlation(org, command);
         correlation.map_or_else(Vec::new, |id| {
             self.log
                 .iter()
