@@ -338,3 +338,76 @@ async fn correlation_history_lists_exactly_the_events_of_one_offboarding() {
         .unwrap();
     assert_eq!(timeline.len() as u64, story.engine.last_position());
 }
+
+#[tokio::test]
+async fn owners_across_an_offboarding_that_deleted_and_the_restore_that_undid_it() {
+    let story = Story::new().await;
+    let (ann, bob) = (
+        story.hire("ann@acme.example").await,
+        story.hire("bob@acme.example").await,
+    );
+    let b1: ResourceKey = "buyer:B-1".parse().unwrap();
+    story
+        .run(Command::RegisterResources {
+            owner: ann,
+            resources: vec![b1.clone()],
+        })
+        .await;
+    let before = story.clock.now();
+    let deleting = story
+        .run(Command::TransferAccount {
+            from: ann,
+            to: bob,
+            then: FollowUp::Delete,
+            confirm: Some("CONFIRM".into()),
+        })
+        .await;
+    let deleted = story.clock.now();
+    let restore = Command::RestoreUser {
+        user: ann,
+        return_ownership: true,
+        new_email: None,
+        reactivate: true,
+    };
+    let restored_by = story.run(restore).await;
+    let restored = story.clock.now();
+
+    let state = story.engine.state();
+    let org = state.org(story.org).unwrap();
+    assert_eq!(org.owner_at_time(&b1, before), Some(ann));
+    assert_eq!(org.owner_at_time(&b1, deleted), Some(bob));
+    assert_eq!(org.owner_at_time(&b1, restored), Some(ann));
+    let history = org.owner_history(&b1);
+    let moves: Vec<(UserId, CorrelationId)> = history
+        .iter()
+        .map(|c| (c.owner, c.correlation_id))
+        .collect();
+    assert_eq!(
+        moves[1],
+        (bob, deleting.correlation_id),
+        "moved away by the offboarding"
+    );
+    assert_eq!(
+        moves[2],
+        (ann, restored_by.correlation_id),
+        "and back by the restore"
+    );
+    // The user's record as of the deletion, replayed: deleted then, active now.
+    let then = story
+        .engine
+        .state_at(story.engine.position_at(story.org, deleted))
+        .unwrap();
+    assert_eq!(
+        then.org(story.org)
+            .unwrap()
+            .directory()
+            .user(ann)
+            .unwrap()
+            .status,
+        UserStatus::Deleted
+    );
+    assert_eq!(
+        org.directory().user(ann).unwrap().status,
+        UserStatus::Active
+    );
+}
