@@ -13,7 +13,6 @@
 
 mod auth;
 pub mod client;
-pub mod cloudevents;
 mod commands;
 pub mod consumers;
 mod error;

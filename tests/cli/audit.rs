@@ -254,8 +254,15 @@ fn bench_runs_every_scenario_at_a_small_scale_and_prints_json() {
     let d = Dir::new();
     let doc = d.json(&["bench", "--scale", "0.002"]);
     let figures = doc["figures"].as_array().unwrap();
-    assert!(figures.iter().any(|f| f["figure"] == "TransferAllBuyers until durable"));
-    assert!(figures.iter().any(|f| f["figure"] == "group commit / baseline"));
+    assert!(figures
+        .iter()
+        .any(|f| f["figure"] == "TransferAllBuyers until durable"));
+    assert!(figures
+        .iter()
+        .any(|f| f["figure"] == "group commit / baseline"));
     assert_eq!(doc["scale"], 0.002);
-    assert_eq!(d.fails(1, &["bench", "--scale", "0"])["code"], "invalid_input");
+    assert_eq!(
+        d.fails(1, &["bench", "--scale", "0"])["code"],
+        "invalid_input"
+    );
 }
