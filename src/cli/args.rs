@@ -1,6 +1,7 @@
 //! The command line as clap parses it: the global flags and every subcommand, with no
 //! checks beyond what clap does. `resolve.rs` turns these raw strings into ids.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -169,6 +170,31 @@ pub enum Cmd {
     ImportLog { file: PathBuf },
     /// Play one story per seed product on a fresh directory, narrating each step.
     Demo,
+
+    /// Serve the HTTP API and the event stream on the data directory, which it owns
+    /// until SIGINT or SIGTERM stops it gracefully.
+    Serve {
+        /// Where to listen (loopback by default; put a TLS proxy in front for more).
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+        addr: SocketAddr,
+    },
+    /// API tokens for the server: create (printed once), list, revoke.
+    #[command(subcommand)]
+    Token(TokenCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// A token acting as `--as` (a user, `support:NAME` or `auditor:NAME`) in `--org`;
+    /// printed once.
+    Create,
+    /// Every token (of `--org`, if given), revoked ones included; never the secrets.
+    List,
+    /// Revoke a token: requests with it answer 401 from now on.
+    Revoke {
+        #[arg(value_name = "TOKEN_ID")]
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

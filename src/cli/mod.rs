@@ -22,7 +22,9 @@ mod plan_file;
 pub mod resolve;
 mod resources;
 mod routing;
+mod serve;
 mod setup;
+mod tokens;
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +49,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Demo => demo::run(&cli.global, &mut out),
         Cmd::Bench { scale } => bench::run(&cli.global, *scale, &mut out),
         Cmd::ImportLog { file } => log_io::import(&data_dir(&cli.global), file, &mut out),
+        Cmd::Serve { addr } => serve::run(&data_dir(&cli.global), *addr, &mut out),
         command => {
             let session = Session::open(&data_dir(&cli.global))?;
             session.dispatch(&cli.global, command, &mut out, None)
@@ -146,6 +149,8 @@ impl Session {
             )),
             Cmd::Demo => Err(CliError::usage("demo opens its own data directory")),
             Cmd::Bench { .. } => Err(CliError::usage("bench opens its own data directories")),
+            Cmd::Serve { .. } => Err(CliError::usage("serve opens its own data directory")),
+            Cmd::Token(c) => tokens::token(cx, c),
         }
     }
 }

@@ -10,6 +10,7 @@ mod offboarding;
 mod resources;
 mod restore;
 mod routing;
+mod serve;
 mod setup;
 mod users;
 #[allow(dead_code)]
