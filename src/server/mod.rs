@@ -17,6 +17,7 @@ mod commands;
 pub mod consumers;
 mod error;
 mod extract;
+mod listings;
 mod queries;
 mod refs;
 mod serve;
@@ -162,6 +163,7 @@ fn build() -> (Router<AppState>, OpenApi) {
     let router = ApiRouter::new()
         .merge(commands::routes())
         .merge(queries::routes())
+        .merge(listings::routes())
         .merge(stream::routes())
         .merge(token_api::routes())
         .finish_api_with(&mut api, |doc| {
