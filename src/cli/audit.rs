@@ -30,9 +30,9 @@ pub fn history(cx: &mut Ctx, a: &HistoryArgs) -> Result<(), CliError> {
         .transpose()?
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
     let org = cx.org_id()?;
-    let engine = cx.engine();
+    let engine = cx.engine()?;
     let (title, events): (String, Vec<Envelope>) = if let Some(u) = &a.user {
-        let id = cx.read(|o| resolve::any_user(o, u))?;
+        let id = cx.any_user(u)?;
         (format!("History of {u}"), engine.user_history(org, id)?)
     } else if let Some(r) = &a.resource {
         let key = resolve::resource(r)?;
@@ -73,7 +73,7 @@ pub fn history(cx: &mut Ctx, a: &HistoryArgs) -> Result<(), CliError> {
             .doc(&json!({ "count": events.len(), "events": events }))?;
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = cx.read(|o| {
+    let rows: Vec<Vec<String>> = cx.names(|o| {
         Ok(events
             .iter()
             .map(|e| {
@@ -98,7 +98,8 @@ pub fn history(cx: &mut Ctx, a: &HistoryArgs) -> Result<(), CliError> {
 /// `events [--from POS] [--format json|cloudevents]`: the selected org's events as JSON
 /// lines, in log order, one per line (`--json` changes nothing: it already is JSON).
 pub fn events(cx: &mut Ctx, a: &EventsArgs) -> Result<(), CliError> {
-    if cx.engine().state().orgs().next().is_none() {
+    let engine = cx.engine()?;
+    if engine.state().orgs().next().is_none() {
         return Ok(());
     }
     let org = cx.org_id()?;
@@ -106,8 +107,8 @@ pub fn events(cx: &mut Ctx, a: &EventsArgs) -> Result<(), CliError> {
     let mut w = std::io::BufWriter::new(stdout.lock());
     let mut failure: Option<std::io::Error> = None;
     for_each_envelope(
-        cx.engine().store().as_ref(),
-        cx.engine().vault(),
+        engine.store().as_ref(),
+        engine.vault(),
         a.from.max(1),
         u64::MAX,
         &mut |env| {
@@ -136,8 +137,9 @@ pub fn events(cx: &mut Ctx, a: &EventsArgs) -> Result<(), CliError> {
 
 /// `verify`: walks the hash chain.
 pub fn verify(cx: &mut Ctx) -> Result<(), CliError> {
-    let progress = Progress::new(Some(cx.engine().last_position()), "verifying");
-    let report = cx.engine().verify(&mut |p| progress.set(p));
+    let engine = cx.engine()?;
+    let progress = Progress::new(Some(engine.last_position()), "verifying");
+    let report = engine.verify(&mut |p| progress.set(p));
     progress.finish();
     let report = report?;
     if cx.out.is_json() {
@@ -157,8 +159,9 @@ pub fn verify(cx: &mut Ctx) -> Result<(), CliError> {
 
 /// `rebuild`: every view from position 1.
 pub fn rebuild(cx: &mut Ctx) -> Result<(), CliError> {
-    let progress = Progress::new(Some(cx.engine().last_position()), "rebuilding");
-    let applied = cx.engine().rebuild(&mut |n| progress.set(n));
+    let engine = cx.engine()?;
+    let progress = Progress::new(Some(engine.last_position()), "rebuilding");
+    let applied = engine.rebuild(&mut |n| progress.set(n));
     progress.finish();
     let applied = applied?;
     if cx.out.is_json() {

@@ -13,15 +13,15 @@ pub fn credits(cx: &mut Ctx, c: &CreditsCmd) -> Result<(), CliError> {
     let command = match c {
         CreditsCmd::Add { amount } => Command::AddCreditsToPool { amount: *amount },
         CreditsCmd::Grant { user, amount } => Command::GrantCredits {
-            user: cx.read(|org| resolve::user(org, user))?,
+            user: cx.user(user)?,
             amount: *amount,
         },
         CreditsCmd::Use { user, amount } => Command::UseCredits {
-            user: cx.read(|org| resolve::user(org, user))?,
+            user: cx.user(user)?,
             amount: *amount,
         },
         CreditsCmd::Transfer { from, to, amount } => {
-            let (from, to) = cx.read(|org| {
+            let (from, to) = cx.names(|org| {
                 Ok((
                     resolve::credit_account(org, from)?,
                     resolve::credit_account(org, to)?,

@@ -33,7 +33,7 @@ pub fn resource(cx: &mut Ctx, c: &ResourceCmd) -> Result<(), CliError> {
                 .iter()
                 .map(|r| resolve::resource(r))
                 .collect::<Result<Vec<_>, _>>()?;
-            let owner = cx.read(|org| resolve::user(org, owner))?;
+            let owner = cx.user(owner)?;
             cx.run(
                 Command::RegisterResources {
                     owner,
@@ -176,21 +176,15 @@ fn import(cx: &mut Ctx, file: &Path) -> Result<(), CliError> {
     drop(rows);
 
     let progress = Progress::new(Some(total), "importing");
-    let meta = cx.meta()?;
     let mut first = None;
     let mut last = None;
     let mut commands = 0u64;
     for (owner, keys) in &by_owner {
         for chunk in keys.chunks(IMPORT_CHUNK) {
-            let mut m = meta.clone();
-            m.command_id = offboard_events::CommandId::new();
-            let appended = cx.submit_as(
-                m,
-                Command::RegisterResources {
-                    owner: *owner,
-                    resources: chunk.to_vec(),
-                },
-            );
+            let appended = cx.submit(Command::RegisterResources {
+                owner: *owner,
+                resources: chunk.to_vec(),
+            });
             let appended = match appended {
                 Ok(a) => a,
                 Err(e) => {
@@ -207,12 +201,12 @@ fn import(cx: &mut Ctx, file: &Path) -> Result<(), CliError> {
         }
     }
     progress.finish();
-    let counts: Vec<OwnerCount> = cx.read(|org| {
+    let counts: Vec<OwnerCount> = cx.names(|org| {
         Ok(by_owner
             .iter()
             .map(|(id, keys)| OwnerCount {
                 owner_id: *id,
-                owner_email: resolve::email(org, *id),
+                owner_email: org.email(*id),
                 count: keys.len() as u64,
             })
             .collect())
@@ -251,10 +245,10 @@ pub fn as_of_position(cx: &Ctx, arg: Option<&str>) -> Result<Option<u64>, CliErr
         return Ok(None);
     };
     Ok(Some(match resolve::as_of(arg)? {
-        AsOf::Position(p) => p.min(cx.engine().last_position()),
+        AsOf::Position(p) => p.min(cx.engine()?.last_position()),
         AsOf::Time(t) => {
             let org = cx.org_id()?;
-            cx.engine().position_at(org, t)
+            cx.engine()?.position_at(org, t)
         }
     }))
 }
@@ -269,7 +263,7 @@ fn at<R>(
     match position {
         None => cx.read(|org| f(Some(org), org)),
         Some(p) => {
-            let past = cx.engine().state_at(p)?;
+            let past = cx.engine()?.state_at(p)?;
             cx.read(|now| f(past.org(now.id()), now))
         }
     }
@@ -288,7 +282,7 @@ struct OwnedView {
 pub fn owners(cx: &mut Ctx, a: &OwnersArgs) -> Result<(), CliError> {
     let position = as_of_position(cx, a.as_of.as_deref())?;
     let owner = match &a.owner {
-        Some(o) => Some(cx.read(|org| resolve::any_user(org, o))?),
+        Some(o) => Some(cx.any_user(o)?),
         None => None,
     };
     let views: Vec<OwnedView> = at(cx, position, |past, now| {

@@ -14,7 +14,7 @@ use crate::domain::Command;
 pub fn duty(cx: &mut Ctx, c: &DutyCmd) -> Result<(), CliError> {
     match c {
         DutyCmd::Assign { name, user } => {
-            let to = cx.read(|org| resolve::user(org, user))?;
+            let to = cx.user(user)?;
             cx.run(
                 Command::AssignDuty {
                     duty: name.clone(),
@@ -57,15 +57,7 @@ pub fn duty(cx: &mut Ctx, c: &DutyCmd) -> Result<(), CliError> {
 }
 
 fn members(cx: &Ctx, args: &[String]) -> Result<Vec<Member>, CliError> {
-    cx.read(|org| args.iter().map(|m| resolve::member(org, m)).collect())
-}
-
-fn optional_user(cx: &Ctx, arg: &str) -> Result<Option<UserId>, CliError> {
-    if arg.trim().eq_ignore_ascii_case("none") {
-        Ok(None)
-    } else {
-        cx.read(|org| resolve::user(org, arg)).map(Some)
-    }
+    cx.names(|n| args.iter().map(|m| resolve::member(n, m)).collect())
 }
 
 pub fn distribution(cx: &mut Ctx, c: &DistributionCmd) -> Result<(), CliError> {
@@ -83,7 +75,7 @@ pub fn distribution(cx: &mut Ctx, c: &DistributionCmd) -> Result<(), CliError> {
             };
             let members = members(cx, m)?;
             let backup = match backup {
-                Some(b) => optional_user(cx, b)?,
+                Some(b) => cx.optional_user(b)?,
                 None => None,
             };
             cx.run(
@@ -107,7 +99,7 @@ pub fn distribution(cx: &mut Ctx, c: &DistributionCmd) -> Result<(), CliError> {
             )?;
         }
         DistributionCmd::Backup { name, user } => {
-            let backup = optional_user(cx, user)?;
+            let backup = cx.optional_user(user)?;
             cx.run(
                 Command::SetDistributionBackup {
                     distribution: name.clone(),
@@ -175,7 +167,7 @@ pub fn distribution(cx: &mut Ctx, c: &DistributionCmd) -> Result<(), CliError> {
 pub fn label(cx: &mut Ctx, c: &LabelCmd) -> Result<(), CliError> {
     match c {
         LabelCmd::Add { name, members } => {
-            let members = cx.read(|org| resolve::users(org, members))?;
+            let members = cx.names(|n| resolve::users(n, members))?;
             cx.run(
                 Command::CreateLabel {
                     name: name.clone(),

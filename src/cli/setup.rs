@@ -32,7 +32,7 @@ pub fn init(cx: &mut Ctx, a: &Init) -> Result<(), CliError> {
     let meta = CommandMeta::new(org_id, Actor::System);
     let appended = cx.submit_as(meta, command)?;
     let (org, owner) = {
-        let state = cx.engine().state();
+        let state = cx.engine()?.state();
         let org = state
             .org(org_id)
             .ok_or_else(|| CliError::not_found("the new organization"))?;
@@ -55,7 +55,7 @@ pub fn init(cx: &mut Ctx, a: &Init) -> Result<(), CliError> {
     } else {
         cx.out.line(format!(
             "Created organization {org:?} (id {org_id}) in {}, owned by {} (id {owner}).",
-            cx.dir().display(),
+            cx.session()?.dir().display(),
             a.owner_email.trim()
         ));
         cx.out
@@ -186,7 +186,7 @@ struct OrgView {
 /// `orgs`: every organization in the directory.
 pub fn orgs(cx: &mut Ctx) -> Result<(), CliError> {
     let views: Vec<OrgView> = {
-        let state = cx.engine().state();
+        let state = cx.engine()?.state();
         state
             .orgs()
             .map(|o| OrgView {
@@ -228,7 +228,7 @@ pub fn orgs(cx: &mut Ctx) -> Result<(), CliError> {
 
 /// `transfer-org USER` (R3).
 pub fn transfer_org(cx: &mut Ctx, user: &str) -> Result<(), CliError> {
-    let to = cx.read(|org| resolve::user(org, user))?;
+    let to = cx.user(user)?;
     cx.run(Command::TransferOrgOwnership { to }, None)?;
     Ok(())
 }

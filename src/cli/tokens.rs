@@ -40,7 +40,7 @@ fn create(cx: &mut Ctx) -> Result<(), CliError> {
             )
         })?;
     let org = cx.global.org.as_deref().filter(|o| !o.trim().is_empty());
-    let created: CreatedToken = tokens::create(cx.engine(), org, principal)?;
+    let created: CreatedToken = tokens::create(cx.engine()?, org, principal)?;
     let who = principal_label(cx, &created.record);
     let message = format!(
         "Created token {} for {who}. It is shown only this once (only its SHA-256 is kept): store it now.",
@@ -62,7 +62,7 @@ fn create(cx: &mut Ctx) -> Result<(), CliError> {
 
 fn list(cx: &mut Ctx) -> Result<(), CliError> {
     let org = cx.global.org.as_deref().filter(|o| !o.trim().is_empty());
-    let records = tokens::list(cx.engine(), org)?;
+    let records = tokens::list(cx.engine()?, org)?;
     if cx.out.is_json() {
         cx.out.doc(&json!({ "tokens": records }))?;
         return Ok(());
@@ -94,7 +94,7 @@ fn list(cx: &mut Ctx) -> Result<(), CliError> {
 }
 
 fn revoke(cx: &mut Ctx, id: &str) -> Result<(), CliError> {
-    let record = tokens::revoke(cx.engine(), id)?;
+    let record = tokens::revoke(cx.engine()?, id)?;
     let message = format!(
         "Revoked token {} of {}: requests with it answer 401 from now on.",
         record.id,
@@ -111,7 +111,10 @@ fn revoke(cx: &mut Ctx, id: &str) -> Result<(), CliError> {
 
 /// `dana@acme.example in "Acme"`, `auditor:audit-firm in "Acme"`.
 fn principal_label(cx: &Ctx, record: &TokenRecord) -> String {
-    let state = cx.engine().state();
+    let Ok(engine) = cx.engine() else {
+        return record.principal.to_string();
+    };
+    let state = engine.state();
     let Some(org) = state.org(record.org_id) else {
         return record.principal.to_string();
     };

@@ -68,24 +68,18 @@ pub fn user(cx: &mut Ctx, c: &UserCmd) -> Result<(), CliError> {
         UserCmd::Show { user } => show(cx, user),
         UserCmd::Role { user, role } => {
             let role: Role = role.parse().map_err(CliError::invalid)?;
-            let user = cx.read(|org| resolve::user(org, user))?;
+            let user = cx.user(user)?;
             cx.run(Command::ChangeRole { user, role }, None)?;
             Ok(())
         }
         UserCmd::Manager { user, manager } => {
-            let (user, manager) = cx.read(|org| {
-                let m = if manager.trim().eq_ignore_ascii_case("none") {
-                    None
-                } else {
-                    Some(resolve::user(org, manager)?)
-                };
-                Ok((resolve::user(org, user)?, m))
-            })?;
+            let manager = cx.optional_user(manager)?;
+            let user = cx.user(user)?;
             cx.run(Command::SetManager { user, manager }, None)?;
             Ok(())
         }
         UserCmd::Activate { user } => {
-            let user = cx.read(|org| resolve::user(org, user))?;
+            let user = cx.user(user)?;
             cx.run(Command::ActivateUser { user }, None)?;
             Ok(())
         }
@@ -95,7 +89,7 @@ pub fn user(cx: &mut Ctx, c: &UserCmd) -> Result<(), CliError> {
 fn add(cx: &mut Ctx, a: &UserAdd) -> Result<(), CliError> {
     let role: Role = a.role.parse().map_err(CliError::invalid)?;
     let manager = match &a.manager {
-        Some(m) => Some(cx.read(|org| resolve::user(org, m))?),
+        Some(m) => Some(cx.user(m)?),
         None => None,
     };
     let command = Command::InviteUser {
@@ -109,24 +103,22 @@ fn add(cx: &mut Ctx, a: &UserAdd) -> Result<(), CliError> {
         manager,
         active: !a.inactive,
     };
-    let appended = cx.submit(command.clone())?;
-    let events = cx.events_of(&appended)?;
-    let user_id = events.iter().find_map(|e| match &e.event {
-        offboard_events::Event::UserInvited(i) => Some(i.user_id),
-        _ => None,
-    });
-    let lines = cx.read(|org| Ok(super::describe::events(org, &events)))?;
+    let name = command.name();
+    let done = cx.execute(command)?;
+    let user_id = done.invited();
+    let lines = cx.describe(&done, None)?;
+    let appended = &done.appended;
     if cx.out.is_json() {
         cx.out.doc(&json!({
             "ok": true,
-            "command": command.name(),
+            "command": name,
             "message": lines.join("\n"),
             "user_id": user_id,
             "command_id": appended.command_id,
             "correlation_id": appended.correlation_id,
             "positions": appended.positions.map(|(x, y)| [x, y]),
             "duplicate": appended.duplicate,
-            "events": events,
+            "events": done.events,
         }))?;
     } else {
         for l in lines {
@@ -286,15 +278,15 @@ pub fn group(cx: &mut Ctx, c: &GroupCmd) -> Result<(), CliError> {
     let command = match c {
         GroupCmd::Add { name, owner } => Command::CreateGroup {
             name: name.clone(),
-            owner: cx.read(|org| resolve::user(org, owner))?,
+            owner: cx.user(owner)?,
         },
         GroupCmd::Join { name, user } => Command::JoinGroup {
             group: name.clone(),
-            user: cx.read(|org| resolve::user(org, user))?,
+            user: cx.user(user)?,
         },
         GroupCmd::Leave { name, user } => Command::LeaveGroup {
             group: name.clone(),
-            user: cx.read(|org| resolve::user(org, user))?,
+            user: cx.user(user)?,
         },
     };
     let lead = match c {
