@@ -47,6 +47,19 @@ pub struct Global {
     /// Print one JSON document on stdout (errors included) instead of tables and sentences.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Client mode: send every command to this `offboard serve` (e.g.
+    /// http://127.0.0.1:8080) instead of opening a data directory.
+    #[arg(long, global = true, env = "OFFBOARD_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// The API token in client mode: it decides the org and who acts.
+    #[arg(
+        long,
+        global = true,
+        env = "OFFBOARD_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -505,4 +518,8 @@ pub struct EventsArgs {
     pub from: u64,
     #[arg(long, value_enum, default_value = "json")]
     pub format: EventFormat,
+    /// Keep printing new events as the server commits them, until interrupted
+    /// (client mode: needs --server).
+    #[arg(long)]
+    pub follow: bool,
 }

@@ -13,6 +13,7 @@ use super::error::CliError;
 use super::guided::Prompter;
 use super::names::Names;
 use super::output::Output;
+use super::remote::Remote;
 use super::{resolve, Session};
 use crate::domain::{plural, Command};
 use crate::engine::{Appended, CommandMeta, Engine};
@@ -22,22 +23,35 @@ use crate::engine::{Appended, CommandMeta, Engine};
 pub enum Backend<'a> {
     /// On a data directory this process opened.
     Embedded(&'a Session),
+    /// Through a server's API (`--server`), as the token's principal.
+    Remote(&'a Remote),
 }
 
 /// A command carried out: where its events landed, and the events.
 #[derive(Debug)]
 pub struct Done {
     pub appended: Appended,
+    /// The appended events. In client mode, empty when the token may not read
+    /// histories (members and managers).
     pub events: Vec<Envelope>,
+    /// The server's answer in client mode (`Null` embedded).
+    pub answer: Value,
 }
 
 impl Done {
     /// The id of the user an invitation added.
     pub fn invited(&self) -> Option<UserId> {
-        self.events.iter().find_map(|e| match &e.event {
-            Event::UserInvited(i) => Some(i.user_id),
-            _ => None,
-        })
+        self.events
+            .iter()
+            .find_map(|e| match &e.event {
+                Event::UserInvited(i) => Some(i.user_id),
+                _ => None,
+            })
+            .or_else(|| {
+                self.answer
+                    .get("user_id")
+                    .and_then(|v| serde_json::from_value(v.clone()).ok())
+            })
     }
 }
 
@@ -64,6 +78,17 @@ impl Ctx<'_> {
     pub fn session(&self) -> Result<&Session, CliError> {
         match self.backend {
             Backend::Embedded(session) => Ok(session),
+            Backend::Remote(_) => Err(CliError::usage(
+                "this works on a data directory only, not through a server: leave out --server",
+            )),
+        }
+    }
+
+    /// The server, in client mode.
+    pub fn remote(&self) -> Option<&Remote> {
+        match self.backend {
+            Backend::Embedded(_) => None,
+            Backend::Remote(r) => Some(r),
         }
     }
 
@@ -90,6 +115,7 @@ impl Ctx<'_> {
     ) -> Result<R, CliError> {
         match self.backend {
             Backend::Embedded(_) => self.read(|org| f(org)),
+            Backend::Remote(r) => f(r),
         }
     }
 
@@ -120,6 +146,7 @@ impl Ctx<'_> {
     pub fn acting_user(&self) -> Result<Option<UserId>, CliError> {
         match self.backend {
             Backend::Embedded(_) => Ok(self.meta()?.actor.user_id()),
+            Backend::Remote(r) => Ok(r.whoami().principal.user_id()),
         }
     }
 
@@ -139,10 +166,22 @@ impl Ctx<'_> {
     /// Decides and appends `command` as the acting principal, under a new command id;
     /// durable when it returns `Ok`.
     pub fn submit(&self, command: Command) -> Result<Appended, CliError> {
+        Ok(self.submit_answered(command)?.0)
+    }
+
+    /// [`Self::submit`], with the server's answer in client mode.
+    fn submit_answered(&self, command: Command) -> Result<(Appended, Value), CliError> {
         match self.backend {
             Backend::Embedded(_) => {
                 let meta = self.meta()?;
-                self.submit_as(meta, command)
+                Ok((self.submit_as(meta, command)?, Value::Null))
+            }
+            Backend::Remote(r) => {
+                let on_behalf_of = match &self.global.on_behalf_of {
+                    Some(u) => Some(self.user(u)?),
+                    None => None,
+                };
+                r.submit(&command, on_behalf_of)
             }
         }
     }
@@ -158,17 +197,24 @@ impl Ctx<'_> {
 
     /// The events a command appended.
     pub fn events_of(&self, appended: &Appended) -> Result<Vec<Envelope>, CliError> {
-        match appended.positions {
-            Some((first, last)) => Ok(self.engine()?.read_range(first, last)?),
-            None => Ok(Vec::new()),
+        match (self.backend, appended.positions) {
+            (_, None) => Ok(Vec::new()),
+            (Backend::Embedded(s), Some((first, last))) => {
+                Ok(s.engine().read_range(first, last)?)
+            }
+            (Backend::Remote(r), Some(_)) => Ok(r.events_of(appended)),
         }
     }
 
     /// Submits `command` and reads back its events.
     pub fn execute(&self, command: Command) -> Result<Done, CliError> {
-        let appended = self.submit(command)?;
+        let (appended, answer) = self.submit_answered(command)?;
         let events = self.events_of(&appended)?;
-        Ok(Done { appended, events })
+        Ok(Done {
+            appended,
+            events,
+            answer,
+        })
     }
 
     /// A plain-words account of what `done` did: `lead` (if any), one sentence per event.

@@ -21,6 +21,7 @@ pub mod names;
 mod offboarding;
 pub mod output;
 mod plan_file;
+pub mod remote;
 pub mod resolve;
 mod resources;
 mod routing;
@@ -44,6 +45,14 @@ use guided::Prompter;
 /// Runs one parsed command line; its answer goes to stdout.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let mut out = Output::print(cli.global.json);
+    if let Some(url) = cli
+        .global
+        .server
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    {
+        return run_remote(url, &cli, &mut out);
+    }
     match &cli.command {
         Cmd::Demo => demo::run(&cli.global, &mut out),
         Cmd::Bench { scale } => bench::run(&cli.global, *scale, &mut out),
@@ -54,6 +63,45 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             session.dispatch(&cli.global, command, &mut out, None)
         }
     }
+}
+
+/// Client mode: the command goes to the server at `url`, as the token's principal.
+fn run_remote(url: &str, cli: &Cli, out: &mut Output) -> Result<(), CliError> {
+    if let Some(name) = embedded_only(&cli.command) {
+        return Err(CliError::usage(format!(
+            "`{name}` works on a data directory only, not through a server: leave out --server (and OFFBOARD_SERVER)"
+        )));
+    }
+    // `token create --as` names the new token's principal, not who acts.
+    let names_a_principal = matches!(cli.command, Cmd::Token(args::TokenCmd::Create));
+    if cli.global.actor.is_some() && !names_a_principal {
+        return Err(CliError::usage(
+            "in client mode the token decides who acts: leave out --as (and OFFBOARD_ACTOR), or use that principal's token",
+        ));
+    }
+    let remote = remote::Remote::connect(url, cli.global.token.as_deref(), &cli.global)?;
+    dispatch(
+        Backend::Remote(&remote),
+        &cli.global,
+        &cli.command,
+        out,
+        None,
+    )
+}
+
+/// Commands that work on a data directory only: creating orgs (the system actor), the
+/// server itself, and whole-log tools.
+fn embedded_only(command: &Cmd) -> Option<&'static str> {
+    Some(match command {
+        Cmd::Init(_) => "init",
+        Cmd::Serve { .. } => "serve",
+        Cmd::Demo => "demo",
+        Cmd::Bench { .. } => "bench",
+        Cmd::ImportLog { .. } => "import-log",
+        Cmd::Export { .. } => "export",
+        Cmd::Rebuild => "rebuild",
+        _ => return None,
+    })
 }
 
 /// The data directory: `--data`, `OFFBOARD_DATA`, or `./offboard-data`.

@@ -67,6 +67,7 @@ pub fn plan(cx: &mut Ctx, user: &str, template: bool) -> Result<(), CliError> {
 pub fn plan_view(cx: &Ctx, user: UserId) -> Result<PlanView, CliError> {
     match cx.backend {
         Backend::Embedded(_) => cx.read(|org| Ok(PlanView::from(&domain::plan(org, user)?))),
+        Backend::Remote(r) => r.get(&format!("/v1/users/{user}/plan")),
     }
 }
 

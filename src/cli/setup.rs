@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::args::{Init, PolicyArgs, PrincipalCmd, PrincipalKindArg};
 use super::error::CliError;
+use super::names::Names;
 use super::{resolve, Ctx};
 use crate::domain::{Command, NewUser};
 use crate::engine::CommandMeta;
@@ -66,7 +67,7 @@ pub fn init(cx: &mut Ctx, a: &Init) -> Result<(), CliError> {
 
 /// `policy`: shows the policy; with flags, changes those fields (the owner only).
 pub fn policy(cx: &mut Ctx, a: &PolicyArgs) -> Result<(), CliError> {
-    let current = cx.read(|org| Ok(org.policy().clone()))?;
+    let current = cx.names(|n| n.policy())?;
     let changing = a.confirmation_phrase.is_some()
         || a.retention_days.is_some()
         || a.deactivate_requires_demotion.is_some()
@@ -144,8 +145,17 @@ pub fn principal(cx: &mut Ctx, c: &PrincipalCmd) -> Result<(), CliError> {
             Ok(())
         }
         PrincipalCmd::List => {
-            let list: Vec<(PrincipalKind, String)> =
-                cx.read(|org| Ok(org.principals().map(|(k, n)| (k, n.to_owned())).collect()))?;
+            let list: Vec<(PrincipalKind, String)> = match cx.remote() {
+                None => {
+                    cx.read(|org| Ok(org.principals().map(|(k, n)| (k, n.to_owned())).collect()))?
+                }
+                Some(r) => r
+                    .org_view()?
+                    .principals
+                    .into_iter()
+                    .map(|p| (p.kind, p.name))
+                    .collect(),
+            };
             if cx.out.is_json() {
                 let views: Vec<PrincipalView> = list
                     .iter()
@@ -183,9 +193,19 @@ struct OrgView {
     billed_seats: u64,
 }
 
-/// `orgs`: every organization in the directory.
+/// `orgs`: every organization in the directory (client mode: the token's).
 pub fn orgs(cx: &mut Ctx) -> Result<(), CliError> {
-    let views: Vec<OrgView> = {
+    let views: Vec<OrgView> = if let Some(r) = cx.remote() {
+        let org = r.org_view()?;
+        vec![OrgView {
+            id: org.id,
+            name: org.name,
+            owner: r.email(org.owner),
+            users: org.users as usize,
+            resources: org.resources as usize,
+            billed_seats: org.billed_seats,
+        }]
+    } else {
         let state = cx.engine()?.state();
         state
             .orgs()

@@ -3,9 +3,11 @@
 
 use offboard_events::Actor;
 use serde_json::json;
+use uuid::Uuid;
 
 use super::args::TokenCmd;
 use super::error::CliError;
+use super::names::Names;
 use super::{resolve, Ctx};
 use crate::server::tokens::{self, CreatedToken, TokenError, TokenRecord};
 
@@ -40,7 +42,10 @@ fn create(cx: &mut Ctx) -> Result<(), CliError> {
             )
         })?;
     let org = cx.global.org.as_deref().filter(|o| !o.trim().is_empty());
-    let created: CreatedToken = tokens::create(cx.engine()?, org, principal)?;
+    let created: CreatedToken = match cx.remote() {
+        None => tokens::create(cx.engine()?, org, principal)?,
+        Some(r) => r.post("/v1/tokens", &json!({ "principal": principal }))?,
+    };
     let who = principal_label(cx, &created.record);
     let message = format!(
         "Created token {} for {who}. It is shown only this once (only its SHA-256 is kept): store it now.",
@@ -62,7 +67,10 @@ fn create(cx: &mut Ctx) -> Result<(), CliError> {
 
 fn list(cx: &mut Ctx) -> Result<(), CliError> {
     let org = cx.global.org.as_deref().filter(|o| !o.trim().is_empty());
-    let records = tokens::list(cx.engine()?, org)?;
+    let records: Vec<TokenRecord> = match cx.remote() {
+        None => tokens::list(cx.engine()?, org)?,
+        Some(r) => r.get("/v1/tokens")?,
+    };
     if cx.out.is_json() {
         cx.out.doc(&json!({ "tokens": records }))?;
         return Ok(());
@@ -94,7 +102,15 @@ fn list(cx: &mut Ctx) -> Result<(), CliError> {
 }
 
 fn revoke(cx: &mut Ctx, id: &str) -> Result<(), CliError> {
-    let record = tokens::revoke(cx.engine()?, id)?;
+    let record = match cx.remote() {
+        None => tokens::revoke(cx.engine()?, id)?,
+        Some(r) => {
+            let id: Uuid = id.trim().parse().map_err(|_| {
+                CliError::from(TokenError::Invalid(format!("{id:?} is not a token id")))
+            })?;
+            r.post(&format!("/v1/tokens/{id}/revoke"), &json!({}))?
+        }
+    };
     let message = format!(
         "Revoked token {} of {}: requests with it answer 401 from now on.",
         record.id,
@@ -111,6 +127,13 @@ fn revoke(cx: &mut Ctx, id: &str) -> Result<(), CliError> {
 
 /// `dana@acme.example in "Acme"`, `auditor:audit-firm in "Acme"`.
 fn principal_label(cx: &Ctx, record: &TokenRecord) -> String {
+    if let Some(r) = cx.remote() {
+        let who = match &record.principal {
+            Actor::User { id } => r.email(*id),
+            other => other.to_string(),
+        };
+        return format!("{who} in {:?}", r.whoami().org_name);
+    }
     let Ok(engine) = cx.engine() else {
         return record.principal.to_string();
     };
