@@ -198,12 +198,23 @@ pub struct Server {
 impl Server {
     /// Starts `offboard serve --addr 127.0.0.1:0` on `d` and waits until it answers.
     pub fn start(d: &Dir) -> Self {
+        Self::start_on(d, "127.0.0.1:0")
+    }
+
+    /// Starts `offboard serve --addr ADDR` on `d` and waits until it answers.
+    pub fn start_on(d: &Dir, addr: &str) -> Self {
         let log = d.path("server.log");
         let mut child = d
             .command()
-            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(["serve", "--addr", addr])
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("a log file"))
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .expect("a log file"),
+            )
             .spawn()
             .expect("the server starts");
         // The first line names the address (port 0 picks a free one).
