@@ -248,6 +248,21 @@ fn tokens_through_the_api_and_what_a_token_may_do() {
         "the move happened"
     );
 
+    // R6 over the API: the owner moves a deactivated user's work on their behalf.
+    c.ok(&["deactivate", ANN]);
+    let moved = c.json(&[
+        "--on-behalf-of",
+        ANN,
+        "transfer",
+        ANN,
+        "--resource",
+        "buyer:B-1",
+        "--to",
+        BOB,
+    ]);
+    let ann_id = c.json(&["user", "show", ANN])["id"].clone();
+    assert_eq!(moved["events"][1]["on_behalf_of"], ann_id, "{moved}");
+
     // The token decides the org and who acts; some commands are embedded-only.
     let e = c.fails(2, &["--as", BOB, "user", "list"]);
     assert!(e["message"]
@@ -396,4 +411,29 @@ fn events_follow_prints_new_events_live_and_resumes_after_a_restart() {
     assert!(follower.quiet(), "no duplicates");
     let expected: Vec<u64> = (1..=seen.len() as u64).collect();
     assert_eq!(seen, expected, "every position once, in order");
+}
+
+#[test]
+fn the_guided_walk_runs_in_client_mode_too() {
+    let d = acme_with_buyers(2);
+    let t = token(&d, OWNER);
+    let server = Server::start(&d);
+    let mut command = server.client(&d, &t).command();
+    command.args(["offboard", PAT]);
+    let mut p = rexpect::session::spawn_command(command, Some(20_000)).expect("a pseudo-terminal");
+    p.exp_string("Offboarding pat@acme.example").unwrap();
+    p.exp_string(&format!("[{SAM}]")).unwrap();
+    p.send_line("").unwrap();
+    p.exp_string("2 buyers: who receives them?").unwrap();
+    p.send_line(ANN).unwrap();
+    p.exp_string("deactivate or delete?").unwrap();
+    p.send_line("deactivate").unwrap();
+    p.exp_string("Carry this out now?").unwrap();
+    p.send_line("y").unwrap();
+    p.exp_string("Moved 2 buyers from pat@acme.example to ann@acme.example.")
+        .unwrap();
+    p.exp_string("Deactivated pat@acme.example").unwrap();
+    p.exp_eof().unwrap();
+    let c = server.client(&d, &t);
+    assert_eq!(c.json(&["user", "show", PAT])["status"], "deactivated");
 }
