@@ -1,11 +1,15 @@
 //! The `offboard` command line: everything an administrator, support agent or auditor
 //! does from a terminal, and what scripts drive with `--json`.
 //!
-//! [`run`] opens the data directory once and hands the parsed subcommand to its group's
-//! module (`setup`, `users`, `resources`, `routing`, `credits`, `offboarding`, `audit`,
-//! `log_io`, `tokens`, `demo`). Every module works through a [`Ctx`]: the [`Backend`]
-//! (the open engine), the global flags, and the [`Output`] its answer goes to. Adding a
-//! subcommand is one variant in `args.rs` and one arm in [`dispatch`].
+//! [`run`] opens the data directory once — or, with `--server`, connects to a server
+//! ([`remote`], client mode) — and hands the parsed subcommand to its group's module
+//! (`setup`, `users`, `resources`, `routing`, `credits`, `offboarding`, `audit`,
+//! `log_io`, `tokens`, `serve`, `demo`). Every module works through a [`Ctx`]: the
+//! [`Backend`] (the open engine or the server), the global flags, and the [`Output`] its
+//! answer goes to. Users are named and described through [`names::Names`], and commands
+//! are submitted as domain commands, so one piece of argument handling serves both
+//! backends; reads fetch their data from the org's views or the API, then print it the
+//! same way. Adding a subcommand is one variant in `args.rs` and one arm in [`dispatch`].
 
 pub mod args;
 mod audit;

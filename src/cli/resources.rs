@@ -495,10 +495,9 @@ fn owner_embedded(
     key: &ResourceKey,
     position: Option<u64>,
 ) -> Result<OwnerAnswer, CliError> {
-    let key = key.clone();
     cx.read(|org| {
         let history: Vec<ChangeView> = org
-            .owner_history(&key)
+            .owner_history(key)
             .into_iter()
             .map(|c| ChangeView {
                 position: c.position,
@@ -520,8 +519,8 @@ fn owner_embedded(
             return Err(CliError::not_found(format!("resource {key}")));
         }
         let owner = match position {
-            None => org.ownership().owner_of(&key),
-            Some(p) => org.owner_at_position(&key, p),
+            None => org.ownership().owner_of(key),
+            Some(p) => org.owner_at_position(key, p),
         };
         Ok((owner.map(|o| (o, resolve::email(org, o))), history))
     })
