@@ -246,6 +246,7 @@ impl Remote {
                             if let Some(p) = message.position() {
                                 last = Some(p);
                             }
+                            warned = false;
                         }
                         Some(Err(e)) => break Some(self.fail(e)),
                     }
