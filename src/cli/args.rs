@@ -1,6 +1,7 @@
 //! The command line as clap parses it: the global flags and every subcommand, with no
 //! checks beyond what clap does. `resolve.rs` turns these raw strings into ids.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -46,6 +47,19 @@ pub struct Global {
     /// Print one JSON document on stdout (errors included) instead of tables and sentences.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Client mode: send every command to this `offboard serve` (e.g.
+    /// http://127.0.0.1:8080) instead of opening a data directory.
+    #[arg(long, global = true, env = "OFFBOARD_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// The API token in client mode: it decides the org and who acts.
+    #[arg(
+        long,
+        global = true,
+        env = "OFFBOARD_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +183,31 @@ pub enum Cmd {
     ImportLog { file: PathBuf },
     /// Play one story per seed product on a fresh directory, narrating each step.
     Demo,
+
+    /// Serve the HTTP API and the event stream on the data directory, which it owns
+    /// until SIGINT or SIGTERM stops it gracefully.
+    Serve {
+        /// Where to listen (loopback by default; put a TLS proxy in front for more).
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+        addr: SocketAddr,
+    },
+    /// API tokens for the server: create (printed once), list, revoke.
+    #[command(subcommand)]
+    Token(TokenCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// A token acting as `--as` (a user, `support:NAME` or `auditor:NAME`) in `--org`;
+    /// printed once.
+    Create,
+    /// Every token (of `--org`, if given), revoked ones included; never the secrets.
+    List,
+    /// Revoke a token: requests with it answer 401 from now on.
+    Revoke {
+        #[arg(value_name = "TOKEN_ID")]
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -479,4 +518,8 @@ pub struct EventsArgs {
     pub from: u64,
     #[arg(long, value_enum, default_value = "json")]
     pub format: EventFormat,
+    /// Keep printing new events as the server commits them, until interrupted
+    /// (client mode: needs --server).
+    #[arg(long)]
+    pub follow: bool,
 }

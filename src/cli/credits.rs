@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::args::CreditsCmd;
 use super::error::CliError;
+use super::names::Names;
 use super::{resolve, Ctx};
 use crate::domain::Command;
 
@@ -13,15 +14,15 @@ pub fn credits(cx: &mut Ctx, c: &CreditsCmd) -> Result<(), CliError> {
     let command = match c {
         CreditsCmd::Add { amount } => Command::AddCreditsToPool { amount: *amount },
         CreditsCmd::Grant { user, amount } => Command::GrantCredits {
-            user: cx.read(|org| resolve::user(org, user))?,
+            user: cx.user(user)?,
             amount: *amount,
         },
         CreditsCmd::Use { user, amount } => Command::UseCredits {
-            user: cx.read(|org| resolve::user(org, user))?,
+            user: cx.user(user)?,
             amount: *amount,
         },
         CreditsCmd::Transfer { from, to, amount } => {
-            let (from, to) = cx.read(|org| {
+            let (from, to) = cx.names(|org| {
                 Ok((
                     resolve::credit_account(org, from)?,
                     resolve::credit_account(org, to)?,
@@ -48,22 +49,41 @@ struct Balance {
 }
 
 fn show(cx: &mut Ctx) -> Result<(), CliError> {
-    let (pool, balances) = cx.read(|org| {
-        let credits = org.credits();
-        let mut balances: Vec<Balance> = org
-            .directory()
-            .users()
-            .filter(|u| credits.balance(u.id) > 0 || credits.used_total(u.id) > 0)
-            .map(|u| Balance {
-                user_id: u.id,
-                email: u.profile.email.clone(),
-                balance: credits.balance(u.id),
-                used: credits.used_total(u.id),
-            })
-            .collect();
-        balances.sort_by(|a, b| a.email.cmp(&b.email));
-        Ok((credits.pool(), balances))
-    })?;
+    let (pool, mut balances) = match cx.remote() {
+        None => cx.read(|org| {
+            let credits = org.credits();
+            let balances: Vec<Balance> = org
+                .directory()
+                .users()
+                .filter(|u| credits.balance(u.id) > 0 || credits.used_total(u.id) > 0)
+                .map(|u| Balance {
+                    user_id: u.id,
+                    email: u.profile.email.clone(),
+                    balance: credits.balance(u.id),
+                    used: credits.used_total(u.id),
+                })
+                .collect();
+            Ok((credits.pool(), balances))
+        })?,
+        Some(r) => {
+            let credits: crate::server::CreditsView = r.get("/v1/credits")?;
+            if !credits.users.is_empty() {
+                r.prefetch_users()?;
+            }
+            let balances = credits
+                .users
+                .iter()
+                .map(|b| Balance {
+                    user_id: b.user,
+                    email: r.email(b.user),
+                    balance: b.balance,
+                    used: b.used,
+                })
+                .collect();
+            (credits.pool, balances)
+        }
+    };
+    balances.sort_by(|a, b| a.email.cmp(&b.email));
     if cx.out.is_json() {
         cx.out.doc(&json!({ "pool": pool, "users": balances }))?;
         return Ok(());

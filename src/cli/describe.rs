@@ -4,22 +4,21 @@
 use std::collections::BTreeMap;
 
 use offboard_events::{CreditAccount, Envelope, Event, Handover, Member, UserId};
-use offboard_projections::OrgState;
 
-use super::resolve::email;
+use super::names::Names;
 use crate::domain::plural;
 
 /// One sentence per event that changed something people care about.
-pub fn events(org: &OrgState, events: &[Envelope]) -> Vec<String> {
+pub fn events(org: &dyn Names, events: &[Envelope]) -> Vec<String> {
     events
         .iter()
-        .filter(|e| e.org_id == org.id())
+        .filter(|e| e.org_id == org.org_id())
         .filter_map(|e| event(org, &e.event))
         .collect()
 }
 
 /// One sentence for any event, offboarding markers included (for history listings).
-pub fn sentence(org: &OrgState, env: &Envelope) -> String {
+pub fn sentence(org: &dyn Names, env: &Envelope) -> String {
     match &env.event {
         Event::OffboardingStarted(e) => format!(
             "Started {} of {} (then {}).",
@@ -27,7 +26,7 @@ pub fn sentence(org: &OrgState, env: &Envelope) -> String {
                 .ok()
                 .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
                 .unwrap_or_default(),
-            email(org, e.user),
+            org.email(e.user),
             serde_json::to_value(e.then)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
@@ -35,7 +34,7 @@ pub fn sentence(org: &OrgState, env: &Envelope) -> String {
         ),
         Event::OffboardingCompleted(e) => format!(
             "Completed the offboarding step of {} ({} {} moved).",
-            email(org, e.user),
+            org.email(e.user),
             e.resources_moved,
             plural("resource", e.resources_moved)
         ),
@@ -45,13 +44,13 @@ pub fn sentence(org: &OrgState, env: &Envelope) -> String {
 
 /// Who acted, for people: an email, `support:NAME`, `auditor:NAME` or `system`, with
 /// the impersonated user.
-pub fn actor(org: &OrgState, env: &Envelope) -> String {
+pub fn actor(org: &dyn Names, env: &Envelope) -> String {
     let who = match &env.actor {
-        offboard_events::Actor::User { id } => email(org, *id),
+        offboard_events::Actor::User { id } => org.email(*id),
         other => other.to_string(),
     };
     match env.on_behalf_of {
-        Some(u) => format!("{who} for {}", email(org, u)),
+        Some(u) => format!("{who} for {}", org.email(u)),
         None => who,
     }
 }
@@ -77,10 +76,10 @@ pub fn count_by_kind(keys: impl IntoIterator<Item = impl AsRef<str>>) -> String 
 }
 
 /// `ann@x (2), bob@x (1)`.
-pub fn members(org: &OrgState, members: &[Member]) -> String {
+pub fn members(org: &dyn Names, members: &[Member]) -> String {
     members
         .iter()
-        .map(|m| format!("{} ({})", email(org, m.user), m.weight))
+        .map(|m| format!("{} ({})", org.email(m.user), m.weight))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -93,47 +92,45 @@ fn and_list(items: &[String]) -> String {
     }
 }
 
-fn handovers(org: &OrgState, from: UserId, handovers: &[Handover]) -> String {
+fn handovers(org: &dyn Names, from: UserId, handovers: &[Handover]) -> String {
     let all = handovers
         .iter()
         .flat_map(|h| h.resources.iter().map(|k| k.as_str()));
     let what = count_by_kind(all);
     let to: Vec<String> = if handovers.len() == 1 {
-        vec![email(org, handovers[0].to)]
+        vec![org.email(handovers[0].to)]
     } else {
         handovers
             .iter()
-            .map(|h| format!("{} ({})", email(org, h.to), h.resources.len()))
+            .map(|h| format!("{} ({})", org.email(h.to), h.resources.len()))
             .collect()
     };
     format!(
         "Moved {what} from {} to {}.",
-        email(org, from),
+        org.email(from),
         and_list(&to)
     )
 }
 
-fn account(org: &OrgState, a: CreditAccount) -> String {
+fn account(org: &dyn Names, a: CreditAccount) -> String {
     match a {
         CreditAccount::Pool => "the pool".to_owned(),
-        CreditAccount::User { id } => email(org, id),
+        CreditAccount::User { id } => org.email(id),
     }
 }
 
-fn label_name(org: &OrgState, id: offboard_events::LabelId) -> String {
-    org.labels()
-        .get(id)
-        .map_or_else(|| id.to_string(), |l| format!("{:?}", l.name))
+fn label_name(org: &dyn Names, id: offboard_events::LabelId) -> String {
+    org.label_name(id)
+        .map_or_else(|| id.to_string(), |name| format!("{name:?}"))
 }
 
-fn distribution_name(org: &OrgState, id: offboard_events::DistributionId) -> String {
-    org.distributions()
-        .get(id)
-        .map_or_else(|| id.to_string(), |d| format!("{:?}", d.name))
+fn distribution_name(org: &dyn Names, id: offboard_events::DistributionId) -> String {
+    org.distribution_name(id)
+        .map_or_else(|| id.to_string(), |name| format!("{name:?}"))
 }
 
-fn event(org: &OrgState, event: &Event) -> Option<String> {
-    let who = |id: UserId| email(org, id);
+fn event(org: &dyn Names, event: &Event) -> Option<String> {
+    let who = |id: UserId| org.email(id);
     Some(match event {
         Event::OrganizationCreated(e) => format!("Created the organization {:?}.", e.name),
         Event::PolicyChanged(e) => format!(
@@ -184,9 +181,10 @@ fn event(org: &OrgState, event: &Event) -> Option<String> {
         ),
         Event::UserReactivated(e) => format!("Reactivated {}: they can sign in again.", who(e.user_id)),
         Event::UserDeleted(e) => format!(
-            "Deleted {}: gone from the directory, seat no longer billed, email free again; restorable for {} days.",
+            "Deleted {}: gone from the directory, seat no longer billed, email free again; restorable for {}.",
             who(e.user_id),
-            org.policy().retention_days
+            org.policy()
+                .map_or_else(|_| "the retention window".to_owned(), |p| format!("{} days", p.retention_days))
         ),
         Event::UserRestored(e) => format!("Restored {} as {}.", who(e.user_id), e.status.as_str()),
         Event::UserPurged(e) => format!("Purged user {}: their personal data is unreadable forever.", e.user_id),

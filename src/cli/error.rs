@@ -5,9 +5,10 @@
 use serde::Serialize;
 use serde_json::json;
 
-use crate::domain::{Blocker, DomainError};
+use crate::domain::DomainError;
 use crate::engine::{AppendError, ReadError};
 use crate::integrity::VerifyError;
+use crate::server::BlockerView;
 use crate::store::StoreError;
 
 /// Exit code of a domain rejection or bad input.
@@ -25,7 +26,8 @@ pub const BROKEN_PIPE: &str = "broken_pipe";
 pub struct CliError {
     pub code: String,
     pub message: String,
-    pub blockers: Vec<Blocker>,
+    /// Everything that blocks a delete or deactivate, with counts (as the API's errors).
+    pub blockers: Vec<BlockerView>,
     #[serde(skip)]
     pub exit: u8,
 }
@@ -89,7 +91,7 @@ impl std::error::Error for CliError {}
 impl From<DomainError> for CliError {
     fn from(e: DomainError) -> Self {
         let mut out = Self::new(e.code(), e.to_string(), EXIT_REJECTED);
-        out.blockers = e.blockers().to_vec();
+        out.blockers = e.blockers().iter().map(BlockerView::from).collect();
         out
     }
 }
@@ -141,6 +143,7 @@ impl From<std::io::Error> for CliError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Blocker;
 
     #[test]
     fn a_blocked_delete_keeps_every_blocker_and_exits_1() {

@@ -11,13 +11,12 @@ use std::collections::VecDeque;
 use std::io::{BufRead, Write};
 
 use offboard_events::{FollowUp, UserId, UserStatus};
-use offboard_projections::OrgState;
 
 use super::describe::{kind_word, members as member_list};
-use super::error::CliError;
+use super::names::Names;
 use super::plan_file::{MemberFile, PlanFile, RecipientsFile};
-use super::resolve;
-use crate::domain::{self, plural, Plan, Strategy};
+use crate::domain::{plural, Strategy};
+use crate::server::PlanView;
 
 /// Asks questions and shows text.
 pub trait Prompter {
@@ -125,18 +124,14 @@ pub struct Walked {
 
 /// Who takes over by default: the user's manager when active, else the actor, else
 /// the org's owner (never the user themselves).
-pub fn default_heir(org: &OrgState, plan: &Plan, actor: Option<UserId>) -> Option<String> {
-    let manager = org.directory().user(plan.user).and_then(|u| u.manager);
-    [manager, actor, Some(org.owner())]
+pub fn default_heir(org: &dyn Names, plan: &PlanView, actor: Option<UserId>) -> Option<String> {
+    let manager = org.person(plan.user).and_then(|u| u.manager);
+    [manager, actor, org.owner().ok()]
         .into_iter()
         .flatten()
         .filter(|id| *id != plan.user)
-        .find(|id| {
-            org.directory()
-                .user(*id)
-                .is_some_and(|u| u.status == UserStatus::Active)
-        })
-        .map(|id| resolve::email(org, id))
+        .find_map(|id| org.person(id).filter(|u| u.status == UserStatus::Active))
+        .map(|u| u.email)
 }
 
 /// How many times a question is asked again after an answer that does not make sense.
@@ -164,34 +159,22 @@ fn is_none(s: &str) -> bool {
     s.eq_ignore_ascii_case("none") || s == "-"
 }
 
-/// Walks the steps for `user`. `Ok(None)`: the walk was left before the end.
+/// Walks the steps of `plan`. `None`: the walk was left before the end.
 pub fn walk(
     p: &mut dyn Prompter,
-    org: &OrgState,
-    user: UserId,
-    actor: Option<UserId>,
-    then: Option<FollowUp>,
-    confirm: Option<String>,
-) -> Result<Option<Walked>, CliError> {
-    let plan = domain::plan(org, user)?;
-    Ok(walk_plan(p, org, &plan, actor, then, confirm))
-}
-
-fn walk_plan(
-    p: &mut dyn Prompter,
-    org: &OrgState,
-    plan: &Plan,
+    org: &dyn Names,
+    plan: &PlanView,
     actor: Option<UserId>,
     then: Option<FollowUp>,
     confirm: Option<String>,
 ) -> Option<Walked> {
     let active_user = |s: &str| -> Result<String, String> {
-        let id = resolve::user(org, s).map_err(|e| e.message)?;
+        let id = org.user(s).map_err(|e| e.message)?;
         if id == plan.user {
             return Err(format!("{s} is the user who is leaving"));
         }
-        match org.directory().user(id) {
-            Some(u) if u.status == UserStatus::Active => Ok(u.profile.email.clone()),
+        match org.person(id) {
+            Some(u) if u.status == UserStatus::Active => Ok(u.email),
             _ => Err(format!("{s} is not active and cannot receive work")),
         }
     };
@@ -390,7 +373,10 @@ fn walk_plan(
         Some(default_then),
         |a| a.parse::<FollowUp>(),
     )?;
-    let phrase = org.policy().confirmation_phrase.clone();
+    let phrase = org.policy().map_or_else(
+        |_| "the confirmation phrase".to_owned(),
+        |p| p.confirmation_phrase,
+    );
     let confirm = if follow_up == FollowUp::Delete {
         match confirm {
             Some(c) => Some(c),
@@ -460,7 +446,7 @@ mod tests {
     use offboard_events::{Actor, OrgId, Role};
 
     use super::*;
-    use crate::domain::{Command, NewUser};
+    use crate::domain::{self, Command, NewUser};
     use crate::engine::{CommandMeta, Engine};
 
     fn run(engine: &Engine, org: OrgId, actor: Actor, command: Command) {
@@ -560,9 +546,8 @@ mod tests {
             ],
             false,
         );
-        let walked = walk(&mut script, org, pat, None, None, None)
-            .unwrap()
-            .unwrap();
+        let plan = PlanView::from(&domain::plan(org, pat).unwrap());
+        let walked = walk(&mut script, org, &plan, None, None, None).unwrap();
         assert_eq!(walked.then, FollowUp::Delete);
         assert_eq!(walked.confirm.as_deref(), Some("CONFIRM"));
         assert_eq!(walked.file.default_to.as_deref(), Some("ann@acme.example"));
@@ -594,13 +579,11 @@ mod tests {
     fn running_out_of_answers_abandons_the_walk() {
         let (engine, org, pat) = org();
         let state = engine.state();
+        let org = state.org(org).unwrap();
+        let plan = PlanView::from(&domain::plan(org, pat).unwrap());
         let mut script = Scripted::new(&["ann@acme.example"], false);
-        let walked = walk(&mut script, state.org(org).unwrap(), pat, None, None, None).unwrap();
-        assert_eq!(walked, None);
+        assert_eq!(walk(&mut script, org, &plan, None, None, None), None);
         let mut no = Scripted::new(&["", "", "ann@acme.example", "none", "n"], false);
-        assert_eq!(
-            walk(&mut no, state.org(org).unwrap(), pat, None, None, None).unwrap(),
-            None
-        );
+        assert_eq!(walk(&mut no, org, &plan, None, None, None), None);
     }
 }

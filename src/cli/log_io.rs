@@ -37,7 +37,8 @@ pub const IMPORTED_FINGERPRINT: &str = "imported";
 
 /// `export FILE` (`-`: stdout).
 pub fn export(cx: &mut Ctx, file: &Path) -> Result<(), CliError> {
-    let last = cx.engine().last_position();
+    let engine = cx.engine()?;
+    let last = engine.last_position();
     let to_stdout = file.as_os_str() == "-";
     let mut w: Box<dyn Write> = if to_stdout {
         Box::new(BufWriter::new(std::io::stdout().lock()))
@@ -49,31 +50,29 @@ pub fn export(cx: &mut Ctx, file: &Path) -> Result<(), CliError> {
     let progress = Progress::new(Some(last), "exporting");
     let mut failure = None;
     let mut written = 0u64;
-    cx.engine()
-        .store()
-        .scan(1, last, &mut |position, bytes| match w
-            .write_all(bytes)
-            .and_then(|()| w.write_all(b"\n"))
-        {
-            Ok(()) => {
-                written += 1;
-                if position % 4096 == 0 {
-                    progress.set(position);
-                }
-                true
+    engine.store().scan(1, last, &mut |position, bytes| match w
+        .write_all(bytes)
+        .and_then(|()| w.write_all(b"\n"))
+    {
+        Ok(()) => {
+            written += 1;
+            if position % 4096 == 0 {
+                progress.set(position);
             }
-            Err(e) => {
-                failure = Some(e);
-                false
-            }
-        })?;
+            true
+        }
+        Err(e) => {
+            failure = Some(e);
+            false
+        }
+    })?;
     progress.finish();
     if let Some(e) = failure {
         return Err(e.into());
     }
     w.flush()?;
     drop(w);
-    let keys = cx.engine().vault().export_user_keys();
+    let keys = engine.vault().export_user_keys();
     if !to_stdout && !keys.is_empty() {
         write_keys(&keys_path(file), &keys)?;
     }

@@ -8,7 +8,6 @@
 use std::io::IsTerminal;
 
 use offboard_events::{FollowUp, UserId};
-use offboard_projections::OrgState;
 use serde_json::json;
 
 use super::args::{
@@ -17,9 +16,11 @@ use super::args::{
 use super::describe::{kind_word, members};
 use super::error::CliError;
 use super::guided::{self, Prompter, TerminalPrompter};
+use super::names::Names;
 use super::plan_file::PlanFile;
-use super::{resolve, Ctx};
-use crate::domain::{self, plural, Blocker, Command, Plan, Strategy};
+use super::{resolve, Backend, Ctx};
+use crate::domain::{self, plural, Command, Strategy};
+use crate::server::{BlockerView, PlanView};
 
 pub fn strategy(s: StrategyArg) -> Strategy {
     match s {
@@ -38,16 +39,15 @@ pub fn then(t: ThenArg) -> FollowUp {
 
 /// `plan USER [--template]` (R21): read-only.
 pub fn plan(cx: &mut Ctx, user: &str, template: bool) -> Result<(), CliError> {
-    let actor = cx.meta()?.actor.user_id();
-    let (plan, lines, file) = cx.read(|org| {
-        let id = resolve::user(org, user)?;
-        let plan = domain::plan(org, id)?;
-        let heir = guided::default_heir(org, &plan, actor);
-        let file = PlanFile::template(org, &plan, heir.as_deref());
-        Ok((plan.clone(), render_plan(org, &plan), file))
-    })?;
+    let actor = cx.acting_user()?;
+    let id = cx.user(user)?;
+    let plan = plan_view(cx, id)?;
     if template {
         // The template is the document in both modes: it is meant to be saved and edited.
+        let file = cx.names(|n| {
+            let heir = guided::default_heir(n, &plan, actor);
+            Ok(PlanFile::template(n, &plan, heir.as_deref()))
+        })?;
         let text = serde_json::to_string_pretty(&file).map_err(std::io::Error::other)?;
         println!("{text}");
         return Ok(());
@@ -55,6 +55,7 @@ pub fn plan(cx: &mut Ctx, user: &str, template: bool) -> Result<(), CliError> {
     if cx.out.is_json() {
         cx.out.doc(&plan)?;
     } else {
+        let lines = cx.names(|n| Ok(render_plan(n, &plan)))?;
         for l in lines {
             cx.out.line(l);
         }
@@ -62,8 +63,16 @@ pub fn plan(cx: &mut Ctx, user: &str, template: bool) -> Result<(), CliError> {
     Ok(())
 }
 
+/// What offboarding `user` involves now (R21).
+pub fn plan_view(cx: &Ctx, user: UserId) -> Result<PlanView, CliError> {
+    match cx.backend {
+        Backend::Embedded(_) => cx.read(|org| Ok(PlanView::from(&domain::plan(org, user)?))),
+        Backend::Remote(r) => r.get(&format!("/v1/users/{user}/plan")),
+    }
+}
+
 /// A plan in sentences: what the user holds and what blocks each follow-up.
-pub fn render_plan(org: &OrgState, plan: &Plan) -> Vec<String> {
+pub fn render_plan(org: &dyn Names, plan: &PlanView) -> Vec<String> {
     let mut out = vec![format!(
         "Plan for {} ({}, {}, {}):",
         plan.email,
@@ -117,12 +126,7 @@ pub fn render_plan(org: &OrgState, plan: &Plan) -> Vec<String> {
     out.push(format!("  labels:        {}", list(plan.labels.clone())));
     out.push(format!(
         "  manages:       {}",
-        list(
-            plan.manages
-                .iter()
-                .map(|u| resolve::email(org, *u))
-                .collect()
-        )
+        list(plan.manages.iter().map(|u| org.email(*u)).collect())
     ));
     out.push(format!(
         "  credits:       {} unused, {} used",
@@ -133,7 +137,7 @@ pub fn render_plan(org: &OrgState, plan: &Plan) -> Vec<String> {
     out
 }
 
-fn blockers_line(action: &str, blockers: &[Blocker]) -> String {
+fn blockers_line(action: &str, blockers: &[BlockerView]) -> String {
     if blockers.is_empty() {
         format!("  {action}: nothing blocks it")
     } else {
@@ -144,8 +148,7 @@ fn blockers_line(action: &str, blockers: &[Blocker]) -> String {
 
 /// `transfer-all-buyers FROM --to USER[,USER...]` (R15, seed 000).
 pub fn transfer_all_buyers(cx: &mut Ctx, a: &TransferAllBuyers) -> Result<(), CliError> {
-    let (from, to) =
-        cx.read(|org| Ok((resolve::user(org, &a.from)?, resolve::users(org, &a.to)?)))?;
+    let (from, to) = cx.names(|n| Ok((n.user(&a.from)?, resolve::users(n, &a.to)?)))?;
     cx.run(
         Command::TransferAll {
             from,
@@ -160,8 +163,7 @@ pub fn transfer_all_buyers(cx: &mut Ctx, a: &TransferAllBuyers) -> Result<(), Cl
 
 /// `transfer FROM --kind KIND --to …` or `transfer FROM --resource KEY,… --to USER`.
 pub fn transfer(cx: &mut Ctx, a: &TransferArgs) -> Result<(), CliError> {
-    let (from, to) =
-        cx.read(|org| Ok((resolve::user(org, &a.from)?, resolve::users(org, &a.to)?)))?;
+    let (from, to) = cx.names(|n| Ok((n.user(&a.from)?, resolve::users(n, &a.to)?)))?;
     let command = match &a.kind {
         Some(kind) => Command::TransferAll {
             from,
@@ -192,8 +194,7 @@ pub fn transfer(cx: &mut Ctx, a: &TransferArgs) -> Result<(), CliError> {
 
 /// `transfer-account FROM --to USER [--then …] [--confirm PHRASE]` (R16, seed 001).
 pub fn transfer_account(cx: &mut Ctx, a: &TransferAccount) -> Result<(), CliError> {
-    let (from, to) =
-        cx.read(|org| Ok((resolve::user(org, &a.from)?, resolve::user(org, &a.to)?)))?;
+    let (from, to) = (cx.user(&a.from)?, cx.user(&a.to)?);
     cx.run(
         Command::TransferAccount {
             from,
@@ -210,7 +211,7 @@ pub fn transfer_account(cx: &mut Ctx, a: &TransferAccount) -> Result<(), CliErro
 /// `--plan FILE`, or from the guided steps on a terminal; without either it is a usage
 /// error. Leaving the guided steps early (Ctrl-C, end of input) writes nothing.
 pub fn offboard(cx: &mut Ctx, a: &OffboardArgs) -> Result<(), CliError> {
-    let user = cx.read(|org| resolve::user(org, &a.user))?;
+    let user = cx.user(&a.user)?;
     let (file, follow_up, confirm) = match &a.plan {
         Some(path) => (
             PlanFile::read(path)?,
@@ -225,7 +226,8 @@ pub fn offboard(cx: &mut Ctx, a: &OffboardArgs) -> Result<(), CliError> {
                     "offboard walks the steps on a terminal; without one, give the plan with --plan FILE (see `offboard plan USER --template`)",
                 ));
             }
-            let actor = cx.meta()?.actor.user_id();
+            let actor = cx.acting_user()?;
+            let plan = plan_view(cx, user)?;
             let mut terminal = TerminalPrompter {
                 to_stderr: cx.out.is_json(),
             };
@@ -233,21 +235,16 @@ pub fn offboard(cx: &mut Ctx, a: &OffboardArgs) -> Result<(), CliError> {
                 Some(p) => p,
                 None => &mut terminal,
             };
-            let walked = {
-                let state = cx.session.engine().state();
-                let org_id = resolve::org(&state, cx.global.org.as_deref())?;
-                let org = state
-                    .org(org_id)
-                    .ok_or_else(|| CliError::not_found("organization"))?;
-                guided::walk(
+            let walked = cx.names(|n| {
+                Ok(guided::walk(
                     prompter,
-                    org,
-                    user,
+                    n,
+                    &plan,
                     actor,
                     a.then.map(then),
                     a.confirm.clone(),
-                )?
-            };
+                ))
+            })?;
             match walked {
                 Some(w) => (w.file, w.then, w.confirm),
                 None => {
@@ -260,7 +257,7 @@ pub fn offboard(cx: &mut Ctx, a: &OffboardArgs) -> Result<(), CliError> {
             }
         }
     };
-    let plan = cx.read(|org| file.resolve(org))?;
+    let plan = cx.names(|n| file.resolve(n))?;
     cx.run_with(
         Command::Offboard {
             user,
@@ -275,13 +272,11 @@ pub fn offboard(cx: &mut Ctx, a: &OffboardArgs) -> Result<(), CliError> {
 }
 
 fn one_user(cx: &mut Ctx, user: &str, any: bool) -> Result<UserId, CliError> {
-    cx.read(|org| {
-        if any {
-            resolve::any_user(org, user)
-        } else {
-            resolve::user(org, user)
-        }
-    })
+    if any {
+        cx.any_user(user)
+    } else {
+        cx.user(user)
+    }
 }
 
 /// `deactivate USER` (R8).

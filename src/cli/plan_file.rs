@@ -21,12 +21,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use offboard_events::Member;
-use offboard_projections::OrgState;
 use serde::{Deserialize, Serialize};
 
 use super::error::CliError;
+use super::names::Names;
 use super::resolve;
-use crate::domain::{OffboardPlan, Plan, Recipients, Strategy};
+use crate::domain::{OffboardPlan, Recipients, Strategy};
+use crate::server::PlanView;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -73,9 +74,9 @@ impl PlanFile {
             .map_err(|e| CliError::invalid(format!("{} is not a valid plan: {e}", path.display())))
     }
 
-    /// The plan with every user resolved in `org`.
-    pub fn resolve(&self, org: &OrgState) -> Result<OffboardPlan, CliError> {
-        let user = |s: &str| resolve::user(org, s);
+    /// The plan with every user resolved in the org.
+    pub fn resolve(&self, org: &dyn Names) -> Result<OffboardPlan, CliError> {
+        let user = |s: &str| org.user(s);
         let mut plan = OffboardPlan {
             default_to: self.default_to.as_deref().map(user).transpose()?,
             reports_to: self.reports_to.as_deref().map(user).transpose()?,
@@ -120,7 +121,7 @@ impl PlanFile {
 
     /// A starting point for `plan`: everything to `heir`, suggestions accepted, credits
     /// to the pool.
-    pub fn template(org: &OrgState, plan: &Plan, heir: Option<&str>) -> Self {
+    pub fn template(org: &dyn Names, plan: &PlanView, heir: Option<&str>) -> Self {
         let heir = heir.map(str::to_owned);
         let mut file = PlanFile {
             default_to: heir.clone(),
@@ -146,7 +147,7 @@ impl PlanFile {
         for d in plan.distributions.iter().filter(|d| d.member) {
             let members = match (&d.suggested, &heir) {
                 (Some(s), _) => s.clone(),
-                (None, Some(h)) => match resolve::user(org, h) {
+                (None, Some(h)) => match org.user(h) {
                     Ok(id) => vec![Member {
                         user: id,
                         weight: d.members.iter().map(|m| m.weight).sum(),
@@ -160,7 +161,7 @@ impl PlanFile {
                 members
                     .iter()
                     .map(|m| MemberFile {
-                        user: resolve::email(org, m.user),
+                        user: org.email(m.user),
                         weight: m.weight,
                     })
                     .collect(),

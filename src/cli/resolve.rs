@@ -8,6 +8,7 @@ use offboard_events::{Actor, CreditAccount, Member, OrgId, ResourceKey, UserId, 
 use offboard_projections::{OrgState, State};
 
 use super::error::CliError;
+use super::names::Names;
 
 /// The org `arg` names (by name, case-insensitively, or id), or the only org when `arg`
 /// is absent or empty. Several orgs and no `--org` is a usage error listing them.
@@ -107,8 +108,8 @@ pub fn any_user(org: &OrgState, arg: &str) -> Result<UserId, CliError> {
 }
 
 /// Several users, each by email or id.
-pub fn users(org: &OrgState, args: &[String]) -> Result<Vec<UserId>, CliError> {
-    args.iter().map(|a| user(org, a)).collect()
+pub fn users(names: &dyn Names, args: &[String]) -> Result<Vec<UserId>, CliError> {
+    args.iter().map(|a| names.user(a)).collect()
 }
 
 /// A user's email for people (the id when the user is unknown).
@@ -126,7 +127,7 @@ pub fn resource(arg: &str) -> Result<ResourceKey, CliError> {
 }
 
 /// `USER=WEIGHT`.
-pub fn member(org: &OrgState, arg: &str) -> Result<Member, CliError> {
+pub fn member(names: &dyn Names, arg: &str) -> Result<Member, CliError> {
     let (who, weight) = arg.rsplit_once('=').ok_or_else(|| {
         CliError::invalid(format!(
             "{arg:?} must look like USER=WEIGHT, e.g. ann@example.com=2"
@@ -137,18 +138,18 @@ pub fn member(org: &OrgState, arg: &str) -> Result<Member, CliError> {
         .parse()
         .map_err(|_| CliError::invalid(format!("weight {weight:?} must be a whole number")))?;
     Ok(Member {
-        user: user(org, who)?,
+        user: names.user(who)?,
         weight,
     })
 }
 
 /// `pool` or a user.
-pub fn credit_account(org: &OrgState, arg: &str) -> Result<CreditAccount, CliError> {
+pub fn credit_account(names: &dyn Names, arg: &str) -> Result<CreditAccount, CliError> {
     if arg.trim().eq_ignore_ascii_case("pool") {
         Ok(CreditAccount::Pool)
     } else {
         Ok(CreditAccount::User {
-            id: user(org, arg)?,
+            id: names.user(arg)?,
         })
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use offboard_events::{Actor, CorrelationId, ResourceKey, UserId};
 use offboard_projections::OrgState;
 use serde::{Deserialize, Serialize};
@@ -14,10 +14,14 @@ use serde_json::json;
 
 use super::args::{OwnerArgs, OwnersArgs, ResourceCmd};
 use super::error::CliError;
+use super::names::Names;
 use super::output::Progress;
+use super::remote::Remote;
 use super::resolve::{self, AsOf};
 use super::Ctx;
 use crate::domain::{plural, Command, MAX_REGISTER};
+use crate::server::client::encode_segment;
+use crate::server::{OwnerAt, OwnershipChangeView, PositionView};
 
 /// Resources per `RegisterResources` command an import sends.
 pub const IMPORT_CHUNK: usize = if MAX_REGISTER < 10_000 {
@@ -33,7 +37,7 @@ pub fn resource(cx: &mut Ctx, c: &ResourceCmd) -> Result<(), CliError> {
                 .iter()
                 .map(|r| resolve::resource(r))
                 .collect::<Result<Vec<_>, _>>()?;
-            let owner = cx.read(|org| resolve::user(org, owner))?;
+            let owner = cx.user(owner)?;
             cx.run(
                 Command::RegisterResources {
                     owner,
@@ -123,6 +127,53 @@ struct OwnerCount {
     count: u64,
 }
 
+/// The rows grouped by owner, once every key is known to be new and listed once and
+/// every owner to exist.
+fn group_rows(
+    rows: &[(ResourceKey, String)],
+    registered: impl Fn(&ResourceKey) -> bool,
+    mut user: impl FnMut(&str) -> Result<UserId, CliError>,
+) -> Result<BTreeMap<UserId, Vec<ResourceKey>>, CliError> {
+    let mut owners: HashMap<String, UserId> = HashMap::new();
+    let mut seen: HashSet<&ResourceKey> = HashSet::with_capacity(rows.len());
+    let mut by_owner: BTreeMap<UserId, Vec<ResourceKey>> = BTreeMap::new();
+    let mut taken = Vec::new();
+    for (key, owner) in rows {
+        if !seen.insert(key) {
+            return Err(CliError::invalid(format!(
+                "{key} is listed twice in the file"
+            )));
+        }
+        if registered(key) {
+            taken.push(key.to_string());
+            continue;
+        }
+        let id = match owners.get(owner.as_str()) {
+            Some(id) => *id,
+            None => {
+                let id = user(owner)?;
+                owners.insert(owner.clone(), id);
+                id
+            }
+        };
+        by_owner.entry(id).or_default().push(key.clone());
+    }
+    if !taken.is_empty() {
+        let shown: Vec<&str> = taken.iter().take(5).map(String::as_str).collect();
+        return Err(CliError::new(
+            "already_exists",
+            format!(
+                "{} of the file's resources are already registered ({}{}); nothing was imported",
+                taken.len(),
+                shown.join(", "),
+                if taken.len() > 5 { ", …" } else { "" }
+            ),
+            super::error::EXIT_REJECTED,
+        ));
+    }
+    Ok(by_owner)
+}
+
 /// Registers every row, grouped by owner, in commands of [`IMPORT_CHUNK`] resources.
 /// Everything is checked before the first command is sent (unknown owners, keys listed
 /// twice or already registered), so a bad file writes nothing.
@@ -135,62 +186,40 @@ fn import(cx: &mut Ctx, file: &Path) -> Result<(), CliError> {
         )));
     }
     let total = rows.len() as u64;
-    let by_owner: BTreeMap<UserId, Vec<ResourceKey>> = cx.read(|org| {
-        let mut owners: HashMap<String, UserId> = HashMap::new();
-        let mut seen: HashSet<&ResourceKey> = HashSet::with_capacity(rows.len());
-        let mut by_owner: BTreeMap<UserId, Vec<ResourceKey>> = BTreeMap::new();
-        let mut taken = Vec::new();
-        for (key, owner) in &rows {
-            if !seen.insert(key) {
-                return Err(CliError::invalid(format!("{key} is listed twice in the file")));
-            }
-            if org.ownership().owner_of(key).is_some() {
-                taken.push(key.to_string());
-                continue;
-            }
-            let id = match owners.get(owner.as_str()) {
-                Some(id) => *id,
-                None => {
-                    let id = resolve::user(org, owner)?;
-                    owners.insert(owner.clone(), id);
-                    id
-                }
-            };
-            by_owner.entry(id).or_default().push(key.clone());
+    let by_owner = match cx.remote() {
+        None => cx.read(|org| {
+            group_rows(
+                &rows,
+                |key| org.ownership().owner_of(key).is_some(),
+                |owner| resolve::user(org, owner),
+            )
+        })?,
+        Some(r) => {
+            // The server checks nothing before the first chunk lands: check here.
+            let registered: HashSet<String> = r
+                .get::<Vec<crate::server::OwnedResource>>("/v1/owners")?
+                .into_iter()
+                .map(|o| o.resource)
+                .collect();
+            group_rows(
+                &rows,
+                |key| registered.contains(key.as_str()),
+                |owner| r.user(owner),
+            )?
         }
-        if !taken.is_empty() {
-            let shown: Vec<&str> = taken.iter().take(5).map(String::as_str).collect();
-            return Err(CliError::new(
-                "already_exists",
-                format!(
-                    "{} of the file's resources are already registered ({}{}); nothing was imported",
-                    taken.len(),
-                    shown.join(", "),
-                    if taken.len() > 5 { ", …" } else { "" }
-                ),
-                super::error::EXIT_REJECTED,
-            ));
-        }
-        Ok(by_owner)
-    })?;
+    };
     drop(rows);
 
     let progress = Progress::new(Some(total), "importing");
-    let meta = cx.meta()?;
     let mut first = None;
     let mut last = None;
     let mut commands = 0u64;
     for (owner, keys) in &by_owner {
         for chunk in keys.chunks(IMPORT_CHUNK) {
-            let mut m = meta.clone();
-            m.command_id = offboard_events::CommandId::new();
-            let appended = cx.submit_as(
-                m,
-                Command::RegisterResources {
-                    owner: *owner,
-                    resources: chunk.to_vec(),
-                },
-            );
+            let appended = cx.submit(Command::RegisterResources {
+                owner: *owner,
+                resources: chunk.to_vec(),
+            });
             let appended = match appended {
                 Ok(a) => a,
                 Err(e) => {
@@ -207,12 +236,12 @@ fn import(cx: &mut Ctx, file: &Path) -> Result<(), CliError> {
         }
     }
     progress.finish();
-    let counts: Vec<OwnerCount> = cx.read(|org| {
+    let counts: Vec<OwnerCount> = cx.names(|org| {
         Ok(by_owner
             .iter()
             .map(|(id, keys)| OwnerCount {
                 owner_id: *id,
-                owner_email: resolve::email(org, *id),
+                owner_email: org.email(*id),
                 count: keys.len() as u64,
             })
             .collect())
@@ -250,11 +279,24 @@ pub fn as_of_position(cx: &Ctx, arg: Option<&str>) -> Result<Option<u64>, CliErr
     let Some(arg) = arg else {
         return Ok(None);
     };
-    Ok(Some(match resolve::as_of(arg)? {
-        AsOf::Position(p) => p.min(cx.engine().last_position()),
+    let as_of = resolve::as_of(arg)?;
+    if let Some(r) = cx.remote() {
+        let at = match as_of {
+            AsOf::Position(_) => None,
+            AsOf::Time(t) => Some(t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        };
+        let found: PositionView =
+            r.get(&format!("/v1/position{}", Remote::query(&[("at", at)])))?;
+        return Ok(Some(match as_of {
+            AsOf::Position(p) => p.min(found.position),
+            AsOf::Time(_) => found.position,
+        }));
+    }
+    Ok(Some(match as_of {
+        AsOf::Position(p) => p.min(cx.engine()?.last_position()),
         AsOf::Time(t) => {
             let org = cx.org_id()?;
-            cx.engine().position_at(org, t)
+            cx.engine()?.position_at(org, t)
         }
     }))
 }
@@ -269,7 +311,7 @@ fn at<R>(
     match position {
         None => cx.read(|org| f(Some(org), org)),
         Some(p) => {
-            let past = cx.engine().state_at(p)?;
+            let past = cx.engine()?.state_at(p)?;
             cx.read(|now| f(past.org(now.id()), now))
         }
     }
@@ -288,9 +330,34 @@ struct OwnedView {
 pub fn owners(cx: &mut Ctx, a: &OwnersArgs) -> Result<(), CliError> {
     let position = as_of_position(cx, a.as_of.as_deref())?;
     let owner = match &a.owner {
-        Some(o) => Some(cx.read(|org| resolve::any_user(org, o))?),
+        Some(o) => Some(cx.any_user(o)?),
         None => None,
     };
+    if let Some(r) = cx.remote() {
+        let query = Remote::query(&[
+            ("kind", a.kind.clone()),
+            ("owner", owner.map(|o| o.to_string())),
+            ("position", position.map(|p| p.to_string())),
+        ]);
+        let owned: Vec<crate::server::OwnedResource> = r.get(&format!("/v1/owners{query}"))?;
+        if !owned.is_empty() {
+            r.prefetch_users()?;
+        }
+        let views = owned
+            .into_iter()
+            .map(|o| {
+                let (kind, id) = o.resource.split_once(':').unwrap_or(("", &o.resource));
+                OwnedView {
+                    kind: kind.to_owned(),
+                    id: id.to_owned(),
+                    owner_id: o.owner,
+                    owner_email: r.email(o.owner),
+                    resource: o.resource.clone(),
+                }
+            })
+            .collect();
+        return print_owners(cx, position, views);
+    }
     let views: Vec<OwnedView> = at(cx, position, |past, now| {
         let Some(org) = past else {
             return Ok(Vec::new());
@@ -312,6 +379,14 @@ pub fn owners(cx: &mut Ctx, a: &OwnersArgs) -> Result<(), CliError> {
             })
             .collect())
     })?;
+    print_owners(cx, position, views)
+}
+
+fn print_owners(
+    cx: &mut Ctx,
+    position: Option<u64>,
+    views: Vec<OwnedView>,
+) -> Result<(), CliError> {
     if cx.out.is_json() {
         cx.out.doc(&json!({
             "as_of": position,
@@ -365,9 +440,64 @@ struct ChangeView {
 pub fn owner(cx: &mut Ctx, a: &OwnerArgs) -> Result<(), CliError> {
     let key = resolve::resource(&a.resource)?;
     let position = as_of_position(cx, a.as_of.as_deref())?;
-    let (owner, history) = cx.read(|org| {
+    let (owner, history) = match cx.remote() {
+        None => owner_embedded(cx, &key, position)?,
+        Some(r) => owner_remote(r, &key, position)?,
+    };
+    print_owner(cx, &key, position, owner, history)
+}
+
+type OwnerAnswer = (Option<(UserId, String)>, Vec<ChangeView>);
+
+fn owner_remote(
+    r: &Remote,
+    key: &ResourceKey,
+    position: Option<u64>,
+) -> Result<OwnerAnswer, CliError> {
+    let path = format!("/v1/resources/{}", encode_segment(key.as_str()));
+    let not_found = |e: CliError| {
+        if e.code == "not_found" {
+            CliError::not_found(format!("resource {key}"))
+        } else {
+            e
+        }
+    };
+    let changes: Vec<OwnershipChangeView> = r.get(&format!("{path}/history")).map_err(not_found)?;
+    let at: OwnerAt = r
+        .get(&format!(
+            "{path}/owner{}",
+            Remote::query(&[("position", position.map(|p| p.to_string()))])
+        ))
+        .map_err(not_found)?;
+    let history = changes
+        .into_iter()
+        .map(|c| ChangeView {
+            position: c.position,
+            occurred_at: c.occurred_at,
+            owner_id: c.owner,
+            owner_email: r.email(c.owner),
+            previous_id: c.previous,
+            previous_email: c.previous.map(|p| r.email(p)),
+            correlation_id: c.correlation_id,
+            actor_label: match &c.actor {
+                Actor::User { id } => r.email(*id),
+                other => other.to_string(),
+            },
+            actor: c.actor,
+            on_behalf_of: c.on_behalf_of,
+        })
+        .collect();
+    Ok((at.owner.map(|o| (o, r.email(o))), history))
+}
+
+fn owner_embedded(
+    cx: &Ctx,
+    key: &ResourceKey,
+    position: Option<u64>,
+) -> Result<OwnerAnswer, CliError> {
+    cx.read(|org| {
         let history: Vec<ChangeView> = org
-            .owner_history(&key)
+            .owner_history(key)
             .into_iter()
             .map(|c| ChangeView {
                 position: c.position,
@@ -389,11 +519,20 @@ pub fn owner(cx: &mut Ctx, a: &OwnerArgs) -> Result<(), CliError> {
             return Err(CliError::not_found(format!("resource {key}")));
         }
         let owner = match position {
-            None => org.ownership().owner_of(&key),
-            Some(p) => org.owner_at_position(&key, p),
+            None => org.ownership().owner_of(key),
+            Some(p) => org.owner_at_position(key, p),
         };
         Ok((owner.map(|o| (o, resolve::email(org, o))), history))
-    })?;
+    })
+}
+
+fn print_owner(
+    cx: &mut Ctx,
+    key: &ResourceKey,
+    position: Option<u64>,
+    owner: Option<(UserId, String)>,
+    history: Vec<ChangeView>,
+) -> Result<(), CliError> {
     if cx.out.is_json() {
         cx.out.doc(&json!({
             "resource": key,

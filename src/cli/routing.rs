@@ -14,7 +14,7 @@ use crate::domain::Command;
 pub fn duty(cx: &mut Ctx, c: &DutyCmd) -> Result<(), CliError> {
     match c {
         DutyCmd::Assign { name, user } => {
-            let to = cx.read(|org| resolve::user(org, user))?;
+            let to = cx.user(user)?;
             cx.run(
                 Command::AssignDuty {
                     duty: name.clone(),
@@ -31,14 +31,23 @@ pub fn duty(cx: &mut Ctx, c: &DutyCmd) -> Result<(), CliError> {
                 holder_id: UserId,
                 holder_email: String,
             }
-            let views: Vec<DutyView> = cx.read(|org| {
-                Ok(org
-                    .duties()
-                    .all()
-                    .map(|(d, u)| DutyView {
-                        duty: d.to_owned(),
-                        holder_id: u,
-                        holder_email: resolve::email(org, u),
+            let duties: Vec<(String, UserId)> = match cx.remote() {
+                None => {
+                    cx.read(|org| Ok(org.duties().all().map(|(d, u)| (d.to_owned(), u)).collect()))?
+                }
+                Some(r) => r
+                    .get::<Vec<crate::server::DutyView>>("/v1/duties")?
+                    .into_iter()
+                    .map(|d| (d.duty, d.holder))
+                    .collect(),
+            };
+            let views: Vec<DutyView> = cx.names(|n| {
+                Ok(duties
+                    .into_iter()
+                    .map(|(duty, holder_id)| DutyView {
+                        duty,
+                        holder_id,
+                        holder_email: n.email(holder_id),
                     })
                     .collect())
             })?;
@@ -57,15 +66,7 @@ pub fn duty(cx: &mut Ctx, c: &DutyCmd) -> Result<(), CliError> {
 }
 
 fn members(cx: &Ctx, args: &[String]) -> Result<Vec<Member>, CliError> {
-    cx.read(|org| args.iter().map(|m| resolve::member(org, m)).collect())
-}
-
-fn optional_user(cx: &Ctx, arg: &str) -> Result<Option<UserId>, CliError> {
-    if arg.trim().eq_ignore_ascii_case("none") {
-        Ok(None)
-    } else {
-        cx.read(|org| resolve::user(org, arg)).map(Some)
-    }
+    cx.names(|n| args.iter().map(|m| resolve::member(n, m)).collect())
 }
 
 pub fn distribution(cx: &mut Ctx, c: &DistributionCmd) -> Result<(), CliError> {
@@ -83,7 +84,7 @@ pub fn distribution(cx: &mut Ctx, c: &DistributionCmd) -> Result<(), CliError> {
             };
             let members = members(cx, m)?;
             let backup = match backup {
-                Some(b) => optional_user(cx, b)?,
+                Some(b) => cx.optional_user(b)?,
                 None => None,
             };
             cx.run(
@@ -107,7 +108,7 @@ pub fn distribution(cx: &mut Ctx, c: &DistributionCmd) -> Result<(), CliError> {
             )?;
         }
         DistributionCmd::Backup { name, user } => {
-            let backup = optional_user(cx, user)?;
+            let backup = cx.optional_user(user)?;
             cx.run(
                 Command::SetDistributionBackup {
                     distribution: name.clone(),
@@ -132,15 +133,31 @@ pub fn distribution(cx: &mut Ctx, c: &DistributionCmd) -> Result<(), CliError> {
                 backup_id: Option<UserId>,
                 backup_email: Option<String>,
             }
-            let (views, rows) = cx.read(|org| {
+            let all: Vec<crate::server::DistributionView> = match cx.remote() {
+                None => cx.read(|org| {
+                    Ok(org
+                        .distributions()
+                        .all()
+                        .map(|d| crate::server::DistributionView {
+                            id: d.id,
+                            name: d.name.clone(),
+                            kind: d.kind,
+                            members: d.members.clone(),
+                            backup: d.backup,
+                        })
+                        .collect())
+                })?,
+                Some(r) => r.get("/v1/distributions")?,
+            };
+            let (views, rows) = cx.names(|org| {
                 let mut views = Vec::new();
                 let mut rows = Vec::new();
-                for d in org.distributions().all() {
+                for d in &all {
                     rows.push(vec![
                         d.name.clone(),
                         kind_word(d.kind).to_owned(),
                         member_list(org, &d.members),
-                        d.backup.map_or("-".into(), |b| resolve::email(org, b)),
+                        d.backup.map_or("-".into(), |b| org.email(b)),
                     ]);
                     views.push(DistributionView {
                         id: d.id,
@@ -151,12 +168,12 @@ pub fn distribution(cx: &mut Ctx, c: &DistributionCmd) -> Result<(), CliError> {
                             .iter()
                             .map(|m| MemberView {
                                 user_id: m.user,
-                                email: resolve::email(org, m.user),
+                                email: org.email(m.user),
                                 weight: m.weight,
                             })
                             .collect(),
                         backup_id: d.backup,
-                        backup_email: d.backup.map(|b| resolve::email(org, b)),
+                        backup_email: d.backup.map(|b| org.email(b)),
                     });
                 }
                 Ok((views, rows))
@@ -175,7 +192,7 @@ pub fn distribution(cx: &mut Ctx, c: &DistributionCmd) -> Result<(), CliError> {
 pub fn label(cx: &mut Ctx, c: &LabelCmd) -> Result<(), CliError> {
     match c {
         LabelCmd::Add { name, members } => {
-            let members = cx.read(|org| resolve::users(org, members))?;
+            let members = cx.names(|n| resolve::users(n, members))?;
             cx.run(
                 Command::CreateLabel {
                     name: name.clone(),
@@ -191,14 +208,27 @@ pub fn label(cx: &mut Ctx, c: &LabelCmd) -> Result<(), CliError> {
                 name: String,
                 members: Vec<String>,
             }
-            let views: Vec<LabelView> = cx.read(|org| {
-                Ok(org
-                    .labels()
-                    .all()
+            let all: Vec<crate::server::LabelView> = match cx.remote() {
+                None => cx.read(|org| {
+                    Ok(org
+                        .labels()
+                        .all()
+                        .map(|l| crate::server::LabelView {
+                            id: l.id,
+                            name: l.name.clone(),
+                            members: l.members.iter().copied().collect(),
+                        })
+                        .collect())
+                })?,
+                Some(r) => r.get("/v1/labels")?,
+            };
+            let views: Vec<LabelView> = cx.names(|org| {
+                Ok(all
+                    .into_iter()
                     .map(|l| LabelView {
                         id: l.id,
-                        name: l.name.clone(),
-                        members: l.members.iter().map(|m| resolve::email(org, *m)).collect(),
+                        name: l.name,
+                        members: l.members.iter().map(|m| org.email(*m)).collect(),
                     })
                     .collect())
             })?;

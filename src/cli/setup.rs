@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::args::{Init, PolicyArgs, PrincipalCmd, PrincipalKindArg};
 use super::error::CliError;
+use super::names::Names;
 use super::{resolve, Ctx};
 use crate::domain::{Command, NewUser};
 use crate::engine::CommandMeta;
@@ -32,7 +33,7 @@ pub fn init(cx: &mut Ctx, a: &Init) -> Result<(), CliError> {
     let meta = CommandMeta::new(org_id, Actor::System);
     let appended = cx.submit_as(meta, command)?;
     let (org, owner) = {
-        let state = cx.engine().state();
+        let state = cx.engine()?.state();
         let org = state
             .org(org_id)
             .ok_or_else(|| CliError::not_found("the new organization"))?;
@@ -55,7 +56,7 @@ pub fn init(cx: &mut Ctx, a: &Init) -> Result<(), CliError> {
     } else {
         cx.out.line(format!(
             "Created organization {org:?} (id {org_id}) in {}, owned by {} (id {owner}).",
-            cx.dir().display(),
+            cx.session()?.dir().display(),
             a.owner_email.trim()
         ));
         cx.out
@@ -66,7 +67,7 @@ pub fn init(cx: &mut Ctx, a: &Init) -> Result<(), CliError> {
 
 /// `policy`: shows the policy; with flags, changes those fields (the owner only).
 pub fn policy(cx: &mut Ctx, a: &PolicyArgs) -> Result<(), CliError> {
-    let current = cx.read(|org| Ok(org.policy().clone()))?;
+    let current = cx.names(|n| n.policy())?;
     let changing = a.confirmation_phrase.is_some()
         || a.retention_days.is_some()
         || a.deactivate_requires_demotion.is_some()
@@ -144,8 +145,17 @@ pub fn principal(cx: &mut Ctx, c: &PrincipalCmd) -> Result<(), CliError> {
             Ok(())
         }
         PrincipalCmd::List => {
-            let list: Vec<(PrincipalKind, String)> =
-                cx.read(|org| Ok(org.principals().map(|(k, n)| (k, n.to_owned())).collect()))?;
+            let list: Vec<(PrincipalKind, String)> = match cx.remote() {
+                None => {
+                    cx.read(|org| Ok(org.principals().map(|(k, n)| (k, n.to_owned())).collect()))?
+                }
+                Some(r) => r
+                    .org_view()?
+                    .principals
+                    .into_iter()
+                    .map(|p| (p.kind, p.name))
+                    .collect(),
+            };
             if cx.out.is_json() {
                 let views: Vec<PrincipalView> = list
                     .iter()
@@ -183,10 +193,20 @@ struct OrgView {
     billed_seats: u64,
 }
 
-/// `orgs`: every organization in the directory.
+/// `orgs`: every organization in the directory (client mode: the token's).
 pub fn orgs(cx: &mut Ctx) -> Result<(), CliError> {
-    let views: Vec<OrgView> = {
-        let state = cx.engine().state();
+    let views: Vec<OrgView> = if let Some(r) = cx.remote() {
+        let org = r.org_view()?;
+        vec![OrgView {
+            id: org.id,
+            name: org.name,
+            owner: r.email(org.owner),
+            users: org.users as usize,
+            resources: org.resources as usize,
+            billed_seats: org.billed_seats,
+        }]
+    } else {
+        let state = cx.engine()?.state();
         state
             .orgs()
             .map(|o| OrgView {
@@ -228,7 +248,7 @@ pub fn orgs(cx: &mut Ctx) -> Result<(), CliError> {
 
 /// `transfer-org USER` (R3).
 pub fn transfer_org(cx: &mut Ctx, user: &str) -> Result<(), CliError> {
-    let to = cx.read(|org| resolve::user(org, user))?;
+    let to = cx.user(user)?;
     cx.run(Command::TransferOrgOwnership { to }, None)?;
     Ok(())
 }

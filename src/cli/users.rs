@@ -9,6 +9,8 @@ use serde_json::json;
 
 use super::args::{GroupCmd, UserAdd, UserCmd};
 use super::error::CliError;
+use super::names::Names;
+use super::remote::Remote;
 use super::{resolve, Ctx};
 use crate::domain::{Command, NewUser};
 
@@ -30,6 +32,23 @@ pub struct UserView {
 }
 
 impl UserView {
+    /// The server's view of a user, with the manager's email.
+    pub fn from_api(names: &dyn Names, u: &crate::server::UserView) -> Self {
+        Self {
+            id: u.id,
+            email: u.email.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            job_title: u.job_title.clone(),
+            role: u.role,
+            status: u.status,
+            manager_id: u.manager,
+            manager_email: u.manager.map(|m| names.email(m)),
+            groups: u.groups.clone(),
+            resources: u.resources,
+        }
+    }
+
     pub fn of(org: &OrgState, u: &User) -> Self {
         Self {
             id: u.id,
@@ -68,24 +87,18 @@ pub fn user(cx: &mut Ctx, c: &UserCmd) -> Result<(), CliError> {
         UserCmd::Show { user } => show(cx, user),
         UserCmd::Role { user, role } => {
             let role: Role = role.parse().map_err(CliError::invalid)?;
-            let user = cx.read(|org| resolve::user(org, user))?;
+            let user = cx.user(user)?;
             cx.run(Command::ChangeRole { user, role }, None)?;
             Ok(())
         }
         UserCmd::Manager { user, manager } => {
-            let (user, manager) = cx.read(|org| {
-                let m = if manager.trim().eq_ignore_ascii_case("none") {
-                    None
-                } else {
-                    Some(resolve::user(org, manager)?)
-                };
-                Ok((resolve::user(org, user)?, m))
-            })?;
+            let manager = cx.optional_user(manager)?;
+            let user = cx.user(user)?;
             cx.run(Command::SetManager { user, manager }, None)?;
             Ok(())
         }
         UserCmd::Activate { user } => {
-            let user = cx.read(|org| resolve::user(org, user))?;
+            let user = cx.user(user)?;
             cx.run(Command::ActivateUser { user }, None)?;
             Ok(())
         }
@@ -95,7 +108,7 @@ pub fn user(cx: &mut Ctx, c: &UserCmd) -> Result<(), CliError> {
 fn add(cx: &mut Ctx, a: &UserAdd) -> Result<(), CliError> {
     let role: Role = a.role.parse().map_err(CliError::invalid)?;
     let manager = match &a.manager {
-        Some(m) => Some(cx.read(|org| resolve::user(org, m))?),
+        Some(m) => Some(cx.user(m)?),
         None => None,
     };
     let command = Command::InviteUser {
@@ -109,24 +122,22 @@ fn add(cx: &mut Ctx, a: &UserAdd) -> Result<(), CliError> {
         manager,
         active: !a.inactive,
     };
-    let appended = cx.submit(command.clone())?;
-    let events = cx.events_of(&appended)?;
-    let user_id = events.iter().find_map(|e| match &e.event {
-        offboard_events::Event::UserInvited(i) => Some(i.user_id),
-        _ => None,
-    });
-    let lines = cx.read(|org| Ok(super::describe::events(org, &events)))?;
+    let name = command.name();
+    let done = cx.execute(command)?;
+    let user_id = done.invited();
+    let lines = cx.describe(&done, None)?;
+    let appended = &done.appended;
     if cx.out.is_json() {
         cx.out.doc(&json!({
             "ok": true,
-            "command": command.name(),
+            "command": name,
             "message": lines.join("\n"),
             "user_id": user_id,
             "command_id": appended.command_id,
             "correlation_id": appended.correlation_id,
             "positions": appended.positions.map(|(x, y)| [x, y]),
             "duplicate": appended.duplicate,
-            "events": events,
+            "events": done.events,
         }))?;
     } else {
         for l in lines {
@@ -143,19 +154,29 @@ fn list(cx: &mut Ctx, status: Option<&str>) -> Result<(), CliError> {
     let status: Option<UserStatus> = status
         .map(|s| s.parse().map_err(CliError::invalid))
         .transpose()?;
-    let views: Vec<UserView> = cx.read(|org| {
-        let mut v: Vec<UserView> = org
-            .directory()
-            .users()
-            .filter(|u| match status {
-                Some(s) => u.status == s,
-                None => u.is_listed(),
-            })
-            .map(|u| UserView::of(org, u))
-            .collect();
-        v.sort_by_key(|u| u.email.to_lowercase());
-        Ok(v)
-    })?;
+    let mut views: Vec<UserView> = match cx.remote() {
+        None => cx.read(|org| {
+            Ok(org
+                .directory()
+                .users()
+                .filter(|u| match status {
+                    Some(s) => u.status == s,
+                    None => u.is_listed(),
+                })
+                .map(|u| UserView::of(org, u))
+                .collect())
+        })?,
+        Some(r) => {
+            let status = status.map(|s| s.as_str().to_owned());
+            let users: Vec<crate::server::UserView> = r.get(&format!(
+                "/v1/users{}",
+                Remote::query(&[("status", status)])
+            ))?;
+            r.remember(&users);
+            users.iter().map(|u| UserView::from_api(r, u)).collect()
+        }
+    };
+    views.sort_by_key(|u| u.email.to_lowercase());
     if cx.out.is_json() {
         cx.out.doc(&json!({ "users": views }))?;
         return Ok(());
@@ -186,7 +207,80 @@ fn list(cx: &mut Ctx, status: Option<&str>) -> Result<(), CliError> {
 }
 
 fn show(cx: &mut Ctx, user: &str) -> Result<(), CliError> {
-    let detail = cx.read(|org| {
+    let detail = match cx.remote() {
+        None => show_embedded(cx, user)?,
+        Some(r) => show_remote(r, user)?,
+    };
+    if cx.out.is_json() {
+        cx.out.doc(&detail)?;
+        return Ok(());
+    }
+    print_detail(cx, &detail);
+    Ok(())
+}
+
+/// `user show` from the server: the user, what they own, their duties, places in
+/// distributions and labels, reports and credits, each from its listing.
+fn show_remote(r: &Remote, user: &str) -> Result<UserDetail, CliError> {
+    let id = r.any_user(user)?;
+    let view = r.user_view(id)?;
+    let owned: Vec<crate::server::OwnedResource> = r.get(&format!("/v1/owners?owner={id}"))?;
+    let mut resources_by_kind: BTreeMap<String, u64> = BTreeMap::new();
+    for o in &owned {
+        let kind = o.resource.split_once(':').map_or("", |(k, _)| k);
+        *resources_by_kind.entry(kind.to_owned()).or_default() += 1;
+    }
+    let duties: Vec<crate::server::DutyView> = r.get("/v1/duties")?;
+    let distributions: Vec<crate::server::DistributionView> = r.get("/v1/distributions")?;
+    let labels: Vec<crate::server::LabelView> = r.get("/v1/labels")?;
+    let credits: crate::server::CreditsView = r.get("/v1/credits")?;
+    let mut reports: Vec<UserId> = r
+        .prefetch_users()?
+        .iter()
+        .filter(|u| u.manager == Some(id))
+        .filter(|u| !matches!(u.status, UserStatus::Deleted | UserStatus::Purged))
+        .map(|u| u.id)
+        .collect();
+    reports.sort();
+    let balance = credits.users.iter().find(|b| b.user == id);
+    Ok(UserDetail {
+        user: UserView {
+            resources: owned.len() as u64,
+            ..UserView::from_api(r, &view)
+        },
+        resources_by_kind,
+        duties: duties
+            .into_iter()
+            .filter(|d| d.holder == id)
+            .map(|d| d.duty)
+            .collect(),
+        distributions: distributions
+            .into_iter()
+            .filter_map(|d| {
+                let weight = d.members.iter().find(|m| m.user == id).map(|m| m.weight);
+                (weight.is_some() || d.backup == Some(id)).then(|| {
+                    json!({
+                        "name": d.name,
+                        "kind": d.kind,
+                        "weight": weight,
+                        "backup": d.backup == Some(id),
+                    })
+                })
+            })
+            .collect(),
+        labels: labels
+            .into_iter()
+            .filter(|l| l.members.contains(&id))
+            .map(|l| l.name)
+            .collect(),
+        reports: reports.into_iter().map(|u| r.email(u)).collect(),
+        credit_balance: balance.map_or(0, |b| b.balance),
+        credits_used: balance.map_or(0, |b| b.used),
+    })
+}
+
+fn show_embedded(cx: &Ctx, user: &str) -> Result<UserDetail, CliError> {
+    cx.read(|org| {
         let id = resolve::any_user(org, user)?;
         let u = org
             .directory()
@@ -218,11 +312,10 @@ fn show(cx: &mut Ctx, user: &str) -> Result<(), CliError> {
             credit_balance: org.credits().balance(id),
             credits_used: org.credits().used_total(id),
         })
-    })?;
-    if cx.out.is_json() {
-        cx.out.doc(&detail)?;
-        return Ok(());
-    }
+    })
+}
+
+fn print_detail(cx: &mut Ctx, detail: &UserDetail) {
     let u = &detail.user;
     let none = || "-".to_owned();
     let list = |v: &[String]| if v.is_empty() { none() } else { v.join(", ") };
@@ -279,22 +372,21 @@ fn show(cx: &mut Ctx, user: &str) -> Result<(), CliError> {
         ],
     ];
     cx.out.table(&["field", "value"], &rows);
-    Ok(())
 }
 
 pub fn group(cx: &mut Ctx, c: &GroupCmd) -> Result<(), CliError> {
     let command = match c {
         GroupCmd::Add { name, owner } => Command::CreateGroup {
             name: name.clone(),
-            owner: cx.read(|org| resolve::user(org, owner))?,
+            owner: cx.user(owner)?,
         },
         GroupCmd::Join { name, user } => Command::JoinGroup {
             group: name.clone(),
-            user: cx.read(|org| resolve::user(org, user))?,
+            user: cx.user(user)?,
         },
         GroupCmd::Leave { name, user } => Command::LeaveGroup {
             group: name.clone(),
-            user: cx.read(|org| resolve::user(org, user))?,
+            user: cx.user(user)?,
         },
     };
     let lead = match c {

@@ -13,11 +13,11 @@
 
 mod auth;
 pub mod client;
-pub mod cloudevents;
 mod commands;
 pub mod consumers;
 mod error;
 mod extract;
+mod listings;
 mod queries;
 mod refs;
 mod serve;
@@ -163,6 +163,7 @@ fn build() -> (Router<AppState>, OpenApi) {
     let router = ApiRouter::new()
         .merge(commands::routes())
         .merge(queries::routes())
+        .merge(listings::routes())
         .merge(stream::routes())
         .merge(token_api::routes())
         .finish_api_with(&mut api, |doc| {

@@ -9,7 +9,7 @@ use aide::transform::TransformOperation;
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use offboard_events::{ResourceKey, UserStatus};
+use offboard_events::{ResourceKey, UserId, UserStatus};
 use offboard_projections::OrgState;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use super::extract::{ApiPath, ApiQuery, CorrelationPath, UserPath};
 use super::refs::UserRef;
 use super::views::{
     envelopes, EnvelopeJson, OrgView, OwnedResource, OwnerAt, OwnershipChangeView, PlanView,
-    UserView, VerifyView, WhoAmI,
+    PositionView, UserView, VerifyView, WhoAmI,
 };
 use super::AppState;
 use crate::domain;
@@ -129,6 +129,21 @@ pub struct OwnersQuery {
     kind: Option<String>,
     /// Only resources this user (id or email) owns.
     owner: Option<UserRef>,
+    /// As of this time (RFC 3339): the org's last position at or before it.
+    at: Option<DateTime<Utc>>,
+    /// As of this log position (R25).
+    position: Option<u64>,
+}
+
+fn owned(org: &OrgState, kind: Option<&str>, owner: Option<UserId>) -> Vec<OwnedResource> {
+    org.ownership()
+        .list(kind, owner)
+        .into_iter()
+        .map(|(key, owner)| OwnedResource {
+            resource: key.to_string(),
+            owner,
+        })
+        .collect()
 }
 
 async fn owners(
@@ -136,22 +151,52 @@ async fn owners(
     caller: Caller,
     ApiQuery(query): ApiQuery<OwnersQuery>,
 ) -> Result<Json<Vec<OwnedResource>>, ApiError> {
+    let (owner, as_of) = {
+        let projections = state.engine().state();
+        let org = caller.may_read(&projections, Read::Directory)?;
+        let owner = match &query.owner {
+            Some(r) => Some(known_user(org, r)?),
+            None => None,
+        };
+        let as_of = match (query.at, query.position) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request("give `at` or `position`, not both"))
+            }
+            (Some(at), None) => Some(org.audit().last_position_at_or_before(at)),
+            (None, position) => position,
+        };
+        match as_of {
+            None => return Ok(Json(owned(org, query.kind.as_deref(), owner))),
+            Some(p) => (owner, p),
+        }
+    };
+    let engine = state.engine_arc();
+    let past = state.blocking(move || engine.state_at(as_of)).await??;
+    Ok(Json(past.org(caller.org_id).map_or_else(Vec::new, |org| {
+        owned(org, query.kind.as_deref(), owner)
+    })))
+}
+
+/// A time to find the position of; none is now.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PositionQuery {
+    /// RFC 3339 time, e.g. `2026-03-03T09:00:00Z`.
+    at: Option<DateTime<Utc>>,
+}
+
+async fn position(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<PositionQuery>,
+) -> Result<Json<PositionView>, ApiError> {
     let projections = state.engine().state();
     let org = caller.may_read(&projections, Read::Directory)?;
-    let owner = match &query.owner {
-        Some(r) => Some(known_user(org, r)?),
-        None => None,
+    let position = match query.at {
+        Some(at) => org.audit().last_position_at_or_before(at),
+        None => state.engine().last_position(),
     };
-    Ok(Json(
-        org.ownership()
-            .list(query.kind.as_deref(), owner)
-            .into_iter()
-            .map(|(key, owner)| OwnedResource {
-                resource: key.to_string(),
-                owner,
-            })
-            .collect(),
-    ))
+    Ok(Json(PositionView { position }))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -323,7 +368,17 @@ pub fn routes() -> ApiRouter<AppState> {
         )
         .api_route(
             "/v1/owners",
-            get_with(owners, doc("Resources and their current owners")),
+            get_with(
+                owners,
+                doc("Resources and their owners, now or as of a time or position (R25)"),
+            ),
+        )
+        .api_route(
+            "/v1/position",
+            get_with(
+                position,
+                doc("The log's last position, or the org's last one at or before a time"),
+            ),
         )
         .api_route(
             "/v1/resources/{resource}/owner",

@@ -33,12 +33,12 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::auth::{Caller, Read};
-use super::cloudevents::to_cloudevent;
 use super::consumers::{self, ConsumerCheckpoint};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{header_parameter, ApiJson, ApiPath, ApiQuery, NamePath};
 use super::views::EnvelopeJson;
 use super::AppState;
+use crate::cloudevents::to_cloudevent;
 
 /// Positions read from the log at a time: bounds what one connection holds in memory.
 const BATCH: u64 = 256;

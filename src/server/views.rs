@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use offboard_events::{
-    Actor, CommandId, CorrelationId, DistributionId, DistributionKind, Envelope, Member, OrgId,
-    Policy, PrincipalKind, Role, UserId, UserStatus,
+    Actor, CommandId, CorrelationId, DistributionId, DistributionKind, Envelope, LabelId, Member,
+    OrgId, Policy, PrincipalKind, Role, UserId, UserStatus,
 };
 use offboard_projections::{OrgState, OwnershipChange, User};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
@@ -110,6 +110,12 @@ pub struct OrgView {
     pub billed_seats: u64,
     /// Credits in the org's pool (R20).
     pub credit_pool: u64,
+    /// Users in the directory (deleted and purged ones are not).
+    #[serde(default)]
+    pub users: u64,
+    /// Resources registered in the org.
+    #[serde(default)]
+    pub resources: u64,
 }
 
 impl From<&OrgState> for OrgView {
@@ -128,6 +134,8 @@ impl From<&OrgState> for OrgView {
                 .collect(),
             billed_seats: org.billing().billed_seats(),
             credit_pool: org.credits().pool(),
+            users: org.directory().listed().count() as u64,
+            resources: org.ownership().len() as u64,
         }
     }
 }
@@ -150,6 +158,9 @@ pub struct UserView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<DateTime<Utc>>,
     pub credit_balance: u64,
+    /// How many resources the user owns.
+    #[serde(default)]
+    pub resources: u64,
 }
 
 impl UserView {
@@ -166,6 +177,7 @@ impl UserView {
             status: u.status,
             deleted_at: u.deleted_at.map(|(_, at)| at),
             credit_balance: org.credits().balance(u.id),
+            resources: org.ownership().total_owned(u.id),
         }
     }
 }
@@ -307,4 +319,52 @@ pub struct VerifyView {
     pub broken_at: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+}
+
+/// A point of the log: as-of reads name one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PositionView {
+    pub position: u64,
+}
+
+/// A singleton duty and who holds it (R17).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DutyView {
+    pub duty: String,
+    pub holder: UserId,
+}
+
+/// A lead rotation, workflow automation or integration, with its weighted members (R18).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DistributionView {
+    pub id: DistributionId,
+    pub name: String,
+    pub kind: DistributionKind,
+    pub members: Vec<Member>,
+    pub backup: Option<UserId>,
+}
+
+/// A shared label and its members (R19).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LabelView {
+    pub id: LabelId,
+    pub name: String,
+    pub members: Vec<UserId>,
+}
+
+/// One user's credits (R20).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BalanceView {
+    pub user: UserId,
+    /// Unused credits.
+    pub balance: u64,
+    /// Credits used, ever.
+    pub used: u64,
+}
+
+/// The org's pool and every user who holds or ever used credits (R20).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CreditsView {
+    pub pool: u64,
+    pub users: Vec<BalanceView>,
 }

@@ -3,6 +3,7 @@
 //! subcommand, the JSON shapes, the error paths and the exit codes (1, 2, 3).
 
 mod audit;
+mod client;
 mod demo;
 mod errors;
 mod guided;
@@ -10,6 +11,7 @@ mod offboarding;
 mod resources;
 mod restore;
 mod routing;
+mod serve;
 mod setup;
 mod users;
 #[allow(dead_code)]

@@ -1,8 +1,12 @@
 //! Runs the real `offboard` binary in a temporary data directory (ripgrep's
 //! `tests/util.rs`): every test gets its own directory and a clean environment.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -43,7 +47,10 @@ impl Dir {
     pub fn command(&self) -> Command {
         let mut c = Command::new(bin());
         c.arg("--data").arg(self.data());
-        c.env_remove("OFFBOARD_DATA").env_remove("OFFBOARD_ACTOR");
+        c.env_remove("OFFBOARD_DATA")
+            .env_remove("OFFBOARD_ACTOR")
+            .env_remove("OFFBOARD_SERVER")
+            .env_remove("OFFBOARD_TOKEN");
         c
     }
 
@@ -166,4 +173,232 @@ pub fn acme_with_buyers(n: usize) -> Dir {
 /// The position of the last event.
 pub fn last_position(d: &Dir) -> u64 {
     d.json(&["verify"])["events"].as_u64().unwrap()
+}
+
+/// A token for `principal`, created on the data directory (before a server holds it).
+pub fn token(d: &Dir, principal: &str) -> String {
+    d.json(&["token", "create", "--as", principal])["token"]
+        .as_str()
+        .expect("the token")
+        .to_owned()
+}
+
+/// How long a test waits for a server to start or stop before failing.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The real `offboard serve` on a directory and a free loopback port; killed when dropped.
+pub struct Server {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Where the server's log lines go.
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Starts `offboard serve --addr 127.0.0.1:0` on `d` and waits until it answers.
+    pub fn start(d: &Dir) -> Self {
+        Self::start_on(d, "127.0.0.1:0")
+    }
+
+    /// Starts `offboard serve --addr ADDR` on `d` and waits until it answers.
+    pub fn start_on(d: &Dir, addr: &str) -> Self {
+        let log = d.path("server.log");
+        let mut child = d
+            .command()
+            .args(["serve", "--addr", addr])
+            .stdout(Stdio::piped())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .expect("a log file"),
+            )
+            .spawn()
+            .expect("the server starts");
+        // The first line names the address (port 0 picks a free one).
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let mut server = Self {
+            child: Some(child),
+            url: String::new(),
+            log,
+        };
+        let line = rx
+            .recv_timeout(PATIENCE)
+            .unwrap_or_else(|_| panic!("no address from the server: {}", server.log_text()));
+        server.url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}: {}", server.log_text()))
+            .to_owned();
+        let started = Instant::now();
+        while http(&server.url, "GET", "/v1/openapi.json", None, None).0 != 200 {
+            assert!(started.elapsed() < PATIENCE, "the server never answered");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// A command for the binary in client mode: `--server URL --token TOKEN`.
+    pub fn client(&self, d: &Dir, token: &str) -> Client {
+        Client {
+            url: self.url.clone(),
+            token: token.to_owned(),
+            dir: d.tmp.path().to_path_buf(),
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit code.
+    pub fn terminate(mut self) -> Option<i32> {
+        let child = self.child.as_mut().expect("running");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().expect("waits") {
+                self.child = None;
+                return status.code();
+            }
+            assert!(started.elapsed() < PATIENCE, "the server did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The binary pointed at a server (`--server`, `--token`), run from a temp directory
+/// with no data directory of its own.
+pub struct Client {
+    pub url: String,
+    pub token: String,
+    dir: PathBuf,
+}
+
+impl Client {
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(bin());
+        c.current_dir(&self.dir)
+            .env_remove("OFFBOARD_DATA")
+            .env_remove("OFFBOARD_ACTOR")
+            .env_remove("OFFBOARD_SERVER")
+            .env_remove("OFFBOARD_TOKEN")
+            .args(["--server", &self.url, "--token", &self.token]);
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("the binary runs")
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "offboard --server {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let text = self.ok(&all);
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{args:?}: not one JSON document ({e}): {text}"))
+    }
+
+    pub fn fails(&self, exit: i32, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run(&all);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(exit),
+            "offboard --server {args:?}: expected exit {exit}\nstdout: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: error is not JSON ({e}): {stdout}"));
+        doc["error"].clone()
+    }
+
+    pub fn events(&self, args: &[&str]) -> Vec<Value> {
+        let mut all = vec!["events"];
+        all.extend_from_slice(args);
+        self.ok(&all)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
+            .collect()
+    }
+}
+
+/// One HTTP/1.0 request to `base` (`http://HOST:PORT`) on loopback: the status and the
+/// JSON body (`Null` when there is none or it is not JSON). Status 0: no connection.
+pub fn http(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let host = base.trim_start_matches("http://");
+    let Ok(mut stream) = TcpStream::connect(host) else {
+        return (0, Value::Null);
+    };
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: {host}\r\n");
+    if let Some(t) = token {
+        request.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    if stream.write_all(request.as_bytes()).is_err() {
+        return (0, Value::Null);
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let json = text
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or(Value::Null);
+    (status, json)
 }

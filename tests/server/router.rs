@@ -49,6 +49,11 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/v1/users/{user}/plan"),
     ("get", "/v1/users/{user}/history"),
     ("get", "/v1/owners"),
+    ("get", "/v1/position"),
+    ("get", "/v1/duties"),
+    ("get", "/v1/distributions"),
+    ("get", "/v1/labels"),
+    ("get", "/v1/credits"),
     ("get", "/v1/resources/{resource}/owner"),
     ("get", "/v1/resources/{resource}/history"),
     ("get", "/v1/correlations/{correlation_id}/history"),
@@ -737,6 +742,37 @@ async fn transfers_owners_as_of_and_audit_histories() {
         .await
         .ok();
     assert_eq!(pats.as_array().unwrap().len(), 4);
+    // As of the position before the transfer-all, Pat owned the four buyers again.
+    let then = w
+        .get(
+            &w.owner_token,
+            &format!("/v1/owners?kind=buyer&position={}", before["position"]),
+        )
+        .await
+        .ok();
+    assert_eq!(then.as_array().unwrap().len(), 4);
+    assert!(then.as_array().unwrap().iter().all(|r| r["owner"] == pat));
+    let long_ago = w
+        .get(&w.owner_token, "/v1/owners?at=2000-01-01T00:00:00Z")
+        .await
+        .ok();
+    assert_eq!(long_ago, json!([]));
+    w.get(
+        &w.owner_token,
+        "/v1/owners?at=2000-01-01T00:00:00Z&position=1",
+    )
+    .await
+    .error(400, "invalid_input");
+    let last = w.get(&w.owner_token, "/v1/position").await.ok();
+    assert!(last["position"].as_u64().unwrap() > before["position"].as_u64().unwrap());
+    let at_start = w
+        .get(&w.owner_token, "/v1/position?at=2000-01-01T00:00:00Z")
+        .await
+        .ok();
+    assert_eq!(at_start, json!({"position": 0}));
+    let users = w.get(&w.owner_token, "/v1/users").await.ok();
+    let pat_view = users.as_array().unwrap().iter().find(|u| u["id"] == pat);
+    assert_eq!(pat_view.unwrap()["resources"], 4);
 }
 
 #[tokio::test]
@@ -961,6 +997,23 @@ async fn groups_duties_distributions_labels_and_credits() {
     let plan = w.get(t, &format!("/v1/users/{ann}/plan")).await.ok();
     assert_eq!(plan["credits_used"], 5);
     assert_eq!(plan["credit_balance"], 0);
+    // The listings, readable by the auditor too.
+    let a = &w.auditor_token;
+    let duties = w.get(a, "/v1/duties").await.ok();
+    assert_eq!(duties, json!([{"duty": "billing_contact", "holder": cid}]));
+    let distributions = w.get(a, "/v1/distributions").await.ok();
+    assert_eq!(distributions[0]["name"], "Web leads");
+    assert_eq!(distributions[0]["kind"], "automation");
+    assert_eq!(distributions[0]["backup"], Value::Null);
+    assert_eq!(distributions[0]["members"].as_array().unwrap().len(), 2);
+    let labels = w.get(a, "/v1/labels").await.ok();
+    assert_eq!(labels[0]["name"], "VIP");
+    assert_eq!(labels[0]["members"].as_array().unwrap().len(), 2);
+    let credits = w.get(a, "/v1/credits").await.ok();
+    assert_eq!(
+        credits,
+        json!({"pool": 95, "users": [{"user": ann, "balance": 0, "used": 5}]})
+    );
 }
 
 #[tokio::test]
