@@ -52,6 +52,16 @@ pub fn compensate(
             Event::UserManagerChanged(e) if e.from == Some(user) => {
                 let report = org.directory().user(e.user_id);
                 match report {
+                    Some(r)
+                        if r.is_listed()
+                            && r.manager == e.to
+                            && manages_above(org, e.user_id, user) =>
+                    {
+                        out.skip(
+                            format!("report:{}", email(org, e.user_id)),
+                            "now sits above the user in the manager chain; returning them would make a loop".to_owned(),
+                        );
+                    }
                     Some(r) if r.is_listed() && r.manager == e.to => {
                         out.events.push(
                             UserManagerChanged {
@@ -228,6 +238,21 @@ pub fn compensate(
         }
     }
     out
+}
+
+/// Whether `report` is `user` or one of `user`'s managers, directly or higher up: then
+/// making `user` the report's manager would close a loop.
+fn manages_above(org: &OrgState, report: UserId, user: UserId) -> bool {
+    let mut cursor = Some(user);
+    // Bounded by the directory's size, in case a loop already exists.
+    for _ in 0..=org.directory().users().count() {
+        match cursor {
+            Some(id) if id == report => return true,
+            Some(id) => cursor = org.directory().user(id).and_then(|u| u.manager),
+            None => return false,
+        }
+    }
+    false
 }
 
 /// Resources moved away at `position` come back if their last move is still that one.

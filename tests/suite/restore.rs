@@ -529,3 +529,52 @@ fn credits_go_back_only_to_a_user_restored_as_active() {
         r.skipped
     );
 }
+
+#[test]
+fn revert_skips_a_report_who_now_sits_above_the_user() {
+    let mut o = office();
+    let owner = user_actor(o.s.owner);
+    let ray = o.s.user("ray@office.example");
+    let transfer = Command::TransferAccount {
+        from: o.leaving,
+        to: o.ann,
+        then: FollowUp::None,
+        confirm: None,
+    };
+    o.s.run(owner.clone(), transfer);
+    let correlation = o.s.log.last().unwrap().correlation_id;
+    // Meanwhile the leaver is put under Ray, their former report.
+    o.s.run(
+        owner.clone(),
+        Command::SetManager {
+            user: o.leaving,
+            manager: Some(ray),
+        },
+    );
+    let events = o.s.run(
+        owner,
+        Command::RevertOffboarding {
+            correlation_id: correlation,
+        },
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::UserManagerChanged(m) if m.user_id == ray)),
+        "{events:?}"
+    );
+    let Some(Event::OffboardingReverted(r)) = events.last() else {
+        panic!()
+    };
+    assert!(
+        r.skipped
+            .iter()
+            .any(|s| s.item == "report:ray@office.example" && s.reason.contains("loop")),
+        "{:?}",
+        r.skipped
+    );
+    assert_eq!(
+        o.s.org_state().directory().user(ray).unwrap().manager,
+        Some(o.ann)
+    );
+}
