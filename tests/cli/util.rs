@@ -16,6 +16,73 @@ pub fn bin() -> &'static str {
 }
 
 /// A temporary data directory and the commands run in it.
+/// Running the real binary and reading its answers: a data directory ([`Dir`]) and a
+/// client of a running server ([`Client`]) differ only in how the command is built.
+pub trait Offboard {
+    /// The `offboard` command, ready for its arguments.
+    fn command(&self) -> Command;
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("the binary runs")
+    }
+
+    /// Runs `args`, expects exit 0, returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "offboard {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs `args` with `--json`, expects exit 0, returns the one JSON document.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let text = self.ok(&all);
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{args:?}: not one JSON document ({e}): {text}"))
+    }
+
+    /// Runs `args` with `--json`, expects exit code `exit`, returns the `error` object.
+    fn fails(&self, exit: i32, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run(&all);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(exit),
+            "offboard {args:?}: expected exit {exit}\nstdout: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: error is not JSON ({e}): {stdout}"));
+        doc["error"].clone()
+    }
+
+    /// Runs `args` without `--json`, expects exit code `exit`, returns stderr.
+    fn fails_human(&self, exit: i32, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(out.status.code(), Some(exit), "offboard {args:?}");
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    /// Every event of the org, as `events` prints them.
+    fn events(&self, args: &[&str]) -> Vec<Value> {
+        let mut all = vec!["events"];
+        all.extend_from_slice(args);
+        self.ok(&all)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
+            .collect()
+    }
+}
+
 pub struct Dir {
     pub tmp: tempfile::TempDir,
 }
@@ -42,9 +109,11 @@ impl Dir {
         std::fs::write(&p, text).unwrap();
         p
     }
+}
 
-    /// A command for the binary with `--data` set and no OFFBOARD_* from outside.
-    pub fn command(&self) -> Command {
+impl Offboard for Dir {
+    /// The binary with `--data` set and no OFFBOARD_* from outside.
+    fn command(&self) -> Command {
         let mut c = Command::new(bin());
         c.arg("--data").arg(self.data());
         c.env_remove("OFFBOARD_DATA")
@@ -52,66 +121,6 @@ impl Dir {
             .env_remove("OFFBOARD_SERVER")
             .env_remove("OFFBOARD_TOKEN");
         c
-    }
-
-    pub fn run(&self, args: &[&str]) -> Output {
-        self.command().args(args).output().expect("the binary runs")
-    }
-
-    /// Runs `args`, expects exit 0, returns stdout.
-    pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "offboard {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs `args` with `--json`, expects exit 0, returns the one JSON document.
-    pub fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let text = self.ok(&all);
-        serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{args:?}: not one JSON document ({e}): {text}"))
-    }
-
-    /// Runs `args` with `--json`, expects exit code `exit`, returns the `error` object.
-    pub fn fails(&self, exit: i32, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let out = self.run(&all);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(
-            out.status.code(),
-            Some(exit),
-            "offboard {args:?}: expected exit {exit}\nstdout: {stdout}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let doc: Value = serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("{args:?}: error is not JSON ({e}): {stdout}"));
-        doc["error"].clone()
-    }
-
-    /// Runs `args` without `--json`, expects exit code `exit`, returns stderr.
-    pub fn fails_human(&self, exit: i32, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert_eq!(out.status.code(), Some(exit), "offboard {args:?}");
-        String::from_utf8(out.stderr).unwrap()
-    }
-
-    /// Every event of the org, as `events` prints them.
-    pub fn events(&self, args: &[&str]) -> Vec<Value> {
-        let mut all = vec!["events"];
-        all.extend_from_slice(args);
-        self.ok(&all)
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
-            .collect()
     }
 }
 
@@ -300,8 +309,8 @@ pub struct Client {
     dir: PathBuf,
 }
 
-impl Client {
-    pub fn command(&self) -> Command {
+impl Offboard for Client {
+    fn command(&self) -> Command {
         let mut c = Command::new(bin());
         c.current_dir(&self.dir)
             .env_remove("OFFBOARD_DATA")
@@ -310,55 +319,6 @@ impl Client {
             .env_remove("OFFBOARD_TOKEN")
             .args(["--server", &self.url, "--token", &self.token]);
         c
-    }
-
-    pub fn run(&self, args: &[&str]) -> Output {
-        self.command().args(args).output().expect("the binary runs")
-    }
-
-    pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "offboard --server {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    pub fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let text = self.ok(&all);
-        serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{args:?}: not one JSON document ({e}): {text}"))
-    }
-
-    pub fn fails(&self, exit: i32, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let out = self.run(&all);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(
-            out.status.code(),
-            Some(exit),
-            "offboard --server {args:?}: expected exit {exit}\nstdout: {stdout}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let doc: Value = serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("{args:?}: error is not JSON ({e}): {stdout}"));
-        doc["error"].clone()
-    }
-
-    pub fn events(&self, args: &[&str]) -> Vec<Value> {
-        let mut all = vec!["events"];
-        all.extend_from_slice(args);
-        self.ok(&all)
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
-            .collect()
     }
 }
 
