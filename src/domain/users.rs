@@ -226,15 +226,16 @@ pub fn deactivate(scope: Scope, user: UserId) -> Decided<Vec<Event>> {
 /// R9: deactivated → active. Deleted users are restored, not reactivated.
 pub fn reactivate(scope: Scope, user: UserId) -> Decided<Vec<Event>> {
     let target = scope.any_user(user)?;
+    if target.status == UserStatus::Purged {
+        return Err(DomainError::NotFound(format!("user {user}")));
+    }
+    // Authority first, so someone without it learns nothing about the user's state.
+    scope.may_change(target)?;
     match target.status {
-        UserStatus::Deactivated => {
-            scope.may_change(target)?;
-            Ok(vec![UserReactivated { user_id: user }.into()])
-        }
+        UserStatus::Deactivated => Ok(vec![UserReactivated { user_id: user }.into()]),
         UserStatus::Deleted => Err(DomainError::InvalidState(
             "deleted users are not reactivated: restore them instead".to_owned(),
         )),
-        UserStatus::Purged => Err(DomainError::NotFound(format!("user {user}"))),
         other => Err(DomainError::InvalidState(format!(
             "the user is {}, not deactivated",
             other.as_str()

@@ -630,6 +630,10 @@ fn a_deleted_user_cannot_be_reactivated() {
     assert!(error.to_string().contains("restore"), "{error}");
     s.when(user_actor(ada), deactivate(cat))
         .then_error("not_found");
+    // Someone without authority over the user learns nothing about their state.
+    let ben = s.user("ben@procurement.example");
+    s.when(user_actor(ben), Command::ReactivateUser { user: cat })
+        .then_error("forbidden");
 }
 
 #[test]
