@@ -130,18 +130,15 @@ pub fn history(cx: &mut Ctx, a: &HistoryArgs) -> Result<(), CliError> {
         .map(|t| resolve::time(t, DayEnd::End))
         .transpose()?
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
-    let selector =
-        if let Some(u) = &a.user {
-            Selector::User(cx.any_user(u)?)
-        } else if let Some(r) = &a.resource {
-            Selector::Resource(resolve::resource(r)?)
-        } else if let Some(c) = &a.correlation {
-            Selector::Correlation(c.trim().parse().map_err(|_| {
-                CliError::invalid(format!("{c:?} is not a correlation id (a UUID)"))
-            })?)
-        } else {
-            Selector::Org
-        };
+    let selector = if let Some(u) = &a.user {
+        Selector::User(cx.any_user(u)?)
+    } else if let Some(r) = &a.resource {
+        Selector::Resource(resolve::resource(r)?)
+    } else if let Some(c) = &a.correlation {
+        Selector::Correlation(resolve::correlation(c)?)
+    } else {
+        Selector::Org
+    };
     let events = match cx.remote() {
         None => history_embedded(cx, &selector, since, until)?,
         Some(r) => history_remote(

@@ -327,10 +327,7 @@ pub fn restore(
 
 /// `revert CORRELATION_ID`: compensate an offboarding that did not delete.
 pub fn revert(cx: &mut Ctx, correlation: &str) -> Result<(), CliError> {
-    let correlation_id: offboard_events::CorrelationId =
-        correlation.trim().parse().map_err(|_| {
-            CliError::invalid(format!("{correlation:?} is not a correlation id (a UUID)"))
-        })?;
+    let correlation_id = resolve::correlation(correlation)?;
     cx.run(Command::RevertOffboarding { correlation_id }, None)?;
     Ok(())
 }

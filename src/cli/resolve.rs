@@ -4,7 +4,9 @@
 //! accounts. Every failure is an `invalid_input` or `not_found` [`CliError`].
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
-use offboard_events::{Actor, CreditAccount, Member, OrgId, ResourceKey, UserId, UserStatus};
+use offboard_events::{
+    Actor, CorrelationId, CreditAccount, Member, OrgId, ResourceKey, UserId, UserStatus,
+};
 use offboard_projections::{OrgState, State};
 
 use super::error::CliError;
@@ -124,6 +126,13 @@ pub fn resource(arg: &str) -> Result<ResourceKey, CliError> {
     arg.trim()
         .parse()
         .map_err(|e: offboard_events::ResourceKeyError| CliError::invalid(e.to_string()))
+}
+
+/// A correlation id (a UUID), as `history --correlation` and `revert` take it.
+pub fn correlation(arg: &str) -> Result<CorrelationId, CliError> {
+    arg.trim()
+        .parse()
+        .map_err(|_| CliError::invalid(format!("{arg:?} is not a correlation id (a UUID)")))
 }
 
 /// `USER=WEIGHT`.
