@@ -92,8 +92,18 @@ fn check_one(
         ));
     }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
-    if value.get("position").and_then(Value::as_u64) != Some(position) {
-        return Err("the envelope's position field does not match its key".to_owned());
+    check_link(position, prev_hash, &value)
+}
+
+/// Checks one envelope (as JSON) against its place in the chain: its `position` field,
+/// its link to `prev_hash`, and its own `hash`. Returns that hash. Shared by `verify`
+/// and by `import-log`, which checks an exported log line by line.
+pub fn check_link(position: u64, prev_hash: &str, value: &Value) -> Result<String, String> {
+    let found = value.get("position").and_then(Value::as_u64);
+    if found != Some(position) {
+        return Err(format!(
+            "the envelope's position field is {found:?}, expected {position}"
+        ));
     }
     if value.get("prev_hash").and_then(Value::as_str) != Some(prev_hash) {
         return Err("prev_hash does not name the previous event's hash".to_owned());
@@ -103,7 +113,7 @@ fn check_one(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    if envelope_hash(&value) != stored {
+    if envelope_hash(value) != stored {
         return Err("hash does not match the envelope's contents".to_owned());
     }
     Ok(stored)

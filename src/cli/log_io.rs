@@ -17,7 +17,7 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use offboard_events::canonical::{envelope_hash, write_canonical, GENESIS_HASH};
+use offboard_events::canonical::{write_canonical, GENESIS_HASH};
 use offboard_events::{CommandId, CorrelationId, RawEnvelope};
 use serde_json::{json, Value};
 
@@ -172,7 +172,6 @@ pub fn import(dir: &Path, file: &Path, out: &mut Output) -> Result<(), CliError>
     let mut expected = 1u64;
     let mut batch = CommitBatch::default();
     let mut open: Option<OpenCommand> = None;
-    let mut line_no = 0u64;
     let commit = |batch: &mut CommitBatch, last: u64, hash: &str| -> Result<(), CliError> {
         if batch.events.is_empty() && batch.commands.is_empty() {
             return Ok(());
@@ -185,8 +184,8 @@ pub fn import(dir: &Path, file: &Path, out: &mut Output) -> Result<(), CliError>
         *batch = CommitBatch::default();
         Ok(())
     };
-    for line in BufReader::new(input).lines() {
-        line_no += 1;
+    for (index, line) in BufReader::new(input).lines().enumerate() {
+        let line_no = index as u64 + 1;
         let line = line.map_err(|e| bad(line_no, &e.to_string()))?;
         progress.inc(line.len() as u64 + 1);
         if line.trim().is_empty() {
@@ -194,23 +193,8 @@ pub fn import(dir: &Path, file: &Path, out: &mut Output) -> Result<(), CliError>
         }
         let value: Value =
             serde_json::from_str(&line).map_err(|e| bad(line_no, &format!("not JSON: {e}")))?;
-        let position = value["position"].as_u64();
-        if position != Some(expected) {
-            return Err(bad(
-                line_no,
-                &format!("expected position {expected}, found {position:?}"),
-            ));
-        }
-        if value["prev_hash"].as_str() != Some(prev_hash.as_str()) {
-            return Err(bad(
-                line_no,
-                "prev_hash does not name the previous event's hash",
-            ));
-        }
-        let hash = value["hash"].as_str().unwrap_or_default().to_owned();
-        if envelope_hash(&value) != hash {
-            return Err(bad(line_no, "hash does not match the envelope's contents"));
-        }
+        let hash = crate::integrity::check_link(expected, &prev_hash, &value)
+            .map_err(|why| bad(line_no, &why))?;
         let mut bytes = Vec::with_capacity(line.len());
         write_canonical(&value, &mut bytes);
         // Only the metadata is needed here; payloads may be sealed (R13).
