@@ -30,13 +30,12 @@ pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, Bench
     .await?;
     let resources = keys("task", "r", 0..config.scaled(100_000, 1_000));
     let mut owners: Vec<usize> = (0..resources.len()).map(|i| i % fx.users.len()).collect();
-    for (u, user) in fx.users.iter().enumerate() {
-        let mine: Vec<_> = resources
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| owners[*i] == u)
-            .map(|(_, k)| k.clone())
-            .collect();
+    // One pass to group the resources by first owner (not one pass per user).
+    let mut holdings = vec![Vec::new(); fx.users.len()];
+    for (key, owner) in resources.iter().zip(&owners) {
+        holdings[*owner].push(key.clone());
+    }
+    for (user, mine) in fx.users.iter().zip(holdings) {
         fx.register(*user, mine).await?;
     }
 
