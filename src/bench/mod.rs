@@ -20,9 +20,26 @@ pub struct BenchConfig {
     pub scale: f64,
     /// Where the temporary data directories go (a fresh temp dir when `None`).
     pub dir: Option<PathBuf>,
+    /// The scenarios to run; every one when empty.
+    pub only: Vec<Scenario>,
+}
+
+/// The benchmark's scenario groups, for `--only`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scenario {
+    /// TransferAllBuyers of 100,000 buyers, its restore, peak memory, time travel.
+    Bulk,
+    /// 64 concurrent clients with group commit, against one flush per command.
+    Throughput,
+    /// Rebuild and start-up on 1,000,000 events.
+    Rebuild,
 }
 
 impl BenchConfig {
+    fn runs(&self, scenario: Scenario) -> bool {
+        self.only.is_empty() || self.only.contains(&scenario)
+    }
+
     /// `n` scaled, never below `min`.
     pub(crate) fn scaled(&self, n: u64, min: u64) -> u64 {
         ((n as f64 * self.scale) as u64).max(min)
@@ -90,12 +107,18 @@ pub async fn run(
     .map_err(fail)?;
     let mut figures = Vec::new();
     // Bulk first, so its peak memory is not inflated by what other scenarios left behind.
-    progress("bulk: TransferAllBuyers of 100,000 buyers, restore, memory, time travel");
-    figures.extend(bulk::run(config, base.path()).await?);
-    progress("throughput: 64 concurrent clients, group commit vs one flush per command");
-    figures.extend(throughput::run(config, base.path()).await?);
-    progress("rebuild and start-up on 1,000,000 events");
-    figures.extend(rebuild::run(config, base.path()).await?);
+    if config.runs(Scenario::Bulk) {
+        progress("bulk: TransferAllBuyers of 100,000 buyers, restore, memory, time travel");
+        figures.extend(bulk::run(config, base.path()).await?);
+    }
+    if config.runs(Scenario::Throughput) {
+        progress("throughput: 64 concurrent clients, group commit vs one flush per command");
+        figures.extend(throughput::run(config, base.path()).await?);
+    }
+    if config.runs(Scenario::Rebuild) {
+        progress("rebuild and start-up on 1,000,000 events");
+        figures.extend(rebuild::run(config, base.path()).await?);
+    }
     Ok(BenchReport {
         scale: config.scale,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),

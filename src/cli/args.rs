@@ -172,6 +172,9 @@ pub enum Cmd {
         /// Shrink every size by this factor for a quick run (1 = the sizes).
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
+        /// Run only these scenarios (repeatable; all of them when absent).
+        #[arg(long, value_enum)]
+        only: Vec<crate::bench::Scenario>,
     },
     /// Walk the hash chain and name the first bad position.
     Verify,

@@ -1,4 +1,4 @@
-//! `bench [--scale S]`: runs the benchmark scenarios (see `offboard::bench`) in a
+//! `bench [--scale S] [--only SCENARIO]…`: runs the benchmark scenarios (see `offboard::bench`) in a
 //! temporary directory beside `--data` and prints their figures as a table, or one JSON
 //! document with `--json`. Progress goes to stderr on a terminal only.
 
@@ -7,9 +7,14 @@ use std::io::IsTerminal;
 use super::args::Global;
 use super::error::CliError;
 use super::output::Output;
-use crate::bench::{self, BenchConfig};
+use crate::bench::{self, BenchConfig, Scenario};
 
-pub fn run(global: &Global, scale: f64, out: &mut Output) -> Result<(), CliError> {
+pub fn run(
+    global: &Global,
+    scale: f64,
+    only: &[Scenario],
+    out: &mut Output,
+) -> Result<(), CliError> {
     if !(scale > 0.0 && scale <= 10.0) {
         return Err(CliError::invalid(format!(
             "--scale {scale} must be in (0, 10]"
@@ -17,6 +22,7 @@ pub fn run(global: &Global, scale: f64, out: &mut Output) -> Result<(), CliError
     }
     let config = BenchConfig {
         scale,
+        only: only.to_vec(),
         dir: global
             .data
             .as_ref()

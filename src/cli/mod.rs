@@ -59,7 +59,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
     match &cli.command {
         Cmd::Demo => demo::run(&cli.global, &mut out),
-        Cmd::Bench { scale } => bench::run(&cli.global, *scale, &mut out),
+        Cmd::Bench { scale, only } => bench::run(&cli.global, *scale, only, &mut out),
         Cmd::ImportLog { file } => log_io::import(&data_dir(&cli.global), file, &mut out),
         Cmd::Serve { addr } => serve::run(&data_dir(&cli.global), *addr, &mut out),
         command => {

@@ -102,6 +102,10 @@ pub fn split(keys: Vec<ResourceKey>, to: &[UserId], strategy: Strategy) -> Vec<H
 
 /// Chosen resources of `from` go to `to`. The owner may give away their own; anyone
 /// else needs authority over `from` (e.g. an admin impersonating a deactivated user, R6).
+///
+/// This is day-to-day reassignment, so it is ONE `ResourcesTransferred` event without
+/// offboarding markers: the event names everything that moved, and its correlation id
+/// is enough to revert it. (A third of the events, and of the log's work, per transfer.)
 pub fn transfer_selected(
     scope: Scope,
     from: UserId,
@@ -133,20 +137,15 @@ pub fn transfer_selected(
             not_owned.join(", ")
         )));
     }
-    let moved = resources.len() as u64;
-    Ok(wrap(
+    Ok(vec![ResourcesTransferred {
         from,
-        OffboardingOperation::TransferResources,
-        moved,
-        ResourcesTransferred {
-            from,
-            handovers: vec![Handover {
-                to,
-                resources: resources.to_vec(),
-            }],
-            reason: TransferReason::Selected,
-        },
-    ))
+        handovers: vec![Handover {
+            to,
+            resources: resources.to_vec(),
+        }],
+        reason: TransferReason::Selected,
+    }
+    .into()])
 }
 
 /// Every resource of `kind` that `from` owns moves to the recipients (R15).

@@ -158,14 +158,16 @@ pub fn restore(
 /// TransferAllBuyers) moved away.
 pub fn revert(scope: Scope, correlation_id: CorrelationId) -> Decided<Vec<Event>> {
     let offboarding = &scope.ctx.compensating;
-    let started = offboarding.iter().find_map(|e| match &e.event {
-        Event::OffboardingStarted(OffboardingStarted { user, .. })
-            if e.correlation_id == correlation_id =>
-        {
-            Some(*user)
-        }
-        _ => None,
-    });
+    // An offboarding names its user in its first marker; a hand-picked transfer is one
+    // `ResourcesTransferred` without markers, and names the user it moved things from.
+    let started = offboarding
+        .iter()
+        .filter(|e| e.correlation_id == correlation_id)
+        .find_map(|e| match &e.event {
+            Event::OffboardingStarted(OffboardingStarted { user, .. }) => Some(*user),
+            Event::ResourcesTransferred(t) => Some(t.from),
+            _ => None,
+        });
     let user =
         started.ok_or_else(|| DomainError::NotFound(format!("offboarding {correlation_id}")))?;
     let target = scope.any_user(user)?;

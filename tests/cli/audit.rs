@@ -266,3 +266,21 @@ fn bench_runs_every_scenario_at_a_small_scale_and_prints_json() {
         "invalid_input"
     );
 }
+
+#[test]
+fn bench_only_runs_the_chosen_scenario_group() {
+    let d = Dir::new();
+    let doc = d.json(&["bench", "--scale", "0.002", "--only", "throughput"]);
+    let figures = doc["figures"].as_array().unwrap();
+    assert!(!figures.is_empty());
+    assert!(
+        figures
+            .iter()
+            .all(|f| f["scenario"] == "64 clients, 1-resource transfers"),
+        "{doc}"
+    );
+    assert_eq!(
+        d.fails(2, &["bench", "--only", "everything"])["code"],
+        "usage"
+    );
+}

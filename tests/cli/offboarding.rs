@@ -409,7 +409,8 @@ fn an_admin_acts_on_behalf_of_a_deactivated_user() {
         "--to",
         ANN,
     ]);
-    let e = &doc["events"][1];
+    let e = &doc["events"][0];
+    assert_eq!(e["event_type"], "ResourcesTransferred");
     assert_eq!(e["on_behalf_of"], d.json(&["user", "show", PAT])["id"]);
     assert_eq!(e["actor"]["kind"], "user");
     assert_eq!(

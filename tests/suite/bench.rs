@@ -10,9 +10,16 @@ async fn every_scenario_runs_and_reports_its_figures() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0.002);
-    let report = run(&BenchConfig { scale, dir: None }, &mut |_| {})
-        .await
-        .unwrap();
+    let report = run(
+        &BenchConfig {
+            scale,
+            dir: None,
+            only: Vec::new(),
+        },
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
     eprintln!("{}", table(&report));
     let names: Vec<&str> = report.figures.iter().map(|f| f.figure.as_str()).collect();
     for expected in [

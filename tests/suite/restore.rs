@@ -367,6 +367,39 @@ fn revert_gives_back_a_mistaken_transfer_all_buyers_once() {
 }
 
 #[test]
+fn revert_gives_back_a_hand_picked_transfer_by_its_correlation_id() {
+    let mut o = office();
+    let owner = user_actor(o.s.owner);
+    let picked = vec![key("buyer:00002"), key("lead:00001")];
+    // Given a hand-picked transfer, which is one event without offboarding markers,
+    let moved = o.s.run(
+        owner.clone(),
+        Command::TransferResources {
+            from: o.leaving,
+            resources: picked.clone(),
+            to: o.bob,
+        },
+    );
+    assert!(matches!(moved.as_slice(), [Event::ResourcesTransferred(_)]));
+    let correlation = o.s.log.last().unwrap().correlation_id;
+    // when it is reverted by its correlation id,
+    let events = o.s.run(
+        owner,
+        Command::RevertOffboarding {
+            correlation_id: correlation,
+        },
+    );
+    // then what it moved goes back to the user it was taken from.
+    for resource in &picked {
+        assert_eq!(o.s.owner_of(&resource.to_string()), Some(o.leaving));
+    }
+    assert!(
+        matches!(events.last(), Some(Event::OffboardingReverted(r)) if r.user == o.leaving && r.returned == 2 && r.reverted == correlation),
+        "{events:?}"
+    );
+}
+
+#[test]
 fn revert_of_a_deleting_offboarding_points_to_restore() {
     let mut o = office();
     delete_everything(&mut o);
