@@ -34,7 +34,7 @@ pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, Bench
     .await?;
     let baseline = measure(
         &base.join("throughput-baseline"),
-        Options { max_group: 1 },
+        Options::one_flush_per_command(),
         (per_client / 16).max(5),
     )
     .await?;

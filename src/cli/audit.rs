@@ -208,7 +208,7 @@ pub fn events(cx: &mut Ctx, a: &EventsArgs) -> Result<(), CliError> {
         engine.store().as_ref(),
         engine.vault(),
         a.from.max(1),
-        u64::MAX,
+        engine.last_position(),
         &mut |env| {
             if failure.is_some() || env.org_id != org {
                 return;

@@ -86,7 +86,7 @@ impl Engine {
             self.store().as_ref(),
             self.vault(),
             state.position() + 1,
-            position,
+            position.min(self.last_position()),
             &mut |e| state.apply(&e),
         )?;
         Ok(state)

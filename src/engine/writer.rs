@@ -2,22 +2,33 @@
 //!
 //! One OS thread owns the chain head, the stream versions and (through a write lock) the
 //! projected state. It takes every command waiting in its queue, decides each against
-//! the state as updated by the ones before it, writes all resulting events in ONE
-//! storage transaction, flushes ONCE, and only then answers the commands. Readers take
-//! the read lock, so they never see an event that is not yet durable.
+//! the state as updated by the ones before it, and hands the group's events to the
+//! committer (`committer.rs`), which writes them in ONE storage batch, flushes ONCE and
+//! only then answers the commands. While the committer flushes group N, the writer
+//! already decides group N+1 (the pipeline): the flush no longer stalls deciding.
+//!
+//! Readers never see an event that is not yet durable: the writer keeps the state's
+//! write lock while any group it decided is in flight, and when a reader waits it stops
+//! deciding until the groups in flight are durable, then lets the reader in
+//! (`shared_state.rs`). Checkpoints and key destruction also happen only at such a
+//! point of rest, when the state is exactly what is durable.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::AtomicU64;
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, RwLockWriteGuard};
+use std::thread::JoinHandle;
 
 use chrono::{DateTime, Utc};
 use offboard_events::{CommandId, Envelope, Event, EventId, StreamId, UserId};
 use offboard_projections::State;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
 use super::append::{AppendError, Appended, CommandMeta, ExpectedVersion};
 use super::checkpoint::{self, CHECKPOINT_EVERY};
+use super::committer::{Group, Outcome};
 use super::replay::replay_all;
+use super::shared_state::SharedState;
 use crate::clock::Clock;
 use crate::privacy::{seal, KeyVault};
 use crate::store::{ChainHead, CommandRecord, CommitBatch, LogStore, StoredEvent};
@@ -25,6 +36,9 @@ use crate::store::{ChainHead, CommandRecord, CommitBatch, LogStore, StoredEvent}
 /// Most commands decided and committed in one group by default: bounds the latency a
 /// group adds and the size of one storage transaction.
 pub const MAX_GROUP: usize = 2048;
+
+/// Groups decided but not yet durable: one being flushed while the next is decided.
+const MAX_IN_FLIGHT: usize = 2;
 
 /// Turns the state into the events of one command, or refuses.
 pub(crate) type Decision =
@@ -53,42 +67,167 @@ pub struct WriterStats {
 
 pub(crate) struct Writer {
     pub store: Arc<dyn LogStore>,
-    pub state: Arc<RwLock<State>>,
+    pub state: Arc<SharedState>,
     pub clock: Arc<dyn Clock>,
     pub head: ChainHead,
     pub last_time: DateTime<Utc>,
     pub stream_versions: HashMap<StreamId, u64>,
-    pub stats: Arc<WriterStats>,
-    pub committed: watch::Sender<u64>,
     pub rx: mpsc::Receiver<Job>,
     /// Position of the last checkpoint saved (or loaded).
     pub last_checkpoint: u64,
     pub vault: Arc<KeyVault>,
-    /// Users purged by the group being committed: their keys go once it is durable.
+    /// Users purged by groups in flight: their keys go once those are durable.
     pub purged: Vec<UserId>,
     /// Most commands per group (1 turns group commit off: one flush per command).
     pub max_group: usize,
+    /// Decide the next group while the previous one is flushed.
+    pub pipelined: bool,
+    /// The committer stage, its outcomes (one per group, in order) and its thread.
+    pub to_committer: Option<SyncSender<Group>>,
+    pub outcomes: Receiver<Outcome>,
+    pub committer: Option<JoinHandle<()>>,
+    /// The command ids of each group in flight, oldest first.
+    pub in_flight: VecDeque<Vec<CommandId>>,
+    /// What the commands in flight will have stored, for retries arriving meanwhile.
+    pub pending: HashMap<CommandId, CommandRecord>,
+    /// Bumped after a failed group: later groups of the old generation are refused.
+    pub generation: u64,
+    /// A group was not written: reload the state once nothing is in flight.
+    pub reload: bool,
+    /// The log may no longer match memory (a flush failed): refuse everything.
+    pub broken: Option<String>,
 }
+
+type StateGuard<'a> = RwLockWriteGuard<'a, State>;
 
 impl Writer {
     /// Runs until every sender is gone.
     pub fn run(mut self) {
-        while let Some(first) = self.rx.blocking_recv() {
-            let mut jobs = Vec::with_capacity(64);
-            jobs.push(first);
-            while jobs.len() < self.max_group {
-                match self.rx.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
+        let shared = Arc::clone(&self.state);
+        let mut guard: Option<StateGuard<'_>> = None;
+        loop {
+            let jobs = if self.in_flight.is_empty() {
+                // Everything decided is durable: readers may look, checkpoints may go.
+                guard = None;
+                self.at_rest();
+                match self.rx.blocking_recv() {
+                    Some(first) => self.take_group(first),
+                    None => break,
                 }
-            }
-            self.commit_group(jobs);
-            if self.head.last_position >= self.last_checkpoint + CHECKPOINT_EVERY {
-                self.save_checkpoint();
+            } else if !self.pipelined || shared.is_wanted() || self.must_rest() {
+                self.settle_oldest(&shared, &mut guard);
+                continue;
+            } else {
+                match self.rx.try_recv() {
+                    Ok(first) => self.take_group(first),
+                    Err(_) => {
+                        self.settle_oldest(&shared, &mut guard);
+                        continue;
+                    }
+                }
+            };
+            let state = guard.get_or_insert_with(|| shared.writer_lock());
+            self.decide_group(state, jobs);
+            while self.in_flight.len() >= MAX_IN_FLIGHT {
+                self.settle_oldest(&shared, &mut guard);
             }
         }
-        if self.head.last_position > self.last_checkpoint {
+        while !self.in_flight.is_empty() {
+            self.settle_oldest(&shared, &mut guard);
+        }
+        drop(guard);
+        // Hanging up lets the committer finish; it has nothing in hand any more.
+        self.to_committer = None;
+        if let Some(committer) = self.committer.take() {
+            let _ = committer.join();
+        }
+        if self.broken.is_none() && self.head.last_position > self.last_checkpoint {
             self.save_checkpoint();
+        }
+    }
+
+    /// Up to `max_group` commands: `first` and whatever else is already queued.
+    fn take_group(&mut self, first: Job) -> Vec<Job> {
+        let mut jobs = Vec::with_capacity(64);
+        jobs.push(first);
+        while jobs.len() < self.max_group {
+            match self.rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        jobs
+    }
+
+    /// A checkpoint or a purge waits for a point of rest: stop deciding until then.
+    fn must_rest(&self) -> bool {
+        !self.purged.is_empty()
+            || self.head.last_position >= self.last_checkpoint + CHECKPOINT_EVERY
+    }
+
+    /// Work that needs the state to be exactly what is durable, with no lock held.
+    fn at_rest(&mut self) {
+        if !self.purged.is_empty() {
+            self.forget_purged();
+        } else if self.head.last_position >= self.last_checkpoint + CHECKPOINT_EVERY {
+            self.save_checkpoint();
+        }
+    }
+
+    /// Waits for the oldest group in flight; after a failure, reloads or stops once the
+    /// pipeline is empty.
+    fn settle_oldest<'a>(&mut self, shared: &'a SharedState, guard: &mut Option<StateGuard<'a>>) {
+        let outcome = self.outcomes.recv().unwrap_or(Outcome::NotDurable);
+        for id in self.in_flight.pop_front().unwrap_or_default() {
+            self.pending.remove(&id);
+        }
+        match outcome {
+            Outcome::Durable => {}
+            Outcome::NotWritten => self.reload = true,
+            Outcome::NotDurable => {
+                self.broken
+                    .get_or_insert_with(|| "a flush of the log failed; restart offboard to recover from what is on disk".to_owned());
+            }
+        }
+        if !self.in_flight.is_empty() {
+            return;
+        }
+        if self.broken.is_some() {
+            eprintln!("offboard: writer stopping, a flush of the log failed");
+            self.rx.close();
+        } else if std::mem::take(&mut self.reload) {
+            let state = guard.get_or_insert_with(|| shared.writer_lock());
+            self.reload_from_log(state);
+        }
+    }
+
+    /// After a group was not written: forget what the failed generation did in memory.
+    fn reload_from_log(&mut self, state: &mut State) {
+        self.generation += 1;
+        self.stream_versions.clear();
+        self.purged.clear();
+        self.pending.clear();
+        let mut fresh = State::default();
+        let reloaded = self
+            .store
+            .head()
+            .map_err(|e| e.to_string())
+            .and_then(|head| {
+                replay_all(self.store.as_ref(), &self.vault, &mut fresh)
+                    .map(|_| head)
+                    .map_err(|e| e.to_string())
+            });
+        match reloaded {
+            Ok(head) => {
+                self.head = head;
+                *state = fresh;
+            }
+            Err(e) => {
+                // The store cannot even be read back: refuse everything from now on.
+                eprintln!("offboard: writer stopping, the log cannot be re-read after a failed write: {e}");
+                self.broken = Some(format!("the log cannot be re-read: {e}"));
+                self.rx.close();
+            }
         }
     }
 
@@ -106,20 +245,19 @@ impl Writer {
 
     /// A failed checkpoint costs only start-up time, so it is reported, not fatal.
     fn save_checkpoint(&mut self) {
-        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let state = self.state.read();
         match checkpoint::save(self.store.as_ref(), &self.vault, &state) {
             Ok(()) => self.last_checkpoint = state.position(),
             Err(e) => eprintln!("offboard: checkpoint not saved: {e}"),
         }
     }
 
-    fn commit_group(&mut self, jobs: Vec<Job>) {
-        let state_lock = Arc::clone(&self.state);
-        let mut state = state_lock.write().unwrap_or_else(|p| p.into_inner());
-        let start_head = self.head.clone();
+    /// Decides every job against `state` (applying each command's events before the
+    /// next is decided) and hands the group to the committer.
+    fn decide_group(&mut self, state: &mut State, jobs: Vec<Job>) {
         let mut batch = CommitBatch::default();
-        let mut pending: HashMap<CommandId, CommandRecord> = HashMap::new();
         let mut replies = Vec::with_capacity(jobs.len());
+        let mut ids = Vec::with_capacity(jobs.len());
         for job in jobs {
             let Job {
                 meta,
@@ -128,65 +266,43 @@ impl Writer {
                 decide,
                 reply,
             } = job;
-            let result = self.process(
-                &mut state,
-                &mut batch,
-                &mut pending,
-                meta,
-                &expected,
-                fingerprint,
-                decide,
-            );
+            let result = match &self.broken {
+                Some(why) => Err(AppendError::Storage(crate::store::StoreError::Io(
+                    why.clone(),
+                ))),
+                None => {
+                    ids.push(meta.command_id);
+                    self.process(state, &mut batch, meta, &expected, fingerprint, decide)
+                }
+            };
             replies.push((reply, result));
         }
-
-        if !batch.commands.is_empty() {
-            if !batch.events.is_empty() {
-                batch.head = Some(self.head.clone());
-            }
-            // Keys sealing this group's events become durable before the events do.
-            let committed = self.vault.sync().and_then(|()| self.store.commit(&batch));
-            if let Err(error) = committed {
-                // Nothing of the batch is stored: forget what this group did in memory.
-                self.head = start_head;
-                self.stream_versions.clear();
-                self.purged.clear();
-                let mut fresh = State::default();
-                let reloaded = replay_all(self.store.as_ref(), &self.vault, &mut fresh);
-                *state = fresh;
-                drop(state);
-                let message = error.to_string();
-                for (reply, result) in replies {
-                    let answer = match result {
-                        Ok(_) => Err(AppendError::Storage(crate::store::StoreError::Io(
-                            message.clone(),
-                        ))),
-                        rejected => rejected,
-                    };
-                    let _ = reply.send(answer);
-                }
-                if let Err(e) = reloaded {
-                    // The store cannot even be read back: refuse everything from now on.
-                    eprintln!("offboard: writer stopping, the log cannot be re-read after a failed commit: {e}");
+        if !batch.events.is_empty() {
+            batch.head = Some(self.head.clone());
+        }
+        let group = Group {
+            generation: self.generation,
+            batch,
+            replies,
+        };
+        match &self.to_committer {
+            Some(committer) => {
+                if let Err(unsent) = committer.send(group) {
+                    // The committer is gone (it panicked): nothing more can be stored.
+                    self.broken = Some("the log's committer stopped".to_owned());
+                    for (reply, _) in unsent.0.replies {
+                        let _ = reply.send(Err(AppendError::Closed));
+                    }
                     self.rx.close();
+                    return;
                 }
-                return;
+                self.in_flight.push_back(ids);
             }
-            self.stats.flushes.fetch_add(1, Ordering::Relaxed);
-            self.stats
-                .events
-                .fetch_add(batch.events.len() as u64, Ordering::Relaxed);
-        }
-        drop(state);
-        if !self.purged.is_empty() {
-            self.forget_purged();
-        }
-        let answered = replies.iter().filter(|(_, r)| r.is_ok()).count() as u64;
-        self.stats.commands.fetch_add(answered, Ordering::Relaxed);
-        self.committed.send_replace(self.head.last_position);
-        for (reply, result) in replies {
-            // A caller that stopped waiting still had its command committed.
-            let _ = reply.send(result);
+            None => {
+                for (reply, _) in group.replies {
+                    let _ = reply.send(Err(AppendError::Closed));
+                }
+            }
         }
     }
 
@@ -195,14 +311,13 @@ impl Writer {
         &mut self,
         state: &mut State,
         batch: &mut CommitBatch,
-        pending: &mut HashMap<CommandId, CommandRecord>,
         meta: CommandMeta,
         expected: &[(StreamId, ExpectedVersion)],
         fingerprint: String,
         decide: Decision,
     ) -> Result<Appended, AppendError> {
         let correlation_id = meta.correlation();
-        let earlier = match pending.get(&meta.command_id) {
+        let earlier = match self.pending.get(&meta.command_id) {
             Some(record) => Some(record.clone()),
             None => self.store.command(meta.command_id)?,
         };
@@ -302,7 +417,7 @@ impl Writer {
             correlation_id,
             positions,
         };
-        pending.insert(meta.command_id, record.clone());
+        self.pending.insert(meta.command_id, record.clone());
         batch.commands.push((meta.command_id, record));
         Ok(Appended {
             command_id: meta.command_id,

@@ -42,7 +42,7 @@ impl MemoryLog {
 }
 
 impl LogStore for MemoryLog {
-    fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+    fn write(&self, batch: &CommitBatch) -> Result<(), StoreError> {
         let mut inner = self.write();
         for event in &batch.events {
             inner.events.insert(event.position, event.bytes.clone());
@@ -56,6 +56,11 @@ impl LogStore for MemoryLog {
         if let Some(head) = &batch.head {
             inner.head = Some(head.clone());
         }
+        Ok(())
+    }
+
+    /// Memory has nothing to make durable.
+    fn sync(&self) -> Result<(), StoreError> {
         Ok(())
     }
 

@@ -92,10 +92,20 @@ impl StoreError {
 /// The persistence contract of the log. Implementations must be safe to read from many
 /// threads while the single writer commits.
 pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
-    /// Writes every event, index entry and the new chain head of `batch` atomically.
-    /// **Durability: when this returns `Ok`, the whole batch is on stable storage
-    /// (fsynced) and survives a crash; when it returns `Err`, none of it is visible.**
-    fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError>;
+    /// Writes every event, index entry and the new chain head of `batch` atomically:
+    /// afterwards all of it is visible to reads, but NOT yet durable. When it returns
+    /// `Err`, none of it is visible.
+    fn write(&self, batch: &CommitBatch) -> Result<(), StoreError>;
+
+    /// Makes everything written so far durable: one fsync for however many batches.
+    fn sync(&self) -> Result<(), StoreError>;
+
+    /// [`LogStore::write`] then [`LogStore::sync`]. **Durability: when this returns `Ok`,
+    /// the whole batch is on stable storage and survives a crash.**
+    fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        self.write(batch)?;
+        self.sync()
+    }
 
     /// The chain head as recovered from storage.
     fn head(&self) -> Result<ChainHead, StoreError>;

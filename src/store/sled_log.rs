@@ -1,5 +1,6 @@
 //! The durable log on sled 0.34: everything one group commit writes goes into ONE tree in
-//! ONE atomic `apply_batch`, made durable by ONE `flush`.
+//! ONE atomic `apply_batch`, made durable by ONE `flush` (which may cover several
+//! groups written while the previous flush ran).
 //!
 //! The `log` tree holds four key spaces, each behind a one-byte prefix:
 //! `e` ++ position (BE u64) → canonical envelope JSON; `s` ++ stream ++ 0x00 ++ version
@@ -151,7 +152,7 @@ fn open_error(dir: &Path, e: sled::Error) -> StoreError {
 }
 
 impl LogStore for SledLog {
-    fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+    fn write(&self, batch: &CommitBatch) -> Result<(), StoreError> {
         let mut writes = sled::Batch::default();
         for event in &batch.events {
             writes.insert(event_key(event.position), event.bytes.as_slice());
@@ -170,8 +171,11 @@ impl LogStore for SledLog {
                 serde_json::to_vec(head).expect("a head always serializes"),
             );
         }
-        self.log.apply_batch(writes).map_err(io)?;
-        // The one fsync of the group commit: nothing is acknowledged before it returns.
+        self.log.apply_batch(writes).map_err(io)
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        // The one fsync of a group commit: nothing is acknowledged before it returns.
         self.db.flush().map_err(io)?;
         Ok(())
     }

@@ -8,6 +8,7 @@ mod domain_properties;
 #[allow(dead_code)]
 mod gwt;
 mod log;
+mod pipeline;
 mod privacy;
 mod restore;
 mod seed_000_truck_pros;
