@@ -20,6 +20,7 @@ mod org;
 mod ownership;
 mod packed;
 mod state;
+mod streams;
 
 pub use audit::{Acting, Audit, EventRecord};
 pub use billing::{Billing, SeatChange};
@@ -32,3 +33,4 @@ pub use labels::{Label, Labels};
 pub use org::{OrgState, OwnershipChange};
 pub use ownership::Ownership;
 pub use state::{replay_until, State};
+pub use streams::Streams;

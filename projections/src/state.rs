@@ -7,6 +7,7 @@ use offboard_events::{Envelope, Event, OrgId};
 use serde::{Deserialize, Serialize};
 
 use crate::org::OrgState;
+use crate::streams::Streams;
 
 /// Every org's projections and the last position applied.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -15,12 +16,14 @@ pub struct State {
     orgs: BTreeMap<OrgId, OrgState>,
     /// Lowercase org name → the org first created under it.
     names: BTreeMap<String, OrgId>,
+    /// Every stream's positions, whatever its org.
+    streams: Streams,
 }
 
 impl State {
     /// Version of the checkpoint shape and of the fold's meaning. Bump it whenever
     /// either changes: checkpoints of another version are discarded and rebuilt.
-    pub const VERSION: u32 = 2;
+    pub const VERSION: u32 = 3;
 
     /// Folds one envelope in. Never fails and never panics.
     ///
@@ -35,6 +38,7 @@ impl State {
             return;
         }
         self.position = env.position;
+        self.streams.record(&env.stream_id, env.position);
         if let Event::OrganizationCreated(created) = &env.event {
             if !self.orgs.contains_key(&env.org_id) {
                 self.names
@@ -47,6 +51,11 @@ impl State {
         if let Some(org) = self.orgs.get_mut(&env.org_id) {
             org.apply(env);
         }
+    }
+
+    /// The stream index: every stream's versions and positions.
+    pub fn streams(&self) -> &Streams {
+        &self.streams
     }
 
     /// The last position applied (0 = nothing yet).

@@ -170,6 +170,10 @@ pub fn import(dir: &Path, file: &Path, out: &mut Output) -> Result<(), CliError>
     let progress = Progress::new(size, "importing the log");
     let mut prev_hash = GENESIS_HASH.to_owned();
     let mut expected = 1u64;
+    // Every stream's last version: each event must extend its stream by exactly one, as
+    // the writer assigns them (the stream index relies on it).
+    let mut versions: std::collections::HashMap<offboard_events::StreamId, u64> =
+        std::collections::HashMap::new();
     let mut batch = CommitBatch::default();
     let mut open: Option<OpenCommand> = None;
     let commit = |batch: &mut CommitBatch, last: u64, hash: &str| -> Result<(), CliError> {
@@ -200,8 +204,18 @@ pub fn import(dir: &Path, file: &Path, out: &mut Output) -> Result<(), CliError>
         // Only the metadata is needed here; payloads may be sealed (R13).
         let env = RawEnvelope::parse(&bytes)
             .map_err(|e| bad(line_no, &format!("not a readable envelope: {e}")))?;
-        let (position, stream_id, stream_version) =
-            (env.position, env.stream_id.clone(), env.stream_version);
+        let position = env.position;
+        let version = versions.entry(env.stream_id.clone()).or_insert(0);
+        if env.stream_version != *version + 1 {
+            return Err(bad(
+                line_no,
+                &format!(
+                    "stream {} jumps from version {} to {}",
+                    env.stream_id, version, env.stream_version
+                ),
+            ));
+        }
+        *version += 1;
         let (command_id, correlation_id) = (env.command_id, env.correlation_id);
 
         if open.as_ref().is_some_and(|c| c.id != command_id) {
@@ -222,12 +236,7 @@ pub fn import(dir: &Path, file: &Path, out: &mut Output) -> Result<(), CliError>
                 })
             }
         }
-        batch.events.push(StoredEvent {
-            position,
-            stream_id,
-            stream_version,
-            bytes,
-        });
+        batch.events.push(StoredEvent { position, bytes });
         prev_hash = hash;
         expected += 1;
     }

@@ -181,7 +181,6 @@ impl Engine {
             clock: Arc::clone(&clock),
             head,
             last_time,
-            stream_versions: HashMap::new(),
             rx,
             last_checkpoint,
             vault: Arc::clone(&vault),
@@ -385,11 +384,15 @@ impl Engine {
         stream: &StreamId,
         from_version: u64,
     ) -> Result<Vec<Envelope>, ReadError> {
-        let last = self.last_position();
-        self.store
-            .stream_positions(stream, from_version)?
+        // The state holds only durable events, so its index never names a position
+        // that is still being flushed.
+        let positions = self
+            .state()
+            .streams()
+            .positions(stream, from_version)
+            .to_vec();
+        positions
             .into_iter()
-            .take_while(|position| *position <= last)
             .map(|position| self.read_one(position))
             .collect()
     }

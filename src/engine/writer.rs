@@ -71,7 +71,6 @@ pub(crate) struct Writer {
     pub clock: Arc<dyn Clock>,
     pub head: ChainHead,
     pub last_time: DateTime<Utc>,
-    pub stream_versions: HashMap<StreamId, u64>,
     pub rx: mpsc::Receiver<Job>,
     /// Position of the last checkpoint saved (or loaded).
     pub last_checkpoint: u64,
@@ -204,7 +203,6 @@ impl Writer {
     /// After a group was not written: forget what the failed generation did in memory.
     fn reload_from_log(&mut self, state: &mut State) {
         self.generation += 1;
-        self.stream_versions.clear();
         self.purged.clear();
         self.pending.clear();
         let mut fresh = State::default();
@@ -335,7 +333,7 @@ impl Writer {
             });
         }
         for (stream, expect) in expected {
-            let actual = self.version_of(stream)?;
+            let actual = state.streams().version(stream);
             if !expect.admits(actual) {
                 return Err(AppendError::Conflict {
                     stream: stream.clone(),
@@ -350,12 +348,7 @@ impl Writer {
         let occurred_at = self.clock.now().max(self.last_time);
         let events = decide(state, occurred_at)?;
 
-        // Look every stream up before changing anything, so a storage error here cannot
-        // leave the state half-applied.
         let streams: Vec<StreamId> = events.iter().map(|e| e.stream(meta.org_id)).collect();
-        for stream in &streams {
-            self.version_of(stream)?;
-        }
 
         // Build, seal and hash every envelope first: if sealing fails (a key file cannot
         // be written), nothing of the command has touched the head or the state.
@@ -367,7 +360,7 @@ impl Writer {
             let version = versions
                 .get(stream_id)
                 .copied()
-                .unwrap_or_else(|| self.stream_versions[stream_id])
+                .unwrap_or_else(|| state.streams().version(stream_id))
                 + 1;
             versions.insert(stream_id, version);
             let mut envelope = Envelope {
@@ -401,12 +394,8 @@ impl Writer {
             if let Event::UserPurged(purged) = &envelope.event {
                 self.purged.push(purged.user_id);
             }
-            self.stream_versions
-                .insert(envelope.stream_id.clone(), envelope.stream_version);
             batch.events.push(StoredEvent {
                 position: envelope.position,
-                stream_id: envelope.stream_id,
-                stream_version: envelope.stream_version,
                 bytes,
             });
         }
@@ -425,14 +414,5 @@ impl Writer {
             positions,
             duplicate: false,
         })
-    }
-
-    fn version_of(&mut self, stream: &StreamId) -> Result<u64, AppendError> {
-        if let Some(v) = self.stream_versions.get(stream) {
-            return Ok(*v);
-        }
-        let v = self.store.stream_version(stream)?;
-        self.stream_versions.insert(stream.clone(), v);
-        Ok(v)
     }
 }

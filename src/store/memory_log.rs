@@ -4,14 +4,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 
-use offboard_events::{CommandId, StreamId};
+use offboard_events::CommandId;
 
 use super::{ChainHead, CommandRecord, CommitBatch, LogStore, StoreError};
 
 #[derive(Debug, Default)]
 struct Inner {
     events: BTreeMap<u64, Vec<u8>>,
-    streams: HashMap<StreamId, Vec<u64>>,
     commands: HashMap<CommandId, CommandRecord>,
     head: Option<ChainHead>,
     checkpoints: HashMap<String, Vec<u8>>,
@@ -46,9 +45,6 @@ impl LogStore for MemoryLog {
         let mut inner = self.write();
         for event in &batch.events {
             inner.events.insert(event.position, event.bytes.clone());
-            let versions = inner.streams.entry(event.stream_id.clone()).or_default();
-            debug_assert_eq!(versions.len() as u64 + 1, event.stream_version);
-            versions.push(event.position);
         }
         for (id, record) in &batch.commands {
             inner.commands.insert(*id, record.clone());
@@ -88,28 +84,6 @@ impl LogStore for MemoryLog {
             }
         }
         Ok(())
-    }
-
-    fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError> {
-        Ok(self
-            .read()
-            .streams
-            .get(stream)
-            .map_or(0, |v| v.len() as u64))
-    }
-
-    fn stream_positions(
-        &self,
-        stream: &StreamId,
-        from_version: u64,
-    ) -> Result<Vec<u64>, StoreError> {
-        let skip = from_version.max(1) as usize - 1;
-        Ok(self
-            .read()
-            .streams
-            .get(stream)
-            .map(|v| v.iter().skip(skip).copied().collect())
-            .unwrap_or_default())
     }
 
     fn command(&self, id: CommandId) -> Result<Option<CommandRecord>, StoreError> {

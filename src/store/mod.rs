@@ -11,10 +11,10 @@ mod sled_log;
 
 use std::path::PathBuf;
 
-use offboard_events::{CommandId, CorrelationId, StreamId};
+use offboard_events::{CommandId, CorrelationId};
 use serde::{Deserialize, Serialize};
 
-pub use keys::{position_key, stream_key, stream_prefix};
+pub use keys::position_key;
 pub use memory_log::MemoryLog;
 pub use sled_log::SledLog;
 
@@ -48,13 +48,12 @@ pub struct CommandRecord {
     pub positions: Option<(u64, u64)>,
 }
 
-/// One event ready to be stored: its position, the stream it extends, and its canonical
-/// JSON bytes (hash already set).
+/// One event ready to be stored: its position and its canonical JSON bytes (hash
+/// already set). Streams are indexed by the projections (`offboard_projections::Streams`),
+/// not by the store.
 #[derive(Clone, Debug)]
 pub struct StoredEvent {
     pub position: u64,
-    pub stream_id: StreamId,
-    pub stream_version: u64,
     pub bytes: Vec<u8>,
 }
 
@@ -121,16 +120,6 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
         to: u64,
         visit: &mut dyn FnMut(u64, &[u8]) -> bool,
     ) -> Result<(), StoreError>;
-
-    /// The last version of `stream` (0 when the stream has no events).
-    fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError>;
-
-    /// Positions of `stream`'s events with version `>= from_version`, in version order.
-    fn stream_positions(
-        &self,
-        stream: &StreamId,
-        from_version: u64,
-    ) -> Result<Vec<u64>, StoreError>;
 
     /// What the command-id index holds for `id`.
     fn command(&self, id: CommandId) -> Result<Option<CommandRecord>, StoreError>;

@@ -241,6 +241,27 @@ fn export_then_import_log_keeps_positions_and_hashes() {
     let bad = d.write("bad.jsonl", &tampered);
     let e = Dir::new().fails(1, &["import-log", bad.to_str().unwrap()]);
     assert!(e["message"].as_str().unwrap().contains("line 2"), "{e}");
+    // Even with every hash recomputed, a stream version that skips is refused: the
+    // stream index counts on each event extending its stream by one.
+    let mut chain: Vec<serde_json::Value> = exported
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    chain[1]["stream_version"] = 7.into();
+    let mut prev = offboard_events::canonical::GENESIS_HASH.to_owned();
+    for event in &mut chain {
+        event["prev_hash"] = prev.clone().into();
+        prev = offboard_events::canonical::envelope_hash(event);
+        event["hash"] = prev.clone().into();
+    }
+    let rehashed: String = chain.iter().map(|e| format!("{e}\n")).collect();
+    let skipping = d.write("skipping.jsonl", &rehashed);
+    let e = Dir::new().fails(1, &["import-log", skipping.to_str().unwrap()]);
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains("line 2") && message.contains("jumps from version 0 to 7"),
+        "{e}"
+    );
     let gap: String = exported.lines().skip(1).map(|l| format!("{l}\n")).collect();
     let gapped = d.write("gap.jsonl", &gap);
     assert_eq!(

@@ -309,6 +309,47 @@ async fn reads_by_range_stream_and_tail() {
     );
 }
 
+#[tokio::test]
+async fn stream_versions_and_reads_survive_reopening_with_or_without_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let engine = Engine::open(dir.path()).unwrap();
+        for n in 0..6 {
+            engine.append(append_one(touch(n % 2))).await.unwrap();
+        }
+        // Shut down cleanly: a checkpoint holds the stream index.
+    }
+    let stream = StreamId::user(user(1));
+    for round in 0..2 {
+        let engine = Engine::open(dir.path()).unwrap();
+        let positions: Vec<u64> = engine
+            .read_stream(&stream, 1)
+            .unwrap()
+            .iter()
+            .map(|e| e.position)
+            .collect();
+        let expected: &[u64] = if round == 0 {
+            &[2, 4, 6]
+        } else {
+            &[2, 4, 6, 7]
+        };
+        assert_eq!(positions, expected, "round {round}");
+        // The next event of the stream gets version 4, and `Exact(3)` is the right guess.
+        let mut next = append_one(touch(1));
+        next.expected = vec![(stream.clone(), ExpectedVersion::Exact(3 + round))];
+        engine.append(next).await.unwrap();
+        assert_eq!(engine.read_stream(&stream, 4 + round).unwrap().len(), 1);
+        drop(engine);
+        if round == 0 {
+            // Without a checkpoint, the index comes from replaying the whole log.
+            SledLog::open(dir.path())
+                .unwrap()
+                .put_checkpoint("projections", b"not a checkpoint")
+                .unwrap();
+        }
+    }
+}
+
 #[test]
 fn a_directory_in_use_is_reported_as_locked_not_as_a_raw_error() {
     let dir = tempfile::tempdir().unwrap();

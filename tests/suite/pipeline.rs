@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use offboard::store::{ChainHead, CommandRecord, CommitBatch, LogStore, MemoryLog, StoreError};
 use offboard::{clock::SystemClock, Engine};
-use offboard_events::{CommandId, StreamId};
+use offboard_events::CommandId;
 
 use super::support::{append_one, touch};
 
@@ -77,12 +77,6 @@ impl LogStore for GatedLog {
         visit: &mut dyn FnMut(u64, &[u8]) -> bool,
     ) -> Result<(), StoreError> {
         self.inner.scan(from, to, visit)
-    }
-    fn stream_version(&self, stream: &StreamId) -> Result<u64, StoreError> {
-        self.inner.stream_version(stream)
-    }
-    fn stream_positions(&self, stream: &StreamId, from: u64) -> Result<Vec<u64>, StoreError> {
-        self.inner.stream_positions(stream, from)
     }
     fn command(&self, id: CommandId) -> Result<Option<CommandRecord>, StoreError> {
         self.inner.command(id)
