@@ -1,15 +1,18 @@
-//! The second stage of the writer's pipeline: it writes the groups the writer decided
-//! to the log, makes them durable with one flush for all groups that are waiting, and
-//! only then answers their commands — in log order, so an idempotent retry is never
-//! answered before the command it repeats is durable.
+//! The second and third stages of the writer's pipeline. The committer writes each group
+//! the writer decided to the log (one atomic batch); the syncer makes every written group
+//! durable with one flush for all of them that are waiting, and only then answers their
+//! commands — in log order, so an idempotent retry is never answered before the command
+//! it repeats is durable.
 //!
-//! While it writes and flushes, the writer already decides the next group. A group is
-//! decided against a state that includes the groups before it, so when one fails to be
-//! written, every later group of the same generation fails too; the writer then
-//! reloads the state from the log and starts a new generation.
+//! So while group N is flushed, group N+1 is written and group N+2 decided: the flush's
+//! disk latency overlaps with the CPU work of the groups behind it. A group is decided
+//! against a state that includes the groups before it, so when one fails to be written,
+//! every later group of the same generation fails too; the writer then reloads the state
+//! from the log and starts a new generation. After a failed flush, the syncer refuses
+//! everything: only a restart knows what reached the disk.
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
 use tokio::sync::{oneshot, watch};
@@ -40,56 +43,31 @@ pub(crate) enum Outcome {
     NotDurable,
 }
 
+/// A group with the result of writing it.
+pub(crate) type Written = (Group, Result<(), String>);
+
 pub(crate) struct Committer {
     pub store: Arc<dyn LogStore>,
     pub vault: Arc<KeyVault>,
-    pub stats: Arc<WriterStats>,
-    pub committed: watch::Sender<u64>,
     pub groups: Receiver<Group>,
-    pub outcomes: Sender<Outcome>,
+    pub written: SyncSender<Written>,
 }
 
 impl Committer {
     /// Runs until the writer hangs up.
     pub fn run(self) {
         let mut failed_generation = None;
-        while let Ok(first) = self.groups.recv() {
-            // Every group already waiting shares this round's one flush.
-            let mut round = Vec::new();
-            for group in std::iter::once(first).chain(self.groups.try_iter()) {
-                let written = if failed_generation == Some(group.generation) {
-                    Err("an earlier group of the pipeline failed".to_owned())
-                } else {
-                    self.write(&group.batch).map_err(|e| {
-                        failed_generation = Some(group.generation);
-                        e.to_string()
-                    })
-                };
-                round.push((group, written));
-            }
-            let needs_sync = round
-                .iter()
-                .any(|(g, written)| written.is_ok() && !g.batch.commands.is_empty());
-            let synced = if needs_sync {
-                let synced = self.store.sync().map_err(|e| e.to_string());
-                if synced.is_ok() {
-                    self.stats.flushes.fetch_add(1, Ordering::Relaxed);
-                }
-                synced
+        while let Ok(group) = self.groups.recv() {
+            let written = if failed_generation == Some(group.generation) {
+                Err("an earlier group of the pipeline failed".to_owned())
             } else {
-                Ok(())
+                self.write(&group.batch).map_err(|e| {
+                    failed_generation = Some(group.generation);
+                    e.to_string()
+                })
             };
-            // Outcomes go back in log order: the writer matches them to its groups.
-            for (group, written) in round {
-                match (written, &synced) {
-                    (Ok(()), Ok(())) => self.answer(group),
-                    (Ok(()), Err(e)) => {
-                        failed_generation = Some(group.generation);
-                        let message = format!("written but not made durable: {e}");
-                        self.refuse(group, &message, Outcome::NotDurable);
-                    }
-                    (Err(message), _) => self.refuse(group, &message, Outcome::NotWritten),
-                }
+            if self.written.send((group, written)).is_err() {
+                return;
             }
         }
     }
@@ -101,6 +79,53 @@ impl Committer {
         // Keys sealing this group's events become durable before the events do.
         self.vault.sync()?;
         self.store.write(batch)
+    }
+}
+
+pub(crate) struct Syncer {
+    pub store: Arc<dyn LogStore>,
+    pub stats: Arc<WriterStats>,
+    pub committed: watch::Sender<u64>,
+    pub written: Receiver<Written>,
+    pub outcomes: Sender<Outcome>,
+}
+
+impl Syncer {
+    /// Runs until the committer hangs up.
+    pub fn run(self) {
+        let mut broken: Option<String> = None;
+        while let Ok(first) = self.written.recv() {
+            // Every group already written shares this round's one flush.
+            let round: Vec<Written> = std::iter::once(first)
+                .chain(self.written.try_iter())
+                .collect();
+            let needs_sync = round
+                .iter()
+                .any(|(g, written)| written.is_ok() && !g.batch.commands.is_empty());
+            let synced = match &broken {
+                Some(why) => Err(why.clone()),
+                None if needs_sync => match self.store.sync() {
+                    Ok(()) => {
+                        self.stats.flushes.fetch_add(1, Ordering::Relaxed);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        let why = format!("written but not made durable: {e}");
+                        broken = Some(why.clone());
+                        Err(why)
+                    }
+                },
+                None => Ok(()),
+            };
+            // Outcomes go back in log order: the writer matches them to its groups.
+            for (group, written) in round {
+                match (written, &synced) {
+                    (Ok(()), Ok(())) => self.answer(group),
+                    (Ok(()), Err(why)) => self.refuse(group, why, Outcome::NotDurable),
+                    (Err(why), _) => self.refuse(group, &why, Outcome::NotWritten),
+                }
+            }
+        }
     }
 
     fn answer(&self, group: Group) {

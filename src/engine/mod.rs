@@ -32,7 +32,7 @@ use crate::domain::{self, Command, Context};
 use crate::integrity::{self, VerifyError, VerifyReport};
 use crate::privacy::KeyVault;
 use crate::store::{LogStore, MemoryLog, SledLog};
-use committer::Committer;
+use committer::{Committer, Syncer};
 use shared_state::SharedState;
 use writer::{Decision, Job, Writer};
 
@@ -158,23 +158,35 @@ impl Engine {
         let stats = Arc::new(WriterStats::default());
         let (committed_tx, committed) = watch::channel(head.last_position);
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        let (to_committer, groups) = std::sync::mpsc::sync_channel(2);
+        let (to_committer, groups) = std::sync::mpsc::sync_channel(writer::MAX_IN_FLIGHT);
+        let (written_tx, written) = std::sync::mpsc::sync_channel(writer::MAX_IN_FLIGHT);
         let (outcomes_tx, outcomes) = std::sync::mpsc::channel();
         let committer = Committer {
             store: Arc::clone(&store),
             vault: Arc::clone(&vault),
+            groups,
+            written: written_tx,
+        };
+        let syncer = Syncer {
+            store: Arc::clone(&store),
             stats: Arc::clone(&stats),
             committed: committed_tx,
-            groups,
+            written,
             outcomes: outcomes_tx,
         };
         let spawn_error = |e: std::io::Error| {
             crate::store::StoreError::Io(format!("cannot start the writer thread: {e}"))
         };
-        let committer = std::thread::Builder::new()
-            .name("offboard-committer".to_owned())
-            .spawn(move || committer.run())
-            .map_err(spawn_error)?;
+        let spawn = |name: &str, run: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.to_owned())
+                .spawn(run)
+                .map_err(spawn_error)
+        };
+        let stages = vec![
+            spawn("offboard-committer", Box::new(move || committer.run()))?,
+            spawn("offboard-syncer", Box::new(move || syncer.run()))?,
+        ];
         let writer = Writer {
             store: Arc::clone(&store),
             state: Arc::clone(&state),
@@ -189,17 +201,14 @@ impl Engine {
             pipelined: options.pipelined,
             to_committer: Some(to_committer),
             outcomes,
-            committer: Some(committer),
+            stages,
             in_flight: Default::default(),
             pending: HashMap::new(),
             generation: 0,
             reload: false,
             broken: None,
         };
-        let handle = std::thread::Builder::new()
-            .name("offboard-writer".to_owned())
-            .spawn(move || writer.run())
-            .map_err(spawn_error)?;
+        let handle = spawn("offboard-writer", Box::new(move || writer.run()))?;
         Ok(Self {
             store,
             state,

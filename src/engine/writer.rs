@@ -1,11 +1,12 @@
 //! The single writer and its group commit.
 //!
-//! One OS thread owns the chain head, the stream versions and (through a write lock) the
-//! projected state. It takes every command waiting in its queue, decides each against
-//! the state as updated by the ones before it, and hands the group's events to the
-//! committer (`committer.rs`), which writes them in ONE storage batch, flushes ONCE and
-//! only then answers the commands. While the committer flushes group N, the writer
-//! already decides group N+1 (the pipeline): the flush no longer stalls deciding.
+//! One OS thread owns the chain head and (through a write lock) the projected state,
+//! stream versions included. It takes every command waiting in its queue, decides each
+//! against the state as updated by the ones before it, and hands the group's events to
+//! the committer (`committer.rs`), which writes them in ONE storage batch; the syncer
+//! then flushes ONCE for every group written and only then answers the commands. While
+//! group N is flushed, group N+1 is written and group N+2 decided (the pipeline): the
+//! flush no longer stalls deciding or writing.
 //!
 //! Readers never see an event that is not yet durable: the writer keeps the state's
 //! write lock while any group it decided is in flight, and when a reader waits it stops
@@ -37,8 +38,9 @@ use crate::store::{ChainHead, CommandRecord, CommitBatch, LogStore, StoredEvent}
 /// group adds and the size of one storage transaction.
 pub const MAX_GROUP: usize = 2048;
 
-/// Groups decided but not yet durable: one being flushed while the next is decided.
-const MAX_IN_FLIGHT: usize = 2;
+/// Groups decided but not yet durable: one being flushed while the next is written and
+/// the one after it decided.
+pub(crate) const MAX_IN_FLIGHT: usize = 3;
 
 /// Turns the state into the events of one command, or refuses.
 pub(crate) type Decision =
@@ -81,10 +83,11 @@ pub(crate) struct Writer {
     pub max_group: usize,
     /// Decide the next group while the previous one is flushed.
     pub pipelined: bool,
-    /// The committer stage, its outcomes (one per group, in order) and its thread.
+    /// The committer stage, the outcomes of the syncer stage (one per group, in order)
+    /// and both stages' threads.
     pub to_committer: Option<SyncSender<Group>>,
     pub outcomes: Receiver<Outcome>,
-    pub committer: Option<JoinHandle<()>>,
+    pub stages: Vec<JoinHandle<()>>,
     /// The command ids of each group in flight, oldest first.
     pub in_flight: VecDeque<Vec<CommandId>>,
     /// What the commands in flight will have stored, for retries arriving meanwhile.
@@ -135,10 +138,10 @@ impl Writer {
             self.settle_oldest(&shared, &mut guard);
         }
         drop(guard);
-        // Hanging up lets the committer finish; it has nothing in hand any more.
+        // Hanging up lets the committer, then the syncer, finish: nothing is in flight.
         self.to_committer = None;
-        if let Some(committer) = self.committer.take() {
-            let _ = committer.join();
+        for stage in self.stages.drain(..) {
+            let _ = stage.join();
         }
         if self.broken.is_none() && self.head.last_position > self.last_checkpoint {
             self.save_checkpoint();
