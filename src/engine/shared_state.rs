@@ -9,7 +9,9 @@
 //! group. A reader thus waits for at most the groups already in flight.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
+use std::sync::{
+    LockResult, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError, TryLockResult,
+};
 use std::time::{Duration, Instant};
 
 use offboard_projections::State;
@@ -34,24 +36,27 @@ impl SharedState {
 
     /// The state as of the last durable group commit.
     pub fn read(&self) -> RwLockReadGuard<'_, State> {
-        match self.lock.try_read() {
-            Ok(guard) => guard,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => {
-                let _waiting = Waiting::register(&self.waiting);
-                self.lock.read().unwrap_or_else(|p| p.into_inner())
-            }
-        }
+        self.acquire(|| self.lock.try_read(), || self.lock.read())
     }
 
     /// Exclusive access for anyone but the writer (a rebuild swapping the state in).
     pub fn write(&self) -> RwLockWriteGuard<'_, State> {
-        match self.lock.try_write() {
+        self.acquire(|| self.lock.try_write(), || self.lock.write())
+    }
+
+    /// Takes the lock at once if it is free; otherwise registers as waiting (so the
+    /// writer lets us in at its next point of rest) and blocks.
+    fn acquire<G>(
+        &self,
+        try_lock: impl FnOnce() -> TryLockResult<G>,
+        lock: impl FnOnce() -> LockResult<G>,
+    ) -> G {
+        match try_lock() {
             Ok(guard) => guard,
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
             Err(TryLockError::WouldBlock) => {
                 let _waiting = Waiting::register(&self.waiting);
-                self.lock.write().unwrap_or_else(|p| p.into_inner())
+                lock().unwrap_or_else(|p| p.into_inner())
             }
         }
     }
