@@ -163,15 +163,18 @@ impl Writer {
 
     /// A checkpoint or a purge waits for a point of rest: stop deciding until then.
     fn must_rest(&self) -> bool {
-        !self.purged.is_empty()
-            || self.head.last_position >= self.last_checkpoint + CHECKPOINT_EVERY
+        !self.purged.is_empty() || self.checkpoint_due()
+    }
+
+    fn checkpoint_due(&self) -> bool {
+        self.head.last_position >= self.last_checkpoint + CHECKPOINT_EVERY
     }
 
     /// Work that needs the state to be exactly what is durable, with no lock held.
     fn at_rest(&mut self) {
         if !self.purged.is_empty() {
             self.forget_purged();
-        } else if self.head.last_position >= self.last_checkpoint + CHECKPOINT_EVERY {
+        } else if self.checkpoint_due() {
             self.save_checkpoint();
         }
     }
