@@ -70,7 +70,7 @@ impl History {
     /// A known user most of the time, sometimes a stranger.
     fn someone(&mut self, dice: u32) -> UserId {
         let users = &self.known().users;
-        if dice % 17 == 0 || users.is_empty() {
+        if dice.is_multiple_of(17) || users.is_empty() {
             user(u128::from(dice % 5) + 9_000)
         } else {
             users[dice as usize % users.len()]

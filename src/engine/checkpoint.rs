@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::replay::{replay_all, ReadError};
 use crate::privacy::KeyVault;
-use crate::store::{LogStore, StoreError};
+use crate::store::{CheckpointDir, LogStore, StoreError};
 
 /// The checkpoints tree key of the projections.
 pub const CHECKPOINT_NAME: &str = "projections";
@@ -36,27 +36,40 @@ pub fn load(
     store: &dyn LogStore,
     vault: &KeyVault,
 ) -> Result<Option<Result<State, String>>, StoreError> {
-    let Some(sealed) = store.checkpoint(CHECKPOINT_NAME)? else {
-        return Ok(None);
-    };
-    let Some(bytes) = vault.checkpoint_key().and_then(|key| key.decrypt(&sealed)) else {
-        return Ok(Some(Err(
-            "checkpoint cannot be decrypted with the current checkpoint key".to_owned(),
-        )));
-    };
-    Ok(Some(
-        State::from_checkpoint_bytes(&bytes).map_err(|e| e.to_string()),
-    ))
+    Ok(store
+        .checkpoint(CHECKPOINT_NAME)?
+        .map(|sealed| open_sealed(&sealed, vault)))
 }
 
-/// Loads the checkpoint (if usable) and replays the tail up to `last_position`.
+/// The checkpoint read straight from a data directory's files, without the log: for
+/// `Engine::open`, which loads it while sled is still opening (the caller holds the
+/// directory's lock, so nothing changes the files meanwhile).
+pub fn load_from_files(
+    checkpoints: &CheckpointDir,
+    vault: &KeyVault,
+) -> Result<Option<Result<State, String>>, StoreError> {
+    Ok(checkpoints
+        .get(CHECKPOINT_NAME)?
+        .map(|sealed| open_sealed(&sealed, vault)))
+}
+
+fn open_sealed(sealed: &[u8], vault: &KeyVault) -> Result<State, String> {
+    let bytes = vault
+        .checkpoint_key()
+        .and_then(|key| key.decrypt(sealed))
+        .ok_or("checkpoint cannot be decrypted with the current checkpoint key")?;
+    State::from_checkpoint_bytes(&bytes).map_err(|e| e.to_string())
+}
+
+/// Takes the checkpoint `loaded` (if usable) and replays the tail up to `last_position`.
 pub fn recover(
     store: &dyn LogStore,
     vault: &KeyVault,
+    loaded: Option<Result<State, String>>,
     last_position: u64,
 ) -> Result<(State, Recovery), ReadError> {
     let mut recovery = Recovery::default();
-    let mut state = match load(store, vault)? {
+    let mut state = match loaded {
         Some(loaded) => match loaded {
             Ok(state) if state.position() <= last_position => {
                 recovery.checkpoint_position = Some(state.position());

@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
+use offboard_events::UserId;
 use tokio::sync::{oneshot, watch};
 
 use super::append::{AppendError, Appended};
@@ -31,6 +32,9 @@ pub(crate) struct Group {
     pub batch: CommitBatch,
     /// Every command of the group with its answer, sent once the group is durable.
     pub replies: Vec<(Reply, Result<Appended, AppendError>)>,
+    /// Users this group purges: their keys are destroyed once it is durable and before
+    /// anyone is answered, so a purge that returned has made their data unreadable (R13).
+    pub purged: Vec<UserId>,
 }
 
 /// What became of one group, reported back to the writer in log order.
@@ -84,6 +88,7 @@ impl Committer {
 
 pub(crate) struct Syncer {
     pub store: Arc<dyn LogStore>,
+    pub vault: Arc<KeyVault>,
     pub stats: Arc<WriterStats>,
     pub committed: watch::Sender<u64>,
     pub written: Receiver<Written>,
@@ -129,6 +134,13 @@ impl Syncer {
     }
 
     fn answer(&self, group: Group) {
+        for user in &group.purged {
+            // The key leaves memory first, so nothing reads the data even if the file
+            // cannot be removed now; opening the engine retries the file.
+            if let Err(e) = self.vault.destroy_user_key(*user) {
+                eprintln!("offboard: key file of purged user {user} not removed yet (retried at next start): {e}");
+            }
+        }
         self.stats
             .events
             .fetch_add(group.batch.events.len() as u64, Ordering::Relaxed);

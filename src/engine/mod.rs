@@ -31,7 +31,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::domain::{self, Command, Context};
 use crate::integrity::{self, VerifyError, VerifyReport};
 use crate::privacy::KeyVault;
-use crate::store::{LogStore, MemoryLog, SledLog};
+use crate::store::{CheckpointDir, DirLock, LogStore, MemoryLog, SledLog, StoreError};
 use committer::{Committer, Syncer};
 use shared_state::SharedState;
 use writer::{Decision, Job, Writer};
@@ -88,6 +88,9 @@ pub struct Engine {
     vault: Arc<KeyVault>,
     tx: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
+    /// The data directory's lock when the engine opened one; released on drop, after
+    /// the writer has stopped (fields drop after `Drop::drop`).
+    lock: Option<DirLock>,
 }
 
 impl Engine {
@@ -100,9 +103,38 @@ impl Engine {
     /// [`Engine::open`] with tuning options.
     pub fn open_with(dir: impl AsRef<Path>, options: Options) -> Result<Self, ReadError> {
         let dir = dir.as_ref();
-        let store = Arc::new(SledLog::open(dir)?);
-        let vault = Arc::new(KeyVault::open(dir.join("keys"))?);
-        Self::with_options(store, vault, Arc::new(SystemClock), options)
+        let lock = DirLock::acquire(dir)?;
+        // The checkpoint is a file: read, decrypt and decode it (most of start-up) on
+        // another thread while sled recovers. The lock keeps the files still meanwhile.
+        let (store, early) = std::thread::scope(|scope| {
+            let early = scope.spawn(|| {
+                let vault = KeyVault::open(dir.join("keys"))?;
+                let loaded = checkpoint::load_from_files(&CheckpointDir::of(dir), &vault)?;
+                Ok::<_, StoreError>((vault, loaded))
+            });
+            let store = SledLog::open(dir);
+            let early = early
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (store, early)
+        });
+        let (vault, loaded) = early?;
+        let store = Arc::new(store?);
+        // A data directory of an earlier build had its checkpoint inside sled, which
+        // `SledLog::open` has just moved out to the file.
+        let loaded = match loaded {
+            Some(loaded) => Some(loaded),
+            None => checkpoint::load(store.as_ref(), &vault)?,
+        };
+        let mut engine = Self::start(
+            store,
+            Arc::new(vault),
+            Arc::new(SystemClock),
+            options,
+            loaded,
+        )?;
+        engine.lock = Some(lock);
+        Ok(engine)
     }
 
     /// A fresh engine on an in-memory log (for tests).
@@ -132,8 +164,21 @@ impl Engine {
         clock: Arc<dyn Clock>,
         options: Options,
     ) -> Result<Self, ReadError> {
+        let loaded = checkpoint::load(store.as_ref(), &vault)?;
+        Self::start(store, vault, clock, options, loaded)
+    }
+
+    /// Recovers from the checkpoint `loaded` plus the log's tail and starts the writer.
+    fn start(
+        store: Arc<dyn LogStore>,
+        vault: Arc<KeyVault>,
+        clock: Arc<dyn Clock>,
+        options: Options,
+        loaded: Option<Result<State, String>>,
+    ) -> Result<Self, ReadError> {
         let head = store.head()?;
-        let (state, recovery) = checkpoint::recover(store.as_ref(), &vault, head.last_position)?;
+        let (state, recovery) =
+            checkpoint::recover(store.as_ref(), &vault, loaded, head.last_position)?;
         // A purge whose key destruction was interrupted is finished now (R13).
         let purged: Vec<UserId> = vault
             .users_with_keys()
@@ -169,6 +214,7 @@ impl Engine {
         };
         let syncer = Syncer {
             store: Arc::clone(&store),
+            vault: Arc::clone(&vault),
             stats: Arc::clone(&stats),
             committed: committed_tx,
             written,
@@ -219,6 +265,7 @@ impl Engine {
             vault,
             tx: Some(tx),
             writer: Some(handle),
+            lock: None,
         })
     }
 
@@ -458,7 +505,7 @@ impl Engine {
         for_each_envelope(self.store.as_ref(), &self.vault, 1, target, &mut |e| {
             fresh.apply(&e);
             applied += 1;
-            if applied % 65_536 == 0 {
+            if applied.is_multiple_of(65_536) {
                 progress(applied);
             }
         })?;

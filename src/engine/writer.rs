@@ -77,7 +77,8 @@ pub(crate) struct Writer {
     /// Position of the last checkpoint saved (or loaded).
     pub last_checkpoint: u64,
     pub vault: Arc<KeyVault>,
-    /// Users purged by groups in flight: their keys go once those are durable.
+    /// Users purged by groups in flight or just made durable: the syncer destroys their
+    /// keys before answering; the checkpoint still naming them is replaced at rest.
     pub purged: Vec<UserId>,
     /// Most commands per group (1 turns group commit off: one flush per command).
     pub max_group: usize,
@@ -235,15 +236,11 @@ impl Writer {
         }
     }
 
-    /// R13, once the purge is durable: destroy the purged users' keys, then replace the
-    /// checkpoint (whose plaintext views still name them) by one under a new key. If the
-    /// process dies in between, opening the engine finishes the job.
+    /// R13, once the purge is durable and the syncer has destroyed the purged users'
+    /// keys: replace the checkpoint (whose plaintext views still name them) by one under
+    /// a new key. If the process dies first, opening the engine finishes the job.
     fn forget_purged(&mut self) {
-        for user in std::mem::take(&mut self.purged) {
-            if let Err(e) = self.vault.destroy_user_key(user) {
-                eprintln!("offboard: key of purged user {user} not destroyed yet (retried at next start): {e}");
-            }
-        }
+        self.purged.clear();
         self.save_checkpoint();
     }
 
@@ -262,6 +259,7 @@ impl Writer {
         let mut batch = CommitBatch::default();
         let mut replies = Vec::with_capacity(jobs.len());
         let mut ids = Vec::with_capacity(jobs.len());
+        let purged_before = self.purged.len();
         for job in jobs {
             let Job {
                 meta,
@@ -288,6 +286,7 @@ impl Writer {
             generation: self.generation,
             batch,
             replies,
+            purged: self.purged[purged_before..].to_vec(),
         };
         match &self.to_committer {
             Some(committer) => {

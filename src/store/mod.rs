@@ -5,6 +5,8 @@
 //! (`engine::writer`) assigns positions, stream versions and hashes, and hands the store
 //! one [`CommitBatch`] per group commit, which the store writes atomically and durably.
 
+mod checkpoint_dir;
+mod dir_lock;
 mod keys;
 mod memory_log;
 mod sled_log;
@@ -14,6 +16,8 @@ use std::path::PathBuf;
 use offboard_events::{CommandId, CorrelationId};
 use serde::{Deserialize, Serialize};
 
+pub use checkpoint_dir::CheckpointDir;
+pub use dir_lock::DirLock;
 pub use keys::position_key;
 pub use memory_log::MemoryLog;
 pub use sled_log::SledLog;

@@ -8,13 +8,16 @@
 //! is a projection (`offboard_projections::Streams`); an `s` key space left by earlier
 //! builds is ignored. A batch on one tree is atomic in sled and much cheaper than a
 //! transaction across trees (measured: ~3 ms → well under 1 ms for a 64-command group).
-//! Projection checkpoints live in their own `checkpoints` tree: they are written outside
-//! group commits and are never needed for correctness.
+//! Named checkpoints (projections, tokens, consumer positions) are files beside sled
+//! ([`CheckpointDir`]); a `checkpoints` tree left by earlier builds is moved there when
+//! the log opens.
 
 use std::path::{Path, PathBuf};
 
 use offboard_events::CommandId;
 
+use super::checkpoint_dir::CheckpointDir;
+use super::dir_lock::LOCK_PATIENCE;
 use super::keys::{decode_position, position_key};
 use super::{ChainHead, CommandRecord, CommitBatch, LogStore, StoreError};
 
@@ -43,7 +46,7 @@ pub struct SledLog {
     dir: PathBuf,
     db: sled::Db,
     log: sled::Tree,
-    checkpoints: sled::Tree,
+    checkpoints: CheckpointDir,
 }
 
 impl SledLog {
@@ -54,15 +57,35 @@ impl SledLog {
         std::fs::create_dir_all(&dir)
             .map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
         let db = open_db(&dir)?;
-        let tree = |name: &str| db.open_tree(name).map_err(io);
         let log = Self {
-            log: tree("log")?,
-            checkpoints: tree("checkpoints")?,
+            log: db.open_tree("log").map_err(io)?,
+            checkpoints: CheckpointDir::of(&dir),
             dir,
             db,
         };
         log.check_head()?;
+        log.move_checkpoints_out_of_sled()?;
         Ok(log)
+    }
+
+    /// Earlier builds kept named checkpoints in a sled tree. Tokens and consumer
+    /// positions cannot be rebuilt from the log, so every record is copied to its file
+    /// (durably) before the tree is dropped; an interrupted move is simply redone.
+    fn move_checkpoints_out_of_sled(&self) -> Result<(), StoreError> {
+        const OLD_TREE: &[u8] = b"checkpoints";
+        if !self.db.tree_names().iter().any(|n| n.as_ref() == OLD_TREE) {
+            return Ok(());
+        }
+        let old = self.db.open_tree(OLD_TREE).map_err(io)?;
+        for record in old.iter() {
+            let (name, bytes) = record.map_err(io)?;
+            let name = String::from_utf8_lossy(&name);
+            self.checkpoints.put(&name, &bytes)?;
+        }
+        drop(old);
+        self.db.drop_tree(OLD_TREE).map_err(io)?;
+        self.db.flush().map_err(io)?;
+        Ok(())
     }
 
     /// The data directory.
@@ -105,9 +128,6 @@ impl SledLog {
         }
     }
 }
-
-/// How long to wait for a directory whose previous owner is still letting go of it.
-const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Opens sled, waiting briefly on a held lock: sled's background flusher keeps the lock
 /// for a moment after the last handle in a process is dropped, so reopening right after
@@ -220,13 +240,11 @@ impl LogStore for SledLog {
     }
 
     fn put_checkpoint(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        self.checkpoints.insert(name, bytes).map_err(io)?;
-        self.db.flush().map_err(io)?;
-        Ok(())
+        self.checkpoints.put(name, bytes)
     }
 
     fn checkpoint(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.checkpoints.get(name).map_err(io)?.map(|v| v.to_vec()))
+        self.checkpoints.get(name)
     }
 
     fn tamper(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError> {

@@ -213,7 +213,7 @@ impl World {
             .filter(|u| u.status == UserStatus::Active)
             .map(|u| u.id)
             .collect();
-        if active.is_empty() || dice % 7 == 0 {
+        if active.is_empty() || dice.is_multiple_of(7) {
             self.someone(dice / 7)
         } else {
             active[(dice as usize / 7) % active.len()]
@@ -262,7 +262,7 @@ impl World {
     }
 
     fn resource_pick(&self, from: UserId, dice: u32) -> Vec<ResourceKey> {
-        let pool = if dice % 4 == 0 {
+        let pool = if dice.is_multiple_of(4) {
             self.org()
                 .ownership()
                 .list(None, None)
@@ -285,7 +285,7 @@ impl World {
     }
 
     fn phrase(dice: u32) -> &'static str {
-        if dice % 6 == 0 {
+        if dice.is_multiple_of(6) {
             "confirm"
         } else {
             "CONFIRM"
@@ -294,15 +294,15 @@ impl World {
 
     fn plan(&self, b: u32, c: u32) -> OffboardPlan {
         let mut plan = OffboardPlan::default();
-        if b % 3 != 0 {
+        if !b.is_multiple_of(3) {
             plan.default_to = Some(self.someone_active(b >> 2));
         }
-        if (b >> 4) % 3 == 0 {
+        if (b >> 4).is_multiple_of(3) {
             plan.resources.insert(
                 KINDS[(b >> 6) as usize % KINDS.len()].to_owned(),
                 Recipients {
                     to: vec![self.someone_active(c)],
-                    strategy: if c % 2 == 0 {
+                    strategy: if c.is_multiple_of(2) {
                         Strategy::RoundRobin
                     } else {
                         Strategy::Even
@@ -310,27 +310,27 @@ impl World {
                 },
             );
         }
-        if (c >> 6) % 3 == 0 {
+        if (c >> 6).is_multiple_of(3) {
             let name = DISTRIBUTIONS[(c >> 8) as usize % DISTRIBUTIONS.len()];
-            let fit = (c >> 11) % 4 != 0;
+            let fit = !(c >> 11).is_multiple_of(4);
             plan.distributions.insert(
                 name.to_owned(),
                 self.members(b.rotate_left(5), self.total_of(name), fit),
             );
         }
-        if (c >> 13) % 3 == 0 {
+        if (c >> 13).is_multiple_of(3) {
             plan.labels.insert(
                 LABELS[(c >> 15) as usize % LABELS.len()].to_owned(),
                 self.someone_active(b >> 9),
             );
         }
-        if (c >> 17) % 4 == 0 {
+        if (c >> 17).is_multiple_of(4) {
             plan.duties.insert(
                 DUTIES[(c >> 19) as usize % DUTIES.len()].to_owned(),
                 self.someone_active(b >> 12),
             );
         }
-        if (c >> 20) % 5 == 0 {
+        if (c >> 20).is_multiple_of(5) {
             plan.reports_to = Some(self.someone_active(b >> 15));
         }
         plan.credits_to = match (c >> 23) % 4 {
@@ -348,7 +348,7 @@ impl World {
     }
 
     fn credit_account(&self, dice: u32) -> CreditAccount {
-        if dice % 3 == 0 {
+        if dice.is_multiple_of(3) {
             CreditAccount::Pool
         } else {
             CreditAccount::User {
@@ -363,7 +363,7 @@ impl World {
         let group = GROUPS[a as usize % GROUPS.len()];
         match op % 34 {
             0 => {
-                let email = if a % 4 == 0 {
+                let email = if a.is_multiple_of(4) {
                     let user = self.someone(b);
                     self.org()
                         .directory()
@@ -375,13 +375,13 @@ impl World {
                 Command::InviteUser {
                     user: NewUser {
                         email,
-                        first_name: if a % 11 == 0 { " " } else { "Pat" }.into(),
+                        first_name: if a.is_multiple_of(11) { " " } else { "Pat" }.into(),
                         last_name: "Props".into(),
                         job_title: None,
                     },
                     role: ROLES[c as usize % ROLES.len()],
-                    manager: ((c >> 4) % 3 == 0).then(|| self.someone(c >> 6)),
-                    active: (a >> 3) % 3 != 0,
+                    manager: ((c >> 4).is_multiple_of(3)).then(|| self.someone(c >> 6)),
+                    active: !(a >> 3).is_multiple_of(3),
                 }
             }
             1 => Command::ActivateUser {
@@ -393,7 +393,7 @@ impl World {
             },
             3 => Command::SetManager {
                 user: self.someone(a),
-                manager: (b % 3 != 0).then(|| self.someone(c)),
+                manager: (!b.is_multiple_of(3)).then(|| self.someone(c)),
             },
             4 | 5 => Command::DeactivateUser {
                 user: self.someone(a),
@@ -406,7 +406,7 @@ impl World {
                 confirm: Self::phrase(b).into(),
             },
             9 => {
-                if b % 4 == 0 {
+                if b.is_multiple_of(4) {
                     Command::TransferOrgOwnership {
                         to: self.someone(a),
                     }
@@ -447,7 +447,7 @@ impl World {
                 to: (0..(b % 2 + 1))
                     .map(|i| self.someone_active(b.rotate_right(1 + 9 * i)))
                     .collect(),
-                strategy: if c % 2 == 0 {
+                strategy: if c.is_multiple_of(2) {
                     Strategy::RoundRobin
                 } else {
                     Strategy::Even
@@ -457,13 +457,13 @@ impl World {
                 from: self.someone(a),
                 to: self.someone_active(b),
                 then: Self::follow_up(c),
-                confirm: (c % 5 != 0).then(|| Self::phrase(c >> 3).into()),
+                confirm: (!c.is_multiple_of(5)).then(|| Self::phrase(c >> 3).into()),
             },
             19..=21 => Command::Offboard {
                 user: self.someone(a),
                 plan: self.plan(b, c),
                 then: Self::follow_up(a >> 8),
-                confirm: ((a >> 10) % 5 != 0).then(|| Self::phrase(a >> 12).into()),
+                confirm: (!(a >> 10).is_multiple_of(5)).then(|| Self::phrase(a >> 12).into()),
             },
             22 => Command::AssignDuty {
                 duty: DUTIES[a as usize % DUTIES.len()].into(),
@@ -477,24 +477,24 @@ impl World {
                     .map(|d| d.members.clone())
                     .unwrap_or_default();
                 let user = match members.len() {
-                    n if n > 0 && b % 4 != 0 => members[b as usize / 4 % n].user,
+                    n if n > 0 && !b.is_multiple_of(4) => members[b as usize / 4 % n].user,
                     _ => self.someone(b),
                 };
                 Command::RemoveDistributionMember {
                     distribution: distribution.into(),
                     user,
-                    members: (c % 3 == 0).then(|| {
-                        self.members(c >> 2, self.total_of(distribution), (c >> 1) % 4 != 0)
+                    members: (c.is_multiple_of(3)).then(|| {
+                        self.members(c >> 2, self.total_of(distribution), !(c >> 1).is_multiple_of(4))
                     }),
                 }
             }
             24 => Command::SetDistributionMembers {
                 distribution: distribution.into(),
-                members: self.members(b, self.total_of(distribution), c % 4 != 0),
+                members: self.members(b, self.total_of(distribution), !c.is_multiple_of(4)),
             },
             25 => Command::SetDistributionBackup {
                 distribution: distribution.into(),
-                backup: (b % 4 != 0).then(|| self.someone_active(c)),
+                backup: (!b.is_multiple_of(4)).then(|| self.someone_active(c)),
             },
             26 => Command::CreateDistribution {
                 name: DISTRIBUTIONS[3 + a as usize % 3].into(),
@@ -504,10 +504,10 @@ impl World {
                     DistributionKind::Integration,
                 ][b as usize % 3],
                 members: self.members(c, 0, false),
-                backup: (b % 5 == 0).then(|| self.someone_active(b >> 3)),
+                backup: (b.is_multiple_of(5)).then(|| self.someone_active(b >> 3)),
             },
             27 => {
-                if b % 2 == 0 {
+                if b.is_multiple_of(2) {
                     Command::AddLabelMember {
                         label: label.into(),
                         user: self.someone(c),
@@ -516,7 +516,7 @@ impl World {
                     Command::RemoveLabelMember {
                         label: label.into(),
                         user: self.someone(c),
-                        replacement: (b % 3 == 0).then(|| self.someone_active(b >> 2)),
+                        replacement: (b.is_multiple_of(3)).then(|| self.someone_active(b >> 2)),
                     }
                 }
             }
@@ -535,9 +535,9 @@ impl World {
             },
             30 | 31 => Command::RestoreUser {
                 user: self.someone(b),
-                return_ownership: a % 3 != 0,
-                new_email: (c % 5 == 0).then(|| format!("r{}@props.example", c % 7)),
-                reactivate: c % 2 == 0,
+                return_ownership: !a.is_multiple_of(3),
+                new_email: (c.is_multiple_of(5)).then(|| format!("r{}@props.example", c % 7)),
+                reactivate: c.is_multiple_of(2),
             },
             32 => {
                 // Mostly an offboarding that really happened, sometimes an unknown one.
@@ -556,7 +556,7 @@ impl World {
             }
             33 => Command::PurgeUser {
                 user: self.someone(b),
-                confirm: if c % 4 == 0 {
+                confirm: if c.is_multiple_of(4) {
                     "confirm".into()
                 } else {
                     "CONFIRM".into()

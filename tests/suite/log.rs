@@ -360,4 +360,48 @@ fn a_directory_in_use_is_reported_as_locked_not_as_a_raw_error() {
         err.to_string().contains(&dir.path().display().to_string()),
         "{err}"
     );
+    // A second engine is refused by the directory's own lock, before it reads the key
+    // vault or the checkpoint files beside sled.
+    let err = Engine::open(dir.path()).unwrap_err();
+    assert_eq!(err.code(), "data_dir_locked");
+}
+
+#[test]
+fn checkpoints_an_earlier_build_kept_inside_sled_move_to_files_when_the_log_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let old = db.open_tree("checkpoints").unwrap();
+        old.insert("server.tokens", &b"the token book"[..]).unwrap();
+        old.insert("server.consumer.o.billing", &b"acked 7"[..])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let log = SledLog::open(dir.path()).unwrap();
+    assert_eq!(
+        log.checkpoint("server.tokens").unwrap().as_deref(),
+        Some(&b"the token book"[..])
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("checkpoints/server.consumer.o.billing")).unwrap(),
+        b"acked 7"
+    );
+    drop(log);
+    // sled's flusher lets go of the directory a moment after the last handle drops.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let db = loop {
+        match sled::open(dir.path()) {
+            Ok(db) => break db,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert!(
+        !db.tree_names()
+            .iter()
+            .any(|name| name.as_ref() == b"checkpoints"),
+        "the old tree is still there"
+    );
 }

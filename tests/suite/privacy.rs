@@ -199,3 +199,31 @@ async fn stored_bytes_carry_only_the_sealed_profile() {
         .unwrap();
     assert_eq!(sealed, 2, "the owner's and zelda's invitations");
 }
+
+/// R13 holds the moment a purge is answered, not a little later: the key is destroyed
+/// before the purge returns (the writer's pipeline once answered first and destroyed the
+/// key at its next point of rest). Repeated, because the old gap was a race.
+#[tokio::test]
+async fn a_purge_that_returned_has_already_made_the_data_unreadable() {
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(dir.path()).unwrap();
+        let (org, owner, zelda) = org_with_zelda(&engine).await;
+        engine
+            .execute(
+                CommandMeta::new(org, Actor::User { id: owner }),
+                Command::PurgeUser {
+                    user: zelda,
+                    confirm: "CONFIRM".into(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(engine.vault().user_key(zelda).is_none(), "key still there");
+        let history = engine.user_history(org, zelda).unwrap();
+        let Event::UserInvited(invited) = &history[0].event else {
+            panic!("{history:?}")
+        };
+        assert_eq!(invited.profile.email, "erased");
+    }
+}
