@@ -38,7 +38,7 @@ pub fn load(
 ) -> Result<Option<Result<State, String>>, StoreError> {
     Ok(store
         .checkpoint(CHECKPOINT_NAME)?
-        .map(|sealed| open_sealed(&sealed, vault)))
+        .map(|sealed| open_sealed(sealed, vault)))
 }
 
 /// The checkpoint read straight from a data directory's files, without the log: for
@@ -50,15 +50,16 @@ pub fn load_from_files(
 ) -> Result<Option<Result<State, String>>, StoreError> {
     Ok(checkpoints
         .get(CHECKPOINT_NAME)?
-        .map(|sealed| open_sealed(&sealed, vault)))
+        .map(|sealed| open_sealed(sealed, vault)))
 }
 
-fn open_sealed(sealed: &[u8], vault: &KeyVault) -> Result<State, String> {
-    let bytes = vault
-        .checkpoint_key()
-        .and_then(|key| key.decrypt(sealed))
+fn open_sealed(mut sealed: Vec<u8>, vault: &KeyVault) -> Result<State, String> {
+    let key = vault.checkpoint_key();
+    let bytes = key
+        .as_ref()
+        .and_then(|key| key.decrypt_in_place(&mut sealed))
         .ok_or("checkpoint cannot be decrypted with the current checkpoint key")?;
-    State::from_checkpoint_bytes(&bytes).map_err(|e| e.to_string())
+    State::from_checkpoint_bytes(bytes).map_err(|e| e.to_string())
 }
 
 /// Takes the checkpoint `loaded` (if usable) and replays the tail up to `last_position`.

@@ -483,8 +483,12 @@ impl World {
                 Command::RemoveDistributionMember {
                     distribution: distribution.into(),
                     user,
-                    members: (c.is_multiple_of(3)).then(|| {
-                        self.members(c >> 2, self.total_of(distribution), !(c >> 1).is_multiple_of(4))
+                    members: c.is_multiple_of(3).then(|| {
+                        self.members(
+                            c >> 2,
+                            self.total_of(distribution),
+                            !(c >> 1).is_multiple_of(4),
+                        )
                     }),
                 }
             }
@@ -504,7 +508,7 @@ impl World {
                     DistributionKind::Integration,
                 ][b as usize % 3],
                 members: self.members(c, 0, false),
-                backup: (b.is_multiple_of(5)).then(|| self.someone_active(b >> 3)),
+                backup: b.is_multiple_of(5).then(|| self.someone_active(b >> 3)),
             },
             27 => {
                 if b.is_multiple_of(2) {
@@ -516,7 +520,7 @@ impl World {
                     Command::RemoveLabelMember {
                         label: label.into(),
                         user: self.someone(c),
-                        replacement: (b.is_multiple_of(3)).then(|| self.someone_active(b >> 2)),
+                        replacement: b.is_multiple_of(3).then(|| self.someone_active(b >> 2)),
                     }
                 }
             }
@@ -536,7 +540,9 @@ impl World {
             30 | 31 => Command::RestoreUser {
                 user: self.someone(b),
                 return_ownership: !a.is_multiple_of(3),
-                new_email: (c.is_multiple_of(5)).then(|| format!("r{}@props.example", c % 7)),
+                new_email: c
+                    .is_multiple_of(5)
+                    .then(|| format!("r{}@props.example", c % 7)),
                 reactivate: c.is_multiple_of(2),
             },
             32 => {
