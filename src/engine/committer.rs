@@ -12,10 +12,11 @@
 //! everything: only a restart knows what reached the disk.
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, Sender, SyncSender};
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
 use offboard_events::UserId;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::{oneshot, watch};
 
 use super::append::{AppendError, Appended};
@@ -92,7 +93,7 @@ pub(crate) struct Syncer {
     pub stats: Arc<WriterStats>,
     pub committed: watch::Sender<u64>,
     pub written: Receiver<Written>,
-    pub outcomes: Sender<Outcome>,
+    pub outcomes: UnboundedSender<Outcome>,
 }
 
 impl Syncer {

@@ -205,7 +205,7 @@ impl Engine {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let (to_committer, groups) = std::sync::mpsc::sync_channel(writer::MAX_IN_FLIGHT);
         let (written_tx, written) = std::sync::mpsc::sync_channel(writer::MAX_IN_FLIGHT);
-        let (outcomes_tx, outcomes) = std::sync::mpsc::channel();
+        let (outcomes_tx, outcomes) = mpsc::unbounded_channel();
         let committer = Committer {
             store: Arc::clone(&store),
             vault: Arc::clone(&vault),

@@ -6,23 +6,26 @@
 //! the committer (`committer.rs`), which writes them in ONE storage batch; the syncer
 //! then flushes ONCE for every group written and only then answers the commands. While
 //! group N is flushed, group N+1 is written and group N+2 decided (the pipeline): the
-//! flush no longer stalls deciding or writing.
+//! flush no longer stalls deciding or writing. With groups in flight the writer wakes for
+//! whichever comes first, a new command or the oldest group's outcome.
 //!
 //! Readers never see an event that is not yet durable: the writer keeps the state's
 //! write lock while any group it decided is in flight, and when a reader waits it stops
 //! deciding until the groups in flight are durable, then lets the reader in
-//! (`shared_state.rs`). Checkpoints and key destruction also happen only at such a
-//! point of rest, when the state is exactly what is durable.
+//! (`shared_state.rs`). Checkpoints also happen only at such a point of rest, when the
+//! state is exactly what is durable; a purged user's key is destroyed by the syncer,
+//! before the purge is answered.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::AtomicU64;
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, RwLockWriteGuard};
 use std::thread::JoinHandle;
 
 use chrono::{DateTime, Utc};
 use offboard_events::{CommandId, Envelope, Event, EventId, StreamId, UserId};
 use offboard_projections::State;
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::{mpsc, oneshot};
 
 use super::append::{AppendError, Appended, CommandMeta, ExpectedVersion};
@@ -87,7 +90,7 @@ pub(crate) struct Writer {
     /// The committer stage, the outcomes of the syncer stage (one per group, in order)
     /// and both stages' threads.
     pub to_committer: Option<SyncSender<Group>>,
-    pub outcomes: Receiver<Outcome>,
+    pub outcomes: UnboundedReceiver<Outcome>,
     pub stages: Vec<JoinHandle<()>>,
     /// The command ids of each group in flight, oldest first.
     pub in_flight: VecDeque<Vec<CommandId>>,
@@ -103,11 +106,20 @@ pub(crate) struct Writer {
 
 type StateGuard<'a> = RwLockWriteGuard<'a, State>;
 
+/// What woke the writer while groups were in flight.
+enum Wake {
+    Job(Job),
+    Outcome(Outcome),
+}
+
 impl Writer {
     /// Runs until every sender is gone.
     pub fn run(mut self) {
         let shared = Arc::clone(&self.state);
         let mut guard: Option<StateGuard<'_>> = None;
+        let waiter = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime without drivers always builds");
         loop {
             let jobs = if self.in_flight.is_empty() {
                 // Everything decided is durable: readers may look, checkpoints may go.
@@ -121,10 +133,10 @@ impl Writer {
                 self.settle_oldest(&shared, &mut guard);
                 continue;
             } else {
-                match self.rx.try_recv() {
-                    Ok(first) => self.take_group(first),
-                    Err(_) => {
-                        self.settle_oldest(&shared, &mut guard);
+                match self.next_job_or_outcome(&waiter) {
+                    Wake::Job(first) => self.take_group(first),
+                    Wake::Outcome(outcome) => {
+                        self.settle(outcome, &shared, &mut guard);
                         continue;
                     }
                 }
@@ -180,10 +192,42 @@ impl Writer {
         }
     }
 
-    /// Waits for the oldest group in flight; after a failure, reloads or stops once the
-    /// pipeline is empty.
+    /// While groups are in flight: the next command or the oldest group's outcome,
+    /// whichever comes first. Commands that arrive while a group is flushed are decided
+    /// during that flush, not after it (waiting on the outcome alone made each group
+    /// wait for the previous flush before it could even be decided).
+    fn next_job_or_outcome(&mut self, waiter: &tokio::runtime::Runtime) -> Wake {
+        if let Ok(job) = self.rx.try_recv() {
+            return Wake::Job(job);
+        }
+        let (rx, outcomes) = (&mut self.rx, &mut self.outcomes);
+        let woken = waiter.block_on(async {
+            tokio::select! {
+                biased;
+                outcome = outcomes.recv() => Some(Wake::Outcome(outcome.unwrap_or(Outcome::NotDurable))),
+                job = rx.recv() => job.map(Wake::Job),
+            }
+        });
+        // No more commands will come: only the outcomes are left to wait for.
+        woken.unwrap_or_else(|| {
+            Wake::Outcome(self.outcomes.blocking_recv().unwrap_or(Outcome::NotDurable))
+        })
+    }
+
+    /// Waits for the oldest group in flight and settles it.
     fn settle_oldest<'a>(&mut self, shared: &'a SharedState, guard: &mut Option<StateGuard<'a>>) {
-        let outcome = self.outcomes.recv().unwrap_or(Outcome::NotDurable);
+        let outcome = self.outcomes.blocking_recv().unwrap_or(Outcome::NotDurable);
+        self.settle(outcome, shared, guard);
+    }
+
+    /// Takes the oldest group in flight off the pipeline with its outcome; after a
+    /// failure, reloads or stops once the pipeline is empty.
+    fn settle<'a>(
+        &mut self,
+        outcome: Outcome,
+        shared: &'a SharedState,
+        guard: &mut Option<StateGuard<'a>>,
+    ) {
         for id in self.in_flight.pop_front().unwrap_or_default() {
             self.pending.remove(&id);
         }
