@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use append::{AppendError, AppendRequest, Appended, CommandMeta, ExpectedVersion};
 pub use checkpoint::{Recovery, CHECKPOINT_EVERY};
-pub use replay::{decode, for_each_envelope, ReadError};
+pub use replay::{decode, for_each_envelope, replay_range, ReadError};
 pub use writer::WriterStats;
 
 use crate::clock::{Clock, SystemClock};
@@ -502,7 +502,7 @@ impl Engine {
         let mut fresh = State::default();
         let mut applied = 0u64;
         let target = self.last_position();
-        for_each_envelope(self.store.as_ref(), &self.vault, 1, target, &mut |e| {
+        replay::replay_range(self.store.as_ref(), &self.vault, 1, target, &mut |e| {
             fresh.apply(&e);
             applied += 1;
             if applied.is_multiple_of(65_536) {

@@ -37,15 +37,26 @@ pub fn for_each_envelope(
     to: u64,
     visit: &mut dyn FnMut(Envelope),
 ) -> Result<(), ReadError> {
+    scan_envelopes(store, vault, from, to, &mut |envelope| {
+        visit(envelope);
+        true
+    })
+}
+
+/// Decodes the envelopes from `from` to `to` in order while `visit` returns `true`.
+fn scan_envelopes(
+    store: &dyn LogStore,
+    vault: &KeyVault,
+    from: u64,
+    to: u64,
+    visit: &mut dyn FnMut(Envelope) -> bool,
+) -> Result<(), ReadError> {
     let mut failure = None;
     store.scan(
         from,
         to,
         &mut |position, bytes| match decode(vault, position, bytes) {
-            Ok(envelope) => {
-                visit(envelope);
-                true
-            }
+            Ok(envelope) => visit(envelope),
             Err(e) => {
                 failure = Some(e);
                 false
@@ -55,6 +66,50 @@ pub fn for_each_envelope(
     failure.map_or(Ok(()), Err)
 }
 
+/// Envelopes per hand-over between the decoding and the applying thread of a replay.
+const REPLAY_BATCH: usize = 1024;
+
+/// Batches decoded but not yet applied: enough to ride out uneven batches, little memory.
+const REPLAY_AHEAD: usize = 4;
+
+/// [`for_each_envelope`] on two threads: one scans the log and decodes (the larger
+/// half of the work: JSON and unsealing), the caller's thread runs `visit` on the
+/// envelopes in order. For replays (rebuild, start-up), where both halves are busy.
+pub fn replay_range(
+    store: &dyn LogStore,
+    vault: &KeyVault,
+    from: u64,
+    to: u64,
+    visit: &mut dyn FnMut(Envelope),
+) -> Result<(), ReadError> {
+    let (batches, decoded) = std::sync::mpsc::sync_channel::<Vec<Envelope>>(REPLAY_AHEAD);
+    std::thread::scope(|scope| {
+        let decoder = scope.spawn(move || {
+            let mut batch = Vec::with_capacity(REPLAY_BATCH);
+            let scanned = scan_envelopes(store, vault, from, to, &mut |envelope| {
+                batch.push(envelope);
+                if batch.len() < REPLAY_BATCH {
+                    return true;
+                }
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(REPLAY_BATCH));
+                // The applying side hung up (it panicked): stop scanning.
+                batches.send(full).is_ok()
+            });
+            // What decoded before a bad event is still applied, as in `for_each_envelope`.
+            if !batch.is_empty() {
+                let _ = batches.send(batch);
+            }
+            scanned
+        });
+        for batch in decoded {
+            batch.into_iter().for_each(&mut *visit);
+        }
+        decoder
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
 /// Applies every event after `state.position()` to `state`; returns how many it applied.
 pub fn replay_all(
     store: &dyn LogStore,
@@ -62,7 +117,7 @@ pub fn replay_all(
     state: &mut State,
 ) -> Result<u64, ReadError> {
     let mut applied = 0;
-    for_each_envelope(
+    replay_range(
         store,
         vault,
         state.position() + 1,

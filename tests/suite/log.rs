@@ -405,3 +405,33 @@ fn checkpoints_an_earlier_build_kept_inside_sled_move_to_files_when_the_log_open
         "the old tree is still there"
     );
 }
+
+/// Replays decode on one thread and apply on another: the envelopes still arrive in log
+/// order across batch boundaries, and an undecodable event stops the replay with its
+/// position after everything before it was visited.
+#[tokio::test]
+async fn a_replay_visits_in_order_and_stops_at_an_undecodable_event() {
+    let engine = Engine::in_memory();
+    let mut events = Vec::new();
+    for n in 0..2_500 {
+        events.push(touch(n % 7));
+    }
+    for chunk in events.chunks(500) {
+        let mut request = append_one(chunk[0].clone());
+        request.events = chunk.to_vec();
+        engine.append(request).await.unwrap();
+    }
+    let (store, vault) = (engine.store().as_ref(), engine.vault());
+    let mut seen = Vec::new();
+    offboard::engine::replay_range(store, vault, 1, 2_500, &mut |e| seen.push(e.position)).unwrap();
+    assert_eq!(seen, (1..=2_500).collect::<Vec<u64>>());
+
+    store.tamper(2_100, b"not an envelope").unwrap();
+    let mut seen = Vec::new();
+    let err =
+        offboard::engine::replay_range(store, vault, 1, 2_500, &mut |e| seen.push(e.position))
+            .unwrap_err();
+    assert_eq!(err.code(), "log_unreadable");
+    assert!(err.to_string().contains("2100"), "{err}");
+    assert_eq!(seen, (1..2_100).collect::<Vec<u64>>());
+}
