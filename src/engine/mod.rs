@@ -23,6 +23,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use append::{AppendError, AppendRequest, Appended, CommandMeta, ExpectedVersion};
+use checkpoint::Checkpoints;
 pub use checkpoint::{Recovery, CHECKPOINT_EVERY};
 pub use replay::{decode, for_each_envelope, replay_range, ReadError};
 pub use writer::WriterStats;
@@ -86,6 +87,7 @@ pub struct Engine {
     committed: watch::Receiver<u64>,
     recovery: Recovery,
     vault: Arc<KeyVault>,
+    checkpoints: Arc<Checkpoints>,
     tx: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
     /// The data directory's lock when the engine opened one; released on drop, after
@@ -194,7 +196,7 @@ impl Engine {
         for user in purged {
             vault.destroy_user_key(user)?;
         }
-        let last_checkpoint = recovery.checkpoint_position.unwrap_or(0);
+        let checkpoints = Arc::new(Checkpoints::new(recovery.checkpoint_position.unwrap_or(0)));
         let last_time = match store.get(head.last_position)? {
             Some(bytes) => decode(&vault, head.last_position, &bytes)?.occurred_at,
             None => DateTime::<Utc>::MIN_UTC,
@@ -240,7 +242,7 @@ impl Engine {
             head,
             last_time,
             rx,
-            last_checkpoint,
+            checkpoints: Arc::clone(&checkpoints),
             vault: Arc::clone(&vault),
             purged: Vec::new(),
             max_group: options.max_group.max(1),
@@ -263,6 +265,7 @@ impl Engine {
             committed,
             recovery,
             vault,
+            checkpoints,
             tx: Some(tx),
             writer: Some(handle),
             lock: None,
@@ -485,7 +488,8 @@ impl Engine {
     /// Saves a checkpoint of the projections as they stand now.
     pub fn checkpoint_now(&self) -> Result<u64, crate::store::StoreError> {
         let state = self.state();
-        checkpoint::save(self.store.as_ref(), &self.vault, &state)?;
+        self.checkpoints
+            .save(self.store.as_ref(), &self.vault, &state)?;
         Ok(state.position())
     }
 

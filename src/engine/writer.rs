@@ -29,7 +29,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::{mpsc, oneshot};
 
 use super::append::{AppendError, Appended, CommandMeta, ExpectedVersion};
-use super::checkpoint::{self, CHECKPOINT_EVERY};
+use super::checkpoint::{Checkpoints, CHECKPOINT_EVERY};
 use super::committer::{Group, Outcome};
 use super::replay::replay_all;
 use super::shared_state::SharedState;
@@ -77,8 +77,8 @@ pub(crate) struct Writer {
     pub head: ChainHead,
     pub last_time: DateTime<Utc>,
     pub rx: mpsc::Receiver<Job>,
-    /// Position of the last checkpoint saved (or loaded).
-    pub last_checkpoint: u64,
+    /// The last checkpoint saved (or loaded), by the writer or `Engine::checkpoint_now`.
+    pub checkpoints: Arc<Checkpoints>,
     pub vault: Arc<KeyVault>,
     /// Users purged by groups in flight or just made durable: the syncer destroys their
     /// keys before answering; the checkpoint still naming them is replaced at rest.
@@ -156,7 +156,7 @@ impl Writer {
         for stage in self.stages.drain(..) {
             let _ = stage.join();
         }
-        if self.broken.is_none() && self.head.last_position > self.last_checkpoint {
+        if self.broken.is_none() && self.head.last_position > self.checkpoints.last() {
             self.save_checkpoint();
         }
     }
@@ -180,7 +180,7 @@ impl Writer {
     }
 
     fn checkpoint_due(&self) -> bool {
-        self.head.last_position >= self.last_checkpoint + CHECKPOINT_EVERY
+        self.head.last_position >= self.checkpoints.last() + CHECKPOINT_EVERY
     }
 
     /// Work that needs the state to be exactly what is durable, with no lock held.
@@ -291,9 +291,11 @@ impl Writer {
     /// A failed checkpoint costs only start-up time, so it is reported, not fatal.
     fn save_checkpoint(&mut self) {
         let state = self.state.read();
-        match checkpoint::save(self.store.as_ref(), &self.vault, &state) {
-            Ok(()) => self.last_checkpoint = state.position(),
-            Err(e) => eprintln!("offboard: checkpoint not saved: {e}"),
+        if let Err(e) = self
+            .checkpoints
+            .save(self.store.as_ref(), &self.vault, &state)
+        {
+            eprintln!("offboard: checkpoint not saved: {e}");
         }
     }
 

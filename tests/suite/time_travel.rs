@@ -411,3 +411,33 @@ async fn owners_across_an_offboarding_that_deleted_and_the_restore_that_undid_it
         UserStatus::Active
     );
 }
+
+/// A checkpoint saved on request (as `rebuild` does) counts for the writer too: closing
+/// the engine right after does not save the same state a second time (each save replaces
+/// the checkpoint key, so an unchanged key file means no second save).
+#[tokio::test]
+async fn closing_right_after_a_checkpoint_does_not_save_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("keys/checkpoint.key");
+    let engine = Engine::open(dir.path()).unwrap();
+    for n in 0..10 {
+        engine.append(append_one(touch(n))).await.unwrap();
+    }
+    engine.rebuild(&mut |_| {}).unwrap();
+    let saved = std::fs::read(&key_file).unwrap();
+    drop(engine);
+    assert_eq!(
+        std::fs::read(&key_file).unwrap(),
+        saved,
+        "saved again at close"
+    );
+
+    // With something new after it, closing does save.
+    let engine = Engine::open(dir.path()).unwrap();
+    assert_eq!(engine.recovery().checkpoint_position, Some(10));
+    engine.append(append_one(touch(1))).await.unwrap();
+    drop(engine);
+    assert_ne!(std::fs::read(&key_file).unwrap(), saved);
+    let engine = Engine::open(dir.path()).unwrap();
+    assert_eq!(engine.recovery().checkpoint_position, Some(11));
+}
