@@ -16,7 +16,7 @@ use super::replay::{replay_all, ReadError};
 use crate::privacy::KeyVault;
 use crate::store::{CheckpointDir, LogStore, StoreError};
 
-/// The checkpoints tree key of the projections.
+/// The name of the projections' checkpoint (a file in the data directory's `checkpoints/`).
 pub const CHECKPOINT_NAME: &str = "projections";
 
 /// Events between two checkpoints the writer takes on its own.

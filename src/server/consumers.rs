@@ -3,7 +3,7 @@
 //! resumes right after it, also after a server restart (at-least-once: what was received
 //! but not acked comes again).
 //!
-//! Stored beside the log in the store's checkpoints tree, one record per consumer under
+//! Stored beside the log among the store's named checkpoints, one per consumer under
 //! `server.consumer.{org}.{name}`: names are per org, like everything else (R1).
 
 use chrono::{DateTime, Utc};

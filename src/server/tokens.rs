@@ -1,7 +1,7 @@
 //! API tokens: who a request acts as. A token is `ofb_` + 32 random bytes (base64url),
-//! printed once when created; only its SHA-256 is stored, beside the log in the store's
-//! checkpoints tree under [`TOKENS_RECORD`] (small named records that are not events,
-//! like the projection checkpoint). Each token belongs to one org and one principal:
+//! printed once when created; only its SHA-256 is stored, beside the log among the
+//! store's named checkpoints under [`TOKENS_RECORD`] (records that are not events, like
+//! the projection checkpoint; files in `checkpoints/` for the sled log). Each token belongs to one org and one principal:
 //! a user of that org, or a support or auditor principal registered for it (R5).
 //!
 //! The functions taking an [`Engine`] are the library API the CLI calls on a data
@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::store::{LogStore, StoreError};
 use crate::Engine;
 
-/// The record (in the store's checkpoints tree) holding every token.
+/// The named checkpoint (beside the log) holding every token.
 pub const TOKENS_RECORD: &str = "server.tokens";
 
 /// What every token starts with, so secret scanners and people recognize one.
