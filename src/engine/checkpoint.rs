@@ -7,6 +7,7 @@
 //! decode, or that claims a position past the log's end is ignored (and replaced by the
 //! next save), never trusted.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use offboard_projections::State;
@@ -103,20 +104,24 @@ pub fn recover(
 /// (after `rebuild`, a 1M-event log wrote its 91 MB checkpoint twice).
 #[derive(Debug)]
 pub struct Checkpoints {
-    last: Mutex<u64>,
+    /// Read on every turn of the writer's loop, so never behind the save lock (a save
+    /// of a large state takes most of a second).
+    last: AtomicU64,
+    saving: Mutex<()>,
 }
 
 impl Checkpoints {
     /// `loaded_at`: the position of the checkpoint start-up loaded (0 if none).
     pub fn new(loaded_at: u64) -> Self {
         Self {
-            last: Mutex::new(loaded_at),
+            last: AtomicU64::new(loaded_at),
+            saving: Mutex::new(()),
         }
     }
 
     /// The position of the last checkpoint saved or loaded.
     pub fn last(&self) -> u64 {
-        *self.lock()
+        self.last.load(Ordering::Acquire)
     }
 
     /// Saves `state` as the checkpoint.
@@ -126,14 +131,10 @@ impl Checkpoints {
         vault: &KeyVault,
         state: &State,
     ) -> Result<(), StoreError> {
-        let mut last = self.lock();
+        let _one_at_a_time = self.saving.lock().unwrap_or_else(|p| p.into_inner());
         save(store, vault, state)?;
-        *last = (*last).max(state.position());
+        self.last.fetch_max(state.position(), Ordering::AcqRel);
         Ok(())
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, u64> {
-        self.last.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

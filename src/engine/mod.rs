@@ -245,6 +245,7 @@ impl Engine {
             checkpoints: Arc::clone(&checkpoints),
             vault: Arc::clone(&vault),
             purged: Vec::new(),
+            purge_since_checkpoint: false,
             max_group: options.max_group.max(1),
             pipelined: options.pipelined,
             to_committer: Some(to_committer),

@@ -80,9 +80,12 @@ pub(crate) struct Writer {
     /// The last checkpoint saved (or loaded), by the writer or `Engine::checkpoint_now`.
     pub checkpoints: Arc<Checkpoints>,
     pub vault: Arc<KeyVault>,
-    /// Users purged by groups in flight or just made durable: the syncer destroys their
-    /// keys before answering; the checkpoint still naming them is replaced at rest.
+    /// Users purged by the group being decided (handed to the syncer, which destroys
+    /// their keys before answering).
     pub purged: Vec<UserId>,
+    /// A purge was decided since the last checkpoint: the checkpoint, whose plaintext
+    /// views still name the user, is replaced at the next point of rest.
+    pub purge_since_checkpoint: bool,
     /// Most commands per group (1 turns group commit off: one flush per command).
     pub max_group: usize,
     /// Decide the next group while the previous one is flushed.
@@ -176,7 +179,7 @@ impl Writer {
 
     /// A checkpoint or a purge waits for a point of rest: stop deciding until then.
     fn must_rest(&self) -> bool {
-        !self.purged.is_empty() || self.checkpoint_due()
+        self.purge_since_checkpoint || self.checkpoint_due()
     }
 
     fn checkpoint_due(&self) -> bool {
@@ -185,7 +188,7 @@ impl Writer {
 
     /// Work that needs the state to be exactly what is durable, with no lock held.
     fn at_rest(&mut self) {
-        if !self.purged.is_empty() {
+        if self.purge_since_checkpoint {
             self.forget_purged();
         } else if self.checkpoint_due() {
             self.save_checkpoint();
@@ -254,7 +257,6 @@ impl Writer {
     /// After a group was not written: forget what the failed generation did in memory.
     fn reload_from_log(&mut self, state: &mut State) {
         self.generation += 1;
-        self.purged.clear();
         self.pending.clear();
         let mut fresh = State::default();
         let reloaded = self
@@ -284,7 +286,7 @@ impl Writer {
     /// keys: replace the checkpoint (whose plaintext views still name them) by one under
     /// a new key. If the process dies first, opening the engine finishes the job.
     fn forget_purged(&mut self) {
-        self.purged.clear();
+        self.purge_since_checkpoint = false;
         self.save_checkpoint();
     }
 
@@ -305,7 +307,6 @@ impl Writer {
         let mut batch = CommitBatch::default();
         let mut replies = Vec::with_capacity(jobs.len());
         let mut ids = Vec::with_capacity(jobs.len());
-        let purged_before = self.purged.len();
         for job in jobs {
             let Job {
                 meta,
@@ -332,7 +333,7 @@ impl Writer {
             generation: self.generation,
             batch,
             replies,
-            purged: self.purged[purged_before..].to_vec(),
+            purged: std::mem::take(&mut self.purged),
         };
         match &self.to_committer {
             Some(committer) => {
@@ -444,6 +445,7 @@ impl Writer {
             state.apply(&envelope);
             if let Event::UserPurged(purged) = &envelope.event {
                 self.purged.push(purged.user_id);
+                self.purge_since_checkpoint = true;
             }
             batch.events.push(StoredEvent {
                 position: envelope.position,
