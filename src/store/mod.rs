@@ -5,6 +5,7 @@
 //! (`engine::writer`) assigns positions, stream versions and hashes, and hands the store
 //! one [`CommitBatch`] per group commit, which the store writes atomically and durably.
 
+mod block;
 mod checkpoint_dir;
 mod dir_lock;
 mod keys;

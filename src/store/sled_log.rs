@@ -3,11 +3,14 @@
 //! groups written while the previous flush ran).
 //!
 //! The `log` tree holds three key spaces, each behind a one-byte prefix:
-//! `e` ++ position (BE u64) → canonical envelope JSON; `c` ++ command id →
+//! `b` ++ first position (BE u64) → a [`block`](super::block) of consecutive stored
+//! events (a group commit's events, in blocks of up to 6 KiB); `c` ++ command id →
 //! [`CommandRecord`] JSON; `h` → the chain head as [`ChainHead`] JSON. The stream index
-//! is a projection (`offboard_projections::Streams`); an `s` key space left by earlier
-//! builds is ignored. A batch on one tree is atomic in sled and much cheaper than a
-//! transaction across trees (measured: ~3 ms → well under 1 ms for a 64-command group).
+//! is a projection (`offboard_projections::Streams`). Earlier builds stored one event
+//! per key (`e` ++ position); those events are still read, and they always precede the
+//! blocks in log order; an `s` key space they left is ignored. A batch on one tree is
+//! atomic in sled and much cheaper than a transaction across trees (measured: ~3 ms →
+//! well under 1 ms for a 64-command group).
 //! Named checkpoints (projections, tokens, consumer positions) are files beside sled
 //! ([`CheckpointDir`]); a `checkpoints` tree left by earlier builds is moved there when
 //! the log opens.
@@ -16,12 +19,15 @@ use std::path::{Path, PathBuf};
 
 use offboard_events::CommandId;
 
+use super::block::{self, Block};
 use super::checkpoint_dir::CheckpointDir;
 use super::dir_lock::LOCK_PATIENCE;
 use super::keys::{decode_position, position_key};
 use super::{ChainHead, CommandRecord, CommitBatch, LogStore, StoreError};
 
+/// One event per key: how builds before blocks stored events. Read, never written.
 const EVENT: u8 = b'e';
+const BLOCK: u8 = b'b';
 const COMMAND: u8 = b'c';
 const HEAD_KEY: &[u8] = b"h";
 
@@ -34,6 +40,20 @@ fn prefixed(prefix: u8, rest: &[u8]) -> Vec<u8> {
 
 fn event_key(position: u64) -> Vec<u8> {
     prefixed(EVENT, &position_key(position))
+}
+
+fn block_key(first: u64) -> Vec<u8> {
+    prefixed(BLOCK, &position_key(first))
+}
+
+fn key_position(key: &[u8]) -> Result<u64, StoreError> {
+    decode_position(&key[1..])
+        .ok_or_else(|| StoreError::Corrupt(format!("event key of {} bytes", key.len())))
+}
+
+fn parse_block(first: u64, value: &[u8]) -> Result<Block<'_>, StoreError> {
+    Block::parse(value)
+        .ok_or_else(|| StoreError::Corrupt(format!("the block of events from {first} is damaged")))
 }
 
 /// sled's page cache. Kept modest: the projections hold the hot state in memory, the log
@@ -110,13 +130,17 @@ impl SledLog {
     /// Recovery check: the head written with the last batch must name the last event.
     /// Both are written in one atomic batch, so a mismatch means outside damage.
     fn check_head(&self) -> Result<(), StoreError> {
-        let last = self
-            .log
-            .range([EVENT]..[EVENT + 1])
-            .next_back()
-            .transpose()
-            .map_err(io)?;
-        let last = last.and_then(|(key, _)| decode_position(&key[1..]));
+        let last = match self.last_block()? {
+            Some((first, value)) => Some(first + parse_block(first, &value)?.len() as u64 - 1),
+            None => self
+                .log
+                .range([EVENT]..[EVENT + 1])
+                .next_back()
+                .transpose()
+                .map_err(io)?
+                .map(|(key, _)| key_position(&key))
+                .transpose()?,
+        };
         let head = self.stored_head()?;
         match (last, head) {
             (None, None) => Ok(()),
@@ -126,6 +150,70 @@ impl SledLog {
                 head.map(|h| h.last_position)
             ))),
         }
+    }
+}
+
+impl SledLog {
+    fn last_block(&self) -> Result<Option<(u64, sled::IVec)>, StoreError> {
+        self.block_at_or_before(u64::MAX)
+    }
+
+    /// The block whose first position is the greatest at or before `position`.
+    fn block_at_or_before(&self, position: u64) -> Result<Option<(u64, sled::IVec)>, StoreError> {
+        match self
+            .log
+            .range(block_key(0)..=block_key(position))
+            .next_back()
+            .transpose()
+            .map_err(io)?
+        {
+            Some((key, value)) => Ok(Some((key_position(&key)?, value))),
+            None => Ok(None),
+        }
+    }
+
+    /// Visits the events of `from..=to` stored one per key by earlier builds; `false`
+    /// when `visit` asked to stop.
+    fn scan_single_events(
+        &self,
+        from: u64,
+        to: u64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<bool, StoreError> {
+        for item in self.log.range(event_key(from)..=event_key(to)) {
+            let (key, value) = item.map_err(io)?;
+            if !visit(key_position(&key)?, &value) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn scan_blocks(
+        &self,
+        from: u64,
+        to: u64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        // The block holding `from` may start before it.
+        let start = match self.block_at_or_before(from)? {
+            Some((first, _)) => first,
+            None => from,
+        };
+        for item in self.log.range(block_key(start)..=block_key(to)) {
+            let (key, value) = item.map_err(io)?;
+            let first = key_position(&key)?;
+            let block = parse_block(first, &value)?;
+            for (position, bytes) in (first..).zip(block.iter()) {
+                if position < from {
+                    continue;
+                }
+                if position > to || !visit(position, bytes) {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -172,8 +260,18 @@ fn open_error(dir: &Path, e: sled::Error) -> StoreError {
 impl LogStore for SledLog {
     fn write(&self, batch: &CommitBatch) -> Result<(), StoreError> {
         let mut writes = sled::Batch::default();
-        for event in &batch.events {
-            writes.insert(event_key(event.position), event.bytes.as_slice());
+        let mut events = batch.events.as_slice();
+        for run in block::runs(events.iter().map(|e| e.bytes.len())) {
+            let (this, rest) = events.split_at(run);
+            events = rest;
+            let first = this[0].position;
+            if this.iter().zip(first..).any(|(e, p)| e.position != p) {
+                return Err(StoreError::Io(format!(
+                    "a commit's events from {first} do not have consecutive positions"
+                )));
+            }
+            let value = block::encode(this.iter().map(|e| e.bytes.as_slice()));
+            writes.insert(block_key(first), value);
         }
         for (id, record) in &batch.commands {
             let bytes = serde_json::to_vec(record).expect("a command record always serializes");
@@ -199,6 +297,10 @@ impl LogStore for SledLog {
     }
 
     fn get(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some((first, value)) = self.block_at_or_before(position)? {
+            let block = parse_block(first, &value)?;
+            return Ok(block.get((position - first) as usize).map(<[u8]>::to_vec));
+        }
         Ok(self
             .log
             .get(event_key(position))
@@ -215,13 +317,9 @@ impl LogStore for SledLog {
         if from > to {
             return Ok(());
         }
-        for item in self.log.range(event_key(from)..=event_key(to)) {
-            let (key, value) = item.map_err(io)?;
-            let position = decode_position(&key[1..])
-                .ok_or_else(|| StoreError::Corrupt(format!("event key of {} bytes", key.len())))?;
-            if !visit(position, &value) {
-                break;
-            }
+        // Events stored one per key by earlier builds all precede the first block.
+        if self.scan_single_events(from, to, visit)? {
+            self.scan_blocks(from, to, visit)?;
         }
         Ok(())
     }
@@ -248,7 +346,26 @@ impl LogStore for SledLog {
     }
 
     fn tamper(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError> {
-        self.log.insert(event_key(position), bytes).map_err(io)?;
+        match self.block_at_or_before(position)? {
+            Some((first, value)) if position - first < parse_block(first, &value)?.len() as u64 => {
+                let block = parse_block(first, &value)?;
+                let at = (position - first) as usize;
+                let events = (0..block.len()).map(|i| {
+                    if i == at {
+                        bytes
+                    } else {
+                        block.get(i).expect("in range")
+                    }
+                });
+                let events: Vec<&[u8]> = events.collect();
+                self.log
+                    .insert(block_key(first), block::encode(events.into_iter()))
+                    .map_err(io)?;
+            }
+            _ => {
+                self.log.insert(event_key(position), bytes).map_err(io)?;
+            }
+        }
         self.db.flush().map_err(io)?;
         Ok(())
     }
