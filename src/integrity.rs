@@ -1,9 +1,10 @@
 //! `verify`: walks the whole log and checks that positions are gapless, every envelope's
 //! `prev_hash` names the hash before it, and every `hash` matches the envelope's canonical
-//! bytes. Works on the stored JSON, never on decoded events, so old schema versions and
-//! sealed personal data verify exactly as they were written.
+//! bytes. Works on the stored form (its canonical JSON), never on decoded events, so old
+//! schema versions and sealed personal data verify exactly as they were written.
 
 use offboard_events::canonical::{envelope_hash, GENESIS_HASH};
+use offboard_events::{stored, StoredEnvelope};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -91,8 +92,34 @@ fn check_one(
             "position {expected} is missing (next stored is {position})"
         ));
     }
+    if stored::is_binary(bytes) {
+        let envelope = StoredEnvelope::parse(bytes).map_err(|e| e.to_string())?;
+        return check_stored_link(position, prev_hash, &envelope);
+    }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
     check_link(position, prev_hash, &value)
+}
+
+/// [`check_link`] for the binary stored form: the hash is recomputed over the canonical
+/// JSON the stored form stands for, exactly as for an envelope stored as JSON.
+fn check_stored_link(
+    position: u64,
+    prev_hash: &str,
+    envelope: &StoredEnvelope<'_>,
+) -> Result<String, String> {
+    if envelope.position != position {
+        return Err(format!(
+            "the envelope's position field is {}, expected {position}",
+            envelope.position
+        ));
+    }
+    if hex::encode(envelope.prev_hash) != prev_hash {
+        return Err("prev_hash does not name the previous event's hash".to_owned());
+    }
+    if envelope.computed_hash() != envelope.hash {
+        return Err("hash does not match the envelope's contents".to_owned());
+    }
+    Ok(hex::encode(envelope.hash))
 }
 
 /// Checks one envelope (as JSON) against its place in the chain: its `position` field,

@@ -16,6 +16,7 @@ use crate::actor::Actor;
 use crate::canonical;
 use crate::event::Event;
 use crate::ids::{CommandId, CorrelationId, EventId, OrgId, StreamId, UserId};
+use crate::stored::{self, StoredEnvelope};
 use crate::upcast::DecodeError;
 
 /// One stored event with its metadata. `position` is the global, gapless, 1-based order
@@ -163,22 +164,47 @@ impl Envelope {
         canonical::envelope_hash(&self.to_value())
     }
 
-    /// Sets `hash` from the contents and returns the canonical stored bytes.
+    /// Sets `hash` from the contents and returns the stored bytes.
     pub fn seal_hash(&mut self) -> Vec<u8> {
-        self.seal_hash_with(|_| Ok::<(), std::convert::Infallible>(()))
+        self.seal_hash_with(|_, _| Ok::<(), std::convert::Infallible>(()))
             .unwrap_or_else(|never| match never {})
     }
 
-    /// Like [`Envelope::seal_hash`], but lets `store_form` rewrite the JSON first (e.g.
-    /// to encrypt personal data): the hash covers the stored form.
+    /// Like [`Envelope::seal_hash`], but lets `store_form` rewrite the payload's JSON
+    /// first, given the event type (e.g. to encrypt personal data): the hash covers the
+    /// stored form.
+    ///
+    /// The bytes are the binary [`StoredEnvelope`]; the hash is SHA-256 of the
+    /// envelope's canonical JSON either way. Only an envelope whose `prev_hash` is not a
+    /// lowercase hex SHA-256 (never one the writer builds) is stored as canonical JSON.
     pub fn seal_hash_with<E>(
         &mut self,
-        store_form: impl FnOnce(&mut serde_json::Value) -> Result<(), E>,
+        store_form: impl FnOnce(&str, &mut serde_json::Value) -> Result<(), E>,
     ) -> Result<Vec<u8>, E> {
-        let mut value = self.to_value();
-        store_form(&mut value)?;
-        let (canonical, at) = canonical::canonical_without_hash_at(&value);
-        self.hash = canonical::sha256_hex(&canonical);
-        Ok(canonical::with_hash_member(&canonical, at, &self.hash))
+        let mut data = serde_json::to_value(&self.event).expect("an event always serializes");
+        store_form(self.event.event_type(), &mut data)?;
+        let mut text = Vec::with_capacity(256);
+        canonical::write_canonical(&data, &mut text);
+        let text = String::from_utf8(text).expect("JSON is UTF-8");
+        let Some(mut stored) = StoredEnvelope::from_envelope(self, text) else {
+            let mut value = self.to_value();
+            value["data"] = data;
+            let (canonical, at) = canonical::canonical_without_hash_at(&value);
+            self.hash = canonical::sha256_hex(&canonical);
+            return Ok(canonical::with_hash_member(&canonical, at, &self.hash));
+        };
+        stored.hash = stored.computed_hash();
+        self.hash = hex::encode(stored.hash);
+        Ok(stored.encode())
+    }
+
+    /// Reads stored bytes: the binary [`StoredEnvelope`], or JSON (stored by earlier
+    /// builds, or the wire form), upcasting old payloads.
+    pub fn from_stored(bytes: &[u8]) -> Result<Self, DecodeError> {
+        if stored::is_binary(bytes) {
+            StoredEnvelope::parse(bytes)?.decode()
+        } else {
+            Self::from_json(bytes)
+        }
     }
 }

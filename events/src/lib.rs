@@ -3,7 +3,7 @@
 //! Downstream systems depend on this crate alone to read the log or the event stream:
 //! the [`Envelope`] (R24), every domain [`Event`] with its type tag and schema version,
 //! upcasting of old versions ([`upcast`]), the canonical bytes and hash chain
-//! ([`canonical`]), and the JSON Schema ([`schema`]).
+//! ([`canonical`]), the stored form of an envelope ([`stored`]), and the JSON Schema ([`schema`]).
 
 pub mod actor;
 pub mod canonical;
@@ -19,6 +19,7 @@ pub mod org;
 pub mod ownership;
 pub mod resource;
 pub mod schema;
+pub mod stored;
 pub mod upcast;
 pub mod user;
 
@@ -34,5 +35,6 @@ pub use offboarding::*;
 pub use org::*;
 pub use ownership::*;
 pub use resource::{ResourceKey, ResourceKeyError};
+pub use stored::StoredEnvelope;
 pub use upcast::DecodeError;
 pub use user::*;

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use offboard_events::canonical::{write_canonical, GENESIS_HASH};
-use offboard_events::{CommandId, CorrelationId, RawEnvelope};
+use offboard_events::{stored, CommandId, CorrelationId, RawEnvelope, StoredEnvelope};
 use serde_json::{json, Value};
 
 use super::error::CliError;
@@ -50,22 +50,30 @@ pub fn export(cx: &mut Ctx, file: &Path) -> Result<(), CliError> {
     let progress = Progress::new(Some(last), "exporting");
     let mut failure = None;
     let mut written = 0u64;
-    engine.store().scan(1, last, &mut |position, bytes| match w
-        .write_all(bytes)
-        .and_then(|()| w.write_all(b"\n"))
-    {
-        Ok(()) => {
-            written += 1;
-            if position % 4096 == 0 {
-                progress.set(position);
+    engine
+        .store()
+        .scan(1, last, &mut |position, bytes| match stored::to_json(bytes)
+            .map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("event {position}: {e}"),
+                )
+            })
+            .and_then(|json| w.write_all(&json))
+            .and_then(|()| w.write_all(b"\n"))
+        {
+            Ok(()) => {
+                written += 1;
+                if position % 4096 == 0 {
+                    progress.set(position);
+                }
+                true
             }
-            true
-        }
-        Err(e) => {
-            failure = Some(e);
-            false
-        }
-    })?;
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
+        })?;
     progress.finish();
     if let Some(e) = failure {
         return Err(e.into());
@@ -236,6 +244,9 @@ pub fn import(dir: &Path, file: &Path, out: &mut Output) -> Result<(), CliError>
                 })
             }
         }
+        // Stored like the writer stores it, unless that would change what the hash covers
+        // (a line this build did not write may carry members it does not know).
+        let bytes = StoredEnvelope::from_json(&bytes).map_or(bytes, |envelope| envelope.encode());
         batch.events.push(StoredEvent { position, bytes });
         prev_hash = hash;
         expected += 1;

@@ -431,7 +431,8 @@ impl Writer {
                 hash: String::new(),
                 event,
             };
-            let bytes = envelope.seal_hash_with(|value| seal::seal(value, &self.vault))?;
+            let bytes = envelope
+                .seal_hash_with(|event_type, data| seal::seal(event_type, data, &self.vault))?;
             head = ChainHead {
                 last_position: envelope.position,
                 last_hash: envelope.hash.clone(),

@@ -7,7 +7,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use offboard_events::{DecodeError, Envelope, RawEnvelope, UserId};
+use offboard_events::{stored, DecodeError, Envelope, RawEnvelope, StoredEnvelope, UserId};
 use offboard_projections::ERASED;
 use serde_json::{json, Value};
 
@@ -21,16 +21,12 @@ fn user_of(data: &Value) -> Option<UserId> {
     data.get("user_id")?.as_str()?.parse().ok()
 }
 
-/// Replaces the plaintext profile in an envelope's JSON by its sealed form.
-pub fn seal(value: &mut Value, vault: &KeyVault) -> Result<(), StoreError> {
-    let is_profile_event = value
-        .get("event_type")
-        .and_then(Value::as_str)
-        .is_some_and(|t| PROFILE_EVENTS.contains(&t));
-    if !is_profile_event {
+/// Replaces the plaintext profile in an event's payload (`data`, of type `event_type`)
+/// by its sealed form.
+pub fn seal(event_type: &str, data: &mut Value, vault: &KeyVault) -> Result<(), StoreError> {
+    if !PROFILE_EVENTS.contains(&event_type) {
         return Ok(());
     }
-    let data = &mut value["data"];
     let user = user_of(data)
         .ok_or_else(|| StoreError::Io("a profile event without a user id".to_owned()))?;
     let profile = data["profile"].take();
@@ -40,17 +36,30 @@ pub fn seal(value: &mut Value, vault: &KeyVault) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Decodes stored envelope bytes, unsealing the profile with the user's key, or
-/// reading it as erased when the key is gone (R13).
+/// Decodes stored envelope bytes (binary or JSON), unsealing the profile with the
+/// user's key, or reading it as erased when the key is gone (R13).
 pub fn decode(bytes: &[u8], vault: &KeyVault) -> Result<Envelope, DecodeError> {
+    if stored::is_binary(bytes) {
+        let envelope = StoredEnvelope::parse(bytes)?;
+        return match unsealed(&envelope.event_type, &envelope.data, vault)? {
+            Some(data) => envelope.decode_with(&data),
+            None => envelope.decode(),
+        };
+    }
     let raw = RawEnvelope::parse(bytes)?;
-    let sealed =
-        PROFILE_EVENTS.contains(&raw.event_type.as_str()) && raw.data.get().contains("\"sealed\"");
-    if !sealed {
-        return raw.decode();
+    match unsealed(&raw.event_type, raw.data.get(), vault)? {
+        Some(data) => raw.decode_with(&data),
+        None => raw.decode(),
+    }
+}
+
+/// The payload with its profile opened (or erased), if it is a sealed one.
+fn unsealed(event_type: &str, data: &str, vault: &KeyVault) -> Result<Option<String>, DecodeError> {
+    if !(PROFILE_EVENTS.contains(&event_type) && data.contains("\"sealed\"")) {
+        return Ok(None);
     }
     let mut data: Value =
-        serde_json::from_str(raw.data.get()).map_err(|e| DecodeError::Envelope(e.to_string()))?;
+        serde_json::from_str(data).map_err(|e| DecodeError::Envelope(e.to_string()))?;
     let opened = user_of(&data)
         .and_then(|user| vault.user_key(user))
         .zip(
@@ -62,5 +71,5 @@ pub fn decode(bytes: &[u8], vault: &KeyVault) -> Result<Envelope, DecodeError> {
         .and_then(|plain| serde_json::from_slice::<Value>(&plain).ok());
     data["profile"] = opened
         .unwrap_or_else(|| json!({ "email": ERASED, "first_name": ERASED, "last_name": ERASED }));
-    raw.decode_with(&data.to_string())
+    Ok(Some(data.to_string()))
 }

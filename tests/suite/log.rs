@@ -437,7 +437,8 @@ async fn a_replay_visits_in_order_and_stops_at_an_undecodable_event() {
 }
 
 /// Events are stored a block per group commit. A data directory written by a build that
-/// stored one event per key (`e` ++ position) keeps working: its events are read before
+/// stored one canonical JSON envelope per key (`e` ++ position) keeps working: its events
+/// are read before
 /// the blocks appended after it, `verify` walks across the seam, and ranges that start
 /// or end inside a block (or inside the old events) return exactly what they name.
 #[tokio::test]
@@ -447,7 +448,18 @@ async fn events_stored_one_per_key_by_an_earlier_build_and_blocks_after_them_rea
     for n in 0..30 {
         old.append(append_one(touch(n))).await.unwrap();
     }
-    let old_events = dump(&old);
+    let old_events: Vec<(u64, Vec<u8>)> = dump(&old)
+        .into_iter()
+        .map(|(p, bytes)| {
+            (
+                p,
+                offboard_events::stored::to_json(&bytes)
+                    .unwrap()
+                    .into_owned(),
+            )
+        })
+        .collect();
+    assert!(old_events.iter().all(|(_, b)| b.starts_with(b"{")));
     let head = old.store().head().unwrap();
     let dir = tempfile::tempdir().unwrap();
     {
