@@ -3,7 +3,7 @@
 //! bytes. Works on the stored form (its canonical JSON), never on decoded events, so old
 //! schema versions and sealed personal data verify exactly as they were written.
 
-use offboard_events::canonical::{envelope_hash, GENESIS_HASH};
+use offboard_events::canonical::{self, envelope_hash, GENESIS_HASH};
 use offboard_events::{stored, StoredEnvelope};
 use serde::Serialize;
 use serde_json::Value;
@@ -113,13 +113,13 @@ fn check_stored_link(
             envelope.position
         ));
     }
-    if hex::encode(envelope.prev_hash) != prev_hash {
+    if canonical::hash_hex(&envelope.prev_hash) != prev_hash {
         return Err("prev_hash does not name the previous event's hash".to_owned());
     }
     if envelope.computed_hash() != envelope.hash {
         return Err("hash does not match the envelope's contents".to_owned());
     }
-    Ok(hex::encode(envelope.hash))
+    Ok(canonical::hash_hex(&envelope.hash))
 }
 
 /// Checks one envelope (as JSON) against its place in the chain: its `position` field,

@@ -194,7 +194,7 @@ impl Envelope {
             return Ok(canonical::with_hash_member(&canonical, at, &self.hash));
         };
         stored.hash = stored.computed_hash();
-        self.hash = hex::encode(stored.hash);
+        self.hash = canonical::hash_hex(&stored.hash);
         Ok(stored.encode())
     }
 

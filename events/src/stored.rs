@@ -252,7 +252,7 @@ impl<'a> StoredEnvelope<'a> {
         };
         let hex = |out: &mut Vec<u8>, bytes: &[u8; 32]| {
             out.push(b'"');
-            out.extend_from_slice(hex::encode(bytes).as_bytes());
+            out.extend_from_slice(canonical::hash_hex(bytes).as_bytes());
             out.push(b'"');
         };
         // Members in byte order of their names, as `canonical::write_canonical` sorts.
@@ -341,8 +341,8 @@ impl<'a> StoredEnvelope<'a> {
             command_id: self.command_id,
             correlation_id: self.correlation_id,
             causation_id: self.causation_id,
-            prev_hash: hex::encode(self.prev_hash),
-            hash: hex::encode(self.hash),
+            prev_hash: canonical::hash_hex(&self.prev_hash),
+            hash: canonical::hash_hex(&self.hash),
             event,
         })
     }
@@ -364,7 +364,7 @@ fn hash_bytes(hex_text: &str) -> Option<[u8; 32]> {
     let mut out = [0; 32];
     hex::decode_to_slice(hex_text, &mut out).ok()?;
     // Upper-case hex would decode too, but would not re-encode to the same text.
-    (hex::encode(out) == hex_text).then_some(out)
+    (canonical::hash_hex(&out) == hex_text).then_some(out)
 }
 
 fn damaged(what: &str) -> DecodeError {

@@ -12,6 +12,7 @@
 //! of the org, stored inline as (first index, length); only events of a correlation
 //! that comes back after others (rare) are listed separately.
 
+use foldhash::fast::RandomState;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
@@ -58,7 +59,7 @@ pub struct Audit {
     /// Distinct actors, in first-seen order.
     acting: Vec<Acting>,
     #[serde(skip)]
-    acting_slots: HashMap<Acting, u32>,
+    acting_slots: HashMap<Acting, u32, RandomState>,
     by_user: BTreeMap<UserId, Vec<u64>>,
     #[serde(
         serialize_with = "packed::serialize_map",

@@ -79,7 +79,7 @@ impl Directory {
             }
             Event::UserActivated(e) => self.change(e.user_id, |u| u.status = UserStatus::Active),
             Event::UserRoleChanged(e) => self.change(e.user_id, |u| u.role = e.to),
-            Event::UserManagerChanged(e) => self.change(e.user_id, |u| u.manager = e.to),
+            Event::UserManagerChanged(e) => self.set_manager(e.user_id, e.to),
             Event::UserJoinedGroup(e) => self.change(e.user_id, |u| {
                 u.groups.insert(e.group.clone());
             }),
@@ -142,6 +142,27 @@ impl Directory {
             self.index(&user);
         }
         self.users.insert(id, user);
+    }
+
+    /// [`Directory::change`] for the one index a new manager touches: manager changes
+    /// are frequent, and re-indexing the email costs more than everything else here.
+    fn set_manager(&mut self, id: UserId, to: Option<UserId>) {
+        let Some(user) = self.users.get_mut(&id) else {
+            return;
+        };
+        if user.status == UserStatus::Purged {
+            return;
+        }
+        let from = std::mem::replace(&mut user.manager, to);
+        if !user.is_listed() || from == to {
+            return;
+        }
+        if let Some(manager) = from {
+            remove_from(&mut self.reports, &manager, &id);
+        }
+        if let Some(manager) = to {
+            self.reports.entry(manager).or_default().insert(id);
+        }
     }
 
     fn index(&mut self, user: &User) {

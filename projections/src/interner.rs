@@ -4,24 +4,39 @@
 //! Why not `Vec<ResourceKey>` + `HashMap<ResourceKey, u32>`: that keeps every key twice,
 //! each in its own allocation (≈110 bytes a resource before any ownership data). Here
 //! the text of all keys lives once in one arena, and the open-addressing table holds only
-//! slots (4 bytes each, at most 3/4 full): about 25 bytes a resource plus the key text.
+//! slots with a hash tag (8 bytes a cell, at most 3/4 full): about 35 bytes a resource
+//! plus the key text.
 //! Slots are never freed because resources are never deleted (no event removes one).
 
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
 
 use serde::de::{Error as _, SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Marks a free cell of the table; also why at most `u32::MAX - 1` keys fit.
-const EMPTY: u32 = u32::MAX;
+/// Marks a free cell of the table. A cell holds `tag << 32 | slot`, the tag being the
+/// key hash's upper half, so a probe compares key texts (a cache miss each) only when
+/// the tags agree.
+const EMPTY: u64 = u64::MAX;
+
+/// A table cell for `slot` whose key hashed to `hash`.
+fn cell_value(hash: u64, slot: u32) -> u64 {
+    (hash & 0xffff_ffff_0000_0000) | u64::from(slot)
+}
+
+fn same_tag(cell: u64, hash: u64) -> bool {
+    (cell ^ hash) >> 32 == 0
+}
 
 /// Append-only set of key texts, each with the slot it was first seen in.
 ///
 /// Serializes as the list of keys in slot order; the table is rebuilt on load. The
-/// hasher is seeded per process (the table is never serialized, so this costs no
-/// determinism and keeps crafted keys from piling onto one probe chain).
+/// hasher (foldhash: SipHash was a tenth of a replay) is seeded per process (the table
+/// is never serialized, so this costs no determinism and keeps crafted keys from piling
+/// onto one probe chain).
 #[derive(Clone, Default)]
 pub(crate) struct KeyInterner {
     /// Every key's text, back to back.
@@ -29,7 +44,7 @@ pub(crate) struct KeyInterner {
     /// `ends[slot]` is where that key's text ends in `text`; it starts where the previous ends.
     ends: Vec<usize>,
     /// Open addressing with linear probing; length 0 or a power of two.
-    table: Vec<u32>,
+    table: Vec<u64>,
     hasher: RandomState,
 }
 
@@ -52,12 +67,18 @@ impl KeyInterner {
         if self.table.is_empty() {
             return None;
         }
+        self.slot_hashed(key, self.hasher.hash_one(key))
+    }
+
+    fn slot_hashed(&self, key: &str, hash: u64) -> Option<u32> {
         let mask = self.table.len() - 1;
-        let mut cell = self.hasher.hash_one(key) as usize & mask;
+        let mut cell = hash as usize & mask;
         loop {
             match self.table[cell] {
                 EMPTY => return None,
-                slot if self.text(slot) == key => return Some(slot),
+                value if same_tag(value, hash) && self.text(value as u32) == key => {
+                    return Some(value as u32)
+                }
                 _ => cell = (cell + 1) & mask,
             }
         }
@@ -65,8 +86,11 @@ impl KeyInterner {
 
     /// The slot of `key`, and whether it was new.
     pub(crate) fn intern(&mut self, key: &str) -> (u32, bool) {
-        if let Some(slot) = self.slot(key) {
-            return (slot, false);
+        let hash = self.hasher.hash_one(key);
+        if !self.table.is_empty() {
+            if let Some(slot) = self.slot_hashed(key, hash) {
+                return (slot, false);
+            }
         }
         let slot = self.ends.len() as u32;
         self.text.push_str(key);
@@ -74,7 +98,7 @@ impl KeyInterner {
         if self.ends.len() * 4 > self.table.len() * 3 {
             self.grow();
         } else {
-            self.place(slot);
+            self.place(slot, hash);
         }
         (slot, true)
     }
@@ -84,20 +108,20 @@ impl KeyInterner {
         (0..self.len() as u32).map(|slot| self.text(slot))
     }
 
-    fn place(&mut self, slot: u32) {
+    fn place(&mut self, slot: u32, hash: u64) {
         let mask = self.table.len() - 1;
-        let mut cell = self.hasher.hash_one(self.text(slot)) as usize & mask;
+        let mut cell = hash as usize & mask;
         while self.table[cell] != EMPTY {
             cell = (cell + 1) & mask;
         }
-        self.table[cell] = slot;
+        self.table[cell] = cell_value(hash, slot);
     }
 
     fn grow(&mut self) {
         let cells = (self.table.len() * 2).max(16);
         self.table = vec![EMPTY; cells];
         for slot in 0..self.len() as u32 {
-            self.place(slot);
+            self.place(slot, self.hasher.hash_one(self.text(slot)));
         }
     }
 }

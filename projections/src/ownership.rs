@@ -17,6 +17,7 @@
 //! Correlation id and actor of each change are not stored per resource: they belong to
 //! the event, which the audit view records once ([`crate::Audit::event`]).
 
+use foldhash::fast::RandomState;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use offboard_events::{Envelope, Event, ResourceKey, UserId};
@@ -41,7 +42,7 @@ pub struct Ownership {
     /// Resource slot → every tenure after the first, oldest first.
     later: BTreeMap<u32, Vec<Tenure>>,
     #[serde(skip)]
-    user_slots: HashMap<UserId, u32>,
+    user_slots: HashMap<UserId, u32, RandomState>,
     #[serde(skip)]
     owner: Vec<u32>,
     #[serde(skip)]

@@ -5,6 +5,7 @@
 //! stream's version — including the versions of groups still being flushed — without a
 //! lookup in the store.
 
+use foldhash::fast::RandomState;
 use std::collections::HashMap;
 
 use offboard_events::StreamId;
@@ -14,7 +15,7 @@ use crate::packed::{deserialize_vec, serialize_vec, Packed};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Streams {
-    positions: HashMap<StreamId, Vec<u64>>,
+    positions: HashMap<StreamId, Vec<u64>, RandomState>,
 }
 
 impl Streams {

@@ -508,7 +508,7 @@ impl Engine {
         let mut applied = 0u64;
         let target = self.last_position();
         replay::replay_range(self.store.as_ref(), &self.vault, 1, target, &mut |e| {
-            fresh.apply(&e);
+            fresh.apply(e);
             applied += 1;
             if applied.is_multiple_of(65_536) {
                 progress(applied);

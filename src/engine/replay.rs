@@ -75,14 +75,20 @@ const REPLAY_AHEAD: usize = 4;
 /// [`for_each_envelope`] on two threads: one scans the log and decodes (the larger
 /// half of the work: JSON and unsealing), the caller's thread runs `visit` on the
 /// envelopes in order. For replays (rebuild, start-up), where both halves are busy.
+///
+/// Applied batches go back to the decoding thread to be dropped: memory freed by a
+/// thread other than the one that allocated it takes that thread's allocator lock, and
+/// with every envelope freed across threads the pipeline was no faster than one thread
+/// (measured: 1M events, 2.0-2.4 s either way).
 pub fn replay_range(
     store: &dyn LogStore,
     vault: &KeyVault,
     from: u64,
     to: u64,
-    visit: &mut dyn FnMut(Envelope),
+    visit: &mut dyn FnMut(&Envelope),
 ) -> Result<(), ReadError> {
     let (batches, decoded) = std::sync::mpsc::sync_channel::<Vec<Envelope>>(REPLAY_AHEAD);
+    let (spent, applied) = std::sync::mpsc::channel::<Vec<Envelope>>();
     std::thread::scope(|scope| {
         let decoder = scope.spawn(move || {
             let mut batch = Vec::with_capacity(REPLAY_BATCH);
@@ -91,7 +97,15 @@ pub fn replay_range(
                 if batch.len() < REPLAY_BATCH {
                     return true;
                 }
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(REPLAY_BATCH));
+                // Reuse an applied batch's vector once its envelopes are dropped here.
+                let empty = match applied.try_recv() {
+                    Ok(mut old) => {
+                        old.clear();
+                        old
+                    }
+                    Err(_) => Vec::with_capacity(REPLAY_BATCH),
+                };
+                let full = std::mem::replace(&mut batch, empty);
                 // The applying side hung up (it panicked): stop scanning.
                 batches.send(full).is_ok()
             });
@@ -102,7 +116,9 @@ pub fn replay_range(
             scanned
         });
         for batch in decoded {
-            batch.into_iter().for_each(&mut *visit);
+            batch.iter().for_each(&mut *visit);
+            // Dropped by the decoder if it is still running, else here.
+            let _ = spent.send(batch);
         }
         decoder
             .join()
@@ -123,7 +139,7 @@ pub fn replay_all(
         state.position() + 1,
         u64::MAX,
         &mut |envelope| {
-            state.apply(&envelope);
+            state.apply(envelope);
             applied += 1;
         },
     )?;
