@@ -108,10 +108,7 @@ impl Packed for Run {
 
 impl Audit {
     pub(crate) fn apply(&mut self, env: &Envelope) {
-        let acting = self.acting_slot(Acting {
-            actor: env.actor.clone(),
-            on_behalf_of: env.on_behalf_of,
-        });
+        let acting = self.acting_slot(&env.actor, env.on_behalf_of);
         let index = self.events.len() as u32;
         self.events.push(EventMeta {
             position: env.position,
@@ -171,7 +168,19 @@ impl Audit {
         Ok(())
     }
 
-    fn acting_slot(&mut self, acting: Acting) -> u32 {
+    fn acting_slot(&mut self, actor: &Actor, on_behalf_of: Option<UserId>) -> u32 {
+        // The last event's actor is the likeliest (one command writes several events):
+        // no hashing, and no clone of the actor to look it up.
+        if let Some(last) = self.events.last() {
+            let known = &self.acting[last.acting as usize];
+            if known.actor == *actor && known.on_behalf_of == on_behalf_of {
+                return last.acting;
+            }
+        }
+        let acting = Acting {
+            actor: actor.clone(),
+            on_behalf_of,
+        };
         if let Some(slot) = self.acting_slots.get(&acting) {
             return *slot;
         }

@@ -113,9 +113,9 @@ impl Ownership {
         self.holdings = vec![BTreeMap::new(); self.users.len()];
         self.kind_counts.clear();
         for slot in 0..self.owner.len() as u32 {
-            let kind = kind_of(self.keys.text(slot)).to_owned();
-            *self.kind_counts.entry(kind).or_default() += 1;
-            self.hold(self.owner[slot as usize], slot);
+            let kind = kind_of(self.keys.text(slot));
+            *self.kind_counts.entry(kind.to_owned()).or_default() += 1;
+            hold(&mut self.holdings, self.owner[slot as usize], kind, slot);
         }
         Ok(())
     }
@@ -133,45 +133,26 @@ impl Ownership {
 
     fn assign(&mut self, key: &str, owner: u32, position: u64) {
         let (slot, new) = self.keys.intern(key);
+        let kind = kind_of(key);
         let tenure = Tenure(position, owner);
         if new {
             self.first.push(tenure);
             self.owner.push(owner);
-            *self.kind_counts.entry(kind_of(key).to_owned()).or_default() += 1;
+            match self.kind_counts.get_mut(kind) {
+                Some(count) => *count += 1,
+                None => {
+                    self.kind_counts.insert(kind.to_owned(), 1);
+                }
+            }
         } else {
             self.later.entry(slot).or_default().push(tenure);
             let previous = std::mem::replace(&mut self.owner[slot as usize], owner);
             if previous == owner {
                 return;
             }
-            self.release(previous, slot);
+            release(&mut self.holdings, previous, kind, slot);
         }
-        self.hold(owner, slot);
-    }
-
-    fn hold(&mut self, owner: u32, slot: u32) {
-        let kind = kind_of(self.keys.text(slot));
-        let kinds = &mut self.holdings[owner as usize];
-        match kinds.get_mut(kind) {
-            Some(set) => {
-                set.insert(slot);
-            }
-            None => {
-                kinds.insert(kind.to_owned(), BTreeSet::from([slot]));
-            }
-        }
-    }
-
-    fn release(&mut self, owner: u32, slot: u32) {
-        let kind = kind_of(self.keys.text(slot));
-        let kinds = &mut self.holdings[owner as usize];
-        if let Some(set) = kinds.get_mut(kind) {
-            set.remove(&slot);
-            // No empty kinds: counts by kind then list only what the user really owns.
-            if set.is_empty() {
-                kinds.remove(kind);
-            }
-        }
+        hold(&mut self.holdings, owner, kind, slot);
     }
 
     fn tenures(&self, slot: u32) -> impl Iterator<Item = Tenure> + '_ {
@@ -278,6 +259,31 @@ impl Ownership {
             .filter_map(|key| Some((self.owner_of(&key)?, key)))
             .map(|(owner, key)| (key, owner))
             .collect()
+    }
+}
+
+/// Adds resource `slot` of `kind` to what user slot `owner` holds. (The caller passes
+/// the kind it has at hand: reading it from the interner again is a cache miss.)
+fn hold(holdings: &mut [BTreeMap<String, BTreeSet<u32>>], owner: u32, kind: &str, slot: u32) {
+    let kinds = &mut holdings[owner as usize];
+    match kinds.get_mut(kind) {
+        Some(set) => {
+            set.insert(slot);
+        }
+        None => {
+            kinds.insert(kind.to_owned(), BTreeSet::from([slot]));
+        }
+    }
+}
+
+fn release(holdings: &mut [BTreeMap<String, BTreeSet<u32>>], owner: u32, kind: &str, slot: u32) {
+    let kinds = &mut holdings[owner as usize];
+    if let Some(set) = kinds.get_mut(kind) {
+        set.remove(&slot);
+        // No empty kinds: counts by kind then list only what the user really owns.
+        if set.is_empty() {
+            kinds.remove(kind);
+        }
     }
 }
 
