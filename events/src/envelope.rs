@@ -194,8 +194,9 @@ impl Envelope {
             return Ok(canonical::with_hash_member(&canonical, at, &self.hash));
         };
         stored.hash = stored.computed_hash();
-        self.hash = canonical::hash_hex(&stored.hash);
-        Ok(stored.encode())
+        let (hash, bytes) = (stored.hash, stored.encode());
+        self.hash = canonical::hash_hex(&hash);
+        Ok(bytes)
     }
 
     /// Reads stored bytes: the binary [`StoredEnvelope`], or JSON (stored by earlier

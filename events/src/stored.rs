@@ -72,11 +72,11 @@ pub struct StoredEnvelope<'a> {
 impl<'a> StoredEnvelope<'a> {
     /// The stored form of `env` with `data` as its stored payload and `hash` zero (to be
     /// computed); `None` if `prev_hash` is not a lowercase hex SHA-256.
-    pub(crate) fn from_envelope(env: &Envelope, data: String) -> Option<StoredEnvelope<'static>> {
+    pub(crate) fn from_envelope(env: &'a Envelope, data: String) -> Option<Self> {
         Some(StoredEnvelope {
             position: env.position,
             org_id: env.org_id,
-            stream_id: Cow::Owned(env.stream_id.0.clone()),
+            stream_id: Cow::Borrowed(&env.stream_id.0),
             stream_version: env.stream_version,
             event_id: env.event_id,
             event_type: Cow::Borrowed(env.event.event_type()),
@@ -94,29 +94,27 @@ impl<'a> StoredEnvelope<'a> {
     }
 
     /// The stored form of an envelope read from JSON (an imported log), if it can be
-    /// stored in binary without changing a byte of what its hash covers.
-    pub fn from_json(bytes: &[u8]) -> Option<StoredEnvelope<'static>> {
-        let raw = RawEnvelope::parse(bytes).ok()?;
-        let data: serde_json::Value = serde_json::from_str(raw.data.get()).ok()?;
-        let mut text = Vec::with_capacity(raw.data.get().len());
-        canonical::write_canonical(&data, &mut text);
+    /// stored in binary without changing a byte of what its hash covers. Its payload is
+    /// taken as written: a payload that is not canonical JSON fails the hash check and
+    /// the envelope stays JSON.
+    pub fn from_raw(raw: &'a RawEnvelope<'_>) -> Option<Self> {
         let stored = StoredEnvelope {
             position: raw.position,
             org_id: raw.org_id,
-            stream_id: Cow::Owned(raw.stream_id.0),
+            stream_id: Cow::Borrowed(&raw.stream_id.0),
             stream_version: raw.stream_version,
             event_id: raw.event_id,
-            event_type: Cow::Owned(raw.event_type),
+            event_type: Cow::Borrowed(&raw.event_type),
             schema_version: raw.schema_version,
             occurred_at: raw.occurred_at,
-            actor: raw.actor,
+            actor: raw.actor.clone(),
             on_behalf_of: raw.on_behalf_of,
             command_id: raw.command_id,
             correlation_id: raw.correlation_id,
             causation_id: raw.causation_id,
             prev_hash: hash_bytes(&raw.prev_hash)?,
             hash: hash_bytes(&raw.hash)?,
-            data: Cow::Owned(String::from_utf8(text).ok()?),
+            data: Cow::Borrowed(raw.data.get()),
         };
         (stored.computed_hash() == stored.hash).then_some(stored)
     }

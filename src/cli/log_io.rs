@@ -212,6 +212,7 @@ pub fn import(dir: &Path, file: &Path, out: &mut Output) -> Result<(), CliError>
         // Only the metadata is needed here; payloads may be sealed (R13).
         let env = RawEnvelope::parse(&bytes)
             .map_err(|e| bad(line_no, &format!("not a readable envelope: {e}")))?;
+        let binary = StoredEnvelope::from_raw(&env).map(|envelope| envelope.encode());
         let position = env.position;
         let version = versions.entry(env.stream_id.clone()).or_insert(0);
         if env.stream_version != *version + 1 {
@@ -246,7 +247,7 @@ pub fn import(dir: &Path, file: &Path, out: &mut Output) -> Result<(), CliError>
         }
         // Stored like the writer stores it, unless that would change what the hash covers
         // (a line this build did not write may carry members it does not know).
-        let bytes = StoredEnvelope::from_json(&bytes).map_or(bytes, |envelope| envelope.encode());
+        let bytes = binary.unwrap_or(bytes);
         batch.events.push(StoredEvent { position, bytes });
         prev_hash = hash;
         expected += 1;

@@ -346,26 +346,25 @@ impl LogStore for SledLog {
     }
 
     fn tamper(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError> {
-        match self.block_at_or_before(position)? {
-            Some((first, value)) if position - first < parse_block(first, &value)?.len() as u64 => {
+        let held = match self.block_at_or_before(position)? {
+            Some((first, value)) => {
                 let block = parse_block(first, &value)?;
                 let at = (position - first) as usize;
-                let events = (0..block.len()).map(|i| {
-                    if i == at {
-                        bytes
-                    } else {
-                        block.get(i).expect("in range")
-                    }
-                });
-                let events: Vec<&[u8]> = events.collect();
-                self.log
-                    .insert(block_key(first), block::encode(events.into_iter()))
-                    .map_err(io)?;
+                (at < block.len()).then(|| {
+                    let events = block.iter().enumerate();
+                    let events: Vec<&[u8]> = events
+                        .map(|(i, old)| if i == at { bytes } else { old })
+                        .collect();
+                    (first, block::encode(events.into_iter()))
+                })
             }
-            _ => {
-                self.log.insert(event_key(position), bytes).map_err(io)?;
-            }
+            None => None,
+        };
+        match held {
+            Some((first, block)) => self.log.insert(block_key(first), block),
+            None => self.log.insert(event_key(position), bytes),
         }
+        .map_err(io)?;
         self.db.flush().map_err(io)?;
         Ok(())
     }
