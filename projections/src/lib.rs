@@ -15,6 +15,7 @@ mod directory;
 mod distributions;
 mod duties;
 mod interner;
+mod kinds;
 mod labels;
 mod org;
 mod ownership;

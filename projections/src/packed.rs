@@ -1,16 +1,17 @@
-//! Packed encodings for the two tables that grow with every event (the audit records
-//! and the correlation runs), so a checkpoint of a million events stays small and loads
+//! Packed encodings for the tables that grow with every event or resource (the audit
+//! records and correlation runs, the stream index, the ownership tenures), so a checkpoint of a million events stays small and loads
 //! fast: fixed-width little-endian records, base64 in the checkpoint's JSON. Parsing one
 //! long string is many times faster than a million small JSON objects.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hash};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use offboard_events::CorrelationId;
 use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 /// One fixed-width record.
@@ -44,6 +45,26 @@ pub(crate) fn pack_uuid(id: &Uuid, out: &mut Vec<u8>) {
 
 pub(crate) fn unpack_uuid(b: &[u8]) -> Uuid {
     Uuid::from_bytes(b[..16].try_into().expect("16 bytes"))
+}
+
+impl Packed for u64 {
+    const WIDTH: usize = 8;
+    fn pack(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn unpack(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(u64::from_le_bytes)
+    }
+}
+
+impl Packed for u32 {
+    const WIDTH: usize = 4;
+    fn pack(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn unpack(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(u32::from_le_bytes)
+    }
 }
 
 /// Serializes a slice of records as one base64 string.
@@ -103,6 +124,50 @@ pub(crate) fn deserialize_map<'de, V: Packed, D: Deserializer<'de>>(
             Ok((CorrelationId(unpack_uuid(chunk)), value))
         })
         .collect()
+}
+
+/// One list of records, packed, as the value of a pair.
+struct PackedSlice<'a, T>(&'a [T]);
+
+impl<T: Packed> Serialize for PackedSlice<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_vec(self.0, s)
+    }
+}
+
+struct PackedList<T>(Vec<T>);
+
+impl<'de, T: Packed> Deserialize<'de> for PackedList<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        deserialize_vec(d).map(Self)
+    }
+}
+
+/// A hash map of record lists as `[key, packed list]` pairs sorted by key, so equal
+/// states make equal checkpoints whatever the hasher's seed.
+pub(crate) fn serialize_lists<K, T, H, S>(
+    map: &HashMap<K, Vec<T>, H>,
+    s: S,
+) -> Result<S::Ok, S::Error>
+where
+    K: Serialize + Ord,
+    T: Packed,
+    S: Serializer,
+{
+    let mut sorted: Vec<(&K, &Vec<T>)> = map.iter().collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    s.collect_seq(sorted.into_iter().map(|(k, list)| (k, PackedSlice(list))))
+}
+
+pub(crate) fn deserialize_lists<'de, K, T, H, D>(d: D) -> Result<HashMap<K, Vec<T>, H>, D::Error>
+where
+    K: Deserialize<'de> + Eq + Hash,
+    T: Packed,
+    H: BuildHasher + Default,
+    D: Deserializer<'de>,
+{
+    let pairs = Vec::<(K, PackedList<T>)>::deserialize(d)?;
+    Ok(pairs.into_iter().map(|(k, list)| (k, list.0)).collect())
 }
 
 #[cfg(test)]

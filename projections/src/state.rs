@@ -23,7 +23,7 @@ pub struct State {
 impl State {
     /// Version of the checkpoint shape and of the fold's meaning. Bump it whenever
     /// either changes: checkpoints of another version are discarded and rebuilt.
-    pub const VERSION: u32 = 3;
+    pub const VERSION: u32 = 4;
 
     /// Folds one envelope in. Never fails and never panics.
     ///

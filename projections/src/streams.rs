@@ -9,12 +9,18 @@ use foldhash::fast::RandomState;
 use std::collections::HashMap;
 
 use offboard_events::StreamId;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-use crate::packed::{deserialize_vec, serialize_vec, Packed};
+use crate::packed;
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Serialized as `[stream id, packed positions]` pairs sorted by stream id.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Streams {
+    #[serde(
+        serialize_with = "packed::serialize_lists",
+        deserialize_with = "packed::deserialize_lists"
+    )]
     positions: HashMap<StreamId, Vec<u64>, RandomState>,
 }
 
@@ -40,46 +46,6 @@ impl Streams {
         let all = self.positions.get(stream).map_or(&[][..], Vec::as_slice);
         let skip = (from_version.max(1) - 1).min(all.len() as u64) as usize;
         &all[skip..]
-    }
-}
-
-/// One stream's positions, packed as 8-byte little-endian records (base64).
-struct PackedRef<'a>(&'a [u64]);
-
-impl Serialize for PackedRef<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serialize_vec(self.0, s)
-    }
-}
-
-#[derive(Deserialize)]
-struct Packed64(#[serde(deserialize_with = "deserialize_vec")] Vec<u64>);
-
-impl Packed for u64 {
-    const WIDTH: usize = 8;
-    fn pack(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
-    }
-    fn unpack(bytes: &[u8]) -> Option<Self> {
-        bytes.try_into().ok().map(u64::from_le_bytes)
-    }
-}
-
-impl Serialize for Streams {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Sorted, so equal states make equal checkpoints.
-        let mut sorted: Vec<(&StreamId, &Vec<u64>)> = self.positions.iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(b.0));
-        s.collect_seq(sorted.into_iter().map(|(id, p)| (id, PackedRef(p))))
-    }
-}
-
-impl<'de> Deserialize<'de> for Streams {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let pairs = Vec::<(StreamId, Packed64)>::deserialize(d)?;
-        Ok(Self {
-            positions: pairs.into_iter().map(|(id, p)| (id, p.0)).collect(),
-        })
     }
 }
 

@@ -684,16 +684,30 @@ fn a_checkpoint_restores_every_index() {
 
 #[test]
 fn a_damaged_checkpoint_is_refused_not_loaded() {
+    use base64::Engine as _;
+    let packed = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     let mut log = truck_pros();
     log.register(user(OWNER), &["buyer:1"]);
     let bytes = log.state().to_checkpoint_bytes();
     let (header, body) = bytes.split_at(12);
-    let mut json: serde_json::Value = serde_json::from_slice(body).unwrap();
     let org_id = org(1).to_string();
-    json["orgs"][&org_id]["ownership"]["first"][0][1] = 9.into();
-    let damaged = [header, &serde_json::to_vec(&json).unwrap()].concat();
-    assert!(matches!(
-        State::from_checkpoint_bytes(&damaged),
-        Err(CheckpointError::Corrupt(_))
-    ));
+    // The registration names user slot 9 of 1; the resource's newest move is move 0 of
+    // none. Either would make a later read index out of range.
+    let registration = [&2u64.to_le_bytes()[..], &9u32.to_le_bytes()].concat();
+    let damages = [
+        ("first", packed(&registration)),
+        ("last_move", packed(&0u32.to_le_bytes())),
+    ];
+    for (table, damage) in damages {
+        let mut json: serde_json::Value = serde_json::from_slice(body).unwrap();
+        json["orgs"][&org_id]["ownership"][table] = damage.into();
+        let damaged = [header, &serde_json::to_vec(&json).unwrap()].concat();
+        assert!(
+            matches!(
+                State::from_checkpoint_bytes(&damaged),
+                Err(CheckpointError::Corrupt(_))
+            ),
+            "{table}"
+        );
+    }
 }
