@@ -3,9 +3,10 @@
 //!
 //! Layout: [`State::VERSION`] as u32 big-endian, the position as u64 big-endian, then
 //! the state as JSON. The header lets a reader discard a stale checkpoint without
-//! parsing it. Every serialized map is ordered (`BTreeMap`) and every hash index is left
-//! out and rebuilt on load, so two states that applied the same events give the same
-//! bytes.
+//! parsing it. Every serialized map is written in key order (a `BTreeMap`, or a hash map
+//! sorted on the way out) and every lookup index is left out and rebuilt on load, so two
+//! states that applied the same events give the same bytes. The tables that grow with
+//! every event are packed ([`crate::packed`]).
 
 use crate::state::State;
 
