@@ -2,7 +2,8 @@
 //! loads it and replays only the tail of the log.
 //!
 //! Policy: the writer saves a checkpoint after every [`CHECKPOINT_EVERY`] events it
-//! commits and when it shuts down cleanly; `rebuild` saves one when it finishes. A
+//! commits (on the checkpointer's thread, from a copy of the state) and when it shuts
+//! down cleanly; `rebuild` saves one when it finishes. A
 //! checkpoint whose version differs from this build's `State::VERSION`, that does not
 //! decode, or that claims a position past the log's end is ignored (and replaced by the
 //! next save), never trusted.
@@ -124,7 +125,10 @@ impl Checkpoints {
         self.last.load(Ordering::Acquire)
     }
 
-    /// Saves `state` as the checkpoint.
+    /// Saves `state` as the checkpoint, unless a later one was saved meanwhile: a copy
+    /// the writer handed to the checkpointer may wait behind a save of a newer state (a
+    /// purge's, whose whole point is that no plaintext of the purged user survives in a
+    /// readable checkpoint), and must not replace it.
     pub fn save(
         &self,
         store: &dyn LogStore,
@@ -132,6 +136,9 @@ impl Checkpoints {
         state: &State,
     ) -> Result<(), StoreError> {
         let _one_at_a_time = self.saving.lock().unwrap_or_else(|p| p.into_inner());
+        if state.position() < self.last() {
+            return Ok(());
+        }
         save(store, vault, state)?;
         self.last.fetch_max(state.position(), Ordering::AcqRel);
         Ok(())
@@ -144,4 +151,45 @@ impl Checkpoints {
 fn save(store: &dyn LogStore, vault: &KeyVault, state: &State) -> Result<(), StoreError> {
     let key = vault.rotate_checkpoint_key()?;
     store.put_checkpoint(CHECKPOINT_NAME, &key.encrypt(&state.to_checkpoint_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use offboard_events::{Actor, OrgId, UserActivated, UserId};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::store::MemoryLog;
+    use crate::{AppendRequest, CommandMeta, Engine};
+
+    async fn touch(engine: &Engine, n: u128) {
+        let meta = CommandMeta::new(OrgId(Uuid::from_u128(1)), Actor::System);
+        let event = UserActivated {
+            user_id: UserId(Uuid::from_u128(n)),
+        };
+        let request = AppendRequest {
+            meta,
+            expected: Vec::new(),
+            events: vec![event.into()],
+        };
+        engine.append(request).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_older_state_never_replaces_a_newer_checkpoint() {
+        let engine = Engine::in_memory();
+        touch(&engine, 1).await;
+        let older = engine.state().clone();
+        touch(&engine, 2).await;
+        let newer = engine.state().clone();
+
+        let (store, vault) = (MemoryLog::new(), KeyVault::in_memory());
+        let checkpoints = Checkpoints::new(0);
+        checkpoints.save(&store, &vault, &newer).unwrap();
+        // A copy that waited behind the newer save arrives late.
+        checkpoints.save(&store, &vault, &older).unwrap();
+        let loaded = load(&store, &vault).unwrap().unwrap().unwrap();
+        assert_eq!(loaded.position(), newer.position());
+        assert_eq!(checkpoints.last(), newer.position());
+    }
 }

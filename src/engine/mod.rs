@@ -3,6 +3,7 @@
 
 mod append;
 mod checkpoint;
+mod checkpointer;
 mod committer;
 mod history;
 mod replay;
@@ -231,6 +232,11 @@ impl Engine {
                 .spawn(run)
                 .map_err(spawn_error)
         };
+        let checkpointer = checkpointer::Checkpointer::start(
+            Arc::clone(&store),
+            Arc::clone(&vault),
+            Arc::clone(&checkpoints),
+        )?;
         let stages = vec![
             spawn("offboard-committer", Box::new(move || committer.run()))?,
             spawn("offboard-syncer", Box::new(move || syncer.run()))?,
@@ -243,6 +249,8 @@ impl Engine {
             last_time,
             rx,
             checkpoints: Arc::clone(&checkpoints),
+            checkpointer,
+            checkpoint_asked: 0,
             vault: Arc::clone(&vault),
             purged: Vec::new(),
             purge_since_checkpoint: false,

@@ -12,9 +12,11 @@
 //! Readers never see an event that is not yet durable: the writer keeps the state's
 //! write lock while any group it decided is in flight, and when a reader waits it stops
 //! deciding until the groups in flight are durable, then lets the reader in
-//! (`shared_state.rs`). Checkpoints also happen only at such a point of rest, when the
-//! state is exactly what is durable; a purged user's key is destroyed by the syncer,
-//! before the purge is answered.
+//! (`shared_state.rs`). Checkpoints are also taken only at such a point of rest, when the
+//! state is exactly what is durable: the writer copies the state there and the
+//! checkpointer (`checkpointer.rs`) saves the copy meanwhile. A purged user's key is
+//! destroyed by the syncer, before the purge is answered, and the checkpoint replaced at
+//! the next point of rest by the writer itself.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::AtomicU64;
@@ -30,6 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::append::{AppendError, Appended, CommandMeta, ExpectedVersion};
 use super::checkpoint::{Checkpoints, CHECKPOINT_EVERY};
+use super::checkpointer::Checkpointer;
 use super::committer::{Group, Outcome};
 use super::replay::replay_all;
 use super::shared_state::SharedState;
@@ -79,6 +82,10 @@ pub(crate) struct Writer {
     pub rx: mpsc::Receiver<Job>,
     /// The last checkpoint saved (or loaded), by the writer or `Engine::checkpoint_now`.
     pub checkpoints: Arc<Checkpoints>,
+    /// Saves the writer's periodic checkpoints on its own thread.
+    pub checkpointer: Checkpointer,
+    /// The position of the last copy handed to the checkpointer (saved or not yet).
+    pub checkpoint_asked: u64,
     pub vault: Arc<KeyVault>,
     /// Users purged by the group being decided (handed to the syncer, which destroys
     /// their keys before answering).
@@ -159,6 +166,8 @@ impl Writer {
         for stage in self.stages.drain(..) {
             let _ = stage.join();
         }
+        // A copy still being saved finishes first; then what came after it is saved.
+        self.checkpointer.finish();
         if self.broken.is_none() && self.head.last_position > self.checkpoints.last() {
             self.save_checkpoint();
         }
@@ -183,7 +192,8 @@ impl Writer {
     }
 
     fn checkpoint_due(&self) -> bool {
-        self.head.last_position >= self.checkpoints.last() + CHECKPOINT_EVERY
+        let since = self.checkpoints.last().max(self.checkpoint_asked);
+        self.head.last_position >= since + CHECKPOINT_EVERY
     }
 
     /// Work that needs the state to be exactly what is durable, with no lock held.
@@ -191,7 +201,10 @@ impl Writer {
         if self.purge_since_checkpoint {
             self.forget_purged();
         } else if self.checkpoint_due() {
-            self.save_checkpoint();
+            // A copy, saved by the checkpointer while this thread goes on deciding.
+            let copy = self.state.read().clone();
+            self.checkpointer.save_later(copy);
+            self.checkpoint_asked = self.head.last_position;
         }
     }
 

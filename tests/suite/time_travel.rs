@@ -6,12 +6,13 @@ use std::sync::Arc;
 use chrono::{Duration, TimeZone, Utc};
 use offboard::clock::{Clock, ManualClock};
 use offboard::domain::{Command, NewUser, Strategy};
+use offboard::engine::CHECKPOINT_EVERY;
 use offboard::store::{LogStore, MemoryLog};
-use offboard::{CommandMeta, Engine};
+use offboard::{AppendRequest, CommandMeta, Engine};
 use offboard_events::*;
 use offboard_projections::State;
 
-use super::support::{append_one, touch};
+use super::support::{append_one, org, touch};
 
 /// An engine on `store` whose clock starts on 2026-03-01 and moves only when told.
 fn engine_on(store: Arc<MemoryLog>) -> (Engine, Arc<ManualClock>) {
@@ -93,6 +94,38 @@ async fn a_clean_shutdown_saves_a_checkpoint_on_disk() {
     assert_eq!(engine.recovery().checkpoint_position, Some(30));
     assert_eq!(engine.recovery().replayed, 0);
     assert_eq!(engine.rebuild(&mut |_| {}).unwrap(), 30);
+}
+
+#[tokio::test]
+async fn the_writer_saves_a_checkpoint_every_so_many_events_while_it_goes_on() {
+    let store = Arc::new(MemoryLog::new());
+    let (first, _) = engine_on(store.clone());
+    let per_append = 1_000;
+    let append = |from: u64| AppendRequest {
+        meta: CommandMeta::new(org(), Actor::System),
+        expected: Vec::new(),
+        events: (from..from + per_append).map(touch).collect(),
+    };
+    for n in 0..CHECKPOINT_EVERY / per_append {
+        first.append(append(n * per_append)).await.unwrap();
+    }
+    // The checkpointer saves a copy taken at the point of rest after the append that
+    // reached CHECKPOINT_EVERY, on its own thread: wait for the file.
+    for _ in 0..600 {
+        if store.checkpoint("projections").unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    first.append(append(CHECKPOINT_EVERY)).await.unwrap();
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let second = Engine::with_parts(store, first.vault().clone(), clock).unwrap();
+    assert_eq!(
+        second.recovery().checkpoint_position,
+        Some(CHECKPOINT_EVERY)
+    );
+    assert_eq!(second.recovery().replayed, per_append);
+    assert_eq!(second.last_position(), CHECKPOINT_EVERY + per_append);
 }
 
 /// A small org on a manual clock: one command per day.
