@@ -11,9 +11,10 @@ use offboard::cli::{self, Cli, CliError};
 /// and frees them on that thread in batches, after the other thread applied them; glibc
 /// spent about 40 % of the decoding thread in `malloc`/`free` consolidating those
 /// batches (measured with `perf`: a million-event replay took 1.35-1.43 s, 0.80 s with
-/// mimalloc). Built with `no_thp`: on kernels that back anonymous memory with huge pages,
-/// mimalloc's arenas otherwise cost ~60 MiB more resident memory (bench peak RSS 268-278
-/// MiB, 200-207 without huge pages).
+/// mimalloc). Built with `no_thp`, so mimalloc does not ask for transparent huge pages
+/// itself: on a kernel whose THP setting is `madvise` (this project's machine) that kept
+/// ~60 MiB off the bench's peak RSS (268-278 MiB with, 200-207 without). On a kernel set
+/// to `always`, `MIMALLOC_ALLOW_THP=0` in the environment does the same.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

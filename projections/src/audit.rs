@@ -73,7 +73,7 @@ pub struct Audit {
     by_correlation: BTreeMap<CorrelationId, Run>,
     /// Indexes of events whose correlation's run had ended before them.
     returns: BTreeMap<CorrelationId, Vec<u32>>,
-    /// The users of the event being applied: reused, so applying allocates nothing.
+    /// The users of the event being applied: reused, so collecting them allocates nothing.
     #[serde(skip)]
     concerned: Vec<UserId>,
 }

@@ -1,7 +1,8 @@
 //! Packed encodings for the tables that grow with every event or resource (the audit
-//! records and correlation runs, the stream index, the ownership tenures), so a checkpoint of a million events stays small and loads
-//! fast: fixed-width little-endian records, base64 in the checkpoint's JSON. Parsing one
-//! long string is many times faster than a million small JSON objects.
+//! records, correlation runs and per-user lists, the stream index, the ownership
+//! tenures), so a checkpoint of a million events stays small and loads fast: fixed-width
+//! little-endian records, base64 in the checkpoint's JSON. Parsing one long string is
+//! many times faster than a million small JSON objects.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hash};
@@ -105,10 +106,20 @@ fn decode_records(
     const PIECE: usize = 4096;
     let mut buffer = vec![0u8; PIECE / 4 * 3 + width];
     let mut held = 0;
-    for piece in text.as_bytes().chunks(PIECE) {
-        held += STANDARD
+    let pieces = text.as_bytes().chunks(PIECE);
+    let last = pieces.len().saturating_sub(1);
+    for (n, piece) in pieces.enumerate() {
+        let decoded = STANDARD
             .decode_slice(piece, &mut buffer[held..])
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("{e} in the piece at character {}", n * PIECE))?;
+        // Padding ends the text: a piece before the last must decode whole.
+        if n != last && decoded != PIECE / 4 * 3 {
+            return Err(format!(
+                "padding inside the text, before character {}",
+                (n + 1) * PIECE
+            ));
+        }
+        held += decoded;
         let whole = held / width * width;
         for bytes in buffer[..whole].chunks_exact(width) {
             record(bytes).ok_or("packed record out of range")?;
@@ -274,6 +285,12 @@ mod tests {
         let torn = format!("{:?}", STANDARD.encode(bytes));
         let error = serde_json::from_str::<Odds>(&torn).unwrap_err().to_string();
         assert!(error.contains("torn"), "{error}");
+        // Padding where one piece ends and more text follows is no table.
+        let padded = format!("\"{}AA==AAAA\"", "A".repeat(4092));
+        let error = serde_json::from_str::<Odds>(&padded)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("padding"), "{error}");
     }
 
     #[test]
