@@ -3,10 +3,10 @@
 //!
 //! Policy: the writer saves a checkpoint after every [`CHECKPOINT_EVERY`] events it
 //! commits (on the checkpointer's thread, from a copy of the state) and when it shuts
-//! down cleanly; `rebuild` saves one when it finishes. A
-//! checkpoint whose version differs from this build's `State::VERSION`, that does not
-//! decode, or that claims a position past the log's end is ignored (and replaced by the
-//! next save), never trusted.
+//! down cleanly; `rebuild` saves one when it finishes. A checkpoint whose version
+//! differs from this build's `State::VERSION`, that does not decode, or that claims a
+//! position past the log's end is ignored (and replaced by the next save), never
+//! trusted.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
