@@ -494,12 +494,16 @@ impl Engine {
         &self.recovery
     }
 
-    /// Saves a checkpoint of the projections as they stand now.
+    /// Saves a checkpoint of the projections as they stand now; returns its position.
+    ///
+    /// Saves a copy (~15 ms to take for a million events), so the writer waits for the
+    /// copy, not for the save (most of a second at that size, and longer behind a save
+    /// the checkpointer has under way).
     pub fn checkpoint_now(&self) -> Result<u64, crate::store::StoreError> {
-        let state = self.state();
+        let copy = self.state().clone();
         self.checkpoints
-            .save(self.store.as_ref(), &self.vault, &state)?;
-        Ok(state.position())
+            .save(self.store.as_ref(), &self.vault, &copy)?;
+        Ok(copy.position())
     }
 
     /// Rebuilds every projection from position 1, swaps it in, and saves a checkpoint.
