@@ -319,15 +319,19 @@ impl<'a> StoredEnvelope<'a> {
 
     /// Decodes the stored payload (upcasting it if it is an older version).
     pub fn decode(self) -> Result<Envelope, DecodeError> {
-        let data = self.data.clone();
-        self.decode_with(&data)
+        let event = Event::decode(&self.event_type, self.schema_version, &self.data)?;
+        Ok(self.into_envelope(event))
     }
 
     /// Decodes `data` in place of the stored payload: for readers that transform the
     /// stored payload first (e.g. unsealing personal data).
     pub fn decode_with(self, data: &str) -> Result<Envelope, DecodeError> {
         let event = Event::decode(&self.event_type, self.schema_version, data)?;
-        Ok(Envelope {
+        Ok(self.into_envelope(event))
+    }
+
+    fn into_envelope(self, event: Event) -> Envelope {
+        Envelope {
             position: self.position,
             org_id: self.org_id,
             stream_id: StreamId(self.stream_id.into_owned()),
@@ -342,7 +346,7 @@ impl<'a> StoredEnvelope<'a> {
             prev_hash: canonical::hash_hex(&self.prev_hash),
             hash: canonical::hash_hex(&self.hash),
             event,
-        })
+        }
     }
 }
 
