@@ -4,11 +4,25 @@
 //! Applying never fails, so a move asks for at most what its source holds: an event
 //! naming more credits than there are moves what there is and creates none. A use is
 //! kept in the history with the amount the event names, even if the balance was lower.
+//!
+//! Arithmetic is checked, never saturating: `decide` keeps every figure at most
+//! [`MAX_CREDITS`], so no event it writes can overflow a `u64` here. An event that would
+//! anyway (a log written by an older build, or edited) changes nothing and its position
+//! is listed in [`Credits::overflows`], so the loss is reported instead of credits
+//! silently vanishing.
 
 use std::collections::BTreeMap;
 
 use offboard_events::{CreditAccount, Envelope, Event, UserId};
 use serde::{Deserialize, Serialize};
+
+/// The most credits any one figure may hold: a command's amount, the credits in an
+/// org's circulation (pool plus every balance, which moves never change) and one user's
+/// usage history. It is 2^53 − 1, the largest integer a JSON number keeps exactly in
+/// JavaScript and most JSON readers (`Number.MAX_SAFE_INTEGER`), so every credit figure
+/// in `--json`, the API and the event stream reads back exact; it is far below `u64`
+/// and `i64` (a SQL `bigint`), so sums of it never overflow.
+pub const MAX_CREDITS: u64 = (1 << 53) - 1;
 
 /// One spending of credits, kept forever.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,39 +41,77 @@ pub struct Credits {
     /// Everyone who ever used credits, with the total they used.
     used: BTreeMap<UserId, u64>,
     usage: Vec<CreditUsage>,
+    /// Positions of credit events that would have overflowed a figure and so changed
+    /// nothing (see the module doc); empty for any log `decide` wrote.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    overflows: Vec<u64>,
 }
 
 impl Credits {
     pub(crate) fn apply(&mut self, env: &Envelope) {
         match &env.event {
-            Event::CreditsAddedToPool(e) => self.pool = self.pool.saturating_add(e.amount),
+            Event::CreditsAddedToPool(e) => {
+                // The pool alone could take it while the pool and the balances together
+                // could not, and a later move would then overflow: check the whole.
+                match self.in_circulation().and_then(|c| c.checked_add(e.amount)) {
+                    Some(_) => self.pool += e.amount,
+                    None => self.overflows.push(env.position),
+                }
+            }
             Event::CreditsGranted(e) => self.transfer(
+                env.position,
                 CreditAccount::Pool,
                 CreditAccount::User { id: e.user },
                 e.amount,
             ),
             Event::CreditsUsed(e) => {
+                let used = self.used_total(e.user);
+                let Some(total) = used.checked_add(e.amount) else {
+                    self.overflows.push(env.position);
+                    return;
+                };
                 self.take(CreditAccount::User { id: e.user }, e.amount);
-                let total = self.used.entry(e.user).or_default();
-                *total = total.saturating_add(e.amount);
+                self.used.insert(e.user, total);
                 self.usage.push(CreditUsage {
                     position: env.position,
                     user: e.user,
                     amount: e.amount,
                 });
             }
-            Event::CreditsTransferred(e) => self.transfer(e.from, e.to, e.amount),
+            Event::CreditsTransferred(e) => self.transfer(env.position, e.from, e.to, e.amount),
             _ => {}
         }
     }
 
-    fn transfer(&mut self, from: CreditAccount, to: CreditAccount, amount: u64) {
-        let moved = self.take(from, amount);
+    /// The org's credits: the pool plus every balance (moves never change it; adding to
+    /// the pool raises it, using lowers it). `None` past `u64`, which only a log holding
+    /// events `decide` refuses could reach.
+    pub fn in_circulation(&self) -> Option<u64> {
+        self.balances
+            .values()
+            .try_fold(self.pool, |sum, b| sum.checked_add(*b))
+    }
+
+    fn transfer(&mut self, position: u64, from: CreditAccount, to: CreditAccount, amount: u64) {
+        let available = match from {
+            CreditAccount::Pool => self.pool,
+            CreditAccount::User { id } => self.balance(id),
+        };
+        let moving = amount.min(available);
+        let held = match to {
+            CreditAccount::Pool => self.pool,
+            CreditAccount::User { id } => self.balance(id),
+        };
+        // Moves keep the circulation, so this only fails for a log that overflowed it.
+        if held.checked_add(moving).is_none() {
+            self.overflows.push(position);
+            return;
+        }
+        let moved = self.take(from, moving);
         match to {
-            CreditAccount::Pool => self.pool = self.pool.saturating_add(moved),
+            CreditAccount::Pool => self.pool += moved,
             CreditAccount::User { id } if moved > 0 => {
-                let balance = self.balances.entry(id).or_default();
-                *balance = balance.saturating_add(moved);
+                *self.balances.entry(id).or_default() += moved;
             }
             CreditAccount::User { .. } => {}
         }
@@ -115,5 +167,11 @@ impl Credits {
     /// Every usage, in log order.
     pub fn usage(&self) -> &[CreditUsage] {
         &self.usage
+    }
+
+    /// Positions of credit events left unapplied because a figure would have overflowed
+    /// a `u64`, in log order: empty unless the log holds events `decide` never writes.
+    pub fn overflows(&self) -> &[u64] {
+        &self.overflows
     }
 }

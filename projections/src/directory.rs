@@ -13,6 +13,8 @@ use chrono::{DateTime, Utc};
 use offboard_events::{Envelope, Event, Profile, ResourceKey, Role, UserId, UserStatus};
 use serde::{Deserialize, Serialize};
 
+use crate::text::caseless_key;
+
 /// What a purge leaves of every personal field (R13).
 pub const ERASED: &str = "erased";
 
@@ -46,7 +48,7 @@ impl User {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Directory {
     users: BTreeMap<UserId, User>,
-    /// Lowercase email → listed user.
+    /// Email key ([`crate::text::caseless_key`]) → listed user.
     emails: BTreeMap<String, UserId>,
     #[serde(skip)]
     reports: BTreeMap<UserId, BTreeSet<UserId>>,
@@ -168,7 +170,7 @@ impl Directory {
     fn index(&mut self, user: &User) {
         if user.is_listed() {
             self.emails
-                .insert(user.profile.email.to_lowercase(), user.id);
+                .insert(caseless_key(&user.profile.email), user.id);
         }
         self.index_members(user);
     }
@@ -198,7 +200,7 @@ impl Directory {
         if !user.is_listed() {
             return;
         }
-        let email = user.profile.email.to_lowercase();
+        let email = caseless_key(&user.profile.email);
         if self.emails.get(&email) == Some(&user.id) {
             self.emails.remove(&email);
         }
@@ -215,10 +217,11 @@ impl Directory {
         self.users.get(&id)
     }
 
-    /// The listed user with this email, compared case-insensitively (R2).
+    /// The listed user with this email, compared by [`caseless_key`] (R2: NFC, case
+    /// folded), after trimming.
     pub fn user_by_email(&self, email: &str) -> Option<&User> {
         self.emails
-            .get(&email.to_lowercase())
+            .get(&caseless_key(email.trim()))
             .and_then(|id| self.users.get(id))
     }
 

@@ -67,10 +67,13 @@ impl Distributions {
         self.by_id.get(&id)
     }
 
-    /// The distribution named `name`, compared case-insensitively (the first by id if several).
+    /// The distribution named `name`, compared by [`crate::text::caseless_key`] (NFC,
+    /// case folded; the first by id if several).
     pub fn by_name(&self, name: &str) -> Option<&Distribution> {
-        let name = name.to_lowercase();
-        self.by_id.values().find(|d| d.name.to_lowercase() == name)
+        let name = crate::text::caseless_key(name);
+        self.by_id
+            .values()
+            .find(|d| crate::text::caseless_key(&d.name) == name)
     }
 
     /// The distributions `user` is a member of, by id.
@@ -89,16 +92,39 @@ impl Distributions {
     }
 }
 
-/// The members left when `leaving` goes, weights scaled so the total stays the same
-/// (R18); `None` when nobody would be left (`replacement_required`).
+/// The most a distribution's weights may add up to. Weights are shares of new work, so
+/// a million units lets one member take as little as one part in a million, finer than
+/// any rotation routes; and with every total at most 10^6, every weight and every
+/// suggested weight fits a `u32` with room, the products a rebalance scales by
+/// (weight × total ≤ 10^12) fit a `u64`, and a `u32` sum of one distribution's weights
+/// cannot overflow. `decide` refuses a distribution over it (`invalid_input`).
+pub const MAX_TOTAL_WEIGHT: u64 = 1_000_000;
+
+/// The weights' sum.
+pub fn total_weight(members: &[Member]) -> u64 {
+    members.iter().map(|m| u64::from(m.weight)).sum()
+}
+
+/// What the weights must add up to after a rebalance of a distribution whose weights
+/// add up to `total` (R18: the same total), capped at [`MAX_TOTAL_WEIGHT`]: a
+/// distribution over it (only an earlier build could create one) is brought down to it.
+pub fn rebalanced_total(total: u64) -> u64 {
+    total.min(MAX_TOTAL_WEIGHT)
+}
+
+/// The members left when `leaving` goes, weights scaled so they add up to
+/// [`rebalanced_total`] of the total before (R18: the same total); `None` when nobody
+/// would be left (`replacement_required`).
 ///
 /// Scaling uses the largest-remainder method: each member first gets the whole part of
 /// its exact share, then the units still missing go one each to the largest fractional
 /// remainders, ties to the member listed first. Integer arithmetic only, so the result
 /// is the same everywhere. When every remaining weight is zero there is no proportion to
-/// keep and the total is shared evenly. A weight that would exceed `u32::MAX` is capped.
+/// keep and the total is shared evenly. Scaling up (the usual case) never lowers a
+/// weight, so positive weights stay positive; scaling down (a distribution over
+/// [`MAX_TOTAL_WEIGHT`]) first gives every member one unit, then shares the rest.
 pub fn suggested_rebalance(members: &[Member], leaving: UserId) -> Option<Vec<Member>> {
-    let total: u128 = members.iter().map(|m| u128::from(m.weight)).sum();
+    let target = u128::from(rebalanced_total(total_weight(members)));
     let staying: Vec<Member> = members
         .iter()
         .copied()
@@ -107,19 +133,23 @@ pub fn suggested_rebalance(members: &[Member], leaving: UserId) -> Option<Vec<Me
     if staying.is_empty() {
         return None;
     }
+    let count = staying.len() as u128;
     let staying_total: u128 = staying.iter().map(|m| u128::from(m.weight)).sum();
+    // One unit each first when scaling down, so nobody is scaled to nothing.
+    let floor = u128::from(staying_total > target && target >= count);
+    let shared = target - floor * count;
     // (whole share, remainder numerator) per member, shares measured in 1/denominator.
     let (denominator, numerators): (u128, Vec<u128>) = if staying_total == 0 {
-        (staying.len() as u128, vec![total; staying.len()])
+        (count, vec![shared; staying.len()])
     } else {
         let scaled = staying
             .iter()
-            .map(|m| u128::from(m.weight) * total)
+            .map(|m| u128::from(m.weight) * shared)
             .collect();
         (staying_total, scaled)
     };
-    let mut weights: Vec<u128> = numerators.iter().map(|n| n / denominator).collect();
-    let missing = total - weights.iter().sum::<u128>();
+    let mut weights: Vec<u128> = numerators.iter().map(|n| floor + n / denominator).collect();
+    let missing = target - weights.iter().sum::<u128>();
     let mut order: Vec<usize> = (0..staying.len()).collect();
     // Stable sort: equal remainders keep member order.
     order.sort_by(|a, b| (numerators[*b] % denominator).cmp(&(numerators[*a] % denominator)));
@@ -132,7 +162,7 @@ pub fn suggested_rebalance(members: &[Member], leaving: UserId) -> Option<Vec<Me
             .zip(weights)
             .map(|(m, w)| Member {
                 user: m.user,
-                weight: u32::try_from(w).unwrap_or(u32::MAX),
+                weight: u32::try_from(w).expect("a weight is at most MAX_TOTAL_WEIGHT"),
             })
             .collect(),
     )
@@ -210,10 +240,22 @@ mod tests {
         );
         let before = members(&[(1, 3), (2, 1)]);
         assert_eq!(suggested_rebalance(&before, user(9)), Some(before.clone()));
-        let before = members(&[(1, u32::MAX), (2, 1)]);
+    }
+
+    #[test]
+    fn a_distribution_over_the_maximum_is_brought_down_to_it() {
+        // Issue 15: ann = bob = u32::MAX was accepted by earlier builds; the suggestion
+        // for bob alone was capped at u32::MAX and so refused for changing the total.
+        let max = MAX_TOTAL_WEIGHT as u32;
+        let before = members(&[(1, u32::MAX), (2, u32::MAX)]);
         assert_eq!(
             suggested_rebalance(&before, user(1)),
-            Some(members(&[(2, u32::MAX)]))
+            Some(members(&[(2, max)]))
         );
+        // Scaling down keeps every member: one unit each, the rest by weight.
+        let before = members(&[(1, u32::MAX), (2, u32::MAX), (3, 1)]);
+        let after = suggested_rebalance(&before, user(1)).unwrap();
+        assert_eq!(after, members(&[(2, max - 1), (3, 1)]));
+        assert_eq!(total_weight(&after), MAX_TOTAL_WEIGHT);
     }
 }

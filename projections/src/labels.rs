@@ -49,10 +49,13 @@ impl Labels {
         self.by_id.get(&id)
     }
 
-    /// The label named `name`, compared case-insensitively (the first by id if several).
+    /// The label named `name`, compared by [`crate::text::caseless_key`] (NFC, case
+    /// folded; the first by id if several).
     pub fn by_name(&self, name: &str) -> Option<&Label> {
-        let name = name.to_lowercase();
-        self.by_id.values().find(|l| l.name.to_lowercase() == name)
+        let name = crate::text::caseless_key(name);
+        self.by_id
+            .values()
+            .find(|l| crate::text::caseless_key(&l.name) == name)
     }
 
     /// The labels that list `user`, by id.

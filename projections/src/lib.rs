@@ -22,13 +22,17 @@ mod ownership;
 mod packed;
 mod state;
 mod streams;
+pub mod text;
 
 pub use audit::{Acting, Audit, EventRecord};
 pub use billing::{Billing, SeatChange};
 pub use checkpoint::CheckpointError;
-pub use credits::{CreditUsage, Credits};
+pub use credits::{CreditUsage, Credits, MAX_CREDITS};
 pub use directory::{Directory, User, ERASED};
-pub use distributions::{suggested_rebalance, Distribution, Distributions};
+pub use distributions::{
+    rebalanced_total, suggested_rebalance, total_weight, Distribution, Distributions,
+    MAX_TOTAL_WEIGHT,
+};
 pub use duties::Duties;
 pub use labels::{Label, Labels};
 pub use org::{OrgState, OwnershipChange};

@@ -8,13 +8,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::org::OrgState;
 use crate::streams::Streams;
+use crate::text::caseless_key;
 
 /// Every org's projections and the last position applied.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct State {
     position: u64,
     orgs: BTreeMap<OrgId, OrgState>,
-    /// Lowercase org name → the org first created under it.
+    /// Name key ([`caseless_key`]) → the org first created under it.
     names: BTreeMap<String, OrgId>,
     /// Every stream's positions, whatever its org.
     streams: Streams,
@@ -23,7 +24,9 @@ pub struct State {
 impl State {
     /// Version of the checkpoint shape and of the fold's meaning. Bump it whenever
     /// either changes: checkpoints of another version are discarded and rebuilt.
-    pub const VERSION: u32 = 4;
+    /// 5: names and emails are indexed by [`caseless_key`] (was: lowercase), and credits
+    /// report the events they could not apply without overflowing.
+    pub const VERSION: u32 = 5;
 
     /// Folds one envelope in. Never fails and never panics.
     ///
@@ -42,7 +45,7 @@ impl State {
         if let Event::OrganizationCreated(created) = &env.event {
             if !self.orgs.contains_key(&env.org_id) {
                 self.names
-                    .entry(created.name.to_lowercase())
+                    .entry(caseless_key(&created.name))
                     .or_insert(env.org_id);
                 let org = OrgState::new(env.org_id, created, env.position);
                 self.orgs.insert(env.org_id, org);
@@ -67,10 +70,11 @@ impl State {
         self.orgs.get(&id)
     }
 
-    /// The org named `name`, compared case-insensitively; with several, the first created.
+    /// The org named `name`, compared by [`caseless_key`] (NFC, case folded); with
+    /// several, the first created.
     pub fn org_by_name(&self, name: &str) -> Option<&OrgState> {
         self.names
-            .get(&name.to_lowercase())
+            .get(&caseless_key(name))
             .and_then(|id| self.orgs.get(id))
     }
 

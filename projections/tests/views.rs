@@ -421,6 +421,46 @@ fn credits_move_between_pool_and_users_and_usage_is_kept() {
 }
 
 #[test]
+fn credit_events_that_would_overflow_change_nothing_and_are_reported() {
+    // Issue 15: `credits add 18446744073709551615` then `credits add 1` made the pool
+    // saturate and earlier credits vanish. `decide` no longer writes such events; a log
+    // that holds them anyway keeps every credit it had and names the positions.
+    let mut log = truck_pros();
+    let ann = user(10);
+    log.hire(ann, "ann@t.test", None);
+    log.push(CreditsAddedToPool { amount: 5 });
+    log.push(CreditsGranted {
+        user: ann,
+        amount: 5,
+    });
+    let too_much = log.push(CreditsAddedToPool { amount: u64::MAX });
+    log.push(CreditsAddedToPool {
+        amount: u64::MAX - 5,
+    });
+    let past = log.push(CreditsAddedToPool { amount: 1 });
+    log.push(CreditsUsed {
+        user: ann,
+        amount: 3,
+    });
+    let state = log.state();
+    let credits = state.org(org(1)).unwrap().credits();
+    assert_eq!(credits.pool(), u64::MAX - 5, "the pool holds what fits");
+    assert_eq!(credits.balance(ann), 2, "ann's credits did not vanish");
+    assert_eq!(credits.overflows(), &[too_much, past]);
+    // Moves keep the circulation, so at the top of the range they still add up.
+    log.push(CreditsTransferred {
+        from: CreditAccount::User { id: ann },
+        to: CreditAccount::Pool,
+        amount: 2,
+    });
+    let state = log.state();
+    let credits = state.org(org(1)).unwrap().credits();
+    assert_eq!((credits.pool(), credits.balance(ann)), (u64::MAX - 3, 0));
+    assert_eq!(credits.used_total(ann), 3);
+    assert_eq!(credits.overflows(), &[too_much, past]);
+}
+
+#[test]
 fn duties_distributions_and_labels() {
     // R17, R18, R19
     let mut log = truck_pros();

@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::io::{BufRead, Write};
 
 use offboard_events::{FollowUp, UserId, UserStatus};
+use offboard_projections::{rebalanced_total, total_weight};
 
 use super::describe::{kind_word, members as member_list};
 use super::names::Names;
@@ -248,7 +249,9 @@ pub fn walk(
             member_list(org, &d.members)
         ));
         if d.member {
-            let total: u32 = d.members.iter().map(|m| m.weight).sum();
+            // What the weights must add up to after (R18), at most MAX_TOTAL_WEIGHT.
+            let total = u32::try_from(rebalanced_total(total_weight(&d.members)))
+                .expect("a rebalanced total is at most MAX_TOTAL_WEIGHT");
             let (question, default) = match &d.suggested {
                 Some(s) => {
                     p.say(&format!(
@@ -432,8 +435,9 @@ fn parse_members(
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
-    let sum: u32 = members.iter().map(|m| m.weight).sum();
-    if sum != total {
+    // In u64: typed weights may add up past u32.
+    let sum: u64 = members.iter().map(|m| u64::from(m.weight)).sum();
+    if sum != u64::from(total) {
         return Err(format!(
             "the weights must add up to {total}, as before (not {sum})"
         ));

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use offboard_events::Member;
+use offboard_projections::{rebalanced_total, total_weight};
 use serde::{Deserialize, Serialize};
 
 use super::error::CliError;
@@ -150,7 +151,8 @@ impl PlanFile {
                 (None, Some(h)) => match org.user(h) {
                     Ok(id) => vec![Member {
                         user: id,
-                        weight: d.members.iter().map(|m| m.weight).sum(),
+                        weight: u32::try_from(rebalanced_total(total_weight(&d.members)))
+                            .expect("a rebalanced total is at most MAX_TOTAL_WEIGHT"),
                     }],
                     Err(_) => continue,
                 },

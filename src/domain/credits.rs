@@ -1,29 +1,54 @@
 //! Credits (R20, seed 004): the org pool, grants, usage (kept as history) and transfers.
+//!
+//! Every figure stays at most [`MAX_CREDITS`] (2^53 − 1; see there why): a command's
+//! amount, the org's credits in circulation (pool plus balances) and a user's usage
+//! history. Grants and transfers move at most what their source holds, so they keep the
+//! circulation; only adding to the pool raises it and only usage grows the history, and
+//! those two are checked here, so the projections' arithmetic never overflows.
 
 use offboard_events::{
     CreditAccount, CreditsAddedToPool, CreditsGranted, CreditsTransferred, CreditsUsed, Event,
     Role, UserId,
 };
 
+pub use offboard_projections::MAX_CREDITS;
+
 use super::authority::Scope;
 use super::error::{Decided, DomainError};
 
+/// A command's amount: 1 to [`MAX_CREDITS`].
 fn positive(amount: u64) -> Decided<u64> {
     if amount == 0 {
         return Err(DomainError::InvalidInput(
             "the amount must be at least 1".to_owned(),
         ));
     }
+    if amount > MAX_CREDITS {
+        return Err(DomainError::InvalidInput(format!(
+            "the amount must be at most {MAX_CREDITS} credits, not {amount}"
+        )));
+    }
     Ok(amount)
 }
 
-/// The org bought credits (admins and the owner).
+/// The org bought credits (admins and the owner). Refused with `invalid_input` when the
+/// org's credits (pool plus balances) would exceed [`MAX_CREDITS`].
 pub fn add_to_pool(scope: Scope, amount: u64) -> Decided<Vec<Event>> {
     scope.require_role(Role::Admin)?;
-    Ok(vec![CreditsAddedToPool {
-        amount: positive(amount)?,
+    let amount = positive(amount)?;
+    // `None` (past u64) only for a log decide did not write: refuse all the same.
+    let held = scope.org.credits().in_circulation();
+    let total = held.and_then(|h| h.checked_add(amount));
+    if total.is_none_or(|t| t > MAX_CREDITS) {
+        // Headroom for the message: none when the org is at (or past) the maximum.
+        let room = held.map_or(0, |h| MAX_CREDITS.saturating_sub(h));
+        let held = held.map_or_else(|| "more than that".to_owned(), |h| h.to_string());
+        return Err(DomainError::InvalidInput(format!(
+            "the pool would exceed the maximum of {MAX_CREDITS} credits: the pool and the \
+             balances hold {held}, so at most {room} more can be added"
+        )));
     }
-    .into()])
+    Ok(vec![CreditsAddedToPool { amount }.into()])
 }
 
 /// Pool → user ("Assign Credits"; the user must have been added first).
@@ -59,6 +84,15 @@ pub fn use_credits(scope: Scope, user: UserId, amount: u64) -> Decided<Vec<Event
             available: balance,
             requested: amount,
         });
+    }
+    // The history only grows: without this, enough cycles of adding and using would
+    // overflow the user's total.
+    let used = scope.org.credits().used_total(user);
+    if used.checked_add(amount).is_none_or(|t| t > MAX_CREDITS) {
+        return Err(DomainError::InvalidInput(format!(
+            "{}'s usage history would exceed the maximum of {MAX_CREDITS} credits (used {used})",
+            target.profile.email
+        )));
     }
     Ok(vec![CreditsUsed { user, amount }.into()])
 }

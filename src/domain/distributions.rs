@@ -1,5 +1,8 @@
 //! Distributions (R18): lead rotations, workflow automations and integrations with
 //! weighted members and an optional backup.
+//!
+//! Weights are positive and add up to at most [`MAX_TOTAL_WEIGHT`] (see there why), so
+//! every rebalance the engine suggests ([`suggested_rebalance`]) is one it accepts.
 
 use std::collections::BTreeSet;
 
@@ -7,7 +10,9 @@ use offboard_events::{
     DistributionBackupChanged, DistributionCreated, DistributionId, DistributionKind,
     DistributionRebalanced, Event, Member, Role, UserId,
 };
-use offboard_projections::{suggested_rebalance, Distribution};
+use offboard_projections::{
+    rebalanced_total, suggested_rebalance, total_weight, Distribution, MAX_TOTAL_WEIGHT,
+};
 
 use super::authority::Scope;
 use super::error::{Decided, DomainError};
@@ -21,7 +26,8 @@ fn find<'a>(scope: &Scope<'a>, name: &str) -> Decided<&'a Distribution> {
         .ok_or_else(|| DomainError::NotFound(format!("distribution {name:?}")))
 }
 
-/// Members must be active, listed once, with positive weights.
+/// Members must be active, listed once, with positive weights adding up to at most
+/// [`MAX_TOTAL_WEIGHT`].
 fn check(scope: &Scope, members: &[Member]) -> Decided<()> {
     if members.is_empty() {
         return Err(DomainError::InvalidInput(
@@ -43,11 +49,37 @@ fn check(scope: &Scope, members: &[Member]) -> Decided<()> {
         }
         scope.recipient(m.user)?;
     }
+    within_maximum("", members)
+}
+
+/// The weights add up to at most [`MAX_TOTAL_WEIGHT`]; `prefix` names the distribution
+/// in an offboarding's message (`"\"Hot leads\": "`), empty otherwise.
+pub(super) fn within_maximum(prefix: &str, members: &[Member]) -> Decided<()> {
+    let total = total_weight(members);
+    if total > MAX_TOTAL_WEIGHT {
+        return Err(DomainError::InvalidInput(format!(
+            "{prefix}weights must add up to at most {MAX_TOTAL_WEIGHT}, not {total}"
+        )));
+    }
     Ok(())
 }
 
-fn total(members: &[Member]) -> u64 {
-    members.iter().map(|m| u64::from(m.weight)).sum()
+/// R18: after a rebalance the weights add up to what they did before (capped at
+/// [`MAX_TOTAL_WEIGHT`] for a distribution an earlier build let exceed it).
+pub(super) fn same_total(prefix: &str, before: &[Member], after: &[Member]) -> Decided<()> {
+    let (was, now) = (total_weight(before), total_weight(after));
+    let wanted = rebalanced_total(was);
+    if now == wanted {
+        return Ok(());
+    }
+    let why = if wanted == was {
+        "as before".to_owned()
+    } else {
+        format!("the maximum (it was {was})")
+    };
+    Err(DomainError::InvalidInput(format!(
+        "{prefix}weights must add up to {wanted} {why}, not {now}"
+    )))
 }
 
 pub fn create(
@@ -116,13 +148,7 @@ pub fn set_members(scope: Scope, name: &str, members: &[Member]) -> Decided<Vec<
 
 fn rebalance(scope: Scope, d: &Distribution, after: Vec<Member>) -> Decided<Vec<Event>> {
     check(&scope, &after)?;
-    if total(&after) != total(&d.members) {
-        return Err(DomainError::InvalidInput(format!(
-            "weights must add up to {} as before, not {}",
-            total(&d.members),
-            total(&after)
-        )));
-    }
+    same_total("", &d.members, &after)?;
     if after == d.members {
         return Err(DomainError::InvalidState(
             "the distribution already has exactly these members".to_owned(),

@@ -29,6 +29,7 @@ use offboard_projections::State;
 pub use authority::Scope;
 pub use command::{Command, NewUser, OffboardPlan, Recipients, Strategy};
 pub use context::Context;
+pub use credits::MAX_CREDITS;
 pub use error::{Blocker, Decided, DomainError};
 pub use holdings::{plural, Holdings};
 pub use plan::{plan, DistributionPlace, FollowUpBlockers, Plan};

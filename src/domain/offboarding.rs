@@ -62,8 +62,10 @@ pub fn transfer_account(
         ..OffboardPlan::default()
     };
     for d in scope.org.distributions().distributions_of(from) {
-        plan.distributions
-            .insert(d.name.clone(), replace_member(&d.members, from, to));
+        plan.distributions.insert(
+            d.name.clone(),
+            replace_member(&d.name, &d.members, from, to)?,
+        );
     }
     for l in scope.org.labels().labels_of(from) {
         plan.labels.insert(l.name.clone(), to);
@@ -117,18 +119,28 @@ pub fn delete(scope: Scope, user: offboard_events::UserId, confirm: &str) -> Dec
 }
 
 /// `members` with `from` replaced by `to` (weights merged if `to` is already a member).
+/// A merged weight past `u32` (only in a distribution an earlier build let exceed
+/// `MAX_TOTAL_WEIGHT`) is refused: rebalance that distribution first.
 fn replace_member(
+    name: &str,
     members: &[Member],
     from: offboard_events::UserId,
     to: offboard_events::UserId,
-) -> Vec<Member> {
+) -> Decided<Vec<Member>> {
     let moving = members
         .iter()
         .find(|m| m.user == from)
         .map_or(0, |m| m.weight);
     let mut out: Vec<Member> = members.iter().filter(|m| m.user != from).copied().collect();
     match out.iter_mut().find(|m| m.user == to) {
-        Some(existing) => existing.weight += moving,
+        Some(existing) => {
+            existing.weight = existing.weight.checked_add(moving).ok_or_else(|| {
+                DomainError::InvalidInput(format!(
+                    "{name:?}: the merged weight would exceed {}: rebalance it first",
+                    u32::MAX
+                ))
+            })?
+        }
         None => {
             let at = members
                 .iter()
@@ -144,7 +156,7 @@ fn replace_member(
             );
         }
     }
-    out
+    Ok(out)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -414,7 +426,7 @@ fn chain_up(scope: Scope, from: offboard_events::UserId) -> BTreeSet<offboard_ev
 }
 
 /// An edited distribution (R18): the leaver is out, every member active and listed once,
-/// weights positive, and the total unchanged.
+/// weights positive, and the total unchanged (and within `MAX_TOTAL_WEIGHT`).
 fn check_members(
     scope: Scope,
     leaving: offboard_events::UserId,
@@ -444,15 +456,9 @@ fn check_members(
         }
         scope.recipient(m.user)?;
     }
-    let total = |ms: &[Member]| ms.iter().map(|m| u64::from(m.weight)).sum::<u64>();
-    if total(after) != total(before) {
-        return Err(DomainError::InvalidInput(format!(
-            "{name:?}: weights must add up to {} as before, not {}",
-            total(before),
-            total(after)
-        )));
-    }
-    Ok(())
+    let prefix = format!("{name:?}: ");
+    super::distributions::within_maximum(&prefix, after)?;
+    super::distributions::same_total(&prefix, before, after)
 }
 
 /// The plan entry for `name`, matched case-insensitively like every name lookup.

@@ -1,22 +1,61 @@
 //! Input checks shared by commands (R2): names, emails, identifiers.
+//!
+//! Text people type is stored in Unicode NFC and compared by
+//! [`offboard_projections::text::caseless_key`] (NFC, case folded), so one name or
+//! email typed composed or decomposed, in any case, is one. Nothing invisible gets in:
+//! a name or email holding a control, format (Cf: zero-width characters, bidi
+//! controls such as U+202E), separator, private-use or unassigned character is refused
+//! (`invalid_input`), because two strings that print alike must not name two users.
+
+use offboard_projections::text::nfc;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use super::error::{Decided, DomainError};
 
 /// Longest accepted name, title or label text.
 pub const MAX_TEXT: usize = 200;
 
-/// A required, trimmed, printable text field.
+/// Characters that print as nothing (or move other text about) and so may appear in no
+/// name or email: general categories Cc (controls), Cf (format: U+200B zero width
+/// space, U+200D joiner, U+202A–U+202E and U+2066–U+2069 bidi controls, U+FEFF…), Zl
+/// and Zp (line and paragraph separators), Co (private use), Cs (surrogates) and Cn
+/// (unassigned, so nothing a later Unicode gives meaning to slips in), plus the
+/// default-ignorable characters that are not Cf (DerivedCoreProperties.txt): the Hangul
+/// fillers, the combining grapheme joiner and the Mongolian variation selectors.
+pub fn is_hidden(c: char) -> bool {
+    use GeneralCategory::*;
+    matches!(
+        c.general_category(),
+        Control | Format | LineSeparator | ParagraphSeparator | PrivateUse | Surrogate | Unassigned
+    ) || matches!(
+        c,
+        '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{180B}'..='\u{180F}' | '\u{3164}' | '\u{FFA0}'
+    )
+}
+
+/// The first hidden character of `text`, for the message.
+fn hidden_in(text: &str) -> Option<char> {
+    text.chars().find(|c| is_hidden(*c))
+}
+
+/// A required, trimmed, printable text field, in NFC.
 pub fn required_text(field: &str, value: &str) -> Decided<String> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
+    let text = nfc(value.trim());
+    if text.is_empty() {
         return Err(DomainError::InvalidInput(format!("{field} is required")));
     }
-    if trimmed.chars().count() > MAX_TEXT || trimmed.chars().any(char::is_control) {
+    if let Some(c) = hidden_in(&text) {
+        return Err(DomainError::InvalidInput(format!(
+            "{field} holds the invisible or control character U+{:04X}: type it without",
+            u32::from(c)
+        )));
+    }
+    if text.chars().count() > MAX_TEXT {
         return Err(DomainError::InvalidInput(format!(
             "{field} must be printable text of at most {MAX_TEXT} characters"
         )));
     }
-    Ok(trimmed.to_owned())
+    Ok(text)
 }
 
 /// An optional text field: blank means absent.
@@ -27,15 +66,27 @@ pub fn optional_text(field: &str, value: Option<&str>) -> Decided<Option<String>
     }
 }
 
-/// A plausible email address: one `@`, a non-empty local part, a dotted domain, no
-/// spaces. Stored trimmed as typed; compared case-insensitively.
+/// A plausible email address, stored in NFC as typed (case kept) and compared by its
+/// caseless key: one `@`, a non-empty local part, a dotted domain of letters, digits
+/// and `-`, no whitespace, and no hidden character ([`is_hidden`]). Beyond ASCII only
+/// letters, combining marks and digits are taken (RFC 6531 lets an address hold UTF-8;
+/// symbols such as the fullwidth `＠` and variation selectors would only make one
+/// address look like another). ASCII addresses are unchanged by all this.
 pub fn email(value: &str) -> Decided<String> {
-    let email = value.trim();
+    let email = nfc(value.trim());
     let bad = || DomainError::InvalidInput(format!("{email:?} is not a valid email address"));
     if email.is_empty() {
         return Err(DomainError::InvalidInput("email is required".to_owned()));
     }
-    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if let Some(c) = hidden_in(&email) {
+        return Err(DomainError::InvalidInput(format!(
+            "{email:?} is not a valid email address: it holds the invisible or control \
+             character U+{:04X}",
+            u32::from(c)
+        )));
+    }
+    let odd = |c: char| !c.is_ascii() && !is_letter_mark_or_digit(c);
+    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || odd(c)) {
         return Err(bad());
     }
     let (local, domain) = email.split_once('@').ok_or_else(bad)?;
@@ -47,7 +98,19 @@ pub fn email(value: &str) -> Decided<String> {
     if local.is_empty() || !domain_ok {
         return Err(bad());
     }
-    Ok(email.to_owned())
+    Ok(email)
+}
+
+/// Letters (L*), combining marks other than variation selectors (M*) and digits (N*).
+fn is_letter_mark_or_digit(c: char) -> bool {
+    let variation_selector = matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}');
+    let mark = matches!(
+        c.general_category(),
+        GeneralCategory::NonspacingMark
+            | GeneralCategory::SpacingMark
+            | GeneralCategory::EnclosingMark
+    );
+    !variation_selector && (c.is_alphanumeric() || mark)
 }
 
 /// A duty or group name: lowercase letters, digits, `_` and `-`.
@@ -92,5 +155,69 @@ mod tests {
         assert_eq!(required_text("first name", "  Ada ").unwrap(), "Ada");
         assert!(required_text("first name", "   ").is_err());
         assert_eq!(optional_text("job title", Some(" ")).unwrap(), None);
+        assert_eq!(
+            required_text("first name", "E\u{301}lise").unwrap(),
+            "\u{c9}lise"
+        );
+        assert_eq!(required_text("label", "Ofertas 🔥").unwrap(), "Ofertas 🔥");
+    }
+
+    #[test]
+    fn hidden_characters_are_refused_in_names_and_emails() {
+        for c in [
+            '\u{0}',
+            '\u{7}',
+            '\u{85}',
+            '\u{200B}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{202E}',
+            '\u{2066}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{FEFF}',
+            '\u{E000}',
+            '\u{3164}',
+            '\u{034F}',
+            '\u{E0001}',
+        ] {
+            assert!(is_hidden(c), "U+{:04X}", u32::from(c));
+            assert!(
+                required_text("name", &format!("An{c}n")).is_err(),
+                "U+{:04X}",
+                u32::from(c)
+            );
+            assert!(
+                email(&format!("an{c}n@acme.example")).is_err(),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+        for c in ['a', 'é', 'ß', ' ', '-', '\'', '🔥', '\u{301}'] {
+            assert!(!is_hidden(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn emails_are_kept_in_nfc_and_refuse_lookalike_symbols() {
+        assert_eq!(
+            email("e\u{301}lise@acme.example").unwrap(),
+            "\u{e9}lise@acme.example"
+        );
+        assert_eq!(
+            email("Ann.Lee+x@Acme.Example").unwrap(),
+            "Ann.Lee+x@Acme.Example"
+        );
+        assert_eq!(
+            email("δοκιμή@παράδειγμα.δοκιμή").unwrap(),
+            "δοκιμή@παράδειγμα.δοκιμή"
+        );
+        for bad in [
+            "ann\u{FF20}acme.example",
+            "ann\u{FE0F}@acme.example",
+            "ann\u{2024}x@a.example",
+        ] {
+            assert!(email(bad).is_err(), "{bad:?} accepted");
+        }
     }
 }

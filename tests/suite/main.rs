@@ -1,6 +1,7 @@
 //! The integration suite: one test binary, one module per topic (ripgrep's layout), so
 //! the whole suite links once.
 
+mod bad_input;
 mod bench;
 mod crash;
 mod domain_properties;
