@@ -142,6 +142,37 @@ impl Ctx<'_> {
         self.names(|n| Ok(n.org_id()))
     }
 
+    /// Embedded: `--as` must name someone the selected org knows, for reads as for
+    /// writes (`not_found` otherwise; [`resolve::actor`]). Where no single org is
+    /// selected (`orgs` on a directory of several), someone any org knows.
+    pub fn check_actor(&self) -> Result<(), CliError> {
+        let Some(arg) = self
+            .global
+            .actor
+            .as_deref()
+            .filter(|a| !a.trim().is_empty())
+        else {
+            return Ok(());
+        };
+        let state = self.engine()?.state();
+        if let Ok(id) = resolve::org(&state, self.global.org.as_deref()) {
+            let org = state
+                .org(id)
+                .ok_or_else(|| CliError::not_found(format!("organization {id}")))?;
+            return resolve::actor(org, Some(arg)).map(drop);
+        }
+        // No org selected: the command answers why itself, once --as is known somewhere.
+        let mut errors = state.orgs().map(|org| resolve::actor(org, Some(arg)));
+        match errors.find(|r| r.is_ok()) {
+            Some(_) => Ok(()),
+            None if state.orgs().next().is_none() => Ok(()),
+            None => Err(CliError::not_found(format!(
+                "no user or principal {:?} in any organization of this directory",
+                arg.trim()
+            ))),
+        }
+    }
+
     /// The user who acts, if a user does: `--as` (default: the owner).
     pub fn acting_user(&self) -> Result<Option<UserId>, CliError> {
         match self.backend {

@@ -179,6 +179,12 @@ pub fn dispatch<'a>(
         prompter,
     };
     let cx = &mut cx;
+    // `init` acts as the system and `token create --as` names the new token's principal;
+    // every other command acts as --as, so an unknown one stops reads as it stops writes.
+    let names_a_principal = matches!(command, Cmd::Init(_) | Cmd::Token(args::TokenCmd::Create));
+    if cx.remote().is_none() && !names_a_principal {
+        cx.check_actor()?;
+    }
     {
         match command {
             Cmd::Init(a) => setup::init(cx, a),

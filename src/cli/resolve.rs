@@ -5,25 +5,29 @@
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Utc};
 use offboard_events::{
-    Actor, CorrelationId, CreditAccount, Member, OrgId, ResourceKey, UserId, UserStatus,
+    Actor, CorrelationId, CreditAccount, Member, OrgId, PrincipalKind, ResourceKey, UserId,
+    UserStatus,
 };
+use offboard_projections::text::caseless_key;
 use offboard_projections::{OrgState, State};
 
 use super::error::CliError;
 use super::names::Names;
 
-/// The org `arg` names (by name, case-insensitively, or id), or the only org when `arg`
-/// is absent or empty. Several orgs and no `--org` is a usage error listing them.
+/// The org `arg` names (by id, or by name compared NFC and case-folded), or the only org
+/// when `arg` is absent or empty. An id is tried first: a name that reads as an id is
+/// refused at creation, but an earlier build could have stored one, and it must not
+/// take another org's place. Several orgs and no `--org` is a usage error listing them.
 pub fn org(state: &State, arg: Option<&str>) -> Result<OrgId, CliError> {
     match arg.map(str::trim).filter(|a| !a.is_empty()) {
         Some(name) => {
-            if let Some(org) = state.org_by_name(name) {
-                return Ok(org.id());
-            }
             if let Ok(id) = name.parse::<OrgId>() {
                 if state.org(id).is_some() {
                     return Ok(id);
                 }
+            }
+            if let Some(org) = state.org_by_name(name) {
+                return Ok(org.id());
             }
             Err(CliError::not_found(format!(
                 "organization {name:?} not found{}",
@@ -56,19 +60,30 @@ fn known(state: &State) -> String {
 }
 
 /// `--as`: a user's email or id, `support:NAME` or `auditor:NAME`; absent means the
-/// org's owner.
+/// org's owner. Someone the org does not know — no such user, or a principal not
+/// registered for it (R5) — is `not_found`, for reads as for writes.
 pub fn actor(org: &OrgState, arg: Option<&str>) -> Result<Actor, CliError> {
     let Some(arg) = arg.map(str::trim).filter(|a| !a.is_empty()) else {
         return Ok(Actor::User { id: org.owner() });
     };
+    let principal = |kind: PrincipalKind, name: &str| {
+        if org.serves(kind, name) {
+            Ok(name.to_owned())
+        } else {
+            Err(CliError::not_found(format!(
+                "no principal {arg:?} serves {:?} (register it with `offboard principal add`)",
+                org.name()
+            )))
+        }
+    };
     if let Some(name) = arg.strip_prefix("support:") {
         return Ok(Actor::Support {
-            name: name.to_owned(),
+            name: principal(PrincipalKind::Support, name)?,
         });
     }
     if let Some(name) = arg.strip_prefix("auditor:") {
         return Ok(Actor::Auditor {
-            name: name.to_owned(),
+            name: principal(PrincipalKind::Auditor, name)?,
         });
     }
     Ok(Actor::User {
@@ -76,7 +91,7 @@ pub fn actor(org: &OrgState, arg: Option<&str>) -> Result<Actor, CliError> {
     })
 }
 
-/// A user of the directory by email (case-insensitive) or id. Emails name listed users
+/// A user of the directory by email (NFC, case-folded) or id. Emails name listed users
 /// only; an id names any user ever invited (the domain then says what it allows).
 pub fn user(org: &OrgState, arg: &str) -> Result<UserId, CliError> {
     let arg = arg.trim();
@@ -100,10 +115,10 @@ pub fn any_user(org: &OrgState, arg: &str) -> Result<UserId, CliError> {
     if let Ok(id) = user(org, arg) {
         return Ok(id);
     }
-    let wanted = arg.trim().to_lowercase();
+    let wanted = caseless_key(arg.trim());
     org.directory()
         .users()
-        .filter(|u| u.status == UserStatus::Deleted && u.profile.email.to_lowercase() == wanted)
+        .filter(|u| u.status == UserStatus::Deleted && caseless_key(&u.profile.email) == wanted)
         .max_by_key(|u| u.deleted_at.map(|(p, _)| p))
         .map(|u| u.id)
         .ok_or_else(|| CliError::not_found(format!("no user {:?} in {:?}", arg.trim(), org.name())))

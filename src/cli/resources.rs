@@ -127,26 +127,31 @@ struct OwnerCount {
     count: u64,
 }
 
-/// The rows grouped by owner, once every key is known to be new and listed once and
-/// every owner to exist.
+/// The rows to register, grouped by owner, and how many rows were already registered to
+/// the owner they name (skipped, so an interrupted import can be run again to finish).
+#[derive(Debug, Default)]
+struct Grouped {
+    by_owner: BTreeMap<UserId, Vec<ResourceKey>>,
+    skipped: u64,
+}
+
+/// Groups the rows by owner once every key is listed once, every owner exists and no key
+/// is registered to someone other than its row's owner (`already_exists`, naming them).
+/// `registered` answers a key's current owner.
 fn group_rows(
     rows: &[(ResourceKey, String)],
-    registered: impl Fn(&ResourceKey) -> bool,
+    registered: impl Fn(&ResourceKey) -> Option<UserId>,
     mut user: impl FnMut(&str) -> Result<UserId, CliError>,
-) -> Result<BTreeMap<UserId, Vec<ResourceKey>>, CliError> {
+) -> Result<Grouped, CliError> {
     let mut owners: HashMap<String, UserId> = HashMap::new();
     let mut seen: HashSet<&ResourceKey> = HashSet::with_capacity(rows.len());
-    let mut by_owner: BTreeMap<UserId, Vec<ResourceKey>> = BTreeMap::new();
+    let mut grouped = Grouped::default();
     let mut taken = Vec::new();
     for (key, owner) in rows {
         if !seen.insert(key) {
             return Err(CliError::invalid(format!(
                 "{key} is listed twice in the file"
             )));
-        }
-        if registered(key) {
-            taken.push(key.to_string());
-            continue;
         }
         let id = match owners.get(owner.as_str()) {
             Some(id) => *id,
@@ -156,14 +161,19 @@ fn group_rows(
                 id
             }
         };
-        by_owner.entry(id).or_default().push(key.clone());
+        match registered(key) {
+            Some(holder) if holder == id => grouped.skipped += 1,
+            Some(_) => taken.push(key.to_string()),
+            None => grouped.by_owner.entry(id).or_default().push(key.clone()),
+        }
     }
     if !taken.is_empty() {
         let shown: Vec<&str> = taken.iter().take(5).map(String::as_str).collect();
         return Err(CliError::new(
             "already_exists",
             format!(
-                "{} of the file's resources are already registered ({}{}); nothing was imported",
+                "{} of the file's resources are already registered to another owner ({}{}); \
+                 nothing was imported",
                 taken.len(),
                 shown.join(", "),
                 if taken.len() > 5 { ", …" } else { "" }
@@ -171,12 +181,14 @@ fn group_rows(
             super::error::EXIT_REJECTED,
         ));
     }
-    Ok(by_owner)
+    Ok(grouped)
 }
 
 /// Registers every row, grouped by owner, in commands of [`IMPORT_CHUNK`] resources.
 /// Everything is checked before the first command is sent (unknown owners, keys listed
-/// twice or already registered), so a bad file writes nothing.
+/// twice or registered to another owner), so a bad file writes nothing. Rows already
+/// registered to the owner they name are skipped and counted: running the same file
+/// again completes an import that was interrupted, and writes nothing once complete.
 fn import(cx: &mut Ctx, file: &Path) -> Result<(), CliError> {
     let rows = read_rows(file)?;
     if rows.is_empty() {
@@ -185,36 +197,45 @@ fn import(cx: &mut Ctx, file: &Path) -> Result<(), CliError> {
             file.display()
         )));
     }
-    let total = rows.len() as u64;
-    let by_owner = match cx.remote() {
+    let Grouped { by_owner, skipped } = match cx.remote() {
         None => cx.read(|org| {
             group_rows(
                 &rows,
-                |key| org.ownership().owner_of(key).is_some(),
+                |key| org.ownership().owner_of(key),
                 |owner| resolve::user(org, owner),
             )
         })?,
         Some(r) => {
             // The server checks nothing before the first chunk lands: check here.
-            let registered: HashSet<String> = r
+            let registered: HashMap<String, UserId> = r
                 .get::<Vec<crate::server::OwnedResource>>("/v1/owners")?
                 .into_iter()
-                .map(|o| o.resource)
+                .map(|o| (o.resource, o.owner))
                 .collect();
             group_rows(
                 &rows,
-                |key| registered.contains(key.as_str()),
+                |key| registered.get(key.as_str()).copied(),
                 |owner| r.user(owner),
             )?
         }
     };
     drop(rows);
+    let (commands, positions) = register_chunks(cx, &by_owner)?;
+    report_import(cx, &by_owner, skipped, commands, positions)
+}
 
+/// Sends `by_owner` in commands of [`IMPORT_CHUNK`] resources, with a progress bar:
+/// how many commands, and the first and last positions written.
+fn register_chunks(
+    cx: &mut Ctx,
+    by_owner: &BTreeMap<UserId, Vec<ResourceKey>>,
+) -> Result<(u64, Option<(u64, u64)>), CliError> {
+    let total = by_owner.values().map(|keys| keys.len() as u64).sum();
     let progress = Progress::new(Some(total), "importing");
     let mut first = None;
     let mut last = None;
     let mut commands = 0u64;
-    for (owner, keys) in &by_owner {
+    for (owner, keys) in by_owner {
         for chunk in keys.chunks(IMPORT_CHUNK) {
             let appended = cx.submit(Command::RegisterResources {
                 owner: *owner,
@@ -236,6 +257,18 @@ fn import(cx: &mut Ctx, file: &Path) -> Result<(), CliError> {
         }
     }
     progress.finish();
+    Ok((commands, first.zip(last)))
+}
+
+/// What an import did: a sentence and a table per owner, or the JSON document.
+fn report_import(
+    cx: &mut Ctx,
+    by_owner: &BTreeMap<UserId, Vec<ResourceKey>>,
+    skipped: u64,
+    commands: u64,
+    positions: Option<(u64, u64)>,
+) -> Result<(), CliError> {
+    let imported: u64 = by_owner.values().map(|keys| keys.len() as u64).sum();
     let counts: Vec<OwnerCount> = cx.names(|org| {
         Ok(by_owner
             .iter()
@@ -246,30 +279,38 @@ fn import(cx: &mut Ctx, file: &Path) -> Result<(), CliError> {
             })
             .collect())
     })?;
-    let message = format!(
-        "Imported {total} {} for {} {} in {commands} {}.",
-        plural("resource", total),
+    let mut message = format!(
+        "Imported {imported} {} for {} {} in {commands} {}.",
+        plural("resource", imported),
         counts.len(),
         plural("owner", counts.len() as u64),
         plural("command", commands)
     );
+    if skipped > 0 {
+        message.push_str(&format!(
+            " Skipped {skipped} already registered to the owner the file names."
+        ));
+    }
     if cx.out.is_json() {
         cx.out.doc(&json!({
             "ok": true,
             "command": "import_resources",
             "message": message,
-            "imported": total,
+            "imported": imported,
+            "skipped": skipped,
             "commands": commands,
-            "positions": first.zip(last).map(|(a, b)| [a, b]),
+            "positions": positions.map(|(a, b)| [a, b]),
             "owners": counts,
         }))?;
     } else {
         cx.out.line(message);
-        let rows: Vec<Vec<String>> = counts
-            .iter()
-            .map(|c| vec![c.owner_email.clone(), c.count.to_string()])
-            .collect();
-        cx.out.table(&["owner", "resources"], &rows);
+        if !counts.is_empty() {
+            let rows: Vec<Vec<String>> = counts
+                .iter()
+                .map(|c| vec![c.owner_email.clone(), c.count.to_string()])
+                .collect();
+            cx.out.table(&["owner", "resources"], &rows);
+        }
     }
     Ok(())
 }

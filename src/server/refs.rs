@@ -57,7 +57,7 @@ impl UserRef {
                 .directory()
                 .users()
                 .filter(|u| u.status == UserStatus::Deleted)
-                .filter(|u| u.profile.email.eq_ignore_ascii_case(text))
+                .filter(|u| offboard_projections::text::same_text(&u.profile.email, text))
                 .max_by_key(|u| u.deleted_at.map(|(position, _)| position));
             if let Some(user) = deleted {
                 return Ok(user.id);

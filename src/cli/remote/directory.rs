@@ -72,7 +72,7 @@ impl Remote {
         } else {
             let d = self.directory.borrow();
             let listed = d.users.values().find(|u| {
-                u.email.eq_ignore_ascii_case(arg)
+                offboard_projections::text::same_text(&u.email, arg)
                     && !matches!(u.status, UserStatus::Deleted | UserStatus::Purged)
             });
             if let Some(u) = listed {

@@ -1,0 +1,319 @@
+//! Issue 15 §5, "bad input never corrupts state": every reproduction of the issue, run
+//! through the real binary. Each bad input is refused with its code and appends nothing;
+//! an interrupted `resource import` can be run again to finish it.
+
+use serde_json::Value;
+
+use crate::util::*;
+
+/// 2^53 − 1: the most credits a figure may hold (`offboard::domain::MAX_CREDITS`).
+const MAX_CREDITS: u64 = 9_007_199_254_740_991;
+
+/// Given `d`, when `args` is refused with exit 1, then its code is `code` and nothing
+/// was appended; the error comes back for further checks.
+fn refused(d: &Dir, code: &str, args: &[&str]) -> Value {
+    let before = last_position(d);
+    let e = d.fails(1, args);
+    assert_eq!(e["code"], code, "{args:?}: {e}");
+    assert_eq!(last_position(d), before, "{args:?} appended events");
+    e
+}
+
+#[test]
+fn credits_past_the_maximum_are_refused_and_no_credit_vanishes() {
+    // Given Acme with 10 credits in the pool.
+    let d = acme();
+    d.ok(&["credits", "add", "10"]);
+    // When a command names more than any figure may hold, then it is refused.
+    refused(
+        &d,
+        "invalid_input",
+        &["credits", "add", "18446744073709551615"],
+    );
+    let e = refused(
+        &d,
+        "invalid_input",
+        &["credits", "add", &MAX_CREDITS.to_string()],
+    );
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("the pool would exceed"), "{message}");
+    assert!(
+        message.contains("at most 9007199254740981 more"),
+        "{message}"
+    );
+    // When the pool is filled to the maximum, then one more credit is refused too...
+    d.ok(&["credits", "add", &(MAX_CREDITS - 10).to_string()]);
+    refused(&d, "invalid_input", &["credits", "add", "1"]);
+    // ... also while some of it sits with a user: the org's credits are what count.
+    d.ok(&["credits", "grant", ANN, "7"]);
+    refused(&d, "invalid_input", &["credits", "add", "1"]);
+    // Then every credit is still there.
+    let shown = d.json(&["credits", "show"]);
+    assert_eq!(shown["pool"], MAX_CREDITS - 7);
+    assert_eq!(shown["users"][0]["balance"], 7);
+}
+
+#[test]
+fn weights_past_the_maximum_are_refused_and_the_suggested_rebalance_is_accepted() {
+    // Given Acme, when a rotation's weights add up past the maximum, then it is refused.
+    let d = acme();
+    let huge = format!("{ANN}=4294967295,{BOB}=4294967295");
+    let e = refused(
+        &d,
+        "invalid_input",
+        &[
+            "distribution",
+            "add",
+            "Huge",
+            "--kind",
+            "rotation",
+            "--member",
+            &huge,
+        ],
+    );
+    assert!(e["message"].as_str().unwrap().contains("at most 1000000"));
+    // Given a rotation at the maximum, when Ann leaves, then the plan suggests Bob and
+    // Pat share the whole total, and deleting Ann applies exactly that.
+    let big = format!("{ANN}=999998,{BOB}=1,{PAT}=1");
+    d.ok(&[
+        "distribution",
+        "add",
+        "Big",
+        "--kind",
+        "rotation",
+        "--member",
+        &big,
+    ]);
+    let plan = d.json(&["plan", ANN]);
+    let suggested = &plan["distributions"][0]["suggested"];
+    let weights: Vec<u64> = suggested
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["weight"].as_u64().unwrap())
+        .collect();
+    assert_eq!(weights, vec![500_000, 500_000]);
+    d.ok(&["delete", ANN, "--confirm", "CONFIRM"]);
+    let list = d.json(&["distribution", "list"]);
+    let members = &list["distributions"][0]["members"];
+    assert_eq!(members[0]["weight"], 500_000);
+    assert_eq!(members[1]["weight"], 500_000);
+}
+
+#[test]
+fn invisible_characters_and_unicode_spellings_do_not_make_a_second_user() {
+    let d = acme();
+    // Given ann@acme.example, when an email differs from hers only by an invisible or
+    // bidi-control character, then it is refused.
+    for sneaky in ["ann\u{200b}@acme.example", "ann\u{202e}@acme.example"] {
+        let e = refused(
+            &d,
+            "invalid_input",
+            &[
+                "user", "add", "--email", sneaky, "--first", "Ann", "--last", "Two",
+            ],
+        );
+        assert!(e["message"].as_str().unwrap().contains("invisible"), "{e}");
+    }
+    // Given élise typed composed, when she is added again decomposed or in capitals,
+    // then the email is taken: one user.
+    let composed = "\u{e9}lise@acme.example";
+    d.ok(&[
+        "user", "add", "--email", composed, "--first", "Élise", "--last", "Roy",
+    ]);
+    for same in ["e\u{301}lise@acme.example", "\u{c9}LISE@ACME.EXAMPLE"] {
+        refused(
+            &d,
+            "email_taken",
+            &[
+                "user", "add", "--email", same, "--first", "Élise", "--last", "Two",
+            ],
+        );
+        // And every spelling finds her, stored as typed in NFC.
+        assert_eq!(d.json(&["user", "show", same])["email"], composed);
+    }
+    // Names refuse hidden characters anywhere: people, labels, distributions, orgs.
+    refused(
+        &d,
+        "invalid_input",
+        &[
+            "user",
+            "add",
+            "--email",
+            "cy@acme.example",
+            "--first",
+            "C\u{200d}y",
+            "--last",
+            "Li",
+        ],
+    );
+    refused(
+        &d,
+        "invalid_input",
+        &[
+            "user",
+            "add",
+            "--email",
+            "cy@acme.example",
+            "--first",
+            "Cy",
+            "--last",
+            "Li",
+            "--title",
+            "Boss\u{2066}",
+        ],
+    );
+    refused(
+        &d,
+        "invalid_input",
+        &["label", "add", "VIP\u{feff}", "--member", ANN],
+    );
+    refused(
+        &d,
+        "invalid_input",
+        &[
+            "distribution",
+            "add",
+            "North\u{202e}",
+            "--kind",
+            "rotation",
+            "--member",
+            &format!("{ANN}=1"),
+        ],
+    );
+    refused(
+        &d,
+        "invalid_input",
+        &[
+            "init",
+            "--org",
+            "Acme\u{200b}",
+            "--owner-email",
+            "o@x.example",
+            "--owner-first",
+            "O",
+            "--owner-last",
+            "X",
+        ],
+    );
+}
+
+#[test]
+fn an_org_cannot_be_named_like_another_orgs_id() {
+    // Given Acme, when an org is created under Acme's id as its name, then it is refused.
+    let d = acme();
+    let acme_id = d.json(&["orgs"])["orgs"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let e = refused(
+        &d,
+        "invalid_input",
+        &[
+            "init",
+            "--org",
+            &acme_id,
+            "--owner-email",
+            "eve@evil.example",
+            "--owner-first",
+            "Eve",
+            "--owner-last",
+            "Vil",
+        ],
+    );
+    assert!(e["message"].as_str().unwrap().contains("UUID"), "{e}");
+    // Then --org with that id still names Acme, the only org.
+    assert_eq!(d.json(&["orgs"])["orgs"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        d.json(&["--org", &acme_id, "user", "show", ANN])["email"],
+        ANN
+    );
+}
+
+#[test]
+fn an_unknown_actor_is_not_found_for_reads_as_for_writes() {
+    let d = acme();
+    for nobody in ["nobody@nowhere.example", "support:ghost", "auditor:ghost"] {
+        // When someone the org does not know reads, then not_found, as when they write.
+        for args in [
+            vec!["--as", nobody, "user", "list"],
+            vec!["--as", nobody, "owners"],
+            vec!["--as", nobody, "history", "--org"],
+            vec!["--as", nobody, "orgs"],
+            vec!["--as", nobody, "deactivate", PAT],
+        ] {
+            let e = refused(&d, "not_found", &args);
+            assert!(e["message"].as_str().unwrap().contains(nobody), "{e}");
+        }
+    }
+    // Then known actors still read: a user by email, a registered principal.
+    assert!(d.json(&["--as", SAM, "user", "list"])["users"].is_array());
+    d.ok(&["principal", "add", "auditor", "audra"]);
+    assert!(d.json(&["--as", "auditor:audra", "owners"])["resources"].is_array());
+}
+
+fn import_file(d: &Dir, rows: &[(&str, &str)]) -> String {
+    let mut csv = String::from("kind,id,owner\n");
+    for (id, owner) in rows {
+        csv.push_str(&format!("buyer,{id},{owner}\n"));
+    }
+    d.write("buyers.csv", &csv).to_str().unwrap().to_owned()
+}
+
+#[test]
+fn an_interrupted_import_is_finished_by_running_it_again() {
+    // Given an import of four buyers whose first command landed (B-1 and B-2 are Pat's)
+    // before it was interrupted.
+    let d = acme();
+    let file = import_file(
+        &d,
+        &[("B-1", PAT), ("B-2", PAT), ("B-3", PAT), ("B-4", ANN)],
+    );
+    d.ok(&["resource", "add", "buyer:B-1", "buyer:B-2", "--owner", PAT]);
+    // When the same file is run again, then the rest is imported, the two skipped.
+    let doc = d.json(&["resource", "import", &file]);
+    assert_eq!(
+        (doc["imported"].as_u64(), doc["skipped"].as_u64()),
+        (Some(2), Some(2))
+    );
+    assert_eq!(d.json(&["owners"])["count"], 4);
+    // When run once more, then everything is skipped and nothing written.
+    let before = last_position(&d);
+    let text = d.ok(&["resource", "import", &file]);
+    assert!(text.contains("Imported 0 resources"), "{text}");
+    assert!(text.contains("Skipped 4 already registered"), "{text}");
+    assert_eq!(last_position(&d), before);
+    // When a row names another owner than the resource has, then already_exists names
+    // it and nothing is imported, not even the new rows.
+    let file = import_file(&d, &[("B-5", PAT), ("B-4", PAT)]);
+    let e = refused(&d, "already_exists", &["resource", "import", &file]);
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains("buyer:B-4") && message.contains("another owner"),
+        "{message}"
+    );
+    assert_eq!(d.fails(1, &["owner", "buyer:B-5"])["code"], "not_found");
+}
+
+#[test]
+fn an_interrupted_import_is_finished_in_client_mode_too() {
+    // Given a served directory where the first of three rows was registered.
+    let d = acme();
+    let t = token(&d, OWNER);
+    let file = import_file(&d, &[("B-1", PAT), ("B-2", PAT), ("B-3", ANN)]);
+    d.ok(&["resource", "add", "buyer:B-1", "--owner", PAT]);
+    let server = Server::start(&d);
+    let c = server.client(&d, &t);
+    // When the file is run again through the server, then it completes the import.
+    let doc = c.json(&["resource", "import", &file]);
+    assert_eq!(
+        (doc["imported"].as_u64(), doc["skipped"].as_u64()),
+        (Some(2), Some(1))
+    );
+    // And a row owned by someone else is refused before anything is sent.
+    let file = import_file(&d, &[("B-4", PAT), ("B-3", PAT)]);
+    let e = c.fails(1, &["resource", "import", &file]);
+    assert_eq!(e["code"], "already_exists");
+    assert!(e["message"].as_str().unwrap().contains("buyer:B-3"));
+    assert_eq!(c.json(&["owners"])["count"], 3);
+}
