@@ -248,6 +248,47 @@ mod tests {
         assert_eq!((e.code.as_str(), e.exit), ("invalid_input", 1));
     }
 
+    /// An org created by `OrganizationCreated` alone (enough for resolving names).
+    fn created(state: &mut State, id: OrgId, name: &str) {
+        let position = state.position() + 1;
+        let event: offboard_events::Event = offboard_events::OrganizationCreated {
+            name: name.to_owned(),
+            owner: UserId(uuid::Uuid::from_u128(u128::from(position))),
+        }
+        .into();
+        let command = offboard_events::CommandId(uuid::Uuid::from_u128(u128::from(position)));
+        state.apply(&offboard_events::Envelope {
+            position,
+            org_id: id,
+            stream_id: event.stream(id),
+            stream_version: 1,
+            event_id: offboard_events::EventId(uuid::Uuid::from_u128(u128::from(position))),
+            occurred_at: Utc::now(),
+            actor: Actor::System,
+            on_behalf_of: None,
+            command_id: command,
+            correlation_id: CorrelationId(command.0),
+            causation_id: command.0,
+            prev_hash: String::new(),
+            hash: String::new(),
+            event,
+        });
+    }
+
+    #[test]
+    fn an_id_names_its_org_even_where_another_org_is_named_like_it() {
+        // Given Acme and, as earlier builds allowed (issue 15), an org named Acme's id.
+        let mut state = State::default();
+        let acme = OrgId(uuid::Uuid::from_u128(0xac));
+        let impostor = OrgId(uuid::Uuid::from_u128(0xbad));
+        created(&mut state, acme, "Acme");
+        created(&mut state, impostor, &acme.to_string());
+        // When --org names Acme's id, then it is Acme; names still resolve, any case.
+        assert_eq!(org(&state, Some(&acme.to_string())).unwrap(), acme);
+        assert_eq!(org(&state, Some(" ACME ")).unwrap(), acme);
+        assert_eq!(org(&state, Some(&impostor.to_string())).unwrap(), impostor);
+    }
+
     #[test]
     fn resource_keys_and_members_are_checked() {
         assert_eq!(resource("buyer:B-1").unwrap().kind(), "buyer");
