@@ -458,6 +458,26 @@ fn credit_events_that_would_overflow_change_nothing_and_are_reported() {
     assert_eq!((credits.pool(), credits.balance(ann)), (u64::MAX - 3, 0));
     assert_eq!(credits.used_total(ann), 3);
     assert_eq!(credits.overflows(), &[too_much, past]);
+    // A usage history past u64 keeps its total and the balance; the use is reported.
+    log.push(CreditsGranted {
+        user: ann,
+        amount: 1,
+    });
+    log.push(CreditsUsed {
+        user: ann,
+        amount: u64::MAX - 3,
+    });
+    let too_used = log.push(CreditsUsed {
+        user: ann,
+        amount: 1,
+    });
+    let state = log.state();
+    let credits = state.org(org(1)).unwrap().credits();
+    assert_eq!(
+        (credits.used_total(ann), credits.balance(ann)),
+        (u64::MAX, 0)
+    );
+    assert_eq!(credits.overflows(), &[too_much, past, too_used]);
 }
 
 #[test]

@@ -11,7 +11,9 @@
 //! credits sit with a deleted user, nor credits with a deactivated one (R8, R10, R11,
 //! R17, R20); listed users are managed by listed users, and no manager chain loops
 //! (R10); the org has exactly one owner, active (R3); billed seats are the invited,
-//! active and deactivated users (R23).
+//! active and deactivated users (R23); credits are conserved — the pool and the
+//! balances hold what was added minus what was used, never more than `MAX_CREDITS`,
+//! with no event left unapplied for overflowing (R20, issue 15).
 
 use std::collections::BTreeMap;
 
@@ -525,8 +527,13 @@ impl World {
                 }
             }
             28 => match a % 3 {
+                // Now and then an amount at or past the maximum (issue 15).
                 0 => Command::AddCreditsToPool {
-                    amount: u64::from(b % 20),
+                    amount: match b % 40 {
+                        0 => u64::MAX - u64::from(c % 3),
+                        1 => offboard::domain::MAX_CREDITS - u64::from(c % 200),
+                        n => u64::from(n % 20),
+                    },
                 },
                 1 => Command::GrantCredits {
                     user: self.someone_active(b),
@@ -610,8 +617,39 @@ impl World {
             }
         }
         check_invariants(self.org(), &self.totals)
+            .and_then(|()| check_credits(self.org(), &self.s.log))
             .map_err(|e| TestCaseError::fail(format!("after {command:?} by {actor}: {e}")))
     }
+}
+
+/// R20, issue 15: credits are conserved — the pool and the balances hold what was added
+/// minus what was used — and no credit event was left unapplied for overflowing.
+fn check_credits(org: &OrgState, log: &[Envelope]) -> Result<(), String> {
+    let mut expected: i128 = 0;
+    for env in log {
+        match &env.event {
+            Event::CreditsAddedToPool(e) => expected += i128::from(e.amount),
+            Event::CreditsUsed(e) => expected -= i128::from(e.amount),
+            _ => {}
+        }
+    }
+    let credits = org.credits();
+    let held = credits.in_circulation().map(i128::from);
+    if held != Some(expected) {
+        return Err(format!(
+            "credits hold {held:?}, {expected} added and not used"
+        ));
+    }
+    if expected > i128::from(offboard::domain::MAX_CREDITS) {
+        return Err(format!("{expected} credits, more than the maximum"));
+    }
+    if !credits.overflows().is_empty() {
+        return Err(format!(
+            "credit events unapplied: {:?}",
+            credits.overflows()
+        ));
+    }
+    Ok(())
 }
 
 /// A deleted (or purged, or unknown) user.
