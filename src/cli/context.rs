@@ -162,11 +162,13 @@ impl Ctx<'_> {
             return resolve::actor(org, Some(arg)).map(drop);
         }
         // No org selected: the command answers why itself, once --as is known somewhere.
-        let mut errors = state.orgs().map(|org| resolve::actor(org, Some(arg)));
-        match errors.find(|r| r.is_ok()) {
-            Some(_) => Ok(()),
-            None if state.orgs().next().is_none() => Ok(()),
-            None => Err(CliError::not_found(format!(
+        let known = state
+            .orgs()
+            .any(|org| resolve::actor(org, Some(arg)).is_ok());
+        match known {
+            true => Ok(()),
+            false if state.orgs().next().is_none() => Ok(()),
+            false => Err(CliError::not_found(format!(
                 "no user or principal {:?} in any organization of this directory",
                 arg.trim()
             ))),

@@ -73,12 +73,12 @@ pub(super) fn same_total(prefix: &str, before: &[Member], after: &[Member]) -> D
         return Ok(());
     }
     let why = if wanted == was {
-        "as before".to_owned()
+        " as before".to_owned()
     } else {
-        format!("the maximum (it was {was})")
+        format!(", the maximum (they added up to {was})")
     };
     Err(DomainError::InvalidInput(format!(
-        "{prefix}weights must add up to {wanted} {why}, not {now}"
+        "{prefix}weights must add up to {wanted}{why}, not {now}"
     )))
 }
 

@@ -154,7 +154,10 @@ fn a_distribution_an_earlier_build_let_exceed_the_maximum_is_brought_down_to_it(
             },
         )
         .then_error("invalid_input");
-    assert!(e.to_string().contains("1000000 the maximum"), "{e}");
+    assert!(
+        e.to_string().contains("add up to 1000000, the maximum"),
+        "{e}"
+    );
 }
 
 #[test]
