@@ -26,8 +26,8 @@ fn find<'a>(scope: &Scope<'a>, name: &str) -> Decided<&'a Distribution> {
         .ok_or_else(|| DomainError::NotFound(format!("distribution {name:?}")))
 }
 
-/// Members must be active, listed once, with positive weights adding up to at most
-/// [`MAX_TOTAL_WEIGHT`].
+/// Members must be active, listed once, with positive weights (their total is checked
+/// by [`within_maximum`] for a new distribution, by [`same_total`] for a rebalance).
 fn check(scope: &Scope, members: &[Member]) -> Decided<()> {
     if members.is_empty() {
         return Err(DomainError::InvalidInput(
@@ -49,23 +49,24 @@ fn check(scope: &Scope, members: &[Member]) -> Decided<()> {
         }
         scope.recipient(m.user)?;
     }
-    within_maximum("", members)
+    Ok(())
 }
 
-/// The weights add up to at most [`MAX_TOTAL_WEIGHT`]; `prefix` names the distribution
-/// in an offboarding's message (`"\"Hot leads\": "`), empty otherwise.
-pub(super) fn within_maximum(prefix: &str, members: &[Member]) -> Decided<()> {
+/// A new distribution's weights add up to at most [`MAX_TOTAL_WEIGHT`].
+fn within_maximum(members: &[Member]) -> Decided<()> {
     let total = total_weight(members);
     if total > MAX_TOTAL_WEIGHT {
         return Err(DomainError::InvalidInput(format!(
-            "{prefix}weights must add up to at most {MAX_TOTAL_WEIGHT}, not {total}"
+            "weights must add up to at most {MAX_TOTAL_WEIGHT}, not {total}"
         )));
     }
     Ok(())
 }
 
 /// R18: after a rebalance the weights add up to what they did before (capped at
-/// [`MAX_TOTAL_WEIGHT`] for a distribution an earlier build let exceed it).
+/// [`MAX_TOTAL_WEIGHT`] for a distribution an earlier build let exceed it, so every
+/// rebalance stays within it). `prefix` names the distribution in an offboarding's
+/// message (`"\"Hot leads\": "`), empty otherwise.
 pub(super) fn same_total(prefix: &str, before: &[Member], after: &[Member]) -> Decided<()> {
     let (was, now) = (total_weight(before), total_weight(after));
     let wanted = rebalanced_total(was);
@@ -82,6 +83,8 @@ pub(super) fn same_total(prefix: &str, before: &[Member], after: &[Member]) -> D
     )))
 }
 
+/// Sets up a distribution (managers and up): a new name, active members listed once,
+/// positive weights adding up to at most [`MAX_TOTAL_WEIGHT`] (`invalid_input`).
 pub fn create(
     scope: Scope,
     name: &str,
@@ -95,6 +98,7 @@ pub fn create(
         return Err(DomainError::AlreadyExists(format!("distribution {name:?}")));
     }
     check(&scope, members)?;
+    within_maximum(members)?;
     if let Some(b) = backup {
         scope.recipient(b)?;
     }

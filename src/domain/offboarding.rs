@@ -426,7 +426,7 @@ fn chain_up(scope: Scope, from: offboard_events::UserId) -> BTreeSet<offboard_ev
 }
 
 /// An edited distribution (R18): the leaver is out, every member active and listed once,
-/// weights positive, and the total unchanged (and within `MAX_TOTAL_WEIGHT`).
+/// weights positive, and the total unchanged (so within `MAX_TOTAL_WEIGHT`).
 fn check_members(
     scope: Scope,
     leaving: offboard_events::UserId,
@@ -456,9 +456,7 @@ fn check_members(
         }
         scope.recipient(m.user)?;
     }
-    let prefix = format!("{name:?}: ");
-    super::distributions::within_maximum(&prefix, after)?;
-    super::distributions::same_total(&prefix, before, after)
+    super::distributions::same_total(&format!("{name:?}: "), before, after)
 }
 
 /// The plan entry for `name`, matched case-insensitively like every name lookup.
