@@ -4,6 +4,7 @@
 
 mod audit;
 mod client;
+mod damage;
 mod demo;
 mod errors;
 mod guided;

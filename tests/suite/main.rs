@@ -3,6 +3,7 @@
 
 mod bench;
 mod crash;
+mod damage;
 mod domain_properties;
 // Shared helpers: not every topic uses every helper.
 #[allow(dead_code)]
