@@ -139,7 +139,7 @@ pub fn load_record(store: &dyn LogStore) -> Result<Option<HeadRecord>, StoreErro
     match store.checkpoint(HEAD_RECORD_NAME)? {
         Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
             StoreError::Corrupt(format!(
-                "the head record checkpoints/{HEAD_RECORD_NAME}: {e}"
+                "the head record checkpoints/{HEAD_RECORD_NAME} is unreadable ({e}), so how far the log went is unknown; if the log is known to be whole, delete that file (the next checkpoint writes it again)"
             ))
         }),
         None => Ok(None),

@@ -14,7 +14,7 @@ pub const DEFAULT_DATA_DIR: &str = "./offboard-data";
     name = "offboard",
     version,
     about = "Event-sourced offboarding engine: transfer, deactivate and delete users without losing what they owned",
-    after_help = "Exit codes: 0 ok, 1 rejected or invalid input, 2 usage, 3 storage.\nWithout --as, commands act as the organization's owner."
+    after_help = "Exit codes: 0 ok, 1 rejected or invalid input, 2 usage, 3 storage or integrity (a damaged, shortened or rewritten log).\nWithout --as, commands act as the organization's owner."
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -16,6 +16,12 @@ const PAT_X: &str = "pat@example.com";
 /// The issue's reproduction up to the transfer: init, two users, a resource (position 8)
 /// and its transfer to Ann (position 9, the newest frame of the log).
 fn transferred() -> Dir {
+    transferred_after(|_| {})
+}
+
+/// [`transferred`], running `prepare` on the directory just before the transfer (after
+/// it, anything opening the directory may make sled write frames past the transfer's).
+fn transferred_after(prepare: impl FnOnce(&Dir)) -> Dir {
     let d = Dir::new();
     d.ok(&[
         "init",
@@ -34,6 +40,7 @@ fn transferred() -> Dir {
         ]);
     }
     d.ok(&["resource", "add", "buyer:B-1", "--owner", PAT_X]);
+    prepare(&d);
     let moved = d.json(&["transfer", PAT_X, "--resource", "buyer:B-1", "--to", ANN_X]);
     assert_eq!(moved["positions"], serde_json::json!([9, 9]));
     d
@@ -138,6 +145,12 @@ fn repair_explains_without_writing_and_accepting_the_loss_records_it_in_the_log(
     assert!(data["claimed_by"]
         .to_string()
         .contains("projection checkpoint at 9"));
+    // the org's timeline lists it,
+    let timeline = d.json(&["history", "--org"]);
+    assert!(
+        timeline.to_string().contains("LogLossAccepted"),
+        "{timeline}"
+    );
     // the views answer from the log as it is (the lost transfer is not there),
     let owner = d.json(&["owner", "buyer:B-1"]);
     assert!(owner.to_string().contains(PAT_X), "{owner}");
@@ -302,5 +315,53 @@ fn serve_anchor_appends_the_head_and_verify_anchor_checks_every_line() {
     assert!(
         message(&broken).contains(&format!("line {}", forged.len())),
         "{broken}"
+    );
+}
+
+#[test]
+fn a_consumer_past_the_end_refuses_opening_and_repair_moves_it_back() {
+    // Given a consumer that acked the transfer at 9 (its record as the server writes it:
+    // serving here would make sled write past the transfer's frame),
+    let mut prepared = None;
+    let d = transferred_after(|d| {
+        let org = d.json(&["orgs"])["orgs"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        prepared = Some((token(d, DANA), org));
+    });
+    let (t, org) = prepared.unwrap();
+    std::fs::write(
+        d.data()
+            .join(format!("checkpoints/server.consumer.{org}.crm")),
+        r#"{"position":9,"acked_at":"2026-11-30T22:40:00Z"}"#,
+    )
+    .unwrap();
+    // and the log then losing position 9,
+    flip_newest_frame(&d);
+    // when the directory opens, the consumer is among what claims position 9,
+    let refused = d.fails(3, &["verify"]);
+    assert!(
+        message(&refused).contains("consumer crm of org"),
+        "{refused}"
+    );
+    // and when the loss is accepted,
+    d.json(&["repair", "--accept-loss"]);
+    // then the consumer stands at 8, so it receives the loss record at 9 next.
+    let server = Server::start(&d);
+    let (status, consumer) = http(&server.url, "GET", "/v1/consumers/crm", Some(&t), None);
+    assert_eq!(
+        (status, consumer["position"].as_u64()),
+        (200, Some(8)),
+        "{consumer}"
+    );
+    assert_eq!(server.terminate(), Some(0));
+    let record = d.events(&["--from", "9"]);
+    assert!(
+        record[0]["data"]["claimed_by"]
+            .to_string()
+            .contains("consumer crm"),
+        "{}",
+        record[0]
     );
 }
