@@ -32,13 +32,9 @@ use crate::server::consumers;
 
 /// Runs `repair` on the directory `dir`.
 pub fn run(dir: &Path, accept_loss: bool, out: &mut Output) -> Result<(), CliError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let engine = Engine::open_for_repair(dir)?;
     let claims = engine.durable_claims()?;
     let damage = claims::assess(engine.store().as_ref(), &claims)?;
-    let interrupted = interrupted_repair(&engine, &damage)?;
     if damage.is_none() {
         return report(
             out,
@@ -49,44 +45,87 @@ pub fn run(dir: &Path, accept_loss: bool, out: &mut Output) -> Result<(), CliErr
             ),
         );
     }
-    if interrupted.is_none() && !damage.rewritten.is_empty() {
-        return Err(refuse_rewritten(&damage));
-    }
-    let dropped = what_is_dropped(&damage, interrupted);
-    if !accept_loss {
-        let missing = damage
-            .missing()
-            .map(|(a, b)| format!("positions {a}..={b} are missing, "));
-        let message = format!(
-            "The log ends at {}; {}and accepting the loss would drop: {}. It would then record a LogLossAccepted event in each organization's log. Nothing was written: run `offboard repair --accept-loss` to go on from the shorter log.",
-            damage.log_end,
-            missing.unwrap_or_default(),
-            dropped.join("; ")
-        );
-        let (from, to) = damage.missing().unzip();
-        return report(
-            out,
-            json!({"ok": true, "damaged": true, "accepted": false, "log_end": damage.log_end,
-                   "missing_from": from, "missing_to": to, "would_drop": dropped}),
-            message,
-        );
-    }
-    let recorded_at = match (damage.missing(), interrupted) {
-        (Some((from, to)), None) => {
-            rt.block_on(record_loss(&engine, &damage, from, to))?;
-            (from, to)
-        }
-        (_, Some(range)) => range,
-        (None, None) => unreachable!("damage without a missing range is a rewrite, refused above"),
+    let loss = match interrupted_repair(&engine, &damage)? {
+        Some(range) => Loss {
+            range,
+            recorded: true,
+        },
+        None if !damage.rewritten.is_empty() => return Err(refuse_rewritten(&damage)),
+        None => Loss {
+            range: damage
+                .missing()
+                .expect("damage that is no rewrite has a missing range"),
+            recorded: false,
+        },
     };
-    let back_to = recorded_at.0 - 1;
+    let dropped = what_is_dropped(&damage, loss.range.0 - 1);
+    if accept_loss {
+        accept(engine, &damage, &loss, &dropped, out)
+    } else {
+        explain(&damage, &loss, &dropped, out)
+    }
+}
+
+/// The positions lost, and whether an interrupted repair already recorded them.
+struct Loss {
+    range: (u64, u64),
+    recorded: bool,
+}
+
+/// Without `--accept-loss`: what accepting it would drop; nothing is written.
+fn explain(
+    damage: &Damage,
+    loss: &Loss,
+    dropped: &[String],
+    out: &mut Output,
+) -> Result<(), CliError> {
+    let (from, to) = loss.range;
+    let what = if loss.recorded {
+        format!("a repair recorded the loss of positions {from}..={to} but did not finish")
+    } else {
+        format!("positions {from}..={to} are missing")
+    };
+    let record = if loss.recorded {
+        ""
+    } else {
+        " It would record a LogLossAccepted event in each organization's log first."
+    };
+    let message = format!(
+        "The log ends at {}; {what}. Accepting the loss would drop: {}.{record} Nothing was written: run `offboard repair --accept-loss` to go on from the shorter log.",
+        damage.log_end,
+        dropped.join("; ")
+    );
+    report(
+        out,
+        json!({"ok": true, "damaged": true, "accepted": false, "log_end": damage.log_end,
+               "missing_from": from, "missing_to": to, "would_drop": dropped}),
+        message,
+    )
+}
+
+/// With `--accept-loss`: records the loss (unless an interrupted repair did), moves
+/// consumers back, rebuilds the checkpoint and head record; each step durable before
+/// the next.
+fn accept(
+    engine: Engine,
+    damage: &Damage,
+    loss: &Loss,
+    dropped: &[String],
+    out: &mut Output,
+) -> Result<(), CliError> {
+    let (from, to) = loss.range;
+    if !loss.recorded {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(record_loss(&engine, damage, from, to))?;
+    }
     let now = engine.clock().now();
     for (org, consumer) in consumers::all(engine.store().as_ref())? {
-        consumers::lower(engine.store().as_ref(), org, &consumer.name, back_to, now)?;
+        consumers::lower(engine.store().as_ref(), org, &consumer.name, from - 1, now)?;
     }
     let head = engine.checkpoint_now()?;
     engine.shutdown();
-    let (from, to) = recorded_at;
     report(
         out,
         json!({"ok": true, "damaged": true, "accepted": true, "missing_from": from,
@@ -109,9 +148,9 @@ fn report(out: &mut Output, doc: serde_json::Value, message: String) -> Result<(
     Ok(())
 }
 
-/// What accepting the loss drops, one phrase per durable record.
-fn what_is_dropped(damage: &Damage, interrupted: Option<(u64, u64)>) -> Vec<String> {
-    let back_to = interrupted.map_or(damage.log_end, |(from, _)| from - 1);
+/// What accepting the loss drops, one phrase per durable record; consumers move back to
+/// `back_to`.
+fn what_is_dropped(damage: &Damage, back_to: u64) -> Vec<String> {
     let beyond = damage.beyond.iter();
     let rewritten = damage.rewritten.iter().map(|(claim, _)| claim);
     beyond

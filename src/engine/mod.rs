@@ -107,7 +107,8 @@ pub struct Engine {
 
 impl Engine {
     /// Opens the sled log in `dir` (creating it if needed) with its key vault in
-    /// `dir/keys` and the system clock.
+    /// `dir/keys` and the system clock; refuses a log shorter than, or different from,
+    /// what the records beside it say (see [`Engine::open_with`]).
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, ReadError> {
         Self::open_with(dir, Options::default())
     }
@@ -555,7 +556,8 @@ impl Engine {
         &self.recovery
     }
 
-    /// Saves a checkpoint of the projections as they stand now; returns its position.
+    /// Saves a checkpoint of the projections as they stand now, and the head record at
+    /// its position; returns the position. **Both are durable when it returns `Ok`.**
     ///
     /// Saves a copy (~15 ms to take for a million events), so the writer waits for the
     /// copy, not for the save (most of a second at that size, and longer behind a save

@@ -365,3 +365,46 @@ fn a_consumer_past_the_end_refuses_opening_and_repair_moves_it_back() {
         record[0]
     );
 }
+
+#[test]
+fn a_repair_interrupted_after_recording_the_loss_is_finished_by_running_it_again() {
+    // Given a log that lost position 9, and its head record as it was before the repair,
+    let d = transferred();
+    flip_newest_frame(&d);
+    let record = d.data().join("checkpoints/chain-head");
+    let claimed = std::fs::read(&record).unwrap();
+    // and a repair that recorded the loss but died before replacing the head record
+    // (simulated: the old record put back),
+    d.json(&["repair", "--accept-loss"]);
+    std::fs::write(&record, &claimed).unwrap();
+    // when the directory opens, the stale record names another hash at 9: refused,
+    let refused = d.fails(3, &["verify"]);
+    assert!(message(&refused).contains("rewritten"), "{refused}");
+    // and when repair runs again, it recognises its own record and only finishes:
+    let finished = d.json(&["repair", "--accept-loss"]);
+    assert_eq!(finished["accepted"], true, "{finished}");
+    assert_eq!(d.json(&["verify"])["events"], 9);
+    let events = d.events(&["--from", "9"]);
+    assert_eq!(events.len(), 1, "the loss is recorded once");
+    assert_eq!(events[0]["event_type"], "LogLossAccepted");
+}
+
+#[test]
+fn repair_refuses_a_log_rewritten_behind_its_head_record() {
+    // Given a directory whose head record names a hash its log never had at 9,
+    let d = transferred();
+    let record = d.data().join("checkpoints/chain-head");
+    std::fs::write(
+        &record,
+        format!(r#"{{"position":9,"hash":"{}"}}"#, "ab".repeat(32)),
+    )
+    .unwrap();
+    // when repair runs, even accepting loss, it refuses: a rewrite is not a loss.
+    let refused = d.fails(3, &["repair", "--accept-loss"]);
+    assert_eq!(refused["code"], "integrity_broken");
+    assert!(
+        message(&refused).contains("never one changed behind a record"),
+        "{refused}"
+    );
+    assert_eq!(d.fails(3, &["verify"])["code"], "integrity_broken");
+}
