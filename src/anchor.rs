@@ -30,7 +30,9 @@ pub const HEAD_RECORD_NAME: &str = "chain-head";
 /// digits, SHA-256). Position 0 with the all-zero hash stands for the empty log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeadRecord {
+    /// The log position (1-based; 0: the empty log).
     pub position: u64,
+    /// The `hash` of the envelope at `position`: 64 lowercase hex digits.
     pub hash: String,
 }
 
@@ -88,9 +90,9 @@ pub fn hash_at(store: &dyn LogStore, position: u64) -> Result<Option<String>, St
 /// Why a log does not hold a head record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mismatch {
-    /// The log ends before the record's position.
+    /// The log ends (at `log_end`) before the record's `position`.
     Missing { position: u64, log_end: u64 },
-    /// The log has another event at the record's position.
+    /// The log's event at the record's `position` has hash `found` instead.
     OtherHash { position: u64, found: String },
 }
 
@@ -155,7 +157,9 @@ pub fn save_record(store: &dyn LogStore, record: &HeadRecord) -> Result<(), Stor
 /// One line of an anchor file: when the head was recorded, and the head.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AnchorLine {
+    /// When the head was recorded (written to the second, UTC).
     pub at: DateTime<Utc>,
+    /// The head recorded.
     pub head: HeadRecord,
 }
 

@@ -155,11 +155,21 @@ impl Checkpoints {
 fn save(store: &dyn LogStore, vault: &KeyVault, state: &State) -> Result<(), StoreError> {
     let key = vault.rotate_checkpoint_key()?;
     store.put_checkpoint(CHECKPOINT_NAME, &key.encrypt(&state.to_checkpoint_bytes()))?;
-    let record = match state.position() {
-        0 => HeadRecord::empty(),
-        position => HeadRecord {
+    let record = match (state.position(), state.hash()) {
+        (0, _) => HeadRecord::empty(),
+        // A state loaded from an earlier build's checkpoint, with no event since, does
+        // not know its hash: the log does.
+        (position, "") => HeadRecord {
             position,
-            hash: state.hash().to_owned(),
+            hash: anchor::hash_at(store, position)?.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "position {position} is checkpointed but not stored"
+                ))
+            })?,
+        },
+        (position, hash) => HeadRecord {
+            position,
+            hash: hash.to_owned(),
         },
     };
     anchor::save_record(store, &record)

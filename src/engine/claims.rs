@@ -26,15 +26,18 @@ pub enum ClaimSource {
     Checkpoint,
     /// The head record (`checkpoints/chain-head`).
     HeadRecord,
-    /// A named consumer's acked position.
+    /// A named consumer's acked position: the consumer `name` of `org`.
     Consumer { org: OrgId, name: String },
 }
 
 /// One durable claim: the log holds `position` (with `hash`, when recorded).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Claim {
+    /// What made it.
     pub source: ClaimSource,
+    /// The position it says the log holds.
     pub position: u64,
+    /// The hash it recorded for that position's event (hex), if it recorded one.
     pub hash: Option<String>,
 }
 

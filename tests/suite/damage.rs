@@ -144,3 +144,34 @@ async fn every_checkpoint_records_the_hash_of_its_position() {
         Some(head)
     );
 }
+
+#[tokio::test]
+async fn a_checkpoint_of_an_earlier_build_without_its_hash_still_opens_and_is_superseded() {
+    // Given a log of 3 events and its state saved as an earlier build saved it (no hash),
+    let (store, vault) = closed_log(3).await;
+    let engine = Engine::with_parts(store.clone(), vault.clone(), Arc::new(SystemClock)).unwrap();
+    let bytes = engine.state().to_checkpoint_bytes();
+    let hash = engine.head().unwrap().hash;
+    drop(engine);
+    let (header, body) = bytes.split_at(12);
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    let old_body = body.replacen(&format!(r#""hash":"{hash}","#), "", 1);
+    assert_ne!(old_body, body, "the hash was in the checkpoint");
+    let key = vault.checkpoint_key().unwrap();
+    let old = [header, old_body.as_bytes()].concat();
+    store
+        .put_checkpoint("projections", &key.encrypt(&old))
+        .unwrap();
+    // when the engine opens it and saves a checkpoint with no event since,
+    let engine = Engine::with_parts(store.clone(), vault.clone(), Arc::new(SystemClock)).unwrap();
+    assert_eq!(engine.recovery().checkpoint_position, Some(3));
+    assert_eq!(engine.state().hash(), "");
+    engine.checkpoint_now().unwrap();
+    drop(engine);
+    // then the head record names the hash the log holds, and the directory opens again.
+    let record = offboard::anchor::load_record(store.as_ref())
+        .unwrap()
+        .unwrap();
+    assert_eq!((record.position, record.hash), (3, hash));
+    Engine::with_parts(store, vault, Arc::new(SystemClock)).unwrap();
+}
