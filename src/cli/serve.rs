@@ -3,7 +3,8 @@
 //! serves the HTTP API until SIGINT or SIGTERM; then it stops gracefully and releases the
 //! directory. A directory another process holds, or an address in use, is a storage error
 //! (exit 3). With `--anchor`, the chain head is appended to FILE as it moves (see
-//! [`crate::anchor`]).
+//! [`crate::anchor`]), and a log that does not hold the last head FILE recorded is not
+//! served (`integrity_broken`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use tokio::sync::watch;
 use super::error::CliError;
 use super::output::Output;
 use crate::anchor::{self, AnchorLine, HeadRecord};
+use crate::integrity::VerifyError;
 use crate::server::{self, ServeError, ServerOptions};
 use crate::store::{LogStore, StoreError};
 use crate::Engine;
@@ -85,14 +87,29 @@ struct Anchoring {
 }
 
 impl Anchoring {
-    /// Appends the head at start (so a bad FILE fails `serve` at once), then starts the
-    /// task that appends it every `anchor.every` when it moved.
+    /// Checks that the log holds the last head FILE recorded (the anchor is a durable
+    /// claim too: a log that lost what it names must not be served), appends the head
+    /// at start (so a bad FILE fails `serve` at once), then starts the task that appends
+    /// it every `anchor.every` when it moved.
     fn start(
         rt: &tokio::runtime::Runtime,
         engine: &Engine,
         anchor: Anchor<'_>,
     ) -> Result<Self, CliError> {
         let file = anchor.file.to_path_buf();
+        if file.exists() {
+            let lines = anchor::read_lines(&file).map_err(CliError::invalid)?;
+            if let Some((number, last)) = lines.last() {
+                if let Err(mismatch) = anchor::check(engine.store().as_ref(), &last.head)? {
+                    let what = format!("{}, line {number},", file.display());
+                    return Err(VerifyError::Broken {
+                        position: mismatch.position(),
+                        problem: mismatch.describe(&what, &last.head),
+                    }
+                    .into());
+                }
+            }
+        }
         let store = Arc::clone(engine.store());
         let committed = engine.subscribe();
         let mut last = record(&file, store.as_ref(), *committed.borrow())?;

@@ -97,10 +97,8 @@ fn a_log_that_lost_its_newest_frame_is_refused_naming_the_missing_position() {
         ],
     );
     assert_eq!(write["code"], "integrity_broken");
-    let serve = d.run(&["--json", "serve", "--addr", "127.0.0.1:0"]);
-    assert_eq!(serve.status.code(), Some(3));
-    let doc: Value = serde_json::from_slice(&serve.stdout).unwrap();
-    assert_eq!(doc["error"]["code"], "integrity_broken", "{doc}");
+    let serve = serve_refusal(&d, &[]);
+    assert_eq!(serve["code"], "integrity_broken", "{serve}");
     // Looking did not erase the evidence: it still refuses.
     assert_eq!(d.fails(3, &["verify"])["code"], "integrity_broken");
 }
@@ -316,6 +314,37 @@ fn serve_anchor_appends_the_head_and_verify_anchor_checks_every_line() {
         message(&broken).contains(&format!("line {}", forged.len())),
         "{broken}"
     );
+    // And serve does not serve a log that lacks the last head its anchor file recorded.
+    let refused = serve_refusal(&d, &["--anchor", forged_file.to_str().unwrap()]);
+    assert_eq!(refused["code"], "integrity_broken", "{refused}");
+}
+
+/// Runs `serve EXTRA...` expecting it to refuse at once (exit 3): its `error` object.
+/// A server that starts instead is killed and the test fails, rather than hanging.
+fn serve_refusal(d: &Dir, extra: &[&str]) -> Value {
+    let mut child = d
+        .command()
+        .args(["--json", "serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > PATIENCE {
+            let _ = child.kill();
+            panic!("serve started on a log it should refuse");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(3));
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    serde_json::from_str::<Value>(&stdout).unwrap()["error"].clone()
 }
 
 #[test]
