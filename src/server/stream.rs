@@ -272,7 +272,7 @@ async fn events(
 fn past_the_end(what: &str, position: u64, last: u64) -> ApiError {
     ApiError::unprocessable(
         "invalid_input",
-        format!("{what} names position {position}, past the log's end at {last}: nothing after {last} was sent, so nothing past it can have been received"),
+        format!("{what} names position {position}, past the log's end at {last}: no client can have received it, and accepting it would skip the positions up to it"),
     )
 }
 
