@@ -71,7 +71,14 @@ pub fn all(store: &dyn LogStore) -> Result<Vec<(OrgId, ConsumerCheckpoint)>, Sto
                 "checkpoints/{record} is not named like a consumer's position"
             )));
         };
-        out.push((OrgId(org), load(store, OrgId(org), name)?));
+        // Named as the side file it is, not as damage to the log.
+        let consumer = load(store, OrgId(org), name).map_err(|e| match e {
+            StoreError::Corrupt(why) => StoreError::Io(format!(
+                "checkpoints/{record}, consumer {name}'s acked position, is unreadable ({why}); the log cannot be checked against it: restore the file, or delete it to let the consumer start over from position 1"
+            )),
+            other => other,
+        })?;
+        out.push((OrgId(org), consumer));
     }
     Ok(out)
 }
@@ -179,6 +186,21 @@ mod tests {
         let mut expected = vec![(a, "crm.v2".to_owned(), 9), (b, "billing".to_owned(), 5)];
         expected.sort();
         assert_eq!(listed, expected);
+        store
+            .put_checkpoint(&record_name(b, "torn"), b"{\"posi")
+            .unwrap();
+        let torn = all(&store).unwrap_err().to_string();
+        assert!(
+            torn.contains(&format!("checkpoints/server.consumer.{b}.torn")),
+            "{torn}"
+        );
+        assert!(!torn.contains("the log is damaged"), "{torn}");
+        store
+            .put_checkpoint(
+                &record_name(b, "torn"),
+                br#"{"position":0,"acked_at":"2026-11-30T22:40:00Z"}"#,
+            )
+            .unwrap();
         lower(&store, a, "crm.v2", 8, Utc::now()).unwrap();
         lower(&store, b, "billing", 8, Utc::now()).unwrap();
         assert_eq!(load(&store, a, "crm.v2").unwrap().position, 8);
