@@ -7,6 +7,7 @@
 //! ([`cli`]), the HTTP API and event stream ([`server`]), the CloudEvents mapping of the
 //! event stream ([`cloudevents`]) and the benchmark ([`bench`]).
 
+pub mod anchor;
 pub mod bench;
 pub mod cli;
 pub mod clock;

@@ -101,6 +101,7 @@ domain_events! {
     PolicyChanged = version 1, stream |e, org| StreamId::org(org);
     OrgOwnershipTransferred = version 1, stream |e, org| StreamId::org(org);
     PrincipalRegistered = version 1, stream |e, org| StreamId::org(org);
+    LogLossAccepted = version 1, stream |e, org| StreamId::org(org);
 
     UserInvited = version 2, stream |e, org| StreamId::user(e.user_id);
     UserActivated = version 1, stream |e, org| StreamId::user(e.user_id);

@@ -69,3 +69,23 @@ pub struct PrincipalRegistered {
     pub kind: PrincipalKind,
     pub name: String,
 }
+
+/// An operator ran `offboard repair --accept-loss`: the log had lost its tail (a damaged
+/// file, a disk that did not keep what it acknowledged) although something durable said
+/// it went further, and the operator chose to go on from the shorter log. Written once
+/// per organization in the data directory, by the system actor, at the first position
+/// after the surviving log; the positions `missing_from..=missing_to` it names are the
+/// ones that were lost (the events that now hold those numbers came after the loss).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LogLossAccepted {
+    /// The first position lost.
+    pub missing_from: u64,
+    /// The last position lost: the furthest any durable record claimed.
+    pub missing_to: u64,
+    /// The hash recorded for `missing_to`, when a record kept one (hex SHA-256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_head_hash: Option<String>,
+    /// What claimed the lost positions, e.g. `projection checkpoint at 9`,
+    /// `head record at 9`, `consumer crm at 9` (this organization's consumers only).
+    pub claimed_by: Vec<String>,
+}

@@ -65,6 +65,13 @@ fn samples() -> Vec<Event> {
             name: "sam".into(),
         }
         .into(),
+        LogLossAccepted {
+            missing_from: 9,
+            missing_to: 11,
+            claimed_head_hash: Some("ab".repeat(32)),
+            claimed_by: vec!["projection checkpoint at 11".into()],
+        }
+        .into(),
         UserInvited {
             user_id: user(2),
             profile: profile.clone(),

@@ -326,6 +326,9 @@ fn concerned_users(env: &Envelope, users: &mut Vec<UserId>) {
         Event::OffboardingStarted(e) => users.push(e.user),
         Event::OffboardingCompleted(e) => users.push(e.user),
         Event::OffboardingReverted(e) => users.push(e.user),
-        Event::PolicyChanged(_) | Event::PrincipalRegistered(_) | Event::CreditsAddedToPool(_) => {}
+        Event::PolicyChanged(_)
+        | Event::PrincipalRegistered(_)
+        | Event::LogLossAccepted(_)
+        | Event::CreditsAddedToPool(_) => {}
     }
 }

@@ -14,6 +14,11 @@ use crate::text::caseless_key;
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct State {
     position: u64,
+    /// The hash of the envelope at `position` (empty before the first event, and in a
+    /// checkpoint of an earlier build that did not record it): a checkpoint names the
+    /// exact event it stopped at, so opening can tell a log rewritten behind it.
+    #[serde(default)]
+    hash: String,
     orgs: BTreeMap<OrgId, OrgState>,
     /// Name key ([`caseless_key`]) → the org first created under it.
     names: BTreeMap<String, OrgId>,
@@ -41,6 +46,7 @@ impl State {
             return;
         }
         self.position = env.position;
+        self.hash.clone_from(&env.hash);
         self.streams.record(&env.stream_id, env.position);
         if let Event::OrganizationCreated(created) = &env.event {
             if !self.orgs.contains_key(&env.org_id) {
@@ -64,6 +70,12 @@ impl State {
     /// The last position applied (0 = nothing yet).
     pub fn position(&self) -> u64 {
         self.position
+    }
+
+    /// The hash of the envelope at [`State::position`] (hex SHA-256); empty when nothing
+    /// was applied, or when this state came from a checkpoint that did not record it.
+    pub fn hash(&self) -> &str {
+        &self.hash
     }
 
     pub fn org(&self, id: OrgId) -> Option<&OrgState> {

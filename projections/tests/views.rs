@@ -771,3 +771,28 @@ fn a_damaged_checkpoint_is_refused_not_loaded() {
         );
     }
 }
+
+#[test]
+fn the_state_names_the_hash_of_its_position_and_a_loss_record_changes_no_view() {
+    // Given a log whose envelopes carry hashes, ending with an accepted loss,
+    let mut log = truck_pros();
+    let lost = log.push(LogLossAccepted {
+        missing_from: 4,
+        missing_to: 6,
+        claimed_head_hash: None,
+        claimed_by: vec!["head record at 6".into()],
+    });
+    for env in &mut log.envelopes {
+        env.hash = format!("{:064x}", env.position);
+    }
+    let state = log.state();
+    // then the state names the hash of its last position, also after a checkpoint,
+    assert_eq!(state.position(), lost);
+    assert_eq!(state.hash(), format!("{lost:064x}"));
+    let loaded = State::from_checkpoint_bytes(&state.to_checkpoint_bytes()).unwrap();
+    assert_eq!(loaded.hash(), state.hash());
+    // and the loss record is in the org's timeline but changes no view.
+    let org = state.org(org(1)).unwrap();
+    assert!(org.audit().event(lost).is_some());
+    assert_eq!(org.directory().users().count(), 1);
+}

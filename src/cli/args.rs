@@ -14,7 +14,7 @@ pub const DEFAULT_DATA_DIR: &str = "./offboard-data";
     name = "offboard",
     version,
     about = "Event-sourced offboarding engine: transfer, deactivate and delete users without losing what they owned",
-    after_help = "Exit codes: 0 ok, 1 rejected or invalid input, 2 usage, 3 storage.\nWithout --as, commands act as the organization's owner."
+    after_help = "Exit codes: 0 ok, 1 rejected or invalid input, 2 usage, 3 storage or integrity (a damaged, shortened or rewritten log).\nWithout --as, commands act as the organization's owner."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -176,14 +176,33 @@ pub enum Cmd {
         #[arg(long, value_enum)]
         only: Vec<crate::bench::Scenario>,
     },
-    /// Walk the hash chain and name the first bad position.
-    Verify,
+    /// Walk the hash chain and name the first bad position; optionally check a recorded
+    /// head (`--expect-head`) or every line of an anchor file (`--anchor`).
+    Verify(VerifyArgs),
+    /// Print the chain head, `POS:HASH` (the last position and its event's hash), to keep
+    /// outside the data directory and check later with `verify --expect-head`.
+    Head,
+    /// Show what a log that lost its tail has lost; with `--accept-loss`, go on from the
+    /// shorter log, recording the loss as an event.
+    Repair {
+        /// Drop every durable record that claims the lost positions (the checkpoint is
+        /// rebuilt, the head record reset, consumers moved back) and append a
+        /// `LogLossAccepted` event per organization. Without it nothing is written.
+        #[arg(long)]
+        accept_loss: bool,
+    },
     /// Rebuild every view from the log.
     Rebuild,
     /// Write the stored log as JSON lines (`-` for stdout).
     Export { file: PathBuf },
     /// Load an exported log into an empty data directory, keeping positions and hashes.
-    ImportLog { file: PathBuf },
+    ImportLog {
+        file: PathBuf,
+        /// Refuse the file (importing nothing) unless its event at POS has hash HASH, as
+        /// `offboard head` printed it on the directory exported.
+        #[arg(long, value_name = "POS:HASH")]
+        expect_head: Option<String>,
+    },
     /// Play one story per seed product on a fresh directory, narrating each step.
     Demo,
 
@@ -193,6 +212,14 @@ pub enum Cmd {
         /// Where to listen (loopback by default; put a TLS proxy in front for more).
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
         addr: SocketAddr,
+        /// Append the chain head (`TIME POS HASH`) to this file when the server starts,
+        /// every `--anchor-every` seconds when it moved, and at shutdown; keep the file
+        /// outside the data directory and check it with `verify --anchor FILE`.
+        #[arg(long, value_name = "FILE")]
+        anchor: Option<PathBuf>,
+        /// Seconds between two anchor lines.
+        #[arg(long, default_value_t = 60, value_name = "SECS", requires = "anchor", value_parser = clap::value_parser!(u64).range(1..))]
+        anchor_every: u64,
     },
     /// API tokens for the server: create (printed once), list, revoke.
     #[command(subcommand)]
@@ -506,6 +533,17 @@ pub struct HistoryArgs {
     /// Up to this time (RFC 3339, or YYYY-MM-DD: the end of that day UTC).
     #[arg(long, value_name = "T")]
     pub until: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Also fail unless the log has an event at POS with hash HASH (what `offboard head`
+    /// printed earlier).
+    #[arg(long, value_name = "POS:HASH")]
+    pub expect_head: Option<String>,
+    /// Also check every line of an anchor file written by `serve --anchor`.
+    #[arg(long, value_name = "FILE")]
+    pub anchor: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

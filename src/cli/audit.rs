@@ -9,7 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use offboard_events::{CorrelationId, Envelope, ResourceKey, UserId};
 use serde_json::json;
 
-use super::args::{EventFormat, EventsArgs, HistoryArgs};
+use super::args::{EventFormat, EventsArgs, HistoryArgs, VerifyArgs};
 use super::describe;
 use super::error::CliError;
 use super::output::Progress;
@@ -234,7 +234,12 @@ pub fn events(cx: &mut Ctx, a: &EventsArgs) -> Result<(), CliError> {
 }
 
 /// `verify`: walks the hash chain.
-pub fn verify(cx: &mut Ctx) -> Result<(), CliError> {
+pub fn verify(cx: &mut Ctx, args: &VerifyArgs) -> Result<(), CliError> {
+    let mut anchors = 0;
+    // A malformed head is refused before a long walk, not after it.
+    if let Some(text) = &args.expect_head {
+        super::head::parse_expected(text)?;
+    }
     let (events, head_hash) = match cx.remote() {
         None => {
             let engine = cx.engine()?;
@@ -242,7 +247,13 @@ pub fn verify(cx: &mut Ctx) -> Result<(), CliError> {
             let report = engine.verify(&mut |p| progress.set(p));
             progress.finish();
             let report = report?;
+            anchors = super::head::check_expectations(engine, args)?;
             (report.events, report.head_hash)
+        }
+        Some(_) if args.expect_head.is_some() || args.anchor.is_some() => {
+            return Err(CliError::usage(
+                "--expect-head and --anchor check a data directory, not a server: leave out --server",
+            ))
         }
         Some(r) => {
             let report: VerifyView = r.get("/v1/verify")?;
@@ -262,11 +273,17 @@ pub fn verify(cx: &mut Ctx) -> Result<(), CliError> {
             "ok": true,
             "events": events,
             "head_hash": head_hash,
+            "heads_checked": anchors,
         }))?;
     } else {
         cx.out.line(format!(
             "Log intact: {events} events, every hash and link checked; chain head {head_hash}."
         ));
+        if anchors > 0 {
+            cx.out.line(format!(
+                "The log holds every recorded head checked ({anchors})."
+            ));
+        }
     }
     Ok(())
 }

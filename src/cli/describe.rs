@@ -153,6 +153,12 @@ fn event(org: &dyn Names, event: &Event) -> Option<String> {
             },
             e.name
         ),
+        Event::LogLossAccepted(e) => format!(
+            "The operator accepted the loss of positions {}..={} (claimed by {}); the log goes on from here.",
+            e.missing_from,
+            e.missing_to,
+            e.claimed_by.join(", ")
+        ),
         Event::UserInvited(e) => format!(
             "Added {} ({} {}, {}).",
             e.profile.email,

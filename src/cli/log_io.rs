@@ -26,6 +26,7 @@ use super::output::{Output, Progress};
 use super::Ctx;
 use crate::clock::SystemClock;
 use crate::engine::Engine;
+use crate::integrity::VerifyError;
 use crate::privacy::KeyVault;
 use crate::store::{ChainHead, CommandRecord, CommitBatch, LogStore, SledLog, StoredEvent};
 
@@ -154,8 +155,67 @@ impl OpenCommand {
     }
 }
 
-/// `import-log FILE` into the empty directory `dir`.
-pub fn import(dir: &Path, file: &Path, out: &mut Output) -> Result<(), CliError> {
+/// Refuses `file` unless its event at the expected head's position has the expected
+/// hash: read before anything is imported, so a refused file writes nothing. The import
+/// then checks every link up to it, so the whole prefix is the one the head was taken of.
+fn check_expected_head(file: &Path, expected: &str) -> Result<(), CliError> {
+    let expected = super::head::parse_expected(expected)?;
+    if expected == crate::anchor::HeadRecord::empty() {
+        return Ok(());
+    }
+    #[derive(serde::Deserialize)]
+    struct Head {
+        position: u64,
+        hash: String,
+    }
+    let input = File::open(file)
+        .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", file.display())))?;
+    let mut last = 0;
+    for line in BufReader::new(input).lines() {
+        let line = line?;
+        // A line that does not parse is named by the import itself, with its number.
+        let Ok(head) = serde_json::from_str::<Head>(&line) else {
+            continue;
+        };
+        last = head.position;
+        if head.position == expected.position {
+            if head.hash == expected.hash {
+                return Ok(());
+            }
+            return Err(VerifyError::Broken {
+                position: head.position,
+                problem: format!(
+                    "{} has hash {} at position {}, but the expected head is {expected}: the export was changed after that head was recorded; nothing was imported",
+                    file.display(),
+                    head.hash,
+                    head.position
+                ),
+            }
+            .into());
+        }
+    }
+    Err(VerifyError::Broken {
+        position: last + 1,
+        problem: format!(
+            "{} ends at position {last}, but the expected head is {expected}: positions {}..={} are missing; nothing was imported",
+            file.display(),
+            last + 1,
+            expected.position
+        ),
+    }
+    .into())
+}
+
+/// `import-log FILE [--expect-head POS:HASH]` into the empty directory `dir`.
+pub fn import(
+    dir: &Path,
+    file: &Path,
+    expect_head: Option<&str>,
+    out: &mut Output,
+) -> Result<(), CliError> {
+    if let Some(expected) = expect_head {
+        check_expected_head(file, expected)?;
+    }
     let input = File::open(file)
         .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", file.display())))?;
     let size = input.metadata().map(|m| m.len()).ok();

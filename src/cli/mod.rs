@@ -20,12 +20,14 @@ mod demo;
 mod describe;
 pub mod error;
 pub mod guided;
+mod head;
 mod log_io;
 pub mod names;
 mod offboarding;
 pub mod output;
 mod plan_file;
 pub mod remote;
+mod repair;
 pub mod resolve;
 mod resources;
 mod routing;
@@ -60,8 +62,26 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match &cli.command {
         Cmd::Demo => demo::run(&cli.global, &mut out),
         Cmd::Bench { scale, only } => bench::run(&cli.global, *scale, only, &mut out),
-        Cmd::ImportLog { file } => log_io::import(&data_dir(&cli.global), file, &mut out),
-        Cmd::Serve { addr } => serve::run(&data_dir(&cli.global), *addr, &mut out),
+        Cmd::ImportLog { file, expect_head } => log_io::import(
+            &data_dir(&cli.global),
+            file,
+            expect_head.as_deref(),
+            &mut out,
+        ),
+        Cmd::Serve {
+            addr,
+            anchor,
+            anchor_every,
+        } => serve::run(
+            &data_dir(&cli.global),
+            *addr,
+            anchor.as_deref().map(|file| serve::Anchor {
+                file,
+                every: std::time::Duration::from_secs(*anchor_every),
+            }),
+            &mut out,
+        ),
+        Cmd::Repair { accept_loss } => repair::run(&data_dir(&cli.global), *accept_loss, &mut out),
         command => {
             let session = Session::open(&data_dir(&cli.global))?;
             session.dispatch(&cli.global, command, &mut out, None)
@@ -104,6 +124,8 @@ fn embedded_only(command: &Cmd) -> Option<&'static str> {
         Cmd::ImportLog { .. } => "import-log",
         Cmd::Export { .. } => "export",
         Cmd::Rebuild => "rebuild",
+        Cmd::Head => "head",
+        Cmd::Repair { .. } => "repair",
         _ => return None,
     })
 }
@@ -220,7 +242,8 @@ pub fn dispatch<'a>(
             Cmd::PurgeExpired => offboarding::purge_expired(cx),
             Cmd::History(a) => audit::history(cx, a),
             Cmd::Events(a) => audit::events(cx, a),
-            Cmd::Verify => audit::verify(cx),
+            Cmd::Verify(a) => audit::verify(cx, a),
+            Cmd::Head => head::head(cx),
             Cmd::Rebuild => audit::rebuild(cx),
             Cmd::Export { file } => log_io::export(cx, file),
             Cmd::ImportLog { .. } => Err(CliError::usage(
@@ -229,6 +252,7 @@ pub fn dispatch<'a>(
             Cmd::Demo => Err(CliError::usage("demo opens its own data directory")),
             Cmd::Bench { .. } => Err(CliError::usage("bench opens its own data directories")),
             Cmd::Serve { .. } => Err(CliError::usage("serve opens its own data directory")),
+            Cmd::Repair { .. } => Err(CliError::usage("repair opens its own data directory")),
             Cmd::Token(c) => tokens::token(cx, c),
         }
     }

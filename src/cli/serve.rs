@@ -1,20 +1,41 @@
-//! `offboard serve [--addr ADDR]`: opens the data directory, listens, announces the
-//! address it listens on (port 0 picks a free one), and serves the HTTP API until SIGINT
-//! or SIGTERM; then it stops gracefully and releases the directory. A directory another
-//! process holds, or an address in use, is a storage error (exit 3).
+//! `offboard serve [--addr ADDR] [--anchor FILE [--anchor-every SECS]]`: opens the data
+//! directory, listens, announces the address it listens on (port 0 picks a free one), and
+//! serves the HTTP API until SIGINT or SIGTERM; then it stops gracefully and releases the
+//! directory. A directory another process holds, or an address in use, is a storage error
+//! (exit 3). With `--anchor`, the chain head is appended to FILE as it moves (see
+//! [`crate::anchor`]), and a log that does not hold the last head FILE recorded is not
+//! served (`integrity_broken`).
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
+use tokio::sync::watch;
 
 use super::error::CliError;
 use super::output::Output;
+use crate::anchor::{self, AnchorLine, HeadRecord};
+use crate::integrity::VerifyError;
 use crate::server::{self, ServeError, ServerOptions};
+use crate::store::{LogStore, StoreError};
 use crate::Engine;
 
+/// Where and how often `serve --anchor` records the chain head.
+#[derive(Clone, Copy, Debug)]
+pub struct Anchor<'a> {
+    pub file: &'a Path,
+    pub every: Duration,
+}
+
 /// Runs the server on `dir` until a shutdown signal.
-pub fn run(dir: &Path, addr: SocketAddr, out: &mut Output) -> Result<(), CliError> {
+pub fn run(
+    dir: &Path,
+    addr: SocketAddr,
+    anchor: Option<Anchor<'_>>,
+    out: &mut Output,
+) -> Result<(), CliError> {
     server::init_tracing();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -30,6 +51,10 @@ pub fn run(dir: &Path, addr: SocketAddr, out: &mut Output) -> Result<(), CliErro
         })?;
     let bound = listener.local_addr()?;
     let url = format!("http://{bound}");
+    let anchoring = match anchor {
+        Some(anchor) => Some(Anchoring::start(&rt, &engine, anchor)?),
+        None => None,
+    };
     if out.is_json() {
         out.doc(&json!({ "ok": true, "listening": url, "data_dir": dir }))?;
     } else {
@@ -38,13 +63,120 @@ pub fn run(dir: &Path, addr: SocketAddr, out: &mut Output) -> Result<(), CliErro
             dir.display()
         ));
     }
-    rt.block_on(server::serve_listener(
-        engine,
-        listener,
-        ServerOptions::default(),
-        server::shutdown_signal(),
-    ))
-    .map_err(serve_error)
+    let served = rt
+        .block_on(server::serve_listener(
+            engine,
+            listener,
+            ServerOptions::default(),
+            server::shutdown_signal(),
+        ))
+        .map_err(serve_error);
+    // The engine has shut down: the head recorded now is the last one there will be.
+    let anchored = anchoring.map_or(Ok(()), |a| rt.block_on(a.finish()));
+    served?;
+    anchored
+}
+
+/// The task appending anchor lines while the server runs.
+struct Anchoring {
+    file: PathBuf,
+    store: Arc<dyn LogStore>,
+    committed: watch::Receiver<u64>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Anchoring {
+    /// Checks that the log holds the last head FILE recorded (the anchor is a durable
+    /// claim too: a log that lost what it names must not be served), appends the head
+    /// at start (so a bad FILE fails `serve` at once), then starts the task that appends
+    /// it every `anchor.every` when it moved.
+    fn start(
+        rt: &tokio::runtime::Runtime,
+        engine: &Engine,
+        anchor: Anchor<'_>,
+    ) -> Result<Self, CliError> {
+        let file = anchor.file.to_path_buf();
+        if file.exists() {
+            let lines = anchor::read_lines(&file).map_err(CliError::invalid)?;
+            if let Some((number, last)) = lines.last() {
+                if let Err(mismatch) = anchor::check(engine.store().as_ref(), &last.head)? {
+                    let what = format!("{}, line {number},", file.display());
+                    return Err(VerifyError::Broken {
+                        position: mismatch.position(),
+                        problem: mismatch.describe(&what, &last.head),
+                    }
+                    .into());
+                }
+            }
+        }
+        let store = Arc::clone(engine.store());
+        let committed = engine.subscribe();
+        let mut last = record(&file, store.as_ref(), *committed.borrow())?;
+        let (stop, mut stopped) = watch::channel(false);
+        let task = rt.spawn({
+            let (file, store, committed) = (file.clone(), Arc::clone(&store), committed.clone());
+            async move {
+                let mut tick = tokio::time::interval(anchor.every);
+                tick.tick().await;
+                loop {
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        _ = stopped.changed() => return,
+                    }
+                    let position = *committed.borrow();
+                    if position == last {
+                        continue;
+                    }
+                    let (file, store) = (file.clone(), Arc::clone(&store));
+                    let written = tokio::task::spawn_blocking(move || {
+                        record(&file, store.as_ref(), position)
+                    })
+                    .await;
+                    match written {
+                        Ok(Ok(_)) => last = position,
+                        Ok(Err(e)) => {
+                            tracing::error!(error = %e.message, "anchor line not written")
+                        }
+                        Err(e) => tracing::error!(error = %e, "anchor line not written"),
+                    }
+                }
+            }
+        });
+        Ok(Self {
+            file,
+            store,
+            committed,
+            stop,
+            task,
+        })
+    }
+
+    /// Stops the task and appends the final head.
+    async fn finish(self) -> Result<(), CliError> {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        let position = *self.committed.borrow();
+        record(&self.file, self.store.as_ref(), position).map(|_| ())
+    }
+}
+
+/// Appends the head at the durable `position` to `file`; returns the position.
+fn record(file: &Path, store: &dyn LogStore, position: u64) -> Result<u64, CliError> {
+    let hash = anchor::hash_at(store, position)?.ok_or_else(|| {
+        StoreError::Corrupt(format!("position {position} is durable but not stored"))
+    })?;
+    let line = AnchorLine {
+        at: chrono::Utc::now(),
+        head: HeadRecord { position, hash },
+    };
+    anchor::append_line(file, &line).map_err(|e| {
+        CliError::storage(
+            "io",
+            format!("cannot append to the anchor file {}: {e}", file.display()),
+        )
+    })?;
+    Ok(position)
 }
 
 fn serve_error(e: ServeError) -> CliError {

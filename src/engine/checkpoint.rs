@@ -3,10 +3,12 @@
 //!
 //! Policy: the writer saves a checkpoint after every [`CHECKPOINT_EVERY`] events it
 //! commits (on the checkpointer's thread, from a copy of the state) and when it shuts
-//! down cleanly; `rebuild` saves one when it finishes. A checkpoint whose version
-//! differs from this build's `State::VERSION`, that does not decode, or that claims a
-//! position past the log's end is ignored (and replaced by the next save), never
-//! trusted.
+//! down cleanly; `rebuild` saves one when it finishes. Each save also writes the head
+//! record (`crate::anchor`) at the checkpoint's position. A checkpoint whose version
+//! differs from this build's `State::VERSION` or that does not decode is ignored (and
+//! replaced by the next save), never trusted; one that claims a position past the log's
+//! end, or another hash at its position, stops the engine from opening
+//! (`super::claims`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -15,6 +17,7 @@ use offboard_projections::State;
 use serde::Serialize;
 
 use super::replay::{replay_all, ReadError};
+use crate::anchor::{self, HeadRecord};
 use crate::privacy::KeyVault;
 use crate::store::{CheckpointDir, LogStore, StoreError};
 
@@ -147,10 +150,29 @@ impl Checkpoints {
 
 /// Saves `state` as the checkpoint, encrypted under a fresh checkpoint key (the views
 /// hold personal data in plaintext; replacing the key makes every earlier checkpoint
-/// unreadable, including copies sled keeps in old segments).
+/// unreadable, including copies sled keeps in old segments), then the head record at its
+/// position: the checkpoint's claim, kept where no key rotation can make it unreadable.
 fn save(store: &dyn LogStore, vault: &KeyVault, state: &State) -> Result<(), StoreError> {
     let key = vault.rotate_checkpoint_key()?;
-    store.put_checkpoint(CHECKPOINT_NAME, &key.encrypt(&state.to_checkpoint_bytes()))
+    store.put_checkpoint(CHECKPOINT_NAME, &key.encrypt(&state.to_checkpoint_bytes()))?;
+    let record = match (state.position(), state.hash()) {
+        (0, _) => HeadRecord::empty(),
+        // A state loaded from an earlier build's checkpoint, with no event since, does
+        // not know its hash: the log does.
+        (position, "") => HeadRecord {
+            position,
+            hash: anchor::hash_at(store, position)?.ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "position {position} is checkpointed but not stored"
+                ))
+            })?,
+        },
+        (position, hash) => HeadRecord {
+            position,
+            hash: hash.to_owned(),
+        },
+    };
+    anchor::save_record(store, &record)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 mod append;
 mod checkpoint;
 mod checkpointer;
+pub mod claims;
 mod committer;
 mod history;
 mod replay;
@@ -29,6 +30,7 @@ pub use checkpoint::{Recovery, CHECKPOINT_EVERY};
 pub use replay::{decode, for_each_envelope, replay_range, ReadError};
 pub use writer::WriterStats;
 
+use crate::anchor::{self, HeadRecord};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{self, Command, Context};
 use crate::integrity::{self, VerifyError, VerifyReport};
@@ -70,6 +72,13 @@ impl Default for Options {
     }
 }
 
+/// How an engine opens: checked, as always, or for `offboard repair`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opening {
+    Checked,
+    ForRepair,
+}
+
 /// A snapshot of the writer's counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StatsSnapshot {
@@ -98,14 +107,30 @@ pub struct Engine {
 
 impl Engine {
     /// Opens the sled log in `dir` (creating it if needed) with its key vault in
-    /// `dir/keys` and the system clock.
+    /// `dir/keys` and the system clock; refuses a log shorter than, or different from,
+    /// what the records beside it say (see [`Engine::open_with`]).
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, ReadError> {
         Self::open_with(dir, Options::default())
     }
 
     /// [`Engine::open`] with tuning options.
+    ///
+    /// Refuses with `integrity_broken` ([`ReadError::Integrity`]) when anything durable
+    /// beside the log says the log went further than it does, or recorded another hash
+    /// for one of its events ([`claims`]).
     pub fn open_with(dir: impl AsRef<Path>, options: Options) -> Result<Self, ReadError> {
-        let dir = dir.as_ref();
+        Self::open_as(dir.as_ref(), options, Opening::Checked)
+    }
+
+    /// Opens `dir` for `offboard repair` only: without checking the durable claims
+    /// against the log and without loading the projection checkpoint (every view is
+    /// rebuilt from the log as it is). Nothing else may use it: an engine opened so can
+    /// hand out positions the log lost.
+    pub fn open_for_repair(dir: impl AsRef<Path>) -> Result<Self, ReadError> {
+        Self::open_as(dir.as_ref(), Options::default(), Opening::ForRepair)
+    }
+
+    fn open_as(dir: &Path, options: Options, opening: Opening) -> Result<Self, ReadError> {
         let lock = DirLock::acquire(dir)?;
         // The checkpoint is a file: read, decrypt and decode it (most of start-up) on
         // another thread while sled recovers. The lock keeps the files still meanwhile.
@@ -135,6 +160,7 @@ impl Engine {
             Arc::new(SystemClock),
             options,
             loaded,
+            opening,
         )?;
         engine.lock = Some(lock);
         Ok(engine)
@@ -168,17 +194,26 @@ impl Engine {
         options: Options,
     ) -> Result<Self, ReadError> {
         let loaded = checkpoint::load(store.as_ref(), &vault)?;
-        Self::start(store, vault, clock, options, loaded)
+        Self::start(store, vault, clock, options, loaded, Opening::Checked)
     }
 
-    /// Recovers from the checkpoint `loaded` plus the log's tail and starts the writer.
+    /// Checks the durable claims (unless repairing), recovers from the checkpoint
+    /// `loaded` plus the log's tail and starts the writer.
     fn start(
         store: Arc<dyn LogStore>,
         vault: Arc<KeyVault>,
         clock: Arc<dyn Clock>,
         options: Options,
         loaded: Option<Result<State, String>>,
+        opening: Opening,
     ) -> Result<Self, ReadError> {
+        let loaded = match opening {
+            Opening::Checked => {
+                claims::check(store.as_ref(), loaded.as_ref())?;
+                loaded
+            }
+            Opening::ForRepair => None,
+        };
         let head = store.head()?;
         let (state, recovery) =
             checkpoint::recover(store.as_ref(), &vault, loaded, head.last_position)?;
@@ -197,7 +232,13 @@ impl Engine {
         for user in purged {
             vault.destroy_user_key(user)?;
         }
-        let checkpoints = Arc::new(Checkpoints::new(recovery.checkpoint_position.unwrap_or(0)));
+        // Repairing, nothing is saved at close unless events were appended: a checkpoint
+        // saved by a look at the damage would erase the claims that show it.
+        let saved_at = match opening {
+            Opening::Checked => recovery.checkpoint_position.unwrap_or(0),
+            Opening::ForRepair => head.last_position,
+        };
+        let checkpoints = Arc::new(Checkpoints::new(saved_at));
         let last_time = match store.get(head.last_position)? {
             Some(bytes) => decode(&vault, head.last_position, &bytes)?.occurred_at,
             None => DateTime::<Utc>::MIN_UTC,
@@ -475,6 +516,27 @@ impl Engine {
         decode(&self.vault, position, &bytes)
     }
 
+    /// The chain head as of the last durable position: `POS:HASH` (0 and the all-zero
+    /// hash for an empty log).
+    pub fn head(&self) -> Result<HeadRecord, StoreError> {
+        let position = self.last_position();
+        anchor::hash_at(self.store.as_ref(), position)?.map_or_else(
+            || {
+                Err(StoreError::Corrupt(format!(
+                    "position {position} is durable but not stored"
+                )))
+            },
+            |hash| Ok(HeadRecord { position, hash }),
+        )
+    }
+
+    /// Every durable claim about how far the log goes (the projection checkpoint as
+    /// stored, the head record, consumers' positions), for `offboard repair`.
+    pub fn durable_claims(&self) -> Result<Vec<claims::Claim>, StoreError> {
+        let stored = checkpoint::load(self.store.as_ref(), &self.vault)?;
+        claims::gather(self.store.as_ref(), stored.as_ref())
+    }
+
     /// Walks the hash chain; names the first bad position.
     pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, VerifyError> {
         integrity::verify(self.store.as_ref(), progress)
@@ -494,7 +556,8 @@ impl Engine {
         &self.recovery
     }
 
-    /// Saves a checkpoint of the projections as they stand now; returns its position.
+    /// Saves a checkpoint of the projections as they stand now, and the head record at
+    /// its position; returns the position. **Both are durable when it returns `Ok`.**
     ///
     /// Saves a copy (~15 ms to take for a million events), so the writer waits for the
     /// copy, not for the save (most of a second at that size, and longer behind a save

@@ -13,6 +13,10 @@ pub enum ReadError {
     Storage(#[from] StoreError),
     #[error("event at position {position} cannot be read: {error}")]
     Decode { position: u64, error: DecodeError },
+    /// Something durable says the log went further than it does, or recorded another
+    /// hash for one of its events (see `engine::claims`).
+    #[error(transparent)]
+    Integrity(crate::integrity::VerifyError),
 }
 
 impl ReadError {
@@ -20,6 +24,7 @@ impl ReadError {
         match self {
             ReadError::Storage(e) => e.code(),
             ReadError::Decode { .. } => "log_unreadable",
+            ReadError::Integrity(e) => e.code(),
         }
     }
 }

@@ -49,8 +49,61 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// Every consumer's record name starts with this.
+const RECORD_PREFIX: &str = "server.consumer.";
+
 fn record_name(org: OrgId, name: &str) -> String {
-    format!("server.consumer.{org}.{name}")
+    format!("{RECORD_PREFIX}{org}.{name}")
+}
+
+/// Every consumer of every org with its acked position, in record-name order: opening
+/// the engine checks none of them is past the log's end.
+pub fn all(store: &dyn LogStore) -> Result<Vec<(OrgId, ConsumerCheckpoint)>, StoreError> {
+    let mut out = Vec::new();
+    for record in store.checkpoint_names(RECORD_PREFIX)? {
+        // `{org}.{name}`: an org id has no dot, so the first one ends it.
+        let rest = &record[RECORD_PREFIX.len()..];
+        let parsed = rest
+            .split_once('.')
+            .and_then(|(org, name)| Some((org.parse::<uuid::Uuid>().ok()?, name)));
+        let Some((org, name)) = parsed else {
+            return Err(StoreError::Corrupt(format!(
+                "checkpoints/{record} is not named like a consumer's position"
+            )));
+        };
+        // Named as the side file it is, not as damage to the log.
+        let consumer = load(store, OrgId(org), name).map_err(|e| match e {
+            StoreError::Corrupt(why) => StoreError::Io(format!(
+                "checkpoints/{record}, consumer {name}'s acked position, is unreadable ({why}); the log cannot be checked against it: restore the file, or delete it to let the consumer start over from position 1"
+            )),
+            other => other,
+        })?;
+        out.push((OrgId(org), consumer));
+    }
+    Ok(out)
+}
+
+/// Moves the checkpoint of consumer `name` back to `position` if it is further (durable
+/// when it returns): only `offboard repair --accept-loss` does this, for positions the
+/// log lost, so the consumer receives what now stands at them.
+pub fn lower(
+    store: &dyn LogStore,
+    org: OrgId,
+    name: &str,
+    position: u64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if load(store, org, name)?.position <= position {
+        return Ok(());
+    }
+    let stored = Stored {
+        position,
+        acked_at: now,
+    };
+    store.put_checkpoint(
+        &record_name(org, name),
+        &serde_json::to_vec(&stored).expect("a checkpoint always serializes"),
+    )
 }
 
 /// The checkpoint of consumer `name` of `org` (position 0 if it never acked).
@@ -116,6 +169,42 @@ mod tests {
         assert_eq!(ack(&store, a, "crm", 3, Utc::now()).unwrap().position, 7);
         assert_eq!(load(&store, a, "crm").unwrap().position, 7);
         assert_eq!(load(&store, b, "crm").unwrap().position, 0);
+    }
+
+    #[test]
+    fn every_consumer_is_listed_and_repair_lowers_only_what_is_past_the_end() {
+        let store = MemoryLog::new();
+        let (a, b) = (OrgId::new(), OrgId::new());
+        ack(&store, a, "crm.v2", 9, Utc::now()).unwrap();
+        ack(&store, b, "billing", 5, Utc::now()).unwrap();
+        let mut listed: Vec<(OrgId, String, u64)> = all(&store)
+            .unwrap()
+            .into_iter()
+            .map(|(org, c)| (org, c.name, c.position))
+            .collect();
+        listed.sort();
+        let mut expected = vec![(a, "crm.v2".to_owned(), 9), (b, "billing".to_owned(), 5)];
+        expected.sort();
+        assert_eq!(listed, expected);
+        store
+            .put_checkpoint(&record_name(b, "torn"), b"{\"posi")
+            .unwrap();
+        let torn = all(&store).unwrap_err().to_string();
+        assert!(
+            torn.contains(&format!("checkpoints/server.consumer.{b}.torn")),
+            "{torn}"
+        );
+        assert!(!torn.contains("the log is damaged"), "{torn}");
+        store
+            .put_checkpoint(
+                &record_name(b, "torn"),
+                br#"{"position":0,"acked_at":"2026-11-30T22:40:00Z"}"#,
+            )
+            .unwrap();
+        lower(&store, a, "crm.v2", 8, Utc::now()).unwrap();
+        lower(&store, b, "billing", 8, Utc::now()).unwrap();
+        assert_eq!(load(&store, a, "crm.v2").unwrap().position, 8);
+        assert_eq!(load(&store, b, "billing").unwrap().position, 5);
     }
 
     #[test]

@@ -57,8 +57,8 @@ pub enum Format {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
-    /// First position to send (default 1). `Last-Event-ID` and a consumer's checkpoint
-    /// take precedence.
+    /// First position to send (default 1; at most one past the log's end, else 422).
+    /// `Last-Event-ID` and a consumer's checkpoint take precedence.
     from: Option<u64>,
     #[serde(default)]
     format: Format,
@@ -95,7 +95,7 @@ impl OperationInput for LastEventId {
             ctx,
             operation,
             "Last-Event-ID",
-            "The last position received: the stream resumes right after it.",
+            "The last position received: the stream resumes right after it. A position past the log's end is refused (422 invalid_input), as an ack past it is.",
         );
     }
 }
@@ -233,10 +233,16 @@ async fn events(
         }
         None => 0,
     };
+    let durable = state.engine().last_position();
     let next = match last_event_id {
-        Some(last) => last.saturating_add(1),
+        Some(last) if last > durable => return Err(past_the_end("Last-Event-ID", last, durable)),
+        Some(last) => last + 1,
         None if checkpoint > 0 => checkpoint + 1,
-        None => query.from.unwrap_or(1).max(1),
+        None => match query.from.unwrap_or(1).max(1) {
+            // `from` is the first position to send: the next one to be written is fine.
+            from if from > durable + 1 => return Err(past_the_end("from", from, durable)),
+            from => from,
+        },
     };
     let until = (!query.follow.unwrap_or(true)).then(|| state.engine().last_position());
     let tail = Tail {
@@ -258,6 +264,16 @@ async fn events(
             .keep_alive(KeepAlive::default())
             .into_response(),
     ))
+}
+
+/// 422 `invalid_input`, the one answer for a position past the log's end wherever a
+/// client names one it has seen (an ack, `Last-Event-ID`, `from`): accepting it would skip
+/// the positions up to it once the log gets there.
+fn past_the_end(what: &str, position: u64, last: u64) -> ApiError {
+    ApiError::unprocessable(
+        "invalid_input",
+        format!("{what} names position {position}, past the log's end at {last}: no client can have received it, and accepting it would skip the positions up to it"),
+    )
 }
 
 async fn consumer(
@@ -291,10 +307,7 @@ async fn ack(
     consumers::check_name(&path.name).map_err(ApiError::bad_request)?;
     let last = state.engine().last_position();
     if body.position > last {
-        return Err(ApiError::unprocessable(
-            "invalid_input",
-            format!("position {} is past the log's end at {last}", body.position),
-        ));
+        return Err(past_the_end("the ack", body.position, last));
     }
     let inner = state.clone();
     let org = caller.org_id;

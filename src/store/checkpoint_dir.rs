@@ -54,6 +54,27 @@ impl CheckpointDir {
         }
     }
 
+    /// The names stored that start with `prefix`, sorted; a half-written `NAME.tmp`
+    /// is not a name.
+    pub fn names(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&self.dir, e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io(&self.dir, e))?;
+            if let Some(name) = entry.file_name().to_str() {
+                if name.starts_with(prefix) && self.path(name).is_ok() {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
     /// Names become file names, so only a safe alphabet is accepted (callers build names
     /// from fixed prefixes and validated parts; this is the store's own guard).
     fn path(&self, name: &str) -> Result<PathBuf, StoreError> {
@@ -93,6 +114,11 @@ mod tests {
             Some(&b"second"[..])
         );
         assert!(!data.path().join("checkpoints/projections.tmp").exists());
+        dir.put("server.consumer.a", b"1").unwrap();
+        assert_eq!(
+            dir.names("server.consumer.").unwrap(),
+            vec!["server.consumer.a".to_owned()]
+        );
         for bad in ["", "../keys", "a/b", ".hidden", "x.tmp"] {
             assert!(dir.put(bad, b"x").is_err(), "{bad:?} accepted");
         }

@@ -101,6 +101,15 @@ impl LogStore for MemoryLog {
         Ok(self.read().checkpoints.get(name).cloned())
     }
 
+    fn checkpoint_names(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut names: Vec<String> = (self.read().checkpoints.keys())
+            .filter(|name| name.starts_with(prefix))
+            .cloned()
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
     fn tamper(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError> {
         self.write().events.insert(position, bytes.to_vec());
         Ok(())

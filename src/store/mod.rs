@@ -135,6 +135,10 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     /// The checkpoint stored under `name`.
     fn checkpoint(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// The names of every stored checkpoint starting with `prefix`, sorted (e.g. every
+    /// consumer's position, which opening checks against the log's end).
+    fn checkpoint_names(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
     /// Overwrites the stored bytes at `position` without any check. Exists only so tests
     /// and drills can simulate tampering; the engine never calls it.
     fn tamper(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError>;

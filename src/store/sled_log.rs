@@ -345,6 +345,10 @@ impl LogStore for SledLog {
         self.checkpoints.get(name)
     }
 
+    fn checkpoint_names(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.checkpoints.names(prefix)
+    }
+
     fn tamper(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError> {
         let held = match self.block_at_or_before(position)? {
             Some((first, value)) => {

@@ -212,10 +212,23 @@ impl Server {
 
     /// Starts `offboard serve --addr ADDR` on `d` and waits until it answers.
     pub fn start_on(d: &Dir, addr: &str) -> Self {
+        Self::start_serving(d, &["--addr", addr])
+    }
+
+    /// Starts `offboard serve --addr 127.0.0.1:0 EXTRA...` on `d` and waits until it
+    /// answers.
+    pub fn start_with(d: &Dir, extra: &[&str]) -> Self {
+        let mut args = vec!["--addr", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        Self::start_serving(d, &args)
+    }
+
+    fn start_serving(d: &Dir, args: &[&str]) -> Self {
         let log = d.path("server.log");
         let mut child = d
             .command()
-            .args(["serve", "--addr", addr])
+            .arg("serve")
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(
                 std::fs::OpenOptions::new()

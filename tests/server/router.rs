@@ -1170,6 +1170,57 @@ async fn the_stream_catches_up_in_order_for_the_callers_org_in_both_formats() {
     .error(400, "invalid_input");
 }
 
+#[tokio::test]
+async fn a_resume_past_the_end_is_refused_as_an_ack_past_it_is() {
+    // Given a log that ends at `last`,
+    let w = world().await;
+    let last = w.engine.last_position();
+    let resume = |id: u64| {
+        let w = &w;
+        async move {
+            w.send(
+                "GET",
+                "/v1/events?follow=false",
+                Some(&w.auditor_token),
+                None,
+                &[("last-event-id", &id.to_string())],
+            )
+            .await
+        }
+    };
+    // when a client resumes after a position the log never had (issue 15: on a 17-event
+    // log, Last-Event-ID 19 was accepted and 18 and 19 were then skipped),
+    let refused = resume(last + 2).await.error(422, "invalid_input");
+    // then it is refused naming both positions, as an ack past the end is, with the same
+    // status and code,
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("position {}", last + 2)),
+        "{message}"
+    );
+    assert!(message.contains(&format!("end at {last}")), "{message}");
+    w.post(
+        &w.auditor_token,
+        "/v1/consumers/crm-sync/ack",
+        json!({"position": last + 2}),
+    )
+    .await
+    .error(422, "invalid_input");
+    w.get(
+        &w.auditor_token,
+        &format!("/v1/events?follow=false&from={}", last + 2),
+    )
+    .await
+    .error(422, "invalid_input");
+    // and a resume at the end itself is an empty catch-up, then live events arrive in full.
+    let at_end = resume(last).await;
+    assert_eq!(at_end.status, 200, "{}", at_end.text);
+    assert!(sse_events(&at_end.text).is_empty(), "{}", at_end.text);
+    w.hire("ann@truckpros.example", "member").await;
+    let after = resume(last).await;
+    assert_eq!(sse_events(&after.text)[0].0, Some(last + 1));
+}
+
 /// Everything this test binary logs (one global subscriber: per-thread ones miss
 /// callsites that other tests' threads registered first).
 fn captured_log() -> &'static std::sync::Mutex<Vec<u8>> {

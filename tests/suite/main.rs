@@ -4,6 +4,7 @@
 mod bad_input;
 mod bench;
 mod crash;
+mod damage;
 mod domain_properties;
 // Shared helpers: not every topic uses every helper.
 #[allow(dead_code)]

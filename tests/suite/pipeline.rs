@@ -87,6 +87,9 @@ impl LogStore for GatedLog {
     fn checkpoint(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.checkpoint(name)
     }
+    fn checkpoint_names(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.checkpoint_names(prefix)
+    }
     fn tamper(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError> {
         self.inner.tamper(position, bytes)
     }

@@ -1,0 +1,232 @@
+//! `offboard repair [--accept-loss]`: the operator's way on from a log that lost its tail.
+//!
+//! Opening refuses a directory whose durable records (the projection checkpoint, the head
+//! record, consumers' positions: `engine::claims`) say the log went further than it does.
+//! `repair` shows what was lost and what accepting it would drop, and writes nothing.
+//! With `--accept-loss` it goes on from the shorter log, in this order, each step durable
+//! before the next:
+//!
+//! 1. one `LogLossAccepted` event per organization (the system acts; all share one
+//!    correlation id), at the first positions after the surviving log, naming the lost
+//!    positions and what claimed them — an empty directory gets one under the nil org id;
+//! 2. every consumer past the surviving log moves back to its end, so it receives what now
+//!    stands at the lost positions (the loss record first);
+//! 3. the projection checkpoint is rebuilt from the log, and with it the head record.
+//!
+//! If the process dies between 1 and 3, the stale checkpoint names another hash at the
+//! position of the loss record: `repair --accept-loss` run again recognises its own record
+//! there and finishes steps 2 and 3. Any other rewritten position is refused: accepting a
+//! loss never hides an edited log.
+
+use std::path::Path;
+
+use offboard_events::{Actor, CorrelationId, Event, LogLossAccepted, OrgId};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::error::CliError;
+use super::output::Output;
+use crate::engine::claims::{self, Claim, ClaimSource, Damage};
+use crate::engine::{AppendRequest, CommandMeta, Engine};
+use crate::server::consumers;
+
+/// Runs `repair` on the directory `dir`.
+pub fn run(dir: &Path, accept_loss: bool, out: &mut Output) -> Result<(), CliError> {
+    let engine = Engine::open_for_repair(dir)?;
+    let claims = engine.durable_claims()?;
+    let damage = claims::assess(engine.store().as_ref(), &claims)?;
+    if damage.is_none() {
+        return report(
+            out,
+            json!({"ok": true, "damaged": false, "log_end": damage.log_end}),
+            format!(
+                "Nothing to repair: the log ends at {} and every durable record agrees with it.",
+                damage.log_end
+            ),
+        );
+    }
+    let loss = match interrupted_repair(&engine, &damage)? {
+        Some(range) => Loss {
+            range,
+            recorded: true,
+        },
+        None if !damage.rewritten.is_empty() => return Err(refuse_rewritten(&damage)),
+        None => Loss {
+            range: damage
+                .missing()
+                .expect("damage that is no rewrite has a missing range"),
+            recorded: false,
+        },
+    };
+    let dropped = what_is_dropped(&damage, loss.range.0 - 1);
+    if accept_loss {
+        accept(engine, &damage, &loss, &dropped, out)
+    } else {
+        explain(&damage, &loss, &dropped, out)
+    }
+}
+
+/// The positions lost, and whether an interrupted repair already recorded them.
+struct Loss {
+    range: (u64, u64),
+    recorded: bool,
+}
+
+/// Without `--accept-loss`: what accepting it would drop; nothing is written.
+fn explain(
+    damage: &Damage,
+    loss: &Loss,
+    dropped: &[String],
+    out: &mut Output,
+) -> Result<(), CliError> {
+    let (from, to) = loss.range;
+    let what = if loss.recorded {
+        format!("a repair recorded the loss of positions {from}..={to} but did not finish")
+    } else {
+        format!("positions {from}..={to} are missing")
+    };
+    let record = if loss.recorded {
+        ""
+    } else {
+        " It would record a LogLossAccepted event in each organization's log first."
+    };
+    let message = format!(
+        "The log ends at {}; {what}. Accepting the loss would drop: {}.{record} Nothing was written: run `offboard repair --accept-loss` to go on from the shorter log.",
+        damage.log_end,
+        dropped.join("; ")
+    );
+    report(
+        out,
+        json!({"ok": true, "damaged": true, "accepted": false, "log_end": damage.log_end,
+               "missing_from": from, "missing_to": to, "would_drop": dropped}),
+        message,
+    )
+}
+
+/// With `--accept-loss`: records the loss (unless an interrupted repair did), moves
+/// consumers back, rebuilds the checkpoint and head record; each step durable before
+/// the next.
+fn accept(
+    engine: Engine,
+    damage: &Damage,
+    loss: &Loss,
+    dropped: &[String],
+    out: &mut Output,
+) -> Result<(), CliError> {
+    let (from, to) = loss.range;
+    if !loss.recorded {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(record_loss(&engine, damage, from, to))?;
+    }
+    let now = engine.clock().now();
+    for (org, consumer) in consumers::all(engine.store().as_ref())? {
+        consumers::lower(engine.store().as_ref(), org, &consumer.name, from - 1, now)?;
+    }
+    let head = engine.checkpoint_now()?;
+    engine.shutdown();
+    report(
+        out,
+        json!({"ok": true, "damaged": true, "accepted": true, "missing_from": from,
+               "missing_to": to, "dropped": dropped, "log_end": head}),
+        format!(
+            "Accepted the loss of positions {from}..={to}: recorded it in the log, dropped {}; the log now ends at {head} and opens again.",
+            dropped.join("; ")
+        ),
+    )
+}
+
+fn report(out: &mut Output, doc: serde_json::Value, message: String) -> Result<(), CliError> {
+    if out.is_json() {
+        let mut doc = doc;
+        doc["message"] = json!(message);
+        out.doc(&doc)?;
+    } else {
+        out.line(message);
+    }
+    Ok(())
+}
+
+/// What accepting the loss drops, one phrase per durable record; consumers move back to
+/// `back_to`.
+fn what_is_dropped(damage: &Damage, back_to: u64) -> Vec<String> {
+    let beyond = damage.beyond.iter();
+    let rewritten = damage.rewritten.iter().map(|(claim, _)| claim);
+    beyond
+        .chain(rewritten)
+        .map(|claim| match &claim.source {
+            ClaimSource::Checkpoint => format!("the {} (rebuilt from the log)", claim.describe()),
+            ClaimSource::HeadRecord => format!("the {} (reset to the log's end)", claim.describe()),
+            ClaimSource::Consumer { .. } => {
+                format!("the {} (moved back to {back_to})", claim.describe())
+            }
+        })
+        .collect()
+}
+
+/// A repair that recorded the loss but died before dropping the claims left its
+/// `LogLossAccepted` at the position the stale claims name with another hash: the range
+/// it recorded, if so.
+fn interrupted_repair(engine: &Engine, damage: &Damage) -> Result<Option<(u64, u64)>, CliError> {
+    let Some(first) = damage.rewritten.iter().map(|(c, _)| c.position).min() else {
+        return Ok(None);
+    };
+    match engine.read_one(first)?.event {
+        Event::LogLossAccepted(e) if e.missing_from == first => {
+            Ok(Some((e.missing_from, e.missing_to)))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn refuse_rewritten(damage: &Damage) -> CliError {
+    let mut error = CliError::from(damage.to_error());
+    error.message = format!(
+        "{}. Repair accepts a log that lost its tail, never one changed behind a record: restore the directory from a backup or `import-log` a good export",
+        error.message.trim_end_matches("; `offboard repair` shows what accepting the loss would drop")
+    );
+    error
+}
+
+/// Appends one `LogLossAccepted` per organization (durable when it returns).
+async fn record_loss(engine: &Engine, damage: &Damage, from: u64, to: u64) -> Result<(), CliError> {
+    let mut orgs: Vec<OrgId> = engine.state().orgs().map(|o| o.id()).collect();
+    if orgs.is_empty() {
+        orgs.push(OrgId(Uuid::nil()));
+    }
+    let correlation = CorrelationId(Uuid::now_v7());
+    for org in orgs {
+        let claimed_by = damage
+            .beyond
+            .iter()
+            .filter(|claim| visible_to(claim, org))
+            .map(Claim::describe)
+            .collect();
+        let event = LogLossAccepted {
+            missing_from: from,
+            missing_to: to,
+            claimed_head_hash: damage.claimed_head_hash(),
+            claimed_by,
+        };
+        let mut meta = CommandMeta::new(org, Actor::System);
+        meta.correlation_id = Some(correlation);
+        engine
+            .append(AppendRequest {
+                meta,
+                expected: Vec::new(),
+                events: vec![event.into()],
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// An org's record names the directory's own records and its own consumers, never
+/// another org's (R1).
+fn visible_to(claim: &Claim, org: OrgId) -> bool {
+    match &claim.source {
+        ClaimSource::Consumer { org: of, .. } => *of == org,
+        ClaimSource::Checkpoint | ClaimSource::HeadRecord => true,
+    }
+}

@@ -1,0 +1,439 @@
+//! Issue 15, section 2: a damaged or shortened log is never served as healthy. The log
+//! loses its newest frame to a flipped bit (sled's recovery drops it without a word); the
+//! checkpoint and head record saved at close remember it, so every command, `verify` and
+//! `serve` refuse with `integrity_broken` naming the positions, until `repair
+//! --accept-loss` records the loss. A head recorded earlier (`head`, `serve --anchor`)
+//! catches a log shortened or rewritten and re-hashed whole.
+
+use serde_json::Value;
+
+use crate::util::*;
+
+const DANA: &str = "dana@example.com";
+const ANN_X: &str = "ann@example.com";
+const PAT_X: &str = "pat@example.com";
+
+/// The issue's reproduction up to the transfer: init, two users, a resource (position 8)
+/// and its transfer to Ann (position 9, the newest frame of the log).
+fn transferred() -> Dir {
+    transferred_after(|_| {})
+}
+
+/// [`transferred`], running `prepare` on the directory just before the transfer (after
+/// it, anything opening the directory may make sled write frames past the transfer's).
+fn transferred_after(prepare: impl FnOnce(&Dir)) -> Dir {
+    let d = Dir::new();
+    d.ok(&[
+        "init",
+        "--org",
+        "Acme",
+        "--owner-email",
+        DANA,
+        "--owner-first",
+        "Dana",
+        "--owner-last",
+        "Reyes",
+    ]);
+    for (email, first, last) in [(ANN_X, "Ann", "Lee"), (PAT_X, "Pat", "Kim")] {
+        d.ok(&[
+            "user", "add", "--email", email, "--first", first, "--last", last,
+        ]);
+    }
+    d.ok(&["resource", "add", "buyer:B-1", "--owner", PAT_X]);
+    prepare(&d);
+    let moved = d.json(&["transfer", PAT_X, "--resource", "buyer:B-1", "--to", ANN_X]);
+    assert_eq!(moved["positions"], serde_json::json!([9, 9]));
+    d
+}
+
+/// Flips one bit in sled's file inside the newest frame (at the last `buyer:B-1`, which
+/// only the transfer's event holds there): sled's CRC then drops that frame on recovery.
+fn flip_newest_frame(d: &Dir) {
+    let path = d.data().join("db");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let needle = b"buyer:B-1";
+    let at = bytes
+        .windows(needle.len())
+        .rposition(|w| w == needle)
+        .expect("the transfer is in the file");
+    bytes[at] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+}
+
+fn message(error: &Value) -> &str {
+    error["message"].as_str().unwrap()
+}
+
+#[test]
+fn a_log_that_lost_its_newest_frame_is_refused_naming_the_missing_position() {
+    // Given the transfer at position 9 acknowledged, then the newest frame damaged,
+    let d = transferred();
+    flip_newest_frame(&d);
+    // when verify and a read run (before: "Log intact: 8 events" and Pat as the owner),
+    let verify = d.fails(3, &["verify"]);
+    let owner = d.fails(3, &["owner", "buyer:B-1"]);
+    // then both refuse with integrity_broken, naming the lost position and what said so,
+    for error in [&verify, &owner] {
+        assert_eq!(error["code"], "integrity_broken", "{error}");
+        let text = message(error);
+        assert!(text.contains("the log ends at 8"), "{text}");
+        assert!(text.contains("positions 9..=9 are missing"), "{text}");
+        assert!(text.contains("projection checkpoint at 9"), "{text}");
+        assert!(text.contains("head record at 9"), "{text}");
+    }
+    // and so does a write, and serve: nothing can append at 9 again (before: the next
+    // command under serve reused position 9).
+    let write = d.fails(
+        3,
+        &[
+            "user",
+            "add",
+            "--email",
+            "x@example.com",
+            "--first",
+            "X",
+            "--last",
+            "Y",
+        ],
+    );
+    assert_eq!(write["code"], "integrity_broken");
+    let serve = serve_refusal(&d, &[]);
+    assert_eq!(serve["code"], "integrity_broken", "{serve}");
+    // Looking did not erase the evidence: it still refuses.
+    assert_eq!(d.fails(3, &["verify"])["code"], "integrity_broken");
+}
+
+#[test]
+fn repair_explains_without_writing_and_accepting_the_loss_records_it_in_the_log() {
+    // Given a log that lost position 9,
+    let d = transferred();
+    flip_newest_frame(&d);
+    // when repair runs without --accept-loss,
+    let looked = d.json(&["repair"]);
+    // then it says what it would drop, and nothing changed: the directory still refuses.
+    assert_eq!(looked["accepted"], false);
+    assert_eq!(
+        (
+            looked["missing_from"].as_u64(),
+            looked["missing_to"].as_u64()
+        ),
+        (Some(9), Some(9))
+    );
+    let drops = looked["would_drop"].to_string();
+    assert!(drops.contains("projection checkpoint at 9"), "{drops}");
+    assert!(drops.contains("head record at 9"), "{drops}");
+    assert_eq!(d.fails(3, &["verify"])["code"], "integrity_broken");
+
+    // When the operator accepts the loss,
+    let accepted = d.json(&["repair", "--accept-loss"]);
+    assert_eq!(accepted["accepted"], true, "{accepted}");
+    // then the directory opens again, the chain verifies, and position 9 is the record of
+    // the loss, by the system, naming what claimed the lost position,
+    assert_eq!(d.json(&["verify"])["events"], 9);
+    let events = d.events(&["--from", "9"]);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["event_type"], "LogLossAccepted");
+    assert_eq!(events[0]["actor"]["kind"], "system", "{}", events[0]);
+    let data = &events[0]["data"];
+    assert_eq!(
+        (data["missing_from"].as_u64(), data["missing_to"].as_u64()),
+        (Some(9), Some(9))
+    );
+    assert_eq!(data["claimed_head_hash"].as_str().map(str::len), Some(64));
+    assert!(data["claimed_by"]
+        .to_string()
+        .contains("projection checkpoint at 9"));
+    // the org's timeline lists it,
+    let timeline = d.json(&["history", "--org"]);
+    assert!(
+        timeline.to_string().contains("LogLossAccepted"),
+        "{timeline}"
+    );
+    // the views answer from the log as it is (the lost transfer is not there),
+    let owner = d.json(&["owner", "buyer:B-1"]);
+    assert!(owner.to_string().contains(PAT_X), "{owner}");
+    // commands go on after it, and a second repair finds nothing to do.
+    let next = d.json(&[
+        "user",
+        "add",
+        "--email",
+        "x@example.com",
+        "--first",
+        "X",
+        "--last",
+        "Y",
+    ]);
+    assert_eq!(next["positions"][0], 10);
+    assert_eq!(d.json(&["repair"])["damaged"], false);
+}
+
+#[test]
+fn head_prints_pos_hash_and_verify_expect_head_names_what_differs() {
+    // Given a directory and its head as `head` prints it,
+    let d = transferred();
+    let text = d.ok(&["head"]);
+    let head = d.json(&["head"]);
+    assert_eq!(text.trim(), head["head"].as_str().unwrap());
+    assert_eq!(head["position"], 9);
+    let hash = head["hash"].as_str().unwrap().to_owned();
+    assert_eq!(text.trim(), format!("9:{hash}"));
+    // when verify is asked to hold it, or an earlier one, it passes,
+    let held = d.json(&["verify", "--expect-head", &format!("9:{hash}")]);
+    assert_eq!(held["heads_checked"], 1);
+    // but a head past the log's end, or another hash at its position, is integrity_broken
+    let past = d.fails(3, &["verify", "--expect-head", &format!("12:{hash}")]);
+    assert_eq!(past["code"], "integrity_broken");
+    assert!(
+        message(&past).contains("positions 10..=12 are missing"),
+        "{past}"
+    );
+    let other = d.fails(3, &["verify", "--expect-head", &format!("8:{hash}")]);
+    assert_eq!(other["code"], "integrity_broken");
+    assert!(
+        message(&other).contains("the event at 8 has hash"),
+        "{other}"
+    );
+    // and a malformed head is invalid input.
+    assert_eq!(
+        d.fails(1, &["verify", "--expect-head", "9:nothex"])["code"],
+        "invalid_input"
+    );
+}
+
+#[test]
+fn an_export_edited_and_fully_rehashed_is_refused_by_import_log_expect_head() {
+    // Given an export and the head of the directory it came from,
+    let d = transferred();
+    let head = d.json(&["head"])["head"].as_str().unwrap().to_owned();
+    let file = d.path("log.jsonl");
+    d.ok(&["export", file.to_str().unwrap()]);
+    // and a copy edited (a user's first name) and re-hashed whole, which verifies on its
+    // own (before: import-log accepted it as intact),
+    let edited = rehash_with(&std::fs::read_to_string(&file).unwrap(), 7);
+    let forged = d.write("forged.jsonl", &edited);
+    std::fs::copy(d.path("log.jsonl.keys"), d.path("forged.jsonl.keys")).ok();
+    let unchecked = Dir::new();
+    unchecked.ok(&["import-log", forged.to_str().unwrap()]);
+    // when it is imported expecting the recorded head, it is refused and nothing imported,
+    let into = Dir::new();
+    let refused = into.fails(
+        3,
+        &[
+            "import-log",
+            forged.to_str().unwrap(),
+            "--expect-head",
+            &head,
+        ],
+    );
+    assert_eq!(refused["code"], "integrity_broken");
+    assert!(
+        message(&refused).contains("nothing was imported"),
+        "{refused}"
+    );
+    assert!(!into.data().join("db").exists(), "nothing written");
+    // while the genuine export is accepted.
+    let genuine = Dir::new();
+    genuine.ok(&["import-log", file.to_str().unwrap(), "--expect-head", &head]);
+}
+
+/// The export `text` with the event at `position` changed (its `event_id`, which is not
+/// sealed) and every hash from there on recomputed: a forgery that verifies.
+fn rehash_with(text: &str, position: u64) -> String {
+    let mut prev: Option<String> = None;
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut value: Value = serde_json::from_str(line).unwrap();
+        let at = value["position"].as_u64().unwrap();
+        if at == position {
+            value["event_id"] = Value::String("00000000-0000-7000-8000-000000000001".into());
+        }
+        if let Some(prev) = &prev {
+            value["prev_hash"] = Value::String(prev.clone());
+        }
+        if at >= position {
+            let hash = offboard_events::canonical::envelope_hash(&value);
+            value["hash"] = Value::String(hash);
+        }
+        prev = Some(value["hash"].as_str().unwrap().to_owned());
+        out.push_str(&value.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn serve_anchor_appends_the_head_and_verify_anchor_checks_every_line() {
+    // Given a server recording its head in a file outside the data directory,
+    let d = transferred();
+    let anchor = d.path("anchor.txt");
+    let t = token(&d, DANA);
+    let server = Server::start_with(
+        &d,
+        &["--anchor", anchor.to_str().unwrap(), "--anchor-every", "1"],
+    );
+    let c = server.client(&d, &t);
+    c.ok(&[
+        "user",
+        "add",
+        "--email",
+        "x@example.com",
+        "--first",
+        "X",
+        "--last",
+        "Y",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // when it stops,
+    assert_eq!(server.terminate(), Some(0));
+    // then the file holds the head at start and the head at shutdown, each `TIME POS HASH`,
+    let lines: Vec<String> = std::fs::read_to_string(&anchor)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(lines.len() >= 2, "{lines:?}");
+    assert!(lines[0].split(' ').nth(1) == Some("9"), "{lines:?}");
+    let last = d.json(&["head"]);
+    assert_eq!(
+        lines.last().unwrap().split(' ').skip(1).collect::<Vec<_>>(),
+        vec![
+            last["position"].to_string(),
+            last["hash"].as_str().unwrap().to_owned()
+        ]
+    );
+    // and verify --anchor checks every line,
+    let checked = d.json(&["verify", "--anchor", anchor.to_str().unwrap()]);
+    assert_eq!(checked["heads_checked"].as_u64(), Some(lines.len() as u64));
+    // naming the first line a log does not hold (here: a forged line past the end).
+    let mut forged = lines.clone();
+    forged.push(format!("2026-11-30T23:00:00Z 40 {}", "ab".repeat(32)));
+    let forged_file = d.write("forged-anchor.txt", &forged.join("\n"));
+    let broken = d.fails(3, &["verify", "--anchor", forged_file.to_str().unwrap()]);
+    assert_eq!(broken["code"], "integrity_broken");
+    assert!(
+        message(&broken).contains(&format!("line {}", forged.len())),
+        "{broken}"
+    );
+    // And serve does not serve a log that lacks the last head its anchor file recorded.
+    let refused = serve_refusal(&d, &["--anchor", forged_file.to_str().unwrap()]);
+    assert_eq!(refused["code"], "integrity_broken", "{refused}");
+}
+
+/// Runs `serve EXTRA...` expecting it to refuse at once (exit 3): its `error` object.
+/// A server that starts instead is killed and the test fails, rather than hanging.
+fn serve_refusal(d: &Dir, extra: &[&str]) -> Value {
+    let mut child = d
+        .command()
+        .args(["--json", "serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > PATIENCE {
+            let _ = child.kill();
+            panic!("serve started on a log it should refuse");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(3));
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    serde_json::from_str::<Value>(&stdout).unwrap()["error"].clone()
+}
+
+#[test]
+fn a_consumer_past_the_end_refuses_opening_and_repair_moves_it_back() {
+    // Given a consumer that acked the transfer at 9 (its record as the server writes it:
+    // serving here would make sled write past the transfer's frame),
+    let mut prepared = None;
+    let d = transferred_after(|d| {
+        let org = d.json(&["orgs"])["orgs"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        prepared = Some((token(d, DANA), org));
+    });
+    let (t, org) = prepared.unwrap();
+    std::fs::write(
+        d.data()
+            .join(format!("checkpoints/server.consumer.{org}.crm")),
+        r#"{"position":9,"acked_at":"2026-11-30T22:40:00Z"}"#,
+    )
+    .unwrap();
+    // and the log then losing position 9,
+    flip_newest_frame(&d);
+    // when the directory opens, the consumer is among what claims position 9,
+    let refused = d.fails(3, &["verify"]);
+    assert!(
+        message(&refused).contains("consumer crm of org"),
+        "{refused}"
+    );
+    // and when the loss is accepted,
+    d.json(&["repair", "--accept-loss"]);
+    // then the consumer stands at 8, so it receives the loss record at 9 next.
+    let server = Server::start(&d);
+    let (status, consumer) = http(&server.url, "GET", "/v1/consumers/crm", Some(&t), None);
+    assert_eq!(
+        (status, consumer["position"].as_u64()),
+        (200, Some(8)),
+        "{consumer}"
+    );
+    assert_eq!(server.terminate(), Some(0));
+    let record = d.events(&["--from", "9"]);
+    assert!(
+        record[0]["data"]["claimed_by"]
+            .to_string()
+            .contains("consumer crm"),
+        "{}",
+        record[0]
+    );
+}
+
+#[test]
+fn a_repair_interrupted_after_recording_the_loss_is_finished_by_running_it_again() {
+    // Given a log that lost position 9, and its head record as it was before the repair,
+    let d = transferred();
+    flip_newest_frame(&d);
+    let record = d.data().join("checkpoints/chain-head");
+    let claimed = std::fs::read(&record).unwrap();
+    // and a repair that recorded the loss but died before replacing the head record
+    // (simulated: the old record put back),
+    d.json(&["repair", "--accept-loss"]);
+    std::fs::write(&record, &claimed).unwrap();
+    // when the directory opens, the stale record names another hash at 9: refused,
+    let refused = d.fails(3, &["verify"]);
+    assert!(message(&refused).contains("rewritten"), "{refused}");
+    // and when repair runs again, it recognises its own record and only finishes:
+    let finished = d.json(&["repair", "--accept-loss"]);
+    assert_eq!(finished["accepted"], true, "{finished}");
+    assert_eq!(d.json(&["verify"])["events"], 9);
+    let events = d.events(&["--from", "9"]);
+    assert_eq!(events.len(), 1, "the loss is recorded once");
+    assert_eq!(events[0]["event_type"], "LogLossAccepted");
+}
+
+#[test]
+fn repair_refuses_a_log_rewritten_behind_its_head_record() {
+    // Given a directory whose head record names a hash its log never had at 9,
+    let d = transferred();
+    let record = d.data().join("checkpoints/chain-head");
+    std::fs::write(
+        &record,
+        format!(r#"{{"position":9,"hash":"{}"}}"#, "ab".repeat(32)),
+    )
+    .unwrap();
+    // when repair runs, even accepting loss, it refuses: a rewrite is not a loss.
+    let refused = d.fails(3, &["repair", "--accept-loss"]);
+    assert_eq!(refused["code"], "integrity_broken");
+    assert!(
+        message(&refused).contains("never one changed behind a record"),
+        "{refused}"
+    );
+    assert_eq!(d.fails(3, &["verify"])["code"], "integrity_broken");
+}
