@@ -32,7 +32,7 @@ pub use writer::WriterStats;
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{self, Command, Context};
 use crate::integrity::{self, VerifyError, VerifyReport};
-use crate::privacy::KeyVault;
+use crate::privacy::{key_check, KeyVault};
 use crate::store::{CheckpointDir, DirLock, LogStore, MemoryLog, SledLog, StoreError};
 use committer::{Committer, Syncer};
 use shared_state::SharedState;
@@ -197,6 +197,9 @@ impl Engine {
         for user in purged {
             vault.destroy_user_key(user)?;
         }
+        // Every other absent or unusable key is damage, never read as a purge.
+        let needing = key_check::users_needing_keys(&vault, &state);
+        key_check::check_on_open(store.as_ref(), &vault, &needing)?;
         let checkpoints = Arc::new(Checkpoints::new(recovery.checkpoint_position.unwrap_or(0)));
         let last_time = match store.get(head.last_position)? {
             Some(bytes) => decode(&vault, head.last_position, &bytes)?.occurred_at,
@@ -475,9 +478,13 @@ impl Engine {
         decode(&self.vault, position, &bytes)
     }
 
-    /// Walks the hash chain; names the first bad position.
+    /// Walks the hash chain, naming the first bad position, then checks that every user
+    /// not purged has a key that opens their sealed personal data (`key_check`).
     pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, VerifyError> {
-        integrity::verify(self.store.as_ref(), progress)
+        let report = integrity::verify(self.store.as_ref(), progress)?;
+        let needing = key_check::users_needing_keys(&self.vault, &self.state());
+        key_check::verify_keys(self.store.as_ref(), &self.vault, &needing)?;
+        Ok(report)
     }
 
     /// The writer's counters so far.
