@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::error::CliError;
 use super::output::Output;
+use crate::server::tokens::TokenBook;
 use crate::server::{self, ServeError, ServerOptions};
 use crate::Engine;
 
@@ -20,6 +21,9 @@ pub fn run(dir: &Path, addr: SocketAddr, out: &mut Output) -> Result<(), CliErro
         .enable_all()
         .build()?;
     let engine = Engine::open(dir)?;
+    // A missing or damaged token book is named before the address is announced, so a
+    // supervisor never sees a server start that then answers every token with 401.
+    TokenBook::load(engine.store().as_ref())?;
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(addr))
         .map_err(|e| {

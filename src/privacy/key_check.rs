@@ -15,7 +15,7 @@ use offboard_events::{StreamId, UserId, UserStatus};
 use offboard_projections::State;
 
 use super::seal::{key_does_not_open, payload_user, stored_payload, stored_profile, StoredProfile};
-use super::vault::KeyVault;
+use super::vault::{KeyVault, OnDisk};
 use crate::store::{key_file, who, LogStore, SideFileError, StoreError};
 
 /// A user who must have a key, with what is needed to check it without the state.
@@ -72,7 +72,8 @@ pub fn check_on_open(
     Ok(())
 }
 
-/// [`check_on_open`], then opens every sealed profile of `users` with their key.
+/// [`check_on_open`], then checks each key file on disk is still the key in use (what a
+/// restart would find) and opens every sealed profile of `users` with their key.
 /// Returns how many keys it checked.
 pub fn verify_keys(
     store: &dyn LogStore,
@@ -90,6 +91,11 @@ pub fn verify_keys(
         let Some(key) = vault.user_key(*user) else {
             continue; // only plaintext profiles, as check_on_open found
         };
+        match vault.key_on_disk(*user) {
+            OnDisk::Fine => {}
+            OnDisk::Missing => return Err(missing(*user, who)),
+            OnDisk::Damaged(problem) => return Err(damaged(*user, who, problem)),
+        }
         for profile in stored_profiles(store, *user, positions)? {
             if let StoredProfile::Sealed { sealed, .. } = profile {
                 key.decrypt(&sealed).ok_or_else(|| {

@@ -96,6 +96,14 @@ struct Keys {
     checkpoint: Option<Key>,
 }
 
+/// A user's key file on disk, as [`KeyVault::key_on_disk`] finds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OnDisk {
+    Fine,
+    Missing,
+    Damaged(String),
+}
+
 /// Where keys are kept.
 #[derive(Debug)]
 pub struct KeyVault {
@@ -168,6 +176,22 @@ impl KeyVault {
     /// What is wrong with the user's key file, if it was found unusable.
     pub fn damaged_key(&self, user: UserId) -> Option<String> {
         self.read().damaged.get(&user).cloned()
+    }
+
+    /// The user's key file as it is on disk now, against the key in use: what a
+    /// restart would find (a file deleted or altered under a running server).
+    pub fn key_on_disk(&self, user: UserId) -> OnDisk {
+        let Some(path) = self.user_path(user) else {
+            return OnDisk::Fine; // in memory: nothing on disk to lose
+        };
+        if !path.exists() {
+            return OnDisk::Missing;
+        }
+        match read_user_key(&path) {
+            Ok(key) if Some(key) == self.user_key(user) => OnDisk::Fine,
+            Ok(_) => OnDisk::Damaged("the file differs from the key in use".to_owned()),
+            Err(problem) => OnDisk::Damaged(problem),
+        }
     }
 
     /// Whether an import knowingly went without this user's key (`keys/withheld`).

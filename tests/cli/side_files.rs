@@ -126,3 +126,90 @@ fn a_purge_interrupted_before_its_key_was_removed_is_finished_at_start() {
         assert!(invited.is_some(), "Pat's profile reads as erased");
     }
 }
+
+/// `acme()` with a token for the owner; returns the tokens file.
+fn acme_with_token() -> (Dir, PathBuf) {
+    let d = acme();
+    token(&d, OWNER);
+    let file = d.data().join("checkpoints/server.tokens");
+    assert!(file.exists());
+    (d, file)
+}
+
+/// Asserts `args` fail with exit 3 and `code`, naming the tokens file and the way out.
+fn tokens_refused(d: &Dir, args: &[&str], code: &str) {
+    let e = d.fails(3, args);
+    assert_eq!(e["code"], code, "{args:?}: {e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("checkpoints/server.tokens"), "{message}");
+    assert!(message.contains("offboard token create"), "{message}");
+    assert!(
+        !message.contains("verify"),
+        "not sent to a check that passes: {message}"
+    );
+}
+
+#[test]
+fn a_truncated_tokens_file_is_tokens_damaged_not_a_damaged_log() {
+    // Given the tokens file cut short
+    let (d, file) = acme_with_token();
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    // Then token commands and serve name the file, and the log still verifies
+    tokens_refused(&d, &["token", "list"], "tokens_damaged");
+    tokens_refused(
+        &d,
+        &["token", "revoke", "01a22eab-ed33-7188-8371-bf43fc8bea57"],
+        "tokens_damaged",
+    );
+    tokens_refused(&d, &["serve", "--addr", "127.0.0.1:0"], "tokens_damaged");
+    d.json(&["verify"]);
+    // When a token is re-issued, Then the book starts over, the damaged copy is kept
+    let created = d.json(&["token", "create", "--as", OWNER]);
+    assert!(
+        created["message"].as_str().unwrap().contains("damaged"),
+        "{created}"
+    );
+    assert_eq!(
+        d.json(&["token", "list"])["tokens"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        std::fs::read(d.data().join("checkpoints/server.tokens.damaged")).unwrap(),
+        &bytes[..bytes.len() / 2]
+    );
+}
+
+#[test]
+fn a_deleted_tokens_file_is_tokens_missing_at_serve_and_in_token_list() {
+    // Given tokens issued, then the tokens file deleted
+    let (d, file) = acme_with_token();
+    token(&d, OWNER);
+    std::fs::remove_file(&file).unwrap();
+    // Then serve refuses to start and token list says what is missing
+    tokens_refused(&d, &["serve", "--addr", "127.0.0.1:0"], "tokens_missing");
+    tokens_refused(&d, &["token", "list"], "tokens_missing");
+    let e = d.fails(3, &["token", "list"]);
+    assert!(
+        e["message"].as_str().unwrap().contains("2 API tokens"),
+        "{e}"
+    );
+    // When a token is re-issued, Then it says the earlier ones are gone, and serve starts
+    let created = d.json(&["token", "create", "--as", OWNER]);
+    assert!(
+        created["message"].as_str().unwrap().contains("missing"),
+        "{created}"
+    );
+    let server = Server::start(&d);
+    drop(server);
+}
+
+#[test]
+fn a_directory_where_no_token_was_issued_serves_without_complaint() {
+    let d = acme();
+    assert_eq!(d.json(&["token", "list"])["tokens"], serde_json::json!([]));
+    drop(Server::start(&d));
+}
