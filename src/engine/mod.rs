@@ -32,7 +32,7 @@ pub use writer::WriterStats;
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{self, Command, Context};
 use crate::integrity::{self, VerifyError, VerifyReport};
-use crate::privacy::{key_check, KeyVault};
+use crate::privacy::{erasure, key_check, KeyVault};
 use crate::store::{CheckpointDir, DirLock, LogStore, MemoryLog, SledLog, StoreError};
 use committer::{Committer, Syncer};
 use shared_state::SharedState;
@@ -352,6 +352,7 @@ impl Engine {
             command_id: meta.command_id,
             now: DateTime::<Utc>::MIN_UTC,
             compensating: self.compensating(meta.org_id, &command)?,
+            plaintext_profiles: self.plaintext_profiles(meta.org_id, &command)?,
         };
         let decide: Decision = Box::new(move |state, now| {
             let ctx = Context { now, ..base };
@@ -390,6 +391,34 @@ impl Engine {
             }),
             None => Ok(Vec::new()),
         }
+    }
+
+    /// For a purge: the users it may purge whose profile is stored in plaintext, which
+    /// no purge can erase (`privacy::erasure`). Read outside the writer, like
+    /// `compensating`: a plaintext profile is never written now, only found.
+    fn plaintext_profiles(
+        &self,
+        org: OrgId,
+        command: &Command,
+    ) -> Result<std::collections::BTreeMap<UserId, Vec<u64>>, AppendError> {
+        let users = {
+            let state = self.state();
+            let candidates: Vec<UserId> = match command {
+                Command::PurgeUser { user, .. } => vec![*user],
+                // Every deleted user, not only those past the window now: the window is
+                // checked again, later, by the writer.
+                Command::PurgeExpired => state.org(org).map_or_else(Vec::new, |o| {
+                    o.directory()
+                        .users()
+                        .filter(|u| u.status == UserStatus::Deleted)
+                        .map(|u| u.id)
+                        .collect()
+                }),
+                _ => return Ok(Default::default()),
+            };
+            erasure::user_positions(&state, &candidates)
+        };
+        Ok(erasure::plaintext_profiles(self.store.as_ref(), &users)?)
     }
 
     /// Hands one command to the writer and waits for its durable answer.

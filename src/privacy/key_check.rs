@@ -63,7 +63,7 @@ pub fn check_on_open(
             let profiles = stored_profiles(store, *user, positions)?;
             if profiles
                 .iter()
-                .any(|p| matches!(p, StoredProfile::Sealed { .. }))
+                .any(|(_, p)| matches!(p, StoredProfile::Sealed { .. }))
             {
                 return Err(missing(*user, who));
             }
@@ -96,7 +96,7 @@ pub fn verify_keys(
             OnDisk::Missing => return Err(missing(*user, who)),
             OnDisk::Damaged(problem) => return Err(damaged(*user, who, problem)),
         }
-        for profile in stored_profiles(store, *user, positions)? {
+        for (_, profile) in stored_profiles(store, *user, positions)? {
             if let StoredProfile::Sealed { sealed, .. } = profile {
                 key.decrypt(&sealed).ok_or_else(|| {
                     let mut fault = key_does_not_open(*user);
@@ -112,12 +112,13 @@ pub fn verify_keys(
     Ok(checked)
 }
 
-/// How each profile event of `user` among `positions` was stored, in log order.
+/// How each profile event of `user` among `positions` was stored, with its position,
+/// in log order.
 pub fn stored_profiles(
     store: &dyn LogStore,
     user: UserId,
     positions: &[u64],
-) -> Result<Vec<StoredProfile>, StoreError> {
+) -> Result<Vec<(u64, StoredProfile)>, StoreError> {
     let mut out = Vec::new();
     for &position in positions {
         let bytes = store.get(position)?.ok_or_else(|| {
@@ -125,7 +126,7 @@ pub fn stored_profiles(
         })?;
         let profile = stored_profile(&bytes)
             .map_err(|e| StoreError::Corrupt(format!("event at position {position}: {e}")))?;
-        out.extend(profile.filter(|p| p.user() == user));
+        out.extend(profile.filter(|p| p.user() == user).map(|p| (position, p)));
     }
     Ok(out)
 }
