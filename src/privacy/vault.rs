@@ -357,7 +357,8 @@ fn read_key(path: &Path) -> Result<Option<Key>, StoreError> {
     match fs::read(path) {
         Ok(bytes) => match <[u8; 32]>::try_from(bytes.as_slice()) {
             Ok(raw) if raw != [0u8; 32] => Ok(Some(Key(raw))),
-            _ => Ok(None), // torn by an interrupted rotation: the checkpoint is rebuilt
+            // Not a key: the checkpoint it sealed is ignored and rebuilt from the log.
+            _ => Ok(None),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io(path, e)),
@@ -425,5 +426,33 @@ mod tests {
         let reopened = KeyVault::open(dir.path()).unwrap();
         assert_eq!(reopened.user_key(ann), Some(ann_key));
         assert_eq!(reopened.user_key(bob), None);
+    }
+
+    #[test]
+    fn unusable_key_files_are_remembered_as_damaged_and_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cut, zeroed, fine) = (UserId::new(), UserId::new(), UserId::new());
+        let vault = KeyVault::open(dir.path()).unwrap();
+        for user in [cut, zeroed, fine] {
+            vault.key_for_sealing(user).unwrap();
+        }
+        vault.sync().unwrap();
+        let path = |u: UserId| dir.path().join("users").join(format!("{u}.key"));
+        fs::write(path(cut), [1u8; 10]).unwrap();
+        fs::write(path(zeroed), [0u8; 32]).unwrap();
+        let reopened = KeyVault::open(dir.path()).unwrap();
+        assert!(reopened.damaged_key(cut).unwrap().contains("10 bytes"));
+        assert!(reopened.damaged_key(zeroed).unwrap().contains("zero"));
+        assert_eq!(reopened.damaged_key(fine), None);
+        // A damaged key is not silently replaced by a new one
+        let err = reopened.key_for_sealing(cut).unwrap_err();
+        assert_eq!(err.code(), "key_damaged");
+        assert_eq!(fs::read(path(cut)).unwrap(), [1u8; 10]);
+        // A purge removes a damaged file too
+        reopened.destroy_user_key(zeroed).unwrap();
+        assert!(!path(zeroed).exists());
+        // Withheld users are remembered across opening
+        reopened.record_withheld([cut]).unwrap();
+        assert!(KeyVault::open(dir.path()).unwrap().is_withheld(cut));
     }
 }
