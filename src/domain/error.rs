@@ -82,7 +82,7 @@ pub enum DomainError {
     /// R13 cannot be kept: the user's profile is stored in plaintext (a v1 event written
     /// before profiles were sealed) in a hash-chained log that cannot be rewritten, so a
     /// purge would claim an erasure that does not happen. Nothing was purged.
-    #[error("cannot purge {user}: their email and names are stored in plaintext at log position {} (a v1 UserInvited, written before personal data was sealed), and the hash-chained log cannot be rewritten, so they would stay readable in the log, in `history` and in every export; nothing was purged (the user stays deleted)", positions.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))]
+    #[error("cannot purge {user}: their email and names are stored in plaintext at log position {} (written before personal data was sealed, e.g. a v1 UserInvited), and the hash-chained log cannot be rewritten, so they would stay readable in the log, in `history` and in every export; nothing was purged (the user stays deleted)", positions.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))]
     ErasureImpossible { user: String, positions: Vec<u64> },
 }
 

@@ -213,3 +213,31 @@ fn a_directory_where_no_token_was_issued_serves_without_complaint() {
     assert_eq!(d.json(&["token", "list"])["tokens"], serde_json::json!([]));
     drop(Server::start(&d));
 }
+
+#[test]
+fn an_import_without_keys_records_them_withheld_and_the_copy_works_on() {
+    // Given an export of a log where Ann was deleted, imported without its keys file
+    let d = acme();
+    let ann = d.json(&["user", "show", ANN])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    d.ok(&["delete", ANN, "--confirm", "CONFIRM"]);
+    let exported = d.ok(&["export", "-"]);
+    let file = d.write("bare.jsonl", &exported);
+    let copy = Dir::new();
+    let imported = copy.json(&["import-log", file.to_str().unwrap()]);
+    assert_eq!(imported["keys"], 0);
+    assert_eq!(imported["keys_withheld"], 5, "the five users: {imported}");
+    // Then the copy opens and verifies: those keys are withheld by choice, not damaged
+    copy.json(&["verify"]);
+    // When Ann comes back under a new email (sealed under a new key)
+    copy.ok(&["restore", &ann, "--email", "ann.new@acme.example"]);
+    // Then her older profile still reads as erased and nothing is reported damaged
+    copy.ok(&["rebuild"]);
+    copy.json(&["verify"]);
+    assert_eq!(
+        copy.json(&["user", "show", &ann])["email"],
+        "ann.new@acme.example"
+    );
+}
