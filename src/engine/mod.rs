@@ -421,6 +421,16 @@ impl Engine {
         Ok(erasure::plaintext_profiles(self.store.as_ref(), &users)?)
     }
 
+    /// The deleted users of `org` whose profile is stored in plaintext, with those
+    /// positions: no purge can erase them, so `purge` refuses them and `purge-expired`
+    /// leaves them deleted (`privacy::erasure`).
+    pub fn unerasable_profiles(
+        &self,
+        org: OrgId,
+    ) -> Result<std::collections::BTreeMap<UserId, Vec<u64>>, AppendError> {
+        self.plaintext_profiles(org, &Command::PurgeExpired)
+    }
+
     /// Hands one command to the writer and waits for its durable answer.
     pub(crate) async fn submit(
         &self,

@@ -241,3 +241,67 @@ fn an_import_without_keys_records_them_withheld_and_the_copy_works_on() {
         "ann.new@acme.example"
     );
 }
+
+#[test]
+fn a_user_invited_by_a_v1_event_cannot_be_purged_and_the_sweep_says_so() {
+    // Given a log holding a v1 UserInvited for Mary (email and name in plaintext), as an
+    // earlier build wrote it, brought in by import-log, and Mary deleted
+    let d = acme();
+    let file = d.path("v1.jsonl");
+    d.json(&["export", file.to_str().unwrap()]); // with its keys, v1.jsonl.keys
+    let exported = std::fs::read_to_string(&file).unwrap();
+    let last: serde_json::Value = serde_json::from_str(exported.lines().last().unwrap()).unwrap();
+    let position = last["position"].as_u64().unwrap() + 1;
+    let mary = uuid::Uuid::now_v7();
+    let mut v1 = serde_json::json!({
+        "actor": {"kind": "system"},
+        "causation_id": uuid::Uuid::now_v7(), "command_id": uuid::Uuid::now_v7(),
+        "correlation_id": uuid::Uuid::now_v7(), "event_id": uuid::Uuid::now_v7(),
+        "data": {"email": "mary.smith@acme.example", "manager": null,
+                 "name": "Mary Ann Smith", "role": "member", "user_id": mary},
+        "event_type": "UserInvited", "schema_version": 1, "hash": "",
+        "occurred_at": last["occurred_at"], "on_behalf_of": null, "org_id": last["org_id"],
+        "position": position, "prev_hash": last["hash"],
+        "stream_id": format!("user-{mary}"), "stream_version": 1,
+    });
+    v1["hash"] = offboard_events::canonical::envelope_hash(&v1).into();
+    std::fs::write(&file, format!("{exported}{v1}\n")).unwrap();
+    let copy = Dir::new();
+    let imported = copy.json(&["import-log", file.to_str().unwrap()]);
+    assert_eq!(
+        imported["keys_withheld"], 0,
+        "Mary never had a key: {imported}"
+    );
+    let mary_email = "mary.smith@acme.example";
+    assert_eq!(
+        copy.json(&["user", "show", mary_email])["first_name"],
+        "Mary Ann"
+    );
+    copy.ok(&["delete", mary_email, "--confirm", "CONFIRM"]);
+    let before = last_position(&copy);
+
+    // When the owner purges her, Then it is refused saying what stays readable, and why
+    let e = copy.fails(1, &["purge", mary_email, "--confirm", "CONFIRM"]);
+    assert_eq!(e["code"], "erasure_impossible");
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("position {position} ")),
+        "{message}"
+    );
+    assert!(
+        message.contains("plaintext") && message.contains(mary_email),
+        "{message}"
+    );
+    assert_eq!(last_position(&copy), before, "nothing appended");
+    // and the retention sweep names her as left deleted
+    let swept = copy.json(&["purge-expired"]);
+    assert_eq!(swept["unerasable"][0]["email"], mary_email, "{swept}");
+    assert!(
+        swept["message"].as_str().unwrap().contains(mary_email),
+        "{swept}"
+    );
+    assert_eq!(
+        copy.json(&["user", "show", mary_email])["status"],
+        "deleted"
+    );
+}
