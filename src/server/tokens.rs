@@ -116,12 +116,22 @@ enum Found {
     Short(TokenBook, u64),
     Missing(u64),
     Damaged(String),
+    /// The count of issued tokens is unreadable; the book (empty if absent) is not
+    /// known to be whole.
+    CountDamaged(TokenBook, String),
 }
 
 impl Found {
     fn read(store: &dyn LogStore) -> Result<Self, StoreError> {
-        let issued = issued(store)?;
-        let Some(bytes) = store.checkpoint(TOKENS_RECORD)? else {
+        let book = store.checkpoint(TOKENS_RECORD)?;
+        let issued = match issued(store)? {
+            Ok(issued) => issued,
+            Err(problem) => {
+                let readable = book.and_then(|b| serde_json::from_slice(&b).ok());
+                return Ok(Found::CountDamaged(readable.unwrap_or_default(), problem));
+            }
+        };
+        let Some(bytes) = book else {
             return Ok(if issued > 0 {
                 Found::Missing(issued)
             } else {
@@ -157,25 +167,24 @@ impl Found {
                 file,
                 problem: problem.clone(),
             }),
+            Found::CountDamaged(_, problem) => Some(SideFileError::TokensDamaged {
+                file: format!("{TOKENS_FILE}.issued"),
+                problem: problem.clone(),
+            }),
         }
     }
 }
 
-/// How many tokens were ever issued, as recorded beside the book (0 before any).
-fn issued(store: &dyn LogStore) -> Result<u64, StoreError> {
+/// How many tokens were ever issued, as recorded beside the book (0 before any); the
+/// inner `Err` says why the record is unreadable.
+fn issued(store: &dyn LogStore) -> Result<Result<u64, String>, StoreError> {
     let Some(bytes) = store.checkpoint(TOKENS_ISSUED_RECORD)? else {
-        return Ok(0);
+        return Ok(Ok(0));
     };
-    std::str::from_utf8(&bytes)
+    Ok(std::str::from_utf8(&bytes)
         .ok()
         .and_then(|s| s.trim().parse().ok())
-        .ok_or_else(|| {
-            SideFileError::TokensDamaged {
-                file: format!("{TOKENS_FILE}.issued"),
-                problem: format!("its {} bytes are not a count of tokens", bytes.len()),
-            }
-            .into()
-        })
+        .ok_or_else(|| format!("its {} bytes are not a count of tokens", bytes.len())))
 }
 
 impl TokenBook {
@@ -205,7 +214,7 @@ impl TokenBook {
             return Ok((book, None));
         };
         let book = match found {
-            Found::Short(book, _) => book,
+            Found::Short(book, _) | Found::CountDamaged(book, _) => book,
             Found::Damaged(_) => {
                 if let Some(bytes) = store.checkpoint(TOKENS_RECORD)? {
                     store.put_checkpoint(TOKENS_DAMAGED_RECORD, &bytes)?;
@@ -439,7 +448,7 @@ pub fn create(
 
 /// [`create`], which also starts over a missing or damaged token book
 /// ([`TokenBook::load_or_start_over`]): returns the token and, if the book was started
-/// over, a sentence saying what was lost.
+/// over, a sentence saying what was lost. The new token is durable when it returns.
 pub fn create_noting_recovery(
     engine: &Engine,
     org: Option<&str>,
@@ -542,6 +551,20 @@ mod tests {
         let bare = MemoryLog::new();
         bare.put_checkpoint(TOKENS_ISSUED_RECORD, b"2").unwrap();
         assert_eq!(fault(&bare), "tokens_missing");
+        // A damaged count is named, and create keeps the readable book it finds
+        store.put_checkpoint(TOKENS_RECORD, &two).unwrap();
+        store.put_checkpoint(TOKENS_ISSUED_RECORD, b"\xff").unwrap();
+        let err = TokenBook::load(&store).unwrap_err();
+        assert_eq!(err.code(), "tokens_damaged");
+        assert!(err.to_string().contains("server.tokens.issued"), "{err}");
+        assert_eq!(
+            TokenBook::load_or_start_over(&store)
+                .unwrap()
+                .0
+                .list(None)
+                .len(),
+            2
+        );
         // and a store where no token was ever issued is simply empty
         assert!(TokenBook::load(&MemoryLog::new())
             .unwrap()
