@@ -6,8 +6,9 @@
 //!
 //! Two depths: [`check_on_open`] costs a lookup per user (plus a read of the user's own
 //! events only when a key is absent), so every start-up runs it; [`verify_keys`], run by
-//! `verify`, also opens every sealed profile with its key, which catches a key file of
-//! the right length holding the wrong bytes.
+//! `verify`, also compares each key file on disk with the key in use (a file deleted or
+//! replaced under a running server) and opens every sealed profile with its key, which
+//! catches a key file of the right length holding the wrong bytes.
 
 use std::collections::BTreeSet;
 
