@@ -27,7 +27,7 @@ use super::Ctx;
 use crate::clock::SystemClock;
 use crate::engine::Engine;
 use crate::integrity::VerifyError;
-use crate::privacy::KeyVault;
+use crate::privacy::{key_check, KeyVault};
 use crate::store::{ChainHead, CommandRecord, CommitBatch, LogStore, SledLog, StoredEvent};
 
 /// Events per storage commit while importing (cut only between commands).
@@ -332,11 +332,21 @@ pub fn import(
         }
         keys_loaded = keys.len();
     }
+    // Users whose keys did not come along read as erased by choice: recorded, so that
+    // opening the copy does not take their absence for damage (`key_missing`).
+    let withheld = key_check::keys_absent_from_log(store.as_ref(), &vault)?;
+    vault.record_withheld(withheld.iter().copied())?;
     let engine = Engine::with_parts(store, vault, Arc::new(SystemClock))?;
     let report = engine.verify(&mut |_| {})?;
     let orgs = engine.state().orgs().count();
     engine.checkpoint_now()?;
-    let keys_note = if keys_loaded > 0 {
+    let keys_note = if keys_loaded > 0 && !withheld.is_empty() {
+        format!(
+            " with the personal-data keys of {keys_loaded} users ({} users' keys were not in {}: their profiles read as erased)",
+            withheld.len(),
+            keys_file.display()
+        )
+    } else if keys_loaded > 0 {
         format!(" with the personal-data keys of {keys_loaded} users")
     } else {
         format!(
@@ -359,6 +369,7 @@ pub fn import(
             "head_hash": report.head_hash,
             "organizations": orgs,
             "keys": keys_loaded,
+            "keys_withheld": withheld.len(),
             "message": message,
         }))?;
     } else {

@@ -8,7 +8,7 @@
 use std::io::IsTerminal;
 
 use offboard_events::{FollowUp, UserId};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::args::{
     OffboardArgs, StrategyArg, ThenArg, TransferAccount, TransferAllBuyers, TransferArgs,
@@ -345,8 +345,42 @@ pub fn purge(cx: &mut Ctx, user: &str, confirm: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `purge-expired`: the retention sweep (R13).
+/// `purge-expired`: the retention sweep (R13). Embedded, it first names the deleted
+/// users no purge can erase (plaintext profiles), which the sweep leaves deleted.
 pub fn purge_expired(cx: &mut Ctx) -> Result<(), CliError> {
-    cx.run(Command::PurgeExpired, None)?;
+    let unerasable: Vec<Value> = match cx.remote() {
+        Some(_) => Vec::new(),
+        None => {
+            let org = cx.org_id()?;
+            let engine = cx.engine()?;
+            let found = engine.unerasable_profiles(org)?;
+            let state = engine.state();
+            let directory = state.org(org).map(|o| o.directory());
+            found
+                .into_iter()
+                .map(|(user, positions)| {
+                    let email = directory
+                        .and_then(|d| d.user(user))
+                        .map(|u| u.profile.email.clone());
+                    json!({ "user_id": user, "email": email, "positions": positions })
+                })
+                .collect()
+        }
+    };
+    let lead = (!unerasable.is_empty()).then(|| {
+        let names: Vec<String> = unerasable
+            .iter()
+            .map(|u| u["email"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        format!(
+            "Left deleted, whatever their window: {} (their profile is stored in plaintext, which no purge can erase: erasure_impossible).",
+            names.join(", ")
+        )
+    });
+    cx.run_with(
+        Command::PurgeExpired,
+        lead,
+        json!({ "unerasable": unerasable }),
+    )?;
     Ok(())
 }

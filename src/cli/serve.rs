@@ -18,6 +18,7 @@ use super::error::CliError;
 use super::output::Output;
 use crate::anchor::{self, AnchorLine, HeadRecord};
 use crate::integrity::VerifyError;
+use crate::server::tokens::TokenBook;
 use crate::server::{self, ServeError, ServerOptions};
 use crate::store::{LogStore, StoreError};
 use crate::Engine;
@@ -41,6 +42,9 @@ pub fn run(
         .enable_all()
         .build()?;
     let engine = Engine::open(dir)?;
+    // A missing or damaged token book is named before the address is announced, so a
+    // supervisor never sees a server start that then answers every token with 401.
+    TokenBook::load(engine.store().as_ref())?;
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(addr))
         .map_err(|e| {

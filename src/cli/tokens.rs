@@ -42,15 +42,21 @@ fn create(cx: &mut Ctx) -> Result<(), CliError> {
             )
         })?;
     let org = cx.global.org.as_deref().filter(|o| !o.trim().is_empty());
-    let created: CreatedToken = match cx.remote() {
-        None => tokens::create(cx.engine()?, org, principal)?,
-        Some(r) => r.post("/v1/tokens", &json!({ "principal": principal }))?,
+    let (created, recovered): (CreatedToken, _) = match cx.remote() {
+        None => tokens::create_noting_recovery(cx.engine()?, org, principal)?,
+        Some(r) => (
+            r.post("/v1/tokens", &json!({ "principal": principal }))?,
+            None,
+        ),
     };
     let who = principal_label(cx, &created.record);
-    let message = format!(
+    let mut message = format!(
         "Created token {} for {who}. It is shown only this once (only its SHA-256 is kept): store it now.",
         created.record.id
     );
+    if let Some(recovered) = recovered {
+        message = format!("{recovered}. {message}");
+    }
     if cx.out.is_json() {
         cx.out.doc(&json!({
             "ok": true,

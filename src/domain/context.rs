@@ -2,6 +2,8 @@
 //! and when. Ids a command creates are derived from its command id, so deciding is a
 //! pure function and a retried command creates the same ids.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use offboard_events::{Actor, CommandId, Envelope, OrgId, UserId};
 use sha2::{Digest, Sha256};
@@ -20,6 +22,10 @@ pub struct Context {
     /// from the log by the engine beforehand (history never changes, so reading it
     /// outside the writer is safe; the current state is checked inside).
     pub compensating: Vec<Envelope>,
+    /// For a purge: users whose profile the engine found stored in plaintext (v1
+    /// events), with those positions, read from the log beforehand like `compensating`
+    /// (stored bytes never change, and the writer only ever stores sealed profiles).
+    pub plaintext_profiles: BTreeMap<UserId, Vec<u64>>,
 }
 
 impl Context {

@@ -79,6 +79,11 @@ pub enum DomainError {
     /// R13: a purged user never comes back.
     #[error("user {0} was purged and cannot be restored")]
     Purged(String),
+    /// R13 cannot be kept: the user's profile is stored in plaintext (a v1 event written
+    /// before profiles were sealed) in a hash-chained log that cannot be rewritten, so a
+    /// purge would claim an erasure that does not happen. Nothing was purged.
+    #[error("cannot purge {user}: their email and names are stored in plaintext at log position {} (written before personal data was sealed, e.g. a v1 UserInvited), and the hash-chained log cannot be rewritten, so they would stay readable in the log, in `history` and in every export; nothing was purged (the user stays deleted)", positions.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))]
+    ErasureImpossible { user: String, positions: Vec<u64> },
 }
 
 fn list(blockers: &[Blocker]) -> String {
@@ -107,6 +112,7 @@ impl DomainError {
             DomainError::Blocked { blockers, .. } => blockers.first().map_or("blocked", |b| b.code),
             DomainError::RestoreWindowExpired { .. } => "restore_window_expired",
             DomainError::Purged(_) => "purged",
+            DomainError::ErasureImpossible { .. } => "erasure_impossible",
         }
     }
 

@@ -218,7 +218,13 @@ pub fn purge(scope: Scope, user: UserId, confirm: &str) -> Decided<Vec<Event>> {
     }
     let target = scope.any_user(user)?;
     match target.status {
-        UserStatus::Deleted => Ok(vec![UserPurged { user_id: user }.into()]),
+        UserStatus::Deleted => match scope.ctx.plaintext_profiles.get(&user) {
+            Some(positions) => Err(DomainError::ErasureImpossible {
+                user: target.profile.email.clone(),
+                positions: positions.clone(),
+            }),
+            None => Ok(vec![UserPurged { user_id: user }.into()]),
+        },
         UserStatus::Purged => Err(DomainError::Purged(user.to_string())),
         other => Err(DomainError::InvalidState(format!(
             "only deleted users can be purged; this one is {} (delete them first)",
@@ -228,7 +234,8 @@ pub fn purge(scope: Scope, user: UserId, confirm: &str) -> Decided<Vec<Event>> {
 }
 
 /// R13: purge every deleted user whose retention window has passed (the system's
-/// sweep, or the owner running it by hand). Purging nobody is not an error.
+/// sweep, or the owner running it by hand). Purging nobody is not an error. Users whose
+/// profile is stored in plaintext are left deleted: no purge could erase them.
 pub fn purge_expired(scope: Scope) -> Decided<Vec<Event>> {
     if !matches!(scope.ctx.actor, Actor::System) {
         scope.require_role(Role::Owner)?;
@@ -243,6 +250,7 @@ pub fn purge_expired(scope: Scope) -> Decided<Vec<Event>> {
             u.deleted_at
                 .is_some_and(|(_, at)| scope.ctx.now > at + window)
         })
+        .filter(|u| !scope.ctx.plaintext_profiles.contains_key(&u.id))
         .map(|u| UserPurged { user_id: u.id }.into())
         .collect())
 }

@@ -34,7 +34,7 @@ use crate::anchor::{self, HeadRecord};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{self, Command, Context};
 use crate::integrity::{self, VerifyError, VerifyReport};
-use crate::privacy::KeyVault;
+use crate::privacy::{erasure, key_check, KeyVault};
 use crate::store::{CheckpointDir, DirLock, LogStore, MemoryLog, SledLog, StoreError};
 use committer::{Committer, Syncer};
 use shared_state::SharedState;
@@ -232,6 +232,9 @@ impl Engine {
         for user in purged {
             vault.destroy_user_key(user)?;
         }
+        // Every other absent or unusable key is damage, never read as a purge.
+        let needing = key_check::users_needing_keys(&vault, &state);
+        key_check::check_on_open(store.as_ref(), &vault, &needing)?;
         // Repairing, nothing is saved at close unless events were appended: a checkpoint
         // saved by a look at the damage would erase the claims that show it.
         let saved_at = match opening {
@@ -390,6 +393,7 @@ impl Engine {
             command_id: meta.command_id,
             now: DateTime::<Utc>::MIN_UTC,
             compensating: self.compensating(meta.org_id, &command)?,
+            plaintext_profiles: self.plaintext_profiles(meta.org_id, &command)?,
         };
         let decide: Decision = Box::new(move |state, now| {
             let ctx = Context { now, ..base };
@@ -428,6 +432,44 @@ impl Engine {
             }),
             None => Ok(Vec::new()),
         }
+    }
+
+    /// For a purge: the users it may purge whose profile is stored in plaintext, which
+    /// no purge can erase (`privacy::erasure`). Read outside the writer, like
+    /// `compensating`: a plaintext profile is never written now, only found.
+    fn plaintext_profiles(
+        &self,
+        org: OrgId,
+        command: &Command,
+    ) -> Result<std::collections::BTreeMap<UserId, Vec<u64>>, AppendError> {
+        let users = {
+            let state = self.state();
+            let candidates: Vec<UserId> = match command {
+                Command::PurgeUser { user, .. } => vec![*user],
+                // Every deleted user, not only those past the window now: the window is
+                // checked again, later, by the writer.
+                Command::PurgeExpired => state.org(org).map_or_else(Vec::new, |o| {
+                    o.directory()
+                        .users()
+                        .filter(|u| u.status == UserStatus::Deleted)
+                        .map(|u| u.id)
+                        .collect()
+                }),
+                _ => return Ok(Default::default()),
+            };
+            erasure::user_positions(&state, &candidates)
+        };
+        Ok(erasure::plaintext_profiles(self.store.as_ref(), &users)?)
+    }
+
+    /// The deleted users of `org` whose profile is stored in plaintext, with those
+    /// positions: no purge can erase them, so `purge` refuses them and `purge-expired`
+    /// leaves them deleted (`privacy::erasure`).
+    pub fn unerasable_profiles(
+        &self,
+        org: OrgId,
+    ) -> Result<std::collections::BTreeMap<UserId, Vec<u64>>, AppendError> {
+        self.plaintext_profiles(org, &Command::PurgeExpired)
     }
 
     /// Hands one command to the writer and waits for its durable answer.
@@ -537,9 +579,13 @@ impl Engine {
         claims::gather(self.store.as_ref(), stored.as_ref())
     }
 
-    /// Walks the hash chain; names the first bad position.
+    /// Walks the hash chain, naming the first bad position, then checks that every user
+    /// not purged has a key that opens their sealed personal data (`key_check`).
     pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, VerifyError> {
-        integrity::verify(self.store.as_ref(), progress)
+        let report = integrity::verify(self.store.as_ref(), progress)?;
+        let needing = key_check::users_needing_keys(&self.vault, &self.state());
+        key_check::verify_keys(self.store.as_ref(), &self.vault, &needing)?;
+        Ok(report)
     }
 
     /// The writer's counters so far.

@@ -31,7 +31,10 @@ impl ReadError {
 
 /// Decodes one stored envelope, unsealing personal data with `vault`.
 pub fn decode(vault: &KeyVault, position: u64, bytes: &[u8]) -> Result<Envelope, ReadError> {
-    seal::decode(bytes, vault).map_err(|error| ReadError::Decode { position, error })
+    seal::decode(bytes, vault).map_err(|e| match e {
+        seal::OpenError::Decode(error) => ReadError::Decode { position, error },
+        seal::OpenError::Key(fault) => ReadError::Storage(fault.into()),
+    })
 }
 
 /// Calls `visit` with every envelope from `from` to `to` (inclusive), in order.

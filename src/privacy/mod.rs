@@ -12,6 +12,8 @@
 //! are encrypted too, under a key replaced at every checkpoint, so a checkpoint written
 //! before a purge is unreadable once the next one is saved.
 
+pub mod erasure;
+pub mod key_check;
 pub mod seal;
 pub mod vault;
 

@@ -1,8 +1,14 @@
 //! The key vault: one 256-bit key per user, plus the current checkpoint key. On disk,
 //! `keys/users/<user id>.key` and `keys/checkpoint.key` inside the data directory; in
 //! memory for tests.
+//!
+//! A key file that is there but unusable (not 32 bytes, all zeros, unreadable) is kept
+//! as *damaged*, never read as "no key": a missing key looks exactly like a purge, so
+//! only the engine, which knows who was purged, may decide it is legitimate
+//! (`key_check`). `keys/withheld` lists the users whose keys an `import-log` knowingly
+//! went without, whose profiles read as erased by choice.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,7 +20,10 @@ use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, OsRng};
 use chacha20poly1305::{AeadCore, Tag, XChaCha20Poly1305, XNonce};
 use offboard_events::UserId;
 
-use crate::store::StoreError;
+use crate::store::{key_file, who, SideFileError, StoreError};
+
+/// The file listing users whose keys were knowingly not imported.
+const WITHHELD: &str = "withheld";
 
 /// A 256-bit XChaCha20-Poly1305 key.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -78,9 +87,21 @@ impl Key {
 #[derive(Debug, Default)]
 struct Keys {
     users: HashMap<UserId, Key>,
+    /// Key files found unusable when the vault opened, with what is wrong with each.
+    damaged: HashMap<UserId, String>,
+    /// Users whose keys an import knowingly went without.
+    withheld: BTreeSet<UserId>,
     /// Keys created for the group being committed, not yet fsynced.
     unsynced: Vec<UserId>,
     checkpoint: Option<Key>,
+}
+
+/// A user's key file on disk, as [`KeyVault::key_on_disk`] finds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OnDisk {
+    Fine,
+    Missing,
+    Damaged(String),
 }
 
 /// Where keys are kept.
@@ -103,7 +124,8 @@ impl KeyVault {
         }
     }
 
-    /// Opens (or creates) the vault in `dir`, loading every key.
+    /// Opens (or creates) the vault in `dir`, loading every key; unusable key files are
+    /// remembered as damaged ([`KeyVault::damaged_key`]), not skipped.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
         let dir = dir.as_ref().to_path_buf();
         let users_dir = dir.join("users");
@@ -113,15 +135,18 @@ impl KeyVault {
             let path = entry.map_err(|e| io(&users_dir, e))?.path();
             let Some(user) = path
                 .file_stem()
+                .filter(|_| path.extension().is_some_and(|x| x == "key"))
                 .and_then(|s| s.to_str())
                 .and_then(|s| s.parse::<UserId>().ok())
             else {
-                continue; // a temporary file of an interrupted write
+                continue; // not a key file
             };
-            if let Some(key) = read_key(&path)? {
-                keys.users.insert(user, key);
-            }
+            match read_user_key(&path) {
+                Ok(key) => keys.users.insert(user, key).map(|_| ()),
+                Err(problem) => keys.damaged.insert(user, problem).map(|_| ()),
+            };
         }
+        keys.withheld = read_withheld(&dir.join(WITHHELD))?;
         keys.checkpoint = read_key(&dir.join("checkpoint.key"))?;
         Ok(Self {
             dir: Some(dir),
@@ -148,12 +173,67 @@ impl KeyVault {
         self.read().users.get(&user).copied()
     }
 
+    /// What is wrong with the user's key file, if it was found unusable.
+    pub fn damaged_key(&self, user: UserId) -> Option<String> {
+        self.read().damaged.get(&user).cloned()
+    }
+
+    /// The user's key file as it is on disk now, against the key in use: what a
+    /// restart would find (a file deleted or altered under a running server).
+    pub fn key_on_disk(&self, user: UserId) -> OnDisk {
+        let Some(path) = self.user_path(user) else {
+            return OnDisk::Fine; // in memory: nothing on disk to lose
+        };
+        if !path.exists() {
+            return OnDisk::Missing;
+        }
+        match read_user_key(&path) {
+            Ok(key) if Some(key) == self.user_key(user) => OnDisk::Fine,
+            Ok(_) => OnDisk::Damaged("the file differs from the key in use".to_owned()),
+            Err(problem) => OnDisk::Damaged(problem),
+        }
+    }
+
+    /// Whether an import knowingly went without this user's key (`keys/withheld`).
+    pub fn is_withheld(&self, user: UserId) -> bool {
+        self.read().withheld.contains(&user)
+    }
+
+    /// Records that the keys of `users` were knowingly not imported, so their profiles
+    /// read as erased by choice rather than by damage. Durable when it returns.
+    pub fn record_withheld(
+        &self,
+        users: impl IntoIterator<Item = UserId>,
+    ) -> Result<(), StoreError> {
+        let mut keys = self.write();
+        keys.withheld.extend(users);
+        let Some(dir) = &self.dir else { return Ok(()) };
+        let bytes = serde_json::to_vec(&keys.withheld).expect("ids serialize");
+        let (tmp, path) = (dir.join("withheld.tmp"), dir.join(WITHHELD));
+        let mut file = fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
+        file.write_all(&bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| io(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+        sync_dir(dir)
+    }
+
     /// The user's key, created if the user has none yet. A new key is written to disk at
     /// once but made durable only by [`KeyVault::sync`], which the writer calls before
     /// committing the events sealed with it.
     pub fn key_for_sealing(&self, user: UserId) -> Result<Key, StoreError> {
         if let Some(key) = self.user_key(user) {
             return Ok(key);
+        }
+        // A new key would overwrite the damaged file: whatever it still held is lost.
+        if let Some(problem) = self.damaged_key(user) {
+            return Err(SideFileError::KeyDamaged {
+                user,
+                who: who(user, None),
+                file: key_file(user),
+                problem,
+            }
+            .into());
         }
         let key = Key::generate();
         if let Some(path) = self.user_path(user) {
@@ -185,7 +265,10 @@ impl KeyVault {
     /// R13: destroys the user's key for good. The file is overwritten before it is
     /// removed, so its blocks do not keep the key either.
     pub fn destroy_user_key(&self, user: UserId) -> Result<(), StoreError> {
-        self.write().users.remove(&user);
+        let mut keys = self.write();
+        keys.users.remove(&user);
+        keys.damaged.remove(&user);
+        drop(keys);
         let Some(path) = self.user_path(user) else {
             return Ok(());
         };
@@ -204,9 +287,14 @@ impl KeyVault {
         Ok(())
     }
 
-    /// Users that have a key.
+    /// Users that have a key file, usable or damaged.
     pub fn users_with_keys(&self) -> Vec<UserId> {
-        self.read().users.keys().copied().collect()
+        let keys = self.read();
+        keys.users
+            .keys()
+            .chain(keys.damaged.keys())
+            .copied()
+            .collect()
     }
 
     /// Every user key, base64-encoded, for `export` (whoever holds them can read the
@@ -236,6 +324,7 @@ impl KeyVault {
         }
         let mut keys = self.write();
         keys.users.insert(user, Key(raw));
+        keys.damaged.remove(&user);
         keys.unsynced.push(user);
         drop(keys);
         self.sync()
@@ -268,9 +357,32 @@ fn read_key(path: &Path) -> Result<Option<Key>, StoreError> {
     match fs::read(path) {
         Ok(bytes) => match <[u8; 32]>::try_from(bytes.as_slice()) {
             Ok(raw) if raw != [0u8; 32] => Ok(Some(Key(raw))),
-            _ => Ok(None), // torn or zeroed by an interrupted destroy: treated as gone
+            // Not a key: the checkpoint it sealed is ignored and rebuilt from the log.
+            _ => Ok(None),
         },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(path, e)),
+    }
+}
+
+/// A user's key, or what makes the file unusable.
+fn read_user_key(path: &Path) -> Result<Key, String> {
+    let bytes = fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
+    match <[u8; 32]>::try_from(bytes.as_slice()) {
+        Ok(raw) if raw == [0u8; 32] => {
+            Err("it holds 32 zero bytes (overwritten as a purge does)".to_owned())
+        }
+        Ok(raw) => Ok(Key(raw)),
+        Err(_) => Err(format!("it holds {} bytes, a key is 32", bytes.len())),
+    }
+}
+
+fn read_withheld(path: &Path) -> Result<BTreeSet<UserId>, StoreError> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            StoreError::Io(format!("{}: not a list of user ids: {e}", path.display()))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeSet::new()),
         Err(e) => Err(io(path, e)),
     }
 }
@@ -314,5 +426,33 @@ mod tests {
         let reopened = KeyVault::open(dir.path()).unwrap();
         assert_eq!(reopened.user_key(ann), Some(ann_key));
         assert_eq!(reopened.user_key(bob), None);
+    }
+
+    #[test]
+    fn unusable_key_files_are_remembered_as_damaged_and_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cut, zeroed, fine) = (UserId::new(), UserId::new(), UserId::new());
+        let vault = KeyVault::open(dir.path()).unwrap();
+        for user in [cut, zeroed, fine] {
+            vault.key_for_sealing(user).unwrap();
+        }
+        vault.sync().unwrap();
+        let path = |u: UserId| dir.path().join("users").join(format!("{u}.key"));
+        fs::write(path(cut), [1u8; 10]).unwrap();
+        fs::write(path(zeroed), [0u8; 32]).unwrap();
+        let reopened = KeyVault::open(dir.path()).unwrap();
+        assert!(reopened.damaged_key(cut).unwrap().contains("10 bytes"));
+        assert!(reopened.damaged_key(zeroed).unwrap().contains("zero"));
+        assert_eq!(reopened.damaged_key(fine), None);
+        // A damaged key is not silently replaced by a new one
+        let err = reopened.key_for_sealing(cut).unwrap_err();
+        assert_eq!(err.code(), "key_damaged");
+        assert_eq!(fs::read(path(cut)).unwrap(), [1u8; 10]);
+        // A purge removes a damaged file too
+        reopened.destroy_user_key(zeroed).unwrap();
+        assert!(!path(zeroed).exists());
+        // Withheld users are remembered across opening
+        reopened.record_withheld([cut]).unwrap();
+        assert!(KeyVault::open(dir.path()).unwrap().is_withheld(cut));
     }
 }

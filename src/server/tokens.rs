@@ -1,8 +1,17 @@
 //! API tokens: who a request acts as. A token is `ofb_` + 32 random bytes (base64url),
 //! printed once when created; only its SHA-256 is stored, beside the log among the
 //! store's named checkpoints under [`TOKENS_RECORD`] (records that are not events, like
-//! the projection checkpoint; files in `checkpoints/` for the sled log). Each token belongs to one org and one principal:
-//! a user of that org, or a support or auditor principal registered for it (R5).
+//! the projection checkpoint; files in `checkpoints/` for the sled log). Each token
+//! belongs to one org and one principal: a user of that org, or a support or auditor
+//! principal registered for it (R5).
+//!
+//! How many tokens were ever issued is kept in a second record, [`TOKENS_ISSUED_RECORD`],
+//! written after the book. Tokens are never removed from the book (revoking marks them),
+//! so a book missing while tokens were issued is `tokens_missing`, and one that does not
+//! parse or holds fewer tokens than were issued is `tokens_damaged` — both name the file,
+//! instead of every token silently answering 401 or a damaged *log* being reported.
+//! `token create` is the way out when no backup exists: it starts the book over (a
+//! damaged one is kept as `server.tokens.damaged`) and says so.
 //!
 //! The functions taking an [`Engine`] are the library API the CLI calls on a data
 //! directory (`offboard token create|list|revoke`); the server keeps a [`TokenBook`] in
@@ -21,11 +30,17 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::store::{LogStore, StoreError};
+use crate::store::{LogStore, SideFileError, StoreError, TOKENS_FILE};
 use crate::Engine;
 
 /// The named checkpoint (beside the log) holding every token.
 pub const TOKENS_RECORD: &str = "server.tokens";
+
+/// The named checkpoint holding how many tokens were ever issued (a decimal number).
+pub const TOKENS_ISSUED_RECORD: &str = "server.tokens.issued";
+
+/// Where `token create` keeps a damaged book it starts over from.
+pub const TOKENS_DAMAGED_RECORD: &str = "server.tokens.damaged";
 
 /// What every token starts with, so secret scanners and people recognize one.
 pub const TOKEN_PREFIX: &str = "ofb_";
@@ -94,20 +109,144 @@ pub struct TokenBook {
     tokens: Vec<StoredToken>,
 }
 
+/// The stored book as found, before deciding whether that is a fault.
+enum Found {
+    Book(TokenBook),
+    /// Readable, but holds fewer tokens than were issued.
+    Short(TokenBook, u64),
+    Missing(u64),
+    Damaged(String),
+    /// The count of issued tokens is unreadable; the book (empty if absent) is not
+    /// known to be whole.
+    CountDamaged(TokenBook, String),
+}
+
+impl Found {
+    fn read(store: &dyn LogStore) -> Result<Self, StoreError> {
+        let book = store.checkpoint(TOKENS_RECORD)?;
+        let issued = match issued(store)? {
+            Ok(issued) => issued,
+            Err(problem) => {
+                let readable = book.and_then(|b| serde_json::from_slice(&b).ok());
+                return Ok(Found::CountDamaged(readable.unwrap_or_default(), problem));
+            }
+        };
+        let Some(bytes) = book else {
+            return Ok(if issued > 0 {
+                Found::Missing(issued)
+            } else {
+                Found::Book(TokenBook::default())
+            });
+        };
+        Ok(match serde_json::from_slice::<TokenBook>(&bytes) {
+            Err(e) => Found::Damaged(format!(
+                "its {} bytes are not a token book ({e})",
+                bytes.len()
+            )),
+            Ok(book) if (book.tokens.len() as u64) < issued => Found::Short(book, issued),
+            Ok(book) => Found::Book(book),
+        })
+    }
+
+    fn fault(&self) -> Option<SideFileError> {
+        let file = TOKENS_FILE.to_owned();
+        match self {
+            Found::Book(_) => None,
+            Found::Short(book, issued) => Some(SideFileError::TokensDamaged {
+                file,
+                problem: format!(
+                    "it holds {} tokens, but {issued} were issued (an older or cut copy?)",
+                    book.tokens.len()
+                ),
+            }),
+            Found::Missing(issued) => Some(SideFileError::TokensMissing {
+                file,
+                issued: *issued,
+            }),
+            Found::Damaged(problem) => Some(SideFileError::TokensDamaged {
+                file,
+                problem: problem.clone(),
+            }),
+            Found::CountDamaged(_, problem) => Some(SideFileError::TokensDamaged {
+                file: format!("{TOKENS_FILE}.issued"),
+                problem: problem.clone(),
+            }),
+        }
+    }
+}
+
+/// How many tokens were ever issued, as recorded beside the book (0 before any); the
+/// inner `Err` says why the record is unreadable.
+fn issued(store: &dyn LogStore) -> Result<Result<u64, String>, StoreError> {
+    let Some(bytes) = store.checkpoint(TOKENS_ISSUED_RECORD)? else {
+        return Ok(Ok(0));
+    };
+    Ok(std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| format!("its {} bytes are not a count of tokens", bytes.len())))
+}
+
 impl TokenBook {
-    /// The book stored in `store` (empty if none yet).
+    /// The book stored in `store` (empty if no token was ever issued); a missing or
+    /// damaged book is `tokens_missing` / `tokens_damaged`, naming the file.
     pub fn load(store: &dyn LogStore) -> Result<Self, StoreError> {
-        match store.checkpoint(TOKENS_RECORD)? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| StoreError::Corrupt(format!("token record unreadable: {e}"))),
-            None => Ok(Self::default()),
+        let found = Found::read(store)?;
+        if let Some(fault) = found.fault() {
+            return Err(fault.into());
+        }
+        match found {
+            Found::Book(book) => Ok(book),
+            _ => unreachable!("every other case is a fault"),
         }
     }
 
-    /// Writes the whole book (durable when it returns).
+    /// [`TokenBook::load`], but a missing or damaged book is started over instead of
+    /// refused (for `token create`, the documented way out): returns the book to go on
+    /// with and, if it was started over, what was lost. A damaged book is kept as
+    /// [`TOKENS_DAMAGED_RECORD`] (durable when it returns).
+    pub fn load_or_start_over(store: &dyn LogStore) -> Result<(Self, Option<String>), StoreError> {
+        let found = Found::read(store)?;
+        let Some(fault) = found.fault() else {
+            let Found::Book(book) = found else {
+                unreachable!("only a book has no fault")
+            };
+            return Ok((book, None));
+        };
+        let book = match found {
+            Found::Short(book, _) | Found::CountDamaged(book, _) => book,
+            Found::Damaged(_) => {
+                if let Some(bytes) = store.checkpoint(TOKENS_RECORD)? {
+                    store.put_checkpoint(TOKENS_DAMAGED_RECORD, &bytes)?;
+                }
+                Self::default()
+            }
+            _ => Self::default(),
+        };
+        let kept = if book.tokens.is_empty() {
+            "no earlier token works any more".to_owned()
+        } else {
+            format!("the {} tokens it holds still work", book.tokens.len())
+        };
+        Ok((
+            book,
+            Some(format!(
+                "{}; the book was started over: {kept}",
+                fault_summary(&fault)
+            )),
+        ))
+    }
+
+    /// Writes the whole book, then the count of tokens issued (durable when it returns).
     pub fn save(&self, store: &dyn LogStore) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(self).expect("tokens always serialize");
-        store.put_checkpoint(TOKENS_RECORD, &bytes)
+        store.put_checkpoint(TOKENS_RECORD, &bytes)?;
+        // Written second: a crash in between leaves a count below the book's, which
+        // reads as healthy, never the reverse.
+        store.put_checkpoint(
+            TOKENS_ISSUED_RECORD,
+            self.tokens.len().to_string().as_bytes(),
+        )
     }
 
     /// Adds a token for `principal` in `org`; returns it with its secret.
@@ -162,6 +301,19 @@ impl TokenBook {
         let t = self.tokens.iter_mut().find(|t| t.record.id == id)?;
         t.record.revoked_at.get_or_insert(now);
         Some(t.record.clone())
+    }
+}
+
+/// The fault in a sentence, without the advice (which `token create` just followed).
+fn fault_summary(fault: &SideFileError) -> String {
+    match fault {
+        SideFileError::TokensMissing { file, issued } => {
+            format!("{file} was missing ({issued} tokens had been issued)")
+        }
+        SideFileError::TokensDamaged { file, problem } => {
+            format!("{file} was damaged: {problem}")
+        }
+        other => other.to_string(),
     }
 }
 
@@ -291,16 +443,27 @@ pub fn create(
     org: Option<&str>,
     principal: &str,
 ) -> Result<CreatedToken, TokenError> {
+    create_noting_recovery(engine, org, principal).map(|(created, _)| created)
+}
+
+/// [`create`], which also starts over a missing or damaged token book
+/// ([`TokenBook::load_or_start_over`]): returns the token and, if the book was started
+/// over, a sentence saying what was lost. The new token is durable when it returns.
+pub fn create_noting_recovery(
+    engine: &Engine,
+    org: Option<&str>,
+    principal: &str,
+) -> Result<(CreatedToken, Option<String>), TokenError> {
     let (org_id, actor) = {
         let state = engine.state();
         let org = org_for(&state, org, principal)?;
         (org.id(), resolve_principal(org, principal)?)
     };
     let store = engine.store().as_ref();
-    let mut book = TokenBook::load(store)?;
+    let (mut book, recovered) = TokenBook::load_or_start_over(store)?;
     let created = book.issue(org_id, actor, engine.clock().now());
     book.save(store)?;
-    Ok(created)
+    Ok((created, recovered))
 }
 
 /// `offboard token list [--org ORG]`: every token (revoked ones included), oldest first.
@@ -349,5 +512,63 @@ mod tests {
         assert_eq!(book.authenticate(&created.token), None);
         assert_eq!(book.list(Some(org)).len(), 1);
         assert!(book.list(Some(OrgId::new())).is_empty());
+    }
+
+    fn fault(store: &MemoryLog) -> String {
+        TokenBook::load(store).unwrap_err().code().to_owned()
+    }
+
+    #[test]
+    fn a_missing_short_or_unreadable_book_is_named_and_create_starts_it_over() {
+        // Given a book of two tokens
+        let store = MemoryLog::new();
+        let mut book = TokenBook::default();
+        let org = OrgId::new();
+        book.issue(org, Actor::Auditor { name: "a".into() }, Utc::now());
+        book.save(&store).unwrap();
+        let one = book.clone();
+        book.issue(org, Actor::Auditor { name: "b".into() }, Utc::now());
+        book.save(&store).unwrap();
+        let two = store.checkpoint(TOKENS_RECORD).unwrap().unwrap();
+        // Then an older copy, a cut one and a missing one are each named
+        store
+            .put_checkpoint(TOKENS_RECORD, &serde_json::to_vec(&one).unwrap())
+            .unwrap();
+        assert_eq!(fault(&store), "tokens_damaged");
+        store.put_checkpoint(TOKENS_RECORD, &two[..20]).unwrap();
+        assert_eq!(fault(&store), "tokens_damaged");
+        let err = TokenBook::load(&store).unwrap_err().to_string();
+        assert!(err.contains(TOKENS_FILE), "{err}");
+        // When create starts over, Then the damaged bytes are kept and it says so
+        let (book, note) = TokenBook::load_or_start_over(&store).unwrap();
+        assert!(book.list(None).is_empty());
+        assert!(note.unwrap().contains("damaged"));
+        assert_eq!(
+            store.checkpoint(TOKENS_DAMAGED_RECORD).unwrap().as_deref(),
+            Some(&two[..20])
+        );
+        // A store without the book but with an issued count: missing
+        let bare = MemoryLog::new();
+        bare.put_checkpoint(TOKENS_ISSUED_RECORD, b"2").unwrap();
+        assert_eq!(fault(&bare), "tokens_missing");
+        // A damaged count is named, and create keeps the readable book it finds
+        store.put_checkpoint(TOKENS_RECORD, &two).unwrap();
+        store.put_checkpoint(TOKENS_ISSUED_RECORD, b"\xff").unwrap();
+        let err = TokenBook::load(&store).unwrap_err();
+        assert_eq!(err.code(), "tokens_damaged");
+        assert!(err.to_string().contains("server.tokens.issued"), "{err}");
+        assert_eq!(
+            TokenBook::load_or_start_over(&store)
+                .unwrap()
+                .0
+                .list(None)
+                .len(),
+            2
+        );
+        // and a store where no token was ever issued is simply empty
+        assert!(TokenBook::load(&MemoryLog::new())
+            .unwrap()
+            .list(None)
+            .is_empty());
     }
 }

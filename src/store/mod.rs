@@ -10,6 +10,7 @@ mod checkpoint_dir;
 mod dir_lock;
 mod keys;
 mod memory_log;
+mod side_file;
 mod sled_log;
 
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ pub use checkpoint_dir::CheckpointDir;
 pub use dir_lock::DirLock;
 pub use keys::position_key;
 pub use memory_log::MemoryLog;
+pub use side_file::{key_file, who, SideFileError, TOKENS_FILE};
 pub use sled_log::SledLog;
 
 /// Where the log ends: the last position written and its hash (the chain head).
@@ -80,6 +82,9 @@ pub enum StoreError {
     Io(String),
     #[error("the log is damaged: {0}; run `offboard verify`")]
     Corrupt(String),
+    /// A key or token file beside the log is missing or damaged (its own code).
+    #[error(transparent)]
+    SideFile(#[from] SideFileError),
 }
 
 impl StoreError {
@@ -89,6 +94,7 @@ impl StoreError {
             StoreError::Locked { .. } => "data_dir_locked",
             StoreError::Io(_) => "storage",
             StoreError::Corrupt(_) => "log_corrupt",
+            StoreError::SideFile(e) => e.code(),
         }
     }
 }

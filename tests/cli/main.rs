@@ -15,6 +15,7 @@ mod restore;
 mod routing;
 mod serve;
 mod setup;
+mod side_files;
 mod users;
 #[allow(dead_code)]
 mod util;

@@ -4,6 +4,7 @@
 
 mod router;
 mod seeds;
+mod side_files;
 mod stream;
 #[allow(dead_code)]
 mod support;

@@ -110,6 +110,7 @@ impl Scenario {
             command_id: CommandId(Uuid::from_u128(0xc0de_0000 + self.commands)),
             now: self.now,
             compensating: Vec::new(),
+            plaintext_profiles: Default::default(),
         }
     }
 

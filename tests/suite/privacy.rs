@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use offboard::clock::Clock;
 use offboard::domain::{Command, NewUser};
 use offboard::{AppendError, CommandMeta, Engine};
 use offboard_events::*;
@@ -226,4 +227,143 @@ async fn a_purge_that_returned_has_already_made_the_data_unreadable() {
         };
         assert_eq!(invited.profile.email, "erased");
     }
+}
+
+/// Issue 15 §4: a log holding a stored v1 `UserInvited` for Mary (her email and name in
+/// plaintext, readable through upcasting), written by an earlier build before profiles
+/// were sealed; Mary is then deleted. Returns the engine, the org, its owner, Mary and
+/// the position of her v1 invitation.
+async fn log_with_a_v1_invitation(
+    clock: std::sync::Arc<offboard::clock::ManualClock>,
+) -> (Engine, OrgId, UserId, UserId, u64) {
+    use offboard::store::{ChainHead, CommitBatch, LogStore, MemoryLog, StoredEvent};
+    use std::sync::Arc;
+
+    let store = Arc::new(MemoryLog::new());
+    let vault = Arc::new(offboard::privacy::KeyVault::in_memory());
+    let engine = Engine::with_parts(store.clone(), vault.clone(), clock.clone()).unwrap();
+    let org = OrgId::new();
+    let owner = NewUser {
+        email: "olive@privacy.example".into(),
+        first_name: "Olive".into(),
+        last_name: "Owner".into(),
+        job_title: None,
+    };
+    engine
+        .execute(
+            CommandMeta::new(org, Actor::System),
+            Command::CreateOrganization {
+                name: "Privacy".into(),
+                owner,
+            },
+        )
+        .await
+        .unwrap();
+    let owner = engine.state().org(org).unwrap().owner();
+    engine.shutdown();
+
+    let head = store.head().unwrap();
+    let mary = UserId::new();
+    let position = head.last_position + 1;
+    let mut v1 = serde_json::json!({
+        "actor": {"kind": "system"},
+        "causation_id": uuid::Uuid::now_v7(), "command_id": uuid::Uuid::now_v7(),
+        "correlation_id": uuid::Uuid::now_v7(), "event_id": uuid::Uuid::now_v7(),
+        "data": {"email": "mary.smith@example.com", "manager": null,
+                 "name": "Mary Ann Smith", "role": "member", "user_id": mary},
+        "event_type": "UserInvited", "schema_version": 1, "hash": "",
+        "occurred_at": clock.now(), "on_behalf_of": null, "org_id": org,
+        "position": position, "prev_hash": head.last_hash,
+        "stream_id": format!("user-{mary}"), "stream_version": 1,
+    });
+    let hash = offboard_events::canonical::envelope_hash(&v1);
+    v1["hash"] = hash.clone().into();
+    store
+        .commit(&CommitBatch {
+            events: vec![StoredEvent {
+                position,
+                bytes: serde_json::to_vec(&v1).unwrap(),
+            }],
+            commands: Vec::new(),
+            head: Some(ChainHead {
+                last_position: position,
+                last_hash: hash,
+            }),
+        })
+        .unwrap();
+
+    let engine = Engine::with_parts(store, vault, clock).unwrap();
+    engine
+        .execute(
+            CommandMeta::new(org, Actor::User { id: owner }),
+            Command::DeleteUser {
+                user: mary,
+                confirm: "CONFIRM".into(),
+            },
+        )
+        .await
+        .unwrap();
+    (engine, org, owner, mary, position)
+}
+
+#[tokio::test]
+async fn a_purge_that_cannot_erase_a_plaintext_v1_profile_is_refused_not_claimed() {
+    // Given Mary, invited by a stored v1 event (plaintext, no key), then deleted
+    let clock = std::sync::Arc::new(offboard::clock::ManualClock::new(chrono::Utc::now()));
+    let (engine, org, owner, mary, v1_at) = log_with_a_v1_invitation(clock.clone()).await;
+    engine.verify(&mut |_| {}).unwrap();
+    let before = engine.last_position();
+
+    // When the owner purges her, Then it is refused, saying what stays readable and why
+    let err = engine
+        .execute(
+            CommandMeta::new(org, Actor::User { id: owner }),
+            Command::PurgeUser {
+                user: mary,
+                confirm: "CONFIRM".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    let AppendError::Rejected(e) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(e.code(), "erasure_impossible");
+    let message = e.to_string();
+    assert!(message.contains("mary.smith@example.com"), "{message}");
+    assert!(message.contains(&format!("position {v1_at} ")), "{message}");
+    assert!(message.contains("plaintext"), "{message}");
+    // and nothing was appended: Mary stays deleted, her data as readable as before
+    assert_eq!(engine.last_position(), before);
+    let user = engine
+        .state()
+        .org(org)
+        .unwrap()
+        .directory()
+        .user(mary)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (user.status, user.profile.email.as_str()),
+        (UserStatus::Deleted, "mary.smith@example.com")
+    );
+
+    // When the retention sweep runs past her window, Then it leaves her deleted too
+    clock.advance(chrono::Duration::days(400));
+    let swept = engine
+        .execute(CommandMeta::new(org, Actor::System), Command::PurgeExpired)
+        .await
+        .unwrap();
+    assert!(swept.positions.is_none(), "nobody purged: {swept:?}");
+    assert_eq!(
+        engine
+            .state()
+            .org(org)
+            .unwrap()
+            .directory()
+            .user(mary)
+            .unwrap()
+            .status,
+        UserStatus::Deleted
+    );
 }
