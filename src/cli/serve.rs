@@ -38,13 +38,16 @@ pub fn run(dir: &Path, addr: SocketAddr, out: &mut Output) -> Result<(), CliErro
             dir.display()
         ));
     }
-    rt.block_on(server::serve_listener(
+    let served = rt.block_on(server::serve_listener(
         engine,
         listener,
         ServerOptions::default(),
         server::shutdown_signal(),
-    ))
-    .map_err(serve_error)
+    ));
+    // A storage call stuck on a dead disk must not keep the process alive: dropping the
+    // runtime would wait for it forever.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    served.map_err(serve_error)
 }
 
 fn serve_error(e: ServeError) -> CliError {

@@ -10,6 +10,7 @@ mod checkpoint_dir;
 mod dir_lock;
 mod keys;
 mod memory_log;
+mod sled_files;
 mod sled_log;
 
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ pub use checkpoint_dir::CheckpointDir;
 pub use dir_lock::DirLock;
 pub use keys::position_key;
 pub use memory_log::MemoryLog;
+pub use sled_files::discard_damaged_snapshots;
 pub use sled_log::SledLog;
 
 /// Where the log ends: the last position written and its hash (the chain head).
