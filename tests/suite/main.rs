@@ -4,6 +4,7 @@
 mod bench;
 mod crash;
 mod domain_properties;
+mod durability;
 // Shared helpers: not every topic uses every helper.
 #[allow(dead_code)]
 mod gwt;
