@@ -7,7 +7,9 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use offboard::store::{LogStore, SledLog};
+use offboard::clock::SystemClock;
+use offboard::privacy::KeyVault;
+use offboard::store::{LogStore, SledLog, StoreError};
 use offboard::Engine;
 
 use super::support::{append_one, touch};
@@ -209,4 +211,76 @@ async fn a_failed_checkpoint_save_leaves_no_temporary_file_and_the_previous_key(
         reopened.recovery()
     );
     assert_eq!(reopened.last_position(), 2);
+}
+
+/// sled's log in a data directory whose every flush reaches the disk and then reports
+/// EIO (a failed `sync_file_range` after the write went out).
+#[derive(Debug)]
+struct FlushReportsEio(SledLog);
+
+impl LogStore for FlushReportsEio {
+    fn write(&self, batch: &offboard::store::CommitBatch) -> Result<(), StoreError> {
+        self.0.write(batch)
+    }
+    fn sync(&self) -> Result<(), StoreError> {
+        self.0.sync()?;
+        Err(StoreError::Io(
+            "Input/output error (os error 5), injected".into(),
+        ))
+    }
+    fn head(&self) -> Result<offboard::store::ChainHead, StoreError> {
+        self.0.head()
+    }
+    fn get(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get(position)
+    }
+    fn scan(
+        &self,
+        from: u64,
+        to: u64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        self.0.scan(from, to, visit)
+    }
+    fn command(
+        &self,
+        id: offboard_events::CommandId,
+    ) -> Result<Option<offboard::store::CommandRecord>, StoreError> {
+        self.0.command(id)
+    }
+    fn put_checkpoint(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.0.put_checkpoint(name, bytes)
+    }
+    fn checkpoint(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.checkpoint(name)
+    }
+    fn tamper(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.0.tamper(position, bytes)
+    }
+}
+
+#[tokio::test]
+async fn a_command_whose_flush_reported_eio_is_outcome_unknown_and_its_retry_answers_from_the_log()
+{
+    // Given an engine whose flush writes and then reports EIO,
+    let dir = tempfile::tempdir().unwrap();
+    let request = append_one(touch(1));
+    {
+        let store: Arc<dyn LogStore> =
+            Arc::new(FlushReportsEio(SledLog::open(dir.path()).unwrap()));
+        let vault = Arc::new(KeyVault::open(dir.path().join("keys")).unwrap());
+        let engine = Engine::with_parts(store, vault, Arc::new(SystemClock)).unwrap();
+        // when a command is sent, then it is not "nothing was written" but unknown,
+        let answer = engine.append(request.clone()).await.unwrap_err();
+        assert_eq!(answer.code(), "outcome_unknown");
+        assert!(answer
+            .to_string()
+            .contains("retry with the same Idempotency-Key"));
+    }
+    // and after a restart the retry with the same id answers from the log: it was stored.
+    let engine = Engine::open(dir.path()).unwrap();
+    let retry = engine.append(request).await.unwrap();
+    assert!(retry.duplicate);
+    assert_eq!(retry.positions, Some((1, 1)));
+    assert_eq!(engine.last_position(), 1);
 }

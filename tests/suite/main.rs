@@ -5,6 +5,7 @@ mod bench;
 mod crash;
 mod domain_properties;
 mod durability;
+mod full_disk;
 // Shared helpers: not every topic uses every helper.
 #[allow(dead_code)]
 mod gwt;
