@@ -558,6 +558,9 @@ impl Engine {
     }
 
     /// Saves a checkpoint of the projections as they stand now; returns its position.
+    /// **Durability: when it returns `Ok`, the checkpoint file and the key it is
+    /// encrypted with are on stable storage; when it returns `Err`, the previous
+    /// checkpoint and key are as they were.**
     ///
     /// Saves a copy (~15 ms to take for a million events), so the writer waits for the
     /// copy, not for the save (most of a second at that size, and longer behind a save

@@ -169,7 +169,9 @@ impl KeyVault {
         Ok(key)
     }
 
-    /// Makes every key created since the last call durable (file and directory fsync).
+    /// Makes every key created since the last call durable. **Durability: when it
+    /// returns `Ok`, each such key file and the directory entry naming it are on stable
+    /// storage (file and directory fsync).**
     pub fn sync(&self) -> Result<(), StoreError> {
         let unsynced = std::mem::take(&mut self.write().unsynced);
         if unsynced.is_empty() {
@@ -187,7 +189,8 @@ impl KeyVault {
     }
 
     /// R13: destroys the user's key for good. The file is overwritten before it is
-    /// removed, so its blocks do not keep the key either.
+    /// removed, so its blocks do not keep the key either. **Durability: when it returns
+    /// `Ok`, the zeroed file and its removal are on stable storage.**
     pub fn destroy_user_key(&self, user: UserId) -> Result<(), StoreError> {
         self.write().users.remove(&user);
         let Some(path) = self.user_path(user) else {
@@ -226,7 +229,8 @@ impl KeyVault {
         keys
     }
 
-    /// Stores a key exported from another data directory (durable when it returns).
+    /// Stores a key exported from another data directory. **Durability: when it returns
+    /// `Ok`, the key file and its directory entry are on stable storage.**
     pub fn import_user_key(&self, user: UserId, base64: &str) -> Result<(), StoreError> {
         let raw = STANDARD
             .decode(base64)
