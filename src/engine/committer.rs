@@ -29,6 +29,7 @@ use super::health::{Health, Refusal};
 use super::patience::Patient;
 use super::writer::WriterStats;
 use crate::privacy::KeyVault;
+use crate::store::warn;
 use crate::store::{CommitBatch, LogStore, StoreError};
 
 pub(crate) type Reply = oneshot::Sender<Result<Appended, AppendError>>;
@@ -194,7 +195,7 @@ impl Syncer {
             // The key leaves memory first, so nothing reads the data even if the file
             // cannot be removed now; opening the engine retries the file.
             if let Err(e) = self.vault.destroy_user_key(*user) {
-                eprintln!("offboard: key file of purged user {user} not removed yet (retried at next start): {e}");
+                warn(format_args!("offboard: key file of purged user {user} not removed yet (retried at next start): {e}"));
             }
         }
         self.stats

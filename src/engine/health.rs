@@ -7,6 +7,8 @@ use std::sync::RwLock;
 
 use serde::Serialize;
 
+use crate::store::warn;
+
 /// Why the engine refuses writes: a stable code and a sentence for people.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Refusal {
@@ -46,10 +48,10 @@ impl Health {
     pub fn refuse(&self, refusal: Refusal) {
         let mut held = self.refusal.write().unwrap_or_else(|p| p.into_inner());
         if held.is_none() {
-            eprintln!(
+            warn(format_args!(
                 "offboard: no longer accepting writes ({}): {}; reads go on, restart offboard once the cause is fixed",
                 refusal.code, refusal.reason
-            );
+            ));
             *held = Some(refusal);
         }
     }

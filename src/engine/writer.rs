@@ -45,6 +45,7 @@ use super::replay::{replay_all, replay_range};
 use super::shared_state::SharedState;
 use crate::clock::Clock;
 use crate::privacy::{seal, KeyVault};
+use crate::store::warn;
 use crate::store::{ChainHead, CommandRecord, CommitBatch, LogStore, StoredEvent};
 
 /// Most commands decided and committed in one group by default: bounds the latency a
@@ -308,10 +309,10 @@ impl Writer {
         let from = fresh.position() + 1;
         match replay_range(store, vault, from, self.durable, &mut |e| fresh.apply(e)) {
             Ok(()) => *state = fresh,
-            Err(e) => eprintln!(
+            Err(e) => warn(format_args!(
                 "offboard: the state could not be put back to position {} (reads may show commands whose outcome is unknown): {e}",
                 self.durable
-            ),
+            )),
         }
     }
 
@@ -358,7 +359,7 @@ impl Writer {
             .checkpoints
             .save(self.store.as_ref(), &self.vault, &state)
         {
-            eprintln!("offboard: checkpoint not saved: {e}");
+            warn(format_args!("offboard: checkpoint not saved: {e}"));
         }
     }
 

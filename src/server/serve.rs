@@ -147,5 +147,8 @@ pub fn init_tracing() {
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
+        // A line that cannot be written (stderr is a file on a full disk) is dropped:
+        // reporting it is an `eprintln!`, which panics, and took every request with it.
+        .log_internal_errors(false)
         .try_init();
 }

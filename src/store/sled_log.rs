@@ -24,7 +24,7 @@ use super::checkpoint_dir::CheckpointDir;
 use super::dir_lock::LOCK_PATIENCE;
 use super::keys::{decode_position, position_key};
 use super::sled_files::{discard_damaged_snapshots, SledFiles};
-use super::{ChainHead, CommandRecord, CommitBatch, LogStore, StoreError};
+use super::{warn, ChainHead, CommandRecord, CommitBatch, LogStore, StoreError};
 
 /// One event per key: how builds before blocks stored events. Read, never written.
 const EVENT: u8 = b'e';
@@ -85,7 +85,7 @@ impl SledLog {
         std::fs::create_dir_all(&dir)
             .map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
         for notice in discard_damaged_snapshots(&dir)? {
-            eprintln!("offboard: {}: {notice}", dir.display());
+            warn(format_args!("offboard: {}: {notice}", dir.display()));
         }
         let db = open_db(&dir)?;
         let log = Self {
