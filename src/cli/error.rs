@@ -116,7 +116,9 @@ impl From<AppendError> for CliError {
         match e {
             AppendError::Rejected(d) => d.into(),
             AppendError::Storage(s) => s.into(),
-            AppendError::Closed => Self::storage(e.code(), e.to_string()),
+            AppendError::Closed | AppendError::OutcomeUnknown(_) | AppendError::Refused(_) => {
+                Self::storage(e.code(), e.to_string())
+            }
             other => Self::new(other.code(), other.to_string(), EXIT_REJECTED),
         }
     }

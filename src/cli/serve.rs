@@ -77,6 +77,9 @@ pub fn run(
         .map_err(serve_error);
     // The engine has shut down: the head recorded now is the last one there will be.
     let anchored = anchoring.map_or(Ok(()), |a| rt.block_on(a.finish()));
+    // A storage call stuck on a dead disk must not keep the process alive: dropping the
+    // runtime would wait for it forever.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
     served?;
     anchored
 }

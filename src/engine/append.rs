@@ -5,6 +5,7 @@ use offboard_events::{Actor, CommandId, CorrelationId, Event, OrgId, StreamId, U
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::health::Refusal;
 use crate::domain::DomainError;
 use crate::store::StoreError;
 
@@ -111,7 +112,8 @@ impl Appended {
     }
 }
 
-/// Why an append wrote nothing.
+/// Why an append was not acknowledged. Every variant but [`AppendError::OutcomeUnknown`]
+/// means nothing of the command was written.
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
     /// Someone else wrote to the stream first: re-read it and decide again.
@@ -133,6 +135,15 @@ pub enum AppendError {
     /// Storage failed; nothing of the command was written. Retrying may succeed.
     #[error(transparent)]
     Storage(#[from] StoreError),
+    /// The command may or may not be in the log (a flush failed or did not finish):
+    /// retry with the same command id once offboard has restarted — the retry answers
+    /// from the log (`duplicate: true`) if it was stored, and runs it if it was not.
+    #[error("outcome unknown: the command may or may not have been stored ({0}); retry with the same Idempotency-Key once offboard has restarted")]
+    OutcomeUnknown(String),
+    /// The engine refuses writes since storage failed or the log was found damaged
+    /// ([`Refusal`]); nothing of this command was written. Reads still answer.
+    #[error("nothing was written: offboard accepts no writes since {}: {}; restart it once the cause is fixed", .0.code, .0.reason)]
+    Refused(Refusal),
     /// The engine is shutting down.
     #[error("the engine is shut down")]
     Closed,
@@ -146,6 +157,8 @@ impl AppendError {
             AppendError::Rejected(e) => e.code(),
             AppendError::Invalid(_) => "invalid_input",
             AppendError::Storage(e) => e.code(),
+            AppendError::OutcomeUnknown(_) => "outcome_unknown",
+            AppendError::Refused(refusal) => refusal.code,
             AppendError::Closed => "unavailable",
         }
     }

@@ -60,13 +60,21 @@ pub fn load_from_files(
         .map(|sealed| open_sealed(sealed, vault)))
 }
 
-fn open_sealed(mut sealed: Vec<u8>, vault: &KeyVault) -> Result<State, String> {
-    let key = vault.checkpoint_key();
-    let bytes = key
-        .as_ref()
-        .and_then(|key| key.decrypt_in_place(&mut sealed))
-        .ok_or("checkpoint cannot be decrypted with the current checkpoint key")?;
-    State::from_checkpoint_bytes(bytes).map_err(|e| e.to_string())
+fn open_sealed(sealed: Vec<u8>, vault: &KeyVault) -> Result<State, String> {
+    let mut keys = vault.checkpoint_keys().into_iter().peekable();
+    let mut sealed = sealed;
+    while let Some(key) = keys.next() {
+        // Decryption is in place: keep the sealed bytes only while another key is left.
+        let mut attempt = if keys.peek().is_some() {
+            sealed.clone()
+        } else {
+            std::mem::take(&mut sealed)
+        };
+        if let Some(bytes) = key.decrypt_in_place(&mut attempt) {
+            return State::from_checkpoint_bytes(bytes).map_err(|e| e.to_string());
+        }
+    }
+    Err("checkpoint cannot be decrypted with the current checkpoint key".to_owned())
 }
 
 /// Takes the checkpoint `loaded` (if usable) and replays the tail up to `last_position`.
@@ -152,9 +160,12 @@ impl Checkpoints {
 /// hold personal data in plaintext; replacing the key makes every earlier checkpoint
 /// unreadable, including copies sled keeps in old segments), then the head record at its
 /// position: the checkpoint's claim, kept where no key rotation can make it unreadable.
+/// The new key replaces the old one only once the new file is durable: a save that fails
+/// (a full disk) leaves the previous checkpoint and its key as they were.
 fn save(store: &dyn LogStore, vault: &KeyVault, state: &State) -> Result<(), StoreError> {
-    let key = vault.rotate_checkpoint_key()?;
+    let key = vault.next_checkpoint_key()?;
     store.put_checkpoint(CHECKPOINT_NAME, &key.encrypt(&state.to_checkpoint_bytes()))?;
+    vault.install_checkpoint_key(key)?;
     let record = match (state.position(), state.hash()) {
         (0, _) => HeadRecord::empty(),
         // A state loaded from an earlier build's checkpoint, with no event since, does

@@ -20,6 +20,7 @@ use offboard_projections::State;
 
 use super::checkpoint::Checkpoints;
 use crate::privacy::KeyVault;
+use crate::store::warn;
 use crate::store::{LogStore, StoreError};
 
 /// The sending end, owned by the writer.
@@ -43,7 +44,7 @@ impl Checkpointer {
                 for state in saved {
                     if let Err(e) = checkpoints.save(store.as_ref(), &vault, &state) {
                         // A failed checkpoint costs only start-up time: reported, not fatal.
-                        eprintln!("offboard: checkpoint not saved: {e}");
+                        warn(format_args!("offboard: checkpoint not saved: {e}"));
                     }
                 }
             })

@@ -9,7 +9,12 @@
 //! against a state that includes the groups before it, so when one fails to be written,
 //! every later group of the same generation fails too; the writer then reloads the state
 //! from the log and starts a new generation. After a failed flush, the syncer refuses
-//! everything: only a restart knows what reached the disk.
+//! everything: only a restart knows what reached the disk (and a second `fsync` after a
+//! failed one may report success for pages the kernel already dropped).
+//!
+//! Both stages call the store through a [`Patient`]: a write or flush that does not
+//! return within the engine's storage patience counts as failed with an unknown outcome,
+//! so the writer (and every reader waiting on its lock) is never held for good.
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -20,8 +25,11 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::{oneshot, watch};
 
 use super::append::{AppendError, Appended};
+use super::health::{Health, Refusal};
+use super::patience::Patient;
 use super::writer::WriterStats;
 use crate::privacy::KeyVault;
+use crate::store::warn;
 use crate::store::{CommitBatch, LogStore, StoreError};
 
 pub(crate) type Reply = oneshot::Sender<Result<Appended, AppendError>>;
@@ -44,31 +52,43 @@ pub(crate) enum Outcome {
     Durable,
     /// Not written (nothing of it is in the log): the writer reloads its state.
     NotWritten,
-    /// Written but the flush failed: what is on disk is unknown until a restart.
+    /// May be in the log or not (a flush failed or a call overran): unknown until a
+    /// restart, so the engine refuses writes from now on.
     NotDurable,
 }
 
+/// Why a group was not written, as far as the committer knows.
+#[derive(Debug)]
+pub(crate) enum WriteFailure {
+    /// Nothing of it reached the log.
+    NotWritten(String),
+    /// The write did not return in time: it may still land.
+    Unknown(String),
+}
+
 /// A group with the result of writing it.
-pub(crate) type Written = (Group, Result<(), String>);
+pub(crate) type Written = (Group, Result<(), WriteFailure>);
 
 pub(crate) struct Committer {
     pub store: Arc<dyn LogStore>,
     pub vault: Arc<KeyVault>,
     pub groups: Receiver<Group>,
     pub written: SyncSender<Written>,
+    pub patient: Patient,
 }
 
 impl Committer {
     /// Runs until the writer hangs up.
-    pub fn run(self) {
+    pub fn run(mut self) {
         let mut failed_generation = None;
-        while let Ok(group) = self.groups.recv() {
+        while let Ok(mut group) = self.groups.recv() {
             let written = if failed_generation == Some(group.generation) {
-                Err("an earlier group of the pipeline failed".to_owned())
+                Err(WriteFailure::NotWritten(
+                    "an earlier group of the pipeline failed".to_owned(),
+                ))
             } else {
-                self.write(&group.batch).map_err(|e| {
+                self.write(&mut group.batch).inspect_err(|_| {
                     failed_generation = Some(group.generation);
-                    e.to_string()
                 })
             };
             if self.written.send((group, written)).is_err() {
@@ -77,13 +97,25 @@ impl Committer {
         }
     }
 
-    fn write(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+    /// Writes `batch` on the patient thread (the batch travels there and back).
+    fn write(&mut self, batch: &mut CommitBatch) -> Result<(), WriteFailure> {
         if batch.commands.is_empty() {
             return Ok(());
         }
-        // Keys sealing this group's events become durable before the events do.
-        self.vault.sync()?;
-        self.store.write(batch)
+        let (store, vault) = (Arc::clone(&self.store), Arc::clone(&self.vault));
+        let sent = std::mem::take(batch);
+        let called = self.patient.run("writing a group to the log", move || {
+            // Keys sealing this group's events become durable before the events do.
+            let result = vault.sync().and_then(|()| store.write(&sent));
+            (sent, result)
+        });
+        match called {
+            Ok((back, result)) => {
+                *batch = back;
+                result.map_err(|e| WriteFailure::NotWritten(e.to_string()))
+            }
+            Err(why) => Err(WriteFailure::Unknown(why)),
+        }
     }
 }
 
@@ -94,11 +126,13 @@ pub(crate) struct Syncer {
     pub committed: watch::Sender<u64>,
     pub written: Receiver<Written>,
     pub outcomes: UnboundedSender<Outcome>,
+    pub health: Arc<Health>,
+    pub patient: Patient,
 }
 
 impl Syncer {
     /// Runs until the committer hangs up.
-    pub fn run(self) {
+    pub fn run(mut self) {
         let mut broken: Option<String> = None;
         while let Ok(first) = self.written.recv() {
             // Every group already written shares this round's one flush.
@@ -110,27 +144,49 @@ impl Syncer {
                 .any(|(g, written)| written.is_ok() && !g.batch.commands.is_empty());
             let synced = match &broken {
                 Some(why) => Err(why.clone()),
-                None if needs_sync => match self.store.sync() {
-                    Ok(()) => {
-                        self.stats.flushes.fetch_add(1, Ordering::Relaxed);
-                        Ok(())
-                    }
-                    Err(e) => {
-                        let why = format!("written but not made durable: {e}");
-                        broken = Some(why.clone());
-                        Err(why)
-                    }
-                },
+                None if needs_sync => self.sync().inspect_err(|why| {
+                    broken = Some(why.clone());
+                    self.health.refuse(Refusal::storage(why.clone()));
+                }),
                 None => Ok(()),
             };
             // Outcomes go back in log order: the writer matches them to its groups.
             for (group, written) in round {
                 match (written, &synced) {
                     (Ok(()), Ok(())) => self.answer(group),
-                    (Ok(()), Err(why)) => self.refuse(group, why, Outcome::NotDurable),
-                    (Err(why), _) => self.refuse(group, &why, Outcome::NotWritten),
+                    (Ok(()), Err(why)) => self.unknown(group, why),
+                    (Err(WriteFailure::Unknown(why)), _) => {
+                        self.health.refuse(Refusal::storage(why.clone()));
+                        self.unknown(group, &why);
+                    }
+                    (Err(WriteFailure::NotWritten(why)), _) => self.not_written(group, &why),
                 }
             }
+        }
+    }
+
+    /// One flush for the round, on the patient thread.
+    fn sync(&mut self) -> Result<(), String> {
+        let store = Arc::clone(&self.store);
+        match self.patient.run("flushing the log", move || store.sync()) {
+            Ok(Ok(())) => {
+                self.stats.flushes.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(format!("a flush of the log failed: {e}")),
+            Err(why) => Err(why),
+        }
+    }
+
+    /// The group may or may not be in the log: its commands hear exactly that.
+    fn unknown(&self, group: Group, why: &str) {
+        let _ = self.outcomes.send(Outcome::NotDurable);
+        for (reply, result) in group.replies {
+            let answer = match result {
+                Ok(_) => Err(AppendError::OutcomeUnknown(why.to_owned())),
+                rejected => rejected,
+            };
+            let _ = reply.send(answer);
         }
     }
 
@@ -139,7 +195,7 @@ impl Syncer {
             // The key leaves memory first, so nothing reads the data even if the file
             // cannot be removed now; opening the engine retries the file.
             if let Err(e) = self.vault.destroy_user_key(*user) {
-                eprintln!("offboard: key file of purged user {user} not removed yet (retried at next start): {e}");
+                warn(format_args!("offboard: key file of purged user {user} not removed yet (retried at next start): {e}"));
             }
         }
         self.stats
@@ -157,8 +213,9 @@ impl Syncer {
         }
     }
 
-    fn refuse(&self, group: Group, message: &str, outcome: Outcome) {
-        let _ = self.outcomes.send(outcome);
+    /// Nothing of the group reached the log: its commands hear `storage`.
+    fn not_written(&self, group: Group, message: &str) {
+        let _ = self.outcomes.send(Outcome::NotWritten);
         for (reply, result) in group.replies {
             let answer = match result {
                 Ok(_) => Err(AppendError::Storage(StoreError::Io(message.to_owned()))),

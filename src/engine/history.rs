@@ -82,13 +82,13 @@ impl Engine {
             .and_then(Result::ok)
             .filter(|s| s.position() <= position)
             .unwrap_or_default();
-        for_each_envelope(
+        self.noticed(for_each_envelope(
             self.store().as_ref(),
             self.vault(),
             state.position() + 1,
             position.min(self.last_position()),
             &mut |e| state.apply(&e),
-        )?;
+        ))?;
         Ok(state)
     }
 }

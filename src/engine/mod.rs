@@ -6,7 +6,9 @@ mod checkpoint;
 mod checkpointer;
 pub mod claims;
 mod committer;
+mod health;
 mod history;
+mod patience;
 mod replay;
 mod shared_state;
 mod writer;
@@ -16,6 +18,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLockReadGuard};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use offboard_events::canonical::{sha256_hex, write_canonical};
@@ -27,6 +30,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use append::{AppendError, AppendRequest, Appended, CommandMeta, ExpectedVersion};
 use checkpoint::Checkpoints;
 pub use checkpoint::{Recovery, CHECKPOINT_EVERY};
+pub use health::Refusal;
 pub use replay::{decode, for_each_envelope, replay_range, ReadError};
 pub use writer::WriterStats;
 
@@ -37,6 +41,8 @@ use crate::integrity::{self, VerifyError, VerifyReport};
 use crate::privacy::{erasure, key_check, KeyVault};
 use crate::store::{CheckpointDir, DirLock, LogStore, MemoryLog, SledLog, StoreError};
 use committer::{Committer, Syncer};
+use health::Health;
+use patience::Patient;
 use shared_state::SharedState;
 use writer::{Decision, Job, Writer};
 
@@ -50,7 +56,14 @@ pub struct Options {
     pub max_group: usize,
     /// Decide the next group while the previous one is flushed.
     pub pipelined: bool,
+    /// Longest a write or flush of the log may take: past it, its outcome is unknown and
+    /// the engine refuses writes (see `patience.rs`). A healthy flush takes milliseconds.
+    pub storage_patience: Duration,
 }
+
+/// [`Options::storage_patience`] by default: far above any healthy flush, and short
+/// enough that SIGTERM on a stuck disk still finishes within ten seconds.
+pub const STORAGE_PATIENCE: Duration = Duration::from_secs(5);
 
 impl Options {
     /// No group commit at all: each command is decided, written, flushed and answered
@@ -59,6 +72,7 @@ impl Options {
         Self {
             max_group: 1,
             pipelined: false,
+            ..Self::default()
         }
     }
 }
@@ -68,6 +82,7 @@ impl Default for Options {
         Self {
             max_group: writer::MAX_GROUP,
             pipelined: true,
+            storage_patience: STORAGE_PATIENCE,
         }
     }
 }
@@ -98,6 +113,8 @@ pub struct Engine {
     recovery: Recovery,
     vault: Arc<KeyVault>,
     checkpoints: Arc<Checkpoints>,
+    /// Whether writes are accepted; reads that meet damage refuse them.
+    health: Arc<Health>,
     tx: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
     /// The data directory's lock when the engine opened one; released on drop, after
@@ -253,11 +270,17 @@ impl Engine {
         let (to_committer, groups) = std::sync::mpsc::sync_channel(writer::MAX_IN_FLIGHT);
         let (written_tx, written) = std::sync::mpsc::sync_channel(writer::MAX_IN_FLIGHT);
         let (outcomes_tx, outcomes) = mpsc::unbounded_channel();
+        let health = Arc::new(Health::default());
+        let spawn_error = |e: std::io::Error| {
+            crate::store::StoreError::Io(format!("cannot start the writer thread: {e}"))
+        };
+        let patient = |name: &str| Patient::start(name, options.storage_patience);
         let committer = Committer {
             store: Arc::clone(&store),
             vault: Arc::clone(&vault),
             groups,
             written: written_tx,
+            patient: patient("offboard-log-write").map_err(spawn_error)?,
         };
         let syncer = Syncer {
             store: Arc::clone(&store),
@@ -266,9 +289,8 @@ impl Engine {
             committed: committed_tx,
             written,
             outcomes: outcomes_tx,
-        };
-        let spawn_error = |e: std::io::Error| {
-            crate::store::StoreError::Io(format!("cannot start the writer thread: {e}"))
+            health: Arc::clone(&health),
+            patient: patient("offboard-log-flush").map_err(spawn_error)?,
         };
         let spawn = |name: &str, run: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
@@ -285,6 +307,7 @@ impl Engine {
             spawn("offboard-committer", Box::new(move || committer.run()))?,
             spawn("offboard-syncer", Box::new(move || syncer.run()))?,
         ];
+        let last_durable = head.last_position;
         let writer = Writer {
             store: Arc::clone(&store),
             state: Arc::clone(&state),
@@ -307,7 +330,10 @@ impl Engine {
             pending: HashMap::new(),
             generation: 0,
             reload: false,
-            broken: None,
+            health: Arc::clone(&health),
+            durable: last_durable,
+            unknown: Default::default(),
+            roll_back: false,
         };
         let handle = spawn("offboard-writer", Box::new(move || writer.run()))?;
         Ok(Self {
@@ -319,6 +345,7 @@ impl Engine {
             recovery,
             vault,
             checkpoints,
+            health,
             tx: Some(tx),
             writer: Some(handle),
             lock: None,
@@ -327,9 +354,12 @@ impl Engine {
 
     /// Appends `request.events` as one command, atomically.
     ///
-    /// **Durability: when this returns `Ok`, every event of the command is fsynced to the
-    /// log and survives a crash; when it returns `Err`, nothing of the command was
-    /// written.** A retry with the same command id returns the first result.
+    /// **Durability: when this returns `Ok`, every event of the command is on stable
+    /// storage (sled's flush, then `fdatasync` of its log file) and survives a crash or a
+    /// power loss; when it returns `Err`, nothing of the command was written — except
+    /// [`AppendError::OutcomeUnknown`], after which it may or may not be in the log.** A
+    /// retry with the same command id returns the first result, also while writes are
+    /// refused.
     pub async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
         if request.events.is_empty() {
             return Err(AppendError::Invalid(
@@ -358,9 +388,10 @@ impl Engine {
 
     /// Decides `command` against the current state and appends its events atomically.
     ///
-    /// **Durability: when this returns `Ok`, every event of the command is fsynced; when
-    /// it returns `Err` (a domain rejection included), nothing was written.** The same
-    /// command id again returns the first result; with another command it is `conflict`.
+    /// **Durability: when this returns `Ok`, every event of the command is on stable
+    /// storage; when it returns `Err` (a domain rejection included), nothing was written,
+    /// except [`AppendError::OutcomeUnknown`] (it may have been).** The same command id
+    /// again returns the first result; with another command it is `conflict`.
     pub async fn execute(
         &self,
         meta: CommandMeta,
@@ -499,6 +530,26 @@ impl Engine {
         self.state.read()
     }
 
+    /// Why writes are refused (storage failed, or a read met a damaged log); `None`
+    /// while they are accepted. Reads answer either way.
+    pub fn refusal(&self) -> Option<Refusal> {
+        self.health.refusal()
+    }
+
+    /// Passes `read` through; a read that met damage (`log_corrupt`, an undecodable
+    /// event) also stops the engine accepting writes.
+    pub(crate) fn noticed<T>(&self, read: Result<T, ReadError>) -> Result<T, ReadError> {
+        if let Err(e) = &read {
+            if matches!(
+                e,
+                ReadError::Storage(StoreError::Corrupt(_)) | ReadError::Decode { .. }
+            ) {
+                self.health.refuse(Refusal::corrupt(e.to_string()));
+            }
+        }
+        read
+    }
+
     /// The last durable position (0 for an empty log).
     pub fn last_position(&self) -> u64 {
         *self.committed.borrow()
@@ -513,13 +564,13 @@ impl Engine {
     /// position (the log may already hold the group being flushed).
     pub fn read_range(&self, from: u64, to: u64) -> Result<Vec<Envelope>, ReadError> {
         let mut out = Vec::new();
-        for_each_envelope(
+        self.noticed(for_each_envelope(
             self.store.as_ref(),
             &self.vault,
             from.max(1),
             to.min(self.last_position()),
             &mut |e| out.push(e),
-        )?;
+        ))?;
         Ok(out)
     }
 
@@ -550,12 +601,19 @@ impl Engine {
 
     /// The event at `position`.
     pub fn read_one(&self, position: u64) -> Result<Envelope, ReadError> {
-        let bytes = self.store.get(position)?.ok_or_else(|| {
-            crate::store::StoreError::Corrupt(format!(
-                "position {position} is indexed but not stored"
-            ))
-        })?;
-        decode(&self.vault, position, &bytes)
+        self.noticed(
+            self.store
+                .get(position)
+                .map_err(ReadError::from)
+                .and_then(|bytes| {
+                    let bytes = bytes.ok_or_else(|| {
+                        StoreError::Corrupt(format!(
+                            "position {position} is indexed but not stored"
+                        ))
+                    })?;
+                    decode(&self.vault, position, &bytes)
+                }),
+        )
     }
 
     /// The chain head as of the last durable position: `POS:HASH` (0 and the all-zero
@@ -580,9 +638,15 @@ impl Engine {
     }
 
     /// Walks the hash chain, naming the first bad position, then checks that every user
-    /// not purged has a key that opens their sealed personal data (`key_check`).
+    /// not purged has a key that opens their sealed personal data (`key_check`). A
+    /// storage read that meets damage (`log_corrupt`) also stops the engine accepting
+    /// writes.
     pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, VerifyError> {
-        let report = integrity::verify(self.store.as_ref(), progress)?;
+        let report = integrity::verify(self.store.as_ref(), progress);
+        if let Err(VerifyError::Storage(e @ StoreError::Corrupt(_))) = &report {
+            self.health.refuse(Refusal::corrupt(e.to_string()));
+        }
+        let report = report?;
         let needing = key_check::users_needing_keys(&self.vault, &self.state());
         key_check::verify_keys(self.store.as_ref(), &self.vault, &needing)?;
         Ok(report)
@@ -603,7 +667,9 @@ impl Engine {
     }
 
     /// Saves a checkpoint of the projections as they stand now, and the head record at
-    /// its position; returns the position. **Both are durable when it returns `Ok`.**
+    /// its position; returns the position. **Durability: when it returns `Ok`, the
+    /// checkpoint file, the key it is encrypted with and the head record are on stable
+    /// storage; when it returns `Err`, the previous checkpoint and key are as they were.**
     ///
     /// Saves a copy (~15 ms to take for a million events), so the writer waits for the
     /// copy, not for the save (most of a second at that size, and longer behind a save

@@ -17,8 +17,14 @@
 //! checkpointer (`checkpointer.rs`) saves the copy meanwhile. A purged user's key is
 //! destroyed by the syncer, before the purge is answered, and the checkpoint replaced at
 //! the next point of rest by the writer itself.
+//!
+//! When a group's outcome is unknown (its flush failed or overran), the writer stops
+//! accepting writes (`health.rs`) but keeps running: it puts the state back to what is
+//! durable (so reads answer only what is known), answers a retry of an acknowledged
+//! command with its first result, a retry of a command whose outcome is unknown with
+//! `outcome_unknown` again, and every new command with the refusal.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, RwLockWriteGuard};
@@ -31,13 +37,15 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::{mpsc, oneshot};
 
 use super::append::{AppendError, Appended, CommandMeta, ExpectedVersion};
-use super::checkpoint::{Checkpoints, CHECKPOINT_EVERY};
+use super::checkpoint::{self, Checkpoints, CHECKPOINT_EVERY};
 use super::checkpointer::Checkpointer;
 use super::committer::{Group, Outcome};
-use super::replay::replay_all;
+use super::health::{Health, Refusal};
+use super::replay::{replay_all, replay_range};
 use super::shared_state::SharedState;
 use crate::clock::Clock;
 use crate::privacy::{seal, KeyVault};
+use crate::store::warn;
 use crate::store::{ChainHead, CommandRecord, CommitBatch, LogStore, StoredEvent};
 
 /// Most commands decided and committed in one group by default: bounds the latency a
@@ -102,16 +110,30 @@ pub(crate) struct Writer {
     pub to_committer: Option<SyncSender<Group>>,
     pub outcomes: UnboundedReceiver<Outcome>,
     pub stages: Vec<JoinHandle<()>>,
-    /// The command ids of each group in flight, oldest first.
-    pub in_flight: VecDeque<Vec<CommandId>>,
+    /// Each group in flight, oldest first.
+    pub in_flight: VecDeque<InFlight>,
     /// What the commands in flight will have stored, for retries arriving meanwhile.
     pub pending: HashMap<CommandId, CommandRecord>,
     /// Bumped after a failed group: later groups of the old generation are refused.
     pub generation: u64,
     /// A group was not written: reload the state once nothing is in flight.
     pub reload: bool,
-    /// The log may no longer match memory (a flush failed): refuse everything.
-    pub broken: Option<String>,
+    /// Whether writes are accepted (shared with the engine's readers and the stages).
+    pub health: Arc<Health>,
+    /// The last position known durable.
+    pub durable: u64,
+    /// Commands whose group's outcome is unknown: a retry hears `outcome_unknown` again.
+    pub unknown: HashSet<CommandId>,
+    /// A group's outcome is unknown: put the state back to what is durable once nothing
+    /// is in flight.
+    pub roll_back: bool,
+}
+
+/// One group decided and not yet settled.
+pub(crate) struct InFlight {
+    pub ids: Vec<CommandId>,
+    /// The last position it appends, if it appends any.
+    pub last: Option<u64>,
 }
 
 type StateGuard<'a> = RwLockWriteGuard<'a, State>;
@@ -168,7 +190,7 @@ impl Writer {
         }
         // A copy still being saved finishes first; then what came after it is saved.
         self.checkpointer.finish();
-        if self.broken.is_none() && self.head.last_position > self.checkpoints.last() {
+        if self.health.accepting() && self.head.last_position > self.checkpoints.last() {
             self.save_checkpoint();
         }
     }
@@ -198,7 +220,9 @@ impl Writer {
 
     /// Work that needs the state to be exactly what is durable, with no lock held.
     fn at_rest(&mut self) {
-        if self.purge_since_checkpoint {
+        if !self.health.accepting() {
+            // Storage failed or the log is damaged: no checkpoint of this state.
+        } else if self.purge_since_checkpoint {
             self.forget_purged();
         } else if self.checkpoint_due() {
             // A copy, saved by the checkpointer while this thread goes on deciding.
@@ -244,26 +268,51 @@ impl Writer {
         shared: &'a SharedState,
         guard: &mut Option<StateGuard<'a>>,
     ) {
-        for id in self.in_flight.pop_front().unwrap_or_default() {
-            self.pending.remove(&id);
+        let settled = self.in_flight.pop_front();
+        let (ids, last) = settled.map_or((Vec::new(), None), |g| (g.ids, g.last));
+        for id in &ids {
+            self.pending.remove(id);
         }
         match outcome {
-            Outcome::Durable => {}
+            Outcome::Durable => self.durable = last.unwrap_or(self.durable),
             Outcome::NotWritten => self.reload = true,
             Outcome::NotDurable => {
-                self.broken
-                    .get_or_insert_with(|| "a flush of the log failed; restart offboard to recover from what is on disk".to_owned());
+                // The syncer has said why already; this covers a stage that vanished.
+                self.health.refuse(Refusal::storage(
+                    "a group's outcome is unknown; restart offboard to recover from what is on disk",
+                ));
+                self.unknown.extend(ids);
+                self.roll_back = true;
             }
         }
         if !self.in_flight.is_empty() {
             return;
         }
-        if self.broken.is_some() {
-            eprintln!("offboard: writer stopping, a flush of the log failed");
-            self.rx.close();
-        } else if std::mem::take(&mut self.reload) {
+        if std::mem::take(&mut self.roll_back) {
+            let state = guard.get_or_insert_with(|| shared.writer_lock());
+            self.roll_back_to_durable(state);
+        } else if std::mem::take(&mut self.reload) && self.health.accepting() {
             let state = guard.get_or_insert_with(|| shared.writer_lock());
             self.reload_from_log(state);
+        }
+    }
+
+    /// After a group whose outcome is unknown: the state becomes what is known durable
+    /// (the checkpoint, if not past it, plus the log up to the last durable position),
+    /// so readers see nothing that may not be on disk.
+    fn roll_back_to_durable(&mut self, state: &mut State) {
+        let (store, vault) = (self.store.as_ref(), self.vault.as_ref());
+        let mut fresh = match checkpoint::load(store, vault) {
+            Ok(Some(Ok(loaded))) if loaded.position() <= self.durable => loaded,
+            _ => State::default(),
+        };
+        let from = fresh.position() + 1;
+        match replay_range(store, vault, from, self.durable, &mut |e| fresh.apply(e)) {
+            Ok(()) => *state = fresh,
+            Err(e) => warn(format_args!(
+                "offboard: the state could not be put back to position {} (reads may show commands whose outcome is unknown): {e}",
+                self.durable
+            )),
         }
     }
 
@@ -287,10 +336,10 @@ impl Writer {
                 *state = fresh;
             }
             Err(e) => {
-                // The store cannot even be read back: refuse everything from now on.
-                eprintln!("offboard: writer stopping, the log cannot be re-read after a failed write: {e}");
-                self.broken = Some(format!("the log cannot be re-read: {e}"));
-                self.rx.close();
+                // The store cannot even be read back: refuse every write from now on.
+                self.health.refuse(Refusal::storage(format!(
+                    "the log cannot be re-read after a failed write: {e}"
+                )));
             }
         }
     }
@@ -310,13 +359,54 @@ impl Writer {
             .checkpoints
             .save(self.store.as_ref(), &self.vault, &state)
         {
-            eprintln!("offboard: checkpoint not saved: {e}");
+            warn(format_args!("offboard: checkpoint not saved: {e}"));
+        }
+    }
+
+    /// Answers, without writing anything, a command arriving while writes are refused:
+    /// a retry of an acknowledged command gets its first result.
+    fn answer_refused(&self, job: &Job, refusal: Refusal) -> Result<Appended, AppendError> {
+        let id = job.meta.command_id;
+        let unknown = || {
+            AppendError::OutcomeUnknown(
+                "an earlier attempt with this command id was not acknowledged".to_owned(),
+            )
+        };
+        if self.unknown.contains(&id) || self.pending.contains_key(&id) {
+            return Err(unknown());
+        }
+        match self.store.command(id)? {
+            Some(record) if record.fingerprint != job.fingerprint => {
+                Err(AppendError::CommandIdReused { command_id: id })
+            }
+            Some(record)
+                if record
+                    .positions
+                    .is_none_or(|(_, last)| last <= self.durable) =>
+            {
+                Ok(Appended {
+                    command_id: id,
+                    correlation_id: record.correlation_id,
+                    positions: record.positions,
+                    duplicate: true,
+                })
+            }
+            Some(_) => Err(unknown()),
+            None => Err(AppendError::Refused(refusal)),
         }
     }
 
     /// Decides every job against `state` (applying each command's events before the
-    /// next is decided) and hands the group to the committer.
+    /// next is decided) and hands the group to the committer. While writes are refused,
+    /// answers each job at once instead.
     fn decide_group(&mut self, state: &mut State, jobs: Vec<Job>) {
+        if let Some(refusal) = self.health.refusal() {
+            for job in jobs {
+                let answer = self.answer_refused(&job, refusal.clone());
+                let _ = job.reply.send(answer);
+            }
+            return;
+        }
         let mut batch = CommitBatch::default();
         let mut replies = Vec::with_capacity(jobs.len());
         let mut ids = Vec::with_capacity(jobs.len());
@@ -328,18 +418,12 @@ impl Writer {
                 decide,
                 reply,
             } = job;
-            let result = match &self.broken {
-                Some(why) => Err(AppendError::Storage(crate::store::StoreError::Io(
-                    why.clone(),
-                ))),
-                None => {
-                    ids.push(meta.command_id);
-                    self.process(state, &mut batch, meta, &expected, fingerprint, decide)
-                }
-            };
+            ids.push(meta.command_id);
+            let result = self.process(state, &mut batch, meta, &expected, fingerprint, decide);
             replies.push((reply, result));
         }
-        if !batch.events.is_empty() {
+        let last = (!batch.events.is_empty()).then_some(self.head.last_position);
+        if last.is_some() {
             batch.head = Some(self.head.clone());
         }
         let group = Group {
@@ -352,14 +436,15 @@ impl Writer {
             Some(committer) => {
                 if let Err(unsent) = committer.send(group) {
                     // The committer is gone (it panicked): nothing more can be stored.
-                    self.broken = Some("the log's committer stopped".to_owned());
+                    self.health
+                        .refuse(Refusal::storage("the log's committer stopped"));
                     for (reply, _) in unsent.0.replies {
                         let _ = reply.send(Err(AppendError::Closed));
                     }
                     self.rx.close();
                     return;
                 }
-                self.in_flight.push_back(ids);
+                self.in_flight.push_back(InFlight { ids, last });
             }
             None => {
                 for (reply, _) in group.replies {

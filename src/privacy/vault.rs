@@ -94,6 +94,9 @@ struct Keys {
     /// Keys created for the group being committed, not yet fsynced.
     unsynced: Vec<UserId>,
     checkpoint: Option<Key>,
+    /// A checkpoint key written for a save that may not have finished
+    /// (`checkpoint.key.next`): the checkpoint file may already be under it.
+    checkpoint_next: Option<Key>,
 }
 
 /// A user's key file on disk, as [`KeyVault::key_on_disk`] finds it.
@@ -148,6 +151,7 @@ impl KeyVault {
         }
         keys.withheld = read_withheld(&dir.join(WITHHELD))?;
         keys.checkpoint = read_key(&dir.join("checkpoint.key"))?;
+        keys.checkpoint_next = read_key(&dir.join(NEXT_CHECKPOINT_KEY))?;
         Ok(Self {
             dir: Some(dir),
             keys: RwLock::new(keys),
@@ -245,7 +249,9 @@ impl KeyVault {
         Ok(key)
     }
 
-    /// Makes every key created since the last call durable (file and directory fsync).
+    /// Makes every key created since the last call durable. **Durability: when it
+    /// returns `Ok`, each such key file and the directory entry naming it are on stable
+    /// storage (file and directory fsync).**
     pub fn sync(&self) -> Result<(), StoreError> {
         let unsynced = std::mem::take(&mut self.write().unsynced);
         if unsynced.is_empty() {
@@ -263,7 +269,8 @@ impl KeyVault {
     }
 
     /// R13: destroys the user's key for good. The file is overwritten before it is
-    /// removed, so its blocks do not keep the key either.
+    /// removed, so its blocks do not keep the key either. **Durability: when it returns
+    /// `Ok`, the zeroed file and its removal are on stable storage.**
     pub fn destroy_user_key(&self, user: UserId) -> Result<(), StoreError> {
         let mut keys = self.write();
         keys.users.remove(&user);
@@ -310,7 +317,8 @@ impl KeyVault {
         keys
     }
 
-    /// Stores a key exported from another data directory (durable when it returns).
+    /// Stores a key exported from another data directory. **Durability: when it returns
+    /// `Ok`, the key file and its directory entry are on stable storage.**
     pub fn import_user_key(&self, user: UserId, base64: &str) -> Result<(), StoreError> {
         let raw = STANDARD
             .decode(base64)
@@ -337,20 +345,67 @@ impl KeyVault {
 
     /// A new checkpoint key, durable before it is returned; the previous one is gone.
     pub fn rotate_checkpoint_key(&self) -> Result<Key, StoreError> {
-        let key = Key::generate();
-        if let Some(dir) = &self.dir {
-            let tmp = dir.join("checkpoint.key.tmp");
-            let path = dir.join("checkpoint.key");
-            let mut file = fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
-            file.write_all(&key.0)
-                .and_then(|()| file.sync_all())
-                .map_err(|e| io(&tmp, e))?;
-            fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
-            sync_dir(dir)?;
-        }
-        self.write().checkpoint = Some(key);
+        let key = self.next_checkpoint_key()?;
+        self.install_checkpoint_key(key)?;
         Ok(key)
     }
+
+    /// The keys a stored checkpoint may be under: the current one, then the one an
+    /// interrupted save wrote its file under before installing it.
+    pub fn checkpoint_keys(&self) -> Vec<Key> {
+        let keys = self.read();
+        keys.checkpoint
+            .into_iter()
+            .chain(keys.checkpoint_next)
+            .collect()
+    }
+
+    /// A fresh key for the next checkpoint, durable (`keys/checkpoint.key.next`) before
+    /// it is returned but not yet in use: the current key, and so the current
+    /// checkpoint, stay as they are until [`KeyVault::install_checkpoint_key`].
+    pub fn next_checkpoint_key(&self) -> Result<Key, StoreError> {
+        let key = Key::generate();
+        if let Some(dir) = &self.dir {
+            write_durably(dir, NEXT_CHECKPOINT_KEY, &key.0)?;
+        }
+        self.write().checkpoint_next = Some(key);
+        Ok(key)
+    }
+
+    /// Makes `key` (from [`KeyVault::next_checkpoint_key`]) the checkpoint key, once the
+    /// checkpoint encrypted with it is durable; durable when it returns. The previous
+    /// key is gone, so every earlier checkpoint is unreadable.
+    pub fn install_checkpoint_key(&self, key: Key) -> Result<(), StoreError> {
+        if let Some(dir) = &self.dir {
+            let next = dir.join(NEXT_CHECKPOINT_KEY);
+            let path = dir.join("checkpoint.key");
+            fs::rename(&next, &path).map_err(|e| io(&path, e))?;
+            sync_dir(dir)?;
+        }
+        let mut keys = self.write();
+        keys.checkpoint = Some(key);
+        keys.checkpoint_next = None;
+        Ok(())
+    }
+}
+
+/// Where a checkpoint key waits until the checkpoint encrypted with it is durable.
+const NEXT_CHECKPOINT_KEY: &str = "checkpoint.key.next";
+
+/// Writes `bytes` to `dir/name` through a temporary file: fsynced, renamed, the
+/// directory fsynced. The temporary file is removed when any step fails.
+fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let path = dir.join(name);
+    let written = fs::File::create(&tmp)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+        .and_then(|()| fs::rename(&tmp, &path))
+        .map_err(|e| io(&path, e));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written?;
+    sync_dir(dir)
 }
 
 fn read_key(path: &Path) -> Result<Option<Key>, StoreError> {

@@ -1,12 +1,14 @@
 //! The one error shape of the API, `{"error":{"code","message","blockers"}}`, and how
 //! every failure of the engine maps to a status: 400 malformed request, 401 no or bad
 //! token, 403 not allowed, 404 not found (other orgs' things included, R1), 409 conflict,
-//! 413 body too large, 422 refused by the domain, 503 storage.
+//! 413 body too large, 422 refused by the domain, 503 storage: `outcome_unknown` when
+//! the command may have been stored, any other code when nothing was written. Every 503
+//! carries `Retry-After`.
 
 use aide::generate::GenContext;
 use aide::openapi::{MediaType, Operation, Response, SchemaObject, StatusCode as DocStatus};
 use aide::OperationOutput;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::Json;
 use indexmap::IndexMap;
@@ -170,16 +172,28 @@ impl From<AppendError> for ApiError {
                 Self::new(StatusCode::CONFLICT, code, e.to_string())
             }
             e @ AppendError::Invalid(_) => Self::new(StatusCode::BAD_REQUEST, code, e.to_string()),
-            e @ AppendError::Closed => {
+            e
+            @ (AppendError::Closed | AppendError::OutcomeUnknown(_) | AppendError::Refused(_)) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, code, e.to_string())
             }
         }
     }
 }
 
+/// Seconds a client should wait before retrying a 503 (a restart, or a disk that
+/// fills up, are not undone faster).
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> HttpResponse {
-        (self.status, Json(ErrorBody { error: self.detail })).into_response()
+        let unavailable = self.status == StatusCode::SERVICE_UNAVAILABLE;
+        let mut response = (self.status, Json(ErrorBody { error: self.detail })).into_response();
+        if unavailable {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        }
+        response
     }
 }
 
@@ -204,7 +218,7 @@ const DOCUMENTED: &[(u16, &str)] = &[
     (409, "Conflict: an Idempotency-Key reused for another command, or a name or email already taken."),
     (413, "Request body over the server's limit."),
     (422, "Refused by the domain: the code says why; blockers list everything in the way."),
-    (503, "Storage failed or the server is shutting down; nothing was written."),
+    (503, "`outcome_unknown`: the command may or may not have been stored (a flush failed); retry with the same Idempotency-Key once the server has restarted. Any other code (`unavailable`, `storage`, `log_corrupt`): nothing was written. Always with Retry-After."),
 ];
 
 impl OperationOutput for ApiError {
@@ -277,5 +291,22 @@ mod tests {
         assert_eq!(e.status, StatusCode::CONFLICT);
         let e: ApiError = StoreError::Io("disk".into()).into();
         assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn every_503_says_when_to_retry_and_an_unknown_outcome_is_named() {
+        let e: ApiError = AppendError::OutcomeUnknown("flush failed".into()).into();
+        assert_eq!(e.code(), "outcome_unknown");
+        assert!(e
+            .detail
+            .message
+            .contains("retry with the same Idempotency-Key"));
+        let response = e.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+        let response = ApiError::from(StoreError::Io("disk".into())).into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+        let response = ApiError::not_found("x").into_response();
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }
 }

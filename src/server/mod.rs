@@ -17,6 +17,7 @@ mod commands;
 pub mod consumers;
 mod error;
 mod extract;
+mod health;
 mod listings;
 mod queries;
 mod refs;
@@ -183,8 +184,9 @@ fn build() -> (Router<AppState>, OpenApi) {
     (router, api)
 }
 
-/// The router: every `/v1` endpoint, `/v1/openapi.json` (no token needed), JSON 404s,
-/// the body limit (413) and one `tracing` line per request.
+/// The router: every `/v1` endpoint, `/v1/openapi.json`, `/livez` and `/readyz` (no
+/// token needed for those three), JSON 404s, the body limit (413) and one `tracing`
+/// line per request.
 pub fn app(state: AppState) -> Router {
     let (router, api) = build();
     let document = serde_json::to_vec_pretty(&api).expect("the OpenAPI document serializes");
@@ -202,6 +204,7 @@ pub fn app(state: AppState) -> Router {
                 )
             }),
         )
+        .merge(health::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /v1/openapi.json") })
         .layer(DefaultBodyLimit::max(limit))
         .layer(

@@ -18,6 +18,11 @@ use crate::Engine;
 /// hold the engine.
 const RELEASE_PATIENCE: Duration = Duration::from_secs(10);
 
+/// Longest the engine's own shutdown (the writer's last groups, the checkpoint) may
+/// take: on a full or stuck disk it gives up on the checkpoint rather than hang, and the
+/// log is as durable as every acknowledged command already made it.
+const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(8);
+
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -88,7 +93,16 @@ async fn close(mut engine: Arc<Engine>) {
     loop {
         match Arc::try_unwrap(engine) {
             Ok(engine) => {
-                let _ = tokio::task::spawn_blocking(move || engine.shutdown()).await;
+                let stopping = tokio::task::spawn_blocking(move || engine.shutdown());
+                if tokio::time::timeout(SHUTDOWN_PATIENCE, stopping)
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!(
+                        "the engine did not stop within {} s (is the disk full or stuck?); leaving it",
+                        SHUTDOWN_PATIENCE.as_secs()
+                    );
+                }
                 return;
             }
             Err(shared) if started.elapsed() < RELEASE_PATIENCE => {
@@ -133,5 +147,8 @@ pub fn init_tracing() {
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
+        // A line that cannot be written (stderr is a file on a full disk) is dropped:
+        // reporting it is an `eprintln!`, which panics, and took every request with it.
+        .log_internal_errors(false)
         .try_init();
 }

@@ -237,7 +237,10 @@ impl TokenBook {
         ))
     }
 
-    /// Writes the whole book, then the count of tokens issued (durable when it returns).
+    /// Writes the whole book, then the count of tokens issued. **Durability: when it
+    /// returns `Ok`, both are on stable storage (`checkpoints/server.tokens` and its count:
+    /// each written, fsynced, renamed, directory fsynced); when it returns `Err`, the
+    /// previous book is still there, whole.**
     pub fn save(&self, store: &dyn LogStore) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(self).expect("tokens always serialize");
         store.put_checkpoint(TOKENS_RECORD, &bytes)?;
@@ -437,7 +440,8 @@ fn org_for<'a>(
 
 /// `offboard token create [--org ORG] --as USER|support:NAME|auditor:NAME`: creates a
 /// token on the data directory the engine owns and returns it with its secret (print
-/// it once; it cannot be shown again).
+/// it once; it cannot be shown again). **Durability: when it returns `Ok`, the token is
+/// on stable storage.**
 pub fn create(
     engine: &Engine,
     org: Option<&str>,
@@ -475,7 +479,8 @@ pub fn list(engine: &Engine, org: Option<&str>) -> Result<Vec<TokenRecord>, Toke
     Ok(TokenBook::load(engine.store().as_ref())?.list(org))
 }
 
-/// `offboard token revoke ID`: the token answers 401 from now on.
+/// `offboard token revoke ID`: the token answers 401 from now on. **Durability: when it
+/// returns `Ok`, the revocation is on stable storage.**
 pub fn revoke(engine: &Engine, id: &str) -> Result<TokenRecord, TokenError> {
     let id: Uuid = id
         .parse()

@@ -29,16 +29,22 @@ impl CheckpointDir {
         }
     }
 
-    /// Stores `bytes` under `name`; durable when it returns.
+    /// Stores `bytes` under `name`. **Durability: when this returns `Ok`, the new
+    /// contents and the directory entry naming them are on stable storage; when it
+    /// returns `Err`, the file under `name` is the previous one, whole, and no `NAME.tmp`
+    /// is left behind** (a checkpoint's temporary file is as large as the checkpoint).
     pub fn put(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let path = self.path(name)?;
         fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
         let tmp = self.dir.join(format!("{name}.tmp"));
-        let mut file = fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
-        file.write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| io(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
+        let written = fs::File::create(&tmp)
+            .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+            .map_err(|e| io(&tmp, e))
+            .and_then(|()| fs::rename(&tmp, &path).map_err(|e| io(&path, e)));
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        written?;
         fs::File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| io(&self.dir, e))

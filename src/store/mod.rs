@@ -11,6 +11,7 @@ mod dir_lock;
 mod keys;
 mod memory_log;
 mod side_file;
+mod sled_files;
 mod sled_log;
 
 use std::path::PathBuf;
@@ -23,7 +24,16 @@ pub use dir_lock::DirLock;
 pub use keys::position_key;
 pub use memory_log::MemoryLog;
 pub use side_file::{key_file, who, SideFileError, TOKENS_FILE};
+pub use sled_files::discard_damaged_snapshots;
 pub use sled_log::SledLog;
+
+/// One line on stderr that never fails, for the storage layers and the engine:
+/// `eprintln!` panics when stderr cannot be written, and a server's stderr is often a
+/// file on the very disk that just filled up.
+pub(crate) fn warn(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
 
 /// Where the log ends: the last position written and its hash (the chain head).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,16 +112,23 @@ impl StoreError {
 /// The persistence contract of the log. Implementations must be safe to read from many
 /// threads while the single writer commits.
 pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
-    /// Writes every event, index entry and the new chain head of `batch` atomically:
-    /// afterwards all of it is visible to reads, but NOT yet durable. When it returns
-    /// `Err`, none of it is visible.
+    /// Writes every event, index entry and the new chain head of `batch` atomically.
+    /// **Durability: none — when it returns `Ok`, all of it is visible to reads but may
+    /// be lost by a crash until [`LogStore::sync`] returns `Ok`.** When it returns `Err`,
+    /// none of it is visible.
     fn write(&self, batch: &CommitBatch) -> Result<(), StoreError>;
 
-    /// Makes everything written so far durable: one fsync for however many batches.
+    /// Makes everything written so far durable, for however many batches. **Durability:
+    /// when this returns `Ok`, every batch written before the call is on stable storage
+    /// (for [`SledLog`]: sled's flush, then `fdatasync` of its log file) and survives a
+    /// crash or a power loss. When it returns `Err`, what reached the disk is unknown:
+    /// callers must not call it again and assume success** (after a failed `fsync` the
+    /// kernel may have dropped the dirty pages and report the next one clean).
     fn sync(&self) -> Result<(), StoreError>;
 
     /// [`LogStore::write`] then [`LogStore::sync`]. **Durability: when this returns `Ok`,
-    /// the whole batch is on stable storage and survives a crash.**
+    /// the whole batch is on stable storage and survives a crash or a power loss; `Err`
+    /// from the sync leaves it unknown whether the batch is stored.**
     fn commit(&self, batch: &CommitBatch) -> Result<(), StoreError> {
         self.write(batch)?;
         self.sync()
@@ -135,7 +152,9 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     /// What the command-id index holds for `id`.
     fn command(&self, id: CommandId) -> Result<Option<CommandRecord>, StoreError>;
 
-    /// Stores a projection checkpoint under `name` (durable when it returns).
+    /// Stores a named checkpoint under `name`. **Durability: when it returns `Ok`, the
+    /// new bytes are on stable storage; when it returns `Err`, the previous checkpoint is
+    /// still there, whole.**
     fn put_checkpoint(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError>;
 
     /// The checkpoint stored under `name`.

@@ -23,7 +23,8 @@ use super::block::{self, Block};
 use super::checkpoint_dir::CheckpointDir;
 use super::dir_lock::LOCK_PATIENCE;
 use super::keys::{decode_position, position_key};
-use super::{ChainHead, CommandRecord, CommitBatch, LogStore, StoreError};
+use super::sled_files::{discard_damaged_snapshots, SledFiles};
+use super::{warn, ChainHead, CommandRecord, CommitBatch, LogStore, StoreError};
 
 /// One event per key: how builds before blocks stored events. Read, never written.
 const EVENT: u8 = b'e';
@@ -66,23 +67,35 @@ pub struct SledLog {
     dir: PathBuf,
     db: sled::Db,
     log: sled::Tree,
+    /// What sled's flush leaves unsynced (see `sled_files`).
+    files: SledFiles,
     checkpoints: CheckpointDir,
 }
 
 impl SledLog {
     /// Opens (or creates) the log in `dir` and checks that the stored chain head matches
     /// the last stored event.
+    ///
+    /// A snapshot sled would refuse (see `sled_files`) is discarded first, with a line
+    /// on stderr, so sled replays its log. **Durability: when this returns `Ok`, the
+    /// directory's files and entries and everything the log holds are on stable storage**
+    /// (what a process that died after writing left in the page cache included).
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir)
             .map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
+        for notice in discard_damaged_snapshots(&dir)? {
+            warn(format_args!("offboard: {}: {notice}", dir.display()));
+        }
         let db = open_db(&dir)?;
         let log = Self {
             log: db.open_tree("log").map_err(io)?,
+            files: SledFiles::open(&dir)?,
             checkpoints: CheckpointDir::of(&dir),
             dir,
             db,
         };
+        log.sync()?;
         log.check_head()?;
         log.move_checkpoints_out_of_sled()?;
         Ok(log)
@@ -104,8 +117,7 @@ impl SledLog {
         }
         drop(old);
         self.db.drop_tree(OLD_TREE).map_err(io)?;
-        self.db.flush().map_err(io)?;
-        Ok(())
+        self.sync()
     }
 
     /// The data directory.
@@ -239,8 +251,12 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
     }
 }
 
+/// sled's own checksum failures are damage, not I/O: `log_corrupt`, never `storage`.
 fn io(e: sled::Error) -> StoreError {
-    StoreError::Io(e.to_string())
+    match e {
+        sled::Error::Corruption { .. } => StoreError::Corrupt(format!("sled: {e}")),
+        other => StoreError::Io(other.to_string()),
+    }
 }
 
 fn open_error(dir: &Path, e: sled::Error) -> StoreError {
@@ -287,9 +303,11 @@ impl LogStore for SledLog {
     }
 
     fn sync(&self) -> Result<(), StoreError> {
-        // The one fsync of a group commit: nothing is acknowledged before it returns.
+        // The one sync of a group commit: nothing is acknowledged before it returns.
+        // sled's flush ends in `sync_file_range`, which leaves the device's cache and
+        // the file's metadata unsynced: the `fdatasync` after it is what makes it true.
         self.db.flush().map_err(io)?;
-        Ok(())
+        self.files.sync()
     }
 
     fn head(&self) -> Result<ChainHead, StoreError> {
@@ -369,7 +387,6 @@ impl LogStore for SledLog {
             None => self.log.insert(event_key(position), bytes),
         }
         .map_err(io)?;
-        self.db.flush().map_err(io)?;
-        Ok(())
+        self.sync()
     }
 }

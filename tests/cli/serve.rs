@@ -98,3 +98,132 @@ fn an_address_in_use_exits_3_and_says_so() {
     // The directory was released: embedded commands work at once.
     d.ok(&["user", "list"]);
 }
+
+/// Unmounts a tmpfs when dropped (lazily, so a failing test never leaves it busy).
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn on_a_full_disk_every_request_is_answered_reads_go_on_and_sigterm_stops_within_10_s() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    // Given a data directory on a 20 MiB tmpfs, with the server's log (its stderr) on it
+    // too (skipped where mounting is not allowed),
+    let d = Dir::new();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=20m", "tmpfs"])
+        .arg(d.tmp.path())
+        .output();
+    match mounted {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            let why = String::from_utf8_lossy(&out.stderr);
+            eprintln!("SKIPPED: cannot mount a tmpfs here ({})", why.trim());
+            return;
+        }
+        Err(e) => {
+            eprintln!("SKIPPED: cannot run mount ({e})");
+            return;
+        }
+    }
+    let _unmount = Mounted(d.tmp.path().to_path_buf());
+    d.ok(&[
+        "init",
+        "--org",
+        "Acme",
+        "--owner-email",
+        OWNER,
+        "--owner-first",
+        "Dana",
+        "--owner-last",
+        "Reyes",
+    ]);
+    let t = token(&d, OWNER);
+    let server = Server::start(&d);
+    // with the disk then filled up to its last MiB,
+    let filler = d.path("filler");
+    let mut file = std::fs::File::create(&filler).unwrap();
+    while file.write_all(&[0x5Au8; 64 * 1024]).is_ok() {}
+    let len = file.metadata().unwrap().len();
+    file.set_len(len.saturating_sub(1024 * 1024)).unwrap();
+    drop(file);
+    // when 12 clients add users until they are refused,
+    let clients: Vec<_> = (0..12)
+        .map(|c| {
+            let (url, t, log) = (server.url.clone(), t.clone(), server.log.clone());
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                for i in 0..2000 {
+                    let email = format!("u{c}-{i}@acme.example");
+                    let body = json!({"email": email, "first_name": "N", "last_name": "U", "active": true});
+                    let (status, answer) = http(&url, "POST", "/v1/users", Some(&t), Some(&body));
+                    // then every request is answered (status 0: no answer within 20 s),
+                    if status == 0 {
+                        let live = http(&url, "GET", "/livez", None, None);
+                        let again = http(&url, "POST", "/v1/users", Some(&t), Some(&body));
+                        panic!(
+                            "a request went unanswered (livez now: {live:?}, again: {again:?}); the server's log:\n{}",
+                            std::fs::read_to_string(&log).unwrap_or_default()
+                        );
+                    }
+                    match status {
+                        200 => acknowledged.push(email),
+                        503 => {
+                            let code = answer["error"]["code"].as_str().unwrap().to_owned();
+                            assert!(
+                                matches!(code.as_str(), "outcome_unknown" | "unavailable" | "storage"),
+                                "{answer}"
+                            );
+                            break;
+                        }
+                        other => panic!("{other}: {answer}"),
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    let acknowledged: Vec<String> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    // reads keep answering and /readyz answers with a stable code,
+    let (status, users) = http(&server.url, "GET", "/v1/users", Some(&t), None);
+    assert_eq!(status, 200, "{users}");
+    let (status, ready) = http(&server.url, "GET", "/readyz", None, None);
+    assert!(
+        status == 200 || (status == 503 && ready["error"]["code"] == "unavailable"),
+        "{status} {ready}"
+    );
+    // and SIGTERM stops the server within 10 s on the full disk.
+    let started = Instant::now();
+    let exit = server.terminate();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(exit.is_some(), "killed by a signal");
+    // Once space is freed, the directory opens and holds every acknowledged user.
+    std::fs::remove_file(&filler).unwrap();
+    d.ok(&["verify"]);
+    let users = d.json(&["user", "list"]);
+    for email in &acknowledged {
+        assert!(
+            users["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|u| u["email"] == email.as_str()),
+            "{email} was acknowledged and lost"
+        );
+    }
+}

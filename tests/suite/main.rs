@@ -6,6 +6,8 @@ mod bench;
 mod crash;
 mod damage;
 mod domain_properties;
+mod durability;
+mod full_disk;
 // Shared helpers: not every topic uses every helper.
 #[allow(dead_code)]
 mod gwt;

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use offboard::engine::Options;
 use offboard::store::{ChainHead, CommandRecord, CommitBatch, LogStore, MemoryLog, StoreError};
 use offboard::{clock::SystemClock, Engine};
 use offboard_events::CommandId;
@@ -180,20 +181,143 @@ async fn a_failed_write_refuses_its_group_and_the_engine_goes_on_from_the_log() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_flush_stops_the_writer_instead_of_guessing_what_is_on_disk() {
+async fn a_failed_flush_answers_outcome_unknown_and_refuses_writes_instead_of_guessing() {
     let log = GatedLog::closed();
     log.open_gate();
-    log.fail_syncs.store(true, Ordering::SeqCst);
     let engine = engine_on(&log);
-    let refused = engine.append(append_one(touch(1))).await.unwrap_err();
-    assert_eq!(refused.code(), "storage");
-    assert_eq!(engine.last_position(), 0);
-    // Every later command is refused too: only a restart recovers what is on disk.
+    let first = append_one(touch(1));
+    let acknowledged = engine.append(first.clone()).await.unwrap();
+    // Given every flush fails from now on,
+    log.fail_syncs.store(true, Ordering::SeqCst);
+    // when a command is sent, then its outcome is unknown (it was written, maybe stored),
+    // and the state goes back to what is durable.
+    let second = append_one(touch(2));
+    let refused = engine.append(second.clone()).await.unwrap_err();
+    assert_eq!(refused.code(), "outcome_unknown");
+    assert!(refused
+        .to_string()
+        .contains("retry with the same Idempotency-Key"));
+    assert_eq!(engine.last_position(), 1);
+    assert_eq!(engine.state().position(), 1);
+    assert_eq!(engine.refusal().unwrap().code, "unavailable");
+    // Every later command is refused with nothing written, even once flushes would
+    // work again: only a restart knows what reached the disk.
     log.fail_syncs.store(false, Ordering::SeqCst);
-    let later = engine.append(append_one(touch(2))).await.unwrap_err();
+    let later = engine.append(append_one(touch(3))).await.unwrap_err();
+    assert_eq!(later.code(), "unavailable", "{later}");
     assert!(
-        matches!(later.code(), "storage" | "unavailable"),
-        "{later:?}"
+        later.to_string().starts_with("nothing was written"),
+        "{later}"
     );
-    assert_eq!(log.syncs.load(Ordering::SeqCst), 0);
+    assert_eq!(log.syncs.load(Ordering::SeqCst), 1);
+    // A retry of the acknowledged command still answers its first result, and a retry
+    // of the unknown one hears that its outcome is unknown.
+    let retry = engine.append(first).await.unwrap();
+    assert!(retry.duplicate);
+    assert_eq!(retry.positions, acknowledged.positions);
+    let unknown = engine.append(second).await.unwrap_err();
+    assert_eq!(unknown.code(), "outcome_unknown");
+    // Reads keep answering, from what is durable.
+    assert_eq!(engine.read_range(1, u64::MAX).unwrap().len(), 1);
+}
+
+/// A memory log whose flush never returns once `stuck` is set (a full disk in sled's
+/// `make_stable`).
+#[derive(Debug, Default)]
+struct StuckLog {
+    inner: MemoryLog,
+    stuck: AtomicBool,
+}
+
+impl LogStore for StuckLog {
+    fn write(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        self.inner.write(batch)
+    }
+    fn sync(&self) -> Result<(), StoreError> {
+        while self.stuck.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+    fn head(&self) -> Result<ChainHead, StoreError> {
+        self.inner.head()
+    }
+    fn get(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(position)
+    }
+    fn scan(
+        &self,
+        from: u64,
+        to: u64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        self.inner.scan(from, to, visit)
+    }
+    fn command(&self, id: CommandId) -> Result<Option<CommandRecord>, StoreError> {
+        self.inner.command(id)
+    }
+    fn put_checkpoint(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.inner.put_checkpoint(name, bytes)
+    }
+    fn checkpoint(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.checkpoint(name)
+    }
+    fn checkpoint_names(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.checkpoint_names(prefix)
+    }
+    fn tamper(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.inner.tamper(position, bytes)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_that_never_returns_hangs_neither_commands_nor_reads_nor_shutdown() {
+    let log = Arc::new(StuckLog::default());
+    let options = Options {
+        storage_patience: Duration::from_millis(300),
+        ..Options::default()
+    };
+    let store: Arc<dyn LogStore> = Arc::clone(&log) as Arc<dyn LogStore>;
+    let vault = Arc::new(offboard::privacy::KeyVault::in_memory());
+    let engine =
+        Arc::new(Engine::with_options(store, vault, Arc::new(SystemClock), options).unwrap());
+    engine.append(append_one(touch(1))).await.unwrap();
+    // Given the next flush never returns,
+    log.stuck.store(true, Ordering::SeqCst);
+    // when 8 clients send commands at once, then every one is answered within the
+    // patience (outcome unknown for those in the stuck group, refused for the others),
+    let started = Instant::now();
+    let clients: Vec<_> = (0..8)
+        .map(|n| {
+            let engine = Arc::clone(&engine);
+            tokio::spawn(async move { engine.append(append_one(touch(10 + n))).await })
+        })
+        .collect();
+    for client in clients {
+        let answer = tokio::time::timeout(Duration::from_secs(5), client)
+            .await
+            .expect("a command hung")
+            .unwrap();
+        let code = answer.unwrap_err().code();
+        assert!(matches!(code, "outcome_unknown" | "unavailable"), "{code}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // reads answer with what is durable,
+    let reader = {
+        let engine = Arc::clone(&engine);
+        tokio::task::spawn_blocking(move || engine.state().position())
+    };
+    let position = tokio::time::timeout(Duration::from_secs(2), reader)
+        .await
+        .expect("a read hung");
+    assert_eq!(position.unwrap(), 1);
+    assert_eq!(engine.refusal().unwrap().code, "unavailable");
+    // and shutting down finishes although the flush thread is still stuck.
+    let engine = Arc::try_unwrap(engine).unwrap();
+    let stopped = tokio::task::spawn_blocking(move || engine.shutdown());
+    tokio::time::timeout(Duration::from_secs(5), stopped)
+        .await
+        .expect("shutdown hung")
+        .unwrap();
+    log.stuck.store(false, Ordering::SeqCst);
 }

@@ -1,0 +1,202 @@
+//! The files sled 0.34 keeps in a data directory, and what offboard adds so that
+//! "flushed" means "on stable storage" and a damaged snapshot never makes the directory
+//! unopenable.
+//!
+//! What sled writes (read in sled 0.34.7's `pagecache`): `db`, the log, written with
+//! `pwrite` and made stable by `Db::flush` with `sync_file_range` only — which neither
+//! flushes the device's write cache nor the file's metadata (sled's own issue "Data is
+//! not written durably"); `conf`, written once when the directory is created, never
+//! synced; `blobs/N`, values too large for a log segment, written and never synced;
+//! `snap.LSN`, an index of the log, written as `snap.LSN.generating`, fsynced and renamed
+//! without syncing the directory. So [`SledFiles::sync`] follows every flush with an
+//! `fdatasync` of `db`, syncs any blob that appeared, and syncs the directories whose
+//! entries changed.
+//!
+//! A snapshot only saves replaying the log: sled rebuilds it from `db` when none is
+//! there. But sled takes the greatest `snap.*` name — a leftover `.generating` file
+//! included — and refuses to open when that file is short or fails its checksum (a full
+//! disk leaves exactly that). [`discard_damaged_snapshots`] removes such files before
+//! sled opens, so sled replays its log instead.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::StoreError;
+
+/// sled's snapshot trailer: the decompressed length (u64) and a CRC-32 (u32, LE) of the
+/// bytes before it.
+const SNAPSHOT_TRAILER: usize = 12;
+
+/// A handle on sled's files in one data directory, to make what sled flushed durable.
+#[derive(Debug)]
+pub(crate) struct SledFiles {
+    dir: PathBuf,
+    /// The log file, kept open so each sync is one `fdatasync`.
+    db: File,
+    /// The names in the data directory and in `blobs/` already synced.
+    known: Mutex<BTreeSet<OsString>>,
+}
+
+impl SledFiles {
+    /// Opens `dir/db` and makes everything sled created on open durable: `conf`, `db`,
+    /// any blob, and the directory entries naming them.
+    pub(crate) fn open(dir: &Path) -> Result<Self, StoreError> {
+        let db_path = dir.join("db");
+        let db = File::open(&db_path).map_err(|e| io(&db_path, e))?;
+        let files = Self {
+            dir: dir.to_path_buf(),
+            db,
+            known: Mutex::new(BTreeSet::new()),
+        };
+        let conf = dir.join("conf");
+        if conf.exists() {
+            sync_file(&conf)?;
+        }
+        files.db.sync_all().map_err(|e| io(&db_path, e))?;
+        files.sync_new_files(true)?;
+        Ok(files)
+    }
+
+    /// After `Db::flush`: `fdatasync` of the log, then any new blob or snapshot with the
+    /// directories naming them. When it returns `Ok`, everything sled flushed before the
+    /// call is on stable storage.
+    pub(crate) fn sync(&self) -> Result<(), StoreError> {
+        self.db
+            .sync_data()
+            .map_err(|e| io(&self.dir.join("db"), e))?;
+        self.sync_new_files(false)
+    }
+
+    /// Lists the data directory and `blobs/` (two `getdents`, a few microseconds) and
+    /// syncs what appeared since the last look; `force` syncs the directories anyway.
+    fn sync_new_files(&self, force: bool) -> Result<(), StoreError> {
+        let blobs = self.dir.join("blobs");
+        let mut now = names(&self.dir)?;
+        let blob_names = if blobs.is_dir() {
+            names(&blobs)?
+        } else {
+            BTreeSet::new()
+        };
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        let mut blobs_changed = false;
+        for blob in &blob_names {
+            let mut key = OsString::from("blobs/");
+            key.push(blob);
+            if !known.contains(&key) {
+                sync_file(&blobs.join(blob))?;
+                blobs_changed = true;
+            }
+            now.insert(key);
+        }
+        if (force || blobs_changed) && blobs.is_dir() {
+            sync_file(&blobs)?;
+        }
+        if force || *known != now {
+            sync_file(&self.dir)?;
+        }
+        *known = now;
+        Ok(())
+    }
+}
+
+fn names(dir: &Path) -> Result<BTreeSet<OsString>, StoreError> {
+    fs::read_dir(dir)
+        .and_then(|entries| entries.map(|e| e.map(|e| e.file_name())).collect())
+        .map_err(|e| io(dir, e))
+}
+
+/// `fsync` of a file or a directory (a directory is opened read-only, which is what
+/// `fsync` on a directory needs on Linux).
+pub(crate) fn sync_file(path: &Path) -> Result<(), StoreError> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io(path, e))
+}
+
+/// Removes every snapshot sled would refuse to open with — a `snap.*.generating` left by
+/// an interrupted save, a `snap.*` of 12 bytes or fewer, one whose checksum fails — and
+/// returns one sentence per file removed. sled then replays its log (`db`), which holds
+/// everything the snapshot indexed.
+pub fn discard_damaged_snapshots(dir: &Path) -> Result<Vec<String>, StoreError> {
+    let mut discarded = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(discarded),
+        Err(e) => return Err(io(dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("snap.") || name.ends_with(".in___motion") {
+            continue;
+        }
+        let path = entry.path();
+        let why = if name.ends_with(".generating") {
+            Some("left by an interrupted save".to_owned())
+        } else {
+            let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
+            snapshot_damage(&bytes)
+        };
+        if let Some(why) = why {
+            fs::remove_file(&path).map_err(|e| io(&path, e))?;
+            discarded.push(format!(
+                "discarded sled's snapshot {name} ({why}); sled replays its log instead"
+            ));
+        }
+    }
+    if !discarded.is_empty() {
+        sync_file(dir)?;
+    }
+    Ok(discarded)
+}
+
+/// Why sled would refuse this snapshot, if it would (the same checks as sled's
+/// `read_snapshot`).
+fn snapshot_damage(bytes: &[u8]) -> Option<String> {
+    if bytes.len() <= SNAPSHOT_TRAILER {
+        return Some(format!("{} bytes, shorter than its trailer", bytes.len()));
+    }
+    let (body, trailer) = bytes.split_at(bytes.len() - SNAPSHOT_TRAILER);
+    let expected = u32::from_le_bytes(trailer[8..].try_into().expect("4 bytes"));
+    (crc32fast::hash(body) != expected).then(|| "truncated or damaged: checksum fails".to_owned())
+}
+
+fn io(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Io(format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_snapshots_sled_would_refuse_are_discarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut good = b"snapshot body".to_vec();
+        let crc = crc32fast::hash(&good);
+        good.extend_from_slice(&(13u64).to_le_bytes());
+        good.extend_from_slice(&crc.to_le_bytes());
+        fs::write(dir.path().join("snap.0000000000000010"), &good).unwrap();
+        fs::write(dir.path().join("snap.0000000000000020.generating"), b"").unwrap();
+        fs::write(
+            dir.path().join("snap.0000000000000030"),
+            &good[..good.len() - 3],
+        )
+        .unwrap();
+        fs::write(dir.path().join("snap.0000000000000040"), b"short").unwrap();
+        fs::write(dir.path().join("db"), b"log").unwrap();
+
+        let discarded = discard_damaged_snapshots(dir.path()).unwrap();
+
+        assert_eq!(discarded.len(), 3, "{discarded:?}");
+        let left: BTreeSet<_> = names(dir.path()).unwrap();
+        let left: Vec<_> = left
+            .iter()
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, ["db", "snap.0000000000000010"]);
+    }
+}
