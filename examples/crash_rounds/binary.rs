@@ -7,10 +7,10 @@
 //! whole library was rebuilt on every run.
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 /// The binary to launch: `explicit` if given, else `target/<profile>/offboard` beside
-/// this example (with a warning when it is older than the example, i.e. maybe stale).
+/// this example. Its age is not checked: an example is relinked after the binary in the
+/// same build, so "older than the example" said nothing about staleness.
 pub fn offboard(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
     if let Some(path) = explicit {
         return if path.is_file() {
@@ -26,23 +26,12 @@ pub fn offboard(explicit: Option<PathBuf>) -> Result<PathBuf, String> {
         .and_then(Path::parent)
         .ok_or_else(|| format!("{} is not in target/<profile>/examples", exe.display()))?;
     let bin = profile_dir.join(format!("offboard{}", std::env::consts::EXE_SUFFIX));
-    if !bin.is_file() {
-        return Err(format!(
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!(
             "{} not found: build it first (`cargo build --release`) or give --bin PATH",
             bin.display()
-        ));
+        ))
     }
-    if modified(&bin) < modified(&exe) {
-        println!(
-            "note: {} is older than this example: rebuild it if the sources changed",
-            bin.display()
-        );
-    }
-    Ok(bin)
-}
-
-fn modified(path: &Path) -> SystemTime {
-    std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .unwrap_or(SystemTime::UNIX_EPOCH)
 }

@@ -6,6 +6,7 @@
 //! One directory for all rounds: each recovery starts from the last one's.
 //!
 //! ```sh
+//! cargo build --release   # the binary it launches (cargo builds none for an example)
 //! cargo run --release --example crash_rounds -- --rounds 100
 //! cargo run --release --example crash_rounds -- --rounds 5 --seed 1234   # replay choices
 //! ```
