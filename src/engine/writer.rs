@@ -307,13 +307,18 @@ impl Writer {
             _ => State::default(),
         };
         let from = fresh.position() + 1;
-        match replay_range(store, vault, from, self.durable, &mut |e| fresh.apply(e)) {
-            Ok(()) => *state = fresh,
-            Err(e) => warn(format_args!(
-                "offboard: the state could not be put back to position {} (reads may show commands whose outcome is unknown): {e}",
+        let replayed = replay_range(store, vault, from, self.durable, &mut |e| fresh.apply(e));
+        if let Err(e) = replayed {
+            // sled refuses some reads once its own write has failed (its global error):
+            // the state as far as it could be replayed is older but holds only durable
+            // events, which beats showing commands whose outcome is unknown.
+            warn(format_args!(
+                "offboard: the state could be put back only to position {} of {} (reads show that older state until a restart): {e}",
+                fresh.position(),
                 self.durable
-            )),
+            ));
         }
+        *state = fresh;
     }
 
     /// After a group was not written: forget what the failed generation did in memory.
