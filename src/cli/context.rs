@@ -146,14 +146,12 @@ impl Ctx<'_> {
     /// writes (`not_found` otherwise; [`resolve::actor`]). Where no single org is
     /// selected (`orgs` on a directory of several), someone any org knows.
     pub fn check_actor(&self) -> Result<(), CliError> {
-        let Some(arg) = self
-            .global
-            .actor
-            .as_deref()
-            .filter(|a| !a.trim().is_empty())
-        else {
+        let Some(arg) = self.global.actor.as_deref() else {
             return Ok(());
         };
+        if arg.trim().is_empty() {
+            return Err(CliError::invalid(resolve::BLANK_ACTOR));
+        }
         let state = self.engine()?.state();
         if let Ok(id) = resolve::org(&state, self.global.org.as_deref()) {
             let org = state

@@ -59,13 +59,22 @@ fn known(state: &State) -> String {
     }
 }
 
+/// Why a blank `--as` is refused (a variable meant to hold someone, left empty).
+pub const BLANK_ACTOR: &str =
+    "--as is blank: name a user, support:NAME or auditor:NAME, or leave it out to act as the org's owner";
+
 /// `--as`: a user's email or id, `support:NAME` or `auditor:NAME`; absent means the
 /// org's owner. Someone the org does not know — no such user, or a principal not
 /// registered for it (R5) — is `not_found`, for reads as for writes.
 pub fn actor(org: &OrgState, arg: Option<&str>) -> Result<Actor, CliError> {
-    let Some(arg) = arg.map(str::trim).filter(|a| !a.is_empty()) else {
+    let Some(arg) = arg.map(str::trim) else {
         return Ok(Actor::User { id: org.owner() });
     };
+    if arg.is_empty() {
+        // A blank `--as` is a mistake (a variable that was meant to hold someone), never
+        // a quiet way to act as the owner.
+        return Err(CliError::invalid(BLANK_ACTOR));
+    }
     let principal = |kind: PrincipalKind, name: &str| {
         if org.serves(kind, name) {
             Ok(name.to_owned())

@@ -121,6 +121,30 @@ pub(crate) fn sync_file(path: &Path) -> Result<(), StoreError> {
 /// returns one sentence per file removed. sled then replays its log (`db`), which holds
 /// everything the snapshot indexed.
 pub fn discard_damaged_snapshots(dir: &Path) -> Result<Vec<String>, StoreError> {
+    discard_snapshots(dir, |name, path| {
+        if name.ends_with(".generating") {
+            Ok(Some("left by an interrupted save".to_owned()))
+        } else {
+            let bytes = fs::read(path).map_err(|e| io(path, e))?;
+            Ok(snapshot_damage(&bytes))
+        }
+    })
+}
+
+/// Removes every snapshot, whole or not: after sled found a damaged frame in its log
+/// while opening with one. A snapshot indexes the log up to its own point; when a frame
+/// before that point is damaged, sled refuses to open (`Read corrupted data`) however
+/// sound the snapshot is. Without it sled replays its log up to the damage, and the
+/// engine's durable claims then name what was lost (`engine::claims`, `offboard repair`).
+pub fn discard_all_snapshots(dir: &Path, because: &str) -> Result<Vec<String>, StoreError> {
+    discard_snapshots(dir, |_, _| Ok(Some(because.to_owned())))
+}
+
+/// Removes each `snap.*` for which `damage` names a reason; one sentence per file.
+fn discard_snapshots(
+    dir: &Path,
+    mut damage: impl FnMut(&str, &Path) -> Result<Option<String>, StoreError>,
+) -> Result<Vec<String>, StoreError> {
     let mut discarded = Vec::new();
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -134,12 +158,7 @@ pub fn discard_damaged_snapshots(dir: &Path) -> Result<Vec<String>, StoreError> 
             continue;
         }
         let path = entry.path();
-        let why = if name.ends_with(".generating") {
-            Some("left by an interrupted save".to_owned())
-        } else {
-            let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
-            snapshot_damage(&bytes)
-        };
+        let why = damage(&name, &path)?;
         if let Some(why) = why {
             fs::remove_file(&path).map_err(|e| io(&path, e))?;
             discarded.push(format!(

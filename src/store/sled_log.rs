@@ -23,7 +23,7 @@ use super::block::{self, Block};
 use super::checkpoint_dir::CheckpointDir;
 use super::dir_lock::LOCK_PATIENCE;
 use super::keys::{decode_position, position_key};
-use super::sled_files::{discard_damaged_snapshots, SledFiles};
+use super::sled_files::{discard_all_snapshots, discard_damaged_snapshots, SledFiles};
 use super::{warn, ChainHead, CommandRecord, CommitBatch, LogStore, StoreError};
 
 /// One event per key: how builds before blocks stored events. Read, never written.
@@ -87,7 +87,21 @@ impl SledLog {
         for notice in discard_damaged_snapshots(&dir)? {
             warn(format_args!("offboard: {}: {notice}", dir.display()));
         }
-        let db = open_db(&dir)?;
+        let db = match open_db(&dir) {
+            // A damaged frame before the snapshot's point: sled can still replay its log
+            // up to the damage without the snapshot (see `discard_all_snapshots`).
+            Err(StoreError::Corrupt(why)) => {
+                let discarded = discard_all_snapshots(&dir, &why)?;
+                if discarded.is_empty() {
+                    return Err(StoreError::Corrupt(why));
+                }
+                for notice in discarded {
+                    warn(format_args!("offboard: {}: {notice}", dir.display()));
+                }
+                open_db(&dir)?
+            }
+            other => other?,
+        };
         let log = Self {
             log: db.open_tree("log").map_err(io)?,
             files: SledFiles::open(&dir)?,
@@ -268,6 +282,9 @@ fn open_error(dir: &Path, e: sled::Error) -> StoreError {
             StoreError::Locked {
                 dir: dir.to_path_buf(),
             }
+        }
+        sled::Error::Corruption { .. } => {
+            StoreError::Corrupt(format!("sled found damage in {}: {e}", dir.display()))
         }
         _ => StoreError::Io(format!("{}: {e}", dir.display())),
     }

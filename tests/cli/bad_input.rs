@@ -246,6 +246,15 @@ fn an_unknown_actor_is_not_found_for_reads_as_for_writes() {
             assert!(e["message"].as_str().unwrap().contains(nobody), "{e}");
         }
     }
+    // When --as is blank, then invalid_input for reads and writes: never the owner.
+    for blank in ["", "  "] {
+        for args in [
+            vec!["--as", blank, "user", "list"],
+            vec!["--as", blank, "policy", "--retention-days", "31"],
+        ] {
+            refused(&d, "invalid_input", &args);
+        }
+    }
     // Then known actors still read: a user by email, a registered principal.
     assert!(d.json(&["--as", SAM, "user", "list"])["users"].is_array());
     d.ok(&["principal", "add", "auditor", "audra"]);

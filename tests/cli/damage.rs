@@ -104,6 +104,28 @@ fn a_log_that_lost_its_newest_frame_is_refused_naming_the_missing_position() {
 }
 
 #[test]
+fn damage_behind_a_snapshot_written_later_is_still_named_and_repairable() {
+    // Given the transfer at position 9, then a command that opens the directory again
+    // (sled may write a snapshot whose point lies past the transfer's frame),
+    let d = transferred();
+    d.ok(&["verify"]);
+    // when the transfer's frame is damaged (before: every command, repair included,
+    // answered `storage` "Read corrupted data at file offset None", for good),
+    flip_newest_frame(&d);
+    // then opening discards sled's snapshot, sled replays its log up to the damage, and
+    // the durable claims name what was lost,
+    let verify = d.fails(3, &["verify"]);
+    assert_eq!(verify["code"], "integrity_broken", "{verify}");
+    assert!(
+        message(&verify).contains("positions 9..=9 are missing"),
+        "{verify}"
+    );
+    // and repair --accept-loss is the way out, as for damage without a snapshot.
+    d.ok(&["repair", "--accept-loss"]);
+    d.ok(&["verify"]);
+}
+
+#[test]
 fn repair_explains_without_writing_and_accepting_the_loss_records_it_in_the_log() {
     // Given a log that lost position 9,
     let d = transferred();
