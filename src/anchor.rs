@@ -193,29 +193,61 @@ impl AnchorLine {
 /// Appends `line` to the anchor file at `path` (created if missing) and fsyncs it: the
 /// line is on stable storage when this returns.
 pub fn append_line(path: &Path, line: &AnchorLine) -> std::io::Result<()> {
+    let created = !path.exists();
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)?;
+    if !created {
+        drop_torn_tail(path)?;
+    }
     file.write_all(format!("{}\n", line.to_line()).as_bytes())?;
+    file.sync_data()?;
+    if created {
+        // The new file's name is durable only once its directory is synced.
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        std::fs::File::open(parent.unwrap_or(Path::new(".")))?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// An append cut short by a crash leaves a last line without its newline, never a
+/// record that was written whole: it is cut off before the next append, so the file
+/// holds whole lines only.
+fn drop_torn_tail(path: &Path) -> std::io::Result<()> {
+    let bytes = std::fs::read(path)?;
+    if bytes.last().is_none_or(|&b| b == b'\n') {
+        return Ok(());
+    }
+    let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let file = std::fs::OpenOptions::new().write(true).open(path)?;
+    file.set_len(whole as u64)?;
     file.sync_data()
 }
 
 /// Every line of the anchor file at `path` with its line number (1-based); blank lines
-/// are skipped. `Err` names the first line that does not parse.
+/// are skipped. A last line without its newline that does not parse is an append cut
+/// short by a crash: it is skipped, with a line on stderr. `Err` names the first other
+/// line that does not parse.
 pub fn read_lines(path: &Path) -> Result<Vec<(u64, AnchorLine)>, String> {
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let complete = text.ends_with('\n');
+    let all: Vec<&str> = text.lines().collect();
     let mut lines = Vec::new();
-    for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
+    for (index, line) in all.iter().enumerate() {
         let number = index as u64 + 1;
-        let line = line.map_err(|e| format!("{}, line {number}: {e}", path.display()))?;
         if line.trim().is_empty() {
             continue;
         }
-        let parsed = AnchorLine::parse(&line)
-            .map_err(|e| format!("{}, line {number}: {e}", path.display()))?;
-        lines.push((number, parsed));
+        match AnchorLine::parse(line) {
+            Ok(parsed) => lines.push((number, parsed)),
+            Err(_) if !complete && index + 1 == all.len() => crate::store::warn(format_args!(
+                "offboard: {}, line {number}: cut short (an append interrupted by a crash), ignored",
+                path.display()
+            )),
+            Err(e) => return Err(format!("{}, line {number}: {e}", path.display())),
+        }
     }
     Ok(lines)
 }
@@ -239,6 +271,38 @@ mod tests {
         ] {
             assert!(HeadRecord::parse(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn a_line_torn_by_a_crash_is_skipped_and_cut_off_before_the_next_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("anchor");
+        let line = |position| AnchorLine {
+            at: chrono::Utc::now(),
+            head: HeadRecord {
+                position,
+                hash: "ab".repeat(32),
+            },
+        };
+        let positions = |path: &Path| -> Vec<u64> {
+            read_lines(path)
+                .unwrap()
+                .iter()
+                .map(|(_, l)| l.head.position)
+                .collect()
+        };
+        // Given a file whose last append was cut short by a crash,
+        append_line(&path, &line(7)).unwrap();
+        let torn = line(8).to_line();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(&torn[..torn.len() / 2]);
+        std::fs::write(&path, &text).unwrap();
+        // when it is read, then the torn line is skipped and the whole ones kept;
+        assert_eq!(positions(&path), [7]);
+        // when another line is appended, then the fragment is gone and both lines read.
+        append_line(&path, &line(9)).unwrap();
+        assert_eq!(positions(&path), [7, 9]);
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
     }
 
     #[test]
