@@ -13,7 +13,7 @@
 //! log that lost its tail, or was edited and fully re-hashed, fails it.
 
 use std::fmt;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::Path;
 
 use chrono::{DateTime, SecondsFormat, Utc};
