@@ -142,7 +142,7 @@ pub enum AppendError {
     OutcomeUnknown(String),
     /// The engine refuses writes since storage failed or the log was found damaged
     /// ([`Refusal`]); nothing of this command was written. Reads still answer.
-    #[error("nothing was written: offboard accepts no writes since {}: {}; restart it once the cause is fixed", .0.code, .0.reason)]
+    #[error("nothing was written: offboard is refusing writes ({}): {}; restart it once the cause is fixed", .0.code, .0.reason)]
     Refused(Refusal),
     /// The engine is shutting down.
     #[error("the engine is shut down")]

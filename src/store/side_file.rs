@@ -47,7 +47,7 @@ pub enum SideFileError {
         problem: String,
     },
     /// Tokens were issued but their file is gone: every token would answer 401.
-    #[error("{file} is missing, but {issued} API tokens were issued (recorded in {file}.issued), so every one of them would answer 401; restore it from a backup or re-issue tokens (offboard token create)")]
+    #[error("{file} is missing, but API tokens were issued ({issued}, recorded in {file}.issued), so every one of them would answer 401; restore it from a backup or re-issue tokens (offboard token create)")]
     TokensMissing { file: String, issued: u64 },
     /// The tokens file (or its issued count) cannot be read as written.
     #[error("{file} is damaged: {problem}; restore it from a backup or re-issue tokens (offboard token create)")]
