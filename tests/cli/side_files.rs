@@ -194,7 +194,10 @@ fn a_deleted_tokens_file_is_tokens_missing_at_serve_and_in_token_list() {
     tokens_refused(&d, &["token", "list"], "tokens_missing");
     let e = d.fails(3, &["token", "list"]);
     assert!(
-        e["message"].as_str().unwrap().contains("2 API tokens"),
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("API tokens were issued (2,"),
         "{e}"
     );
     // When a token is re-issued, Then it says the earlier ones are gone, and serve starts
