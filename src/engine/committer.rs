@@ -106,16 +106,35 @@ impl Committer {
         let sent = std::mem::take(batch);
         let called = self.patient.run("writing a group to the log", move || {
             // Keys sealing this group's events become durable before the events do.
-            let result = vault.sync().and_then(|()| store.write(&sent));
+            let result = match vault.sync() {
+                Err(e) => Err(WriteFailure::NotWritten(e.to_string())),
+                Ok(()) => store
+                    .write(&sent)
+                    .map_err(|e| failed_write(store.as_ref(), &sent, e)),
+            };
             (sent, result)
         });
         match called {
             Ok((back, result)) => {
                 *batch = back;
-                result.map_err(|e| WriteFailure::NotWritten(e.to_string()))
+                result
             }
             Err(why) => Err(WriteFailure::Unknown(why)),
         }
+    }
+}
+
+/// A store write that failed promised nothing was written, but sled applies a batch's
+/// inserts one by one and may fail halfway (its global error after a full disk): if the
+/// batch's first event can be read back (or the store cannot even be asked), part of
+/// it may be in the log, and the writer must not rebuild its state from what it sees.
+fn failed_write(store: &dyn LogStore, batch: &CommitBatch, error: StoreError) -> WriteFailure {
+    let first = batch.events.first().map(|e| e.position);
+    match first.map(|position| store.get(position)) {
+        None | Some(Ok(None)) => WriteFailure::NotWritten(error.to_string()),
+        Some(Ok(Some(_))) | Some(Err(_)) => WriteFailure::Unknown(format!(
+            "writing a group to the log failed partway, so what it left is unknown: {error}"
+        )),
     }
 }
 
