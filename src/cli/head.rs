@@ -53,6 +53,14 @@ pub fn check_expectations(engine: &Engine, args: &VerifyArgs) -> Result<u64, Cli
 
 fn check_anchor_file(engine: &Engine, file: &Path) -> Result<u64, CliError> {
     let lines = anchor::read_lines(file).map_err(CliError::invalid)?;
+    if lines.is_empty() {
+        // `serve --anchor` writes a line as it starts: an empty file was emptied (or is
+        // the wrong file), and passing it would claim a check that never happened.
+        return Err(CliError::invalid(format!(
+            "{} holds no head to check (an anchor file gets a line as `serve --anchor` starts); nothing was verified against it",
+            file.display()
+        )));
+    }
     for (number, line) in &lines {
         let what = format!(
             "{}, line {number} ({}),",

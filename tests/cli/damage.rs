@@ -336,6 +336,11 @@ fn serve_anchor_appends_the_head_and_verify_anchor_checks_every_line() {
         message(&broken).contains(&format!("line {}", forged.len())),
         "{broken}"
     );
+    // An emptied anchor file is refused, never passed as checked.
+    let emptied = d.write("emptied-anchor.txt", "");
+    let nothing = d.fails(1, &["verify", "--anchor", emptied.to_str().unwrap()]);
+    assert_eq!(nothing["code"], "invalid_input", "{nothing}");
+    assert!(message(&nothing).contains("no head to check"), "{nothing}");
     // And serve does not serve a log that lacks the last head its anchor file recorded.
     let refused = serve_refusal(&d, &["--anchor", forged_file.to_str().unwrap()]);
     assert_eq!(refused["code"], "integrity_broken", "{refused}");
