@@ -6,6 +6,7 @@ mod checkpoint;
 mod checkpointer;
 pub mod claims;
 mod committer;
+mod damage_scan;
 mod health;
 mod history;
 mod patience;
@@ -30,6 +31,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use append::{AppendError, AppendRequest, Appended, CommandMeta, ExpectedVersion};
 use checkpoint::Checkpoints;
 pub use checkpoint::{Recovery, CHECKPOINT_EVERY};
+pub use damage_scan::scan_for_damage;
 pub use health::Refusal;
 pub use replay::{decode, for_each_envelope, replay_range, ReadError};
 pub use writer::WriterStats;
@@ -562,6 +564,18 @@ impl Engine {
 
     /// Events with `from <= position <= to`, in order; never past the last durable
     /// position (the log may already hold the group being flushed).
+    /// Reads and decodes `from..=to` (clamped to the durable log) keeping nothing: a
+    /// read that meets damage stops writes, as every read does.
+    pub fn check_range(&self, from: u64, to: u64) -> Result<(), ReadError> {
+        self.noticed(for_each_envelope(
+            self.store.as_ref(),
+            &self.vault,
+            from.max(1),
+            to.min(self.last_position()),
+            &mut |_| {},
+        ))
+    }
+
     pub fn read_range(&self, from: u64, to: u64) -> Result<Vec<Envelope>, ReadError> {
         let mut out = Vec::new();
         self.noticed(for_each_envelope(

@@ -67,6 +67,7 @@ pub async fn serve_listener(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let engine = Arc::new(engine);
+    spawn_damage_scan(&engine);
     let state = AppState::with_options(Arc::clone(&engine), options)?;
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "offboard server listening");
@@ -83,6 +84,21 @@ pub async fn serve_listener(
     close(engine).await;
     tracing::info!("offboard server stopped");
     served
+}
+
+/// Reads the whole log once in the background (`engine::scan_for_damage`): damage behind
+/// the checkpoint stops writes before one builds on it, not when a read happens to meet it.
+fn spawn_damage_scan(engine: &Arc<Engine>) {
+    let engine = Arc::downgrade(engine);
+    let spawned = std::thread::Builder::new()
+        .name("offboard-scan".to_owned())
+        .spawn(move || match crate::engine::scan_for_damage(&engine) {
+            Ok(read) => tracing::info!(positions = read, "log read through: no damage met"),
+            Err(e) => tracing::error!(error = %e, "damage met in the log; writes are refused"),
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "the background pass over the log could not start");
+    }
 }
 
 /// Shuts the engine down once nothing else holds it (the writer finishes and the data

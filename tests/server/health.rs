@@ -134,3 +134,47 @@ async fn a_read_that_meets_damage_answers_log_corrupt_stops_writes_and_readyz_sa
     let live = send(&app, "GET", "/livez", None, None, &[]).await;
     assert_eq!(live.status, 200);
 }
+
+#[tokio::test]
+async fn the_background_pass_finds_damage_no_read_has_met_and_stops_writes() {
+    // Given an engine with three events, one page of which is damaged where no request
+    // has read (behind the checkpoint, as far as opening is concerned),
+    let log = Arc::new(DamagedLog::default());
+    let store: Arc<dyn LogStore> = Arc::clone(&log) as Arc<dyn LogStore>;
+    let engine = Arc::new(Engine::with_store(store, Arc::new(SystemClock)).unwrap());
+    for n in 1..=3 {
+        engine.append(touch(n)).await.unwrap();
+    }
+    log.damaged.store(true, Ordering::SeqCst);
+    assert!(
+        engine.refusal().is_none(),
+        "nothing has read the damage yet"
+    );
+    // when the pass `serve` starts in the background reads the log through,
+    let weak = Arc::downgrade(&engine);
+    let found = tokio::task::spawn_blocking(move || offboard::engine::scan_for_damage(&weak))
+        .await
+        .unwrap();
+    // then it names the damage and writes are refused before one builds on it.
+    assert_eq!(found.unwrap_err().code(), "log_corrupt");
+    let refused = engine.append(touch(4)).await.unwrap_err();
+    assert_eq!(refused.code(), "log_corrupt");
+    assert_eq!(engine.last_position(), 3);
+}
+
+#[tokio::test]
+async fn the_background_pass_reads_a_sound_log_through_and_stops_when_the_engine_goes() {
+    // Given a sound log, the pass reads every position and leaves writes accepted;
+    let engine = Arc::new(
+        Engine::with_store(Arc::new(MemoryLog::default()), Arc::new(SystemClock)).unwrap(),
+    );
+    for n in 1..=3 {
+        engine.append(touch(n)).await.unwrap();
+    }
+    let weak = Arc::downgrade(&engine);
+    assert_eq!(offboard::engine::scan_for_damage(&weak).unwrap(), 3);
+    assert!(engine.refusal().is_none());
+    // when the engine is gone, the pass ends at once without holding anything.
+    drop(engine);
+    assert_eq!(offboard::engine::scan_for_damage(&weak).unwrap(), 0);
+}
