@@ -562,30 +562,34 @@ impl Engine {
         self.committed.clone()
     }
 
-    /// Events with `from <= position <= to`, in order; never past the last durable
-    /// position (the log may already hold the group being flushed).
     /// Reads and decodes `from..=to` (clamped to the durable log) keeping nothing: a
     /// read that meets damage stops writes, as every read does.
     pub fn check_range(&self, from: u64, to: u64) -> Result<(), ReadError> {
-        self.noticed(for_each_envelope(
-            self.store.as_ref(),
-            &self.vault,
-            from.max(1),
-            to.min(self.last_position()),
-            &mut |_| {},
-        ))
+        self.visit_range(from, to, &mut |_| {})
     }
 
+    /// Events with `from <= position <= to`, in order; never past the last durable
+    /// position (the log may already hold the group being flushed).
     pub fn read_range(&self, from: u64, to: u64) -> Result<Vec<Envelope>, ReadError> {
         let mut out = Vec::new();
+        self.visit_range(from, to, &mut |e| out.push(e))?;
+        Ok(out)
+    }
+
+    /// Every durable envelope of `from..=to` in order; damage met stops writes.
+    fn visit_range(
+        &self,
+        from: u64,
+        to: u64,
+        visit: &mut dyn FnMut(Envelope),
+    ) -> Result<(), ReadError> {
         self.noticed(for_each_envelope(
             self.store.as_ref(),
             &self.vault,
             from.max(1),
             to.min(self.last_position()),
-            &mut |e| out.push(e),
-        ))?;
-        Ok(out)
+            visit,
+        ))
     }
 
     /// The last `n` events, oldest first.
