@@ -34,17 +34,93 @@ pub struct EnvelopeWire {
     command_id: CommandId,
     correlation_id: CorrelationId,
     causation_id: Uuid,
-    /// Hex SHA-256 of the previous envelope.
+    /// Hex SHA-256 of the previous envelope (64 zeros before the first).
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     prev_hash: String,
     /// Hex SHA-256 of this envelope's canonical JSON (sorted keys, no `hash`).
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     hash: String,
     #[serde(flatten)]
     event: EventWire,
 }
 
+/// A user's personal data as it travels: in plaintext (opened by the API and the stream,
+/// or a v1 log written before profiles were sealed) or sealed under the user's key, as the
+/// log stores it and `offboard export` writes it.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code, missing_debug_implementations)]
+pub enum ProfileWire {
+    Plain(crate::user::Profile),
+    Sealed {
+        /// Base64 (standard alphabet, padded) of the 24-byte nonce followed by the
+        /// XChaCha20-Poly1305 ciphertext of the plaintext profile's JSON.
+        #[schemars(regex(pattern = r"^[A-Za-z0-9+/]+={0,2}$"))]
+        sealed: String,
+    },
+}
+
+/// Matches the text form of a UUID, so validators that skip `format` still check it.
+const UUID_PATTERN: &str =
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+/// Closes the contract: an object schema that lists its properties accepts no others
+/// (`additionalProperties: false`), except where serde flattens alternatives into it
+/// (properties beside `oneOf`/`anyOf`/`allOf`): there the object says
+/// `unevaluatedProperties: false` and its partial alternatives stay open, since each
+/// sees the whole object. UUIDs gain a `pattern`. Public so every document embedding
+/// the envelope (the server's OpenAPI) closes it the same way.
+pub fn close_contract(schema: &mut serde_json::Value) {
+    close(schema, false);
+}
+
+fn close(schema: &mut serde_json::Value, partial: bool) {
+    use serde_json::Value;
+    match schema {
+        Value::Object(map) => {
+            let combined = ["oneOf", "anyOf", "allOf"]
+                .iter()
+                .any(|k| map.contains_key(*k));
+            let listed = map.contains_key("properties");
+            if map.get("format").and_then(Value::as_str) == Some("uuid") {
+                map.entry("pattern").or_insert_with(|| UUID_PATTERN.into());
+            }
+            let open = map.contains_key("additionalProperties")
+                || map.contains_key("unevaluatedProperties")
+                || map.contains_key("patternProperties");
+            if listed && !open && !partial {
+                let key = if combined {
+                    "unevaluatedProperties"
+                } else {
+                    "additionalProperties"
+                };
+                map.insert(key.into(), Value::Bool(false));
+            }
+            for (key, value) in map.iter_mut() {
+                let branch = matches!(key.as_str(), "oneOf" | "anyOf" | "allOf");
+                match value {
+                    Value::Array(items) if branch => {
+                        items.iter_mut().for_each(|s| close(s, listed))
+                    }
+                    // `properties`, `$defs`: maps from names to schemas.
+                    Value::Object(named) if key == "properties" || key == "$defs" => {
+                        named.values_mut().for_each(|s| close(s, false))
+                    }
+                    _ if key == "items" || key == "additionalProperties" => close(value, false),
+                    _ => {}
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|s| close(s, false)),
+        _ => {}
+    }
+}
+
 /// The schema as pretty JSON, exactly as checked in (with a trailing newline).
 pub fn envelope_schema_json() -> String {
-    let schema = schemars::schema_for!(EnvelopeWire);
+    let mut schema = serde_json::to_value(schemars::schema_for!(EnvelopeWire))
+        .expect("a schema always serializes");
+    close_contract(&mut schema);
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema always serializes");
     text.push('\n');
     text

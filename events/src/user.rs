@@ -114,6 +114,7 @@ pub struct Profile {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserInvited {
     pub user_id: UserId,
+    #[schemars(with = "crate::schema::ProfileWire")]
     pub profile: Profile,
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -160,6 +161,7 @@ pub struct UserLeftGroup {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserProfileChanged {
     pub user_id: UserId,
+    #[schemars(with = "crate::schema::ProfileWire")]
     pub profile: Profile,
 }
 

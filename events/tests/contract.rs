@@ -425,3 +425,94 @@ fn schema_names_every_wire_field_and_event_type() {
         );
     }
 }
+
+// ---- The published schema accepts every real envelope and refuses broken ones ----
+
+fn validator() -> jsonschema::Validator {
+    let schema: serde_json::Value =
+        serde_json::from_str(&offboard_events::schema::envelope_schema_json()).unwrap();
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the checked-in schema compiles")
+}
+
+fn wire(event: Event) -> serde_json::Value {
+    let mut env = envelope(event);
+    env.hash = env.compute_hash();
+    env.to_value()
+}
+
+fn refusal(validator: &jsonschema::Validator, value: &serde_json::Value) -> Option<String> {
+    validator.validate(value).err().map(|e| e.to_string())
+}
+
+#[test]
+fn every_sampled_envelope_validates_against_the_schema() {
+    let validator = validator();
+    for event in samples() {
+        let value = wire(event);
+        assert_eq!(refusal(&validator, &value), None, "{value}");
+    }
+}
+
+#[test]
+fn a_sealed_profile_validates_as_export_writes_it() {
+    // Given an invitation as the log stores it: the profile sealed under the user's key.
+    let mut value = wire(
+        UserInvited {
+            user_id: user(2),
+            profile: Profile {
+                email: "ada@example.com".into(),
+                first_name: "Ada".into(),
+                last_name: "Lovelace".into(),
+                job_title: None,
+            },
+            role: Role::Member,
+            manager: None,
+        }
+        .into(),
+    );
+    value["data"]["profile"] = serde_json::json!({ "sealed": "6whjA6XIfqkqRBTe+/8=" });
+    // Then the schema accepts it, and refuses a sealed profile with a stray field.
+    let validator = validator();
+    assert_eq!(refusal(&validator, &value), None);
+    value["data"]["profile"]["email"] = "ada@example.com".into();
+    assert!(refusal(&validator, &value).is_some());
+}
+
+#[test]
+fn the_schema_refuses_broken_envelopes() {
+    let validator = validator();
+    let good = wire(UserDeleted { user_id: user(2) }.into());
+    type Break = fn(&mut serde_json::Value);
+    let breaks: [(&str, Break); 7] = [
+        ("an unknown envelope field", |v| v["extra"] = 1.into()),
+        ("an unknown payload field", |v| {
+            v["data"]["extra"] = 1.into()
+        }),
+        ("a missing payload field", |v| {
+            v["data"].as_object_mut().unwrap().remove("user_id");
+        }),
+        ("a payload of another event type", |v| {
+            v["event_type"] = "GroupCreated".into()
+        }),
+        ("an unknown event type", |v| {
+            v["event_type"] = "UserVanished".into()
+        }),
+        ("a hash that is not hex SHA-256", |v| {
+            v["hash"] = "XYZ".into()
+        }),
+        ("an id that is not a UUID", |v| {
+            v["event_id"] = "not-a-uuid".into()
+        }),
+    ];
+    for (what, break_it) in breaks {
+        let mut value = good.clone();
+        break_it(&mut value);
+        assert!(
+            refusal(&validator, &value).is_some(),
+            "the schema accepted {what}: {value}"
+        );
+    }
+}

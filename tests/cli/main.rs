@@ -13,6 +13,7 @@ mod offboarding;
 mod resources;
 mod restore;
 mod routing;
+mod schema;
 mod serve;
 mod setup;
 mod side_files;
