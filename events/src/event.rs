@@ -89,6 +89,7 @@ macro_rules! domain_events {
         /// The wire shape of `event_type` + `data`, for the JSON Schema only.
         #[derive(JsonSchema)]
         #[serde(tag = "event_type", content = "data")]
+        #[schemars(transform = crate::schema::title_event_alternatives)]
         #[allow(dead_code)]
         pub(crate) enum EventWire {
             $( $variant($variant), )*

@@ -60,6 +60,24 @@ pub enum ProfileWire {
     },
 }
 
+/// Names each alternative of the envelope's `oneOf` after its event type (`title:
+/// "UserInvitedEvent"`), so generated clients get one named type per event instead of
+/// `EnvelopeType0…31`.
+pub fn title_event_alternatives(schema: &mut schemars::Schema) {
+    let Some(alternatives) = schema.get_mut("oneOf").and_then(|v| v.as_array_mut()) else {
+        return;
+    };
+    for alternative in alternatives {
+        let name = alternative
+            .pointer("/properties/event_type/const")
+            .and_then(serde_json::Value::as_str)
+            .map(|t| format!("{t}Event"));
+        if let (Some(name), Some(map)) = (name, alternative.as_object_mut()) {
+            map.insert("title".into(), name.into());
+        }
+    }
+}
+
 /// Matches the text form of a UUID, so validators that skip `format` still check it.
 const UUID_PATTERN: &str =
     "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";

@@ -423,6 +423,10 @@ fn schema_names_every_wire_field_and_event_type() {
             text.contains(&format!("\"{ty}\"")),
             "schema lacks event type {ty}"
         );
+        assert!(
+            text.contains(&format!("\"title\":\"{ty}Event\"")),
+            "the alternative of {ty} is not named {ty}Event"
+        );
     }
 }
 
