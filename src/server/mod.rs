@@ -19,6 +19,7 @@ mod error;
 mod extract;
 mod health;
 mod listings;
+mod openapi;
 mod queries;
 mod refs;
 mod serve;
@@ -147,6 +148,18 @@ pub fn openapi() -> OpenApi {
     build().1
 }
 
+/// The OpenAPI document as served at `/v1/openapi.json`: [`openapi`] completed by
+/// [`openapi::polish`].
+pub fn openapi_document() -> serde_json::Value {
+    document(&build().1)
+}
+
+fn document(api: &OpenApi) -> serde_json::Value {
+    let mut doc = serde_json::to_value(api).expect("the OpenAPI document serializes");
+    openapi::polish(&mut doc);
+    doc
+}
+
 fn build() -> (Router<AppState>, OpenApi) {
     let mut api = OpenApi {
         info: Info {
@@ -189,7 +202,7 @@ fn build() -> (Router<AppState>, OpenApi) {
 /// line per request.
 pub fn app(state: AppState) -> Router {
     let (router, api) = build();
-    let document = serde_json::to_vec_pretty(&api).expect("the OpenAPI document serializes");
+    let document = serde_json::to_vec_pretty(&document(&api)).expect("JSON serializes");
     let limit = state.0.options.body_limit;
     router
         .route(
