@@ -33,6 +33,16 @@ struct Stored {
     acked_at: DateTime<Utc>,
 }
 
+/// What [`check_name`] accepts, as the API documents it.
+pub const NAME_PATTERN: &str = r"^[A-Za-z0-9._-]{1,64}$";
+
+/// A consumer named in the path.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ConsumerPath {
+    #[schemars(regex(pattern = NAME_PATTERN))]
+    pub name: String,
+}
+
 /// Checks a consumer name: 1 to 64 of ASCII letters, digits, `.`, `_` and `-`.
 pub fn check_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()

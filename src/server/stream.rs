@@ -33,9 +33,9 @@ use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::auth::{Caller, Read};
-use super::consumers::{self, ConsumerCheckpoint};
+use super::consumers::{self, ConsumerCheckpoint, ConsumerPath};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{header_parameter, ApiJson, ApiPath, ApiQuery, NamePath};
+use super::extract::{header_parameter, ApiJson, ApiPath, ApiQuery};
 use super::views::EnvelopeJson;
 use super::AppState;
 use crate::cloudevents::to_cloudevent;
@@ -63,6 +63,7 @@ pub struct EventsQuery {
     #[serde(default)]
     format: Format,
     /// A named consumer: without `Last-Event-ID`, resume right after its checkpoint.
+    #[schemars(regex(pattern = consumers::NAME_PATTERN))]
     consumer: Option<String>,
     /// `false`: stop once caught up with what was durable when the request came.
     /// Default `true`: keep sending live events.
@@ -279,7 +280,7 @@ fn past_the_end(what: &str, position: u64, last: u64) -> ApiError {
 async fn consumer(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(path): ApiPath<NamePath>,
+    ApiPath(path): ApiPath<ConsumerPath>,
 ) -> Result<Json<ConsumerCheckpoint>, ApiError> {
     caller.may_read(&state.engine().state(), Read::History)?;
     consumers::check_name(&path.name).map_err(ApiError::bad_request)?;
@@ -300,7 +301,7 @@ pub struct AckBody {
 async fn ack(
     State(state): State<AppState>,
     caller: Caller,
-    ApiPath(path): ApiPath<NamePath>,
+    ApiPath(path): ApiPath<ConsumerPath>,
     ApiJson(body): ApiJson<AckBody>,
 ) -> Result<Json<ConsumerCheckpoint>, ApiError> {
     caller.may_read(&state.engine().state(), Read::History)?;
