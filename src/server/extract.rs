@@ -81,7 +81,9 @@ pub struct ApiPath<T>(pub T);
 #[derive(Debug)]
 pub struct ApiQuery<T>(pub T);
 
-fn rejected(status: StatusCode, text: String) -> ApiError {
+/// The API error for a rejected extraction: 413 and 415 keep their status, the rest is
+/// `400 invalid_input` with axum's explanation.
+pub(super) fn rejected(status: StatusCode, text: String) -> ApiError {
     match status {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             status,
@@ -108,7 +110,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-fn json_rejection(e: JsonRejection) -> ApiError {
+pub(super) fn json_rejection(e: JsonRejection) -> ApiError {
     rejected(e.status(), e.body_text())
 }
 

@@ -13,7 +13,10 @@
 
 mod auth;
 pub mod client;
+mod command_docs;
+pub mod command_routes;
 mod commands;
+mod created;
 pub mod consumers;
 mod error;
 mod extract;
