@@ -144,6 +144,8 @@ pub struct NewUser {
 #[serde(bound = "", tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command<U: UserNaming = UserId> {
     // Organization (R3, R5, R8, R10, R11).
+    /// Not in the API's schema: only the system actor creates organizations.
+    #[schemars(skip)]
     CreateOrganization {
         name: String,
         owner: NewUser,

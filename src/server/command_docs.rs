@@ -39,6 +39,10 @@ fn document<'a>(op: TransformOperation<'a>, route: &Route) -> TransformOperation
             .get("required")
             .and_then(Value::as_array)
             .is_some_and(|r| !r.is_empty());
+        if !required {
+            // OpenAPI 3.0 validators refuse an empty `required` list.
+            body.remove("required");
+        }
         let name = format!("{}Request", upper_first(route.operation_id));
         let reference = format!("{}{name}", ctx.schema.settings().definitions_path);
         ctx.schema

@@ -233,6 +233,30 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
+    /// What a client sends ([`crate::cli::remote::requests::request`]) is read back by
+    /// this handler's parsing as the very command the client meant, for every command.
+    #[test]
+    fn what_a_client_sends_reads_back_as_the_same_command() {
+        use crate::cli::remote::requests::{request, tests::every_command_with};
+        let (a, b) = (UserId::new(), UserId::new());
+        for command in every_command_with(a, b) {
+            let route = route(CommandKind::from(&command));
+            let sent = request(&command).unwrap();
+            let params: Vec<String> = route
+                .path
+                .split('/')
+                .zip(sent.path.split('/'))
+                .filter(|(t, _)| t.starts_with('{'))
+                .map(|(_, p)| p.replace("%20", " "))
+                .collect();
+            let wire = wire_command(&route, params, body(sent.body)).unwrap();
+            let read: Command = wire
+                .resolve(|u, _| u.0.parse::<UserId>().map_err(|e| e.to_string()))
+                .unwrap();
+            assert_eq!(read, command);
+        }
+    }
+
     #[test]
     fn path_parameters_fill_the_fields_the_route_names() {
         let command = wire_command(
