@@ -8,6 +8,7 @@ use serde_json::json;
 use super::args::{Init, PolicyArgs, PrincipalCmd};
 use super::error::CliError;
 use super::names::Names;
+use super::context::written;
 use super::{resolve, Ctx};
 use crate::domain::{Command, NewUser, PolicyChange};
 use crate::engine::CommandMeta;
@@ -41,18 +42,10 @@ pub fn init(cx: &mut Ctx, a: &Init) -> Result<(), CliError> {
     };
     let events = cx.events_of(&appended)?;
     if cx.out.is_json() {
-        cx.out.doc(&json!({
-            "ok": true,
-            "command": "create_organization",
-            "message": format!("Created organization {org:?} owned by {}.", a.owner_email),
-            "org_id": org_id,
-            "owner_id": owner,
-            "command_id": appended.command_id,
-            "correlation_id": appended.correlation_id,
-            "positions": appended.positions.map(|(x, y)| [x, y]),
-            "duplicate": appended.duplicate,
-            "events": events,
-        }))?;
+        let message = format!("Created organization {org:?} owned by {}.", a.owner_email);
+        let extra = json!({ "org_id": org_id, "owner_id": owner });
+        let doc = written("create_organization", message, &appended, &events, extra)?;
+        cx.out.doc(&doc)?;
     } else {
         cx.out.line(format!(
             "Created organization {org:?} (id {org_id}) in {}, owned by {} (id {owner}).",

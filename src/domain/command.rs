@@ -10,7 +10,7 @@ use offboard_events::{
     CorrelationId, DistributionKind, FollowUp, Policy, PrincipalKind, ResourceKey, Role, UserId,
 };
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::naming::UserNaming;
 
@@ -209,10 +209,12 @@ pub enum Command<U: UserNaming = UserId> {
     // Resources (R14–R16).
     RegisterResources {
         owner: U,
+        #[serde(deserialize_with = "checked_keys")]
         resources: Vec<ResourceKey>,
     },
     TransferResources {
         from: U,
+        #[serde(deserialize_with = "checked_keys")]
         resources: Vec<ResourceKey>,
         to: U,
     },
@@ -329,6 +331,16 @@ fn member() -> Role {
 
 fn yes() -> bool {
     true
+}
+
+/// Resource keys read from outside are checked as they are read: `ResourceKey`'s own
+/// `Deserialize` trusts what it reads (stored events, checked when written) for replay
+/// speed.
+fn checked_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ResourceKey>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|k| k.parse().map_err(serde::de::Error::custom))
+        .collect()
 }
 
 impl<U: UserNaming> Command<U> {
