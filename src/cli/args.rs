@@ -274,10 +274,7 @@ pub struct PolicyArgs {
 #[derive(Debug, Subcommand)]
 pub enum PrincipalCmd {
     /// Let a support agent or an auditor serve this org.
-    Add {
-        kind: PrincipalKind,
-        name: String,
-    },
+    Add { kind: PrincipalKind, name: String },
     /// List the principals serving this org.
     List,
 }

@@ -6,9 +6,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::args::{Init, PolicyArgs, PrincipalCmd};
+use super::context::written;
 use super::error::CliError;
 use super::names::Names;
-use super::context::written;
 use super::{resolve, Ctx};
 use crate::domain::{Command, NewUser, PolicyChange};
 use crate::engine::CommandMeta;

@@ -8,10 +8,10 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::args::{GroupCmd, UserAdd, UserCmd};
+use super::context::written;
 use super::error::CliError;
 use super::names::Names;
 use super::remote::Remote;
-use super::context::written;
 use super::{resolve, Ctx};
 use crate::domain::{Command, NewUser};
 

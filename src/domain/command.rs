@@ -134,14 +134,21 @@ pub struct NewUser {
 ///
 /// Users are ids in the domain (`Command`, the default) and ids or emails on the wire
 /// (`Command<UserRef>`). Unknown fields are refused.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::EnumDiscriminants)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::EnumDiscriminants,
+)]
 #[strum_discriminants(
     name(CommandKind),
     vis(pub),
     derive(Hash, PartialOrd, Ord, strum::EnumIter, strum::IntoStaticStr),
     strum(serialize_all = "snake_case")
 )]
-#[serde(bound = "", tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    bound = "",
+    tag = "type",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum Command<U: UserNaming = UserId> {
     // Organization (R3, R5, R8, R10, R11).
     /// Not in the API's schema: only the system actor creates organizations.

@@ -29,12 +29,14 @@ use offboard_events::Event;
 use offboard_projections::State;
 
 pub use authority::Scope;
-pub use command::{Command, CommandKind, NewUser, OffboardPlan, PolicyChange, Recipients, Strategy};
-pub use naming::{AccountRef, ById, Lookup, MapUsers, MemberRef, Resolve, UserNaming, UserRef};
+pub use command::{
+    Command, CommandKind, NewUser, OffboardPlan, PolicyChange, Recipients, Strategy,
+};
 pub use context::Context;
 pub use credits::MAX_CREDITS;
 pub use error::{Blocker, Decided, DomainError};
 pub use holdings::{plural, Holdings};
+pub use naming::{AccountRef, ById, Lookup, MapUsers, MemberRef, Resolve, UserNaming, UserRef};
 pub use plan::{plan, DistributionPlace, FollowUpBlockers, Plan};
 pub use resources::MAX_REGISTER;
 pub use restore::compensated_correlation;

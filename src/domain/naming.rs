@@ -1,9 +1,9 @@
 //! How a command names users. The domain decides commands whose users are ids
-//! ([`UserId`]); the HTTP API and the plan-free wire take the same commands with users
-//! named as people write them ([`UserRef`]: an id or an email). [`UserNaming`] ties each
-//! way of naming a user to how that naming writes a distribution member and a credit
-//! account, so one generic `Command<U>` is both the domain's command and the wire
-//! contract, and [`Command::resolve`](super::Command::resolve) maps one to the other.
+//! ([`UserId`]); the HTTP API takes the same commands with users named as people write
+//! them ([`UserRef`]: an id or an email). [`UserNaming`] ties each way of naming a user
+//! to how it writes a distribution member and a credit account, so one generic
+//! `Command<U>` is both the domain's command and the wire contract; [`MapUsers`] is how
+//! [`Command::map_users`](super::Command::map_users) turns one into the other.
 
 use std::fmt::Debug;
 

@@ -18,10 +18,10 @@ use serde_json::{Map, Value};
 use super::auth::Caller;
 use super::command_docs;
 use super::command_routes::{self, Route};
+use super::created::Created;
 use super::error::ApiError;
 use super::extract::{json_rejection, rejected};
 use super::refs::{resolve_opt, CommandHeaders};
-use super::created::Created;
 use super::views::{CommandResult, Invited};
 use super::AppState;
 use crate::domain::{Command, Lookup, UserRef};
@@ -32,12 +32,16 @@ pub fn routes() -> ApiRouter<AppState> {
     command_routes::routes().fold(ApiRouter::new(), |router, route| {
         let endpoint = if route.creates {
             post_with(
-                move |state, caller, headers, params, body| invite(route, state, caller, headers, params, body),
+                move |state, caller, headers, params, body| {
+                    invite(route, state, caller, headers, params, body)
+                },
                 command_docs::doc(route),
             )
         } else {
             post_with(
-                move |state, caller, headers, params, body| done(route, state, caller, headers, params, body),
+                move |state, caller, headers, params, body| {
+                    done(route, state, caller, headers, params, body)
+                },
                 command_docs::doc(route),
             )
         };
@@ -214,8 +218,7 @@ fn is_json(headers: &HeaderMap) -> bool {
         return false;
     };
     kind.eq_ignore_ascii_case("application")
-        && (subtype.eq_ignore_ascii_case("json")
-            || subtype.to_ascii_lowercase().ends_with("+json"))
+        && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
 }
 
 #[cfg(test)]
@@ -280,8 +283,8 @@ mod tests {
             json!({"type": "delete_user"}),
             json!({"extra": true}),
         ] {
-            let e = wire_command(&deactivate, vec!["bob@acme.example".into()], body(sent))
-                .unwrap_err();
+            let e =
+                wire_command(&deactivate, vec!["bob@acme.example".into()], body(sent)).unwrap_err();
             assert_eq!((e.status.as_u16(), e.code()), (400, "invalid_input"));
         }
         let e = wire_command(

@@ -24,7 +24,11 @@ fn user_add_with_every_flag_then_list_show_and_activate() {
     ]);
     assert_eq!(doc["command"], "invite_user");
     let id = doc["user_id"].as_str().unwrap().to_owned();
-    assert_eq!(doc["envelopes"].as_array().unwrap().len(), 1, "invited only");
+    assert_eq!(
+        doc["envelopes"].as_array().unwrap().len(),
+        1,
+        "invited only"
+    );
     let e = d.fails(
         1,
         &[

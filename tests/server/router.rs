@@ -203,7 +203,10 @@ async fn directory_commands_and_reads_by_id_or_email() {
     assert_eq!(invited["duplicate"], false);
     let ann = invited["user_id"].as_str().unwrap().to_owned();
     assert_eq!(location, Some(format!("/v1/users/{ann}")));
-    assert_eq!(w.get(&w.owner_token, &location.unwrap()).await.ok()["id"], ann);
+    assert_eq!(
+        w.get(&w.owner_token, &location.unwrap()).await.ok()["id"],
+        ann
+    );
     let user = w
         .get(&w.owner_token, "/v1/users/ann@truckpros.example")
         .await

@@ -32,11 +32,14 @@ pub fn request(command: &Command) -> Result<Request, CliError> {
         Err(e) => return Err(CliError::invalid(format!("the command as JSON: {e}"))),
     };
     body.remove("type");
-    let mut values = route.path_fields.iter().map(|field| match body.remove(*field) {
-        Some(Value::String(s)) => s,
-        Some(other) => other.to_string(),
-        None => String::new(),
-    });
+    let mut values = route
+        .path_fields
+        .iter()
+        .map(|field| match body.remove(*field) {
+            Some(Value::String(s)) => s,
+            Some(other) => other.to_string(),
+            None => String::new(),
+        });
     let path = route
         .path
         .split('/')
@@ -276,10 +279,15 @@ pub(crate) mod tests {
                 .unwrap();
             let answer = app.clone().oneshot(sent).await.unwrap();
             let status = answer.status().as_u16();
-            let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20).await.unwrap();
+            let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
+                .await
+                .unwrap();
             let text = String::from_utf8_lossy(&bytes);
             let name = command.name();
-            assert!(![400, 405, 415].contains(&status), "{name}: {status} {text}");
+            assert!(
+                ![400, 405, 415].contains(&status),
+                "{name}: {status} {text}"
+            );
             assert!(!text.contains("no such endpoint"), "{name}: {text}");
         }
     }
