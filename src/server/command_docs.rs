@@ -4,15 +4,13 @@
 //! command's variant of `Command<UserRef>` without its `type` tag and path fields.
 
 use aide::generate::{in_context, GenContext};
-use aide::openapi::{
-    MediaType, Parameter, ParameterData, ParameterSchemaOrContent, PathStyle, ReferenceOr,
-    RequestBody, SchemaObject,
-};
+use aide::openapi::{MediaType, Parameter, PathStyle, ReferenceOr, RequestBody, SchemaObject};
 use aide::transform::TransformOperation;
 use schemars::{JsonSchema, Schema};
 use serde_json::{json, Map, Value};
 
 use super::command_routes::{template_params, Route};
+use super::extract::parameter_data;
 use crate::domain::{Command, UserRef};
 
 /// The transform documenting `route` on its operation.
@@ -108,22 +106,9 @@ fn path_parameter(param: &str, field: &str, schema: Value) -> Parameter {
         "correlation_id" => "The operation's correlation id.".to_owned(),
         other => format!("The {other}'s name."),
     };
+    let schema = Schema::try_from(schema).unwrap_or_else(|_| Schema::default());
     Parameter::Path {
-        parameter_data: ParameterData {
-            name: param.to_owned(),
-            description: Some(description),
-            required: true,
-            format: ParameterSchemaOrContent::Schema(SchemaObject {
-                json_schema: Schema::try_from(schema).unwrap_or_else(|_| Schema::default()),
-                example: None,
-                external_docs: None,
-            }),
-            extensions: Default::default(),
-            deprecated: None,
-            example: None,
-            examples: Default::default(),
-            explode: None,
-        },
+        parameter_data: parameter_data(param, &description, true, schema),
         style: PathStyle::Simple,
     }
 }

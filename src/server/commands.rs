@@ -7,6 +7,9 @@
 
 use aide::axum::routing::post_with;
 use aide::axum::ApiRouter;
+use aide::generate::GenContext;
+use aide::openapi::Operation;
+use aide::OperationInput;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
@@ -32,16 +35,12 @@ pub fn routes() -> ApiRouter<AppState> {
     command_routes::routes().fold(ApiRouter::new(), |router, route| {
         let endpoint = if route.creates {
             post_with(
-                move |state, caller, headers, params, body| {
-                    invite(route, state, caller, headers, params, body)
-                },
+                move |state, request| invite(route, state, request),
                 command_docs::doc(route),
             )
         } else {
             post_with(
-                move |state, caller, headers, params, body| {
-                    done(route, state, caller, headers, params, body)
-                },
+                move |state, request| done(route, state, request),
                 command_docs::doc(route),
             )
         };
@@ -53,13 +52,9 @@ pub fn routes() -> ApiRouter<AppState> {
 async fn done(
     route: Route,
     State(state): State<AppState>,
-    caller: Caller,
-    headers: CommandHeaders,
-    params: PathParams,
-    body: CommandBody,
+    request: CommandRequest,
 ) -> Result<Json<CommandResult>, ApiError> {
-    let command = wire_command(&route, params.0, body.0)?;
-    let appended = execute(&state, &caller, &headers, command).await?;
+    let appended = request.execute(&route, &state).await?;
     Ok(Json(CommandResult::from(&appended)))
 }
 
@@ -67,13 +62,9 @@ async fn done(
 async fn invite(
     route: Route,
     State(state): State<AppState>,
-    caller: Caller,
-    headers: CommandHeaders,
-    params: PathParams,
-    body: CommandBody,
+    request: CommandRequest,
 ) -> Result<Created<Invited>, ApiError> {
-    let command = wire_command(&route, params.0, body.0)?;
-    let appended = execute(&state, &caller, &headers, command).await?;
+    let appended = request.execute(&route, &state).await?;
     let user_id = invited_user(&state, &appended).await?;
     Ok(Created {
         location: format!("/v1/users/{user_id}"),
@@ -111,31 +102,71 @@ pub fn wire_command(
         .map_err(|e| ApiError::bad_request(format!("{tag}: {e}")))
 }
 
-/// Resolves `command`'s users in the caller's org, decides it as the caller and appends
-/// its events.
-async fn execute(
-    state: &AppState,
-    caller: &Caller,
-    headers: &CommandHeaders,
-    command: Command<UserRef>,
-) -> Result<Appended, ApiError> {
-    let (command, on_behalf_of) = {
-        let projections = state.engine().state();
-        let org = caller.org(&projections)?;
-        let on_behalf_of = resolve_opt(headers.on_behalf_of.as_ref(), org)?;
-        let command =
-            command.resolve(|user, lookup| user.resolve(org, lookup == Lookup::DeletedToo))?;
-        (command, on_behalf_of)
-    };
-    let meta = CommandMeta {
-        org_id: caller.org_id,
-        actor: caller.actor.clone(),
-        on_behalf_of,
-        command_id: headers.command_id(caller.org_id, &caller.actor),
-        correlation_id: headers.correlation_id,
-        causation_id: None,
-    };
-    Ok(state.engine().execute(meta, command).await?)
+/// Who sends a command and what: the caller (bearer token), the command headers, the
+/// path's parameters and the JSON body, extracted in that order.
+#[derive(Debug)]
+pub struct CommandRequest {
+    caller: Caller,
+    headers: CommandHeaders,
+    params: PathParams,
+    body: CommandBody,
+}
+
+impl CommandRequest {
+    /// Reads the wire command of `route`, resolves its users in the caller's org,
+    /// decides it as the caller and appends its events. Durable when it returns `Ok`
+    /// (see [`crate::Engine::execute`]).
+    async fn execute(self, route: &Route, state: &AppState) -> Result<Appended, ApiError> {
+        let Self {
+            caller,
+            headers,
+            params,
+            body,
+        } = self;
+        let command = wire_command(route, params.0, body.0)?;
+        let (command, on_behalf_of) = {
+            let projections = state.engine().state();
+            let org = caller.org(&projections)?;
+            let on_behalf_of = resolve_opt(headers.on_behalf_of.as_ref(), org)?;
+            let command =
+                command.resolve(|user, lookup| user.resolve(org, lookup == Lookup::DeletedToo))?;
+            (command, on_behalf_of)
+        };
+        let meta = CommandMeta {
+            org_id: caller.org_id,
+            actor: caller.actor.clone(),
+            on_behalf_of,
+            command_id: headers.command_id(caller.org_id, &caller.actor),
+            correlation_id: headers.correlation_id,
+            causation_id: None,
+        };
+        Ok(state.engine().execute(meta, command).await?)
+    }
+}
+
+impl FromRequest<AppState> for CommandRequest {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let caller = Caller::from_request_parts(&mut parts, state).await?;
+        let headers = CommandHeaders::from_request_parts(&mut parts, state).await?;
+        let params = PathParams::from_request_parts(&mut parts, state).await?;
+        let body = CommandBody::from_request(Request::from_parts(parts, body), state).await?;
+        Ok(Self {
+            caller,
+            headers,
+            params,
+            body,
+        })
+    }
+}
+
+impl OperationInput for CommandRequest {
+    fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
+        Caller::operation_input(ctx, operation);
+        CommandHeaders::operation_input(ctx, operation);
+    }
 }
 
 /// The id of the user an invitation's events invited.
@@ -173,7 +204,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParams {
     }
 }
 
-impl aide::OperationInput for PathParams {}
+impl OperationInput for PathParams {}
 
 /// A command's JSON body as an object: an empty body is `{}` (commands whose fields all
 /// come from the path need none); anything else must be JSON (`415` otherwise), an
@@ -203,7 +234,7 @@ impl<S: Send + Sync> FromRequest<S> for CommandBody {
     }
 }
 
-impl aide::OperationInput for CommandBody {}
+impl OperationInput for CommandBody {}
 
 /// `Content-Type: application/json` or `application/…+json`, parameters allowed.
 fn is_json(headers: &HeaderMap) -> bool {

@@ -47,26 +47,37 @@ pub fn header_parameter<T: JsonSchema>(
     name: &str,
     description: &str,
 ) {
+    let schema = ctx.schema.subschema_for::<T>();
     operation
         .parameters
         .push(ReferenceOr::Item(Parameter::Header {
-            parameter_data: ParameterData {
-                name: name.to_owned(),
-                description: Some(description.to_owned()),
-                required: false,
-                format: ParameterSchemaOrContent::Schema(SchemaObject {
-                    json_schema: ctx.schema.subschema_for::<T>(),
-                    example: None,
-                    external_docs: None,
-                }),
-                extensions: Default::default(),
-                deprecated: None,
-                example: None,
-                examples: Default::default(),
-                explode: None,
-            },
+            parameter_data: parameter_data(name, description, false, schema),
             style: HeaderStyle::Simple,
         }));
+}
+
+/// A parameter's name, description, whether it is required and its schema.
+pub fn parameter_data(
+    name: &str,
+    description: &str,
+    required: bool,
+    json_schema: schemars::Schema,
+) -> ParameterData {
+    ParameterData {
+        name: name.to_owned(),
+        description: Some(description.to_owned()),
+        required,
+        format: ParameterSchemaOrContent::Schema(SchemaObject {
+            json_schema,
+            example: None,
+            external_docs: None,
+        }),
+        extensions: Default::default(),
+        deprecated: None,
+        example: None,
+        examples: Default::default(),
+        explode: None,
+    }
 }
 
 /// A JSON request body.
