@@ -144,7 +144,7 @@ impl OperationInput for CommandHeaders {
             ctx,
             operation,
             "On-Behalf-Of",
-            "R6: the deactivated user (id or email) an admin acts for.",
+            "The deactivated user (id or email) an admin acts for; the events record both.",
         );
         header_parameter::<CorrelationId>(
             ctx,
