@@ -20,6 +20,7 @@ pub enum OffboardingOperation {
 
 /// What happens to the user's account once everything has moved (R16, R22).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum FollowUp {
     #[default]

@@ -5,6 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use offboard_events::{DistributionKind, FollowUp, PrincipalKind};
+
+use crate::domain::Strategy;
 
 /// Where the data lives when neither `--data` nor `OFFBOARD_DATA` says.
 pub const DEFAULT_DATA_DIR: &str = "./offboard-data";
@@ -268,19 +271,10 @@ pub struct PolicyArgs {
     pub delete_requires_no_credit_history: Option<bool>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PrincipalKindArg {
-    Support,
-    Auditor,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum PrincipalCmd {
     /// Let a support agent or an auditor serve this org.
-    Add {
-        kind: PrincipalKindArg,
-        name: String,
-    },
+    Add { kind: PrincipalKind, name: String },
     /// List the principals serving this org.
     List,
 }
@@ -380,20 +374,13 @@ pub enum DutyCmd {
     List,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DistributionKindArg {
-    Rotation,
-    Automation,
-    Integration,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum DistributionCmd {
     /// Create a distribution with weighted members.
     Add {
         name: String,
         #[arg(long)]
-        kind: DistributionKindArg,
+        kind: DistributionKind,
         /// USER=WEIGHT, repeated or comma-separated.
         #[arg(
             long = "member",
@@ -452,19 +439,6 @@ pub enum CreditsCmd {
     Show,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StrategyArg {
-    RoundRobin,
-    Even,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ThenArg {
-    None,
-    Deactivate,
-    Delete,
-}
-
 #[derive(Debug, Args)]
 pub struct TransferAllBuyers {
     pub from: String,
@@ -472,7 +446,7 @@ pub struct TransferAllBuyers {
     #[arg(long, required = true, value_name = "USER", value_delimiter = ',')]
     pub to: Vec<String>,
     #[arg(long, value_enum, default_value = "round-robin")]
-    pub strategy: StrategyArg,
+    pub strategy: Strategy,
 }
 
 #[derive(Debug, Args)]
@@ -492,7 +466,7 @@ pub struct TransferArgs {
     #[arg(long, required = true, value_name = "USER", value_delimiter = ',')]
     pub to: Vec<String>,
     #[arg(long, value_enum, default_value = "round-robin")]
-    pub strategy: StrategyArg,
+    pub strategy: Strategy,
 }
 
 #[derive(Debug, Args)]
@@ -501,7 +475,7 @@ pub struct TransferAccount {
     #[arg(long, value_name = "USER")]
     pub to: String,
     #[arg(long, value_enum, default_value = "none")]
-    pub then: ThenArg,
+    pub then: FollowUp,
     #[arg(long, value_name = "PHRASE")]
     pub confirm: Option<String>,
 }
@@ -514,7 +488,7 @@ pub struct OffboardArgs {
     pub plan: Option<PathBuf>,
     /// What happens to the account after the moves [guided default: asked].
     #[arg(long, value_enum)]
-    pub then: Option<ThenArg>,
+    pub then: Option<FollowUp>,
     #[arg(long, value_name = "PHRASE")]
     pub confirm: Option<String>,
 }

@@ -17,6 +17,36 @@ use super::remote::Remote;
 use super::{resolve, Session};
 use crate::domain::{plural, Command};
 use crate::engine::{Appended, CommandMeta, Engine};
+use crate::server::CommandResult;
+
+/// The `--json` document of a write: `ok`, `command` (the type tag) and `message`, the
+/// API's answer to the same command (`CommandResult`: `command_id`, `correlation_id`,
+/// `positions` as `{first, last}` or `null`, `events` a count, `duplicate`), the
+/// appended `envelopes` themselves, then `extra`'s fields.
+pub fn written(
+    command: &str,
+    message: String,
+    appended: &Appended,
+    envelopes: &[Envelope],
+    extra: Value,
+) -> Result<Value, CliError> {
+    let result = serde_json::to_value(CommandResult::from(appended));
+    let envelopes = serde_json::to_value(envelopes);
+    let mut doc = json!({ "ok": true, "command": command, "message": message });
+    let parts = [
+        result.map_err(std::io::Error::from)?,
+        json!({ "envelopes": envelopes.map_err(std::io::Error::from)? }),
+        extra,
+    ];
+    if let Some(doc) = doc.as_object_mut() {
+        for part in parts {
+            if let Value::Object(fields) = part {
+                doc.extend(fields);
+            }
+        }
+    }
+    Ok(doc)
+}
 
 /// Where commands run.
 #[derive(Clone, Copy, Debug)]
@@ -293,19 +323,7 @@ impl Ctx<'_> {
         let lines = self.describe(done, lead)?;
         let appended = &done.appended;
         if self.out.is_json() {
-            let mut doc = json!({
-                "ok": true,
-                "command": command,
-                "message": lines.join("\n"),
-                "command_id": appended.command_id,
-                "correlation_id": appended.correlation_id,
-                "positions": appended.positions.map(|(a, b)| [a, b]),
-                "duplicate": appended.duplicate,
-                "events": done.events,
-            });
-            if let (Some(doc), Value::Object(extra)) = (doc.as_object_mut(), extra) {
-                doc.extend(extra);
-            }
+            let doc = written(command, lines.join("\n"), appended, &done.events, extra)?;
             self.out.doc(&doc)?;
         } else {
             for line in &lines {

@@ -10,32 +10,15 @@ use std::io::IsTerminal;
 use offboard_events::{FollowUp, UserId};
 use serde_json::{json, Value};
 
-use super::args::{
-    OffboardArgs, StrategyArg, ThenArg, TransferAccount, TransferAllBuyers, TransferArgs,
-};
+use super::args::{OffboardArgs, TransferAccount, TransferAllBuyers, TransferArgs};
 use super::describe::{kind_word, members};
 use super::error::CliError;
 use super::guided::{self, Prompter, TerminalPrompter};
 use super::names::Names;
 use super::plan_file::PlanFile;
 use super::{resolve, Backend, Ctx};
-use crate::domain::{self, plural, Command, Strategy};
+use crate::domain::{self, plural, Command};
 use crate::server::{BlockerView, PlanView};
-
-pub fn strategy(s: StrategyArg) -> Strategy {
-    match s {
-        StrategyArg::RoundRobin => Strategy::RoundRobin,
-        StrategyArg::Even => Strategy::Even,
-    }
-}
-
-pub fn then(t: ThenArg) -> FollowUp {
-    match t {
-        ThenArg::None => FollowUp::None,
-        ThenArg::Deactivate => FollowUp::Deactivate,
-        ThenArg::Delete => FollowUp::Delete,
-    }
-}
 
 /// `plan USER [--template]` (R21): read-only.
 pub fn plan(cx: &mut Ctx, user: &str, template: bool) -> Result<(), CliError> {
@@ -154,7 +137,7 @@ pub fn transfer_all_buyers(cx: &mut Ctx, a: &TransferAllBuyers) -> Result<(), Cl
             from,
             kind: "buyer".to_owned(),
             to,
-            strategy: strategy(a.strategy),
+            strategy: a.strategy,
         },
         None,
     )?;
@@ -169,7 +152,7 @@ pub fn transfer(cx: &mut Ctx, a: &TransferArgs) -> Result<(), CliError> {
             from,
             kind: kind.clone(),
             to,
-            strategy: strategy(a.strategy),
+            strategy: a.strategy,
         },
         None => {
             let [to] = to.as_slice() else {
@@ -199,7 +182,7 @@ pub fn transfer_account(cx: &mut Ctx, a: &TransferAccount) -> Result<(), CliErro
         Command::TransferAccount {
             from,
             to,
-            then: then(a.then),
+            then: a.then,
             confirm: a.confirm.clone(),
         },
         None,
@@ -215,7 +198,7 @@ pub fn offboard(cx: &mut Ctx, a: &OffboardArgs) -> Result<(), CliError> {
     let (file, follow_up, confirm) = match &a.plan {
         Some(path) => (
             PlanFile::read(path)?,
-            a.then.map_or(FollowUp::None, then),
+            a.then.unwrap_or(FollowUp::None),
             a.confirm.clone(),
         ),
         None => {
@@ -241,7 +224,7 @@ pub fn offboard(cx: &mut Ctx, a: &OffboardArgs) -> Result<(), CliError> {
                     n,
                     &plan,
                     actor,
-                    a.then.map(then),
+                    a.then,
                     a.confirm.clone(),
                 ))
             })?;

@@ -299,7 +299,7 @@ fn report_import(
             "imported": imported,
             "skipped": skipped,
             "commands": commands,
-            "positions": positions.map(|(a, b)| [a, b]),
+            "positions": positions.map(|(first, last)| crate::server::Positions { first, last }),
             "owners": counts,
         }))?;
     } else {

@@ -5,7 +5,7 @@ use offboard_events::{DistributionKind, Member, UserId};
 use serde::Serialize;
 use serde_json::json;
 
-use super::args::{DistributionCmd, DistributionKindArg, DutyCmd, LabelCmd};
+use super::args::{DistributionCmd, DutyCmd, LabelCmd};
 use super::describe::{kind_word, members as member_list};
 use super::error::CliError;
 use super::{resolve, Ctx};
@@ -77,11 +77,7 @@ pub fn distribution(cx: &mut Ctx, c: &DistributionCmd) -> Result<(), CliError> {
             members: m,
             backup,
         } => {
-            let kind = match kind {
-                DistributionKindArg::Rotation => DistributionKind::Rotation,
-                DistributionKindArg::Automation => DistributionKind::Automation,
-                DistributionKindArg::Integration => DistributionKind::Integration,
-            };
+            let kind = *kind;
             let members = members(cx, m)?;
             let backup = match backup {
                 Some(b) => cx.optional_user(b)?,

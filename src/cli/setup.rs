@@ -5,11 +5,12 @@ use offboard_events::{Actor, OrgId, Policy, PrincipalKind};
 use serde::Serialize;
 use serde_json::json;
 
-use super::args::{Init, PolicyArgs, PrincipalCmd, PrincipalKindArg};
+use super::args::{Init, PolicyArgs, PrincipalCmd};
+use super::context::written;
 use super::error::CliError;
 use super::names::Names;
 use super::{resolve, Ctx};
-use crate::domain::{Command, NewUser};
+use crate::domain::{Command, NewUser, PolicyChange};
 use crate::engine::CommandMeta;
 
 /// `init --org NAME --owner-email …`: a new org whose owner is active at once.
@@ -41,18 +42,10 @@ pub fn init(cx: &mut Ctx, a: &Init) -> Result<(), CliError> {
     };
     let events = cx.events_of(&appended)?;
     if cx.out.is_json() {
-        cx.out.doc(&json!({
-            "ok": true,
-            "command": "create_organization",
-            "message": format!("Created organization {org:?} owned by {}.", a.owner_email),
-            "org_id": org_id,
-            "owner_id": owner,
-            "command_id": appended.command_id,
-            "correlation_id": appended.correlation_id,
-            "positions": appended.positions.map(|(x, y)| [x, y]),
-            "duplicate": appended.duplicate,
-            "events": events,
-        }))?;
+        let message = format!("Created organization {org:?} owned by {}.", a.owner_email);
+        let extra = json!({ "org_id": org_id, "owner_id": owner });
+        let doc = written("create_organization", message, &appended, &events, extra)?;
+        cx.out.doc(&doc)?;
     } else {
         cx.out.line(format!(
             "Created organization {org:?} (id {org_id}) in {}, owned by {} (id {owner}).",
@@ -80,23 +73,17 @@ pub fn policy(cx: &mut Ctx, a: &PolicyArgs) -> Result<(), CliError> {
         }
         return Ok(());
     }
-    let policy = Policy {
-        confirmation_phrase: a
-            .confirmation_phrase
-            .clone()
-            .unwrap_or(current.confirmation_phrase),
-        retention_days: a.retention_days.unwrap_or(current.retention_days),
-        deactivate_requires_demotion: a
-            .deactivate_requires_demotion
-            .unwrap_or(current.deactivate_requires_demotion),
-        delete_requires_no_credit_history: a
-            .delete_requires_no_credit_history
-            .unwrap_or(current.delete_requires_no_credit_history),
+    let change = PolicyChange {
+        confirmation_phrase: a.confirmation_phrase.clone(),
+        retention_days: a.retention_days,
+        deactivate_requires_demotion: a.deactivate_requires_demotion,
+        delete_requires_no_credit_history: a.delete_requires_no_credit_history,
     };
+    // The domain applies the change to the policy in force when it decides; this is
+    // what it will be unless another change lands first.
+    let policy = change.applied_to(&current);
     cx.run_with(
-        Command::SetPolicy {
-            policy: policy.clone(),
-        },
+        Command::SetPolicy(change),
         None,
         json!({ "policy": policy }),
     )?;
@@ -131,13 +118,9 @@ struct PrincipalView<'a> {
 pub fn principal(cx: &mut Ctx, c: &PrincipalCmd) -> Result<(), CliError> {
     match c {
         PrincipalCmd::Add { kind, name } => {
-            let kind = match kind {
-                PrincipalKindArg::Support => PrincipalKind::Support,
-                PrincipalKindArg::Auditor => PrincipalKind::Auditor,
-            };
             cx.run(
                 Command::RegisterPrincipal {
-                    kind,
+                    kind: *kind,
                     name: name.clone(),
                 },
                 None,

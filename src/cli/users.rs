@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::args::{GroupCmd, UserAdd, UserCmd};
+use super::context::written;
 use super::error::CliError;
 use super::names::Names;
 use super::remote::Remote;
@@ -128,17 +129,9 @@ fn add(cx: &mut Ctx, a: &UserAdd) -> Result<(), CliError> {
     let lines = cx.describe(&done, None)?;
     let appended = &done.appended;
     if cx.out.is_json() {
-        cx.out.doc(&json!({
-            "ok": true,
-            "command": name,
-            "message": lines.join("\n"),
-            "user_id": user_id,
-            "command_id": appended.command_id,
-            "correlation_id": appended.correlation_id,
-            "positions": appended.positions.map(|(x, y)| [x, y]),
-            "duplicate": appended.duplicate,
-            "events": done.events,
-        }))?;
+        let extra = json!({ "user_id": user_id });
+        let doc = written(&name, lines.join("\n"), appended, &done.events, extra)?;
+        cx.out.doc(&doc)?;
     } else {
         for l in lines {
             cx.out.line(l);

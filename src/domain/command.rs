@@ -1,17 +1,23 @@
 //! Every command of the domain: what an administrator, support agent or the engine asks
-//! for. Commands name users by id (the CLI and API resolve emails first); their only
-//! output is events or a [`super::DomainError`].
+//! for, and the wire contract of the API. `Command` (users by id) is what the domain
+//! decides; `Command<UserRef>` (users by id or email) is what the API takes and a client
+//! sends, the same serde and JSON Schema definition; [`Command::map_users`] maps one to
+//! the other. A command's only output is events or a [`super::DomainError`].
 
 use std::collections::BTreeMap;
 
 use offboard_events::{
-    CorrelationId, CreditAccount, DistributionKind, FollowUp, Member, Policy, PrincipalKind,
-    ResourceKey, Role, UserId,
+    CorrelationId, DistributionKind, FollowUp, Policy, PrincipalKind, ResourceKey, Role, UserId,
 };
-use serde::{Deserialize, Serialize};
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
 
-/// How several recipients share transferred resources (R15).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+use super::naming::UserNaming;
+
+/// How several recipients share transferred resources.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     /// Resource i (in key order) goes to recipient i mod n.
@@ -35,37 +41,87 @@ impl std::str::FromStr for Strategy {
 }
 
 /// Recipients for one kind of resource in a guided offboarding.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Recipients {
-    pub to: Vec<UserId>,
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(bound = "", deny_unknown_fields)]
+pub struct Recipients<U: UserNaming = UserId> {
+    pub to: Vec<U>,
     #[serde(default)]
     pub strategy: Strategy,
 }
 
-/// A whole offboarding decided up front (R21, R22): every choice of the guided steps.
+/// A whole offboarding decided up front: every choice of the guided steps.
 /// Anything the user holds that the plan does not mention goes to `default_to`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct OffboardPlan {
-    /// Kind → who receives that kind (step 1 of seed 003: "reassign leads").
-    pub resources: BTreeMap<String, Recipients>,
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(bound = "", default, deny_unknown_fields)]
+pub struct OffboardPlan<U: UserNaming = UserId> {
+    /// Kind → who receives that kind.
+    pub resources: BTreeMap<String, Recipients<U>>,
     /// Who receives whatever is not listed: other kinds, duties, managed users.
-    pub default_to: Option<UserId>,
-    /// Distribution name → its new members and weights (steps 2–3: the suggested
-    /// rebalance is used where a distribution is not listed).
-    pub distributions: BTreeMap<String, Vec<Member>>,
-    /// Label name → who replaces the user in it (step 4); unlisted labels just lose the user.
-    pub labels: BTreeMap<String, UserId>,
+    pub default_to: Option<U>,
+    /// Distribution name → its new members and weights (the suggested rebalance is used
+    /// where a distribution is not listed).
+    pub distributions: BTreeMap<String, Vec<U::Member>>,
+    /// Label name → who replaces the user in it; unlisted labels just lose the user.
+    pub labels: BTreeMap<String, U>,
     /// Duty name → new holder.
-    pub duties: BTreeMap<String, UserId>,
+    pub duties: BTreeMap<String, U>,
     /// New manager of the user's reports.
-    pub reports_to: Option<UserId>,
-    /// Where unused credits go.
-    pub credits_to: Option<CreditAccount>,
+    pub reports_to: Option<U>,
+    /// Where unused credits go: the pool or a user.
+    pub credits_to: Option<U::Account>,
 }
 
-/// A new user's details (R2).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// By hand: a derived `Default` would ask `U: Default`, which user names have no use for.
+impl<U: UserNaming> Default for OffboardPlan<U> {
+    fn default() -> Self {
+        Self {
+            resources: BTreeMap::new(),
+            default_to: None,
+            distributions: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            duties: BTreeMap::new(),
+            reports_to: None,
+            credits_to: None,
+        }
+    }
+}
+
+/// The policy fields to change; the others keep the value in force when the command is
+/// decided (so two changes of different fields never undo each other).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deactivate_requires_demotion: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation_phrase: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_requires_no_credit_history: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
+}
+
+impl PolicyChange {
+    /// `current` with the fields this change names replaced.
+    pub fn applied_to(&self, current: &Policy) -> Policy {
+        Policy {
+            deactivate_requires_demotion: self
+                .deactivate_requires_demotion
+                .unwrap_or(current.deactivate_requires_demotion),
+            confirmation_phrase: self
+                .confirmation_phrase
+                .clone()
+                .unwrap_or_else(|| current.confirmation_phrase.clone()),
+            delete_requires_no_credit_history: self
+                .delete_requires_no_credit_history
+                .unwrap_or(current.delete_requires_no_credit_history),
+            retention_days: self.retention_days.unwrap_or(current.retention_days),
+        }
+    }
+}
+
+/// A new user's details.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NewUser {
     pub email: String,
     pub first_name: String,
@@ -75,19 +131,36 @@ pub struct NewUser {
 }
 
 /// A command. Serialized with a `type` tag, e.g. `{"type":"deactivate_user","user":"…"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Command {
+///
+/// Users are ids in the domain (`Command`, the default) and ids or emails on the wire
+/// (`Command<UserRef>`). Unknown fields are refused.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, strum::EnumDiscriminants,
+)]
+#[strum_discriminants(
+    name(CommandKind),
+    vis(pub),
+    derive(Hash, PartialOrd, Ord, strum::EnumIter, strum::IntoStaticStr),
+    strum(serialize_all = "snake_case")
+)]
+#[serde(
+    bound = "",
+    tag = "type",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
+pub enum Command<U: UserNaming = UserId> {
     // Organization (R3, R5, R8, R10, R11).
+    /// Not in the API's schema: only the system actor creates organizations.
+    #[schemars(skip)]
     CreateOrganization {
         name: String,
         owner: NewUser,
     },
-    SetPolicy {
-        policy: Policy,
-    },
+    /// Change the fields named; the others keep their value.
+    SetPolicy(PolicyChange),
     TransferOrgOwnership {
-        to: UserId,
+        to: U,
     },
     RegisterPrincipal {
         kind: PrincipalKind,
@@ -101,65 +174,67 @@ pub enum Command {
         #[serde(default = "member")]
         role: Role,
         #[serde(default)]
-        manager: Option<UserId>,
-        /// Seed 004's "active" toggle: activate right away.
-        #[serde(default)]
+        manager: Option<U>,
+        /// Activate right away (the default); `false` leaves the user invited.
+        #[serde(default = "yes")]
         active: bool,
     },
     ActivateUser {
-        user: UserId,
+        user: U,
     },
     ChangeRole {
-        user: UserId,
+        user: U,
         role: Role,
     },
     SetManager {
-        user: UserId,
-        manager: Option<UserId>,
+        user: U,
+        manager: Option<U>,
     },
     CreateGroup {
         name: String,
-        owner: UserId,
+        owner: U,
     },
     JoinGroup {
         group: String,
-        user: UserId,
+        user: U,
     },
     LeaveGroup {
         group: String,
-        user: UserId,
+        user: U,
     },
     DeactivateUser {
-        user: UserId,
+        user: U,
     },
     ReactivateUser {
-        user: UserId,
+        user: U,
     },
     DeleteUser {
-        user: UserId,
+        user: U,
         confirm: String,
     },
 
     // Resources (R14–R16).
     RegisterResources {
-        owner: UserId,
+        owner: U,
+        #[serde(deserialize_with = "checked_keys")]
         resources: Vec<ResourceKey>,
     },
     TransferResources {
-        from: UserId,
+        from: U,
+        #[serde(deserialize_with = "checked_keys")]
         resources: Vec<ResourceKey>,
-        to: UserId,
+        to: U,
     },
     TransferAll {
-        from: UserId,
+        from: U,
         kind: String,
-        to: Vec<UserId>,
+        to: Vec<U>,
         #[serde(default)]
         strategy: Strategy,
     },
     TransferAccount {
-        from: UserId,
-        to: UserId,
+        from: U,
+        to: U,
         #[serde(default)]
         then: FollowUp,
         #[serde(default)]
@@ -169,43 +244,43 @@ pub enum Command {
     // Duties, distributions, labels (R17–R19).
     AssignDuty {
         duty: String,
-        to: UserId,
+        to: U,
     },
     CreateDistribution {
         name: String,
         kind: DistributionKind,
-        members: Vec<Member>,
+        members: Vec<U::Member>,
         #[serde(default)]
-        backup: Option<UserId>,
+        backup: Option<U>,
     },
-    /// Remove a member; `members` overrides the suggested rebalance (R18).
+    /// Remove a member; `members` overrides the suggested rebalance.
     RemoveDistributionMember {
         distribution: String,
-        user: UserId,
+        user: U,
         #[serde(default)]
-        members: Option<Vec<Member>>,
+        members: Option<Vec<U::Member>>,
     },
     SetDistributionMembers {
         distribution: String,
-        members: Vec<Member>,
+        members: Vec<U::Member>,
     },
     SetDistributionBackup {
         distribution: String,
-        backup: Option<UserId>,
+        backup: Option<U>,
     },
     CreateLabel {
         name: String,
-        members: Vec<UserId>,
+        members: Vec<U>,
     },
     AddLabelMember {
         label: String,
-        user: UserId,
+        user: U,
     },
     RemoveLabelMember {
         label: String,
-        user: UserId,
+        user: U,
         #[serde(default)]
-        replacement: Option<UserId>,
+        replacement: Option<U>,
     },
 
     // Credits (R20).
@@ -213,22 +288,22 @@ pub enum Command {
         amount: u64,
     },
     GrantCredits {
-        user: UserId,
+        user: U,
         amount: u64,
     },
     UseCredits {
-        user: UserId,
+        user: U,
         amount: u64,
     },
     TransferCredits {
-        from: CreditAccount,
-        to: CreditAccount,
+        from: U::Account,
+        to: U::Account,
         amount: u64,
     },
 
     // Restore, revert, retention (R12, R13).
     RestoreUser {
-        user: UserId,
+        user: U,
         #[serde(default)]
         return_ownership: bool,
         #[serde(default)]
@@ -240,15 +315,16 @@ pub enum Command {
         correlation_id: CorrelationId,
     },
     PurgeUser {
-        user: UserId,
+        user: U,
         confirm: String,
     },
     PurgeExpired,
 
     // The guided offboarding (R22).
     Offboard {
-        user: UserId,
-        plan: OffboardPlan,
+        user: U,
+        #[serde(default)]
+        plan: OffboardPlan<U>,
         #[serde(default)]
         then: FollowUp,
         #[serde(default)]
@@ -260,12 +336,30 @@ fn member() -> Role {
     Role::Member
 }
 
-impl Command {
+fn yes() -> bool {
+    true
+}
+
+/// Resource keys read from outside are checked as they are read: `ResourceKey`'s own
+/// `Deserialize` trusts what it reads (stored events, checked when written) for replay
+/// speed.
+fn checked_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ResourceKey>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|k| k.parse().map_err(serde::de::Error::custom))
+        .collect()
+}
+
+impl<U: UserNaming> Command<U> {
     /// The command's name as its `type` tag spells it.
     pub fn name(&self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
-            .unwrap_or_default()
+        CommandKind::from(self).tag().to_owned()
+    }
+}
+
+impl CommandKind {
+    /// The kind's `type` tag, e.g. `deactivate_user`.
+    pub fn tag(self) -> &'static str {
+        self.into()
     }
 }

@@ -15,6 +15,8 @@ mod duties;
 mod error;
 mod holdings;
 mod labels;
+mod map_users;
+mod naming;
 mod offboarding;
 mod org;
 mod plan;
@@ -27,11 +29,14 @@ use offboard_events::Event;
 use offboard_projections::State;
 
 pub use authority::Scope;
-pub use command::{Command, NewUser, OffboardPlan, Recipients, Strategy};
+pub use command::{
+    Command, CommandKind, NewUser, OffboardPlan, PolicyChange, Recipients, Strategy,
+};
 pub use context::Context;
 pub use credits::MAX_CREDITS;
 pub use error::{Blocker, Decided, DomainError};
 pub use holdings::{plural, Holdings};
+pub use naming::{AccountRef, ById, Lookup, MapUsers, MemberRef, Resolve, UserNaming, UserRef};
 pub use plan::{plan, DistributionPlace, FollowUpBlockers, Plan};
 pub use resources::MAX_REGISTER;
 pub use restore::compensated_correlation;
@@ -49,7 +54,7 @@ pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Ev
     scope.check_impersonation()?;
     match command {
         Command::CreateOrganization { .. } => unreachable!("handled above"),
-        Command::SetPolicy { policy } => org::set_policy(scope, policy),
+        Command::SetPolicy(change) => org::set_policy(scope, change),
         Command::TransferOrgOwnership { to } => org::transfer_ownership(scope, *to),
         Command::RegisterPrincipal { kind, name } => org::register_principal(scope, *kind, name),
 

@@ -2,14 +2,14 @@
 //! (R3), register outside principals (R5).
 
 use offboard_events::{
-    Actor, Event, OrgId, OrgOwnershipTransferred, OrganizationCreated, Policy, PolicyChanged,
+    Actor, Event, OrgId, OrgOwnershipTransferred, OrganizationCreated, PolicyChanged,
     PrincipalKind, PrincipalRegistered, Profile, Role, UserActivated, UserId, UserInvited,
     UserRoleChanged,
 };
 use offboard_projections::State;
 
 use super::authority::Scope;
-use super::command::NewUser;
+use super::command::{NewUser, PolicyChange};
 use super::context::Context;
 use super::error::{Decided, DomainError};
 use super::validate;
@@ -61,8 +61,9 @@ pub fn profile(user: &NewUser) -> Decided<Profile> {
 }
 
 /// Only the owner sets policy.
-pub fn set_policy(scope: Scope, policy: &Policy) -> Decided<Vec<Event>> {
+pub fn set_policy(scope: Scope, change: &PolicyChange) -> Decided<Vec<Event>> {
     scope.require_role(Role::Owner)?;
+    let policy = &change.applied_to(scope.org.policy());
     validate::required_text("confirmation phrase", &policy.confirmation_phrase)?;
     if policy.retention_days == 0 {
         return Err(DomainError::InvalidInput(

@@ -28,12 +28,6 @@ pub struct UserPath {
     pub user: UserRef,
 }
 
-/// A name in the path (group, distribution, label, duty, consumer).
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct NamePath {
-    pub name: String,
-}
-
 /// A business operation (e.g. one offboarding) in the path.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct CorrelationPath {
@@ -47,26 +41,37 @@ pub fn header_parameter<T: JsonSchema>(
     name: &str,
     description: &str,
 ) {
+    let schema = ctx.schema.subschema_for::<T>();
     operation
         .parameters
         .push(ReferenceOr::Item(Parameter::Header {
-            parameter_data: ParameterData {
-                name: name.to_owned(),
-                description: Some(description.to_owned()),
-                required: false,
-                format: ParameterSchemaOrContent::Schema(SchemaObject {
-                    json_schema: ctx.schema.subschema_for::<T>(),
-                    example: None,
-                    external_docs: None,
-                }),
-                extensions: Default::default(),
-                deprecated: None,
-                example: None,
-                examples: Default::default(),
-                explode: None,
-            },
+            parameter_data: parameter_data(name, description, false, schema),
             style: HeaderStyle::Simple,
         }));
+}
+
+/// A parameter's name, description, whether it is required and its schema.
+pub fn parameter_data(
+    name: &str,
+    description: &str,
+    required: bool,
+    json_schema: schemars::Schema,
+) -> ParameterData {
+    ParameterData {
+        name: name.to_owned(),
+        description: Some(description.to_owned()),
+        required,
+        format: ParameterSchemaOrContent::Schema(SchemaObject {
+            json_schema,
+            example: None,
+            external_docs: None,
+        }),
+        extensions: Default::default(),
+        deprecated: None,
+        example: None,
+        examples: Default::default(),
+        explode: None,
+    }
 }
 
 /// A JSON request body.
@@ -81,7 +86,9 @@ pub struct ApiPath<T>(pub T);
 #[derive(Debug)]
 pub struct ApiQuery<T>(pub T);
 
-fn rejected(status: StatusCode, text: String) -> ApiError {
+/// The API error for a rejected extraction: 413 and 415 keep their status, the rest is
+/// `400 invalid_input` with axum's explanation.
+pub(super) fn rejected(status: StatusCode, text: String) -> ApiError {
     match status {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             status,
@@ -108,7 +115,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-fn json_rejection(e: JsonRejection) -> ApiError {
+pub(super) fn json_rejection(e: JsonRejection) -> ApiError {
     rejected(e.status(), e.body_text())
 }
 

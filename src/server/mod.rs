@@ -13,8 +13,11 @@
 
 mod auth;
 pub mod client;
+mod command_docs;
+pub mod command_routes;
 mod commands;
 pub mod consumers;
+mod created;
 mod error;
 mod extract;
 mod health;

@@ -10,30 +10,13 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use offboard_events::{Actor, CommandId, CorrelationId, OrgId, UserId, UserStatus};
 use offboard_projections::OrgState;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::header_parameter;
 
-/// A user of the caller's organization: the user's id (UUID) or email address.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(transparent)]
-pub struct UserRef(pub String);
-
-impl From<UserId> for UserRef {
-    fn from(id: UserId) -> Self {
-        Self(id.to_string())
-    }
-}
-
-impl From<&str> for UserRef {
-    fn from(s: &str) -> Self {
-        Self(s.to_owned())
-    }
-}
+pub use crate::domain::UserRef;
 
 impl UserRef {
     /// The user this names in `org`. An id is passed on as it is (the domain answers
@@ -70,11 +53,6 @@ impl UserRef {
 /// Resolves an optional user reference.
 pub fn resolve_opt(r: Option<&UserRef>, org: &OrgState) -> Result<Option<UserId>, ApiError> {
     r.map(|r| r.resolve(org, false)).transpose()
-}
-
-/// Resolves a list of user references.
-pub fn resolve_all(refs: &[UserRef], org: &OrgState) -> Result<Vec<UserId>, ApiError> {
-    refs.iter().map(|r| r.resolve(org, false)).collect()
 }
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -166,7 +144,7 @@ impl OperationInput for CommandHeaders {
             ctx,
             operation,
             "On-Behalf-Of",
-            "R6: the deactivated user (id or email) an admin acts for.",
+            "The deactivated user (id or email) an admin acts for; the events record both.",
         );
         header_parameter::<CorrelationId>(
             ctx,

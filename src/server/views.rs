@@ -74,7 +74,8 @@ impl From<&Appended> for CommandResult {
     }
 }
 
-/// The result of inviting a user: the new user's id, and where the events landed.
+/// The result of inviting a user (`201 Created`, `Location: /v1/users/{user_id}`): the
+/// new user's id, and where the events landed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Invited {
     pub user_id: UserId,

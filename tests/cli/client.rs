@@ -70,7 +70,7 @@ fn every_endpoint_family_through_the_cli_answers_as_embedded() {
         "--inactive",
     ]);
     assert_eq!(zoe["command"], "invite_user");
-    assert_eq!(zoe["events"].as_array().unwrap().len(), 1);
+    assert_eq!(zoe["envelopes"].as_array().unwrap().len(), 1);
     let zoe_id = zoe["user_id"].as_str().unwrap().to_owned();
     let activated = c.ok(&["user", "activate", "zoe@acme.example"]);
     assert!(
@@ -238,8 +238,9 @@ fn tokens_through_the_api_and_what_a_token_may_do() {
     let m = server.client(&d, &manager);
     let moved = m.json(&["transfer-all-buyers", PAT, "--to", ANN]);
     assert_eq!(moved["command"], "transfer_all");
-    assert_eq!(moved["events"], json!([]));
-    assert_eq!(moved["positions"].as_array().unwrap().len(), 2);
+    assert_eq!(moved["envelopes"], json!([]));
+    assert!(moved["events"].as_u64().unwrap() > 0, "{moved}");
+    assert!(moved["positions"]["first"].is_u64(), "{moved}");
     assert!(moved["message"].as_str().unwrap().starts_with("Wrote "));
     assert_eq!(m.fails(1, &["history", "--org"])["code"], "forbidden");
     assert_eq!(
@@ -262,9 +263,9 @@ fn tokens_through_the_api_and_what_a_token_may_do() {
     ]);
     let ann_id = c.json(&["user", "show", ANN])["id"].clone();
     // A hand-picked transfer is one event.
-    assert_eq!(moved["events"].as_array().unwrap().len(), 1, "{moved}");
-    assert_eq!(moved["events"][0]["event_type"], "ResourcesTransferred");
-    assert_eq!(moved["events"][0]["on_behalf_of"], ann_id, "{moved}");
+    assert_eq!(moved["events"], 1, "{moved}");
+    assert_eq!(moved["envelopes"][0]["event_type"], "ResourcesTransferred");
+    assert_eq!(moved["envelopes"][0]["on_behalf_of"], ann_id, "{moved}");
 
     // The token decides the org and who acts; some commands are embedded-only.
     let e = c.fails(2, &["--as", BOB, "user", "list"]);

@@ -42,7 +42,10 @@ fn transferred_after(prepare: impl FnOnce(&Dir)) -> Dir {
     d.ok(&["resource", "add", "buyer:B-1", "--owner", PAT_X]);
     prepare(&d);
     let moved = d.json(&["transfer", PAT_X, "--resource", "buyer:B-1", "--to", ANN_X]);
-    assert_eq!(moved["positions"], serde_json::json!([9, 9]));
+    assert_eq!(
+        moved["positions"],
+        serde_json::json!({"first": 9, "last": 9})
+    );
     d
 }
 
@@ -185,7 +188,7 @@ fn repair_explains_without_writing_and_accepting_the_loss_records_it_in_the_log(
         "--last",
         "Y",
     ]);
-    assert_eq!(next["positions"][0], 10);
+    assert_eq!(next["positions"]["first"], 10);
     assert_eq!(d.json(&["repair"])["damaged"], false);
 }
 

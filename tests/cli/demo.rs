@@ -98,7 +98,7 @@ fn the_demo_plays_every_story_and_the_log_verifies() {
         .as_str()
         .unwrap()
         .contains("--as support:casey"));
-    let reverted = restore["output"]["events"]
+    let reverted = restore["output"]["envelopes"]
         .as_array()
         .unwrap()
         .last()

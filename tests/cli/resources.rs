@@ -10,7 +10,7 @@ fn resource_add_registers_and_refuses_bad_keys() {
     let doc = d.json(&["resource", "add", "buyer:B-1", "lead:L-1", "--owner", PAT]);
     assert_eq!(doc["command"], "register_resources");
     assert_eq!(
-        doc["events"][0]["data"]["resources"],
+        doc["envelopes"][0]["data"]["resources"],
         serde_json::json!(["buyer:B-1", "lead:L-1"])
     );
     assert_eq!(

@@ -24,7 +24,7 @@ fn restore_with_return_ownership_brings_back_the_buyers() {
     assert_eq!(d.json(&["owner", "buyer:B-3"])["owner_email"], ANN);
     let doc = d.json(&["restore", PAT, "--return-ownership"]);
     assert_eq!(doc["command"], "restore_user");
-    let events = doc["events"].as_array().unwrap();
+    let events = doc["envelopes"].as_array().unwrap();
     assert_eq!(events[0]["event_type"], "UserRestored");
     assert_eq!(events[0]["data"]["status"], "deactivated");
     assert_eq!(
@@ -157,7 +157,8 @@ fn purge_expired_purges_nobody_inside_the_window() {
     let (d, _) = accidental_delete();
     let doc = d.json(&["purge-expired"]);
     assert_eq!(doc["command"], "purge_expired");
-    assert_eq!(doc["events"], serde_json::json!([]));
+    assert_eq!(doc["envelopes"], serde_json::json!([]));
+    assert_eq!(doc["events"], 0);
     assert_eq!(
         d.json(&["user", "list", "--status", "deleted"])["users"]
             .as_array()

@@ -40,7 +40,7 @@ fn distributions_with_members_backup_and_rebalance() {
     ]);
     assert_eq!(doc["command"], "create_distribution");
     assert_eq!(
-        doc["events"][0]["data"]["members"]
+        doc["envelopes"][0]["data"]["members"]
             .as_array()
             .unwrap()
             .len(),

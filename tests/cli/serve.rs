@@ -67,7 +67,7 @@ fn sigterm_stops_the_server_with_exit_0_keeping_every_acknowledged_command() {
             Some(&t),
             Some(&json!({"email": email, "first_name": "N", "last_name": "U", "active": true})),
         );
-        assert_eq!(status, 200, "{answer}");
+        assert_eq!(status, 201, "{answer}");
         acknowledged.push(email);
     }
     assert_eq!(server.terminate(), Some(0));
@@ -175,7 +175,7 @@ fn on_a_full_disk_every_request_is_answered_reads_go_on_and_sigterm_stops_within
                         );
                     }
                     match status {
-                        200 => acknowledged.push(email),
+                        201 => acknowledged.push(email),
                         503 => {
                             let code = answer["error"]["code"].as_str().unwrap().to_owned();
                             assert!(

@@ -22,8 +22,9 @@ fn init_creates_the_org_and_its_active_owner() {
     assert_eq!(doc["ok"], true);
     assert_eq!(doc["command"], "create_organization");
     assert!(doc["org_id"].is_string() && doc["owner_id"].is_string());
-    assert_eq!(doc["positions"], serde_json::json!([1, 3]));
-    let types: Vec<&str> = doc["events"]
+    assert_eq!(doc["positions"], serde_json::json!({"first": 1, "last": 3}));
+    assert_eq!(doc["events"], 3);
+    let types: Vec<&str> = doc["envelopes"]
         .as_array()
         .unwrap()
         .iter()
@@ -33,7 +34,7 @@ fn init_creates_the_org_and_its_active_owner() {
         types,
         ["OrganizationCreated", "UserInvited", "UserActivated"]
     );
-    assert_eq!(doc["events"][0]["actor"]["kind"], "system");
+    assert_eq!(doc["envelopes"][0]["actor"]["kind"], "system");
     let users = d.json(&["user", "list"]);
     assert_eq!(users["users"][0]["role"], "owner");
     assert_eq!(users["users"][0]["status"], "active");

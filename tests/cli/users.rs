@@ -24,7 +24,11 @@ fn user_add_with_every_flag_then_list_show_and_activate() {
     ]);
     assert_eq!(doc["command"], "invite_user");
     let id = doc["user_id"].as_str().unwrap().to_owned();
-    assert_eq!(doc["events"].as_array().unwrap().len(), 1, "invited only");
+    assert_eq!(
+        doc["envelopes"].as_array().unwrap().len(),
+        1,
+        "invited only"
+    );
     let e = d.fails(
         1,
         &[
@@ -125,7 +129,7 @@ fn role_and_manager_changes() {
     let d = acme();
     let doc = d.json(&["user", "role", PAT, "manager"]);
     assert_eq!(doc["command"], "change_role");
-    assert_eq!(doc["events"][0]["data"]["to"], "manager");
+    assert_eq!(doc["envelopes"][0]["data"]["to"], "manager");
     assert_eq!(
         d.fails(1, &["user", "role", BOB, "member"])["code"],
         "invalid_state"

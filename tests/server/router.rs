@@ -96,11 +96,32 @@ async fn the_openapi_document_lists_every_endpoint_with_its_types_and_needs_no_t
         "ErrorBody",
         "CommandResult",
         "PlanView",
-        "InviteBody",
+        "InviteUserRequest",
         "Actor",
     ] {
         assert!(schemas[name].is_object(), "schema {name} missing");
     }
+    // Every command route: an operationId, a summary that cites no rule number, and a
+    // named request body.
+    let commands = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|p| p.get("post"))
+        .filter(|op| op["tags"][0] == "commands");
+    let mut ids = std::collections::BTreeSet::new();
+    for op in commands {
+        let id = op["operationId"].as_str().expect("an operationId");
+        assert!(ids.insert(id.to_owned()), "{id} twice");
+        let summary = op["summary"].as_str().unwrap();
+        assert!(!summary.contains("(R"), "{id}: {summary}");
+        let body = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap();
+        assert!(body.ends_with("Request"), "{id}: {body}");
+    }
+    assert_eq!(ids.len(), 34, "{ids:?}");
+    assert!(ids.contains("deactivateUser"));
     let deactivate = &doc["paths"]["/v1/users/{user}/deactivate"]["post"];
     for status in ["200", "401", "403", "404", "409", "413", "422", "503"] {
         assert!(deactivate["responses"][status].is_object(), "{status}");
@@ -168,18 +189,24 @@ async fn no_token_a_bad_one_or_a_revoked_one_is_401() {
 #[tokio::test]
 async fn directory_commands_and_reads_by_id_or_email() {
     let w = world().await;
-    let invited = w
+    let answer = w
         .post(
             &w.owner_token,
             "/v1/users",
             json!({"email": "Ann@TruckPros.example", "first_name": "Ann", "last_name": "Lee",
-                   "job_title": "Truck Pro"}),
+                   "job_title": "Truck Pro", "active": false}),
         )
-        .await
-        .ok();
+        .await;
+    let location = answer.location.clone();
+    let invited = answer.created();
     assert_eq!(invited["events"], 1);
     assert_eq!(invited["duplicate"], false);
     let ann = invited["user_id"].as_str().unwrap().to_owned();
+    assert_eq!(location, Some(format!("/v1/users/{ann}")));
+    assert_eq!(
+        w.get(&w.owner_token, &location.unwrap()).await.ok()["id"],
+        ann
+    );
     let user = w
         .get(&w.owner_token, "/v1/users/ann@truckpros.example")
         .await
@@ -276,6 +303,16 @@ async fn directory_commands_and_reads_by_id_or_email() {
     .ok();
     let org = w.get(&w.owner_token, "/v1/org").await.ok();
     assert_eq!(org["owner"], sam.to_string());
+    // Without `active`, a new user is active at once (as `offboard user add`).
+    let zed = w
+        .post(
+            &w.owner_token,
+            "/v1/users",
+            json!({"email": "zed@truckpros.example", "first_name": "Zed", "last_name": "Z"}),
+        )
+        .await
+        .created();
+    assert_eq!(zed["events"], 2, "invited and activated");
 }
 
 #[tokio::test]

@@ -20,6 +20,8 @@ pub struct Answer {
     pub status: StatusCode,
     pub body: Value,
     pub text: String,
+    /// The `Location` header, if any.
+    pub location: Option<String>,
 }
 
 impl Answer {
@@ -27,6 +29,14 @@ impl Answer {
     #[track_caller]
     pub fn ok(self) -> Value {
         assert_eq!(self.status, StatusCode::OK, "{}", self.text);
+        self.body
+    }
+
+    /// Asserts `201 Created` with a `Location` header; returns the body.
+    #[track_caller]
+    pub fn created(self) -> Value {
+        assert_eq!(self.status, StatusCode::CREATED, "{}", self.text);
+        assert!(self.location.is_some(), "no Location: {}", self.text);
         self.body
     }
 
@@ -179,7 +189,7 @@ impl World {
                 }),
             )
             .await
-            .ok();
+            .created();
         body["user_id"].as_str().unwrap().parse().unwrap()
     }
 
@@ -245,6 +255,10 @@ pub async fn send(
         .unwrap();
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
@@ -253,6 +267,7 @@ pub async fn send(
         status,
         body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         text,
+        location,
     }
 }
 

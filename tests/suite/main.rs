@@ -13,6 +13,7 @@ mod full_disk;
 mod gwt;
 mod log;
 mod pipeline;
+mod policy;
 mod privacy;
 mod restore;
 mod seed_000_truck_pros;
