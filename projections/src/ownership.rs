@@ -413,6 +413,51 @@ impl Ownership {
         self.keys.len() == 0
     }
 
+    /// At most `limit` of the resources [`Self::list`] gives whose key sorts after
+    /// `after` (`None`: from the start), in key order, and whether more follow. Costs
+    /// one pass over the candidates and a sort of the page only, so walking a large
+    /// listing page by page never sorts the whole of it.
+    pub fn page(
+        &self,
+        kind: Option<&str>,
+        owner: Option<UserId>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> (Vec<(ResourceKey, UserId)>, bool) {
+        let slots: Box<dyn Iterator<Item = u32> + '_> = match owner {
+            Some(user) => {
+                let kind = kind.map(|k| self.kinds.slot(k));
+                Box::new(
+                    self.holdings_of(user)
+                        .iter()
+                        .filter(move |held| kind.is_none_or(|k| Some(held.kind) == k))
+                        .flat_map(|held| held.slots.iter().copied()),
+                )
+            }
+            None => Box::new(
+                (0..self.keys.len() as u32)
+                    .filter(move |slot| kind.is_none_or(|k| kind_of(self.keys.text(*slot)) == k)),
+            ),
+        };
+        let mut texts: Vec<&str> = slots
+            .map(|slot| self.keys.text(slot))
+            .filter(|text| after.is_none_or(|after| *text > after))
+            .collect();
+        let more = texts.len() > limit;
+        if more {
+            texts.select_nth_unstable(limit);
+            texts.truncate(limit);
+        }
+        texts.sort_unstable();
+        let page = texts
+            .into_iter()
+            .map(stored_key)
+            .filter_map(|key| Some((self.owner_of(&key)?, key)))
+            .map(|(owner, key)| (key, owner))
+            .collect();
+        (page, more)
+    }
+
     /// Resources with their owners, optionally of one kind and/or one owner, sorted by key.
     pub fn list(&self, kind: Option<&str>, owner: Option<UserId>) -> Vec<(ResourceKey, UserId)> {
         let keys = match owner {

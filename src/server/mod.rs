@@ -19,6 +19,7 @@ mod error;
 mod extract;
 mod health;
 mod listings;
+mod pages;
 mod queries;
 mod refs;
 mod serve;

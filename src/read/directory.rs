@@ -1,0 +1,68 @@
+//! The directory (R2) as pages: users in the order of their email (case folded), then id.
+
+use offboard_events::UserStatus;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::page::{cut, next_link, page_answer, paged, Cursor, Limit};
+use super::{Query, ReadFailure, Scope};
+use crate::server::UserView;
+
+const LIST: &str = "users";
+
+/// `GET /v1/users`: the directory, or the users in one state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsersQuery {
+    /// Only users in this state (deleted and purged ones included when named).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<UserStatus>,
+    /// Also deleted and purged users (R11 takes them out of the directory).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub include_deleted: bool,
+    #[serde(default, skip_serializing_if = "Limit::is_default")]
+    pub limit: Limit,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<Cursor>,
+}
+
+/// One page of the directory, ordered by email (case folded), then id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UsersPage {
+    pub users: Vec<UserView>,
+    /// The next page's relative URL; `null` on the last page.
+    pub next: Option<String>,
+}
+
+paged!(UsersQuery);
+page_answer!(UsersPage);
+
+impl Query for UsersQuery {
+    type Answer = UsersPage;
+
+    fn path(&self) -> String {
+        "/v1/users".to_owned()
+    }
+
+    fn answer(&self, scope: &Scope<'_>) -> Result<UsersPage, ReadFailure> {
+        let after = self.cursor.as_ref().map(|c| c.key_for(LIST)).transpose()?;
+        let after = after.map(str::to_owned);
+        let listed = self.include_deleted || self.status.is_some();
+        let (users, last) = scope.now(|org| {
+            let users = org
+                .directory()
+                .users()
+                .filter(|u| listed || u.is_listed())
+                .filter(|u| self.status.is_none_or(|s| u.status == s));
+            let key = |u: &&offboard_projections::User| {
+                format!("{}\u{0}{}", u.profile.email.to_lowercase(), u.id)
+            };
+            let (page, last) = cut(users, key, after.as_ref(), self.limit);
+            Ok((page.into_iter().map(|u| UserView::of(org, u)).collect(), last))
+        })?;
+        Ok(UsersPage {
+            users,
+            next: next_link(self, last.map(|k| Cursor::new(LIST, k))),
+        })
+    }
+}
