@@ -294,6 +294,8 @@ pub enum UserCmd {
         /// Only users in this state (invited, active, deactivated, deleted, purged).
         #[arg(long, value_name = "STATUS")]
         status: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Everything about one user.
     Show { user: String },
@@ -563,4 +565,16 @@ pub struct EventsArgs {
     /// (client mode: needs --server).
     #[arg(long)]
     pub follow: bool,
+}
+
+/// Paging of a list command.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PageArgs {
+    /// Print one page of at most N items (1 to 1000) and where the next one starts
+    /// (`next`; go on with --cursor); without it, the whole list.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Go on from where an earlier page ended: the `cursor` of its `next` link.
+    #[arg(long, value_name = "CURSOR")]
+    pub cursor: Option<String>,
 }

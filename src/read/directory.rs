@@ -1,12 +1,15 @@
-//! The directory (R2) as pages: users in the order of their email (case folded), then id.
+//! The directory (R2): one user, and pages of users in the order of their email (case
+//! folded), then id.
 
 use offboard_events::UserStatus;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::ownership::known_user;
 use super::page::{cut, next_link, page_answer, paged, Cursor, Limit};
 use super::{Query, ReadFailure, Scope};
-use crate::server::UserView;
+use crate::server::client::encode_segment;
+use crate::server::{UserRef, UserView};
 
 const LIST: &str = "users";
 
@@ -63,6 +66,36 @@ impl Query for UsersQuery {
         Ok(UsersPage {
             users,
             next: next_link(self, last.map(|k| Cursor::new(LIST, k))),
+        })
+    }
+}
+
+/// `GET /v1/users/{user}`: one user, by id or email (deleted ones too).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserQuery {
+    /// The user's id or email, from the path.
+    #[serde(skip)]
+    pub user: Option<UserRef>,
+}
+
+impl Query for UserQuery {
+    type Answer = UserView;
+
+    fn path(&self) -> String {
+        let user = self.user.as_ref().map_or("", |u| u.0.as_str());
+        format!("/v1/users/{}", encode_segment(user))
+    }
+
+    fn answer(&self, scope: &Scope<'_>) -> Result<UserView, ReadFailure> {
+        let user = self
+            .user
+            .as_ref()
+            .ok_or_else(|| ReadFailure::Invalid("name a user".to_owned()))?;
+        scope.now(|org| {
+            let id = known_user(org, user)?;
+            let u = org.directory().user(id).expect("known_user found it");
+            Ok(UserView::of(org, u))
         })
     }
 }

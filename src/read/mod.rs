@@ -21,7 +21,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use directory::{UsersPage, UsersQuery};
+pub use directory::{UserQuery, UsersPage, UsersQuery};
 pub use history::{HistoryPage, HistoryQuery, HistorySelector};
 pub use listings::{
     CreditsQuery, DistributionsPage, DistributionsQuery, DutiesPage, DutiesQuery, LabelsPage,

@@ -230,6 +230,15 @@ pub fn next_link<Q: Paged + super::Query>(query: &Q, cursor: Option<Cursor>) -> 
     Some(next.url())
 }
 
+/// The `cursor` of a `next` link, as `--cursor` takes it.
+pub fn cursor_of(next: &str) -> Option<String> {
+    let query = next.split_once('?')?.1;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .find_map(|(name, value)| (name == "cursor").then_some(value))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,7 @@ use super::AppState;
 use crate::domain;
 use crate::read::{
     HistoryPage, HistoryQuery, HistorySelector, OwnerChangesPage, OwnerChangesQuery, OwnersPage,
-    OwnersQuery, UsersPage, UsersQuery,
+    OwnersQuery, UserQuery, UsersPage, UsersQuery,
 };
 use crate::integrity::VerifyError;
 
@@ -57,11 +57,12 @@ async fn user(
     caller: Caller,
     ApiPath(path): ApiPath<UserPath>,
 ) -> Result<Json<UserView>, ApiError> {
-    let projections = state.engine().state();
-    let org = caller.may_read(&projections, Read::Directory)?;
-    let id = crate::read::known_user(org, &path.user)?;
-    let user = org.directory().user(id).expect("known_user found it");
-    Ok(Json(UserView::of(org, user)))
+    let query = UserQuery {
+        user: Some(path.user),
+    };
+    pages::answer(&state, &caller, Read::Directory, query)
+        .await
+        .map(Json)
 }
 
 async fn plan(
