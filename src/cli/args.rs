@@ -363,6 +363,8 @@ pub struct OwnersArgs {
     /// A time (RFC 3339 or YYYY-MM-DD, end of that day UTC) or a log position.
     #[arg(long, value_name = "T|POS")]
     pub as_of: Option<String>,
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -535,6 +537,8 @@ pub struct HistoryArgs {
     /// Up to this time (RFC 3339, or YYYY-MM-DD: the end of that day UTC).
     #[arg(long, value_name = "T")]
     pub until: Option<String>,
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 #[derive(Debug, Args)]

@@ -27,7 +27,7 @@ pub use listings::{
     CreditsQuery, DistributionsPage, DistributionsQuery, DutiesPage, DutiesQuery, LabelsPage,
     LabelsQuery,
 };
-pub use ownership::{known_user, OwnerChangesPage, OwnerChangesQuery, OwnersPage, OwnersQuery};
+pub use ownership::{known_user, OwnerAtQuery, OwnerChangesPage, OwnerChangesQuery, OwnersPage, OwnersQuery};
 pub use page::{Cursor, Limit, PageAnswer, Paged, DEFAULT_LIMIT, MAX_LIMIT};
 
 use crate::engine::{Engine, ReadError};

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::page::{cut, next_link, page_answer, paged, Cursor, Limit};
 use super::{email, Query, ReadFailure, Scope};
 use crate::server::client::encode_segment;
-use crate::server::{OwnedResource, OwnershipChangeView, UserRef};
+use crate::server::{OwnedResource, OwnerAt, OwnershipChangeView, UserRef};
 
 const OWNERS: &str = "owners";
 const CHANGES: &str = "owner_changes";
@@ -66,6 +66,61 @@ pub struct OwnerChangesPage {
     pub changes: Vec<OwnershipChangeView>,
     /// The next page's relative URL; `null` on the last page.
     pub next: Option<String>,
+}
+
+/// `GET /v1/resources/{resource}/owner`: who owned a resource, now or as of a time or
+/// position.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerAtQuery {
+    /// The resource (`kind:id`), from the path.
+    #[serde(skip)]
+    pub resource: Option<ResourceKey>,
+    /// RFC 3339 time, e.g. `2026-03-03T09:00:00Z`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+    /// A log position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
+}
+
+impl Query for OwnerAtQuery {
+    type Answer = OwnerAt;
+
+    fn path(&self) -> String {
+        let key = self.resource.as_ref().map_or("", ResourceKey::as_str);
+        format!("/v1/resources/{}/owner", encode_segment(key))
+    }
+
+    fn answer(&self, scope: &Scope<'_>) -> Result<OwnerAt, ReadFailure> {
+        let key = self
+            .resource
+            .as_ref()
+            .ok_or_else(|| ReadFailure::Invalid("name a resource".to_owned()))?;
+        let last = scope.engine().last_position();
+        scope.now(|org| {
+            if org.ownership().history(key).is_empty() {
+                return Err(ReadFailure::NotFound(format!("resource {key}")));
+            }
+            let position = match (self.at, self.position) {
+                (Some(_), Some(_)) => {
+                    return Err(ReadFailure::Invalid(
+                        "give `at` or `position`, not both".to_owned(),
+                    ))
+                }
+                (Some(at), None) => org.audit().last_position_at_or_before(at),
+                (None, Some(position)) => position,
+                (None, None) => last,
+            };
+            let owner = org.owner_at_position(key, position);
+            Ok(OwnerAt {
+                resource: key.to_string(),
+                owner,
+                owner_email: owner.map(|o| email(org, o)),
+                position,
+            })
+        })
+    }
 }
 
 paged!(OwnersQuery, OwnerChangesQuery);

@@ -23,7 +23,7 @@ use super::AppState;
 use crate::domain;
 use crate::read::{
     HistoryPage, HistoryQuery, HistorySelector, OwnerChangesPage, OwnerChangesQuery, OwnersPage,
-    OwnersQuery, UserQuery, UsersPage, UsersQuery,
+    OwnerAtQuery, OwnersQuery, UserQuery, UsersPage, UsersQuery,
 };
 use crate::integrity::VerifyError;
 
@@ -134,41 +134,19 @@ impl ResourcePath {
     }
 }
 
-/// As of a time or a position (R25); neither is now.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AsOfQuery {
-    /// RFC 3339 time, e.g. `2026-03-03T09:00:00Z`.
-    at: Option<DateTime<Utc>>,
-    /// A log position.
-    position: Option<u64>,
-}
-
 async fn owner_as_of(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(path): ApiPath<ResourcePath>,
-    ApiQuery(query): ApiQuery<AsOfQuery>,
+    ApiQuery(query): ApiQuery<OwnerAtQuery>,
 ) -> Result<Json<OwnerAt>, ApiError> {
-    let key = path.key()?;
-    let projections = state.engine().state();
-    let org = caller.may_read(&projections, Read::Directory)?;
-    if org.ownership().history(&key).is_empty() {
-        return Err(ApiError::not_found(format!("resource {key}")));
-    }
-    let position = match (query.at, query.position) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request("give `at` or `position`, not both"))
-        }
-        (Some(at), None) => org.audit().last_position_at_or_before(at),
-        (None, Some(position)) => position,
-        (None, None) => projections.position(),
+    let query = OwnerAtQuery {
+        resource: Some(path.key()?),
+        ..query
     };
-    Ok(Json(OwnerAt {
-        resource: key.to_string(),
-        owner: org.owner_at_position(&key, position),
-        position,
-    }))
+    pages::answer(&state, &caller, Read::Directory, query)
+        .await
+        .map(Json)
 }
 
 async fn resource_history(

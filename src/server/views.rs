@@ -290,6 +290,9 @@ pub struct OwnerAt {
     pub resource: String,
     /// `null` when the resource did not exist yet.
     pub owner: Option<UserId>,
+    /// The owner's email today.
+    #[serde(default)]
+    pub owner_email: Option<String>,
     /// The position the answer is as of.
     pub position: u64,
 }
