@@ -26,7 +26,7 @@ pub mod names;
 mod offboarding;
 pub mod output;
 mod plan_file;
-mod reader;
+pub mod reader;
 pub mod remote;
 mod repair;
 pub mod resolve;

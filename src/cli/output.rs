@@ -92,7 +92,12 @@ impl Output {
     /// One page of a table printed as pages arrive: the first page prints the header
     /// and sets the column widths (from its own cells), later pages keep them, so a
     /// long listing is never held whole to measure it.
-    pub fn table_page(&mut self, widths: &mut Option<Vec<usize>>, header: &[&str], rows: &[Vec<String>]) {
+    pub fn table_page(
+        &mut self,
+        widths: &mut Option<Vec<usize>>,
+        header: &[&str],
+        rows: &[Vec<String>],
+    ) {
         if self.json {
             return;
         }
@@ -148,6 +153,11 @@ impl Output {
             building,
         });
         Ok(())
+    }
+
+    /// Whether a [`Self::list_begin`] document is open.
+    pub fn list_open(&self) -> bool {
+        self.list.is_some()
     }
 
     /// One item of the list [`Self::list_begin`] opened.

@@ -66,7 +66,15 @@ fn paged<Q: Paged>(mut query: Q, page: &PageArgs) -> Result<Q, CliError> {
     Ok(query)
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    /// The reader of a server, for client mode's own lookups.
+    pub fn remote(r: &'a super::remote::Remote) -> Self {
+        Self {
+            backend: Backend::Remote(r),
+            org: None,
+        }
+    }
+
     /// The answer to `query`: embedded from the engine's views (and log), remote from
     /// `GET` [`Query::url`].
     pub fn ask<Q: Query>(&self, query: &Q) -> Result<Q::Answer, CliError> {
@@ -103,7 +111,9 @@ impl Reader<'_> {
             let answer = match (&scope, self.backend) {
                 (Some(scope), _) => query.answer(scope)?,
                 (None, Backend::Remote(r)) => r.get(&url)?,
-                (None, Backend::Embedded(_)) => return Err(CliError::usage("no organization selected")),
+                (None, Backend::Embedded(_)) => {
+                    return Err(CliError::usage("no organization selected"))
+                }
             };
             let next = answer.next().map(str::to_owned);
             each(answer)?;

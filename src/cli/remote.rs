@@ -23,8 +23,10 @@ use tokio::runtime::Runtime;
 
 use super::args::{EventFormat, Global};
 use super::error::{CliError, EXIT_REJECTED, EXIT_STORAGE};
+use super::reader::Reader;
 use crate::domain::Command;
 use crate::engine::Appended;
+use crate::read::{HistoryQuery, HistorySelector};
 use crate::server::client::{encode_segment, Client, ClientError, CommandOptions, EventsRequest};
 use crate::server::{CommandResult, ErrorBody, Format, WhoAmI};
 use directory::Directory;
@@ -194,23 +196,11 @@ impl Remote {
             .unwrap_or_default()
     }
 
-    /// Every event one operation wrote.
+    /// Every event one operation wrote (every page).
     pub fn operation(&self, id: CorrelationId) -> Result<Vec<Envelope>, CliError> {
-        self.envelopes(&format!("/v1/correlations/{id}/history"))
-    }
-
-    /// A list of envelopes (`GET path`), decoded as the event contract says.
-    pub fn envelopes(&self, path: &str) -> Result<Vec<Envelope>, CliError> {
-        let values: Vec<Value> = self.get(path)?;
-        values
-            .iter()
-            .map(|v| {
-                let bytes = serde_json::to_vec(v).map_err(std::io::Error::from)?;
-                Envelope::from_json(&bytes).map_err(|e| {
-                    CliError::storage("invalid_response", format!("an event from the server: {e}"))
-                })
-            })
-            .collect()
+        let query = HistoryQuery::new(HistorySelector::Correlation(id));
+        let events = Reader::remote(self).all(query, |p| p.events)?;
+        Ok(events.into_iter().map(|e| e.0).collect())
     }
 
     /// `events [--from POS] [--format …] [--follow]`: prints the `data:` of every event

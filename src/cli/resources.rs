@@ -362,8 +362,11 @@ pub fn owners(cx: &mut Ctx, a: &OwnersArgs) -> Result<(), CliError> {
     let mut widths = None;
     let mut per_owner: BTreeMap<String, u64> = BTreeMap::new();
     let mut count = 0u64;
-    cx.out.list_begin(json!({ "as_of": position }), "owners")?;
+    // Opened with the first page: a query refused at once prints only its error.
     let next = reader.walk(query, &a.page, |page| {
+        if !cx.out.list_open() {
+            cx.out.list_begin(json!({ "as_of": position }), "owners")?;
+        }
         let mut rows = Vec::with_capacity(page.owners.len());
         for o in &page.owners {
             cx.out.list_item(o)?;
@@ -374,8 +377,7 @@ pub fn owners(cx: &mut Ctx, a: &OwnersArgs) -> Result<(), CliError> {
         cx.out.table_page(&mut widths, &header, &rows);
         Ok(())
     })?;
-    cx.out
-        .list_end(json!({ "next": next, "count": count }))?;
+    cx.out.list_end(json!({ "next": next, "count": count }))?;
     if widths.is_none() {
         cx.out.table(&header, &[]);
     }

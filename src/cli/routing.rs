@@ -10,6 +10,7 @@ use super::describe::{kind_word, members as member_list};
 use super::error::CliError;
 use super::{resolve, Ctx};
 use crate::domain::Command;
+use crate::read::{DistributionsQuery, DutiesQuery, LabelsQuery};
 
 pub fn duty(cx: &mut Ctx, c: &DutyCmd) -> Result<(), CliError> {
     match c {
@@ -31,16 +32,12 @@ pub fn duty(cx: &mut Ctx, c: &DutyCmd) -> Result<(), CliError> {
                 holder_id: UserId,
                 holder_email: String,
             }
-            let duties: Vec<(String, UserId)> = match cx.remote() {
-                None => {
-                    cx.read(|org| Ok(org.duties().all().map(|(d, u)| (d.to_owned(), u)).collect()))?
-                }
-                Some(r) => r
-                    .get::<Vec<crate::server::DutyView>>("/v1/duties")?
-                    .into_iter()
-                    .map(|d| (d.duty, d.holder))
-                    .collect(),
-            };
+            let duties: Vec<(String, UserId)> = cx
+                .reader()?
+                .all(DutiesQuery::default(), |p| p.duties)?
+                .into_iter()
+                .map(|d| (d.duty, d.holder))
+                .collect();
             let views: Vec<DutyView> = cx.names(|n| {
                 Ok(duties
                     .into_iter()
@@ -133,22 +130,9 @@ pub fn distribution(cx: &mut Ctx, c: &DistributionCmd) -> Result<(), CliError> {
                 backup_id: Option<UserId>,
                 backup_email: Option<String>,
             }
-            let all: Vec<crate::server::DistributionView> = match cx.remote() {
-                None => cx.read(|org| {
-                    Ok(org
-                        .distributions()
-                        .all()
-                        .map(|d| crate::server::DistributionView {
-                            id: d.id,
-                            name: d.name.clone(),
-                            kind: d.kind,
-                            members: d.members.clone(),
-                            backup: d.backup,
-                        })
-                        .collect())
-                })?,
-                Some(r) => r.get("/v1/distributions")?,
-            };
+            let all = cx
+                .reader()?
+                .all(DistributionsQuery::default(), |p| p.distributions)?;
             let (views, rows) = cx.names(|org| {
                 let mut views = Vec::new();
                 let mut rows = Vec::new();
@@ -208,20 +192,7 @@ pub fn label(cx: &mut Ctx, c: &LabelCmd) -> Result<(), CliError> {
                 name: String,
                 members: Vec<String>,
             }
-            let all: Vec<crate::server::LabelView> = match cx.remote() {
-                None => cx.read(|org| {
-                    Ok(org
-                        .labels()
-                        .all()
-                        .map(|l| crate::server::LabelView {
-                            id: l.id,
-                            name: l.name.clone(),
-                            members: l.members.iter().copied().collect(),
-                        })
-                        .collect())
-                })?,
-                Some(r) => r.get("/v1/labels")?,
-            };
+            let all = cx.reader()?.all(LabelsQuery::default(), |p| p.labels)?;
             let views: Vec<LabelView> = cx.names(|org| {
                 Ok(all
                     .into_iter()

@@ -11,8 +11,7 @@ use super::error::CliError;
 use super::Ctx;
 use crate::domain::{Command, NewUser};
 use crate::read::{
-    CreditsQuery, DistributionsQuery, DutiesQuery, LabelsQuery, OwnersQuery, UserQuery,
-    UsersQuery,
+    CreditsQuery, DistributionsQuery, DutiesQuery, LabelsQuery, OwnersQuery, UserQuery, UsersQuery,
 };
 use crate::server::UserView;
 

@@ -61,7 +61,10 @@ impl Query for UsersQuery {
                 format!("{}\u{0}{}", u.profile.email.to_lowercase(), u.id)
             };
             let (page, last) = cut(users, key, after.as_ref(), self.limit);
-            Ok((page.into_iter().map(|u| UserView::of(org, u)).collect(), last))
+            Ok((
+                page.into_iter().map(|u| UserView::of(org, u)).collect(),
+                last,
+            ))
         })?;
         Ok(UsersPage {
             users,

@@ -74,12 +74,15 @@ impl HistoryQuery {
         let until = self.until.unwrap_or(DateTime::<Utc>::MAX_UTC);
         let mut positions = match &self.selector {
             HistorySelector::Org => {
-                return Ok(org.audit().between(since, until).map(|r| r.position).collect())
+                return Ok(org
+                    .audit()
+                    .between(since, until)
+                    .map(|r| r.position)
+                    .collect())
             }
-            HistorySelector::User(r) => org
-                .audit()
-                .positions_for_user(known_user(org, r)?)
-                .to_vec(),
+            HistorySelector::User(r) => {
+                org.audit().positions_for_user(known_user(org, r)?).to_vec()
+            }
             HistorySelector::Resource(key) => {
                 let changes = org.owner_history(key);
                 if changes.is_empty() {
@@ -133,7 +136,9 @@ impl Query for HistoryQuery {
         let start = after.map_or(0, |a| positions.partition_point(|p| *p <= a));
         let end = (start + self.limit.get()).min(positions.len());
         let page = &positions[start..end];
-        let last = (end < positions.len()).then(|| page.last().copied()).flatten();
+        let last = (end < positions.len())
+            .then(|| page.last().copied())
+            .flatten();
         let events = scope.engine().read_positions(page)?;
         Ok(HistoryPage {
             events: events.into_iter().map(EnvelopeJson).collect(),

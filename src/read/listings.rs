@@ -63,7 +63,10 @@ page_answer!(CreditsView);
 
 /// The cursor's key for `list`, if the query has one.
 fn after(cursor: Option<&Cursor>, list: &str) -> Result<Option<String>, ReadFailure> {
-    Ok(cursor.map(|c| c.key_for(list)).transpose()?.map(str::to_owned))
+    Ok(cursor
+        .map(|c| c.key_for(list))
+        .transpose()?
+        .map(str::to_owned))
 }
 
 /// A name's place in a listing: case folded, then the id (names are unique per org as
@@ -112,7 +115,12 @@ impl Query for DistributionsQuery {
                 members: d.members.clone(),
                 backup: d.backup,
             });
-            Ok(cut(all, |d| by_name(&d.name, d.id), after.as_ref(), self.limit))
+            Ok(cut(
+                all,
+                |d| by_name(&d.name, d.id),
+                after.as_ref(),
+                self.limit,
+            ))
         })?;
         Ok(DistributionsPage {
             distributions,
@@ -136,7 +144,12 @@ impl Query for LabelsQuery {
                 name: l.name.clone(),
                 members: l.members.iter().copied().collect(),
             });
-            Ok(cut(all, |l| by_name(&l.name, l.id), after.as_ref(), self.limit))
+            Ok(cut(
+                all,
+                |l| by_name(&l.name, l.id),
+                after.as_ref(),
+                self.limit,
+            ))
         })?;
         Ok(LabelsPage {
             labels,

@@ -27,7 +27,9 @@ pub use listings::{
     CreditsQuery, DistributionsPage, DistributionsQuery, DutiesPage, DutiesQuery, LabelsPage,
     LabelsQuery,
 };
-pub use ownership::{known_user, OwnerAtQuery, OwnerChangesPage, OwnerChangesQuery, OwnersPage, OwnersQuery};
+pub use ownership::{
+    known_user, OwnerAtQuery, OwnerChangesPage, OwnerChangesQuery, OwnersPage, OwnersQuery,
+};
 pub use page::{Cursor, Limit, PageAnswer, Paged, DEFAULT_LIMIT, MAX_LIMIT};
 
 use crate::engine::{Engine, ReadError};
@@ -92,7 +94,9 @@ pub struct Scope<'a> {
 
 impl std::fmt::Debug for Scope<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scope").field("org", &self.org).finish_non_exhaustive()
+        f.debug_struct("Scope")
+            .field("org", &self.org)
+            .finish_non_exhaustive()
     }
 }
 

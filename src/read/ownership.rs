@@ -142,7 +142,11 @@ pub fn known_user(org: &OrgState, r: &UserRef) -> Result<UserId, ReadFailure> {
 impl OwnersQuery {
     /// The owner filter and the position asked about (`None`: now).
     fn resolve(&self, org: &OrgState) -> Result<(Option<UserId>, Option<u64>), ReadFailure> {
-        let owner = self.owner.as_ref().map(|r| known_user(org, r)).transpose()?;
+        let owner = self
+            .owner
+            .as_ref()
+            .map(|r| known_user(org, r))
+            .transpose()?;
         let as_of = match (self.at, self.position) {
             (Some(_), Some(_)) => {
                 return Err(ReadFailure::Invalid(
@@ -190,7 +194,11 @@ impl Query for OwnersQuery {
     }
 
     fn answer(&self, scope: &Scope<'_>) -> Result<OwnersPage, ReadFailure> {
-        let after = self.cursor.as_ref().map(|c| c.key_for(OWNERS)).transpose()?;
+        let after = self
+            .cursor
+            .as_ref()
+            .map(|c| c.key_for(OWNERS))
+            .transpose()?;
         let (owner, as_of) = scope.now(|org| self.resolve(org))?;
         let (owners, last) = match as_of {
             None => scope.now(|org| Ok(self.page(Some(org), org, owner, after)))?,

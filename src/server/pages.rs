@@ -87,4 +87,3 @@ where
 {
     answer(state, caller, what, query).await.map(PageJson)
 }
-

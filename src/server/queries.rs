@@ -21,11 +21,11 @@ use super::pages::{self, PageJson};
 use super::views::{OrgView, OwnerAt, PlanView, PositionView, UserView, VerifyView, WhoAmI};
 use super::AppState;
 use crate::domain;
-use crate::read::{
-    HistoryPage, HistoryQuery, HistorySelector, OwnerChangesPage, OwnerChangesQuery, OwnersPage,
-    OwnerAtQuery, OwnersQuery, UserQuery, UsersPage, UsersQuery,
-};
 use crate::integrity::VerifyError;
+use crate::read::{
+    HistoryPage, HistoryQuery, HistorySelector, OwnerAtQuery, OwnerChangesPage, OwnerChangesQuery,
+    OwnersPage, OwnersQuery, UserQuery, UsersPage, UsersQuery,
+};
 
 async fn whoami(State(state): State<AppState>, caller: Caller) -> Result<Json<WhoAmI>, ApiError> {
     let projections = state.engine().state();
