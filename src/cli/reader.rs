@@ -18,6 +18,7 @@ impl From<ReadFailure> for CliError {
             ReadFailure::Invalid(message) => CliError::invalid(message),
             not_found @ ReadFailure::NotFound(_) => CliError::not_found(not_found.to_string()),
             ReadFailure::Read(e) => e.into(),
+            ReadFailure::Domain(e) => e.into(),
         }
     }
 }

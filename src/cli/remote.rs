@@ -27,7 +27,7 @@ use super::reader::Reader;
 use crate::domain::Command;
 use crate::engine::Appended;
 use crate::read::{HistoryQuery, HistorySelector};
-use crate::server::client::{encode_segment, Client, ClientError, CommandOptions, EventsRequest};
+use crate::server::client::{Client, ClientError, CommandOptions, EventsRequest};
 use crate::server::{CommandResult, ErrorBody, Format, WhoAmI};
 use directory::Directory;
 
@@ -254,19 +254,6 @@ impl Remote {
                 (true, _) => {}
             }
             std::thread::sleep(RECONNECT_PAUSE);
-        }
-    }
-
-    /// `?name=value&…` of the values given (percent-encoded).
-    pub fn query(pairs: &[(&str, Option<String>)]) -> String {
-        let parts: Vec<String> = pairs
-            .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode_segment(v))))
-            .collect();
-        if parts.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", parts.join("&"))
         }
     }
 }

@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use chrono::SecondsFormat;
 use offboard_events::{Actor, ResourceKey, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -15,12 +14,11 @@ use super::args::{OwnerArgs, OwnersArgs, ResourceCmd};
 use super::error::CliError;
 use super::names::Names;
 use super::output::Progress;
-use super::remote::Remote;
 use super::resolve::{self, AsOf};
 use super::Ctx;
 use crate::domain::{plural, Command, MAX_REGISTER};
-use crate::read::{OwnerAtQuery, OwnerChangesQuery, OwnersQuery};
-use crate::server::{OwnerAt, OwnershipChangeView, PositionView};
+use crate::read::{OwnerAtQuery, OwnerChangesQuery, OwnersQuery, PositionQuery};
+use crate::server::{OwnerAt, OwnershipChangeView};
 
 /// Resources per `RegisterResources` command an import sends.
 pub const IMPORT_CHUNK: usize = if MAX_REGISTER < 10_000 {
@@ -321,24 +319,16 @@ pub fn as_of_position(cx: &Ctx, arg: Option<&str>) -> Result<Option<u64>, CliErr
         return Ok(None);
     };
     let as_of = resolve::as_of(arg)?;
-    if let Some(r) = cx.remote() {
-        let at = match as_of {
+    let query = PositionQuery {
+        at: match as_of {
             AsOf::Position(_) => None,
-            AsOf::Time(t) => Some(t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-        };
-        let found: PositionView =
-            r.get(&format!("/v1/position{}", Remote::query(&[("at", at)])))?;
-        return Ok(Some(match as_of {
-            AsOf::Position(p) => p.min(found.position),
-            AsOf::Time(_) => found.position,
-        }));
-    }
+            AsOf::Time(t) => Some(t),
+        },
+    };
+    let found = cx.ask(&query)?;
     Ok(Some(match as_of {
-        AsOf::Position(p) => p.min(cx.engine()?.last_position()),
-        AsOf::Time(t) => {
-            let org = cx.org_id()?;
-            cx.engine()?.position_at(org, t)
-        }
+        AsOf::Position(p) => p.min(found.position),
+        AsOf::Time(_) => found.position,
     }))
 }
 

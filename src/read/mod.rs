@@ -12,6 +12,7 @@ mod history;
 mod listings;
 mod ownership;
 pub mod page;
+mod plan;
 
 use std::cell::OnceCell;
 
@@ -29,9 +30,12 @@ pub use listings::{
 };
 pub use ownership::{
     known_user, OwnerAtQuery, OwnerChangesPage, OwnerChangesQuery, OwnersPage, OwnersQuery,
+    PositionQuery,
 };
 pub use page::{Cursor, Limit, PageAnswer, Paged, DEFAULT_LIMIT, MAX_LIMIT};
+pub use plan::PlanQuery;
 
+use crate::domain::DomainError;
 use crate::engine::{Engine, ReadError};
 
 /// Why a query was not answered.
@@ -46,6 +50,19 @@ pub enum ReadFailure {
     /// The log could not be read: storage, damage.
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// A rule of the domain answered (e.g. the user cannot be offboarded: not found).
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+}
+
+impl ReadFailure {
+    /// A failure the server's reference resolution gave, by its code.
+    pub(crate) fn from_api(e: crate::server::ApiError) -> Self {
+        match e.code() {
+            "not_found" => Self::NotFound(e.to_string().trim_end_matches(" not found").to_owned()),
+            _ => Self::Invalid(e.to_string()),
+        }
+    }
 }
 
 /// A read: where it is served (`path`), how it is answered on an open engine, and the

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::page::{cut, next_link, page_answer, paged, Cursor, Limit};
 use super::{email, Query, ReadFailure, Scope};
 use crate::server::client::encode_segment;
-use crate::server::{OwnedResource, OwnerAt, OwnershipChangeView, UserRef};
+use crate::server::{OwnedResource, OwnerAt, OwnershipChangeView, PositionView, UserRef};
 
 const OWNERS: &str = "owners";
 const CHANGES: &str = "owner_changes";
@@ -123,16 +123,39 @@ impl Query for OwnerAtQuery {
     }
 }
 
+/// `GET /v1/position`: the log's last position, or the org's last one at or before a
+/// time ("as of time T" is "as of this position").
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PositionQuery {
+    /// RFC 3339 time, e.g. `2026-03-03T09:00:00Z`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+}
+
+impl Query for PositionQuery {
+    type Answer = PositionView;
+
+    fn path(&self) -> String {
+        "/v1/position".to_owned()
+    }
+
+    fn answer(&self, scope: &Scope<'_>) -> Result<PositionView, ReadFailure> {
+        let position = match self.at {
+            Some(at) => scope.now(|org| Ok(org.audit().last_position_at_or_before(at)))?,
+            None => scope.engine().last_position(),
+        };
+        Ok(PositionView { position })
+    }
+}
+
 paged!(OwnersQuery, OwnerChangesQuery);
 page_answer!(OwnersPage, OwnerChangesPage);
 
 /// The user `r` (an id or email) names in `org`, deleted ones included; a stranger is
 /// not found.
 pub fn known_user(org: &OrgState, r: &UserRef) -> Result<UserId, ReadFailure> {
-    let id = r.resolve(org, true).map_err(|e| match e.code() {
-        "not_found" => ReadFailure::NotFound(format!("user {}", r.0)),
-        _ => ReadFailure::Invalid(e.to_string()),
-    })?;
+    let id = r.resolve(org, true).map_err(ReadFailure::from_api)?;
     org.directory()
         .user(id)
         .map(|u| u.id)

@@ -22,6 +22,7 @@ impl From<ReadFailure> for ApiError {
             ReadFailure::Invalid(message) => ApiError::bad_request(message),
             ReadFailure::NotFound(what) => ApiError::not_found(what),
             ReadFailure::Read(e) => e.into(),
+            ReadFailure::Domain(e) => e.into(),
         }
     }
 }

@@ -9,7 +9,7 @@ use aide::axum::ApiRouter;
 use aide::transform::TransformOperation;
 use axum::extract::State;
 use axum::Json;
-use chrono::{DateTime, Utc};
+
 use offboard_events::ResourceKey;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -20,11 +20,10 @@ use super::extract::{ApiPath, ApiQuery, CorrelationPath, UserPath};
 use super::pages::{self, PageJson};
 use super::views::{OrgView, OwnerAt, PlanView, PositionView, UserView, VerifyView, WhoAmI};
 use super::AppState;
-use crate::domain;
 use crate::integrity::VerifyError;
 use crate::read::{
     HistoryPage, HistoryQuery, HistorySelector, OwnerAtQuery, OwnerChangesPage, OwnerChangesQuery,
-    OwnersPage, OwnersQuery, UserQuery, UsersPage, UsersQuery,
+    OwnersPage, OwnersQuery, PlanQuery, PositionQuery, UserQuery, UsersPage, UsersQuery,
 };
 
 async fn whoami(State(state): State<AppState>, caller: Caller) -> Result<Json<WhoAmI>, ApiError> {
@@ -70,11 +69,12 @@ async fn plan(
     caller: Caller,
     ApiPath(path): ApiPath<UserPath>,
 ) -> Result<Json<PlanView>, ApiError> {
-    let projections = state.engine().state();
-    let org = caller.may_read(&projections, Read::Directory)?;
-    let id = path.user.resolve(org, false)?;
-    let plan = domain::plan(org, id)?;
-    Ok(Json(PlanView::from(&plan)))
+    let query = PlanQuery {
+        user: Some(path.user),
+    };
+    pages::answer(&state, &caller, Read::Directory, query)
+        .await
+        .map(Json)
 }
 
 async fn user_history(
@@ -98,26 +98,14 @@ async fn owners(
     pages::page(&state, &caller, Read::Directory, query).await
 }
 
-/// A time to find the position of; none is now.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PositionQuery {
-    /// RFC 3339 time, e.g. `2026-03-03T09:00:00Z`.
-    at: Option<DateTime<Utc>>,
-}
-
 async fn position(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<PositionQuery>,
 ) -> Result<Json<PositionView>, ApiError> {
-    let projections = state.engine().state();
-    let org = caller.may_read(&projections, Read::Directory)?;
-    let position = match query.at {
-        Some(at) => org.audit().last_position_at_or_before(at),
-        None => state.engine().last_position(),
-    };
-    Ok(Json(PositionView { position }))
+    pages::answer(&state, &caller, Read::Directory, query)
+        .await
+        .map(Json)
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
