@@ -28,7 +28,8 @@ use crate::domain::Command;
 use crate::engine::Appended;
 use crate::read::{HistoryQuery, HistorySelector};
 use crate::server::client::{Client, ClientError, CommandOptions, EventsRequest};
-use crate::server::{CommandResult, ErrorBody, Format, WhoAmI};
+use crate::server::tokens::TokenRecord;
+use crate::server::{CommandResult, ErrorBody, Format, TokensPage, WhoAmI};
 use directory::Directory;
 
 /// How long `events --follow` waits before reconnecting after the stream ended or broke.
@@ -194,6 +195,20 @@ impl Remote {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Every token of the token's org (every page of `GET /v1/tokens`).
+    pub fn tokens(&self) -> Result<Vec<TokenRecord>, CliError> {
+        let mut all = Vec::new();
+        let mut url = "/v1/tokens?limit=1000".to_owned();
+        loop {
+            let page: TokensPage = self.get(&url)?;
+            all.extend(page.tokens);
+            match page.next {
+                Some(next) => url = next,
+                None => return Ok(all),
+            }
+        }
     }
 
     /// Every event one operation wrote (every page).

@@ -230,6 +230,19 @@ pub fn next_link<Q: Paged + super::Query>(query: &Q, cursor: Option<Cursor>) -> 
     Some(next.url())
 }
 
+/// [`next_link`] for a list served outside the read layer (the API's tokens): `path`
+/// and the query's fields.
+pub fn next_url<Q: Paged + Serialize>(
+    path: &str,
+    query: &Q,
+    cursor: Option<Cursor>,
+) -> Option<String> {
+    let mut next = query.clone();
+    next.set_cursor(Some(cursor?));
+    let query = serde_urlencoded::to_string(&next).unwrap_or_default();
+    Some(format!("{path}?{query}"))
+}
+
 /// The `cursor` of a `next` link, as `--cursor` takes it.
 pub fn cursor_of(next: &str) -> Option<String> {
     let query = next.split_once('?')?.1;

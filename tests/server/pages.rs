@@ -131,6 +131,11 @@ async fn walking_the_pages_of_every_list_yields_the_whole_list_once_in_order() {
     assert_eq!(changes.len(), 2);
     let moves = walk(&w, "/v1/resources/buyer:B-01/events?limit=1", "events", 1).await;
     assert_eq!(moves.len(), 2);
+    // The org's tokens, oldest first, and the listings.
+    let all_tokens = get_with_link(&w, "/v1/tokens?limit=1000").await.0["tokens"].clone();
+    let tokens = walk(&w, "/v1/tokens?limit=1", "tokens", 1).await;
+    assert!(tokens.len() >= 3);
+    assert_eq!(Value::Array(tokens), all_tokens);
     // Without a limit, a page holds 100.
     let (first, _) = get_with_link(&w, "/v1/owners").await;
     assert_eq!(first["owners"].as_array().unwrap().len(), 23);

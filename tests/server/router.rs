@@ -1049,7 +1049,7 @@ async fn the_owner_manages_tokens_over_the_api() {
     let me = w.get(token, "/v1/whoami").await.ok();
     assert_eq!(me["principal"]["kind"], "support");
     let listed = w.get(&w.owner_token, "/v1/tokens").await.ok();
-    let listed = listed.as_array().unwrap();
+    let listed = listed["tokens"].as_array().unwrap();
     assert_eq!(listed.len(), 4);
     assert!(!listed.iter().any(|t| t.to_string().contains(token)));
     w.post(
