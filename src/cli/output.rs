@@ -324,4 +324,28 @@ mod tests {
             "email          role\nann@x.example  member\nb@x            owner\n"
         );
     }
+
+    #[test]
+    fn a_list_written_item_by_item_is_one_document() {
+        let mut out = Output::capture();
+        out.list_begin(serde_json::json!({"as_of": 3}), "owners")
+            .unwrap();
+        out.list_item(&serde_json::json!({"resource": "buyer:B-1"}))
+            .unwrap();
+        out.list_item(&serde_json::json!({"resource": "buyer:B-2"}))
+            .unwrap();
+        let count = out
+            .list_end(serde_json::json!({"next": null, "count": 2}))
+            .unwrap();
+        assert_eq!(count, 2);
+        assert_eq!(
+            out.take_captured(),
+            vec![serde_json::json!({
+                "as_of": 3,
+                "owners": [{"resource": "buyer:B-1"}, {"resource": "buyer:B-2"}],
+                "next": null,
+                "count": 2,
+            })]
+        );
+    }
 }

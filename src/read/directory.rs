@@ -6,8 +6,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ownership::known_user;
-use super::page::{cut, next_link, page_answer, paged, Cursor, Limit};
-use super::{Query, ReadFailure, Scope};
+use offboard_projections::OrgState;
+
+use super::page::{keyed_page, page_answer, paged, Cursor, Limit};
+use super::{named, Query, ReadFailure, Scope};
 use crate::server::client::encode_segment;
 use crate::server::{UserRef, UserView};
 
@@ -48,28 +50,18 @@ impl Query for UsersQuery {
     }
 
     fn answer(&self, scope: &Scope<'_>) -> Result<UsersPage, ReadFailure> {
-        let after = self.cursor.as_ref().map(|c| c.key_for(LIST)).transpose()?;
-        let after = after.map(str::to_owned);
         let listed = self.include_deleted || self.status.is_some();
-        let (users, last) = scope.now(|org| {
-            let users = org
-                .directory()
-                .users()
+        let all = |org: &OrgState| -> Vec<UserView> {
+            let users = org.directory().users();
+            users
                 .filter(|u| listed || u.is_listed())
-                .filter(|u| self.status.is_none_or(|s| u.status == s));
-            let key = |u: &&offboard_projections::User| {
-                format!("{}\u{0}{}", u.profile.email.to_lowercase(), u.id)
-            };
-            let (page, last) = cut(users, key, after.as_ref(), self.limit);
-            Ok((
-                page.into_iter().map(|u| UserView::of(org, u)).collect(),
-                last,
-            ))
-        })?;
-        Ok(UsersPage {
-            users,
-            next: next_link(self, last.map(|k| Cursor::new(LIST, k))),
-        })
+                .filter(|u| self.status.is_none_or(|s| u.status == s))
+                .map(|u| UserView::of(org, u))
+                .collect()
+        };
+        let key = |u: &UserView| format!("{}\u{0}{}", u.email.to_lowercase(), u.id);
+        let (users, next) = keyed_page(self, scope, LIST, all, key)?;
+        Ok(UsersPage { users, next })
     }
 }
 
@@ -91,10 +83,7 @@ impl Query for UserQuery {
     }
 
     fn answer(&self, scope: &Scope<'_>) -> Result<UserView, ReadFailure> {
-        let user = self
-            .user
-            .as_ref()
-            .ok_or_else(|| ReadFailure::Invalid("name a user".to_owned()))?;
+        let user = named(self.user.as_ref(), "a user")?;
         scope.now(|org| {
             let id = known_user(org, user)?;
             let u = org.directory().user(id).expect("known_user found it");

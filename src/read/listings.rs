@@ -5,7 +5,9 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::page::{cut, next_link, page_answer, paged, Cursor, Limit};
+use offboard_projections::OrgState;
+
+use super::page::{keyed_page, page_answer, paged, Cursor, Limit};
 use super::{Query, ReadFailure, Scope};
 use crate::server::{BalanceView, CreditsView, DistributionView, DutyView, LabelView};
 
@@ -61,14 +63,6 @@ pub struct CreditsQuery {
 paged!(CreditsQuery);
 page_answer!(CreditsView);
 
-/// The cursor's key for `list`, if the query has one.
-fn after(cursor: Option<&Cursor>, list: &str) -> Result<Option<String>, ReadFailure> {
-    Ok(cursor
-        .map(|c| c.key_for(list))
-        .transpose()?
-        .map(str::to_owned))
-}
-
 /// A name's place in a listing: case folded, then the id (names are unique per org as
 /// folded text, the id keeps the order total all the same).
 fn by_name(name: &str, id: impl std::fmt::Display) -> String {
@@ -83,18 +77,17 @@ impl Query for DutiesQuery {
     }
 
     fn answer(&self, scope: &Scope<'_>) -> Result<DutiesPage, ReadFailure> {
-        let after = after(self.cursor.as_ref(), "duties")?;
-        let (duties, last) = scope.now(|org| {
-            let all = org.duties().all().map(|(duty, holder)| DutyView {
-                duty: duty.to_owned(),
-                holder,
-            });
-            Ok(cut(all, |d| d.duty.clone(), after.as_ref(), self.limit))
-        })?;
-        Ok(DutiesPage {
-            duties,
-            next: next_link(self, last.map(|k| Cursor::new("duties", k))),
-        })
+        let all = |org: &OrgState| -> Vec<DutyView> {
+            let duties = org.duties().all();
+            duties
+                .map(|(duty, holder)| DutyView {
+                    duty: duty.to_owned(),
+                    holder,
+                })
+                .collect()
+        };
+        let (duties, next) = keyed_page(self, scope, "duties", all, |d| d.duty.clone())?;
+        Ok(DutiesPage { duties, next })
     }
 }
 
@@ -106,25 +99,23 @@ impl Query for DistributionsQuery {
     }
 
     fn answer(&self, scope: &Scope<'_>) -> Result<DistributionsPage, ReadFailure> {
-        let after = after(self.cursor.as_ref(), "distributions")?;
-        let (distributions, last) = scope.now(|org| {
-            let all = org.distributions().all().map(|d| DistributionView {
-                id: d.id,
-                name: d.name.clone(),
-                kind: d.kind,
-                members: d.members.clone(),
-                backup: d.backup,
-            });
-            Ok(cut(
-                all,
-                |d| by_name(&d.name, d.id),
-                after.as_ref(),
-                self.limit,
-            ))
-        })?;
+        let all = |org: &OrgState| -> Vec<DistributionView> {
+            let distributions = org.distributions().all();
+            distributions
+                .map(|d| DistributionView {
+                    id: d.id,
+                    name: d.name.clone(),
+                    kind: d.kind,
+                    members: d.members.clone(),
+                    backup: d.backup,
+                })
+                .collect()
+        };
+        let key = |d: &DistributionView| by_name(&d.name, d.id);
+        let (distributions, next) = keyed_page(self, scope, "distributions", all, key)?;
         Ok(DistributionsPage {
             distributions,
-            next: next_link(self, last.map(|k| Cursor::new("distributions", k))),
+            next,
         })
     }
 }
@@ -137,24 +128,19 @@ impl Query for LabelsQuery {
     }
 
     fn answer(&self, scope: &Scope<'_>) -> Result<LabelsPage, ReadFailure> {
-        let after = after(self.cursor.as_ref(), "labels")?;
-        let (labels, last) = scope.now(|org| {
-            let all = org.labels().all().map(|l| LabelView {
-                id: l.id,
-                name: l.name.clone(),
-                members: l.members.iter().copied().collect(),
-            });
-            Ok(cut(
-                all,
-                |l| by_name(&l.name, l.id),
-                after.as_ref(),
-                self.limit,
-            ))
-        })?;
-        Ok(LabelsPage {
-            labels,
-            next: next_link(self, last.map(|k| Cursor::new("labels", k))),
-        })
+        let all = |org: &OrgState| -> Vec<LabelView> {
+            let labels = org.labels().all();
+            labels
+                .map(|l| LabelView {
+                    id: l.id,
+                    name: l.name.clone(),
+                    members: l.members.iter().copied().collect(),
+                })
+                .collect()
+        };
+        let key = |l: &LabelView| by_name(&l.name, l.id);
+        let (labels, next) = keyed_page(self, scope, "labels", all, key)?;
+        Ok(LabelsPage { labels, next })
     }
 }
 
@@ -166,25 +152,22 @@ impl Query for CreditsQuery {
     }
 
     fn answer(&self, scope: &Scope<'_>) -> Result<CreditsView, ReadFailure> {
-        let after = after(self.cursor.as_ref(), "credits")?;
-        let (pool, users, last) = scope.now(|org| {
+        let mut pool = 0;
+        let all = |org: &OrgState| -> Vec<BalanceView> {
             let credits = org.credits();
-            let all = org
-                .directory()
-                .users()
+            pool = credits.pool();
+            let users = org.directory().users();
+            users
                 .map(|u| BalanceView {
                     user: u.id,
                     balance: credits.balance(u.id),
                     used: credits.used_total(u.id),
                 })
-                .filter(|b| b.balance > 0 || b.used > 0);
-            let (users, last) = cut(all, |b| b.user.to_string(), after.as_ref(), self.limit);
-            Ok((credits.pool(), users, last))
-        })?;
-        Ok(CreditsView {
-            pool,
-            users,
-            next: next_link(self, last.map(|k| Cursor::new("credits", k))),
-        })
+                .filter(|b| b.balance > 0 || b.used > 0)
+                .collect()
+        };
+        let key = |b: &BalanceView| b.user.to_string();
+        let (users, next) = keyed_page(self, scope, "credits", all, key)?;
+        Ok(CreditsView { pool, users, next })
     }
 }

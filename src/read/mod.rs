@@ -171,6 +171,12 @@ impl<'a> Scope<'a> {
     }
 }
 
+/// What a query's path names (`what`, e.g. "a user"); a query built without it is
+/// `invalid_input`.
+fn named<'q, T>(part: Option<&'q T>, what: &str) -> Result<&'q T, ReadFailure> {
+    part.ok_or_else(|| ReadFailure::Invalid(format!("name {what}")))
+}
+
 /// The email of `id` in `org`, or the id when the org does not know it.
 pub fn email(org: &OrgState, id: offboard_events::UserId) -> String {
     org.directory()

@@ -93,10 +93,7 @@ impl Query for OwnerAtQuery {
     }
 
     fn answer(&self, scope: &Scope<'_>) -> Result<OwnerAt, ReadFailure> {
-        let key = self
-            .resource
-            .as_ref()
-            .ok_or_else(|| ReadFailure::Invalid("name a resource".to_owned()))?;
+        let key = super::named(self.resource.as_ref(), "a resource")?;
         let last = scope.engine().last_position();
         scope.now(|org| {
             if org.ownership().history(key).is_empty() {
@@ -244,10 +241,7 @@ impl Query for OwnerChangesQuery {
     }
 
     fn answer(&self, scope: &Scope<'_>) -> Result<OwnerChangesPage, ReadFailure> {
-        let key = self
-            .resource
-            .as_ref()
-            .ok_or_else(|| ReadFailure::Invalid("name a resource".to_owned()))?;
+        let key = super::named(self.resource.as_ref(), "a resource")?;
         let after = self
             .cursor
             .as_ref()

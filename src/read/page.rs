@@ -223,6 +223,26 @@ pub fn cut<T, K: Ord>(
     (items, last)
 }
 
+/// The page `query` asks for of the items `all` lists in `scope`'s org, in the order
+/// of `key` (unique per item), with the next page's link: a list of the current views
+/// cut the one way every such list is cut. `list` names the list in its cursors.
+pub fn keyed_page<Q, T, I>(
+    query: &Q,
+    scope: &super::Scope<'_>,
+    list: &str,
+    all: impl FnOnce(&offboard_projections::OrgState) -> I,
+    key: impl Fn(&T) -> String,
+) -> Result<(Vec<T>, Option<String>), ReadFailure>
+where
+    Q: Paged + super::Query,
+    I: IntoIterator<Item = T>,
+{
+    let after = query.cursor().map(|c| c.key_for(list)).transpose()?;
+    let after = after.map(str::to_owned);
+    let (items, last) = scope.now(|org| Ok(cut(all(org), key, after.as_ref(), query.limit())))?;
+    Ok((items, next_link(query, last.map(|k| Cursor::new(list, k)))))
+}
+
 /// The relative URL of the page of `query` after `cursor` (`None` at the end).
 pub fn next_link<Q: Paged + super::Query>(query: &Q, cursor: Option<Cursor>) -> Option<String> {
     let mut next = query.clone();

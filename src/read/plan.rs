@@ -27,10 +27,7 @@ impl Query for PlanQuery {
     }
 
     fn answer(&self, scope: &Scope<'_>) -> Result<PlanView, ReadFailure> {
-        let user = self
-            .user
-            .as_ref()
-            .ok_or_else(|| ReadFailure::Invalid("name a user".to_owned()))?;
+        let user = super::named(self.user.as_ref(), "a user")?;
         scope.now(|org| {
             let id = user.resolve(org, false).map_err(ReadFailure::from_api)?;
             Ok(PlanView::from(&domain::plan(org, id)?))
