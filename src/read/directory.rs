@@ -1,4 +1,4 @@
-//! The directory (R2): one user, and pages of users in the order of their email (case
+//! The org and its directory (R2): the org, one user, and pages of users in the order of their email (case
 //! folded), then id.
 
 use offboard_events::UserStatus;
@@ -11,7 +11,7 @@ use offboard_projections::OrgState;
 use super::page::{keyed_page, page_answer, paged, Cursor, Limit};
 use super::{named, Query, ReadFailure, Scope};
 use crate::server::client::encode_segment;
-use crate::server::{UserRef, UserView};
+use crate::server::{OrgView, UserRef, UserView};
 
 const LIST: &str = "users";
 
@@ -89,5 +89,22 @@ impl Query for UserQuery {
             let u = org.directory().user(id).expect("known_user found it");
             Ok(UserView::of(org, u))
         })
+    }
+}
+
+/// `GET /v1/org`: the caller's organization (policy, principals, billed seats).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgQuery {}
+
+impl Query for OrgQuery {
+    type Answer = OrgView;
+
+    fn path(&self) -> String {
+        "/v1/org".to_owned()
+    }
+
+    fn answer(&self, scope: &Scope<'_>) -> Result<OrgView, ReadFailure> {
+        scope.now(|org| Ok(OrgView::from(org)))
     }
 }

@@ -22,7 +22,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use directory::{UserQuery, UsersPage, UsersQuery};
+pub use directory::{OrgQuery, UserQuery, UsersPage, UsersQuery};
 pub use history::{HistoryPage, HistoryQuery, HistorySelector};
 pub use listings::{
     CreditsQuery, DistributionsPage, DistributionsQuery, DutiesPage, DutiesQuery, LabelsPage,

@@ -22,8 +22,9 @@ use super::views::{OrgView, OwnerAt, PlanView, PositionView, UserView, VerifyVie
 use super::AppState;
 use crate::integrity::VerifyError;
 use crate::read::{
-    HistoryPage, HistoryQuery, HistorySelector, OwnerAtQuery, OwnerChangesPage, OwnerChangesQuery,
-    OwnersPage, OwnersQuery, PlanQuery, PositionQuery, UserQuery, UsersPage, UsersQuery,
+    HistoryPage, HistoryQuery, HistorySelector, OrgQuery, OwnerAtQuery, OwnerChangesPage,
+    OwnerChangesQuery, OwnersPage, OwnersQuery, PlanQuery, PositionQuery, UserQuery, UsersPage,
+    UsersQuery,
 };
 
 async fn whoami(State(state): State<AppState>, caller: Caller) -> Result<Json<WhoAmI>, ApiError> {
@@ -38,9 +39,9 @@ async fn whoami(State(state): State<AppState>, caller: Caller) -> Result<Json<Wh
 }
 
 async fn org(State(state): State<AppState>, caller: Caller) -> Result<Json<OrgView>, ApiError> {
-    let projections = state.engine().state();
-    let org = caller.may_read(&projections, Read::Directory)?;
-    Ok(Json(OrgView::from(org)))
+    pages::answer(&state, &caller, Read::Directory, OrgQuery {})
+        .await
+        .map(Json)
 }
 
 async fn users(

@@ -11,7 +11,7 @@ use super::Remote;
 use crate::cli::error::CliError;
 use crate::cli::names::{Names, Person};
 use crate::cli::reader::Reader;
-use crate::read::{DistributionsQuery, LabelsQuery, UserQuery};
+use crate::read::{DistributionsQuery, LabelsQuery, OrgQuery, UserQuery};
 use crate::server::{OrgView, UserView};
 
 /// What one command learned about the org so far.
@@ -49,7 +49,7 @@ impl Remote {
         if let Some(org) = &self.directory.borrow().org {
             return Ok(org.clone());
         }
-        let org: OrgView = self.get("/v1/org")?;
+        let org = Reader::remote(self).ask(&OrgQuery {})?;
         self.directory.borrow_mut().org = Some(org.clone());
         Ok(org)
     }
