@@ -23,6 +23,9 @@ struct OpenList {
     field: String,
     items: u64,
     building: Option<serde_json::Map<String, Value>>,
+    /// Printing: stdout behind a buffer (stdout's own flushes at every newline only,
+    /// and a JSON document has none until its end).
+    out: Option<std::io::BufWriter<std::io::Stdout>>,
 }
 
 impl Output {
@@ -130,10 +133,10 @@ impl Output {
             Value::Object(map) => map,
             _ => serde_json::Map::new(),
         };
-        let building = match self.captured {
+        let (building, out) = match self.captured {
             Some(_) => {
                 head.insert(field.to_owned(), Value::Array(Vec::new()));
-                Some(head)
+                (Some(head), None)
             }
             None => {
                 let mut text = serde_json::to_string(&Value::Object(head))?;
@@ -143,14 +146,16 @@ impl Output {
                 }
                 text.push_str(&serde_json::to_string(field)?);
                 text.push_str(":[");
-                std::io::stdout().write_all(text.as_bytes())?;
-                None
+                let mut out = std::io::BufWriter::new(std::io::stdout());
+                out.write_all(text.as_bytes())?;
+                (None, Some(out))
             }
         };
         self.list = Some(OpenList {
             field: field.to_owned(),
             items: 0,
             building,
+            out,
         });
         Ok(())
     }
@@ -166,22 +171,18 @@ impl Output {
             return Ok(());
         };
         list.items += 1;
-        match &mut list.building {
-            Some(doc) => {
-                if let Some(Value::Array(items)) = doc.get_mut(&list.field) {
-                    items.push(serde_json::to_value(item)?);
-                }
-                Ok(())
-            }
-            None => {
-                let mut out = std::io::stdout().lock();
-                if list.items > 1 {
-                    out.write_all(b",")?;
-                }
-                serde_json::to_writer(&mut out, item)?;
-                Ok(())
+        if let Some(doc) = &mut list.building {
+            if let Some(Value::Array(items)) = doc.get_mut(&list.field) {
+                items.push(serde_json::to_value(item)?);
             }
         }
+        if let Some(out) = &mut list.out {
+            if list.items > 1 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(out, item)?;
+        }
+        Ok(())
     }
 
     /// Closes the list and the document with `tail`'s fields; returns how many items
@@ -194,25 +195,22 @@ impl Output {
             Value::Object(map) => map,
             _ => serde_json::Map::new(),
         };
-        match list.building {
-            Some(mut doc) => {
-                doc.extend(tail);
-                if let Some(kept) = &mut self.captured {
-                    kept.push(Value::Object(doc));
-                }
+        if let Some(mut doc) = list.building {
+            doc.extend(tail.clone());
+            if let Some(kept) = &mut self.captured {
+                kept.push(Value::Object(doc));
             }
-            None => {
-                let mut out = std::io::stdout().lock();
-                out.write_all(b"]")?;
-                for (name, value) in tail {
-                    out.write_all(b",")?;
-                    serde_json::to_writer(&mut out, &name)?;
-                    out.write_all(b":")?;
-                    serde_json::to_writer(&mut out, &value)?;
-                }
-                out.write_all(b"}\n")?;
-                out.flush()?;
+        }
+        if let Some(mut out) = list.out {
+            out.write_all(b"]")?;
+            for (name, value) in tail {
+                out.write_all(b",")?;
+                serde_json::to_writer(&mut out, &name)?;
+                out.write_all(b":")?;
+                serde_json::to_writer(&mut out, &value)?;
             }
+            out.write_all(b"}\n")?;
+            out.flush()?;
         }
         Ok(list.items)
     }

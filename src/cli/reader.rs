@@ -102,9 +102,10 @@ impl<'a> Reader<'a> {
     {
         let mut query = paged(query, page)?;
         let one_page = page.limit.is_some();
-        // One scope for the whole walk: an as-of list replays the log once.
+        // One scope for the whole walk: an as-of list replays the log once, a long
+        // listing is sorted once.
         let scope = match (self.backend, self.org) {
-            (Backend::Embedded(session), Some(org)) => Some(Scope::new(session.engine(), org)),
+            (Backend::Embedded(session), Some(org)) => Some(Scope::walking(session.engine(), org)),
             _ => None,
         };
         let mut url = query.url();

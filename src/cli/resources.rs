@@ -357,13 +357,18 @@ pub fn owners(cx: &mut Ctx, a: &OwnersArgs) -> Result<(), CliError> {
         if !cx.out.list_open() {
             cx.out.list_begin(json!({ "as_of": position }), "owners")?;
         }
-        let mut rows = Vec::with_capacity(page.owners.len());
-        for o in &page.owners {
-            cx.out.list_item(o)?;
-            *per_owner.entry(o.owner_email.clone()).or_default() += 1;
-            rows.push(vec![o.resource.clone(), o.owner_email.clone()]);
-        }
         count += page.owners.len() as u64;
+        if cx.out.is_json() {
+            for o in &page.owners {
+                cx.out.list_item(o)?;
+            }
+            return Ok(());
+        }
+        let mut rows = Vec::with_capacity(page.owners.len());
+        for o in page.owners {
+            *per_owner.entry(o.owner_email.clone()).or_default() += 1;
+            rows.push(vec![o.resource, o.owner_email]);
+        }
         cx.out.table_page(&mut widths, &header, &rows);
         Ok(())
     })?;

@@ -14,7 +14,9 @@ mod ownership;
 pub mod page;
 mod plan;
 
-use std::cell::OnceCell;
+use std::any::Any;
+use std::cell::{OnceCell, RefCell};
+use std::rc::Rc;
 
 use offboard_events::OrgId;
 use offboard_projections::{OrgState, State};
@@ -102,11 +104,15 @@ pub trait Query: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
 }
 
 /// Where a query is answered: an engine and the caller's org. A scope that answers
-/// several pages of one query as of a past position replays the log to it once.
+/// several pages of one query as of a past position replays the log to it once; a
+/// [`Scope::walking`] one also keeps what every page of a walk shares (the order of a
+/// large listing), so a walk costs one sort, not one pass per page.
 pub struct Scope<'a> {
     engine: &'a Engine,
     org: OrgId,
     past: OnceCell<(u64, State)>,
+    /// `Some` for a walk: what its pages share, under a key naming the query.
+    shared: Option<RefCell<Option<(String, Rc<dyn Any>)>>>,
 }
 
 impl std::fmt::Debug for Scope<'_> {
@@ -118,12 +124,39 @@ impl std::fmt::Debug for Scope<'_> {
 }
 
 impl<'a> Scope<'a> {
+    /// A scope for one answer.
     pub fn new(engine: &'a Engine, org: OrgId) -> Self {
         Self {
             engine,
             org,
             past: OnceCell::new(),
+            shared: None,
         }
+    }
+
+    /// A scope for every page of one walk, on views no one writes meanwhile (the
+    /// embedded CLI holds the data directory).
+    pub fn walking(engine: &'a Engine, org: OrgId) -> Self {
+        Self {
+            shared: Some(RefCell::new(None)),
+            ..Self::new(engine, org)
+        }
+    }
+
+    /// In a walk, what `make` computes for the query `key` names, computed once; `None`
+    /// outside a walk (one page is cheaper without it).
+    pub fn shared<T: 'static>(&self, key: &str, make: impl FnOnce() -> T) -> Option<Rc<T>> {
+        let mut shared = self.shared.as_ref()?.borrow_mut();
+        if let Some((k, value)) = shared.as_ref() {
+            if k == key {
+                if let Ok(value) = Rc::clone(value).downcast::<T>() {
+                    return Some(value);
+                }
+            }
+        }
+        let value = Rc::new(make());
+        *shared = Some((key.to_owned(), Rc::clone(&value) as Rc<dyn Any>));
+        Some(value)
     }
 
     pub fn engine(&self) -> &'a Engine {

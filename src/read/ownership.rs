@@ -179,19 +179,25 @@ impl OwnersQuery {
         Ok((owner, as_of))
     }
 
+    /// The page after `after` of `org` (the views as of the position asked about),
+    /// with emails from `now`.
     fn page(
         &self,
-        org: Option<&OrgState>,
-        now: &OrgState,
-        owner: Option<UserId>,
+        scope: &Scope<'_>,
+        (org, now): (Option<&OrgState>, &OrgState),
+        (owner, as_of): (Option<UserId>, Option<u64>),
         after: Option<&str>,
     ) -> (Vec<OwnedResource>, Option<String>) {
         let Some(org) = org else {
             return (Vec::new(), None);
         };
-        let (page, more) =
-            org.ownership()
-                .page(self.kind.as_deref(), owner, after, self.limit.get());
+        let (kind, limit) = (self.kind.as_deref(), self.limit.get());
+        let ownership = org.ownership();
+        let walk = format!("owners {kind:?} {owner:?} {as_of:?}");
+        let (page, more) = match scope.shared(&walk, || ownership.order(kind, owner)) {
+            Some(order) => ownership.page_in(&order, after, limit),
+            None => ownership.page(kind, owner, after, limit),
+        };
         let last = more.then(|| page.last().map(|(key, _)| key.to_string()));
         let owned = page
             .into_iter()
@@ -221,8 +227,12 @@ impl Query for OwnersQuery {
             .transpose()?;
         let (owner, as_of) = scope.now(|org| self.resolve(org))?;
         let (owners, last) = match as_of {
-            None => scope.now(|org| Ok(self.page(Some(org), org, owner, after)))?,
-            Some(p) => scope.at(p, |past, now| Ok(self.page(past, now, owner, after)))?,
+            None => {
+                scope.now(|org| Ok(self.page(scope, (Some(org), org), (owner, None), after)))?
+            }
+            Some(p) => scope.at(p, |past, now| {
+                Ok(self.page(scope, (past, now), (owner, as_of), after))
+            })?,
         };
         Ok(OwnersPage {
             as_of,
