@@ -1,7 +1,5 @@
 //! Credits (R20): `credits add|grant|use|transfer|show`.
 
-use offboard_events::UserId;
-use serde::Serialize;
 use serde_json::json;
 
 use super::args::CreditsCmd;
@@ -41,34 +39,16 @@ pub fn credits(cx: &mut Ctx, c: &CreditsCmd) -> Result<(), CliError> {
     Ok(())
 }
 
-#[derive(Serialize)]
-struct Balance {
-    user_id: UserId,
-    email: String,
-    balance: u64,
-    used: u64,
-}
-
 fn show(cx: &mut Ctx) -> Result<(), CliError> {
     let mut pool = 0;
-    let users = cx.reader()?.all(CreditsQuery::default(), |page| {
+    let mut balances = cx.reader()?.all(CreditsQuery::default(), |page| {
         pool = page.pool;
         page.users
     })?;
-    let mut balances: Vec<Balance> = cx.names(|n| {
-        Ok(users
-            .iter()
-            .map(|b| Balance {
-                user_id: b.user,
-                email: n.email(b.user),
-                balance: b.balance,
-                used: b.used,
-            })
-            .collect())
-    })?;
     balances.sort_by(|a, b| a.email.cmp(&b.email));
     if cx.out.is_json() {
-        cx.out.doc(&json!({ "pool": pool, "users": balances }))?;
+        cx.out
+            .doc(&json!({ "pool": pool, "users": balances, "next": null }))?;
         return Ok(());
     }
     cx.out.line(format!("Pool: {pool} credits."));

@@ -194,7 +194,11 @@ fn show(cx: &mut Ctx, user: &str) -> Result<(), CliError> {
         distributions: distributions
             .into_iter()
             .filter_map(|d| {
-                let weight = d.members.iter().find(|m| m.user == id).map(|m| m.weight);
+                let weight = d
+                    .members
+                    .iter()
+                    .find(|m| m.user == id)
+                    .and_then(|m| m.weight);
                 (weight.is_some() || d.backup == Some(id)).then(|| PlaceView {
                     name: d.name,
                     kind: d.kind,
@@ -205,7 +209,7 @@ fn show(cx: &mut Ctx, user: &str) -> Result<(), CliError> {
             .collect(),
         labels: labels
             .into_iter()
-            .filter(|l| l.members.contains(&id))
+            .filter(|l| l.members.iter().any(|m| m.user == id))
             .map(|l| l.name)
             .collect(),
         reports: users

@@ -5,11 +5,12 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use offboard_events::UserId;
 use offboard_projections::OrgState;
 
 use super::page::{keyed_page, page_answer, paged, Cursor, Limit};
-use super::{Query, ReadFailure, Scope};
-use crate::server::{BalanceView, CreditsView, DistributionView, DutyView, LabelView};
+use super::{email, Query, ReadFailure, Scope};
+use crate::server::{BalanceView, CreditsView, DistributionView, DutyView, LabelView, MemberView};
 
 /// Declares a list query with only `limit` and `cursor`, its page type and its path.
 macro_rules! plain_list {
@@ -63,6 +64,15 @@ pub struct CreditsQuery {
 paged!(CreditsQuery);
 page_answer!(CreditsView);
 
+/// `user`'s place in a list, with their email today.
+fn member(org: &OrgState, user: UserId, weight: Option<u32>) -> MemberView {
+    MemberView {
+        user,
+        email: email(org, user),
+        weight,
+    }
+}
+
 /// A name's place in a listing: case folded, then the id (names are unique per org as
 /// folded text, the id keeps the order total all the same).
 fn by_name(name: &str, id: impl std::fmt::Display) -> String {
@@ -83,6 +93,7 @@ impl Query for DutiesQuery {
                 .map(|(duty, holder)| DutyView {
                     duty: duty.to_owned(),
                     holder,
+                    holder_email: email(org, holder),
                 })
                 .collect()
         };
@@ -106,8 +117,13 @@ impl Query for DistributionsQuery {
                     id: d.id,
                     name: d.name.clone(),
                     kind: d.kind,
-                    members: d.members.clone(),
+                    members: d
+                        .members
+                        .iter()
+                        .map(|m| member(org, m.user, Some(m.weight)))
+                        .collect(),
                     backup: d.backup,
+                    backup_email: d.backup.map(|b| email(org, b)),
                 })
                 .collect()
         };
@@ -134,7 +150,7 @@ impl Query for LabelsQuery {
                 .map(|l| LabelView {
                     id: l.id,
                     name: l.name.clone(),
-                    members: l.members.iter().copied().collect(),
+                    members: l.members.iter().map(|m| member(org, *m, None)).collect(),
                 })
                 .collect()
         };
@@ -160,6 +176,7 @@ impl Query for CreditsQuery {
             users
                 .map(|u| BalanceView {
                     user: u.id,
+                    email: u.profile.email.clone(),
                     balance: credits.balance(u.id),
                     used: credits.used_total(u.id),
                 })

@@ -357,6 +357,17 @@ pub struct PositionView {
 pub struct DutyView {
     pub duty: String,
     pub holder: UserId,
+    pub holder_email: String,
+}
+
+/// A user's place in a distribution or label, with the user's email today.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MemberView {
+    pub user: UserId,
+    pub email: String,
+    /// The share of new work (distributions; absent for labels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
 }
 
 /// A lead rotation, workflow automation or integration, with its weighted members (R18).
@@ -365,8 +376,9 @@ pub struct DistributionView {
     pub id: DistributionId,
     pub name: String,
     pub kind: DistributionKind,
-    pub members: Vec<Member>,
+    pub members: Vec<MemberView>,
     pub backup: Option<UserId>,
+    pub backup_email: Option<String>,
 }
 
 /// A shared label and its members (R19).
@@ -374,13 +386,14 @@ pub struct DistributionView {
 pub struct LabelView {
     pub id: LabelId,
     pub name: String,
-    pub members: Vec<UserId>,
+    pub members: Vec<MemberView>,
 }
 
 /// One user's credits (R20).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BalanceView {
     pub user: UserId,
+    pub email: String,
     /// Unused credits.
     pub balance: u64,
     /// Credits used, ever.

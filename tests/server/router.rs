@@ -1016,7 +1016,7 @@ async fn groups_duties_distributions_labels_and_credits() {
     let duties = w.get(a, "/v1/duties").await.ok();
     assert_eq!(
         duties,
-        json!({"duties": [{"duty": "billing_contact", "holder": cid}], "next": null})
+        json!({"duties": [{"duty": "billing_contact", "holder": cid, "holder_email": "cid@truckpros.example"}], "next": null})
     );
     let distributions = w.get(a, "/v1/distributions").await.ok()["distributions"].clone();
     assert_eq!(distributions[0]["name"], "Web leads");
@@ -1029,7 +1029,7 @@ async fn groups_duties_distributions_labels_and_credits() {
     let credits = w.get(a, "/v1/credits").await.ok();
     assert_eq!(
         credits,
-        json!({"pool": 95, "users": [{"user": ann, "balance": 0, "used": 5}], "next": null})
+        json!({"pool": 95, "users": [{"user": ann, "email": "ann@truckpros.example", "balance": 0, "used": 5}], "next": null})
     );
 }
 
