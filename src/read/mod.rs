@@ -112,8 +112,11 @@ pub struct Scope<'a> {
     org: OrgId,
     past: OnceCell<(u64, State)>,
     /// `Some` for a walk: what its pages share, under a key naming the query.
-    shared: Option<RefCell<Option<(String, Rc<dyn Any>)>>>,
+    shared: Option<RefCell<Option<Shared>>>,
 }
+
+/// What a walk's pages share, and the key of the query it was made for.
+type Shared = (String, Rc<dyn Any>);
 
 impl std::fmt::Debug for Scope<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
