@@ -16,6 +16,7 @@ pub mod domain;
 pub mod engine;
 pub mod integrity;
 pub mod privacy;
+pub mod read;
 pub mod server;
 pub mod store;
 

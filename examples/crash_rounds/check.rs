@@ -131,20 +131,22 @@ pub async fn round(
     (tally, bad)
 }
 
-/// The server's owners and credits views against the fold; credits conserved.
+/// The server's owners and credits views (every page) against the fold; credits
+/// conserved.
 async fn views(http: &Http, ledger: &Ledger) -> Vec<String> {
     let mut bad = Vec::new();
-    match http.get("/v1/owners").await {
-        Ok(owned) => {
-            let owners: Option<HashMap<String, UserId>> = owned.as_array().map(|list| {
-                list.iter()
+    match http.get_all("/v1/owners", "owners").await {
+        Ok((owned, _)) => {
+            let owners: Option<HashMap<String, UserId>> = Some(
+                owned
+                    .iter()
                     .filter_map(|r| {
                         let key = r["resource"].as_str()?.to_owned();
                         Some((key, r["owner"].as_str()?.parse().ok()?))
                     })
-                    .collect()
-            });
-            let count = owned.as_array().map_or(0, Vec::len);
+                    .collect(),
+            );
+            let count = owned.len();
             let expected: HashMap<String, UserId> =
                 ledger.owners.iter().map(|(k, v)| (k.clone(), *v)).collect();
             if owners.as_ref() != Some(&expected) || count != expected.len() {
@@ -156,8 +158,11 @@ async fn views(http: &Http, ledger: &Ledger) -> Vec<String> {
         }
         Err(why) => bad.push(why),
     }
-    match http.get("/v1/credits").await {
-        Ok(view) => bad.extend(credits(&view, ledger)),
+    match http.get_all("/v1/credits", "users").await {
+        Ok((users, mut view)) => {
+            view["users"] = serde_json::Value::Array(users);
+            bad.extend(credits(&view, ledger))
+        }
         Err(why) => bad.push(why),
     }
     bad

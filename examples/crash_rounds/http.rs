@@ -84,6 +84,24 @@ impl Http {
         serde_json::from_str(&text).map_err(|e| format!("GET {path}: not JSON: {e}"))
     }
 
+    /// Every item of the list `field` over the pages of `GET path` (following `next`),
+    /// with the last page (for the fields beside the list).
+    pub async fn get_all(&self, path: &str, field: &str) -> Result<(Vec<Value>, Value), String> {
+        let mut items = Vec::new();
+        let mut url = format!("{path}?limit=1000");
+        loop {
+            let page = self.get(&url).await?;
+            let list = page[field]
+                .as_array()
+                .ok_or_else(|| format!("GET {url}: no list {field:?}"))?;
+            items.extend(list.iter().cloned());
+            match page["next"].as_str() {
+                Some(next) => url = next.to_owned(),
+                None => return Ok((items, page)),
+            }
+        }
+    }
+
     async fn get_text(&self, path: &str) -> Result<String, String> {
         let response = self
             .client

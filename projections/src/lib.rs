@@ -36,6 +36,6 @@ pub use distributions::{
 pub use duties::Duties;
 pub use labels::{Label, Labels};
 pub use org::{OrgState, OwnershipChange};
-pub use ownership::Ownership;
+pub use ownership::{KeyOrder, Ownership};
 pub use state::{replay_until, State};
 pub use streams::Streams;

@@ -288,6 +288,8 @@ pub enum UserCmd {
         /// Only users in this state (invited, active, deactivated, deleted, purged).
         #[arg(long, value_name = "STATUS")]
         status: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Everything about one user.
     Show { user: String },
@@ -355,6 +357,8 @@ pub struct OwnersArgs {
     /// A time (RFC 3339 or YYYY-MM-DD, end of that day UTC) or a log position.
     #[arg(long, value_name = "T|POS")]
     pub as_of: Option<String>,
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -507,6 +511,8 @@ pub struct HistoryArgs {
     /// Up to this time (RFC 3339, or YYYY-MM-DD: the end of that day UTC).
     #[arg(long, value_name = "T")]
     pub until: Option<String>,
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -537,4 +543,16 @@ pub struct EventsArgs {
     /// (client mode: needs --server).
     #[arg(long)]
     pub follow: bool,
+}
+
+/// Paging of a list command.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PageArgs {
+    /// Print one page of at most N items (1 to 1000) and where the next one starts
+    /// (`next`; go on with --cursor); without it, the whole list.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Go on from where an earlier page ended: the `cursor` of its `next` link.
+    #[arg(long, value_name = "CURSOR")]
+    pub cursor: Option<String>,
 }

@@ -3,185 +3,106 @@
 
 use std::io::Write;
 
-use std::collections::BTreeSet;
-
-use chrono::{DateTime, SecondsFormat, Utc};
-use offboard_events::{CorrelationId, Envelope, ResourceKey, UserId};
 use serde_json::json;
 
 use super::args::{EventFormat, EventsArgs, HistoryArgs, VerifyArgs};
 use super::describe;
 use super::error::CliError;
 use super::output::Progress;
-use super::remote::Remote;
 use super::resolve::{self, DayEnd};
 use super::Ctx;
+use crate::domain::plural;
 use crate::engine::for_each_envelope;
 use crate::integrity::VerifyError;
-use crate::server::client::encode_segment;
-use crate::server::{OwnershipChangeView, VerifyView};
+use crate::read::{HistoryQuery, HistorySelector};
+use crate::server::VerifyView;
 
-/// Whose history `history` shows.
-enum Selector {
-    User(UserId),
-    Resource(ResourceKey),
-    Correlation(CorrelationId),
-    Org,
-}
-
-fn history_embedded(
-    cx: &Ctx,
-    selector: &Selector,
-    since: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Result<Vec<Envelope>, CliError> {
-    let org = cx.org_id()?;
-    let engine = cx.engine()?;
-    Ok(match selector {
-        Selector::User(id) => engine.user_history(org, *id)?,
-        Selector::Resource(key) => {
-            let positions: Vec<u64> = engine
-                .resource_history(org, key)
-                .iter()
-                .map(|c| c.position)
-                .collect();
-            if positions.is_empty() {
-                return Err(CliError::not_found(format!("resource {key}")));
-            }
-            engine.read_positions(&positions)?
-        }
-        Selector::Correlation(id) => {
-            let events = engine.correlation_history(org, *id)?;
-            if events.is_empty() {
-                return Err(CliError::not_found(format!("correlation id {id}")));
-            }
-            events
-        }
-        Selector::Org => engine.timeline(org, since, until)?,
-    })
-}
-
-/// The same histories from the server. A resource's history is the events of the
-/// operations that moved it, at the positions where its owner changed.
-fn history_remote(
-    r: &Remote,
-    selector: &Selector,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-) -> Result<Vec<Envelope>, CliError> {
-    let not_found = |what: String| {
-        move |e: CliError| {
-            if e.code == "not_found" {
-                CliError::not_found(what.clone())
-            } else {
-                e
-            }
-        }
-    };
-    Ok(match selector {
-        Selector::User(id) => r.envelopes(&format!("/v1/users/{id}/history"))?,
-        Selector::Resource(key) => {
-            let changes: Vec<OwnershipChangeView> = r
-                .get(&format!(
-                    "/v1/resources/{}/history",
-                    encode_segment(key.as_str())
-                ))
-                .map_err(not_found(format!("resource {key}")))?;
-            let positions: BTreeSet<u64> = changes.iter().map(|c| c.position).collect();
-            let operations: BTreeSet<CorrelationId> =
-                changes.iter().map(|c| c.correlation_id).collect();
-            let mut events = Vec::new();
-            for id in operations {
-                events.extend(
-                    r.operation(id)?
-                        .into_iter()
-                        .filter(|e| positions.contains(&e.position)),
-                );
-            }
-            events.sort_by_key(|e| e.position);
-            events
-        }
-        Selector::Correlation(id) => r
-            .operation(*id)
-            .map_err(not_found(format!("correlation id {id}")))?,
-        Selector::Org => {
-            let time = |t: Option<DateTime<Utc>>| {
-                t.map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-            };
-            r.envelopes(&format!(
-                "/v1/history{}",
-                Remote::query(&[("since", time(since)), ("until", time(until))])
-            ))?
-        }
-    })
-}
-
-/// `history --user U | --resource K:ID | --correlation ID | --org [--since T] [--until T]`.
+/// `history --user U | --resource K:ID | --correlation ID | --org [--since T] [--until T]
+/// [--limit N] [--cursor C]`: printed page by page as they are read. A history that
+/// fits in one page prints as a table under `TITLE (N events):`; a longer one prints
+/// `TITLE:`, the table as pages arrive, then `N events.`.
 pub fn history(cx: &mut Ctx, a: &HistoryArgs) -> Result<(), CliError> {
     let since = a
         .since
         .as_deref()
         .map(|t| resolve::time(t, DayEnd::Start))
-        .transpose()?
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        .transpose()?;
     let until = a
         .until
         .as_deref()
         .map(|t| resolve::time(t, DayEnd::End))
-        .transpose()?
-        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        .transpose()?;
     let selector = if let Some(u) = &a.user {
-        Selector::User(cx.any_user(u)?)
+        HistorySelector::User(cx.any_user(u)?.into())
     } else if let Some(r) = &a.resource {
-        Selector::Resource(resolve::resource(r)?)
+        HistorySelector::Resource(resolve::resource(r)?)
     } else if let Some(c) = &a.correlation {
-        Selector::Correlation(resolve::correlation(c)?)
+        HistorySelector::Correlation(resolve::correlation(c)?)
     } else {
-        Selector::Org
-    };
-    let events = match cx.remote() {
-        None => history_embedded(cx, &selector, since, until)?,
-        Some(r) => history_remote(
-            r,
-            &selector,
-            a.since.is_some().then_some(since),
-            a.until.is_some().then_some(until),
-        )?,
+        HistorySelector::Org
     };
     let title = match &selector {
-        Selector::User(_) => format!("History of {}", a.user.as_deref().unwrap_or_default()),
-        Selector::Resource(key) => format!("History of {key}"),
-        Selector::Correlation(id) => format!("Everything operation {id} did"),
-        Selector::Org => "The organization's timeline".to_owned(),
+        HistorySelector::User(_) => {
+            format!("History of {}", a.user.as_deref().unwrap_or_default())
+        }
+        HistorySelector::Resource(key) => format!("History of {key}"),
+        HistorySelector::Correlation(id) => format!("Everything operation {id} did"),
+        HistorySelector::Org => "The organization's timeline".to_owned(),
     };
-    let events: Vec<Envelope> = events
-        .into_iter()
-        .filter(|e| e.occurred_at >= since && e.occurred_at <= until)
-        .collect();
-    if cx.out.is_json() {
-        cx.out
-            .doc(&json!({ "count": events.len(), "events": events }))?;
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = cx.names(|o| {
-        Ok(events
-            .iter()
-            .map(|e| {
-                vec![
-                    e.position.to_string(),
-                    e.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                    describe::actor(o, e),
-                    e.event.event_type().to_owned(),
-                    describe::sentence(o, e),
-                ]
-            })
-            .collect())
+    let query = HistoryQuery {
+        selector,
+        since,
+        until,
+        ..HistoryQuery::default()
+    };
+    let reader = cx.reader()?;
+    let header = ["position", "time (UTC)", "actor", "event", "what happened"];
+    let mut widths = None;
+    let mut count = 0u64;
+    let mut paged = false;
+    // Opened with the first page: a query refused at once prints only its error.
+    let next = reader.walk(query, &a.page, |page| {
+        if !cx.out.list_open() {
+            cx.out.list_begin(json!({}), "events")?;
+        }
+        for e in &page.events {
+            cx.out.list_item(e)?;
+        }
+        count += page.events.len() as u64;
+        if cx.out.is_json() {
+            return Ok(());
+        }
+        let rows = cx.names(|o| {
+            Ok(page
+                .events
+                .iter()
+                .map(|e| {
+                    let e = &e.0;
+                    vec![
+                        e.position.to_string(),
+                        e.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        describe::actor(o, e),
+                        e.event.event_type().to_owned(),
+                        describe::sentence(o, e),
+                    ]
+                })
+                .collect::<Vec<_>>())
+        })?;
+        if widths.is_none() {
+            paged = page.next.is_some();
+            match paged {
+                false => cx.out.line(format!("{title} ({} events):", rows.len())),
+                true => cx.out.line(format!("{title}:")),
+            }
+        }
+        cx.out.table_page(&mut widths, &header, &rows);
+        Ok(())
     })?;
-    cx.out.line(format!("{title} ({} events):", events.len()));
-    cx.out.table(
-        &["position", "time (UTC)", "actor", "event", "what happened"],
-        &rows,
-    );
+    cx.out.list_end(json!({ "next": next, "count": count }))?;
+    if paged {
+        cx.out.line(format!("{count} {}.", plural("event", count)));
+    }
+    super::users::more(cx, next.as_deref());
     Ok(())
 }
 

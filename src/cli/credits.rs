@@ -1,14 +1,13 @@
 //! Credits (R20): `credits add|grant|use|transfer|show`.
 
-use offboard_events::UserId;
-use serde::Serialize;
 use serde_json::json;
 
 use super::args::CreditsCmd;
 use super::error::CliError;
-use super::names::Names;
+
 use super::{resolve, Ctx};
 use crate::domain::Command;
+use crate::read::CreditsQuery;
 
 pub fn credits(cx: &mut Ctx, c: &CreditsCmd) -> Result<(), CliError> {
     let command = match c {
@@ -40,52 +39,16 @@ pub fn credits(cx: &mut Ctx, c: &CreditsCmd) -> Result<(), CliError> {
     Ok(())
 }
 
-#[derive(Serialize)]
-struct Balance {
-    user_id: UserId,
-    email: String,
-    balance: u64,
-    used: u64,
-}
-
 fn show(cx: &mut Ctx) -> Result<(), CliError> {
-    let (pool, mut balances) = match cx.remote() {
-        None => cx.read(|org| {
-            let credits = org.credits();
-            let balances: Vec<Balance> = org
-                .directory()
-                .users()
-                .filter(|u| credits.balance(u.id) > 0 || credits.used_total(u.id) > 0)
-                .map(|u| Balance {
-                    user_id: u.id,
-                    email: u.profile.email.clone(),
-                    balance: credits.balance(u.id),
-                    used: credits.used_total(u.id),
-                })
-                .collect();
-            Ok((credits.pool(), balances))
-        })?,
-        Some(r) => {
-            let credits: crate::server::CreditsView = r.get("/v1/credits")?;
-            if !credits.users.is_empty() {
-                r.prefetch_users()?;
-            }
-            let balances = credits
-                .users
-                .iter()
-                .map(|b| Balance {
-                    user_id: b.user,
-                    email: r.email(b.user),
-                    balance: b.balance,
-                    used: b.used,
-                })
-                .collect();
-            (credits.pool, balances)
-        }
-    };
+    let mut pool = 0;
+    let mut balances = cx.reader()?.all(CreditsQuery::default(), |page| {
+        pool = page.pool;
+        page.users
+    })?;
     balances.sort_by(|a, b| a.email.cmp(&b.email));
     if cx.out.is_json() {
-        cx.out.doc(&json!({ "pool": pool, "users": balances }))?;
+        cx.out
+            .doc(&json!({ "pool": pool, "users": balances, "next": null }))?;
         return Ok(());
     }
     cx.out.line(format!("Pool: {pool} credits."));

@@ -26,6 +26,7 @@ pub mod names;
 mod offboarding;
 pub mod output;
 mod plan_file;
+pub mod reader;
 pub mod remote;
 mod repair;
 pub mod resolve;

@@ -16,8 +16,9 @@ use super::error::CliError;
 use super::guided::{self, Prompter, TerminalPrompter};
 use super::names::Names;
 use super::plan_file::PlanFile;
-use super::{resolve, Backend, Ctx};
-use crate::domain::{self, plural, Command};
+use super::{resolve, Ctx};
+use crate::domain::{plural, Command};
+use crate::read::PlanQuery;
 use crate::server::{BlockerView, PlanView};
 
 /// `plan USER [--template]` (R21): read-only.
@@ -48,10 +49,9 @@ pub fn plan(cx: &mut Ctx, user: &str, template: bool) -> Result<(), CliError> {
 
 /// What offboarding `user` involves now (R21).
 pub fn plan_view(cx: &Ctx, user: UserId) -> Result<PlanView, CliError> {
-    match cx.backend {
-        Backend::Embedded(_) => cx.read(|org| Ok(PlanView::from(&domain::plan(org, user)?))),
-        Backend::Remote(r) => r.get(&format!("/v1/users/{user}/plan")),
-    }
+    cx.ask(&PlanQuery {
+        user: Some(user.into()),
+    })
 }
 
 /// A plan in sentences: what the user holds and what blocks each follow-up.

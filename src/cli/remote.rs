@@ -23,10 +23,13 @@ use tokio::runtime::Runtime;
 
 use super::args::{EventFormat, Global};
 use super::error::{CliError, EXIT_REJECTED, EXIT_STORAGE};
+use super::reader::Reader;
 use crate::domain::Command;
 use crate::engine::Appended;
-use crate::server::client::{encode_segment, Client, ClientError, CommandOptions, EventsRequest};
-use crate::server::{CommandResult, ErrorBody, Format, WhoAmI};
+use crate::read::{HistoryQuery, HistorySelector};
+use crate::server::client::{Client, ClientError, CommandOptions, EventsRequest};
+use crate::server::tokens::TokenRecord;
+use crate::server::{CommandResult, ErrorBody, Format, TokensPage, WhoAmI};
 use directory::Directory;
 
 /// How long `events --follow` waits before reconnecting after the stream ended or broke.
@@ -194,23 +197,25 @@ impl Remote {
             .unwrap_or_default()
     }
 
-    /// Every event one operation wrote.
-    pub fn operation(&self, id: CorrelationId) -> Result<Vec<Envelope>, CliError> {
-        self.envelopes(&format!("/v1/correlations/{id}/history"))
+    /// Every token of the token's org (every page of `GET /v1/tokens`).
+    pub fn tokens(&self) -> Result<Vec<TokenRecord>, CliError> {
+        let mut all = Vec::new();
+        let mut url = "/v1/tokens?limit=1000".to_owned();
+        loop {
+            let page: TokensPage = self.get(&url)?;
+            all.extend(page.tokens);
+            match page.next {
+                Some(next) => url = next,
+                None => return Ok(all),
+            }
+        }
     }
 
-    /// A list of envelopes (`GET path`), decoded as the event contract says.
-    pub fn envelopes(&self, path: &str) -> Result<Vec<Envelope>, CliError> {
-        let values: Vec<Value> = self.get(path)?;
-        values
-            .iter()
-            .map(|v| {
-                let bytes = serde_json::to_vec(v).map_err(std::io::Error::from)?;
-                Envelope::from_json(&bytes).map_err(|e| {
-                    CliError::storage("invalid_response", format!("an event from the server: {e}"))
-                })
-            })
-            .collect()
+    /// Every event one operation wrote (every page).
+    pub fn operation(&self, id: CorrelationId) -> Result<Vec<Envelope>, CliError> {
+        let query = HistoryQuery::new(HistorySelector::Correlation(id));
+        let events = Reader::remote(self).all(query, |p| p.events)?;
+        Ok(events.into_iter().map(|e| e.0).collect())
     }
 
     /// `events [--from POS] [--format …] [--follow]`: prints the `data:` of every event
@@ -264,19 +269,6 @@ impl Remote {
                 (true, _) => {}
             }
             std::thread::sleep(RECONNECT_PAUSE);
-        }
-    }
-
-    /// `?name=value&…` of the values given (percent-encoded).
-    pub fn query(pairs: &[(&str, Option<String>)]) -> String {
-        let parts: Vec<String> = pairs
-            .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode_segment(v))))
-            .collect();
-        if parts.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", parts.join("&"))
         }
     }
 }

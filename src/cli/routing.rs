@@ -1,15 +1,16 @@
 //! Who gets new work: singleton duties (`duty`), distributions (`distribution`: lead
 //! rotations, workflow automations, integrations) and shared labels (`label`).
 
-use offboard_events::{DistributionKind, Member, UserId};
-use serde::Serialize;
+use offboard_events::Member;
 use serde_json::json;
 
 use super::args::{DistributionCmd, DutyCmd, LabelCmd};
-use super::describe::{kind_word, members as member_list};
+use super::describe::kind_word;
 use super::error::CliError;
 use super::{resolve, Ctx};
 use crate::domain::Command;
+use crate::read::{DistributionsQuery, DutiesQuery, LabelsQuery};
+use crate::server::MemberView;
 
 pub fn duty(cx: &mut Ctx, c: &DutyCmd) -> Result<(), CliError> {
     match c {
@@ -25,38 +26,13 @@ pub fn duty(cx: &mut Ctx, c: &DutyCmd) -> Result<(), CliError> {
             Ok(())
         }
         DutyCmd::List => {
-            #[derive(Serialize)]
-            struct DutyView {
-                duty: String,
-                holder_id: UserId,
-                holder_email: String,
-            }
-            let duties: Vec<(String, UserId)> = match cx.remote() {
-                None => {
-                    cx.read(|org| Ok(org.duties().all().map(|(d, u)| (d.to_owned(), u)).collect()))?
-                }
-                Some(r) => r
-                    .get::<Vec<crate::server::DutyView>>("/v1/duties")?
-                    .into_iter()
-                    .map(|d| (d.duty, d.holder))
-                    .collect(),
-            };
-            let views: Vec<DutyView> = cx.names(|n| {
-                Ok(duties
-                    .into_iter()
-                    .map(|(duty, holder_id)| DutyView {
-                        duty,
-                        holder_id,
-                        holder_email: n.email(holder_id),
-                    })
-                    .collect())
-            })?;
+            let duties = cx.reader()?.all(DutiesQuery::default(), |p| p.duties)?;
             if cx.out.is_json() {
-                cx.out.doc(&json!({ "duties": views }))?;
+                cx.out.doc(&json!({ "duties": duties, "next": null }))?;
             } else {
-                let rows: Vec<Vec<String>> = views
-                    .iter()
-                    .map(|v| vec![v.duty.clone(), v.holder_email.clone()])
+                let rows: Vec<Vec<String>> = duties
+                    .into_iter()
+                    .map(|d| vec![d.duty, d.holder_email])
                     .collect();
                 cx.out.table(&["duty", "holder"], &rows);
             }
@@ -114,75 +90,38 @@ pub fn distribution(cx: &mut Ctx, c: &DistributionCmd) -> Result<(), CliError> {
             )?;
         }
         DistributionCmd::List => {
-            #[derive(Serialize)]
-            struct MemberView {
-                user_id: UserId,
-                email: String,
-                weight: u32,
-            }
-            #[derive(Serialize)]
-            struct DistributionView {
-                id: offboard_events::DistributionId,
-                name: String,
-                kind: DistributionKind,
-                members: Vec<MemberView>,
-                backup_id: Option<UserId>,
-                backup_email: Option<String>,
-            }
-            let all: Vec<crate::server::DistributionView> = match cx.remote() {
-                None => cx.read(|org| {
-                    Ok(org
-                        .distributions()
-                        .all()
-                        .map(|d| crate::server::DistributionView {
-                            id: d.id,
-                            name: d.name.clone(),
-                            kind: d.kind,
-                            members: d.members.clone(),
-                            backup: d.backup,
-                        })
-                        .collect())
-                })?,
-                Some(r) => r.get("/v1/distributions")?,
-            };
-            let (views, rows) = cx.names(|org| {
-                let mut views = Vec::new();
-                let mut rows = Vec::new();
-                for d in &all {
-                    rows.push(vec![
-                        d.name.clone(),
-                        kind_word(d.kind).to_owned(),
-                        member_list(org, &d.members),
-                        d.backup.map_or("-".into(), |b| org.email(b)),
-                    ]);
-                    views.push(DistributionView {
-                        id: d.id,
-                        name: d.name.clone(),
-                        kind: d.kind,
-                        members: d
-                            .members
-                            .iter()
-                            .map(|m| MemberView {
-                                user_id: m.user,
-                                email: org.email(m.user),
-                                weight: m.weight,
-                            })
-                            .collect(),
-                        backup_id: d.backup,
-                        backup_email: d.backup.map(|b| org.email(b)),
-                    });
-                }
-                Ok((views, rows))
-            })?;
+            let all = cx
+                .reader()?
+                .all(DistributionsQuery::default(), |p| p.distributions)?;
             if cx.out.is_json() {
-                cx.out.doc(&json!({ "distributions": views }))?;
+                cx.out.doc(&json!({ "distributions": all, "next": null }))?;
             } else {
+                let rows: Vec<Vec<String>> = all
+                    .iter()
+                    .map(|d| {
+                        vec![
+                            d.name.clone(),
+                            kind_word(d.kind).to_owned(),
+                            weighted(&d.members),
+                            d.backup_email.clone().unwrap_or_else(|| "-".into()),
+                        ]
+                    })
+                    .collect();
                 cx.out
                     .table(&["name", "kind", "members (weight)", "backup"], &rows);
             }
         }
     }
     Ok(())
+}
+
+/// `ann@x (2), bob@x (1)`.
+fn weighted(members: &[MemberView]) -> String {
+    members
+        .iter()
+        .map(|m| format!("{} ({})", m.email, m.weight.unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn label(cx: &mut Ctx, c: &LabelCmd) -> Result<(), CliError> {
@@ -198,42 +137,17 @@ pub fn label(cx: &mut Ctx, c: &LabelCmd) -> Result<(), CliError> {
             )?;
         }
         LabelCmd::List => {
-            #[derive(Serialize)]
-            struct LabelView {
-                id: offboard_events::LabelId,
-                name: String,
-                members: Vec<String>,
-            }
-            let all: Vec<crate::server::LabelView> = match cx.remote() {
-                None => cx.read(|org| {
-                    Ok(org
-                        .labels()
-                        .all()
-                        .map(|l| crate::server::LabelView {
-                            id: l.id,
-                            name: l.name.clone(),
-                            members: l.members.iter().copied().collect(),
-                        })
-                        .collect())
-                })?,
-                Some(r) => r.get("/v1/labels")?,
-            };
-            let views: Vec<LabelView> = cx.names(|org| {
-                Ok(all
-                    .into_iter()
-                    .map(|l| LabelView {
-                        id: l.id,
-                        name: l.name,
-                        members: l.members.iter().map(|m| org.email(*m)).collect(),
-                    })
-                    .collect())
-            })?;
+            let all = cx.reader()?.all(LabelsQuery::default(), |p| p.labels)?;
             if cx.out.is_json() {
-                cx.out.doc(&json!({ "labels": views }))?;
+                cx.out.doc(&json!({ "labels": all, "next": null }))?;
             } else {
-                let rows: Vec<Vec<String>> = views
+                let rows: Vec<Vec<String>> = all
                     .iter()
-                    .map(|l| vec![l.name.clone(), l.members.join(", ")])
+                    .map(|l| {
+                        let emails: Vec<&str> =
+                            l.members.iter().map(|m| m.email.as_str()).collect();
+                        vec![l.name.clone(), emails.join(", ")]
+                    })
                     .collect();
                 cx.out.table(&["label", "members"], &rows);
             }

@@ -12,6 +12,7 @@ use super::names::Names;
 use super::{resolve, Ctx};
 use crate::domain::{Command, NewUser, PolicyChange};
 use crate::engine::CommandMeta;
+use crate::read::OrgQuery;
 
 /// `init --org NAME --owner-email …`: a new org whose owner is active at once.
 pub fn init(cx: &mut Ctx, a: &Init) -> Result<(), CliError> {
@@ -128,17 +129,12 @@ pub fn principal(cx: &mut Ctx, c: &PrincipalCmd) -> Result<(), CliError> {
             Ok(())
         }
         PrincipalCmd::List => {
-            let list: Vec<(PrincipalKind, String)> = match cx.remote() {
-                None => {
-                    cx.read(|org| Ok(org.principals().map(|(k, n)| (k, n.to_owned())).collect()))?
-                }
-                Some(r) => r
-                    .org_view()?
-                    .principals
-                    .into_iter()
-                    .map(|p| (p.kind, p.name))
-                    .collect(),
-            };
+            let list: Vec<(PrincipalKind, String)> = cx
+                .ask(&OrgQuery {})?
+                .principals
+                .into_iter()
+                .map(|p| (p.kind, p.name))
+                .collect();
             if cx.out.is_json() {
                 let views: Vec<PrincipalView> = list
                     .iter()

@@ -75,7 +75,7 @@ fn list(cx: &mut Ctx) -> Result<(), CliError> {
     let org = cx.global.org.as_deref().filter(|o| !o.trim().is_empty());
     let records: Vec<TokenRecord> = match cx.remote() {
         None => tokens::list(cx.engine()?, org)?,
-        Some(r) => r.get("/v1/tokens")?,
+        Some(r) => r.tokens()?,
     };
     if cx.out.is_json() {
         cx.out.doc(&json!({ "tokens": records }))?;

@@ -2,79 +2,38 @@
 
 use std::collections::BTreeMap;
 
-use offboard_events::{Role, UserId, UserStatus};
-use offboard_projections::{OrgState, User};
+use offboard_events::{DistributionKind, Role, UserStatus};
 use serde::Serialize;
 use serde_json::json;
 
-use super::args::{GroupCmd, UserAdd, UserCmd};
+use super::args::{GroupCmd, PageArgs, UserAdd, UserCmd};
 use super::context::written;
 use super::error::CliError;
-use super::names::Names;
-use super::remote::Remote;
-use super::{resolve, Ctx};
+use super::Ctx;
 use crate::domain::{Command, NewUser};
+use crate::read::{
+    CreditsQuery, DistributionsQuery, DutiesQuery, LabelsQuery, OwnersQuery, UserQuery, UsersQuery,
+};
+use crate::server::UserView;
 
-/// One user as `user list` and `user show` print it.
+/// One place in a distribution, as `user show` prints it.
 #[derive(Debug, Serialize)]
-pub struct UserView {
-    pub id: UserId,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub job_title: Option<String>,
-    pub role: Role,
-    pub status: UserStatus,
-    pub manager_id: Option<UserId>,
-    pub manager_email: Option<String>,
-    pub groups: Vec<String>,
-    /// How many resources the user owns.
-    pub resources: u64,
+struct PlaceView {
+    name: String,
+    kind: DistributionKind,
+    /// `null` when the user is only the backup.
+    weight: Option<u32>,
+    backup: bool,
 }
 
-impl UserView {
-    /// The server's view of a user, with the manager's email.
-    pub fn from_api(names: &dyn Names, u: &crate::server::UserView) -> Self {
-        Self {
-            id: u.id,
-            email: u.email.clone(),
-            first_name: u.first_name.clone(),
-            last_name: u.last_name.clone(),
-            job_title: u.job_title.clone(),
-            role: u.role,
-            status: u.status,
-            manager_id: u.manager,
-            manager_email: u.manager.map(|m| names.email(m)),
-            groups: u.groups.clone(),
-            resources: u.resources,
-        }
-    }
-
-    pub fn of(org: &OrgState, u: &User) -> Self {
-        Self {
-            id: u.id,
-            email: u.profile.email.clone(),
-            first_name: u.profile.first_name.clone(),
-            last_name: u.profile.last_name.clone(),
-            job_title: u.profile.job_title.clone(),
-            role: u.role,
-            status: u.status,
-            manager_id: u.manager,
-            manager_email: u.manager.map(|m| resolve::email(org, m)),
-            groups: u.groups.iter().map(|g| g.id().to_owned()).collect(),
-            resources: org.ownership().total_owned(u.id),
-        }
-    }
-}
-
-/// What `user show` adds to a [`UserView`].
+/// What `user show` adds to the directory's [`UserView`].
 #[derive(Debug, Serialize)]
 struct UserDetail {
     #[serde(flatten)]
     user: UserView,
     resources_by_kind: BTreeMap<String, u64>,
     duties: Vec<String>,
-    distributions: Vec<serde_json::Value>,
+    distributions: Vec<PlaceView>,
     labels: Vec<String>,
     reports: Vec<String>,
     credit_balance: u64,
@@ -84,7 +43,7 @@ struct UserDetail {
 pub fn user(cx: &mut Ctx, c: &UserCmd) -> Result<(), CliError> {
     match c {
         UserCmd::Add(a) => add(cx, a),
-        UserCmd::List { status } => list(cx, status.as_deref()),
+        UserCmd::List { status, page } => list(cx, status.as_deref(), page),
         UserCmd::Show { user } => show(cx, user),
         UserCmd::Role { user, role } => {
             let role: Role = role.parse().map_err(CliError::invalid)?;
@@ -143,38 +102,24 @@ fn add(cx: &mut Ctx, a: &UserAdd) -> Result<(), CliError> {
     Ok(())
 }
 
-fn list(cx: &mut Ctx, status: Option<&str>) -> Result<(), CliError> {
+fn list(cx: &mut Ctx, status: Option<&str>, page: &PageArgs) -> Result<(), CliError> {
     let status: Option<UserStatus> = status
         .map(|s| s.parse().map_err(CliError::invalid))
         .transpose()?;
-    let mut views: Vec<UserView> = match cx.remote() {
-        None => cx.read(|org| {
-            Ok(org
-                .directory()
-                .users()
-                .filter(|u| match status {
-                    Some(s) => u.status == s,
-                    None => u.is_listed(),
-                })
-                .map(|u| UserView::of(org, u))
-                .collect())
-        })?,
-        Some(r) => {
-            let status = status.map(|s| s.as_str().to_owned());
-            let users: Vec<crate::server::UserView> = r.get(&format!(
-                "/v1/users{}",
-                Remote::query(&[("status", status)])
-            ))?;
-            r.remember(&users);
-            users.iter().map(|u| UserView::from_api(r, u)).collect()
-        }
+    let query = UsersQuery {
+        status,
+        ..UsersQuery::default()
     };
-    views.sort_by_key(|u| u.email.to_lowercase());
+    let mut users: Vec<UserView> = Vec::new();
+    let next = cx.reader()?.walk(query, page, |p| {
+        users.extend(p.users);
+        Ok(())
+    })?;
     if cx.out.is_json() {
-        cx.out.doc(&json!({ "users": views }))?;
+        cx.out.doc(&json!({ "users": users, "next": next }))?;
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = views
+    let rows: Vec<Vec<String>> = users
         .iter()
         .map(|u| {
             vec![
@@ -193,54 +138,46 @@ fn list(cx: &mut Ctx, status: Option<&str>) -> Result<(), CliError> {
     );
     cx.out.line(format!(
         "{} {}",
-        views.len(),
-        crate::domain::plural("user", views.len() as u64)
+        users.len(),
+        crate::domain::plural("user", users.len() as u64)
     ));
+    more(cx, next.as_deref());
     Ok(())
 }
 
+/// After a `--limit` page, how to ask for the next one.
+pub fn more(cx: &mut Ctx, next: Option<&str>) {
+    if let Some(cursor) = next.and_then(crate::read::page::cursor_of) {
+        cx.out.line(format!("More: add --cursor {cursor}"));
+    }
+}
+
+/// `user show`: the user, what they own by kind, their duties, places in
+/// distributions and labels, reports and credits, each from its query.
 fn show(cx: &mut Ctx, user: &str) -> Result<(), CliError> {
-    let detail = match cx.remote() {
-        None => show_embedded(cx, user)?,
-        Some(r) => show_remote(r, user)?,
-    };
-    if cx.out.is_json() {
-        cx.out.doc(&detail)?;
-        return Ok(());
-    }
-    print_detail(cx, &detail);
-    Ok(())
-}
-
-/// `user show` from the server: the user, what they own, their duties, places in
-/// distributions and labels, reports and credits, each from its listing.
-fn show_remote(r: &Remote, user: &str) -> Result<UserDetail, CliError> {
-    let id = r.any_user(user)?;
-    let view = r.user_view(id)?;
-    let owned: Vec<crate::server::OwnedResource> = r.get(&format!("/v1/owners?owner={id}"))?;
+    let id = cx.any_user(user)?;
+    let reader = cx.reader()?;
+    let view = reader.ask(&UserQuery {
+        user: Some(id.into()),
+    })?;
     let mut resources_by_kind: BTreeMap<String, u64> = BTreeMap::new();
-    for o in &owned {
-        let kind = o.resource.split_once(':').map_or("", |(k, _)| k);
-        *resources_by_kind.entry(kind.to_owned()).or_default() += 1;
-    }
-    let duties: Vec<crate::server::DutyView> = r.get("/v1/duties")?;
-    let distributions: Vec<crate::server::DistributionView> = r.get("/v1/distributions")?;
-    let labels: Vec<crate::server::LabelView> = r.get("/v1/labels")?;
-    let credits: crate::server::CreditsView = r.get("/v1/credits")?;
-    let mut reports: Vec<UserId> = r
-        .prefetch_users()?
-        .iter()
-        .filter(|u| u.manager == Some(id))
-        .filter(|u| !matches!(u.status, UserStatus::Deleted | UserStatus::Purged))
-        .map(|u| u.id)
-        .collect();
-    reports.sort();
-    let balance = credits.users.iter().find(|b| b.user == id);
-    Ok(UserDetail {
-        user: UserView {
-            resources: owned.len() as u64,
-            ..UserView::from_api(r, &view)
-        },
+    let owned = OwnersQuery {
+        owner: Some(id.into()),
+        ..OwnersQuery::default()
+    };
+    reader.walk(owned, &PageArgs::default(), |p| {
+        for o in p.owners {
+            *resources_by_kind.entry(o.kind).or_default() += 1;
+        }
+        Ok(())
+    })?;
+    let duties = reader.all(DutiesQuery::default(), |p| p.duties)?;
+    let distributions = reader.all(DistributionsQuery::default(), |p| p.distributions)?;
+    let labels = reader.all(LabelsQuery::default(), |p| p.labels)?;
+    let credits = reader.all(CreditsQuery::default(), |p| p.users)?;
+    let users = reader.all(UsersQuery::default(), |p| p.users)?;
+    let balance = credits.iter().find(|b| b.user == id);
+    let detail = UserDetail {
         resources_by_kind,
         duties: duties
             .into_iter()
@@ -250,62 +187,39 @@ fn show_remote(r: &Remote, user: &str) -> Result<UserDetail, CliError> {
         distributions: distributions
             .into_iter()
             .filter_map(|d| {
-                let weight = d.members.iter().find(|m| m.user == id).map(|m| m.weight);
-                (weight.is_some() || d.backup == Some(id)).then(|| {
-                    json!({
-                        "name": d.name,
-                        "kind": d.kind,
-                        "weight": weight,
-                        "backup": d.backup == Some(id),
-                    })
+                let weight = d
+                    .members
+                    .iter()
+                    .find(|m| m.user == id)
+                    .and_then(|m| m.weight);
+                (weight.is_some() || d.backup == Some(id)).then(|| PlaceView {
+                    name: d.name,
+                    kind: d.kind,
+                    weight,
+                    backup: d.backup == Some(id),
                 })
             })
             .collect(),
         labels: labels
             .into_iter()
-            .filter(|l| l.members.contains(&id))
+            .filter(|l| l.members.iter().any(|m| m.user == id))
             .map(|l| l.name)
             .collect(),
-        reports: reports.into_iter().map(|u| r.email(u)).collect(),
+        reports: users
+            .into_iter()
+            .filter(|u| u.manager == Some(id))
+            .map(|u| u.email)
+            .collect(),
         credit_balance: balance.map_or(0, |b| b.balance),
         credits_used: balance.map_or(0, |b| b.used),
-    })
-}
-
-fn show_embedded(cx: &Ctx, user: &str) -> Result<UserDetail, CliError> {
-    cx.read(|org| {
-        let id = resolve::any_user(org, user)?;
-        let u = org
-            .directory()
-            .user(id)
-            .ok_or_else(|| CliError::not_found(format!("user {user:?}")))?;
-        let mut distributions = Vec::new();
-        for d in org.distributions().all() {
-            let weight = d.members.iter().find(|m| m.user == id).map(|m| m.weight);
-            if weight.is_some() || d.backup == Some(id) {
-                distributions.push(json!({
-                    "name": d.name,
-                    "kind": d.kind,
-                    "weight": weight,
-                    "backup": d.backup == Some(id),
-                }));
-            }
-        }
-        Ok(UserDetail {
-            user: UserView::of(org, u),
-            resources_by_kind: org.ownership().counts_by_kind(id),
-            duties: org.duties().duties_of(id),
-            distributions,
-            labels: org.labels().labels_of(id).map(|l| l.name.clone()).collect(),
-            reports: org
-                .directory()
-                .reports_of(id)
-                .map(|r| resolve::email(org, r))
-                .collect(),
-            credit_balance: org.credits().balance(id),
-            credits_used: org.credits().used_total(id),
-        })
-    })
+        user: view,
+    };
+    if cx.out.is_json() {
+        cx.out.doc(&detail)?;
+        return Ok(());
+    }
+    print_detail(cx, &detail);
+    Ok(())
 }
 
 fn print_detail(cx: &mut Ctx, detail: &UserDetail) {
@@ -346,9 +260,9 @@ fn print_detail(cx: &mut Ctx, detail: &UserDetail) {
                 detail
                     .distributions
                     .iter()
-                    .map(|d| match d["weight"].as_u64() {
-                        Some(w) => format!("{} (weight {w})", d["name"].as_str().unwrap_or("")),
-                        None => format!("{} (backup)", d["name"].as_str().unwrap_or("")),
+                    .map(|d| match d.weight {
+                        Some(w) => format!("{} (weight {w})", d.name),
+                        None => format!("{} (backup)", d.name),
                     })
                     .collect::<Vec<_>>()
                     .join(", ")

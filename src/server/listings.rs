@@ -1,93 +1,53 @@
 //! Who gets new work and who holds credits, as reads: the duties (R17), distributions
-//! (R18), labels (R19) and credit balances (R20) of the caller's org. Open to everyone
-//! who may read the directory.
+//! (R18), labels (R19) and credit balances (R20) of the caller's org, in pages. Open to
+//! everyone who may read the directory.
 
 use aide::axum::routing::get_with;
 use aide::axum::ApiRouter;
 use aide::transform::TransformOperation;
 use axum::extract::State;
-use axum::Json;
 
 use super::auth::{Caller, Read};
 use super::error::ApiError;
-use super::views::{BalanceView, CreditsView, DistributionView, DutyView, LabelView};
+use super::extract::ApiQuery;
+use super::pages::{self, PageJson};
+use super::views::CreditsView;
 use super::AppState;
+use crate::read::{
+    CreditsQuery, DistributionsPage, DistributionsQuery, DutiesPage, DutiesQuery, LabelsPage,
+    LabelsQuery,
+};
 
 async fn duties(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Vec<DutyView>>, ApiError> {
-    let projections = state.engine().state();
-    let org = caller.may_read(&projections, Read::Directory)?;
-    Ok(Json(
-        org.duties()
-            .all()
-            .map(|(duty, holder)| DutyView {
-                duty: duty.to_owned(),
-                holder,
-            })
-            .collect(),
-    ))
+    ApiQuery(query): ApiQuery<DutiesQuery>,
+) -> Result<PageJson<DutiesPage>, ApiError> {
+    pages::page(&state, &caller, Read::Directory, query).await
 }
 
 async fn distributions(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Vec<DistributionView>>, ApiError> {
-    let projections = state.engine().state();
-    let org = caller.may_read(&projections, Read::Directory)?;
-    Ok(Json(
-        org.distributions()
-            .all()
-            .map(|d| DistributionView {
-                id: d.id,
-                name: d.name.clone(),
-                kind: d.kind,
-                members: d.members.clone(),
-                backup: d.backup,
-            })
-            .collect(),
-    ))
+    ApiQuery(query): ApiQuery<DistributionsQuery>,
+) -> Result<PageJson<DistributionsPage>, ApiError> {
+    pages::page(&state, &caller, Read::Directory, query).await
 }
 
 async fn labels(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Vec<LabelView>>, ApiError> {
-    let projections = state.engine().state();
-    let org = caller.may_read(&projections, Read::Directory)?;
-    Ok(Json(
-        org.labels()
-            .all()
-            .map(|l| LabelView {
-                id: l.id,
-                name: l.name.clone(),
-                members: l.members.iter().copied().collect(),
-            })
-            .collect(),
-    ))
+    ApiQuery(query): ApiQuery<LabelsQuery>,
+) -> Result<PageJson<LabelsPage>, ApiError> {
+    pages::page(&state, &caller, Read::Directory, query).await
 }
 
 async fn credits(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<CreditsView>, ApiError> {
-    let projections = state.engine().state();
-    let org = caller.may_read(&projections, Read::Directory)?;
-    let credits = org.credits();
-    Ok(Json(CreditsView {
-        pool: credits.pool(),
-        users: org
-            .directory()
-            .users()
-            .map(|u| BalanceView {
-                user: u.id,
-                balance: credits.balance(u.id),
-                used: credits.used_total(u.id),
-            })
-            .filter(|b| b.balance > 0 || b.used > 0)
-            .collect(),
-    }))
+    ApiQuery(query): ApiQuery<CreditsQuery>,
+) -> Result<PageJson<CreditsView>, ApiError> {
+    pages::page(&state, &caller, Read::Directory, query).await
 }
 
 fn doc(

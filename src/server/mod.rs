@@ -23,6 +23,7 @@ mod extract;
 mod health;
 mod listings;
 mod openapi;
+mod pages;
 mod queries;
 mod refs;
 mod serve;
@@ -49,6 +50,7 @@ pub use error::{ApiError, BlockerView, ErrorBody, ErrorDetail};
 pub use refs::UserRef;
 pub use serve::{init_tracing, serve, serve_listener, shutdown_signal, ServeError};
 pub use stream::Format;
+pub use token_api::TokensPage;
 pub use views::*;
 
 use crate::store::StoreError;

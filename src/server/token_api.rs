@@ -7,14 +7,16 @@ use aide::axum::ApiRouter;
 use axum::extract::State;
 use axum::Json;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::pages::PageJson;
 use super::tokens::{resolve_principal, CreatedToken, TokenError, TokenRecord};
 use super::AppState;
+use crate::read::page::{self, Cursor, Limit};
 
 impl From<TokenError> for ApiError {
     fn from(e: TokenError) -> Self {
@@ -53,14 +55,45 @@ async fn create(
     Ok(Json(created))
 }
 
+/// `GET /v1/tokens`: a page of the org's tokens, oldest first.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokensQuery {
+    #[serde(default, skip_serializing_if = "Limit::is_default")]
+    pub limit: Limit,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<Cursor>,
+}
+
+/// One page of the org's tokens, by creation time then id (never a secret).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct TokensPage {
+    pub tokens: Vec<TokenRecord>,
+    /// The next page's relative URL; `null` on the last page.
+    pub next: Option<String>,
+}
+
+crate::read::page::paged!(TokensQuery);
+crate::read::page::page_answer!(TokensPage);
+
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Vec<TokenRecord>>, ApiError> {
+    ApiQuery(query): ApiQuery<TokensQuery>,
+) -> Result<PageJson<TokensPage>, ApiError> {
     caller.owner_of(&state.engine().state())?;
-    Ok(Json(
-        state.tokens().with(|book| book.list(Some(caller.org_id))),
-    ))
+    let after = query
+        .cursor
+        .as_ref()
+        .map(|c| c.key_for("tokens"))
+        .transpose()?;
+    let after = after.map(str::to_owned);
+    let all = state.tokens().with(|book| book.list(Some(caller.org_id)));
+    // Creation time in a fixed width, so text order is time order.
+    let key = |t: &TokenRecord| format!("{}\u{0}{}", t.created_at.format("%Y%m%d%H%M%S%9f"), t.id);
+    let (tokens, last) = page::cut(all, key, after.as_ref(), query.limit);
+    let next = page::next_url("/v1/tokens", &query, last.map(|k| Cursor::new("tokens", k)));
+    Ok(PageJson(TokensPage { tokens, next }))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

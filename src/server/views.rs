@@ -37,8 +37,16 @@ impl JsonSchema for EnvelopeJson {
     }
 }
 
-pub fn envelopes(events: Vec<Envelope>) -> Vec<EnvelopeJson> {
-    events.into_iter().map(EnvelopeJson).collect()
+impl<'de> Deserialize<'de> for EnvelopeJson {
+    /// Through [`Envelope::from_json`], so an older schema version is upcast as when
+    /// reading the log.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        let bytes = serde_json::to_vec(&value).map_err(serde::de::Error::custom)?;
+        Envelope::from_json(&bytes)
+            .map(Self)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// First and last position a command appended.
@@ -141,7 +149,8 @@ impl From<&OrgState> for OrgView {
     }
 }
 
-/// One user of the directory (R2).
+/// One user of the directory (R2), as the API and `offboard user list|show --json`
+/// answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserView {
     pub id: UserId,
@@ -152,6 +161,9 @@ pub struct UserView {
     pub job_title: Option<String>,
     pub role: Role,
     pub manager: Option<UserId>,
+    /// The manager's email (`null` without a manager).
+    #[serde(default)]
+    pub manager_email: Option<String>,
     /// Group names.
     pub groups: Vec<String>,
     pub status: UserStatus,
@@ -174,6 +186,7 @@ impl UserView {
             job_title: u.profile.job_title.clone(),
             role: u.role,
             manager: u.manager,
+            manager_email: u.manager.map(|m| crate::read::email(org, m)),
             groups: u.groups.iter().map(|g| g.id().to_owned()).collect(),
             status: u.status,
             deleted_at: u.deleted_at.map(|(_, at)| at),
@@ -265,7 +278,11 @@ impl From<&Plan> for PlanView {
 pub struct OwnedResource {
     /// `kind:id`, e.g. `buyer:B-1042`.
     pub resource: String,
+    /// The kind part of `resource`, e.g. `buyer`.
+    pub kind: String,
     pub owner: UserId,
+    /// The owner's email today (their id if the org no longer knows it).
+    pub owner_email: String,
 }
 
 /// Who owned a resource at a point of the log (R25).
@@ -274,6 +291,9 @@ pub struct OwnerAt {
     pub resource: String,
     /// `null` when the resource did not exist yet.
     pub owner: Option<UserId>,
+    /// The owner's email today.
+    #[serde(default)]
+    pub owner_email: Option<String>,
     /// The position the answer is as of.
     pub position: u64,
 }
@@ -285,20 +305,25 @@ pub struct OwnershipChangeView {
     pub position: u64,
     pub occurred_at: DateTime<Utc>,
     pub owner: UserId,
+    pub owner_email: String,
     pub previous: Option<UserId>,
+    pub previous_email: Option<String>,
     pub correlation_id: CorrelationId,
     pub actor: Actor,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_behalf_of: Option<UserId>,
 }
 
-impl From<OwnershipChange> for OwnershipChangeView {
-    fn from(c: OwnershipChange) -> Self {
+impl OwnershipChangeView {
+    /// `c` with today's emails of the users it names.
+    pub fn of(org: &OrgState, c: OwnershipChange) -> Self {
         Self {
             position: c.position,
             occurred_at: c.occurred_at,
             owner: c.owner,
+            owner_email: crate::read::email(org, c.owner),
             previous: c.previous,
+            previous_email: c.previous.map(|p| crate::read::email(org, p)),
             correlation_id: c.correlation_id,
             actor: c.actor,
             on_behalf_of: c.on_behalf_of,
@@ -333,6 +358,17 @@ pub struct PositionView {
 pub struct DutyView {
     pub duty: String,
     pub holder: UserId,
+    pub holder_email: String,
+}
+
+/// A user's place in a distribution or label, with the user's email today.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct MemberView {
+    pub user: UserId,
+    pub email: String,
+    /// The share of new work (distributions; absent for labels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
 }
 
 /// A lead rotation, workflow automation or integration, with its weighted members (R18).
@@ -341,8 +377,9 @@ pub struct DistributionView {
     pub id: DistributionId,
     pub name: String,
     pub kind: DistributionKind,
-    pub members: Vec<Member>,
+    pub members: Vec<MemberView>,
     pub backup: Option<UserId>,
+    pub backup_email: Option<String>,
 }
 
 /// A shared label and its members (R19).
@@ -350,13 +387,14 @@ pub struct DistributionView {
 pub struct LabelView {
     pub id: LabelId,
     pub name: String,
-    pub members: Vec<UserId>,
+    pub members: Vec<MemberView>,
 }
 
 /// One user's credits (R20).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BalanceView {
     pub user: UserId,
+    pub email: String,
     /// Unused credits.
     pub balance: u64,
     /// Credits used, ever.
@@ -367,5 +405,9 @@ pub struct BalanceView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CreditsView {
     pub pool: u64,
+    /// One page of the users who hold or used credits, by user id.
     pub users: Vec<BalanceView>,
+    /// The next page's relative URL; `null` on the last page.
+    #[serde(default)]
+    pub next: Option<String>,
 }

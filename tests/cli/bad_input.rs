@@ -258,7 +258,7 @@ fn an_unknown_actor_is_not_found_for_reads_as_for_writes() {
     // Then known actors still read: a user by email, a registered principal.
     assert!(d.json(&["--as", SAM, "user", "list"])["users"].is_array());
     d.ok(&["principal", "add", "auditor", "audra"]);
-    assert!(d.json(&["--as", "auditor:audra", "owners"])["resources"].is_array());
+    assert!(d.json(&["--as", "auditor:audra", "owners"])["owners"].is_array());
 }
 
 fn import_file(d: &Dir, rows: &[(&str, &str)]) -> String {

@@ -10,6 +10,7 @@ mod demo;
 mod errors;
 mod guided;
 mod offboarding;
+mod pages;
 mod resources;
 mod restore;
 mod routing;

@@ -275,10 +275,10 @@ fn offboard_from_a_plan_file_with_emails_is_one_atomic_command() {
     assert_eq!(d.json(&["owner", "buyer:B-1"])["owner_email"], ANN);
     assert_eq!(d.json(&["owner", "buyer:B-4"])["owner_email"], BOB);
     assert_eq!(d.json(&["owner", "lead:L-1"])["owner_email"], SAM);
-    assert_eq!(
-        d.json(&["label", "list"])["labels"][0]["members"],
-        json!([ANN])
-    );
+    let labels = d.json(&["label", "list"]);
+    let members = labels["labels"][0]["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0]["email"], ANN);
 
     // Bad plan files: malformed, unknown user, a sole member with no replacement.
     let d = acme_with_buyers(1);

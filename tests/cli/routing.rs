@@ -70,7 +70,7 @@ fn distributions_with_members_backup_and_rebalance() {
     );
     assert_eq!(e["code"], "invalid_input", "the total must stay the same");
     d.ok(&["distribution", "backup", "Website form", "none"]);
-    assert!(d.json(&["distribution", "list"])["distributions"][0]["backup_id"].is_null());
+    assert!(d.json(&["distribution", "list"])["distributions"][0]["backup"].is_null());
     assert_eq!(
         d.fails(
             1,

@@ -3,6 +3,7 @@
 //! server on 127.0.0.1.
 
 mod health;
+mod pages;
 mod router;
 mod seeds;
 mod side_files;

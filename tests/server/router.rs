@@ -56,6 +56,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/v1/credits"),
     ("get", "/v1/resources/{resource}/owner"),
     ("get", "/v1/resources/{resource}/history"),
+    ("get", "/v1/resources/{resource}/events"),
     ("get", "/v1/correlations/{correlation_id}/history"),
     ("get", "/v1/history"),
     ("get", "/v1/verify"),
@@ -236,7 +237,7 @@ async fn directory_commands_and_reads_by_id_or_email() {
     )
     .await
     .ok();
-    let users = w.get(&w.owner_token, "/v1/users").await.ok();
+    let users = w.get(&w.owner_token, "/v1/users").await.ok()["users"].clone();
     let by_email = |email: &str| {
         users
             .as_array()
@@ -264,7 +265,7 @@ async fn directory_commands_and_reads_by_id_or_email() {
         .get(&w.owner_token, "/v1/users?status=deactivated")
         .await
         .ok();
-    assert_eq!(deactivated[0]["id"], ann);
+    assert_eq!(deactivated["users"][0]["id"], ann);
     w.post(
         &w.owner_token,
         &format!("/v1/users/{ann}/reactivate"),
@@ -432,7 +433,7 @@ async fn another_orgs_objects_are_404_never_403() {
         w.post(t, &path, body).await.error(404, "not_found");
     }
     let my_users = w.get(t, "/v1/users").await.ok();
-    assert_eq!(my_users.as_array().unwrap().len(), 1);
+    assert_eq!(my_users["users"].as_array().unwrap().len(), 1);
     // The other org's stream carries only its own events.
     let answer = w.get(t, "/v1/events?follow=false").await;
     assert_eq!(answer.status, 200);
@@ -674,9 +675,13 @@ async fn transfers_owners_as_of_and_audit_histories() {
         )
         .await
         .ok();
+    let ann_email = "ann@truckpros.example";
     assert_eq!(
         anns,
-        json!([{"resource": "buyer:B-0", "owner": ann}, {"resource": "buyer:B-2", "owner": ann}])
+        json!({"as_of": null, "next": null, "owners": [
+            {"resource": "buyer:B-0", "kind": "buyer", "owner": ann, "owner_email": ann_email},
+            {"resource": "buyer:B-2", "kind": "buyer", "owner": ann, "owner_email": ann_email},
+        ]})
     );
     let now = w
         .get(&w.owner_token, "/v1/resources/buyer:B-1/owner")
@@ -706,7 +711,7 @@ async fn transfers_owners_as_of_and_audit_histories() {
         .get(&w.auditor_token, "/v1/resources/buyer:B-1/history")
         .await
         .ok();
-    let owners: Vec<&str> = history
+    let owners: Vec<&str> = history["changes"]
         .as_array()
         .unwrap()
         .iter()
@@ -721,7 +726,7 @@ async fn transfers_owners_as_of_and_audit_histories() {
         )
         .await
         .ok();
-    let types: Vec<&str> = operation
+    let types: Vec<&str> = operation["events"]
         .as_array()
         .unwrap()
         .iter()
@@ -739,12 +744,12 @@ async fn transfers_owners_as_of_and_audit_histories() {
         .get(&w.support_token, "/v1/users/pat@truckpros.example/history")
         .await
         .ok();
-    assert!(pats.as_array().unwrap().len() >= 5);
+    assert!(pats["events"].as_array().unwrap().len() >= 5);
     let timeline = w
         .get(&w.auditor_token, "/v1/history?since=2000-01-01T00:00:00Z")
         .await
         .ok();
-    let all = timeline.as_array().unwrap();
+    let all = timeline["events"].as_array().unwrap();
     assert!(all.iter().all(|e| e["org_id"] == w.org.to_string()));
     assert!(all
         .windows(2)
@@ -753,7 +758,7 @@ async fn transfers_owners_as_of_and_audit_histories() {
         .get(&w.auditor_token, "/v1/history?until=2000-01-01T00:00:00Z")
         .await
         .ok();
-    assert_eq!(nothing, json!([]));
+    assert_eq!(nothing, json!({"events": [], "next": null}));
     let verified = w.get(&w.auditor_token, "/v1/verify").await.ok();
     assert_eq!(verified["intact"], true);
     assert!(verified["events"].as_u64().unwrap() >= all.len() as u64);
@@ -778,7 +783,7 @@ async fn transfers_owners_as_of_and_audit_histories() {
         .get(&w.owner_token, &format!("/v1/owners?owner={pat}"))
         .await
         .ok();
-    assert_eq!(pats.as_array().unwrap().len(), 4);
+    assert_eq!(pats["owners"].as_array().unwrap().len(), 4);
     // As of the position before the transfer-all, Pat owned the four buyers again.
     let then = w
         .get(
@@ -787,13 +792,18 @@ async fn transfers_owners_as_of_and_audit_histories() {
         )
         .await
         .ok();
-    assert_eq!(then.as_array().unwrap().len(), 4);
-    assert!(then.as_array().unwrap().iter().all(|r| r["owner"] == pat));
+    assert_eq!(then["as_of"], before["position"]);
+    assert_eq!(then["owners"].as_array().unwrap().len(), 4);
+    assert!(then["owners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["owner"] == pat));
     let long_ago = w
         .get(&w.owner_token, "/v1/owners?at=2000-01-01T00:00:00Z")
         .await
         .ok();
-    assert_eq!(long_ago, json!([]));
+    assert_eq!(long_ago, json!({"as_of": 0, "owners": [], "next": null}));
     w.get(
         &w.owner_token,
         "/v1/owners?at=2000-01-01T00:00:00Z&position=1",
@@ -808,7 +818,11 @@ async fn transfers_owners_as_of_and_audit_histories() {
         .ok();
     assert_eq!(at_start, json!({"position": 0}));
     let users = w.get(&w.owner_token, "/v1/users").await.ok();
-    let pat_view = users.as_array().unwrap().iter().find(|u| u["id"] == pat);
+    let pat_view = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == pat);
     assert_eq!(pat_view.unwrap()["resources"], 4);
 }
 
@@ -848,7 +862,7 @@ async fn offboard_delete_restore_and_purge() {
         .ok();
     assert!(offboarded["events"].as_u64().unwrap() >= 4);
     let listed = w.get(&w.owner_token, "/v1/users").await.ok();
-    assert!(listed
+    assert!(listed["users"]
         .as_array()
         .unwrap()
         .iter()
@@ -857,7 +871,7 @@ async fn offboard_delete_restore_and_purge() {
         .get(&w.owner_token, "/v1/users?include_deleted=true")
         .await
         .ok();
-    assert!(everyone
+    assert!(everyone["users"]
         .as_array()
         .unwrap()
         .iter()
@@ -876,7 +890,7 @@ async fn offboard_delete_restore_and_purge() {
         .get(&w.owner_token, &format!("/v1/owners?owner={pat}"))
         .await
         .ok();
-    assert_eq!(pats.as_array().unwrap().len(), 4);
+    assert_eq!(pats["owners"].as_array().unwrap().len(), 4);
     w.post(
         &w.owner_token,
         &format!("/v1/users/{pat}/reactivate"),
@@ -1037,19 +1051,22 @@ async fn groups_duties_distributions_labels_and_credits() {
     // The listings, readable by the auditor too.
     let a = &w.auditor_token;
     let duties = w.get(a, "/v1/duties").await.ok();
-    assert_eq!(duties, json!([{"duty": "billing_contact", "holder": cid}]));
-    let distributions = w.get(a, "/v1/distributions").await.ok();
+    assert_eq!(
+        duties,
+        json!({"duties": [{"duty": "billing_contact", "holder": cid, "holder_email": "cid@truckpros.example"}], "next": null})
+    );
+    let distributions = w.get(a, "/v1/distributions").await.ok()["distributions"].clone();
     assert_eq!(distributions[0]["name"], "Web leads");
     assert_eq!(distributions[0]["kind"], "automation");
     assert_eq!(distributions[0]["backup"], Value::Null);
     assert_eq!(distributions[0]["members"].as_array().unwrap().len(), 2);
-    let labels = w.get(a, "/v1/labels").await.ok();
+    let labels = w.get(a, "/v1/labels").await.ok()["labels"].clone();
     assert_eq!(labels[0]["name"], "VIP");
     assert_eq!(labels[0]["members"].as_array().unwrap().len(), 2);
     let credits = w.get(a, "/v1/credits").await.ok();
     assert_eq!(
         credits,
-        json!({"pool": 95, "users": [{"user": ann, "balance": 0, "used": 5}]})
+        json!({"pool": 95, "users": [{"user": ann, "email": "ann@truckpros.example", "balance": 0, "used": 5}], "next": null})
     );
 }
 
@@ -1069,7 +1086,7 @@ async fn the_owner_manages_tokens_over_the_api() {
     let me = w.get(token, "/v1/whoami").await.ok();
     assert_eq!(me["principal"]["kind"], "support");
     let listed = w.get(&w.owner_token, "/v1/tokens").await.ok();
-    let listed = listed.as_array().unwrap();
+    let listed = listed["tokens"].as_array().unwrap();
     assert_eq!(listed.len(), 4);
     assert!(!listed.iter().any(|t| t.to_string().contains(token)));
     w.post(

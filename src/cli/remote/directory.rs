@@ -1,6 +1,7 @@
 //! The org's names and ids as the server answers them ([`Names`] for [`Remote`]): users
-//! are looked up by email or id (`GET /v1/users/{user}`) and remembered for the rest of
-//! the command; the org, its labels and distributions are fetched once, when needed.
+//! are looked up by email or id (the read layer's `UserQuery`) and remembered for the
+//! rest of the command; the org, its labels and distributions are fetched once (every
+//! page), when needed.
 
 use std::collections::HashMap;
 
@@ -9,8 +10,9 @@ use offboard_events::{DistributionId, LabelId, OrgId, Policy, UserId, UserStatus
 use super::Remote;
 use crate::cli::error::CliError;
 use crate::cli::names::{Names, Person};
-use crate::server::client::encode_segment;
-use crate::server::{DistributionView, LabelView, OrgView, UserView};
+use crate::cli::reader::Reader;
+use crate::read::{DistributionsQuery, LabelsQuery, OrgQuery, UserQuery};
+use crate::server::{OrgView, UserView};
 
 /// What one command learned about the org so far.
 #[derive(Debug, Default)]
@@ -30,20 +32,14 @@ impl Remote {
         }
     }
 
-    /// Every user of the org, deleted ones included (one request), remembered: for
-    /// listings that name many users.
-    pub fn prefetch_users(&self) -> Result<Vec<UserView>, CliError> {
-        let all: Vec<UserView> = self.get("/v1/users?include_deleted=true")?;
-        self.remember(&all);
-        Ok(all)
-    }
-
     /// One user by id, as the server describes them.
     pub fn user_view(&self, id: UserId) -> Result<UserView, CliError> {
         if let Some(u) = self.directory.borrow().users.get(&id) {
             return Ok(u.clone());
         }
-        let u: UserView = self.get(&format!("/v1/users/{id}"))?;
+        let u = Reader::remote(self).ask(&UserQuery {
+            user: Some(id.into()),
+        })?;
         self.remember(std::slice::from_ref(&u));
         Ok(u)
     }
@@ -53,7 +49,7 @@ impl Remote {
         if let Some(org) = &self.directory.borrow().org {
             return Ok(org.clone());
         }
-        let org: OrgView = self.get("/v1/org")?;
+        let org = Reader::remote(self).ask(&OrgQuery {})?;
         self.directory.borrow_mut().org = Some(org.clone());
         Ok(org)
     }
@@ -79,7 +75,10 @@ impl Remote {
                 return Ok(u.id);
             }
         }
-        let view: UserView = match self.get(&format!("/v1/users/{}", encode_segment(arg))) {
+        let query = UserQuery {
+            user: Some(arg.into()),
+        };
+        let view = match Reader::remote(self).ask(&query) {
             Ok(v) => v,
             Err(e) if matches!(e.code.as_str(), "not_found" | "invalid_input") => {
                 return Err(not_found())
@@ -135,7 +134,9 @@ impl Names for Remote {
 
     fn label_name(&self, id: LabelId) -> Option<String> {
         if self.directory.borrow().labels.is_none() {
-            let all: Vec<LabelView> = self.get("/v1/labels").ok()?;
+            let all = Reader::remote(self)
+                .all(LabelsQuery::default(), |p| p.labels)
+                .ok()?;
             self.directory.borrow_mut().labels =
                 Some(all.into_iter().map(|l| (l.id, l.name)).collect());
         }
@@ -144,7 +145,9 @@ impl Names for Remote {
 
     fn distribution_name(&self, id: DistributionId) -> Option<String> {
         if self.directory.borrow().distributions.is_none() {
-            let all: Vec<DistributionView> = self.get("/v1/distributions").ok()?;
+            let all = Reader::remote(self)
+                .all(DistributionsQuery::default(), |p| p.distributions)
+                .ok()?;
             self.directory.borrow_mut().distributions =
                 Some(all.into_iter().map(|d| (d.id, d.name)).collect());
         }
