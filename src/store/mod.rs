@@ -152,6 +152,19 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     /// What the command-id index holds for `id`.
     fn command(&self, id: CommandId) -> Result<Option<CommandRecord>, StoreError>;
 
+    /// Calls `visit` with every entry of the command-id index, in no particular order,
+    /// until `visit` returns `false` (for a backup, which copies the index). A store that
+    /// cannot list its index says so (`storage`); the default is such a store.
+    fn scan_commands(
+        &self,
+        visit: &mut dyn FnMut(CommandId, CommandRecord) -> bool,
+    ) -> Result<(), StoreError> {
+        let _ = visit;
+        Err(StoreError::Io(
+            "this store cannot list its command-id index".to_owned(),
+        ))
+    }
+
     /// Stores a named checkpoint under `name`. **Durability: when it returns `Ok`, the
     /// new bytes are on stable storage; when it returns `Err`, the previous checkpoint is
     /// still there, whole.**

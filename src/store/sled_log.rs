@@ -372,6 +372,24 @@ impl LogStore for SledLog {
         }
     }
 
+    fn scan_commands(
+        &self,
+        visit: &mut dyn FnMut(CommandId, CommandRecord) -> bool,
+    ) -> Result<(), StoreError> {
+        for item in self.log.range([COMMAND]..[COMMAND + 1]) {
+            let (key, value) = item.map_err(io)?;
+            let id = uuid::Uuid::from_slice(&key[1..])
+                .map(CommandId)
+                .map_err(|e| StoreError::Corrupt(format!("command key: {e}")))?;
+            let record = serde_json::from_slice(&value)
+                .map_err(|e| StoreError::Corrupt(format!("command record {id}: {e}")))?;
+            if !visit(id, record) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn put_checkpoint(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
         self.checkpoints.put(name, bytes)
     }
