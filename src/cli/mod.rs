@@ -13,6 +13,7 @@
 
 pub mod args;
 mod audit;
+mod backup;
 mod bench;
 mod context;
 mod credits;
@@ -82,6 +83,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             &mut out,
         ),
         Cmd::Repair { accept_loss } => repair::run(&data_dir(&cli.global), *accept_loss, &mut out),
+        Cmd::Backup { dir } => backup::embedded(&data_dir(&cli.global), dir, &mut out),
         command => {
             let session = Session::open(&data_dir(&cli.global))?;
             session.dispatch(&cli.global, command, &mut out, None)
@@ -254,6 +256,7 @@ pub fn dispatch<'a>(
             Cmd::Serve { .. } => Err(CliError::usage("serve opens its own data directory")),
             Cmd::Repair { .. } => Err(CliError::usage("repair opens its own data directory")),
             Cmd::Token(c) => tokens::token(cx, c),
+            Cmd::Backup { dir } => backup::remote(cx, dir),
         }
     }
 }
