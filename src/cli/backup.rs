@@ -59,9 +59,9 @@ pub fn remote(cx: &mut Ctx, target: &Path) -> Result<(), CliError> {
             target.display()
         )));
     }
-    let dir = target.to_str().ok_or_else(|| {
-        CliError::invalid(format!("{} is not valid UTF-8", target.display()))
-    })?;
+    let dir = target
+        .to_str()
+        .ok_or_else(|| CliError::invalid(format!("{} is not valid UTF-8", target.display())))?;
     let report: BackupReport = remote.post("/v1/admin/backup", &json!({ "dir": dir }))?;
     print(cx.out, &report)
 }
