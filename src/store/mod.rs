@@ -27,14 +27,6 @@ pub use side_file::{key_file, who, SideFileError, TOKENS_FILE};
 pub use sled_files::discard_damaged_snapshots;
 pub use sled_log::SledLog;
 
-/// One line on stderr that never fails, for the storage layers and the engine:
-/// `eprintln!` panics when stderr cannot be written, and a server's stderr is often a
-/// file on the very disk that just filled up.
-pub(crate) fn warn(line: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
-}
-
 /// Where the log ends: the last position written and its hash (the chain head).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainHead {
