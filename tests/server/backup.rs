@@ -27,7 +27,7 @@ async fn keep_writing(
     while !stop.load(Ordering::Relaxed) {
         n += 1;
         let meta = CommandMeta::new(org, Actor::User { id: owner });
-        let command = if n % 5 == 0 {
+        let command = if n.is_multiple_of(5) {
             Command::InviteUser {
                 user: NewUser {
                     email: format!("w{writer}-{n}@truckpros.example"),
