@@ -172,20 +172,16 @@ impl BackupTarget {
     /// (`invalid_input`), creates it and takes its lock.
     pub fn claim(dir: &Path, live: Option<&Path>) -> Result<Self, BackupError> {
         refuse_filled(dir)?;
-        fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         if let Some(live) = live {
-            let (inside, home) = (dir.canonicalize(), live.canonicalize());
-            if let (Ok(inside), Ok(home)) = (inside, home) {
-                if inside.starts_with(&home) {
-                    let _ = fs::remove_dir(dir);
-                    return Err(BackupError::Invalid(format!(
-                        "{} is inside the data directory {} it would back up: choose a directory outside it",
-                        dir.display(),
-                        live.display()
-                    )));
-                }
+            if resolved(dir)?.starts_with(resolved(live)?) {
+                return Err(BackupError::Invalid(format!(
+                    "{} is inside the data directory {} it would back up: choose a directory outside it",
+                    dir.display(),
+                    live.display()
+                )));
             }
         }
+        fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         let lock = DirLock::acquire(dir)?;
         // Another backup may have claimed it between the look and the lock.
         let only_the_lock = fs::read_dir(dir)
@@ -249,6 +245,33 @@ impl BackupTarget {
         drop(self.lock);
         Ok(report)
     }
+}
+
+/// `path` made absolute with its links resolved, as far as it exists (a backup's
+/// directory usually does not yet): so `data/../data/x` and a link into the data
+/// directory are seen for what they are.
+fn resolved(path: &Path) -> Result<PathBuf, BackupError> {
+    let absolute = std::path::absolute(path).map_err(|e| io(path, e))?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while let Err(e) = existing.canonicalize() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return Err(io(path, e).into()),
+        }
+    }
+    if rest.iter().any(|name| name == "..") {
+        return Err(BackupError::Invalid(format!(
+            "{}: name the directory without `..` in its part that does not exist yet",
+            path.display()
+        )));
+    }
+    let mut out = existing.canonicalize().map_err(|e| io(existing, e))?;
+    out.extend(rest.iter().rev());
+    Ok(out)
 }
 
 /// An existing directory with anything in it (or a file) is refused.
@@ -409,4 +432,51 @@ fn list_files(dir: &Path) -> Result<Vec<BackupFile>, StoreError> {
 
 fn io(path: &Path, e: std::io::Error) -> StoreError {
     StoreError::Io(format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_must_be_empty_and_outside_the_data_directory() {
+        let home = tempfile::tempdir().unwrap();
+        let live = home.path().join("data");
+        fs::create_dir_all(live.join("keys")).unwrap();
+        let inside = [live.join("copy"), live.join("keys/../copy"), live.clone()];
+        for dir in inside {
+            let refused = BackupTarget::claim(&dir, Some(&live)).unwrap_err();
+            assert!(
+                matches!(
+                    refused,
+                    BackupError::Invalid(_) | BackupError::NotEmpty { .. }
+                ),
+                "{dir:?}: {refused}"
+            );
+        }
+        assert!(!live.join("copy").exists(), "nothing created inside");
+        let dotted = home.path().join("nowhere/../data/copy");
+        assert_eq!(
+            BackupTarget::claim(&dotted, Some(&live))
+                .unwrap_err()
+                .code(),
+            "invalid_input"
+        );
+
+        let filled = home.path().join("filled");
+        fs::create_dir_all(&filled).unwrap();
+        fs::write(filled.join("x"), b"x").unwrap();
+        let refused = BackupTarget::claim(&filled, Some(&live)).unwrap_err();
+        assert_eq!(refused.code(), "directory_not_empty");
+
+        let empty = home.path().join("empty");
+        fs::create_dir_all(&empty).unwrap();
+        let claimed = BackupTarget::claim(&empty, Some(&live)).unwrap();
+        assert_eq!(
+            BackupTarget::claim(&empty, Some(&live)).unwrap_err().code(),
+            "directory_not_empty",
+            "claimed once only"
+        );
+        drop(claimed);
+    }
 }
