@@ -255,19 +255,19 @@ fn resolved(path: &Path) -> Result<PathBuf, BackupError> {
     let mut existing = absolute.as_path();
     let mut rest = Vec::new();
     while let Err(e) = existing.canonicalize() {
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
+        match (existing.parent(), existing.components().next_back()) {
+            (Some(parent), Some(std::path::Component::Normal(name))) => {
                 rest.push(name.to_owned());
                 existing = parent;
             }
+            (Some(_), Some(std::path::Component::ParentDir)) => {
+                return Err(BackupError::Invalid(format!(
+                    "{}: name the directory without `..` in its part that does not exist yet",
+                    path.display()
+                )))
+            }
             _ => return Err(io(path, e).into()),
         }
-    }
-    if rest.iter().any(|name| name == "..") {
-        return Err(BackupError::Invalid(format!(
-            "{}: name the directory without `..` in its part that does not exist yet",
-            path.display()
-        )));
     }
     let mut out = existing.canonicalize().map_err(|e| io(existing, e))?;
     out.extend(rest.iter().rev());
