@@ -227,7 +227,7 @@ fn drop_torn_tail(path: &Path) -> std::io::Result<()> {
 
 /// Every line of the anchor file at `path` with its line number (1-based); blank lines
 /// are skipped. A last line without its newline that does not parse is an append cut
-/// short by a crash: it is skipped, with a line on stderr. `Err` names the first other
+/// short by a crash: it is skipped, with a `tracing` warning. `Err` names the first other
 /// line that does not parse.
 pub fn read_lines(path: &Path) -> Result<Vec<(u64, AnchorLine)>, String> {
     let text = std::fs::read_to_string(path)
@@ -242,10 +242,10 @@ pub fn read_lines(path: &Path) -> Result<Vec<(u64, AnchorLine)>, String> {
         }
         match AnchorLine::parse(line) {
             Ok(parsed) => lines.push((number, parsed)),
-            Err(_) if !complete && index + 1 == all.len() => crate::store::warn(format_args!(
+            Err(_) if !complete && index + 1 == all.len() => tracing::warn!(
                 "offboard: {}, line {number}: cut short (an append interrupted by a crash), ignored",
                 path.display()
-            )),
+            ),
             Err(e) => return Err(format!("{}, line {number}: {e}", path.display())),
         }
     }

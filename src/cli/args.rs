@@ -206,6 +206,13 @@ pub enum Cmd {
         #[arg(long, value_name = "POS:HASH")]
         expect_head: Option<String>,
     },
+    /// Write a consistent copy of the data directory into DIR (new or empty) while it
+    /// keeps serving; with --server, the server writes it (DIR on its machine).
+    Backup {
+        /// Where the copy goes: a new or empty directory (absolute with --server: it is a
+        /// path on the server's machine).
+        dir: PathBuf,
+    },
     /// Play one story per seed product on a fresh directory, narrating each step.
     Demo,
 

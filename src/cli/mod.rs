@@ -13,6 +13,7 @@
 
 pub mod args;
 mod audit;
+mod backup;
 mod bench;
 mod context;
 mod credits;
@@ -51,6 +52,10 @@ use guided::Prompter;
 
 /// Runs one parsed command line; its answer goes to stdout.
 pub fn run(cli: Cli) -> Result<(), CliError> {
+    // `serve` logs every request through its own subscriber (`server::init_tracing`).
+    if !matches!(cli.command, Cmd::Serve { .. }) {
+        report_warnings();
+    }
     let mut out = Output::print(cli.global.json);
     if let Some(url) = cli
         .global
@@ -83,11 +88,31 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             &mut out,
         ),
         Cmd::Repair { accept_loss } => repair::run(&data_dir(&cli.global), *accept_loss, &mut out),
+        Cmd::Backup { dir } => backup::embedded(&data_dir(&cli.global), dir, &mut out),
         command => {
             let session = Session::open(&data_dir(&cli.global))?;
             session.dispatch(&cli.global, command, &mut out, None)
         }
     }
+}
+
+/// The engine and store report what they recover from or give up on (a discarded sled
+/// snapshot, a checkpoint not saved, writes refused) through `tracing`: a command line
+/// shows those lines on stderr as they are, without time or level (`RUST_LOG` filters;
+/// default `warn`). A line that cannot be written is dropped: `eprintln!` panics when
+/// stderr is a file on a full disk.
+fn report_warnings() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .without_time()
+        .with_level(false)
+        .with_target(false)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false)
+        .try_init();
 }
 
 /// Client mode: the command goes to the server at `url`, as the token's principal.
@@ -255,6 +280,7 @@ pub fn dispatch<'a>(
             Cmd::Serve { .. } => Err(CliError::usage("serve opens its own data directory")),
             Cmd::Repair { .. } => Err(CliError::usage("repair opens its own data directory")),
             Cmd::Token(c) => tokens::token(cx, c),
+            Cmd::Backup { dir } => backup::remote(cx, dir),
         }
     }
 }

@@ -43,201 +43,229 @@ pub fn compensate(
     offboarding: &[Envelope],
     ends_active: bool,
 ) -> Compensation {
-    let mut out = Compensation::default();
+    let mut undo = Undo {
+        org,
+        user,
+        ends_active,
+        out: Compensation::default(),
+    };
     for envelope in offboarding {
+        undo.event(envelope);
+    }
+    undo.out
+}
+
+/// Compensating one offboarding: one method per kind of move it made.
+struct Undo<'a> {
+    org: &'a OrgState,
+    user: UserId,
+    ends_active: bool,
+    out: Compensation,
+}
+
+impl Undo<'_> {
+    /// Mirrors `envelope`'s event if it took something away from the user.
+    fn event(&mut self, envelope: &Envelope) {
+        let user = self.user;
         match &envelope.event {
             Event::ResourcesTransferred(t) if t.from == user => {
-                resources(org, user, envelope.position, t, &mut out)
+                resources(self.org, user, envelope.position, t, &mut self.out)
             }
-            Event::UserManagerChanged(e) if e.from == Some(user) => {
-                let report = org.directory().user(e.user_id);
-                match report {
-                    Some(r)
-                        if r.is_listed()
-                            && r.manager == e.to
-                            && manages_above(org, e.user_id, user) =>
-                    {
-                        out.skip(
-                            format!("report:{}", email(org, e.user_id)),
-                            "now sits above the user in the manager chain; returning them would make a loop".to_owned(),
-                        );
-                    }
-                    Some(r) if r.is_listed() && r.manager == e.to => {
-                        out.events.push(
-                            UserManagerChanged {
-                                user_id: e.user_id,
-                                from: e.to,
-                                to: Some(user),
-                            }
-                            .into(),
-                        );
-                        out.returned += 1;
-                    }
-                    _ => out.skip(
-                        format!("report:{}", email(org, e.user_id)),
-                        "has another manager or left since".to_owned(),
-                    ),
-                }
-            }
-            Event::DutyAssigned(e) if e.previous == Some(user) => {
-                if org.duties().holder(&e.duty) == Some(e.holder) {
-                    out.events.push(
-                        DutyAssigned {
-                            duty: e.duty.clone(),
-                            holder: user,
-                            previous: Some(e.holder),
-                        }
-                        .into(),
-                    );
-                    out.returned += 1;
-                } else {
-                    out.skip(
-                        format!("duty:{}", e.duty),
-                        "reassigned again since".to_owned(),
-                    );
-                }
-            }
+            Event::UserManagerChanged(e) if e.from == Some(user) => self.report(e),
+            Event::DutyAssigned(e) if e.previous == Some(user) => self.duty(e),
             Event::DistributionRebalanced(e) if e.before.iter().any(|m| m.user == user) => {
-                match org.distributions().get(e.distribution_id) {
-                    Some(d) if d.members == e.after => {
-                        out.events.push(
-                            DistributionRebalanced {
-                                distribution_id: e.distribution_id,
-                                before: e.after.clone(),
-                                after: e.before.clone(),
-                            }
-                            .into(),
-                        );
-                        out.returned += 1;
-                    }
-                    Some(d) => out.skip(
-                        format!("distribution:{}", d.name),
-                        "members or weights changed since".to_owned(),
-                    ),
-                    None => out.skip(
-                        format!("distribution:{}", e.distribution_id),
-                        "no longer exists".to_owned(),
-                    ),
-                }
+                self.distribution(e)
             }
-            Event::DistributionBackupChanged(e) if e.from == Some(user) => {
-                match org.distributions().get(e.distribution_id) {
-                    Some(d) if d.backup == e.to => {
-                        out.events.push(
-                            DistributionBackupChanged {
-                                distribution_id: e.distribution_id,
-                                from: e.to,
-                                to: Some(user),
-                            }
-                            .into(),
-                        );
-                        out.returned += 1;
-                    }
-                    Some(d) => out.skip(
-                        format!("distribution:{} backup", d.name),
-                        "backup changed since".to_owned(),
-                    ),
-                    None => out.skip(
-                        format!("distribution:{}", e.distribution_id),
-                        "no longer exists".to_owned(),
-                    ),
-                }
-            }
-            Event::LabelMemberRemoved(e) if e.user == user => match org.labels().get(e.label_id) {
-                Some(l) if !l.members.contains(&user) => {
-                    out.events.push(
-                        LabelMemberAdded {
-                            label_id: e.label_id,
-                            user,
-                        }
-                        .into(),
-                    );
-                    out.returned += 1;
-                }
-                Some(_) => {}
-                None => out.skip(
-                    format!("label:{}", e.label_id),
-                    "no longer exists".to_owned(),
-                ),
-            },
-            // The replacement the offboarding put in the user's label place steps back out.
-            Event::LabelMemberAdded(e)
-                if e.user != user
-                    && org
-                        .labels()
-                        .get(e.label_id)
-                        .is_some_and(|l| l.members.contains(&e.user)) =>
-            {
-                out.events.push(
-                    LabelMemberRemoved {
-                        label_id: e.label_id,
-                        user: e.user,
-                    }
-                    .into(),
-                );
-            }
-            Event::CreditsTransferred(e)
-                if e.from == (CreditAccount::User { id: user }) && !ends_active =>
-            {
-                out.skip(
-                    format!("credits:{}", e.amount),
-                    "the user comes back deactivated and a deactivated user holds no credits"
-                        .to_owned(),
-                );
-            }
+            Event::DistributionBackupChanged(e) if e.from == Some(user) => self.backup(e),
+            Event::LabelMemberRemoved(e) if e.user == user => self.label_place(e),
+            Event::LabelMemberAdded(e) if e.user != user => self.label_replacement(e),
             Event::CreditsTransferred(e) if e.from == (CreditAccount::User { id: user }) => {
-                let available = match e.to {
-                    CreditAccount::Pool => org.credits().pool(),
-                    CreditAccount::User { id } => org.credits().balance(id),
-                };
-                if available >= e.amount {
-                    out.events.push(
-                        CreditsTransferred {
-                            from: e.to,
-                            to: CreditAccount::User { id: user },
-                            amount: e.amount,
-                        }
-                        .into(),
-                    );
-                    out.returned += 1;
-                } else {
-                    out.skip(
-                        format!("credits:{}", e.amount),
-                        format!("only {available} left where they went; spent since"),
-                    );
-                }
+                self.credits(e)
             }
-            // Permissions that TransferAccount moved: the user's role comes back, the
-            // heir's promotion is undone if it still stands.
-            Event::UserRoleChanged(e) => match org.directory().user(e.user_id) {
-                Some(u) if u.role == e.to => {
-                    out.events.push(
-                        UserRoleChanged {
-                            user_id: e.user_id,
-                            from: e.to,
-                            to: e.from,
-                        }
-                        .into(),
-                    );
-                }
-                _ => out.skip(
-                    format!("role:{}", email(org, e.user_id)),
-                    "changed again since".to_owned(),
-                ),
-            },
-            Event::UserDeactivated(e)
-                if e.user_id == user
-                    && org
-                        .directory()
-                        .user(user)
-                        .is_some_and(|u| u.status == UserStatus::Deactivated) =>
-            {
-                out.events.push(UserReactivated { user_id: user }.into());
-            }
+            Event::UserRoleChanged(e) => self.role(e),
+            Event::UserDeactivated(e) if e.user_id == user => self.deactivation(),
             _ => {}
         }
     }
-    out
+
+    fn give_back(&mut self, event: impl Into<Event>) {
+        self.out.events.push(event.into());
+        self.out.returned += 1;
+    }
+
+    /// A report comes back unless they have another manager, left, or now sit above
+    /// the user (a loop).
+    fn report(&mut self, e: &UserManagerChanged) {
+        let (org, user) = (self.org, self.user);
+        let item = || format!("report:{}", email(org, e.user_id));
+        match org.directory().user(e.user_id) {
+            Some(r)
+                if r.is_listed() && r.manager == e.to && manages_above(org, e.user_id, user) =>
+            {
+                self.out.skip(
+                    item(),
+                    "now sits above the user in the manager chain; returning them would make a loop".to_owned(),
+                );
+            }
+            Some(r) if r.is_listed() && r.manager == e.to => self.give_back(UserManagerChanged {
+                user_id: e.user_id,
+                from: e.to,
+                to: Some(user),
+            }),
+            _ => self
+                .out
+                .skip(item(), "has another manager or left since".to_owned()),
+        }
+    }
+
+    /// A duty comes back if its holder is still the one the offboarding named.
+    fn duty(&mut self, e: &DutyAssigned) {
+        if self.org.duties().holder(&e.duty) == Some(e.holder) {
+            self.give_back(DutyAssigned {
+                duty: e.duty.clone(),
+                holder: self.user,
+                previous: Some(e.holder),
+            });
+        } else {
+            self.out.skip(
+                format!("duty:{}", e.duty),
+                "reassigned again since".to_owned(),
+            );
+        }
+    }
+
+    /// A distribution's members and weights come back if unchanged since.
+    fn distribution(&mut self, e: &DistributionRebalanced) {
+        match self.org.distributions().get(e.distribution_id) {
+            Some(d) if d.members == e.after => self.give_back(DistributionRebalanced {
+                distribution_id: e.distribution_id,
+                before: e.after.clone(),
+                after: e.before.clone(),
+            }),
+            Some(d) => self.out.skip(
+                format!("distribution:{}", d.name),
+                "members or weights changed since".to_owned(),
+            ),
+            None => self.out.skip(
+                format!("distribution:{}", e.distribution_id),
+                "no longer exists".to_owned(),
+            ),
+        }
+    }
+
+    /// A distribution's backup place comes back if its backup is unchanged since.
+    fn backup(&mut self, e: &DistributionBackupChanged) {
+        match self.org.distributions().get(e.distribution_id) {
+            Some(d) if d.backup == e.to => self.give_back(DistributionBackupChanged {
+                distribution_id: e.distribution_id,
+                from: e.to,
+                to: Some(self.user),
+            }),
+            Some(d) => self.out.skip(
+                format!("distribution:{} backup", d.name),
+                "backup changed since".to_owned(),
+            ),
+            None => self.out.skip(
+                format!("distribution:{}", e.distribution_id),
+                "no longer exists".to_owned(),
+            ),
+        }
+    }
+
+    /// The user's label place comes back (nothing to do if they are in it again).
+    fn label_place(&mut self, e: &LabelMemberRemoved) {
+        match self.org.labels().get(e.label_id) {
+            Some(l) if !l.members.contains(&self.user) => self.give_back(LabelMemberAdded {
+                label_id: e.label_id,
+                user: self.user,
+            }),
+            Some(_) => {}
+            None => self.out.skip(
+                format!("label:{}", e.label_id),
+                "no longer exists".to_owned(),
+            ),
+        }
+    }
+
+    /// The replacement the offboarding put in the user's label place steps back out.
+    fn label_replacement(&mut self, e: &LabelMemberAdded) {
+        let still_in = self
+            .org
+            .labels()
+            .get(e.label_id)
+            .is_some_and(|l| l.members.contains(&e.user));
+        if still_in {
+            self.out.events.push(
+                LabelMemberRemoved {
+                    label_id: e.label_id,
+                    user: e.user,
+                }
+                .into(),
+            );
+        }
+    }
+
+    /// Unused credits come back to a user who ends active, if they are still where
+    /// they went.
+    fn credits(&mut self, e: &CreditsTransferred) {
+        if !self.ends_active {
+            self.out.skip(
+                format!("credits:{}", e.amount),
+                "the user comes back deactivated and a deactivated user holds no credits"
+                    .to_owned(),
+            );
+            return;
+        }
+        let available = match e.to {
+            CreditAccount::Pool => self.org.credits().pool(),
+            CreditAccount::User { id } => self.org.credits().balance(id),
+        };
+        if available >= e.amount {
+            self.give_back(CreditsTransferred {
+                from: e.to,
+                to: CreditAccount::User { id: self.user },
+                amount: e.amount,
+            });
+        } else {
+            self.out.skip(
+                format!("credits:{}", e.amount),
+                format!("only {available} left where they went; spent since"),
+            );
+        }
+    }
+
+    /// Permissions that TransferAccount moved: the user's role comes back, the heir's
+    /// promotion is undone if it still stands.
+    fn role(&mut self, e: &UserRoleChanged) {
+        match self.org.directory().user(e.user_id) {
+            Some(u) if u.role == e.to => self.out.events.push(
+                UserRoleChanged {
+                    user_id: e.user_id,
+                    from: e.to,
+                    to: e.from,
+                }
+                .into(),
+            ),
+            _ => self.out.skip(
+                format!("role:{}", email(self.org, e.user_id)),
+                "changed again since".to_owned(),
+            ),
+        }
+    }
+
+    /// A deactivation by the offboarding is undone if the user is still deactivated.
+    fn deactivation(&mut self) {
+        let deactivated = self
+            .org
+            .directory()
+            .user(self.user)
+            .is_some_and(|u| u.status == UserStatus::Deactivated);
+        if deactivated {
+            self.out
+                .events
+                .push(UserReactivated { user_id: self.user }.into());
+        }
+    }
 }
 
 /// Whether `report` is `user` or one of `user`'s managers, directly or higher up: then

@@ -29,15 +29,16 @@ pub fn offboard(
     confirm: Option<&str>,
 ) -> Decided<Vec<Event>> {
     let target = scope.user(user)?;
-    run(
+    Offboarding {
         scope,
         target,
         plan,
-        OffboardingOperation::Offboard,
+        operation: OffboardingOperation::Offboard,
         then,
         confirm,
-        Vec::new(),
-    )
+        permissions: Vec::new(),
+    }
+    .run()
 }
 
 /// R16: everything `from` holds — resources, groups, managed users, duties,
@@ -92,30 +93,32 @@ pub fn transfer_account(
             .into(),
         );
     }
-    run(
+    Offboarding {
         scope,
         target,
-        &plan,
-        OffboardingOperation::TransferAccount,
+        plan: &plan,
+        operation: OffboardingOperation::TransferAccount,
         then,
         confirm,
         permissions,
-    )
+    }
+    .run()
 }
 
 /// R10/R11: delete with the confirmation phrase. Nothing is reassigned except the places
 /// the user leaves in distributions (suggested rebalance) and labels.
 pub fn delete(scope: Scope, user: offboard_events::UserId, confirm: &str) -> Decided<Vec<Event>> {
     let target = scope.user(user)?;
-    run(
+    Offboarding {
         scope,
         target,
-        &OffboardPlan::default(),
-        OffboardingOperation::Delete,
-        FollowUp::Delete,
-        Some(confirm),
-        Vec::new(),
-    )
+        plan: &OffboardPlan::default(),
+        operation: OffboardingOperation::Delete,
+        then: FollowUp::Delete,
+        confirm: Some(confirm),
+        permissions: Vec::new(),
+    }
+    .run()
 }
 
 /// `members` with `from` replaced by `to` (weights merged if `to` is already a member).
@@ -159,260 +162,337 @@ fn replace_member(
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run(
-    scope: Scope,
-    target: &User,
-    plan: &OffboardPlan,
+/// One offboarding to decide: who leaves, by which operation, what the plan says, and
+/// what follows. `run` takes the domain's own steps in order, each a method.
+struct Offboarding<'a> {
+    scope: Scope<'a>,
+    target: &'a User,
+    plan: &'a OffboardPlan,
     operation: OffboardingOperation,
     then: FollowUp,
-    confirm: Option<&str>,
+    /// The confirmation phrase as typed (a delete needs the org's).
+    confirm: Option<&'a str>,
+    /// The role changes `TransferAccount` adds: the leaver's permissions move too.
     permissions: Vec<Event>,
-) -> Decided<Vec<Event>> {
-    scope.may_change(target)?;
-    let user = target.id;
-    let policy = scope.org.policy();
-    if then == FollowUp::Delete && confirm != Some(policy.confirmation_phrase.as_str()) {
-        return Err(DomainError::ConfirmationRequired {
-            expected: policy.confirmation_phrase.clone(),
-        });
-    }
-    if let Some(d) = plan.default_to {
-        check_recipients(scope, user, &[d])?;
-    }
-    check_plan_names(scope, target, plan)?;
-    let mut left = Holdings::of(scope.org, target);
-    let mut events: Vec<Event> = Vec::new();
+}
 
-    // Step 1: resources, by kind.
-    let mut handovers: Vec<Handover> = Vec::new();
-    let mut moved = 0u64;
-    let kinds: Vec<String> = left.resources.keys().cloned().collect();
-    for kind in kinds {
-        let recipients = match (plan.resources.get(&kind), plan.default_to) {
-            (Some(r), _) => r.clone(),
-            (None, Some(d)) => Recipients {
-                to: vec![d],
-                strategy: Strategy::RoundRobin,
-            },
-            (None, None) => continue,
-        };
-        check_recipients(scope, user, &recipients.to)?;
-        let keys = scope.org.ownership().resources_of(user, Some(&kind));
-        moved += keys.len() as u64;
-        for h in split(keys, &recipients.to, recipients.strategy) {
-            match handovers.iter_mut().find(|x| x.to == h.to) {
-                Some(existing) => existing.resources.extend(h.resources),
-                None => handovers.push(h),
-            }
-        }
-        left.resources.remove(&kind);
+/// What the steps have decided so far, and what the user still holds after them.
+struct Progress {
+    left: Holdings,
+    events: Vec<Event>,
+    /// Resources handed over (the `OffboardingCompleted` count).
+    moved: u64,
+}
+
+impl Progress {
+    fn push(&mut self, event: impl Into<Event>) {
+        self.events.push(event.into());
     }
-    if !handovers.is_empty() {
-        let reason = match operation {
-            OffboardingOperation::TransferAccount => TransferReason::Account,
-            _ => TransferReason::Offboarding,
+}
+
+impl Offboarding<'_> {
+    /// Checks the command, runs every step, checks the follow-up against what is left,
+    /// and frames the events between `OffboardingStarted` and `OffboardingCompleted`.
+    fn run(self) -> Decided<Vec<Event>> {
+        self.check()?;
+        let mut done = Progress {
+            left: Holdings::of(self.scope.org, self.target),
+            events: Vec::new(),
+            moved: 0,
         };
-        events.push(
-            ResourcesTransferred {
+        self.hand_over_resources(&mut done)?;
+        self.move_reports(&mut done)?;
+        self.hand_over_duties(&mut done)?;
+        self.rebalance_distributions(&mut done)?;
+        self.replace_backups(&mut done);
+        self.leave_labels(&mut done)?;
+        self.move_credits(&mut done)?;
+        self.move_permissions(&mut done);
+        self.follow_up(&mut done)?;
+        self.framed(done)
+    }
+
+    fn user(&self) -> offboard_events::UserId {
+        self.target.id
+    }
+
+    /// Who may, the confirmation phrase of a delete, and a plan that names only
+    /// recipients who may receive and places the user holds.
+    fn check(&self) -> Decided<()> {
+        self.scope.may_change(self.target)?;
+        let policy = self.scope.org.policy();
+        if self.then == FollowUp::Delete
+            && self.confirm != Some(policy.confirmation_phrase.as_str())
+        {
+            return Err(DomainError::ConfirmationRequired {
+                expected: policy.confirmation_phrase.clone(),
+            });
+        }
+        if let Some(d) = self.plan.default_to {
+            check_recipients(self.scope, self.user(), &[d])?;
+        }
+        check_plan_names(self.scope, self.target, self.plan)
+    }
+
+    /// Step 1: resources, by kind, to the plan's recipients for that kind or the default.
+    fn hand_over_resources(&self, done: &mut Progress) -> Decided<()> {
+        let (scope, user) = (self.scope, self.user());
+        let mut handovers: Vec<Handover> = Vec::new();
+        let kinds: Vec<String> = done.left.resources.keys().cloned().collect();
+        for kind in kinds {
+            let recipients = match (self.plan.resources.get(&kind), self.plan.default_to) {
+                (Some(r), _) => r.clone(),
+                (None, Some(d)) => Recipients {
+                    to: vec![d],
+                    strategy: Strategy::RoundRobin,
+                },
+                (None, None) => continue,
+            };
+            check_recipients(scope, user, &recipients.to)?;
+            let keys = scope.org.ownership().resources_of(user, Some(&kind));
+            done.moved += keys.len() as u64;
+            for h in split(keys, &recipients.to, recipients.strategy) {
+                match handovers.iter_mut().find(|x| x.to == h.to) {
+                    Some(existing) => existing.resources.extend(h.resources),
+                    None => handovers.push(h),
+                }
+            }
+            done.left.resources.remove(&kind);
+        }
+        if !handovers.is_empty() {
+            let reason = match self.operation {
+                OffboardingOperation::TransferAccount => TransferReason::Account,
+                _ => TransferReason::Offboarding,
+            };
+            done.push(ResourcesTransferred {
                 from: user,
                 handovers,
                 reason,
-            }
-            .into(),
-        );
+            });
+        }
+        Ok(())
     }
 
-    // Step 2: the people the user manages.
-    if let Some(new_manager) = plan.reports_to.or(plan.default_to) {
-        check_recipients(scope, user, &[new_manager])?;
+    /// Step 2: the people the user manages, to `reports_to` or the default.
+    fn move_reports(&self, done: &mut Progress) -> Decided<()> {
+        let Some(new_manager) = self.plan.reports_to.or(self.plan.default_to) else {
+            return Ok(());
+        };
+        check_recipients(self.scope, self.user(), &[new_manager])?;
         // A report on the new manager's own chain up to the leaver (the new manager, or
         // someone above them) would close a loop by reporting to them, as `set_manager`
         // forbids: that report moves up to the leaver's own manager instead.
-        let above = chain_up(scope, new_manager);
-        for report in std::mem::take(&mut left.reports) {
+        let above = chain_up(self.scope, new_manager);
+        for report in std::mem::take(&mut done.left.reports) {
             let to = if above.contains(&report) {
-                target.manager
+                self.target.manager
             } else {
                 Some(new_manager)
             };
-            events.push(
-                UserManagerChanged {
-                    user_id: report,
-                    from: Some(user),
-                    to,
-                }
-                .into(),
-            );
+            done.push(UserManagerChanged {
+                user_id: report,
+                from: Some(self.user()),
+                to,
+            });
         }
+        Ok(())
     }
 
-    // Step 3: singleton duties (R17).
-    for duty in std::mem::take(&mut left.duties) {
-        match plan.duties.get(&duty).copied().or(plan.default_to) {
-            Some(holder) => {
-                check_recipients(scope, user, &[holder])?;
-                events.push(
-                    DutyAssigned {
+    /// Step 3: singleton duties (R17); one with no new holder stays a blocker.
+    fn hand_over_duties(&self, done: &mut Progress) -> Decided<()> {
+        for duty in std::mem::take(&mut done.left.duties) {
+            match self
+                .plan
+                .duties
+                .get(&duty)
+                .copied()
+                .or(self.plan.default_to)
+            {
+                Some(holder) => {
+                    check_recipients(self.scope, self.user(), &[holder])?;
+                    done.push(DutyAssigned {
                         duty,
                         holder,
-                        previous: Some(user),
-                    }
-                    .into(),
-                );
+                        previous: Some(self.user()),
+                    });
+                }
+                None => done.left.duties.push(duty),
             }
-            None => left.duties.push(duty),
         }
+        Ok(())
     }
 
-    // Steps 2–3 of seed 003: automations and integrations, suggested or edited (R18).
-    let with_plan = operation != OffboardingOperation::Delete;
-    left.sole_member_of.clear();
-    for d in scope.org.distributions().distributions_of(user) {
-        let before = d.members.clone();
-        let after = match named(&plan.distributions, &d.name) {
-            Some(edited) => {
-                check_members(scope, user, &d.name, &before, edited)?;
-                edited.clone()
-            }
-            None => match suggested_rebalance(&before, user) {
-                Some(suggested) => suggested,
-                None if with_plan => {
-                    return Err(DomainError::ReplacementRequired(format!("{:?}", d.name)))
+    /// Steps 2–3 of seed 003: automations and integrations, edited by the plan or
+    /// rebalanced as suggested (R18). A delete without a plan leaves a distribution the
+    /// user is alone in as a blocker; with a plan it needs a replacement.
+    fn rebalance_distributions(&self, done: &mut Progress) -> Decided<()> {
+        let (scope, user) = (self.scope, self.user());
+        let with_plan = self.operation != OffboardingOperation::Delete;
+        done.left.sole_member_of.clear();
+        for d in scope.org.distributions().distributions_of(user) {
+            let before = d.members.clone();
+            let after = match named(&self.plan.distributions, &d.name) {
+                Some(edited) => {
+                    check_members(scope, user, &d.name, &before, edited)?;
+                    edited.clone()
                 }
-                None => {
-                    left.sole_member_of.push(d.name.clone());
-                    continue;
-                }
-            },
-        };
-        events.push(
-            DistributionRebalanced {
+                None => match suggested_rebalance(&before, user) {
+                    Some(suggested) => suggested,
+                    None if with_plan => {
+                        return Err(DomainError::ReplacementRequired(format!("{:?}", d.name)))
+                    }
+                    None => {
+                        done.left.sole_member_of.push(d.name.clone());
+                        continue;
+                    }
+                },
+            };
+            done.push(DistributionRebalanced {
                 distribution_id: d.id,
                 before,
                 after,
-            }
-            .into(),
-        );
+            });
+        }
+        Ok(())
     }
-    left.backup_of.clear();
-    for d in scope.org.distributions().backup_of(user) {
-        match plan.default_to {
-            Some(to) => events.push(
-                DistributionBackupChanged {
+
+    /// The distributions the user is the backup of go to the default recipient; without
+    /// one they stay blockers.
+    fn replace_backups(&self, done: &mut Progress) {
+        done.left.backup_of.clear();
+        for d in self.scope.org.distributions().backup_of(self.user()) {
+            match self.plan.default_to {
+                Some(to) => done.push(DistributionBackupChanged {
                     distribution_id: d.id,
-                    from: Some(user),
+                    from: Some(self.user()),
                     to: Some(to),
-                }
-                .into(),
-            ),
-            None => left.backup_of.push(d.name.clone()),
+                }),
+                None => done.left.backup_of.push(d.name.clone()),
+            }
         }
     }
 
-    // Step 4 of seed 003: labels (R19).
-    for label in scope.org.labels().labels_of(user) {
-        events.push(
-            LabelMemberRemoved {
+    /// Step 4 of seed 003: the user leaves every label (R19), replaced where the plan
+    /// names someone not already in it.
+    fn leave_labels(&self, done: &mut Progress) -> Decided<()> {
+        let user = self.user();
+        for label in self.scope.org.labels().labels_of(user) {
+            done.push(LabelMemberRemoved {
                 label_id: label.id,
                 user,
+            });
+            if let Some(replacement) = named(&self.plan.labels, &label.name) {
+                check_recipients(self.scope, user, &[*replacement])?;
+                if !label.members.contains(replacement) {
+                    done.push(LabelMemberAdded {
+                        label_id: label.id,
+                        user: *replacement,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Unused credits (R20) to `credits_to` or the default recipient.
+    fn move_credits(&self, done: &mut Progress) -> Decided<()> {
+        if done.left.credit_balance == 0 {
+            return Ok(());
+        }
+        let destination = self
+            .plan
+            .credits_to
+            .or(self.plan.default_to.map(|id| CreditAccount::User { id }));
+        let Some(to) = destination else {
+            return Ok(());
+        };
+        if let CreditAccount::User { id } = to {
+            check_recipients(self.scope, self.user(), &[id])?;
+        }
+        done.push(CreditsTransferred {
+            from: CreditAccount::User { id: self.user() },
+            to,
+            amount: done.left.credit_balance,
+        });
+        done.left.credit_balance = 0;
+        Ok(())
+    }
+
+    /// Permissions (`TransferAccount`): the leaver is a member from now on.
+    fn move_permissions(&self, done: &mut Progress) {
+        if !self.permissions.is_empty() {
+            done.left.role = Some(Role::Member);
+            done.events.extend(self.permissions.iter().cloned());
+        }
+    }
+
+    /// The follow-up, checked against what is left after every step.
+    fn follow_up(&self, done: &mut Progress) -> Decided<()> {
+        let policy = self.scope.org.policy();
+        let blocked = |action, blockers| DomainError::Blocked {
+            action,
+            user: self.target.profile.email.clone(),
+            blockers,
+        };
+        match self.then {
+            FollowUp::None => {}
+            FollowUp::Deactivate => {
+                let blockers = done
+                    .left
+                    .deactivate_blockers(policy.deactivate_requires_demotion);
+                if !blockers.is_empty() {
+                    return Err(blocked("deactivate", blockers));
+                }
+                if self.target.status == UserStatus::Active {
+                    done.push(UserDeactivated {
+                        user_id: self.user(),
+                    });
+                }
+            }
+            FollowUp::Delete => {
+                let blockers = done
+                    .left
+                    .delete_blockers(policy.delete_requires_no_credit_history);
+                if !blockers.is_empty() {
+                    return Err(blocked("delete", blockers));
+                }
+                done.push(UserDeleted {
+                    user_id: self.user(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The events between `OffboardingStarted` and `OffboardingCompleted`; an
+    /// offboarding that changes nothing is refused.
+    fn framed(&self, done: Progress) -> Decided<Vec<Event>> {
+        if done.events.is_empty() {
+            return Err(DomainError::NothingToTransfer(format!(
+                "{} holds nothing the plan moves",
+                self.target.profile.email
+            )));
+        }
+        let user = self.user();
+        let mut out = Vec::with_capacity(done.events.len() + 2);
+        out.push(
+            OffboardingStarted {
+                user,
+                operation: self.operation,
+                then: self.then,
             }
             .into(),
         );
-        if let Some(replacement) = named(&plan.labels, &label.name) {
-            check_recipients(scope, user, &[*replacement])?;
-            if !label.members.contains(replacement) {
-                events.push(
-                    LabelMemberAdded {
-                        label_id: label.id,
-                        user: *replacement,
-                    }
-                    .into(),
-                );
+        out.extend(done.events);
+        out.push(
+            OffboardingCompleted {
+                user,
+                resources_moved: done.moved,
             }
-        }
+            .into(),
+        );
+        Ok(out)
     }
-
-    // Unused credits (R20).
-    if left.credit_balance > 0 {
-        let destination = plan
-            .credits_to
-            .or(plan.default_to.map(|id| CreditAccount::User { id }));
-        if let Some(to) = destination {
-            if let CreditAccount::User { id } = to {
-                check_recipients(scope, user, &[id])?;
-            }
-            events.push(
-                CreditsTransferred {
-                    from: CreditAccount::User { id: user },
-                    to,
-                    amount: left.credit_balance,
-                }
-                .into(),
-            );
-            left.credit_balance = 0;
-        }
-    }
-
-    // Permissions (TransferAccount).
-    if !permissions.is_empty() {
-        left.role = Some(Role::Member);
-        events.extend(permissions);
-    }
-
-    // The follow-up, checked against what is left.
-    match then {
-        FollowUp::None => {}
-        FollowUp::Deactivate => {
-            let blockers = left.deactivate_blockers(policy.deactivate_requires_demotion);
-            if !blockers.is_empty() {
-                return Err(DomainError::Blocked {
-                    action: "deactivate",
-                    user: target.profile.email.clone(),
-                    blockers,
-                });
-            }
-            if target.status == UserStatus::Active {
-                events.push(UserDeactivated { user_id: user }.into());
-            }
-        }
-        FollowUp::Delete => {
-            let blockers = left.delete_blockers(policy.delete_requires_no_credit_history);
-            if !blockers.is_empty() {
-                return Err(DomainError::Blocked {
-                    action: "delete",
-                    user: target.profile.email.clone(),
-                    blockers,
-                });
-            }
-            events.push(UserDeleted { user_id: user }.into());
-        }
-    }
-
-    if events.is_empty() {
-        return Err(DomainError::NothingToTransfer(format!(
-            "{} holds nothing the plan moves",
-            target.profile.email
-        )));
-    }
-    let mut out = Vec::with_capacity(events.len() + 2);
-    out.push(
-        OffboardingStarted {
-            user,
-            operation,
-            then,
-        }
-        .into(),
-    );
-    out.extend(events);
-    out.push(
-        OffboardingCompleted {
-            user,
-            resources_moved: moved,
-        }
-        .into(),
-    );
-    Ok(out)
 }
 
 /// `from` and every manager above it (stopping, should a loop already exist).

@@ -20,7 +20,6 @@ use offboard_projections::State;
 
 use super::checkpoint::Checkpoints;
 use crate::privacy::KeyVault;
-use crate::store::warn;
 use crate::store::{LogStore, StoreError};
 
 /// The sending end, owned by the writer.
@@ -44,7 +43,7 @@ impl Checkpointer {
                 for state in saved {
                     if let Err(e) = checkpoints.save(store.as_ref(), &vault, &state) {
                         // A failed checkpoint costs only start-up time: reported, not fatal.
-                        warn(format_args!("offboard: checkpoint not saved: {e}"));
+                        tracing::warn!("offboard: checkpoint not saved: {e}");
                     }
                 }
             })

@@ -29,7 +29,6 @@ use super::health::{Health, Refusal};
 use super::patience::Patient;
 use super::writer::WriterStats;
 use crate::privacy::KeyVault;
-use crate::store::warn;
 use crate::store::{CommitBatch, LogStore, StoreError};
 
 pub(crate) type Reply = oneshot::Sender<Result<Appended, AppendError>>;
@@ -214,7 +213,7 @@ impl Syncer {
             // The key leaves memory first, so nothing reads the data even if the file
             // cannot be removed now; opening the engine retries the file.
             if let Err(e) = self.vault.destroy_user_key(*user) {
-                warn(format_args!("offboard: key file of purged user {user} not removed yet (retried at next start): {e}"));
+                tracing::warn!("offboard: key file of purged user {user} not removed yet (retried at next start): {e}");
             }
         }
         self.stats

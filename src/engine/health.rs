@@ -7,8 +7,6 @@ use std::sync::RwLock;
 
 use serde::Serialize;
 
-use crate::store::warn;
-
 /// Why the engine refuses writes: a stable code and a sentence for people.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Refusal {
@@ -44,14 +42,14 @@ pub(crate) struct Health {
 
 impl Health {
     /// Stops accepting writes. The first refusal is kept (it names the cause; later
-    /// ones are its consequences) and said once on stderr.
+    /// ones are its consequences) and said once, as a `tracing` warning.
     pub fn refuse(&self, refusal: Refusal) {
         let mut held = self.refusal.write().unwrap_or_else(|p| p.into_inner());
         if held.is_none() {
-            warn(format_args!(
+            tracing::warn!(
                 "offboard: no longer accepting writes ({}): {}; reads go on, restart offboard once the cause is fixed",
                 refusal.code, refusal.reason
-            ));
+            );
             *held = Some(refusal);
         }
     }

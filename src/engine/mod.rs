@@ -2,6 +2,7 @@
 //! projections on open, runs the single writer, and serves reads.
 
 mod append;
+mod backup;
 mod checkpoint;
 mod checkpointer;
 pub mod claims;
@@ -15,7 +16,7 @@ mod shared_state;
 mod writer;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLockReadGuard};
 use std::thread::JoinHandle;
@@ -29,6 +30,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use append::{AppendError, AppendRequest, Appended, CommandMeta, ExpectedVersion};
+pub use backup::{BackupError, BackupFile, BackupPoint, BackupReport, BackupTarget};
 use checkpoint::Checkpoints;
 pub use checkpoint::{Recovery, CHECKPOINT_EVERY};
 pub use damage_scan::scan_for_damage;
@@ -122,6 +124,8 @@ pub struct Engine {
     /// The data directory's lock when the engine opened one; released on drop, after
     /// the writer has stopped (fields drop after `Drop::drop`).
     lock: Option<DirLock>,
+    /// The data directory, when the engine opened one.
+    dir: Option<PathBuf>,
 }
 
 impl Engine {
@@ -182,6 +186,7 @@ impl Engine {
             opening,
         )?;
         engine.lock = Some(lock);
+        engine.dir = Some(dir.to_path_buf());
         Ok(engine)
     }
 
@@ -351,6 +356,7 @@ impl Engine {
             tx: Some(tx),
             writer: Some(handle),
             lock: None,
+            dir: None,
         })
     }
 
@@ -730,6 +736,11 @@ impl Engine {
     /// The clock the writer stamps events with.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The data directory the engine opened (`None` for one built on a store).
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
     }
 
     /// The key vault (for tools and tests).

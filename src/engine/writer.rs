@@ -45,7 +45,6 @@ use super::replay::{replay_all, replay_range};
 use super::shared_state::SharedState;
 use crate::clock::Clock;
 use crate::privacy::{seal, KeyVault};
-use crate::store::warn;
 use crate::store::{ChainHead, CommandRecord, CommitBatch, LogStore, StoredEvent};
 
 /// Most commands decided and committed in one group by default: bounds the latency a
@@ -312,11 +311,11 @@ impl Writer {
             // sled refuses some reads once its own write has failed (its global error):
             // the state as far as it could be replayed is older but holds only durable
             // events, which beats showing commands whose outcome is unknown.
-            warn(format_args!(
+            tracing::warn!(
                 "offboard: the state could be put back only to position {} of {} (reads show that older state until a restart): {e}",
                 fresh.position(),
                 self.durable
-            ));
+            );
         }
         *state = fresh;
     }
@@ -364,7 +363,7 @@ impl Writer {
             .checkpoints
             .save(self.store.as_ref(), &self.vault, &state)
         {
-            warn(format_args!("offboard: checkpoint not saved: {e}"));
+            tracing::warn!("offboard: checkpoint not saved: {e}");
         }
     }
 

@@ -107,6 +107,15 @@ pub enum OnDisk {
     Damaged(String),
 }
 
+/// The user keys of a vault at one moment ([`KeyVault::snapshot`]), for a backup.
+#[derive(Clone, Debug, Default)]
+pub struct VaultSnapshot {
+    /// Every usable user key, by user.
+    pub users: Vec<(UserId, Key)>,
+    /// Users whose keys an import knowingly went without.
+    pub withheld: BTreeSet<UserId>,
+}
+
 /// Where keys are kept.
 #[derive(Debug)]
 pub struct KeyVault {
@@ -315,6 +324,39 @@ impl KeyVault {
             .collect();
         keys.sort();
         keys
+    }
+
+    /// Every usable user key and the users whose keys were withheld, as held now: what
+    /// a backup copies (under the state's lock, so it matches one log position).
+    pub fn snapshot(&self) -> VaultSnapshot {
+        let keys = self.read();
+        let mut users: Vec<(UserId, Key)> = keys.users.iter().map(|(u, k)| (*u, *k)).collect();
+        users.sort_by_key(|(u, _)| *u);
+        VaultSnapshot {
+            users,
+            withheld: keys.withheld.clone(),
+        }
+    }
+
+    /// Writes every key of `snapshot` into this vault, then the withheld list. **Durability:
+    /// when it returns `Ok`, every key file, the withheld list and the directory entries
+    /// naming them are on stable storage** (the files are fsynced once all are written,
+    /// then the directory once, not one file at a time).
+    pub fn restore(&self, snapshot: &VaultSnapshot) -> Result<(), StoreError> {
+        for (user, key) in &snapshot.users {
+            if let Some(path) = self.user_path(*user) {
+                fs::write(&path, key.0).map_err(|e| io(&path, e))?;
+            }
+            let mut keys = self.write();
+            keys.users.insert(*user, *key);
+            keys.damaged.remove(user);
+            keys.unsynced.push(*user);
+        }
+        self.sync()?;
+        if snapshot.withheld.is_empty() {
+            return Ok(());
+        }
+        self.record_withheld(snapshot.withheld.iter().copied())
     }
 
     /// Stores a key exported from another data directory. **Durability: when it returns

@@ -11,6 +11,7 @@
 //! - [`tokens`] is the library API behind `offboard token …`; [`client`] is what a CLI
 //!   pointed at a server (`--server`, `--token`) talks through.
 
+mod admin;
 mod auth;
 pub mod client;
 mod command_docs;
@@ -185,6 +186,7 @@ fn build() -> (Router<AppState>, OpenApi) {
         .merge(listings::routes())
         .merge(stream::routes())
         .merge(token_api::routes())
+        .merge(admin::routes())
         .finish_api_with(&mut api, |doc| {
             doc.security_scheme(
                 "bearer",

@@ -90,6 +90,19 @@ impl LogStore for MemoryLog {
         Ok(self.read().commands.get(&id).cloned())
     }
 
+    fn scan_commands(
+        &self,
+        visit: &mut dyn FnMut(CommandId, CommandRecord) -> bool,
+    ) -> Result<(), StoreError> {
+        let commands: Vec<_> = self.read().commands.clone().into_iter().collect();
+        for (id, record) in commands {
+            if !visit(id, record) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn put_checkpoint(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
         self.write()
             .checkpoints

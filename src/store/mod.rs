@@ -27,14 +27,6 @@ pub use side_file::{key_file, who, SideFileError, TOKENS_FILE};
 pub use sled_files::discard_damaged_snapshots;
 pub use sled_log::SledLog;
 
-/// One line on stderr that never fails, for the storage layers and the engine:
-/// `eprintln!` panics when stderr cannot be written, and a server's stderr is often a
-/// file on the very disk that just filled up.
-pub(crate) fn warn(line: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
-}
-
 /// Where the log ends: the last position written and its hash (the chain head).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainHead {
@@ -151,6 +143,19 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// What the command-id index holds for `id`.
     fn command(&self, id: CommandId) -> Result<Option<CommandRecord>, StoreError>;
+
+    /// Calls `visit` with every entry of the command-id index, in no particular order,
+    /// until `visit` returns `false` (for a backup, which copies the index). A store that
+    /// cannot list its index says so (`storage`); the default is such a store.
+    fn scan_commands(
+        &self,
+        visit: &mut dyn FnMut(CommandId, CommandRecord) -> bool,
+    ) -> Result<(), StoreError> {
+        let _ = visit;
+        Err(StoreError::Io(
+            "this store cannot list its command-id index".to_owned(),
+        ))
+    }
 
     /// Stores a named checkpoint under `name`. **Durability: when it returns `Ok`, the
     /// new bytes are on stable storage; when it returns `Err`, the previous checkpoint is

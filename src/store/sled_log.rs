@@ -24,7 +24,7 @@ use super::checkpoint_dir::CheckpointDir;
 use super::dir_lock::LOCK_PATIENCE;
 use super::keys::{decode_position, position_key};
 use super::sled_files::{discard_all_snapshots, discard_damaged_snapshots, SledFiles};
-use super::{warn, ChainHead, CommandRecord, CommitBatch, LogStore, StoreError};
+use super::{ChainHead, CommandRecord, CommitBatch, LogStore, StoreError};
 
 /// One event per key: how builds before blocks stored events. Read, never written.
 const EVENT: u8 = b'e';
@@ -76,8 +76,8 @@ impl SledLog {
     /// Opens (or creates) the log in `dir` and checks that the stored chain head matches
     /// the last stored event.
     ///
-    /// A snapshot sled would refuse (see `sled_files`) is discarded first, with a line
-    /// on stderr, so sled replays its log. **Durability: when this returns `Ok`, the
+    /// A snapshot sled would refuse (see `sled_files`) is discarded first, with a
+    /// `tracing` warning, so sled replays its log. **Durability: when this returns `Ok`, the
     /// directory's files and entries and everything the log holds are on stable storage**
     /// (what a process that died after writing left in the page cache included).
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
@@ -85,7 +85,7 @@ impl SledLog {
         std::fs::create_dir_all(&dir)
             .map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
         for notice in discard_damaged_snapshots(&dir)? {
-            warn(format_args!("offboard: {}: {notice}", dir.display()));
+            tracing::warn!("offboard: {}: {notice}", dir.display());
         }
         let db = match open_db(&dir) {
             // A damaged frame before the snapshot's point: sled can still replay its log
@@ -96,7 +96,7 @@ impl SledLog {
                     return Err(StoreError::Corrupt(why));
                 }
                 for notice in discarded {
-                    warn(format_args!("offboard: {}: {notice}", dir.display()));
+                    tracing::warn!("offboard: {}: {notice}", dir.display());
                 }
                 open_db(&dir)?
             }
@@ -370,6 +370,24 @@ impl LogStore for SledLog {
                 .map_err(|e| StoreError::Corrupt(format!("command record {id}: {e}"))),
             None => Ok(None),
         }
+    }
+
+    fn scan_commands(
+        &self,
+        visit: &mut dyn FnMut(CommandId, CommandRecord) -> bool,
+    ) -> Result<(), StoreError> {
+        for item in self.log.range([COMMAND]..[COMMAND + 1]) {
+            let (key, value) = item.map_err(io)?;
+            let id = uuid::Uuid::from_slice(&key[1..])
+                .map(CommandId)
+                .map_err(|e| StoreError::Corrupt(format!("command key: {e}")))?;
+            let record = serde_json::from_slice(&value)
+                .map_err(|e| StoreError::Corrupt(format!("command record {id}: {e}")))?;
+            if !visit(id, record) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn put_checkpoint(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {

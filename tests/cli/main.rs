@@ -3,6 +3,7 @@
 //! subcommand, the JSON shapes, the error paths and the exit codes (1, 2, 3).
 
 mod audit;
+mod backup;
 mod bad_input;
 mod client;
 mod damage;

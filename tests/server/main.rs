@@ -2,6 +2,7 @@
 //! endpoint through `tower::ServiceExt::oneshot` (no socket); the others run a real
 //! server on 127.0.0.1.
 
+mod backup;
 mod health;
 mod pages;
 mod router;

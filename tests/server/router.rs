@@ -66,6 +66,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/v1/tokens"),
     ("get", "/v1/tokens"),
     ("post", "/v1/tokens/{id}/revoke"),
+    ("post", "/v1/admin/backup"),
 ];
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! The seed stories of the domain (seeds 000–004), their main steps driven over a real
-//! socket through the HTTP API as the principals of each story would.
+//! socket through the HTTP API as the principals of each story would: one test per
+//! seed, each on its own server and data directory.
 
 use offboard::server::client::{Client, ClientError, CommandOptions};
 use offboard::server::tokens;
@@ -82,33 +83,48 @@ fn blocker_codes(error: &ClientError) -> Vec<String> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_seed_stories_pass_through_the_http_api() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path()).unwrap();
-    let mut owners = Vec::new();
-    for name in [
-        "Truck Pros",
-        "Procurement",
-        "Salestrekker",
-        "Telecrm",
-        "ProsperFleet",
-    ] {
-        let (_, owner) = create_org(&engine, name).await;
-        owners.push(
-            tokens::create(&engine, Some(name), &owner.to_string())
-                .unwrap()
-                .token,
-        );
-    }
-    let server = start(engine).await;
-    let url = server.url();
-    let client = |token: &str| As(Client::new(&url, Some(token)).unwrap());
+/// One story's server: a fresh data directory with one org, served on loopback, and
+/// its owner's view.
+struct Story {
+    server: Running,
+    owner: As,
+    _dir: tempfile::TempDir,
+}
 
-    // Seed 000: a sales manager transfers all buyers of a leaving Truck Pro to two
-    // colleagues; delete is refused while the leaver is backup in lead rotation and the
-    // dealer-trade contact, and goes through once both are reassigned.
-    let owner = client(&owners[0]);
+impl Story {
+    async fn start(org: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(dir.path()).unwrap();
+        let (_, owner) = create_org(&engine, org).await;
+        let token = tokens::create(&engine, Some(org), &owner.to_string())
+            .unwrap()
+            .token;
+        let server = start(engine).await;
+        let owner = As(Client::new(&server.url(), Some(&token)).unwrap());
+        Self {
+            server,
+            owner,
+            _dir: dir,
+        }
+    }
+
+    /// The view of the principal holding `token`.
+    fn client(&self, token: &str) -> As {
+        As(Client::new(&self.server.url(), Some(token)).unwrap())
+    }
+
+    async fn stop(self) {
+        self.server.stop().await;
+    }
+}
+
+/// Seed 000: a sales manager transfers all buyers of a leaving Truck Pro to two
+/// colleagues; delete is refused while the leaver is backup in lead rotation and the
+/// dealer-trade contact, and goes through once both are reassigned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_000_truck_pros_transfer_all_buyers_then_delete() {
+    let story = Story::start("Truck Pros").await;
+    let owner = &story.owner;
     let sam = owner.hire("sam@truckpros.example", "manager").await;
     let pat = owner.hire("pat@truckpros.example", "member").await;
     let ann = owner.hire("ann@truckpros.example", "member").await;
@@ -132,7 +148,7 @@ async fn the_seed_stories_pass_through_the_http_api() {
     owner
         .post("/v1/duties/dealer_trade_contact/assign", json!({"to": pat}))
         .await;
-    let as_ann = client(&owner.token(&ann).await);
+    let as_ann = story.client(&owner.token(&ann).await);
     let (status, _) = as_ann
         .refused(
             &format!("/v1/users/{pat}/transfer-all"),
@@ -140,7 +156,7 @@ async fn the_seed_stories_pass_through_the_http_api() {
         )
         .await;
     assert_eq!(status, 403);
-    let as_sam = client(&owner.token("sam@truckpros.example").await);
+    let as_sam = story.client(&owner.token("sam@truckpros.example").await);
     as_sam
         .post(
             "/v1/users/pat@truckpros.example/transfer-all",
@@ -178,11 +194,16 @@ async fn the_seed_stories_pass_through_the_http_api() {
         .unwrap()
         .iter()
         .all(|u| u["id"] != pat.as_str()));
+    story.stop().await;
+}
 
-    // Seed 001: admins are demoted before deactivation; "transfer account" hands
-    // everything to one colleague, then deactivates; an admin acting for a deactivated
-    // buyer moves their requests.
-    let owner = client(&owners[1]);
+/// Seed 001: admins are demoted before deactivation; "transfer account" hands
+/// everything to one colleague, then deactivates; an admin acting for a deactivated
+/// buyer moves their requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_001_procurement_demote_transfer_account_and_act_on_behalf() {
+    let story = Story::start("Procurement").await;
+    let owner = &story.owner;
     let ada = owner.hire("ada@procurement.example", "admin").await;
     let ben = owner.hire("ben@procurement.example", "member").await;
     let hal = owner.hire("hal@procurement.example", "member").await;
@@ -218,7 +239,11 @@ async fn the_seed_stories_pass_through_the_http_api() {
     assert_eq!(owner.owned(&hal, "request").await, 3);
     let ben_now = owner.get(&format!("/v1/users/{ben}")).await;
     assert_eq!(ben_now["status"], "deactivated");
-    let ivy = Client::new(&url, Some(&owner.token("ivy@procurement.example").await)).unwrap();
+    let ivy = Client::new(
+        &story.server.url(),
+        Some(&owner.token("ivy@procurement.example").await),
+    )
+    .unwrap();
     ivy.command(
         &format!("/v1/users/{ada}/transfer-resources"),
         &json!({"resources": ["request:R-9"], "to": hal}),
@@ -232,10 +257,15 @@ async fn the_seed_stories_pass_through_the_http_api() {
     let history = owner.get("/v1/resources/request:R-9/history").await;
     assert_eq!(history["changes"][1]["owner"], hal.as_str());
     assert_eq!(history["changes"][1]["on_behalf_of"], ada.as_str());
+    story.stop().await;
+}
 
-    // Seed 002: only the owner disables or deletes; delete needs all work allocated;
-    // disabled users are billed, deleted ones are not.
-    let owner = client(&owners[2]);
+/// Seed 002: only the owner disables or deletes; delete needs all work allocated;
+/// disabled users are billed, deleted ones are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_002_salestrekker_only_the_owner_deletes_and_billing_follows() {
+    let story = Story::start("Salestrekker").await;
+    let owner = &story.owner;
     let bri = owner.hire("bri@salestrekker.example", "member").await;
     let pia = owner.hire("pia@salestrekker.example", "member").await;
     let leo = owner.hire("leo@salestrekker.example", "member").await;
@@ -247,7 +277,7 @@ async fn the_seed_stories_pass_through_the_http_api() {
             )
             .await;
     }
-    let as_pia = client(&owner.token(&pia).await);
+    let as_pia = story.client(&owner.token(&pia).await);
     let (status, _) = as_pia
         .refused(&format!("/v1/users/{leo}/deactivate"), json!({}))
         .await;
@@ -293,10 +323,15 @@ async fn the_seed_stories_pass_through_the_http_api() {
     assert_eq!(owner.owned(&bri, "deal").await, 3);
     assert_eq!(owner.owned(&bri, "note").await, 2);
     assert_eq!(owner.get("/v1/org").await["billed_seats"], 3);
+    story.stop().await;
+}
 
-    // Seed 003: the guided delete — the plan with the lead count and the suggested
-    // rebalance, a sole member replaced, a label member replaced, then CONFIRM.
-    let owner = client(&owners[3]);
+/// Seed 003: the guided delete — the plan with the lead count and the suggested
+/// rebalance, a sole member replaced, a label member replaced, then CONFIRM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_003_telecrm_the_guided_delete() {
+    let story = Story::start("Telecrm").await;
+    let owner = &story.owner;
     let ula = owner.hire("ula@telecrm.example", "member").await;
     let vic = owner.hire("vic@telecrm.example", "member").await;
     let wes = owner.hire("wes@telecrm.example", "member").await;
@@ -366,11 +401,16 @@ async fn the_seed_stories_pass_through_the_http_api() {
     let wes_plan = owner.get(&format!("/v1/users/{wes}/plan")).await;
     assert_eq!(wes_plan["labels"], json!(["Hot"]));
     assert_eq!(wes_plan["distributions"].as_array().unwrap().len(), 2);
+    story.stop().await;
+}
 
-    // Seed 004: required fields and valid emails; credits only from the pool;
-    // deactivation needs zero unused credits; no delete after credit use; deleting
-    // frees the email.
-    let owner = client(&owners[4]);
+/// Seed 004: required fields and valid emails; credits only from the pool;
+/// deactivation needs zero unused credits; no delete after credit use; deleting
+/// frees the email.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_004_prosperfleet_required_fields_and_credits() {
+    let story = Story::start("ProsperFleet").await;
+    let owner = &story.owner;
     let (status, _) = owner
         .refused(
             "/v1/users",
@@ -451,6 +491,5 @@ async fn the_seed_stories_pass_through_the_http_api() {
         .await;
     let again = owner.hire("lou@prosperfleet.example", "member").await;
     assert_ne!(again, lou);
-
-    server.stop().await;
+    story.stop().await;
 }
