@@ -22,6 +22,7 @@ pub mod error;
 pub mod guided;
 mod head;
 mod log_io;
+mod manual;
 pub mod names;
 mod offboarding;
 pub mod output;
@@ -51,6 +52,12 @@ use guided::Prompter;
 /// Runs one parsed command line; its answer goes to stdout.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let mut out = Output::print(cli.global.json);
+    // Generated from the parser alone: no data directory, no server.
+    match &cli.command {
+        Cmd::Completions { shell } => return manual::completions(*shell),
+        Cmd::Man => return manual::man(),
+        _ => {}
+    }
     if let Some(url) = cli
         .global
         .server
@@ -254,6 +261,8 @@ pub fn dispatch<'a>(
             Cmd::Serve { .. } => Err(CliError::usage("serve opens its own data directory")),
             Cmd::Repair { .. } => Err(CliError::usage("repair opens its own data directory")),
             Cmd::Token(c) => tokens::token(cx, c),
+            Cmd::Completions { shell } => manual::completions(*shell),
+            Cmd::Man => manual::man(),
         }
     }
 }

