@@ -80,7 +80,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             anchor,
             anchor_every,
         } => serve::run(
-            &data_dir(&cli.global),
+            &existing_data_dir(&cli.global)?,
             *addr,
             anchor.as_deref().map(|file| serve::Anchor {
                 file,
@@ -88,9 +88,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             }),
             &mut out,
         ),
-        Cmd::Repair { accept_loss } => repair::run(&data_dir(&cli.global), *accept_loss, &mut out),
+        Cmd::Repair { accept_loss } => {
+            repair::run(&existing_data_dir(&cli.global)?, *accept_loss, &mut out)
+        }
         command => {
-            let session = Session::open(&data_dir(&cli.global))?;
+            let dir = match command {
+                Cmd::Init(_) => data_dir(&cli.global),
+                _ => existing_data_dir(&cli.global)?,
+            };
+            let session = Session::open(&dir)?;
             session.dispatch(&cli.global, command, &mut out, None)
         }
     }
@@ -143,6 +149,21 @@ pub fn data_dir(global: &Global) -> PathBuf {
         .data
         .clone()
         .unwrap_or_else(|| PathBuf::from(args::DEFAULT_DATA_DIR))
+}
+
+/// The data directory of a command that needs one to exist already: every command but
+/// `init`, `demo`, `import-log` and `bench`, so a mistyped `--data` never leaves an empty
+/// directory behind. `not_found` (exit 1) naming the directory when it is missing.
+pub fn existing_data_dir(global: &Global) -> Result<PathBuf, CliError> {
+    let dir = data_dir(global);
+    // Something that is not a directory is the engine's to refuse (`storage`).
+    if dir.exists() {
+        return Ok(dir);
+    }
+    Err(CliError::not_found(format!(
+        "no data directory at {}: check --data (or OFFBOARD_DATA), or create one with `offboard init`",
+        dir.display()
+    )))
 }
 
 /// An open data directory and the runtime commands are awaited on.

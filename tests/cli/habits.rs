@@ -13,7 +13,10 @@ fn completions_are_scripts_bash_can_load() {
     for shell in ["bash", "zsh", "fish"] {
         let script = d.ok(&["completions", shell]);
         assert!(script.contains("offboard"), "{shell}: {script}");
-        assert!(script.contains("transfer-account"), "{shell} completes subcommands");
+        assert!(
+            script.contains("transfer-account"),
+            "{shell} completes subcommands"
+        );
     }
     // bash parses the script and registers the completion function.
     let bash = d.ok(&["completions", "bash"]);
@@ -23,7 +26,11 @@ fn completions_are_scripts_bash_can_load() {
         .arg(format!("source {} && complete -p offboard", path.display()))
         .output()
         .expect("bash runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("_offboard"));
     assert_eq!(d.fails(2, &["completions", "tcsh"])["code"], "usage");
     assert!(!d.data().exists(), "completions open no data directory");
@@ -42,11 +49,50 @@ fn the_man_page_is_roff_naming_every_subcommand() {
 #[test]
 fn help_shows_examples_and_no_rule_numbers() {
     let d = Dir::new();
-    for cmd in [&["--help"][..], &["offboard", "--help"], &["history", "--help"]] {
+    for cmd in [
+        &["--help"][..],
+        &["offboard", "--help"],
+        &["history", "--help"],
+    ] {
         let help = d.ok(cmd);
         assert!(help.contains("Examples:"), "{cmd:?}: {help}");
         assert!(!help.contains("(R1"), "{cmd:?} cites a rule number: {help}");
     }
     let help = d.ok(&["user", "add", "--help"]);
-    assert!(help.contains("The user's email, unique in the org"), "{help}");
+    assert!(
+        help.contains("The user's email, unique in the org"),
+        "{help}"
+    );
+}
+
+#[test]
+fn read_only_commands_never_create_a_data_directory() {
+    let d = Dir::new();
+    for args in [
+        &["orgs"][..],
+        &["user", "list"],
+        &["verify"],
+        &["history", "--org"],
+        &["events"],
+        &["repair"],
+    ] {
+        let err = d.fails(1, args);
+        assert_eq!(err["code"], "not_found", "{args:?}: {err}");
+        let message = err["message"].as_str().unwrap();
+        assert!(message.contains(d.data().to_str().unwrap()), "{message}");
+        assert!(!d.data().exists(), "{args:?} created the directory");
+    }
+    // init creates it.
+    d.ok(&[
+        "init",
+        "--org",
+        "Acme",
+        "--owner-email",
+        OWNER,
+        "--owner-first",
+        "D",
+        "--owner-last",
+        "R",
+    ]);
+    assert!(d.data().is_dir());
 }
