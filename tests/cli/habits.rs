@@ -96,3 +96,34 @@ fn read_only_commands_never_create_a_data_directory() {
     ]);
     assert!(d.data().is_dir());
 }
+
+/// What `serve` logs on a terminal before it says it listens.
+fn serve_on_a_terminal(d: &Dir, no_color: Option<&str>) -> String {
+    let mut c = std::process::Command::new(bin());
+    c.arg("--data")
+        .arg(d.data())
+        .args(["serve", "--addr", "127.0.0.1:0"]);
+    c.env_remove("OFFBOARD_DATA").env_remove("RUST_LOG");
+    match no_color {
+        Some(v) => c.env("NO_COLOR", v),
+        None => c.env_remove("NO_COLOR"),
+    };
+    let mut p = rexpect::session::spawn_command(c, Some(20_000)).expect("a pseudo-terminal");
+    let before = p.exp_string("offboard server listening").unwrap();
+    p.process_mut().exit().ok();
+    before
+}
+
+#[test]
+fn no_color_turns_off_the_servers_colours() {
+    let d = acme();
+    assert!(
+        serve_on_a_terminal(&d, None).contains("\x1b["),
+        "coloured on a terminal"
+    );
+    let plain = serve_on_a_terminal(&d, Some("1"));
+    assert!(
+        !plain.contains('\x1b'),
+        "NO_COLOR=1 still coloured: {plain:?}"
+    );
+}
