@@ -21,6 +21,8 @@ mod describe;
 pub mod error;
 pub mod guided;
 mod head;
+mod import;
+mod input;
 mod log_io;
 mod manual;
 pub mod names;

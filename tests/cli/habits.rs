@@ -127,3 +127,91 @@ fn no_color_turns_off_the_servers_colours() {
         "NO_COLOR=1 still coloured: {plain:?}"
     );
 }
+
+/// Runs `args` with `input` on stdin.
+fn with_stdin(d: &Dir, args: &[&str], input: &str) -> std::process::Output {
+    let mut child = d
+        .command()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON document")
+}
+
+#[test]
+fn a_dash_reads_stdin_for_resource_import_plan_and_import_log() {
+    // resource import -
+    let d = acme();
+    let csv = format!("kind,id,owner\nbuyer,B-1,{PAT}\nbuyer,B-2,{PAT}\n");
+    let doc = json_of(&with_stdin(
+        &d,
+        &["--json", "resource", "import", "-"],
+        &csv,
+    ));
+    assert_eq!(doc["imported"], 2);
+
+    // offboard --plan - (the template piped back in)
+    let plan = d.ok(&["plan", PAT, "--template"]);
+    assert!(
+        plan.contains(SAM),
+        "the template suggests Pat's manager: {plan}"
+    );
+    let doc = json_of(&with_stdin(
+        &d,
+        &[
+            "--json",
+            "offboard",
+            PAT,
+            "--plan",
+            "-",
+            "--then",
+            "deactivate",
+        ],
+        &plan,
+    ));
+    assert_eq!(doc["ok"], true, "{doc}");
+    assert_eq!(d.json(&["owners", "--owner", SAM])["count"], 2);
+
+    // import-log - (with --expect-head, which reads the input twice)
+    let export = d.ok(&["export", "-"]);
+    let head = d.ok(&["head"]);
+    let copy = Dir::new();
+    let out = with_stdin(
+        &copy,
+        &["--json", "import-log", "-", "--expect-head", head.trim()],
+        &export,
+    );
+    let doc = json_of(&out);
+    assert_eq!(doc["head_hash"], d.json(&["verify"])["head_hash"]);
+    assert!(doc["message"]
+        .as_str()
+        .unwrap()
+        .contains("none come with stdin"));
+    // A bad plan on stdin is named as stdin.
+    let out = with_stdin(&d, &["--json", "offboard", ANN, "--plan", "-"], "{");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "invalid_input");
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("stdin is not a valid plan"));
+}
