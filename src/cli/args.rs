@@ -482,12 +482,19 @@ pub struct OwnerArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DutyCmd {
-    /// Give a duty (e.g. dealer_trade_contact) to a user.
+    /// Give a duty (e.g. dealer_trade_contact) to a user; `--new` the first time.
+    #[command(
+        after_help = "Examples:\n  offboard duty assign billing_contact ann@acme.example --new   # a new duty\n  offboard duty assign billing_contact bob@acme.example         # hand it over"
+    )]
     Assign {
         /// The duty's name.
         name: String,
         /// Its new holder, by email or id.
         user: String,
+        /// Create the duty: needed the first time a name is used, so that a mistyped
+        /// name does not quietly become a second duty.
+        #[arg(long)]
+        new: bool,
     },
     /// Every duty and its holder.
     List,

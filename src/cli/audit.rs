@@ -135,7 +135,7 @@ pub fn history(cx: &mut Ctx, a: &HistoryArgs) -> Result<(), CliError> {
     } else if let Some(r) = &a.resource {
         Selector::Resource(resolve::resource(r)?)
     } else if let Some(c) = &a.correlation {
-        Selector::Correlation(resolve::correlation(c)?)
+        Selector::Correlation(cx.correlation(c)?)
     } else {
         Selector::Org
     };
@@ -172,6 +172,7 @@ pub fn history(cx: &mut Ctx, a: &HistoryArgs) -> Result<(), CliError> {
                     e.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                     describe::actor(o, e),
                     e.event.event_type().to_owned(),
+                    e.correlation_id.to_string(),
                     describe::sentence(o, e),
                 ]
             })
@@ -179,7 +180,14 @@ pub fn history(cx: &mut Ctx, a: &HistoryArgs) -> Result<(), CliError> {
     })?;
     cx.out.line(format!("{title} ({} events):", events.len()));
     cx.out.table(
-        &["position", "time (UTC)", "actor", "event", "what happened"],
+        &[
+            "position",
+            "time (UTC)",
+            "actor",
+            "event",
+            "correlation id",
+            "what happened",
+        ],
         &rows,
     );
     Ok(())

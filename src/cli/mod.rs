@@ -26,6 +26,7 @@ mod input;
 mod log_io;
 mod manual;
 pub mod names;
+mod not_undone;
 mod offboarding;
 pub mod output;
 mod plan_file;

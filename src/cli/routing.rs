@@ -11,10 +11,43 @@ use super::error::CliError;
 use super::{resolve, Ctx};
 use crate::domain::Command;
 
+/// Every duty's name and holder: the org's views, or the server's.
+fn duties(cx: &Ctx) -> Result<Vec<(String, UserId)>, CliError> {
+    Ok(match cx.remote() {
+        None => cx.read(|org| Ok(org.duties().all().map(|(d, u)| (d.to_owned(), u)).collect()))?,
+        Some(r) => r
+            .get::<Vec<crate::server::DutyView>>("/v1/duties")?
+            .into_iter()
+            .map(|d| (d.duty, d.holder))
+            .collect(),
+    })
+}
+
+/// `not_found` unless a duty is named `name`, listing the duties there are: assigning a
+/// name no duty has takes `--new`.
+fn known_duty(cx: &Ctx, name: &str) -> Result<(), CliError> {
+    let duties = duties(cx)?;
+    if duties.iter().any(|(d, _)| d == name.trim()) {
+        return Ok(());
+    }
+    let names: Vec<&str> = duties.iter().map(|(d, _)| d.as_str()).collect();
+    let known = match names.is_empty() {
+        true => "there are none yet".to_owned(),
+        false => format!("there are {}", names.join(", ")),
+    };
+    Err(CliError::not_found(format!(
+        "no duty is named {:?} ({known}): check the spelling, or add --new to create it",
+        name.trim()
+    )))
+}
+
 pub fn duty(cx: &mut Ctx, c: &DutyCmd) -> Result<(), CliError> {
     match c {
-        DutyCmd::Assign { name, user } => {
+        DutyCmd::Assign { name, user, new } => {
             let to = cx.user(user)?;
+            if !new {
+                known_duty(cx, name)?;
+            }
             cx.run(
                 Command::AssignDuty {
                     duty: name.clone(),
@@ -31,16 +64,7 @@ pub fn duty(cx: &mut Ctx, c: &DutyCmd) -> Result<(), CliError> {
                 holder_id: UserId,
                 holder_email: String,
             }
-            let duties: Vec<(String, UserId)> = match cx.remote() {
-                None => {
-                    cx.read(|org| Ok(org.duties().all().map(|(d, u)| (d.to_owned(), u)).collect()))?
-                }
-                Some(r) => r
-                    .get::<Vec<crate::server::DutyView>>("/v1/duties")?
-                    .into_iter()
-                    .map(|d| (d.duty, d.holder))
-                    .collect(),
-            };
+            let duties = duties(cx)?;
             let views: Vec<DutyView> = cx.names(|n| {
                 Ok(duties
                     .into_iter()

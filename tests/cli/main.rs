@@ -10,6 +10,7 @@ mod demo;
 mod errors;
 mod guided;
 mod habits;
+mod ids;
 mod offboarding;
 mod resources;
 mod restore;
