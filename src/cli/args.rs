@@ -206,7 +206,7 @@ pub enum Cmd {
     /// Measure throughput, bulk transfers, restore, rebuild, start-up, memory and
     /// time-travel latency on a temporary data directory (release build recommended).
     Bench {
-        /// Shrink every size by this factor for a quick run (1 = the sizes).
+        /// Shrink every size by this factor for a quick run (1 = the full sizes).
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
         /// Run only these scenarios (repeatable; all of them when absent).
