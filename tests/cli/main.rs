@@ -12,6 +12,7 @@ mod guided;
 mod habits;
 mod ids;
 mod offboarding;
+mod readme;
 mod resources;
 mod restore;
 mod routing;
