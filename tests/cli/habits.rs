@@ -83,17 +83,7 @@ fn read_only_commands_never_create_a_data_directory() {
         assert!(!d.data().exists(), "{args:?} created the directory");
     }
     // init creates it.
-    d.ok(&[
-        "init",
-        "--org",
-        "Acme",
-        "--owner-email",
-        OWNER,
-        "--owner-first",
-        "D",
-        "--owner-last",
-        "R",
-    ]);
+    init_acme(&d);
     assert!(d.data().is_dir());
 }
 

@@ -241,15 +241,20 @@ fn import_reads_spreadsheet_headers_and_prints_where_it_landed() {
         text.contains(&format!("· positions {}–{}", before + 1, before + 2)),
         "{text}"
     );
-    // The printed correlation id finds the import's events.
-    let id = text
+    // The printed correlation ids (one per owner's command) find the import's events.
+    let ids = text
         .split("correlation ids ")
         .nth(1)
-        .and_then(|rest| rest.split(',').next())
-        .expect("the correlation ids")
-        .trim();
-    let history = d.json(&["history", "--correlation", id]);
-    assert!(history.to_string().contains("buyer:B-1"), "{history}");
+        .and_then(|rest| rest.split(" · ").next())
+        .expect("the correlation ids");
+    let found: String = ids
+        .split(", ")
+        .map(|id| d.json(&["history", "--correlation", id.trim()]).to_string())
+        .collect();
+    assert!(
+        found.contains("buyer:B-1") && found.contains("buyer:B-2"),
+        "{found}"
+    );
     let f = d.write("upper.csv", &format!("KIND,ID,OWNER\nlead,L-1,{PAT}\n"));
     let doc = d.json(&["resource", "import", f.to_str().unwrap()]);
     assert_eq!(doc["imported"], 1);
