@@ -99,6 +99,9 @@ pub enum Cmd {
     )]
     Resource(ResourceCmd),
     /// Who owns what, now or as of a time or position.
+    #[command(
+        after_help = "Examples:\n  offboard owners --owner pat@acme.example\n  offboard owners --kind buyer --as-of 2026-03-01          # at the end of that day (UTC)\n  offboard owners --kind buyer --as-of 120                 # just after log position 120"
+    )]
     Owners(OwnersArgs),
     /// One resource's owner, now or as of a time or position, and every owner it had.
     Owner(OwnerArgs),
@@ -128,6 +131,9 @@ pub enum Cmd {
         template: bool,
     },
     /// Move every buyer of FROM to one or more colleagues.
+    #[command(
+        after_help = "Example:\n  offboard --as sam@acme.example transfer-all-buyers pat@acme.example --to ann@acme.example,bob@acme.example --strategy even"
+    )]
     TransferAllBuyers(TransferAllBuyers),
     /// Move every resource of one kind, or chosen resources, of FROM.
     Transfer(TransferArgs),
@@ -152,6 +158,9 @@ pub enum Cmd {
         user: String,
     },
     /// Delete a user who holds nothing any more.
+    #[command(
+        after_help = "Example:\n  offboard delete pat@acme.example --confirm CONFIRM   # refused, listing every blocker, while they hold anything"
+    )]
     Delete {
         /// The user, by email or id.
         user: String,
