@@ -255,6 +255,27 @@ impl Audit {
             .collect()
     }
 
+    /// Every correlation id of this org whose 32 hex digits start with `prefix` (lowercase
+    /// hex digits, at most 32, no hyphens), in id order: how a CLI finds the operation a
+    /// short id names.
+    pub fn correlations_with_prefix(&self, prefix: &str) -> Vec<CorrelationId> {
+        let bound = |pad: char| {
+            let text: String = prefix
+                .chars()
+                .chain(std::iter::repeat(pad))
+                .take(32)
+                .collect();
+            uuid::Uuid::try_parse(&text).ok().map(CorrelationId)
+        };
+        let (Some(low), Some(high)) = (bound('0'), bound('f')) else {
+            return Vec::new();
+        };
+        self.by_correlation
+            .range(low..=high)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// The last position of this org that occurred at or before `time` (0 if none):
     /// "as of time T" is "as of this position". Relies on `occurred_at` never decreasing
     /// along the log, which the single writer guarantees.

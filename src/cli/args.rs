@@ -17,7 +17,7 @@ pub const DEFAULT_DATA_DIR: &str = "./offboard-data";
     name = "offboard",
     version,
     about = "Event-sourced offboarding engine: transfer, deactivate and delete users without losing what they owned",
-    after_help = "Exit codes: 0 ok, 1 rejected or invalid input, 2 usage, 3 storage or integrity (a damaged, shortened or rewritten log).\nWithout --as, commands act as the organization's owner."
+    after_help = "Examples:\n  offboard --org Acme init --owner-email dana@acme.example --owner-first Dana --owner-last Reyes\n  offboard user add --email pat@acme.example --first Pat --last Kim\n  offboard resource add buyer:B-1 buyer:B-2 --owner pat@acme.example\n  offboard plan pat@acme.example\n  offboard offboard pat@acme.example\n  offboard history --user pat@acme.example\n\nExit codes: 0 ok, 1 rejected or invalid input, 2 usage, 3 storage or integrity (a damaged, shortened or rewritten log).\nWithout --as, commands act as the organization's owner. Shell completions: `offboard completions bash`; the man page: `offboard man`."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -44,7 +44,7 @@ pub struct Global {
         value_name = "ACTOR"
     )]
     pub actor: Option<String>,
-    /// Act on behalf of this deactivated user (R6: an admin moving their work).
+    /// Act on behalf of this deactivated user (an admin moving their work).
     #[arg(long, global = true, value_name = "USER")]
     pub on_behalf_of: Option<String>,
     /// Print one JSON document on stdout (errors included) instead of tables and sentences.
@@ -68,77 +68,116 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Create an organization and its owner (`--org NAME` names it).
+    #[command(
+        after_help = "Example:\n  offboard --data ./acme --org Acme init --owner-email dana@acme.example --owner-first Dana --owner-last Reyes"
+    )]
     Init(Init),
     /// Show the org's offboarding policy, or change the fields given.
     Policy(PolicyArgs),
-    /// Outside principals: support agents and auditors (R5).
+    /// Outside principals: support agents and auditors.
     #[command(subcommand)]
     Principal(PrincipalCmd),
     /// List the organizations in the data directory.
     Orgs,
-    /// Hand the organization to another active user (R3); the owner becomes an admin.
+    /// Hand the organization to another active user; the owner becomes an admin.
     TransferOrg {
-        /// The new owner.
+        /// The new owner: an active user's email or id.
         user: String,
     },
 
     /// Users of the directory.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  offboard user add --email pat@acme.example --first Pat --last Kim --manager sam@acme.example\n  offboard user list --status deleted\n  offboard user show pat@acme.example"
+    )]
     User(UserCmd),
     /// Groups (resources of kind `group`).
     #[command(subcommand)]
     Group(GroupCmd),
 
     /// Resources (`kind:id`, e.g. `buyer:B-1042`).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  offboard resource add buyer:B-1042 lead:L-7 --owner pat@acme.example\n  offboard resource import resources.csv\n  printf 'kind,id,owner\\nbuyer,B-1,pat@acme.example\\n' | offboard resource import -"
+    )]
     Resource(ResourceCmd),
     /// Who owns what, now or as of a time or position.
+    #[command(
+        after_help = "Examples:\n  offboard owners --owner pat@acme.example\n  offboard owners --kind buyer --as-of 2026-03-01          # at the end of that day (UTC)\n  offboard owners --kind buyer --as-of 120                 # just after log position 120"
+    )]
     Owners(OwnersArgs),
     /// One resource's owner, now or as of a time or position, and every owner it had.
     Owner(OwnerArgs),
 
-    /// Singleton duties (R17).
+    /// Singleton duties: one holder each (e.g. dealer_trade_contact).
     #[command(subcommand)]
     Duty(DutyCmd),
-    /// Lead rotations, workflow automations and integrations (R18).
+    /// Lead rotations, workflow automations and integrations.
     #[command(subcommand)]
     Distribution(DistributionCmd),
-    /// Shared labels (R19).
+    /// Shared labels.
     #[command(subcommand)]
     Label(LabelCmd),
-    /// The credit pool and per-user balances (R20).
+    /// The credit pool and per-user balances.
     #[command(subcommand)]
     Credits(CreditsCmd),
 
     /// What the user holds and what blocks deactivating or deleting them (read-only).
+    #[command(
+        after_help = "Examples:\n  offboard plan pat@acme.example\n  offboard plan pat@acme.example --template > plan.json   # edit, then: offboard offboard pat@acme.example --plan plan.json"
+    )]
     Plan {
+        /// The user, by email or id.
         user: String,
         /// Print an editable `--plan` file (JSON) with the suggestions filled in instead.
         #[arg(long)]
         template: bool,
     },
-    /// Move every buyer of FROM to one or more colleagues (R15).
+    /// Move every buyer of FROM to one or more colleagues.
+    #[command(
+        after_help = "Example:\n  offboard --as sam@acme.example transfer-all-buyers pat@acme.example --to ann@acme.example,bob@acme.example --strategy even"
+    )]
     TransferAllBuyers(TransferAllBuyers),
-    /// Move every resource of one kind, or chosen resources, of FROM (R15).
+    /// Move every resource of one kind, or chosen resources, of FROM.
     Transfer(TransferArgs),
-    /// Move everything FROM holds to one user, then optionally deactivate or delete (R16).
+    /// Move everything FROM holds to one user, then optionally deactivate or delete.
+    #[command(
+        after_help = "Examples:\n  offboard transfer-account pat@acme.example --to sam@acme.example\n  offboard transfer-account pat@acme.example --to sam@acme.example --then delete --confirm CONFIRM"
+    )]
     TransferAccount(TransferAccount),
-    /// Offboard a user in one atomic step: guided on a terminal, or from `--plan FILE` (R22).
+    /// Offboard a user in one atomic step: guided on a terminal, or from `--plan FILE`.
+    #[command(
+        after_help = "Examples:\n  offboard offboard pat@acme.example                       # guided, on a terminal\n  offboard offboard pat@acme.example --plan plan.json --then deactivate\n  offboard plan pat@acme.example --template | offboard offboard pat@acme.example --plan -"
+    )]
     Offboard(OffboardArgs),
-    /// Stop a user from signing in; they keep everything (R8).
-    Deactivate { user: String },
-    /// Let a deactivated user sign in again (R9).
-    Reactivate { user: String },
-    /// Delete a user who holds nothing any more (R10).
+    /// Stop a user from signing in; they keep everything.
+    Deactivate {
+        /// The user, by email or id.
+        user: String,
+    },
+    /// Let a deactivated user sign in again.
+    Reactivate {
+        /// The user, by email or id.
+        user: String,
+    },
+    /// Delete a user who holds nothing any more.
+    #[command(
+        after_help = "Example:\n  offboard delete pat@acme.example --confirm CONFIRM   # refused, listing every blocker, while they hold anything"
+    )]
     Delete {
+        /// The user, by email or id.
         user: String,
         /// The org's confirmation phrase (default CONFIRM).
         #[arg(long, value_name = "PHRASE")]
         confirm: String,
     },
 
-    /// Bring back a deleted user within the retention window (R12): owner or support.
+    /// Bring back a deleted user within the retention window: owner or support.
+    #[command(
+        after_help = "Examples:\n  offboard restore pat@acme.example --return-ownership\n  offboard --as support:alex restore pat@acme.example --email pat.kim@acme.example --reactivate"
+    )]
     Restore {
+        /// The deleted user, by email or id.
         user: String,
         /// Give back everything the deleting offboarding moved away (what moved again
         /// since stays where it is and is reported as skipped).
@@ -153,26 +192,33 @@ pub enum Cmd {
     },
     /// Give back what one offboarding that did not delete moved away (by correlation id).
     Revert {
+        /// The offboarding's correlation id (or a unique prefix of 8+ hex digits), as
+        /// `history` shows it.
         #[arg(value_name = "CORRELATION_ID")]
         correlation: String,
     },
-    /// Erase a deleted user's personal data for good (R13): owner, with the phrase.
+    /// Erase a deleted user's personal data for good: owner, with the phrase.
     Purge {
+        /// The deleted user, by email or id.
         user: String,
+        /// The org's confirmation phrase (default CONFIRM).
         #[arg(long, value_name = "PHRASE")]
         confirm: String,
     },
-    /// Purge every deleted user whose retention window has passed (R13).
+    /// Purge every deleted user whose retention window has passed.
     PurgeExpired,
 
     /// Audit history: of a user, a resource, one operation, or the org's timeline.
+    #[command(
+        after_help = "Examples:\n  offboard history --user pat@acme.example --since 2026-01-01\n  offboard history --resource buyer:B-1\n  offboard history --correlation 0193a4f2        # a unique prefix of the id is enough\n  offboard history --org                          # the org's own timeline"
+    )]
     History(HistoryArgs),
     /// Print events as JSON lines, in order.
     Events(EventsArgs),
     /// Measure throughput, bulk transfers, restore, rebuild, start-up, memory and
     /// time-travel latency on a temporary data directory (release build recommended).
     Bench {
-        /// Shrink every size by this factor for a quick run (1 = the sizes).
+        /// Shrink every size by this factor for a quick run (1 = the full sizes).
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
         /// Run only these scenarios (repeatable; all of them when absent).
@@ -196,10 +242,14 @@ pub enum Cmd {
     },
     /// Rebuild every view from the log.
     Rebuild,
-    /// Write the stored log as JSON lines (`-` for stdout).
-    Export { file: PathBuf },
+    /// Write the stored log as JSON lines.
+    Export {
+        /// Where to write (`-` for stdout).
+        file: PathBuf,
+    },
     /// Load an exported log into an empty data directory, keeping positions and hashes.
     ImportLog {
+        /// The exported JSON lines (`-` for stdin).
         file: PathBuf,
         /// Refuse the file (importing nothing) unless its event at POS has hash HASH, as
         /// `offboard head` printed it on the directory exported.
@@ -218,6 +268,9 @@ pub enum Cmd {
 
     /// Serve the HTTP API and the event stream on the data directory, which it owns
     /// until SIGINT or SIGTERM stops it gracefully.
+    #[command(
+        after_help = "Examples:\n  offboard --data ./acme serve --addr 127.0.0.1:8080\n  offboard --data ./acme serve --anchor ../acme-anchors --anchor-every 300"
+    )]
     Serve {
         /// Where to listen (loopback by default; put a TLS proxy in front for more).
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
@@ -234,6 +287,18 @@ pub enum Cmd {
     /// API tokens for the server: create (printed once), list, revoke.
     #[command(subcommand)]
     Token(TokenCmd),
+
+    /// Print a shell completion script on stdout.
+    #[command(
+        after_help = "Examples:\n  offboard completions bash > ~/.local/share/bash-completion/completions/offboard\n  offboard completions zsh > ~/.zfunc/_offboard\n  offboard completions fish > ~/.config/fish/completions/offboard.fish"
+    )]
+    Completions {
+        /// The shell the script is for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    #[command(after_help = "Example:\n  offboard man | man -l -")]
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -245,6 +310,7 @@ pub enum TokenCmd {
     List,
     /// Revoke a token: requests with it answer 401 from now on.
     Revoke {
+        /// The token's id, as `token list` shows it.
         #[arg(value_name = "TOKEN_ID")]
         id: String,
     },
@@ -252,12 +318,16 @@ pub enum TokenCmd {
 
 #[derive(Debug, Args)]
 pub struct Init {
+    /// The owner's email (their sign-in name from now on).
     #[arg(long, value_name = "EMAIL")]
     pub owner_email: String,
+    /// The owner's first name.
     #[arg(long, value_name = "FIRST")]
     pub owner_first: String,
+    /// The owner's last name.
     #[arg(long, value_name = "LAST")]
     pub owner_last: String,
+    /// The owner's job title.
     #[arg(long, value_name = "TITLE")]
     pub owner_title: Option<String>,
 }
@@ -281,7 +351,12 @@ pub struct PolicyArgs {
 #[derive(Debug, Subcommand)]
 pub enum PrincipalCmd {
     /// Let a support agent or an auditor serve this org.
-    Add { kind: PrincipalKind, name: String },
+    Add {
+        /// What the principal is.
+        kind: PrincipalKind,
+        /// The principal's name.
+        name: String,
+    },
     /// List the principals serving this org.
     List,
 }
@@ -299,28 +374,49 @@ pub enum UserCmd {
         page: PageArgs,
     },
     /// Everything about one user.
-    Show { user: String },
+    Show {
+        /// The user, by email or id (deleted users too).
+        user: String,
+    },
     /// Promote or demote.
-    Role { user: String, role: String },
+    Role {
+        /// The user, by email or id.
+        user: String,
+        /// owner, admin, manager or member.
+        role: String,
+    },
     /// Set the user's manager (`none` clears it).
-    Manager { user: String, manager: String },
+    Manager {
+        /// The user, by email or id.
+        user: String,
+        /// The manager, by email or id, or `none`.
+        manager: String,
+    },
     /// Activate an invited user.
-    Activate { user: String },
+    Activate {
+        /// The invited user, by email or id.
+        user: String,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct UserAdd {
-    #[arg(long)]
+    /// The user's email, unique in the org (their sign-in name).
+    #[arg(long, value_name = "EMAIL")]
     pub email: String,
-    #[arg(long)]
+    /// First name.
+    #[arg(long, value_name = "FIRST")]
     pub first: String,
-    #[arg(long)]
+    /// Last name.
+    #[arg(long, value_name = "LAST")]
     pub last: String,
-    #[arg(long)]
+    /// Job title.
+    #[arg(long, value_name = "TITLE")]
     pub title: Option<String>,
     /// owner, admin, manager or member.
     #[arg(long, default_value = "member")]
     pub role: String,
+    /// Their manager, by email or id.
     #[arg(long, value_name = "USER")]
     pub manager: Option<String>,
     /// Leave the user invited instead of active.
@@ -332,33 +428,54 @@ pub struct UserAdd {
 pub enum GroupCmd {
     /// Create a group owned by a user.
     Add {
+        /// The group's name (its resource id: `group:NAME`).
         name: String,
+        /// Its owner, by email or id.
         #[arg(long, value_name = "USER")]
         owner: String,
     },
     /// Add a user to a group.
-    Join { name: String, user: String },
+    Join {
+        /// The group's name.
+        name: String,
+        /// The user, by email or id.
+        user: String,
+    },
     /// Remove a user from a group.
-    Leave { name: String, user: String },
+    Leave {
+        /// The group's name.
+        name: String,
+        /// The user, by email or id.
+        user: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ResourceCmd {
     /// Register resources with their first owner.
     Add {
+        /// The resources, `kind:id` (lowercase kind), e.g. `buyer:B-1042`.
         #[arg(required = true, value_name = "KIND:ID")]
         resources: Vec<String>,
+        /// Their first owner, by email or id.
         #[arg(long, value_name = "USER")]
         owner: String,
     },
     /// Register resources from JSON lines or CSV (`kind,id,owner`).
-    Import { file: PathBuf },
+    Import {
+        /// The file (`-` for stdin): CSV with a `kind,id,owner` header (any case; `owner
+        /// email` and `resource` = `kind:id` too), or JSON lines
+        /// (`{"kind","id","owner"}` or `{"resource","owner"}`).
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct OwnersArgs {
+    /// Only resources of this kind.
     #[arg(long, value_name = "KIND")]
     pub kind: Option<String>,
+    /// Only what this user owns (email or id).
     #[arg(long, value_name = "USER")]
     pub owner: Option<String>,
     /// A time (RFC 3339 or YYYY-MM-DD, end of that day UTC) or a log position.
@@ -370,6 +487,7 @@ pub struct OwnersArgs {
 
 #[derive(Debug, Args)]
 pub struct OwnerArgs {
+    /// The resource, `kind:id`.
     #[arg(value_name = "KIND:ID")]
     pub resource: String,
     /// A time (RFC 3339 or YYYY-MM-DD, end of that day UTC) or a log position.
@@ -379,8 +497,20 @@ pub struct OwnerArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DutyCmd {
-    /// Give a duty (e.g. dealer_trade_contact) to a user.
-    Assign { name: String, user: String },
+    /// Give a duty (e.g. dealer_trade_contact) to a user; `--new` the first time.
+    #[command(
+        after_help = "Examples:\n  offboard duty assign billing_contact ann@acme.example --new   # a new duty\n  offboard duty assign billing_contact bob@acme.example         # hand it over"
+    )]
+    Assign {
+        /// The duty's name.
+        name: String,
+        /// Its new holder, by email or id.
+        user: String,
+        /// Create the duty: needed the first time a name is used, so that a mistyped
+        /// name does not quietly become a second duty.
+        #[arg(long)]
+        new: bool,
+    },
     /// Every duty and its holder.
     List,
 }
@@ -389,7 +519,9 @@ pub enum DutyCmd {
 pub enum DistributionCmd {
     /// Create a distribution with weighted members.
     Add {
+        /// The distribution's name.
         name: String,
+        /// What it distributes.
         #[arg(long)]
         kind: DistributionKind,
         /// USER=WEIGHT, repeated or comma-separated.
@@ -400,12 +532,15 @@ pub enum DistributionCmd {
             value_delimiter = ','
         )]
         members: Vec<String>,
+        /// Who takes over when no member can (email or id).
         #[arg(long, value_name = "USER")]
         backup: Option<String>,
     },
     /// Replace the members and weights (the total must stay the same).
     Members {
+        /// The distribution's name.
         name: String,
+        /// USER=WEIGHT, repeated or comma-separated.
         #[arg(
             long = "member",
             required = true,
@@ -415,7 +550,12 @@ pub enum DistributionCmd {
         members: Vec<String>,
     },
     /// Set the backup (`none` clears it).
-    Backup { name: String, user: String },
+    Backup {
+        /// The distribution's name.
+        name: String,
+        /// The backup, by email or id, or `none`.
+        user: String,
+    },
     /// Every distribution with its members.
     List,
 }
@@ -424,7 +564,9 @@ pub enum DistributionCmd {
 pub enum LabelCmd {
     /// Create a shared label.
     Add {
+        /// The label's name.
         name: String,
+        /// Its members (email or id), repeated or comma-separated.
         #[arg(long = "member", value_name = "USER", value_delimiter = ',')]
         members: Vec<String>,
     },
@@ -435,15 +577,31 @@ pub enum LabelCmd {
 #[derive(Debug, Subcommand)]
 pub enum CreditsCmd {
     /// The org bought credits: add them to the pool.
-    Add { amount: u64 },
+    Add {
+        /// How many credits.
+        amount: u64,
+    },
     /// Pool → user.
-    Grant { user: String, amount: u64 },
+    Grant {
+        /// Who receives them, by email or id.
+        user: String,
+        /// How many credits.
+        amount: u64,
+    },
     /// Record credits a user spent.
-    Use { user: String, amount: u64 },
+    Use {
+        /// Who spent them, by email or id.
+        user: String,
+        /// How many credits.
+        amount: u64,
+    },
     /// Move credits between users and the pool (`pool` names the pool).
     Transfer {
+        /// A user (email or id) or `pool`.
         from: String,
+        /// A user (email or id) or `pool`.
         to: String,
+        /// How many credits.
         amount: u64,
     },
     /// The pool and every balance.
@@ -452,16 +610,19 @@ pub enum CreditsCmd {
 
 #[derive(Debug, Args)]
 pub struct TransferAllBuyers {
+    /// The user whose buyers move, by email or id.
     pub from: String,
     /// Recipients, comma-separated or repeated.
     #[arg(long, required = true, value_name = "USER", value_delimiter = ',')]
     pub to: Vec<String>,
+    /// How the resources are dealt out among the recipients.
     #[arg(long, value_enum, default_value = "round-robin")]
     pub strategy: Strategy,
 }
 
 #[derive(Debug, Args)]
 pub struct TransferArgs {
+    /// The user whose resources move, by email or id.
     pub from: String,
     /// Move every resource of this kind.
     #[arg(
@@ -474,42 +635,55 @@ pub struct TransferArgs {
     /// Move these resources (one recipient).
     #[arg(long, value_name = "KIND:ID", value_delimiter = ',')]
     pub resource: Vec<String>,
+    /// Recipients (email or id), comma-separated or repeated.
     #[arg(long, required = true, value_name = "USER", value_delimiter = ',')]
     pub to: Vec<String>,
+    /// How the resources are dealt out among the recipients.
     #[arg(long, value_enum, default_value = "round-robin")]
     pub strategy: Strategy,
 }
 
 #[derive(Debug, Args)]
 pub struct TransferAccount {
+    /// The user whose everything moves, by email or id.
     pub from: String,
+    /// The one recipient, by email or id.
     #[arg(long, value_name = "USER")]
     pub to: String,
+    /// What happens to FROM's account after the moves.
     #[arg(long, value_enum, default_value = "none")]
     pub then: FollowUp,
+    /// The org's confirmation phrase, needed with `--then delete`.
     #[arg(long, value_name = "PHRASE")]
     pub confirm: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct OffboardArgs {
+    /// The user to offboard, by email or id.
     pub user: String,
-    /// A plan file (JSON, users by email or id); required without a terminal.
+    /// A plan file (JSON, users by email or id; `-` for stdin); required without a
+    /// terminal.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
     /// What happens to the account after the moves [guided default: asked].
     #[arg(long, value_enum)]
     pub then: Option<FollowUp>,
+    /// The org's confirmation phrase, needed when the offboarding deletes.
     #[arg(long, value_name = "PHRASE")]
     pub confirm: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
+    /// What happened to and by this user (email or id, deleted users too).
     #[arg(long, value_name = "USER", conflicts_with_all = ["resource", "correlation"])]
     pub user: Option<String>,
+    /// Every owner change of this resource (`kind:id`).
     #[arg(long, value_name = "KIND:ID", conflicts_with = "correlation")]
     pub resource: Option<String>,
+    /// Every event of one operation: its correlation id, or a unique prefix of 8+ hex
+    /// digits.
     #[arg(long, value_name = "ID")]
     pub correlation: Option<String>,
     /// From this time (RFC 3339, or YYYY-MM-DD: the start of that day UTC).
@@ -535,7 +709,9 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EventFormat {
+    /// The envelope as stored.
     Json,
+    /// CloudEvents 1.0, structured JSON.
     Cloudevents,
 }
 
@@ -544,6 +720,7 @@ pub struct EventsArgs {
     /// First position to print.
     #[arg(long, default_value_t = 1, value_name = "POS")]
     pub from: u64,
+    /// The envelope as stored, or a CloudEvents 1.0 JSON document per line.
     #[arg(long, value_enum, default_value = "json")]
     pub format: EventFormat,
     /// Keep printing new events as the server commits them, until interrupted
@@ -562,4 +739,59 @@ pub struct PageArgs {
     /// Go on from where an earlier page ended: the `cursor` of its `next` link.
     #[arg(long, value_name = "CURSOR")]
     pub cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every argument of `cmd` and its subcommands without help text, as `path --arg`.
+    fn undocumented(cmd: &clap::Command, path: &str, found: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !builtin && !arg.is_hide_set() && arg.get_help().is_none() {
+                found.push(format!("{path} {}", arg.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            if sub.get_about().is_none() && sub.get_name() != "help" {
+                found.push(format!("{path} {} (no about)", sub.get_name()));
+            }
+            undocumented(sub, &format!("{path} {}", sub.get_name()), found);
+        }
+    }
+
+    #[test]
+    fn every_argument_and_subcommand_has_help_text() {
+        let cmd = Cli::command();
+        let mut found = Vec::new();
+        undocumented(&cmd, "offboard", &mut found);
+        assert!(found.is_empty(), "without help text:\n{}", found.join("\n"));
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_cites_no_rule_numbers() {
+        fn walk(cmd: &mut clap::Command, found: &mut Vec<String>) {
+            let help = cmd.render_long_help().to_string();
+            let cites = help.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
+                w.len() > 1 && w.starts_with('R') && w[1..].chars().all(|c| c.is_ascii_digit())
+            });
+            if cites {
+                found.push(cmd.get_name().to_owned());
+            }
+            for sub in cmd.get_subcommands_mut() {
+                walk(sub, found);
+            }
+        }
+        let mut found = Vec::new();
+        walk(&mut Cli::command(), &mut found);
+        assert!(found.is_empty(), "help citing rule numbers: {found:?}");
+    }
 }

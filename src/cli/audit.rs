@@ -37,7 +37,7 @@ pub fn history(cx: &mut Ctx, a: &HistoryArgs) -> Result<(), CliError> {
     } else if let Some(r) = &a.resource {
         HistorySelector::Resource(resolve::resource(r)?)
     } else if let Some(c) = &a.correlation {
-        HistorySelector::Correlation(resolve::correlation(c)?)
+        HistorySelector::Correlation(cx.correlation(c)?)
     } else {
         HistorySelector::Org
     };
@@ -56,7 +56,14 @@ pub fn history(cx: &mut Ctx, a: &HistoryArgs) -> Result<(), CliError> {
         ..HistoryQuery::default()
     };
     let reader = cx.reader()?;
-    let header = ["position", "time (UTC)", "actor", "event", "what happened"];
+    let header = [
+        "position",
+        "time (UTC)",
+        "actor",
+        "event",
+        "correlation id",
+        "what happened",
+    ];
     let mut widths = None;
     let mut count = 0u64;
     let mut paged = false;
@@ -83,6 +90,7 @@ pub fn history(cx: &mut Ctx, a: &HistoryArgs) -> Result<(), CliError> {
                         e.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                         describe::actor(o, e),
                         e.event.event_type().to_owned(),
+                        e.correlation_id.to_string(),
                         describe::sentence(o, e),
                     ]
                 })

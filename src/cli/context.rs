@@ -3,7 +3,7 @@
 //! the steps every command shares, written once for both backends — naming users,
 //! submitting a domain command, and reporting what its events did.
 
-use offboard_events::{Envelope, Event, OrgId, UserId};
+use offboard_events::{CorrelationId, Envelope, Event, OrgId, UserId};
 use offboard_projections::OrgState;
 use serde_json::{json, Value};
 
@@ -165,6 +165,39 @@ impl Ctx<'_> {
             Ok(None)
         } else {
             self.user(arg).map(Some)
+        }
+    }
+
+    /// The operation a correlation id or a unique prefix of one names (embedded: among
+    /// the selected org's operations). A prefix matching none is `not_found`, several
+    /// `invalid_input` naming them; through a server only whole ids are known.
+    pub fn correlation(&self, arg: &str) -> Result<CorrelationId, CliError> {
+        let prefix = match resolve::correlation(arg)? {
+            resolve::CorrelationArg::Id(id) => return Ok(id),
+            resolve::CorrelationArg::Prefix(p) => p,
+        };
+        if self.remote().is_some() {
+            return Err(CliError::invalid(format!(
+                "{arg:?}: through a server, give the whole correlation id"
+            )));
+        }
+        let found = self.read(|org| Ok(org.audit().correlations_with_prefix(&prefix)))?;
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(CliError::not_found(format!(
+                "no operation whose correlation id starts with {}",
+                arg.trim()
+            ))),
+            many => {
+                let shown: Vec<String> = many.iter().take(5).map(|c| c.to_string()).collect();
+                Err(CliError::invalid(format!(
+                    "{} starts {} correlation ids ({}{}): give more digits",
+                    arg.trim(),
+                    many.len(),
+                    shown.join(", "),
+                    if many.len() > 5 { ", …" } else { "" }
+                )))
+            }
         }
     }
 

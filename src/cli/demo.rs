@@ -327,6 +327,7 @@ impl Demo {
                 "assign",
                 "dealer_trade_contact",
                 "pat@truckpros.example",
+                "--new",
             ],
         )?;
 

@@ -17,7 +17,7 @@ use super::describe::{kind_word, members as member_list};
 use super::names::Names;
 use super::plan_file::{MemberFile, PlanFile, RecipientsFile};
 use crate::domain::{plural, Strategy};
-use crate::server::PlanView;
+use crate::server::{DistributionPlaceView, PlanView};
 
 /// Asks questions and shows text.
 pub trait Prompter {
@@ -169,17 +169,6 @@ pub fn walk(
     then: Option<FollowUp>,
     confirm: Option<String>,
 ) -> Option<Walked> {
-    let active_user = |s: &str| -> Result<String, String> {
-        let id = org.user(s).map_err(|e| e.message)?;
-        if id == plan.user {
-            return Err(format!("{s} is the user who is leaving"));
-        }
-        match org.person(id) {
-            Some(u) if u.status == UserStatus::Active => Ok(u.email),
-            _ => Err(format!("{s} is not active and cannot receive work")),
-        }
-    };
-    let mut file = PlanFile::default();
     p.say(&format!(
         "Offboarding {} ({}, {}, {}). Nothing is written until the last step.",
         plan.email,
@@ -187,216 +176,286 @@ pub fn walk(
         plan.role.as_str(),
         plan.status.as_str()
     ));
-
-    // Step 1: resources, by kind.
-    p.say("");
-    p.say("Step 1 of 6 — Resources");
-    let heir = default_heir(org, plan, actor);
-    let main = ask_until(
+    let mut w = Walk {
         p,
-        "Who takes over whatever is not chosen below (other kinds, duties, reports, backup places)? Email, or none",
-        heir.as_deref(),
-        |a| if is_none(a) { Ok(None) } else { active_user(a).map(Some) },
-    )?;
-    file.default_to = main.clone();
-    if plan.resources.is_empty() {
-        p.say("  They own no resources.");
-    }
-    for (kind, count) in &plan.resources {
-        let question = format!(
-            "{count} {}: who receives them? Emails, comma-separated",
-            plural(kind, *count)
-        );
-        let to: Vec<String> = ask_until(p, &question, main.as_deref(), |a| {
-            a.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(active_user)
-                .collect::<Result<Vec<_>, _>>()
-                .and_then(|v| {
-                    if v.is_empty() {
-                        Err("name at least one recipient".to_owned())
-                    } else {
-                        Ok(v)
-                    }
-                })
-        })?;
-        let strategy = if to.len() > 1 {
-            ask_until(
-                p,
-                "Share them round-robin or even?",
-                Some("round-robin"),
-                |a| a.parse::<Strategy>(),
-            )?
-        } else {
-            Strategy::RoundRobin
-        };
-        file.resources
-            .insert(kind.clone(), RecipientsFile { to, strategy });
-    }
-
-    // Step 2: automations, integrations and rotations (R18).
-    p.say("");
-    p.say("Step 2 of 6 — Workflow automations, integrations and lead rotations");
-    if plan.distributions.is_empty() {
-        p.say("  They take part in none.");
-    }
-    for d in &plan.distributions {
-        p.say(&format!(
-            "  {} ({}): {}",
-            d.name,
-            kind_word(d.kind),
-            member_list(org, &d.members)
-        ));
-        if d.member {
-            // What the weights must add up to after (R18), at most MAX_TOTAL_WEIGHT.
-            let total = u32::try_from(rebalanced_total(total_weight(&d.members)))
-                .expect("a rebalanced total is at most MAX_TOTAL_WEIGHT");
-            let (question, default) = match &d.suggested {
-                Some(s) => {
-                    p.say(&format!(
-                        "    suggested without them: {}",
-                        member_list(org, s)
-                    ));
-                    (
-                        "    Keep the suggestion, or type user=weight,…",
-                        Some("keep"),
-                    )
-                }
-                None => (
-                    "    They are the only member: type the replacement (email, or user=weight,…)",
-                    None,
-                ),
-            };
-            let edited = ask_until(p, question, default, |a| {
-                if a.eq_ignore_ascii_case("keep") && d.suggested.is_some() {
-                    return Ok(None);
-                }
-                parse_members(a, total, &active_user).map(Some)
-            })?;
-            if let Some(members) = edited {
-                file.distributions.insert(d.name.clone(), members);
-            }
-        }
-        if d.backup {
-            match &main {
-                Some(m) => p.say(&format!("    their backup place goes to {m}")),
-                None => p.say("    their backup place stays (it blocks a delete)"),
-            }
-        }
-    }
-
-    // Step 3: labels (R19).
-    p.say("");
-    p.say("Step 3 of 6 — Labels");
-    if plan.labels.is_empty() {
-        p.say("  They are in no shared label.");
-    }
-    for label in &plan.labels {
-        let replacement = ask_until(
-            p,
-            &format!("  Who replaces them in label {label:?}? Email, or none"),
-            Some("none"),
-            |a| {
-                if is_none(a) {
-                    Ok(None)
-                } else {
-                    active_user(a).map(Some)
-                }
-            },
-        )?;
-        file.labels.insert(label.clone(), replacement);
-    }
-
-    // Step 4: duties and the people they manage (R17).
-    p.say("");
-    p.say("Step 4 of 6 — Duties and reports");
-    if plan.duties.is_empty() && plan.manages.is_empty() {
-        p.say("  They hold no duty and manage nobody.");
-    }
-    for duty in &plan.duties {
-        let holder = ask_until(
-            p,
-            &format!("  Who becomes the {}?", duty.replace('_', " ")),
-            main.as_deref(),
-            |a| active_user(a),
-        )?;
-        file.duties.insert(duty.clone(), holder);
-    }
-    if !plan.manages.is_empty() {
-        let n = plan.manages.len() as u64;
-        let manager = ask_until(
-            p,
-            &format!(
-                "  Who manages their {n} {} from now on?",
-                plural("report", n)
-            ),
-            main.as_deref(),
-            |a| active_user(a),
-        )?;
-        file.reports_to = Some(manager);
-    }
-
-    // Step 5: credits (R20).
-    p.say("");
-    p.say("Step 5 of 6 — Credits");
-    if plan.credit_balance == 0 {
-        p.say("  They hold no unused credits.");
-    } else {
-        let n = plan.credit_balance;
-        let to = ask_until(
-            p,
-            &format!(
-                "  Their {n} unused {} go to: pool, or a user's email",
-                plural("credit", n)
-            ),
-            Some("pool"),
-            |a| {
-                if a.eq_ignore_ascii_case("pool") {
-                    Ok("pool".to_owned())
-                } else {
-                    active_user(a)
-                }
-            },
-        )?;
-        file.credits_to = Some(to);
-    }
-
-    // Step 6: the final action, then the phrase.
-    p.say("");
-    p.say("Step 6 of 6 — Then");
-    let default_then = match then.unwrap_or(FollowUp::Deactivate) {
-        FollowUp::None => "none",
-        FollowUp::Deactivate => "deactivate",
-        FollowUp::Delete => "delete",
+        org,
+        plan,
+        file: PlanFile::default(),
+        main: None,
     };
-    let follow_up: FollowUp = ask_until(
-        p,
-        "  What happens to the account: none, deactivate or delete?",
-        Some(default_then),
-        |a| a.parse::<FollowUp>(),
-    )?;
-    let phrase = org.policy().map_or_else(
-        |_| "the confirmation phrase".to_owned(),
-        |p| p.confirmation_phrase,
-    );
-    let confirm = if follow_up == FollowUp::Delete {
-        match confirm {
-            Some(c) => Some(c),
-            None => Some(p.ask(&format!("  Type {phrase} to delete {}", plan.email), None)?),
-        }
-    } else {
-        let go = p.ask("  Carry this out now? y/n", Some("n"))?;
-        if !matches!(go.to_lowercase().as_str(), "y" | "yes") {
-            return None;
-        }
-        confirm
-    };
+    w.resources(actor)?;
+    w.distributions()?;
+    w.labels()?;
+    w.duties_and_reports()?;
+    w.credits()?;
+    let (then, confirm) = w.then(then, confirm)?;
     Some(Walked {
-        file,
-        then: follow_up,
+        file: w.file,
+        then,
         confirm,
     })
+}
+
+/// One walk in progress: the plan file filled in step by step.
+struct Walk<'a> {
+    p: &'a mut dyn Prompter,
+    org: &'a dyn Names,
+    plan: &'a PlanView,
+    file: PlanFile,
+    /// Who takes over whatever no step chose for (step 1's first answer).
+    main: Option<String>,
+}
+
+impl Walk<'_> {
+    /// Shows the heading of step `n`.
+    fn step(&mut self, n: u32, title: &str) {
+        self.p.say("");
+        self.p.say(&format!("Step {n} of 6 — {title}"));
+    }
+
+    /// An active user, or `none`.
+    fn ask_user_or_none(
+        &mut self,
+        question: &str,
+        default: Option<&str>,
+    ) -> Option<Option<String>> {
+        let (org, plan) = (self.org, self.plan);
+        ask_until(self.p, question, default, |a| {
+            if is_none(a) {
+                Ok(None)
+            } else {
+                active_user(org, plan, a).map(Some)
+            }
+        })
+    }
+
+    /// An active user, defaulting to the main heir.
+    fn ask_user(&mut self, question: &str) -> Option<String> {
+        let (org, plan) = (self.org, self.plan);
+        ask_until(self.p, question, self.main.as_deref(), |a| {
+            active_user(org, plan, a)
+        })
+    }
+
+    /// Step 1: who takes over by default, then the recipients of each kind of resource.
+    fn resources(&mut self, actor: Option<UserId>) -> Option<()> {
+        self.step(1, "Resources");
+        let heir = default_heir(self.org, self.plan, actor);
+        self.main = self.ask_user_or_none(
+            "Who takes over whatever is not chosen below (other kinds, duties, reports, backup places)? Email, or none",
+            heir.as_deref(),
+        )?;
+        self.file.default_to = self.main.clone();
+        if self.plan.resources.is_empty() {
+            self.p.say("  They own no resources.");
+        }
+        let (org, plan) = (self.org, self.plan);
+        for (kind, count) in &plan.resources {
+            let question = format!(
+                "{count} {}: who receives them? Emails, comma-separated",
+                plural(kind, *count)
+            );
+            let to: Vec<String> = ask_until(self.p, &question, self.main.as_deref(), |a| {
+                let to = a
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| active_user(org, plan, s))
+                    .collect::<Result<Vec<_>, _>>()?;
+                match to.is_empty() {
+                    true => Err("name at least one recipient".to_owned()),
+                    false => Ok(to),
+                }
+            })?;
+            let strategy = if to.len() > 1 {
+                ask_until(
+                    self.p,
+                    "Share them round-robin or even?",
+                    Some("round-robin"),
+                    |a| a.parse::<Strategy>(),
+                )?
+            } else {
+                Strategy::RoundRobin
+            };
+            self.file
+                .resources
+                .insert(kind.clone(), RecipientsFile { to, strategy });
+        }
+        Some(())
+    }
+
+    /// Step 2: automations, integrations and rotations: keep or edit the suggested
+    /// weights without the leaver; their backup places go to the main heir.
+    fn distributions(&mut self) -> Option<()> {
+        self.step(2, "Workflow automations, integrations and lead rotations");
+        let (org, plan) = (self.org, self.plan);
+        if plan.distributions.is_empty() {
+            self.p.say("  They take part in none.");
+        }
+        for d in &plan.distributions {
+            self.p.say(&format!(
+                "  {} ({}): {}",
+                d.name,
+                kind_word(d.kind),
+                member_list(org, &d.members)
+            ));
+            if d.member {
+                if let Some(members) = self.rebalance(d)? {
+                    self.file.distributions.insert(d.name.clone(), members);
+                }
+            }
+            if d.backup {
+                let line = match &self.main {
+                    Some(m) => format!("    their backup place goes to {m}"),
+                    None => "    their backup place stays (it blocks a delete)".to_owned(),
+                };
+                self.p.say(&line);
+            }
+        }
+        Some(())
+    }
+
+    /// The members of `d` without the leaver: `None` keeps the suggestion.
+    fn rebalance(&mut self, d: &DistributionPlaceView) -> Option<Option<Vec<MemberFile>>> {
+        let (org, plan) = (self.org, self.plan);
+        // What the weights must add up to after, at most MAX_TOTAL_WEIGHT.
+        let total = u32::try_from(rebalanced_total(total_weight(&d.members)))
+            .expect("a rebalanced total is at most MAX_TOTAL_WEIGHT");
+        let (question, default) = match &d.suggested {
+            Some(s) => {
+                self.p.say(&format!(
+                    "    suggested without them: {}",
+                    member_list(org, s)
+                ));
+                (
+                    "    Keep the suggestion, or type user=weight,…",
+                    Some("keep"),
+                )
+            }
+            None => (
+                "    They are the only member: type the replacement (email, or user=weight,…)",
+                None,
+            ),
+        };
+        ask_until(self.p, question, default, |a| {
+            if a.eq_ignore_ascii_case("keep") && d.suggested.is_some() {
+                return Ok(None);
+            }
+            parse_members(a, total, &|s| active_user(org, plan, s)).map(Some)
+        })
+    }
+
+    /// Step 3: who replaces them in each shared label.
+    fn labels(&mut self) -> Option<()> {
+        self.step(3, "Labels");
+        if self.plan.labels.is_empty() {
+            self.p.say("  They are in no shared label.");
+        }
+        for label in &self.plan.labels {
+            let question = format!("  Who replaces them in label {label:?}? Email, or none");
+            let replacement = self.ask_user_or_none(&question, Some("none"))?;
+            self.file.labels.insert(label.clone(), replacement);
+        }
+        Some(())
+    }
+
+    /// Step 4: each duty's next holder, and their reports' next manager.
+    fn duties_and_reports(&mut self) -> Option<()> {
+        self.step(4, "Duties and reports");
+        let plan = self.plan;
+        if plan.duties.is_empty() && plan.manages.is_empty() {
+            self.p.say("  They hold no duty and manage nobody.");
+        }
+        for duty in &plan.duties {
+            let holder =
+                self.ask_user(&format!("  Who becomes the {}?", duty.replace('_', " ")))?;
+            self.file.duties.insert(duty.clone(), holder);
+        }
+        if !plan.manages.is_empty() {
+            let n = plan.manages.len() as u64;
+            let question = format!(
+                "  Who manages their {n} {} from now on?",
+                plural("report", n)
+            );
+            self.file.reports_to = Some(self.ask_user(&question)?);
+        }
+        Some(())
+    }
+
+    /// Step 5: where their unused credits go.
+    fn credits(&mut self) -> Option<()> {
+        self.step(5, "Credits");
+        let n = self.plan.credit_balance;
+        if n == 0 {
+            self.p.say("  They hold no unused credits.");
+            return Some(());
+        }
+        let (org, plan) = (self.org, self.plan);
+        let question = format!(
+            "  Their {n} unused {} go to: pool, or a user's email",
+            plural("credit", n)
+        );
+        let to = ask_until(self.p, &question, Some("pool"), |a| {
+            if a.eq_ignore_ascii_case("pool") {
+                Ok("pool".to_owned())
+            } else {
+                active_user(org, plan, a)
+            }
+        })?;
+        self.file.credits_to = Some(to);
+        Some(())
+    }
+
+    /// Step 6: the final action, then the typed phrase for a delete or a last yes.
+    fn then(
+        &mut self,
+        then: Option<FollowUp>,
+        confirm: Option<String>,
+    ) -> Option<(FollowUp, Option<String>)> {
+        self.step(6, "Then");
+        let default_then = match then.unwrap_or(FollowUp::Deactivate) {
+            FollowUp::None => "none",
+            FollowUp::Deactivate => "deactivate",
+            FollowUp::Delete => "delete",
+        };
+        let follow_up: FollowUp = ask_until(
+            self.p,
+            "  What happens to the account: none, deactivate or delete?",
+            Some(default_then),
+            |a| a.parse::<FollowUp>(),
+        )?;
+        if follow_up == FollowUp::Delete {
+            let phrase = self.org.policy().map_or_else(
+                |_| "the confirmation phrase".to_owned(),
+                |p| p.confirmation_phrase,
+            );
+            let typed = match confirm {
+                Some(c) => c,
+                None => self.p.ask(
+                    &format!("  Type {phrase} to delete {}", self.plan.email),
+                    None,
+                )?,
+            };
+            return Some((follow_up, Some(typed)));
+        }
+        let go = self.p.ask("  Carry this out now? y/n", Some("n"))?;
+        match go.to_lowercase().as_str() {
+            "y" | "yes" => Some((follow_up, confirm)),
+            _ => None,
+        }
+    }
+}
+
+/// `s` as an active user's email, unless it names the leaver or someone inactive.
+fn active_user(org: &dyn Names, plan: &PlanView, s: &str) -> Result<String, String> {
+    let id = org.user(s).map_err(|e| e.message)?;
+    if id == plan.user {
+        return Err(format!("{s} is the user who is leaving"));
+    }
+    match org.person(id) {
+        Some(u) if u.status == UserStatus::Active => Ok(u.email),
+        _ => Err(format!("{s} is not active and cannot receive work")),
+    }
 }
 
 /// `ann@x=2, bob@x=1`, or one email taking the whole `total`.

@@ -13,7 +13,7 @@
 //! `erased`. A purged user's key is in neither, so an export never revives erased data.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -22,6 +22,7 @@ use offboard_events::{stored, CommandId, CorrelationId, RawEnvelope, StoredEnvel
 use serde_json::{json, Value};
 
 use super::error::CliError;
+use super::input;
 use super::output::{Output, Progress};
 use super::Ctx;
 use crate::clock::SystemClock;
@@ -158,7 +159,7 @@ impl OpenCommand {
 /// Refuses `file` unless its event at the expected head's position has the expected
 /// hash: read before anything is imported, so a refused file writes nothing. The import
 /// then checks every link up to it, so the whole prefix is the one the head was taken of.
-fn check_expected_head(file: &Path, expected: &str) -> Result<(), CliError> {
+fn check_expected_head(file: &Path, shown: &str, expected: &str) -> Result<(), CliError> {
     let expected = super::head::parse_expected(expected)?;
     if expected == crate::anchor::HeadRecord::empty() {
         return Ok(());
@@ -168,10 +169,8 @@ fn check_expected_head(file: &Path, expected: &str) -> Result<(), CliError> {
         position: u64,
         hash: String,
     }
-    let input = File::open(file)
-        .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", file.display())))?;
     let mut last = 0;
-    for line in BufReader::new(input).lines() {
+    for line in input::open(file)?.lines() {
         let line = line?;
         // A line that does not parse is named by the import itself, with its number.
         let Ok(head) = serde_json::from_str::<Head>(&line) else {
@@ -185,8 +184,7 @@ fn check_expected_head(file: &Path, expected: &str) -> Result<(), CliError> {
             return Err(VerifyError::Broken {
                 position: head.position,
                 problem: format!(
-                    "{} has hash {} at position {}, but the expected head is {expected}: the export was changed after that head was recorded; nothing was imported",
-                    file.display(),
+                    "{shown} has hash {} at position {}, but the expected head is {expected}: the export was changed after that head was recorded; nothing was imported",
                     head.hash,
                     head.position
                 ),
@@ -197,8 +195,7 @@ fn check_expected_head(file: &Path, expected: &str) -> Result<(), CliError> {
     Err(VerifyError::Broken {
         position: last + 1,
         problem: format!(
-            "{} ends at position {last}, but the expected head is {expected}: positions {}..={} are missing; nothing was imported",
-            file.display(),
+            "{shown} ends at position {last}, but the expected head is {expected}: positions {}..={} are missing; nothing was imported",
             last + 1,
             expected.position
         ),
@@ -206,19 +203,29 @@ fn check_expected_head(file: &Path, expected: &str) -> Result<(), CliError> {
     .into())
 }
 
-/// `import-log FILE [--expect-head POS:HASH]` into the empty directory `dir`.
+/// `import-log FILE [--expect-head POS:HASH]` into the empty directory `dir`; `-` reads
+/// standard input (copied to a temporary file first when `--expect-head` must read it
+/// twice). Durable when it returns `Ok`: every event, the views' checkpoint and the keys.
 pub fn import(
     dir: &Path,
     file: &Path,
     expect_head: Option<&str>,
     out: &mut Output,
 ) -> Result<(), CliError> {
+    let shown = input::name(file);
+    let spooled = match expect_head {
+        Some(_) if input::is_stdin(file) => Some(input::Rereadable::new(file)?),
+        _ => None,
+    };
+    let source = spooled.as_ref().map_or(file, input::Rereadable::path);
     if let Some(expected) = expect_head {
-        check_expected_head(file, expected)?;
+        check_expected_head(source, &shown, expected)?;
     }
-    let input = File::open(file)
-        .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", file.display())))?;
-    let size = input.metadata().map(|m| m.len()).ok();
+    let size = std::fs::metadata(source)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
+    let input = input::open(source)?;
     let store = Arc::new(SledLog::open(dir)?);
     let head = store.head()?;
     if head.last_position != 0 {
@@ -230,8 +237,7 @@ pub fn import(
     }
     let bad = |line: u64, why: &str| {
         CliError::invalid(format!(
-            "{}, line {line}: {why}; nothing after line {} was imported, start again in an empty directory",
-            file.display(),
+            "{shown}, line {line}: {why}; nothing after line {} was imported, start again in an empty directory",
             line.saturating_sub(1)
         ))
     };
@@ -256,7 +262,7 @@ pub fn import(
         *batch = CommitBatch::default();
         Ok(())
     };
-    for (index, line) in BufReader::new(input).lines().enumerate() {
+    for (index, line) in input.lines().enumerate() {
         let line_no = index as u64 + 1;
         let line = line.map_err(|e| bad(line_no, &e.to_string()))?;
         progress.inc(line.len() as u64 + 1);
@@ -319,9 +325,10 @@ pub fn import(
     progress.finish();
 
     let vault = Arc::new(KeyVault::open(dir.join("keys"))?);
+    // Keys come from a file beside the export; none come with standard input.
     let keys_file = keys_path(file);
     let mut keys_loaded = 0;
-    if keys_file.exists() {
+    if !input::is_stdin(file) && keys_file.exists() {
         let text = std::fs::read_to_string(&keys_file)?;
         let keys: std::collections::BTreeMap<offboard_events::UserId, String> =
             serde_json::from_str(&text).map_err(|e| {
@@ -348,6 +355,8 @@ pub fn import(
         )
     } else if keys_loaded > 0 {
         format!(" with the personal-data keys of {keys_loaded} users")
+    } else if input::is_stdin(file) {
+        " without personal-data keys (none come with stdin: profiles read as erased)".to_owned()
     } else {
         format!(
             " without personal-data keys ({} not found: profiles read as erased)",

@@ -22,8 +22,12 @@ mod describe;
 pub mod error;
 pub mod guided;
 mod head;
+mod import;
+mod input;
 mod log_io;
+mod manual;
 pub mod names;
+mod not_undone;
 mod offboarding;
 pub mod output;
 mod plan_file;
@@ -57,6 +61,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         report_warnings();
     }
     let mut out = Output::print(cli.global.json);
+    // Generated from the parser alone: no data directory, no server.
+    match &cli.command {
+        Cmd::Completions { shell } => return manual::completions(*shell),
+        Cmd::Man => return manual::man(),
+        _ => {}
+    }
     if let Some(url) = cli
         .global
         .server
@@ -79,7 +89,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             anchor,
             anchor_every,
         } => serve::run(
-            &data_dir(&cli.global),
+            &existing_data_dir(&cli.global)?,
             *addr,
             anchor.as_deref().map(|file| serve::Anchor {
                 file,
@@ -87,10 +97,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             }),
             &mut out,
         ),
-        Cmd::Repair { accept_loss } => repair::run(&data_dir(&cli.global), *accept_loss, &mut out),
-        Cmd::Backup { dir } => backup::embedded(&data_dir(&cli.global), dir, &mut out),
+        Cmd::Repair { accept_loss } => {
+            repair::run(&existing_data_dir(&cli.global)?, *accept_loss, &mut out)
+        }
+        Cmd::Backup { dir } => backup::embedded(&existing_data_dir(&cli.global)?, dir, &mut out),
         command => {
-            let session = Session::open(&data_dir(&cli.global))?;
+            let dir = match command {
+                Cmd::Init(_) => data_dir(&cli.global),
+                _ => existing_data_dir(&cli.global)?,
+            };
+            let session = Session::open(&dir)?;
             session.dispatch(&cli.global, command, &mut out, None)
         }
     }
@@ -162,6 +178,21 @@ pub fn data_dir(global: &Global) -> PathBuf {
         .data
         .clone()
         .unwrap_or_else(|| PathBuf::from(args::DEFAULT_DATA_DIR))
+}
+
+/// The data directory of a command that needs one to exist already: every command but
+/// `init`, `demo`, `import-log` and `bench`, so a mistyped `--data` never leaves an empty
+/// directory behind. `not_found` (exit 1) naming the directory when it is missing.
+pub fn existing_data_dir(global: &Global) -> Result<PathBuf, CliError> {
+    let dir = data_dir(global);
+    // Something that is not a directory is the engine's to refuse (`storage`).
+    if dir.exists() {
+        return Ok(dir);
+    }
+    Err(CliError::not_found(format!(
+        "no data directory at {}: check --data (or OFFBOARD_DATA), or create one with `offboard init`",
+        dir.display()
+    )))
 }
 
 /// An open data directory and the runtime commands are awaited on.
@@ -281,6 +312,8 @@ pub fn dispatch<'a>(
             Cmd::Repair { .. } => Err(CliError::usage("repair opens its own data directory")),
             Cmd::Token(c) => tokens::token(cx, c),
             Cmd::Backup { dir } => backup::remote(cx, dir),
+            Cmd::Completions { shell } => manual::completions(*shell),
+            Cmd::Man => manual::man(),
         }
     }
 }

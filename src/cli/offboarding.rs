@@ -298,19 +298,26 @@ pub fn restore(
     reactivate: bool,
 ) -> Result<(), CliError> {
     let user = one_user(cx, user, true)?;
+    let earlier = super::not_undone::operations(cx, user)?;
     let command = Command::RestoreUser {
         user,
         return_ownership,
         new_email: new_email.map(str::to_owned),
         reactivate,
     };
-    cx.run(command, None)?;
+    cx.run_with(command, None, json!({ "not_undone": earlier }))?;
+    for id in &earlier {
+        cx.out.line(format!(
+            "An earlier operation ({id}) moved things away from them and was not undone; \
+             `offboard revert {id}` gives back what it can."
+        ));
+    }
     Ok(())
 }
 
 /// `revert CORRELATION_ID`: compensate an offboarding that did not delete.
 pub fn revert(cx: &mut Ctx, correlation: &str) -> Result<(), CliError> {
-    let correlation_id = resolve::correlation(correlation)?;
+    let correlation_id = cx.correlation(correlation)?;
     cx.run(Command::RevertOffboarding { correlation_id }, None)?;
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Write};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use serde_json::Value;
+use unicode_width::UnicodeWidthStr;
 
 /// A command's output sink.
 #[derive(Debug)]
@@ -216,7 +217,8 @@ impl Output {
     }
 }
 
-/// Renders a table with columns padded to their widest cell.
+/// Renders a table with columns padded to their widest cell, measured in terminal
+/// columns (a CJK character takes two, a combining mark none).
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let widths = measure(header, rows);
     let mut out = render(&widths, &mut header.iter().copied());
@@ -228,11 +230,11 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 /// Each column's width: its widest cell, header included.
 fn measure(header: &[&str], rows: &[Vec<String>]) -> Vec<usize> {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
             if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
+                *w = (*w).max(cell.width());
             }
         }
     }
@@ -248,14 +250,18 @@ fn render(widths: &[usize], cells: &mut dyn Iterator<Item = &str>) -> String {
             line.push_str("  ");
         }
         line.push_str(cell);
-        line.extend(std::iter::repeat_n(
-            ' ',
-            width.saturating_sub(cell.chars().count()),
-        ));
+        line.extend(std::iter::repeat_n(' ', width.saturating_sub(cell.width())));
     }
     let mut out = line.trim_end().to_owned();
     out.push('\n');
     out
+}
+
+/// Whether to colour what goes to `stream`: only on a terminal, and never when `NO_COLOR`
+/// is set to anything but the empty string (<https://no-color.org>).
+pub fn colour(stream: &impl IsTerminal) -> bool {
+    let refused = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    stream.is_terminal() && !refused
 }
 
 /// A progress bar on stderr, shown only when stderr is a terminal.
@@ -344,6 +350,23 @@ mod tests {
                 "next": null,
                 "count": 2,
             })]
+        );
+    }
+
+    #[test]
+    fn wide_and_combining_text_align_by_terminal_columns() {
+        let t = table(
+            &["name", "role"],
+            &[
+                vec!["山田太郎".into(), "member".into()],
+                vec!["Jose\u{301}".into(), "owner".into()],
+                vec!["Zoë".into(), "admin".into()],
+            ],
+        );
+        // 山田太郎 is 8 columns wide; "Jose\u{301}" and "Zoë" are 4 and 3.
+        assert_eq!(
+            t,
+            "name      role\n山田太郎  member\nJose\u{301}      owner\nZoë       admin\n"
         );
     }
 }

@@ -67,12 +67,16 @@ pub struct MemberFile {
 }
 
 impl PlanFile {
-    /// Reads a plan file; a malformed one is `invalid_input` naming the file.
+    /// Reads a plan file (`-`: standard input); a malformed one is `invalid_input` naming
+    /// the file.
     pub fn read(path: &Path) -> Result<Self, CliError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CliError::invalid(format!("cannot read {}: {e}", path.display())))?;
-        serde_json::from_str(&text)
-            .map_err(|e| CliError::invalid(format!("{} is not a valid plan: {e}", path.display())))
+        let bytes = super::input::read(path)?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            CliError::invalid(format!(
+                "{} is not a valid plan: {e}",
+                super::input::name(path)
+            ))
+        })
     }
 
     /// The plan with every user resolved in the org.

@@ -152,11 +152,33 @@ pub fn resource(arg: &str) -> Result<ResourceKey, CliError> {
         .map_err(|e: offboard_events::ResourceKeyError| CliError::invalid(e.to_string()))
 }
 
-/// A correlation id (a UUID), as `history --correlation` and `revert` take it.
-pub fn correlation(arg: &str) -> Result<CorrelationId, CliError> {
-    arg.trim()
-        .parse()
-        .map_err(|_| CliError::invalid(format!("{arg:?} is not a correlation id (a UUID)")))
+/// Hex digits a correlation id prefix must have at least.
+pub const MIN_CORRELATION_PREFIX: usize = 8;
+
+/// What `history --correlation` and `revert` were given: a whole correlation id, or the
+/// lowercase hex digits (hyphens dropped) a unique one starts with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorrelationArg {
+    Id(CorrelationId),
+    Prefix(String),
+}
+
+/// A correlation id (a UUID) or a prefix of at least [`MIN_CORRELATION_PREFIX`] hex
+/// digits; `invalid_input` otherwise.
+pub fn correlation(arg: &str) -> Result<CorrelationArg, CliError> {
+    let arg = arg.trim();
+    if let Ok(id) = arg.parse() {
+        return Ok(CorrelationArg::Id(id));
+    }
+    let digits: String = arg.chars().filter(|c| *c != '-').collect();
+    let hex = digits.chars().all(|c| c.is_ascii_hexdigit());
+    if !hex || digits.len() < MIN_CORRELATION_PREFIX || digits.len() >= 32 {
+        return Err(CliError::invalid(format!(
+            "{arg:?} is not a correlation id: give the whole id (a UUID) or its first \
+             {MIN_CORRELATION_PREFIX} or more hex digits"
+        )));
+    }
+    Ok(CorrelationArg::Prefix(digits.to_ascii_lowercase()))
 }
 
 /// `USER=WEIGHT`.

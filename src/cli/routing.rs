@@ -12,10 +12,36 @@ use crate::domain::Command;
 use crate::read::{DistributionsQuery, DutiesQuery, LabelsQuery};
 use crate::server::MemberView;
 
+/// Every duty's name and holder, through the one read layer.
+fn duties(cx: &mut Ctx) -> Result<Vec<crate::server::DutyView>, CliError> {
+    cx.reader()?.all(DutiesQuery::default(), |p| p.duties)
+}
+
+/// `not_found` unless a duty is named `name`, listing the duties there are: assigning a
+/// name no duty has takes `--new`.
+fn known_duty(cx: &mut Ctx, name: &str) -> Result<(), CliError> {
+    let duties = duties(cx)?;
+    if duties.iter().any(|d| d.duty == name.trim()) {
+        return Ok(());
+    }
+    let names: Vec<&str> = duties.iter().map(|d| d.duty.as_str()).collect();
+    let known = match names.is_empty() {
+        true => "there are none yet".to_owned(),
+        false => format!("there are {}", names.join(", ")),
+    };
+    Err(CliError::not_found(format!(
+        "no duty is named {:?} ({known}): check the spelling, or add --new to create it",
+        name.trim()
+    )))
+}
+
 pub fn duty(cx: &mut Ctx, c: &DutyCmd) -> Result<(), CliError> {
     match c {
-        DutyCmd::Assign { name, user } => {
+        DutyCmd::Assign { name, user, new } => {
             let to = cx.user(user)?;
+            if !new {
+                known_duty(cx, name)?;
+            }
             cx.run(
                 Command::AssignDuty {
                     duty: name.clone(),
@@ -26,7 +52,7 @@ pub fn duty(cx: &mut Ctx, c: &DutyCmd) -> Result<(), CliError> {
             Ok(())
         }
         DutyCmd::List => {
-            let duties = cx.reader()?.all(DutiesQuery::default(), |p| p.duties)?;
+            let duties = duties(cx)?;
             if cx.out.is_json() {
                 cx.out.doc(&json!({ "duties": duties, "next": null }))?;
             } else {

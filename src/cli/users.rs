@@ -119,23 +119,33 @@ fn list(cx: &mut Ctx, status: Option<&str>, page: &PageArgs) -> Result<(), CliEr
         cx.out.doc(&json!({ "users": users, "next": next }))?;
         return Ok(());
     }
+    // A deleted user's email may be taken again and a purged one's is gone: their id is
+    // what `restore`, `history --user` and `user show` are given, so it is shown.
+    let with_ids = users
+        .iter()
+        .any(|u| matches!(u.status, UserStatus::Deleted | UserStatus::Purged));
     let rows: Vec<Vec<String>> = users
         .iter()
         .map(|u| {
-            vec![
+            let mut row = vec![
                 u.email.clone(),
                 format!("{} {}", u.first_name, u.last_name),
                 u.role.as_str().to_owned(),
                 u.status.as_str().to_owned(),
                 u.manager_email.clone().unwrap_or_else(|| "-".into()),
                 u.resources.to_string(),
-            ]
+            ];
+            if with_ids {
+                row.push(u.id.to_string());
+            }
+            row
         })
         .collect();
-    cx.out.table(
-        &["email", "name", "role", "status", "manager", "resources"],
-        &rows,
-    );
+    let mut header = vec!["email", "name", "role", "status", "manager", "resources"];
+    if with_ids {
+        header.push("id");
+    }
+    cx.out.table(&header, &rows);
     cx.out.line(format!(
         "{} {}",
         users.len(),

@@ -161,7 +161,7 @@ pub fn init_tracing() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(crate::cli::output::colour(&std::io::stderr()))
         .with_writer(std::io::stderr)
         // A line that cannot be written (stderr is a file on a full disk) is dropped:
         // reporting it is an `eprintln!`, which panics, and took every request with it.

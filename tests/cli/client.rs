@@ -84,7 +84,7 @@ fn every_endpoint_family_through_the_cli_answers_as_embedded() {
     c.ok(&["resource", "add", "lead:L-1", "lead:L-2", "--owner", PAT]);
 
     // Routing and credits.
-    c.ok(&["duty", "assign", "dealer_trade_contact", PAT]);
+    c.ok(&["duty", "assign", "dealer_trade_contact", PAT, "--new"]);
     c.ok(&[
         "distribution",
         "add",

@@ -22,7 +22,7 @@ fn leaver() -> Dir {
         &format!("{PAT}=2,{ANN}=1,{BOB}=1"),
     ]);
     d.ok(&["label", "add", "Hot leads", "--member", PAT]);
-    d.ok(&["duty", "assign", "billing_contact", PAT]);
+    d.ok(&["duty", "assign", "billing_contact", PAT, "--new"]);
     d.ok(&["credits", "add", "5"]);
     d.ok(&["credits", "grant", PAT, "5"]);
     d

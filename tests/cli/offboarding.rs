@@ -8,7 +8,7 @@ use crate::util::*;
 #[test]
 fn plan_is_read_only_and_lists_every_blocker() {
     let d = acme_with_buyers(3);
-    d.ok(&["duty", "assign", "dealer_trade_contact", PAT]);
+    d.ok(&["duty", "assign", "dealer_trade_contact", PAT, "--new"]);
     d.ok(&[
         "distribution",
         "add",
@@ -236,7 +236,7 @@ fn offboard_from_a_plan_file_with_emails_is_one_atomic_command() {
         &format!("{PAT}=3"),
     ]);
     d.ok(&["label", "add", "VIP", "--member", PAT]);
-    d.ok(&["duty", "assign", "billing_contact", PAT]);
+    d.ok(&["duty", "assign", "billing_contact", PAT, "--new"]);
     let plan = json!({
         "default_to": SAM,
         "resources": {"buyer": {"to": [ANN, BOB], "strategy": "even"}},
@@ -329,7 +329,7 @@ fn offboard_without_a_terminal_or_plan_is_a_usage_error() {
 fn deactivate_reactivate_and_delete_with_every_blocker() {
     let d = acme_with_buyers(2);
     d.ok(&["user", "manager", ANN, PAT]);
-    d.ok(&["duty", "assign", "dealer_trade_contact", PAT]);
+    d.ok(&["duty", "assign", "dealer_trade_contact", PAT, "--new"]);
     let e = d.fails(1, &["delete", PAT, "--confirm", "CONFIRM"]);
     assert_eq!(e["code"], "owns_resources");
     let codes: Vec<&str> = e["blockers"]

@@ -187,3 +187,82 @@ fn owners_and_owner_answer_now_and_as_of_a_position_or_time() {
         .ok(&["owner", "buyer:B-2"])
         .contains("Every owner it had (2)"));
 }
+
+#[test]
+fn import_names_every_bad_row_with_its_line_and_writes_nothing() {
+    // Given a file with a bad kind (line 3), a repeat (4), an unknown owner (5) and a
+    // short row (6),
+    let d = acme();
+    let before = last_position(&d);
+    let f = d.write(
+        "bad.csv",
+        &format!(
+            "kind,id,owner\nbuyer,B-1,{PAT}\nBuyer,B-2,{PAT}\nbuyer,B-1,{ANN}\nlead,L-1,who@acme.example\nlead,L-2\n"
+        ),
+    );
+    // when it is imported, then each is named by line and nothing is written.
+    let e = d.fails(1, &["resource", "import", f.to_str().unwrap()]);
+    assert_eq!(e["code"], "invalid_input");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("has 4 bad rows"), "{message}");
+    for line in [
+        "line 3: resource kind",
+        "line 4: buyer:B-1 is listed twice (first on line 2)",
+        "line 5: no user",
+        "line 6: 2 fields",
+    ] {
+        assert!(message.contains(line), "{line:?} missing from {message}");
+    }
+    assert_eq!(last_position(&d), before);
+    // Only unknown owners: not_found, every one named.
+    let f = d.write(
+        "who.csv",
+        "kind,id,owner\nbuyer,B-1,x@acme.example\nbuyer,B-2,y@acme.example\n",
+    );
+    let e = d.fails(1, &["resource", "import", f.to_str().unwrap()]);
+    assert_eq!(e["code"], "not_found");
+    assert!(e["message"]
+        .as_str()
+        .unwrap()
+        .contains("line 3: no user \"y@acme.example\""));
+}
+
+#[test]
+fn import_reads_spreadsheet_headers_and_prints_where_it_landed() {
+    let d = acme();
+    let f = d.write(
+        "sheet.csv",
+        &format!(
+            "Resource Type,Resource ID,Owner Email,Notes\nbuyer,B-1,{PAT},vip\nbuyer,B-2,{ANN},\n"
+        ),
+    );
+    let before = last_position(&d);
+    let text = d.ok(&["resource", "import", f.to_str().unwrap()]);
+    assert!(text.contains("Imported 2 resources for 2 owners"), "{text}");
+    assert!(
+        text.contains(&format!("· positions {}–{}", before + 1, before + 2)),
+        "{text}"
+    );
+    // The printed correlation ids (one per owner's command) find the import's events.
+    let ids = text
+        .split("correlation ids ")
+        .nth(1)
+        .and_then(|rest| rest.split(" · ").next())
+        .expect("the correlation ids");
+    let found: String = ids
+        .split(", ")
+        .map(|id| d.json(&["history", "--correlation", id.trim()]).to_string())
+        .collect();
+    assert!(
+        found.contains("buyer:B-1") && found.contains("buyer:B-2"),
+        "{found}"
+    );
+    let f = d.write("upper.csv", &format!("KIND,ID,OWNER\nlead,L-1,{PAT}\n"));
+    let doc = d.json(&["resource", "import", f.to_str().unwrap()]);
+    assert_eq!(doc["imported"], 1);
+    assert_eq!(doc["correlation_ids"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        doc["positions"],
+        serde_json::json!({"first": before + 3, "last": before + 3})
+    );
+}

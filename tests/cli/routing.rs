@@ -5,9 +5,9 @@ use crate::util::*;
 #[test]
 fn duties_are_assigned_and_listed() {
     let d = acme();
-    let doc = d.json(&["duty", "assign", "dealer_trade_contact", PAT]);
+    let doc = d.json(&["duty", "assign", "dealer_trade_contact", PAT, "--new"]);
     assert_eq!(doc["command"], "assign_duty");
-    d.ok(&["duty", "assign", "billing_contact", ANN]);
+    d.ok(&["duty", "assign", "billing_contact", ANN, "--new"]);
     let list = d.json(&["duty", "list"]);
     assert_eq!(list["duties"].as_array().unwrap().len(), 2);
     let text = d.ok(&["duty", "assign", "dealer_trade_contact", BOB]);
@@ -16,10 +16,29 @@ fn duties_are_assigned_and_listed() {
         "{text}"
     );
     assert_eq!(
-        d.fails(1, &["duty", "assign", "Dealer Trade", BOB])["code"],
+        d.fails(1, &["duty", "assign", "Dealer Trade", BOB, "--new"])["code"],
         "invalid_input"
     );
     assert!(d.ok(&["duty", "list"]).contains("billing_contact"));
+}
+
+#[test]
+fn a_duty_name_no_duty_has_takes_new() {
+    // Given a billing contact,
+    let d = acme();
+    d.ok(&["duty", "assign", "billing_contact", ANN, "--new"]);
+    let before = last_position(&d);
+    // when a typo of it is assigned without --new, then it is refused, naming the
+    // duties there are, and nothing is written;
+    let e = d.fails(1, &["duty", "assign", "biling_contact", BOB]);
+    assert_eq!(e["code"], "not_found");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("there are billing_contact"), "{message}");
+    assert!(message.contains("--new"), "{message}");
+    assert_eq!(last_position(&d), before);
+    // and the existing duty changes hands without it.
+    d.ok(&["duty", "assign", "billing_contact", BOB]);
+    assert_eq!(last_position(&d), before + 1);
 }
 
 #[test]

@@ -133,17 +133,7 @@ pub const BOB: &str = "bob@acme.example";
 /// An org "Acme": owner Dana, manager Sam, members Pat (managed by Sam), Ann, Bob.
 pub fn acme() -> Dir {
     let d = Dir::new();
-    d.ok(&[
-        "init",
-        "--org",
-        "Acme",
-        "--owner-email",
-        OWNER,
-        "--owner-first",
-        "Dana",
-        "--owner-last",
-        "Reyes",
-    ]);
+    init_acme(&d);
     d.ok(&[
         "user", "add", "--email", SAM, "--first", "Sam", "--last", "Ortiz", "--role", "manager",
     ]);
@@ -166,6 +156,21 @@ pub fn acme() -> Dir {
         "user", "add", "--email", BOB, "--first", "Bob", "--last", "Diaz",
     ]);
     d
+}
+
+/// `init` of the org "Acme" owned by Dana Reyes, on `d`.
+pub fn init_acme(d: &Dir) {
+    d.ok(&[
+        "init",
+        "--org",
+        "Acme",
+        "--owner-email",
+        OWNER,
+        "--owner-first",
+        "Dana",
+        "--owner-last",
+        "Reyes",
+    ]);
 }
 
 /// `acme()` where Pat owns buyers B-1..B-n.
