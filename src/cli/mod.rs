@@ -72,6 +72,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             addr,
             anchor,
             anchor_every,
+            cors_origins,
         } => serve::run(
             &data_dir(&cli.global),
             *addr,
@@ -79,6 +80,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 file,
                 every: std::time::Duration::from_secs(*anchor_every),
             }),
+            cors_origins,
             &mut out,
         ),
         Cmd::Repair { accept_loss } => repair::run(&data_dir(&cli.global), *accept_loss, &mut out),
