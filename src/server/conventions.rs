@@ -24,8 +24,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::error::RETRY_AFTER_SECONDS;
-use super::metrics::{self, HttpMetrics};
 use super::etag;
+use super::metrics::{self, HttpMetrics};
 
 /// The request id header (the de-facto standard name; no RFC defines one).
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -115,7 +115,9 @@ fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
 /// Checks one `serve --cors-origin` value: `*`, or an origin as browsers send it,
 /// `http(s)://host[:port]` with no path.
 pub fn parse_origin(text: &str) -> Result<HeaderValue, String> {
-    let bad = || format!("{text:?} is not an origin: give `*` or scheme://host[:port], e.g. https://admin.example.com");
+    let bad = || {
+        format!("{text:?} is not an origin: give `*` or scheme://host[:port], e.g. https://admin.example.com")
+    };
     if text == "*" {
         return Ok(HeaderValue::from_static("*"));
     }
@@ -139,7 +141,13 @@ mod tests {
         assert!(parse_origin("https://admin.example.com").is_ok());
         assert!(parse_origin("http://localhost:3000").is_ok());
         assert!(parse_origin("*").is_ok());
-        for bad in ["admin.example.com", "https://a.example/", "https://a.example/x", "ftp://a.example", ""] {
+        for bad in [
+            "admin.example.com",
+            "https://a.example/",
+            "https://a.example/x",
+            "ftp://a.example",
+            "",
+        ] {
             assert!(parse_origin(bad).is_err(), "{bad}");
         }
     }
@@ -154,7 +162,9 @@ mod tests {
             &[],
             HttpMetrics::default(),
         );
-        let request = axum::http::Request::get("/busy").body(Body::empty()).unwrap();
+        let request = axum::http::Request::get("/busy")
+            .body(Body::empty())
+            .unwrap();
         let response = router.oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()[RETRY_AFTER], "5");

@@ -35,9 +35,7 @@ pub(crate) async fn tag(request: Request, next: Next) -> Response {
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if response.status() != StatusCode::OK
-        || !json
-        || response.body().size_hint().exact().is_none()
+    if response.status() != StatusCode::OK || !json || response.body().size_hint().exact().is_none()
     {
         return response;
     }

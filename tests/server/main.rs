@@ -2,7 +2,9 @@
 //! endpoint through `tower::ServiceExt::oneshot` (no socket); the others run a real
 //! server on 127.0.0.1.
 
+mod conventions;
 mod health;
+mod metrics;
 mod router;
 mod seeds;
 mod side_files;
