@@ -5,6 +5,7 @@
 
 mod bulk;
 mod fixture;
+mod http;
 mod rebuild;
 mod rss;
 mod throughput;
@@ -33,6 +34,9 @@ pub enum Scenario {
     Throughput,
     /// Rebuild and start-up on 1,000,000 events.
     Rebuild,
+    /// 64 HTTP clients on loopback against the in-process server, with and without the
+    /// HTTP conventions.
+    Http,
 }
 
 impl BenchConfig {
@@ -118,6 +122,10 @@ pub async fn run(
     if config.runs(Scenario::Rebuild) {
         progress("rebuild and start-up on 1,000,000 events");
         figures.extend(rebuild::run(config, base.path()).await?);
+    }
+    if config.runs(Scenario::Http) {
+        progress("http: 64 clients on loopback, with and without the HTTP conventions");
+        figures.extend(http::run(config, base.path()).await?);
     }
     Ok(BenchReport {
         scale: config.scale,

@@ -1,0 +1,167 @@
+//! The HTTP path, measured (issue 16 §5): the server runs in-process on 127.0.0.1 over a
+//! sled directory, and 64 clients — the benchmark's own load generator, one `reqwest`
+//! client holding up to 64 keep-alive connections — each send one-resource
+//! registrations (`POST /v1/users/{owner}/resources`, a fresh `Idempotency-Key` each) and
+//! wait for each answer. Runs with the HTTP conventions (request ids, compression, ETag,
+//! CORS, HTTP metrics) and without them alternate, a fresh directory each, so a slow
+//! stretch of a shared machine falls on both; the figures are each side's median run.
+//! Server and clients share the benchmark's runtime and the machine's cores, as `wrk`
+//! beside a server would.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::task::JoinSet;
+
+use super::fixture::Fixture;
+use super::{fail, figure, quantile, BenchConfig, BenchError, Figure};
+use crate::server::{self, tokens, ServerOptions};
+use crate::Engine;
+
+const CLIENTS: usize = 64;
+const SCENARIO: &str = "HTTP: 64 clients, registrations";
+/// Runs per side (with and without the conventions), alternating.
+const ROUNDS: usize = 3;
+
+struct Run {
+    commands_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, BenchError> {
+    let per_client = config.scaled(400, 10);
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        for conventions in [true, false] {
+            let dir = base.join(format!("http-{round}-{conventions}"));
+            let run = measure(&dir, conventions, per_client).await?;
+            if conventions { &mut with } else { &mut without }.push(run);
+        }
+    }
+    let (with, without) = (median(with), median(without));
+    // Throughput with the conventions over without: 0.9 or more means they cost at most 10%.
+    let kept = with.commands_per_s / without.commands_per_s;
+    Ok(vec![
+        figure(
+            SCENARIO,
+            "commands/s over HTTP",
+            with.commands_per_s,
+            "cmd/s",
+            ">= 20000 cmd/s",
+            Some(with.commands_per_s >= 20_000.0),
+        ),
+        figure(SCENARIO, "HTTP latency p50", with.p50_ms, "ms", "", None),
+        figure(
+            SCENARIO,
+            "HTTP latency p99",
+            with.p99_ms,
+            "ms",
+            "<= 10 ms",
+            Some(with.p99_ms <= 10.0),
+        ),
+        figure(
+            SCENARIO,
+            "without the HTTP conventions",
+            without.commands_per_s,
+            "cmd/s",
+            "",
+            None,
+        ),
+        figure(
+            SCENARIO,
+            "p99 without the conventions",
+            without.p99_ms,
+            "ms",
+            "",
+            None,
+        ),
+        figure(
+            SCENARIO,
+            "with / without conventions",
+            kept,
+            "x",
+            ">= 0.9x",
+            Some(kept >= 0.9),
+        ),
+    ])
+}
+
+/// The run with the median throughput.
+fn median(mut runs: Vec<Run>) -> Run {
+    runs.sort_by(|a, b| a.commands_per_s.total_cmp(&b.commands_per_s));
+    runs.swap_remove(runs.len() / 2)
+}
+
+/// One server on a fresh directory, `CLIENTS` clients sending `per_client` each.
+async fn measure(dir: &Path, conventions: bool, per_client: u64) -> Result<Run, BenchError> {
+    let fx = Fixture::new(Engine::open(dir).map_err(fail)?, 0).await?;
+    let token = tokens::create(&fx.engine, None, &fx.owner.to_string())
+        .map_err(fail)?
+        .token;
+    let owner = fx.owner;
+    let engine = Arc::try_unwrap(fx.engine).map_err(|_| fail("the engine is still shared"))?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(fail)?;
+    let addr: SocketAddr = listener.local_addr().map_err(fail)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let options = ServerOptions {
+        conventions,
+        ..ServerOptions::default()
+    };
+    let server = tokio::spawn(server::serve_listener(engine, listener, options, async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CLIENTS)
+        .tcp_nodelay(true)
+        .build()
+        .map_err(fail)?;
+    let url = Arc::new(format!("http://{addr}/v1/users/{owner}/resources"));
+    let auth = Arc::new(format!("Bearer {token}"));
+    let started = Instant::now();
+    let mut clients = JoinSet::new();
+    for c in 0..CLIENTS {
+        let (client, url, auth) = (client.clone(), Arc::clone(&url), Arc::clone(&auth));
+        clients.spawn(async move {
+            let mut latencies = Vec::with_capacity(per_client as usize);
+            for i in 0..per_client {
+                let sent = Instant::now();
+                let answer = client
+                    .post(url.as_str())
+                    .header("authorization", auth.as_str())
+                    .header("idempotency-key", format!("bench-{c}-{i}"))
+                    .json(&serde_json::json!({ "resources": [format!("task:c{c}-{i}")] }))
+                    .send()
+                    .await
+                    .map_err(fail)?;
+                let status = answer.status();
+                let body = answer.bytes().await.map_err(fail)?;
+                if !status.is_success() {
+                    return Err(fail(format!(
+                        "{status}: {}",
+                        String::from_utf8_lossy(&body)
+                    )));
+                }
+                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+            }
+            Ok::<_, BenchError>(latencies)
+        });
+    }
+    let mut latencies = Vec::new();
+    while let Some(done) = clients.join_next().await {
+        latencies.extend(done.map_err(fail)??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    drop(client);
+    let _ = stop.send(());
+    server.await.map_err(fail)?.map_err(fail)?;
+    Ok(Run {
+        commands_per_s: latencies.len() as f64 / elapsed,
+        p50_ms: quantile(&mut latencies, 0.50),
+        p99_ms: quantile(&mut latencies, 0.99),
+    })
+}
