@@ -16,7 +16,7 @@ use std::time::Instant;
 use tokio::task::JoinSet;
 
 use super::fixture::Fixture;
-use super::{fail, figure, quantile, BenchConfig, BenchError, Figure};
+use super::{fail, figure, gather, quantile, BenchConfig, BenchError, Figure};
 use crate::server::{self, tokens, ServerOptions};
 use crate::Engine;
 
@@ -151,11 +151,7 @@ async fn measure(dir: &Path, conventions: bool, per_client: u64) -> Result<Run, 
             Ok::<_, BenchError>(latencies)
         });
     }
-    let mut latencies = Vec::new();
-    while let Some(done) = clients.join_next().await {
-        latencies.extend(done.map_err(fail)??);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
+    let (mut latencies, elapsed) = gather(clients, started).await?;
     drop(client);
     let _ = stop.send(());
     server.await.map_err(fail)?.map_err(fail)?;

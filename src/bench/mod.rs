@@ -163,6 +163,19 @@ pub fn table(report: &BenchReport) -> String {
     out
 }
 
+/// Waits for every client; returns all their latencies (ms) and the seconds since
+/// `started`.
+pub(crate) async fn gather(
+    mut clients: tokio::task::JoinSet<Result<Vec<f64>, BenchError>>,
+    started: std::time::Instant,
+) -> Result<(Vec<f64>, f64), BenchError> {
+    let mut latencies = Vec::new();
+    while let Some(done) = clients.join_next().await {
+        latencies.extend(done.map_err(fail)??);
+    }
+    Ok((latencies, started.elapsed().as_secs_f64()))
+}
+
 /// The `q` quantile (0..=1) of `samples` (sorted in place).
 pub(crate) fn quantile(samples: &mut [f64], q: f64) -> f64 {
     if samples.is_empty() {

@@ -130,90 +130,61 @@ async fn readyz_is_503_with_retry_after_once_stopping_and_healthz_stays_up() {
     }
 }
 
+const ADMIN: &str = "https://admin.example.com";
+
+/// A GET of the directory from a page of `origin`.
+async fn from_page(w: &World, origin: &str) -> Response<Body> {
+    let auth = bearer(w);
+    let headers = [("origin", origin), ("authorization", auth.as_str())];
+    raw(&w.app, "GET", "/v1/users", &headers).await
+}
+
+/// A browser's preflight for a POST with a token and an Idempotency-Key.
+async fn preflight(w: &World) -> Response<Body> {
+    let headers = [
+        ("origin", ADMIN),
+        ("access-control-request-method", "POST"),
+        (
+            "access-control-request-headers",
+            "authorization, idempotency-key",
+        ),
+    ];
+    raw(&w.app, "OPTIONS", "/v1/users", &headers).await
+}
+
+fn allowed_origin(response: &Response<Body>) -> Option<&str> {
+    response
+        .headers()
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().unwrap())
+}
+
 #[tokio::test]
 async fn cors_is_off_by_default() {
     let w = world().await;
-    let auth = bearer(&w);
-    let simple = raw(
-        &w.app,
-        "GET",
-        "/v1/users",
-        &[
-            ("origin", "https://admin.example.com"),
-            ("authorization", &auth),
-        ],
-    )
-    .await;
+    let simple = from_page(&w, ADMIN).await;
     assert_eq!(simple.status(), StatusCode::OK);
-    assert!(simple
-        .headers()
-        .get("access-control-allow-origin")
-        .is_none());
-    let preflight = raw(
-        &w.app,
-        "OPTIONS",
-        "/v1/users",
-        &[
-            ("origin", "https://admin.example.com"),
-            ("access-control-request-method", "POST"),
-        ],
-    )
-    .await;
-    assert!(preflight
-        .headers()
-        .get("access-control-allow-origin")
-        .is_none());
+    assert_eq!(allowed_origin(&simple), None);
+    assert_eq!(allowed_origin(&preflight(&w).await), None);
 }
 
 #[tokio::test]
 async fn cors_answers_the_origins_given_and_no_other() {
-    let origin = conventions::parse_origin("https://admin.example.com").unwrap();
     let w = world_with(ServerOptions {
-        cors_origins: vec![origin],
+        cors_origins: vec![conventions::parse_origin(ADMIN).unwrap()],
         ..ServerOptions::default()
     })
     .await;
-    let preflight = raw(
-        &w.app,
-        "OPTIONS",
-        "/v1/users",
-        &[
-            ("origin", "https://admin.example.com"),
-            ("access-control-request-method", "POST"),
-            (
-                "access-control-request-headers",
-                "authorization, idempotency-key",
-            ),
-        ],
-    )
-    .await;
-    assert_eq!(preflight.status(), StatusCode::OK);
-    let headers = preflight.headers();
-    assert_eq!(
-        headers["access-control-allow-origin"],
-        "https://admin.example.com"
-    );
-    assert!(headers["access-control-allow-methods"]
-        .to_str()
-        .unwrap()
-        .contains("POST"));
-    let allowed = headers["access-control-allow-headers"].to_str().unwrap();
+    let asked = preflight(&w).await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    assert_eq!(allowed_origin(&asked), Some(ADMIN));
+    let header = |name: &str| asked.headers()[name].to_str().unwrap().to_owned();
+    assert!(header("access-control-allow-methods").contains("POST"));
+    let allowed = header("access-control-allow-headers");
     assert!(allowed.contains("authorization") && allowed.contains("idempotency-key"));
-    let auth = bearer(&w);
-    let simple = raw(
-        &w.app,
-        "GET",
-        "/v1/users",
-        &[
-            ("origin", "https://admin.example.com"),
-            ("authorization", &auth),
-        ],
-    )
-    .await;
-    assert_eq!(
-        simple.headers()["access-control-allow-origin"],
-        "https://admin.example.com"
-    );
+
+    let simple = from_page(&w, ADMIN).await;
+    assert_eq!(allowed_origin(&simple), Some(ADMIN));
     let exposed = simple.headers()["access-control-expose-headers"]
         .to_str()
         .unwrap();
@@ -221,17 +192,10 @@ async fn cors_answers_the_origins_given_and_no_other() {
         exposed.contains("x-request-id") && exposed.contains("etag"),
         "{exposed}"
     );
-    let stranger = raw(
-        &w.app,
-        "GET",
-        "/v1/users",
-        &[("origin", "https://evil.example"), ("authorization", &auth)],
-    )
-    .await;
-    assert!(stranger
-        .headers()
-        .get("access-control-allow-origin")
-        .is_none());
+    assert_eq!(
+        allowed_origin(&from_page(&w, "https://evil.example").await),
+        None
+    );
 }
 
 #[tokio::test]
