@@ -1,18 +1,20 @@
 //! The HTTP path, measured (issue 16 §5): the server runs in-process on 127.0.0.1 over a
-//! sled directory, and 64 clients — the benchmark's own load generator, one `reqwest`
-//! client holding up to 64 keep-alive connections — each send one-resource
-//! registrations (`POST /v1/users/{owner}/resources`, a fresh `Idempotency-Key` each) and
-//! wait for each answer. Runs with the HTTP conventions (request ids, compression, ETag,
-//! CORS, HTTP metrics) and without them alternate, a fresh directory each, so a slow
-//! stretch of a shared machine falls on both; the figures are each side's median run.
-//! Server and clients share the benchmark's runtime and the machine's cores, as `wrk`
-//! beside a server would.
+//! sled directory, and 64 clients — the benchmark's own load generator, each one HTTP/1.1
+//! keep-alive connection of hyper's bare client, as `wrk` keeps them — send one-resource
+//! registrations (`POST /v1/users/{owner}/resources`, a fresh `Idempotency-Key` each),
+//! each waiting for its answer before the next. Runs with the HTTP conventions (request
+//! ids, compression, ETag, CORS, HTTP metrics) and without them alternate, a fresh
+//! directory each, so a slow stretch of a shared machine falls on both; the figures are
+//! each side's median run. Server and clients share the benchmark's runtime and the
+//! machine's cores, as `wrk` beside a server would.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
 use tokio::task::JoinSet;
 
 use super::fixture::Fixture;
@@ -115,44 +117,15 @@ async fn measure(dir: &Path, conventions: bool, per_client: u64) -> Result<Run, 
     let server = tokio::spawn(server::serve_listener(engine, listener, options, async {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(CLIENTS)
-        .tcp_nodelay(true)
-        .build()
-        .map_err(fail)?;
-    let url = Arc::new(format!("http://{addr}/v1/users/{owner}/resources"));
-    let auth = Arc::new(format!("Bearer {token}"));
+    let path = format!("/v1/users/{owner}/resources");
+    let auth = format!("Bearer {token}");
     let started = Instant::now();
     let mut clients = JoinSet::new();
     for c in 0..CLIENTS {
-        let (client, url, auth) = (client.clone(), Arc::clone(&url), Arc::clone(&auth));
-        clients.spawn(async move {
-            let mut latencies = Vec::with_capacity(per_client as usize);
-            for i in 0..per_client {
-                let sent = Instant::now();
-                let answer = client
-                    .post(url.as_str())
-                    .header("authorization", auth.as_str())
-                    .header("idempotency-key", format!("bench-{c}-{i}"))
-                    .json(&serde_json::json!({ "resources": [format!("task:c{c}-{i}")] }))
-                    .send()
-                    .await
-                    .map_err(fail)?;
-                let status = answer.status();
-                let body = answer.bytes().await.map_err(fail)?;
-                if !status.is_success() {
-                    return Err(fail(format!(
-                        "{status}: {}",
-                        String::from_utf8_lossy(&body)
-                    )));
-                }
-                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
-            }
-            Ok::<_, BenchError>(latencies)
-        });
+        let (path, auth) = (path.clone(), auth.clone());
+        clients.spawn(async move { client(addr, c, &path, &auth, per_client).await });
     }
     let (mut latencies, elapsed) = gather(clients, started).await?;
-    drop(client);
     let _ = stop.send(());
     server.await.map_err(fail)?.map_err(fail)?;
     Ok(Run {
@@ -160,4 +133,45 @@ async fn measure(dir: &Path, conventions: bool, per_client: u64) -> Result<Run, 
         p50_ms: quantile(&mut latencies, 0.50),
         p99_ms: quantile(&mut latencies, 0.99),
     })
+}
+
+/// One client: a keep-alive connection to `addr` sending `count` registrations one
+/// after another; returns each one's latency (ms). Any answer but 2xx fails the run.
+async fn client(
+    addr: SocketAddr,
+    c: usize,
+    path: &str,
+    auth: &str,
+    count: u64,
+) -> Result<Vec<f64>, BenchError> {
+    let stream = tokio::net::TcpStream::connect(addr).await.map_err(fail)?;
+    stream.set_nodelay(true).map_err(fail)?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(fail)?;
+    tokio::spawn(connection);
+    let mut latencies = Vec::with_capacity(count as usize);
+    for i in 0..count {
+        let body = format!(r#"{{"resources":["task:c{c}-{i}"]}}"#);
+        let request = hyper::Request::post(path)
+            .header("host", addr.to_string())
+            .header("authorization", auth)
+            .header("content-type", "application/json")
+            .header("idempotency-key", format!("bench-{c}-{i}"))
+            .body(Full::new(Bytes::from(body)))
+            .map_err(fail)?;
+        let sent = Instant::now();
+        let answer = sender.send_request(request).await.map_err(fail)?;
+        let status = answer.status();
+        let body = answer.into_body().collect().await.map_err(fail)?.to_bytes();
+        if !status.is_success() {
+            return Err(fail(format!(
+                "{status}: {}",
+                String::from_utf8_lossy(&body)
+            )));
+        }
+        latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(latencies)
 }
