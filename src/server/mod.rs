@@ -228,7 +228,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(options.body_limit))
         .with_state(state.clone());
     let router = if options.conventions {
-        conventions::inner(router, &options.cors_origins, state.0.metrics.http.clone())
+        conventions::metrics(router, state.0.metrics.http.clone())
     } else {
         router
     };
@@ -242,7 +242,7 @@ pub fn app(state: AppState) -> Router {
             .on_failure(()),
     );
     if options.conventions {
-        conventions::request_id(router)
+        conventions::around(router, &options.cors_origins)
     } else {
         router
     }
