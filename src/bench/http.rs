@@ -48,6 +48,11 @@ pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, Bench
         }
     }
     let (with, without) = (median(with), median(without));
+    let requests = config.scaled(100_000, 1_000);
+    let layer_us = [
+        router_cpu_us(true, requests).await,
+        router_cpu_us(false, requests).await,
+    ];
     // Throughput with the conventions over without: 0.9 or more means they cost at most
     // 10%. The CPU per command says the same without the other processes' noise.
     let kept = ratio(with.commands_per_s, without.commands_per_s);
@@ -102,6 +107,22 @@ pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, Bench
             "x",
             "<= 1.1x",
             Some(cpu <= 1.1),
+        ),
+        figure(
+            SCENARIO,
+            "router alone, CPU per request",
+            layer_us[0],
+            "µs",
+            "",
+            None,
+        ),
+        figure(
+            SCENARIO,
+            "router alone, without",
+            layer_us[1],
+            "µs",
+            "",
+            None,
         ),
         figure(
             SCENARIO,
@@ -209,4 +230,33 @@ async fn client(
         latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
     }
     Ok(latencies)
+}
+
+/// CPU per request of the router alone (no socket, no engine work): `count` POSTs of a
+/// registration with an unknown token, answered 401 by the token check, so what differs
+/// with `conventions` is only their layers.
+async fn router_cpu_us(conventions: bool, count: u64) -> f64 {
+    use tower::ServiceExt;
+    let Ok(state) = server::AppState::with_options(
+        Arc::new(Engine::in_memory()),
+        ServerOptions {
+            conventions,
+            ..ServerOptions::default()
+        },
+    ) else {
+        return 0.0;
+    };
+    let app = server::app(state);
+    let before = rss::cpu_seconds().unwrap_or(0.0);
+    for i in 0..count {
+        let request = axum::http::Request::post("/v1/users/u@bench.example/resources")
+            .header("authorization", "Bearer ofb_unknown")
+            .header("content-type", "application/json")
+            .header("idempotency-key", format!("k-{i}"))
+            .body(axum::body::Body::from(r#"{"resources":["task:x-1"]}"#))
+            .expect("a valid request");
+        let Ok(answer) = app.clone().oneshot(request).await;
+        let _ = axum::body::to_bytes(answer.into_body(), usize::MAX).await;
+    }
+    (rss::cpu_seconds().unwrap_or(0.0) - before) * 1e6 / count as f64
 }
