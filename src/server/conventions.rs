@@ -38,9 +38,9 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 ///
 /// Outside routing, not through `Router::layer`: a layer added there wraps every route
 /// in a box of its own, and axum clones and drops the whole stack of boxes for each
-/// request — with these seven that cost ~20 % more CPU per command (`bench --only
-/// http`). Around the router they are plain structs cloned once per request. The HTTP
-/// metrics need the matched route template, so they stay inside ([`super::app`]).
+/// request (the largest cost of these layers in a profile of `bench --only http`).
+/// Around the router they are plain structs cloned once per request. The HTTP metrics
+/// need the matched route template, so they stay inside ([`super::app`]).
 pub(crate) fn around(router: Router, cors_origins: &[HeaderValue]) -> Router {
     let service = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

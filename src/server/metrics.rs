@@ -171,8 +171,9 @@ fn gauges(engine: &Engine) -> Registry {
     registry
 }
 
-/// Middleware: counts each request by method, route template and status, and observes
-/// its latency. Written here rather than taken from a crate (`axum-prometheus`) because
+/// Middleware: counts each request by method, route template and status (as the route
+/// answered it: a `304` of the ETag layer outside counts as the `200` it replaced), and
+/// observes its latency. Written here rather than taken from a crate (`axum-prometheus`) because
 /// those record into a process-wide recorder, while each server (each test's included)
 /// keeps its own registry beside its own engine.
 pub(crate) async fn record(
