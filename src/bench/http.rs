@@ -32,9 +32,6 @@ struct Run {
     commands_per_s: f64,
     p50_ms: f64,
     p99_ms: f64,
-    /// CPU time of the whole process (server and clients) per command, in µs: what a
-    /// layer costs shows here even when other processes take the machine's cores.
-    cpu_us: f64,
 }
 
 pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, BenchError> {
@@ -54,9 +51,9 @@ pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, Bench
         router_cpu_us(false, requests).await,
     ];
     // Throughput with the conventions over without: 0.9 or more means they cost at most
-    // 10%. The CPU per command says the same without the other processes' noise.
+    // 10%. Other processes' load moves it by as much; the router alone (below) measures
+    // the layers' own CPU without that noise.
     let kept = ratio(with.commands_per_s, without.commands_per_s);
-    let cpu = ratio(with.cpu_us, without.cpu_us);
     Ok(vec![
         figure(
             SCENARIO,
@@ -91,23 +88,6 @@ pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, Bench
             "",
             None,
         ),
-        figure(SCENARIO, "CPU per command", with.cpu_us, "µs", "", None),
-        figure(
-            SCENARIO,
-            "CPU per command without",
-            without.cpu_us,
-            "µs",
-            "",
-            None,
-        ),
-        figure(
-            SCENARIO,
-            "CPU with / without",
-            cpu,
-            "x",
-            "<= 1.1x",
-            Some(cpu <= 1.1),
-        ),
         figure(
             SCENARIO,
             "router alone, CPU per request",
@@ -135,7 +115,7 @@ pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, Bench
     ])
 }
 
-/// `a / b`, or 1 when `b` is 0 (a tiny run can measure no CPU tick at all).
+/// `a / b`, or 1 when `b` is 0.
 fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 {
         a / b
@@ -172,7 +152,6 @@ async fn measure(dir: &Path, conventions: bool, per_client: u64) -> Result<Run, 
     }));
     let path = format!("/v1/users/{owner}/resources");
     let auth = format!("Bearer {token}");
-    let cpu_before = rss::cpu_seconds().unwrap_or(0.0);
     let started = Instant::now();
     let mut clients = JoinSet::new();
     for c in 0..CLIENTS {
@@ -180,14 +159,12 @@ async fn measure(dir: &Path, conventions: bool, per_client: u64) -> Result<Run, 
         clients.spawn(async move { client(addr, c, &path, &auth, per_client).await });
     }
     let (mut latencies, elapsed) = gather(clients, started).await?;
-    let cpu = rss::cpu_seconds().unwrap_or(0.0) - cpu_before;
     let _ = stop.send(());
     server.await.map_err(fail)?.map_err(fail)?;
     Ok(Run {
         commands_per_s: latencies.len() as f64 / elapsed,
         p50_ms: quantile(&mut latencies, 0.50),
         p99_ms: quantile(&mut latencies, 0.99),
-        cpu_us: cpu * 1e6 / latencies.len().max(1) as f64,
     })
 }
 
