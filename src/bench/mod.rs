@@ -5,6 +5,7 @@
 
 mod bulk;
 mod fixture;
+mod http;
 mod rebuild;
 mod rss;
 mod throughput;
@@ -33,6 +34,9 @@ pub enum Scenario {
     Throughput,
     /// Rebuild and start-up on 1,000,000 events.
     Rebuild,
+    /// 64 HTTP clients on loopback against the in-process server, with and without the
+    /// HTTP conventions.
+    Http,
 }
 
 impl BenchConfig {
@@ -119,6 +123,10 @@ pub async fn run(
         progress("rebuild and start-up on 1,000,000 events");
         figures.extend(rebuild::run(config, base.path()).await?);
     }
+    if config.runs(Scenario::Http) {
+        progress("http: 64 clients on loopback, with and without the HTTP conventions");
+        figures.extend(http::run(config, base.path()).await?);
+    }
     Ok(BenchReport {
         scale: config.scale,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -153,6 +161,19 @@ pub fn table(report: &BenchReport) -> String {
         ));
     }
     out
+}
+
+/// Waits for every client; returns all their latencies (ms) and the seconds since
+/// `started`.
+pub(crate) async fn gather(
+    mut clients: tokio::task::JoinSet<Result<Vec<f64>, BenchError>>,
+    started: std::time::Instant,
+) -> Result<(Vec<f64>, f64), BenchError> {
+    let mut latencies = Vec::new();
+    while let Some(done) = clients.join_next().await {
+        latencies.extend(done.map_err(fail)??);
+    }
+    Ok((latencies, started.elapsed().as_secs_f64()))
 }
 
 /// The `q` quantile (0..=1) of `samples` (sorted in place).

@@ -9,7 +9,7 @@ use std::time::Instant;
 use tokio::task::JoinSet;
 
 use super::fixture::{keys, Fixture};
-use super::{fail, figure, quantile, BenchConfig, BenchError, Figure};
+use super::{fail, figure, gather, quantile, BenchConfig, BenchError, Figure};
 use crate::domain::Command;
 use crate::engine::Options;
 use crate::Engine;
@@ -116,11 +116,7 @@ async fn measure(dir: &Path, options: Options, per_client: u64) -> Result<Run, B
             Ok::<_, BenchError>(latencies)
         });
     }
-    let mut latencies = Vec::new();
-    while let Some(done) = clients.join_next().await {
-        latencies.extend(done.map_err(fail)??);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
+    let (mut latencies, elapsed) = gather(clients, started).await?;
     let after = fx.engine.stats();
     let commands = (after.commands - before.commands) as f64;
     Ok(Run {

@@ -283,6 +283,10 @@ pub enum Cmd {
         /// Seconds between two anchor lines.
         #[arg(long, default_value_t = 60, value_name = "SECS", requires = "anchor", value_parser = clap::value_parser!(u64).range(1..))]
         anchor_every: u64,
+        /// Let browser pages from ORIGIN (`https://host[:port]`, or `*` for any) call the
+        /// API (CORS); repeat for several. Without it, no CORS headers are sent.
+        #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = crate::server::conventions::parse_origin)]
+        cors_origins: Vec<axum::http::HeaderValue>,
     },
     /// API tokens for the server: create (printed once), list, revoke.
     #[command(subcommand)]

@@ -88,6 +88,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             addr,
             anchor,
             anchor_every,
+            cors_origins,
         } => serve::run(
             &existing_data_dir(&cli.global)?,
             *addr,
@@ -95,6 +96,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 file,
                 every: std::time::Duration::from_secs(*anchor_every),
             }),
+            cors_origins,
             &mut out,
         ),
         Cmd::Repair { accept_loss } => {

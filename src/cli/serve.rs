@@ -1,4 +1,5 @@
-//! `offboard serve [--addr ADDR] [--anchor FILE [--anchor-every SECS]]`: opens the data
+//! `offboard serve [--addr ADDR] [--anchor FILE [--anchor-every SECS]] [--cors-origin
+//! ORIGIN]...`: opens the data
 //! directory, listens, announces the address it listens on (port 0 picks a free one), and
 //! serves the HTTP API until SIGINT or SIGTERM; then it stops gracefully and releases the
 //! directory. A directory another process holds, or an address in use, is a storage error
@@ -30,11 +31,13 @@ pub struct Anchor<'a> {
     pub every: Duration,
 }
 
-/// Runs the server on `dir` until a shutdown signal.
+/// Runs the server on `dir` until a shutdown signal; browsers from `cors_origins` (each
+/// checked by `conventions::parse_origin`) may call it.
 pub fn run(
     dir: &Path,
     addr: SocketAddr,
     anchor: Option<Anchor<'_>>,
+    cors_origins: &[axum::http::HeaderValue],
     out: &mut Output,
 ) -> Result<(), CliError> {
     server::init_tracing();
@@ -71,7 +74,10 @@ pub fn run(
         .block_on(server::serve_listener(
             engine,
             listener,
-            ServerOptions::default(),
+            ServerOptions {
+                cors_origins: cors_origins.to_vec(),
+                ..ServerOptions::default()
+            },
             server::shutdown_signal(),
         ))
         .map_err(serve_error);

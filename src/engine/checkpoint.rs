@@ -12,6 +12,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use offboard_projections::State;
 use serde::Serialize;
@@ -120,6 +121,9 @@ pub struct Checkpoints {
     /// of a large state takes most of a second).
     last: AtomicU64,
     saving: Mutex<()>,
+    /// When the last checkpoint was saved or loaded (its own lock: a scrape of the
+    /// checkpoint's age must not wait for a save).
+    saved_at: Mutex<Instant>,
 }
 
 impl Checkpoints {
@@ -128,6 +132,7 @@ impl Checkpoints {
         Self {
             last: AtomicU64::new(loaded_at),
             saving: Mutex::new(()),
+            saved_at: Mutex::new(Instant::now()),
         }
     }
 
@@ -152,7 +157,17 @@ impl Checkpoints {
         }
         save(store, vault, state)?;
         self.last.fetch_max(state.position(), Ordering::AcqRel);
+        *self.saved_at.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
         Ok(())
+    }
+
+    /// Time since the last checkpoint was saved, or loaded when the engine opened
+    /// (`offboard_checkpoint_age_seconds`).
+    pub fn age(&self) -> Duration {
+        self.saved_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .elapsed()
     }
 }
 

@@ -19,6 +19,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
+use std::time::Instant;
 
 use offboard_events::UserId;
 use tokio::sync::mpsc::UnboundedSender;
@@ -26,6 +27,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::append::{AppendError, Appended};
 use super::health::{Health, Refusal};
+use super::metrics::EngineMetrics;
 use super::patience::Patient;
 use super::writer::WriterStats;
 use crate::privacy::KeyVault;
@@ -141,6 +143,7 @@ pub(crate) struct Syncer {
     pub store: Arc<dyn LogStore>,
     pub vault: Arc<KeyVault>,
     pub stats: Arc<WriterStats>,
+    pub metrics: Arc<EngineMetrics>,
     pub committed: watch::Sender<u64>,
     pub written: Receiver<Written>,
     pub outcomes: UnboundedSender<Outcome>,
@@ -160,9 +163,14 @@ impl Syncer {
             let needs_sync = round
                 .iter()
                 .any(|(g, written)| written.is_ok() && !g.batch.commands.is_empty());
+            let commands = round
+                .iter()
+                .filter(|(_, written)| written.is_ok())
+                .map(|(g, _)| g.replies.iter().filter(|(_, r)| r.is_ok()).count())
+                .sum();
             let synced = match &broken {
                 Some(why) => Err(why.clone()),
-                None if needs_sync => self.sync().inspect_err(|why| {
+                None if needs_sync => self.sync(commands).inspect_err(|why| {
                     broken = Some(why.clone());
                     self.health.refuse(Refusal::storage(why.clone()));
                 }),
@@ -183,11 +191,13 @@ impl Syncer {
         }
     }
 
-    /// One flush for the round, on the patient thread.
-    fn sync(&mut self) -> Result<(), String> {
+    /// One flush for the round's `commands`, on the patient thread.
+    fn sync(&mut self, commands: usize) -> Result<(), String> {
         let store = Arc::clone(&self.store);
+        let started = Instant::now();
         match self.patient.run("flushing the log", move || store.sync()) {
             Ok(Ok(())) => {
+                self.metrics.flushed(started.elapsed(), commands);
                 self.stats.flushes.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }

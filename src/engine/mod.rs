@@ -10,6 +10,7 @@ mod committer;
 mod damage_scan;
 mod health;
 mod history;
+pub mod metrics;
 mod patience;
 mod replay;
 mod shared_state;
@@ -20,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLockReadGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use offboard_events::canonical::{sha256_hex, write_canonical};
@@ -46,6 +47,7 @@ use crate::privacy::{erasure, key_check, KeyVault};
 use crate::store::{CheckpointDir, DirLock, LogStore, MemoryLog, SledLog, StoreError};
 use committer::{Committer, Syncer};
 use health::Health;
+use metrics::EngineMetrics;
 use patience::Patient;
 use shared_state::SharedState;
 use writer::{Decision, Job, Writer};
@@ -113,6 +115,7 @@ pub struct Engine {
     state: Arc<SharedState>,
     clock: Arc<dyn Clock>,
     stats: Arc<WriterStats>,
+    metrics: Arc<EngineMetrics>,
     committed: watch::Receiver<u64>,
     recovery: Recovery,
     vault: Arc<KeyVault>,
@@ -272,6 +275,7 @@ impl Engine {
         };
         let state = Arc::new(SharedState::new(state));
         let stats = Arc::new(WriterStats::default());
+        let metrics = Arc::new(EngineMetrics::default());
         let (committed_tx, committed) = watch::channel(head.last_position);
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let (to_committer, groups) = std::sync::mpsc::sync_channel(writer::MAX_IN_FLIGHT);
@@ -293,6 +297,7 @@ impl Engine {
             store: Arc::clone(&store),
             vault: Arc::clone(&vault),
             stats: Arc::clone(&stats),
+            metrics: Arc::clone(&metrics),
             committed: committed_tx,
             written,
             outcomes: outcomes_tx,
@@ -348,6 +353,7 @@ impl Engine {
             state,
             clock,
             stats,
+            metrics,
             committed,
             recovery,
             vault,
@@ -374,6 +380,7 @@ impl Engine {
                 "an append needs at least one event".to_owned(),
             ));
         }
+        let started = Instant::now();
         let fingerprint = fingerprint(&json!({
             "kind": "append",
             "org_id": request.meta.org_id,
@@ -385,13 +392,16 @@ impl Engine {
             "events": request.events.iter().map(|e| json!([e.event_type(), e])).collect::<Vec<_>>(),
         }));
         let events = request.events;
-        self.submit(
-            request.meta,
-            request.expected,
-            fingerprint,
-            Box::new(move |_, _| Ok(events)),
-        )
-        .await
+        let result = self
+            .submit(
+                request.meta,
+                request.expected,
+                fingerprint,
+                Box::new(move |_, _| Ok(events)),
+            )
+            .await;
+        self.metrics.answered("append", &result, started.elapsed());
+        result
     }
 
     /// Decides `command` against the current state and appends its events atomically.
@@ -415,7 +425,8 @@ impl Engine {
         expected: Vec<(StreamId, ExpectedVersion)>,
         command: Command,
     ) -> Result<Appended, AppendError> {
-        let fingerprint = fingerprint(&json!({
+        let started = Instant::now();
+        let payload = json!({
             "kind": "command",
             "org_id": meta.org_id,
             "actor": meta.actor,
@@ -424,7 +435,13 @@ impl Engine {
             "causation_id": meta.causation_id,
             "expected": expected,
             "command": command,
-        }));
+        });
+        // The type tag for the metrics, from the JSON the fingerprint needs anyway.
+        let name = payload["command"]["type"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_owned();
+        let fingerprint = fingerprint(&payload);
         let base = Context {
             org_id: meta.org_id,
             actor: meta.actor.clone(),
@@ -438,7 +455,9 @@ impl Engine {
             let ctx = Context { now, ..base };
             domain::decide(state, &ctx, &command).map_err(AppendError::Rejected)
         });
-        self.submit(meta, expected, fingerprint, decide).await
+        let result = self.submit(meta, expected, fingerprint, decide).await;
+        self.metrics.answered(&name, &result, started.elapsed());
+        result
     }
 
     /// The events of the offboarding a restore or revert compensates: history is
@@ -556,6 +575,22 @@ impl Engine {
             }
         }
         read
+    }
+
+    /// The engine's metric handles (`GET /metrics` registers them).
+    pub fn metrics(&self) -> &EngineMetrics {
+        &self.metrics
+    }
+
+    /// The position of the last checkpoint saved or loaded, and the time since.
+    pub fn checkpoint(&self) -> (u64, Duration) {
+        (self.checkpoints.last(), self.checkpoints.age())
+    }
+
+    /// Whether the writer thread is still running (it stops at shutdown, or if it
+    /// panicked): commands are answered only while it is.
+    pub fn writer_running(&self) -> bool {
+        self.writer.as_ref().is_some_and(|w| !w.is_finished())
     }
 
     /// The last durable position (0 for an empty log).

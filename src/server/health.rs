@@ -1,10 +1,12 @@
-//! `/livez` and `/readyz`, unauthenticated, for load balancers and orchestrators.
+//! `/healthz`, `/livez` and `/readyz`, unauthenticated, for load balancers and
+//! orchestrators.
 //!
-//! `/livez` answers 200 while the process serves HTTP at all. `/readyz` answers 200 while
-//! the engine accepts writes, and 503 with the error body — a stable code (`unavailable`:
-//! storage failed and what the log holds is known only after a restart; `log_corrupt`: a
-//! read met a damaged log; `shutting_down`) and the reason — once it refuses them. Reads
-//! keep answering either way.
+//! `/healthz` and `/livez` (the same check under the two usual names) answer 200 while
+//! the process serves HTTP at all. `/readyz` answers 200 while the log is open, the
+//! writer runs and the engine accepts writes, and 503 with the error body — a stable code
+//! (`unavailable`: storage failed and what the log holds is known only after a restart,
+//! or the writer stopped; `log_corrupt`: a read met a damaged log; `shutting_down`) and
+//! the reason — once it does not. Reads keep answering either way.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,11 +17,16 @@ use serde_json::json;
 
 use super::{ApiError, AppState};
 
-/// The two routes, outside `/v1` and its token check.
+/// The three routes, outside `/v1` and its token check.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/livez", get(|| async { Json(json!({ "live": true })) }))
+        .route("/healthz", get(live))
+        .route("/livez", get(live))
         .route("/readyz", get(ready))
+}
+
+async fn live() -> Json<serde_json::Value> {
+    Json(json!({ "live": true }))
 }
 
 async fn ready(State(state): State<AppState>) -> Response {
@@ -28,6 +35,14 @@ async fn ready(State(state): State<AppState>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting_down",
             "the server is stopping",
+        )
+        .into_response();
+    }
+    if !state.engine().writer_running() {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "not accepting writes: the writer has stopped",
         )
         .into_response();
     }

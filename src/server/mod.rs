@@ -3,8 +3,10 @@
 //! downstream systems talk to it.
 //!
 //! - [`app`] builds the router (every `/v1` endpoint, the OpenAPI document generated from
-//!   the handlers' types, body limit, one log line per request); tests drive it with
-//!   `tower::ServiceExt::oneshot`, no socket needed.
+//!   the handlers' types, the operations endpoints `/healthz`, `/livez`, `/readyz` and
+//!   `/metrics`, body limit, one log line per request, the HTTP conventions of
+//!   `conventions.rs`); tests drive it with `tower::ServiceExt::oneshot`, no socket
+//!   needed.
 //! - [`serve`] / [`serve_listener`] run it until a shutdown future completes, then stop
 //!   gracefully: event streams end, in-flight commands get their answers, the writer
 //!   finishes its group and the engine closes.
@@ -18,11 +20,14 @@ mod command_docs;
 pub mod command_routes;
 mod commands;
 pub mod consumers;
+pub mod conventions;
 mod created;
 mod error;
+mod etag;
 mod extract;
 mod health;
 mod listings;
+mod metrics;
 mod openapi;
 mod pages;
 mod queries;
@@ -63,16 +68,25 @@ use tokens::TokenCache;
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 /// Tunables of one server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerOptions {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Origins browsers may call the API from (CORS), each `scheme://host[:port]` or `*`
+    /// (see [`conventions::parse_origin`]); empty (the default): no CORS headers.
+    pub cors_origins: Vec<HeaderValue>,
+    /// The HTTP conventions (request ids, compression, ETag, the 401/429/503 headers,
+    /// CORS, HTTP metrics); `true` by default. `false` only to measure what they cost
+    /// (`offboard bench --only http`).
+    pub conventions: bool,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             body_limit: DEFAULT_BODY_LIMIT,
+            cors_origins: Vec::new(),
+            conventions: true,
         }
     }
 }
@@ -90,6 +104,7 @@ struct Inner {
     /// `true` once the server is stopping: event streams end.
     stop: watch::Sender<bool>,
     options: ServerOptions,
+    metrics: metrics::ServerMetrics,
 }
 
 impl AppState {
@@ -100,7 +115,9 @@ impl AppState {
 
     pub fn with_options(engine: Arc<Engine>, options: ServerOptions) -> Result<Self, StoreError> {
         let tokens = TokenCache::load(engine.store().as_ref())?;
+        let metrics = metrics::ServerMetrics::new(&engine);
         Ok(Self(Arc::new(Inner {
+            metrics,
             engine,
             tokens,
             acks: Mutex::new(()),
@@ -204,14 +221,15 @@ fn build() -> (Router<AppState>, OpenApi) {
     (router, api)
 }
 
-/// The router: every `/v1` endpoint, `/v1/openapi.json`, `/livez` and `/readyz` (no
-/// token needed for those three), JSON 404s, the body limit (413) and one `tracing`
-/// line per request.
+/// The router: every `/v1` endpoint, `/v1/openapi.json`, the operations endpoints
+/// `/healthz`, `/livez`, `/readyz` and `/metrics` (no token needed for those five),
+/// JSON 404s, the body limit (413), one `tracing` line per request, and the HTTP
+/// conventions of [`conventions`] (unless [`ServerOptions::conventions`] is off).
 pub fn app(state: AppState) -> Router {
     let (router, api) = build();
     let document = serde_json::to_vec_pretty(&document(&api)).expect("JSON serializes");
-    let limit = state.0.options.body_limit;
-    router
+    let options = state.0.options.clone();
+    let router = router
         .route(
             "/v1/openapi.json",
             get(move || async move {
@@ -225,18 +243,29 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .merge(health::routes())
+        .merge(metrics::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /v1/openapi.json") })
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_request(())
-                .on_response(request_done)
-                .on_body_chunk(())
-                .on_eos(())
-                .on_failure(()),
-        )
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(options.body_limit))
+        .with_state(state.clone());
+    let router = if options.conventions {
+        conventions::metrics(router, state.0.metrics.http.clone())
+    } else {
+        router
+    };
+    let router = router.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(request_span)
+            .on_request(())
+            .on_response(request_done)
+            .on_body_chunk(())
+            .on_eos(())
+            .on_failure(()),
+    );
+    if options.conventions {
+        conventions::around(router, &options.cors_origins)
+    } else {
+        router
+    }
 }
 
 /// One line per request: method, route template (never the raw path, which may hold an
@@ -246,10 +275,16 @@ fn request_span(request: &Request) -> Span {
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str);
+    let request_id = request
+        .headers()
+        .get(&conventions::REQUEST_ID)
+        .and_then(|id| id.to_str().ok())
+        .unwrap_or("");
     tracing::info_span!(
         "request",
         method = %request.method(),
         route = %route,
+        request_id = %request_id,
         principal = tracing::field::Empty,
     )
 }

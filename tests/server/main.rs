@@ -3,7 +3,9 @@
 //! server on 127.0.0.1.
 
 mod backup;
+mod conventions;
 mod health;
+mod metrics;
 mod pages;
 mod router;
 mod seeds;

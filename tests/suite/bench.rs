@@ -34,6 +34,8 @@ async fn every_scenario_runs_and_reports_its_figures() {
         "rebuild all projections",
         "bound: scan + deserialize",
         "start-up to first query",
+        "commands/s over HTTP",
+        "with / without conventions",
     ] {
         assert!(
             names.contains(&expected),
