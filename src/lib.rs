@@ -18,6 +18,7 @@ pub mod integrity;
 pub mod privacy;
 pub mod server;
 pub mod store;
+pub mod webhooks;
 
 pub use engine::{
     AppendError, AppendRequest, Appended, CommandMeta, Engine, ExpectedVersion, ReadError,

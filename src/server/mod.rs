@@ -27,6 +27,7 @@ mod stream;
 mod token_api;
 pub mod tokens;
 mod views;
+mod webhooks;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -61,12 +62,15 @@ pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;
 pub struct ServerOptions {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// How webhooks are delivered and which URLs they may reach.
+    pub webhooks: crate::webhooks::WebhookOptions,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
         Self {
             body_limit: DEFAULT_BODY_LIMIT,
+            webhooks: crate::webhooks::WebhookOptions::default(),
         }
     }
 }
@@ -84,6 +88,7 @@ struct Inner {
     /// `true` once the server is stopping: event streams end.
     stop: watch::Sender<bool>,
     options: ServerOptions,
+    webhooks: Arc<crate::webhooks::Hub>,
 }
 
 impl AppState {
@@ -94,7 +99,9 @@ impl AppState {
 
     pub fn with_options(engine: Arc<Engine>, options: ServerOptions) -> Result<Self, StoreError> {
         let tokens = TokenCache::load(engine.store().as_ref())?;
+        let webhooks = Arc::new(crate::webhooks::Hub::load(Arc::clone(engine.store()))?);
         Ok(Self(Arc::new(Inner {
+            webhooks,
             engine,
             tokens,
             acks: Mutex::new(()),
@@ -122,6 +129,15 @@ impl AppState {
 
     pub(crate) fn tokens(&self) -> &TokenCache {
         &self.0.tokens
+    }
+
+    /// The webhook subscriptions (shared with the delivery tasks).
+    pub fn webhooks(&self) -> &Arc<crate::webhooks::Hub> {
+        &self.0.webhooks
+    }
+
+    pub(crate) fn options(&self) -> &ServerOptions {
+        &self.0.options
     }
 
     pub(crate) fn ack_lock(&self) -> MutexGuard<'_, ()> {
@@ -180,6 +196,7 @@ fn build() -> (Router<AppState>, OpenApi) {
         .merge(listings::routes())
         .merge(stream::routes())
         .merge(token_api::routes())
+        .merge(webhooks::routes())
         .finish_api_with(&mut api, |doc| {
             doc.security_scheme(
                 "bearer",

@@ -72,6 +72,12 @@ pub async fn serve_listener(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "offboard server listening");
     }
+    let deliveries = crate::webhooks::Deliveries::start(
+        Arc::clone(&engine),
+        Arc::clone(state.webhooks()),
+        options.webhooks,
+    )
+    .map_err(ServeError::Io)?;
     let stopping = state.clone();
     let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
@@ -81,6 +87,7 @@ pub async fn serve_listener(
         })
         .await
         .map_err(|e| ServeError::Io(e.to_string()));
+    deliveries.stop().await;
     close(engine).await;
     tracing::info!("offboard server stopped");
     served
