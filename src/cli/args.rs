@@ -220,7 +220,12 @@ pub enum Cmd {
         /// Seconds between two anchor lines.
         #[arg(long, default_value_t = 60, value_name = "SECS", requires = "anchor", value_parser = clap::value_parser!(u64).range(1..))]
         anchor_every: u64,
+        #[command(flatten)]
+        webhooks: super::webhooks::DeliveryFlags,
     },
+    /// Webhook subscriptions: signed, ordered, at-least-once delivery of the org's events.
+    #[command(subcommand)]
+    Webhook(super::webhooks::WebhookCmd),
     /// API tokens for the server: create (printed once), list, revoke.
     #[command(subcommand)]
     Token(TokenCmd),

@@ -35,6 +35,7 @@ mod serve;
 mod setup;
 mod tokens;
 mod users;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 
@@ -72,6 +73,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             addr,
             anchor,
             anchor_every,
+            webhooks,
         } => serve::run(
             &data_dir(&cli.global),
             *addr,
@@ -79,6 +81,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 file,
                 every: std::time::Duration::from_secs(*anchor_every),
             }),
+            webhooks.options(),
             &mut out,
         ),
         Cmd::Repair { accept_loss } => repair::run(&data_dir(&cli.global), *accept_loss, &mut out),
@@ -254,6 +257,7 @@ pub fn dispatch<'a>(
             Cmd::Serve { .. } => Err(CliError::usage("serve opens its own data directory")),
             Cmd::Repair { .. } => Err(CliError::usage("repair opens its own data directory")),
             Cmd::Token(c) => tokens::token(cx, c),
+            Cmd::Webhook(c) => webhooks::webhook(cx, c),
         }
     }
 }

@@ -35,6 +35,7 @@ pub fn run(
     dir: &Path,
     addr: SocketAddr,
     anchor: Option<Anchor<'_>>,
+    webhooks: crate::webhooks::WebhookOptions,
     out: &mut Output,
 ) -> Result<(), CliError> {
     server::init_tracing();
@@ -71,7 +72,10 @@ pub fn run(
         .block_on(server::serve_listener(
             engine,
             listener,
-            ServerOptions::default(),
+            ServerOptions {
+                webhooks,
+                ..ServerOptions::default()
+            },
             server::shutdown_signal(),
         ))
         .map_err(serve_error);

@@ -188,10 +188,15 @@ pub fn routes() -> ApiRouter<AppState> {
         .api_route(
             "/v1/webhooks",
             post_with(add, |op| {
-                op.summary("Add a webhook subscription (owner, admins); the secret is in this answer only")
-                    .tag("webhooks")
+                op.summary(
+                    "Add a webhook subscription (owner, admins); the secret is in this answer only",
+                )
+                .tag("webhooks")
             })
-            .get_with(list, |op| op.summary("The org's webhook subscriptions").tag("webhooks")),
+            .get_with(list, |op| {
+                op.summary("The org's webhook subscriptions")
+                    .tag("webhooks")
+            }),
         )
         .api_route(
             "/v1/webhooks/{id}",

@@ -519,7 +519,8 @@ impl Hub {
                 let until = now + overlap;
                 old.expires_at = Some(old.expires_at.map_or(until, |e| e.min(until)));
             }
-            s.secrets.retain(|old| old.expires_at.is_some_and(|e| e > now));
+            s.secrets
+                .retain(|old| old.expires_at.is_some_and(|e| e > now));
             s.secrets.insert(
                 0,
                 StoredSecret {

@@ -287,8 +287,11 @@ impl Task {
             });
         }
         attempt.outcome = "failed".to_owned();
-        let delay =
-            policy::retry_delay(&self.shared.options, work.progress.attempts + 1, sent.retry_after);
+        let delay = policy::retry_delay(
+            &self.shared.options,
+            work.progress.attempts + 1,
+            sent.retry_after,
+        );
         Some(Outcome {
             attempt,
             retry_at: Some(now + chrono::Duration::from_std(delay).unwrap_or_default()),
@@ -354,8 +357,12 @@ async fn send(shared: &Shared, work: &Work, id: &str, now: DateTime<Utc>, body: 
             }
         }
     }
-    let detail = (!excerpt.is_empty())
-        .then(|| String::from_utf8_lossy(&excerpt).chars().take(EXCERPT).collect());
+    let detail = (!excerpt.is_empty()).then(|| {
+        String::from_utf8_lossy(&excerpt)
+            .chars()
+            .take(EXCERPT)
+            .collect()
+    });
     Sent {
         ok: status.is_success(),
         status: Some(status.as_u16()),
@@ -377,6 +384,9 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
         }
         why
     } else {
-        format!("request failed: {}", std::error::Error::source(e).map_or_else(|| "unknown".to_owned(), |s| s.to_string()))
+        format!(
+            "request failed: {}",
+            std::error::Error::source(e).map_or_else(|| "unknown".to_owned(), |s| s.to_string())
+        )
     }
 }

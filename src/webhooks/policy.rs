@@ -35,7 +35,9 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
-    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
     Some((at - now).to_std().unwrap_or_default())
 }
 
@@ -57,8 +59,13 @@ mod tests {
         assert_eq!(d, Duration::from_secs(120));
         let d = retry_delay(&options, 1, Some(Duration::from_secs(86_400)));
         assert_eq!(d, Duration::from_secs(3600));
-        let now = DateTime::parse_from_rfc3339("2026-12-01T04:00:00Z").unwrap().to_utc();
-        assert_eq!(parse_retry_after(" 30 ", now), Some(Duration::from_secs(30)));
+        let now = DateTime::parse_from_rfc3339("2026-12-01T04:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            parse_retry_after(" 30 ", now),
+            Some(Duration::from_secs(30))
+        );
         assert_eq!(
             parse_retry_after("Tue, 01 Dec 2026 04:01:00 GMT", now),
             Some(Duration::from_secs(60))

@@ -51,7 +51,10 @@ mod tests {
 
     #[test]
     fn every_secret_signs_and_each_verifies_alone() {
-        let (old, new) = (super::super::secret::generate(), super::super::secret::generate());
+        let (old, new) = (
+            super::super::secret::generate(),
+            super::super::secret::generate(),
+        );
         let body = br#"{"position":1}"#;
         let now = chrono::Utc::now().timestamp();
         let headers = headers(&[new.clone(), old.clone()], "msg_1", now, body).unwrap();
@@ -59,7 +62,14 @@ mod tests {
         for (name, value) in headers {
             map.insert(name, value.parse().unwrap());
         }
-        assert_eq!(map[HEADER_WEBHOOK_SIGNATURE].to_str().unwrap().matches("v1,").count(), 2);
+        assert_eq!(
+            map[HEADER_WEBHOOK_SIGNATURE]
+                .to_str()
+                .unwrap()
+                .matches("v1,")
+                .count(),
+            2
+        );
         for secret in [old, new] {
             Webhook::new(&secret).unwrap().verify(body, &map).unwrap();
         }

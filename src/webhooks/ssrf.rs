@@ -25,7 +25,8 @@ pub fn check_url(url: &str, options: &WebhookOptions) -> Result<Url, String> {
         .ok_or("the URL has no host")?
         .trim_matches(['[', ']']);
     let literal = host.parse::<IpAddr>().ok();
-    let loopback = host.eq_ignore_ascii_case("localhost") || literal.is_some_and(|ip| ip.is_loopback());
+    let loopback =
+        host.eq_ignore_ascii_case("localhost") || literal.is_some_and(|ip| ip.is_loopback());
     match parsed.scheme() {
         "https" => {}
         "http" if options.allow_http_loopback && loopback => {}
@@ -121,9 +122,8 @@ impl Resolve for GuardedResolver {
         let options = self.options;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if addrs.is_empty() {
                 return Err(format!("{host} resolves to no address").into());
             }
