@@ -9,3 +9,4 @@ mod side_files;
 mod stream;
 #[allow(dead_code)]
 mod support;
+mod webhooks;

@@ -444,7 +444,11 @@ async fn an_idempotency_key_returns_the_first_result_and_another_command_under_i
 
 #[tokio::test]
 async fn bodies_over_the_limit_are_413_and_malformed_requests_400() {
-    let w = world_with(ServerOptions { body_limit: 1024 }).await;
+    let w = world_with(ServerOptions {
+        body_limit: 1024,
+        ..ServerOptions::default()
+    })
+    .await;
     let huge: Vec<String> = (0..200).map(|i| format!("buyer:B-{i:05}")).collect();
     w.post(
         &w.owner_token,
