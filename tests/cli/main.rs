@@ -20,3 +20,4 @@ mod side_files;
 mod users;
 #[allow(dead_code)]
 mod util;
+mod webhooks;
