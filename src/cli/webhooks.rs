@@ -146,7 +146,9 @@ pub fn webhook(cx: &mut Ctx, c: &WebhookCmd) -> Result<(), CliError> {
         }
         WebhookCmd::Show { id } => {
             let path = format!("/v1/webhooks/{id}");
-            let d: SubscriptionDetail = call(cx, Get(&path), |hub, org, _| hub.show(org, *id))?;
+            let d: SubscriptionDetail = call(cx, Get(&path), |hub, org, e| {
+                hub.show(org, *id, e.last_position())
+            })?;
             print_doc(cx, &d, &describe(&d))
         }
         WebhookCmd::Pause { id } | WebhookCmd::Resume { id } | WebhookCmd::Remove { id } => {
@@ -371,11 +373,12 @@ fn print_list(cx: &mut Ctx, subs: &[Subscription]) -> Result<(), CliError> {
 fn describe(d: &SubscriptionDetail) -> String {
     let s = &d.subscription;
     let mut text = format!(
-        "{} → {} ({}), delivered through position {}, {} delivered, {} parked",
+        "{} → {} ({}), delivered through position {} ({} behind the log's end), {} delivered, {} parked",
         s.id,
         s.url,
         format!("{:?}", s.status).to_lowercase(),
         d.cursor,
+        d.lag,
         d.delivered,
         d.parked
     );

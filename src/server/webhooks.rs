@@ -84,7 +84,8 @@ async fn show(
     ApiPath(path): ApiPath<WebhookPath>,
 ) -> Result<Json<SubscriptionDetail>, ApiError> {
     manager(&state, &caller)?;
-    Ok(Json(state.webhooks().show(caller.org_id, path.id)?))
+    let last = state.engine().last_position();
+    Ok(Json(state.webhooks().show(caller.org_id, path.id, last)?))
 }
 
 async fn pause(

@@ -194,6 +194,9 @@ pub struct SubscriptionDetail {
     #[serde(flatten)]
     pub subscription: Subscription,
     pub cursor: u64,
+    /// Positions written since the cursor (of every org: the log's end minus the
+    /// cursor), an upper bound of what is still to deliver.
+    pub lag: u64,
     pub attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -438,14 +441,21 @@ impl Hub {
         self.lock().subscriptions.keys().copied().collect()
     }
 
-    /// One subscription of `org` with its progress.
-    pub fn show(&self, org: OrgId, id: Uuid) -> Result<SubscriptionDetail, WebhookError> {
+    /// One subscription of `org` with its progress; `last`: the log's last durable
+    /// position.
+    pub fn show(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        last: u64,
+    ) -> Result<SubscriptionDetail, WebhookError> {
         let book = self.lock();
         let sub = Self::find(&book, org, id)?;
         let progress = book.progress.get(&id).cloned().unwrap_or_default();
         Ok(SubscriptionDetail {
             subscription: sub.view.clone(),
             cursor: progress.cursor,
+            lag: last.saturating_sub(progress.cursor),
             attempts: progress.attempts,
             next_attempt_at: progress.next_attempt_at,
             delivered: progress.delivered,
@@ -585,7 +595,7 @@ impl Hub {
             *book.generations.entry(id).or_default() += 1;
         }
         self.resume(org, id)?;
-        self.show(org, id)
+        self.show(org, id, last)
     }
 
     /// The recent attempts (`failed`: only the parked events), newest first.
@@ -619,10 +629,21 @@ impl Hub {
             .filter(|s| s.expires_at.is_none_or(|e| e > now))
             .filter_map(|s| key.open(&s.sealed))
             .collect();
+        // Without the attempt history and parked list: a task looks at this every turn.
+        let progress = book
+            .progress
+            .get(&id)
+            .map_or_else(Progress::default, |p| Progress {
+                cursor: p.cursor,
+                attempts: p.attempts,
+                next_attempt_at: p.next_attempt_at,
+                delivered: p.delivered,
+                ..Progress::default()
+            });
         Some(Work {
             subscription: sub.view.clone(),
             secrets,
-            progress: book.progress.get(&id).cloned().unwrap_or_default(),
+            progress,
             generation: book.generations.get(&id).copied().unwrap_or_default(),
         })
     }

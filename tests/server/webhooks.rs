@@ -331,13 +331,16 @@ impl Scene {
         done: impl Fn(&offboard::webhooks::SubscriptionDetail) -> bool,
     ) -> offboard::webhooks::SubscriptionDetail {
         for _ in 0..200 {
-            let shown = self.hub.show(self.org, id).unwrap();
+            let shown = self
+                .hub
+                .show(self.org, id, self.engine.last_position())
+                .unwrap();
             if done(&shown) {
                 return shown;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("{:?}", self.hub.show(self.org, id).unwrap())
+        panic!("{:?}", self.hub.show(self.org, id, 0).unwrap())
     }
 
     async fn stop(mut self) {
