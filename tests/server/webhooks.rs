@@ -592,3 +592,46 @@ async fn the_api_refuses_unsafe_urls_and_principals_who_do_not_manage_the_org() 
         "the secret is shown once only"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_slower_than_the_timeout_slows_neither_the_writer_nor_other_subscriptions() {
+    // Given a subscription whose receiver takes 3 s (the timeout is 1 s) and one whose
+    // receiver answers at once
+    let options = WebhookOptions {
+        timeout: Duration::from_secs(1),
+        ..loopback()
+    };
+    let scene = Scene::new(options).await;
+    let (slow, slow_url) = Receiver::start().await;
+    *slow.delay.lock().unwrap() = Duration::from_secs(3);
+    let (fast, fast_url) = Receiver::start().await;
+    let (slow_id, _) = scene.add(subscribe(&slow_url));
+    scene.add(subscribe(&fast_url));
+
+    // When 30 events are written
+    let started = std::time::Instant::now();
+    scene.write("w", 30).await;
+    let writing = started.elapsed();
+
+    // Then the writer did not wait, the other subscription got all 30 in order, and the
+    // slow one's first attempt is recorded as a timeout, to be retried
+    let got = fast.wait_for(30).await;
+    let positions: Vec<u64> = got.iter().map(Got::position).collect();
+    assert!(
+        positions.windows(2).all(|w| w[1] == w[0] + 1),
+        "{positions:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(writing < Duration::from_secs(2), "{writing:?}");
+    let shown = scene.once(slow_id, |s| s.attempts == 1).await;
+    assert_eq!(shown.delivered, 0);
+    let log = scene.hub.deliveries(scene.org, slow_id, true).unwrap();
+    let detail = log.recent[0].detail.as_deref().unwrap();
+    assert!(detail.contains("no answer within 1 s"), "{detail}");
+    assert_eq!(log.recent[0].status, None);
+    scene.stop().await;
+}
