@@ -258,6 +258,8 @@ struct Book {
     subscriptions: BTreeMap<Uuid, StoredSubscription>,
     progress: BTreeMap<Uuid, Progress>,
     generations: BTreeMap<Uuid, u64>,
+    /// Sealed secret → the secret, as opened for delivery.
+    opened: BTreeMap<String, String>,
 }
 
 /// The shared, written-through copy of every subscription and its progress.
@@ -620,15 +622,26 @@ impl Hub {
 
     /// What the delivery task of `id` works from; `None` once removed.
     pub fn work(&self, id: Uuid, now: DateTime<Utc>) -> Option<Work> {
-        let book = self.lock();
+        let mut book = self.lock();
+        let book = &mut *book;
         let sub = book.subscriptions.get(&id)?;
-        let key = self.key().ok()?;
-        let secrets = sub
+        let mut secrets = Vec::with_capacity(sub.secrets.len());
+        for stored in sub
             .secrets
             .iter()
             .filter(|s| s.expires_at.is_none_or(|e| e > now))
-            .filter_map(|s| key.open(&s.sealed))
-            .collect();
+        {
+            // Opened once, not at every delivery.
+            let opened = match book.opened.get(&stored.sealed) {
+                Some(secret) => secret.clone(),
+                None => {
+                    let secret = self.key().ok()?.open(&stored.sealed)?;
+                    book.opened.insert(stored.sealed.clone(), secret.clone());
+                    secret
+                }
+            };
+            secrets.push(opened);
+        }
         // Without the attempt history and parked list: a task looks at this every turn.
         let progress = book
             .progress

@@ -278,8 +278,13 @@ impl Task {
             detail: sent.detail,
             duration_ms: started.elapsed().as_millis() as u64,
         };
-        // Ids and numbers only: the URL, headers and bodies may hold personal data.
-        tracing::info!(subscription = %sub.id, position = event.position, status = ?attempt.status, delivered = sent.ok, "webhook attempt");
+        // Ids and numbers only: the URL, headers and bodies may hold personal data. A
+        // success is a debug line (one per event would drown the request log).
+        if sent.ok {
+            tracing::debug!(subscription = %sub.id, position = event.position, status = ?attempt.status, "webhook delivered");
+        } else {
+            tracing::warn!(subscription = %sub.id, position = event.position, status = ?attempt.status, attempt = work.progress.attempts + 1, "webhook attempt failed");
+        }
         if sent.ok {
             return Some(Outcome {
                 attempt,
