@@ -73,6 +73,7 @@ impl DeliveryFlags {
 pub enum FormatArg {
     Envelope,
     Cloudevents,
+    Connector,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -91,7 +92,8 @@ pub enum WebhookCmd {
         events: Vec<String>,
         #[arg(long)]
         description: Option<String>,
-        /// The delivered body: the envelope, or a CloudEvent.
+        /// The delivered body: the envelope, a CloudEvent, or the envelope with the users'
+        /// emails and the resources' kinds and ids beside it (connector).
         #[arg(long, value_enum, default_value = "envelope")]
         format: FormatArg,
         /// After an event is parked: pause the subscription, or skip to the next event.
@@ -265,6 +267,7 @@ fn add(cx: &mut Ctx, c: &WebhookCmd) -> Result<(), CliError> {
         format: match format {
             FormatArg::Envelope => BodyFormat::Envelope,
             FormatArg::Cloudevents => BodyFormat::Cloudevents,
+            FormatArg::Connector => BodyFormat::Connector,
         },
         when_parked: match when_parked {
             WhenParkedArg::Pause => WhenParked::Pause,

@@ -63,6 +63,9 @@ pub enum BodyFormat {
     Envelope,
     /// CloudEvents 1.0, structured JSON.
     Cloudevents,
+    /// The envelope with the users (email, status) and resources (`kind`, `id`) it names
+    /// and its correlation id beside it (`webhooks::payload::ConnectorBody`).
+    Connector,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -21,6 +21,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::book::{Attempt, BodyFormat, Hub, Outcome, SubscriptionStatus, Work};
+use super::payload::connector_body;
 use super::{policy, signing, ssrf, WebhookOptions};
 use crate::cloudevents::to_cloudevent;
 use crate::Engine;
@@ -256,6 +257,10 @@ impl Task {
         let body = match sub.format {
             BodyFormat::Envelope => serde_json::to_vec(event),
             BodyFormat::Cloudevents => serde_json::to_vec(&to_cloudevent(event)),
+            BodyFormat::Connector => {
+                let state = self.shared.engine.state();
+                serde_json::to_vec(&connector_body(event, state.org(sub.org_id)))
+            }
         }
         .expect("an event always serializes");
         let webhook_id = signing::message_id(sub.id, event);

@@ -6,12 +6,14 @@
 //!   in-memory copy the API and the delivery tasks both go through.
 //! - [`secret`]: `whsec_…` secrets, shown once and stored encrypted.
 //! - [`signing`]: the Standard Webhooks headers.
+//! - [`payload`]: the `connector` body, the event with the users and resources it names.
 //! - [`ssrf`]: which URLs and addresses a subscription may reach.
 //! - [`policy`]: retry schedule (exponential backoff with jitter, `Retry-After`).
 //! - [`delivery`]: the tasks `serve` starts, one per subscription.
 
 pub mod book;
 pub mod delivery;
+pub mod payload;
 pub mod policy;
 pub mod secret;
 pub mod signing;

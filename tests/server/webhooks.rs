@@ -635,3 +635,77 @@ async fn a_receiver_slower_than_the_timeout_slows_neither_the_writer_nor_other_s
     assert_eq!(log.recent[0].status, None);
     scene.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_body_names_each_users_email_and_each_resource_as_kind_and_id() {
+    // Given a subscription to transfers with the connector body
+    let scene = Scene::new(loopback()).await;
+    let (receiver, url) = Receiver::start().await;
+    let (_, secret) = scene.add(NewSubscription {
+        events: vec!["ResourcesTransferred".into()],
+        format: offboard::webhooks::BodyFormat::Connector,
+        ..subscribe(&url)
+    });
+    let act = |command| as_user(&scene.engine, scene.org, scene.owner, command);
+    act(Command::InviteUser {
+        user: offboard::domain::NewUser {
+            email: "pat@truckpros.example".into(),
+            first_name: "Pat".into(),
+            last_name: "Kim".into(),
+            job_title: None,
+        },
+        role: offboard_events::Role::Member,
+        manager: None,
+        active: true,
+    })
+    .await;
+    let pat = scene
+        .engine
+        .state()
+        .org(scene.org)
+        .unwrap()
+        .directory()
+        .user_by_email("pat@truckpros.example")
+        .unwrap()
+        .id;
+    let keys: Vec<offboard_events::ResourceKey> = ["buyer:B-1", "buyer:B-2"]
+        .iter()
+        .map(|k| k.parse().unwrap())
+        .collect();
+    act(Command::RegisterResources {
+        owner: scene.owner,
+        resources: keys.clone(),
+    })
+    .await;
+
+    // When the buyers move to Pat
+    act(Command::TransferResources {
+        from: scene.owner,
+        resources: keys,
+        to: pat,
+    })
+    .await;
+
+    // Then the body carries both people's emails, the keys split, the correlation id
+    let got = receiver.wait_for(1).await;
+    assert!(verifies(&secret, &got[0]));
+    let body = got[0].json();
+    assert_eq!(body["event"]["event_type"], "ResourcesTransferred");
+    assert_eq!(body["correlation_id"], body["event"]["correlation_id"]);
+    assert_eq!(
+        body["users"][pat.to_string()],
+        json!({ "email": "pat@truckpros.example", "status": "active" })
+    );
+    assert_eq!(
+        body["users"][scene.owner.to_string()]["email"],
+        "owner@truckpros.example"
+    );
+    assert_eq!(
+        body["resources"],
+        json!([
+            { "key": "buyer:B-1", "kind": "buyer", "id": "B-1" },
+            { "key": "buyer:B-2", "kind": "buyer", "id": "B-2" },
+        ])
+    );
+    scene.stop().await;
+}
