@@ -39,7 +39,7 @@ pub struct ResourceRef {
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 pub struct ConnectorBody<'a> {
     /// The envelope, exactly as `format: envelope` delivers it.
-    #[schemars(with = "Value")]
+    #[schemars(with = "crate::server::EnvelopeJson")]
     pub event: &'a Envelope,
     pub correlation_id: CorrelationId,
     /// Every user of the org the event names (its actor included), by id.
@@ -87,6 +87,18 @@ pub fn connector_body<'a>(event: &'a Envelope, org: Option<&OrgState>) -> Connec
         users,
         resources,
     }
+}
+
+/// Where the connector body's JSON Schema is checked in, relative to the repository.
+pub const SCHEMA_FILE: &str = "events/schema/webhook-connector.schema.json";
+
+/// The connector body's JSON Schema as pretty JSON, exactly as checked in at
+/// [`SCHEMA_FILE`] (with a trailing newline).
+pub fn connector_schema_json() -> String {
+    let mut text = serde_json::to_string_pretty(&schemars::schema_for!(ConnectorBody<'static>))
+        .expect("a schema always serializes");
+    text.push('\n');
+    text
 }
 
 fn walk(value: &Value, found: &mut impl FnMut(&str)) {

@@ -690,6 +690,14 @@ async fn a_connector_body_names_each_users_email_and_each_resource_as_kind_and_i
     let got = receiver.wait_for(1).await;
     assert!(verifies(&secret, &got[0]));
     let body = got[0].json();
+    let schema: Value =
+        serde_json::from_str(&offboard::webhooks::payload::connector_schema_json()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let problems: Vec<String> = validator
+        .iter_errors(&body)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(body["event"]["event_type"], "ResourcesTransferred");
     assert_eq!(body["correlation_id"], body["event"]["correlation_id"]);
     assert_eq!(
@@ -708,4 +716,19 @@ async fn a_connector_body_names_each_users_email_and_each_resource_as_kind_and_i
         ])
     );
     scene.stop().await;
+}
+
+#[test]
+fn the_checked_in_connector_schema_is_current() {
+    use offboard::webhooks::payload::{connector_schema_json, SCHEMA_FILE};
+    let path = format!("{}/{SCHEMA_FILE}", env!("CARGO_MANIFEST_DIR"));
+    let generated = connector_schema_json();
+    if std::env::var_os("OFFBOARD_WRITE_SCHEMA").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        checked_in == generated,
+        "{SCHEMA_FILE} is stale: run `OFFBOARD_WRITE_SCHEMA=1 cargo test --test server connector_schema`"
+    );
 }
