@@ -5,6 +5,7 @@
 mod audit;
 mod bad_input;
 mod client;
+mod connector;
 mod damage;
 mod demo;
 mod errors;
