@@ -30,8 +30,18 @@ fn connector_bin() -> PathBuf {
     bin
 }
 
+/// The running connector; SIGKILLed when dropped (also when a test fails).
+struct Crm(Child);
+
+impl Drop for Crm {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts the connector on `port`; returns once it listens.
-fn connector(port: u16, db: &std::path::Path, secret: &str) -> Child {
+fn connector(port: u16, db: &std::path::Path, secret: &str) -> Crm {
     let mut child = Command::new(connector_bin())
         .args(["--listen", &format!("127.0.0.1:{port}"), "--db"])
         .arg(db)
@@ -44,7 +54,7 @@ fn connector(port: u16, db: &std::path::Path, secret: &str) -> Child {
         .read_line(&mut line)
         .unwrap();
     assert!(line.contains("listening"), "{line}");
-    child
+    Crm(child)
 }
 
 fn free_port() -> u16 {
@@ -86,7 +96,7 @@ fn the_connectors_table_ends_equal_to_owners_after_a_sigkill_mid_way() {
     let secret = added["secret"].as_str().unwrap().to_owned();
     let id = added["subscription"]["id"].as_str().unwrap().to_owned();
     let db = d.path("crm.sqlite");
-    let mut crm = connector(port, &db, &secret);
+    let mut crm = Some(connector(port, &db, &secret));
     let server = Server::start_with(
         &d,
         &[
@@ -135,12 +145,11 @@ fn the_connectors_table_ends_equal_to_owners_after_a_sigkill_mid_way() {
                 assert!(started.elapsed() < PATIENCE * 3, "deliveries stalled");
                 std::thread::sleep(Duration::from_millis(20));
             }
-            crm.kill().unwrap();
-            crm.wait().unwrap();
+            drop(crm.take());
         }
     }
     std::thread::sleep(Duration::from_millis(1500));
-    let mut crm = connector(port, &db, &secret);
+    let crm = connector(port, &db, &secret);
 
     // Then every event is delivered, and the table equals `offboard owners`
     let expected = (2 * BUYERS / CHUNK) as u64;
@@ -178,7 +187,6 @@ fn the_connectors_table_ends_equal_to_owners_after_a_sigkill_mid_way() {
     want.sort();
     assert_eq!(want.len(), BUYERS);
     assert_eq!(crm_table(&db), want);
-    crm.kill().unwrap();
-    crm.wait().unwrap();
+    drop(crm);
     assert_eq!(server.terminate(), Some(0));
 }
