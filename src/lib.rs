@@ -19,6 +19,7 @@ pub mod privacy;
 pub mod read;
 pub mod server;
 pub mod store;
+pub mod webhooks;
 
 pub use engine::{
     AppendError, AppendRequest, Appended, CommandMeta, Engine, ExpectedVersion, ReadError,

@@ -287,7 +287,12 @@ pub enum Cmd {
         /// API (CORS); repeat for several. Without it, no CORS headers are sent.
         #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = crate::server::conventions::parse_origin)]
         cors_origins: Vec<axum::http::HeaderValue>,
+        #[command(flatten)]
+        webhooks: super::webhooks::DeliveryFlags,
     },
+    /// Webhook subscriptions: signed, ordered, at-least-once delivery of the org's events.
+    #[command(subcommand)]
+    Webhook(super::webhooks::WebhookCmd),
     /// API tokens for the server: create (printed once), list, revoke.
     #[command(subcommand)]
     Token(TokenCmd),

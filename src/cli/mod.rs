@@ -41,6 +41,7 @@ mod serve;
 mod setup;
 mod tokens;
 mod users;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 
@@ -89,6 +90,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             anchor,
             anchor_every,
             cors_origins,
+            webhooks,
         } => serve::run(
             &existing_data_dir(&cli.global)?,
             *addr,
@@ -97,6 +99,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 every: std::time::Duration::from_secs(*anchor_every),
             }),
             cors_origins,
+            webhooks.options(),
             &mut out,
         ),
         Cmd::Repair { accept_loss } => {
@@ -316,6 +319,7 @@ pub fn dispatch<'a>(
             Cmd::Backup { dir } => backup::remote(cx, dir),
             Cmd::Completions { shell } => manual::completions(*shell),
             Cmd::Man => manual::man(),
+            Cmd::Webhook(c) => webhooks::webhook(cx, c),
         }
     }
 }

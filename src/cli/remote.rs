@@ -144,6 +144,15 @@ impl Remote {
         decode(&self.url, answer)
     }
 
+    /// `DELETE path`, as `T`.
+    pub fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        let answer = self
+            .rt
+            .block_on(self.client.delete(path))
+            .map_err(|e| self.fail(e))?;
+        decode(&self.url, answer)
+    }
+
     /// `POST path` with `body`, as `T` (requests that are not domain commands: tokens).
     pub fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T, CliError> {
         let answer = self

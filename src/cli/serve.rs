@@ -38,6 +38,7 @@ pub fn run(
     addr: SocketAddr,
     anchor: Option<Anchor<'_>>,
     cors_origins: &[axum::http::HeaderValue],
+    webhooks: crate::webhooks::WebhookOptions,
     out: &mut Output,
 ) -> Result<(), CliError> {
     server::init_tracing();
@@ -45,9 +46,11 @@ pub fn run(
         .enable_all()
         .build()?;
     let engine = Engine::open(dir)?;
-    // A missing or damaged token book is named before the address is announced, so a
-    // supervisor never sees a server start that then answers every token with 401.
+    // A missing or damaged token book (or webhook book) is named before the address is
+    // announced, so a supervisor never sees a server start that then answers every
+    // token with 401 or cannot deliver.
     TokenBook::load(engine.store().as_ref())?;
+    crate::webhooks::Hub::load(Arc::clone(engine.store()))?;
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(addr))
         .map_err(|e| {
@@ -76,6 +79,7 @@ pub fn run(
             listener,
             ServerOptions {
                 cors_origins: cors_origins.to_vec(),
+                webhooks,
                 ..ServerOptions::default()
             },
             server::shutdown_signal(),

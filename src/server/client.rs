@@ -131,6 +131,17 @@ impl Client {
         .await
     }
 
+    /// `DELETE path`, answered with the JSON value (removing a webhook subscription).
+    pub async fn delete(&self, path: &str) -> Result<Value, ClientError> {
+        answer(
+            self.request(Method::DELETE, path)
+                .send()
+                .await
+                .map_err(transport)?,
+        )
+        .await
+    }
+
     /// `POST path` with a JSON body.
     pub async fn post(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
         self.command(path, body, &CommandOptions::default()).await

@@ -37,6 +37,7 @@ mod stream;
 mod token_api;
 pub mod tokens;
 mod views;
+mod webhooks;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -79,6 +80,8 @@ pub struct ServerOptions {
     /// CORS, HTTP metrics); `true` by default. `false` only to measure what they cost
     /// (`offboard bench --only http`).
     pub conventions: bool,
+    /// How webhooks are delivered and which URLs they may reach.
+    pub webhooks: crate::webhooks::WebhookOptions,
 }
 
 impl Default for ServerOptions {
@@ -87,6 +90,7 @@ impl Default for ServerOptions {
             body_limit: DEFAULT_BODY_LIMIT,
             cors_origins: Vec::new(),
             conventions: true,
+            webhooks: crate::webhooks::WebhookOptions::default(),
         }
     }
 }
@@ -105,6 +109,7 @@ struct Inner {
     stop: watch::Sender<bool>,
     options: ServerOptions,
     metrics: metrics::ServerMetrics,
+    webhooks: Arc<crate::webhooks::Hub>,
 }
 
 impl AppState {
@@ -116,8 +121,10 @@ impl AppState {
     pub fn with_options(engine: Arc<Engine>, options: ServerOptions) -> Result<Self, StoreError> {
         let tokens = TokenCache::load(engine.store().as_ref())?;
         let metrics = metrics::ServerMetrics::new(&engine);
+        let webhooks = Arc::new(crate::webhooks::Hub::load(Arc::clone(engine.store()))?);
         Ok(Self(Arc::new(Inner {
             metrics,
+            webhooks,
             engine,
             tokens,
             acks: Mutex::new(()),
@@ -145,6 +152,15 @@ impl AppState {
 
     pub(crate) fn tokens(&self) -> &TokenCache {
         &self.0.tokens
+    }
+
+    /// The webhook subscriptions (shared with the delivery tasks).
+    pub fn webhooks(&self) -> &Arc<crate::webhooks::Hub> {
+        &self.0.webhooks
+    }
+
+    pub(crate) fn options(&self) -> &ServerOptions {
+        &self.0.options
     }
 
     pub(crate) fn ack_lock(&self) -> MutexGuard<'_, ()> {
@@ -204,6 +220,7 @@ fn build() -> (Router<AppState>, OpenApi) {
         .merge(stream::routes())
         .merge(token_api::routes())
         .merge(admin::routes())
+        .merge(webhooks::routes())
         .finish_api_with(&mut api, |doc| {
             doc.security_scheme(
                 "bearer",

@@ -68,10 +68,17 @@ pub async fn serve_listener(
 ) -> Result<(), ServeError> {
     let engine = Arc::new(engine);
     spawn_damage_scan(&engine);
+    let webhook_options = options.webhooks;
     let state = AppState::with_options(Arc::clone(&engine), options)?;
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "offboard server listening");
     }
+    let deliveries = crate::webhooks::Deliveries::start(
+        Arc::clone(&engine),
+        Arc::clone(state.webhooks()),
+        webhook_options,
+    )
+    .map_err(ServeError::Io)?;
     let stopping = state.clone();
     let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
@@ -81,6 +88,7 @@ pub async fn serve_listener(
         })
         .await
         .map_err(|e| ServeError::Io(e.to_string()));
+    deliveries.stop().await;
     close(engine).await;
     tracing::info!("offboard server stopped");
     served

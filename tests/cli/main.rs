@@ -6,6 +6,7 @@ mod audit;
 mod backup;
 mod bad_input;
 mod client;
+mod connector;
 mod damage;
 mod demo;
 mod errors;
@@ -25,3 +26,4 @@ mod side_files;
 mod users;
 #[allow(dead_code)]
 mod util;
+mod webhooks;

@@ -13,3 +13,4 @@ mod side_files;
 mod stream;
 #[allow(dead_code)]
 mod support;
+mod webhooks;

@@ -67,6 +67,15 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/v1/tokens"),
     ("post", "/v1/tokens/{id}/revoke"),
     ("post", "/v1/admin/backup"),
+    ("post", "/v1/webhooks"),
+    ("get", "/v1/webhooks"),
+    ("get", "/v1/webhooks/{id}"),
+    ("delete", "/v1/webhooks/{id}"),
+    ("post", "/v1/webhooks/{id}/pause"),
+    ("post", "/v1/webhooks/{id}/resume"),
+    ("post", "/v1/webhooks/{id}/rotate-secret"),
+    ("get", "/v1/webhooks/{id}/deliveries"),
+    ("post", "/v1/webhooks/{id}/replay"),
 ];
 
 #[tokio::test]

@@ -1,0 +1,757 @@
+//! The subscriptions and their delivery progress, kept beside the log among the store's
+//! named checkpoints (files in `checkpoints/` for the sled log):
+//!
+//! - [`BOOK_RECORD`] holds every org's subscriptions, their secrets sealed
+//!   (see [`super::secret`]);
+//! - `server.webhook.{id}` holds one subscription's [`Progress`]: its cursor (the last
+//!   position delivered or parked), the attempts of the event in hand, the recent
+//!   attempts and the parked events.
+//!
+//! [`Hub`] is the one in-memory copy the API, the CLI and the delivery tasks share; every
+//! change is written through before the call returns, and wakes the delivery tasks.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Duration, Utc};
+use offboard_events::{Event, OrgId};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use super::secret::{self, SealingKey};
+use super::{ssrf, WebhookOptions};
+use crate::store::{LogStore, StoreError};
+
+/// The named checkpoint holding every subscription.
+pub const BOOK_RECORD: &str = "server.webhooks";
+
+/// Each subscription's progress is stored under this prefix and its id.
+pub const PROGRESS_PREFIX: &str = "server.webhook.";
+
+/// Recent attempts kept per subscription (older ones are dropped).
+pub const RECENT: usize = 100;
+
+/// Parked events kept per subscription (the oldest are dropped beyond it).
+pub const MAX_PARKED: usize = 1000;
+
+/// Longest description.
+pub const MAX_DESCRIPTION: usize = 500;
+
+/// How long a rotated-out secret still signs (both signatures are sent meanwhile).
+pub const DEFAULT_OVERLAP: Duration = Duration::hours(24);
+
+/// What happens after an event is parked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WhenParked {
+    /// The subscription pauses until resumed (the default: nothing later arrives out of
+    /// order behind a failing event unnoticed).
+    #[default]
+    Pause,
+    /// Delivery goes on with the next event.
+    Skip,
+}
+
+/// The wire format of the delivered bodies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyFormat {
+    /// The envelope's own JSON, as `GET /v1/events` sends it.
+    #[default]
+    Envelope,
+    /// CloudEvents 1.0, structured JSON.
+    Cloudevents,
+    /// The envelope with the users (email, status) and resources (`kind`, `id`) it names
+    /// and its correlation id beside it (`webhooks::payload::ConnectorBody`).
+    Connector,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SubscriptionStatus {
+    Active,
+    Paused,
+}
+
+/// A subscription as shown: never its secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Subscription {
+    pub id: Uuid,
+    pub org_id: OrgId,
+    pub url: String,
+    /// Event types delivered (e.g. `OwnershipTransferred`); empty: every type.
+    #[serde(default)]
+    pub events: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub format: BodyFormat,
+    #[serde(default)]
+    pub when_parked: WhenParked,
+    pub status: SubscriptionStatus,
+    /// Why it is paused (`by request`, or the event parked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_rotated_at: Option<DateTime<Utc>>,
+}
+
+/// What `POST /v1/webhooks` and `webhook add` take.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSubscription {
+    /// `https://…` (or `http://` to loopback with `serve --allow-http-webhooks`).
+    pub url: String,
+    /// Event types to deliver; absent or empty: every type.
+    #[serde(default)]
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub format: BodyFormat,
+    #[serde(default)]
+    pub when_parked: WhenParked,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StoredSecret {
+    /// base64 of nonce ++ ciphertext.
+    sealed: String,
+    /// When a rotated-out secret stops signing; `None` for the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct StoredSubscription {
+    #[serde(flatten)]
+    view: Subscription,
+    /// Newest first.
+    secrets: Vec<StoredSecret>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct StoredBook {
+    subscriptions: Vec<StoredSubscription>,
+}
+
+/// One delivery attempt, as listed by `webhook deliveries`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Attempt {
+    pub position: u64,
+    pub webhook_id: String,
+    pub at: DateTime<Utc>,
+    /// `delivered` (2xx), `failed` (will be retried) or `parked`.
+    pub outcome: String,
+    /// The receiver's HTTP status; absent when no answer came (timeout, refused address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The first 256 characters of the receiver's body, or why no answer came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Milliseconds from sending to the answer.
+    pub duration_ms: u64,
+}
+
+/// An event taken out of line after its last attempt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Parked {
+    pub position: u64,
+    pub webhook_id: String,
+    pub parked_at: DateTime<Utc>,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// A subscription's delivery progress.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Progress {
+    /// The last position delivered (2xx) or parked: delivery resumes after it.
+    pub cursor: u64,
+    /// Failed attempts of the event in hand (the first after the cursor that matches).
+    #[serde(default)]
+    pub attempts: u32,
+    /// When the event in hand is tried again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Events delivered since the subscription was created.
+    #[serde(default)]
+    pub delivered: u64,
+    /// Newest last, at most [`RECENT`].
+    #[serde(default)]
+    pub recent: VecDeque<Attempt>,
+    /// Oldest first, at most [`MAX_PARKED`].
+    #[serde(default)]
+    pub parked: Vec<Parked>,
+}
+
+/// A subscription with its progress, as `show` answers.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SubscriptionDetail {
+    #[serde(flatten)]
+    pub subscription: Subscription,
+    pub cursor: u64,
+    /// Positions written since the cursor (of every org: the log's end minus the
+    /// cursor), an upper bound of what is still to deliver.
+    pub lag: u64,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub delivered: u64,
+    pub parked: usize,
+}
+
+/// A subscription just created or with a secret just rotated: the secret is here only.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct WithSecret {
+    /// `whsec_…`: shown once; give it to the receiver.
+    pub secret: String,
+    pub subscription: Subscription,
+}
+
+/// Why a webhook operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("webhook subscription {0} not found")]
+    NotFound(String),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+}
+
+impl WebhookError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            WebhookError::NotFound(_) => "not_found",
+            WebhookError::Invalid(_) => "invalid_input",
+            WebhookError::Storage(e) => e.code(),
+        }
+    }
+}
+
+/// What a delivery task needs to send the next event.
+#[derive(Clone, Debug)]
+pub struct Work {
+    pub subscription: Subscription,
+    /// Every secret still signing, newest first.
+    pub secrets: Vec<String>,
+    pub progress: Progress,
+    /// Changes when the subscription is replayed or removed: a task's outcome for an
+    /// older generation is dropped.
+    pub generation: u64,
+}
+
+/// The result of one attempt, as the delivery task reports it.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub attempt: Attempt,
+    /// `Some` when the attempt failed: when to try again (ignored once parked).
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Default)]
+struct Book {
+    subscriptions: BTreeMap<Uuid, StoredSubscription>,
+    progress: BTreeMap<Uuid, Progress>,
+    generations: BTreeMap<Uuid, u64>,
+    /// Sealed secret → the secret, as opened for delivery.
+    opened: BTreeMap<String, String>,
+}
+
+/// The shared, written-through copy of every subscription and its progress.
+#[derive(Debug)]
+pub struct Hub {
+    store: Arc<dyn LogStore>,
+    book: Mutex<Book>,
+    key: Mutex<Option<SealingKey>>,
+    /// Bumped on every change of a subscription (not of progress): wakes the tasks.
+    changed: watch::Sender<u64>,
+}
+
+fn record_name(id: Uuid) -> String {
+    format!("{PROGRESS_PREFIX}{id}")
+}
+
+fn corrupt(record: &str, e: serde_json::Error) -> StoreError {
+    StoreError::Io(format!(
+        "checkpoints/{record} is damaged ({e}); restore it from a backup"
+    ))
+}
+
+impl Hub {
+    /// Loads every subscription and its progress from `store`.
+    pub fn load(store: Arc<dyn LogStore>) -> Result<Self, StoreError> {
+        let mut book = Book::default();
+        if let Some(bytes) = store.checkpoint(BOOK_RECORD)? {
+            let stored: StoredBook =
+                serde_json::from_slice(&bytes).map_err(|e| corrupt(BOOK_RECORD, e))?;
+            for sub in stored.subscriptions {
+                let id = sub.view.id;
+                let record = record_name(id);
+                let progress = match store.checkpoint(&record)? {
+                    Some(bytes) => {
+                        serde_json::from_slice(&bytes).map_err(|e| corrupt(&record, e))?
+                    }
+                    None => Progress::default(),
+                };
+                book.progress.insert(id, progress);
+                book.subscriptions.insert(id, sub);
+            }
+        }
+        Ok(Self {
+            store,
+            book: Mutex::new(book),
+            key: Mutex::new(None),
+            changed: watch::Sender::new(0),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn key(&self) -> Result<SealingKey, StoreError> {
+        let mut key = self.key.lock().unwrap_or_else(|p| p.into_inner());
+        if key.is_none() {
+            *key = Some(SealingKey::load_or_create(self.store.as_ref())?);
+        }
+        Ok(key.clone().expect("just loaded"))
+    }
+
+    /// A receiver of change notices (the delivery tasks wait on it).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    fn save_book(&self, book: &Book) -> Result<(), StoreError> {
+        let stored = StoredBook {
+            subscriptions: book.subscriptions.values().cloned().collect(),
+        };
+        self.store.put_checkpoint(
+            BOOK_RECORD,
+            &serde_json::to_vec(&stored).expect("a book always serializes"),
+        )?;
+        self.changed.send_modify(|n| *n += 1);
+        Ok(())
+    }
+
+    fn save_progress(&self, id: Uuid, progress: &Progress) -> Result<(), StoreError> {
+        self.store.put_checkpoint(
+            &record_name(id),
+            &serde_json::to_vec(progress).expect("progress always serializes"),
+        )
+    }
+
+    /// Adds a subscription for `org` that delivers the events after `after` (the log's
+    /// last durable position when it is called). **Durability: when it returns `Ok`, the
+    /// subscription, its sealed secret and its starting cursor are on stable storage.**
+    ///
+    /// # Errors
+    /// `invalid_input` for a refused URL (see [`ssrf::check_url`]), an unknown event type
+    /// or a description over [`MAX_DESCRIPTION`] characters.
+    pub fn add(
+        &self,
+        org: OrgId,
+        new: NewSubscription,
+        options: &WebhookOptions,
+        after: u64,
+        now: DateTime<Utc>,
+    ) -> Result<WithSecret, WebhookError> {
+        ssrf::check_url(&new.url, options).map_err(WebhookError::Invalid)?;
+        let mut events = new.events;
+        events.retain(|e| !e.trim().is_empty());
+        if let Some(unknown) = events.iter().find(|e| !Event::TYPES.contains(&e.as_str())) {
+            return Err(WebhookError::Invalid(format!(
+                "{unknown:?} is not an event type (one of {})",
+                Event::TYPES.join(", ")
+            )));
+        }
+        events.sort();
+        events.dedup();
+        let description = new.description.filter(|d| !d.trim().is_empty());
+        if description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
+        {
+            return Err(WebhookError::Invalid(format!(
+                "descriptions are at most {MAX_DESCRIPTION} characters"
+            )));
+        }
+        let secret = secret::generate();
+        let sealed = self.key()?.seal(&secret);
+        let view = Subscription {
+            id: Uuid::new_v4(),
+            org_id: org,
+            url: new.url,
+            events,
+            description,
+            format: new.format,
+            when_parked: new.when_parked,
+            status: SubscriptionStatus::Active,
+            paused_reason: None,
+            created_at: now,
+            secret_rotated_at: None,
+        };
+        let progress = Progress {
+            cursor: after,
+            ..Progress::default()
+        };
+        let mut book = self.lock();
+        // Progress first: a book naming a subscription whose progress is missing would
+        // start it at position 1 and deliver the org's whole history.
+        self.save_progress(view.id, &progress)?;
+        book.subscriptions.insert(
+            view.id,
+            StoredSubscription {
+                view: view.clone(),
+                secrets: vec![StoredSecret {
+                    sealed,
+                    expires_at: None,
+                }],
+            },
+        );
+        if let Err(e) = self.save_book(&book) {
+            book.subscriptions.remove(&view.id);
+            return Err(e.into());
+        }
+        book.progress.insert(view.id, progress);
+        Ok(WithSecret {
+            secret,
+            subscription: view,
+        })
+    }
+
+    /// The org's subscriptions, oldest first.
+    pub fn list(&self, org: OrgId) -> Vec<Subscription> {
+        let mut subs: Vec<Subscription> = self
+            .lock()
+            .subscriptions
+            .values()
+            .filter(|s| s.view.org_id == org)
+            .map(|s| s.view.clone())
+            .collect();
+        subs.sort_by_key(|s| s.created_at);
+        subs
+    }
+
+    /// Every subscription's id, of every org (the delivery tasks).
+    pub fn ids(&self) -> Vec<Uuid> {
+        self.lock().subscriptions.keys().copied().collect()
+    }
+
+    /// One subscription of `org` with its progress; `last`: the log's last durable
+    /// position.
+    pub fn show(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        last: u64,
+    ) -> Result<SubscriptionDetail, WebhookError> {
+        let book = self.lock();
+        let sub = Self::find(&book, org, id)?;
+        let progress = book.progress.get(&id).cloned().unwrap_or_default();
+        Ok(SubscriptionDetail {
+            subscription: sub.view.clone(),
+            cursor: progress.cursor,
+            lag: last.saturating_sub(progress.cursor),
+            attempts: progress.attempts,
+            next_attempt_at: progress.next_attempt_at,
+            delivered: progress.delivered,
+            parked: progress.parked.len(),
+        })
+    }
+
+    fn find(book: &Book, org: OrgId, id: Uuid) -> Result<&StoredSubscription, WebhookError> {
+        book.subscriptions
+            .get(&id)
+            .filter(|s| s.view.org_id == org)
+            .ok_or_else(|| WebhookError::NotFound(id.to_string()))
+    }
+
+    /// Applies `change` to subscription `id` of `org` and writes the book through.
+    fn change<T>(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        change: impl FnOnce(&mut StoredSubscription) -> T,
+    ) -> Result<(Subscription, T), WebhookError> {
+        let mut book = self.lock();
+        Self::find(&book, org, id)?;
+        let before = book.subscriptions[&id].clone();
+        let sub = book.subscriptions.get_mut(&id).expect("found above");
+        let out = change(sub);
+        let view = sub.view.clone();
+        if let Err(e) = self.save_book(&book) {
+            book.subscriptions.insert(id, before);
+            return Err(e.into());
+        }
+        Ok((view, out))
+    }
+
+    /// Stops delivery until [`Hub::resume`]; an attempt in flight finishes. **Durability:
+    /// when it returns `Ok`, the pause is on stable storage (it holds across a restart).**
+    pub fn pause(&self, org: OrgId, id: Uuid) -> Result<Subscription, WebhookError> {
+        Ok(self
+            .change(org, id, |s| {
+                s.view.status = SubscriptionStatus::Paused;
+                s.view.paused_reason = Some("paused by request".to_owned());
+            })?
+            .0)
+    }
+
+    /// Delivery goes on after the cursor. **Durability: when it returns `Ok`, the
+    /// subscription is active on stable storage.**
+    pub fn resume(&self, org: OrgId, id: Uuid) -> Result<Subscription, WebhookError> {
+        Ok(self
+            .change(org, id, |s| {
+                s.view.status = SubscriptionStatus::Active;
+                s.view.paused_reason = None;
+            })?
+            .0)
+    }
+
+    /// A new secret; the previous ones still sign until `overlap` has passed, so every
+    /// delivery meanwhile carries both signatures. **Durability: when it returns `Ok`,
+    /// the new sealed secret is on stable storage.**
+    pub fn rotate_secret(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        overlap: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<WithSecret, WebhookError> {
+        let secret = secret::generate();
+        let sealed = self.key()?.seal(&secret);
+        let (subscription, ()) = self.change(org, id, |s| {
+            for old in &mut s.secrets {
+                let until = now + overlap;
+                old.expires_at = Some(old.expires_at.map_or(until, |e| e.min(until)));
+            }
+            s.secrets
+                .retain(|old| old.expires_at.is_some_and(|e| e > now));
+            s.secrets.insert(
+                0,
+                StoredSecret {
+                    sealed,
+                    expires_at: None,
+                },
+            );
+            s.view.secret_rotated_at = Some(now);
+        })?;
+        Ok(WithSecret {
+            secret,
+            subscription,
+        })
+    }
+
+    /// Removes the subscription; nothing more is delivered to it. **Durability: when it
+    /// returns `Ok`, the removal is on stable storage.** (Its progress record stays,
+    /// named for an id no subscription has any more.)
+    pub fn remove(&self, org: OrgId, id: Uuid) -> Result<Subscription, WebhookError> {
+        let mut book = self.lock();
+        Self::find(&book, org, id)?;
+        let removed = book.subscriptions.remove(&id).expect("found above");
+        if let Err(e) = self.save_book(&book) {
+            book.subscriptions.insert(id, removed);
+            return Err(e.into());
+        }
+        book.progress.remove(&id);
+        *book.generations.entry(id).or_default() += 1;
+        Ok(removed.view)
+    }
+
+    /// Delivers again from position `from` (parked events from there on included):
+    /// the cursor moves to `from - 1`, the parked events at or after `from` leave the
+    /// parked list, and a paused subscription resumes. **Durability: when it returns
+    /// `Ok`, the new cursor and status are on stable storage.**
+    ///
+    /// # Errors
+    /// `invalid_input` when `from` is 0 or past `last + 1` (`last`: the log's end).
+    pub fn replay(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        from: u64,
+        last: u64,
+    ) -> Result<SubscriptionDetail, WebhookError> {
+        if from == 0 || from > last + 1 {
+            return Err(WebhookError::Invalid(format!(
+                "--from must be a position from 1 to {} (the log ends at {last})",
+                last + 1
+            )));
+        }
+        {
+            let mut book = self.lock();
+            Self::find(&book, org, id)?;
+            let mut progress = book.progress.get(&id).cloned().unwrap_or_default();
+            progress.cursor = from - 1;
+            progress.attempts = 0;
+            progress.next_attempt_at = None;
+            progress.parked.retain(|p| p.position < from);
+            self.save_progress(id, &progress)?;
+            book.progress.insert(id, progress);
+            *book.generations.entry(id).or_default() += 1;
+        }
+        self.resume(org, id)?;
+        self.show(org, id, last)
+    }
+
+    /// The recent attempts (`failed`: only the parked events), newest first.
+    pub fn deliveries(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        failed: bool,
+    ) -> Result<DeliveryLog, WebhookError> {
+        let book = self.lock();
+        Self::find(&book, org, id)?;
+        let progress = book.progress.get(&id).cloned().unwrap_or_default();
+        let mut recent: Vec<Attempt> = progress.recent.into_iter().rev().collect();
+        if failed {
+            recent.retain(|a| a.outcome != "delivered");
+        }
+        Ok(DeliveryLog {
+            parked: progress.parked.into_iter().rev().collect(),
+            recent,
+        })
+    }
+
+    /// What the delivery task of `id` works from; `None` once removed.
+    pub fn work(&self, id: Uuid, now: DateTime<Utc>) -> Option<Work> {
+        let mut book = self.lock();
+        let book = &mut *book;
+        let sub = book.subscriptions.get(&id)?;
+        let mut secrets = Vec::with_capacity(sub.secrets.len());
+        for stored in sub
+            .secrets
+            .iter()
+            .filter(|s| s.expires_at.is_none_or(|e| e > now))
+        {
+            // Opened once, not at every delivery.
+            let opened = match book.opened.get(&stored.sealed) {
+                Some(secret) => secret.clone(),
+                None => {
+                    let secret = self.key().ok()?.open(&stored.sealed)?;
+                    book.opened.insert(stored.sealed.clone(), secret.clone());
+                    secret
+                }
+            };
+            secrets.push(opened);
+        }
+        // Without the attempt history and parked list: a task looks at this every turn.
+        let progress = book
+            .progress
+            .get(&id)
+            .map_or_else(Progress::default, |p| Progress {
+                cursor: p.cursor,
+                attempts: p.attempts,
+                next_attempt_at: p.next_attempt_at,
+                delivered: p.delivered,
+                ..Progress::default()
+            });
+        Some(Work {
+            subscription: sub.view.clone(),
+            secrets,
+            progress,
+            generation: book.generations.get(&id).copied().unwrap_or_default(),
+        })
+    }
+
+    /// Records the outcome of one attempt of the event at `attempt.position` by the task
+    /// working from `work`. A 2xx moves the cursor to it; a failure counts an attempt
+    /// and, at `max_attempts`, parks the event (cursor moves past it) and pauses the
+    /// subscription if its policy says so. **Durability: when it returns `Ok(true)`, the
+    /// new progress is on stable storage; `Ok(false)`: the subscription was replayed or
+    /// removed meanwhile and nothing was recorded.**
+    pub fn record(
+        &self,
+        work: &Work,
+        outcome: Outcome,
+        max_attempts: u32,
+    ) -> Result<bool, StoreError> {
+        let id = work.subscription.id;
+        let mut book = self.lock();
+        if book.generations.get(&id).copied().unwrap_or_default() != work.generation
+            || !book.subscriptions.contains_key(&id)
+        {
+            return Ok(false);
+        }
+        let mut progress = book.progress.get(&id).cloned().unwrap_or_default();
+        let mut attempt = outcome.attempt;
+        let mut pause = None;
+        if outcome.retry_at.is_none() {
+            progress.cursor = attempt.position;
+            progress.attempts = 0;
+            progress.next_attempt_at = None;
+            progress.delivered += 1;
+        } else if progress.attempts + 1 >= max_attempts {
+            attempt.outcome = "parked".to_owned();
+            progress.parked.push(Parked {
+                position: attempt.position,
+                webhook_id: attempt.webhook_id.clone(),
+                parked_at: attempt.at,
+                attempts: progress.attempts + 1,
+                last_status: attempt.status,
+                detail: attempt.detail.clone(),
+            });
+            if progress.parked.len() > MAX_PARKED {
+                progress.parked.remove(0);
+            }
+            progress.cursor = attempt.position;
+            progress.attempts = 0;
+            progress.next_attempt_at = None;
+            if work.subscription.when_parked == WhenParked::Pause {
+                pause = Some(format!(
+                    "event at position {} parked after {max_attempts} attempts",
+                    attempt.position
+                ));
+            }
+        } else {
+            progress.attempts += 1;
+            progress.next_attempt_at = outcome.retry_at;
+        }
+        progress.recent.push_back(attempt);
+        while progress.recent.len() > RECENT {
+            progress.recent.pop_front();
+        }
+        self.save_progress(id, &progress)?;
+        book.progress.insert(id, progress);
+        if let Some(reason) = pause {
+            let sub = book.subscriptions.get_mut(&id).expect("checked above");
+            sub.view.status = SubscriptionStatus::Paused;
+            sub.view.paused_reason = Some(reason);
+            self.save_book(&book)?;
+        }
+        Ok(true)
+    }
+
+    /// Moves the cursor over events the subscription does not receive (another org's,
+    /// other types), in memory only: they are skipped again after a restart, which is
+    /// cheap, instead of a write per skipped event.
+    pub fn skip_to(&self, work: &Work, position: u64) {
+        let id = work.subscription.id;
+        let mut book = self.lock();
+        if book.generations.get(&id).copied().unwrap_or_default() != work.generation {
+            return;
+        }
+        if let Some(progress) = book.progress.get_mut(&id) {
+            if progress.attempts == 0 && progress.cursor < position {
+                progress.cursor = position;
+            }
+        }
+    }
+}
+
+/// `webhook deliveries`: the parked events and the recent attempts, newest first.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct DeliveryLog {
+    pub parked: Vec<Parked>,
+    pub recent: Vec<Attempt>,
+}

@@ -1,0 +1,402 @@
+//! The delivery tasks `serve` starts: one per subscription, each a loop over the durable
+//! log from its cursor, like the event stream (`server::stream`): it reads up to the
+//! engine's last durable position (never an event a crash could take back), in batches
+//! of [`BATCH`], keeps the org's events of the subscribed types, and sends them one at a
+//! time, the next only after a 2xx is recorded durably. A failure is retried after
+//! [`policy::retry_delay`]; after `max_attempts` the event is parked.
+//!
+//! The writer never waits for a task: tasks only read the log and wait on the commit
+//! signal. Memory is bounded by one batch per subscription; at most `max_in_flight`
+//! requests are out at once (a semaphore), each bounded by the request timeout. Times
+//! come from the engine's clock, so tests move through backoff with a `ManualClock`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use offboard_events::Envelope;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use super::book::{Attempt, BodyFormat, Hub, Outcome, SubscriptionStatus, Work};
+use super::payload::connector_body;
+use super::{policy, signing, ssrf, WebhookOptions};
+use crate::cloudevents::to_cloudevent;
+use crate::Engine;
+
+/// Positions read from the log at a time, per subscription.
+pub const BATCH: u64 = 256;
+
+/// Longest wait before a task looks at the clock again (a `ManualClock` moves without
+/// waking anyone).
+const CLOCK_TICK: Duration = Duration::from_millis(200);
+
+/// Characters of a receiver's answer kept with a failed attempt.
+const EXCERPT: usize = 256;
+
+/// The running delivery tasks; [`Deliveries::stop`] ends them.
+#[derive(Debug)]
+pub struct Deliveries {
+    stop: watch::Sender<bool>,
+    supervisor: JoinHandle<()>,
+}
+
+/// What every task shares.
+#[derive(Clone, Debug)]
+struct Shared {
+    engine: Arc<Engine>,
+    hub: Arc<Hub>,
+    options: WebhookOptions,
+    client: reqwest::Client,
+    in_flight: Arc<Semaphore>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Deliveries {
+    /// Starts a task for every subscription in `hub`, and for each one added later.
+    ///
+    /// # Errors
+    /// The HTTP client cannot be built (no TLS roots).
+    pub fn start(
+        engine: Arc<Engine>,
+        hub: Arc<Hub>,
+        options: WebhookOptions,
+    ) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(options.timeout)
+            .dns_resolver(Arc::new(ssrf::GuardedResolver { options }))
+            .user_agent(concat!("offboard-webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("the webhook client cannot start: {e}"))?;
+        let (stop, stopped) = watch::channel(false);
+        let shared = Shared {
+            engine,
+            hub,
+            options,
+            client,
+            in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+            stop: stopped,
+        };
+        Ok(Self {
+            stop,
+            supervisor: tokio::spawn(supervise(shared)),
+        })
+    }
+
+    /// Ends every task (a request in flight is dropped; its event is sent again after a
+    /// restart, with the same `webhook-id`) and waits for them, releasing the engine.
+    pub async fn stop(self) {
+        self.stop.send_replace(true);
+        let _ = self.supervisor.await;
+    }
+}
+
+/// Keeps one task per subscription until stopped.
+async fn supervise(shared: Shared) {
+    let mut changes = shared.hub.subscribe();
+    let mut stop = shared.stop.clone();
+    let mut tasks: HashMap<Uuid, JoinHandle<()>> = HashMap::new();
+    loop {
+        tasks.retain(|_, t| !t.is_finished());
+        for id in shared.hub.ids() {
+            tasks
+                .entry(id)
+                .or_insert_with(|| tokio::spawn(run(shared.clone(), id)));
+        }
+        tokio::select! {
+            _ = changes.changed() => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+    }
+    for (_, task) in tasks {
+        let _ = task.await;
+    }
+}
+
+/// One subscription's loop; returns when it is removed or delivery stops.
+async fn run(shared: Shared, id: Uuid) {
+    let mut task = Task {
+        committed: shared.engine.subscribe(),
+        changes: shared.hub.subscribe(),
+        stop: shared.stop.clone(),
+        queue: VecDeque::new(),
+        next_read: 0,
+        generation: None,
+        shared,
+    };
+    while task.step(id).await {}
+}
+
+struct Task {
+    shared: Shared,
+    committed: watch::Receiver<u64>,
+    changes: watch::Receiver<u64>,
+    stop: watch::Receiver<bool>,
+    /// Events read and not yet delivered, in order.
+    queue: VecDeque<Envelope>,
+    /// The next position to read from the log.
+    next_read: u64,
+    /// The generation the queue was read for.
+    generation: Option<u64>,
+}
+
+impl Task {
+    /// One turn: wait, read, or deliver one event. `false` once the task should end.
+    async fn step(&mut self, id: Uuid) -> bool {
+        if *self.stop.borrow() {
+            return false;
+        }
+        let now = self.shared.engine.clock().now();
+        let Some(work) = self.shared.hub.work(id, now) else {
+            return false;
+        };
+        if self.generation != Some(work.generation) {
+            self.queue.clear();
+            self.next_read = work.progress.cursor + 1;
+            self.generation = Some(work.generation);
+        }
+        while self
+            .queue
+            .front()
+            .is_some_and(|e| e.position <= work.progress.cursor)
+        {
+            self.queue.pop_front();
+        }
+        if work.subscription.status == SubscriptionStatus::Paused {
+            return self.wait(None).await;
+        }
+        if let Some(due) = work.progress.next_attempt_at.filter(|due| *due > now) {
+            let left = (due - now).to_std().unwrap_or_default();
+            return self.wait(Some(left.min(CLOCK_TICK))).await;
+        }
+        let Some(event) = self.queue.front().cloned() else {
+            return self.read(&work).await;
+        };
+        if event.position > work.progress.cursor + 1 {
+            self.shared.hub.skip_to(&work, event.position - 1);
+        }
+        let Some(outcome) = self.deliver(&work, &event, now).await else {
+            return false;
+        };
+        let hub = Arc::clone(&self.shared.hub);
+        let max = self.shared.options.max_attempts;
+        let recorded =
+            tokio::task::spawn_blocking(move || hub.record(&work, outcome, max.max(1))).await;
+        match recorded {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                tracing::error!(subscription = %id, error = %e, "webhook progress not recorded; retrying");
+                self.wait(Some(Duration::from_secs(1))).await
+            }
+            Err(e) => {
+                tracing::error!(subscription = %id, error = %e, "webhook progress not recorded");
+                false
+            }
+        }
+    }
+
+    /// Waits for a change, a commit, the stop, or `at_most`. `false` on stop.
+    async fn wait(&mut self, at_most: Option<Duration>) -> bool {
+        let sleep = tokio::time::sleep(at_most.unwrap_or(Duration::from_secs(3600)));
+        tokio::select! {
+            _ = self.changes.changed() => true,
+            _ = self.committed.changed() => true,
+            _ = sleep => true,
+            _ = self.stop.wait_for(|s| *s) => false,
+        }
+    }
+
+    /// Reads the next batch of durable events into the queue (or waits for one).
+    async fn read(&mut self, work: &Work) -> bool {
+        let durable = *self.committed.borrow_and_update();
+        if self.next_read > durable {
+            return self.wait(None).await;
+        }
+        let (from, end) = (
+            self.next_read,
+            durable.min(self.next_read.saturating_add(BATCH - 1)),
+        );
+        let engine = Arc::clone(&self.shared.engine);
+        match tokio::task::spawn_blocking(move || engine.read_range(from, end)).await {
+            Ok(Ok(events)) => {
+                self.next_read = end + 1;
+                let sub = &work.subscription;
+                self.queue.extend(events.into_iter().filter(|e| {
+                    e.org_id == sub.org_id
+                        && (sub.events.is_empty()
+                            || sub.events.iter().any(|t| t == e.event.event_type()))
+                }));
+                if self.queue.is_empty() {
+                    self.shared.hub.skip_to(work, end);
+                }
+                true
+            }
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    Err(e) => e.to_string(),
+                    Ok(Ok(_)) => unreachable!(),
+                };
+                tracing::error!(subscription = %work.subscription.id, error = %why, "webhook delivery cannot read the log");
+                self.wait(Some(Duration::from_secs(5))).await
+            }
+        }
+    }
+
+    /// Sends `event` once; `None` when delivery stopped meanwhile.
+    async fn deliver(
+        &mut self,
+        work: &Work,
+        event: &Envelope,
+        now: DateTime<Utc>,
+    ) -> Option<Outcome> {
+        let sub = &work.subscription;
+        let body = match sub.format {
+            BodyFormat::Envelope => serde_json::to_vec(event),
+            BodyFormat::Cloudevents => serde_json::to_vec(&to_cloudevent(event)),
+            BodyFormat::Connector => {
+                let state = self.shared.engine.state();
+                serde_json::to_vec(&connector_body(event, state.org(sub.org_id)))
+            }
+        }
+        .expect("an event always serializes");
+        let webhook_id = signing::message_id(sub.id, event);
+        let permit = tokio::select! {
+            permit = self.shared.in_flight.acquire() => permit.ok()?,
+            _ = self.stop.wait_for(|s| *s) => return None,
+        };
+        let started = std::time::Instant::now();
+        let sent = tokio::select! {
+            sent = send(&self.shared, work, &webhook_id, now, body) => sent,
+            _ = self.stop.wait_for(|s| *s) => return None,
+        };
+        drop(permit);
+        let mut attempt = Attempt {
+            position: event.position,
+            webhook_id,
+            at: now,
+            outcome: "delivered".to_owned(),
+            status: sent.status,
+            detail: sent.detail,
+            duration_ms: started.elapsed().as_millis() as u64,
+        };
+        // Ids and numbers only: the URL, headers and bodies may hold personal data. A
+        // success is a debug line (one per event would drown the request log).
+        if sent.ok {
+            tracing::debug!(subscription = %sub.id, position = event.position, status = ?attempt.status, "webhook delivered");
+        } else {
+            tracing::warn!(subscription = %sub.id, position = event.position, status = ?attempt.status, attempt = work.progress.attempts + 1, "webhook attempt failed");
+        }
+        if sent.ok {
+            return Some(Outcome {
+                attempt,
+                retry_at: None,
+            });
+        }
+        attempt.outcome = "failed".to_owned();
+        let delay = policy::retry_delay(
+            &self.shared.options,
+            work.progress.attempts + 1,
+            sent.retry_after,
+        );
+        Some(Outcome {
+            attempt,
+            retry_at: Some(now + chrono::Duration::from_std(delay).unwrap_or_default()),
+        })
+    }
+}
+
+/// What one request came back with.
+struct Sent {
+    ok: bool,
+    status: Option<u16>,
+    detail: Option<String>,
+    retry_after: Option<Duration>,
+}
+
+impl Sent {
+    fn refused(detail: String) -> Self {
+        Self {
+            ok: false,
+            status: None,
+            detail: Some(detail),
+            retry_after: None,
+        }
+    }
+}
+
+async fn send(shared: &Shared, work: &Work, id: &str, now: DateTime<Utc>, body: Vec<u8>) -> Sent {
+    // Checked again at every attempt: the server may run with other options than when
+    // the subscription was added.
+    let url = match ssrf::check_url(&work.subscription.url, &shared.options) {
+        Ok(url) => url,
+        Err(why) => return Sent::refused(why),
+    };
+    let headers = match signing::headers(&work.secrets, id, now.timestamp(), &body) {
+        Ok(headers) => headers,
+        Err(why) => return Sent::refused(why),
+    };
+    let mut request = shared
+        .client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let mut response = match request.send().await {
+        Ok(response) => response,
+        Err(e) => return Sent::refused(describe(&e, shared.options.timeout)),
+    };
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| policy::parse_retry_after(v, now));
+    let mut excerpt = Vec::new();
+    if !status.is_success() {
+        // Only the first chunks: a receiver answering gigabytes costs nothing.
+        while excerpt.len() < EXCERPT * 4 {
+            match response.chunk().await {
+                Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
+                _ => break,
+            }
+        }
+    }
+    let detail = (!excerpt.is_empty()).then(|| {
+        String::from_utf8_lossy(&excerpt)
+            .chars()
+            .take(EXCERPT)
+            .collect()
+    });
+    Sent {
+        ok: status.is_success(),
+        status: Some(status.as_u16()),
+        detail,
+        retry_after,
+    }
+}
+
+/// Why no answer came, without the URL.
+fn describe(e: &reqwest::Error, timeout: Duration) -> String {
+    if e.is_timeout() {
+        format!("no answer within {} s", timeout.as_secs_f64())
+    } else if e.is_connect() {
+        let mut source = std::error::Error::source(e);
+        let mut why = String::from("connection failed");
+        while let Some(inner) = source {
+            why = format!("connection failed: {inner}");
+            source = inner.source();
+        }
+        why
+    } else {
+        format!(
+            "request failed: {}",
+            std::error::Error::source(e).map_or_else(|| "unknown".to_owned(), |s| s.to_string())
+        )
+    }
+}

@@ -1,0 +1,62 @@
+//! Webhooks: signed, durable, ordered, at-least-once delivery of an org's events to
+//! HTTP receivers (issue 18).
+//!
+//! - [`book`]: the subscriptions and each one's delivery progress, kept beside the log
+//!   (named checkpoints), written through on every change; [`Hub`] is the shared,
+//!   in-memory copy the API and the delivery tasks both go through.
+//! - [`secret`]: `whsec_…` secrets, shown once and stored encrypted.
+//! - [`signing`]: the Standard Webhooks headers.
+//! - [`payload`]: the `connector` body, the event with the users and resources it names.
+//! - [`ssrf`]: which URLs and addresses a subscription may reach.
+//! - [`policy`]: retry schedule (exponential backoff with jitter, `Retry-After`).
+//! - [`delivery`]: the tasks `serve` starts, one per subscription.
+
+pub mod book;
+pub mod delivery;
+pub mod payload;
+pub mod policy;
+pub mod secret;
+pub mod signing;
+pub mod ssrf;
+
+use std::time::Duration;
+
+pub use book::{
+    Attempt, BodyFormat, DeliveryLog, Hub, NewSubscription, Parked, Progress, Subscription,
+    SubscriptionDetail, SubscriptionStatus, WebhookError, WhenParked, WithSecret,
+};
+pub use delivery::Deliveries;
+
+/// How `serve` delivers webhooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WebhookOptions {
+    /// `http://` URLs to loopback addresses are accepted (`serve --allow-http-webhooks`;
+    /// tests and local receivers). Everything else must be `https://`.
+    pub allow_http_loopback: bool,
+    /// Private, link-local, loopback and metadata addresses may be reached
+    /// (`serve --allow-private-webhooks`, for receivers inside the network).
+    pub allow_private: bool,
+    /// Longest one delivery request may take, connection included.
+    pub timeout: Duration,
+    /// First retry delay; each further one doubles, up to `backoff_max`.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// Attempts of one event before it is parked.
+    pub max_attempts: u32,
+    /// Subscriptions with a request in flight at once; the others wait their turn.
+    pub max_in_flight: usize,
+}
+
+impl Default for WebhookOptions {
+    fn default() -> Self {
+        Self {
+            allow_http_loopback: false,
+            allow_private: false,
+            timeout: Duration::from_secs(10),
+            backoff_min: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(3600),
+            max_attempts: 10,
+            max_in_flight: 32,
+        }
+    }
+}

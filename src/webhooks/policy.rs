@@ -1,0 +1,75 @@
+//! When to try a failed delivery again: exponential backoff with "equal jitter" (half the
+//! delay fixed, half random, so receivers coming back are not hit by every subscription
+//! at once), never less than the receiver's `Retry-After`, never more than the maximum.
+
+use std::time::Duration;
+
+use chacha20poly1305::aead::rand_core::RngCore;
+use chacha20poly1305::aead::OsRng;
+use chrono::{DateTime, Utc};
+
+use super::WebhookOptions;
+
+/// The delay before attempt `attempts + 1`, after `attempts` (≥ 1) failed ones: `min ×
+/// 2^(attempts−1)` capped at `max`, then jittered into `[d/2, d]`, then raised to
+/// `retry_after` (itself capped at `max`).
+pub fn retry_delay(
+    options: &WebhookOptions,
+    attempts: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
+    let doubling = 2u32.saturating_pow(attempts.saturating_sub(1).min(31));
+    let full = options
+        .backoff_min
+        .saturating_mul(doubling)
+        .min(options.backoff_max);
+    let half = full / 2;
+    let jitter = half.mul_f64((OsRng.next_u32() as f64) / (u32::MAX as f64));
+    let delay = half + jitter;
+    delay.max(retry_after.unwrap_or_default().min(options.backoff_max))
+}
+
+/// A `Retry-After` value: seconds, or an HTTP date (relative to `now`).
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
+    Some((at - now).to_std().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_double_from_the_minimum_stay_jittered_and_capped_and_honour_retry_after() {
+        let options = WebhookOptions::default();
+        for (attempts, full) in [(1, 5), (2, 10), (3, 20), (10, 2560), (11, 3600), (40, 3600)] {
+            for _ in 0..50 {
+                let d = retry_delay(&options, attempts, None);
+                let full = Duration::from_secs(full);
+                assert!(d >= full / 2 && d <= full, "{attempts}: {d:?}");
+            }
+        }
+        let d = retry_delay(&options, 1, Some(Duration::from_secs(120)));
+        assert_eq!(d, Duration::from_secs(120));
+        let d = retry_delay(&options, 1, Some(Duration::from_secs(86_400)));
+        assert_eq!(d, Duration::from_secs(3600));
+        let now = DateTime::parse_from_rfc3339("2026-12-01T04:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            parse_retry_after(" 30 ", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Tue, 01 Dec 2026 04:01:00 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+}

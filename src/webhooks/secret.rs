@@ -1,0 +1,104 @@
+//! Webhook secrets: `whsec_` + base64 of 32 random bytes, as Standard Webhooks defines
+//! them. A secret is shown once, when created or rotated; the receiver needs the secret
+//! itself to verify, and so does the sender to sign, so it cannot be hashed like an API
+//! token: it is stored sealed (XChaCha20-Poly1305) under a key kept in its own record,
+//! [`KEY_RECORD`], so a copy of the subscriptions file alone (a backup, a bug report)
+//! reveals no secret.
+
+use base64::Engine as _;
+use chacha20poly1305::aead::rand_core::RngCore;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+
+use crate::store::{LogStore, StoreError};
+
+/// The named checkpoint holding the key that seals every webhook secret.
+pub const KEY_RECORD: &str = "server.webhooks.key";
+
+/// What every secret starts with.
+pub const PREFIX: &str = "whsec_";
+
+/// A fresh secret, `whsec_…`.
+pub fn generate() -> String {
+    let mut raw = [0u8; 32];
+    OsRng.fill_bytes(&mut raw);
+    format!(
+        "{PREFIX}{}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+/// The sealing key, created (durably) on first use.
+#[derive(Clone)]
+pub struct SealingKey(XChaCha20Poly1305);
+
+impl std::fmt::Debug for SealingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealingKey(..)")
+    }
+}
+
+impl SealingKey {
+    /// The stored key, or a new one stored before it is returned.
+    pub fn load_or_create(store: &dyn LogStore) -> Result<Self, StoreError> {
+        let raw = match store.checkpoint(KEY_RECORD)? {
+            Some(bytes) => <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                StoreError::Io(format!(
+                    "checkpoints/{KEY_RECORD} is damaged: {} bytes, not a 32-byte key; webhook secrets cannot be read (remove the subscriptions and add them again)",
+                    bytes.len()
+                ))
+            })?,
+            None => {
+                let key = XChaCha20Poly1305::generate_key(&mut OsRng);
+                store.put_checkpoint(KEY_RECORD, &key)?;
+                key.into()
+            }
+        };
+        Ok(Self(XChaCha20Poly1305::new((&raw).into())))
+    }
+
+    /// base64 of `nonce ++ ciphertext`.
+    pub fn seal(&self, secret: &str) -> String {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let mut out = nonce.to_vec();
+        out.extend(
+            self.0
+                .encrypt(&nonce, secret.as_bytes())
+                .expect("encrypting into memory cannot fail"),
+        );
+        base64::engine::general_purpose::STANDARD.encode(out)
+    }
+
+    /// The secret [`SealingKey::seal`] sealed, or `None` if it does not open.
+    pub fn open(&self, sealed: &str) -> Option<String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(sealed)
+            .ok()?;
+        if bytes.len() < 24 {
+            return None;
+        }
+        let (nonce, body) = bytes.split_at(24);
+        let plain = self.0.decrypt(XNonce::from_slice(nonce), body).ok()?;
+        String::from_utf8(plain).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryLog;
+
+    #[test]
+    fn a_sealed_secret_opens_only_with_its_key_and_the_key_survives_a_reload() {
+        let store = MemoryLog::new();
+        let key = SealingKey::load_or_create(&store).unwrap();
+        let secret = generate();
+        assert!(secret.starts_with(PREFIX));
+        let sealed = key.seal(&secret);
+        assert!(!sealed.contains(&secret[PREFIX.len()..]));
+        let again = SealingKey::load_or_create(&store).unwrap();
+        assert_eq!(again.open(&sealed).as_deref(), Some(secret.as_str()));
+        let other = SealingKey::load_or_create(&MemoryLog::new()).unwrap();
+        assert_eq!(other.open(&sealed), None);
+    }
+}
