@@ -103,6 +103,45 @@ impl OperationInput for LastEventId {
 
 type Events = Pin<Box<dyn Stream<Item = Result<SseEvent, Infallible>> + Send>>;
 
+/// The schema of one Server-Sent Event as it arrives (tools such as Schemathesis check each
+/// event against it): `id` the position, `event` (`message`, or `error` when a storage
+/// failure ends the stream), and `data` a JSON text holding the envelope, or with
+/// `format=cloudevents` a CloudEvent (structured mode, the CloudEvents 1.0 required
+/// attributes plus offboard's extensions).
+fn sse_event_schema(envelope: schemars::Schema) -> schemars::Schema {
+    let cloudevent = schemars::json_schema!({
+        "type": "object",
+        "properties": {
+            "specversion": { "const": "1.0" },
+            "id": { "type": "string", "minLength": 1 },
+            "source": { "type": "string", "minLength": 1 },
+            "type": { "type": "string", "pattern": "^offboard\\.[A-Za-z]+\\.v[0-9]+$" },
+            "subject": { "type": "string" },
+            "time": { "type": "string", "format": "date-time" },
+            "datacontenttype": { "const": "application/json" },
+            "data": { "type": "object" },
+            "position": { "type": "integer", "minimum": 1 },
+            "correlationid": { "type": "string", "format": "uuid" },
+            "causationid": { "type": "string", "format": "uuid" },
+        },
+        "required": ["specversion", "id", "source", "type", "data", "position"],
+    });
+    schemars::json_schema!({
+        "type": "object",
+        "properties": {
+            "id": { "type": "string", "pattern": "^[0-9]+$" },
+            "event": { "type": "string", "enum": ["message", "error"] },
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": { "anyOf": [envelope, cloudevent] },
+            },
+            "retry": { "type": "integer" },
+        },
+        "required": ["data"],
+    })
+}
+
 /// An SSE response: `id:` the position, `data:` one event as JSON.
 pub struct EventStream(HttpResponse);
 
@@ -128,7 +167,7 @@ impl OperationOutput for EventStream {
                 "text/event-stream".to_owned(),
                 MediaType {
                     schema: Some(SchemaObject {
-                        json_schema: ctx.schema.subschema_for::<EnvelopeJson>(),
+                        json_schema: sse_event_schema(ctx.schema.subschema_for::<EnvelopeJson>()),
                         example: None,
                         external_docs: None,
                     }),
