@@ -291,6 +291,9 @@ async fn the_request_id_is_in_the_request_log_line() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Other tests run on other threads without a subscriber: a callsite they reached first
+    // may have cached "never interested"; recompute with this thread's subscriber in place.
+    tracing::callsite::rebuild_interest_cache();
     raw(&w.app, "GET", "/healthz", &[("x-request-id", "trace-77")]).await;
     let generated = raw(&w.app, "GET", "/livez", &[]).await;
     let id = generated.headers()["x-request-id"]
