@@ -136,9 +136,20 @@ impl<S: Send + Sync> FromRequestParts<S> for CommandHeaders {
     }
 }
 
+// The header as documented: what `CommandHeaders` accepts (1 to MAX_KEY characters once
+// trimmed; a header value that is not visible ASCII is already refused as "not text").
+/// A command's `Idempotency-Key`: 1 to 255 visible ASCII characters, without leading or
+/// trailing spaces.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+#[schemars(rename = "IdempotencyKey")]
+struct IdempotencyKeyDoc(
+    #[schemars(length(min = 1, max = 255), regex(pattern = r"^[!-~]([ -~]*[!-~])?$"))] String,
+);
+
 impl OperationInput for CommandHeaders {
     fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
-        header_parameter::<String>(ctx, operation, "Idempotency-Key",
+        header_parameter::<IdempotencyKeyDoc>(ctx, operation, "Idempotency-Key",
             "The command id: a retry with the same key returns the first result and appends nothing; the same key with another command is 409. A UUID is used as the command id; any other text is hashed into one.");
         header_parameter::<UserRef>(
             ctx,
