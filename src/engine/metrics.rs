@@ -20,7 +20,7 @@ use super::append::{AppendError, Appended};
 pub struct CommandLabels {
     /// The command's type tag (`transfer_all`, `register_resources`…), or `append` for
     /// events appended as they are.
-    pub command: String,
+    pub command: &'static str,
     /// `ok`, `duplicate` (an idempotent retry answered from the log), or the error's
     /// stable code (`owns_resources`, `conflict`, `outcome_unknown`…).
     pub outcome: &'static str,
@@ -54,7 +54,7 @@ impl EngineMetrics {
     /// Counts one command's answer and observes how long its caller waited for it.
     pub(crate) fn answered(
         &self,
-        command: &str,
+        command: &'static str,
         result: &Result<Appended, AppendError>,
         waited: Duration,
     ) {
@@ -64,10 +64,7 @@ impl EngineMetrics {
             Err(e) => e.code(),
         };
         self.commands
-            .get_or_create(&CommandLabels {
-                command: command.to_owned(),
-                outcome,
-            })
+            .get_or_create(&CommandLabels { command, outcome })
             .inc();
         self.ack_seconds.observe(waited.as_secs_f64());
     }

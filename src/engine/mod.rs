@@ -436,11 +436,7 @@ impl Engine {
             "expected": expected,
             "command": command,
         });
-        // The type tag for the metrics, from the JSON the fingerprint needs anyway.
-        let name = payload["command"]["type"]
-            .as_str()
-            .unwrap_or("unknown")
-            .to_owned();
+        let name = domain::CommandKind::from(&command).tag();
         let fingerprint = fingerprint(&payload);
         let base = Context {
             org_id: meta.org_id,
@@ -456,7 +452,7 @@ impl Engine {
             domain::decide(state, &ctx, &command).map_err(AppendError::Rejected)
         });
         let result = self.submit(meta, expected, fingerprint, decide).await;
-        self.metrics.answered(&name, &result, started.elapsed());
+        self.metrics.answered(name, &result, started.elapsed());
         result
     }
 

@@ -35,7 +35,7 @@ const PREFIX: &str = "offboard";
 /// The labels of `offboard_http_requests_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     /// The matched route template, or `unmatched` (a 404 of the fallback).
     route: String,
     status: u16,
@@ -44,7 +44,7 @@ struct RequestLabels {
 /// The labels of `offboard_http_request_duration_seconds`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
+    method: &'static str,
     route: String,
 }
 
@@ -186,7 +186,7 @@ pub(crate) async fn record(
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
         .to_owned();
-    let method = method_label(request.method()).to_owned();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let labels = RouteLabels { method, route };
