@@ -37,9 +37,20 @@ impl std::fmt::Debug for Key {
 }
 
 impl Key {
-    fn generate() -> Self {
+    /// A fresh random key.
+    pub(crate) fn generate() -> Self {
         let key = XChaCha20Poly1305::generate_key(&mut OsRng);
         Self(key.into())
+    }
+
+    /// The key whose 32 bytes are `raw` (as [`Key::bytes`] gave them).
+    pub(crate) fn from_bytes(raw: [u8; 32]) -> Self {
+        Self(raw)
+    }
+
+    /// The key material, to store it.
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.0
     }
 
     /// `nonce (24 bytes) ++ ciphertext` of `plaintext`.

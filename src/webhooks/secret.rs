@@ -7,8 +7,9 @@
 
 use base64::Engine as _;
 use chacha20poly1305::aead::rand_core::RngCore;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chacha20poly1305::aead::OsRng;
+
+use crate::privacy::Key;
 
 use crate::store::{LogStore, StoreError};
 
@@ -30,7 +31,7 @@ pub fn generate() -> String {
 
 /// The sealing key, created (durably) on first use.
 #[derive(Clone)]
-pub struct SealingKey(XChaCha20Poly1305);
+pub struct SealingKey(Key);
 
 impl std::fmt::Debug for SealingKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -49,24 +50,17 @@ impl SealingKey {
                 ))
             })?,
             None => {
-                let key = XChaCha20Poly1305::generate_key(&mut OsRng);
-                store.put_checkpoint(KEY_RECORD, &key)?;
-                key.into()
+                let key = Key::generate();
+                store.put_checkpoint(KEY_RECORD, key.bytes())?;
+                *key.bytes()
             }
         };
-        Ok(Self(XChaCha20Poly1305::new((&raw).into())))
+        Ok(Self(Key::from_bytes(raw)))
     }
 
-    /// base64 of `nonce ++ ciphertext`.
+    /// base64 of `nonce ++ ciphertext` ([`Key::encrypt`], as personal data is sealed).
     pub fn seal(&self, secret: &str) -> String {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let mut out = nonce.to_vec();
-        out.extend(
-            self.0
-                .encrypt(&nonce, secret.as_bytes())
-                .expect("encrypting into memory cannot fail"),
-        );
-        base64::engine::general_purpose::STANDARD.encode(out)
+        base64::engine::general_purpose::STANDARD.encode(self.0.encrypt(secret.as_bytes()))
     }
 
     /// The secret [`SealingKey::seal`] sealed, or `None` if it does not open.
@@ -74,12 +68,7 @@ impl SealingKey {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(sealed)
             .ok()?;
-        if bytes.len() < 24 {
-            return None;
-        }
-        let (nonce, body) = bytes.split_at(24);
-        let plain = self.0.decrypt(XNonce::from_slice(nonce), body).ok()?;
-        String::from_utf8(plain).ok()
+        String::from_utf8(self.0.decrypt(&bytes)?).ok()
     }
 }
 
