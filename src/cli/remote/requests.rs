@@ -113,6 +113,7 @@ pub(crate) mod tests {
                 active: true,
             },
             Command::ActivateUser { user: a },
+            Command::Deprovision { user: a },
             Command::UpdateProfile {
                 user: a,
                 change: crate::domain::ProfileChange {
