@@ -43,6 +43,8 @@ fn samples() -> Vec<Event> {
         last_name: "Lovelace".into(),
         job_title: Some("Sales".into()),
         external_id: None,
+        department: None,
+        employee_number: None,
     };
     let d = DistributionId(Uuid::from_u128(9));
     let l = LabelId(Uuid::from_u128(8));
@@ -486,6 +488,8 @@ fn a_sealed_profile_validates_as_export_writes_it() {
                 last_name: "Lovelace".into(),
                 job_title: None,
                 external_id: None,
+                department: None,
+                employee_number: None,
             },
             role: Role::Member,
             manager: None,

@@ -31,6 +31,8 @@ pub fn init(cx: &mut Ctx, a: &Init) -> Result<(), CliError> {
             last_name: a.owner_last.clone(),
             job_title: a.owner_title.clone(),
             external_id: None,
+            department: None,
+            employee_number: None,
         },
     };
     let meta = CommandMeta::new(org_id, Actor::System);

@@ -181,6 +181,8 @@ fn provisioner_stand_in() -> &'static User {
             last_name: String::new(),
             job_title: None,
             external_id: None,
+            department: None,
+            employee_number: None,
         },
         role: Role::Admin,
         manager: None,

@@ -140,6 +140,10 @@ pub struct NewUser {
     /// The identity provider's id for the person (SCIM `externalId`), unique per org.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employee_number: Option<String>,
 }
 
 /// A change of a user's profile: the fields given replace the current ones, the others
@@ -157,6 +161,10 @@ pub struct ProfileChange {
     pub job_title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employee_number: Option<String>,
 }
 
 /// A command. Serialized with a `type` tag, e.g. `{"type":"deactivate_user","user":"…"}`.

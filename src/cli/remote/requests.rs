@@ -107,6 +107,8 @@ pub(crate) mod tests {
                     last_name: "X".into(),
                     job_title: None,
                     external_id: None,
+                    department: None,
+                    employee_number: None,
                 },
                 role: Role::Member,
                 manager: Some(b),
@@ -270,6 +272,8 @@ pub(crate) mod tests {
             last_name: "W".into(),
             job_title: None,
             external_id: None,
+            department: None,
+            employee_number: None,
         };
         let create = Command::CreateOrganization {
             name: "Acme".into(),
