@@ -93,6 +93,8 @@ fn a_provisioner_invites_members_and_managers_but_not_admins_and_never_touches_t
             last_name: "Hire".into(),
             job_title: None,
             external_id: Some(format!("ext-{email}")),
+            department: None,
+            employee_number: None,
         },
         role,
         manager: Some(sam),
