@@ -116,9 +116,29 @@ fn active(v: Option<&Value>) -> Result<bool, ScimError> {
 /// Reads a User body. `userName` is required; without `name`, the names come from
 /// `displayName` (first word, the rest) and else from the email's local part, because
 /// offboard requires both names and SCIM does not.
-fn desired(body: &Value) -> Result<Desired, ScimError> {
-    let email = text(member(body, "userName"))
+///
+/// The email is `userName`, except when `userName` still names the `current` email and
+/// the work email changed (Entra updates `emails[type eq "work"].value` alone).
+fn desired(body: &Value, current: Option<&str>) -> Result<Desired, ScimError> {
+    let user_name = text(member(body, "userName"))
         .ok_or_else(|| ScimError::invalid_value("userName (the user's email) is required"))?;
+    let work = member(body, "emails")
+        .and_then(Value::as_array)
+        .and_then(|emails| {
+            emails
+                .iter()
+                .find(|e| member(e, "type").and_then(Value::as_str) == Some("work"))
+                .or_else(|| {
+                    emails
+                        .iter()
+                        .find(|e| member(e, "primary") == Some(&Value::Bool(true)))
+                })
+        })
+        .and_then(|e| text(member(e, "value")));
+    let email = match (current, work) {
+        (Some(now), Some(work)) if user_name == now && work != now => work,
+        _ => user_name,
+    };
     let name = member(body, "name");
     let display = text(member(body, "displayName")).unwrap_or_default();
     let (display_first, display_last) = display
@@ -242,11 +262,11 @@ async fn reconcile(
     id: &str,
     body: &Value,
 ) -> Result<Response, ScimError> {
-    let want = desired(body)?;
     let todo = {
         let projections = state.engine().state();
         let org = who.org(&projections)?;
-        commands(org, visible(org, id)?, &want)?
+        let user = visible(org, id)?;
+        commands(org, user, &desired(body, Some(&user.profile.email))?)?
     };
     run(state, who, todo).await?;
     Ok(resource(StatusCode::OK, &current(state, who, id)?))
@@ -288,7 +308,7 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Response, ScimError> {
     let who = caller(who)?;
-    let want = desired(&json_body(&body)?)?;
+    let want = desired(&json_body(&body)?, None)?;
     let command = {
         let projections = state.engine().state();
         let org = who.org(&projections)?;
@@ -433,21 +453,24 @@ mod tests {
 
     #[test]
     fn a_body_without_names_takes_them_from_display_name_or_the_email() {
-        let want =
-            desired(&json!({"userName": "pat@acme.example", "displayName": "Pat Kim"})).unwrap();
+        let want = desired(
+            &json!({"userName": "pat@acme.example", "displayName": "Pat Kim"}),
+            None,
+        )
+        .unwrap();
         assert_eq!((want.first.as_str(), want.last.as_str()), ("Pat", "Kim"));
-        let want = desired(&json!({"userName": "pat@acme.example"})).unwrap();
+        let want = desired(&json!({"userName": "pat@acme.example"}), None).unwrap();
         assert_eq!((want.first.as_str(), want.last.as_str()), ("pat", "-"));
         assert!(want.active, "active defaults to true");
     }
 
     #[test]
     fn entra_string_booleans_and_bad_values() {
-        let off = desired(&json!({"userName": "a@b.example", "active": "False"})).unwrap();
+        let off = desired(&json!({"userName": "a@b.example", "active": "False"}), None).unwrap();
         assert!(!off.active);
-        let e = desired(&json!({"userName": "a@b.example", "active": 3})).unwrap_err();
+        let e = desired(&json!({"userName": "a@b.example", "active": 3}), None).unwrap_err();
         assert_eq!(e.scim_type, Some("invalidValue"));
-        let e = desired(&json!({"active": true})).unwrap_err();
+        let e = desired(&json!({"active": true}), None).unwrap_err();
         assert_eq!(e.scim_type, Some("invalidValue"));
     }
 }
