@@ -64,6 +64,12 @@ pub fn routes() -> Router<AppState> {
                 .patch(groups::patch)
                 .delete(groups::delete),
         )
+        // Anything else under /scim/v2 is a SCIM 404, not the API's JSON 404.
+        .route("/scim/v2/{*rest}", axum::routing::any(unknown))
+}
+
+async fn unknown() -> ScimError {
+    ScimError::not_found("no such SCIM endpoint")
 }
 
 /// A SCIM answer: `status`, the JSON body as `application/scim+json`, and the resource's

@@ -27,6 +27,16 @@ fn text(name: &str) -> Value {
     attr(name, "string", false, "readWrite", "none")
 }
 
+/// `$ref`: a reference to a User (the manager, a group member).
+fn user_ref() -> Value {
+    json!({
+        "name": "$ref", "type": "reference", "referenceTypes": ["User"],
+        "multiValued": false, "required": false, "caseExact": true,
+        "mutability": "readWrite", "returned": "default", "uniqueness": "none",
+        "description": "The user's URI"
+    })
+}
+
 fn user_schema() -> Value {
     let mut user_name = attr("userName", "string", true, "readWrite", "server");
     user_name["description"] = "The user's email, their sign-in name; unique in the org.".into();
@@ -78,6 +88,7 @@ fn enterprise_schema() -> Value {
              "caseExact": true, "mutability": "readWrite", "returned": "default",
              "uniqueness": "none", "description": "The manager's id"},
             attr("displayName", "string", false, "readOnly", "none"),
+            user_ref(),
         ]
     });
     json!({
@@ -98,6 +109,7 @@ fn group_schema() -> Value {
              "caseExact": true, "mutability": "immutable", "returned": "default",
              "uniqueness": "none", "description": "A user's id"},
             attr("display", "string", false, "readOnly", "none"),
+            user_ref(),
         ]
     });
     let mut name = attr("displayName", "string", true, "readWrite", "server");
