@@ -8,16 +8,16 @@
 use std::collections::BTreeSet;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
-use offboard_events::{CorrelationId, ResourceKey, UserId};
+use offboard_events::{ResourceKey, UserId};
 use offboard_projections::OrgState;
 use serde_json::{json, Value};
 
 use super::filter::member;
 use super::schema::GROUP;
-use super::{caller, check_if_match, json_body, meta, patch as patch_op, resource, version_of};
+use super::{caller, created, json_body, patched, replaced, resource, run, version_of};
 use super::{ListQuery, ScimError, BASE};
 use crate::domain::Command;
 use crate::server::{ApiError, AppState, Caller, Read};
@@ -101,17 +101,6 @@ fn membership(org: &OrgState, name: &str, wanted: &BTreeSet<UserId>) -> Vec<Comm
     joins.chain(leaves).collect()
 }
 
-async fn run(state: &AppState, who: &Caller, commands: Vec<Command>) -> Result<(), ScimError> {
-    let correlation = CorrelationId::new();
-    for command in commands {
-        state
-            .engine()
-            .execute(meta(who, correlation), command)
-            .await?;
-    }
-    Ok(())
-}
-
 async fn reconcile(
     state: &AppState,
     who: &Caller,
@@ -188,14 +177,7 @@ pub async fn create(
     };
     run(&state, &who, todo).await?;
     let body = current(&state, &who, &name)?;
-    let mut response = resource(StatusCode::CREATED, &body);
-    if let Some(location) = body["meta"]["location"]
-        .as_str()
-        .and_then(|l| HeaderValue::from_str(l).ok())
-    {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(created(&body))
 }
 
 pub async fn replace(
@@ -206,9 +188,7 @@ pub async fn replace(
     body: Bytes,
 ) -> Result<Response, ScimError> {
     let who = caller(who)?;
-    let body = json_body(&body)?;
-    let now = current(&state, &who, &id)?;
-    check_if_match(&headers, now["meta"]["version"].as_str().unwrap_or(""))?;
+    let body = replaced(&current(&state, &who, &id)?, &headers, &body)?;
     if let Some(name) = member(&body, "displayName").and_then(Value::as_str) {
         if name.trim() != id {
             return Err(ScimError::new(
@@ -229,10 +209,7 @@ pub async fn patch(
     body: Bytes,
 ) -> Result<Response, ScimError> {
     let who = caller(who)?;
-    let body = json_body(&body)?;
-    let mut patched = current(&state, &who, &id)?;
-    check_if_match(&headers, patched["meta"]["version"].as_str().unwrap_or(""))?;
-    patch_op::apply(&mut patched, &body)?;
+    let patched = patched(current(&state, &who, &id)?, &headers, &body)?;
     reconcile(&state, &who, &id, &patched).await
 }
 

@@ -118,6 +118,61 @@ pub(crate) fn check_if_match(headers: &HeaderMap, current: &str) -> Result<(), S
     }
 }
 
+/// A 201 answer for a new resource, with its `Location`.
+pub(crate) fn created(body: &Value) -> Response {
+    let mut response = resource(StatusCode::CREATED, body);
+    if let Some(location) = body["meta"]["location"]
+        .as_str()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+/// [`check_if_match`] against a resource's `meta.version`.
+pub(crate) fn check_version(headers: &HeaderMap, resource: &Value) -> Result<(), ScimError> {
+    check_if_match(headers, resource["meta"]["version"].as_str().unwrap_or(""))
+}
+
+/// What a `PUT` asks `current` to become: the body, once `If-Match` holds.
+pub(crate) fn replaced(
+    current: &Value,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Value, ScimError> {
+    check_version(headers, current)?;
+    json_body(body)
+}
+
+/// What a `PATCH` makes of `current`, once `If-Match` holds.
+pub(crate) fn patched(
+    mut current: Value,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Value, ScimError> {
+    check_version(headers, &current)?;
+    patch::apply(&mut current, &json_body(body)?)?;
+    Ok(current)
+}
+
+/// Runs `commands` in order as the caller, under one correlation id. Each is durable when
+/// it returns; a refusal stops the rest (what ran before it stays).
+pub(crate) async fn run(
+    state: &AppState,
+    who: &Caller,
+    commands: Vec<crate::domain::Command>,
+) -> Result<(), ScimError> {
+    let correlation = CorrelationId::new();
+    for command in commands {
+        state
+            .engine()
+            .execute(meta(who, correlation), command)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The request body as JSON (SCIM clients send `application/scim+json`, which axum's
 /// `Json` refuses, so the body is read as bytes): `400 invalidSyntax` otherwise.
 pub(crate) fn json_body(body: &Bytes) -> Result<Value, ScimError> {

@@ -7,7 +7,7 @@
 //! org's deprovisioning policy (`Deprovision`).
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{Duration, Utc};
@@ -18,7 +18,9 @@ use serde_json::{json, Map, Value};
 
 use super::filter::member;
 use super::schema::{ENTERPRISE, USER};
-use super::{caller, check_if_match, json_body, meta, patch as patch_op, resource, version_of};
+use super::{
+    caller, check_version, created, json_body, meta, patched, replaced, resource, run, version_of,
+};
 use super::{ListQuery, ScimError, BASE};
 use crate::domain::{Command, NewUser, ProfileChange};
 use crate::server::{ApiError, AppState, Caller, Read};
@@ -235,19 +237,6 @@ fn commands(org: &OrgState, user: &User, want: &Desired) -> Result<Vec<Command>,
     Ok(out)
 }
 
-/// Runs `commands` in order as the caller, under one correlation id. Each is durable when
-/// it returns; a refusal stops the rest (what ran before it stays).
-async fn run(state: &AppState, who: &Caller, commands: Vec<Command>) -> Result<(), ScimError> {
-    let correlation = CorrelationId::new();
-    for command in commands {
-        state
-            .engine()
-            .execute(meta(who, correlation), command)
-            .await?;
-    }
-    Ok(())
-}
-
 /// The user's SCIM JSON now.
 fn current(state: &AppState, who: &Caller, id: &str) -> Result<Value, ScimError> {
     let projections = state.engine().state();
@@ -343,14 +332,7 @@ pub async fn create(
             .ok_or_else(|| ScimError::not_found("the new user"))?;
         render(org, user)
     };
-    let mut response = resource(StatusCode::CREATED, &body);
-    if let Some(location) = body["meta"]["location"]
-        .as_str()
-        .and_then(|l| HeaderValue::from_str(l).ok())
-    {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    Ok(created(&body))
 }
 
 /// `409 uniqueness` for an email or external id in use, and for the email of a user
@@ -395,9 +377,7 @@ pub async fn replace(
     body: Bytes,
 ) -> Result<Response, ScimError> {
     let who = caller(who)?;
-    let body = json_body(&body)?;
-    let now = current(&state, &who, &id)?;
-    check_if_match(&headers, now["meta"]["version"].as_str().unwrap_or(""))?;
+    let body = replaced(&current(&state, &who, &id)?, &headers, &body)?;
     reconcile(&state, &who, &id, &body).await
 }
 
@@ -409,10 +389,7 @@ pub async fn patch(
     body: Bytes,
 ) -> Result<Response, ScimError> {
     let who = caller(who)?;
-    let body = json_body(&body)?;
-    let mut patched = current(&state, &who, &id)?;
-    check_if_match(&headers, patched["meta"]["version"].as_str().unwrap_or(""))?;
-    patch_op::apply(&mut patched, &body)?;
+    let patched = patched(current(&state, &who, &id)?, &headers, &body)?;
     reconcile(&state, &who, &id, &patched).await
 }
 
@@ -426,8 +403,7 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, ScimError> {
     let who = caller(who)?;
-    let now = current(&state, &who, &id)?;
-    check_if_match(&headers, now["meta"]["version"].as_str().unwrap_or(""))?;
+    check_version(&headers, &current(&state, &who, &id)?)?;
     let user: UserId = id.parse().map_err(|_| ScimError::not_found(&id))?;
     let meta = meta(&who, CorrelationId::new());
     match state
