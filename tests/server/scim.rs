@@ -396,26 +396,15 @@ async fn deprovisioning_over_scim_hands_everything_to_the_manager_and_support_re
     assert_eq!(gone.status.as_u16(), 204, "{}", gone.text);
 
     // Then everything is Sam's (the rotation place: Ann's), the credits in the pool
-    let owners = w.get(&w.owner_token, "/v1/owners?kind=buyer").await.ok();
+    let after = Holdings::read(&w, zed).await;
     assert!(
-        owners["owners"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|o| o["owner"] == sam.to_string()),
-        "{owners}"
+        after.buyer_owners.iter().all(|o| *o == sam.to_string()),
+        "{after:?}"
     );
-    let duties = w.get(&w.owner_token, "/v1/duties").await.ok();
-    assert_eq!(duties["duties"][0]["holder"], sam.to_string());
-    let zed_view = w
-        .get(&w.owner_token, &format!("/v1/users/{zed}"))
-        .await
-        .ok();
-    assert_eq!(zed_view["manager"], sam.to_string());
-    let rotation = w.get(&w.owner_token, "/v1/distributions").await.ok();
-    let members = &rotation["distributions"][0]["members"];
-    assert_eq!(members.as_array().unwrap().len(), 1);
-    assert_eq!(members[0]["user"], ann.to_string());
+    assert_eq!(after.duty_holder, sam.to_string());
+    assert_eq!(after.zed_manager, sam.to_string());
+    assert_eq!(after.rotation, vec![ann.to_string()]);
+    assert_eq!(after.pool, 10);
     // And Pat is gone and cannot act
     assert_eq!(
         scim(&w, &okta, "GET", &format!("/Users/{pat}"), None)
@@ -466,34 +455,57 @@ async fn deprovisioning_over_scim_hands_everything_to_the_manager_and_support_re
     .await
     .ok();
     // Then the buyers, the duty, the report and the rotation place are Pat's again
-    let owners = w.get(&w.owner_token, "/v1/owners?kind=buyer").await.ok();
+    let back = Holdings::read(&w, zed).await;
     assert!(
-        owners["owners"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|o| o["owner"] == pat.to_string()),
-        "{owners}"
+        back.buyer_owners.iter().all(|o| *o == pat.to_string()),
+        "{back:?}"
     );
-    let duties = w.get(&w.owner_token, "/v1/duties").await.ok();
-    assert_eq!(duties["duties"][0]["holder"], pat.to_string());
-    let zed_view = w
-        .get(&w.owner_token, &format!("/v1/users/{zed}"))
-        .await
-        .ok();
-    assert_eq!(zed_view["manager"], pat.to_string());
-    let rotation = w.get(&w.owner_token, "/v1/distributions").await.ok();
-    assert_eq!(
-        rotation["distributions"][0]["members"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2,
-        "{rotation}"
-    );
+    assert_eq!(back.duty_holder, pat.to_string());
+    assert_eq!(back.zed_manager, pat.to_string());
+    assert_eq!(back.rotation.len(), 2, "{back:?}");
     let pat_view = w
         .get(&w.owner_token, &format!("/v1/users/{pat}"))
         .await
         .ok();
     assert_eq!(pat_view["credit_balance"], 4);
+}
+
+/// What the deprovisioning scenario looks at, read through the API as the owner.
+#[derive(Debug)]
+struct Holdings {
+    buyer_owners: Vec<String>,
+    duty_holder: String,
+    /// Zed's manager.
+    zed_manager: String,
+    /// The rotation's members.
+    rotation: Vec<String>,
+    pool: u64,
+}
+
+impl Holdings {
+    async fn read(w: &World, zed: offboard_events::UserId) -> Self {
+        let get = |path: String| async move { w.get(&w.owner_token, &path).await.ok() };
+        let owners = get("/v1/owners?kind=buyer".into()).await;
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        let rotation = get("/v1/distributions".into()).await;
+        Self {
+            buyer_owners: owners["owners"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| text(&o["owner"]))
+                .collect(),
+            duty_holder: text(&get("/v1/duties".into()).await["duties"][0]["holder"]),
+            zed_manager: text(&get(format!("/v1/users/{zed}")).await["manager"]),
+            rotation: rotation["distributions"][0]["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| text(&m["user"]))
+                .collect(),
+            pool: get("/v1/credits".into()).await["pool"]
+                .as_u64()
+                .unwrap_or(u64::MAX),
+        }
+    }
 }
