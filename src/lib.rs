@@ -17,6 +17,7 @@ pub mod engine;
 pub mod integrity;
 pub mod privacy;
 pub mod read;
+pub mod scim;
 pub mod server;
 pub mod store;
 pub mod webhooks;

@@ -18,6 +18,9 @@ pub enum Actor {
     Support { name: String },
     /// An auditor (R5): reads everything, changes nothing.
     Auditor { name: String },
+    /// An identity provider provisioning over SCIM (e.g. `okta`): invites, updates,
+    /// activates, deactivates, reactivates and deprovisions members and managers.
+    Provisioner { name: String },
     /// The engine itself: bootstrap (creating an org) and scheduled sweeps (purge of
     /// users past their retention window).
     System,
@@ -38,6 +41,7 @@ impl fmt::Display for Actor {
             Actor::User { id } => write!(f, "user:{id}"),
             Actor::Support { name } => write!(f, "support:{name}"),
             Actor::Auditor { name } => write!(f, "auditor:{name}"),
+            Actor::Provisioner { name } => write!(f, "provisioner:{name}"),
             Actor::System => f.write_str("system"),
         }
     }

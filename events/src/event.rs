@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::credit::*;
+use crate::deprovision::DeprovisionPending;
 use crate::distribution::*;
 use crate::duty::*;
 use crate::ids::{OrgId, StreamId};
@@ -116,6 +117,7 @@ domain_events! {
     UserDeleted = version 1, stream |e, org| StreamId::user(e.user_id);
     UserRestored = version 1, stream |e, org| StreamId::user(e.user_id);
     UserPurged = version 1, stream |e, org| StreamId::user(e.user_id);
+    DeprovisionPending = version 1, stream |e, org| StreamId::user(e.user_id);
 
     ResourcesRegistered = version 1, stream |e, org| StreamId::user(e.owner);
     ResourcesTransferred = version 1, stream |e, org| StreamId::user(e.from);

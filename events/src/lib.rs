@@ -8,6 +8,7 @@
 pub mod actor;
 pub mod canonical;
 pub mod credit;
+pub mod deprovision;
 pub mod distribution;
 pub mod duty;
 pub mod envelope;
@@ -25,6 +26,7 @@ pub mod user;
 
 pub use actor::Actor;
 pub use credit::*;
+pub use deprovision::*;
 pub use distribution::*;
 pub use duty::*;
 pub use envelope::{Envelope, RawEnvelope};

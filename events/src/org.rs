@@ -18,6 +18,12 @@ pub struct Policy {
     pub delete_requires_no_credit_history: bool,
     /// R11/R12: how many days a deleted user stays restorable.
     pub retention_days: u32,
+    /// Issue 17: where a user deprovisioned by the identity provider hands over what
+    /// they hold (default: nothing moves, the user is deactivated).
+    pub deprovision: crate::deprovision::Deprovision,
+    /// Issue 17: after the handover, `deactivate` (default) or `delete`.
+    #[serde(default = "crate::deprovision::default_deprovision_then")]
+    pub deprovision_then: crate::offboarding::FollowUp,
 }
 
 impl Default for Policy {
@@ -27,6 +33,8 @@ impl Default for Policy {
             confirmation_phrase: "CONFIRM".to_owned(),
             delete_requires_no_credit_history: true,
             retention_days: 30,
+            deprovision: crate::deprovision::Deprovision::Deactivate,
+            deprovision_then: crate::offboarding::FollowUp::Deactivate,
         }
     }
 }
@@ -40,6 +48,8 @@ impl Default for Policy {
 pub enum PrincipalKind {
     Support,
     Auditor,
+    /// An identity provider's SCIM client (issue 17).
+    Provisioner,
 }
 
 /// An organization came into being with its first owner (who is invited and activated

@@ -41,6 +41,7 @@ const ACTOR_USER: u8 = 0;
 const ACTOR_SUPPORT: u8 = 1;
 const ACTOR_AUDITOR: u8 = 2;
 const ACTOR_SYSTEM: u8 = 3;
+const ACTOR_PROVISIONER: u8 = 4;
 
 /// Whether `bytes` are a binary stored envelope (rather than JSON).
 pub fn is_binary(bytes: &[u8]) -> bool {
@@ -161,6 +162,9 @@ impl<'a> StoredEnvelope<'a> {
                 name: name.to_owned(),
             },
             (ACTOR_SYSTEM, _) => Actor::System,
+            (ACTOR_PROVISIONER, _) => Actor::Provisioner {
+                name: name.to_owned(),
+            },
             _ => return Err(damaged("unknown actor kind")),
         };
         let data =
@@ -188,7 +192,9 @@ impl<'a> StoredEnvelope<'a> {
     /// The binary stored form.
     pub fn encode(&self) -> Vec<u8> {
         let name = match &self.actor {
-            Actor::Support { name } | Actor::Auditor { name } => name.as_str(),
+            Actor::Support { name } | Actor::Auditor { name } | Actor::Provisioner { name } => {
+                name.as_str()
+            }
             Actor::User { .. } | Actor::System => "",
         };
         let mut out = Vec::with_capacity(
@@ -222,6 +228,7 @@ impl<'a> StoredEnvelope<'a> {
             Actor::Support { .. } => out.push(ACTOR_SUPPORT),
             Actor::Auditor { .. } => out.push(ACTOR_AUDITOR),
             Actor::System => out.push(ACTOR_SYSTEM),
+            Actor::Provisioner { .. } => out.push(ACTOR_PROVISIONER),
         }
         for text in [&*self.stream_id, &*self.event_type, name] {
             out.extend_from_slice(&(text.len() as u32).to_le_bytes());
@@ -268,6 +275,11 @@ impl<'a> StoredEnvelope<'a> {
             }
             Actor::Auditor { name } => {
                 out.extend_from_slice(b"{\"kind\":\"auditor\",\"name\":");
+                text(&mut out, name);
+                out.push(b'}');
+            }
+            Actor::Provisioner { name } => {
+                out.extend_from_slice(b"{\"kind\":\"provisioner\",\"name\":");
                 text(&mut out, name);
                 out.push(b'}');
             }

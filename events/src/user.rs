@@ -111,6 +111,12 @@ pub struct Profile {
     /// org among listed users. Absent from profiles written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// The department the directory names (SCIM enterprise `department`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// The HR system's number for the person (SCIM enterprise `employeeNumber`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employee_number: Option<String>,
 }
 
 /// A user was added to the directory (seed 004: "Add New"). Schema v2 split v1's single

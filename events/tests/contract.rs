@@ -43,6 +43,8 @@ fn samples() -> Vec<Event> {
         last_name: "Lovelace".into(),
         job_title: Some("Sales".into()),
         external_id: None,
+        department: None,
+        employee_number: None,
     };
     let d = DistributionId(Uuid::from_u128(9));
     let l = LabelId(Uuid::from_u128(8));
@@ -117,6 +119,16 @@ fn samples() -> Vec<Event> {
         }
         .into(),
         UserPurged { user_id: user(2) }.into(),
+        DeprovisionPending {
+            user_id: user(2),
+            pending: vec![PendingItem {
+                code: "replacement_required".into(),
+                subject: Some("North rotation".into()),
+                count: 1,
+                message: "is the only member of North rotation".into(),
+            }],
+        }
+        .into(),
         ResourcesRegistered {
             owner: user(2),
             resources: vec![key("buyer:B-17"), key("lead:L-1")],
@@ -257,6 +269,9 @@ fn the_stored_form_hashes_exactly_the_canonical_json_of_the_envelope() {
         },
         Actor::Auditor { name: "ann".into() },
         Actor::System,
+        Actor::Provisioner {
+            name: "okta".into(),
+        },
     ];
     let times = [
         Utc.with_ymd_and_hms(2026, 3, 3, 9, 0, 0).unwrap(),
@@ -473,6 +488,8 @@ fn a_sealed_profile_validates_as_export_writes_it() {
                 last_name: "Lovelace".into(),
                 job_title: None,
                 external_id: None,
+                department: None,
+                employee_number: None,
             },
             role: Role::Member,
             manager: None,

@@ -48,6 +48,8 @@ fn main() {
             last_name: "L".into(),
             job_title: None,
             external_id: None,
+            department: None,
+            employee_number: None,
         };
         env(
             UserInvited {

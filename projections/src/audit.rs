@@ -319,6 +319,7 @@ fn concerned_users(env: &Envelope, users: &mut Vec<UserId>) {
         Event::UserDeleted(e) => users.push(e.user_id),
         Event::UserRestored(e) => users.push(e.user_id),
         Event::UserPurged(e) => users.push(e.user_id),
+        Event::DeprovisionPending(e) => users.push(e.user_id),
         Event::ResourcesRegistered(e) => users.push(e.owner),
         Event::ResourcesTransferred(e) => {
             users.push(e.from);

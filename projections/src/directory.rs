@@ -114,6 +114,8 @@ impl Directory {
                     last_name: ERASED.to_owned(),
                     job_title: None,
                     external_id: None,
+                    department: None,
+                    employee_number: None,
                 };
             }),
             // R3: the org has one owner; the previous one stays on as an admin.

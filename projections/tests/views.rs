@@ -85,6 +85,8 @@ fn directory_follows_the_lifecycle() {
             last_name: ERASED.into(),
             job_title: None,
             external_id: None,
+            department: None,
+            employee_number: None,
         }
     );
 }

@@ -116,6 +116,8 @@ fn new_user(name: &str) -> NewUser {
         last_name: "Bench".into(),
         job_title: None,
         external_id: None,
+        department: None,
+        employee_number: None,
     }
 }
 

@@ -36,7 +36,7 @@ pub struct Global {
     /// `history --org` (no value) asks for the org's timeline.
     #[arg(long, global = true, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
     pub org: Option<String>,
-    /// Who acts: a user's email or id, `support:NAME` or `auditor:NAME` [default: the org's owner].
+    /// Who acts: a user's email or id, `support:NAME`, `auditor:NAME` or `provisioner:NAME` [default: the org's owner].
     #[arg(
         long = "as",
         global = true,
@@ -312,7 +312,7 @@ pub enum Cmd {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCmd {
-    /// A token acting as `--as` (a user, `support:NAME` or `auditor:NAME`) in `--org`;
+    /// A token acting as `--as` (a user, `support:NAME`, `auditor:NAME` or `provisioner:NAME`) in `--org`;
     /// printed once.
     Create,
     /// Every token (of `--org`, if given), revoked ones included; never the secrets.
@@ -355,6 +355,13 @@ pub struct PolicyArgs {
     /// Users who ever used credits cannot be deleted.
     #[arg(long, value_name = "BOOL")]
     pub delete_requires_no_credit_history: Option<bool>,
+    /// What deprovisioning over SCIM does with what the user holds: deactivate (nothing
+    /// moves), offboard_to_manager, or offboard_to:USER.
+    #[arg(long, value_name = "POLICY")]
+    pub deprovision: Option<String>,
+    /// After a deprovisioning's handover: deactivate or delete.
+    #[arg(long, value_name = "THEN")]
+    pub deprovision_then: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -150,6 +150,7 @@ fn event(org: &dyn Names, event: &Event) -> Option<String> {
             match e.kind {
                 offboard_events::PrincipalKind::Support => "Support agent",
                 offboard_events::PrincipalKind::Auditor => "Auditor",
+                offboard_events::PrincipalKind::Provisioner => "Provisioner",
             },
             e.name
         ),
@@ -181,6 +182,15 @@ fn event(org: &dyn Names, event: &Event) -> Option<String> {
         Event::UserJoinedGroup(e) => format!("{} joined group {:?}.", who(e.user_id), e.group.id()),
         Event::UserLeftGroup(e) => format!("{} left group {:?}.", who(e.user_id), e.group.id()),
         Event::UserProfileChanged(e) => format!("{}'s profile changed.", e.profile.email),
+        Event::DeprovisionPending(e) => format!(
+            "Deprovisioning {} could not hand everything over: {}.",
+            who(e.user_id),
+            e.pending
+                .iter()
+                .map(|p| p.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
         Event::UserDeactivated(e) => format!(
             "Deactivated {}: they can no longer sign in, keep what they still own, and their seat is still billed.",
             who(e.user_id)

@@ -527,6 +527,8 @@ mod tests {
             last_name: "B".into(),
             job_title: None,
             external_id: None,
+            department: None,
+            employee_number: None,
         }
     }
 

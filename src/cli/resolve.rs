@@ -95,6 +95,11 @@ pub fn actor(org: &OrgState, arg: Option<&str>) -> Result<Actor, CliError> {
             name: principal(PrincipalKind::Auditor, name)?,
         });
     }
+    if let Some(name) = arg.strip_prefix("provisioner:") {
+        return Ok(Actor::Provisioner {
+            name: principal(PrincipalKind::Provisioner, name)?,
+        });
+    }
     Ok(Actor::User {
         id: user(org, arg)?,
     })

@@ -1,7 +1,7 @@
 //! Setting an organization up: `init` (as the system actor), `policy`, `principal`,
 //! `orgs`, `transfer-org`.
 
-use offboard_events::{Actor, OrgId, Policy, PrincipalKind};
+use offboard_events::{Actor, Deprovision, OrgId, Policy, PrincipalKind};
 use serde::Serialize;
 use serde_json::json;
 
@@ -31,6 +31,8 @@ pub fn init(cx: &mut Ctx, a: &Init) -> Result<(), CliError> {
             last_name: a.owner_last.clone(),
             job_title: a.owner_title.clone(),
             external_id: None,
+            department: None,
+            employee_number: None,
         },
     };
     let meta = CommandMeta::new(org_id, Actor::System);
@@ -66,7 +68,9 @@ pub fn policy(cx: &mut Ctx, a: &PolicyArgs) -> Result<(), CliError> {
     let changing = a.confirmation_phrase.is_some()
         || a.retention_days.is_some()
         || a.deactivate_requires_demotion.is_some()
-        || a.delete_requires_no_credit_history.is_some();
+        || a.delete_requires_no_credit_history.is_some()
+        || a.deprovision.is_some()
+        || a.deprovision_then.is_some();
     if !changing {
         if cx.out.is_json() {
             cx.out.doc(&json!({ "policy": current }))?;
@@ -80,6 +84,16 @@ pub fn policy(cx: &mut Ctx, a: &PolicyArgs) -> Result<(), CliError> {
         retention_days: a.retention_days,
         deactivate_requires_demotion: a.deactivate_requires_demotion,
         delete_requires_no_credit_history: a.delete_requires_no_credit_history,
+        deprovision: a
+            .deprovision
+            .as_deref()
+            .map(|d| deprovision(cx, d))
+            .transpose()?,
+        deprovision_then: a
+            .deprovision_then
+            .as_deref()
+            .map(|t| t.parse().map_err(CliError::invalid))
+            .transpose()?,
     };
     // The domain applies the change to the policy in force when it decides; this is
     // what it will be unless another change lands first.
@@ -90,6 +104,15 @@ pub fn policy(cx: &mut Ctx, a: &PolicyArgs) -> Result<(), CliError> {
         json!({ "policy": policy }),
     )?;
     Ok(())
+}
+
+/// `--deprovision`: `deactivate`, `offboard_to_manager` or `offboard_to:USER` (an email
+/// or id, stored as the id).
+fn deprovision(cx: &mut Ctx, arg: &str) -> Result<Deprovision, CliError> {
+    match arg.trim().strip_prefix("offboard_to:") {
+        Some(user) => Ok(Deprovision::OffboardTo(cx.user(user)?)),
+        None => arg.parse().map_err(CliError::invalid),
+    }
 }
 
 fn show_policy(cx: &mut Ctx, p: &Policy) {
@@ -105,6 +128,11 @@ fn show_policy(cx: &mut Ctx, p: &Policy) {
             vec![
                 "delete_requires_no_credit_history".into(),
                 p.delete_requires_no_credit_history.to_string(),
+            ],
+            vec!["deprovision".into(), p.deprovision.to_string()],
+            vec![
+                "deprovision_then".into(),
+                format!("{:?}", p.deprovision_then).to_lowercase(),
             ],
         ],
     );
@@ -144,7 +172,7 @@ pub fn principal(cx: &mut Ctx, c: &PrincipalCmd) -> Result<(), CliError> {
                 cx.out.doc(&json!({ "principals": views }))?;
             } else if list.is_empty() {
                 cx.out
-                    .line("No support agent or auditor serves this organization.");
+                    .line("No support agent, auditor or provisioner serves this organization.");
             } else {
                 let rows: Vec<Vec<String>> = list
                     .iter()
@@ -152,6 +180,7 @@ pub fn principal(cx: &mut Ctx, c: &PrincipalCmd) -> Result<(), CliError> {
                         let kind = match k {
                             PrincipalKind::Support => "support",
                             PrincipalKind::Auditor => "auditor",
+                            PrincipalKind::Provisioner => "provisioner",
                         };
                         vec![kind.to_owned(), n.clone(), format!("{kind}:{n}")]
                     })

@@ -70,6 +70,7 @@ pub fn user(cx: &mut Ctx, c: &UserCmd) -> Result<(), CliError> {
                 last_name: u.last.clone(),
                 job_title: u.title.clone(),
                 external_id: u.external_id.clone(),
+                ..ProfileChange::default()
             };
             cx.run(Command::UpdateProfile { user, change }, None)?;
             Ok(())
@@ -90,6 +91,8 @@ fn add(cx: &mut Ctx, a: &UserAdd) -> Result<(), CliError> {
             last_name: a.last.clone(),
             job_title: a.title.clone(),
             external_id: a.external_id.clone(),
+            department: None,
+            employee_number: None,
         },
         role,
         manager,

@@ -1,9 +1,12 @@
 //! Who may do what (R1, R4, R5, R6). Every decision starts here: resolve the actor in the
 //! org, resolve the target (another org's user is simply not found), and check rank.
 
-use offboard_events::{Actor, Role, UserId, UserStatus};
+use std::sync::LazyLock;
+
+use offboard_events::{Actor, PrincipalKind, Profile, Role, UserId, UserStatus};
 use offboard_projections::{OrgState, User};
 
+use super::command::CommandKind;
 use super::context::Context;
 use super::error::{Decided, DomainError};
 
@@ -34,9 +37,41 @@ impl<'a> Scope<'a> {
             Actor::Auditor { .. } => {
                 Err(DomainError::Forbidden("auditors are read-only".to_owned()))
             }
+            Actor::Provisioner { name } if self.org.serves(PrincipalKind::Provisioner, name) => {
+                Ok(provisioner_stand_in())
+            }
+            Actor::Provisioner { .. } => Err(DomainError::Forbidden(
+                "this provisioner does not serve this organization".to_owned(),
+            )),
             Actor::System => Err(DomainError::Forbidden(
                 "the system actor only creates organizations and sweeps retention".to_owned(),
             )),
+        }
+    }
+
+    /// A provisioner may only run the commands an identity provider sends (issue 17):
+    /// every other command is `forbidden` before it is decided.
+    pub fn check_provisioner(&self, kind: CommandKind) -> Decided<()> {
+        use CommandKind as K;
+        if !matches!(self.ctx.actor, Actor::Provisioner { .. }) {
+            return Ok(());
+        }
+        match kind {
+            K::InviteUser
+            | K::UpdateProfile
+            | K::ActivateUser
+            | K::ChangeRole
+            | K::SetManager
+            | K::CreateGroup
+            | K::JoinGroup
+            | K::LeaveGroup
+            | K::DeactivateUser
+            | K::ReactivateUser
+            | K::Deprovision => Ok(()),
+            other => Err(DomainError::Forbidden(format!(
+                "a provisioner may invite, update, activate, deactivate, reactivate and deprovision users, not {}",
+                other.tag()
+            ))),
         }
     }
 
@@ -128,4 +163,33 @@ impl<'a> Scope<'a> {
         }
         self.may_change(user).map(|_| ())
     }
+}
+
+/// Who a provisioner acts as when rules ask for the acting user: an active admin that is
+/// no one (the nil id: it manages nobody, owns nothing, and no user has that id). An
+/// admin's rank is exactly what the issue gives a provisioner: it outranks members and
+/// managers, so it may change them and grant those roles, and it does not outrank an
+/// admin or the owner, so it may neither touch them nor grant their roles (R4). The
+/// events it causes record the provisioner itself as actor (the envelope's actor comes
+/// from the context, not from here).
+fn provisioner_stand_in() -> &'static User {
+    static STAND_IN: LazyLock<User> = LazyLock::new(|| User {
+        id: UserId(uuid::Uuid::nil()),
+        profile: Profile {
+            email: "provisioner".to_owned(),
+            first_name: "Provisioner".to_owned(),
+            last_name: String::new(),
+            job_title: None,
+            external_id: None,
+            department: None,
+            employee_number: None,
+        },
+        role: Role::Admin,
+        manager: None,
+        groups: Default::default(),
+        status: UserStatus::Active,
+        deleted_at: None,
+        created_position: 0,
+    });
+    &STAND_IN
 }

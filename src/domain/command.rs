@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 
 use offboard_events::{
-    CorrelationId, DistributionKind, FollowUp, Policy, PrincipalKind, ResourceKey, Role, UserId,
+    CorrelationId, Deprovision, DistributionKind, FollowUp, Policy, PrincipalKind, ResourceKey,
+    Role, UserId,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -99,6 +100,12 @@ pub struct PolicyChange {
     pub delete_requires_no_credit_history: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<u32>,
+    /// `deactivate`, `offboard_to_manager` or `offboard_to:<user id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprovision: Option<Deprovision>,
+    /// `deactivate` or `delete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprovision_then: Option<FollowUp>,
 }
 
 impl PolicyChange {
@@ -116,6 +123,8 @@ impl PolicyChange {
                 .delete_requires_no_credit_history
                 .unwrap_or(current.delete_requires_no_credit_history),
             retention_days: self.retention_days.unwrap_or(current.retention_days),
+            deprovision: self.deprovision.unwrap_or(current.deprovision),
+            deprovision_then: self.deprovision_then.unwrap_or(current.deprovision_then),
         }
     }
 }
@@ -131,6 +140,10 @@ pub struct NewUser {
     /// The identity provider's id for the person (SCIM `externalId`), unique per org.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employee_number: Option<String>,
 }
 
 /// A change of a user's profile: the fields given replace the current ones, the others
@@ -148,6 +161,10 @@ pub struct ProfileChange {
     pub job_title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employee_number: Option<String>,
 }
 
 /// A command. Serialized with a `type` tag, e.g. `{"type":"deactivate_user","user":"…"}`.
@@ -237,6 +254,12 @@ pub enum Command<U: UserNaming = UserId> {
     DeleteUser {
         user: U,
         confirm: String,
+    },
+    /// The identity provider took the user's access away (SCIM `active: false` or
+    /// `DELETE`): the org's `deprovision` policy in one command. The handover is made
+    /// if it can be; if not, the user is still deactivated and what is pending recorded.
+    Deprovision {
+        user: U,
     },
 
     // Resources (R14–R16).

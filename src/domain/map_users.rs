@@ -92,6 +92,9 @@ impl<A: UserNaming> Command<A> {
             C::ReactivateUser { user } => C::ReactivateUser {
                 user: m.user(user, Listed)?,
             },
+            C::Deprovision { user } => C::Deprovision {
+                user: m.user(user, Listed)?,
+            },
             C::DeleteUser { user, confirm } => C::DeleteUser {
                 user: m.user(user, Listed)?,
                 confirm,

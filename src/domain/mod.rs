@@ -10,6 +10,7 @@ mod command;
 mod compensation;
 mod context;
 mod credits;
+mod deprovision;
 mod distributions;
 mod duties;
 mod error;
@@ -53,6 +54,7 @@ pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Ev
         .ok_or_else(|| DomainError::NotFound(format!("organization {}", ctx.org_id)))?;
     let scope = Scope { org, ctx };
     scope.check_impersonation()?;
+    scope.check_provisioner(CommandKind::from(command))?;
     match command {
         Command::CreateOrganization { .. } => unreachable!("handled above"),
         Command::SetPolicy(change) => org::set_policy(scope, change),
@@ -75,6 +77,7 @@ pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Ev
         Command::DeactivateUser { user } => users::deactivate(scope, *user),
         Command::ReactivateUser { user } => users::reactivate(scope, *user),
         Command::DeleteUser { user, confirm } => offboarding::delete(scope, *user, confirm),
+        Command::Deprovision { user } => deprovision::deprovision(scope, *user),
 
         Command::RegisterResources { owner, resources } => {
             resources::register(scope, *owner, resources)

@@ -121,6 +121,29 @@ pub fn delete(scope: Scope, user: offboard_events::UserId, confirm: &str) -> Dec
     .run()
 }
 
+/// Issue 17: a deprovisioning's handover — `plan`, the role changes `permissions`, then
+/// `then` — as an `Offboard` the org's policy confirms (no phrase is typed: the owner
+/// chose the policy).
+pub(super) fn deprovision_offboard(
+    scope: Scope,
+    user: offboard_events::UserId,
+    plan: &OffboardPlan,
+    then: FollowUp,
+    permissions: Vec<Event>,
+) -> Decided<Vec<Event>> {
+    let target = scope.user(user)?;
+    Offboarding {
+        scope,
+        target,
+        plan,
+        operation: OffboardingOperation::Offboard,
+        then,
+        confirm: Some(scope.org.policy().confirmation_phrase.as_str()),
+        permissions,
+    }
+    .run()
+}
+
 /// `members` with `from` replaced by `to` (weights merged if `to` is already a member).
 /// A merged weight past `u32` (only in a distribution an earlier build let exceed
 /// `MAX_TOTAL_WEIGHT`) is refused: rebalance that distribution first.

@@ -58,6 +58,11 @@ pub fn profile(user: &NewUser) -> Decided<Profile> {
         last_name: validate::required_text("last name", &user.last_name)?,
         job_title: validate::optional_text("job title", user.job_title.as_deref())?,
         external_id: validate::optional_text("external id", user.external_id.as_deref())?,
+        department: validate::optional_text("department", user.department.as_deref())?,
+        employee_number: validate::optional_text(
+            "employee number",
+            user.employee_number.as_deref(),
+        )?,
     })
 }
 

@@ -63,5 +63,11 @@ fn changed(current: &Profile, change: &ProfileChange) -> Decided<Profile> {
     if let Some(external) = &change.external_id {
         next.external_id = validate::optional_text("external id", Some(external))?;
     }
+    if let Some(department) = &change.department {
+        next.department = validate::optional_text("department", Some(department))?;
+    }
+    if let Some(number) = &change.employee_number {
+        next.employee_number = validate::optional_text("employee number", Some(number))?;
+    }
     Ok(next)
 }

@@ -86,6 +86,15 @@ impl Caller {
             }
             Actor::Support { name } => served(org, PrincipalKind::Support, name)?,
             Actor::Auditor { name } => served(org, PrincipalKind::Auditor, name)?,
+            // A provisioner reads the directory (SCIM GET), never histories.
+            Actor::Provisioner { name } if what == Read::Directory => {
+                served(org, PrincipalKind::Provisioner, name)?
+            }
+            Actor::Provisioner { .. } => {
+                return Err(ApiError::forbidden(
+                    "a provisioner reads the directory only",
+                ))
+            }
             Actor::System => return Err(ApiError::forbidden("the system actor has no API access")),
         }
         Ok(org)

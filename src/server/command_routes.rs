@@ -68,6 +68,7 @@ pub const fn route(kind: CommandKind) -> Option<Route> {
         K::LeaveGroup => post(kind, "/v1/groups/{name}/leave", &["group"], "leaveGroup", "Remove a user from a group"),
         K::DeactivateUser => post(kind, "/v1/users/{user}/deactivate", USER, "deactivateUser", "Deactivate a user"),
         K::ReactivateUser => post(kind, "/v1/users/{user}/reactivate", USER, "reactivateUser", "Reactivate a deactivated user"),
+        K::Deprovision => post(kind, "/v1/users/{user}/deprovision", USER, "deprovisionUser", "Take a user's access away under the org's deprovision policy"),
         K::DeleteUser => post(kind, "/v1/users/{user}/delete", USER, "deleteUser", "Delete a user, typing the org's confirmation phrase"),
         K::RegisterResources => post(kind, "/v1/users/{user}/resources", &["owner"], "registerResources", "Register resources owned by the user"),
         K::TransferResources => post(kind, "/v1/users/{user}/transfer-resources", FROM, "transferResources", "Move chosen resources to one user"),

@@ -261,6 +261,7 @@ pub fn app(state: AppState) -> Router {
         )
         .merge(health::routes())
         .merge(metrics::routes())
+        .merge(crate::scim::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /v1/openapi.json") })
         .layer(DefaultBodyLimit::max(options.body_limit))
         .with_state(state.clone());

@@ -368,7 +368,8 @@ pub fn resolve_org<'a>(state: &'a State, org: &str) -> Result<&'a OrgState, Toke
     found.ok_or_else(|| TokenError::NotFound(format!("organization {org:?}")))
 }
 
-/// The principal `spec` names in `org`: `support:NAME` or `auditor:NAME` (registered
+/// The principal `spec` names in `org`: `support:NAME`, `auditor:NAME` or
+/// `provisioner:NAME` (registered
 /// for the org, R5), else a user of the org by id or email.
 pub fn resolve_principal(org: &OrgState, spec: &str) -> Result<Actor, TokenError> {
     let outside = |kind: PrincipalKind, name: &str| {
@@ -377,10 +378,10 @@ pub fn resolve_principal(org: &OrgState, spec: &str) -> Result<Actor, TokenError
         } else {
             Err(TokenError::NotFound(format!(
                 "{} principal {name:?} of organization {:?} (register it first)",
-                if kind == PrincipalKind::Support {
-                    "support"
-                } else {
-                    "auditor"
+                match kind {
+                    PrincipalKind::Support => "support",
+                    PrincipalKind::Auditor => "auditor",
+                    PrincipalKind::Provisioner => "provisioner",
                 },
                 org.name()
             )))
@@ -395,6 +396,12 @@ pub fn resolve_principal(org: &OrgState, spec: &str) -> Result<Actor, TokenError
     if let Some(name) = spec.strip_prefix("auditor:") {
         outside(PrincipalKind::Auditor, name)?;
         return Ok(Actor::Auditor {
+            name: name.to_owned(),
+        });
+    }
+    if let Some(name) = spec.strip_prefix("provisioner:") {
+        outside(PrincipalKind::Provisioner, name)?;
+        return Ok(Actor::Provisioner {
             name: name.to_owned(),
         });
     }

@@ -162,6 +162,10 @@ pub struct UserView {
     /// The identity provider's id for the user (SCIM `externalId`), when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employee_number: Option<String>,
     pub role: Role,
     pub manager: Option<UserId>,
     /// The manager's email (`null` without a manager).
@@ -188,6 +192,8 @@ impl UserView {
             last_name: u.profile.last_name.clone(),
             job_title: u.profile.job_title.clone(),
             external_id: u.profile.external_id.clone(),
+            department: u.profile.department.clone(),
+            employee_number: u.profile.employee_number.clone(),
             role: u.role,
             manager: u.manager,
             manager_email: u.manager.map(|m| crate::read::email(org, m)),

@@ -35,6 +35,8 @@ async fn keep_writing(
                     last_name: "Writer".into(),
                     job_title: None,
                     external_id: None,
+                    department: None,
+                    employee_number: None,
                 },
                 role: offboard_events::Role::Member,
                 manager: None,

@@ -8,6 +8,7 @@ mod health;
 mod metrics;
 mod pages;
 mod router;
+mod scim;
 mod seeds;
 mod side_files;
 mod stream;

@@ -63,6 +63,8 @@ pub async fn create_org(engine: &Engine, name: &str) -> (OrgId, UserId) {
                     last_name: "Owner".into(),
                     job_title: None,
                     external_id: None,
+                    department: None,
+                    employee_number: None,
                 },
             },
         )

@@ -19,6 +19,8 @@ fn person(email: &str) -> NewUser {
         last_name: "Roy".into(),
         job_title: None,
         external_id: None,
+        department: None,
+        employee_number: None,
     }
 }
 

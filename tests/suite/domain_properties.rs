@@ -381,6 +381,8 @@ impl World {
                         last_name: "Props".into(),
                         job_title: None,
                         external_id: None,
+                        department: None,
+                        employee_number: None,
                     },
                     role: ROLES[c as usize % ROLES.len()],
                     manager: ((c >> 4).is_multiple_of(3)).then(|| self.someone(c >> 6)),

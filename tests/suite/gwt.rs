@@ -83,6 +83,8 @@ impl Scenario {
             last_name: "Owner".into(),
             job_title: None,
             external_id: None,
+            department: None,
+            employee_number: None,
         };
         let events = s.run(
             Actor::System,
@@ -241,6 +243,8 @@ impl Scenario {
                 last_name: last.into(),
                 job_title: None,
                 external_id: None,
+                department: None,
+                employee_number: None,
             },
             role,
             manager: None,

@@ -5,6 +5,7 @@ mod bad_input;
 mod bench;
 mod crash;
 mod damage;
+mod deprovision;
 mod domain_properties;
 mod durability;
 mod full_disk;

@@ -48,6 +48,8 @@ async fn org_with_zelda(engine: &Engine) -> (OrgId, UserId, UserId) {
         last_name: "Owner".into(),
         job_title: None,
         external_id: None,
+        department: None,
+        employee_number: None,
     };
     engine
         .execute(
@@ -66,6 +68,8 @@ async fn org_with_zelda(engine: &Engine) -> (OrgId, UserId, UserId) {
         last_name: "Quartermaine".into(),
         job_title: Some("Chief Xylophonist".into()),
         external_id: None,
+        department: None,
+        employee_number: None,
     };
     let as_owner = || CommandMeta::new(org, Actor::User { id: owner });
     engine
@@ -251,6 +255,8 @@ async fn log_with_a_v1_invitation(
         last_name: "Owner".into(),
         job_title: None,
         external_id: None,
+        department: None,
+        employee_number: None,
     };
     engine
         .execute(

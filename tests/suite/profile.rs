@@ -57,6 +57,8 @@ fn an_admin_changes_the_fields_named_and_the_others_stay() {
     let expected = Profile {
         email: "Pat.Kim@acme.example".into(),
         external_id: Some("00u1a2b3".into()),
+        department: None,
+        employee_number: None,
         ..before
     };
     assert_eq!(
@@ -130,6 +132,8 @@ fn an_invitation_with_a_taken_external_id_is_refused() {
             last_name: "Ng".into(),
             job_title: None,
             external_id: Some("ext-1".into()),
+            department: None,
+            employee_number: None,
         },
         role: Role::Member,
         manager: None,

@@ -210,6 +210,8 @@ fn billed_seats_count_invited_active_and_disabled_users_but_not_deleted_ones() {
                 last_name: "Invited".into(),
                 job_title: None,
                 external_id: None,
+                department: None,
+                employee_number: None,
             },
             role: Role::Member,
             manager: None,

@@ -33,6 +33,8 @@ fn person(email: &str, first: &str, last: &str, title: Option<&str>) -> NewUser 
         last_name: last.into(),
         job_title: title.map(str::to_owned),
         external_id: None,
+        department: None,
+        employee_number: None,
     }
 }
 
@@ -148,6 +150,8 @@ fn the_job_title_is_optional() {
                 last_name: "Vance".into(),
                 job_title: Some("Fleet buyer".into()),
                 external_id: None,
+                department: None,
+                employee_number: None,
             },
             role: Role::Member,
             manager: None,

@@ -76,6 +76,8 @@ async fn desk() -> Desk {
         last_name: "L".into(),
         job_title: None,
         external_id: None,
+        department: None,
+        employee_number: None,
     };
     engine
         .execute(

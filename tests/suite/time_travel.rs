@@ -148,6 +148,8 @@ impl Story {
                 last_name: "Owner".into(),
                 job_title: None,
                 external_id: None,
+                department: None,
+                employee_number: None,
             },
         };
         engine
@@ -182,6 +184,8 @@ impl Story {
                 last_name: "B".into(),
                 job_title: None,
                 external_id: None,
+                department: None,
+                employee_number: None,
             },
             role: Role::Member,
             manager: None,

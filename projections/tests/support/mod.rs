@@ -42,6 +42,8 @@ pub fn profile(email: &str) -> Profile {
         last_name: "Tester".to_owned(),
         job_title: Some("Sales".to_owned()),
         external_id: None,
+        department: None,
+        employee_number: None,
     }
 }
 

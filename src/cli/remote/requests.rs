@@ -107,12 +107,15 @@ pub(crate) mod tests {
                     last_name: "X".into(),
                     job_title: None,
                     external_id: None,
+                    department: None,
+                    employee_number: None,
                 },
                 role: Role::Member,
                 manager: Some(b),
                 active: true,
             },
             Command::ActivateUser { user: a },
+            Command::Deprovision { user: a },
             Command::UpdateProfile {
                 user: a,
                 change: crate::domain::ProfileChange {
@@ -269,6 +272,8 @@ pub(crate) mod tests {
             last_name: "W".into(),
             job_title: None,
             external_id: None,
+            department: None,
+            employee_number: None,
         };
         let create = Command::CreateOrganization {
             name: "Acme".into(),
