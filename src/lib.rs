@@ -19,6 +19,7 @@ pub mod privacy;
 pub mod read;
 pub mod server;
 pub mod store;
+pub mod sync;
 pub mod webhooks;
 
 pub use engine::{

@@ -320,6 +320,7 @@ fn concerned_users(env: &Envelope, users: &mut Vec<UserId>) {
         Event::UserRestored(e) => users.push(e.user_id),
         Event::UserPurged(e) => users.push(e.user_id),
         Event::ResourcesRegistered(e) => users.push(e.owner),
+        Event::ResourcesRetired(e) => users.push(e.owner),
         Event::ResourcesTransferred(e) => {
             users.push(e.from);
             users.extend(e.handovers.iter().map(|h| h.to));

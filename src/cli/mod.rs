@@ -39,6 +39,7 @@ mod resources;
 mod routing;
 mod serve;
 mod setup;
+mod sync;
 mod tokens;
 mod users;
 mod webhooks;
