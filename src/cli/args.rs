@@ -518,7 +518,7 @@ pub enum ResourceCmd {
     /// records it no longer lists retired).
     Sync {
         /// The export (`-` for stdin), CSV (`kind,id,owner`) or JSON lines, read row by
-        /// row; owners by email or user id.
+        /// row; owners by email, external id or user id.
         file: PathBuf,
         /// Only these kinds (repeatable); others in the file are ignored. Default: the
         /// kinds the file holds.

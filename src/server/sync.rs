@@ -115,7 +115,7 @@ pub fn routes() -> ApiRouter<AppState> {
                 .description(
                     "The body (JSON lines `{\"kind\",\"id\",\"owner\"}` or \
                      `{\"resource\",\"owner\"}`, or CSV with a `kind,id,owner` header; owners \
-                     by email or user id) is the whole truth for the kinds it holds: new \
+                     by email, external id or user id) is the whole truth for the kinds it holds: new \
                      records are registered, records whose owner changed are moved (reason \
                      `sync`), records it no longer lists are retired. Streamed and compared \
                      row by row; any bad row is 422 naming every bad line, and nothing is \

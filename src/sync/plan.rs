@@ -119,11 +119,15 @@ pub struct Plan {
     retire: Vec<ResourceKey>,
 }
 
-/// The user an owner column names: an email, a user id or an external id; listed.
+/// The user an owner column names: an email, an external id (the identity provider's,
+/// exact) or a user id; listed.
 fn owner_named(org: &OrgState, text: &str) -> Result<UserId, String> {
     let text = text.trim();
     let directory = org.directory();
     if let Some(user) = directory.user_by_email(text) {
+        return Ok(user.id);
+    }
+    if let Some(user) = directory.user_by_external_id(text) {
         return Ok(user.id);
     }
     match text
@@ -133,7 +137,7 @@ fn owner_named(org: &OrgState, text: &str) -> Result<UserId, String> {
     {
         Some(user) if user.is_listed() => Ok(user.id),
         _ => Err(format!(
-            "no user {text:?} (by email or id) in {:?}",
+            "no user {text:?} (by email, external id or id) in {:?}",
             org.name()
         )),
     }
