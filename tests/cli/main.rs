@@ -23,6 +23,7 @@ mod schema;
 mod serve;
 mod setup;
 mod side_files;
+mod sync;
 mod users;
 #[allow(dead_code)]
 mod util;
