@@ -374,6 +374,16 @@ pub enum PrincipalCmd {
 pub enum UserCmd {
     /// Add a user (active unless --inactive).
     Add(UserAdd),
+    /// Invite the users an export names and update the ones that changed (profile,
+    /// role, manager, active); every bad row is reported and nothing is written.
+    Import {
+        /// CSV with a header (email, first, last, title, role, manager, external_id,
+        /// active; any case, `First Name` too) or JSON lines; `-` for stdin.
+        file: PathBuf,
+        /// Print what would change and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// List the directory.
     List {
         /// Only users in this state (invited, active, deactivated, deleted, purged).

@@ -41,6 +41,7 @@ mod serve;
 mod setup;
 mod sync;
 mod tokens;
+mod user_import;
 mod users;
 mod webhooks;
 

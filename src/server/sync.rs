@@ -7,7 +7,7 @@
 use aide::axum::routing::post_with;
 use aide::axum::ApiRouter;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use futures_util::TryStreamExt;
 use schemars::JsonSchema;
@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::auth::Caller;
 use super::error::ApiError;
+use super::extract::ApiQuery;
 use super::refs::CommandHeaders;
 use super::AppState;
 use crate::sync::rows::bad_rows_message;
@@ -60,7 +61,7 @@ async fn sync(
     State(state): State<AppState>,
     caller: Caller,
     headers: CommandHeaders,
-    Query(query): Query<SyncQuery>,
+    ApiQuery(query): ApiQuery<SyncQuery>,
     body: Body,
 ) -> Result<Json<SyncReport>, ApiError> {
     let kinds = query.kinds()?;

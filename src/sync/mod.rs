@@ -9,5 +9,5 @@ pub mod rows;
 pub mod run;
 
 pub use plan::{Action, Change, Diff, KindCounts, Plan, Planner};
-pub use rows::{BadRow, ResourceRow, ResourceRows};
+pub use rows::{BadRow, Records, ResourceRow, ResourceRows};
 pub use run::{plan_on, PlanError, SyncReport, SYNC_BATCH};

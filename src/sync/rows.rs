@@ -5,8 +5,10 @@
 //! `Resource ID`, `Type`…).
 
 use std::io::BufRead;
+use std::marker::PhantomData;
 
 use offboard_events::{ResourceKey, ResourceKeyError};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::domain::plural;
@@ -94,16 +96,21 @@ pub fn bad_rows_message(source: &str, bad: &mut [BadRow], nothing: &str) -> (&'s
     (code, message)
 }
 
-/// The field a CSV header names, case and spacing aside: `Owner Email`, `owner_email`
-/// and `OWNER` are all `owner`. `None` for a column the reader does not read.
-pub fn field_of(header: &str) -> Option<&'static str> {
-    let words: String = header
+/// A CSV header's words, lowercase and single-spaced: `Owner_Email` and ` owner
+/// email ` are both `owner email`.
+pub fn header_words(header: &str) -> String {
+    header
         .split(|c: char| c.is_whitespace() || c == '_' || c == '-')
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
-        .to_lowercase();
-    Some(match words.as_str() {
+        .to_lowercase()
+}
+
+/// The field a CSV header names, case and spacing aside: `Owner Email`, `owner_email`
+/// and `OWNER` are all `owner`. `None` for a column the reader does not read.
+pub fn field_of(header: &str) -> Option<&'static str> {
+    Some(match header_words(header).as_str() {
         "kind" | "type" | "resource kind" | "resource type" => "kind",
         "id" | "resource id" | "external id" | "record id" => "id",
         "resource" | "key" | "resource key" => "resource",
@@ -112,13 +119,6 @@ pub fn field_of(header: &str) -> Option<&'static str> {
         }
         _ => return None,
     })
-}
-
-/// One JSON line (`{"kind","id","owner"}` or `{"resource","owner"}`) as a row.
-pub fn json_row(line: &str) -> Result<ResourceRow, String> {
-    serde_json::from_str::<RawRow>(line)
-        .map_err(|e| e.to_string())?
-        .checked()
 }
 
 /// Why the csv crate refused a record, without the position it repeats (the report
@@ -136,12 +136,14 @@ fn csv_why(e: &csv::Error) -> String {
     }
 }
 
-/// Rows read one at a time: `(line, row or why it is bad)`. An input that cannot be
-/// read further ends with one bad row saying why.
-pub enum ResourceRows<R: BufRead> {
+/// Records of any shape `T` read one at a time from CSV (headers renamed by a
+/// `field_of`) or JSON lines: `(line, record or why it is bad)`. An input that cannot
+/// be read further ends with one bad record saying why.
+pub enum Records<R: BufRead, T> {
     Json {
         lines: std::io::Lines<R>,
         line: usize,
+        shape: PhantomData<T>,
     },
     Csv {
         records: csv::StringRecordsIntoIter<R>,
@@ -150,21 +152,26 @@ pub enum ResourceRows<R: BufRead> {
     Done,
 }
 
-impl<R: BufRead> std::fmt::Debug for ResourceRows<R> {
+impl<R: BufRead, T> std::fmt::Debug for Records<R, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Self::Json { .. } => "ResourceRows::Json",
-            Self::Csv { .. } => "ResourceRows::Csv",
-            Self::Done => "ResourceRows::Done",
+            Self::Json { .. } => "Records::Json",
+            Self::Csv { .. } => "Records::Csv",
+            Self::Done => "Records::Done",
         })
     }
 }
 
-impl<R: BufRead> ResourceRows<R> {
+impl<R: BufRead, T: DeserializeOwned> Records<R, T> {
     /// JSON lines when the first non-blank byte (within the first buffer) is `{`, else
-    /// CSV with a header naming `owner` and `resource` or both `kind` and `id`; a CSV
-    /// header without them is refused with why (it is line 1).
-    pub fn new(mut input: R) -> Result<Self, String> {
+    /// CSV whose header, renamed by `field_of`, holds every field of one of `required`'s
+    /// alternatives; otherwise why not, naming `needs` (it is line 1).
+    pub fn new(
+        mut input: R,
+        field_of: fn(&str) -> Option<&'static str>,
+        required: &[&[&str]],
+        needs: &str,
+    ) -> Result<Self, String> {
         let json = input
             .fill_buf()
             .map_err(|e| format!("cannot read: {e}"))?
@@ -175,6 +182,7 @@ impl<R: BufRead> ResourceRows<R> {
             return Ok(Self::Json {
                 lines: input.lines(),
                 line: 0,
+                shape: PhantomData,
             });
         }
         let mut reader = csv::ReaderBuilder::new()
@@ -182,11 +190,10 @@ impl<R: BufRead> ResourceRows<R> {
             .from_reader(input);
         let raw = reader.headers().map_err(|e| e.to_string())?.clone();
         let headers: csv::StringRecord = raw.iter().map(|h| field_of(h).unwrap_or(h)).collect();
-        let has = |f: &str| headers.iter().any(|h| h == f);
-        if !(has("owner") && (has("resource") || (has("kind") && has("id")))) {
+        let has = |f: &&str| headers.iter().any(|h| h == *f);
+        if !required.iter().any(|fields| fields.iter().all(has)) {
             return Err(format!(
-                "a CSV file needs the header kind,id,owner (or resource,owner; any case, \
-                 `Owner Email` too), not {}",
+                "a CSV file needs the header {needs}, not {}",
                 raw.iter().collect::<Vec<_>>().join(",")
             ));
         }
@@ -197,16 +204,21 @@ impl<R: BufRead> ResourceRows<R> {
     }
 }
 
-impl<R: BufRead> Iterator for ResourceRows<R> {
-    type Item = (usize, Result<ResourceRow, String>);
+impl<R: BufRead, T: DeserializeOwned> Iterator for Records<R, T> {
+    type Item = (usize, Result<T, String>);
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            Self::Json { lines, line } => loop {
+            Self::Json { lines, line, .. } => loop {
                 *line += 1;
                 match lines.next()? {
                     Ok(text) if text.trim().is_empty() => continue,
-                    Ok(text) => return Some((*line, json_row(&text))),
+                    Ok(text) => {
+                        return Some((
+                            *line,
+                            serde_json::from_str(&text).map_err(|e| e.to_string()),
+                        ))
+                    }
                     Err(e) => {
                         let at = *line;
                         *self = Self::Done;
@@ -220,15 +232,41 @@ impl<R: BufRead> Iterator for ResourceRows<R> {
                     Ok(record) => (
                         at(record.position()),
                         record
-                            .deserialize::<RawRow>(Some(headers))
-                            .map_err(|e| csv_why(&e))
-                            .and_then(RawRow::checked),
+                            .deserialize::<T>(Some(headers))
+                            .map_err(|e| csv_why(&e)),
                     ),
                     Err(e) => (at(e.position()), Err(csv_why(&e))),
                 })
             }
             Self::Done => None,
         }
+    }
+}
+
+/// Resource rows read one at a time: `(line, row or why it is bad)`.
+#[derive(Debug)]
+pub struct ResourceRows<R: BufRead>(Records<R, RawRow>);
+
+impl<R: BufRead> ResourceRows<R> {
+    /// JSON lines, or CSV with a header naming `owner` and `resource` or both `kind` and
+    /// `id` (any case, spreadsheet aliases too); a header without them is refused with why.
+    pub fn new(input: R) -> Result<Self, String> {
+        Records::new(
+            input,
+            field_of,
+            &[&["owner", "resource"], &["owner", "kind", "id"]],
+            "kind,id,owner (or resource,owner; any case, `Owner Email` too)",
+        )
+        .map(Self)
+    }
+}
+
+impl<R: BufRead> Iterator for ResourceRows<R> {
+    type Item = (usize, Result<ResourceRow, String>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (line, raw) = self.0.next()?;
+        Some((line, raw.and_then(RawRow::checked)))
     }
 }
 

@@ -24,6 +24,7 @@ mod serve;
 mod setup;
 mod side_files;
 mod sync;
+mod user_import;
 mod users;
 #[allow(dead_code)]
 mod util;
