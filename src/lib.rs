@@ -20,6 +20,7 @@ pub mod read;
 pub mod scim;
 pub mod server;
 pub mod store;
+pub mod sync;
 pub mod webhooks;
 
 pub use engine::{

@@ -121,6 +121,7 @@ domain_events! {
 
     ResourcesRegistered = version 1, stream |e, org| StreamId::user(e.owner);
     ResourcesTransferred = version 1, stream |e, org| StreamId::user(e.from);
+    ResourcesRetired = version 1, stream |e, org| StreamId::user(e.owner);
 
     DutyAssigned = version 1, stream |e, org| StreamId::duty(org, &e.duty);
 

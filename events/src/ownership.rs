@@ -34,6 +34,8 @@ pub enum TransferReason {
     Offboarding,
     /// Compensation: a restore or revert gave the resources back.
     Restore,
+    /// `resource sync`: the system of record (a CRM export) names another owner.
+    Sync,
 }
 
 /// The resources one recipient received.
@@ -56,4 +58,24 @@ impl ResourcesTransferred {
     pub fn count(&self) -> usize {
         self.handovers.iter().map(|h| h.resources.len()).sum()
     }
+}
+
+/// Why resources were retired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RetireReason {
+    /// `RetireResources`: removed by hand (`offboard resource remove`).
+    Removed,
+    /// `resource sync`: the system of record no longer lists them.
+    Sync,
+}
+
+/// Resources that no longer exist where they live (a CRM record closed or deleted),
+/// taken from `owner`: a retired resource keeps its history, belongs to nobody, blocks
+/// nothing and may be registered again. One event per previous owner.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ResourcesRetired {
+    pub owner: UserId,
+    pub resources: Vec<ResourceKey>,
+    pub reason: RetireReason,
 }

@@ -143,6 +143,12 @@ fn samples() -> Vec<Event> {
             reason: TransferReason::AllOfKind,
         }
         .into(),
+        ResourcesRetired {
+            owner: user(3),
+            resources: vec![key("buyer:B-17")],
+            reason: RetireReason::Sync,
+        }
+        .into(),
         DutyAssigned {
             duty: "dealer_trade_contact".into(),
             holder: user(3),

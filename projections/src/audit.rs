@@ -321,6 +321,7 @@ fn concerned_users(env: &Envelope, users: &mut Vec<UserId>) {
         Event::UserPurged(e) => users.push(e.user_id),
         Event::DeprovisionPending(e) => users.push(e.user_id),
         Event::ResourcesRegistered(e) => users.push(e.owner),
+        Event::ResourcesRetired(e) => users.push(e.owner),
         Event::ResourcesTransferred(e) => {
             users.push(e.from);
             users.extend(e.handovers.iter().map(|h| h.to));

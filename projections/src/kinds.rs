@@ -1,5 +1,6 @@
 //! Resource kinds of one org interned into dense `u32` slots, with how many resources
-//! of each kind were ever registered (resources are never deleted, so counts only grow).
+//! of each kind were ever registered (a retired resource keeps its slot, so counts only
+//! grow).
 
 use foldhash::fast::RandomState;
 use std::collections::HashMap;

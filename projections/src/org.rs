@@ -25,7 +25,8 @@ use crate::ownership::Ownership;
 pub struct OwnershipChange {
     pub position: u64,
     pub occurred_at: DateTime<Utc>,
-    pub owner: UserId,
+    /// `None`: the resource was retired at `position` (owned by nobody from then on).
+    pub owner: Option<UserId>,
     pub previous: Option<UserId>,
     pub correlation_id: CorrelationId,
     pub actor: Actor,
@@ -194,7 +195,7 @@ impl OrgState {
                     on_behalf_of: event.on_behalf_of,
                 });
             }
-            previous = Some(owner);
+            previous = owner;
         }
         changes
     }

@@ -21,6 +21,11 @@
 //!
 //! Correlation id and actor of each change are not stored per resource: they belong to
 //! the event, which the audit view records once ([`crate::Audit::event`]).
+//!
+//! A retired resource (`ResourcesRetired`: the system of record no longer lists it)
+//! keeps its slot and its history; its newest tenure names the [`RETIRED`] owner, so it
+//! sits in nobody's holdings, `owner_of` answers `None`, and registering it again is an
+//! ordinary move back to a user.
 
 use foldhash::fast::RandomState;
 use std::collections::{BTreeMap, HashMap};
@@ -36,6 +41,9 @@ use crate::packed::{self, Packed};
 
 /// No move: the resource kept its registration owner.
 const NONE: u32 = u32::MAX;
+
+/// The owner slot of a retired resource: nobody (never an index into `users`).
+const RETIRED: u32 = u32::MAX - 1;
 
 /// From `position` on, the resource belonged to the user in user slot `.1`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +119,9 @@ pub struct Ownership {
     /// User slot → one list per kind they hold (none empty).
     #[serde(skip)]
     holdings: Vec<Vec<Held>>,
+    /// How many resources are retired now.
+    #[serde(skip)]
+    retired: usize,
 }
 
 impl Packed for Tenure {
@@ -163,6 +174,11 @@ impl Ownership {
                     }
                 }
             }
+            Event::ResourcesRetired(e) => {
+                for key in &e.resources {
+                    self.retire(key.as_str(), env.position);
+                }
+            }
             _ => {}
         }
     }
@@ -184,7 +200,7 @@ impl Ownership {
         // Each move links only to an earlier one, so every chain ends; and to one that
         // began no later, as "owner as of" walks a chain newest first.
         let damaged = self.moves.iter().enumerate().find(|(i, m)| {
-            m.owner as usize >= users
+            (m.owner as usize >= users && m.owner != RETIRED)
                 || (m.before != NONE
                     && (m.before as usize >= *i
                         || self.moves[m.before as usize].position > m.position))
@@ -208,6 +224,7 @@ impl Ownership {
         self.kinds = Kinds::default();
         self.holders = Vec::with_capacity(resources);
         self.holdings = vec![Vec::new(); users];
+        self.retired = 0;
         for slot in 0..resources as u32 {
             let kind = self.kinds.register(kind_of(self.keys.text(slot)));
             let owner = self.current_owner(slot);
@@ -216,7 +233,10 @@ impl Ownership {
                 kind,
                 place: 0,
             });
-            self.hold(slot, owner, kind);
+            match owner {
+                RETIRED => self.retired += 1,
+                _ => self.hold(slot, owner, kind),
+            }
         }
         Ok(())
     }
@@ -264,9 +284,39 @@ impl Ownership {
         });
         let holder = self.holders[i];
         if holder.owner != owner {
-            self.release(holder);
+            match holder.owner {
+                RETIRED => self.retired -= 1,
+                _ => self.release(holder),
+            }
             self.hold(slot, owner, holder.kind);
         }
+    }
+
+    /// `key` belongs to nobody from `position` on; its history stays. A key never
+    /// registered, or already retired, is left as it is (`decide` never writes either).
+    fn retire(&mut self, key: &str, position: u64) {
+        let Some(slot) = self.keys.slot(key) else {
+            return;
+        };
+        let i = slot as usize;
+        let holder = self.holders[i];
+        if holder.owner == RETIRED {
+            return;
+        }
+        let before = std::mem::replace(&mut self.last_move[i], self.moves.len() as u32);
+        self.moves.push(Move {
+            position,
+            owner: RETIRED,
+            before,
+        });
+        self.release(holder);
+        self.holders[i].owner = RETIRED;
+        self.retired += 1;
+    }
+
+    /// The user in owner slot `owner`; `None` for [`RETIRED`].
+    fn user_in(&self, owner: u32) -> Option<UserId> {
+        self.users.get(owner as usize).copied()
     }
 
     /// Appends resource `slot` of `kind` to what user slot `owner` holds.
@@ -339,31 +389,60 @@ impl Ownership {
         texts.into_iter().map(stored_key).collect()
     }
 
-    /// Who owns `key` now.
+    /// Who owns `key` now (`None`: never registered, or retired).
     pub fn owner_of(&self, key: &ResourceKey) -> Option<UserId> {
         let slot = self.keys.slot(key.as_str())?;
-        Some(self.users[self.holders[slot as usize].owner as usize])
+        self.user_in(self.holders[slot as usize].owner)
     }
 
-    /// Who owned `key` right after the event at `position` (`None` before it was registered).
+    /// Who owned `key` right after the event at `position` (`None` before it was
+    /// registered, or while it was retired).
     pub fn owner_at_position(&self, key: &ResourceKey, position: u64) -> Option<UserId> {
         let slot = self.keys.slot(key.as_str())?;
         // Newest first: "as of" a recent position stops after a step or two.
         self.moves_newest_first(slot)
             .chain(std::iter::once(self.first[slot as usize]))
             .find(|t| t.0 <= position)
-            .map(|t| self.users[t.1 as usize])
+            .and_then(|t| self.user_in(t.1))
     }
 
-    /// Every owner `key` had, oldest first, with the position each tenure began at.
-    pub fn history(&self, key: &ResourceKey) -> Vec<(u64, UserId)> {
+    /// Every owner `key` had, oldest first, with the position each tenure began at;
+    /// `None` for a tenure that began with its retirement.
+    pub fn history(&self, key: &ResourceKey) -> Vec<(u64, Option<UserId>)> {
         let Some(slot) = self.keys.slot(key.as_str()) else {
             return Vec::new();
         };
         self.tenures(slot)
             .into_iter()
-            .map(|t| (t.0, self.users[t.1 as usize]))
+            .map(|t| (t.0, self.user_in(t.1)))
             .collect()
+    }
+
+    /// The dense slot of `key` (registered at some time, retired or not). Slots are
+    /// append-only: a key keeps its slot in every later state of the same log, so a
+    /// caller comparing a long input against the views can mark what it saw in a table
+    /// of [`Self::slots`] entries instead of a set of keys.
+    pub fn slot(&self, key: &str) -> Option<u32> {
+        self.keys.slot(key)
+    }
+
+    /// How many slots there are: every key ever registered, retired ones included.
+    pub fn slots(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The current owner of the resource in `slot` (`None`: retired, or no such slot).
+    pub fn owner_in_slot(&self, slot: u32) -> Option<UserId> {
+        self.user_in(self.holders.get(slot as usize)?.owner)
+    }
+
+    /// Every resource of `kind` that has an owner now, as its slot and key text, in no
+    /// order. Costs a pass over every slot.
+    pub fn live_of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (u32, &'a str)> + 'a {
+        (0..self.keys.len() as u32)
+            .filter(move |slot| self.holders[*slot as usize].owner != RETIRED)
+            .map(move |slot| (slot, self.keys.text(slot)))
+            .filter(move |(_, text)| kind_of(text) == kind)
     }
 
     /// What `user` owns, of one kind or of every kind, sorted by key (the order R15's
@@ -403,18 +482,23 @@ impl Ownership {
         self.kinds.sorted().into_iter()
     }
 
-    /// How many resources of `kind` the org has.
+    /// How many resources of `kind` were ever registered, retired ones included.
     pub fn count_of_kind(&self, kind: &str) -> u64 {
         self.kinds.count(kind)
     }
 
-    /// How many resources the org has.
+    /// How many resources the org has (retired ones are not counted).
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.keys.len() - self.retired
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.len() == 0
+        self.len() == 0
+    }
+
+    /// How many resources are retired now.
+    pub fn retired(&self) -> usize {
+        self.retired
     }
 
     /// The slots of the resources [`Self::list`] would give, in no order.
@@ -433,10 +517,12 @@ impl Ownership {
                         .flat_map(|held| held.slots.iter().copied()),
                 )
             }
-            None => Box::new(
-                (0..self.keys.len() as u32)
-                    .filter(move |slot| kind.is_none_or(|k| kind_of(self.keys.text(*slot)) == k)),
-            ),
+            // Retired resources are left out here, not after a page is cut, so a page is
+            // never short and a walk never stops early.
+            None => Box::new((0..self.keys.len() as u32).filter(move |slot| {
+                self.holders[*slot as usize].owner != RETIRED
+                    && kind.is_none_or(|k| kind_of(self.keys.text(*slot)) == k)
+            })),
         }
     }
 
@@ -553,7 +639,7 @@ mod tests {
         assert_eq!(o.resources_of(a, None), vec![key("buyer:2"), key("lead:1")]);
         assert_eq!(o.resources_of(b, Some("buyer")), vec![key("buyer:1")]);
         assert_eq!(o.counts_by_kind(b), BTreeMap::from([("buyer".into(), 1)]));
-        assert_eq!(o.history(&key("buyer:1")), vec![(1, a), (5, b)]);
+        assert_eq!(o.history(&key("buyer:1")), vec![(1, Some(a)), (5, Some(b))]);
         assert_eq!(o.owner_at_position(&key("buyer:1"), 4), Some(a));
         assert_eq!(o.owner_at_position(&key("buyer:1"), 0), None);
 
@@ -585,7 +671,7 @@ mod tests {
         assert_eq!(o.total_owned(c), 1);
         assert_eq!(
             o.history(&key("lead:1")),
-            vec![(1, a), (2, b), (4, c), (6, a)]
+            vec![(1, Some(a)), (2, Some(b)), (4, Some(c)), (6, Some(a))]
         );
         let as_of = |p| o.owner_at_position(&key("lead:1"), p);
         assert_eq!(
@@ -609,6 +695,42 @@ mod tests {
         let mut reordered: Ownership = serde_json::from_str(&json).unwrap();
         reordered.moves[0].position = 9;
         assert!(reordered.rebuild().is_err());
+    }
+
+    #[test]
+    fn a_retired_resource_keeps_its_history_owns_nothing_and_can_come_back() {
+        let mut o = Ownership::default();
+        let (a, b) = (user(1), user(2));
+        let slot_a = o.user_slot(a);
+        for k in ["buyer:1", "buyer:2"] {
+            o.assign(k, slot_a, 1);
+        }
+        o.retire("buyer:1", 3);
+        o.retire("buyer:1", 4); // already retired: nothing changes
+        assert_eq!(o.owner_of(&key("buyer:1")), None);
+        assert_eq!(o.resources_of(a, None), vec![key("buyer:2")]);
+        assert_eq!((o.len(), o.retired(), o.slots()), (1, 1, 2));
+        assert_eq!(o.list(None, None).len(), 1);
+        assert_eq!(o.page(Some("buyer"), None, None, 1).0.len(), 1);
+        assert_eq!(o.history(&key("buyer:1")), vec![(1, Some(a)), (3, None)]);
+        assert_eq!(o.owner_at_position(&key("buyer:1"), 2), Some(a));
+        assert_eq!(o.owner_at_position(&key("buyer:1"), 3), None);
+        let live: Vec<u32> = o.live_of_kind("buyer").map(|(slot, _)| slot).collect();
+        assert_eq!(live, vec![o.slot("buyer:2").unwrap()]);
+
+        let json = serde_json::to_string(&o).unwrap();
+        let mut back: Ownership = serde_json::from_str(&json).unwrap();
+        back.rebuild().unwrap();
+        assert_eq!((back.len(), back.retired()), (1, 1));
+        assert_eq!(back.owner_of(&key("buyer:1")), None);
+
+        // Registered again: an ordinary move back to a user.
+        let slot_b = o.user_slot(b);
+        o.assign("buyer:1", slot_b, 5);
+        assert_eq!(o.owner_of(&key("buyer:1")), Some(b));
+        assert_eq!((o.len(), o.retired()), (2, 0));
+        assert_eq!(o.resources_of(b, None), vec![key("buyer:1")]);
+        assert_eq!(o.history(&key("buyer:1")).last(), Some(&(5, Some(b))));
     }
 
     #[test]

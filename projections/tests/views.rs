@@ -317,9 +317,9 @@ fn owner_history_and_owner_at_a_past_position_or_time() {
     assert_eq!(
         owners,
         vec![
-            (registered, None, ann),
-            (first_move, Some(ann), bea),
-            (second_move, Some(bea), cid)
+            (registered, None, Some(ann)),
+            (first_move, Some(ann), Some(bea)),
+            (second_move, Some(bea), Some(cid))
         ]
     );
     assert_eq!(history[1].correlation_id, correlation(7));

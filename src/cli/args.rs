@@ -98,7 +98,7 @@ pub enum Cmd {
     /// Resources (`kind:id`, e.g. `buyer:B-1042`).
     #[command(
         subcommand,
-        after_help = "Examples:\n  offboard resource add buyer:B-1042 lead:L-7 --owner pat@acme.example\n  offboard resource import resources.csv\n  printf 'kind,id,owner\\nbuyer,B-1,pat@acme.example\\n' | offboard resource import -"
+        after_help = "Examples:\n  offboard resource add buyer:B-1042 lead:L-7 --owner pat@acme.example\n  offboard resource import resources.csv\n  printf 'kind,id,owner\\nbuyer,B-1,pat@acme.example\\n' | offboard resource import -\n  offboard resource remove buyer:B-1042\n  offboard resource sync crm-export.csv --kind buyer --dry-run"
     )]
     Resource(ResourceCmd),
     /// Who owns what, now or as of a time or position.
@@ -381,6 +381,16 @@ pub enum PrincipalCmd {
 pub enum UserCmd {
     /// Add a user (active unless --inactive).
     Add(UserAdd),
+    /// Invite the users an export names and update the ones that changed (profile,
+    /// role, manager, active); every bad row is reported and nothing is written.
+    Import {
+        /// CSV with a header (email, first, last, title, role, manager, external_id,
+        /// active; any case, `First Name` too) or JSON lines; `-` for stdin.
+        file: PathBuf,
+        /// Print what would change and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// List the directory.
     List {
         /// Only users in this state (invited, active, deactivated, deleted, purged).
@@ -512,6 +522,28 @@ pub enum ResourceCmd {
         /// email` and `resource` = `kind:id` too), or JSON lines
         /// (`{"kind","id","owner"}` or `{"resource","owner"}`).
         file: PathBuf,
+    },
+    /// Retire resources: owned by nobody from now on, history kept, blocking nothing;
+    /// they may be registered again.
+    Remove {
+        /// The resources, `kind:id`, e.g. `buyer:B-1042`.
+        #[arg(required = true, value_name = "KIND:ID")]
+        resources: Vec<String>,
+    },
+    /// Make offboard agree with a system of record's export: the file is the whole
+    /// truth for the kinds it holds (new records registered, owner changes moved,
+    /// records it no longer lists retired).
+    Sync {
+        /// The export (`-` for stdin), CSV (`kind,id,owner`) or JSON lines, read row by
+        /// row; owners by email, external id or user id.
+        file: PathBuf,
+        /// Only these kinds (repeatable); others in the file are ignored. Default: the
+        /// kinds the file holds.
+        #[arg(long = "kind", value_name = "KIND")]
+        kinds: Vec<String>,
+        /// Print the diff (counts by kind and action, the first changes) and write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

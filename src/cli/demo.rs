@@ -892,7 +892,10 @@ impl Demo {
         let owners: Vec<String> = org
             .owner_history(&key)
             .iter()
-            .map(|c| resolve::email(org, c.owner))
+            .map(|c| {
+                c.owner
+                    .map_or_else(|| "retired".to_owned(), |o| resolve::email(org, o))
+            })
             .collect();
         Ok(json!({
             "organizations": state.orgs().count(),

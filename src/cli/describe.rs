@@ -209,7 +209,22 @@ fn event(org: &dyn Names, event: &Event) -> Option<String> {
             count_by_kind(e.resources.iter().map(|k| k.as_str())),
             who(e.owner)
         ),
-        Event::ResourcesTransferred(e) => handovers(org, e.from, &e.handovers),
+        Event::ResourcesTransferred(e) => match e.reason {
+            offboard_events::TransferReason::Sync => format!(
+                "{} (sync: the system of record names the new owner)",
+                handovers(org, e.from, &e.handovers).trim_end_matches('.')
+            ),
+            _ => handovers(org, e.from, &e.handovers),
+        },
+        Event::ResourcesRetired(e) => format!(
+            "Retired {} of {}{}: owned by nobody from now on, history kept.",
+            count_by_kind(e.resources.iter().map(|k| k.as_str())),
+            who(e.owner),
+            match e.reason {
+                offboard_events::RetireReason::Sync => " (no longer in the system of record)",
+                offboard_events::RetireReason::Removed => "",
+            }
+        ),
         Event::DutyAssigned(e) => match e.previous {
             Some(p) => format!(
                 "{} is now the {} (was {}).",

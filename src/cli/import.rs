@@ -3,15 +3,13 @@
 //!
 //! The whole file is checked before the first command is sent, and every bad row is
 //! reported with its line number (not only the first), so a bad file writes nothing and
-//! is fixed in one pass. CSV headers are matched case-insensitively, with the aliases
-//! spreadsheets export (`Owner Email`, `Resource ID`, `Type`…).
+//! is fixed in one pass. Rows are read by [`ResourceRows`], as `resource sync` reads them.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::BufRead;
 use std::path::Path;
 
 use offboard_events::{CorrelationId, ResourceKey, UserId};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 use super::error::{CliError, EXIT_REJECTED};
@@ -21,6 +19,7 @@ use super::output::Progress;
 use super::{resolve, Ctx};
 use crate::domain::{plural, Command, MAX_REGISTER};
 use crate::read::OwnersQuery;
+use crate::sync::rows::{bad_rows_message, BadRow, ResourceRow, ResourceRows};
 
 /// Resources per `RegisterResources` command an import sends.
 pub const IMPORT_CHUNK: usize = if MAX_REGISTER < 10_000 {
@@ -28,37 +27,6 @@ pub const IMPORT_CHUNK: usize = if MAX_REGISTER < 10_000 {
 } else {
     10_000
 };
-
-/// At most this many bad rows are spelled out in the human message (all of them are in
-/// the count); a file with thousands of bad rows is one mistake repeated.
-const SHOWN_BAD_ROWS: usize = 50;
-
-/// One row of an import file, with the header names the file used already mapped to
-/// `kind`, `id`, `resource` and `owner`.
-#[derive(Debug, Deserialize)]
-struct ImportRow {
-    #[serde(default)]
-    kind: Option<String>,
-    #[serde(default)]
-    id: Option<String>,
-    /// `kind:id` in one field, instead of `kind` and `id`.
-    #[serde(default)]
-    resource: Option<String>,
-    owner: String,
-}
-
-impl ImportRow {
-    fn key(&self) -> Result<ResourceKey, String> {
-        let text = match (&self.resource, &self.kind, &self.id) {
-            (Some(r), _, _) => r.clone(),
-            (None, Some(k), Some(i)) => format!("{}:{}", k.trim(), i.trim()),
-            _ => return Err("needs kind and id, or resource".to_owned()),
-        };
-        text.trim()
-            .parse()
-            .map_err(|e: offboard_events::ResourceKeyError| e.to_string())
-    }
-}
 
 /// A good row: its line in the file, its resource and the owner as written.
 #[derive(Debug)]
@@ -68,121 +36,19 @@ struct Row {
     owner: String,
 }
 
-/// A bad row: its line and why, with the error code it stands for.
-#[derive(Debug)]
-struct BadRow {
-    line: usize,
-    why: String,
-    code: &'static str,
-}
-
-impl BadRow {
-    fn invalid(line: usize, why: impl Into<String>) -> Self {
-        Self {
-            line,
-            why: why.into(),
-            code: "invalid_input",
-        }
-    }
-}
-
-/// The field a CSV header names, case and spacing aside: `Owner Email`, `owner_email`
-/// and `OWNER` are all `owner`. `None` for a column the import does not read.
-fn field_of(header: &str) -> Option<&'static str> {
-    let words: String = header
-        .split(|c: char| c.is_whitespace() || c == '_' || c == '-')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase();
-    Some(match words.as_str() {
-        "kind" | "type" | "resource kind" | "resource type" => "kind",
-        "id" | "resource id" | "external id" => "id",
-        "resource" | "key" | "resource key" => "resource",
-        "owner" | "owner email" | "owner id" | "email" | "owned by" => "owner",
-        _ => return None,
-    })
-}
-
-/// Every good row of `file` and every bad one: JSON lines when the first non-blank character
-/// is `{`, else CSV with a header naming `kind`, `id` and `owner` (or `resource` and
-/// `owner`).
+/// Every good row of `file` and every bad one ([`ResourceRows`]: JSON lines or CSV).
 fn read_rows(file: &Path) -> Result<(Vec<Row>, Vec<BadRow>), CliError> {
-    let bytes = input::read(file)?;
-    let json_lines = bytes
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|b| *b == b'{');
+    let reader = ResourceRows::new(input::open(file)?)
+        .map_err(|why| CliError::invalid(format!("{}, line 1: {why}", input::name(file))))?;
     let mut rows = Vec::new();
     let mut bad = Vec::new();
-    let mut keep = |line: usize, row: Result<ImportRow, String>| match row
-        .and_then(|row| Ok((row.key()?, row.owner)))
-    {
-        Ok((key, owner)) => rows.push(Row { line, key, owner }),
-        Err(why) => bad.push(BadRow::invalid(line, why)),
-    };
-    if json_lines {
-        for (i, line) in bytes.lines().enumerate() {
-            let line = line.map_err(|e| CliError::invalid(e.to_string()))?;
-            if !line.trim().is_empty() {
-                keep(
-                    i + 1,
-                    serde_json::from_str(&line).map_err(|e| e.to_string()),
-                );
-            }
-        }
-    } else {
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(bytes.as_slice());
-        let headers = csv_headers(&mut reader, file)?;
-        for record in reader.records() {
-            let line = |p: Option<&csv::Position>| p.map_or(0, |p| p.line() as usize);
-            match record {
-                Ok(record) => keep(
-                    line(record.position()),
-                    record.deserialize(Some(&headers)).map_err(|e| csv_why(&e)),
-                ),
-                Err(e) => keep(line(e.position()), Err(csv_why(&e))),
-            }
+    for (line, row) in reader {
+        match row {
+            Ok(ResourceRow { key, owner }) => rows.push(Row { line, key, owner }),
+            Err(why) => bad.push(BadRow::invalid(line, why)),
         }
     }
     Ok((rows, bad))
-}
-
-/// Why the csv crate refused a record, without the position it repeats (the report
-/// names the line).
-fn csv_why(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => format!(
-            "{len} {} where the header has {expected_len}",
-            plural("field", *len)
-        ),
-        csv::ErrorKind::Deserialize { err, .. } => err.kind().to_string(),
-        _ => e.to_string(),
-    }
-}
-
-/// The CSV header row with each column renamed to the field it names; `invalid_input`
-/// unless it names `owner` and either `resource` or both `kind` and `id`.
-fn csv_headers(
-    reader: &mut csv::Reader<&[u8]>,
-    file: &Path,
-) -> Result<csv::StringRecord, CliError> {
-    let bad = |why: String| CliError::invalid(format!("{}, line 1: {why}", input::name(file)));
-    let raw = reader.headers().map_err(|e| bad(e.to_string()))?;
-    let mapped: csv::StringRecord = raw.iter().map(|h| field_of(h).unwrap_or(h)).collect();
-    let has = |f: &str| mapped.iter().any(|h| h == f);
-    if !(has("owner") && (has("resource") || (has("kind") && has("id")))) {
-        return Err(bad(format!(
-            "a CSV import needs the header kind,id,owner (or resource,owner; any case, \
-             `Owner Email` too), not {}",
-            raw.iter().collect::<Vec<_>>().join(",")
-        )));
-    }
-    Ok(mapped)
 }
 
 #[derive(Debug, Serialize)]
@@ -263,23 +129,7 @@ fn group_rows(
 /// One error for every bad row: `invalid_input` if any row is malformed or repeated,
 /// else `not_found` (only unknown owners); the message names each line.
 fn refuse(file: &Path, mut bad: Vec<BadRow>) -> CliError {
-    bad.sort_by_key(|b| b.line);
-    let code = match bad.iter().all(|b| b.code == "not_found") {
-        true => "not_found",
-        false => "invalid_input",
-    };
-    let n = bad.len() as u64;
-    let mut message = format!(
-        "{} has {n} bad {}; nothing was imported:",
-        input::name(file),
-        plural("row", n)
-    );
-    for b in bad.iter().take(SHOWN_BAD_ROWS) {
-        message.push_str(&format!("\n  line {}: {}", b.line, b.why));
-    }
-    if bad.len() > SHOWN_BAD_ROWS {
-        message.push_str(&format!("\n  … and {} more", bad.len() - SHOWN_BAD_ROWS));
-    }
+    let (code, message) = bad_rows_message(&input::name(file), &mut bad, "nothing was imported");
     CliError::new(code, message, EXIT_REJECTED)
 }
 
@@ -445,25 +295,4 @@ fn landed(sent: &Sent) -> Option<String> {
         [one] => format!("  correlation id {one} · {at}"),
         many => format!("  correlation ids {} · {at}", many.join(", ")),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::field_of;
-
-    #[test]
-    fn headers_match_whatever_their_case_spacing_or_alias() {
-        for (header, field) in [
-            ("Owner Email", Some("owner")),
-            ("owner_email", Some("owner")),
-            ("OWNER", Some("owner")),
-            (" Kind ", Some("kind")),
-            ("Resource-Type", Some("kind")),
-            ("Resource ID", Some("id")),
-            ("resource", Some("resource")),
-            ("notes", None),
-        ] {
-            assert_eq!(field_of(header), field, "{header:?}");
-        }
-    }
 }

@@ -39,7 +39,9 @@ mod resources;
 mod routing;
 mod serve;
 mod setup;
+mod sync;
 mod tokens;
+mod user_import;
 mod users;
 mod webhooks;
 

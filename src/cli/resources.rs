@@ -1,4 +1,5 @@
-//! Resources: `resource add` (`resource import` is in `import.rs`), and the ownership
+//! Resources: `resource add` and `remove` (`resource import` is in `import.rs`,
+//! `resource sync` in `sync.rs`), and the ownership
 //! views `owners` and `owner` (now or as of a time or position, with every owner a
 //! resource had).
 
@@ -33,6 +34,19 @@ pub fn resource(cx: &mut Ctx, c: &ResourceCmd) -> Result<(), CliError> {
             Ok(())
         }
         ResourceCmd::Import { file } => super::import::import(cx, file),
+        ResourceCmd::Sync {
+            file,
+            kinds,
+            dry_run,
+        } => super::sync::sync(cx, file, kinds, *dry_run),
+        ResourceCmd::Remove { resources } => {
+            let resources = resources
+                .iter()
+                .map(|r| resolve::resource(r))
+                .collect::<Result<Vec<_>, _>>()?;
+            cx.run(Command::RetireResources { resources }, None)?;
+            Ok(())
+        }
     }
 }
 
@@ -152,8 +166,14 @@ fn print_owner(
         return Ok(());
     }
     let when = position.map_or("now".to_owned(), |p| format!("as of position {p}"));
+    let existed = history
+        .first()
+        .is_some_and(|c| c.position <= position.unwrap_or(u64::MAX));
     match &now.owner_email {
         Some(email) => cx.out.line(format!("{key} is owned by {email} {when}.")),
+        None if existed => cx
+            .out
+            .line(format!("{key} is retired (owned by nobody) {when}.")),
         None => cx.out.line(format!("{key} did not exist yet {when}.")),
     }
     let actors: Vec<String> = cx.names(|n| {
@@ -174,7 +194,7 @@ fn print_owner(
             vec![
                 c.position.to_string(),
                 c.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                c.owner_email.clone(),
+                c.owner_email.clone().unwrap_or_else(|| "(retired)".into()),
                 c.previous_email.clone().unwrap_or_else(|| "-".into()),
                 actor,
                 c.correlation_id.to_string(),

@@ -43,6 +43,7 @@ struct UserDetail {
 pub fn user(cx: &mut Ctx, c: &UserCmd) -> Result<(), CliError> {
     match c {
         UserCmd::Add(a) => add(cx, a),
+        UserCmd::Import { file, dry_run } => super::user_import::import(cx, file, *dry_run),
         UserCmd::List { status, page } => list(cx, status.as_deref(), page),
         UserCmd::Show { user } => show(cx, user),
         UserCmd::Role { user, role } => {

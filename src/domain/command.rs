@@ -129,6 +129,15 @@ impl PolicyChange {
     }
 }
 
+/// Resources one owner must end up with (a batch of `SyncResources`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(bound = "", deny_unknown_fields)]
+pub struct Holding<U: UserNaming = UserId> {
+    pub owner: U,
+    #[serde(deserialize_with = "checked_keys")]
+    pub resources: Vec<ResourceKey>,
+}
+
 /// A new user's details.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NewUser {
@@ -288,6 +297,21 @@ pub enum Command<U: UserNaming = UserId> {
         then: FollowUp,
         #[serde(default)]
         confirm: Option<String>,
+    },
+    /// Retire resources by hand: each belongs to nobody from then on, keeps its history,
+    /// blocks nothing and may be registered again.
+    RetireResources {
+        #[serde(deserialize_with = "checked_keys")]
+        resources: Vec<ResourceKey>,
+    },
+    /// One batch of a sync with a system of record (admins and the owner): each resource
+    /// in `owners` ends up with its owner (registered, or moved with reason `sync`), each
+    /// in `retire` is retired; what already agrees is left alone.
+    SyncResources {
+        #[serde(default)]
+        owners: Vec<Holding<U>>,
+        #[serde(default, deserialize_with = "checked_keys")]
+        retire: Vec<ResourceKey>,
     },
 
     // Duties, distributions, labels (R17–R19).

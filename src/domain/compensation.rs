@@ -296,12 +296,16 @@ fn resources(
         for key in &handover.resources {
             let history = org.ownership().history(key);
             match history.last() {
-                Some(&(since, owner)) if since == position && owner == handover.to => {
+                Some(&(since, Some(owner))) if since == position && owner == handover.to => {
                     back.entry(handover.to).or_default().push(key.clone());
                 }
-                Some(&(_, owner)) => out.skip(
+                Some(&(_, Some(owner))) => out.skip(
                     key.to_string(),
                     format!("moved again since; now owned by {}", email(org, owner)),
+                ),
+                Some(&(_, None)) => out.skip(
+                    key.to_string(),
+                    "retired since (its system of record no longer lists it)".to_owned(),
                 ),
                 None => out.skip(key.to_string(), "no longer exists".to_owned()),
             }

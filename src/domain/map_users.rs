@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use offboard_events::UserId;
 
-use super::command::{Command, OffboardPlan, Recipients};
+use super::command::{Command, Holding, OffboardPlan, Recipients};
 use super::naming::{ById, Lookup, MapUsers, Resolve, UserNaming, UserRef};
 
 impl Command<UserRef> {
@@ -133,6 +133,19 @@ impl<A: UserNaming> Command<A> {
                 to: m.user(to, Listed)?,
                 then,
                 confirm,
+            },
+            C::RetireResources { resources } => C::RetireResources { resources },
+            C::SyncResources { owners, retire } => C::SyncResources {
+                owners: owners
+                    .into_iter()
+                    .map(|h| {
+                        Ok(Holding {
+                            owner: m.user(h.owner, Listed)?,
+                            resources: h.resources,
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+                retire,
             },
             C::AssignDuty { duty, to } => C::AssignDuty {
                 duty,

@@ -24,6 +24,7 @@ mod plan;
 mod profile;
 mod resources;
 mod restore;
+mod sync;
 mod users;
 mod validate;
 
@@ -32,7 +33,8 @@ use offboard_projections::State;
 
 pub use authority::Scope;
 pub use command::{
-    Command, CommandKind, NewUser, OffboardPlan, PolicyChange, ProfileChange, Recipients, Strategy,
+    Command, CommandKind, Holding, NewUser, OffboardPlan, PolicyChange, ProfileChange, Recipients,
+    Strategy,
 };
 pub use context::Context;
 pub use credits::MAX_CREDITS;
@@ -42,6 +44,7 @@ pub use naming::{AccountRef, ById, Lookup, MapUsers, MemberRef, Resolve, UserNam
 pub use plan::{plan, DistributionPlace, FollowUpBlockers, Plan};
 pub use resources::MAX_REGISTER;
 pub use restore::compensated_correlation;
+pub use sync::MAX_SYNC_BATCH;
 
 /// Decides `command` in `ctx` against `state`: the events to append, or why not.
 pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Event>> {
@@ -99,6 +102,8 @@ pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Ev
             then,
             confirm,
         } => offboarding::transfer_account(scope, *from, *to, *then, confirm.as_deref()),
+        Command::RetireResources { resources } => sync::retire(scope, resources),
+        Command::SyncResources { owners, retire } => sync::sync(scope, owners, retire),
 
         Command::AssignDuty { duty, to } => duties::assign(scope, duty, *to),
         Command::CreateDistribution {

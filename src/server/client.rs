@@ -164,6 +164,16 @@ impl Client {
         answer(request.send().await.map_err(transport)?).await
     }
 
+    /// `POST /v1/resources/sync{query}` with `body` streamed (JSON lines or CSV),
+    /// answered with the JSON value (the sync's report).
+    pub async fn sync(&self, query: &str, body: reqwest::Body) -> Result<Value, ClientError> {
+        let request = self
+            .request(Method::POST, &format!("/v1/resources/sync{query}"))
+            .header("Content-Type", "application/x-ndjson")
+            .body(body);
+        answer(request.send().await.map_err(transport)?).await
+    }
+
     /// Opens the event stream. The connection ends when the server stops (or, without
     /// `follow`, once caught up); reconnect with `last_event_id` set to the last
     /// position received to resume exactly after it.

@@ -34,6 +34,7 @@ mod queries;
 mod refs;
 mod serve;
 mod stream;
+mod sync;
 mod token_api;
 pub mod tokens;
 mod views;
@@ -220,6 +221,7 @@ fn build() -> (Router<AppState>, OpenApi) {
         .merge(stream::routes())
         .merge(token_api::routes())
         .merge(admin::routes())
+        .merge(sync::routes())
         .merge(webhooks::routes())
         .finish_api_with(&mut api, |doc| {
             doc.security_scheme(

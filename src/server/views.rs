@@ -309,13 +309,14 @@ pub struct OwnerAt {
 }
 
 /// One owner a resource had: from which event, after whom, moved by whom and under
-/// which operation (R25).
+/// which operation (R25). `owner` and `owner_email` are `null` where the resource was
+/// retired (`ResourcesRetired`: owned by nobody from that position on).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OwnershipChangeView {
     pub position: u64,
     pub occurred_at: DateTime<Utc>,
-    pub owner: UserId,
-    pub owner_email: String,
+    pub owner: Option<UserId>,
+    pub owner_email: Option<String>,
     pub previous: Option<UserId>,
     pub previous_email: Option<String>,
     pub correlation_id: CorrelationId,
@@ -331,7 +332,7 @@ impl OwnershipChangeView {
             position: c.position,
             occurred_at: c.occurred_at,
             owner: c.owner,
-            owner_email: crate::read::email(org, c.owner),
+            owner_email: c.owner.map(|o| crate::read::email(org, o)),
             previous: c.previous,
             previous_email: c.previous.map(|p| crate::read::email(org, p)),
             correlation_id: c.correlation_id,

@@ -23,6 +23,8 @@ mod schema;
 mod serve;
 mod setup;
 mod side_files;
+mod sync;
+mod user_import;
 mod users;
 #[allow(dead_code)]
 mod util;

@@ -36,6 +36,8 @@ async fn every_scenario_runs_and_reports_its_figures() {
         "start-up to first query",
         "commands/s over HTTP",
         "with / without conventions",
+        "peak RSS during the sync",
+        "identical second run (writes nothing)",
     ] {
         assert!(
             names.contains(&expected),

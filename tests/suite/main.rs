@@ -17,6 +17,7 @@ mod pipeline;
 mod policy;
 mod privacy;
 mod profile;
+mod resource_sync;
 mod restore;
 mod seed_000_truck_pros;
 mod seed_001_procurement;

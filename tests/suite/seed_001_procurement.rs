@@ -574,7 +574,7 @@ fn an_admin_impersonating_a_deactivated_buyer_moves_their_requests() {
     let last = history.last().unwrap();
     assert_eq!(
         (last.owner, last.previous, &last.actor, last.on_behalf_of),
-        (ben, Some(bea), &user_actor(ada), Some(bea))
+        (Some(ben), Some(bea), &user_actor(ada), Some(bea))
     );
     // With her requests gone, the buyer can be removed.
     let _deleted = s.when(user_actor(ada), delete(bea)).events();

@@ -255,8 +255,8 @@ async fn who_owned_a_buyer_at_each_instant_and_who_moved_it() {
     assert_eq!(org.owner_at_time(&b17, last_at), Some(cid));
 
     let history = story.engine.resource_history(story.org, &b17);
-    let owners: Vec<UserId> = history.iter().map(|c| c.owner).collect();
-    assert_eq!(owners, vec![ann, bob, cid]);
+    let owners: Vec<Option<UserId>> = history.iter().map(|c| c.owner).collect();
+    assert_eq!(owners, vec![Some(ann), Some(bob), Some(cid)]);
     assert_eq!(
         history[1].correlation_id, moved.correlation_id,
         "the move names its offboarding"
@@ -417,18 +417,18 @@ async fn owners_across_an_offboarding_that_deleted_and_the_restore_that_undid_it
     assert_eq!(org.owner_at_time(&b1, deleted), Some(bob));
     assert_eq!(org.owner_at_time(&b1, restored), Some(ann));
     let history = org.owner_history(&b1);
-    let moves: Vec<(UserId, CorrelationId)> = history
+    let moves: Vec<(Option<UserId>, CorrelationId)> = history
         .iter()
         .map(|c| (c.owner, c.correlation_id))
         .collect();
     assert_eq!(
         moves[1],
-        (bob, deleting.correlation_id),
+        (Some(bob), deleting.correlation_id),
         "moved away by the offboarding"
     );
     assert_eq!(
         moves[2],
-        (ann, restored_by.correlation_id),
+        (Some(ann), restored_by.correlation_id),
         "and back by the restore"
     );
     // The user's record as of the deletion, replayed: deleted then, active now.

@@ -171,6 +171,14 @@ pub(crate) mod tests {
                 then: FollowUp::Delete,
                 confirm: Some("CONFIRM".into()),
             },
+            Command::RetireResources { resources: key() },
+            Command::SyncResources {
+                owners: vec![crate::domain::Holding {
+                    owner: a,
+                    resources: key(),
+                }],
+                retire: vec!["lead:L-1".parse().unwrap()],
+            },
             Command::AssignDuty {
                 duty: "dealer_trade_contact".into(),
                 to: b,
