@@ -9,6 +9,7 @@ mod http;
 mod rebuild;
 mod rss;
 mod throughput;
+mod webhooks;
 
 use std::path::PathBuf;
 
@@ -37,6 +38,9 @@ pub enum Scenario {
     /// 64 HTTP clients on loopback against the in-process server, with and without the
     /// HTTP conventions.
     Http,
+    /// Webhook delivery to a loopback receiver: events/s and commit→delivery latency of
+    /// one subscription, and the 64-client throughput with 0 and 10 subscriptions.
+    Webhooks,
 }
 
 impl BenchConfig {
@@ -126,6 +130,12 @@ pub async fn run(
     if config.runs(Scenario::Http) {
         progress("http: 64 clients on loopback, with and without the HTTP conventions");
         figures.extend(http::run(config, base.path()).await?);
+    }
+    if config.runs(Scenario::Webhooks) {
+        progress(
+            "webhooks: one subscription's delivery, and 64 clients with 0 and 10 subscriptions",
+        );
+        figures.extend(webhooks::run(config, base.path()).await?);
     }
     Ok(BenchReport {
         scale: config.scale,

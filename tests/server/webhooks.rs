@@ -293,7 +293,7 @@ impl Scene {
         let engine = Engine::with_store(Arc::new(MemoryLog::new()), clock.clone()).unwrap();
         let (org, owner) = create_org(&engine, "Truck Pros").await;
         let engine = Arc::new(engine);
-        let hub = Arc::new(Hub::load(Arc::clone(engine.store())).unwrap());
+        let hub = Arc::new(Hub::load(&engine).unwrap());
         let deliveries = Deliveries::start(Arc::clone(&engine), Arc::clone(&hub), options).unwrap();
         Self {
             engine,
@@ -499,7 +499,7 @@ async fn no_event_is_lost_or_reordered_across_a_restart_of_the_engine_during_del
     let engine = Engine::open(dir.path()).unwrap();
     let (org, owner) = create_org(&engine, "Truck Pros").await;
     let engine = Arc::new(engine);
-    let hub = Arc::new(Hub::load(Arc::clone(engine.store())).unwrap());
+    let hub = Arc::new(Hub::load(&engine).unwrap());
     let (receiver, url) = Receiver::start().await;
     *receiver.delay.lock().unwrap() = Duration::from_millis(15);
     let start = engine.last_position();
@@ -521,7 +521,7 @@ async fn no_event_is_lost_or_reordered_across_a_restart_of_the_engine_during_del
 
     // And it reopens from disk, delivery starts again and 20 more are written
     let engine = Arc::new(Engine::open(dir.path()).unwrap());
-    let hub = Arc::new(Hub::load(Arc::clone(engine.store())).unwrap());
+    let hub = Arc::new(Hub::load(&engine).unwrap());
     let deliveries = Deliveries::start(Arc::clone(&engine), Arc::clone(&hub), loopback()).unwrap();
     write(&engine, org, owner, "after", 20).await;
 
