@@ -36,6 +36,9 @@ async fn every_scenario_runs_and_reports_its_figures() {
         "start-up to first query",
         "commands/s over HTTP",
         "with / without conventions",
+        "delivered, catching up",
+        "commit→delivery p99, 5000/s",
+        "10 subscriptions / none",
     ] {
         assert!(
             names.contains(&expected),
