@@ -21,13 +21,14 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use uuid::Uuid;
 
 use super::book::PROGRESS_PREFIX;
-use crate::store::StoreError;
+use crate::store::{private_file, StoreError};
 
 const SLOT: usize = 32;
 const CHECKED: usize = 28;
@@ -65,13 +66,15 @@ impl CursorFile {
             return Ok((Self::in_memory(), None));
         };
         let dir = data.join("checkpoints");
-        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        private_file::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
         let path = dir.join(file_name(id));
+        // Private like every checkpoint (`store::private_file`).
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(private_file::FILE_MODE)
             .open(&path)
             .map_err(|e| io(&path, e))?;
         let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
@@ -237,7 +240,10 @@ mod tests {
         cursor.sync().unwrap();
         drop(cursor);
         let path = data.path().join("checkpoints").join(file_name(id));
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), 64);
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.len(), 64);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(meta.permissions().mode() & 0o777, private_file::FILE_MODE);
 
         // Then reopening reads the last one, and writing goes on from there
         let (cursor, stored) = CursorFile::open(Some(data.path()), id).unwrap();

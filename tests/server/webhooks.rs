@@ -764,7 +764,8 @@ async fn a_receiver_slower_than_the_timeout_slows_neither_the_writer_nor_other_s
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_connector_body_names_each_users_email_and_each_resource_as_kind_and_id() {
+async fn a_connector_body_names_each_users_email_and_external_id_and_each_resource_as_kind_and_id()
+{
     // Given a subscription to transfers with the connector body
     let scene = Scene::new(loopback()).await;
     let (receiver, url) = Receiver::start().await;
@@ -780,7 +781,7 @@ async fn a_connector_body_names_each_users_email_and_each_resource_as_kind_and_i
             first_name: "Pat".into(),
             last_name: "Kim".into(),
             job_title: None,
-            external_id: None,
+            external_id: Some("00u1pat".into()),
         },
         role: offboard_events::Role::Member,
         manager: None,
@@ -814,7 +815,8 @@ async fn a_connector_body_names_each_users_email_and_each_resource_as_kind_and_i
     })
     .await;
 
-    // Then the body carries both people's emails, the keys split, the correlation id
+    // Then the body carries both people's emails (and Pat's external id, the owner
+    // having none), the keys split, the correlation id
     let got = receiver.wait_for(1).await;
     assert!(verifies(&secret, &got[0]));
     let body = got[0].json();
@@ -830,12 +832,11 @@ async fn a_connector_body_names_each_users_email_and_each_resource_as_kind_and_i
     assert_eq!(body["correlation_id"], body["event"]["correlation_id"]);
     assert_eq!(
         body["users"][pat.to_string()],
-        json!({ "email": "pat@truckpros.example", "status": "active" })
+        json!({ "email": "pat@truckpros.example", "external_id": "00u1pat", "status": "active" })
     );
-    assert_eq!(
-        body["users"][scene.owner.to_string()]["email"],
-        "owner@truckpros.example"
-    );
+    let owner = &body["users"][scene.owner.to_string()];
+    assert_eq!(owner["email"], "owner@truckpros.example");
+    assert!(owner.get("external_id").is_none(), "{owner}");
     assert_eq!(
         body["resources"],
         json!([
