@@ -10,6 +10,7 @@ mod rebuild;
 mod rss;
 mod sync;
 mod throughput;
+mod webhooks;
 
 use std::path::PathBuf;
 
@@ -41,6 +42,9 @@ pub enum Scenario {
     /// `resource sync` of a 1,000,000-row CRM export against 1,000,000 resources (1%
     /// moved, 1% new, 1% retired), and an identical second run.
     Sync,
+    /// Webhook delivery to a loopback receiver: events/s and commit→delivery latency of
+    /// one subscription, and the 64-client throughput with 0 and 10 subscriptions.
+    Webhooks,
 }
 
 impl BenchConfig {
@@ -134,6 +138,12 @@ pub async fn run(
     if config.runs(Scenario::Sync) {
         progress("sync: a CRM export of 1,000,000 rows against 1,000,000 resources");
         figures.extend(sync::run(config, base.path()).await?);
+    }
+    if config.runs(Scenario::Webhooks) {
+        progress(
+            "webhooks: one subscription's delivery, and 64 clients with 0 and 10 subscriptions",
+        );
+        figures.extend(webhooks::run(config, base.path()).await?);
     }
     Ok(BenchReport {
         scale: config.scale,

@@ -14,14 +14,15 @@ use crate::domain::Command;
 use crate::engine::Options;
 use crate::Engine;
 
-const CLIENTS: usize = 64;
+pub(super) const CLIENTS: usize = 64;
 const SCENARIO: &str = "64 clients, 1-resource transfers";
 
-struct Run {
-    commands_per_s: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    commands_per_flush: f64,
+/// What one run of the 64 clients measured.
+pub(super) struct Run {
+    pub commands_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub commands_per_flush: f64,
 }
 
 pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, BenchError> {
@@ -86,6 +87,17 @@ pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, Bench
 }
 
 async fn measure(dir: &Path, options: Options, per_client: u64) -> Result<Run, BenchError> {
+    let fx = prepare(dir, options, per_client).await?;
+    drive(&fx, per_client).await
+}
+
+/// An engine on `dir` with an org of 64 pairs of users, the first of each pair owning
+/// `per_client` tasks.
+pub(super) async fn prepare(
+    dir: &Path,
+    options: Options,
+    per_client: u64,
+) -> Result<Arc<Fixture>, BenchError> {
     let fx =
         Arc::new(Fixture::new(Engine::open_with(dir, options).map_err(fail)?, CLIENTS * 2).await?);
     for client in 0..CLIENTS {
@@ -95,11 +107,17 @@ async fn measure(dir: &Path, options: Options, per_client: u64) -> Result<Run, B
         )
         .await?;
     }
+    Ok(fx)
+}
+
+/// The 64 clients of a [`prepare`]d fixture, each moving its tasks to its pair's second
+/// user one command at a time, waiting for each durable answer.
+pub(super) async fn drive(fx: &Arc<Fixture>, per_client: u64) -> Result<Run, BenchError> {
     let before = fx.engine.stats();
     let started = Instant::now();
     let mut clients = JoinSet::new();
     for client in 0..CLIENTS {
-        let fx = Arc::clone(&fx);
+        let fx = Arc::clone(fx);
         clients.spawn(async move {
             let (from, to) = (fx.users[2 * client], fx.users[2 * client + 1]);
             let mut latencies = Vec::with_capacity(per_client as usize);

@@ -50,7 +50,7 @@ pub fn run(
     // announced, so a supervisor never sees a server start that then answers every
     // token with 401 or cannot deliver.
     TokenBook::load(engine.store().as_ref())?;
-    crate::webhooks::Hub::load(Arc::clone(engine.store()))?;
+    crate::webhooks::Hub::load(&engine)?;
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(addr))
         .map_err(|e| {

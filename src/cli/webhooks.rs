@@ -262,7 +262,7 @@ fn call<T: DeserializeOwned>(
         Ok(org.id())
     })?;
     let engine = cx.engine()?;
-    let hub = Hub::load(std::sync::Arc::clone(engine.store()))?;
+    let hub = Hub::load(engine)?;
     Ok(local(&hub, org, engine)?)
 }
 

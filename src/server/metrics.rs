@@ -3,9 +3,11 @@
 //!
 //! Counters and histograms are handles updated where things happen — the engine's
 //! (`engine::metrics`: commands by type and outcome, ack latency, commands per flush,
-//! sync latency) and the HTTP layer's ([`record`]: requests by method, route template
-//! and status, and their latency). Gauges are read at scrape time: the log position, the
-//! checkpoint's position and age, each named consumer's lag. Labels never hold personal
+//! sync latency), the webhooks' (`webhooks::metrics`: delivery attempts by outcome) and
+//! the HTTP layer's ([`record`]: requests by method, route template and status, and
+//! their latency). Gauges are read at scrape time: the log position, the checkpoint's
+//! position and age, each named consumer's lag, each webhook subscription's lag and
+//! parked events. Labels never hold personal
 //! data: command type tags, error codes, route templates (`/v1/users/{user}`, never the
 //! raw path, which may hold an email), org ids and consumer names.
 
@@ -82,9 +84,10 @@ pub(crate) struct ServerMetrics {
 }
 
 impl ServerMetrics {
-    pub(crate) fn new(engine: &Engine) -> Self {
+    pub(crate) fn new(engine: &Engine, webhooks: &crate::webhooks::Hub) -> Self {
         let mut registry = Registry::with_prefix(PREFIX);
         engine.metrics().register(&mut registry);
+        webhooks.metrics().register(&mut registry);
         let http = HttpMetrics::default();
         registry.register(
             "http_requests",
@@ -118,6 +121,10 @@ fn render(state: &AppState) -> Result<String, std::fmt::Error> {
     let mut text = String::new();
     prometheus_text::encode(&mut text, &state.0.metrics.registry)?;
     prometheus_text::encode(&mut text, &gauges(state.engine()))?;
+    let mut webhooks = Registry::with_prefix(PREFIX);
+    let last = state.engine().last_position();
+    crate::webhooks::metrics::register_gauges(state.webhooks(), last, &mut webhooks);
+    prometheus_text::encode(&mut text, &webhooks)?;
     Ok(text)
 }
 

@@ -121,8 +121,8 @@ impl AppState {
 
     pub fn with_options(engine: Arc<Engine>, options: ServerOptions) -> Result<Self, StoreError> {
         let tokens = TokenCache::load(engine.store().as_ref())?;
-        let metrics = metrics::ServerMetrics::new(&engine);
-        let webhooks = Arc::new(crate::webhooks::Hub::load(Arc::clone(engine.store()))?);
+        let webhooks = Arc::new(crate::webhooks::Hub::load(&engine)?);
+        let metrics = metrics::ServerMetrics::new(&engine, &webhooks);
         Ok(Self(Arc::new(Inner {
             metrics,
             webhooks,

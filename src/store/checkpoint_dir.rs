@@ -60,6 +60,20 @@ impl CheckpointDir {
         }
     }
 
+    /// Removes the file under `name`, if any. **Durability: when this returns `Ok`, the
+    /// directory without the entry is on stable storage.**
+    pub fn remove(&self, name: &str) -> Result<(), StoreError> {
+        let path = self.path(name)?;
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io(&path, e)),
+        }
+        fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io(&self.dir, e))
+    }
+
     /// The names stored that start with `prefix`, sorted; a half-written `NAME.tmp`
     /// is not a name.
     pub fn names(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
@@ -125,6 +139,9 @@ mod tests {
             dir.names("server.consumer.").unwrap(),
             vec!["server.consumer.a".to_owned()]
         );
+        dir.remove("server.consumer.a").unwrap();
+        dir.remove("server.consumer.a").unwrap();
+        assert_eq!(dir.names("server.consumer.").unwrap(), Vec::<String>::new());
         for bad in ["", "../keys", "a/b", ".hidden", "x.tmp"] {
             assert!(dir.put(bad, b"x").is_err(), "{bad:?} accepted");
         }

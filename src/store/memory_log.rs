@@ -114,6 +114,11 @@ impl LogStore for MemoryLog {
         Ok(self.read().checkpoints.get(name).cloned())
     }
 
+    fn remove_checkpoint(&self, name: &str) -> Result<(), StoreError> {
+        self.write().checkpoints.remove(name);
+        Ok(())
+    }
+
     fn checkpoint_names(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut names: Vec<String> = (self.read().checkpoints.keys())
             .filter(|name| name.starts_with(prefix))

@@ -166,6 +166,16 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     /// The checkpoint stored under `name`.
     fn checkpoint(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// Removes the checkpoint stored under `name`, if any (a removed webhook
+    /// subscription's progress). **Durability: when it returns `Ok`, the removal is on
+    /// stable storage.** A store that cannot remove one says so (`storage`); the
+    /// default is such a store.
+    fn remove_checkpoint(&self, name: &str) -> Result<(), StoreError> {
+        Err(StoreError::Io(format!(
+            "this store cannot remove the checkpoint {name:?}"
+        )))
+    }
+
     /// The names of every stored checkpoint starting with `prefix`, sorted (e.g. every
     /// consumer's position, which opening checks against the log's end).
     fn checkpoint_names(&self, prefix: &str) -> Result<Vec<String>, StoreError>;

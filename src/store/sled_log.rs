@@ -398,6 +398,10 @@ impl LogStore for SledLog {
         self.checkpoints.get(name)
     }
 
+    fn remove_checkpoint(&self, name: &str) -> Result<(), StoreError> {
+        self.checkpoints.remove(name)
+    }
+
     fn checkpoint_names(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         self.checkpoints.names(prefix)
     }

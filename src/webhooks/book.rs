@@ -3,14 +3,24 @@
 //!
 //! - [`BOOK_RECORD`] holds every org's subscriptions, their secrets sealed
 //!   (see [`super::secret`]);
-//! - `server.webhook.{id}` holds one subscription's [`Progress`]: its cursor (the last
-//!   position delivered or parked), the attempts of the event in hand, the recent
-//!   attempts and the parked events.
+//! - `server.webhook.{id}` holds one subscription's [`Progress`]: the attempts of the
+//!   event in hand, the recent attempts, the parked events and the cursor as of its
+//!   last save;
+//! - `server.webhook.{id}.cursor` holds the cursor itself (the last position delivered
+//!   or parked), written at every acknowledgement ([`super::cursor`]).
 //!
-//! [`Hub`] is the one in-memory copy the API, the CLI and the delivery tasks share; every
-//! change is written through before the call returns, and wakes the delivery tasks.
+//! [`Hub`] is the one in-memory copy the API, the CLI and the delivery tasks share, and
+//! wakes the delivery tasks on every change of a subscription. What is durable when:
+//! - a change by a person (add, pause, resume, rotate, replay, remove) and every failed
+//!   attempt or parked event: on stable storage when the call returns;
+//! - a delivery (2xx): its cursor is in the kernel (survives a killed process) when
+//!   [`Hub::record`] returns, on stable storage after the next [`Hub::sync`] (every
+//!   100 ms while delivering); the attempt history and `delivered` count are saved by
+//!   [`Hub::save`] (every second) — a killed process loses the last second's history
+//!   lines, never the cursor.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, Utc};
@@ -20,9 +30,12 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use super::cursor::{self, CursorFile};
+use super::metrics::WebhookMetrics;
 use super::secret::{self, SealingKey};
 use super::{ssrf, WebhookOptions};
 use crate::store::{LogStore, StoreError};
+use crate::Engine;
 
 /// The named checkpoint holding every subscription.
 pub const BOOK_RECORD: &str = "server.webhooks";
@@ -260,19 +273,29 @@ pub struct Outcome {
 struct Book {
     subscriptions: BTreeMap<Uuid, StoredSubscription>,
     progress: BTreeMap<Uuid, Progress>,
+    cursors: BTreeMap<Uuid, Arc<CursorFile>>,
+    /// Subscriptions whose progress changed in memory since it was last saved.
+    unsaved: BTreeSet<Uuid>,
     generations: BTreeMap<Uuid, u64>,
     /// Sealed secret → the secret, as opened for delivery.
     opened: BTreeMap<String, String>,
 }
 
-/// The shared, written-through copy of every subscription and its progress.
+/// The shared copy of every subscription and its progress (see the module doc for
+/// what is durable when).
 #[derive(Debug)]
 pub struct Hub {
     store: Arc<dyn LogStore>,
+    /// The data directory, where the cursor files live (`None`: in memory).
+    data: Option<PathBuf>,
     book: Mutex<Book>,
+    /// Held around every write of a progress record, so a periodic save of a snapshot
+    /// never lands after, and undoes, a newer write-through. Taken before `book`.
+    saving: Mutex<()>,
     key: Mutex<Option<SealingKey>>,
     /// Bumped on every change of a subscription (not of progress): wakes the tasks.
     changed: watch::Sender<u64>,
+    metrics: WebhookMetrics,
 }
 
 fn record_name(id: Uuid) -> String {
@@ -286,31 +309,69 @@ fn corrupt(record: &str, e: serde_json::Error) -> StoreError {
 }
 
 impl Hub {
-    /// Loads every subscription and its progress from `store`.
-    pub fn load(store: Arc<dyn LogStore>) -> Result<Self, StoreError> {
+    /// Loads every subscription and its progress from `engine`'s store, each cursor from
+    /// its cursor file, and deletes the records of subscriptions no longer in the book
+    /// (left by a removal or an add that a crash interrupted).
+    ///
+    /// # Errors
+    /// `storage` when a record is unreadable or damaged.
+    pub fn load(engine: &Engine) -> Result<Self, StoreError> {
+        let store = Arc::clone(engine.store());
+        let data = engine.data_dir().map(Path::to_path_buf);
         let mut book = Book::default();
         if let Some(bytes) = store.checkpoint(BOOK_RECORD)? {
             let stored: StoredBook =
                 serde_json::from_slice(&bytes).map_err(|e| corrupt(BOOK_RECORD, e))?;
             for sub in stored.subscriptions {
                 let id = sub.view.id;
-                let record = record_name(id);
-                let progress = match store.checkpoint(&record)? {
-                    Some(bytes) => {
-                        serde_json::from_slice(&bytes).map_err(|e| corrupt(&record, e))?
-                    }
-                    None => Progress::default(),
-                };
+                let (cursor, progress) = load_progress(store.as_ref(), data.as_deref(), id)?;
                 book.progress.insert(id, progress);
+                book.cursors.insert(id, Arc::new(cursor));
                 book.subscriptions.insert(id, sub);
             }
         }
-        Ok(Self {
+        let hub = Self {
             store,
+            data,
             book: Mutex::new(book),
+            saving: Mutex::new(()),
             key: Mutex::new(None),
             changed: watch::Sender::new(0),
-        })
+            metrics: WebhookMetrics::default(),
+        };
+        hub.sweep()?;
+        Ok(hub)
+    }
+
+    /// Deletes the progress and cursor records of subscriptions not in the book.
+    fn sweep(&self) -> Result<(), StoreError> {
+        let known: BTreeSet<Uuid> = self.lock().subscriptions.keys().copied().collect();
+        for name in self.store.checkpoint_names(PROGRESS_PREFIX)? {
+            let rest = &name[PROGRESS_PREFIX.len()..];
+            let (id, is_cursor) = match rest.strip_suffix(".cursor") {
+                Some(id) => (id, true),
+                None => (rest, false),
+            };
+            let Ok(id) = id.parse::<Uuid>() else {
+                continue;
+            };
+            if known.contains(&id) {
+                continue;
+            }
+            tracing::info!(subscription = %id, "removing the records of a removed webhook subscription");
+            match (&self.data, is_cursor) {
+                (Some(data), true) => {
+                    cursor::remove_file(&data.join("checkpoints").join(&name))?;
+                }
+                _ => self.store.remove_checkpoint(&name)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// The delivery counters (`GET /metrics` registers them).
+    pub fn metrics(&self) -> &WebhookMetrics {
+        &self.metrics
     }
 
     fn lock(&self) -> MutexGuard<'_, Book> {
@@ -403,9 +464,12 @@ impl Hub {
             cursor: after,
             ..Progress::default()
         };
+        let (cursor, _) = CursorFile::open(self.data.as_deref(), view.id)?;
+        let _saving = self.saving();
         let mut book = self.lock();
-        // Progress first: a book naming a subscription whose progress is missing would
-        // start it at position 1 and deliver the org's whole history.
+        // Cursor and progress first: a book naming a subscription whose cursor is
+        // missing would start it at position 1 and deliver the org's whole history.
+        cursor.write_synced(after)?;
         self.save_progress(view.id, &progress)?;
         book.subscriptions.insert(
             view.id,
@@ -422,6 +486,7 @@ impl Hub {
             return Err(e.into());
         }
         book.progress.insert(view.id, progress);
+        book.cursors.insert(view.id, Arc::new(cursor));
         Ok(WithSecret {
             secret,
             subscription: view,
@@ -456,16 +521,7 @@ impl Hub {
     ) -> Result<SubscriptionDetail, WebhookError> {
         let book = self.lock();
         let sub = Self::find(&book, org, id)?;
-        let progress = book.progress.get(&id).cloned().unwrap_or_default();
-        Ok(SubscriptionDetail {
-            subscription: sub.view.clone(),
-            cursor: progress.cursor,
-            lag: last.saturating_sub(progress.cursor),
-            attempts: progress.attempts,
-            next_attempt_at: progress.next_attempt_at,
-            delivered: progress.delivered,
-            parked: progress.parked.len(),
-        })
+        Ok(detail(sub, book.progress.get(&id), last))
     }
 
     fn find(book: &Book, org: OrgId, id: Uuid) -> Result<&StoredSubscription, WebhookError> {
@@ -551,10 +607,13 @@ impl Hub {
         })
     }
 
-    /// Removes the subscription; nothing more is delivered to it. **Durability: when it
-    /// returns `Ok`, the removal is on stable storage.** (Its progress record stays,
-    /// named for an id no subscription has any more.)
+    /// Removes the subscription, its secrets, its progress (attempt history, parked
+    /// events) and its cursor; nothing more is delivered to it. **Durability: when it
+    /// returns `Ok`, the removal from the book is on stable storage**; its progress and
+    /// cursor files are deleted before it returns, and should that fail (logged), at
+    /// the next load.
     pub fn remove(&self, org: OrgId, id: Uuid) -> Result<Subscription, WebhookError> {
+        let _saving = self.saving();
         let mut book = self.lock();
         Self::find(&book, org, id)?;
         let removed = book.subscriptions.remove(&id).expect("found above");
@@ -563,7 +622,17 @@ impl Hub {
             return Err(e.into());
         }
         book.progress.remove(&id);
+        book.unsaved.remove(&id);
         *book.generations.entry(id).or_default() += 1;
+        let cursor = book.cursors.remove(&id);
+        drop(book);
+        let deleted = self
+            .store
+            .remove_checkpoint(&record_name(id))
+            .and_then(|()| cursor.map_or(Ok(()), |c| c.remove()));
+        if let Err(e) = deleted {
+            tracing::warn!(subscription = %id, error = %e, "a removed webhook subscription's records stay until the next start");
+        }
         Ok(removed.view)
     }
 
@@ -588,6 +657,7 @@ impl Hub {
             )));
         }
         {
+            let _saving = self.saving();
             let mut book = self.lock();
             Self::find(&book, org, id)?;
             let mut progress = book.progress.get(&id).cloned().unwrap_or_default();
@@ -595,8 +665,14 @@ impl Hub {
             progress.attempts = 0;
             progress.next_attempt_at = None;
             progress.parked.retain(|p| p.position < from);
+            // The cursor first: after a crash between the two writes, the parked events
+            // past it are dropped at load (`load_progress`) and delivered again.
+            if let Some(cursor) = book.cursors.get(&id) {
+                cursor.write_synced(progress.cursor)?;
+            }
             self.save_progress(id, &progress)?;
             book.progress.insert(id, progress);
+            book.unsaved.remove(&id);
             *book.generations.entry(id).or_default() += 1;
         }
         self.resume(org, id)?;
@@ -664,12 +740,33 @@ impl Hub {
         })
     }
 
+    fn saving(&self) -> MutexGuard<'_, ()> {
+        self.saving.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `work` is still what the book holds (not replayed or removed since).
+    fn current(book: &Book, work: &Work) -> bool {
+        let id = work.subscription.id;
+        book.generations.get(&id).copied().unwrap_or_default() == work.generation
+            && book.subscriptions.contains_key(&id)
+    }
+
+    /// Whether [`Hub::record`] of `outcome` is quick — a delivery (2xx) of an event with
+    /// no failed attempt, the common case — so an async task may call it in place: one
+    /// write into the page cache, no sync.
+    pub fn is_quick(work: &Work, outcome: &Outcome) -> bool {
+        outcome.retry_at.is_none() && work.progress.attempts == 0
+    }
+
     /// Records the outcome of one attempt of the event at `attempt.position` by the task
     /// working from `work`. A 2xx moves the cursor to it; a failure counts an attempt
     /// and, at `max_attempts`, parks the event (cursor moves past it) and pauses the
-    /// subscription if its policy says so. **Durability: when it returns `Ok(true)`, the
-    /// new progress is on stable storage; `Ok(false)`: the subscription was replayed or
-    /// removed meanwhile and nothing was recorded.**
+    /// subscription if its policy says so. **Durability: for a quick outcome (see
+    /// [`Hub::is_quick`]), when it returns `Ok(true)` the new cursor is in the kernel (a
+    /// killed process keeps it), on stable storage after the next [`Hub::sync`], and the
+    /// attempt is in the history saved by the next [`Hub::save`]; for any other, the
+    /// new progress and cursor are on stable storage. `Ok(false)`: the subscription was
+    /// replayed or removed meanwhile and nothing was recorded.**
     pub fn record(
         &self,
         work: &Work,
@@ -677,52 +774,35 @@ impl Hub {
         max_attempts: u32,
     ) -> Result<bool, StoreError> {
         let id = work.subscription.id;
+        if Self::is_quick(work, &outcome) {
+            let mut book = self.lock();
+            if !Self::current(&book, work) {
+                return Ok(false);
+            }
+            if book.progress.get(&id).is_some_and(|p| p.attempts == 0) {
+                self.delivered(&mut book, id, outcome.attempt)?;
+                return Ok(true);
+            }
+        }
+        let _saving = self.saving();
         let mut book = self.lock();
-        if book.generations.get(&id).copied().unwrap_or_default() != work.generation
-            || !book.subscriptions.contains_key(&id)
-        {
+        if !Self::current(&book, work) {
             return Ok(false);
         }
         let mut progress = book.progress.get(&id).cloned().unwrap_or_default();
-        let mut attempt = outcome.attempt;
-        let mut pause = None;
-        if outcome.retry_at.is_none() {
-            progress.cursor = attempt.position;
-            progress.attempts = 0;
-            progress.next_attempt_at = None;
-            progress.delivered += 1;
-        } else if progress.attempts + 1 >= max_attempts {
-            attempt.outcome = "parked".to_owned();
-            progress.parked.push(Parked {
-                position: attempt.position,
-                webhook_id: attempt.webhook_id.clone(),
-                parked_at: attempt.at,
-                attempts: progress.attempts + 1,
-                last_status: attempt.status,
-                detail: attempt.detail.clone(),
-            });
-            if progress.parked.len() > MAX_PARKED {
-                progress.parked.remove(0);
-            }
-            progress.cursor = attempt.position;
-            progress.attempts = 0;
-            progress.next_attempt_at = None;
-            if work.subscription.when_parked == WhenParked::Pause {
-                pause = Some(format!(
-                    "event at position {} parked after {max_attempts} attempts",
-                    attempt.position
-                ));
-            }
-        } else {
-            progress.attempts += 1;
-            progress.next_attempt_at = outcome.retry_at;
-        }
-        progress.recent.push_back(attempt);
-        while progress.recent.len() > RECENT {
-            progress.recent.pop_front();
-        }
+        let before = progress.cursor;
+        let (label, pause) = settle(&mut progress, work, outcome, max_attempts);
         self.save_progress(id, &progress)?;
+        // The cursor after the progress: a crash between the two leaves a parked event
+        // past the cursor, which the next load drops and delivers again.
+        if progress.cursor != before {
+            if let Some(cursor) = book.cursors.get(&id) {
+                cursor.write_synced(progress.cursor)?;
+            }
+        }
         book.progress.insert(id, progress);
+        book.unsaved.remove(&id);
+        self.metrics.attempted(label);
         if let Some(reason) = pause {
             let sub = book.subscriptions.get_mut(&id).expect("checked above");
             sub.view.status = SubscriptionStatus::Paused;
@@ -732,21 +812,205 @@ impl Hub {
         Ok(true)
     }
 
+    /// The quick path of [`Hub::record`]: the cursor written to the kernel, the rest in
+    /// memory until the next [`Hub::save`].
+    fn delivered(&self, book: &mut Book, id: Uuid, attempt: Attempt) -> Result<(), StoreError> {
+        if let Some(cursor) = book.cursors.get(&id) {
+            cursor.write(attempt.position)?;
+        }
+        let progress = book.progress.entry(id).or_default();
+        progress.cursor = attempt.position;
+        progress.delivered += 1;
+        remember(progress, attempt);
+        book.unsaved.insert(id);
+        self.metrics.attempted("delivered");
+        Ok(())
+    }
+
     /// Moves the cursor over events the subscription does not receive (another org's,
-    /// other types), in memory only: they are skipped again after a restart, which is
-    /// cheap, instead of a write per skipped event.
+    /// other types): in memory and written to the kernel like a delivery's (see
+    /// [`Hub::record`]), so a restart does not read them again.
     pub fn skip_to(&self, work: &Work, position: u64) {
         let id = work.subscription.id;
-        let mut book = self.lock();
+        let mut guard = self.lock();
+        let book = &mut *guard;
         if book.generations.get(&id).copied().unwrap_or_default() != work.generation {
             return;
         }
         if let Some(progress) = book.progress.get_mut(&id) {
             if progress.attempts == 0 && progress.cursor < position {
                 progress.cursor = position;
+                let written = book.cursors.get(&id).map_or(Ok(()), |c| c.write(position));
+                if let Err(e) = written {
+                    tracing::warn!(subscription = %id, error = %e, "webhook cursor not written");
+                }
             }
         }
     }
+
+    /// Syncs every cursor written since the last sync. **Durability: when it returns
+    /// `Ok`, every cursor recorded before the call is on stable storage.** The delivery
+    /// tasks' keeper calls it every 100 ms, and once more when delivery stops.
+    ///
+    /// # Errors
+    /// `storage` from the first cursor that could not be synced (the others still are).
+    pub fn sync(&self) -> Result<(), StoreError> {
+        let cursors: Vec<Arc<CursorFile>> = self.lock().cursors.values().cloned().collect();
+        let mut first_error = None;
+        for cursor in cursors {
+            if let Err(e) = cursor.sync() {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Saves the progress records (attempt history, `delivered`) changed in memory by
+    /// quick records since the last save. **Durability: when it returns `Ok`, every
+    /// progress recorded before the call is on stable storage.** The keeper calls it
+    /// every second, and once more when delivery stops.
+    ///
+    /// # Errors
+    /// `storage` from the first record that could not be saved (it is tried again next
+    /// time).
+    pub fn save(&self) -> Result<(), StoreError> {
+        let _saving = self.saving();
+        let unsaved: Vec<(Uuid, Progress)> = {
+            let mut book = self.lock();
+            let ids = std::mem::take(&mut book.unsaved);
+            ids.into_iter()
+                .filter_map(|id| Some((id, book.progress.get(&id)?.clone())))
+                .collect()
+        };
+        let mut first_error = None;
+        for (id, progress) in unsaved {
+            if let Err(e) = self.save_progress(id, &progress) {
+                self.lock().unsaved.insert(id);
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Every subscription of every org with its progress (`GET /metrics`); `last`: the
+    /// log's last durable position.
+    pub fn details(&self, last: u64) -> Vec<SubscriptionDetail> {
+        let book = self.lock();
+        book.subscriptions
+            .values()
+            .map(|sub| {
+                let progress = book.progress.get(&sub.view.id);
+                detail(sub, progress, last)
+            })
+            .collect()
+    }
+}
+
+/// Applies a slow outcome (a failure, or a delivery after failures) to `progress`:
+/// returns the attempt's outcome label and, when the event is parked under policy
+/// `pause`, why the subscription pauses.
+fn settle(
+    progress: &mut Progress,
+    work: &Work,
+    outcome: Outcome,
+    max_attempts: u32,
+) -> (&'static str, Option<String>) {
+    let mut attempt = outcome.attempt;
+    let mut pause = None;
+    let label = if outcome.retry_at.is_none() {
+        progress.cursor = attempt.position;
+        progress.attempts = 0;
+        progress.next_attempt_at = None;
+        progress.delivered += 1;
+        "delivered"
+    } else if progress.attempts + 1 >= max_attempts {
+        attempt.outcome = "parked".to_owned();
+        progress.parked.retain(|p| p.position != attempt.position);
+        progress.parked.push(Parked {
+            position: attempt.position,
+            webhook_id: attempt.webhook_id.clone(),
+            parked_at: attempt.at,
+            attempts: progress.attempts + 1,
+            last_status: attempt.status,
+            detail: attempt.detail.clone(),
+        });
+        if progress.parked.len() > MAX_PARKED {
+            progress.parked.remove(0);
+        }
+        progress.cursor = attempt.position;
+        progress.attempts = 0;
+        progress.next_attempt_at = None;
+        if work.subscription.when_parked == WhenParked::Pause {
+            pause = Some(format!(
+                "event at position {} parked after {max_attempts} attempts",
+                attempt.position
+            ));
+        }
+        "parked"
+    } else {
+        progress.attempts += 1;
+        progress.next_attempt_at = outcome.retry_at;
+        "failed"
+    };
+    remember(progress, attempt);
+    (label, pause)
+}
+
+/// Adds `attempt` to the recent ones, dropping the oldest beyond [`RECENT`].
+fn remember(progress: &mut Progress, attempt: Attempt) {
+    progress.recent.push_back(attempt);
+    while progress.recent.len() > RECENT {
+        progress.recent.pop_front();
+    }
+}
+
+/// `sub` as `show` answers it.
+fn detail(sub: &StoredSubscription, progress: Option<&Progress>, last: u64) -> SubscriptionDetail {
+    let (cursor, attempts, next_attempt_at, delivered, parked) =
+        progress.map_or((0, 0, None, 0, 0), |p| {
+            (
+                p.cursor,
+                p.attempts,
+                p.next_attempt_at,
+                p.delivered,
+                p.parked.len(),
+            )
+        });
+    SubscriptionDetail {
+        subscription: sub.view.clone(),
+        cursor,
+        lag: last.saturating_sub(cursor),
+        attempts,
+        next_attempt_at,
+        delivered,
+        parked,
+    }
+}
+
+/// One subscription's progress record, its cursor taken from the cursor file when that
+/// holds one (it is written at every acknowledgement, the record only now and then).
+fn load_progress(
+    store: &dyn LogStore,
+    data: Option<&Path>,
+    id: Uuid,
+) -> Result<(CursorFile, Progress), StoreError> {
+    let record = record_name(id);
+    let mut progress: Progress = match store.checkpoint(&record)? {
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| corrupt(&record, e))?,
+        None => Progress::default(),
+    };
+    let (cursor, stored) = CursorFile::open(data, id)?;
+    if let Some(at) = stored.filter(|at| *at != progress.cursor) {
+        // The attempts counted were of another event than the one after this cursor.
+        progress.cursor = at;
+        progress.attempts = 0;
+        progress.next_attempt_at = None;
+    }
+    // Parked events are at or before the cursor; one past it was parked, or replayed,
+    // by writes a crash cut short: it is delivered again.
+    let cursor_at = progress.cursor;
+    progress.parked.retain(|p| p.position <= cursor_at);
+    Ok((cursor, progress))
 }
 
 /// `webhook deliveries`: the parked events and the recent attempts, newest first.

@@ -2,13 +2,18 @@
 //! log from its cursor, like the event stream (`server::stream`): it reads up to the
 //! engine's last durable position (never an event a crash could take back), in batches
 //! of [`BATCH`], keeps the org's events of the subscribed types, and sends them one at a
-//! time, the next only after a 2xx is recorded durably. A failure is retried after
-//! [`policy::retry_delay`]; after `max_attempts` the event is parked.
+//! time over a kept-alive connection, the next only after the 2xx is recorded (the
+//! cursor written to the kernel: see [`super::cursor`]). A failure is retried after
+//! [`policy::retry_delay`]; after `max_attempts` the event is parked. A keeper task
+//! syncs the written cursors every [`SYNC_EVERY`] and saves the attempt history every
+//! [`SAVE_EVERY`]; both once more when delivery stops.
 //!
 //! The writer never waits for a task: tasks only read the log and wait on the commit
-//! signal. Memory is bounded by one batch per subscription; at most `max_in_flight`
-//! requests are out at once (a semaphore), each bounded by the request timeout. Times
-//! come from the engine's clock, so tests move through backoff with a `ManualClock`.
+//! signal, on a runtime of their own whose threads run at a lower priority
+//! ([`super::priority`]). Memory is bounded by one batch per subscription; at most
+//! `max_in_flight` requests are out at once (a semaphore), each bounded by the request
+//! timeout. Times come from the engine's clock, so tests move through backoff with a
+//! `ManualClock`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -22,7 +27,7 @@ use uuid::Uuid;
 
 use super::book::{Attempt, BodyFormat, Hub, Outcome, SubscriptionStatus, Work};
 use super::payload::connector_body;
-use super::{policy, signing, ssrf, WebhookOptions};
+use super::{policy, priority, signing, ssrf, WebhookOptions};
 use crate::cloudevents::to_cloudevent;
 use crate::Engine;
 
@@ -36,11 +41,24 @@ const CLOCK_TICK: Duration = Duration::from_millis(200);
 /// Characters of a receiver's answer kept with a failed attempt.
 const EXCERPT: usize = 256;
 
+/// How often the cursors written since the last sync are synced: a power loss takes
+/// back at most this long of acknowledgements (sent again, same `webhook-id`).
+pub const SYNC_EVERY: Duration = Duration::from_millis(100);
+
+/// How often the attempt history of deliveries is saved: a killed process loses at
+/// most this long of history lines (never a cursor).
+pub const SAVE_EVERY: Duration = Duration::from_secs(1);
+
+/// Worker threads of the delivery runtime.
+const THREADS: usize = 2;
+
 /// The running delivery tasks; [`Deliveries::stop`] ends them.
 #[derive(Debug)]
 pub struct Deliveries {
     stop: watch::Sender<bool>,
     supervisor: JoinHandle<()>,
+    /// The tasks' own runtime (see [`priority`]); `None` once stopped.
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 /// What every task shares.
@@ -55,15 +73,20 @@ struct Shared {
 }
 
 impl Deliveries {
-    /// Starts a task for every subscription in `hub`, and for each one added later.
+    /// Starts a task for every subscription in `hub`, and for each one added later, on
+    /// a runtime of their own (see [`priority`]).
     ///
     /// # Errors
-    /// The HTTP client cannot be built (no TLS roots).
+    /// The runtime's threads cannot start, or the HTTP client cannot be built (no TLS
+    /// roots).
     pub fn start(
         engine: Arc<Engine>,
         hub: Arc<Hub>,
         options: WebhookOptions,
     ) -> Result<Self, String> {
+        let runtime = priority::runtime("offboard-webhooks", THREADS, priority::DELIVERY_NICE)
+            .map_err(|e| format!("the webhook delivery threads cannot start: {e}"))?;
+        let _inside = runtime.enter();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(options.timeout)
@@ -80,17 +103,36 @@ impl Deliveries {
             in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
             stop: stopped,
         };
+        let supervisor = runtime.spawn(supervise(shared));
+        drop(_inside);
         Ok(Self {
             stop,
-            supervisor: tokio::spawn(supervise(shared)),
+            supervisor,
+            runtime: Some(runtime),
         })
     }
 
     /// Ends every task (a request in flight is dropped; its event is sent again after a
-    /// restart, with the same `webhook-id`) and waits for them, releasing the engine.
-    pub async fn stop(self) {
+    /// restart, with the same `webhook-id`), waits for them, then syncs every cursor and
+    /// saves every progress, releasing the engine. **Durability: when it returns, every
+    /// recorded outcome is on stable storage** (a failure to save is logged).
+    pub async fn stop(mut self) {
         self.stop.send_replace(true);
-        let _ = self.supervisor.await;
+        let _ = (&mut self.supervisor).await;
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Deliveries {
+    /// Without [`Deliveries::stop`]: the tasks end where they are (what they recorded is
+    /// as durable as [`Hub::record`] says).
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -99,6 +141,7 @@ async fn supervise(shared: Shared) {
     let mut changes = shared.hub.subscribe();
     let mut stop = shared.stop.clone();
     let mut tasks: HashMap<Uuid, JoinHandle<()>> = HashMap::new();
+    let keeper = tokio::spawn(keep(Arc::clone(&shared.hub), shared.stop.clone()));
     loop {
         tasks.retain(|_, t| !t.is_finished());
         for id in shared.hub.ids() {
@@ -113,6 +156,46 @@ async fn supervise(shared: Shared) {
     }
     for (_, task) in tasks {
         let _ = task.await;
+    }
+    let _ = keeper.await;
+    // Every task has ended: nothing is recorded after this last sync and save.
+    let hub = Arc::clone(&shared.hub);
+    match tokio::task::spawn_blocking(move || hub.sync().and_then(|()| hub.save())).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "webhook progress not saved at stop"),
+        Err(e) => tracing::error!(error = %e, "webhook progress not saved at stop"),
+    }
+}
+
+/// Syncs the written cursors every [`SYNC_EVERY`] and saves the attempt history every
+/// [`SAVE_EVERY`], until stopped.
+async fn keep(hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(SYNC_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut saved = std::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let save = saved.elapsed() >= SAVE_EVERY;
+        if save {
+            saved = std::time::Instant::now();
+        }
+        let hub = Arc::clone(&hub);
+        let kept = tokio::task::spawn_blocking(move || {
+            hub.sync()?;
+            if save {
+                hub.save()?;
+            }
+            Ok::<_, crate::store::StoreError>(())
+        })
+        .await;
+        match kept {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "webhook cursors not synced; trying again"),
+            Err(e) => tracing::error!(error = %e, "webhook cursors not synced; trying again"),
+        }
     }
 }
 
@@ -172,7 +255,9 @@ impl Task {
             let left = (due - now).to_std().unwrap_or_default();
             return self.wait(Some(left.min(CLOCK_TICK))).await;
         }
-        let Some(event) = self.queue.front().cloned() else {
+        // Taken out, not cloned, and put back after: the next turn drops it once the
+        // cursor has passed it.
+        let Some(event) = self.queue.pop_front() else {
             return self.read(&work).await;
         };
         if event.position > work.progress.cursor + 1 {
@@ -181,10 +266,21 @@ impl Task {
         let Some(outcome) = self.deliver(&work, &event, now).await else {
             return false;
         };
-        let hub = Arc::clone(&self.shared.hub);
-        let max = self.shared.options.max_attempts;
-        let recorded =
-            tokio::task::spawn_blocking(move || hub.record(&work, outcome, max.max(1))).await;
+        self.queue.push_front(event);
+        self.record(work, outcome).await
+    }
+
+    /// Records `outcome`: in place when quick (one write into the page cache costs less
+    /// than a hop to the blocking pool), else on the blocking pool (it syncs).
+    async fn record(&mut self, work: Work, outcome: Outcome) -> bool {
+        let id = work.subscription.id;
+        let max = self.shared.options.max_attempts.max(1);
+        let recorded = if Hub::is_quick(&work, &outcome) {
+            Ok(self.shared.hub.record(&work, outcome, max))
+        } else {
+            let hub = Arc::clone(&self.shared.hub);
+            tokio::task::spawn_blocking(move || hub.record(&work, outcome, max)).await
+        };
         match recorded {
             Ok(Ok(_)) => true,
             Ok(Err(e)) => {

@@ -2,19 +2,26 @@
 //! HTTP receivers (issue 18).
 //!
 //! - [`book`]: the subscriptions and each one's delivery progress, kept beside the log
-//!   (named checkpoints), written through on every change; [`Hub`] is the shared,
-//!   in-memory copy the API and the delivery tasks both go through.
+//!   (named checkpoints); [`Hub`] is the shared, in-memory copy the API and the
+//!   delivery tasks both go through.
+//! - [`cursor`]: each subscription's cursor, written at every acknowledgement without
+//!   waiting for the disk and synced in groups.
 //! - [`secret`]: `whsec_…` secrets, shown once and stored encrypted.
 //! - [`signing`]: the Standard Webhooks headers.
 //! - [`payload`]: the `connector` body, the event with the users and resources it names.
 //! - [`ssrf`]: which URLs and addresses a subscription may reach.
 //! - [`policy`]: retry schedule (exponential backoff with jitter, `Retry-After`).
-//! - [`delivery`]: the tasks `serve` starts, one per subscription.
+//! - [`delivery`]: the tasks `serve` starts, one per subscription, and their keeper.
+//! - [`priority`]: the delivery tasks' own threads, below the writer's priority.
+//! - [`metrics`]: attempts by outcome, each subscription's lag and parked events.
 
 pub mod book;
+pub mod cursor;
 pub mod delivery;
+pub mod metrics;
 pub mod payload;
 pub mod policy;
+pub mod priority;
 pub mod secret;
 pub mod signing;
 pub mod ssrf;

@@ -1,13 +1,14 @@
 //! The `connector` body (issue 18 §2): the event, and beside it what a CRM connector
-//! needs to act without a lookup per id — each user the event names with their email
-//! and status, each resource key it names as `kind` + `id`, and the operation's
-//! correlation id.
+//! needs to act without a lookup per id — each user the event names with their email,
+//! external id (where set) and status, each resource key it names as `kind` + `id`, and
+//! the operation's correlation id.
 //!
 //! Users and resources are found by walking the event's payload: every string that is
 //! the id of a user of the org, and every string that is a resource key, so each event
 //! type (transfers, offboardings, deletes, restores…) is covered without a list to keep
-//! in step with the event contract. Emails are the directory's as the event is
-//! delivered: a purged user's is never sent (their personal data stays unreadable).
+//! in step with the event contract. Emails and external ids are the directory's as the
+//! event is delivered: a purged user's are never sent (their personal data stays
+//! unreadable).
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,10 @@ pub struct Person {
     /// Absent once the user is purged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The id the user has in the identity provider or HR system (SCIM `externalId`);
+    /// absent when none is set, and once the user is purged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     pub status: UserStatus,
 }
 
@@ -55,11 +60,12 @@ pub fn connector_body<'a>(event: &'a Envelope, org: Option<&OrgState>) -> Connec
     let mut found = |text: &str| {
         if let (Ok(id), Some(org)) = (text.parse::<uuid::Uuid>(), org) {
             if let Some(user) = org.directory().user(UserId(id)) {
-                let email = (user.status != UserStatus::Purged).then(|| user.profile.email.clone());
+                let readable = user.status != UserStatus::Purged;
                 users.insert(
                     user.id,
                     Person {
-                        email,
+                        email: readable.then(|| user.profile.email.clone()),
+                        external_id: user.profile.external_id.clone().filter(|_| readable),
                         status: user.status,
                     },
                 );

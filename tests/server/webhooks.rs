@@ -2,7 +2,9 @@
 //! are signed (checked with the `standardwebhooks` crate), in order, of the
 //! subscription's org only; backoff follows a `ManualClock`, honours `Retry-After`, parks
 //! and pauses, and replay sends again; pause, resume and secret rotation; SSRF refusals
-//! at the API; and no event lost across a restart of the engine mid-delivery.
+//! at the API; no event lost across a restart of the engine mid-delivery; the cursor on
+//! disk at each acknowledgement, the history at the next save; removal deleting a
+//! subscription's records; and the delivery metrics.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -16,8 +18,9 @@ use offboard::clock::{Clock, ManualClock};
 use offboard::domain::Command;
 use offboard::server::{self, tokens, ServerOptions};
 use offboard::store::MemoryLog;
+use offboard::webhooks::book::Outcome;
 use offboard::webhooks::{
-    Deliveries, Hub, NewSubscription, SubscriptionStatus, WebhookOptions, WhenParked,
+    Attempt, Deliveries, Hub, NewSubscription, SubscriptionStatus, WebhookOptions, WhenParked,
 };
 use offboard::Engine;
 use offboard_events::{OrgId, PrincipalKind, UserId};
@@ -266,6 +269,32 @@ async fn a_subscription_added_over_the_api_gets_its_orgs_events_signed_and_in_or
         .unwrap();
     assert_eq!(shown["delivered"], 10);
     assert!(shown["cursor"].as_u64().unwrap() >= *positions.last().unwrap());
+
+    // And /metrics counts the deliveries and shows each subscription's lag and parked
+    // events, labelled by ids only
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let delivered: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("offboard_webhook_deliveries_total{outcome=\"delivered\"} "))
+        .unwrap_or_else(|| panic!("no delivered count in {metrics}"))
+        .parse()
+        .unwrap();
+    assert!(delivered >= 10, "{delivered}");
+    let labels = format!("{{org=\"{org}\",subscription=\"{id}\"}}");
+    assert!(
+        metrics.contains(&format!("offboard_webhook_parked_events{labels} 0")),
+        "{metrics}"
+    );
+    let lag = format!("offboard_webhook_lag_events{labels} ");
+    assert!(metrics.lines().any(|l| l.starts_with(&lag)), "{metrics}");
+    assert!(!metrics.contains(&url), "a receiver's URL is never a label");
     let hidden = http
         .get(format!("{base}/v1/webhooks/{id}"))
         .bearer_auth(&other_token)
@@ -293,7 +322,7 @@ impl Scene {
         let engine = Engine::with_store(Arc::new(MemoryLog::new()), clock.clone()).unwrap();
         let (org, owner) = create_org(&engine, "Truck Pros").await;
         let engine = Arc::new(engine);
-        let hub = Arc::new(Hub::load(Arc::clone(engine.store())).unwrap());
+        let hub = Arc::new(Hub::load(&engine).unwrap());
         let deliveries = Deliveries::start(Arc::clone(&engine), Arc::clone(&hub), options).unwrap();
         Self {
             engine,
@@ -499,7 +528,7 @@ async fn no_event_is_lost_or_reordered_across_a_restart_of_the_engine_during_del
     let engine = Engine::open(dir.path()).unwrap();
     let (org, owner) = create_org(&engine, "Truck Pros").await;
     let engine = Arc::new(engine);
-    let hub = Arc::new(Hub::load(Arc::clone(engine.store())).unwrap());
+    let hub = Arc::new(Hub::load(&engine).unwrap());
     let (receiver, url) = Receiver::start().await;
     *receiver.delay.lock().unwrap() = Duration::from_millis(15);
     let start = engine.last_position();
@@ -521,7 +550,7 @@ async fn no_event_is_lost_or_reordered_across_a_restart_of_the_engine_during_del
 
     // And it reopens from disk, delivery starts again and 20 more are written
     let engine = Arc::new(Engine::open(dir.path()).unwrap());
-    let hub = Arc::new(Hub::load(Arc::clone(engine.store())).unwrap());
+    let hub = Arc::new(Hub::load(&engine).unwrap());
     let deliveries = Deliveries::start(Arc::clone(&engine), Arc::clone(&hub), loopback()).unwrap();
     write(&engine, org, owner, "after", 20).await;
 
@@ -543,6 +572,104 @@ async fn no_event_is_lost_or_reordered_across_a_restart_of_the_engine_during_del
     assert_eq!(got, expected);
     assert!(all - got.len() <= 1, "{} duplicates", all - got.len());
     deliveries.stop().await;
+}
+
+#[tokio::test]
+async fn an_acknowledgement_moves_the_cursor_file_at_once_and_the_history_at_the_next_save() {
+    // Given a durable engine with three events and a subscription starting before them
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let (org, owner) = create_org(&engine, "Truck Pros").await;
+    let start = engine.last_position();
+    write(&engine, org, owner, "w", 3).await;
+    let hub = Hub::load(&engine).unwrap();
+    let now = chrono::Utc::now();
+    let url = "http://127.0.0.1:9/hook";
+    let id = hub
+        .add(org, subscribe(url), &loopback(), start, now)
+        .unwrap()
+        .subscription
+        .id;
+
+    // When the receiver acknowledges the first one (the quick record: no sync)
+    let work = hub.work(id, now).unwrap();
+    let outcome = Outcome {
+        attempt: Attempt {
+            position: start + 1,
+            webhook_id: "msg_1".to_owned(),
+            at: now,
+            outcome: "delivered".to_owned(),
+            status: Some(204),
+            detail: None,
+            duration_ms: 1,
+        },
+        retry_at: None,
+    };
+    assert!(Hub::is_quick(&work, &outcome));
+    assert!(hub.record(&work, outcome, 10).unwrap());
+
+    // Then a hub loaded now, as after a SIGKILL, resumes after it from the cursor file,
+    // though the attempt history is not saved yet
+    let last = engine.last_position();
+    let reloaded = Hub::load(&engine).unwrap();
+    let shown = reloaded.show(org, id, last).unwrap();
+    assert_eq!((shown.cursor, shown.delivered), (start + 1, 0));
+
+    // And once saved, the history is there too
+    hub.save().unwrap();
+    let reloaded = Hub::load(&engine).unwrap();
+    assert_eq!(reloaded.show(org, id, last).unwrap().delivered, 1);
+    assert_eq!(reloaded.deliveries(org, id, false).unwrap().recent.len(), 1);
+}
+
+#[tokio::test]
+async fn removing_a_subscription_deletes_its_progress_and_cursor_and_a_load_sweeps_leftovers() {
+    // Given two subscriptions on a durable engine
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::open(dir.path()).unwrap();
+    let (org, _) = create_org(&engine, "Truck Pros").await;
+    let hub = Hub::load(&engine).unwrap();
+    let (now, last) = (chrono::Utc::now(), engine.last_position());
+    let add = || {
+        hub.add(
+            org,
+            subscribe("https://crm.example.com/hook"),
+            &loopback(),
+            last,
+            now,
+        )
+        .unwrap()
+        .subscription
+        .id
+    };
+    let (gone, kept) = (add(), add());
+    let checkpoints = dir.path().join("checkpoints");
+    let records = |id: uuid::Uuid| {
+        [
+            checkpoints.join(format!("server.webhook.{id}")),
+            checkpoints.join(format!("server.webhook.{id}.cursor")),
+        ]
+    };
+    assert!(records(gone).iter().all(|r| r.exists()));
+
+    // When one is removed
+    hub.remove(org, gone).unwrap();
+
+    // Then its progress and cursor are gone from the disk, the other's stay, and a
+    // reload knows only the other
+    assert!(records(gone).iter().all(|r| !r.exists()));
+    assert!(records(kept).iter().all(|r| r.exists()));
+    let ids = |hub: &Hub| hub.list(org).iter().map(|s| s.id).collect::<Vec<_>>();
+    assert_eq!(ids(&Hub::load(&engine).unwrap()), vec![kept]);
+
+    // And the records of a removal a crash cut short are deleted at the next load
+    let orphan = uuid::Uuid::new_v4();
+    for record in records(orphan) {
+        std::fs::write(record, b"{}").unwrap();
+    }
+    assert_eq!(ids(&Hub::load(&engine).unwrap()), vec![kept]);
+    assert!(records(orphan).iter().all(|r| !r.exists()));
+    assert!(records(kept).iter().all(|r| r.exists()));
 }
 
 #[tokio::test]
@@ -637,7 +764,8 @@ async fn a_receiver_slower_than_the_timeout_slows_neither_the_writer_nor_other_s
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_connector_body_names_each_users_email_and_each_resource_as_kind_and_id() {
+async fn a_connector_body_names_each_users_email_and_external_id_and_each_resource_as_kind_and_id()
+{
     // Given a subscription to transfers with the connector body
     let scene = Scene::new(loopback()).await;
     let (receiver, url) = Receiver::start().await;
@@ -653,7 +781,7 @@ async fn a_connector_body_names_each_users_email_and_each_resource_as_kind_and_i
             first_name: "Pat".into(),
             last_name: "Kim".into(),
             job_title: None,
-            external_id: None,
+            external_id: Some("00u1pat".into()),
             department: None,
             employee_number: None,
         },
@@ -689,7 +817,8 @@ async fn a_connector_body_names_each_users_email_and_each_resource_as_kind_and_i
     })
     .await;
 
-    // Then the body carries both people's emails, the keys split, the correlation id
+    // Then the body carries both people's emails (and Pat's external id, the owner
+    // having none), the keys split, the correlation id
     let got = receiver.wait_for(1).await;
     assert!(verifies(&secret, &got[0]));
     let body = got[0].json();
@@ -705,12 +834,11 @@ async fn a_connector_body_names_each_users_email_and_each_resource_as_kind_and_i
     assert_eq!(body["correlation_id"], body["event"]["correlation_id"]);
     assert_eq!(
         body["users"][pat.to_string()],
-        json!({ "email": "pat@truckpros.example", "status": "active" })
+        json!({ "email": "pat@truckpros.example", "external_id": "00u1pat", "status": "active" })
     );
-    assert_eq!(
-        body["users"][scene.owner.to_string()]["email"],
-        "owner@truckpros.example"
-    );
+    let owner = &body["users"][scene.owner.to_string()];
+    assert_eq!(owner["email"], "owner@truckpros.example");
+    assert!(owner.get("external_id").is_none(), "{owner}");
     assert_eq!(
         body["resources"],
         json!([
