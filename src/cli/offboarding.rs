@@ -116,6 +116,13 @@ pub fn render_plan(org: &dyn Names, plan: &PlanView) -> Vec<String> {
         plan.credit_balance, plan.credits_used
     ));
     out.push(blockers_line("deactivate", &plan.blockers.deactivate));
+    if !plan.unattended.is_empty() {
+        let all: Vec<&str> = plan.unattended.iter().map(|b| b.message.as_str()).collect();
+        out.push(format!(
+            "  deactivate leaves work with nobody: {}",
+            all.join("; ")
+        ));
+    }
     out.push(blockers_line("delete", &plan.blockers.delete));
     out
 }

@@ -65,7 +65,9 @@ pub fn policy(cx: &mut Ctx, a: &PolicyArgs) -> Result<(), CliError> {
     let changing = a.confirmation_phrase.is_some()
         || a.retention_days.is_some()
         || a.deactivate_requires_demotion.is_some()
-        || a.delete_requires_no_credit_history.is_some();
+        || a.delete_requires_no_credit_history.is_some()
+        || a.deactivate_handover.is_some()
+        || a.time_zone.is_some();
     if !changing {
         if cx.out.is_json() {
             cx.out.doc(&json!({ "policy": current }))?;
@@ -79,6 +81,8 @@ pub fn policy(cx: &mut Ctx, a: &PolicyArgs) -> Result<(), CliError> {
         retention_days: a.retention_days,
         deactivate_requires_demotion: a.deactivate_requires_demotion,
         delete_requires_no_credit_history: a.delete_requires_no_credit_history,
+        deactivate_handover: a.deactivate_handover,
+        time_zone: a.time_zone.clone(),
     };
     // The domain applies the change to the policy in force when it decides; this is
     // what it will be unless another change lands first.
@@ -105,6 +109,11 @@ fn show_policy(cx: &mut Ctx, p: &Policy) {
                 "delete_requires_no_credit_history".into(),
                 p.delete_requires_no_credit_history.to_string(),
             ],
+            vec![
+                "deactivate_handover".into(),
+                p.deactivate_handover.as_str().into(),
+            ],
+            vec!["time_zone".into(), p.time_zone.clone()],
         ],
     );
 }

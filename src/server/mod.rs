@@ -32,6 +32,7 @@ mod openapi;
 mod pages;
 mod queries;
 mod refs;
+mod schedules;
 mod serve;
 mod stream;
 mod token_api;
@@ -221,6 +222,7 @@ fn build() -> (Router<AppState>, OpenApi) {
         .merge(token_api::routes())
         .merge(admin::routes())
         .merge(webhooks::routes())
+        .merge(schedules::routes())
         .finish_api_with(&mut api, |doc| {
             doc.security_scheme(
                 "bearer",

@@ -11,11 +11,14 @@ mod full_disk;
 // Shared helpers: not every topic uses every helper.
 #[allow(dead_code)]
 mod gwt;
+mod handover;
 mod log;
 mod pipeline;
 mod policy;
 mod privacy;
 mod restore;
+mod scheduler;
+mod schedules;
 mod seed_000_truck_pros;
 mod seed_001_procurement;
 mod seed_002_mortgage_broker;
