@@ -16,6 +16,7 @@ mod log;
 mod pipeline;
 mod policy;
 mod privacy;
+mod profile;
 mod restore;
 mod scheduler;
 mod schedules;

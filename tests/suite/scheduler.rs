@@ -32,6 +32,7 @@ fn new_user(email: &str) -> NewUser {
         first_name: "F".into(),
         last_name: "L".into(),
         job_title: None,
+        external_id: None,
     }
 }
 
