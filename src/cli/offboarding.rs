@@ -124,6 +124,23 @@ pub fn render_plan(org: &dyn Names, plan: &PlanView) -> Vec<String> {
         ));
     }
     out.push(blockers_line("delete", &plan.blockers.delete));
+    for s in &plan.schedules {
+        let next = s.next_run.as_ref().map_or_else(String::new, |n| {
+            format!(", {} run at {}", n.phase.as_str(), n.at.to_rfc3339())
+        });
+        let failure = s.failure.as_ref().map_or_else(String::new, |f| {
+            let blockers: Vec<&str> = f.blockers.iter().map(|b| b.message.as_str()).collect();
+            match blockers.is_empty() {
+                true => format!(" — {}", f.message),
+                false => format!(" — {}: {}", f.code, blockers.join("; ")),
+            }
+        });
+        out.push(format!(
+            "  scheduled:     {} {}{next}{failure}",
+            s.id,
+            s.status.replace('_', " ")
+        ));
+    }
     out
 }
 

@@ -256,6 +256,9 @@ pub struct PlanView {
     /// deactivation under policy `deactivate_handover: warn`; blockers under `block`).
     #[serde(default)]
     pub unattended: Vec<BlockerView>,
+    /// R28: the user's scheduled offboardings, a failed run with its blockers.
+    #[serde(default)]
+    pub schedules: Vec<crate::read::ScheduleView>,
 }
 
 impl From<&Plan> for PlanView {
@@ -278,6 +281,8 @@ impl From<&Plan> for PlanView {
                 delete: p.blockers.delete.iter().map(Into::into).collect(),
             },
             unattended: p.unattended.iter().map(Into::into).collect(),
+            // The read layer fills these in (they name the org's schedules).
+            schedules: Vec::new(),
         }
     }
 }
