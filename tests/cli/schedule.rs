@@ -1,5 +1,6 @@
 //! `schedule`, `schedule list|show|move|cancel` and `run-due` on the real binary (R28),
-//! and the deactivation handover (R26) as `deactivate`, `plan`, `duty list` and
+//! `serve` running due schedules at start-up and on time, and the deactivation handover
+//! (R26) as `deactivate`, `plan`, `duty list` and
 //! `distribution list` show it.
 
 use serde_json::json;
@@ -155,4 +156,43 @@ fn deactivate_says_what_it_leaves_with_nobody_and_lists_mark_it() {
     let e = d.fails(1, &["deactivate", PAT]);
     assert_eq!(e["code"], "sole_member");
     assert_eq!(e["blockers"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn serve_runs_a_schedule_missed_while_it_was_down_at_start_up_and_new_ones_on_time() {
+    let d = acme_with_buyers(1);
+    let owner = token(&d, OWNER);
+    // Given: pat's deactivation was due while no server ran.
+    d.ok(&["schedule", PAT, "--at", &in_secs(1)]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // When: the server starts. Then: it runs the missed schedule at once.
+    let server = Server::start(&d);
+    let client = server.client(&d, &owner);
+    let until = |email: &str, status: &str| {
+        let started = std::time::Instant::now();
+        loop {
+            let list = client.json(&["schedule", "list"]);
+            let found = list["schedules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["email"] == email && s["status"] == status);
+            if found {
+                return;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "{email} never {status}: {list}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    until(PAT, "completed");
+    assert_eq!(client.json(&["user", "show", PAT])["status"], "deactivated");
+    // And: a schedule made through the API runs when its time comes.
+    client.ok(&["schedule", BOB, "--at", &in_secs(2)]);
+    until(BOB, "pending");
+    until(BOB, "completed");
+    assert_eq!(client.json(&["user", "show", BOB])["status"], "deactivated");
+    assert_eq!(server.terminate(), Some(0));
 }
