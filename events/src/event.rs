@@ -18,6 +18,7 @@ use crate::label::*;
 use crate::offboarding::*;
 use crate::org::*;
 use crate::ownership::*;
+use crate::schedule::*;
 use crate::upcast::{upcast, DecodeError};
 use crate::user::*;
 
@@ -113,6 +114,7 @@ domain_events! {
     UserLeftGroup = version 1, stream |e, org| StreamId::user(e.user_id);
     UserProfileChanged = version 1, stream |e, org| StreamId::user(e.user_id);
     UserDeactivated = version 1, stream |e, org| StreamId::user(e.user_id);
+    WorkLeftUnattended = version 1, stream |e, org| StreamId::user(e.user_id);
     UserReactivated = version 1, stream |e, org| StreamId::user(e.user_id);
     UserDeleted = version 1, stream |e, org| StreamId::user(e.user_id);
     UserRestored = version 1, stream |e, org| StreamId::user(e.user_id);
@@ -144,4 +146,11 @@ domain_events! {
     OffboardingStarted = version 1, stream |e, org| StreamId::user(e.user);
     OffboardingCompleted = version 1, stream |e, org| StreamId::user(e.user);
     OffboardingReverted = version 1, stream |e, org| StreamId::user(e.user);
+
+    OffboardingScheduled = version 1, stream |e, org| StreamId::schedule(e.schedule_id);
+    ScheduleMoved = version 1, stream |e, org| StreamId::schedule(e.schedule_id);
+    ScheduleCancelled = version 1, stream |e, org| StreamId::schedule(e.schedule_id);
+    ScheduleStarted = version 1, stream |e, org| StreamId::schedule(e.schedule_id);
+    ScheduleCompleted = version 1, stream |e, org| StreamId::schedule(e.schedule_id);
+    ScheduleFailed = version 1, stream |e, org| StreamId::schedule(e.schedule_id);
 }

@@ -70,6 +70,10 @@ uuid_id!(
     /// A shared label (R19).
     LabelId
 );
+uuid_id!(
+    /// A scheduled offboarding (R28); also the command id of its run, so it runs once.
+    ScheduleId
+);
 
 /// The name of an event stream: the unit of optimistic concurrency. Streams are named
 /// `<aggregate>-<id>`, e.g. `user-0190…`, `org-0190…`, `distribution-0190…`.
@@ -95,6 +99,10 @@ impl StreamId {
     /// A singleton duty is named per org, so its stream carries the org id.
     pub fn duty(org: OrgId, duty: &str) -> Self {
         Self(format!("duty-{org}-{duty}"))
+    }
+    /// A scheduled offboarding (R28).
+    pub fn schedule(id: ScheduleId) -> Self {
+        Self(format!("schedule-{id}"))
     }
     pub fn as_str(&self) -> &str {
         &self.0

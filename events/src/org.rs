@@ -24,6 +24,35 @@ pub struct Policy {
     /// Issue 17: after the handover, `deactivate` (default) or `delete`.
     #[serde(default = "crate::deprovision::default_deprovision_then")]
     pub deprovision_then: crate::offboarding::FollowUp,
+    /// R26: what a deactivation does when it leaves work with nobody.
+    pub deactivate_handover: HandoverPolicy,
+    /// R28: the IANA time zone (`Europe/Berlin`) a bare date of a schedule is read in.
+    pub time_zone: String,
+}
+
+/// R26: a deactivation that leaves work with nobody (the only active member of a
+/// distribution, a distribution's backup, a duty holder, the manager of active reports).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "snake_case")]
+pub enum HandoverPolicy {
+    /// Deactivate, and record what is left with nobody (`WorkLeftUnattended`).
+    #[default]
+    Warn,
+    /// Refuse, listing every place as a blocker (like a delete).
+    Block,
+    /// Deactivate without looking.
+    Off,
+}
+
+impl HandoverPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandoverPolicy::Warn => "warn",
+            HandoverPolicy::Block => "block",
+            HandoverPolicy::Off => "off",
+        }
+    }
 }
 
 impl Default for Policy {
@@ -35,6 +64,8 @@ impl Default for Policy {
             retention_days: 30,
             deprovision: crate::deprovision::Deprovision::Deactivate,
             deprovision_then: crate::offboarding::FollowUp::Deactivate,
+            deactivate_handover: HandoverPolicy::Warn,
+            time_zone: "UTC".to_owned(),
         }
     }
 }

@@ -182,6 +182,30 @@ pub struct UserDeactivated {
     pub user_id: UserId,
 }
 
+/// One place a deactivation leaves work with nobody (R26), e.g. code `holds_duty`,
+/// subject `default_lead_owner`, count 1.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UnattendedWork {
+    /// `sole_member` (the only active member of a distribution), `distribution_backup`,
+    /// `holds_duty` or `manages_users` (active reports).
+    pub code: String,
+    /// The distribution's name or the duty; absent for `manages_users`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub count: u64,
+    /// A sentence for people, e.g. `is the default lead owner`.
+    pub message: String,
+}
+
+/// R26: the user was deactivated (the `UserDeactivated` that follows in the same
+/// command) although work is left with nobody; policy `deactivate_handover` was `warn`,
+/// or a scheduled offboarding removed access whatever its plan could no longer hand over.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WorkLeftUnattended {
+    pub user_id: UserId,
+    pub items: Vec<UnattendedWork>,
+}
+
 /// R9: deactivated → active.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserReactivated {

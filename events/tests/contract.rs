@@ -111,6 +111,16 @@ fn samples() -> Vec<Event> {
         }
         .into(),
         UserDeactivated { user_id: user(2) }.into(),
+        WorkLeftUnattended {
+            user_id: user(2),
+            items: vec![UnattendedWork {
+                code: "holds_duty".into(),
+                subject: Some("default_lead_owner".into()),
+                count: 1,
+                message: "is the default lead owner".into(),
+            }],
+        }
+        .into(),
         UserReactivated { user_id: user(2) }.into(),
         UserDeleted { user_id: user(2) }.into(),
         UserRestored {
@@ -236,6 +246,57 @@ fn samples() -> Vec<Event> {
                 item: "buyer:B-18".into(),
                 reason: "moved again since".into(),
             }],
+        }
+        .into(),
+        OffboardingScheduled {
+            schedule_id: ScheduleId(Uuid::from_u128(0x5c)),
+            user: user(2),
+            at: Utc.with_ymd_and_hms(2026, 12, 31, 16, 0, 0).unwrap(),
+            plan: Some(serde_json::json!({"default_to": user(3)})),
+            then: FollowUp::Deactivate,
+            delete_after_days: Some(30),
+        }
+        .into(),
+        ScheduleMoved {
+            schedule_id: ScheduleId(Uuid::from_u128(0x5c)),
+            user: user(2),
+            phase: SchedulePhase::Offboard,
+            from: Utc.with_ymd_and_hms(2026, 12, 31, 16, 0, 0).unwrap(),
+            to: Utc.with_ymd_and_hms(2027, 1, 15, 8, 0, 0).unwrap(),
+        }
+        .into(),
+        ScheduleCancelled {
+            schedule_id: ScheduleId(Uuid::from_u128(0x5c)),
+            user: user(2),
+        }
+        .into(),
+        ScheduleStarted {
+            schedule_id: ScheduleId(Uuid::from_u128(0x5c)),
+            user: user(2),
+            phase: SchedulePhase::Offboard,
+            due: Utc.with_ymd_and_hms(2027, 1, 15, 8, 0, 0).unwrap(),
+        }
+        .into(),
+        ScheduleCompleted {
+            schedule_id: ScheduleId(Uuid::from_u128(0x5c)),
+            user: user(2),
+            phase: SchedulePhase::Offboard,
+            delete_at: Some(Utc.with_ymd_and_hms(2027, 2, 14, 8, 0, 0).unwrap()),
+        }
+        .into(),
+        ScheduleFailed {
+            schedule_id: ScheduleId(Uuid::from_u128(0x5c)),
+            user: user(2),
+            phase: SchedulePhase::Delete,
+            code: "owns_resources".into(),
+            message: "cannot delete: owns 2 buyers".into(),
+            blockers: vec![UnattendedWork {
+                code: "owns_resources".into(),
+                subject: Some("buyer".into()),
+                count: 2,
+                message: "owns 2 buyers".into(),
+            }],
+            deactivated: false,
         }
         .into(),
     ]

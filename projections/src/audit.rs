@@ -315,6 +315,7 @@ fn concerned_users(env: &Envelope, users: &mut Vec<UserId>) {
         Event::UserLeftGroup(e) => users.push(e.user_id),
         Event::UserProfileChanged(e) => users.push(e.user_id),
         Event::UserDeactivated(e) => users.push(e.user_id),
+        Event::WorkLeftUnattended(e) => users.push(e.user_id),
         Event::UserReactivated(e) => users.push(e.user_id),
         Event::UserDeleted(e) => users.push(e.user_id),
         Event::UserRestored(e) => users.push(e.user_id),
@@ -349,6 +350,12 @@ fn concerned_users(env: &Envelope, users: &mut Vec<UserId>) {
         Event::OffboardingStarted(e) => users.push(e.user),
         Event::OffboardingCompleted(e) => users.push(e.user),
         Event::OffboardingReverted(e) => users.push(e.user),
+        Event::OffboardingScheduled(e) => users.push(e.user),
+        Event::ScheduleMoved(e) => users.push(e.user),
+        Event::ScheduleCancelled(e) => users.push(e.user),
+        Event::ScheduleStarted(e) => users.push(e.user),
+        Event::ScheduleCompleted(e) => users.push(e.user),
+        Event::ScheduleFailed(e) => users.push(e.user),
         Event::PolicyChanged(_)
         | Event::PrincipalRegistered(_)
         | Event::LogLossAccepted(_)

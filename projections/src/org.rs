@@ -18,6 +18,7 @@ use crate::distributions::Distributions;
 use crate::duties::Duties;
 use crate::labels::Labels;
 use crate::ownership::Ownership;
+use crate::schedules::Schedules;
 
 /// One owner a resource had (R25): who, from which event, who had it before, and which
 /// operation and actor moved it.
@@ -50,6 +51,8 @@ pub struct OrgState {
     credits: Credits,
     billing: Billing,
     audit: Audit,
+    #[serde(default)]
+    schedules: Schedules,
 }
 
 impl OrgState {
@@ -69,6 +72,7 @@ impl OrgState {
             credits: Credits::default(),
             billing: Billing::default(),
             audit: Audit::default(),
+            schedules: Schedules::default(),
         }
     }
 
@@ -88,6 +92,7 @@ impl OrgState {
         self.labels.apply(env);
         self.credits.apply(env);
         self.audit.apply(env);
+        self.schedules.apply(env);
         self.billing
             .observe(env.position, env.occurred_at, self.directory.billed_count());
     }
@@ -164,6 +169,11 @@ impl OrgState {
 
     pub fn audit(&self) -> &Audit {
         &self.audit
+    }
+
+    /// Scheduled offboardings (R28).
+    pub fn schedules(&self) -> &Schedules {
+        &self.schedules
     }
 
     /// Who owned `key` right after the event at `position` (R25).

@@ -31,7 +31,8 @@ impl State {
     /// either changes: checkpoints of another version are discarded and rebuilt.
     /// 5: names and emails are indexed by [`caseless_key`] (was: lowercase), and credits
     /// report the events they could not apply without overflowing.
-    pub const VERSION: u32 = 5;
+    /// 6: scheduled offboardings (R28).
+    pub const VERSION: u32 = 6;
 
     /// Folds one envelope in. Never fails and never panics.
     ///

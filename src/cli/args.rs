@@ -150,6 +150,14 @@ pub enum Cmd {
         after_help = "Examples:\n  offboard offboard pat@acme.example                       # guided, on a terminal\n  offboard offboard pat@acme.example --plan plan.json --then deactivate\n  offboard plan pat@acme.example --template | offboard offboard pat@acme.example --plan -"
     )]
     Offboard(OffboardArgs),
+    /// Schedule an offboarding for a time (the leaver's last day); list, show, move,
+    /// cancel schedules.
+    #[command(
+        after_help = "Examples:\n  offboard schedule pat@acme.example --at 2026-12-31 --plan plan.json\n  offboard schedule pat@acme.example --at 2026-12-31T17:00:00+01:00 --delete-after 30 --confirm CONFIRM\n  offboard schedule list\n  offboard schedule move 0193a4f2 --at 2027-01-15\n  offboard schedule cancel 0193a4f2"
+    )]
+    Schedule(super::schedule::ScheduleArgs),
+    /// Run every scheduled offboarding that is due (for cron; `serve` does it itself).
+    RunDue,
     /// Stop a user from signing in; they keep everything.
     Deactivate {
         /// The user, by email or id.
@@ -362,6 +370,12 @@ pub struct PolicyArgs {
     /// After a deprovisioning's handover: deactivate or delete.
     #[arg(long, value_name = "THEN")]
     pub deprovision_then: Option<String>,
+    /// What a deactivation that leaves work with nobody does: warn (record it), block, off.
+    #[arg(long, value_name = "POLICY")]
+    pub deactivate_handover: Option<offboard_events::HandoverPolicy>,
+    /// The IANA time zone a schedule's bare date is read in (e.g. Europe/Berlin).
+    #[arg(long, value_name = "ZONE")]
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -195,6 +195,11 @@ fn event(org: &dyn Names, event: &Event) -> Option<String> {
             "Deactivated {}: they can no longer sign in, keep what they still own, and their seat is still billed.",
             who(e.user_id)
         ),
+        Event::WorkLeftUnattended(e) => format!(
+            "Deactivating {} leaves work with nobody: {}.",
+            who(e.user_id),
+            e.items.iter().map(|i| i.message.as_str()).collect::<Vec<_>>().join("; ")
+        ),
         Event::UserReactivated(e) => format!("Reactivated {}: they can sign in again.", who(e.user_id)),
         Event::UserDeleted(e) => format!(
             "Deleted {}: gone from the directory, seat no longer billed, email free again; restorable for {}.",
@@ -280,6 +285,56 @@ fn event(org: &dyn Names, event: &Event) -> Option<String> {
             e.reverted,
             e.returned,
             e.skipped.len()
+        ),
+        Event::OffboardingScheduled(e) => format!(
+            "Scheduled schedule {}: {} is offboarded at {}{}{}.",
+            e.schedule_id,
+            who(e.user),
+            e.at.to_rfc3339(),
+            match e.then {
+                offboard_events::FollowUp::Delete => ", then deleted",
+                _ => ", then deactivated",
+            },
+            e.delete_after_days
+                .map_or_else(String::new, |d| format!(", and deleted {d} days later"))
+        ),
+        Event::ScheduleMoved(e) => format!(
+            "Moved the {} run of schedule {} ({}) from {} to {}.",
+            e.phase.as_str(),
+            e.schedule_id,
+            who(e.user),
+            e.from.to_rfc3339(),
+            e.to.to_rfc3339()
+        ),
+        Event::ScheduleCancelled(e) => {
+            format!("Cancelled schedule {} ({}).", e.schedule_id, who(e.user))
+        }
+        Event::ScheduleStarted(e) => format!(
+            "Schedule {} started its {} run for {} (due {}).",
+            e.schedule_id,
+            e.phase.as_str(),
+            who(e.user),
+            e.due.to_rfc3339()
+        ),
+        Event::ScheduleCompleted(e) => format!(
+            "Schedule {} completed its {} run for {}{}.",
+            e.schedule_id,
+            e.phase.as_str(),
+            who(e.user),
+            e.delete_at
+                .map_or_else(String::new, |t| format!("; the delete runs at {}", t.to_rfc3339()))
+        ),
+        Event::ScheduleFailed(e) => format!(
+            "Schedule {} failed its {} run for {}: {}{}",
+            e.schedule_id,
+            e.phase.as_str(),
+            who(e.user),
+            e.message,
+            if e.deactivated {
+                " — access was removed all the same."
+            } else {
+                "."
+            }
         ),
     })
 }

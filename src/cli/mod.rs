@@ -37,6 +37,7 @@ mod repair;
 pub mod resolve;
 mod resources;
 mod routing;
+pub mod schedule;
 mod serve;
 mod setup;
 mod sync;
@@ -175,6 +176,7 @@ fn embedded_only(command: &Cmd) -> Option<&'static str> {
         Cmd::Rebuild => "rebuild",
         Cmd::Head => "head",
         Cmd::Repair { .. } => "repair",
+        Cmd::RunDue => "run-due",
         _ => return None,
     })
 }
@@ -292,6 +294,8 @@ pub fn dispatch<'a>(
             Cmd::Transfer(a) => offboarding::transfer(cx, a),
             Cmd::TransferAccount(a) => offboarding::transfer_account(cx, a),
             Cmd::Offboard(a) => offboarding::offboard(cx, a),
+            Cmd::Schedule(a) => schedule::schedule(cx, a),
+            Cmd::RunDue => schedule::run_due(cx),
             Cmd::Deactivate { user } => offboarding::deactivate(cx, user),
             Cmd::Reactivate { user } => offboarding::reactivate(cx, user),
             Cmd::Delete { user, confirm } => offboarding::delete(cx, user, confirm),

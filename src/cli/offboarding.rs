@@ -116,7 +116,31 @@ pub fn render_plan(org: &dyn Names, plan: &PlanView) -> Vec<String> {
         plan.credit_balance, plan.credits_used
     ));
     out.push(blockers_line("deactivate", &plan.blockers.deactivate));
+    if !plan.unattended.is_empty() {
+        let all: Vec<&str> = plan.unattended.iter().map(|b| b.message.as_str()).collect();
+        out.push(format!(
+            "  deactivate leaves work with nobody: {}",
+            all.join("; ")
+        ));
+    }
     out.push(blockers_line("delete", &plan.blockers.delete));
+    for s in &plan.schedules {
+        let next = s.next_run.as_ref().map_or_else(String::new, |n| {
+            format!(", {} run at {}", n.phase.as_str(), n.at.to_rfc3339())
+        });
+        let failure = s.failure.as_ref().map_or_else(String::new, |f| {
+            let blockers: Vec<&str> = f.blockers.iter().map(|b| b.message.as_str()).collect();
+            match blockers.is_empty() {
+                true => format!(" — {}", f.message),
+                false => format!(" — {}: {}", f.code, blockers.join("; ")),
+            }
+        });
+        out.push(format!(
+            "  scheduled:     {} {}{next}{failure}",
+            s.id,
+            s.status.replace('_', " ")
+        ));
+    }
     out
 }
 

@@ -1,7 +1,7 @@
 //! Who gets new work: singleton duties (`duty`), distributions (`distribution`: lead
 //! rotations, workflow automations, integrations) and shared labels (`label`).
 
-use offboard_events::Member;
+use offboard_events::{Member, UserStatus};
 use serde_json::json;
 
 use super::args::{DistributionCmd, DutyCmd, LabelCmd};
@@ -58,7 +58,10 @@ pub fn duty(cx: &mut Ctx, c: &DutyCmd) -> Result<(), CliError> {
             } else {
                 let rows: Vec<Vec<String>> = duties
                     .into_iter()
-                    .map(|d| vec![d.duty, d.holder_email])
+                    .map(|d| {
+                        let holder = format!("{}{}", d.holder_email, not_active(d.holder_status));
+                        vec![d.duty, holder]
+                    })
                     .collect();
                 cx.out.table(&["duty", "holder"], &rows);
             }
@@ -129,7 +132,10 @@ pub fn distribution(cx: &mut Ctx, c: &DistributionCmd) -> Result<(), CliError> {
                             d.name.clone(),
                             kind_word(d.kind).to_owned(),
                             weighted(&d.members),
-                            d.backup_email.clone().unwrap_or_else(|| "-".into()),
+                            d.backup_email.as_ref().map_or_else(
+                                || "-".into(),
+                                |b| format!("{b}{}", not_active(d.backup_status)),
+                            ),
                         ]
                     })
                     .collect();
@@ -141,13 +147,27 @@ pub fn distribution(cx: &mut Ctx, c: &DistributionCmd) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `ann@x (2), bob@x (1)`.
+/// `ann@x (2), bob@x (1) [deactivated: no new work]`.
 fn weighted(members: &[MemberView]) -> String {
     members
         .iter()
-        .map(|m| format!("{} ({})", m.email, m.weight.unwrap_or_default()))
+        .map(|m| {
+            let skipped = match m.status {
+                Some(UserStatus::Active) | None => String::new(),
+                Some(s) => format!(" [{}: no new work]", s.as_str()),
+            };
+            format!("{} ({}){skipped}", m.email, m.weight.unwrap_or_default())
+        })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// ` [deactivated]` for a holder who is not active (R26), empty for an active one.
+fn not_active(status: Option<UserStatus>) -> String {
+    match status {
+        Some(UserStatus::Active) | None => String::new(),
+        Some(s) => format!(" [{}]", s.as_str()),
+    }
 }
 
 pub fn label(cx: &mut Ctx, c: &LabelCmd) -> Result<(), CliError> {

@@ -71,6 +71,8 @@ pub fn policy(cx: &mut Ctx, a: &PolicyArgs) -> Result<(), CliError> {
         || a.delete_requires_no_credit_history.is_some()
         || a.deprovision.is_some()
         || a.deprovision_then.is_some();
+        || a.deactivate_handover.is_some()
+        || a.time_zone.is_some();
     if !changing {
         if cx.out.is_json() {
             cx.out.doc(&json!({ "policy": current }))?;
@@ -94,6 +96,8 @@ pub fn policy(cx: &mut Ctx, a: &PolicyArgs) -> Result<(), CliError> {
             .as_deref()
             .map(|t| t.parse().map_err(CliError::invalid))
             .transpose()?,
+        deactivate_handover: a.deactivate_handover,
+        time_zone: a.time_zone.clone(),
     };
     // The domain applies the change to the policy in force when it decides; this is
     // what it will be unless another change lands first.
@@ -134,6 +138,11 @@ fn show_policy(cx: &mut Ctx, p: &Policy) {
                 "deprovision_then".into(),
                 format!("{:?}", p.deprovision_then).to_lowercase(),
             ],
+            vec![
+                "deactivate_handover".into(),
+                p.deactivate_handover.as_str().into(),
+            ],
+            vec!["time_zone".into(), p.time_zone.clone()],
         ],
     );
 }

@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use offboard_events::{
-    CorrelationId, Deprovision, DistributionKind, FollowUp, Policy, PrincipalKind, ResourceKey,
-    Role, UserId,
+    CorrelationId, Deprovision, DistributionKind, FollowUp, HandoverPolicy, Policy, PrincipalKind,
+    ResourceKey, Role, ScheduleId, UserId,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -106,6 +106,11 @@ pub struct PolicyChange {
     /// `deactivate` or `delete`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deprovision_then: Option<FollowUp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deactivate_handover: Option<HandoverPolicy>,
+    /// An IANA time zone name, e.g. `Europe/Berlin` (`UTC` by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 impl PolicyChange {
@@ -125,6 +130,13 @@ impl PolicyChange {
             retention_days: self.retention_days.unwrap_or(current.retention_days),
             deprovision: self.deprovision.unwrap_or(current.deprovision),
             deprovision_then: self.deprovision_then.unwrap_or(current.deprovision_then),
+            deactivate_handover: self
+                .deactivate_handover
+                .unwrap_or(current.deactivate_handover),
+            time_zone: self
+                .time_zone
+                .clone()
+                .unwrap_or_else(|| current.time_zone.clone()),
         }
     }
 }
@@ -393,6 +405,43 @@ pub enum Command<U: UserNaming = UserId> {
     },
     PurgeExpired,
 
+    // Scheduled offboarding (R28).
+    /// Schedule an offboarding of `user` at `at`; it runs once, checked against the
+    /// state then.
+    ScheduleOffboarding {
+        user: U,
+        /// RFC 3339 with an offset (`2026-12-31T17:00:00+01:00`), or a date
+        /// `YYYY-MM-DD`: the start of that day in the org's `time_zone` policy.
+        at: String,
+        /// The plan to carry out; without one, `then` alone (a deactivate, or a delete
+        /// as `delete_user` does it).
+        #[serde(default)]
+        plan: Option<OffboardPlan<U>>,
+        /// `deactivate` (the default) or `delete`.
+        #[serde(default = "deactivate")]
+        then: FollowUp,
+        /// Delete this many days after the run (with `then: deactivate`).
+        #[serde(default)]
+        delete_after_days: Option<u32>,
+        /// The org's confirmation phrase, for a schedule that deletes.
+        #[serde(default)]
+        confirm: Option<String>,
+    },
+    /// Move a schedule's next run to another time.
+    MoveSchedule {
+        schedule: ScheduleId,
+        /// As `schedule_offboarding`'s `at`.
+        at: String,
+    },
+    CancelSchedule {
+        schedule: ScheduleId,
+    },
+    /// Run a schedule's due run now (what the scheduler does; the run's command id is
+    /// the schedule id, so it happens once). Refused before its time.
+    RunSchedule {
+        schedule: ScheduleId,
+    },
+
     // The guided offboarding (R22).
     Offboard {
         user: U,
@@ -411,6 +460,10 @@ fn member() -> Role {
 
 fn yes() -> bool {
     true
+}
+
+fn deactivate() -> FollowUp {
+    FollowUp::Deactivate
 }
 
 /// Resource keys read from outside are checked as they are read: `ResourceKey`'s own

@@ -11,12 +11,36 @@ use offboard_events::{
     DistributionRebalanced, Event, Member, Role, UserId,
 };
 use offboard_projections::{
-    rebalanced_total, suggested_rebalance, total_weight, Distribution, MAX_TOTAL_WEIGHT,
+    rebalanced_total, suggested_rebalance, total_weight, Distribution, OrgState, MAX_TOTAL_WEIGHT,
 };
 
 use super::authority::Scope;
 use super::error::{Decided, DomainError};
+use super::holdings::is_active;
 use super::validate;
+
+/// R18 + R8: the rebalance suggested when `leaving` goes — the members who would still
+/// receive work (active ones; deactivated members are skipped, as distributions skip
+/// them when assigning), weights scaled to the same total. `None` when no active member
+/// would be left (`replacement_required`).
+pub fn suggestion(org: &OrgState, members: &[Member], leaving: UserId) -> Option<Vec<Member>> {
+    // The shares of members who receive no work go with the leaver's, so the active
+    // members share the whole total (R18: the same total).
+    let mut receiving: Vec<Member> = Vec::with_capacity(members.len());
+    let mut gone = Member {
+        user: leaving,
+        weight: 0,
+    };
+    for m in members {
+        if m.user != leaving && is_active(org, m.user) {
+            receiving.push(*m);
+        } else {
+            gone.weight = gone.weight.saturating_add(m.weight);
+        }
+    }
+    receiving.push(gone);
+    suggested_rebalance(&receiving, leaving)
+}
 
 fn find<'a>(scope: &Scope<'a>, name: &str) -> Decided<&'a Distribution> {
     scope
@@ -137,7 +161,7 @@ pub fn remove_member(
             }
             edited.to_vec()
         }
-        None => suggested_rebalance(&d.members, user)
+        None => suggestion(scope.org, &d.members, user)
             .ok_or_else(|| DomainError::ReplacementRequired(format!("{name:?}")))?,
     };
     rebalance(scope, d, after)

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use offboard_events::{Role, UserId};
+use offboard_events::{Role, UnattendedWork, UserId, UserStatus};
 use offboard_projections::{OrgState, User};
 use serde::Serialize;
 
@@ -21,9 +21,14 @@ pub struct Holdings {
     pub duties: Vec<String>,
     /// Distributions (by name) where the user is the only member.
     pub sole_member_of: Vec<String>,
+    /// Distributions (by name) where the user is the only active member (R26): with the
+    /// user deactivated, the distribution routes work to nobody.
+    pub sole_active_member_of: Vec<String>,
     /// Distributions (by name) where the user is the backup.
     pub backup_of: Vec<String>,
     pub reports: Vec<UserId>,
+    /// How many of `reports` are active (R26: their manager's absence leaves them with nobody).
+    pub active_reports: u64,
     pub credit_balance: u64,
     pub credits_used: u64,
 }
@@ -41,11 +46,25 @@ impl Holdings {
                 .filter(|d| d.is_sole_member(user.id))
                 .map(|d| d.name.clone())
                 .collect(),
+            sole_active_member_of: distributions
+                .distributions_of(user.id)
+                .filter(|d| {
+                    d.members
+                        .iter()
+                        .all(|m| m.user == user.id || !is_active(org, m.user))
+                })
+                .map(|d| d.name.clone())
+                .collect(),
             backup_of: distributions
                 .backup_of(user.id)
                 .map(|d| d.name.clone())
                 .collect(),
             reports: org.directory().reports_of(user.id).collect(),
+            active_reports: org
+                .directory()
+                .reports_of(user.id)
+                .filter(|r| is_active(org, *r))
+                .count() as u64,
             credit_balance: org.credits().balance(user.id),
             credits_used: org.credits().used_total(user.id),
         }
@@ -138,6 +157,68 @@ impl Holdings {
         }
         out
     }
+}
+
+impl Holdings {
+    /// R26: every place the user's deactivation leaves work with nobody, in a fixed
+    /// order (`sole_member`, `holds_duty`, `distribution_backup`, `manages_users`).
+    /// Policy `deactivate_handover` decides whether they block, are recorded, or neither.
+    pub fn handover_gaps(&self) -> Vec<Blocker> {
+        let mut out = Vec::new();
+        for name in &self.sole_active_member_of {
+            out.push(Blocker::new(
+                "sole_member",
+                Some(name.clone()),
+                1,
+                format!("is the only active member of {name:?}"),
+            ));
+        }
+        for duty in &self.duties {
+            out.push(Blocker::new(
+                "holds_duty",
+                Some(duty.clone()),
+                1,
+                format!("is the {}", duty.replace('_', " ")),
+            ));
+        }
+        for name in &self.backup_of {
+            out.push(Blocker::new(
+                "distribution_backup",
+                Some(name.clone()),
+                1,
+                format!("is backup in {name:?}"),
+            ));
+        }
+        if self.active_reports > 0 {
+            let n = self.active_reports;
+            out.push(Blocker::new(
+                "manages_users",
+                None,
+                n,
+                format!("manages {n} active {}", plural("user", n)),
+            ));
+        }
+        out
+    }
+}
+
+/// The event form of handover gaps (R26).
+pub fn unattended(gaps: &[Blocker]) -> Vec<UnattendedWork> {
+    gaps.iter()
+        .map(|b| UnattendedWork {
+            code: b.code.to_owned(),
+            subject: b.subject.clone(),
+            count: b.count,
+            message: b.message.clone(),
+        })
+        .collect()
+}
+
+/// Whether `user` is active now (distributions route work only to active members, R8).
+pub fn is_active(org: &OrgState, user: UserId) -> bool {
+    org.directory()
+        .user(user)
+        .is_some_and(|u| u.status == UserStatus::Active)
 }
 
 fn org_owner() -> Blocker {

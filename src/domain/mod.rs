@@ -1,4 +1,4 @@
-//! The domain: rules R1–R22 as pure decisions. `decide` turns a command into the events
+//! The domain: rules R1–R28 as pure decisions. `decide` turns a command into the events
 //! it causes, or a [`DomainError`], by reading the projected [`State`]; it does no I/O,
 //! so the single writer can call it inside a group commit and tests can call it directly.
 //!
@@ -14,6 +14,7 @@ mod deprovision;
 mod distributions;
 mod duties;
 mod error;
+mod handover;
 mod holdings;
 mod labels;
 mod map_users;
@@ -25,6 +26,9 @@ mod profile;
 mod resources;
 mod restore;
 mod sync;
+mod schedule;
+mod schedule_run;
+mod schedule_time;
 mod users;
 mod validate;
 
@@ -45,6 +49,8 @@ pub use plan::{plan, DistributionPlace, FollowUpBlockers, Plan};
 pub use resources::MAX_REGISTER;
 pub use restore::compensated_correlation;
 pub use sync::MAX_SYNC_BATCH;
+pub use schedule::MAX_DELETE_AFTER_DAYS;
+pub use schedule_time::resolve as resolve_schedule_time;
 
 /// Decides `command` in `ctx` against `state`: the events to append, or why not.
 pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Event>> {
@@ -162,5 +168,27 @@ pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Ev
             then,
             confirm,
         } => offboarding::offboard(scope, *user, plan, *then, confirm.as_deref()),
+
+        Command::ScheduleOffboarding {
+            user,
+            at,
+            plan,
+            then,
+            delete_after_days,
+            confirm,
+        } => schedule::schedule(
+            scope,
+            schedule::NewSchedule {
+                user: *user,
+                at,
+                plan: plan.as_ref(),
+                then: *then,
+                delete_after_days: *delete_after_days,
+                confirm: confirm.as_deref(),
+            },
+        ),
+        Command::MoveSchedule { schedule, at } => schedule::move_to(scope, *schedule, at),
+        Command::CancelSchedule { schedule } => schedule::cancel(scope, *schedule),
+        Command::RunSchedule { schedule } => schedule_run::run(scope, *schedule),
     }
 }

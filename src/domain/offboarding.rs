@@ -10,13 +10,15 @@ use offboard_events::{
     CreditAccount, CreditsTransferred, DistributionBackupChanged, DistributionRebalanced,
     DutyAssigned, Event, FollowUp, Handover, LabelMemberAdded, LabelMemberRemoved, Member,
     OffboardingCompleted, OffboardingOperation, OffboardingStarted, ResourcesTransferred, Role,
-    TransferReason, UserDeactivated, UserDeleted, UserManagerChanged, UserRoleChanged, UserStatus,
+    TransferReason, UserDeleted, UserManagerChanged, UserRoleChanged, UserStatus,
 };
-use offboard_projections::{suggested_rebalance, User};
+use offboard_projections::User;
 
 use super::authority::Scope;
 use super::command::{OffboardPlan, Recipients, Strategy};
+use super::distributions::suggestion;
 use super::error::{Decided, DomainError};
+use super::handover;
 use super::holdings::Holdings;
 use super::resources::{check_recipients, split};
 
@@ -37,6 +39,33 @@ pub fn offboard(
         then,
         confirm,
         permissions: Vec::new(),
+        scheduled: false,
+    }
+    .run()
+}
+
+/// R28: a scheduled offboarding's run — `plan` (or, without one, a delete as
+/// `DeleteUser` does it) then the follow-up. Authority and the confirmation phrase were
+/// checked when it was scheduled; everything else is checked against the state now.
+pub fn scheduled(
+    scope: Scope,
+    target: &User,
+    plan: Option<&OffboardPlan>,
+    then: FollowUp,
+) -> Decided<Vec<Event>> {
+    let none = OffboardPlan::default();
+    Offboarding {
+        scope,
+        target,
+        plan: plan.unwrap_or(&none),
+        operation: match plan {
+            Some(_) => OffboardingOperation::Offboard,
+            None => OffboardingOperation::Delete,
+        },
+        then,
+        confirm: None,
+        permissions: Vec::new(),
+        scheduled: true,
     }
     .run()
 }
@@ -101,6 +130,7 @@ pub fn transfer_account(
         then,
         confirm,
         permissions,
+        scheduled: false,
     }
     .run()
 }
@@ -117,6 +147,7 @@ pub fn delete(scope: Scope, user: offboard_events::UserId, confirm: &str) -> Dec
         then: FollowUp::Delete,
         confirm: Some(confirm),
         permissions: Vec::new(),
+        scheduled: false,
     }
     .run()
 }
@@ -197,6 +228,8 @@ struct Offboarding<'a> {
     confirm: Option<&'a str>,
     /// The role changes `TransferAccount` adds: the leaver's permissions move too.
     permissions: Vec<Event>,
+    /// A scheduled run (R28): authority and the phrase were checked when scheduled.
+    scheduled: bool,
 }
 
 /// What the steps have decided so far, and what the user still holds after them.
@@ -242,9 +275,12 @@ impl Offboarding<'_> {
     /// Who may, the confirmation phrase of a delete, and a plan that names only
     /// recipients who may receive and places the user holds.
     fn check(&self) -> Decided<()> {
-        self.scope.may_change(self.target)?;
+        if !self.scheduled {
+            self.scope.may_change(self.target)?;
+        }
         let policy = self.scope.org.policy();
         if self.then == FollowUp::Delete
+            && !self.scheduled
             && self.confirm != Some(policy.confirmation_phrase.as_str())
         {
             return Err(DomainError::ConfirmationRequired {
@@ -306,6 +342,7 @@ impl Offboarding<'_> {
         // someone above them) would close a loop by reporting to them, as `set_manager`
         // forbids: that report moves up to the leaver's own manager instead.
         let above = chain_up(self.scope, new_manager);
+        done.left.active_reports = 0;
         for report in std::mem::take(&mut done.left.reports) {
             let to = if above.contains(&report) {
                 self.target.manager
@@ -352,6 +389,7 @@ impl Offboarding<'_> {
         let (scope, user) = (self.scope, self.user());
         let with_plan = self.operation != OffboardingOperation::Delete;
         done.left.sole_member_of.clear();
+        done.left.sole_active_member_of.clear();
         for d in scope.org.distributions().distributions_of(user) {
             let before = d.members.clone();
             let after = match named(&self.plan.distributions, &d.name) {
@@ -359,13 +397,14 @@ impl Offboarding<'_> {
                     check_members(scope, user, &d.name, &before, edited)?;
                     edited.clone()
                 }
-                None => match suggested_rebalance(&before, user) {
+                None => match suggestion(scope.org, &before, user) {
                     Some(suggested) => suggested,
                     None if with_plan => {
                         return Err(DomainError::ReplacementRequired(format!("{:?}", d.name)))
                     }
                     None => {
                         done.left.sole_member_of.push(d.name.clone());
+                        done.left.sole_active_member_of.push(d.name.clone());
                         continue;
                     }
                 },
@@ -460,16 +499,9 @@ impl Offboarding<'_> {
         match self.then {
             FollowUp::None => {}
             FollowUp::Deactivate => {
-                let blockers = done
-                    .left
-                    .deactivate_blockers(policy.deactivate_requires_demotion);
-                if !blockers.is_empty() {
-                    return Err(blocked("deactivate", blockers));
-                }
+                let events = handover::deactivation(policy, self.target, &done.left)?;
                 if self.target.status == UserStatus::Active {
-                    done.push(UserDeactivated {
-                        user_id: self.user(),
-                    });
+                    done.events.extend(events);
                 }
             }
             FollowUp::Delete => {

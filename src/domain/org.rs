@@ -76,6 +76,7 @@ pub fn set_policy(scope: Scope, change: &PolicyChange) -> Decided<Vec<Event>> {
             "retention_days must be at least 1".to_owned(),
         ));
     }
+    validate::time_zone(&policy.time_zone)?;
     Ok(vec![PolicyChanged {
         policy: policy.clone(),
     }

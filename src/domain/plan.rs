@@ -5,10 +5,12 @@
 use std::collections::BTreeMap;
 
 use offboard_events::{DistributionId, DistributionKind, Member, Role, UserId, UserStatus};
-use offboard_projections::{suggested_rebalance, OrgState};
+use offboard_projections::OrgState;
 use serde::Serialize;
 
+use super::distributions::suggestion;
 use super::error::{Blocker, Decided, DomainError};
+use super::handover::{deactivation, handover_gaps};
 use super::holdings::Holdings;
 
 /// One distribution the user takes part in.
@@ -51,6 +53,10 @@ pub struct Plan {
     pub credit_balance: u64,
     pub credits_used: u64,
     pub blockers: FollowUpBlockers,
+    /// R26: where deactivating the user now would leave work with nobody (empty when
+    /// the user is not active or policy `deactivate_handover` is `off`). Under `block`
+    /// they are in `blockers.deactivate` too; under `warn` the deactivation records them.
+    pub unattended: Vec<Blocker>,
 }
 
 pub fn plan(org: &OrgState, user: UserId) -> Decided<Plan> {
@@ -67,9 +73,7 @@ pub fn plan(org: &OrgState, user: UserId) -> Decided<Plan> {
         .filter(|d| d.has_member(user) || d.backup == Some(user))
         .map(|d| {
             let member = d.has_member(user);
-            let suggested = member
-                .then(|| suggested_rebalance(&d.members, user))
-                .flatten();
+            let suggested = member.then(|| suggestion(org, &d.members, user)).flatten();
             DistributionPlace {
                 id: d.id,
                 name: d.name.clone(),
@@ -101,12 +105,16 @@ pub fn plan(org: &OrgState, user: UserId) -> Decided<Plan> {
         credit_balance: holdings.credit_balance,
         credits_used: holdings.credits_used,
         blockers: FollowUpBlockers {
-            deactivate: if u.status == UserStatus::Active {
-                holdings.deactivate_blockers(policy.deactivate_requires_demotion)
-            } else {
-                Vec::new()
+            deactivate: match deactivation(policy, u, &holdings) {
+                Err(e) if u.status == UserStatus::Active => e.blockers().to_vec(),
+                _ => Vec::new(),
             },
             delete: holdings.delete_blockers(policy.delete_requires_no_credit_history),
+        },
+        unattended: if u.status == UserStatus::Active {
+            handover_gaps(policy, &holdings)
+        } else {
+            Vec::new()
         },
     })
 }

@@ -2,16 +2,16 @@
 //! reactivate. Deleting is an offboarding (see `offboarding.rs`).
 
 use offboard_events::{
-    Event, ResourceKey, ResourcesRegistered, Role, UserActivated, UserDeactivated, UserId,
-    UserInvited, UserJoinedGroup, UserLeftGroup, UserManagerChanged, UserReactivated,
-    UserRoleChanged, UserStatus,
+    Event, ResourceKey, ResourcesRegistered, Role, UserActivated, UserId, UserInvited,
+    UserJoinedGroup, UserLeftGroup, UserManagerChanged, UserReactivated, UserRoleChanged,
+    UserStatus,
 };
 
 use super::authority::Scope;
 use super::command::NewUser;
 use super::error::{Decided, DomainError};
 use super::holdings::Holdings;
-use super::{org, validate};
+use super::{handover, org, validate};
 
 /// R2 + seed 004: add a user; `active` activates at once.
 pub fn invite(
@@ -211,7 +211,8 @@ pub fn membership(scope: Scope, group: &str, user: UserId, join: bool) -> Decide
     }
 }
 
-/// R8: active → deactivated, unless a blocker holds (every blocker is listed).
+/// R8: active → deactivated, unless a blocker holds (every blocker is listed); R26's
+/// handover places are blockers or recorded as the policy says.
 pub fn deactivate(scope: Scope, user: UserId) -> Decided<Vec<Event>> {
     let target = scope.user(user)?;
     scope.may_change(target)?;
@@ -221,16 +222,8 @@ pub fn deactivate(scope: Scope, user: UserId) -> Decided<Vec<Event>> {
             target.status.as_str()
         )));
     }
-    let blockers = Holdings::of(scope.org, target)
-        .deactivate_blockers(scope.org.policy().deactivate_requires_demotion);
-    if !blockers.is_empty() {
-        return Err(DomainError::Blocked {
-            action: "deactivate",
-            user: target.profile.email.clone(),
-            blockers,
-        });
-    }
-    Ok(vec![UserDeactivated { user_id: user }.into()])
+    let left = Holdings::of(scope.org, target);
+    handover::deactivation(scope.org.policy(), target, &left)
 }
 
 /// R9: deactivated → active. Deleted users are restored, not reactivated.

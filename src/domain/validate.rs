@@ -129,6 +129,15 @@ pub fn identifier(field: &str, value: &str) -> Decided<String> {
     }
 }
 
+/// R28: an IANA time zone name the tz database knows (`Europe/Berlin`, `UTC`).
+pub fn time_zone(name: &str) -> Decided<chrono_tz::Tz> {
+    name.parse::<chrono_tz::Tz>().map_err(|_| {
+        DomainError::InvalidInput(format!(
+            "unknown time zone {name:?}: expected an IANA name such as UTC or Europe/Berlin"
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

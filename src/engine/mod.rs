@@ -13,6 +13,7 @@ mod history;
 pub mod metrics;
 mod patience;
 mod replay;
+mod scheduler;
 mod shared_state;
 mod writer;
 
@@ -37,6 +38,7 @@ pub use checkpoint::{Recovery, CHECKPOINT_EVERY};
 pub use damage_scan::scan_for_damage;
 pub use health::Refusal;
 pub use replay::{decode, for_each_envelope, replay_range, ReadError};
+pub use scheduler::{run_command_id, ScheduledRun, Scheduler, DEFAULT_TICK};
 pub use writer::WriterStats;
 
 use crate::anchor::{self, HeadRecord};

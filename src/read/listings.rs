@@ -5,7 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use offboard_events::UserId;
+use offboard_events::{UserId, UserStatus};
 use offboard_projections::OrgState;
 
 use super::page::{keyed_page, page_answer, paged, Cursor, Limit};
@@ -70,7 +70,13 @@ fn member(org: &OrgState, user: UserId, weight: Option<u32>) -> MemberView {
         user,
         email: email(org, user),
         weight,
+        status: status(org, user),
     }
+}
+
+/// `user`'s status today (`None` for an id the org does not know).
+fn status(org: &OrgState, user: UserId) -> Option<UserStatus> {
+    org.directory().user(user).map(|u| u.status)
 }
 
 /// A name's place in a listing: case folded, then the id (names are unique per org as
@@ -94,6 +100,7 @@ impl Query for DutiesQuery {
                     duty: duty.to_owned(),
                     holder,
                     holder_email: email(org, holder),
+                    holder_status: status(org, holder),
                 })
                 .collect()
         };
@@ -124,6 +131,7 @@ impl Query for DistributionsQuery {
                         .collect(),
                     backup: d.backup,
                     backup_email: d.backup.map(|b| email(org, b)),
+                    backup_status: d.backup.and_then(|b| status(org, b)),
                 })
                 .collect()
         };

@@ -13,6 +13,7 @@ mod listings;
 mod ownership;
 pub mod page;
 mod plan;
+mod schedules;
 
 use std::any::Any;
 use std::cell::{OnceCell, RefCell};
@@ -36,6 +37,9 @@ pub use ownership::{
 };
 pub use page::{Cursor, Limit, PageAnswer, Paged, DEFAULT_LIMIT, MAX_LIMIT};
 pub use plan::PlanQuery;
+pub use schedules::{
+    NextRunView, ScheduleFailureView, ScheduleQuery, ScheduleView, SchedulesPage, SchedulesQuery,
+};
 
 use crate::domain::DomainError;
 use crate::engine::{Engine, ReadError};

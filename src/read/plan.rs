@@ -1,5 +1,5 @@
 //! What offboarding a user involves (R21), read-only: holdings, suggested rebalances,
-//! and what blocks deactivating or deleting them now.
+//! what blocks deactivating or deleting them now, and their scheduled offboardings.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -30,7 +30,13 @@ impl Query for PlanQuery {
         let user = super::named(self.user.as_ref(), "a user")?;
         scope.now(|org| {
             let id = user.resolve(org, false).map_err(ReadFailure::from_api)?;
-            Ok(PlanView::from(&domain::plan(org, id)?))
+            let mut view = PlanView::from(&domain::plan(org, id)?);
+            view.schedules = org
+                .schedules()
+                .of_user(id)
+                .map(|s| super::ScheduleView::of(org, s))
+                .collect();
+            Ok(view)
         })
     }
 }

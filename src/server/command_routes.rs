@@ -93,6 +93,10 @@ pub const fn route(kind: CommandKind) -> Option<Route> {
         K::PurgeUser => post(kind, "/v1/users/{user}/purge", USER, "purgeUser", "Erase a deleted user's personal data for good"),
         K::PurgeExpired => post(kind, "/v1/purge-expired", NONE, "purgeExpired", "Purge every deleted user past the retention window"),
         K::Offboard => post(kind, "/v1/users/{user}/offboard", USER, "offboard", "Carry out a whole offboarding plan atomically"),
+        K::ScheduleOffboarding => post(kind, "/v1/users/{user}/schedule", USER, "scheduleOffboarding", "Schedule an offboarding for a time (the leaver's last day)"),
+        K::MoveSchedule => post(kind, "/v1/schedules/{id}/move", &["schedule"], "moveSchedule", "Move a schedule's next run to another time"),
+        K::CancelSchedule => post(kind, "/v1/schedules/{id}/cancel", &["schedule"], "cancelSchedule", "Cancel what a schedule has not run yet"),
+        K::RunSchedule => post(kind, "/v1/schedules/{id}/run", &["schedule"], "runSchedule", "Run a schedule's due run now (once; refused before its time)"),
     })
 }
 

@@ -32,6 +32,7 @@ mod openapi;
 mod pages;
 mod queries;
 mod refs;
+mod schedules;
 mod serve;
 mod stream;
 mod sync;
@@ -223,6 +224,7 @@ fn build() -> (Router<AppState>, OpenApi) {
         .merge(admin::routes())
         .merge(sync::routes())
         .merge(webhooks::routes())
+        .merge(schedules::routes())
         .finish_api_with(&mut api, |doc| {
             doc.security_scheme(
                 "bearer",

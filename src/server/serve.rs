@@ -79,6 +79,9 @@ pub async fn serve_listener(
         webhook_options,
     )
     .map_err(ServeError::Io)?;
+    // R28: due schedules run at start-up (those missed while the server was down), then
+    // every tick.
+    let scheduler = crate::engine::Scheduler::start(&engine, crate::engine::DEFAULT_TICK);
     let stopping = state.clone();
     let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
@@ -88,6 +91,7 @@ pub async fn serve_listener(
         })
         .await
         .map_err(|e| ServeError::Io(e.to_string()));
+    scheduler.stop().await;
     deliveries.stop().await;
     close(engine).await;
     tracing::info!("offboard server stopped");

@@ -258,6 +258,13 @@ pub struct PlanView {
     pub credit_balance: u64,
     pub credits_used: u64,
     pub blockers: FollowUpBlockersView,
+    /// R26: where deactivating the user now leaves work with nobody (recorded by the
+    /// deactivation under policy `deactivate_handover: warn`; blockers under `block`).
+    #[serde(default)]
+    pub unattended: Vec<BlockerView>,
+    /// R28: the user's scheduled offboardings, a failed run with its blockers.
+    #[serde(default)]
+    pub schedules: Vec<crate::read::ScheduleView>,
 }
 
 impl From<&Plan> for PlanView {
@@ -279,6 +286,9 @@ impl From<&Plan> for PlanView {
                 deactivate: p.blockers.deactivate.iter().map(Into::into).collect(),
                 delete: p.blockers.delete.iter().map(Into::into).collect(),
             },
+            unattended: p.unattended.iter().map(Into::into).collect(),
+            // The read layer fills these in (they name the org's schedules).
+            schedules: Vec::new(),
         }
     }
 }
@@ -370,6 +380,10 @@ pub struct DutyView {
     pub duty: String,
     pub holder: UserId,
     pub holder_email: String,
+    /// The holder's status today: a holder who is not `active` leaves the duty's work
+    /// with nobody (R26).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder_status: Option<UserStatus>,
 }
 
 /// A user's place in a distribution or label, with the user's email today.
@@ -380,6 +394,10 @@ pub struct MemberView {
     /// The share of new work (distributions; absent for labels).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<u32>,
+    /// The user's status today; in a distribution only `active` members receive new
+    /// work (R8: deactivated members are skipped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<UserStatus>,
 }
 
 /// A lead rotation, workflow automation or integration, with its weighted members (R18).
@@ -391,6 +409,9 @@ pub struct DistributionView {
     pub members: Vec<MemberView>,
     pub backup: Option<UserId>,
     pub backup_email: Option<String>,
+    /// The backup's status today (a backup who is not `active` takes no work, R26).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_status: Option<UserStatus>,
 }
 
 /// A shared label and its members (R19).

@@ -19,6 +19,7 @@ mod readme;
 mod resources;
 mod restore;
 mod routing;
+mod schedule;
 mod schema;
 mod serve;
 mod setup;

@@ -47,6 +47,10 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/v1/credits/transfer"),
     ("post", "/v1/offboardings/{correlation_id}/revert"),
     ("post", "/v1/purge-expired"),
+    ("post", "/v1/users/{user}/schedule"),
+    ("post", "/v1/schedules/{id}/move"),
+    ("post", "/v1/schedules/{id}/cancel"),
+    ("post", "/v1/schedules/{id}/run"),
     ("get", "/v1/whoami"),
     ("get", "/v1/org"),
     ("get", "/v1/users"),
@@ -59,6 +63,8 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/v1/distributions"),
     ("get", "/v1/labels"),
     ("get", "/v1/credits"),
+    ("get", "/v1/schedules"),
+    ("get", "/v1/schedules/{id}"),
     ("get", "/v1/resources/{resource}/owner"),
     ("get", "/v1/resources/{resource}/history"),
     ("get", "/v1/resources/{resource}/events"),
@@ -136,7 +142,7 @@ async fn the_openapi_document_lists_every_endpoint_with_its_types_and_needs_no_t
             .unwrap();
         assert!(body.ends_with("Request"), "{id}: {body}");
     }
-    assert_eq!(ids.len(), 38, "{ids:?}");
+    assert_eq!(ids.len(), 41, "{ids:?}");
     assert!(ids.contains("deactivateUser"));
     let deactivate = &doc["paths"]["/v1/users/{user}/deactivate"]["post"];
     for status in ["200", "401", "403", "404", "409", "413", "422", "503"] {
@@ -1072,7 +1078,7 @@ async fn groups_duties_distributions_labels_and_credits() {
     let duties = w.get(a, "/v1/duties").await.ok();
     assert_eq!(
         duties,
-        json!({"duties": [{"duty": "billing_contact", "holder": cid, "holder_email": "cid@truckpros.example"}], "next": null})
+        json!({"duties": [{"duty": "billing_contact", "holder": cid, "holder_email": "cid@truckpros.example", "holder_status": "active"}], "next": null})
     );
     let distributions = w.get(a, "/v1/distributions").await.ok()["distributions"].clone();
     assert_eq!(distributions[0]["name"], "Web leads");

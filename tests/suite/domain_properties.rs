@@ -13,7 +13,9 @@
 //! (R10); the org has exactly one owner, active (R3); billed seats are the invited,
 //! active and deactivated users (R23); credits are conserved — the pool and the
 //! balances hold what was added minus what was used, never more than `MAX_CREDITS`,
-//! with no event left unapplied for overflowing (R20, issue 15).
+//! with no event left unapplied for overflowing (R20, issue 15); a deactivation reports
+//! every duty and backup place it leaves with nobody (R26); a schedule's run happens
+//! once, ends with its outcome and never leaves its user active (R28).
 
 use std::collections::BTreeMap;
 
@@ -363,7 +365,7 @@ impl World {
         let distribution = DISTRIBUTIONS[a as usize % DISTRIBUTIONS.len()];
         let label = LABELS[a as usize % LABELS.len()];
         let group = GROUPS[a as usize % GROUPS.len()];
-        match op % 34 {
+        match op % 38 {
             0 => {
                 let email = if a.is_multiple_of(4) {
                     let user = self.someone(b);
@@ -578,6 +580,31 @@ impl World {
                     "CONFIRM".into()
                 },
             },
+            // R28: schedules, at times around now (the steps move the clock on).
+            34 => Command::ScheduleOffboarding {
+                user: self.someone(a),
+                at: [
+                    "2026-03-04",
+                    "2026-03-03T10:00:00+01:00",
+                    "2026-03-02",
+                    "soon",
+                ][b as usize % 4]
+                    .into(),
+                plan: (!c.is_multiple_of(3)).then(|| self.plan(b, c)),
+                then: Self::follow_up(c >> 2),
+                delete_after_days: (c >> 4).is_multiple_of(3).then_some(1 + c % 3),
+                confirm: (!(c >> 6).is_multiple_of(4)).then(|| Self::phrase(c >> 8).into()),
+            },
+            35 => Command::MoveSchedule {
+                schedule: self.schedule(a),
+                at: ["2026-03-05", "2026-03-01"][b as usize % 2].into(),
+            },
+            36 => Command::CancelSchedule {
+                schedule: self.schedule(a),
+            },
+            37 => Command::RunSchedule {
+                schedule: self.schedule(a),
+            },
             _ => Command::TransferCredits {
                 from: self.credit_account(a),
                 to: self.credit_account(b),
@@ -586,9 +613,24 @@ impl World {
         }
     }
 
+    /// A schedule of the org (any status), sometimes one that does not exist.
+    fn schedule(&self, dice: u32) -> ScheduleId {
+        let all: Vec<ScheduleId> = self.org().schedules().all().map(|s| s.id).collect();
+        match all.len() {
+            n if n > 0 && !dice.is_multiple_of(5) => all[dice as usize / 5 % n],
+            _ => ScheduleId(Uuid::from_u128(u128::from(dice))),
+        }
+    }
+
     /// Decides one step; applies it when accepted; checks that a rejection changed
     /// nothing.
     fn step(&mut self, (op, actor_dice, a, b, c): Dice) -> Result<(), TestCaseError> {
+        // Time passes (an hour now and then, a day sometimes), so schedules come due.
+        match a % 16 {
+            0 => self.s.advance(chrono::Duration::days(1)),
+            1..=4 => self.s.advance(chrono::Duration::hours(1)),
+            _ => {}
+        }
         let command = self.command(op, a, b, c);
         let actor = self.actor(actor_dice, a.rotate_left(7) ^ c);
         let on_behalf_of = (actor_dice % 16 == 3).then(|| self.someone(b.rotate_left(11)));
@@ -601,6 +643,9 @@ impl World {
                 prop_assert!(!events.is_empty(), "{command:?} accepted with no events");
                 record_totals(&mut self.totals, &events);
                 self.accepted += 1;
+                check_handover(self.org(), &events)
+                    .and_then(|()| check_run(self.org(), &command, &events))
+                    .map_err(|e| TestCaseError::fail(format!("after {command:?}: {e}")))?;
             }
             Err(error) => {
                 if let DomainError::Blocked { blockers, .. } = &error {
@@ -621,6 +666,7 @@ impl World {
         }
         check_invariants(self.org(), &self.totals)
             .and_then(|()| check_credits(self.org(), &self.s.log))
+            .and_then(|()| check_schedules_ran_once(&self.s.log))
             .map_err(|e| TestCaseError::fail(format!("after {command:?} by {actor}: {e}")))
     }
 }
@@ -651,6 +697,77 @@ fn check_credits(org: &OrgState, log: &[Envelope]) -> Result<(), String> {
             "credit events unapplied: {:?}",
             credits.overflows()
         ));
+    }
+    Ok(())
+}
+
+/// R26: a deactivation reports every duty and backup place the user still holds (the
+/// policy is the default, `warn`): nothing falls silently.
+fn check_handover(org: &OrgState, events: &[Event]) -> Result<(), String> {
+    for event in events {
+        let Event::UserDeactivated(d) = event else {
+            continue;
+        };
+        let reported: Vec<(&str, Option<&str>)> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::WorkLeftUnattended(w) if w.user_id == d.user_id => Some(&w.items),
+                _ => None,
+            })
+            .flatten()
+            .map(|i| (i.code.as_str(), i.subject.as_deref()))
+            .collect();
+        for duty in org.duties().duties_of(d.user_id) {
+            if !reported.contains(&("holds_duty", Some(duty.as_str()))) {
+                return Err(format!("deactivated holder of {duty}, not reported"));
+            }
+        }
+        for backup in org.distributions().backup_of(d.user_id) {
+            if !reported.contains(&("distribution_backup", Some(backup.name.as_str()))) {
+                return Err(format!(
+                    "deactivated backup of {:?}, not reported",
+                    backup.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// R28: a run ends with `ScheduleCompleted` or `ScheduleFailed`, and never leaves its
+/// user able to sign in — a stale plan still removes access — unless they became the
+/// org's owner (R3).
+fn check_run(org: &OrgState, command: &Command, events: &[Event]) -> Result<(), String> {
+    let Command::RunSchedule { schedule } = command else {
+        return Ok(());
+    };
+    let ended = events.last().is_some_and(|e| {
+        matches!(e, Event::ScheduleCompleted(c) if c.schedule_id == *schedule)
+            || matches!(e, Event::ScheduleFailed(f) if f.schedule_id == *schedule)
+    });
+    if !ended {
+        return Err(format!(
+            "the run of {schedule} did not end with its outcome"
+        ));
+    }
+    // R3 comes first: the org's owner is never deactivated.
+    let user = org.schedules().get(*schedule).map(|s| s.user);
+    let status = user.and_then(|u| org.directory().user(u)).map(|u| u.status);
+    if status == Some(UserStatus::Active) && user != Some(org.owner()) {
+        return Err(format!("the run of {schedule} left its user active"));
+    }
+    Ok(())
+}
+
+/// R28: each run of each schedule starts at most once in the whole log.
+fn check_schedules_ran_once(log: &[Envelope]) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for env in log {
+        if let Event::ScheduleStarted(e) = &env.event {
+            if !seen.insert((e.schedule_id, e.phase)) {
+                return Err(format!("{} ran its {:?} run twice", e.schedule_id, e.phase));
+            }
+        }
     }
     Ok(())
 }

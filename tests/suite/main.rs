@@ -12,6 +12,7 @@ mod full_disk;
 // Shared helpers: not every topic uses every helper.
 #[allow(dead_code)]
 mod gwt;
+mod handover;
 mod log;
 mod pipeline;
 mod policy;
@@ -19,6 +20,8 @@ mod privacy;
 mod profile;
 mod resource_sync;
 mod restore;
+mod scheduler;
+mod schedules;
 mod seed_000_truck_pros;
 mod seed_001_procurement;
 mod seed_002_mortgage_broker;

@@ -193,8 +193,20 @@ fn after_demotion_to_buyer_a_manager_is_deactivated_and_keeps_everything() {
             role: Role::Member,
         },
     );
-    s.when(user_actor(ada), deactivate(max))
-        .then_events(vec![UserDeactivated { user_id: max }.into()]);
+    // R26: max still manages two active users; the deactivation records it (warn).
+    s.when(user_actor(ada), deactivate(max)).then_events(vec![
+        WorkLeftUnattended {
+            user_id: max,
+            items: vec![UnattendedWork {
+                code: "manages_users".into(),
+                subject: None,
+                count: 2,
+                message: "manages 2 active users".into(),
+            }],
+        }
+        .into(),
+        UserDeactivated { user_id: max }.into(),
+    ]);
     s.run(user_actor(ada), deactivate(max));
     assert_eq!(s.status(max), UserStatus::Deactivated);
     // R8: an inactive account still exists and everything stays theirs.

@@ -237,6 +237,24 @@ pub(crate) mod tests {
                 confirm: "CONFIRM".into(),
             },
             Command::PurgeExpired,
+            Command::ScheduleOffboarding {
+                user: a,
+                at: "2030-01-31".into(),
+                plan: Some(plan.clone()),
+                then: FollowUp::Deactivate,
+                delete_after_days: Some(30),
+                confirm: Some("CONFIRM".into()),
+            },
+            Command::MoveSchedule {
+                schedule: offboard_events::ScheduleId::new(),
+                at: "2030-02-01T09:00:00+01:00".into(),
+            },
+            Command::CancelSchedule {
+                schedule: offboard_events::ScheduleId::new(),
+            },
+            Command::RunSchedule {
+                schedule: offboard_events::ScheduleId::new(),
+            },
             Command::Offboard {
                 user: a,
                 plan,
