@@ -38,7 +38,7 @@ pub use error::{Blocker, Decided, DomainError};
 pub use holdings::{plural, Holdings};
 pub use naming::{AccountRef, ById, Lookup, MapUsers, MemberRef, Resolve, UserNaming, UserRef};
 pub use plan::{plan, DistributionPlace, FollowUpBlockers, Plan};
-pub use resources::MAX_REGISTER;
+pub use resources::{split, MAX_REGISTER};
 pub use restore::compensated_correlation;
 
 /// Decides `command` in `ctx` against `state`: the events to append, or why not.
