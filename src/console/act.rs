@@ -2,7 +2,7 @@
 //! as the signed-in principal, exactly as `POST /v1/…` executes it (the domain's
 //! authority rules decide; the console adds none).
 
-use offboard_events::CommandId;
+use offboard_events::{CommandId, Event};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -23,6 +23,17 @@ pub async fn execute(
     form: &Posted,
     command: Command,
 ) -> Result<Appended, Failure> {
+    Ok(state.engine().execute(meta(form), command).await?)
+}
+
+/// What `command` would append if the form were sent now: decided exactly as
+/// [`execute`] would, nothing written (see [`crate::Engine::dry_run`]).
+pub fn preview(state: &AppState, form: &Posted, command: &Command) -> Result<Vec<Event>, Failure> {
+    Ok(state.engine().dry_run(&meta(form), command)?)
+}
+
+/// The command's metadata: the form's principal, and the id its `command_id` decides.
+fn meta(form: &Posted) -> CommandMeta {
     let caller = &form.signed.caller;
     let command_id = form
         .one("command_id")
@@ -39,15 +50,14 @@ pub async fn execute(
             bytes.copy_from_slice(&digest[..16]);
             CommandId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
         });
-    let meta = CommandMeta {
+    CommandMeta {
         org_id: caller.org_id,
         actor: caller.actor.clone(),
         on_behalf_of: None,
         command_id,
         correlation_id: None,
         causation_id: None,
-    };
-    Ok(state.engine().execute(meta, command).await?)
+    }
 }
 
 /// A fresh command id for a form about to be rendered.

@@ -22,6 +22,7 @@ mod people;
 mod person;
 mod session;
 mod sign_in;
+mod support;
 mod templates;
 
 use std::sync::Arc;
@@ -43,6 +44,9 @@ pub fn routes() -> Router<AppState> {
         .route("/people/{user}", get(person::page))
         .route("/people/{user}/preview", post(person::preview))
         .route("/people/{user}/{action}", post(person::act))
+        .route("/support", get(support::page))
+        .route("/support/{user}/preview", post(support::preview))
+        .route("/support/{user}/restore", post(support::restore))
         .route("/sign-in", get(sign_in::form).post(sign_in::submit))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/assets/{file}", get(assets::serve))

@@ -13,6 +13,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("sign_in.html", include_str!("templates/sign_in.html")),
     ("people.html", include_str!("templates/people.html")),
     ("person.html", include_str!("templates/person.html")),
+    ("support.html", include_str!("templates/support.html")),
     ("blockers.html", include_str!("templates/blockers.html")),
 ];
 

@@ -46,13 +46,14 @@ pub fn chromedriver(test: &str) -> Option<PathBuf> {
 }
 
 /// The seeded org: Truck Pros (seed 000) with an owner, a manager, Pat (10 buyers, a
-/// duty, a report), Ann and Bob, support and an auditor; tokens for the owner and Bob
-/// (a member).
+/// duty, a report), Ann and Bob, support and an auditor; tokens for the owner, Bob
+/// (a member) and support.
 #[derive(Debug)]
 pub struct Org {
     pub pat: UserId,
     pub owner_token: String,
     pub member_token: String,
+    pub support_token: String,
 }
 
 async fn run(engine: &Engine, org: OrgId, actor: Actor, command: Cmd) -> Vec<Event> {
@@ -172,6 +173,7 @@ pub async fn seed(engine: &Engine) -> Org {
         pat,
         owner_token: token("olive@truckpros.example"),
         member_token: token("bob@truckpros.example"),
+        support_token: token("support:helpdesk"),
     }
 }
 

@@ -83,19 +83,32 @@ async fn buyers_go_to_two_colleagues_after_a_preview_then_the_account_and_a_dele
             assert!(!c.has("#to1-buyer").await, "Pat holds no buyer any more");
 
             c.fill("#account-to", "ann@truckpros.example").await;
-            c.browser
-                .find(fantoccini::Locator::Css(
-                    "#account-then option[value=delete]",
-                ))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
+            c.click("#account-then option[value=delete]").await;
             c.fill("#account-confirm", "CONFIRM").await;
             c.click("form[action$='/transfer-account'] button").await;
             c.wait_text(".notice", "account transferred").await;
             c.wait_text(".status", "deleted").await;
+
+            // Support restores Pat with ownership: the preview first, then the restore.
+            c.sign_in(&c.org.support_token).await;
+            c.goto("/support").await;
+            c.wait_text("#deleted", "pat@truckpros.example").await;
+            assert!(c.text("#deleted").await.contains("30"), "days left");
+            c.click("form.restore button.secondary").await;
+            c.wait_text("#preview", "Restoring pat@truckpros.example")
+                .await;
+            let preview = c.text("#preview").await;
+            assert!(preview.contains("Comes back as active"), "{preview}");
+            c.check_and_capture("support").await;
+            c.click("form.restore button:not(.secondary)").await;
+            c.wait_text(".notice", "Restored").await;
+            c.goto(&format!("/people/{}", c.org.pat)).await;
+            c.wait_text(".status", "active").await;
+            let duties = c.text("#duties-h + *").await;
+            assert!(
+                duties.contains("dealer_trade_contact"),
+                "the duty came back: {duties}"
+            );
         }
     );
 }
