@@ -14,16 +14,22 @@
 
 mod act;
 mod assets;
+mod chain;
 mod csrf;
+mod export;
 mod failure;
 mod headers;
+mod live;
+mod operation;
 mod page;
 mod people;
 mod person;
+mod resource;
 mod session;
 mod sign_in;
 mod support;
 mod templates;
+mod timeline;
 
 use std::sync::Arc;
 
@@ -47,6 +53,14 @@ pub fn routes() -> Router<AppState> {
         .route("/support", get(support::page))
         .route("/support/{user}/preview", post(support::preview))
         .route("/support/{user}/restore", post(support::restore))
+        .route("/audit", get(timeline::page).post(timeline::filtered))
+        .route("/audit/live", get(live::stream))
+        .route("/audit/export.csv", post(export::csv))
+        .route("/audit/chain", get(chain::page).post(chain::verify))
+        .route("/audit/resources", get(resource::lookup))
+        .route("/audit/resources/{resource}", get(resource::page))
+        .route("/audit/operations/{id}", get(operation::page))
+        .route("/audit/operations/{id}/revert", post(operation::revert))
         .route("/sign-in", get(sign_in::form).post(sign_in::submit))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/assets/{file}", get(assets::serve))

@@ -14,6 +14,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("people.html", include_str!("templates/people.html")),
     ("person.html", include_str!("templates/person.html")),
     ("support.html", include_str!("templates/support.html")),
+    ("audit.html", include_str!("templates/audit.html")),
+    (
+        "timeline_rows.html",
+        include_str!("templates/timeline_rows.html"),
+    ),
+    ("resource.html", include_str!("templates/resource.html")),
+    ("operation.html", include_str!("templates/operation.html")),
+    ("chain.html", include_str!("templates/chain.html")),
     ("blockers.html", include_str!("templates/blockers.html")),
 ];
 

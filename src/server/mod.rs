@@ -30,7 +30,7 @@ mod listings;
 mod metrics;
 mod openapi;
 mod pages;
-mod queries;
+pub(crate) mod queries;
 mod refs;
 mod serve;
 mod stream;

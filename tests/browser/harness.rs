@@ -47,13 +47,14 @@ pub fn chromedriver(test: &str) -> Option<PathBuf> {
 
 /// The seeded org: Truck Pros (seed 000) with an owner, a manager, Pat (10 buyers, a
 /// duty, a report), Ann and Bob, support and an auditor; tokens for the owner, Bob
-/// (a member) and support.
+/// (a member), support and the auditor.
 #[derive(Debug)]
 pub struct Org {
     pub pat: UserId,
     pub owner_token: String,
     pub member_token: String,
     pub support_token: String,
+    pub auditor_token: String,
 }
 
 async fn run(engine: &Engine, org: OrgId, actor: Actor, command: Cmd) -> Vec<Event> {
@@ -174,6 +175,7 @@ pub async fn seed(engine: &Engine) -> Org {
         owner_token: token("olive@truckpros.example"),
         member_token: token("bob@truckpros.example"),
         support_token: token("support:helpdesk"),
+        auditor_token: token("auditor:audit-firm"),
     }
 }
 
@@ -361,6 +363,20 @@ impl Console {
         status
             .as_u64()
             .unwrap_or_else(|| panic!("fetch failed: {status}"))
+    }
+
+    /// POSTs `body` as JSON to the API at `path` with `token` (another person acting
+    /// while the browser watches); returns the status.
+    pub async fn api_post(&self, token: &str, path: &str, body: Value) -> u16 {
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
     }
 
     /// Closes the browser, the driver and the server.

@@ -138,3 +138,59 @@ async fn a_member_sees_no_admin_action_and_a_forged_form_is_refused() {
         }
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_finds_a_past_owner_and_the_operation_and_the_timeline_is_live() {
+    in_browser!(
+        "an_auditor_finds_a_past_owner_and_the_operation_and_the_timeline_is_live",
+        |c| {
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+            let before = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string();
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+            let moved = c
+                .api_post(
+                    &c.org.owner_token,
+                    &format!("/v1/users/{}/transfer-all", c.org.pat),
+                    serde_json::json!({"kind": "buyer", "to": ["ann@truckpros.example"]}),
+                )
+                .await;
+            assert_eq!(moved, 200);
+
+            c.sign_in(&c.org.auditor_token).await;
+            assert!(
+                !c.has("a[href='/support']").await,
+                "no Support for an auditor"
+            );
+            c.goto(&format!("/audit/resources/buyer:B-1003?at={before}"))
+                .await;
+            c.wait_text("#owner-now", "ann@truckpros.example").await;
+            c.wait_text("#owner-then", "pat@truckpros.example").await;
+            c.check_and_capture("resource").await;
+            c.click("#owners tbody tr:last-child a").await;
+            c.wait_text("h1", "Operation").await;
+            c.wait_text("#operation", "ann@truckpros.example").await;
+            assert!(
+                !c.has("form[action$='/revert']").await,
+                "an auditor reads only"
+            );
+            c.check_and_capture("operation").await;
+
+            c.goto("/audit/chain").await;
+            c.click("form[action='/audit/chain'] button").await;
+            c.wait_text("#verified", "Intact").await;
+
+            c.goto("/audit").await;
+            c.wait_text("#timeline", "ResourcesRegistered").await;
+            c.check_and_capture("audit").await;
+            let status = c
+                .api_post(
+                    &c.org.owner_token,
+                    &format!("/v1/users/{}/deactivate", c.org.pat),
+                    serde_json::json!({}),
+                )
+                .await;
+            assert_eq!(status, 200);
+            c.wait_text("#timeline", "UserDeactivated").await;
+        }
+    );
+}
