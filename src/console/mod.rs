@@ -18,6 +18,7 @@ mod chain;
 mod csrf;
 mod export;
 mod failure;
+mod guided;
 mod headers;
 mod live;
 mod operation;
@@ -49,6 +50,10 @@ pub fn routes() -> Router<AppState> {
         .route("/people/search", post(people::search))
         .route("/people/{user}", get(person::page))
         .route("/people/{user}/preview", post(person::preview))
+        .route(
+            "/people/{user}/offboard",
+            get(guided::page).post(guided::submit),
+        )
         .route("/people/{user}/{action}", post(person::act))
         .route("/support", get(support::page))
         .route("/support/{user}/preview", post(support::preview))

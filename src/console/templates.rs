@@ -22,6 +22,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("resource.html", include_str!("templates/resource.html")),
     ("operation.html", include_str!("templates/operation.html")),
     ("chain.html", include_str!("templates/chain.html")),
+    ("guided.html", include_str!("templates/guided.html")),
     ("blockers.html", include_str!("templates/blockers.html")),
 ];
 

@@ -194,3 +194,44 @@ async fn an_auditor_finds_a_past_owner_and_the_operation_and_the_timeline_is_liv
         }
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guided_offboarding_is_one_command_and_support_restores_it_all() {
+    in_browser!(
+        "the_guided_offboarding_is_one_command_and_support_restores_it_all",
+        |c| {
+            c.sign_in(&c.org.owner_token).await;
+            c.goto(&format!("/people/{}", c.org.pat)).await;
+            c.click("#guided-link").await;
+            c.wait_text("h1", "Offboard Pat").await;
+            c.fill("#kind-buyer-to", "ann@truckpros.example").await;
+            c.fill("#kind-buyer-to2", "bob@truckpros.example").await;
+            c.fill("#default_to", "ann@truckpros.example").await;
+            c.click("#then option[value=delete]").await;
+            c.check_and_capture("guided").await;
+
+            // Without the phrase the domain refuses: shown in place, values kept.
+            c.click("#guided button[type=submit]").await;
+            c.wait_text("#failure", "CONFIRM").await;
+            let kept = c
+                .element("#kind-buyer-to2")
+                .await
+                .prop("value")
+                .await
+                .unwrap();
+            assert_eq!(kept.as_deref(), Some("bob@truckpros.example"));
+
+            c.fill("#confirm", "CONFIRM").await;
+            c.click("#guided button[type=submit]").await;
+            c.wait_text(".notice", "Offboarded in one operation").await;
+
+            c.sign_in(&c.org.support_token).await;
+            c.goto("/support").await;
+            c.click("form.restore button:not(.secondary)").await;
+            c.wait_text(".notice", "Restored").await;
+            c.goto(&format!("/people/{}", c.org.pat)).await;
+            c.wait_text(".status", "active").await;
+            c.wait_text("#holdings-h + table", "10").await;
+        }
+    );
+}
