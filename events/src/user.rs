@@ -107,6 +107,10 @@ pub struct Profile {
     pub last_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_title: Option<String>,
+    /// The identity provider's own id for the person (SCIM `externalId`), unique per
+    /// org among listed users. Absent from profiles written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 /// A user was added to the directory (seed 004: "Add New"). Schema v2 split v1's single
@@ -157,7 +161,8 @@ pub struct UserLeftGroup {
     pub group: ResourceKey,
 }
 
-/// The user's personal data was replaced (e.g. a new email on restore).
+/// The user's personal data was replaced: `user update`, SCIM, or a new email on restore.
+/// `profile` is the whole new profile, not a difference.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserProfileChanged {
     pub user_id: UserId,

@@ -42,6 +42,7 @@ fn samples() -> Vec<Event> {
         first_name: "Ada".into(),
         last_name: "Lovelace".into(),
         job_title: Some("Sales".into()),
+        external_id: None,
     };
     let d = DistributionId(Uuid::from_u128(9));
     let l = LabelId(Uuid::from_u128(8));
@@ -471,6 +472,7 @@ fn a_sealed_profile_validates_as_export_writes_it() {
                 first_name: "Ada".into(),
                 last_name: "Lovelace".into(),
                 job_title: None,
+                external_id: None,
             },
             role: Role::Member,
             manager: None,

@@ -47,6 +47,7 @@ fn main() {
             first_name: "F".into(),
             last_name: "L".into(),
             job_title: None,
+            external_id: None,
         };
         env(
             UserInvited {

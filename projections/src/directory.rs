@@ -50,6 +50,9 @@ pub struct Directory {
     users: BTreeMap<UserId, User>,
     /// Email key ([`crate::text::caseless_key`]) → listed user.
     emails: BTreeMap<String, UserId>,
+    /// SCIM `externalId` (exact, case kept) → listed user.
+    #[serde(skip)]
+    external_ids: BTreeMap<String, UserId>,
     #[serde(skip)]
     reports: BTreeMap<UserId, BTreeSet<UserId>>,
     #[serde(skip)]
@@ -110,6 +113,7 @@ impl Directory {
                     first_name: ERASED.to_owned(),
                     last_name: ERASED.to_owned(),
                     job_title: None,
+                    external_id: None,
                 };
             }),
             // R3: the org has one owner; the previous one stays on as an admin.
@@ -124,6 +128,7 @@ impl Directory {
     /// Rebuilds the indexes that are not serialized.
     pub(crate) fn rebuild(&mut self) {
         self.reports.clear();
+        self.external_ids.clear();
         self.group_members.clear();
         self.billed = 0;
         let users = std::mem::take(&mut self.users);
@@ -182,6 +187,9 @@ impl Directory {
         if !user.is_listed() {
             return;
         }
+        if let Some(external) = &user.profile.external_id {
+            self.external_ids.insert(external.clone(), user.id);
+        }
         if let Some(manager) = user.manager {
             self.reports.entry(manager).or_default().insert(user.id);
         }
@@ -204,6 +212,11 @@ impl Directory {
         if self.emails.get(&email) == Some(&user.id) {
             self.emails.remove(&email);
         }
+        if let Some(external) = &user.profile.external_id {
+            if self.external_ids.get(external) == Some(&user.id) {
+                self.external_ids.remove(external);
+            }
+        }
         if let Some(manager) = user.manager {
             remove_from(&mut self.reports, &manager, &user.id);
         }
@@ -222,6 +235,14 @@ impl Directory {
     pub fn user_by_email(&self, email: &str) -> Option<&User> {
         self.emails
             .get(&caseless_key(email.trim()))
+            .and_then(|id| self.users.get(id))
+    }
+
+    /// The listed user with this external id (SCIM `externalId`, compared exactly: it is
+    /// the identity provider's key, `caseExact` in RFC 7643).
+    pub fn user_by_external_id(&self, external_id: &str) -> Option<&User> {
+        self.external_ids
+            .get(external_id)
             .and_then(|id| self.users.get(id))
     }
 

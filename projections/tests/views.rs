@@ -84,6 +84,7 @@ fn directory_follows_the_lifecycle() {
             first_name: ERASED.into(),
             last_name: ERASED.into(),
             job_title: None,
+            external_id: None,
         }
     );
 }

@@ -115,6 +115,7 @@ fn new_user(name: &str) -> NewUser {
         first_name: name.to_owned(),
         last_name: "Bench".into(),
         job_title: None,
+        external_id: None,
     }
 }
 

@@ -406,6 +406,32 @@ pub enum UserCmd {
         /// The invited user, by email or id.
         user: String,
     },
+    /// Change a user's email, names, job title or external id (the fields given).
+    #[command(
+        after_help = "Examples:\n  offboard user update pat@acme.example --email pat.kim@acme.example\n  offboard user update pat@acme.example --external-id 00u1a2b3c4 --title ''   # a blank title clears it"
+    )]
+    Update(UserUpdate),
+}
+
+#[derive(Debug, Args)]
+pub struct UserUpdate {
+    /// The user, by email or id.
+    pub user: String,
+    /// The new email, unique in the org.
+    #[arg(long, value_name = "EMAIL")]
+    pub email: Option<String>,
+    /// The new first name.
+    #[arg(long, value_name = "FIRST")]
+    pub first: Option<String>,
+    /// The new last name.
+    #[arg(long, value_name = "LAST")]
+    pub last: Option<String>,
+    /// The new job title ('' clears it).
+    #[arg(long, value_name = "TITLE")]
+    pub title: Option<String>,
+    /// The identity provider's id for the user, unique in the org ('' clears it).
+    #[arg(long, value_name = "ID")]
+    pub external_id: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -422,6 +448,9 @@ pub struct UserAdd {
     /// Job title.
     #[arg(long, value_name = "TITLE")]
     pub title: Option<String>,
+    /// The identity provider's id for the user (SCIM externalId), unique in the org.
+    #[arg(long, value_name = "ID")]
+    pub external_id: Option<String>,
     /// owner, admin, manager or member.
     #[arg(long, default_value = "member")]
     pub role: String,

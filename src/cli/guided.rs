@@ -526,6 +526,7 @@ mod tests {
             first_name: "A".into(),
             last_name: "B".into(),
             job_title: None,
+            external_id: None,
         }
     }
 

@@ -30,6 +30,7 @@ pub fn init(cx: &mut Ctx, a: &Init) -> Result<(), CliError> {
             first_name: a.owner_first.clone(),
             last_name: a.owner_last.clone(),
             job_title: a.owner_title.clone(),
+            external_id: None,
         },
     };
     let meta = CommandMeta::new(org_id, Actor::System);

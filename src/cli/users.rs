@@ -1,4 +1,4 @@
-//! The directory: `user add|list|show|role|manager|activate` and `group add|join|leave`.
+//! The directory: `user add|list|show|role|manager|activate|update` and `group add|join|leave`.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +10,7 @@ use super::args::{GroupCmd, PageArgs, UserAdd, UserCmd};
 use super::context::written;
 use super::error::CliError;
 use super::Ctx;
-use crate::domain::{Command, NewUser};
+use crate::domain::{Command, NewUser, ProfileChange};
 use crate::read::{
     CreditsQuery, DistributionsQuery, DutiesQuery, LabelsQuery, OwnersQuery, UserQuery, UsersQuery,
 };
@@ -62,6 +62,18 @@ pub fn user(cx: &mut Ctx, c: &UserCmd) -> Result<(), CliError> {
             cx.run(Command::ActivateUser { user }, None)?;
             Ok(())
         }
+        UserCmd::Update(u) => {
+            let user = cx.user(&u.user)?;
+            let change = ProfileChange {
+                email: u.email.clone(),
+                first_name: u.first.clone(),
+                last_name: u.last.clone(),
+                job_title: u.title.clone(),
+                external_id: u.external_id.clone(),
+            };
+            cx.run(Command::UpdateProfile { user, change }, None)?;
+            Ok(())
+        }
     }
 }
 
@@ -77,6 +89,7 @@ fn add(cx: &mut Ctx, a: &UserAdd) -> Result<(), CliError> {
             first_name: a.first.clone(),
             last_name: a.last.clone(),
             job_title: a.title.clone(),
+            external_id: a.external_id.clone(),
         },
         role,
         manager,
@@ -241,6 +254,10 @@ fn print_detail(cx: &mut Ctx, detail: &UserDetail) {
         vec!["email".into(), u.email.clone()],
         vec!["name".into(), format!("{} {}", u.first_name, u.last_name)],
         vec!["title".into(), u.job_title.clone().unwrap_or_else(none)],
+        vec![
+            "external id".into(),
+            u.external_id.clone().unwrap_or_else(none),
+        ],
         vec!["role".into(), u.role.as_str().into()],
         vec!["status".into(), u.status.as_str().into()],
         vec![

@@ -128,6 +128,26 @@ pub struct NewUser {
     pub last_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_title: Option<String>,
+    /// The identity provider's id for the person (SCIM `externalId`), unique per org.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+}
+
+/// A change of a user's profile: the fields given replace the current ones, the others
+/// stay. A blank `job_title` or `external_id` clears it. (No `deny_unknown_fields`
+/// here: it is flattened into [`Command::UpdateProfile`], which refuses unknown fields.)
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProfileChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 /// A command. Serialized with a `type` tag, e.g. `{"type":"deactivate_user","user":"…"}`.
@@ -181,6 +201,12 @@ pub enum Command<U: UserNaming = UserId> {
     },
     ActivateUser {
         user: U,
+    },
+    /// Change the profile fields named (email, names, job title, external id).
+    UpdateProfile {
+        user: U,
+        #[serde(flatten)]
+        change: ProfileChange,
     },
     ChangeRole {
         user: U,

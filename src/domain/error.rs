@@ -47,6 +47,10 @@ pub enum DomainError {
     /// Another listed user has this email (R2): use another, or delete/restore first.
     #[error("email {0} is already used by another user of this organization")]
     EmailTaken(String),
+    /// Another listed user has this external id (the identity provider's id for a
+    /// person): correct the directory's mapping, or delete the other user first.
+    #[error("external id {0} is already used by another user of this organization")]
+    ExternalIdTaken(String),
     /// A name or key that must be unique already exists.
     #[error("{0} already exists")]
     AlreadyExists(String),
@@ -104,6 +108,7 @@ impl DomainError {
             DomainError::InvalidInput(_) => "invalid_input",
             DomainError::ConfirmationRequired { .. } => "confirmation_required",
             DomainError::EmailTaken(_) => "email_taken",
+            DomainError::ExternalIdTaken(_) => "external_id_taken",
             DomainError::AlreadyExists(_) => "already_exists",
             DomainError::InvalidState(_) => "invalid_state",
             DomainError::ReplacementRequired(_) => "replacement_required",

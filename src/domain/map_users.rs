@@ -62,6 +62,10 @@ impl<A: UserNaming> Command<A> {
             C::ActivateUser { user } => C::ActivateUser {
                 user: m.user(user, Listed)?,
             },
+            C::UpdateProfile { user, change } => C::UpdateProfile {
+                user: m.user(user, Listed)?,
+                change,
+            },
             C::ChangeRole { user, role } => C::ChangeRole {
                 user: m.user(user, Listed)?,
                 role,

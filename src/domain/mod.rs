@@ -20,6 +20,7 @@ mod naming;
 mod offboarding;
 mod org;
 mod plan;
+mod profile;
 mod resources;
 mod restore;
 mod users;
@@ -30,7 +31,7 @@ use offboard_projections::State;
 
 pub use authority::Scope;
 pub use command::{
-    Command, CommandKind, NewUser, OffboardPlan, PolicyChange, Recipients, Strategy,
+    Command, CommandKind, NewUser, OffboardPlan, PolicyChange, ProfileChange, Recipients, Strategy,
 };
 pub use context::Context;
 pub use credits::MAX_CREDITS;
@@ -65,6 +66,7 @@ pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Ev
             active,
         } => users::invite(scope, user, *role, *manager, *active),
         Command::ActivateUser { user } => users::activate(scope, *user),
+        Command::UpdateProfile { user, change } => profile::update(scope, *user, change),
         Command::ChangeRole { user, role } => users::change_role(scope, *user, *role),
         Command::SetManager { user, manager } => users::set_manager(scope, *user, *manager),
         Command::CreateGroup { name, owner } => users::create_group(scope, name, *owner),

@@ -57,6 +57,7 @@ pub fn profile(user: &NewUser) -> Decided<Profile> {
         first_name: validate::required_text("first name", &user.first_name)?,
         last_name: validate::required_text("last name", &user.last_name)?,
         job_title: validate::optional_text("job title", user.job_title.as_deref())?,
+        external_id: validate::optional_text("external id", user.external_id.as_deref())?,
     })
 }
 

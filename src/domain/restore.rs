@@ -91,6 +91,14 @@ pub fn restore(
             return Err(DomainError::EmailTaken(email));
         }
     }
+    // The external id was freed by the delete too; another user may hold it now.
+    if let Some(external) = &target.profile.external_id {
+        if let Some(holder) = scope.org.directory().user_by_external_id(external) {
+            if holder.id != user {
+                return Err(DomainError::ExternalIdTaken(external.clone()));
+            }
+        }
+    }
     if email != target.profile.email {
         let profile = Profile {
             email,

@@ -43,6 +43,16 @@ pub fn invite(
     {
         return Err(DomainError::EmailTaken(profile.email));
     }
+    if let Some(external) = &profile.external_id {
+        if scope
+            .org
+            .directory()
+            .user_by_external_id(external)
+            .is_some()
+        {
+            return Err(DomainError::ExternalIdTaken(external.clone()));
+        }
+    }
     if let Some(m) = manager {
         scope.user(m)?;
     }

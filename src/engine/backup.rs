@@ -123,6 +123,8 @@ impl BackupPoint {
 pub struct BackupTarget {
     dir: PathBuf,
     lock: DirLock,
+    /// Whether [`BackupTarget::claim`] created `dir` (so a failed backup removes it too).
+    created: bool,
 }
 
 impl Engine {
@@ -181,6 +183,7 @@ impl BackupTarget {
                 )));
             }
         }
+        let created = !dir.exists();
         fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         let lock = DirLock::acquire(dir)?;
         // Another backup may have claimed it between the look and the lock.
@@ -195,6 +198,7 @@ impl BackupTarget {
         Ok(Self {
             dir: dir.to_path_buf(),
             lock,
+            created,
         })
     }
 
@@ -202,8 +206,42 @@ impl BackupTarget {
     /// then opens the copy (its claims and keys checked), verifies its chain and fsyncs
     /// every file and directory. **Durability: when it returns `Ok`, every file of the
     /// copy and every directory entry naming them, up to the directory's own entry in its
-    /// parent, are on stable storage.**
+    /// parent, are on stable storage.** When it returns `Err`, nothing of the copy is
+    /// left: the directory is empty again, or gone if [`BackupTarget::claim`] created it,
+    /// so a half-written copy is never mistaken for a backup.
     pub fn fill(self, engine: &Engine, point: BackupPoint) -> Result<BackupReport, BackupError> {
+        match self.write_copy(engine, point) {
+            Ok(report) => Ok(report),
+            Err(e) => {
+                self.discard();
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes what a failed [`BackupTarget::fill`] wrote, the lock last. A failure to
+    /// remove is logged: the backup's own error is the one the caller must see.
+    fn discard(self) {
+        let entries = fs::read_dir(&self.dir).into_iter().flatten().flatten();
+        for entry in entries.filter(|e| e.file_name() != "lock") {
+            let path = entry.path();
+            let removed = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            if let Err(e) = removed {
+                tracing::warn!(path = %path.display(), error = %e, "could not remove a failed backup's file");
+            }
+        }
+        drop(self.lock);
+        let _ = fs::remove_file(self.dir.join("lock"));
+        if self.created {
+            let _ = fs::remove_dir(&self.dir);
+        }
+    }
+
+    fn write_copy(&self, engine: &Engine, point: BackupPoint) -> Result<BackupReport, BackupError> {
         let store = Arc::new(SledLog::open(&self.dir)?);
         copy_events(engine.store().as_ref(), store.as_ref(), &point.head)?;
         let commands = copy_commands(engine.store().as_ref(), store.as_ref(), &point.head)?;
@@ -242,7 +280,6 @@ impl BackupTarget {
             keys: point.keys.users.len() as u64,
             files: list_files(&self.dir)?,
         };
-        drop(self.lock);
         Ok(report)
     }
 }
@@ -478,5 +515,29 @@ mod tests {
             "claimed once only"
         );
         drop(claimed);
+    }
+
+    #[test]
+    fn a_failed_backup_leaves_no_partial_copy() {
+        let engine = Engine::in_memory();
+        let home = tempfile::tempdir().unwrap();
+        let (new, empty) = (home.path().join("new"), home.path().join("empty"));
+        fs::create_dir_all(&empty).unwrap();
+        for dir in [&new, &empty] {
+            // Given a capture that claims five more events than the log holds
+            let mut point = engine.backup_point().unwrap();
+            point.head.position += 5;
+            // When the copy is written and fails its verification
+            let target = BackupTarget::claim(dir, None).unwrap();
+            let failed = target.fill(&engine, point);
+            // Then the error says so and nothing of the copy is left
+            assert!(failed.is_err(), "{dir:?}");
+            let left: Vec<_> = fs::read_dir(dir)
+                .map(|d| d.flatten().map(|e| e.file_name()).collect())
+                .unwrap_or_default();
+            assert!(left.is_empty(), "{dir:?} still holds {left:?}");
+        }
+        assert!(!new.exists(), "a directory the backup created is removed");
+        assert!(empty.exists(), "a directory that existed stays, empty");
     }
 }

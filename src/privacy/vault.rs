@@ -20,7 +20,7 @@ use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, OsRng};
 use chacha20poly1305::{AeadCore, Tag, XChaCha20Poly1305, XNonce};
 use offboard_events::UserId;
 
-use crate::store::{key_file, who, SideFileError, StoreError};
+use crate::store::{key_file, private_file, who, SideFileError, StoreError};
 
 /// The file listing users whose keys were knowingly not imported.
 const WITHHELD: &str = "withheld";
@@ -152,7 +152,9 @@ impl KeyVault {
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
         let dir = dir.as_ref().to_path_buf();
         let users_dir = dir.join("users");
-        fs::create_dir_all(&users_dir).map_err(|e| io(&users_dir, e))?;
+        private_file::create_dir_all(&users_dir).map_err(|e| io(&users_dir, e))?;
+        tighten(&dir);
+        tighten(&users_dir);
         let mut keys = Keys::default();
         for entry in fs::read_dir(&users_dir).map_err(|e| io(&users_dir, e))? {
             let path = entry.map_err(|e| io(&users_dir, e))?.path();
@@ -164,12 +166,16 @@ impl KeyVault {
             else {
                 continue; // not a key file
             };
+            tighten(&path);
             match read_user_key(&path) {
                 Ok(key) => keys.users.insert(user, key).map(|_| ()),
                 Err(problem) => keys.damaged.insert(user, problem).map(|_| ()),
             };
         }
         keys.withheld = read_withheld(&dir.join(WITHHELD))?;
+        if dir.join("checkpoint.key").exists() {
+            tighten(&dir.join("checkpoint.key"));
+        }
         keys.checkpoint = read_key(&dir.join("checkpoint.key"))?;
         keys.checkpoint_next = read_key(&dir.join(NEXT_CHECKPOINT_KEY))?;
         Ok(Self {
@@ -234,7 +240,7 @@ impl KeyVault {
         let Some(dir) = &self.dir else { return Ok(()) };
         let bytes = serde_json::to_vec(&keys.withheld).expect("ids serialize");
         let (tmp, path) = (dir.join("withheld.tmp"), dir.join(WITHHELD));
-        let mut file = fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
+        let mut file = private_file::create(&tmp).map_err(|e| io(&tmp, e))?;
         file.write_all(&bytes)
             .and_then(|()| file.sync_all())
             .map_err(|e| io(&tmp, e))?;
@@ -261,7 +267,7 @@ impl KeyVault {
         }
         let key = Key::generate();
         if let Some(path) = self.user_path(user) {
-            fs::write(&path, key.0).map_err(|e| io(&path, e))?;
+            private_file::write(&path, &key.0).map_err(|e| io(&path, e))?;
         }
         let mut keys = self.write();
         keys.users.insert(user, key);
@@ -356,7 +362,7 @@ impl KeyVault {
     pub fn restore(&self, snapshot: &VaultSnapshot) -> Result<(), StoreError> {
         for (user, key) in &snapshot.users {
             if let Some(path) = self.user_path(*user) {
-                fs::write(&path, key.0).map_err(|e| io(&path, e))?;
+                private_file::write(&path, &key.0).map_err(|e| io(&path, e))?;
             }
             let mut keys = self.write();
             keys.users.insert(*user, *key);
@@ -381,7 +387,7 @@ impl KeyVault {
                 StoreError::Io(format!("the key of user {user} is not 32 bytes of base64"))
             })?;
         if let Some(path) = self.user_path(user) {
-            fs::write(&path, raw).map_err(|e| io(&path, e))?;
+            private_file::write(&path, &raw).map_err(|e| io(&path, e))?;
         }
         let mut keys = self.write();
         keys.users.insert(user, Key(raw));
@@ -442,6 +448,15 @@ impl KeyVault {
     }
 }
 
+/// Makes a key file or folder written by an older release (with the umask's mode)
+/// private. A failure (a read-only copy being verified) is logged, not fatal: the keys
+/// can still be read.
+fn tighten(path: &Path) {
+    if let Err(e) = private_file::restrict(path) {
+        tracing::warn!(path = %path.display(), error = %e, "could not make the key private (0600)");
+    }
+}
+
 /// Where a checkpoint key waits until the checkpoint encrypted with it is durable.
 const NEXT_CHECKPOINT_KEY: &str = "checkpoint.key.next";
 
@@ -450,7 +465,7 @@ const NEXT_CHECKPOINT_KEY: &str = "checkpoint.key.next";
 fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
     let tmp = dir.join(format!("{name}.tmp"));
     let path = dir.join(name);
-    let written = fs::File::create(&tmp)
+    let written = private_file::create(&tmp)
         .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
         .and_then(|()| fs::rename(&tmp, &path))
         .map_err(|e| io(&path, e));

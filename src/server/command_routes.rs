@@ -60,6 +60,7 @@ pub const fn route(kind: CommandKind) -> Option<Route> {
             ..post(kind, "/v1/users", NONE, "inviteUser", "Add a user, active unless `active` is false")
         },
         K::ActivateUser => post(kind, "/v1/users/{user}/activate", USER, "activateUser", "Activate an invited user"),
+        K::UpdateProfile => post(kind, "/v1/users/{user}/profile", USER, "updateProfile", "Change a user's email, names, job title or external id"),
         K::ChangeRole => post(kind, "/v1/users/{user}/role", USER, "changeRole", "Change a user's role"),
         K::SetManager => post(kind, "/v1/users/{user}/manager", USER, "setManager", "Set or clear a user's manager"),
         K::CreateGroup => post(kind, "/v1/groups", NONE, "createGroup", "Create a group owned by a user"),

@@ -117,7 +117,9 @@ fn domain_status(e: &DomainError) -> StatusCode {
     match e {
         DomainError::NotFound(_) => StatusCode::NOT_FOUND,
         DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
-        DomainError::AlreadyExists(_) | DomainError::EmailTaken(_) => StatusCode::CONFLICT,
+        DomainError::AlreadyExists(_)
+        | DomainError::EmailTaken(_)
+        | DomainError::ExternalIdTaken(_) => StatusCode::CONFLICT,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }

@@ -159,6 +159,9 @@ pub struct UserView {
     pub last_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_title: Option<String>,
+    /// The identity provider's id for the user (SCIM `externalId`), when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
     pub role: Role,
     pub manager: Option<UserId>,
     /// The manager's email (`null` without a manager).
@@ -184,6 +187,7 @@ impl UserView {
             first_name: u.profile.first_name.clone(),
             last_name: u.profile.last_name.clone(),
             job_title: u.profile.job_title.clone(),
+            external_id: u.profile.external_id.clone(),
             role: u.role,
             manager: u.manager,
             manager_email: u.manager.map(|m| crate::read::email(org, m)),

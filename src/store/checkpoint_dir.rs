@@ -13,7 +13,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::StoreError;
+use super::{private_file, StoreError};
 
 /// The directory of named checkpoints inside a data directory.
 #[derive(Clone, Debug)]
@@ -35,9 +35,9 @@ impl CheckpointDir {
     /// is left behind** (a checkpoint's temporary file is as large as the checkpoint).
     pub fn put(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let path = self.path(name)?;
-        fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
+        private_file::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
         let tmp = self.dir.join(format!("{name}.tmp"));
-        let written = fs::File::create(&tmp)
+        let written = private_file::create(&tmp)
             .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
             .map_err(|e| io(&tmp, e))
             .and_then(|()| fs::rename(&tmp, &path).map_err(|e| io(&path, e)));

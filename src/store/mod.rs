@@ -10,6 +10,7 @@ mod checkpoint_dir;
 mod dir_lock;
 mod keys;
 mod memory_log;
+pub mod private_file;
 mod side_file;
 mod sled_files;
 mod sled_log;

@@ -308,3 +308,35 @@ fn a_user_invited_by_a_v1_event_cannot_be_purged_and_the_sweep_says_so() {
         "deleted"
     );
 }
+
+#[test]
+fn personal_data_keys_and_the_token_book_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // Given an org with users (whatever the umask, typically 022)
+    let d = acme();
+    // When a token is issued
+    d.ok(&["token", "create", "--as", ANN]);
+    // Then the key files, their folders, the checkpoint key and the token book are private
+    let key = key_file(&d, ANN);
+    assert_eq!(mode(&key), 0o600, "{}", key.display());
+    assert_eq!(mode(key.parent().unwrap()), 0o700);
+    assert_eq!(mode(&d.data().join("keys")), 0o700);
+    let tokens = d.data().join("checkpoints/server.tokens");
+    assert_eq!(mode(&tokens), 0o600, "{}", tokens.display());
+    assert_eq!(mode(&d.data().join("checkpoints")), 0o700);
+}
+
+#[test]
+fn a_key_left_readable_by_an_older_release_is_made_private_when_opened() {
+    use std::os::unix::fs::PermissionsExt;
+    // Given Ann's key file readable by every local account
+    let d = acme();
+    let key = key_file(&d, ANN);
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // When the directory is opened again
+    d.ok(&["user", "list"]);
+    // Then the key is private again
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}

@@ -1,4 +1,4 @@
-//! `user add|list|show|role|manager|activate` and `group add|join|leave`.
+//! `user add|list|show|role|manager|activate|update` and `group add|join|leave`.
 
 use crate::util::*;
 
@@ -178,4 +178,66 @@ fn groups_are_created_joined_and_left() {
     );
     // The group is a resource its owner holds.
     assert_eq!(d.json(&["owner", "group:north-office"])["owner_email"], SAM);
+}
+
+#[test]
+fn user_update_changes_the_fields_given_and_show_prints_the_external_id() {
+    let d = acme();
+    let doc = d.json(&[
+        "user",
+        "update",
+        PAT,
+        "--email",
+        "pat.kim@acme.example",
+        "--external-id",
+        "00u1a2b3",
+        "--title",
+        "Buyer",
+    ]);
+    assert_eq!(doc["command"], "update_profile");
+    assert_eq!(doc["envelopes"][0]["event_type"], "UserProfileChanged");
+    let shown = d.json(&["user", "show", "pat.kim@acme.example"]);
+    assert_eq!(shown["external_id"], "00u1a2b3");
+    assert_eq!(shown["job_title"], "Buyer");
+    assert_eq!(shown["first_name"], "Pat", "fields not given stay");
+    assert!(d
+        .ok(&["user", "show", "pat.kim@acme.example"])
+        .contains("00u1a2b3"));
+    let listed = d.json(&["user", "list"]);
+    let pat = listed["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "pat.kim@acme.example")
+        .unwrap();
+    assert_eq!(pat["external_id"], "00u1a2b3");
+
+    // A taken external id or email is refused and appends nothing.
+    let before = last_position(&d);
+    let e = d.fails(1, &["user", "update", ANN, "--external-id", "00u1a2b3"]);
+    assert_eq!(e["code"], "external_id_taken");
+    let e = d.fails(
+        1,
+        &["user", "update", ANN, "--email", "PAT.KIM@acme.example"],
+    );
+    assert_eq!(e["code"], "email_taken");
+    assert_eq!(last_position(&d), before);
+
+    // `user add --external-id` sets it at once.
+    d.ok(&[
+        "user",
+        "add",
+        "--email",
+        "zoe@acme.example",
+        "--first",
+        "Zoe",
+        "--last",
+        "Ng",
+        "--external-id",
+        "00u9",
+    ]);
+    assert_eq!(
+        d.json(&["user", "show", "zoe@acme.example"])["external_id"],
+        "00u9"
+    );
 }

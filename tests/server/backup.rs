@@ -34,6 +34,7 @@ async fn keep_writing(
                     first_name: "Wanda".into(),
                     last_name: "Writer".into(),
                     job_title: None,
+                    external_id: None,
                 },
                 role: offboard_events::Role::Member,
                 manager: None,

@@ -13,6 +13,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/v1/org/principals"),
     ("post", "/v1/users"),
     ("post", "/v1/users/{user}/activate"),
+    ("post", "/v1/users/{user}/profile"),
     ("post", "/v1/users/{user}/role"),
     ("post", "/v1/users/{user}/manager"),
     ("post", "/v1/users/{user}/deactivate"),
@@ -131,7 +132,7 @@ async fn the_openapi_document_lists_every_endpoint_with_its_types_and_needs_no_t
             .unwrap();
         assert!(body.ends_with("Request"), "{id}: {body}");
     }
-    assert_eq!(ids.len(), 34, "{ids:?}");
+    assert_eq!(ids.len(), 35, "{ids:?}");
     assert!(ids.contains("deactivateUser"));
     let deactivate = &doc["paths"]["/v1/users/{user}/deactivate"]["post"];
     for status in ["200", "401", "403", "404", "409", "413", "422", "503"] {

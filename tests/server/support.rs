@@ -62,6 +62,7 @@ pub async fn create_org(engine: &Engine, name: &str) -> (OrgId, UserId) {
                     first_name: "Olive".into(),
                     last_name: "Owner".into(),
                     job_title: None,
+                    external_id: None,
                 },
             },
         )

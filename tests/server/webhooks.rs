@@ -653,6 +653,7 @@ async fn a_connector_body_names_each_users_email_and_each_resource_as_kind_and_i
             first_name: "Pat".into(),
             last_name: "Kim".into(),
             job_title: None,
+            external_id: None,
         },
         role: offboard_events::Role::Member,
         manager: None,

@@ -18,6 +18,7 @@ fn person(email: &str) -> NewUser {
         first_name: "Élise".into(),
         last_name: "Roy".into(),
         job_title: None,
+        external_id: None,
     }
 }
 

@@ -380,6 +380,7 @@ impl World {
                         first_name: if a.is_multiple_of(11) { " " } else { "Pat" }.into(),
                         last_name: "Props".into(),
                         job_title: None,
+                        external_id: None,
                     },
                     role: ROLES[c as usize % ROLES.len()],
                     manager: ((c >> 4).is_multiple_of(3)).then(|| self.someone(c >> 6)),

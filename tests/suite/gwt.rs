@@ -82,6 +82,7 @@ impl Scenario {
             first_name: "Olive".into(),
             last_name: "Owner".into(),
             job_title: None,
+            external_id: None,
         };
         let events = s.run(
             Actor::System,
@@ -239,6 +240,7 @@ impl Scenario {
                 first_name: first.into(),
                 last_name: last.into(),
                 job_title: None,
+                external_id: None,
             },
             role,
             manager: None,

@@ -15,6 +15,7 @@ mod log;
 mod pipeline;
 mod policy;
 mod privacy;
+mod profile;
 mod restore;
 mod seed_000_truck_pros;
 mod seed_001_procurement;

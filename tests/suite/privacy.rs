@@ -47,6 +47,7 @@ async fn org_with_zelda(engine: &Engine) -> (OrgId, UserId, UserId) {
         first_name: "Olive".into(),
         last_name: "Owner".into(),
         job_title: None,
+        external_id: None,
     };
     engine
         .execute(
@@ -64,6 +65,7 @@ async fn org_with_zelda(engine: &Engine) -> (OrgId, UserId, UserId) {
         first_name: "Zeldaxq".into(),
         last_name: "Quartermaine".into(),
         job_title: Some("Chief Xylophonist".into()),
+        external_id: None,
     };
     let as_owner = || CommandMeta::new(org, Actor::User { id: owner });
     engine
@@ -248,6 +250,7 @@ async fn log_with_a_v1_invitation(
         first_name: "Olive".into(),
         last_name: "Owner".into(),
         job_title: None,
+        external_id: None,
     };
     engine
         .execute(

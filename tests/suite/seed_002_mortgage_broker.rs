@@ -209,6 +209,7 @@ fn billed_seats_count_invited_active_and_disabled_users_but_not_deleted_ones() {
                 first_name: "Ina".into(),
                 last_name: "Invited".into(),
                 job_title: None,
+                external_id: None,
             },
             role: Role::Member,
             manager: None,

@@ -32,6 +32,7 @@ fn person(email: &str, first: &str, last: &str, title: Option<&str>) -> NewUser 
         first_name: first.into(),
         last_name: last.into(),
         job_title: title.map(str::to_owned),
+        external_id: None,
     }
 }
 
@@ -146,6 +147,7 @@ fn the_job_title_is_optional() {
                 first_name: "Vic".into(),
                 last_name: "Vance".into(),
                 job_title: Some("Fleet buyer".into()),
+                external_id: None,
             },
             role: Role::Member,
             manager: None,

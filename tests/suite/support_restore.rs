@@ -75,6 +75,7 @@ async fn desk() -> Desk {
         first_name: "F".into(),
         last_name: "L".into(),
         job_title: None,
+        external_id: None,
     };
     engine
         .execute(

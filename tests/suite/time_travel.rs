@@ -147,6 +147,7 @@ impl Story {
                 first_name: "Olive".into(),
                 last_name: "Owner".into(),
                 job_title: None,
+                external_id: None,
             },
         };
         engine
@@ -180,6 +181,7 @@ impl Story {
                 first_name: "A".into(),
                 last_name: "B".into(),
                 job_title: None,
+                external_id: None,
             },
             role: Role::Member,
             manager: None,

@@ -41,6 +41,7 @@ pub fn profile(email: &str) -> Profile {
         first_name: name.to_owned(),
         last_name: "Tester".to_owned(),
         job_title: Some("Sales".to_owned()),
+        external_id: None,
     }
 }
 

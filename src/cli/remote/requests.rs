@@ -106,12 +106,21 @@ pub(crate) mod tests {
                     first_name: "E".into(),
                     last_name: "X".into(),
                     job_title: None,
+                    external_id: None,
                 },
                 role: Role::Member,
                 manager: Some(b),
                 active: true,
             },
             Command::ActivateUser { user: a },
+            Command::UpdateProfile {
+                user: a,
+                change: crate::domain::ProfileChange {
+                    email: Some("e2@x.example".into()),
+                    external_id: Some("00u1".into()),
+                    ..Default::default()
+                },
+            },
             Command::ChangeRole {
                 user: a,
                 role: Role::Admin,
@@ -259,6 +268,7 @@ pub(crate) mod tests {
             first_name: "O".into(),
             last_name: "W".into(),
             job_title: None,
+            external_id: None,
         };
         let create = Command::CreateOrganization {
             name: "Acme".into(),
