@@ -77,6 +77,7 @@ fn new_user(email: &str, first: &str) -> NewUser {
         first_name: first.to_owned(),
         last_name: "Trucker".to_owned(),
         job_title: None,
+        external_id: None,
     }
 }
 
