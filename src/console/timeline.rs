@@ -1,8 +1,8 @@
 //! The Audit page's timeline: the org's events in log order, one page of [`PAGE`] at a
 //! time, filtered by time range, user or resource (through the read layer's
 //! histories) and by actor or event type (within each page read), each row in plain
-//! words with a link to its operation; live (new rows arrive over SSE, see
-//! [`super::live`]) when unfiltered. The filters travel in a `POST` body, never in the
+//! words with a link to its operation. Unfiltered, it shows the latest events and is
+//! live (new rows arrive over SSE, see [`super::live`]). The filters travel in a `POST` body, never in the
 //! URL (a user filter may be an email).
 
 use axum::extract::State;
@@ -35,6 +35,10 @@ pub struct Filter {
     pub event_type: Option<String>,
     /// Where the page starts (the read layer's cursor).
     pub cursor: Option<String>,
+    /// The unfiltered page's start: the time of the org's [`PAGE`]th latest event, so
+    /// the default view is the latest events (the read layer pages from the oldest).
+    #[serde(skip)]
+    pub recent: Option<DateTime<Utc>>,
 }
 
 impl Filter {
@@ -49,6 +53,7 @@ impl Filter {
             actor: field("actor"),
             event_type: field("event_type"),
             cursor: field("cursor"),
+            recent: None,
         }
     }
 
@@ -78,7 +83,7 @@ impl Filter {
         };
         let mut query = HistoryQuery {
             selector,
-            since: time(self.since.as_deref(), "from")?,
+            since: time(self.since.as_deref(), "from")?.or(self.recent),
             until: time(self.until.as_deref(), "to")?,
             limit: Limit::new(PAGE).expect("a valid limit"),
             cursor: None,
@@ -172,9 +177,21 @@ pub async fn read(state: &AppState, signed: &Signed, filter: &Filter) -> Result<
     })
 }
 
-/// `GET /audit`: the whole timeline's first page, live.
+/// `GET /audit`: the org's latest events, live.
 pub async fn page(State(state): State<AppState>, signed: Signed) -> Response {
-    show(&state, &signed, Filter::default()).await
+    let recent = {
+        let projections = state.engine().state();
+        signed.caller.org(&projections).ok().and_then(|org| {
+            let audit = org.audit();
+            let skip = audit.len().saturating_sub(PAGE as usize);
+            audit.events().nth(skip).map(|e| e.occurred_at)
+        })
+    };
+    let filter = Filter {
+        recent,
+        ..Filter::default()
+    };
+    show(&state, &signed, filter).await
 }
 
 /// `POST /audit`: the timeline as the form filters it.
