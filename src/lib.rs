@@ -12,6 +12,7 @@ pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod cloudevents;
+pub mod console;
 pub mod domain;
 pub mod engine;
 pub mod integrity;

@@ -18,7 +18,7 @@ mod bench;
 mod context;
 mod credits;
 mod demo;
-mod describe;
+pub(crate) mod describe;
 pub mod error;
 pub mod guided;
 mod head;

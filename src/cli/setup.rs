@@ -70,7 +70,7 @@ pub fn policy(cx: &mut Ctx, a: &PolicyArgs) -> Result<(), CliError> {
         || a.deactivate_requires_demotion.is_some()
         || a.delete_requires_no_credit_history.is_some()
         || a.deprovision.is_some()
-        || a.deprovision_then.is_some();
+        || a.deprovision_then.is_some()
         || a.deactivate_handover.is_some()
         || a.time_zone.is_some();
     if !changing {

@@ -150,6 +150,9 @@ fn profile_change(row: &UserRow, known: &UserView) -> ProfileChange {
         last_name: differs(given(&row.last), Some(&known.last_name)),
         job_title: differs(given(&row.title), known.job_title.as_deref()),
         external_id: differs(given(&row.external_id), known.external_id.as_deref()),
+        // Not columns of an import: the identity provider sets them over SCIM.
+        department: None,
+        employee_number: None,
     }
 }
 
@@ -175,6 +178,8 @@ fn plan_row(dir: &Directory, line: usize, row: UserRow, out: &mut Changes) -> Re
                 last_name: last.to_owned(),
                 job_title: given(&row.title).map(str::to_owned),
                 external_id: given(&row.external_id).map(str::to_owned),
+                department: None,
+                employee_number: None,
             };
             let invite = Command::InviteUser {
                 user,

@@ -25,10 +25,10 @@ mod plan;
 mod profile;
 mod resources;
 mod restore;
-mod sync;
 mod schedule;
 mod schedule_run;
 mod schedule_time;
+mod sync;
 mod users;
 mod validate;
 
@@ -46,11 +46,11 @@ pub use error::{Blocker, Decided, DomainError};
 pub use holdings::{plural, Holdings};
 pub use naming::{AccountRef, ById, Lookup, MapUsers, MemberRef, Resolve, UserNaming, UserRef};
 pub use plan::{plan, DistributionPlace, FollowUpBlockers, Plan};
-pub use resources::MAX_REGISTER;
+pub use resources::{split, MAX_REGISTER};
 pub use restore::compensated_correlation;
-pub use sync::MAX_SYNC_BATCH;
 pub use schedule::MAX_DELETE_AFTER_DAYS;
 pub use schedule_time::resolve as resolve_schedule_time;
+pub use sync::MAX_SYNC_BATCH;
 
 /// Decides `command` in `ctx` against `state`: the events to append, or why not.
 pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Event>> {

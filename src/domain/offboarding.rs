@@ -171,6 +171,7 @@ pub(super) fn deprovision_offboard(
         then,
         confirm: Some(scope.org.policy().confirmation_phrase.as_str()),
         permissions,
+        scheduled: false,
     }
     .run()
 }

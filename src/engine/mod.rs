@@ -458,6 +458,26 @@ impl Engine {
         result
     }
 
+    /// What `command` would append if executed now, decided against the current state
+    /// exactly as [`Self::execute`] decides it; **nothing is written** (a preview, e.g.
+    /// what a restore would bring back and skip). A rejection is `Err` as it would be.
+    pub fn dry_run(
+        &self,
+        meta: &CommandMeta,
+        command: &Command,
+    ) -> Result<Vec<offboard_events::Event>, AppendError> {
+        let ctx = Context {
+            org_id: meta.org_id,
+            actor: meta.actor.clone(),
+            on_behalf_of: meta.on_behalf_of,
+            command_id: meta.command_id,
+            now: self.clock.now(),
+            compensating: self.compensating(meta.org_id, command)?,
+            plaintext_profiles: self.plaintext_profiles(meta.org_id, command)?,
+        };
+        domain::decide(&self.state(), &ctx, command).map_err(AppendError::Rejected)
+    }
+
     /// The events of the offboarding a restore or revert compensates: history is
     /// immutable, so it is read here, outside the writer; `decide` checks it against the
     /// current state.

@@ -30,7 +30,7 @@ mod listings;
 mod metrics;
 mod openapi;
 mod pages;
-mod queries;
+pub(crate) mod queries;
 mod refs;
 mod schedules;
 mod serve;
@@ -243,7 +243,8 @@ fn build() -> (Router<AppState>, OpenApi) {
 }
 
 /// The router: every `/v1` endpoint, `/v1/openapi.json`, the operations endpoints
-/// `/healthz`, `/livez`, `/readyz` and `/metrics` (no token needed for those five),
+/// `/healthz`, `/livez`, `/readyz` and `/metrics` (no token needed for those five), the
+/// web console at `/` ([`crate::console`]),
 /// JSON 404s, the body limit (413), one `tracing` line per request, and the HTTP
 /// conventions of [`conventions`] (unless [`ServerOptions::conventions`] is off).
 pub fn app(state: AppState) -> Router {
@@ -266,6 +267,7 @@ pub fn app(state: AppState) -> Router {
         .merge(health::routes())
         .merge(metrics::routes())
         .merge(crate::scim::routes())
+        .merge(crate::console::routes())
         .fallback(|| async { ApiError::not_found("no such endpoint; see /v1/openapi.json") })
         .layer(DefaultBodyLimit::max(options.body_limit))
         .with_state(state.clone());

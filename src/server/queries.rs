@@ -194,9 +194,14 @@ async fn verify(
     caller: Caller,
 ) -> Result<Json<VerifyView>, ApiError> {
     caller.may_read(&state.engine().state(), Read::History)?;
+    verified(&state).await.map(Json)
+}
+
+/// Walks the whole hash chain (off the async workers) and says whether it is intact.
+pub(crate) async fn verified(state: &AppState) -> Result<VerifyView, ApiError> {
     let engine = state.engine_arc();
     let outcome = state.blocking(move || engine.verify(&mut |_| {})).await?;
-    Ok(Json(match outcome {
+    Ok(match outcome {
         Ok(report) => VerifyView {
             intact: true,
             events: Some(report.events),
@@ -212,7 +217,7 @@ async fn verify(
             problem: Some(problem),
         },
         Err(other) => return Err(other.into()),
-    }))
+    })
 }
 
 fn doc(

@@ -3,6 +3,7 @@
 //! server on 127.0.0.1.
 
 mod backup;
+mod console;
 mod conventions;
 mod health;
 mod metrics;

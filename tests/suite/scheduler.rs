@@ -33,6 +33,8 @@ fn new_user(email: &str) -> NewUser {
         last_name: "L".into(),
         job_title: None,
         external_id: None,
+        department: None,
+        employee_number: None,
     }
 }
 

@@ -1,0 +1,154 @@
+//! The web console's conventions through the router (no socket, no browser): security
+//! headers, the session cookie's attributes, CSRF refusals that append nothing, and a
+//! session ending with its token. The pages themselves are tested in a real browser
+//! (tests/browser/).
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use tower::ServiceExt;
+
+use crate::support::{world, World};
+
+/// A console request: status, headers and body text.
+async fn request(
+    w: &World,
+    method: &str,
+    path: &str,
+    host: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+) -> (StatusCode, HeaderMap, String) {
+    let mut r = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, host);
+    if let Some(cookie) = cookie {
+        r = r.header(header::COOKIE, cookie);
+    }
+    if form.is_some() {
+        r = r.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    }
+    let body = form.map_or_else(Body::empty, |f| Body::from(f.to_owned()));
+    let response = w.app.clone().oneshot(r.body(body).unwrap()).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+/// Signs in with `token` on `host`; returns the `Set-Cookie` header and the cookie.
+async fn sign_in(w: &World, token: &str, host: &str) -> (String, String) {
+    let form = format!("token={token}");
+    let (status, headers, body) = request(w, "POST", "/sign-in", host, None, Some(&form)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let set = headers[header::SET_COOKIE].to_str().unwrap().to_owned();
+    let cookie = set.split(';').next().unwrap().to_owned();
+    (set, cookie)
+}
+
+fn csrf_of(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn every_console_answer_carries_the_security_headers() {
+    let w = world().await;
+    for path in ["/", "/sign-in", "/assets/console.css", "/people/nobody"] {
+        let (_, headers, _) = request(&w, "GET", path, "127.0.0.1:8080", None, None).await;
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY", "{path}");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+    }
+    let (status, headers, _) = request(&w, "GET", "/", "127.0.0.1", None, None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/sign-in");
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_strict_and_secure_off_loopback() {
+    let w = world().await;
+    let (local, _) = sign_in(&w, &w.owner_token, "127.0.0.1:8080").await;
+    assert!(
+        local.contains("HttpOnly") && local.contains("SameSite=Strict"),
+        "{local}"
+    );
+    assert!(!local.contains("Secure"), "plain HTTP on loopback: {local}");
+    let (remote, _) = sign_in(&w, &w.owner_token, "console.example").await;
+    assert!(
+        remote.contains("Secure") && remote.contains("HttpOnly"),
+        "{remote}"
+    );
+
+    let (status, _, body) = request(
+        &w,
+        "POST",
+        "/sign-in",
+        "127.0.0.1",
+        None,
+        Some("token=ofb_nope"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("unknown or was revoked"), "{body}");
+}
+
+#[tokio::test]
+async fn a_form_without_the_session_csrf_token_is_refused_and_appends_nothing() {
+    let w = world().await;
+    let pat = w.hire("pat@truckpros.example", "member").await;
+    let (_, cookie) = sign_in(&w, &w.owner_token, "127.0.0.1").await;
+    let head = w.engine.last_position();
+    let path = format!("/people/{pat}/deactivate");
+    for form in ["", "csrf=forged"] {
+        let (status, _, body) =
+            request(&w, "POST", &path, "127.0.0.1", Some(&cookie), Some(form)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body.contains("csrf_failed"), "{body}");
+    }
+    assert_eq!(w.engine.last_position(), head, "nothing appended");
+
+    let (_, _, page) = request(
+        &w,
+        "GET",
+        &format!("/people/{pat}"),
+        "127.0.0.1",
+        Some(&cookie),
+        None,
+    )
+    .await;
+    let form = format!("csrf={}", csrf_of(&page));
+    let (status, _, body) =
+        request(&w, "POST", &path, "127.0.0.1", Some(&cookie), Some(&form)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("Done: deactivated"), "{body}");
+    assert!(w.engine.last_position() > head);
+}
+
+#[tokio::test]
+async fn revoking_the_token_ends_its_sessions() {
+    let w = world().await;
+    let (_, cookie) = sign_in(&w, &w.support_token, "127.0.0.1").await;
+    let (status, _, _) = request(&w, "GET", "/support", "127.0.0.1", Some(&cookie), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let tokens = w.get(&w.owner_token, "/v1/tokens").await.ok();
+    for token in tokens["tokens"].as_array().unwrap() {
+        if token["principal"]["name"] == "helpdesk" {
+            let id = token["id"].as_str().unwrap();
+            let path = format!("/v1/tokens/{id}/revoke");
+            w.post(&w.owner_token, &path, serde_json::json!({}))
+                .await
+                .ok();
+        }
+    }
+    let (status, headers, _) =
+        request(&w, "GET", "/support", "127.0.0.1", Some(&cookie), None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/sign-in");
+}
