@@ -28,7 +28,8 @@ use crate::CommandMeta;
 pub struct SyncQuery {
     /// Only these kinds, comma-separated (`buyer,lead`); rows of others are ignored.
     /// Default: the kinds the body holds.
-    #[serde(default)]
+    // No `#[serde(default)]`: a missing Option is None anyway, and the attribute would
+    // declare `default: null` on a string parameter (openapi-spec-validator refuses it).
     kind: Option<String>,
     /// `true`: answer the diff and write nothing.
     #[serde(default)]
