@@ -22,6 +22,7 @@ mod guided;
 mod headers;
 mod live;
 mod operation;
+mod outcome;
 mod page;
 mod people;
 mod person;

@@ -39,12 +39,7 @@ struct Person {
 }
 
 /// What happened on this page just now.
-#[derive(Debug, Default, Serialize)]
-struct Outcome {
-    notice: Option<String>,
-    failure: Option<Failure>,
-    preview: Option<Preview>,
-}
+type Outcome = super::outcome::Outcome<Preview>;
 
 /// A transfer's split before it is made.
 #[derive(Debug, Serialize)]
@@ -78,16 +73,7 @@ pub async fn preview(
     Path(user): Path<String>,
     form: Posted,
 ) -> Response {
-    let outcome = match split(&state, &form, &user) {
-        Ok(preview) => Outcome {
-            preview: Some(preview),
-            ..Outcome::default()
-        },
-        Err(failure) => Outcome {
-            failure: Some(failure),
-            ..Outcome::default()
-        },
-    };
+    let outcome = Outcome::of_preview(split(&state, &form, &user));
     show(&state, &form.signed, &user, outcome, StatusCode::OK).await
 }
 
@@ -109,25 +95,7 @@ pub async fn act(
         }),
         Err(failure) => Err(failure),
     };
-    let (outcome, status) = match done {
-        Ok(notice) => (
-            Outcome {
-                notice: Some(notice),
-                ..Outcome::default()
-            },
-            StatusCode::OK,
-        ),
-        Err(failure) => {
-            let status = failure.status;
-            (
-                Outcome {
-                    failure: Some(failure),
-                    ..Outcome::default()
-                },
-                status,
-            )
-        }
-    };
+    let (outcome, status) = Outcome::of_action(done);
     show(&state, &form.signed, &user, outcome, status).await
 }
 

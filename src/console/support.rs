@@ -45,12 +45,7 @@ struct Preview {
 }
 
 /// What happened on the page just now.
-#[derive(Debug, Default, Serialize)]
-struct Outcome {
-    notice: Option<String>,
-    failure: Option<Failure>,
-    preview: Option<Preview>,
-}
+type Outcome = super::outcome::Outcome<Preview>;
 
 /// `GET /support`.
 pub async fn page(State(state): State<AppState>, signed: Signed) -> Response {
@@ -64,18 +59,10 @@ pub async fn preview(
     Path(user): Path<String>,
     form: Posted,
 ) -> Response {
-    let outcome = match restore_command(&state, &form, &user)
+    let preview = restore_command(&state, &form, &user)
         .and_then(|(id, command)| Ok((id, act::preview(&state, &form, &command)?)))
-    {
-        Ok((id, events)) => Outcome {
-            preview: Some(preview_of(&state, &form.signed, id, &events)),
-            ..Outcome::default()
-        },
-        Err(failure) => Outcome {
-            failure: Some(failure),
-            ..Outcome::default()
-        },
-    };
+        .map(|(id, events)| preview_of(&state, &form.signed, id, &events));
+    let outcome = Outcome::of_preview(preview);
     show(&state, &form.signed, outcome, StatusCode::OK).await
 }
 
@@ -89,29 +76,13 @@ pub async fn restore(
         Ok((_, command)) => act::execute(&state, &form, command).await,
         Err(f) => Err(f),
     };
-    let (outcome, status) = match done {
-        Ok(appended) => (
-            Outcome {
-                notice: Some(format!(
-                    "Restored ({} events recorded, operation {}).",
-                    appended.count(),
-                    appended.correlation_id
-                )),
-                ..Outcome::default()
-            },
-            StatusCode::OK,
-        ),
-        Err(failure) => {
-            let status = failure.status;
-            (
-                Outcome {
-                    failure: Some(failure),
-                    ..Outcome::default()
-                },
-                status,
-            )
-        }
-    };
+    let (outcome, status) = Outcome::of_action(done.map(|appended| {
+        format!(
+            "Restored ({} events recorded, operation {}).",
+            appended.count(),
+            appended.correlation_id
+        )
+    }));
     show(&state, &form.signed, outcome, status).await
 }
 
