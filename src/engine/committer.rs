@@ -1,11 +1,12 @@
-//! The second and third stages of the writer's pipeline. The committer writes each group
-//! the writer decided to the log (one atomic batch); the syncer makes every written group
-//! durable with one flush for all of them that are waiting, and only then answers their
+//! The second and fourth stages of the writer's pipeline. The committer writes each group
+//! the writer decided to the log (one atomic batch); the flusher (`flusher.rs`) writes
+//! out every written group with one flush; the syncer makes every flushed round durable
+//! with one device sync for all of them that are waiting, and only then answers their
 //! commands — in log order, so an idempotent retry is never answered before the command
 //! it repeats is durable.
 //!
-//! So while group N is flushed, group N+1 is written and group N+2 decided: the flush's
-//! disk latency overlaps with the CPU work of the groups behind it. A group is decided
+//! So while group N is synced, group N+1 is flushed, N+2 written and N+3 decided: the
+//! disk's latency overlaps with the CPU work of the groups behind it. A group is decided
 //! against a state that includes the groups before it, so when one fails to be written,
 //! every later group of the same generation fails too; the writer then reloads the state
 //! from the log and starts a new generation. After a failed flush, the syncer refuses
@@ -19,13 +20,14 @@
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use offboard_events::UserId;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::{oneshot, watch};
 
 use super::append::{AppendError, Appended};
+use super::flusher::Flushed;
 use super::health::{Health, Refusal};
 use super::metrics::EngineMetrics;
 use super::patience::Patient;
@@ -145,63 +147,66 @@ pub(crate) struct Syncer {
     pub stats: Arc<WriterStats>,
     pub metrics: Arc<EngineMetrics>,
     pub committed: watch::Sender<u64>,
-    pub written: Receiver<Written>,
+    pub flushed: Receiver<Flushed>,
     pub outcomes: UnboundedSender<Outcome>,
     pub health: Arc<Health>,
     pub patient: Patient,
 }
 
 impl Syncer {
-    /// Runs until the committer hangs up.
+    /// Runs until the flusher hangs up.
     pub fn run(mut self) {
         let mut broken: Option<String> = None;
-        while let Ok(first) = self.written.recv() {
-            // Every group already written shares this round's one flush.
-            let round: Vec<Written> = std::iter::once(first)
-                .chain(self.written.try_iter())
+        while let Ok(first) = self.flushed.recv() {
+            // Every round already flushed shares this one device sync.
+            let rounds: Vec<Flushed> = std::iter::once(first)
+                .chain(self.flushed.try_iter())
                 .collect();
-            let needs_sync = round
-                .iter()
-                .any(|(g, written)| written.is_ok() && !g.batch.commands.is_empty());
-            let commands = round
-                .iter()
-                .filter(|(_, written)| written.is_ok())
-                .map(|(g, _)| g.replies.iter().filter(|(_, r)| r.is_ok()).count())
-                .sum();
+            let needs_sync = rounds.iter().any(Flushed::needs_sync);
+            let commands = rounds.iter().map(Flushed::commands).sum();
+            let flush_took = rounds.iter().map(|r| r.took).sum();
             let synced = match &broken {
                 Some(why) => Err(why.clone()),
-                None if needs_sync => self.sync(commands).inspect_err(|why| {
+                None if needs_sync => self.sync(commands, flush_took).inspect_err(|why| {
                     broken = Some(why.clone());
                     self.health.refuse(Refusal::storage(why.clone()));
                 }),
                 None => Ok(()),
             };
             // Outcomes go back in log order: the writer matches them to its groups.
-            for (group, written) in round {
-                match (written, &synced) {
-                    (Ok(()), Ok(())) => self.answer(group),
-                    (Ok(()), Err(why)) => self.unknown(group, why),
-                    (Err(WriteFailure::Unknown(why)), _) => {
-                        self.health.refuse(Refusal::storage(why.clone()));
-                        self.unknown(group, &why);
+            for Flushed { round, flushed, .. } in rounds {
+                let durable = flushed.and(synced.clone());
+                for (group, written) in round {
+                    match (written, &durable) {
+                        (Ok(()), Ok(())) => self.answer(group),
+                        (Ok(()), Err(why)) => self.unknown(group, why),
+                        (Err(WriteFailure::Unknown(why)), _) => {
+                            self.health.refuse(Refusal::storage(why.clone()));
+                            self.unknown(group, &why);
+                        }
+                        (Err(WriteFailure::NotWritten(why)), _) => self.not_written(group, &why),
                     }
-                    (Err(WriteFailure::NotWritten(why)), _) => self.not_written(group, &why),
                 }
             }
         }
     }
 
-    /// One flush for the round's `commands`, on the patient thread.
-    fn sync(&mut self, commands: usize) -> Result<(), String> {
+    /// One device sync for the rounds' `commands`, on the patient thread; the metric
+    /// counts the rounds' write-out (`flush_took`) too, so it stays "flush to durable".
+    fn sync(&mut self, commands: usize, flush_took: Duration) -> Result<(), String> {
         let store = Arc::clone(&self.store);
         let started = Instant::now();
-        match self.patient.run("flushing the log", move || store.sync()) {
+        match self
+            .patient
+            .run("syncing the log", move || store.sync_flushed())
+        {
             Ok(Ok(())) => {
-                self.metrics.flushed(started.elapsed(), commands);
+                self.metrics
+                    .flushed(started.elapsed() + flush_took, commands);
                 self.stats.flushes.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
-            Ok(Err(e)) => Err(format!("a flush of the log failed: {e}")),
+            Ok(Err(e)) => Err(format!("a sync of the log failed: {e}")),
             Err(why) => Err(why),
         }
     }

@@ -8,6 +8,7 @@ mod checkpointer;
 pub mod claims;
 mod committer;
 mod damage_scan;
+mod flusher;
 mod health;
 mod history;
 pub mod metrics;
@@ -48,6 +49,7 @@ use crate::integrity::{self, VerifyError, VerifyReport};
 use crate::privacy::{erasure, key_check, KeyVault};
 use crate::store::{CheckpointDir, DirLock, LogStore, MemoryLog, SledLog, StoreError};
 use committer::{Committer, Syncer};
+use flusher::Flusher;
 use health::Health;
 use metrics::EngineMetrics;
 use patience::Patient;
@@ -282,6 +284,7 @@ impl Engine {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let (to_committer, groups) = std::sync::mpsc::sync_channel(writer::MAX_IN_FLIGHT);
         let (written_tx, written) = std::sync::mpsc::sync_channel(writer::MAX_IN_FLIGHT);
+        let (flushed_tx, flushed) = std::sync::mpsc::sync_channel(writer::MAX_IN_FLIGHT);
         let (outcomes_tx, outcomes) = mpsc::unbounded_channel();
         let health = Arc::new(Health::default());
         let spawn_error = |e: std::io::Error| {
@@ -295,16 +298,23 @@ impl Engine {
             written: written_tx,
             patient: patient("offboard-log-write").map_err(spawn_error)?,
         };
+        let flusher = Flusher {
+            store: Arc::clone(&store),
+            written,
+            flushed: flushed_tx,
+            health: Arc::clone(&health),
+            patient: patient("offboard-log-flush").map_err(spawn_error)?,
+        };
         let syncer = Syncer {
             store: Arc::clone(&store),
             vault: Arc::clone(&vault),
             stats: Arc::clone(&stats),
             metrics: Arc::clone(&metrics),
             committed: committed_tx,
-            written,
+            flushed,
             outcomes: outcomes_tx,
             health: Arc::clone(&health),
-            patient: patient("offboard-log-flush").map_err(spawn_error)?,
+            patient: patient("offboard-log-sync").map_err(spawn_error)?,
         };
         let spawn = |name: &str, run: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
@@ -319,6 +329,7 @@ impl Engine {
         )?;
         let stages = vec![
             spawn("offboard-committer", Box::new(move || committer.run()))?,
+            spawn("offboard-flusher", Box::new(move || flusher.run()))?,
             spawn("offboard-syncer", Box::new(move || syncer.run()))?,
         ];
         let last_durable = head.last_position;

@@ -3,10 +3,11 @@
 //! One OS thread owns the chain head and (through a write lock) the projected state,
 //! stream versions included. It takes every command waiting in its queue, decides each
 //! against the state as updated by the ones before it, and hands the group's events to
-//! the committer (`committer.rs`), which writes them in ONE storage batch; the syncer
-//! then flushes ONCE for every group written and only then answers the commands. While
-//! group N is flushed, group N+1 is written and group N+2 decided (the pipeline): the
-//! flush no longer stalls deciding or writing. With groups in flight the writer wakes for
+//! the committer (`committer.rs`), which writes them in ONE storage batch; the flusher
+//! (`flusher.rs`) then writes out every group written with one flush, and the syncer
+//! makes every flushed round durable with one device sync and only then answers the
+//! commands. While group N is synced, group N+1 is flushed, N+2 written and N+3 decided
+//! (the pipeline): the disk no longer stalls deciding or writing. With groups in flight the writer wakes for
 //! whichever comes first, a new command or the oldest group's outcome.
 //!
 //! Readers never see an event that is not yet durable: the writer keeps the state's
@@ -51,9 +52,9 @@ use crate::store::{ChainHead, CommandRecord, CommitBatch, LogStore, StoredEvent}
 /// group adds and the size of one storage transaction.
 pub const MAX_GROUP: usize = 2048;
 
-/// Groups decided but not yet durable: one being flushed while the next is written and
-/// the one after it decided.
-pub(crate) const MAX_IN_FLIGHT: usize = 3;
+/// Groups decided but not yet durable: one being synced while the next is flushed, the
+/// one after it written and the next decided.
+pub(crate) const MAX_IN_FLIGHT: usize = 4;
 
 /// Turns the state into the events of one command, or refuses.
 pub(crate) type Decision =

@@ -119,6 +119,23 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     /// kernel may have dropped the dirty pages and report the next one clean).
     fn sync(&self) -> Result<(), StoreError>;
 
+    /// The first half of [`LogStore::sync`], for a pipeline that overlaps one group's
+    /// device flush with the next group's write-out: hands what was written to the
+    /// operating system (for [`SledLog`]: sled's flush, ending in `sync_file_range`).
+    /// **Durability: none — only a later [`LogStore::sync_flushed`] makes it durable.**
+    /// The default does nothing (its `sync_flushed` is the whole `sync`).
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The second half of [`LogStore::sync`]. **Durability: when this returns `Ok`, every
+    /// batch for which [`LogStore::flush`] had returned `Ok` before the call is on stable
+    /// storage (for [`SledLog`]: `fdatasync` of its log file and of any new file with its
+    /// directory); on `Err` the same holds as for `sync`'s.** The default is `sync`.
+    fn sync_flushed(&self) -> Result<(), StoreError> {
+        self.sync()
+    }
+
     /// [`LogStore::write`] then [`LogStore::sync`]. **Durability: when this returns `Ok`,
     /// the whole batch is on stable storage and survives a crash or a power loss; `Err`
     /// from the sync leaves it unknown whether the batch is stored.**

@@ -36,8 +36,18 @@ pub(crate) struct SledFiles {
     dir: PathBuf,
     /// The log file, kept open so each sync is one `fdatasync`.
     db: File,
-    /// The names in the data directory and in `blobs/` already synced.
+    /// The names in the data directory and in `blobs/` already seen after a flush.
     known: Mutex<BTreeSet<OsString>>,
+    /// Files and directories seen new or changed after a flush, not yet synced.
+    pending: Mutex<Pending>,
+}
+
+/// What the next sync must make durable besides the log: files first, then the
+/// directories naming them.
+#[derive(Debug, Default)]
+struct Pending {
+    files: BTreeSet<PathBuf>,
+    dirs: BTreeSet<PathBuf>,
 }
 
 impl SledFiles {
@@ -50,29 +60,39 @@ impl SledFiles {
             dir: dir.to_path_buf(),
             db,
             known: Mutex::new(BTreeSet::new()),
+            pending: Mutex::new(Pending::default()),
         };
         let conf = dir.join("conf");
         if conf.exists() {
             sync_file(&conf)?;
         }
         files.db.sync_all().map_err(|e| io(&db_path, e))?;
-        files.sync_new_files(true)?;
+        files.note_new_files(true)?;
+        files.sync_pending()?;
         Ok(files)
     }
 
-    /// After `Db::flush`: `fdatasync` of the log, then any new blob or snapshot with the
-    /// directories naming them. When it returns `Ok`, everything sled flushed before the
-    /// call is on stable storage.
+    /// After `Db::flush` returned: notes every blob or snapshot that appeared since the
+    /// last look, and the directories naming them, for the next [`SledFiles::sync`].
+    /// Listed here, in the flush's own thread, so a file is only ever noted once the
+    /// flush that wrote it is over (the sync of an earlier round may run meanwhile).
+    pub(crate) fn note_flushed(&self) -> Result<(), StoreError> {
+        self.note_new_files(false)
+    }
+
+    /// `fdatasync` of the log, then every file and directory noted by
+    /// [`SledFiles::note_flushed`]. When it returns `Ok`, everything sled flushed (and
+    /// noted) before the call is on stable storage.
     pub(crate) fn sync(&self) -> Result<(), StoreError> {
         self.db
             .sync_data()
             .map_err(|e| io(&self.dir.join("db"), e))?;
-        self.sync_new_files(false)
+        self.sync_pending()
     }
 
     /// Lists the data directory and `blobs/` (two `getdents`, a few microseconds) and
-    /// syncs what appeared since the last look; `force` syncs the directories anyway.
-    fn sync_new_files(&self, force: bool) -> Result<(), StoreError> {
+    /// notes what appeared since the last look; `force` notes the directories anyway.
+    fn note_new_files(&self, force: bool) -> Result<(), StoreError> {
         let blobs = self.dir.join("blobs");
         let mut now = names(&self.dir)?;
         let blob_names = if blobs.is_dir() {
@@ -81,24 +101,37 @@ impl SledFiles {
             BTreeSet::new()
         };
         let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        let mut noted = BTreeSet::new();
         let mut blobs_changed = false;
         for blob in &blob_names {
             let mut key = OsString::from("blobs/");
             key.push(blob);
             if !known.contains(&key) {
-                sync_file(&blobs.join(blob))?;
+                noted.insert(blobs.join(blob));
                 blobs_changed = true;
             }
             now.insert(key);
         }
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        pending.files.extend(noted);
         if (force || blobs_changed) && blobs.is_dir() {
-            sync_file(&blobs)?;
+            pending.dirs.insert(blobs);
         }
         if force || *known != now {
-            sync_file(&self.dir)?;
+            pending.dirs.insert(self.dir.clone());
         }
         *known = now;
         Ok(())
+    }
+
+    /// Syncs every noted file, then every noted directory.
+    fn sync_pending(&self) -> Result<(), StoreError> {
+        let Pending { files, dirs } =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        files
+            .iter()
+            .chain(&dirs)
+            .try_for_each(|path| sync_file(path))
     }
 }
 

@@ -323,7 +323,16 @@ impl LogStore for SledLog {
         // The one sync of a group commit: nothing is acknowledged before it returns.
         // sled's flush ends in `sync_file_range`, which leaves the device's cache and
         // the file's metadata unsynced: the `fdatasync` after it is what makes it true.
+        self.flush()?;
+        self.sync_flushed()
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(io)?;
+        self.files.note_flushed()
+    }
+
+    fn sync_flushed(&self) -> Result<(), StoreError> {
         self.files.sync()
     }
 

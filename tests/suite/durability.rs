@@ -12,7 +12,7 @@ use offboard::privacy::KeyVault;
 use offboard::store::{LogStore, SledLog, StoreError};
 use offboard::Engine;
 
-use super::support::{append_one, touch};
+use super::support::{append_one, delegate_reads, touch};
 
 /// Set in the child the strace test runs: the directory to append to.
 const STRACE_CHILD: &str = "OFFBOARD_TEST_STRACE_CHILD";
@@ -228,38 +228,7 @@ impl LogStore for FlushReportsEio {
             "Input/output error (os error 5), injected".into(),
         ))
     }
-    fn head(&self) -> Result<offboard::store::ChainHead, StoreError> {
-        self.0.head()
-    }
-    fn get(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.0.get(position)
-    }
-    fn scan(
-        &self,
-        from: u64,
-        to: u64,
-        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
-    ) -> Result<(), StoreError> {
-        self.0.scan(from, to, visit)
-    }
-    fn command(
-        &self,
-        id: offboard_events::CommandId,
-    ) -> Result<Option<offboard::store::CommandRecord>, StoreError> {
-        self.0.command(id)
-    }
-    fn put_checkpoint(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        self.0.put_checkpoint(name, bytes)
-    }
-    fn checkpoint(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.0.checkpoint(name)
-    }
-    fn checkpoint_names(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.0.checkpoint_names(prefix)
-    }
-    fn tamper(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError> {
-        self.0.tamper(position, bytes)
-    }
+    delegate_reads!(0);
 }
 
 #[tokio::test]

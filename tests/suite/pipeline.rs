@@ -1,18 +1,19 @@
-//! The writer's pipeline (group N+1 is decided while group N is flushed) keeps the
-//! guarantees of a plain group commit: readers never see an event before it is durable,
-//! a retry arriving while the first attempt is in flight is answered from it, and a
-//! failed write refuses the groups decided on top of it and leaves a consistent engine.
+//! The writer's pipeline (group N+1 is decided while group N is flushed, and flushed
+//! while group N is synced) keeps the guarantees of a plain group commit: readers never
+//! see an event before it is durable, nothing is answered before a sync that began after
+//! its flush, a retry arriving while the first attempt is in flight is answered from it,
+//! and a failed write refuses the groups decided on top of it and leaves a consistent
+//! engine.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use offboard::engine::Options;
-use offboard::store::{ChainHead, CommandRecord, CommitBatch, LogStore, MemoryLog, StoreError};
+use offboard::store::{CommitBatch, LogStore, MemoryLog, StoreError};
 use offboard::{clock::SystemClock, Engine};
-use offboard_events::CommandId;
 
-use super::support::{append_one, touch};
+use super::support::{append_one, delegate_reads, touch};
 
 /// A memory log whose flush waits at a gate, and whose next write can be made to fail.
 #[derive(Debug, Default)]
@@ -65,35 +66,7 @@ impl LogStore for GatedLog {
         self.syncs.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
-    fn head(&self) -> Result<ChainHead, StoreError> {
-        self.inner.head()
-    }
-    fn get(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get(position)
-    }
-    fn scan(
-        &self,
-        from: u64,
-        to: u64,
-        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
-    ) -> Result<(), StoreError> {
-        self.inner.scan(from, to, visit)
-    }
-    fn command(&self, id: CommandId) -> Result<Option<CommandRecord>, StoreError> {
-        self.inner.command(id)
-    }
-    fn put_checkpoint(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        self.inner.put_checkpoint(name, bytes)
-    }
-    fn checkpoint(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.checkpoint(name)
-    }
-    fn checkpoint_names(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.inner.checkpoint_names(prefix)
-    }
-    fn tamper(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError> {
-        self.inner.tamper(position, bytes)
-    }
+    delegate_reads!(inner);
 }
 
 fn engine_on(log: &Arc<GatedLog>) -> Arc<Engine> {
@@ -239,35 +212,7 @@ impl LogStore for StuckLog {
         }
         Ok(())
     }
-    fn head(&self) -> Result<ChainHead, StoreError> {
-        self.inner.head()
-    }
-    fn get(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.get(position)
-    }
-    fn scan(
-        &self,
-        from: u64,
-        to: u64,
-        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
-    ) -> Result<(), StoreError> {
-        self.inner.scan(from, to, visit)
-    }
-    fn command(&self, id: CommandId) -> Result<Option<CommandRecord>, StoreError> {
-        self.inner.command(id)
-    }
-    fn put_checkpoint(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        self.inner.put_checkpoint(name, bytes)
-    }
-    fn checkpoint(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.inner.checkpoint(name)
-    }
-    fn checkpoint_names(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.inner.checkpoint_names(prefix)
-    }
-    fn tamper(&self, position: u64, bytes: &[u8]) -> Result<(), StoreError> {
-        self.inner.tamper(position, bytes)
-    }
+    delegate_reads!(inner);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -320,4 +265,83 @@ async fn a_flush_that_never_returns_hangs_neither_commands_nor_reads_nor_shutdow
         .expect("shutdown hung")
         .unwrap();
     log.stuck.store(false, Ordering::SeqCst);
+}
+
+/// A memory log with both halves of a sync: `flush` notes how far the log was written,
+/// `sync_flushed` makes durable how far the log was flushed when it started — each
+/// taking a little time, so the flush of one round runs while the sync of another does.
+#[derive(Debug, Default)]
+struct TwoHalvesLog {
+    inner: MemoryLog,
+    written: AtomicU64,
+    flushed: AtomicU64,
+    durable: AtomicU64,
+    syncing: AtomicBool,
+    overlaps: AtomicU64,
+}
+
+impl LogStore for TwoHalvesLog {
+    fn write(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        self.inner.write(batch)?;
+        if let Some(head) = &batch.head {
+            self.written.store(head.last_position, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+    fn sync(&self) -> Result<(), StoreError> {
+        self.flush()?;
+        self.sync_flushed()
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        let written = self.written.load(Ordering::SeqCst);
+        if self.syncing.load(Ordering::SeqCst) {
+            self.overlaps.fetch_add(1, Ordering::SeqCst);
+        }
+        std::thread::sleep(Duration::from_micros(300));
+        self.flushed.store(written, Ordering::SeqCst);
+        Ok(())
+    }
+    fn sync_flushed(&self) -> Result<(), StoreError> {
+        self.syncing.store(true, Ordering::SeqCst);
+        let flushed = self.flushed.load(Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(1));
+        self.durable.fetch_max(flushed, Ordering::SeqCst);
+        self.syncing.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+    delegate_reads!(inner);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_is_answered_only_after_a_sync_that_began_after_its_flush() {
+    // Given a log whose flush and device sync are separate, slow halves,
+    let log = Arc::new(TwoHalvesLog::default());
+    let store: Arc<dyn LogStore> = Arc::clone(&log) as Arc<dyn LogStore>;
+    let engine = Arc::new(Engine::with_store(store, Arc::new(SystemClock)).unwrap());
+    // when 16 clients append 25 commands each, waiting for each answer,
+    let mut clients = Vec::new();
+    for c in 0..16u64 {
+        let (engine, log) = (Arc::clone(&engine), Arc::clone(&log));
+        clients.push(tokio::spawn(async move {
+            for n in 0..25 {
+                let appended = engine.append(append_one(touch(c * 100 + n))).await.unwrap();
+                // then every answer names a position a finished sync had covered,
+                let (_, last) = appended.positions.unwrap();
+                let durable = log.durable.load(Ordering::SeqCst);
+                assert!(
+                    last <= durable,
+                    "position {last} answered while only {durable} was durable"
+                );
+            }
+        }));
+    }
+    for client in clients {
+        client.await.unwrap();
+    }
+    assert_eq!(engine.last_position(), 400);
+    // and the pipeline did flush one round while syncing another.
+    assert!(
+        log.overlaps.load(Ordering::SeqCst) > 0,
+        "no flush ever ran during a sync"
+    );
 }
