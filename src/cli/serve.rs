@@ -49,7 +49,9 @@ pub fn run(
     // A missing or damaged token book (or webhook book) is named before the address is
     // announced, so a supervisor never sees a server start that then answers every
     // token with 401 or cannot deliver.
-    TokenBook::load(engine.store().as_ref())?;
+    if TokenBook::load(engine.store().as_ref())?.is_empty() {
+        tracing::warn!("offboard: {}", crate::server::NO_TOKENS_ISSUED);
+    }
     crate::webhooks::Hub::load(&engine)?;
     let listener = rt
         .block_on(tokio::net::TcpListener::bind(addr))

@@ -27,6 +27,9 @@ pub struct Caller {
     pub token_id: Uuid,
 }
 
+/// The 401 message while the token book holds no token (see [`TokenBook::is_empty`]).
+pub const NO_TOKENS_ISSUED: &str = "no token exists in this data directory: checkpoints/server.tokens holds none (none was issued yet, or it and server.tokens.issued were deleted); create one with `offboard token create --as USER`";
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -47,8 +50,16 @@ impl FromRequestParts<AppState> for Caller {
             })?;
         let record = state
             .tokens()
-            .with(|book| book.authenticate(token).cloned())
-            .ok_or_else(|| ApiError::unauthorized("unknown or revoked token"))?;
+            .with(|book| book.authenticate(token).cloned().ok_or(book.is_empty()))
+            .map_err(|no_token_at_all| {
+                // A book with no token at all is either a new directory or one whose
+                // book and count were both deleted: either way, say where tokens live.
+                ApiError::unauthorized(if no_token_at_all {
+                    NO_TOKENS_ISSUED
+                } else {
+                    "unknown or revoked token"
+                })
+            })?;
         let caller = Caller {
             org_id: record.org_id,
             actor: record.principal,

@@ -54,6 +54,7 @@ use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+pub use auth::NO_TOKENS_ISSUED;
 pub use auth::{Caller, Read};
 pub use error::{ApiError, BlockerView, ErrorBody, ErrorDetail};
 pub use refs::UserRef;

@@ -299,6 +299,13 @@ impl TokenBook {
             .map(|t| &t.record)
     }
 
+    /// Whether the book holds no token at all, revoked or not: a new data directory, or
+    /// one whose book and count were both deleted (which nothing else can tell apart, as
+    /// tokens are not events), so the server names the file at start and in every 401.
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
     /// Marks token `id` revoked (again is harmless: the first time stays).
     pub fn revoke(&mut self, id: Uuid, now: DateTime<Utc>) -> Option<TokenRecord> {
         let t = self.tokens.iter_mut().find(|t| t.record.id == id)?;

@@ -211,10 +211,51 @@ fn a_deleted_tokens_file_is_tokens_missing_at_serve_and_in_token_list() {
 }
 
 #[test]
-fn a_directory_where_no_token_was_issued_serves_without_complaint() {
+fn a_directory_where_no_token_was_issued_serves_and_says_where_tokens_come_from() {
     let d = acme();
     assert_eq!(d.json(&["token", "list"])["tokens"], serde_json::json!([]));
-    drop(Server::start(&d));
+    let server = Server::start(&d);
+    let (status, body) = http(&server.url, "GET", "/v1/users", Some("ofb_nothing"), None);
+    assert_eq!(status, 401);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no token exists"),
+        "{body}"
+    );
+    assert!(server.log_text().contains("checkpoints/server.tokens"));
+}
+
+#[test]
+fn a_book_deleted_with_its_count_is_named_at_start_and_in_every_401() {
+    // Given a token issued, then the tokens file AND its count deleted (nothing beside
+    // them can tell this from a new directory: tokens are not events)
+    let (d, file) = acme_with_token();
+    let old = token(&d, OWNER);
+    std::fs::remove_file(&file).unwrap();
+    std::fs::remove_file(d.data().join("checkpoints/server.tokens.issued")).unwrap();
+    // When the server starts and the old token is used
+    let server = Server::start(&d);
+    let (status, body) = http(&server.url, "GET", "/v1/users", Some(&old), None);
+    // Then the 401 and the server's log name the file, both ways it can be empty, and
+    // the way out, instead of a bare "unknown token"
+    assert_eq!(status, 401);
+    let message = body["error"]["message"].as_str().unwrap();
+    for part in [
+        "checkpoints/server.tokens",
+        "were deleted",
+        "offboard token create",
+    ] {
+        assert!(message.contains(part), "{part}: {message}");
+    }
+    assert!(
+        server
+            .log_text()
+            .contains("checkpoints/server.tokens holds none"),
+        "{}",
+        server.log_text()
+    );
 }
 
 #[test]

@@ -62,6 +62,7 @@ fn acknowledged_commands_survive_sigkill() {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let (first_ack, acking) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
             let mut lines = Vec::new();
             for line in BufReader::new(stdout).lines() {
@@ -72,10 +73,14 @@ fn acknowledged_commands_survive_sigkill() {
                         position.parse::<u64>().unwrap(),
                         id.parse::<CommandId>().unwrap(),
                     ));
+                    let _ = first_ack.send(());
                 }
             }
             lines
         });
+        // The random moment is counted from the child's first acknowledgement, so a
+        // loaded machine that is slow to start the child still kills it mid-stream.
+        let _ = acking.recv_timeout(Duration::from_secs(60));
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
