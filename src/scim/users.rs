@@ -1,6 +1,9 @@
-//! `/scim/v2/Users`: offboard's directory as SCIM Users. `userName` and the work email
-//! are the user's email; `name.givenName`/`familyName`, `title`, `externalId` and the
-//! enterprise `department`, `employeeNumber` and `manager` are the profile and manager;
+//! `/scim/v2/Users`: offboard's directory as SCIM Users. The email comes from `emails`
+//! (the primary, else the work one, else the first) or from an email-shaped `userName`;
+//! `userName` is kept beside it when it is not the email (RFC 7643 §4.1.1: the
+//! provider's unique name for the person, not necessarily an email).
+//! `name.givenName`/`familyName`, `title`, `externalId` and the enterprise
+//! `department`, `employeeNumber` and `manager` are the profile and manager;
 //! `active` is the lifecycle. A `PUT` and a `PATCH` (applied to the user's SCIM JSON)
 //! both end in [`reconcile`], which sends the commands that make the directory say what
 //! the provider sent, all under one correlation id; `active: false` and `DELETE` run the
@@ -11,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{Duration, Utc};
-use offboard_events::{CorrelationId, UserId, UserStatus};
+use offboard_events::{CorrelationId, Profile, UserId, UserStatus};
 use offboard_projections::text::caseless_key;
 use offboard_projections::{OrgState, User};
 use serde_json::{json, Map, Value};
@@ -21,29 +24,27 @@ use super::schema::{ENTERPRISE, USER};
 use super::{
     caller, check_version, created, json_body, meta, patched, replaced, resource, run, version_of,
 };
-use super::{ListQuery, ScimError, BASE};
+use super::{ListQuery, ScimError, Shape, BASE};
 use crate::domain::{Command, NewUser, ProfileChange};
 use crate::server::{ApiError, AppState, Caller, Read};
 
 type Who = Result<Caller, ApiError>;
 
-/// A user as SCIM shows it, `meta.version` included.
+/// A user as SCIM shows it, `meta` (version and times) included.
 pub fn render(org: &OrgState, u: &User) -> Value {
     let p = &u.profile;
     let mut body = json!({
-        "schemas": [USER, ENTERPRISE],
+        "schemas": [USER],
         "id": u.id.to_string(),
-        "userName": p.email,
-        "name": {
-            "givenName": p.first_name,
-            "familyName": p.last_name,
-            "formatted": format!("{} {}", p.first_name, p.last_name),
-        },
+        "userName": p.user_name(),
+        "name": {"givenName": p.first_name, "familyName": p.last_name},
         "displayName": format!("{} {}", p.first_name, p.last_name),
-        "emails": [{"value": p.email, "type": "work", "primary": true}],
+        "emails": [{"value": p.email, "type": "work"}],
         "active": u.status == UserStatus::Active,
         "groups": u.groups.iter().map(|g| json!({
-            "value": g.id(), "display": g.id(), "$ref": format!("{BASE}/Groups/{}", g.id()),
+            "value": g.id(),
+            "display": org.directory().group(g).map_or(g.id(), |g| g.name.as_str()),
+            "$ref": format!("{BASE}/Groups/{}", g.id()),
         })).collect::<Vec<_>>(),
     });
     let object = body.as_object_mut().expect("an object");
@@ -63,17 +64,20 @@ pub fn render(org: &OrgState, u: &User) -> Value {
     if let Some(m) = u.manager {
         enterprise.insert(
             "manager".into(),
-            json!({
-                "value": m.to_string(),
-                "$ref": format!("{BASE}/Users/{m}"),
-                "displayName": crate::read::email(org, m),
-            }),
+            json!({"value": m.to_string(), "$ref": format!("{BASE}/Users/{m}")}),
         );
     }
-    object.insert(ENTERPRISE.into(), Value::Object(enterprise));
+    // The extension (and its schema) only where it holds something: an empty one would
+    // read as a value that is set.
+    if !enterprise.is_empty() {
+        object.insert(ENTERPRISE.into(), Value::Object(enterprise));
+        object.insert("schemas".into(), json!([USER, ENTERPRISE]));
+    }
     let version = version_of(&body);
     body["meta"] = json!({
         "resourceType": "User",
+        "created": super::timestamp(u.created_at),
+        "lastModified": super::timestamp(u.modified_at),
         "location": format!("{BASE}/Users/{}", u.id),
         "version": version,
     });
@@ -84,6 +88,8 @@ pub fn render(org: &OrgState, u: &User) -> Value {
 #[derive(Debug, PartialEq)]
 struct Desired {
     email: String,
+    /// `userName` when it is not the email.
+    user_name: Option<String>,
     first: String,
     last: String,
     title: Option<String>,
@@ -119,28 +125,25 @@ fn active(v: Option<&Value>) -> Result<bool, ScimError> {
 /// `displayName` (first word, the rest) and else from the email's local part, because
 /// offboard requires both names and SCIM does not.
 ///
-/// The email is `userName`, except when `userName` still names the `current` email and
-/// the work email changed (Entra updates `emails[type eq "work"].value` alone).
-fn desired(body: &Value, current: Option<&str>) -> Result<Desired, ScimError> {
+/// The email is [`chosen_email`], else an email-shaped `userName`; neither is `400
+/// invalidValue`. A user whose user name is their email (`current`, when updating)
+/// keeps it so when only the email changes: Entra updates `emails[type eq
+/// "work"].value` alone, and means the user's sign-in name to follow.
+fn desired(body: &Value, current: Option<&Profile>) -> Result<Desired, ScimError> {
     let user_name = text(member(body, "userName"))
-        .ok_or_else(|| ScimError::invalid_value("userName (the user's email) is required"))?;
-    let work = member(body, "emails")
-        .and_then(Value::as_array)
-        .and_then(|emails| {
-            emails
-                .iter()
-                .find(|e| member(e, "type").and_then(Value::as_str) == Some("work"))
-                .or_else(|| {
-                    emails
-                        .iter()
-                        .find(|e| member(e, "primary") == Some(&Value::Bool(true)))
-                })
-        })
-        .and_then(|e| text(member(e, "value")));
-    let email = match (current, work) {
-        (Some(now), Some(work)) if user_name == now && work != now => work,
-        _ => user_name,
+        .ok_or_else(|| ScimError::invalid_value("userName is required"))?;
+    let email = match chosen_email(body) {
+        Some(email) => email,
+        None if email_shaped(&user_name) => user_name.clone(),
+        None => {
+            return Err(ScimError::invalid_value(
+                "offboard needs an email for every user: send emails, or an email as userName",
+            ))
+        }
     };
+    let same = |a: &str, b: &str| caseless_key(a) == caseless_key(b);
+    let follows = current.is_some_and(|p| p.user_name.is_none() && same(&user_name, &p.email));
+    let user_name = (!follows && !same(&user_name, &email)).then_some(user_name);
     let name = member(body, "name");
     let display = text(member(body, "displayName")).unwrap_or_default();
     let (display_first, display_last) = display
@@ -163,12 +166,34 @@ fn desired(body: &Value, current: Option<&str>) -> Result<Desired, ScimError> {
         first: pick("givenName", &display_first, &local),
         last: pick("familyName", &display_last, "-"),
         email,
+        user_name,
         title: text(member(body, "title")),
         external_id: text(member(body, "externalId")),
         department: text(enterprise.and_then(|e| member(e, "department"))),
         employee_number: text(enterprise.and_then(|e| member(e, "employeeNumber"))),
         manager,
         active: active(member(body, "active"))?,
+    })
+}
+
+/// The email `emails` names: the primary one, else the one of type `work`, else the
+/// first.
+fn chosen_email(body: &Value) -> Option<String> {
+    let emails = member(body, "emails")?.as_array()?;
+    let is = |e: &&Value, field: &str, want: &Value| member(e, field) == Some(want);
+    emails
+        .iter()
+        .find(|e| is(e, "primary", &Value::Bool(true)))
+        .or_else(|| emails.iter().find(|e| is(e, "type", &json!("work"))))
+        .or_else(|| emails.first())
+        .and_then(|e| text(member(e, "value")))
+}
+
+/// Whether a `userName` reads as an email (`local@domain.tld`); the domain's checks
+/// decide whether it is a valid one.
+fn email_shaped(name: &str) -> bool {
+    name.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !domain.contains('@')
     })
 }
 
@@ -209,6 +234,7 @@ fn commands(org: &OrgState, user: &User, want: &Desired) -> Result<Vec<Command>,
         external_id: differs(&p.external_id, &want.external_id),
         department: differs(&p.department, &want.department),
         employee_number: differs(&p.employee_number, &want.employee_number),
+        user_name: differs(&p.user_name, &want.user_name),
     };
     let mut out = Vec::new();
     if change != ProfileChange::default() {
@@ -231,7 +257,11 @@ fn commands(org: &OrgState, user: &User, want: &Desired) -> Result<Vec<Command>,
     match (want.active, user.status) {
         (true, UserStatus::Invited) => out.push(Command::ActivateUser { user: user.id }),
         (true, UserStatus::Deactivated) => out.push(Command::ReactivateUser { user: user.id }),
-        (false, UserStatus::Active) => out.push(Command::Deprovision { user: user.id }),
+        // Disabled, not deleted: the provider may enable the user again.
+        (false, UserStatus::Active) => out.push(Command::Deprovision {
+            user: user.id,
+            deactivate_only: true,
+        }),
         _ => {}
     }
     Ok(out)
@@ -255,10 +285,24 @@ async fn reconcile(
         let projections = state.engine().state();
         let org = who.org(&projections)?;
         let user = visible(org, id)?;
-        commands(org, user, &desired(body, Some(&user.profile.email))?)?
+        commands(org, user, &desired(body, Some(&user.profile))?)?
     };
     run(state, who, todo).await?;
-    Ok(resource(StatusCode::OK, &current(state, who, id)?))
+    Ok(resource(StatusCode::OK, &after(state, who, id)?))
+}
+
+/// The user's SCIM JSON after a write, also when the write deleted them (`active:
+/// false` under a policy whose follow-up is `delete`): the last representation, with
+/// `active: false`; a later `GET` is `404`.
+fn after(state: &AppState, who: &Caller, id: &str) -> Result<Value, ScimError> {
+    let projections = state.engine().state();
+    let org = who.may_read(&projections, Read::Directory)?;
+    let user = id
+        .parse::<UserId>()
+        .ok()
+        .and_then(|id| org.directory().user(id))
+        .ok_or_else(|| ScimError::not_found(format!("user {id}")))?;
+    Ok(render(org, user))
 }
 
 pub async fn list(
@@ -283,9 +327,10 @@ pub async fn read(
     State(state): State<AppState>,
     who: Who,
     Path(id): Path<String>,
+    Query(shape): Query<Shape>,
 ) -> Result<Response, ScimError> {
     let who = caller(who)?;
-    Ok(resource(StatusCode::OK, &current(&state, &who, &id)?))
+    super::partial(current(&state, &who, &id)?, &shape)
 }
 
 /// `POST /Users`: invites the user (active unless `active` is false). An email a listed
@@ -316,6 +361,7 @@ pub async fn create(
                 external_id: want.external_id.clone(),
                 department: want.department.clone(),
                 employee_number: want.employee_number.clone(),
+                user_name: want.user_name.clone(),
             },
             role: offboard_events::Role::Member,
             manager,
@@ -335,15 +381,21 @@ pub async fn create(
     Ok(created(&body))
 }
 
-/// `409 uniqueness` for an email or external id in use, and for the email of a user
-/// deleted within the restore window (re-provisioning must not create a second person
-/// beside one that can still be restored).
+/// `409 uniqueness` for an email, user name or external id in use, and for the email of
+/// a user deleted within the restore window (re-provisioning must not create a second
+/// person beside one that can still be restored).
 fn check_free(org: &OrgState, want: &Desired) -> Result<(), ScimError> {
     let directory = org.directory();
     if directory.user_by_email(&want.email).is_some() {
         return Err(ScimError::uniqueness(format!(
-            "userName {} is taken",
+            "the email {} is taken",
             want.email
+        )));
+    }
+    let user_name = want.user_name.as_deref().unwrap_or(&want.email);
+    if directory.user_by_user_name(user_name).is_some() {
+        return Err(ScimError::uniqueness(format!(
+            "userName {user_name} is taken"
         )));
     }
     if let Some(x) = &want.external_id {
@@ -408,7 +460,13 @@ pub async fn delete(
     let meta = meta(&who, CorrelationId::new());
     match state
         .engine()
-        .execute(meta, Command::Deprovision { user })
+        .execute(
+            meta,
+            Command::Deprovision {
+                user,
+                deactivate_only: false,
+            },
+        )
         .await
     {
         Ok(_) => {}

@@ -59,6 +59,7 @@ fn an_admin_changes_the_fields_named_and_the_others_stay() {
         external_id: Some("00u1a2b3".into()),
         department: None,
         employee_number: None,
+        user_name: None,
         ..before
     };
     assert_eq!(
@@ -134,6 +135,7 @@ fn an_invitation_with_a_taken_external_id_is_refused() {
             external_id: Some("ext-1".into()),
             department: None,
             employee_number: None,
+            user_name: None,
         },
         role: Role::Member,
         manager: None,
