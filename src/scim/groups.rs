@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use super::filter::member;
 use super::schema::GROUP;
 use super::{caller, created, json_body, patched, replaced, resource, run, version_of};
-use super::{ListQuery, ScimError, Shape, BASE};
+use super::{text, ListQuery, ScimError, Shape, BASE};
 use crate::domain::Command;
 use crate::server::{ApiError, AppState, Caller, Read};
 
@@ -120,13 +120,6 @@ fn details(org: &OrgState, key: &ResourceKey, body: &Value) -> Result<Option<Com
         name: (name != now_name).then_some(name),
         external_id: (external != now_external).then(|| external.unwrap_or_default()),
     }))
-}
-
-fn text(v: Option<&Value>) -> Option<String> {
-    v.and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
 }
 
 /// The key name for a new group shown as `name`: `name` itself when it is one

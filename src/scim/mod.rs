@@ -86,6 +86,14 @@ async fn search_all() -> ScimError {
     )
 }
 
+/// A string attribute's value, trimmed; `None` when absent, not a string, or blank.
+pub(crate) fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
 /// A time as SCIM's `dateTime` (RFC 7643 §2.3.5: `xsd:dateTime`), in UTC.
 pub(crate) fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

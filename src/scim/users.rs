@@ -7,7 +7,9 @@
 //! `active` is the lifecycle. A `PUT` and a `PATCH` (applied to the user's SCIM JSON)
 //! both end in [`reconcile`], which sends the commands that make the directory say what
 //! the provider sent, all under one correlation id; `active: false` and `DELETE` run the
-//! org's deprovisioning policy (`Deprovision`).
+//! org's deprovisioning policy (`Deprovision`), `active: false` always ending in a
+//! deactivation (the provider may enable the user again), `DELETE` in the policy's
+//! follow-up.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -24,7 +26,7 @@ use super::schema::{ENTERPRISE, USER};
 use super::{
     caller, check_version, created, json_body, meta, patched, replaced, resource, run, version_of,
 };
-use super::{ListQuery, ScimError, Shape, BASE};
+use super::{text, ListQuery, ScimError, Shape, BASE};
 use crate::domain::{Command, NewUser, ProfileChange};
 use crate::server::{ApiError, AppState, Caller, Read};
 
@@ -99,13 +101,6 @@ struct Desired {
     /// The manager as sent (`value`: a user's id or external id).
     manager: Option<String>,
     active: bool,
-}
-
-fn text(v: Option<&Value>) -> Option<String> {
-    v.and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
 }
 
 /// `active` as a boolean, or as Entra's `"True"`/`"False"` strings; absent is `true`.
@@ -288,21 +283,7 @@ async fn reconcile(
         commands(org, user, &desired(body, Some(&user.profile))?)?
     };
     run(state, who, todo).await?;
-    Ok(resource(StatusCode::OK, &after(state, who, id)?))
-}
-
-/// The user's SCIM JSON after a write, also when the write deleted them (`active:
-/// false` under a policy whose follow-up is `delete`): the last representation, with
-/// `active: false`; a later `GET` is `404`.
-fn after(state: &AppState, who: &Caller, id: &str) -> Result<Value, ScimError> {
-    let projections = state.engine().state();
-    let org = who.may_read(&projections, Read::Directory)?;
-    let user = id
-        .parse::<UserId>()
-        .ok()
-        .and_then(|id| org.directory().user(id))
-        .ok_or_else(|| ScimError::not_found(format!("user {id}")))?;
-    Ok(render(org, user))
+    Ok(resource(StatusCode::OK, &current(state, who, id)?))
 }
 
 pub async fn list(
@@ -496,6 +477,55 @@ mod tests {
         let want = desired(&json!({"userName": "pat@acme.example"}), None).unwrap();
         assert_eq!((want.first.as_str(), want.last.as_str()), ("pat", "-"));
         assert!(want.active, "active defaults to true");
+    }
+
+    #[test]
+    fn the_email_is_the_primary_then_the_work_then_the_first_then_an_email_user_name() {
+        let email = |emails: Value| {
+            desired(&json!({"userName": "jdoe", "emails": emails}), None)
+                .map(|d| (d.email, d.user_name))
+        };
+        let (home, work) = (
+            json!({"value": "j@home.example", "type": "home"}),
+            json!({"value": "j@work.example", "type": "work"}),
+        );
+        let primary = json!({"value": "j@main.example", "primary": true});
+        let named = |e: &str| Ok((e.to_owned(), Some("jdoe".to_owned())));
+        assert_eq!(email(json!([home, work, primary])), named("j@main.example"));
+        assert_eq!(email(json!([home, work])), named("j@work.example"));
+        assert_eq!(email(json!([home])), named("j@home.example"));
+        let e = email(json!([])).unwrap_err();
+        assert_eq!(e.scim_type, Some("invalidValue"));
+        // An email-shaped userName stands in for a missing email, and is not kept twice
+        let d = desired(&json!({"userName": "Pat@acme.example"}), None).unwrap();
+        assert_eq!((d.email.as_str(), d.user_name), ("Pat@acme.example", None));
+    }
+
+    #[test]
+    fn a_user_name_that_was_the_email_follows_a_new_email() {
+        let now = Profile {
+            email: "old@acme.example".into(),
+            first_name: "P".into(),
+            last_name: "K".into(),
+            job_title: None,
+            external_id: None,
+            department: None,
+            employee_number: None,
+            user_name: None,
+        };
+        let body = json!({"userName": "old@acme.example",
+                          "emails": [{"value": "new@acme.example", "type": "work"}]});
+        let d = desired(&body, Some(&now)).unwrap();
+        assert_eq!((d.email.as_str(), d.user_name), ("new@acme.example", None));
+        // A user with a user name of their own keeps it
+        let named = Profile {
+            user_name: Some("pkim".into()),
+            ..now
+        };
+        let body = json!({"userName": "pkim",
+                          "emails": [{"value": "new@acme.example"}]});
+        let d = desired(&body, Some(&named)).unwrap();
+        assert_eq!(d.user_name.as_deref(), Some("pkim"));
     }
 
     #[test]
