@@ -391,6 +391,12 @@ async fn deprovisioning_over_scim_hands_everything_to_the_manager_and_support_re
     .await
     .ok();
 
+    let history_path = format!("/v1/users/{pat}/history?limit=500");
+    let seen = w.get(&w.owner_token, &history_path).await.ok()["events"]
+        .as_array()
+        .unwrap()
+        .len();
+
     // When the identity provider deletes Pat
     let gone = scim(&w, &okta, "DELETE", &format!("/Users/{pat}"), None).await;
     assert_eq!(gone.status.as_u16(), 204, "{}", gone.text);
@@ -444,6 +450,15 @@ async fn deprovisioning_over_scim_hands_everything_to_the_manager_and_support_re
     assert!(events
         .iter()
         .all(|e| e["actor"] == json!({"kind": "provisioner", "name": "okta"})));
+    // And every event the delete wrote in Pat's history is of that one operation
+    let written = &history["events"].as_array().unwrap()[seen..];
+    assert!(!written.is_empty());
+    assert!(
+        written
+            .iter()
+            .all(|e| e["correlation_id"] == correlation.as_str()),
+        "{written:?}"
+    );
 
     // When support restores Pat with everything
     let support = w.support_token.clone();
