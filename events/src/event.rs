@@ -112,6 +112,7 @@ domain_events! {
     UserManagerChanged = version 1, stream |e, org| StreamId::user(e.user_id);
     UserJoinedGroup = version 1, stream |e, org| StreamId::user(e.user_id);
     UserLeftGroup = version 1, stream |e, org| StreamId::user(e.user_id);
+    GroupChanged = version 1, stream |e, org| StreamId::user(e.owner);
     UserProfileChanged = version 1, stream |e, org| StreamId::user(e.user_id);
     UserDeactivated = version 1, stream |e, org| StreamId::user(e.user_id);
     WorkLeftUnattended = version 1, stream |e, org| StreamId::user(e.user_id);

@@ -111,12 +111,25 @@ pub struct Profile {
     /// org among listed users. Absent from profiles written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// The identity provider's unique name for the person (SCIM `userName`, RFC 7643
+    /// §4.1.1) when it is not the email: unique per org among listed users, compared
+    /// caseless. Absent when the user name is the email, and from profiles written
+    /// before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
     /// The department the directory names (SCIM enterprise `department`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
     /// The HR system's number for the person (SCIM enterprise `employeeNumber`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub employee_number: Option<String>,
+}
+
+impl Profile {
+    /// The person's user name (SCIM `userName`): the stored one, else the email.
+    pub fn user_name(&self) -> &str {
+        self.user_name.as_deref().unwrap_or(&self.email)
+    }
 }
 
 /// A user was added to the directory (seed 004: "Add New"). Schema v2 split v1's single
@@ -165,6 +178,19 @@ pub struct UserJoinedGroup {
 pub struct UserLeftGroup {
     pub user_id: UserId,
     pub group: ResourceKey,
+}
+
+/// A group's (a resource of kind `group`) details changed: `name` is what it is shown as
+/// (SCIM `displayName`; its key `group:NAME`, which members join by, never changes) and
+/// `external_id` the identity provider's id for it (SCIM `externalId`), both as they now
+/// are. Recorded in the stream of the group's owner at the time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GroupChanged {
+    pub group: ResourceKey,
+    pub owner: UserId,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 /// The user's personal data was replaced: `user update`, SCIM, or a new email on restore.

@@ -45,6 +45,7 @@ fn samples() -> Vec<Event> {
         external_id: None,
         department: None,
         employee_number: None,
+        user_name: None,
     };
     let d = DistributionId(Uuid::from_u128(9));
     let l = LabelId(Uuid::from_u128(8));
@@ -103,6 +104,13 @@ fn samples() -> Vec<Event> {
         UserLeftGroup {
             user_id: user(2),
             group: key("group:north"),
+        }
+        .into(),
+        GroupChanged {
+            group: key("group:north"),
+            owner: user(1),
+            name: "North region".into(),
+            external_id: Some("8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159".into()),
         }
         .into(),
         UserProfileChanged {
@@ -557,6 +565,7 @@ fn a_sealed_profile_validates_as_export_writes_it() {
                 external_id: None,
                 department: None,
                 employee_number: None,
+                user_name: None,
             },
             role: Role::Member,
             manager: None,

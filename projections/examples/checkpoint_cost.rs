@@ -50,6 +50,7 @@ fn main() {
             external_id: None,
             department: None,
             employee_number: None,
+            user_name: None,
         };
         env(
             UserInvited {

@@ -313,6 +313,7 @@ fn concerned_users(env: &Envelope, users: &mut Vec<UserId>) {
         Event::UserRoleChanged(e) => users.push(e.user_id),
         Event::UserJoinedGroup(e) => users.push(e.user_id),
         Event::UserLeftGroup(e) => users.push(e.user_id),
+        Event::GroupChanged(e) => users.push(e.owner),
         Event::UserProfileChanged(e) => users.push(e.user_id),
         Event::UserDeactivated(e) => users.push(e.user_id),
         Event::WorkLeftUnattended(e) => users.push(e.user_id),

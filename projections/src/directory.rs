@@ -1,6 +1,8 @@
 //! The directory (R2, R7, R11): every user of one org with profile, role, manager,
-//! groups and lifecycle status, plus the lookups deciding needs: by email, reports of a
-//! manager, members of a group, and how many seats are billed.
+//! groups and lifecycle status, plus the lookups deciding needs: by email, external id
+//! and user name, reports of a manager, members of a group, and how many seats are
+//! billed. Groups themselves (resources of kind `group`) are owned in the ownership
+//! view; here they have their display name and times ([`Group`]).
 //!
 //! A deleted user stays on record (a restore brings role, manager and groups back, R12)
 //! but is out of every index: the email is free again, they manage nobody and belong to
@@ -31,6 +33,24 @@ pub struct User {
     pub deleted_at: Option<(u64, DateTime<Utc>)>,
     /// Position of the invitation.
     pub created_position: u64,
+    /// When the user was invited (SCIM `meta.created`).
+    #[serde(default)]
+    pub created_at: DateTime<Utc>,
+    /// When an event last changed the user (SCIM `meta.lastModified`).
+    #[serde(default)]
+    pub modified_at: DateTime<Utc>,
+}
+
+/// A group as the directory shows it: its display name (the group's key name unless
+/// changed), the identity provider's id for it, and when it was created and last
+/// changed (members joining or leaving, a new name or external id).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub modified_at: DateTime<Utc>,
 }
 
 impl User {
@@ -53,6 +73,13 @@ pub struct Directory {
     /// SCIM `externalId` (exact, case kept) → listed user.
     #[serde(skip)]
     external_ids: BTreeMap<String, UserId>,
+    /// Stored user name key ([`caseless_key`]) → listed user (users whose user name is
+    /// their email are found through `emails`).
+    #[serde(skip)]
+    user_names: BTreeMap<String, UserId>,
+    /// Every group that exists now (registered and not retired), by key.
+    #[serde(default)]
+    groups: BTreeMap<ResourceKey, Group>,
     #[serde(skip)]
     reports: BTreeMap<UserId, BTreeSet<UserId>>,
     #[serde(skip)]
@@ -78,6 +105,8 @@ impl Directory {
                     status: UserStatus::Invited,
                     deleted_at: None,
                     created_position: env.position,
+                    created_at: env.occurred_at,
+                    modified_at: env.occurred_at,
                 };
                 self.index(&user);
                 self.users.insert(user.id, user);
@@ -116,6 +145,7 @@ impl Directory {
                     external_id: None,
                     department: None,
                     employee_number: None,
+                    user_name: None,
                 };
             }),
             // R3: the org has one owner; the previous one stays on as an admin.
@@ -125,12 +155,78 @@ impl Directory {
             }
             _ => {}
         }
+        self.apply_to_groups(env);
+        self.touch(env);
+    }
+
+    /// Keeps [`Group`]s in step: created with their key's name, renamed, changed when a
+    /// member joins or leaves, gone when retired.
+    fn apply_to_groups(&mut self, env: &Envelope) {
+        let at = env.occurred_at;
+        let is_group = |k: &ResourceKey| k.kind() == "group";
+        match &env.event {
+            Event::ResourcesRegistered(e) => {
+                for key in e.resources.iter().filter(|k| is_group(k)) {
+                    let group = Group {
+                        name: key.id().to_owned(),
+                        external_id: None,
+                        created_at: at,
+                        modified_at: at,
+                    };
+                    self.groups.insert(key.clone(), group);
+                }
+            }
+            Event::ResourcesRetired(e) => {
+                for key in e.resources.iter().filter(|k| is_group(k)) {
+                    self.groups.remove(key);
+                }
+            }
+            Event::GroupChanged(e) => {
+                if let Some(g) = self.groups.get_mut(&e.group) {
+                    g.name = e.name.clone();
+                    g.external_id = e.external_id.clone();
+                    g.modified_at = at;
+                }
+            }
+            Event::UserJoinedGroup(e) => self.touch_group(&e.group, at),
+            Event::UserLeftGroup(e) => self.touch_group(&e.group, at),
+            _ => {}
+        }
+    }
+
+    fn touch_group(&mut self, key: &ResourceKey, at: DateTime<Utc>) {
+        if let Some(g) = self.groups.get_mut(key) {
+            g.modified_at = at;
+        }
+    }
+
+    /// Records when the users an event changes were last changed.
+    fn touch(&mut self, env: &Envelope) {
+        let user = match &env.event {
+            Event::UserActivated(e) => e.user_id,
+            Event::UserRoleChanged(e) => e.user_id,
+            Event::UserManagerChanged(e) => e.user_id,
+            Event::UserJoinedGroup(e) => e.user_id,
+            Event::UserLeftGroup(e) => e.user_id,
+            Event::UserProfileChanged(e) => e.user_id,
+            Event::UserDeactivated(e) => e.user_id,
+            Event::UserReactivated(e) => e.user_id,
+            Event::UserDeleted(e) => e.user_id,
+            Event::UserRestored(e) => e.user_id,
+            _ => return,
+        };
+        if let Some(u) = self.users.get_mut(&user) {
+            if u.status != UserStatus::Purged {
+                u.modified_at = env.occurred_at;
+            }
+        }
     }
 
     /// Rebuilds the indexes that are not serialized.
     pub(crate) fn rebuild(&mut self) {
         self.reports.clear();
         self.external_ids.clear();
+        self.user_names.clear();
         self.group_members.clear();
         self.billed = 0;
         let users = std::mem::take(&mut self.users);
@@ -192,6 +288,9 @@ impl Directory {
         if let Some(external) = &user.profile.external_id {
             self.external_ids.insert(external.clone(), user.id);
         }
+        if let Some(name) = &user.profile.user_name {
+            self.user_names.insert(caseless_key(name), user.id);
+        }
         if let Some(manager) = user.manager {
             self.reports.entry(manager).or_default().insert(user.id);
         }
@@ -217,6 +316,12 @@ impl Directory {
         if let Some(external) = &user.profile.external_id {
             if self.external_ids.get(external) == Some(&user.id) {
                 self.external_ids.remove(external);
+            }
+        }
+        if let Some(name) = &user.profile.user_name {
+            let key = caseless_key(name);
+            if self.user_names.get(&key) == Some(&user.id) {
+                self.user_names.remove(&key);
             }
         }
         if let Some(manager) = user.manager {
@@ -246,6 +351,27 @@ impl Directory {
         self.external_ids
             .get(external_id)
             .and_then(|id| self.users.get(id))
+    }
+
+    /// The listed user whose user name (SCIM `userName`: the stored one, else the email)
+    /// is `name`, compared by [`caseless_key`] after trimming.
+    pub fn user_by_user_name(&self, name: &str) -> Option<&User> {
+        let key = caseless_key(name.trim());
+        let named = self.user_names.get(&key).and_then(|id| self.users.get(id));
+        named.or_else(|| {
+            let by_email = self.emails.get(&key).and_then(|id| self.users.get(id));
+            by_email.filter(|u| u.profile.user_name.is_none())
+        })
+    }
+
+    /// The group `key` names, while it exists (registered and not retired).
+    pub fn group(&self, key: &ResourceKey) -> Option<&Group> {
+        self.groups.get(key)
+    }
+
+    /// Every group that exists, by key.
+    pub fn groups(&self) -> impl Iterator<Item = (&ResourceKey, &Group)> {
+        self.groups.iter()
     }
 
     /// Every user ever invited, by id.

@@ -29,7 +29,7 @@ pub use audit::{Acting, Audit, EventRecord};
 pub use billing::{Billing, SeatChange};
 pub use checkpoint::CheckpointError;
 pub use credits::{CreditUsage, Credits, MAX_CREDITS};
-pub use directory::{Directory, User, ERASED};
+pub use directory::{Directory, Group, User, ERASED};
 pub use distributions::{
     rebalanced_total, suggested_rebalance, total_weight, Distribution, Distributions,
     MAX_TOTAL_WEIGHT,

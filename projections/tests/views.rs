@@ -87,6 +87,7 @@ fn directory_follows_the_lifecycle() {
             external_id: None,
             department: None,
             employee_number: None,
+            user_name: None,
         }
     );
 }

@@ -118,6 +118,7 @@ fn new_user(name: &str) -> NewUser {
         external_id: None,
         department: None,
         employee_number: None,
+        user_name: None,
     }
 }
 

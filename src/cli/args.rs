@@ -463,6 +463,10 @@ pub struct UserUpdate {
     /// The identity provider's id for the user, unique in the org ('' clears it).
     #[arg(long, value_name = "ID")]
     pub external_id: Option<String>,
+    /// The identity provider's user name (SCIM userName) when it is not the email,
+    /// unique in the org ('' clears it: the user name is the email again).
+    #[arg(long, value_name = "NAME")]
+    pub user_name: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -482,6 +486,10 @@ pub struct UserAdd {
     /// The identity provider's id for the user (SCIM externalId), unique in the org.
     #[arg(long, value_name = "ID")]
     pub external_id: Option<String>,
+    /// The identity provider's user name (SCIM userName) when it is not the email,
+    /// unique in the org.
+    #[arg(long, value_name = "NAME")]
+    pub user_name: Option<String>,
     /// owner, admin, manager or member.
     #[arg(long, default_value = "member")]
     pub role: String,
@@ -516,6 +524,26 @@ pub enum GroupCmd {
         name: String,
         /// The user, by email or id.
         user: String,
+    },
+    /// Show a group under another name (any text; its key `group:NAME` stays) or set
+    /// the identity provider's id for it.
+    #[command(
+        after_help = "Examples:\n  offboard group update east --name 'East region'\n  offboard group update east --external-id 8aa1a0c0   # '' clears it"
+    )]
+    Update {
+        /// The group's name (its key).
+        name: String,
+        /// The name to show.
+        #[arg(long = "name", value_name = "TEXT")]
+        display: Option<String>,
+        /// The identity provider's id for the group, unique in the org ('' clears it).
+        #[arg(long, value_name = "ID")]
+        external_id: Option<String>,
+    },
+    /// Take every member out of a group and retire it (its history stays).
+    Remove {
+        /// The group's name (its key).
+        name: String,
     },
 }
 

@@ -181,6 +181,15 @@ fn event(org: &dyn Names, event: &Event) -> Option<String> {
         },
         Event::UserJoinedGroup(e) => format!("{} joined group {:?}.", who(e.user_id), e.group.id()),
         Event::UserLeftGroup(e) => format!("{} left group {:?}.", who(e.user_id), e.group.id()),
+        Event::GroupChanged(e) => format!(
+            "Group {} is now named {:?}{}.",
+            e.group,
+            e.name,
+            match &e.external_id {
+                Some(x) => format!(", external id {x}"),
+                None => String::new(),
+            }
+        ),
         Event::UserProfileChanged(e) => format!("{}'s profile changed.", e.profile.email),
         Event::DeprovisionPending(e) => format!(
             "Deprovisioning {} could not hand everything over: {}.",

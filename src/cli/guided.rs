@@ -529,6 +529,7 @@ mod tests {
             external_id: None,
             department: None,
             employee_number: None,
+            user_name: None,
         }
     }
 

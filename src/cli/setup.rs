@@ -33,6 +33,7 @@ pub fn init(cx: &mut Ctx, a: &Init) -> Result<(), CliError> {
             external_id: None,
             department: None,
             employee_number: None,
+            user_name: None,
         },
     };
     let meta = CommandMeta::new(org_id, Actor::System);

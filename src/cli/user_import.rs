@@ -153,6 +153,7 @@ fn profile_change(row: &UserRow, known: &UserView) -> ProfileChange {
         // Not columns of an import: the identity provider sets them over SCIM.
         department: None,
         employee_number: None,
+        user_name: None,
     }
 }
 
@@ -180,6 +181,7 @@ fn plan_row(dir: &Directory, line: usize, row: UserRow, out: &mut Changes) -> Re
                 external_id: given(&row.external_id).map(str::to_owned),
                 department: None,
                 employee_number: None,
+                user_name: None,
             };
             let invite = Command::InviteUser {
                 user,

@@ -1,4 +1,5 @@
-//! The directory: `user add|list|show|role|manager|activate|update` and `group add|join|leave`.
+//! The directory: `user add|list|show|role|manager|activate|update` and `group
+//! add|join|leave|update|remove`.
 
 use std::collections::BTreeMap;
 
@@ -71,6 +72,7 @@ pub fn user(cx: &mut Ctx, c: &UserCmd) -> Result<(), CliError> {
                 last_name: u.last.clone(),
                 job_title: u.title.clone(),
                 external_id: u.external_id.clone(),
+                user_name: u.user_name.clone(),
                 ..ProfileChange::default()
             };
             cx.run(Command::UpdateProfile { user, change }, None)?;
@@ -94,6 +96,7 @@ fn add(cx: &mut Ctx, a: &UserAdd) -> Result<(), CliError> {
             external_id: a.external_id.clone(),
             department: None,
             employee_number: None,
+            user_name: a.user_name.clone(),
         },
         role,
         manager,
@@ -262,6 +265,7 @@ fn print_detail(cx: &mut Ctx, detail: &UserDetail) {
             "external id".into(),
             u.external_id.clone().unwrap_or_else(none),
         ],
+        vec!["user name".into(), u.user_name.clone()],
         vec!["role".into(), u.role.as_str().into()],
         vec!["status".into(), u.status.as_str().into()],
         vec![
@@ -325,6 +329,18 @@ pub fn group(cx: &mut Ctx, c: &GroupCmd) -> Result<(), CliError> {
         GroupCmd::Leave { name, user } => Command::LeaveGroup {
             group: name.clone(),
             user: cx.user(user)?,
+        },
+        GroupCmd::Update {
+            name,
+            display,
+            external_id,
+        } => Command::UpdateGroup {
+            group: name.clone(),
+            name: display.clone(),
+            external_id: external_id.clone(),
+        },
+        GroupCmd::Remove { name } => Command::DeleteGroup {
+            group: name.clone(),
         },
     };
     let lead = match c {

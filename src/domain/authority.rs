@@ -65,6 +65,8 @@ impl<'a> Scope<'a> {
             | K::CreateGroup
             | K::JoinGroup
             | K::LeaveGroup
+            | K::UpdateGroup
+            | K::DeleteGroup
             | K::DeactivateUser
             | K::ReactivateUser
             | K::Deprovision => Ok(()),
@@ -183,6 +185,7 @@ fn provisioner_stand_in() -> &'static User {
             external_id: None,
             department: None,
             employee_number: None,
+            user_name: None,
         },
         role: Role::Admin,
         manager: None,
@@ -190,6 +193,8 @@ fn provisioner_stand_in() -> &'static User {
         status: UserStatus::Active,
         deleted_at: None,
         created_position: 0,
+        created_at: Default::default(),
+        modified_at: Default::default(),
     });
     &STAND_IN
 }

@@ -165,10 +165,16 @@ pub struct NewUser {
     pub department: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub employee_number: Option<String>,
+    /// The identity provider's unique name for the person (SCIM `userName`) when it is
+    /// not the email; unique per org, compared caseless. Absent (or the email): the
+    /// user name is the email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
 }
 
 /// A change of a user's profile: the fields given replace the current ones, the others
-/// stay. A blank `job_title` or `external_id` clears it. (No `deny_unknown_fields`
+/// stay. A blank `job_title`, `external_id`, `department`, `employee_number` or
+/// `user_name` clears it (a cleared user name is the email again). (No `deny_unknown_fields`
 /// here: it is flattened into [`Command::UpdateProfile`], which refuses unknown fields.)
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProfileChange {
@@ -186,6 +192,8 @@ pub struct ProfileChange {
     pub department: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub employee_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
 }
 
 /// A command. Serialized with a `type` tag, e.g. `{"type":"deactivate_user","user":"…"}`.
@@ -266,6 +274,19 @@ pub enum Command<U: UserNaming = UserId> {
         group: String,
         user: U,
     },
+    /// Change how a group is shown (`name`; its key `group:GROUP` stays) or its
+    /// external id (blank clears it); the fields given replace the current ones.
+    UpdateGroup {
+        group: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        external_id: Option<String>,
+    },
+    /// Take every member out of a group and retire it.
+    DeleteGroup {
+        group: String,
+    },
     DeactivateUser {
         user: U,
     },
@@ -279,8 +300,12 @@ pub enum Command<U: UserNaming = UserId> {
     /// The identity provider took the user's access away (SCIM `active: false` or
     /// `DELETE`): the org's `deprovision` policy in one command. The handover is made
     /// if it can be; if not, the user is still deactivated and what is pending recorded.
+    /// `deactivate_only` (SCIM `active: false`: the provider disabled the user and may
+    /// enable them again) ends in a deactivation whatever `deprovision_then` says.
     Deprovision {
         user: U,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        deactivate_only: bool,
     },
 
     // Resources (R14–R16).

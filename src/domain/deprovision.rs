@@ -15,14 +15,16 @@ use super::command::OffboardPlan;
 use super::error::{Decided, DomainError};
 use super::offboarding;
 
-/// Runs the org's `deprovision` policy for `user`, then its `deprovision_then`.
-pub fn deprovision(scope: Scope, user: UserId) -> Decided<Vec<Event>> {
+/// Runs the org's `deprovision` policy for `user`, then its `deprovision_then`, or a
+/// deactivation when `deactivate_only` (a disabled user the provider may enable again
+/// must still exist to be reactivated).
+pub fn deprovision(scope: Scope, user: UserId, deactivate_only: bool) -> Decided<Vec<Event>> {
     let target = scope.user(user)?;
     scope.may_change(target)?;
     let policy = scope.org.policy();
     let then = match policy.deprovision_then {
-        FollowUp::Delete => FollowUp::Delete,
-        FollowUp::None | FollowUp::Deactivate => FollowUp::Deactivate,
+        FollowUp::Delete if !deactivate_only => FollowUp::Delete,
+        _ => FollowUp::Deactivate,
     };
     let recipient = match policy.deprovision {
         Deprovision::Deactivate => None,

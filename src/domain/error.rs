@@ -51,6 +51,10 @@ pub enum DomainError {
     /// person): correct the directory's mapping, or delete the other user first.
     #[error("external id {0} is already used by another user of this organization")]
     ExternalIdTaken(String),
+    /// Another listed user has this user name (the identity provider's `userName`, or
+    /// the email of a user without one): correct the directory's mapping first.
+    #[error("user name {0} is already used by another user of this organization")]
+    UserNameTaken(String),
     /// A name or key that must be unique already exists.
     #[error("{0} already exists")]
     AlreadyExists(String),
@@ -109,6 +113,7 @@ impl DomainError {
             DomainError::ConfirmationRequired { .. } => "confirmation_required",
             DomainError::EmailTaken(_) => "email_taken",
             DomainError::ExternalIdTaken(_) => "external_id_taken",
+            DomainError::UserNameTaken(_) => "user_name_taken",
             DomainError::AlreadyExists(_) => "already_exists",
             DomainError::InvalidState(_) => "invalid_state",
             DomainError::ReplacementRequired(_) => "replacement_required",

@@ -86,14 +86,28 @@ impl<A: UserNaming> Command<A> {
                 group,
                 user: m.user(user, Listed)?,
             },
+            C::UpdateGroup {
+                group,
+                name,
+                external_id,
+            } => C::UpdateGroup {
+                group,
+                name,
+                external_id,
+            },
+            C::DeleteGroup { group } => C::DeleteGroup { group },
             C::DeactivateUser { user } => C::DeactivateUser {
                 user: m.user(user, Listed)?,
             },
             C::ReactivateUser { user } => C::ReactivateUser {
                 user: m.user(user, Listed)?,
             },
-            C::Deprovision { user } => C::Deprovision {
+            C::Deprovision {
+                user,
+                deactivate_only,
+            } => C::Deprovision {
                 user: m.user(user, Listed)?,
+                deactivate_only,
             },
             C::DeleteUser { user, confirm } => C::DeleteUser {
                 user: m.user(user, Listed)?,

@@ -14,6 +14,7 @@ mod deprovision;
 mod distributions;
 mod duties;
 mod error;
+mod groups;
 mod handover;
 mod holdings;
 mod labels;
@@ -83,10 +84,19 @@ pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Ev
         Command::CreateGroup { name, owner } => users::create_group(scope, name, *owner),
         Command::JoinGroup { group, user } => users::membership(scope, group, *user, true),
         Command::LeaveGroup { group, user } => users::membership(scope, group, *user, false),
+        Command::UpdateGroup {
+            group,
+            name,
+            external_id,
+        } => groups::update(scope, group, name.as_deref(), external_id.as_deref()),
+        Command::DeleteGroup { group } => groups::delete(scope, group),
         Command::DeactivateUser { user } => users::deactivate(scope, *user),
         Command::ReactivateUser { user } => users::reactivate(scope, *user),
         Command::DeleteUser { user, confirm } => offboarding::delete(scope, *user, confirm),
-        Command::Deprovision { user } => deprovision::deprovision(scope, *user),
+        Command::Deprovision {
+            user,
+            deactivate_only,
+        } => deprovision::deprovision(scope, *user, *deactivate_only),
 
         Command::RegisterResources { owner, resources } => {
             resources::register(scope, *owner, resources)

@@ -52,7 +52,7 @@ pub fn create(state: &State, ctx: &Context, name: &str, owner: &NewUser) -> Deci
 
 /// A validated profile (R2).
 pub fn profile(user: &NewUser) -> Decided<Profile> {
-    Ok(Profile {
+    let profile = Profile {
         email: validate::email(&user.email)?,
         first_name: validate::required_text("first name", &user.first_name)?,
         last_name: validate::required_text("last name", &user.last_name)?,
@@ -63,7 +63,9 @@ pub fn profile(user: &NewUser) -> Decided<Profile> {
             "employee number",
             user.employee_number.as_deref(),
         )?,
-    })
+        user_name: validate::optional_text("user name", user.user_name.as_deref())?,
+    };
+    Ok(validate::own_user_name(profile))
 }
 
 /// Only the owner sets policy.

@@ -1,8 +1,10 @@
 //! Changing a user's profile (`user update`, SCIM `PUT`/`PATCH`): email, names, job
-//! title and external id, each checked as when the user was added (R2), the email and
-//! the external id unique among listed users.
+//! title, external id, user name, department and employee number, each checked as when
+//! the user was added (R2), the email, the external id and the user name unique among
+//! listed users.
 
 use offboard_events::{Event, Profile, UserId, UserProfileChanged};
+use offboard_projections::{Directory, User};
 
 use super::authority::Scope;
 use super::command::ProfileChange;
@@ -20,19 +22,7 @@ pub fn update(scope: Scope, user: UserId, change: &ProfileChange) -> Decided<Vec
         scope.may_change(target)?;
     }
     let profile = changed(&target.profile, change)?;
-    let directory = scope.org.directory();
-    if let Some(holder) = directory.user_by_email(&profile.email) {
-        if holder.id != user {
-            return Err(DomainError::EmailTaken(profile.email));
-        }
-    }
-    if let Some(external) = &profile.external_id {
-        if let Some(holder) = directory.user_by_external_id(external) {
-            if holder.id != user {
-                return Err(DomainError::ExternalIdTaken(external.clone()));
-            }
-        }
-    }
+    unique(scope.org.directory(), &profile, Some(user))?;
     if profile == target.profile {
         return Err(DomainError::InvalidState(
             "the profile already reads so: nothing to change".to_owned(),
@@ -43,6 +33,25 @@ pub fn update(scope: Scope, user: UserId, change: &ProfileChange) -> Decided<Vec
         profile,
     }
     .into()])
+}
+
+/// Refuses a profile whose email, external id or user name another listed user than
+/// `user` holds (`None`: a new user, so any holder).
+pub fn unique(directory: &Directory, profile: &Profile, user: Option<UserId>) -> Decided<()> {
+    let other = |holder: Option<&User>| holder.is_some_and(|h| Some(h.id) != user);
+    if other(directory.user_by_email(&profile.email)) {
+        return Err(DomainError::EmailTaken(profile.email.clone()));
+    }
+    if let Some(external) = &profile.external_id {
+        if other(directory.user_by_external_id(external)) {
+            return Err(DomainError::ExternalIdTaken(external.clone()));
+        }
+    }
+    let name = profile.user_name();
+    if other(directory.user_by_user_name(name)) {
+        return Err(DomainError::UserNameTaken(name.to_owned()));
+    }
+    Ok(())
 }
 
 /// `current` with the fields of `change` validated and put in.
@@ -69,5 +78,8 @@ fn changed(current: &Profile, change: &ProfileChange) -> Decided<Profile> {
     if let Some(number) = &change.employee_number {
         next.employee_number = validate::optional_text("employee number", Some(number))?;
     }
-    Ok(next)
+    if let Some(name) = &change.user_name {
+        next.user_name = validate::optional_text("user name", Some(name))?;
+    }
+    Ok(validate::own_user_name(next))
 }

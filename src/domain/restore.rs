@@ -86,24 +86,14 @@ pub fn restore(
         Some(e) => validate::email(e)?,
         None => target.profile.email.clone(),
     };
-    if let Some(holder) = scope.org.directory().user_by_email(&email) {
-        if holder.id != user {
-            return Err(DomainError::EmailTaken(email));
-        }
-    }
-    // The external id was freed by the delete too; another user may hold it now.
-    if let Some(external) = &target.profile.external_id {
-        if let Some(holder) = scope.org.directory().user_by_external_id(external) {
-            if holder.id != user {
-                return Err(DomainError::ExternalIdTaken(external.clone()));
-            }
-        }
-    }
-    if email != target.profile.email {
-        let profile = Profile {
-            email,
-            ..target.profile.clone()
-        };
+    let profile = validate::own_user_name(Profile {
+        email,
+        ..target.profile.clone()
+    });
+    // The external id and user name were freed by the delete too; another user may
+    // hold them now.
+    super::profile::unique(scope.org.directory(), &profile, Some(user))?;
+    if profile != target.profile {
         events.push(
             UserProfileChanged {
                 user_id: user,

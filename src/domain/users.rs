@@ -35,24 +35,7 @@ pub fn invite(
         )));
     }
     let profile = org::profile(new)?;
-    if scope
-        .org
-        .directory()
-        .user_by_email(&profile.email)
-        .is_some()
-    {
-        return Err(DomainError::EmailTaken(profile.email));
-    }
-    if let Some(external) = &profile.external_id {
-        if scope
-            .org
-            .directory()
-            .user_by_external_id(external)
-            .is_some()
-        {
-            return Err(DomainError::ExternalIdTaken(external.clone()));
-        }
-    }
+    super::profile::unique(scope.org.directory(), &profile, None)?;
     if let Some(m) = manager {
         scope.user(m)?;
     }

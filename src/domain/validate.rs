@@ -7,7 +7,8 @@
 //! controls such as U+202E), separator, private-use or unassigned character is refused
 //! (`invalid_input`), because two strings that print alike must not name two users.
 
-use offboard_projections::text::nfc;
+use offboard_events::Profile;
+use offboard_projections::text::{caseless_key, nfc};
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use super::error::{Decided, DomainError};
@@ -99,6 +100,16 @@ pub fn email(value: &str) -> Decided<String> {
         return Err(bad());
     }
     Ok(email)
+}
+
+/// `profile` with its user name dropped where it is the email (caseless): a user name
+/// is stored only when the identity provider names the person otherwise.
+pub fn own_user_name(mut profile: Profile) -> Profile {
+    let same = |name: &String| caseless_key(name) == caseless_key(&profile.email);
+    if profile.user_name.as_ref().is_some_and(same) {
+        profile.user_name = None;
+    }
+    profile
 }
 
 /// Letters (L*), combining marks other than variation selectors (M*) and digits (N*).

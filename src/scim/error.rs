@@ -77,7 +77,9 @@ impl ScimError {
 impl From<ApiError> for ScimError {
     fn from(e: ApiError) -> Self {
         let scim_type = match e.code() {
-            "email_taken" | "external_id_taken" | "already_exists" => Some("uniqueness"),
+            "email_taken" | "external_id_taken" | "user_name_taken" | "already_exists" => {
+                Some("uniqueness")
+            }
             "invalid_input" => Some("invalidValue"),
             _ => None,
         };

@@ -6,9 +6,10 @@
 //! as the token's principal (a `provisioner:NAME`, recorded as the actor).
 //!
 //! One idea per file: `error` (SCIM error bodies), `filter` (the filter grammar and
-//! PATCH paths), `patch` (PatchOp), `users`, `groups`, `schema` (Schemas and
-//! ResourceTypes), `config` (ServiceProviderConfig).
+//! PATCH paths), `patch` (PatchOp), `attributes` (partial representations), `users`,
+//! `groups`, `schema` (Schemas and ResourceTypes), `config` (ServiceProviderConfig).
 
+mod attributes;
 mod config;
 mod error;
 mod filter;
@@ -26,6 +27,7 @@ use offboard_events::CorrelationId;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub use attributes::Shape;
 pub use error::ScimError;
 
 use crate::server::{AppState, Caller};
@@ -64,12 +66,37 @@ pub fn routes() -> Router<AppState> {
                 .patch(groups::patch)
                 .delete(groups::delete),
         )
+        // Searching every resource type at once (RFC 7644 §3.4.3) is not offered.
+        .route("/scim/v2/.search", axum::routing::post(search_all))
         // Anything else under /scim/v2 is a SCIM 404, not the API's JSON 404.
         .route("/scim/v2/{*rest}", axum::routing::any(unknown))
 }
 
 async fn unknown() -> ScimError {
     ScimError::not_found("no such SCIM endpoint")
+}
+
+/// `POST /.search` at the root: `501` (RFC 7644 §3.12), as a search of every resource
+/// type at once is not implemented; `GET /Users` and `GET /Groups` filter instead.
+async fn search_all() -> ScimError {
+    ScimError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        None,
+        "searching every resource type at once is not supported: filter /Users or /Groups",
+    )
+}
+
+/// A string attribute's value, trimmed; `None` when absent, not a string, or blank.
+pub(crate) fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// A time as SCIM's `dateTime` (RFC 7643 §2.3.5: `xsd:dateTime`), in UTC.
+pub(crate) fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// A SCIM answer: `status`, the JSON body as `application/scim+json`, and the resource's
@@ -116,6 +143,17 @@ pub(crate) fn check_if_match(headers: &HeaderMap, current: &str) -> Result<(), S
     } else {
         Err(ScimError::precondition_failed())
     }
+}
+
+/// A `200` with the resource as `shape` asks (`attributes`, `excludedAttributes`); the
+/// `ETag` is the whole resource's version.
+pub(crate) fn partial(body: Value, shape: &Shape) -> Result<Response, ScimError> {
+    let version = body["meta"]["version"].as_str().map(str::to_owned);
+    Ok(respond(
+        StatusCode::OK,
+        &shape.apply(body)?,
+        version.as_deref(),
+    ))
 }
 
 /// A 201 answer for a new resource, with its `Location`.
@@ -218,17 +256,22 @@ pub(crate) fn page(all: Vec<Value>, start_index: Option<i64>, count: Option<i64>
     })
 }
 
-/// The query of a list: `filter`, `startIndex`, `count`.
+/// The query of a list: `filter`, `startIndex`, `count`, and the representation's
+/// `attributes` or `excludedAttributes`.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ListQuery {
     filter: Option<String>,
     start_index: Option<i64>,
     count: Option<i64>,
+    // Not a flattened `Shape`: serde_urlencoded cannot read numbers through `flatten`.
+    attributes: Option<String>,
+    excluded_attributes: Option<String>,
 }
 
 impl ListQuery {
-    /// The resources that pass the filter, paged.
+    /// The resources that pass the filter (matched on their whole representation),
+    /// paged, each shaped as asked.
     fn answer(&self, all: Vec<Value>) -> Result<Value, ScimError> {
         let kept = match &self.filter {
             Some(text) => {
@@ -237,6 +280,16 @@ impl ListQuery {
             }
             None => all,
         };
-        Ok(page(kept, self.start_index, self.count))
+        let mut body = page(kept, self.start_index, self.count);
+        let shape = Shape {
+            attributes: self.attributes.clone(),
+            excluded_attributes: self.excluded_attributes.clone(),
+        };
+        if let Some(resources) = body["Resources"].as_array_mut() {
+            for r in resources.iter_mut() {
+                *r = shape.apply(r.take())?;
+            }
+        }
+        Ok(body)
     }
 }

@@ -13,6 +13,9 @@ use super::filter::{self, AttrPath, PatchPath};
 /// The PatchOp message schema.
 pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
+/// The schema extensions a path may name as a whole.
+const EXTENSIONS: &[&str] = &[super::schema::ENTERPRISE];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Add,
@@ -98,6 +101,41 @@ fn existing_key(map: &Map<String, Value>, name: &str) -> Option<String> {
     map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
 }
 
+/// The extension URN a path names as a whole (`urn:…:enterprise:2.0:User`, which the
+/// grammar reads as URN `urn:…:2.0` and attribute `User`), if it does.
+fn whole_extension(path: &PatchPath) -> Option<String> {
+    let urn = path.attr.urn.as_deref()?;
+    if path.filter.is_some() || path.attr.sub.is_some() {
+        return None;
+    }
+    let full = format!("{urn}:{}", path.attr.attr);
+    EXTENSIONS
+        .iter()
+        .find(|e| e.eq_ignore_ascii_case(&full))
+        .map(|e| (*e).to_owned())
+}
+
+/// `add`, `replace` or `remove` of a whole extension object: add merges its members in,
+/// replace sets it, remove drops it.
+fn on_extension(root: &mut Map<String, Value>, urn: String, kind: Kind, value: Option<Value>) {
+    let key = existing_key(root, &urn).unwrap_or(urn);
+    match (kind, value) {
+        (Kind::Remove, _) => {
+            root.remove(&key);
+        }
+        (Kind::Add, Some(Value::Object(more))) => match root.get_mut(&key) {
+            Some(Value::Object(existing)) => existing.extend(more),
+            _ => {
+                root.insert(key, Value::Object(more));
+            }
+        },
+        (_, Some(v)) => {
+            root.insert(key, v);
+        }
+        (_, None) => {}
+    }
+}
+
 fn at_path(
     resource: &mut Value,
     kind: Kind,
@@ -106,6 +144,13 @@ fn at_path(
 ) -> Result<(), ScimError> {
     if kind != Kind::Remove && value.is_none() {
         return Err(ScimError::invalid_value("add and replace need a value"));
+    }
+    if let Some(urn) = whole_extension(path) {
+        let root = resource
+            .as_object_mut()
+            .expect("a SCIM resource is an object");
+        on_extension(root, urn, kind, value);
+        return Ok(());
     }
     let map = container(resource, &path.attr);
     let key = existing_key(map, &path.attr.attr).unwrap_or_else(|| path.attr.attr.clone());

@@ -16,9 +16,14 @@ pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
 /// One attribute definition (RFC 7643 §7).
 fn attr(name: &str, kind: &str, required: bool, mutability: &str, uniqueness: &str) -> Value {
+    // A write-only attribute is never returned (RFC 7643 §7).
+    let returned = match mutability {
+        "writeOnly" => "never",
+        _ => "default",
+    };
     json!({
         "name": name, "type": kind, "multiValued": false, "required": required,
-        "caseExact": false, "mutability": mutability, "returned": "default",
+        "caseExact": false, "mutability": mutability, "returned": returned,
         "uniqueness": uniqueness, "description": name
     })
 }
@@ -39,27 +44,50 @@ fn user_ref() -> Value {
 
 fn user_schema() -> Value {
     let mut user_name = attr("userName", "string", true, "readWrite", "server");
-    user_name["description"] = "The user's email, their sign-in name; unique in the org.".into();
+    user_name["description"] =
+        "The identity provider's unique name for the user (often the email); unique in the org."
+            .into();
+    // Required here although RFC 7643 makes it optional: offboard needs every user's
+    // email (an email-shaped userName stands in for it when emails is absent).
     let emails = json!({
-        "name": "emails", "type": "complex", "multiValued": true, "required": false,
+        "name": "emails", "type": "complex", "multiValued": true, "required": true,
         "caseExact": false, "mutability": "readWrite", "returned": "default",
-        "uniqueness": "none", "description": "The work email (the same as userName).",
+        "uniqueness": "none",
+        "description": "The user's email (the primary one, else the work one, else the first), unique in the org.",
         "subAttributes": [
-            text("value"),
+            attr("value", "string", true, "readWrite", "none"),
             {"name": "type", "type": "string", "multiValued": false, "required": false,
              "caseExact": false, "canonicalValues": ["work"], "mutability": "readWrite",
              "returned": "default", "uniqueness": "none", "description": "work"},
-            attr("primary", "boolean", false, "readWrite", "none"),
+            // offboard keeps one email, so `primary` is not returned; in a request it
+            // picks the email among several.
+            attr("primary", "boolean", false, "readOnly", "none"),
         ]
     });
+    // Names and `active` are required here (RFC 7643 leaves them optional): every
+    // offboard user has a first and a last name and a lifecycle state. A body without
+    // them is still taken (names from displayName or the email, active true).
     let name = json!({
-        "name": "name", "type": "complex", "multiValued": false, "required": false,
+        "name": "name", "type": "complex", "multiValued": false, "required": true,
         "caseExact": false, "mutability": "readWrite", "returned": "default",
-        "uniqueness": "none", "description": "The user's names.",
+        "uniqueness": "none", "description": "The user's first and last names.",
         "subAttributes": [
-            text("givenName"),
-            text("familyName"),
-            attr("formatted", "string", false, "readOnly", "none"),
+            attr("givenName", "string", true, "readWrite", "none"),
+            attr("familyName", "string", true, "readWrite", "none"),
+        ]
+    });
+    // Read-only on a User (RFC 7643 §4.1.2): memberships change on the Group.
+    let groups = json!({
+        "name": "groups", "type": "complex", "multiValued": true, "required": false,
+        "caseExact": false, "mutability": "readOnly", "returned": "default",
+        "uniqueness": "none", "description": "The groups the user belongs to.",
+        "subAttributes": [
+            attr("value", "string", false, "readOnly", "none"),
+            attr("display", "string", false, "readOnly", "none"),
+            {"name": "$ref", "type": "reference", "referenceTypes": ["Group"],
+             "multiValued": false, "required": false, "caseExact": true,
+             "mutability": "readOnly", "returned": "default", "uniqueness": "none",
+             "description": "The group's URI"},
         ]
     });
     let mut external_id = attr("externalId", "string", false, "readWrite", "server");
@@ -71,7 +99,8 @@ fn user_schema() -> Value {
             user_name, name,
             attr("displayName", "string", false, "readOnly", "none"),
             text("title"), emails,
-            attr("active", "boolean", false, "readWrite", "none"),
+            attr("active", "boolean", true, "readWrite", "none"),
+            groups,
             external_id,
         ],
         "meta": {"resourceType": "Schema", "location": format!("{BASE}/Schemas/{USER}")}
@@ -87,7 +116,6 @@ fn enterprise_schema() -> Value {
             {"name": "value", "type": "string", "multiValued": false, "required": false,
              "caseExact": true, "mutability": "readWrite", "returned": "default",
              "uniqueness": "none", "description": "The manager's id"},
-            attr("displayName", "string", false, "readOnly", "none"),
             user_ref(),
         ]
     });
@@ -108,12 +136,11 @@ fn group_schema() -> Value {
             {"name": "value", "type": "string", "multiValued": false, "required": false,
              "caseExact": true, "mutability": "immutable", "returned": "default",
              "uniqueness": "none", "description": "A user's id"},
-            attr("display", "string", false, "readOnly", "none"),
             user_ref(),
         ]
     });
     let mut name = attr("displayName", "string", true, "readWrite", "server");
-    name["description"] = "The group's name: lowercase letters, digits, _ and -.".into();
+    name["description"] = "The group's name, unique in the org.".into();
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
         "id": GROUP, "name": "Group", "description": "An offboard group",

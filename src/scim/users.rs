@@ -1,17 +1,22 @@
-//! `/scim/v2/Users`: offboard's directory as SCIM Users. `userName` and the work email
-//! are the user's email; `name.givenName`/`familyName`, `title`, `externalId` and the
-//! enterprise `department`, `employeeNumber` and `manager` are the profile and manager;
+//! `/scim/v2/Users`: offboard's directory as SCIM Users. The email comes from `emails`
+//! (the primary, else the work one, else the first) or from an email-shaped `userName`;
+//! `userName` is kept beside it when it is not the email (RFC 7643 §4.1.1: the
+//! provider's unique name for the person, not necessarily an email).
+//! `name.givenName`/`familyName`, `title`, `externalId` and the enterprise
+//! `department`, `employeeNumber` and `manager` are the profile and manager;
 //! `active` is the lifecycle. A `PUT` and a `PATCH` (applied to the user's SCIM JSON)
 //! both end in [`reconcile`], which sends the commands that make the directory say what
 //! the provider sent, all under one correlation id; `active: false` and `DELETE` run the
-//! org's deprovisioning policy (`Deprovision`).
+//! org's deprovisioning policy (`Deprovision`), `active: false` always ending in a
+//! deactivation (the provider may enable the user again), `DELETE` in the policy's
+//! follow-up.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{Duration, Utc};
-use offboard_events::{CorrelationId, UserId, UserStatus};
+use offboard_events::{CorrelationId, Profile, UserId, UserStatus};
 use offboard_projections::text::caseless_key;
 use offboard_projections::{OrgState, User};
 use serde_json::{json, Map, Value};
@@ -21,29 +26,27 @@ use super::schema::{ENTERPRISE, USER};
 use super::{
     caller, check_version, created, json_body, meta, patched, replaced, resource, run, version_of,
 };
-use super::{ListQuery, ScimError, BASE};
+use super::{text, ListQuery, ScimError, Shape, BASE};
 use crate::domain::{Command, NewUser, ProfileChange};
 use crate::server::{ApiError, AppState, Caller, Read};
 
 type Who = Result<Caller, ApiError>;
 
-/// A user as SCIM shows it, `meta.version` included.
+/// A user as SCIM shows it, `meta` (version and times) included.
 pub fn render(org: &OrgState, u: &User) -> Value {
     let p = &u.profile;
     let mut body = json!({
-        "schemas": [USER, ENTERPRISE],
+        "schemas": [USER],
         "id": u.id.to_string(),
-        "userName": p.email,
-        "name": {
-            "givenName": p.first_name,
-            "familyName": p.last_name,
-            "formatted": format!("{} {}", p.first_name, p.last_name),
-        },
+        "userName": p.user_name(),
+        "name": {"givenName": p.first_name, "familyName": p.last_name},
         "displayName": format!("{} {}", p.first_name, p.last_name),
-        "emails": [{"value": p.email, "type": "work", "primary": true}],
+        "emails": [{"value": p.email, "type": "work"}],
         "active": u.status == UserStatus::Active,
         "groups": u.groups.iter().map(|g| json!({
-            "value": g.id(), "display": g.id(), "$ref": format!("{BASE}/Groups/{}", g.id()),
+            "value": g.id(),
+            "display": org.directory().group(g).map_or(g.id(), |g| g.name.as_str()),
+            "$ref": format!("{BASE}/Groups/{}", g.id()),
         })).collect::<Vec<_>>(),
     });
     let object = body.as_object_mut().expect("an object");
@@ -63,17 +66,20 @@ pub fn render(org: &OrgState, u: &User) -> Value {
     if let Some(m) = u.manager {
         enterprise.insert(
             "manager".into(),
-            json!({
-                "value": m.to_string(),
-                "$ref": format!("{BASE}/Users/{m}"),
-                "displayName": crate::read::email(org, m),
-            }),
+            json!({"value": m.to_string(), "$ref": format!("{BASE}/Users/{m}")}),
         );
     }
-    object.insert(ENTERPRISE.into(), Value::Object(enterprise));
+    // The extension (and its schema) only where it holds something: an empty one would
+    // read as a value that is set.
+    if !enterprise.is_empty() {
+        object.insert(ENTERPRISE.into(), Value::Object(enterprise));
+        object.insert("schemas".into(), json!([USER, ENTERPRISE]));
+    }
     let version = version_of(&body);
     body["meta"] = json!({
         "resourceType": "User",
+        "created": super::timestamp(u.created_at),
+        "lastModified": super::timestamp(u.modified_at),
         "location": format!("{BASE}/Users/{}", u.id),
         "version": version,
     });
@@ -84,6 +90,8 @@ pub fn render(org: &OrgState, u: &User) -> Value {
 #[derive(Debug, PartialEq)]
 struct Desired {
     email: String,
+    /// `userName` when it is not the email.
+    user_name: Option<String>,
     first: String,
     last: String,
     title: Option<String>,
@@ -93,13 +101,6 @@ struct Desired {
     /// The manager as sent (`value`: a user's id or external id).
     manager: Option<String>,
     active: bool,
-}
-
-fn text(v: Option<&Value>) -> Option<String> {
-    v.and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
 }
 
 /// `active` as a boolean, or as Entra's `"True"`/`"False"` strings; absent is `true`.
@@ -119,28 +120,25 @@ fn active(v: Option<&Value>) -> Result<bool, ScimError> {
 /// `displayName` (first word, the rest) and else from the email's local part, because
 /// offboard requires both names and SCIM does not.
 ///
-/// The email is `userName`, except when `userName` still names the `current` email and
-/// the work email changed (Entra updates `emails[type eq "work"].value` alone).
-fn desired(body: &Value, current: Option<&str>) -> Result<Desired, ScimError> {
+/// The email is [`chosen_email`], else an email-shaped `userName`; neither is `400
+/// invalidValue`. A user whose user name is their email (`current`, when updating)
+/// keeps it so when only the email changes: Entra updates `emails[type eq
+/// "work"].value` alone, and means the user's sign-in name to follow.
+fn desired(body: &Value, current: Option<&Profile>) -> Result<Desired, ScimError> {
     let user_name = text(member(body, "userName"))
-        .ok_or_else(|| ScimError::invalid_value("userName (the user's email) is required"))?;
-    let work = member(body, "emails")
-        .and_then(Value::as_array)
-        .and_then(|emails| {
-            emails
-                .iter()
-                .find(|e| member(e, "type").and_then(Value::as_str) == Some("work"))
-                .or_else(|| {
-                    emails
-                        .iter()
-                        .find(|e| member(e, "primary") == Some(&Value::Bool(true)))
-                })
-        })
-        .and_then(|e| text(member(e, "value")));
-    let email = match (current, work) {
-        (Some(now), Some(work)) if user_name == now && work != now => work,
-        _ => user_name,
+        .ok_or_else(|| ScimError::invalid_value("userName is required"))?;
+    let email = match chosen_email(body) {
+        Some(email) => email,
+        None if email_shaped(&user_name) => user_name.clone(),
+        None => {
+            return Err(ScimError::invalid_value(
+                "offboard needs an email for every user: send emails, or an email as userName",
+            ))
+        }
     };
+    let same = |a: &str, b: &str| caseless_key(a) == caseless_key(b);
+    let follows = current.is_some_and(|p| p.user_name.is_none() && same(&user_name, &p.email));
+    let user_name = (!follows && !same(&user_name, &email)).then_some(user_name);
     let name = member(body, "name");
     let display = text(member(body, "displayName")).unwrap_or_default();
     let (display_first, display_last) = display
@@ -163,12 +161,34 @@ fn desired(body: &Value, current: Option<&str>) -> Result<Desired, ScimError> {
         first: pick("givenName", &display_first, &local),
         last: pick("familyName", &display_last, "-"),
         email,
+        user_name,
         title: text(member(body, "title")),
         external_id: text(member(body, "externalId")),
         department: text(enterprise.and_then(|e| member(e, "department"))),
         employee_number: text(enterprise.and_then(|e| member(e, "employeeNumber"))),
         manager,
         active: active(member(body, "active"))?,
+    })
+}
+
+/// The email `emails` names: the primary one, else the one of type `work`, else the
+/// first.
+fn chosen_email(body: &Value) -> Option<String> {
+    let emails = member(body, "emails")?.as_array()?;
+    let is = |e: &&Value, field: &str, want: &Value| member(e, field) == Some(want);
+    emails
+        .iter()
+        .find(|e| is(e, "primary", &Value::Bool(true)))
+        .or_else(|| emails.iter().find(|e| is(e, "type", &json!("work"))))
+        .or_else(|| emails.first())
+        .and_then(|e| text(member(e, "value")))
+}
+
+/// Whether a `userName` reads as an email (`local@domain.tld`); the domain's checks
+/// decide whether it is a valid one.
+fn email_shaped(name: &str) -> bool {
+    name.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !domain.contains('@')
     })
 }
 
@@ -209,6 +229,7 @@ fn commands(org: &OrgState, user: &User, want: &Desired) -> Result<Vec<Command>,
         external_id: differs(&p.external_id, &want.external_id),
         department: differs(&p.department, &want.department),
         employee_number: differs(&p.employee_number, &want.employee_number),
+        user_name: differs(&p.user_name, &want.user_name),
     };
     let mut out = Vec::new();
     if change != ProfileChange::default() {
@@ -231,7 +252,11 @@ fn commands(org: &OrgState, user: &User, want: &Desired) -> Result<Vec<Command>,
     match (want.active, user.status) {
         (true, UserStatus::Invited) => out.push(Command::ActivateUser { user: user.id }),
         (true, UserStatus::Deactivated) => out.push(Command::ReactivateUser { user: user.id }),
-        (false, UserStatus::Active) => out.push(Command::Deprovision { user: user.id }),
+        // Disabled, not deleted: the provider may enable the user again.
+        (false, UserStatus::Active) => out.push(Command::Deprovision {
+            user: user.id,
+            deactivate_only: true,
+        }),
         _ => {}
     }
     Ok(out)
@@ -255,7 +280,7 @@ async fn reconcile(
         let projections = state.engine().state();
         let org = who.org(&projections)?;
         let user = visible(org, id)?;
-        commands(org, user, &desired(body, Some(&user.profile.email))?)?
+        commands(org, user, &desired(body, Some(&user.profile))?)?
     };
     run(state, who, todo).await?;
     Ok(resource(StatusCode::OK, &current(state, who, id)?))
@@ -283,9 +308,10 @@ pub async fn read(
     State(state): State<AppState>,
     who: Who,
     Path(id): Path<String>,
+    Query(shape): Query<Shape>,
 ) -> Result<Response, ScimError> {
     let who = caller(who)?;
-    Ok(resource(StatusCode::OK, &current(&state, &who, &id)?))
+    super::partial(current(&state, &who, &id)?, &shape)
 }
 
 /// `POST /Users`: invites the user (active unless `active` is false). An email a listed
@@ -316,6 +342,7 @@ pub async fn create(
                 external_id: want.external_id.clone(),
                 department: want.department.clone(),
                 employee_number: want.employee_number.clone(),
+                user_name: want.user_name.clone(),
             },
             role: offboard_events::Role::Member,
             manager,
@@ -335,15 +362,21 @@ pub async fn create(
     Ok(created(&body))
 }
 
-/// `409 uniqueness` for an email or external id in use, and for the email of a user
-/// deleted within the restore window (re-provisioning must not create a second person
-/// beside one that can still be restored).
+/// `409 uniqueness` for an email, user name or external id in use, and for the email of
+/// a user deleted within the restore window (re-provisioning must not create a second
+/// person beside one that can still be restored).
 fn check_free(org: &OrgState, want: &Desired) -> Result<(), ScimError> {
     let directory = org.directory();
     if directory.user_by_email(&want.email).is_some() {
         return Err(ScimError::uniqueness(format!(
-            "userName {} is taken",
+            "the email {} is taken",
             want.email
+        )));
+    }
+    let user_name = want.user_name.as_deref().unwrap_or(&want.email);
+    if directory.user_by_user_name(user_name).is_some() {
+        return Err(ScimError::uniqueness(format!(
+            "userName {user_name} is taken"
         )));
     }
     if let Some(x) = &want.external_id {
@@ -408,7 +441,13 @@ pub async fn delete(
     let meta = meta(&who, CorrelationId::new());
     match state
         .engine()
-        .execute(meta, Command::Deprovision { user })
+        .execute(
+            meta,
+            Command::Deprovision {
+                user,
+                deactivate_only: false,
+            },
+        )
         .await
     {
         Ok(_) => {}
@@ -438,6 +477,55 @@ mod tests {
         let want = desired(&json!({"userName": "pat@acme.example"}), None).unwrap();
         assert_eq!((want.first.as_str(), want.last.as_str()), ("pat", "-"));
         assert!(want.active, "active defaults to true");
+    }
+
+    #[test]
+    fn the_email_is_the_primary_then_the_work_then_the_first_then_an_email_user_name() {
+        let email = |emails: Value| {
+            desired(&json!({"userName": "jdoe", "emails": emails}), None)
+                .map(|d| (d.email, d.user_name))
+        };
+        let (home, work) = (
+            json!({"value": "j@home.example", "type": "home"}),
+            json!({"value": "j@work.example", "type": "work"}),
+        );
+        let primary = json!({"value": "j@main.example", "primary": true});
+        let named = |e: &str| Ok((e.to_owned(), Some("jdoe".to_owned())));
+        assert_eq!(email(json!([home, work, primary])), named("j@main.example"));
+        assert_eq!(email(json!([home, work])), named("j@work.example"));
+        assert_eq!(email(json!([home])), named("j@home.example"));
+        let e = email(json!([])).unwrap_err();
+        assert_eq!(e.scim_type, Some("invalidValue"));
+        // An email-shaped userName stands in for a missing email, and is not kept twice
+        let d = desired(&json!({"userName": "Pat@acme.example"}), None).unwrap();
+        assert_eq!((d.email.as_str(), d.user_name), ("Pat@acme.example", None));
+    }
+
+    #[test]
+    fn a_user_name_that_was_the_email_follows_a_new_email() {
+        let now = Profile {
+            email: "old@acme.example".into(),
+            first_name: "P".into(),
+            last_name: "K".into(),
+            job_title: None,
+            external_id: None,
+            department: None,
+            employee_number: None,
+            user_name: None,
+        };
+        let body = json!({"userName": "old@acme.example",
+                          "emails": [{"value": "new@acme.example", "type": "work"}]});
+        let d = desired(&body, Some(&now)).unwrap();
+        assert_eq!((d.email.as_str(), d.user_name), ("new@acme.example", None));
+        // A user with a user name of their own keeps it
+        let named = Profile {
+            user_name: Some("pkim".into()),
+            ..now
+        };
+        let body = json!({"userName": "pkim",
+                          "emails": [{"value": "new@acme.example"}]});
+        let d = desired(&body, Some(&named)).unwrap();
+        assert_eq!(d.user_name.as_deref(), Some("pkim"));
     }
 
     #[test]

@@ -66,6 +66,8 @@ pub const fn route(kind: CommandKind) -> Option<Route> {
         K::CreateGroup => post(kind, "/v1/groups", NONE, "createGroup", "Create a group owned by a user"),
         K::JoinGroup => post(kind, "/v1/groups/{name}/join", &["group"], "joinGroup", "Add a user to a group"),
         K::LeaveGroup => post(kind, "/v1/groups/{name}/leave", &["group"], "leaveGroup", "Remove a user from a group"),
+        K::UpdateGroup => post(kind, "/v1/groups/{name}/update", &["group"], "updateGroup", "Change a group's display name or external id (its key stays)"),
+        K::DeleteGroup => post(kind, "/v1/groups/{name}/delete", &["group"], "deleteGroup", "Take every member out of a group and retire it"),
         K::DeactivateUser => post(kind, "/v1/users/{user}/deactivate", USER, "deactivateUser", "Deactivate a user"),
         K::ReactivateUser => post(kind, "/v1/users/{user}/reactivate", USER, "reactivateUser", "Reactivate a deactivated user"),
         K::Deprovision => post(kind, "/v1/users/{user}/deprovision", USER, "deprovisionUser", "Take a user's access away under the org's deprovision policy"),

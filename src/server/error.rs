@@ -119,7 +119,8 @@ fn domain_status(e: &DomainError) -> StatusCode {
         DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
         DomainError::AlreadyExists(_)
         | DomainError::EmailTaken(_)
-        | DomainError::ExternalIdTaken(_) => StatusCode::CONFLICT,
+        | DomainError::ExternalIdTaken(_)
+        | DomainError::UserNameTaken(_) => StatusCode::CONFLICT,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }

@@ -166,6 +166,10 @@ pub struct UserView {
     pub department: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub employee_number: Option<String>,
+    /// The user's name in the identity provider (SCIM `userName`): the email unless the
+    /// provider names them otherwise.
+    #[serde(default)]
+    pub user_name: String,
     pub role: Role,
     pub manager: Option<UserId>,
     /// The manager's email (`null` without a manager).
@@ -194,6 +198,7 @@ impl UserView {
             external_id: u.profile.external_id.clone(),
             department: u.profile.department.clone(),
             employee_number: u.profile.employee_number.clone(),
+            user_name: u.profile.user_name().to_owned(),
             role: u.role,
             manager: u.manager,
             manager_email: u.manager.map(|m| crate::read::email(org, m)),

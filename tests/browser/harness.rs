@@ -80,6 +80,7 @@ fn new_user(email: &str, first: &str) -> NewUser {
         external_id: None,
         department: None,
         employee_number: None,
+        user_name: None,
     }
 }
 

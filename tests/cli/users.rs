@@ -241,3 +241,72 @@ fn user_update_changes_the_fields_given_and_show_prints_the_external_id() {
         "00u9"
     );
 }
+
+#[test]
+fn a_user_name_is_added_shown_updated_and_cleared() {
+    let d = acme();
+    // `user add --user-name` keeps the provider's name beside the email
+    d.ok(&[
+        "user",
+        "add",
+        "--email",
+        "zoe@acme.example",
+        "--first",
+        "Zoe",
+        "--last",
+        "Ng",
+        "--user-name",
+        "zng",
+    ]);
+    let shown = d.json(&["user", "show", "zoe@acme.example"]);
+    assert_eq!(shown["user_name"], "zng");
+    assert!(d.ok(&["user", "show", "zoe@acme.example"]).contains("zng"));
+    // Another user may not take it, in another case
+    let before = last_position(&d);
+    let e = d.fails(1, &["user", "update", PAT, "--user-name", "ZNG"]);
+    assert_eq!(e["code"], "user_name_taken");
+    assert_eq!(last_position(&d), before);
+    // `--user-name ''` clears it: the user name is the email again
+    d.ok(&["user", "update", "zoe@acme.example", "--user-name", ""]);
+    let shown = d.json(&["user", "show", "zoe@acme.example"]);
+    assert_eq!(shown["user_name"], "zoe@acme.example");
+}
+
+#[test]
+fn group_update_renames_a_group_and_group_remove_retires_it() {
+    let d = acme();
+    d.ok(&["group", "add", "north", "--owner", SAM]);
+    d.ok(&["group", "join", "north", PAT]);
+    let doc = d.json(&[
+        "group",
+        "update",
+        "north",
+        "--name",
+        "North office",
+        "--external-id",
+        "8aa1",
+    ]);
+    assert_eq!(doc["envelopes"][0]["event_type"], "GroupChanged");
+    assert_eq!(doc["envelopes"][0]["data"]["name"], "North office");
+    // Members still join by the key
+    d.ok(&["group", "join", "north", ANN]);
+    let doc = d.json(&["group", "remove", "north"]);
+    let types: Vec<&str> = doc["envelopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["UserLeftGroup", "UserLeftGroup", "ResourcesRetired"]
+    );
+    assert_eq!(
+        d.json(&["user", "show", PAT])["groups"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        d.fails(1, &["group", "join", "north", PAT])["code"],
+        "not_found"
+    );
+}

@@ -37,6 +37,7 @@ async fn keep_writing(
                     external_id: None,
                     department: None,
                     employee_number: None,
+                    user_name: None,
                 },
                 role: offboard_events::Role::Member,
                 manager: None,

@@ -391,6 +391,12 @@ async fn deprovisioning_over_scim_hands_everything_to_the_manager_and_support_re
     .await
     .ok();
 
+    let history_path = format!("/v1/users/{pat}/history?limit=500");
+    let seen = w.get(&w.owner_token, &history_path).await.ok()["events"]
+        .as_array()
+        .unwrap()
+        .len();
+
     // When the identity provider deletes Pat
     let gone = scim(&w, &okta, "DELETE", &format!("/Users/{pat}"), None).await;
     assert_eq!(gone.status.as_u16(), 204, "{}", gone.text);
@@ -444,6 +450,15 @@ async fn deprovisioning_over_scim_hands_everything_to_the_manager_and_support_re
     assert!(events
         .iter()
         .all(|e| e["actor"] == json!({"kind": "provisioner", "name": "okta"})));
+    // And every event the delete wrote in Pat's history is of that one operation
+    let written = &history["events"].as_array().unwrap()[seen..];
+    assert!(!written.is_empty());
+    assert!(
+        written
+            .iter()
+            .all(|e| e["correlation_id"] == correlation.as_str()),
+        "{written:?}"
+    );
 
     // When support restores Pat with everything
     let support = w.support_token.clone();
@@ -508,4 +523,284 @@ impl Holdings {
                 .unwrap_or(u64::MAX),
         }
     }
+}
+
+/// RFC 7643 §4.1.1: `userName` is the provider's unique name for the person, not
+/// necessarily an email. One that is not the email is kept beside it (the API shows
+/// it), found by `userName eq`, unique; the email comes from `emails`.
+#[tokio::test]
+async fn a_user_name_that_is_not_an_email_is_kept_beside_the_email() {
+    let (w, idp) = provisioned("idp").await;
+    // Given a provider that names people by a login, not their email
+    let create = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "jdoe",
+        "name": {"givenName": "John", "familyName": "Doe"},
+        "emails": [
+            {"value": "john@home.example", "type": "home"},
+            {"value": "John.Doe@truckpros.example", "type": "work", "primary": true}
+        ],
+        "active": true
+    });
+    let created = scim(&w, &idp, "POST", "/Users", Some(create.clone())).await;
+    assert_eq!(created.status.as_u16(), 201, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    // Then the user name and the primary email are both kept
+    assert_eq!(created.body["userName"], "jdoe");
+    assert_eq!(
+        created.body["emails"],
+        json!([{"value": "John.Doe@truckpros.example", "type": "work"}])
+    );
+    let user = w.get(&w.owner_token, &format!("/v1/users/{id}")).await.ok();
+    assert_eq!(user["user_name"], "jdoe");
+    assert_eq!(user["email"], "John.Doe@truckpros.example");
+    // And `userName eq` finds the user by it, in any case, and not by the email
+    let find = |name: &str| format!("/Users?filter=userName%20eq%20%22{name}%22");
+    let found = scim(&w, &idp, "GET", &find("JDOE"), None).await.ok();
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(found["Resources"][0]["id"], id.as_str());
+    let by_email = scim(&w, &idp, "GET", &find("john.doe%40truckpros.example"), None)
+        .await
+        .ok();
+    assert_eq!(by_email["totalResults"], 0);
+    // And another user with that user name (another case) is 409 uniqueness
+    let mut twin = create.clone();
+    twin["userName"] = "JDoe".into();
+    twin["emails"] = json!([{"value": "other@truckpros.example"}]);
+    let again = scim(&w, &idp, "POST", "/Users", Some(twin)).await;
+    scim_error(&again, 409, Some("uniqueness"));
+    // And without any email, nor an email as userName, offboard says it needs one
+    let no_email = json!({"userName": "nomail", "name": {"givenName": "N", "familyName": "M"}});
+    let refused = scim(&w, &idp, "POST", "/Users", Some(no_email)).await;
+    scim_error(&refused, 400, Some("invalidValue"));
+    assert!(
+        refused.body["detail"].as_str().unwrap().contains("email"),
+        "{}",
+        refused.text
+    );
+    // When the provider renames the login
+    let rename = json!({"schemas": [PATCH], "Operations": [
+        {"op": "replace", "path": "userName", "value": "john.doe"}
+    ]});
+    let done = scim(&w, &idp, "PATCH", &format!("/Users/{id}"), Some(rename))
+        .await
+        .ok();
+    // Then the new one is shown and found, the old one is free, the email unchanged
+    assert_eq!(done["userName"], "john.doe");
+    assert_eq!(done["emails"][0]["value"], "John.Doe@truckpros.example");
+    let old = scim(&w, &idp, "GET", &find("jdoe"), None).await.ok();
+    assert_eq!(old["totalResults"], 0);
+    // And a user name given as the email again is not kept twice: it is the email
+    let back = json!({"schemas": [PATCH], "Operations": [
+        {"op": "replace", "path": "userName", "value": "john.doe@truckpros.example"}
+    ]});
+    let done = scim(&w, &idp, "PATCH", &format!("/Users/{id}"), Some(back))
+        .await
+        .ok();
+    assert_eq!(done["userName"], "John.Doe@truckpros.example");
+    let user = w.get(&w.owner_token, &format!("/v1/users/{id}")).await.ok();
+    assert_eq!(user["user_name"], "John.Doe@truckpros.example");
+}
+
+/// `active: false` disables (the provider may enable the user again, as Okta does);
+/// `DELETE` runs the policy's follow-up, here a delete: then the user is `404`.
+#[tokio::test]
+async fn a_disabled_user_stays_to_be_enabled_again_and_a_delete_removes_them() {
+    let (w, okta) = provisioned("okta").await;
+    w.post(
+        &w.owner_token,
+        "/v1/org/policy",
+        json!({"deprovision_then": "delete"}),
+    )
+    .await
+    .ok();
+    let pat = w.hire("pat@truckpros.example", "member").await;
+    let path = format!("/Users/{pat}");
+    let set = |active: bool| json!({"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": active}}]});
+    // When Okta deactivates Pat, under a policy that deletes on deprovisioning
+    let off = scim(&w, &okta, "PATCH", &path, Some(set(false))).await.ok();
+    // Then Pat is deactivated, not deleted, and can be reactivated
+    assert_eq!(off["active"], false);
+    let url = format!("/v1/users/{pat}");
+    let status = || async { w.get(&w.owner_token, &url).await.ok()["status"].clone() };
+    assert_eq!(status().await, "deactivated");
+    let on = scim(&w, &okta, "PATCH", &path, Some(set(true))).await.ok();
+    assert_eq!(on["active"], true);
+    // When the provider deletes Pat: deleted, and gone for SCIM
+    let gone = scim(&w, &okta, "DELETE", &path, None).await;
+    assert_eq!(gone.status.as_u16(), 204, "{}", gone.text);
+    assert_eq!(status().await, "deleted");
+    scim_error(&scim(&w, &okta, "GET", &path, None).await, 404, None);
+}
+
+/// Groups: a display name that is not a key name gets a key made from it; the name and
+/// external id change (`GroupChanged`, in the history) while the id stays; `DELETE`
+/// takes the members out and retires the group.
+#[tokio::test]
+async fn groups_are_renamed_given_external_ids_and_deleted() {
+    let (w, entra) = provisioned("entra").await;
+    let pat = w.hire("pat@truckpros.example", "member").await;
+    // Given Entra's group create, with its object id as externalId
+    let create = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "externalId": "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159",
+        "displayName": "East Region",
+        "members": [{"value": pat.to_string()}]
+    });
+    let created = scim(&w, &entra, "POST", "/Groups", Some(create.clone())).await;
+    assert_eq!(created.status.as_u16(), 201, "{}", created.text);
+    assert_eq!(created.body["id"], "east-region");
+    assert_eq!(created.body["displayName"], "East Region");
+    assert_eq!(
+        created.body["externalId"],
+        "8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159"
+    );
+    // And a second group with that name or external id is 409 uniqueness
+    let again = scim(&w, &entra, "POST", "/Groups", Some(create)).await;
+    scim_error(&again, 409, Some("uniqueness"));
+    // When Entra renames it
+    let rename = json!({"schemas": [PATCH], "Operations": [
+        {"op": "Replace", "path": "displayName", "value": "East"}
+    ]});
+    let renamed = scim(&w, &entra, "PATCH", "/Groups/east-region", Some(rename))
+        .await
+        .ok();
+    // Then the id stays, the name is new, the members unchanged, and it is filtered by it
+    assert_eq!(renamed["id"], "east-region");
+    assert_eq!(renamed["displayName"], "East");
+    assert_eq!(renamed["members"][0]["value"], pat.to_string());
+    let listed = scim(
+        &w,
+        &entra,
+        "GET",
+        "/Groups?filter=displayName%20eq%20%22east%22",
+        None,
+    )
+    .await
+    .ok();
+    assert_eq!(listed["totalResults"], 1);
+    // And Pat's groups show its name
+    let user = scim(&w, &entra, "GET", &format!("/Users/{pat}"), None)
+        .await
+        .ok();
+    assert_eq!(user["groups"][0]["display"], "East");
+    // And the owner's history records the change, by the provisioner
+    let owner = w.owner;
+    let history = w
+        .get(
+            &w.owner_token,
+            &format!("/v1/users/{owner}/history?limit=500"),
+        )
+        .await
+        .ok();
+    let changed: Vec<&Value> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event_type"] == "GroupChanged")
+        .collect();
+    assert_eq!(changed.len(), 2, "created with its name, then renamed");
+    assert_eq!(changed[1]["data"]["name"], "East");
+    assert_eq!(
+        changed[1]["actor"],
+        json!({"kind": "provisioner", "name": "entra"})
+    );
+    // When Entra deletes the group
+    let gone = scim(&w, &entra, "DELETE", "/Groups/east-region", None).await;
+    assert_eq!(gone.status.as_u16(), 204, "{}", gone.text);
+    // Then it is 404, Pat left it, and its name may be used again
+    scim_error(
+        &scim(&w, &entra, "GET", "/Groups/east-region", None).await,
+        404,
+        None,
+    );
+    let user = w
+        .get(&w.owner_token, &format!("/v1/users/{pat}"))
+        .await
+        .ok();
+    assert_eq!(user["groups"], json!([]));
+    let history = w
+        .get(&w.owner_token, &format!("/v1/users/{pat}/history"))
+        .await
+        .ok();
+    assert!(history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["event_type"] == "UserLeftGroup"));
+    let anew = json!({"displayName": "East Region"});
+    let created = scim(&w, &entra, "POST", "/Groups", Some(anew)).await;
+    assert_eq!(created.status.as_u16(), 201, "{}", created.text);
+}
+
+/// `meta.created` and `meta.lastModified` are the times of the events that created and
+/// last changed the user; `attributes` and `excludedAttributes` shape the answers.
+#[tokio::test]
+async fn meta_times_come_from_the_events_and_answers_are_shaped_as_asked() {
+    use chrono::{DateTime, Utc};
+    let (w, okta) = provisioned("okta").await;
+    let pat = w.hire("pat@truckpros.example", "member").await;
+    let path = format!("/Users/{pat}");
+    let title = json!({"schemas": [PATCH], "Operations": [
+        {"op": "replace", "path": "title", "value": "Buyer"}
+    ]});
+    scim(&w, &okta, "PATCH", &path, Some(title)).await.ok();
+    let user = scim(&w, &okta, "GET", &path, None).await.ok();
+    // Then created is the invitation's time, lastModified the profile change's
+    let history = w
+        .get(&w.owner_token, &format!("/v1/users/{pat}/history"))
+        .await
+        .ok();
+    let events = history["events"].as_array().unwrap();
+    let at = |v: &Value| v.as_str().unwrap().parse::<DateTime<Utc>>().unwrap();
+    let time_of = |kind: &str| {
+        let e = events.iter().find(|e| e["event_type"] == kind).unwrap();
+        at(&e["occurred_at"]).timestamp_millis()
+    };
+    let meta = &user["meta"];
+    assert_eq!(
+        at(&meta["created"]).timestamp_millis(),
+        time_of("UserInvited")
+    );
+    let last = events.last().unwrap();
+    assert_eq!(last["event_type"], "UserProfileChanged");
+    assert_eq!(
+        at(&meta["lastModified"]).timestamp_millis(),
+        at(&last["occurred_at"]).timestamp_millis()
+    );
+    // When only userName is asked for: it, and what is always returned
+    let only = scim(
+        &w,
+        &okta,
+        "GET",
+        &format!("{path}?attributes=userName"),
+        None,
+    )
+    .await
+    .ok();
+    let mut keys: Vec<&str> = only
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["id", "meta", "schemas", "userName"]);
+    // When emails and the title are excluded, in a list too
+    let list = scim(
+        &w,
+        &okta,
+        "GET",
+        "/Users?excludedAttributes=emails,title&filter=title%20eq%20%22Buyer%22",
+        None,
+    )
+    .await
+    .ok();
+    assert_eq!(list["totalResults"], 1, "the filter sees the whole user");
+    let shown = &list["Resources"][0];
+    assert!(shown.get("emails").is_none() && shown.get("title").is_none());
+    assert_eq!(shown["userName"], "pat@truckpros.example");
+    // And the root search of every resource type is not offered: 501
+    let search = scim(&w, &okta, "POST", "/.search", Some(json!({}))).await;
+    scim_error(&search, 501, None);
 }

@@ -65,6 +65,7 @@ pub async fn create_org(engine: &Engine, name: &str) -> (OrgId, UserId) {
                     external_id: None,
                     department: None,
                     employee_number: None,
+                    user_name: None,
                 },
             },
         )

@@ -784,6 +784,7 @@ async fn a_connector_body_names_each_users_email_and_external_id_and_each_resour
             external_id: Some("00u1pat".into()),
             department: None,
             employee_number: None,
+            user_name: None,
         },
         role: offboard_events::Role::Member,
         manager: None,

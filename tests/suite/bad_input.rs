@@ -21,6 +21,7 @@ fn person(email: &str) -> NewUser {
         external_id: None,
         department: None,
         employee_number: None,
+        user_name: None,
     }
 }
 

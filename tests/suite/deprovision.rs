@@ -95,6 +95,7 @@ fn a_provisioner_invites_members_and_managers_but_not_admins_and_never_touches_t
             external_id: Some(format!("ext-{email}")),
             department: None,
             employee_number: None,
+            user_name: None,
         },
         role,
         manager: Some(sam),
@@ -108,8 +109,14 @@ fn a_provisioner_invites_members_and_managers_but_not_admins_and_never_touches_t
     let owner = s.owner;
     s.when(okta(), Command::DeactivateUser { user: owner })
         .then_error("forbidden");
-    s.when(okta(), Command::Deprovision { user: owner })
-        .then_error("forbidden");
+    s.when(
+        okta(),
+        Command::Deprovision {
+            user: owner,
+            deactivate_only: false,
+        },
+    )
+    .then_error("forbidden");
     let mia = s.user("mia@acme.example");
     s.when(
         okta(),
@@ -130,19 +137,37 @@ fn an_unregistered_provisioner_is_forbidden() {
     let stranger = Actor::Provisioner {
         name: "google".into(),
     };
-    s.when(stranger, Command::Deprovision { user: pat })
-        .then_error("forbidden");
+    s.when(
+        stranger,
+        Command::Deprovision {
+            user: pat,
+            deactivate_only: false,
+        },
+    )
+    .then_error("forbidden");
 }
 
 #[test]
 fn the_default_policy_deactivates_and_moves_nothing() {
     let (mut s, _, pat, _) = org();
-    let events = s.run(okta(), Command::Deprovision { user: pat });
+    let events = s.run(
+        okta(),
+        Command::Deprovision {
+            user: pat,
+            deactivate_only: false,
+        },
+    );
     assert_eq!(events, vec![UserDeactivated { user_id: pat }.into()]);
     assert_eq!(s.owner_of("buyer:00000"), Some(pat));
     // A second deprovisioning has nothing left to do.
-    s.when(okta(), Command::Deprovision { user: pat })
-        .then_error("invalid_state");
+    s.when(
+        okta(),
+        Command::Deprovision {
+            user: pat,
+            deactivate_only: false,
+        },
+    )
+    .then_error("invalid_state");
 }
 
 #[test]
@@ -153,7 +178,13 @@ fn offboard_to_manager_then_delete_hands_everything_over_in_one_command() {
     let pool_before = s.org_state().credits().pool();
     // When okta deprovisions Pat
     let from = s.log.len();
-    s.run(okta(), Command::Deprovision { user: pat });
+    s.run(
+        okta(),
+        Command::Deprovision {
+            user: pat,
+            deactivate_only: false,
+        },
+    );
     let written = &s.log[from..];
     // Then one command wrote it all, as okta
     assert!(written
@@ -195,7 +226,13 @@ fn an_impossible_handover_still_deactivates_and_records_what_is_pending() {
     );
     set_policy(&mut s, Deprovision::OffboardToManager, FollowUp::Delete);
     // When okta deprovisions Pat
-    let events = s.run(okta(), Command::Deprovision { user: pat });
+    let events = s.run(
+        okta(),
+        Command::Deprovision {
+            user: pat,
+            deactivate_only: false,
+        },
+    );
     // Then Pat can no longer sign in, keeps the buyers, and what is pending is recorded
     assert_eq!(events[0], UserDeactivated { user_id: pat }.into());
     let Event::DeprovisionPending(pending) = &events[1] else {
@@ -211,7 +248,13 @@ fn offboard_to_without_a_manager_records_the_missing_recipient() {
     let (mut s, sam, _, _) = org();
     set_policy(&mut s, Deprovision::OffboardToManager, FollowUp::Deactivate);
     // Sam has no manager: nothing can be handed over, access goes all the same
-    let events = s.run(okta(), Command::Deprovision { user: sam });
+    let events = s.run(
+        okta(),
+        Command::Deprovision {
+            user: sam,
+            deactivate_only: false,
+        },
+    );
     assert!(events.contains(&UserDeactivated { user_id: sam }.into()));
     assert!(matches!(events.last(), Some(Event::DeprovisionPending(_))));
     // (the policy demotes a manager before deactivating)

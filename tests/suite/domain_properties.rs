@@ -385,6 +385,7 @@ impl World {
                         external_id: None,
                         department: None,
                         employee_number: None,
+                        user_name: None,
                     },
                     role: ROLES[c as usize % ROLES.len()],
                     manager: ((c >> 4).is_multiple_of(3)).then(|| self.someone(c >> 6)),

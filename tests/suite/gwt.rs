@@ -85,6 +85,7 @@ impl Scenario {
             external_id: None,
             department: None,
             employee_number: None,
+            user_name: None,
         };
         let events = s.run(
             Actor::System,
@@ -245,6 +246,7 @@ impl Scenario {
                 external_id: None,
                 department: None,
                 employee_number: None,
+                user_name: None,
             },
             role,
             manager: None,

@@ -9,6 +9,7 @@ mod deprovision;
 mod domain_properties;
 mod durability;
 mod full_disk;
+mod groups;
 // Shared helpers: not every topic uses every helper.
 #[allow(dead_code)]
 mod gwt;

@@ -50,6 +50,7 @@ async fn org_with_zelda(engine: &Engine) -> (OrgId, UserId, UserId) {
         external_id: None,
         department: None,
         employee_number: None,
+        user_name: None,
     };
     engine
         .execute(
@@ -70,6 +71,7 @@ async fn org_with_zelda(engine: &Engine) -> (OrgId, UserId, UserId) {
         external_id: None,
         department: None,
         employee_number: None,
+        user_name: None,
     };
     let as_owner = || CommandMeta::new(org, Actor::User { id: owner });
     engine
@@ -257,6 +259,7 @@ async fn log_with_a_v1_invitation(
         external_id: None,
         department: None,
         employee_number: None,
+        user_name: None,
     };
     engine
         .execute(

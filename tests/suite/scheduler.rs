@@ -35,6 +35,7 @@ fn new_user(email: &str) -> NewUser {
         external_id: None,
         department: None,
         employee_number: None,
+        user_name: None,
     }
 }
 

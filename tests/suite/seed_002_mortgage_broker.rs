@@ -212,6 +212,7 @@ fn billed_seats_count_invited_active_and_disabled_users_but_not_deleted_ones() {
                 external_id: None,
                 department: None,
                 employee_number: None,
+                user_name: None,
             },
             role: Role::Member,
             manager: None,

@@ -35,6 +35,7 @@ fn person(email: &str, first: &str, last: &str, title: Option<&str>) -> NewUser 
         external_id: None,
         department: None,
         employee_number: None,
+        user_name: None,
     }
 }
 
@@ -152,6 +153,7 @@ fn the_job_title_is_optional() {
                 external_id: None,
                 department: None,
                 employee_number: None,
+                user_name: None,
             },
             role: Role::Member,
             manager: None,

@@ -37,17 +37,19 @@ impl Desk {
         .unwrap()
     }
 
+    /// The leaver's directory record, but for when it last changed (the delete and the
+    /// restore are changes: that time moves on).
     fn record(&self) -> String {
-        serde_json::to_string(
-            self.engine
-                .state()
-                .org(self.org)
-                .unwrap()
-                .directory()
-                .user(self.leaving)
-                .unwrap(),
-        )
-        .unwrap()
+        let state = self.engine.state();
+        let mut user = state
+            .org(self.org)
+            .unwrap()
+            .directory()
+            .user(self.leaving)
+            .unwrap()
+            .clone();
+        user.modified_at = user.created_at;
+        serde_json::to_string(&user).unwrap()
     }
 
     fn stored(&self) -> Vec<Vec<u8>> {
@@ -78,6 +80,7 @@ async fn desk() -> Desk {
         external_id: None,
         department: None,
         employee_number: None,
+        user_name: None,
     };
     engine
         .execute(

@@ -150,6 +150,7 @@ impl Story {
                 external_id: None,
                 department: None,
                 employee_number: None,
+                user_name: None,
             },
         };
         engine
@@ -186,6 +187,7 @@ impl Story {
                 external_id: None,
                 department: None,
                 employee_number: None,
+                user_name: None,
             },
             role: Role::Member,
             manager: None,

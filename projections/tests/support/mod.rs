@@ -44,6 +44,7 @@ pub fn profile(email: &str) -> Profile {
         external_id: None,
         department: None,
         employee_number: None,
+        user_name: None,
     }
 }
 

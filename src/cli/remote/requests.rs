@@ -109,13 +109,17 @@ pub(crate) mod tests {
                     external_id: None,
                     department: None,
                     employee_number: None,
+                    user_name: None,
                 },
                 role: Role::Member,
                 manager: Some(b),
                 active: true,
             },
             Command::ActivateUser { user: a },
-            Command::Deprovision { user: a },
+            Command::Deprovision {
+                user: a,
+                deactivate_only: false,
+            },
             Command::UpdateProfile {
                 user: a,
                 change: crate::domain::ProfileChange {
@@ -143,6 +147,14 @@ pub(crate) mod tests {
             Command::LeaveGroup {
                 group: "east".into(),
                 user: a,
+            },
+            Command::UpdateGroup {
+                group: "east".into(),
+                name: Some("East region".into()),
+                external_id: None,
+            },
+            Command::DeleteGroup {
+                group: "east".into(),
             },
             Command::DeactivateUser { user: a },
             Command::ReactivateUser { user: a },
@@ -300,6 +312,7 @@ pub(crate) mod tests {
             external_id: None,
             department: None,
             employee_number: None,
+            user_name: None,
         };
         let create = Command::CreateOrganization {
             name: "Acme".into(),
