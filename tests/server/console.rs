@@ -152,3 +152,70 @@ async fn revoking_the_token_ends_its_sessions() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(headers[header::LOCATION], "/sign-in");
 }
+
+/// The People page a search form sends back.
+async fn search(w: &World, cookie: &str, form: &str) -> String {
+    let path = "/people/search";
+    let (status, _, page) = request(w, "POST", path, "127.0.0.1", Some(cookie), Some(form)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page
+}
+
+/// The emails of a People page's rows, in order.
+fn emails_of(page: &str) -> Vec<String> {
+    page.split("<td data-label=\"Email\">")
+        .skip(1)
+        .map(|rest| rest.split('<').next().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn people_are_searched_filtered_and_paged_in_email_order() {
+    // Given 55 members p00…p54 and an admin, Émilie Zola
+    let w = world().await;
+    for i in 0..55 {
+        w.hire(&format!("p{i:02}@truckpros.example"), "member")
+            .await;
+    }
+    let admin = serde_json::json!({"email": "ez@truckpros.example", "first_name": "Émilie",
+        "last_name": "Zola", "role": "admin", "active": true});
+    w.post(&w.owner_token, "/v1/users", admin).await.created();
+    let (_, cookie) = sign_in(&w, &w.owner_token, "127.0.0.1").await;
+    // When the first page is shown, Then 50 rows in email order of 57 people
+    let (status, _, first) = request(&w, "GET", "/", "127.0.0.1", Some(&cookie), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(first.contains("57 people"), "{first}");
+    let rows = emails_of(&first);
+    assert_eq!(rows.len(), 50);
+    assert_eq!(
+        rows[..3],
+        [
+            "ez@truckpros.example",
+            "owner@truckpros.example",
+            "p00@truckpros.example"
+        ]
+    );
+    assert_eq!(rows[49], "p47@truckpros.example");
+    // And the next page goes on after the last row, with the filters kept
+    let at = first.find("name=\"after\" value=\"").expect("a next page") + 20;
+    let after = first[at..].split('"').next().unwrap();
+    let form = format!("csrf={}&after={after}", csrf_of(&first));
+    let second = search(&w, &cookie, &form).await;
+    let rows = emails_of(&second);
+    assert_eq!(rows.len(), 7, "{rows:?}");
+    assert_eq!(rows[0], "p48@truckpros.example");
+    assert!(!second.contains("name=\"after\""), "the last page");
+    // A search by name ignores case and accents' forms; by email, part of it
+    for q in ["%C3%89MILIE", "zola", "EZ%40TRUCK"] {
+        let form = format!("csrf={}&q={q}", csrf_of(&first));
+        let found = search(&w, &cookie, &form).await;
+        assert_eq!(emails_of(&found), ["ez@truckpros.example"], "{q}");
+        assert!(found.contains("1 person"), "{q}");
+    }
+    // Filters by role and status
+    let (_, _, admins) = request(&w, "GET", "/?role=admin", "127.0.0.1", Some(&cookie), None).await;
+    assert_eq!(emails_of(&admins), ["ez@truckpros.example"]);
+    let path = "/?status=deactivated";
+    let (_, _, none) = request(&w, "GET", path, "127.0.0.1", Some(&cookie), None).await;
+    assert!(none.contains("No one matches."), "{none}");
+}
