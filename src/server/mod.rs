@@ -26,6 +26,8 @@ mod error;
 mod etag;
 mod extract;
 mod health;
+mod link_api;
+pub mod links;
 mod listings;
 mod metrics;
 mod openapi;
@@ -64,6 +66,7 @@ pub use views::*;
 
 use crate::store::StoreError;
 use crate::Engine;
+use links::LinkCache;
 use tokens::TokenCache;
 
 /// Request bodies above this answer 413. Large enough for a full resource import
@@ -105,6 +108,7 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     engine: Arc<Engine>,
     tokens: TokenCache,
+    links: LinkCache,
     /// Serializes consumer acks (each is read, compare, write).
     acks: Mutex<()>,
     /// `true` once the server is stopping: event streams end.
@@ -122,6 +126,7 @@ impl AppState {
 
     pub fn with_options(engine: Arc<Engine>, options: ServerOptions) -> Result<Self, StoreError> {
         let tokens = TokenCache::load(engine.store().as_ref())?;
+        let links = LinkCache::load(engine.store().as_ref())?;
         let webhooks = Arc::new(crate::webhooks::Hub::load(&engine)?);
         let metrics = metrics::ServerMetrics::new(&engine, &webhooks);
         Ok(Self(Arc::new(Inner {
@@ -129,6 +134,7 @@ impl AppState {
             webhooks,
             engine,
             tokens,
+            links,
             acks: Mutex::new(()),
             stop: watch::Sender::new(false),
             options,
@@ -154,6 +160,11 @@ impl AppState {
 
     pub(crate) fn tokens(&self) -> &TokenCache {
         &self.0.tokens
+    }
+
+    /// The console's one-time sign-in links.
+    pub(crate) fn links(&self) -> &LinkCache {
+        &self.0.links
     }
 
     /// The webhook subscriptions (shared with the delivery tasks).
@@ -221,6 +232,7 @@ fn build() -> (Router<AppState>, OpenApi) {
         .merge(listings::routes())
         .merge(stream::routes())
         .merge(token_api::routes())
+        .merge(link_api::routes())
         .merge(admin::routes())
         .merge(sync::routes())
         .merge(webhooks::routes())
