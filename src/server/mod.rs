@@ -10,7 +10,8 @@
 //! - [`serve`] / [`serve_listener`] run it until a shutdown future completes, then stop
 //!   gracefully: event streams end, in-flight commands get their answers, the writer
 //!   finishes its group and the engine closes.
-//! - [`tokens`] is the library API behind `offboard token …`; [`client`] is what a CLI
+//! - [`tokens`] is the library API behind `offboard token …`, [`links`] the one behind
+//!   `offboard console-link` (one-time console sign-in links); [`client`] is what a CLI
 //!   pointed at a server (`--server`, `--token`) talks through.
 
 mod admin;
