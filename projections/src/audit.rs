@@ -1,10 +1,12 @@
 //! Audit indexes (R25): which events concern a user, which events one business
-//! operation (correlation id) wrote, who acted in each event, and the org's timeline
-//! for "what was the position at time T".
+//! operation (correlation id) wrote, who acted in each event and what type it is, and
+//! the org's timeline for "what was the position at time T".
 //!
 //! One compact record per event of the org (position, time, correlation id and an
 //! interned actor) serves all of them, and also gives the ownership history its
-//! correlation id and actor without storing them once per resource.
+//! correlation id and actor without storing them once per resource. Each event's type
+//! is one more byte (an interned name), so a timeline filtered by actor or type walks
+//! these records in memory and reads from the log only the events it shows.
 //!
 //! Every command has its own correlation id, so the correlation index gets an entry for
 //! nearly every command: a `Vec` per entry would double the audit view's memory. One
@@ -45,6 +47,8 @@ pub struct EventRecord<'a> {
     pub correlation_id: CorrelationId,
     pub actor: &'a Actor,
     pub on_behalf_of: Option<UserId>,
+    /// The event's type name, e.g. `ResourcesTransferred`.
+    pub event_type: &'a str,
 }
 
 /// The audit indexes of one org.
@@ -58,6 +62,16 @@ pub struct Audit {
     events: Vec<EventMeta>,
     /// Distinct actors, in first-seen order.
     acting: Vec<Acting>,
+    /// Each event's type, as an index into `types` (one byte: there are fewer than 256
+    /// event types), parallel to `events`.
+    #[serde(
+        serialize_with = "packed::serialize_vec",
+        deserialize_with = "packed::deserialize_vec"
+    )]
+    kinds: Vec<u8>,
+    /// Distinct event type names, in first-seen order (names, not the build's
+    /// numbering, so a checkpoint reads the same whatever order a build lists them in).
+    types: Vec<String>,
     #[serde(skip)]
     acting_slots: HashMap<Acting, u32, RandomState>,
     /// User → positions of the events that concern them.
@@ -118,6 +132,8 @@ impl Audit {
     pub(crate) fn apply(&mut self, env: &Envelope) {
         let acting = self.acting_slot(&env.actor, env.on_behalf_of);
         let index = self.events.len() as u32;
+        let kind = self.type_slot(env.event.event_type());
+        self.kinds.push(kind);
         self.events.push(EventMeta {
             position: env.position,
             occurred_at: env.occurred_at,
@@ -157,6 +173,14 @@ impl Audit {
             return Err(format!(
                 "event {} names actor {} of {actors}",
                 meta.position, meta.acting
+            ));
+        }
+        if self.kinds.len() != events || self.kinds.iter().any(|k| *k as usize >= self.types.len())
+        {
+            return Err(format!(
+                "{} event types for {events} events, naming {} types",
+                self.kinds.len(),
+                self.types.len()
             ));
         }
         let runs_fit = self
@@ -202,7 +226,23 @@ impl Audit {
         slot
     }
 
-    fn record(&self, meta: &EventMeta) -> EventRecord<'_> {
+    fn type_slot(&mut self, name: &str) -> u8 {
+        // The last event's type is the likeliest (a load is many events of one type).
+        if let Some(last) = self.kinds.last() {
+            if self.types[*last as usize] == name {
+                return *last;
+            }
+        }
+        if let Some(i) = self.types.iter().position(|t| t == name) {
+            return i as u8;
+        }
+        // There are fewer than 256 event types (a test says so).
+        self.types.push(name.to_owned());
+        (self.types.len() - 1) as u8
+    }
+
+    fn record(&self, index: usize) -> EventRecord<'_> {
+        let meta = &self.events[index];
         let acting = &self.acting[meta.acting as usize];
         EventRecord {
             position: meta.position,
@@ -210,6 +250,7 @@ impl Audit {
             correlation_id: meta.correlation_id,
             actor: &acting.actor,
             on_behalf_of: acting.on_behalf_of,
+            event_type: &self.types[self.kinds[index] as usize],
         }
     }
 
@@ -219,12 +260,12 @@ impl Audit {
             .events
             .binary_search_by_key(&position, |m| m.position)
             .ok()?;
-        Some(self.record(&self.events[i]))
+        Some(self.record(i))
     }
 
     /// Every event of the org, in log order.
     pub fn events(&self) -> impl Iterator<Item = EventRecord<'_>> {
-        self.events.iter().map(|m| self.record(m))
+        (0..self.events.len()).map(|i| self.record(i))
     }
 
     /// How many events the org has.
@@ -295,8 +336,71 @@ impl Audit {
             .events
             .partition_point(|m| m.occurred_at <= to)
             .max(start);
-        self.events[start..end].iter().map(|m| self.record(m))
+        (start..end).map(|i| self.record(i))
     }
+
+    /// Which events a filter keeps: those whose actor passes `actor` (asked once per
+    /// distinct actor, not per event) and, when `event_type` is named, of that type.
+    pub fn select(
+        &self,
+        actor: Option<&dyn Fn(&Acting) -> bool>,
+        event_type: Option<&str>,
+    ) -> Selection {
+        Selection {
+            actors: actor.map(|keep| self.acting.iter().map(keep).collect()),
+            kind: event_type.map(|name| self.types.iter().position(|t| t == name).map(|i| i as u8)),
+        }
+    }
+
+    /// Whether the org's event at `position` is one `selection` keeps (`false` for a
+    /// position that is not the org's).
+    pub fn keeps(&self, selection: &Selection, position: u64) -> bool {
+        self.events
+            .binary_search_by_key(&position, |m| m.position)
+            .is_ok_and(|i| self.kept(selection, i))
+    }
+
+    fn kept(&self, selection: &Selection, index: usize) -> bool {
+        let actor_ok = selection
+            .actors
+            .as_ref()
+            .is_none_or(|keep| keep[self.events[index].acting as usize]);
+        let type_ok = selection
+            .kind
+            .is_none_or(|kind| kind == Some(self.kinds[index]));
+        actor_ok && type_ok
+    }
+
+    /// Positions of the org's events after `after`, between two times (both included),
+    /// that `selection` keeps, in log order. A lazy walk over the in-memory records:
+    /// taking the first `n` costs as many records as it passes, and reads no event.
+    pub fn scan<'a>(
+        &'a self,
+        selection: &'a Selection,
+        after: u64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Iterator<Item = u64> + 'a {
+        let start = self
+            .events
+            .partition_point(|m| m.position <= after || m.occurred_at < from);
+        let none = selection.kind == Some(None);
+        self.events[start..]
+            .iter()
+            .enumerate()
+            .take_while(move |(_, m)| !none && m.occurred_at <= to)
+            .filter(move |(i, _)| self.kept(selection, start + i))
+            .map(|(_, m)| m.position)
+    }
+}
+
+/// What [`Audit::select`] keeps: per actor slot whether it passes (`None`: every actor),
+/// and the event type's slot (`None`: every type; `Some(None)`: a type the org never
+/// recorded, so nothing).
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    actors: Option<Vec<bool>>,
+    kind: Option<Option<u8>>,
 }
 
 /// Adds the users an event concerns to `users`, possibly with repeats.
@@ -361,5 +465,13 @@ fn concerned_users(env: &Envelope, users: &mut Vec<UserId>) {
         | Event::PrincipalRegistered(_)
         | Event::LogLossAccepted(_)
         | Event::CreditsAddedToPool(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_event_type_fits_in_a_byte() {
+        assert!(offboard_events::Event::TYPES.len() < 256);
     }
 }

@@ -25,7 +25,7 @@ mod state;
 mod streams;
 pub mod text;
 
-pub use audit::{Acting, Audit, EventRecord};
+pub use audit::{Acting, Audit, EventRecord, Selection};
 pub use billing::{Billing, SeatChange};
 pub use checkpoint::CheckpointError;
 pub use credits::{CreditUsage, Credits, MAX_CREDITS};

@@ -68,6 +68,16 @@ impl Packed for u32 {
     }
 }
 
+impl Packed for u8 {
+    const WIDTH: usize = 1;
+    fn pack(&self, out: &mut Vec<u8>) {
+        out.push(*self);
+    }
+    fn unpack(bytes: &[u8]) -> Option<Self> {
+        bytes.first().copied()
+    }
+}
+
 /// Serializes a slice of records as one base64 string.
 pub(crate) fn serialize_vec<T: Packed, S: Serializer>(
     items: &[T],

@@ -34,7 +34,8 @@ impl State {
     /// 6: scheduled offboardings (R28).
     /// 7: users carry when they were invited and last changed, groups their display
     /// names and times (SCIM `meta.created`, `meta.lastModified`).
-    pub const VERSION: u32 = 7;
+    /// 8: the audit view records each event's type (timeline filters by type).
+    pub const VERSION: u32 = 8;
 
     /// Folds one envelope in. Never fails and never panics.
     ///

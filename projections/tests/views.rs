@@ -627,6 +627,65 @@ fn audit_indexes_by_user_correlation_and_time() {
 }
 
 #[test]
+fn the_timeline_is_filtered_by_actor_and_type_in_log_order_from_a_position() {
+    // Given registrations by the owner and an admin, and transfers by the admin
+    let mut log = truck_pros();
+    let (ann, bea) = (user(10), user(11));
+    log.hire(ann, "ann@t.test", None);
+    log.hire(bea, "bea@t.test", None);
+    log.actor = Actor::User { id: ann };
+    let r1 = log.register(ann, &["buyer:1", "buyer:2", "buyer:3"]);
+    let t1 = log.transfer(ann, &[(bea, &["buyer:1"])]);
+    log.actor = Actor::User { id: user(OWNER) };
+    let r2 = log.register(bea, &["buyer:4"]);
+    log.actor = Actor::User { id: ann };
+    let t2 = log.transfer(ann, &[(bea, &["buyer:2"])]);
+    let t3 = log.transfer(ann, &[(bea, &["buyer:3"])]);
+    let state = log.state();
+    let audit = state.org(org(1)).unwrap().audit();
+    let (from, to) = (at(0), at(999));
+    let by_ann = |a: &Acting| a.actor == Actor::User { id: ann };
+    // When filtered by type, Then every event of that type, after any position
+    let transfers = audit.select(None, Some("ResourcesTransferred"));
+    assert_eq!(
+        audit.scan(&transfers, 0, from, to).collect::<Vec<_>>(),
+        [t1, t2, t3]
+    );
+    assert_eq!(
+        audit.scan(&transfers, t1, from, to).collect::<Vec<_>>(),
+        [t2, t3]
+    );
+    assert_eq!(audit.event(t2).unwrap().event_type, "ResourcesTransferred");
+    // By actor, and by both
+    let anns = audit.select(Some(&by_ann), None);
+    assert_eq!(
+        audit.scan(&anns, 0, from, to).collect::<Vec<_>>(),
+        [r1, t1, t2, t3]
+    );
+    let ann_registering = audit.select(Some(&by_ann), Some("ResourcesRegistered"));
+    assert_eq!(
+        audit
+            .scan(&ann_registering, 0, from, to)
+            .collect::<Vec<_>>(),
+        [r1]
+    );
+    assert!(audit.keeps(&anns, t1) && !audit.keeps(&anns, r2));
+    // Within a time window, and a type the org never recorded keeps nothing
+    let window: Vec<u64> = audit.scan(&anns, 0, at(t1 as i64), at(t2 as i64)).collect();
+    assert_eq!(window, [t1, t2]);
+    let never = audit.select(None, Some("UserPurged"));
+    assert_eq!(audit.scan(&never, 0, from, to).count(), 0);
+    // And the types survive a checkpoint
+    let back = State::from_checkpoint_bytes(&state.to_checkpoint_bytes()).unwrap();
+    let audit = back.org(org(1)).unwrap().audit();
+    let transfers = audit.select(None, Some("ResourcesTransferred"));
+    assert_eq!(
+        audit.scan(&transfers, 0, from, to).collect::<Vec<_>>(),
+        [t1, t2, t3]
+    );
+}
+
+#[test]
 fn org_owner_policy_and_principals() {
     // R3, R5
     let mut log = truck_pros();

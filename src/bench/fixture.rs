@@ -109,7 +109,8 @@ impl Fixture {
     }
 }
 
-fn new_user(name: &str) -> NewUser {
+/// A bench user named `name`: `NAME@bench.example`.
+pub fn new_user(name: &str) -> NewUser {
     NewUser {
         email: format!("{name}@bench.example"),
         first_name: name.to_owned(),

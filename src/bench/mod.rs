@@ -4,6 +4,7 @@
 //! API a user's command goes through (`Engine::execute`), never a private shortcut.
 
 mod bulk;
+mod console;
 mod fixture;
 mod http;
 mod rebuild;
@@ -45,6 +46,9 @@ pub enum Scenario {
     /// Webhook delivery to a loopback receiver: events/s and commit→delivery latency of
     /// one subscription, and the 64-client throughput with 0 and 10 subscriptions.
     Webhooks,
+    /// The web console's server time per page (p50, p99) with 10,000 users and
+    /// 1,000,000 resources in one org, through the router in-process.
+    Console,
 }
 
 impl BenchConfig {
@@ -144,6 +148,10 @@ pub async fn run(
             "webhooks: one subscription's delivery, and 64 clients with 0 and 10 subscriptions",
         );
         figures.extend(webhooks::run(config, base.path()).await?);
+    }
+    if config.runs(Scenario::Console) {
+        progress("console: server time per page, 10,000 users and 1,000,000 resources");
+        figures.extend(console::run(config, base.path()).await?);
     }
     Ok(BenchReport {
         scale: config.scale,

@@ -304,6 +304,17 @@ pub enum Cmd {
     /// API tokens for the server: create (printed once), list, revoke.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Print a one-time URL that signs `--as` (a user, `support:NAME` or `auditor:NAME`)
+    /// in to the web console: it works once, until it expires.
+    ConsoleLink {
+        /// How long the link works: e.g. 90s, 10m, 2h (at most 24h).
+        #[arg(long, default_value = "10m")]
+        ttl: String,
+        /// The console's address the link starts with (default: the --server URL in
+        /// client mode, else http://127.0.0.1:8080, serve's default).
+        #[arg(long, value_name = "BASE")]
+        url: Option<String>,
+    },
 
     /// Print a shell completion script on stdout.
     #[command(

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use offboard_events::{CreditAccount, Envelope, Event, Handover, Member, UserId};
+use offboard_events::{Actor, CreditAccount, Envelope, Event, Handover, Member, UserId};
 
 use super::names::Names;
 use crate::domain::plural;
@@ -45,11 +45,17 @@ pub fn sentence(org: &dyn Names, env: &Envelope) -> String {
 /// Who acted, for people: an email, `support:NAME`, `auditor:NAME` or `system`, with
 /// the impersonated user.
 pub fn actor(org: &dyn Names, env: &Envelope) -> String {
-    let who = match &env.actor {
-        offboard_events::Actor::User { id } => org.email(*id),
+    acting(org, &env.actor, env.on_behalf_of)
+}
+
+/// [`actor`] of an actor and the user it acted for, if any: `dana@acme.example`,
+/// `support:helpdesk for pat@acme.example`.
+pub fn acting(org: &dyn Names, actor: &Actor, on_behalf_of: Option<UserId>) -> String {
+    let who = match actor {
+        Actor::User { id } => org.email(*id),
         other => other.to_string(),
     };
-    match env.on_behalf_of {
+    match on_behalf_of {
         Some(u) => format!("{who} for {}", org.email(u)),
         None => who,
     }

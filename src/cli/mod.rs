@@ -15,6 +15,7 @@ pub mod args;
 mod audit;
 mod backup;
 mod bench;
+mod console_link;
 mod context;
 mod credits;
 mod demo;
@@ -146,8 +147,11 @@ fn run_remote(url: &str, cli: &Cli, out: &mut Output) -> Result<(), CliError> {
             "`{name}` works on a data directory only, not through a server: leave out --server (and OFFBOARD_SERVER)"
         )));
     }
-    // `token create --as` names the new token's principal, not who acts.
-    let names_a_principal = matches!(cli.command, Cmd::Token(args::TokenCmd::Create));
+    // `token create --as` and `console-link --as` name a principal, not who acts.
+    let names_a_principal = matches!(
+        cli.command,
+        Cmd::Token(args::TokenCmd::Create) | Cmd::ConsoleLink { .. }
+    );
     if cli.global.actor.is_some() && !names_a_principal {
         return Err(CliError::usage(
             "in client mode the token decides who acts: leave out --as (and OFFBOARD_ACTOR), or use that principal's token",
@@ -269,7 +273,10 @@ pub fn dispatch<'a>(
     let cx = &mut cx;
     // `init` acts as the system and `token create --as` names the new token's principal;
     // every other command acts as --as, so an unknown one stops reads as it stops writes.
-    let names_a_principal = matches!(command, Cmd::Init(_) | Cmd::Token(args::TokenCmd::Create));
+    let names_a_principal = matches!(
+        command,
+        Cmd::Init(_) | Cmd::Token(args::TokenCmd::Create) | Cmd::ConsoleLink { .. }
+    );
     if cx.remote().is_none() && !names_a_principal {
         cx.check_actor()?;
     }
@@ -322,6 +329,7 @@ pub fn dispatch<'a>(
             Cmd::Serve { .. } => Err(CliError::usage("serve opens its own data directory")),
             Cmd::Repair { .. } => Err(CliError::usage("repair opens its own data directory")),
             Cmd::Token(c) => tokens::token(cx, c),
+            Cmd::ConsoleLink { ttl, url } => console_link::run(cx, ttl, url.as_deref()),
             Cmd::Backup { dir } => backup::remote(cx, dir),
             Cmd::Completions { shell } => manual::completions(*shell),
             Cmd::Man => manual::man(),

@@ -44,6 +44,13 @@ pub struct Remote {
     directory: RefCell<Directory>,
 }
 
+impl Remote {
+    /// The server's address, without a trailing slash.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
 impl std::fmt::Debug for Remote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Remote")

@@ -29,7 +29,12 @@ pub fn token(cx: &mut Ctx, c: &TokenCmd) -> Result<(), CliError> {
     }
 }
 
-fn create(cx: &mut Ctx) -> Result<(), CliError> {
+/// The principal `--as` names for `command` (`token create`, `console-link`), and the
+/// `--org` given, if any.
+pub(super) fn principal_and_org<'a>(
+    cx: &'a Ctx,
+    command: &str,
+) -> Result<(&'a str, Option<&'a str>), CliError> {
     let principal = cx
         .global
         .actor
@@ -37,11 +42,16 @@ fn create(cx: &mut Ctx) -> Result<(), CliError> {
         .map(str::trim)
         .filter(|a| !a.is_empty())
         .ok_or_else(|| {
-            CliError::usage(
-                "token create needs the token's principal: --as USER, --as support:NAME or --as auditor:NAME",
-            )
+            CliError::usage(format!(
+                "{command} needs the principal: --as USER, --as support:NAME or --as auditor:NAME"
+            ))
         })?;
     let org = cx.global.org.as_deref().filter(|o| !o.trim().is_empty());
+    Ok((principal, org))
+}
+
+fn create(cx: &mut Ctx) -> Result<(), CliError> {
+    let (principal, org) = principal_and_org(cx, "token create")?;
     let (created, recovered): (CreatedToken, _) = match cx.remote() {
         None => tokens::create_noting_recovery(cx.engine()?, org, principal)?,
         Some(r) => (
@@ -133,21 +143,26 @@ fn revoke(cx: &mut Ctx, id: &str) -> Result<(), CliError> {
 
 /// `dana@acme.example in "Acme"`, `auditor:audit-firm in "Acme"`.
 fn principal_label(cx: &Ctx, record: &TokenRecord) -> String {
+    label(cx, record.org_id, &record.principal)
+}
+
+/// [`principal_label`] of `principal` in the org `org_id`.
+pub(super) fn label(cx: &Ctx, org_id: offboard_events::OrgId, principal: &Actor) -> String {
     if let Some(r) = cx.remote() {
-        let who = match &record.principal {
+        let who = match principal {
             Actor::User { id } => r.email(*id),
             other => other.to_string(),
         };
         return format!("{who} in {:?}", r.whoami().org_name);
     }
     let Ok(engine) = cx.engine() else {
-        return record.principal.to_string();
+        return principal.to_string();
     };
     let state = engine.state();
-    let Some(org) = state.org(record.org_id) else {
-        return record.principal.to_string();
+    let Some(org) = state.org(org_id) else {
+        return principal.to_string();
     };
-    let who = match &record.principal {
+    let who = match principal {
         Actor::User { id } => resolve::email(org, *id),
         other => other.to_string(),
     };

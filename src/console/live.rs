@@ -47,11 +47,7 @@ fn rows(
                     changed = committed.changed() => changed.ok()?,
                     _ = stopping.wait_for(|stop| *stop) => return None,
                 }
-                let live = state.tokens().with(|book| {
-                    book.get(signed.caller.token_id)
-                        .is_some_and(|t| !t.revoked())
-                });
-                if !live {
+                if !signed.session.credential_live(&state) {
                     return None;
                 }
                 let head = *committed.borrow_and_update();

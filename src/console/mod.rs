@@ -20,6 +20,7 @@ mod export;
 mod failure;
 mod guided;
 mod headers;
+mod link;
 mod live;
 mod operation;
 mod outcome;
@@ -42,7 +43,7 @@ use crate::server::AppState;
 
 pub use session::{Sessions, SESSION_COOKIE};
 
-/// The console's routes (`/`, `/sign-in`, `/people/…`, `/assets/…`), with its security
+/// The console's routes (`/`, `/sign-in`, `/sign-in/link`, `/people/…`, `/assets/…`), with its security
 /// headers, to be merged into the server's router before its state is given.
 pub fn routes() -> Router<AppState> {
     let sessions = Arc::new(Sessions::default());
@@ -68,6 +69,7 @@ pub fn routes() -> Router<AppState> {
         .route("/audit/operations/{id}", get(operation::page))
         .route("/audit/operations/{id}/revert", post(operation::revert))
         .route("/sign-in", get(sign_in::form).post(sign_in::submit))
+        .route("/sign-in/link", get(link::open))
         .route("/sign-out", post(sign_in::sign_out))
         .route("/assets/{file}", get(assets::serve))
         .layer(Extension(sessions));

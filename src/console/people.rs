@@ -18,7 +18,7 @@ use super::csrf::Posted;
 use super::failure::Failure;
 use super::page::{self, Frame};
 use super::session::Signed;
-use crate::read::{email, Scope};
+use crate::read::{email, people, PeopleFilter, Scope};
 use crate::server::AppState;
 
 /// Rows per page.
@@ -118,58 +118,24 @@ async fn render(state: &AppState, signed: &Signed, filter: Filter) -> Response {
     .into_response()
 }
 
-/// The page of `org`'s users that `filter` asks for: listed users unless a status is
-/// named, sorted by email (case folded) then id, like `GET /v1/users`.
+/// The page of `org`'s users that `filter` asks for ([`crate::read::people`]): listed
+/// users unless a status is named, in email order.
 fn list(
     org: &OrgState,
     filter: &Filter,
     status: Option<UserStatus>,
     role: Option<Role>,
 ) -> Listing {
-    let needle = filter.q.as_deref().map(str::to_lowercase);
-    let mut matching: Vec<(String, UserId)> = org
-        .directory()
-        .users()
-        .filter(|u| match status {
-            Some(s) => u.status == s,
-            None => u.is_listed(),
-        })
-        .filter(|u| role.is_none_or(|r| u.role == r))
-        .filter(|u| {
-            needle.as_deref().is_none_or(|n| {
-                let p = &u.profile;
-                p.email.to_lowercase().contains(n)
-                    || format!("{} {}", p.first_name, p.last_name)
-                        .to_lowercase()
-                        .contains(n)
-            })
-        })
-        .map(|u| {
-            (
-                format!("{}\u{0}{}", u.profile.email.to_lowercase(), u.id),
-                u.id,
-            )
-        })
-        .collect();
-    matching.sort_unstable();
-    let start = filter
-        .after
-        .and_then(|after| matching.iter().position(|(_, id)| *id == after))
-        .map_or(0, |i| i + 1);
-    let page: Vec<UserId> = matching
-        .iter()
-        .skip(start)
-        .take(PAGE)
-        .map(|(_, id)| *id)
-        .collect();
-    let next = (start + PAGE < matching.len())
-        .then(|| page.last().copied())
-        .flatten();
-    let rows = page.iter().filter_map(|id| row(org, *id)).collect();
+    let wanted = PeopleFilter {
+        search: filter.q.clone(),
+        status,
+        role,
+    };
+    let page = people(org, &wanted, filter.after, PAGE);
     Listing {
-        rows,
-        next,
-        matching: matching.len(),
+        rows: page.users.iter().filter_map(|id| row(org, *id)).collect(),
+        next: page.next,
+        matching: page.matching,
         billed_seats: org.billing().billed_seats(),
         org_name: org.name().to_owned(),
     }

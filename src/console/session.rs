@@ -1,7 +1,10 @@
 //! Console sessions: a server-side record per sign-in, keyed by a random id that the
 //! browser holds in an `HttpOnly; SameSite=Strict` cookie (`Secure` unless the console
 //! is reached on a loopback host). A session remembers the token it was opened with,
-//! never the token itself: revoking the token ends the session on its next request.
+//! never the token itself: revoking the token ends the session on its next request. A
+//! session opened by a one-time link (`offboard console-link`) has no token: it ends
+//! when its principal may no longer read the org (a deactivated or deleted user, a
+//! principal no longer registered), like every session, or by the limits below.
 //! Sessions expire after [`IDLE`] without a request and [`LIFETIME`] after sign-in, and
 //! live in memory, so a restarted server asks everyone to sign in again.
 
@@ -39,8 +42,11 @@ pub const LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 pub struct Session {
     pub org_id: OrgId,
     pub actor: Actor,
-    /// The token the session was opened with (its id, never its secret).
+    /// The token the session was opened with (its id, never its secret), or the
+    /// sign-in link's id when `by_link`.
     pub token_id: Uuid,
+    /// Opened by a one-time sign-in link rather than a token.
+    pub by_link: bool,
     /// The value every form of this session must send back (see [`super::csrf`]).
     pub csrf: String,
     started: Instant,
@@ -55,14 +61,16 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    /// Opens a session for `caller`; returns the cookie value to hand the browser.
-    pub fn open(&self, caller: &Caller) -> String {
+    /// Opens a session for `caller` (whose `token_id` is a token's id, or a sign-in
+    /// link's when `by_link`); returns the cookie value to hand the browser.
+    pub fn open(&self, caller: &Caller, by_link: bool) -> String {
         let id = random_token();
         let now = Instant::now();
         let session = Session {
             org_id: caller.org_id,
             actor: caller.actor.clone(),
             token_id: caller.token_id,
+            by_link,
             csrf: random_token(),
             started: now,
             last_seen: now,
@@ -101,6 +109,15 @@ impl Sessions {
 impl Session {
     fn live(&self, now: Instant) -> bool {
         now.duration_since(self.last_seen) < IDLE && now.duration_since(self.started) < LIFETIME
+    }
+
+    /// Whether what opened the session still holds: its token is not revoked (a
+    /// link's session has no token to revoke).
+    pub fn credential_live(&self, state: &AppState) -> bool {
+        self.by_link
+            || state
+                .tokens()
+                .with(|book| book.get(self.token_id).is_some_and(|t| !t.revoked()))
     }
 }
 
@@ -201,10 +218,7 @@ impl FromRequestParts<AppState> for Signed {
         else {
             return Err(to_sign_in(parts));
         };
-        let token_live = state
-            .tokens()
-            .with(|book| book.get(session.token_id).is_some_and(|t| !t.revoked()));
-        if !token_live {
+        if !session.credential_live(state) {
             if let Some(c) = jar.get(SESSION_COOKIE) {
                 sessions.close(c.value());
             }
@@ -284,7 +298,7 @@ mod tests {
             actor: Actor::Auditor { name: "a".into() },
             token_id: Uuid::new_v4(),
         };
-        let id = sessions.open(&caller);
+        let id = sessions.open(&caller, false);
         let session = sessions.touch(&id).expect("open");
         assert_eq!(session.token_id, caller.token_id);
         assert_ne!(session.csrf, id);
@@ -300,6 +314,7 @@ mod tests {
             org_id: OrgId::new(),
             actor: Actor::System,
             token_id: Uuid::new_v4(),
+            by_link: false,
             csrf: String::new(),
             started: now - started,
             last_seen: now - seen,

@@ -22,7 +22,8 @@ pub async fn form() -> Html<String> {
     page(None)
 }
 
-fn page(failure: Option<&Failure>) -> Html<String> {
+/// The sign-in page, with why the last attempt failed.
+pub(super) fn page(failure: Option<&Failure>) -> Html<String> {
     Html(templates::render(
         "sign_in.html",
         minijinja::context! { title => "Sign in", failure },
@@ -49,7 +50,7 @@ pub async fn submit(
         .and_then(|Form(SignIn { token })| authenticate(&state, token.trim()));
     match signed_in {
         Ok(caller) => {
-            let id = sessions.open(&caller);
+            let id = sessions.open(&caller, false);
             (jar.add(session::cookie(id, !loopback)), Redirect::to("/")).into_response()
         }
         Err(failure) => (failure.status, page(Some(&failure))).into_response(),

@@ -1,7 +1,7 @@
 //! The Audit page's timeline: the org's events in log order, one page of [`PAGE`] at a
-//! time, filtered by time range, user or resource (through the read layer's
-//! histories) and by actor or event type (within each page read), each row in plain
-//! words with a link to its operation. Unfiltered, it shows the latest events and is
+//! time, filtered by time range, user or resource, actor and event type (all through
+//! the read layer's histories: a filtered page is the next [`PAGE`] matching events),
+//! each row in plain words with a link to its operation. Unfiltered, it shows the latest events and is
 //! live (new rows arrive over SSE, see [`super::live`]). The filters travel in a `POST` body, never in the
 //! URL (a user filter may be an email).
 
@@ -85,6 +85,8 @@ impl Filter {
             selector,
             since: time(self.since.as_deref(), "from")?.or(self.recent),
             until: time(self.until.as_deref(), "to")?,
+            actor: self.actor.clone(),
+            event_type: self.event_type.clone(),
             limit: Limit::new(PAGE).expect("a valid limit"),
             cursor: None,
         };
@@ -94,17 +96,6 @@ impl Filter {
                 .map_err(Failure::from)?;
         }
         Ok(query)
-    }
-
-    /// Whether `row` passes the actor and event-type filters.
-    fn keeps(&self, row: &Row) -> bool {
-        self.event_type
-            .as_deref()
-            .is_none_or(|t| row.event_type == t)
-            && self
-                .actor
-                .as_deref()
-                .is_none_or(|a| row.actor.to_lowercase().contains(&a.to_lowercase()))
     }
 }
 
@@ -165,12 +156,7 @@ pub async fn read(state: &AppState, signed: &Signed, filter: &Filter) -> Result<
         .await??;
     let projections = state.engine().state();
     let org = signed.caller.org(&projections)?;
-    let rows = answer
-        .events
-        .iter()
-        .map(|e| Row::of(org, &e.0))
-        .filter(|r| filter.keeps(r))
-        .collect();
+    let rows = answer.events.iter().map(|e| Row::of(org, &e.0)).collect();
     Ok(Timeline {
         rows,
         next: answer.next.as_deref().and_then(cursor_of),

@@ -1,11 +1,14 @@
 //! The audit histories (R25) as pages of events in log order: a user's, a resource's
 //! (the events that changed its owner), one operation's, and the org's timeline, each
-//! optionally between two times. Positions come from the audit indexes; only the
-//! page's events are read from the log, so a long history never sits in memory whole.
+//! optionally between two times and narrowed to one actor or event type. Positions come
+//! from the audit indexes, which know every event's time, actor and type: a filtered
+//! page is the next `limit` matching events after the cursor's position, found in
+//! memory, and only the page's events are read from the log, so a long history never
+//! sits in memory whole.
 
 use chrono::{DateTime, Utc};
-use offboard_events::{CorrelationId, ResourceKey};
-use offboard_projections::OrgState;
+use offboard_events::{CorrelationId, Event, ResourceKey};
+use offboard_projections::{Acting, OrgState, Selection};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +46,14 @@ pub struct HistoryQuery {
     /// Only events at or before this time (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<DateTime<Utc>>,
+    /// Only events whose actor, as the history shows it, contains this text in any
+    /// case: a user's email, `support:NAME`, `auditor:NAME`, `system`, followed by
+    /// ` for EMAIL` when acting on behalf of a user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Only events of this type (e.g. `ResourcesTransferred`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
     #[serde(default, skip_serializing_if = "Limit::is_default")]
     pub limit: Limit,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,18 +79,65 @@ impl HistoryQuery {
         }
     }
 
-    /// Every position of the history in the window, in log order.
-    fn positions(&self, org: &OrgState) -> Result<Vec<u64>, ReadFailure> {
+    /// The page's positions: the first `limit` of the history after position `after`
+    /// that the window and filters keep, in log order, and whether more follow.
+    fn page(&self, org: &OrgState, after: u64) -> Result<(Vec<u64>, bool), ReadFailure> {
         let since = self.since.unwrap_or(DateTime::<Utc>::MIN_UTC);
         let until = self.until.unwrap_or(DateTime::<Utc>::MAX_UTC);
-        let mut positions = match &self.selector {
-            HistorySelector::Org => {
-                return Ok(org
-                    .audit()
-                    .between(since, until)
-                    .map(|r| r.position)
-                    .collect())
+        let audit = org.audit();
+        let selection = self.selection(org)?;
+        let wanted = self.limit.get() + 1;
+        let mut found: Vec<u64> = match self.listed(org)? {
+            None => audit
+                .scan(&selection, after, since, until)
+                .take(wanted)
+                .collect(),
+            Some(positions) => positions
+                .into_iter()
+                .filter(|p| *p > after && audit.keeps(&selection, *p))
+                .filter(|p| {
+                    audit
+                        .event(*p)
+                        .is_some_and(|e| e.occurred_at >= since && e.occurred_at <= until)
+                })
+                .take(wanted)
+                .collect(),
+        };
+        let more = found.len() == wanted;
+        found.truncate(self.limit.get());
+        Ok((found, more))
+    }
+
+    /// The actor and event-type filters, checked: an event type no build knows is
+    /// `invalid_input`.
+    fn selection(&self, org: &OrgState) -> Result<Selection, ReadFailure> {
+        if let Some(t) = self.event_type.as_deref() {
+            if !Event::TYPES.contains(&t) {
+                return Err(ReadFailure::Invalid(format!("{t:?} is not an event type")));
             }
+        }
+        let needle = self
+            .actor
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_lowercase);
+        let keep = needle.map(|n| {
+            move |a: &Acting| {
+                crate::cli::describe::acting(org, &a.actor, a.on_behalf_of)
+                    .to_lowercase()
+                    .contains(&n)
+            }
+        });
+        let keep = keep.as_ref().map(|k| k as &dyn Fn(&Acting) -> bool);
+        Ok(org.audit().select(keep, self.event_type.as_deref()))
+    }
+
+    /// Every position of a user's, resource's or operation's history, in log order;
+    /// `None` for the org's timeline (walked in place).
+    fn listed(&self, org: &OrgState) -> Result<Option<Vec<u64>>, ReadFailure> {
+        let mut positions = match &self.selector {
+            HistorySelector::Org => return Ok(None),
             HistorySelector::User(r) => {
                 org.audit().positions_for_user(known_user(org, r)?).to_vec()
             }
@@ -100,15 +158,7 @@ impl HistoryQuery {
         };
         positions.sort_unstable();
         positions.dedup();
-        if self.since.is_some() || self.until.is_some() {
-            let audit = org.audit();
-            positions.retain(|p| {
-                audit
-                    .event(*p)
-                    .is_some_and(|e| e.occurred_at >= since && e.occurred_at <= until)
-            });
-        }
-        Ok(positions)
+        Ok(Some(positions))
     }
 }
 
@@ -132,14 +182,9 @@ impl Query for HistoryQuery {
             .as_ref()
             .map(|c| c.position_for(LIST))
             .transpose()?;
-        let positions = scope.now(|org| self.positions(org))?;
-        let start = after.map_or(0, |a| positions.partition_point(|p| *p <= a));
-        let end = (start + self.limit.get()).min(positions.len());
-        let page = &positions[start..end];
-        let last = (end < positions.len())
-            .then(|| page.last().copied())
-            .flatten();
-        let events = scope.engine().read_positions(page)?;
+        let (page, more) = scope.now(|org| self.page(org, after.unwrap_or(0)))?;
+        let last = more.then(|| page.last().copied()).flatten();
+        let events = scope.engine().read_positions(&page)?;
         Ok(HistoryPage {
             events: events.into_iter().map(EnvelopeJson).collect(),
             next: next_link(self, last.map(|p| Cursor::new(LIST, p.to_string()))),

@@ -12,6 +12,7 @@ mod history;
 mod listings;
 mod ownership;
 pub mod page;
+mod people;
 mod plan;
 mod schedules;
 
@@ -36,6 +37,7 @@ pub use ownership::{
     PositionQuery,
 };
 pub use page::{Cursor, Limit, PageAnswer, Paged, DEFAULT_LIMIT, MAX_LIMIT};
+pub use people::{people, PeopleFilter, PeoplePage};
 pub use plan::PlanQuery;
 pub use schedules::{
     NextRunView, ScheduleFailureView, ScheduleQuery, ScheduleView, SchedulesPage, SchedulesQuery,

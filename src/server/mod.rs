@@ -10,7 +10,8 @@
 //! - [`serve`] / [`serve_listener`] run it until a shutdown future completes, then stop
 //!   gracefully: event streams end, in-flight commands get their answers, the writer
 //!   finishes its group and the engine closes.
-//! - [`tokens`] is the library API behind `offboard token …`; [`client`] is what a CLI
+//! - [`tokens`] is the library API behind `offboard token …`, [`links`] the one behind
+//!   `offboard console-link` (one-time console sign-in links); [`client`] is what a CLI
 //!   pointed at a server (`--server`, `--token`) talks through.
 
 mod admin;
@@ -26,6 +27,8 @@ mod error;
 mod etag;
 mod extract;
 mod health;
+mod link_api;
+pub mod links;
 mod listings;
 mod metrics;
 mod openapi;
@@ -65,6 +68,7 @@ pub use views::*;
 
 use crate::store::StoreError;
 use crate::Engine;
+use links::LinkCache;
 use tokens::TokenCache;
 
 /// Request bodies above this answer 413. Large enough for a full resource import
@@ -106,6 +110,7 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     engine: Arc<Engine>,
     tokens: TokenCache,
+    links: LinkCache,
     /// Serializes consumer acks (each is read, compare, write).
     acks: Mutex<()>,
     /// `true` once the server is stopping: event streams end.
@@ -123,6 +128,7 @@ impl AppState {
 
     pub fn with_options(engine: Arc<Engine>, options: ServerOptions) -> Result<Self, StoreError> {
         let tokens = TokenCache::load(engine.store().as_ref())?;
+        let links = LinkCache::load(engine.store().as_ref())?;
         let webhooks = Arc::new(crate::webhooks::Hub::load(&engine)?);
         let metrics = metrics::ServerMetrics::new(&engine, &webhooks);
         Ok(Self(Arc::new(Inner {
@@ -130,6 +136,7 @@ impl AppState {
             webhooks,
             engine,
             tokens,
+            links,
             acks: Mutex::new(()),
             stop: watch::Sender::new(false),
             options,
@@ -155,6 +162,11 @@ impl AppState {
 
     pub(crate) fn tokens(&self) -> &TokenCache {
         &self.0.tokens
+    }
+
+    /// The console's one-time sign-in links.
+    pub(crate) fn links(&self) -> &LinkCache {
+        &self.0.links
     }
 
     /// The webhook subscriptions (shared with the delivery tasks).
@@ -222,6 +234,7 @@ fn build() -> (Router<AppState>, OpenApi) {
         .merge(listings::routes())
         .merge(stream::routes())
         .merge(token_api::routes())
+        .merge(link_api::routes())
         .merge(admin::routes())
         .merge(sync::routes())
         .merge(webhooks::routes())

@@ -427,7 +427,7 @@ pub fn resolve_principal(org: &OrgState, spec: &str) -> Result<Actor, TokenError
 
 /// The org a token for `principal` belongs to: `org` if given; else the org of the user
 /// id `principal` names, or the only org there is.
-fn org_for<'a>(
+pub(crate) fn org_for<'a>(
     state: &'a State,
     org: Option<&str>,
     principal: &str,

@@ -383,6 +383,22 @@ impl Console {
             .as_u16()
     }
 
+    /// A one-time sign-in link for `principal`, minted by the owner over the API
+    /// (`offboard console-link` in client mode does the same): its path.
+    pub async fn console_link(&self, principal: &str) -> String {
+        let created: Value = reqwest::Client::new()
+            .post(format!("{}/v1/console-links", self.url))
+            .bearer_auth(&self.org.owner_token)
+            .json(&json!({ "principal": principal }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        created["path"].as_str().unwrap().to_owned()
+    }
+
     /// Closes the browser, the driver and the server.
     pub async fn close(mut self) {
         let browser = self.browser.clone();

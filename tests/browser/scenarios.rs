@@ -39,6 +39,28 @@ async fn sign_in_shows_people_with_holdings_and_billed_seats() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_time_link_signs_in_once_and_leaves_the_address_bar() {
+    in_browser!(
+        "a_one_time_link_signs_in_once_and_leaves_the_address_bar",
+        |c| {
+            let link = c.console_link("support:helpdesk").await;
+            c.goto(&link).await;
+            c.wait_text("h1", "People").await;
+            let url = c.browser.current_url().await.unwrap();
+            assert_eq!(url.path(), "/", "redirected to People: {url}");
+            assert!(url.query().is_none(), "the secret left the URL: {url}");
+            assert!(c.has("a[href='/support']").await, "signed in as support");
+            c.click("form[action='/sign-out'] button").await;
+            c.wait_text("h1", "Sign in").await;
+            c.goto(&link).await;
+            c.wait_text("#failure", "already used").await;
+            assert!(c.has("#token").await, "the sign-in form is offered instead");
+            c.check_and_capture("sign-in-link-used").await;
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blocked_delete_shows_every_blocker_with_its_count() {
     in_browser!("a_blocked_delete_shows_every_blocker_with_its_count", |c| {
         c.sign_in(&c.org.owner_token).await;

@@ -227,3 +227,62 @@ fn on_a_full_disk_every_request_is_answered_reads_go_on_and_sigterm_stops_within
         );
     }
 }
+
+/// The path of a console link (`/sign-in/link?code=…`), without its address.
+fn link_path(url: &str) -> &str {
+    &url[url.find("/sign-in/link?code=").expect("a sign-in link")..]
+}
+
+#[test]
+fn console_link_prints_a_one_time_url_that_opens_once_even_across_a_restart() {
+    // Given an org, and a link minted on the directory before the server starts
+    let d = acme();
+    let e = d.fails(2, &["console-link"]);
+    assert!(e["message"].as_str().unwrap().contains("--as"), "{e}");
+    let before = d.json(&["console-link", "--as", OWNER, "--ttl", "5m"]);
+    let url = before["url"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:8080/sign-in/link?code="),
+        "{url}"
+    );
+    assert!(
+        before["message"].as_str().unwrap().contains("once"),
+        "{before}"
+    );
+    assert!(before["record"]["expires_at"].is_string());
+    let text = d.ok(&["console-link", "--as", OWNER, "--url", "https://c.example/"]);
+    assert!(
+        text.starts_with("https://c.example/sign-in/link?code="),
+        "{text}"
+    );
+    let e = d.fails(1, &["console-link", "--as", OWNER, "--ttl", "2d"]);
+    assert_eq!(e["code"], "invalid_input", "{e}");
+    assert_eq!(
+        d.fails(1, &["console-link", "--as", "nobody@acme.example"])["code"],
+        "not_found"
+    );
+    let owner_token = token(&d, OWNER);
+    // When the server runs, Then the link opens a session once: a redirect, then 410
+    let server = Server::start(&d);
+    let (status, _) = http(&server.url, "GET", link_path(&url), None, None);
+    assert_eq!(status, 303);
+    let (status, _) = http(&server.url, "GET", link_path(&url), None, None);
+    assert_eq!(status, 410);
+    // And in client mode the owner mints links through the server, for its address
+    let client = server.client(&d, &owner_token);
+    let remote = client.json(&["console-link", "--as", OWNER, "--ttl", "90s"]);
+    let remote_url = remote["url"].as_str().unwrap().to_owned();
+    assert!(remote_url.starts_with(&server.url), "{remote_url}");
+    let secret = remote_url.split("code=").nth(1).unwrap();
+    let (status, _) = http(&server.url, "GET", "/v1/users", Some(secret), None);
+    assert_eq!(status, 401, "a link is not an API token");
+    let (status, _) = http(&server.url, "GET", link_path(&remote_url), None, None);
+    assert_eq!(status, 303);
+    // And after a restart both links stay used
+    assert_eq!(server.terminate(), Some(0));
+    let server = Server::start(&d);
+    for used in [&url, &remote_url] {
+        let (status, _) = http(&server.url, "GET", link_path(used), None, None);
+        assert_eq!(status, 410, "{used}");
+    }
+}

@@ -143,6 +143,54 @@ async fn walking_the_pages_of_every_list_yields_the_whole_list_once_in_order() {
 }
 
 #[tokio::test]
+async fn a_filtered_timeline_pages_through_every_matching_event_in_log_order() {
+    // Given three transfers among registrations and hires
+    let w = world().await;
+    busy_org(&w).await;
+    // When the timeline is filtered by type, a page at a time
+    let moves = walk(
+        &w,
+        "/v1/history?event_type=ResourcesTransferred&limit=1",
+        "events",
+        1,
+    )
+    .await;
+    // Then every page holds the next matching event: all three, in log order
+    assert_eq!(moves.len(), 3, "{moves:?}");
+    assert!(moves
+        .iter()
+        .all(|e| e["event_type"] == "ResourcesTransferred"));
+    let positions: Vec<u64> = moves
+        .iter()
+        .map(|e| e["position"].as_u64().unwrap())
+        .collect();
+    assert!(positions.windows(2).all(|p| p[0] < p[1]), "{positions:?}");
+    // By actor (any case) and type together, and on a user's history too
+    let by_owner = walk(
+        &w,
+        "/v1/history?actor=OWNER%40truckpros&event_type=ResourcesTransferred&limit=2",
+        "events",
+        2,
+    )
+    .await;
+    assert_eq!(by_owner, moves);
+    let bobs = walk(
+        &w,
+        "/v1/users/bob@truckpros.example/history?event_type=ResourcesTransferred&limit=1",
+        "events",
+        1,
+    )
+    .await;
+    assert_eq!(bobs, moves);
+    // An actor that never acted matches nothing; an unknown type is refused
+    let none = walk(&w, "/v1/history?actor=helpdesk", "events", 100).await;
+    assert!(none.is_empty());
+    w.get(&w.owner_token, "/v1/history?event_type=Nope")
+        .await
+        .error(400, "invalid_input");
+}
+
+#[tokio::test]
 async fn a_bad_limit_or_cursor_is_400_and_appends_nothing() {
     let w = world().await;
     busy_org(&w).await;

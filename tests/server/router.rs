@@ -79,6 +79,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/v1/tokens"),
     ("get", "/v1/tokens"),
     ("post", "/v1/tokens/{id}/revoke"),
+    ("post", "/v1/console-links"),
     ("post", "/v1/admin/backup"),
     ("post", "/v1/webhooks"),
     ("get", "/v1/webhooks"),

@@ -51,6 +51,24 @@ async fn every_scenario_runs_and_reports_its_figures() {
         .figures
         .iter()
         .all(|f| f.value.is_finite() && f.value >= 0.0));
+    // The console: a p50 and a p99 for every page, through the router.
+    let console: Vec<&str> = report
+        .figures
+        .iter()
+        .filter(|f| f.scenario.starts_with("console: ") && f.figure.starts_with("p99"))
+        .map(|f| f.scenario.as_str())
+        .collect();
+    for page in [
+        "People, search by name",
+        "Audit, UserDeleted events",
+        "the chain",
+    ] {
+        assert!(
+            console.contains(&format!("console: {page}").as_str()),
+            "{page} missing in {console:?}"
+        );
+    }
+    assert_eq!(console.len(), 12, "{console:?}");
     let per_flush = report
         .figures
         .iter()
