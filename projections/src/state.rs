@@ -32,7 +32,8 @@ impl State {
     /// 5: names and emails are indexed by [`caseless_key`] (was: lowercase), and credits
     /// report the events they could not apply without overflowing.
     /// 6: scheduled offboardings (R28).
-    pub const VERSION: u32 = 6;
+    /// 7: record roles (issue 20 §2).
+    pub const VERSION: u32 = 7;
 
     /// Folds one envelope in. Never fails and never panics.
     ///

@@ -1,4 +1,4 @@
-//! The domain: rules R1–R28 as pure decisions. `decide` turns a command into the events
+//! The domain: rules R1–R29 as pure decisions. `decide` turns a command into the events
 //! it causes, or a [`DomainError`], by reading the projected [`State`]; it does no I/O,
 //! so the single writer can call it inside a group commit and tests can call it directly.
 //!
@@ -23,6 +23,7 @@ mod offboarding;
 mod org;
 mod plan;
 mod profile;
+mod record_roles;
 mod resources;
 mod restore;
 mod schedule;
@@ -110,6 +111,25 @@ pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Ev
         } => offboarding::transfer_account(scope, *from, *to, *then, confirm.as_deref()),
         Command::RetireResources { resources } => sync::retire(scope, resources),
         Command::SyncResources { owners, retire } => sync::sync(scope, owners, retire),
+
+        Command::DeclareRecordRole { role, multi } => record_roles::declare(scope, role, *multi),
+        Command::SetRecordRole {
+            role,
+            user,
+            resources,
+        } => record_roles::set(scope, role, *user, resources),
+        Command::UnsetRecordRole {
+            role,
+            user,
+            resources,
+        } => record_roles::unset(scope, role, *user, resources),
+        Command::TransferRecordRoles {
+            from,
+            role,
+            kind,
+            to,
+            strategy,
+        } => record_roles::transfer(scope, *from, role, kind.as_deref(), to, *strategy),
 
         Command::AssignDuty { duty, to } => duties::assign(scope, duty, *to),
         Command::CreateDistribution {

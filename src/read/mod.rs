@@ -13,6 +13,7 @@ mod listings;
 mod ownership;
 pub mod page;
 mod plan;
+mod record_roles;
 mod schedules;
 
 use std::any::Any;
@@ -37,6 +38,10 @@ pub use ownership::{
 };
 pub use page::{Cursor, Limit, PageAnswer, Paged, DEFAULT_LIMIT, MAX_LIMIT};
 pub use plan::PlanQuery;
+pub use record_roles::{
+    HeldRoleView, HolderView, RecordRolesQuery, RecordRolesView, RoleChangeView, RoleHoldersView,
+    UserRolesQuery, UserRolesView,
+};
 pub use schedules::{
     NextRunView, ScheduleFailureView, ScheduleQuery, ScheduleView, SchedulesPage, SchedulesQuery,
 };

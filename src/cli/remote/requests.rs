@@ -179,6 +179,27 @@ pub(crate) mod tests {
                 }],
                 retire: vec!["lead:L-1".parse().unwrap()],
             },
+            Command::DeclareRecordRole {
+                role: "watcher".into(),
+                multi: true,
+            },
+            Command::SetRecordRole {
+                role: "servicing_specialist".into(),
+                user: b,
+                resources: key(),
+            },
+            Command::UnsetRecordRole {
+                role: "watcher".into(),
+                user: Some(a),
+                resources: key(),
+            },
+            Command::TransferRecordRoles {
+                from: a,
+                role: "servicing_specialist".into(),
+                kind: Some("deal".into()),
+                to: vec![b],
+                strategy: Strategy::Even,
+            },
             Command::AssignDuty {
                 duty: "dealer_trade_contact".into(),
                 to: b,
