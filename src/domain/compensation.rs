@@ -72,7 +72,7 @@ impl Undo<'_> {
                 resources(self.org, user, envelope.position, t, &mut self.out)
             }
             Event::RecordRolesTransferred(t) if t.from == user => {
-                record_roles(self.org, user, t, &mut self.out)
+                record_roles(self.org, user, self.ends_active, t, &mut self.out)
             }
             Event::UserManagerChanged(e) if e.from == Some(user) => self.report(e),
             Event::DutyAssigned(e) if e.previous == Some(user) => self.duty(e),
@@ -331,8 +331,16 @@ fn resources(
 }
 
 /// R29: a record role handed over comes back if its recipient still holds it (the only
-/// holder, for a single-holder role) and the user does not hold it again already.
-fn record_roles(org: &OrgState, user: UserId, t: &RecordRolesTransferred, out: &mut Compensation) {
+/// holder, for a single-holder role) and the user does not hold it again already — and
+/// only to a user who ends active: a role is work, and a deactivated holder would leave
+/// it with nobody (as with credits).
+fn record_roles(
+    org: &OrgState,
+    user: UserId,
+    ends_active: bool,
+    t: &RecordRolesTransferred,
+    out: &mut Compensation,
+) {
     let (roles, ownership) = (org.record_roles(), org.ownership());
     let multi = roles.is_multi(&t.role);
     let mut back: BTreeMap<UserId, Vec<ResourceKey>> = BTreeMap::new();
@@ -341,7 +349,12 @@ fn record_roles(org: &OrgState, user: UserId, t: &RecordRolesTransferred, out: &
             let holders = roles.holders(ownership, key, &t.role);
             let item = || format!("{key} ({})", t.role);
             let still = holders.contains(&handover.to) && (multi || holders.len() == 1);
-            if ownership.owner_of(key).is_none() {
+            if !ends_active {
+                out.skip(
+                    item(),
+                    "the user comes back deactivated and a role needs an active holder".to_owned(),
+                );
+            } else if ownership.owner_of(key).is_none() {
                 out.skip(
                     item(),
                     "retired since (its system of record no longer lists it)".to_owned(),

@@ -223,8 +223,9 @@ pub fn transfer(
         .records_of(org.ownership(), from, Some(&role), kind);
     if keys.is_empty() {
         return Err(DomainError::NothingToTransfer(format!(
-            "{} is {role} of no {}",
+            "{} is {} of no {}",
             leaver.profile.email,
+            role.replace('_', " "),
             kind.unwrap_or("record")
         )));
     }
