@@ -101,7 +101,7 @@ pub enum Cmd {
         after_help = "Examples:\n  offboard resource add buyer:B-1042 lead:L-7 --owner pat@acme.example\n  offboard resource import resources.csv\n  printf 'kind,id,owner\\nbuyer,B-1,pat@acme.example\\n' | offboard resource import -\n  offboard resource remove buyer:B-1042\n  offboard resource sync crm-export.csv --kind buyer --dry-run"
     )]
     Resource(ResourceCmd),
-    /// Record roles besides the owner: how many holders each may have (R29).
+    /// Record roles besides the owner: how many holders each may have.
     #[command(subcommand)]
     Role(RoleCmd),
     /// Who owns what, now or as of a time or position.
@@ -416,7 +416,7 @@ pub enum UserCmd {
         #[command(flatten)]
         page: PageArgs,
     },
-    /// Every record where the user holds a role besides owner (R29).
+    /// Every record where the user holds a role besides owner.
     Roles {
         /// The user, by email or id.
         user: String,
@@ -558,7 +558,7 @@ pub enum ResourceCmd {
         #[arg(required = true, value_name = "KIND:ID")]
         resources: Vec<String>,
     },
-    /// Name users on a record in roles besides its owner (R29).
+    /// Name users on a record in roles besides its owner.
     #[command(
         subcommand,
         after_help = "Examples:\n  offboard resource role set deal:D-9 servicing_specialist bob@acme.example\n  offboard resource role unset deal:D-9 watcher cai@acme.example\n  offboard role declare watcher --multi"
@@ -656,8 +656,7 @@ pub struct OwnerArgs {
     /// The resource, `kind:id`.
     #[arg(value_name = "KIND:ID")]
     pub resource: String,
-    /// Who held this record role instead of the owner (R29), e.g.
-    /// `servicing_specialist`.
+    /// Who held this record role instead of the owner, e.g. `servicing_specialist`.
     #[arg(long, value_name = "ROLE")]
     pub role: Option<String>,
     /// A time (RFC 3339 or YYYY-MM-DD, end of that day UTC) or a log position.
@@ -803,7 +802,7 @@ pub struct TransferArgs {
     )]
     pub kind: Option<String>,
     /// Move FROM's place in this record role instead of ownership: every record (of
-    /// `--kind`, or of every kind) where FROM holds it (R29).
+    /// `--kind`, or of every kind) where FROM holds it.
     #[arg(long, value_name = "ROLE", conflicts_with = "resource")]
     pub role: Option<String>,
     /// Move these resources (one recipient).
