@@ -43,8 +43,8 @@ pub enum Scenario {
     /// `resource sync` of a 1,000,000-row CRM export against 1,000,000 resources (1%
     /// moved, 1% new, 1% retired), and an identical second run.
     Sync,
-    /// A user holding 100,000 records in three roles offboarded (then deleted) and
-    /// restored (R29).
+    /// A user holding 100,000 records in three record roles offboarded (then deleted)
+    /// and restored.
     Roles,
     /// Webhook delivery to a loopback receiver: events/s and commit→delivery latency of
     /// one subscription, and the 64-client throughput with 0 and 10 subscriptions.
