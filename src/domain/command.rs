@@ -153,6 +153,17 @@ pub struct Holding<U: UserNaming = UserId> {
     pub resources: Vec<ResourceKey>,
 }
 
+/// Who must hold `role` on `resource` after a sync (R29): exactly `holders` (none:
+/// nobody).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(bound = "", deny_unknown_fields)]
+pub struct RoleHolders<U: UserNaming = UserId> {
+    pub role: String,
+    #[serde(deserialize_with = "checked_key")]
+    pub resource: ResourceKey,
+    pub holders: Vec<U>,
+}
+
 /// A new user's details.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NewUser {
@@ -327,6 +338,9 @@ pub enum Command<U: UserNaming = UserId> {
         owners: Vec<Holding<U>>,
         #[serde(default, deserialize_with = "checked_keys")]
         retire: Vec<ResourceKey>,
+        /// Record roles the system of record names (R29), after `owners` and `retire`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        roles: Vec<RoleHolders<U>>,
     },
 
     // Record roles besides the owner (R29).
@@ -511,6 +525,13 @@ fn checked_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ResourceKey>, D::
         .iter()
         .map(|k| k.parse().map_err(serde::de::Error::custom))
         .collect()
+}
+
+/// One resource key read from outside, checked (see [`checked_keys`]).
+fn checked_key<'de, D: Deserializer<'de>>(d: D) -> Result<ResourceKey, D::Error> {
+    String::deserialize(d)?
+        .parse()
+        .map_err(serde::de::Error::custom)
 }
 
 impl<U: UserNaming> Command<U> {

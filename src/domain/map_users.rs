@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use offboard_events::UserId;
 
-use super::command::{Command, Holding, OffboardPlan, Recipients};
+use super::command::{Command, Holding, OffboardPlan, Recipients, RoleHolders};
 use super::naming::{ById, Lookup, MapUsers, Resolve, UserNaming, UserRef};
 
 impl Command<UserRef> {
@@ -135,7 +135,11 @@ impl<A: UserNaming> Command<A> {
                 confirm,
             },
             C::RetireResources { resources } => C::RetireResources { resources },
-            C::SyncResources { owners, retire } => C::SyncResources {
+            C::SyncResources {
+                owners,
+                retire,
+                roles,
+            } => C::SyncResources {
                 owners: owners
                     .into_iter()
                     .map(|h| {
@@ -146,6 +150,16 @@ impl<A: UserNaming> Command<A> {
                     })
                     .collect::<Result<_, _>>()?,
                 retire,
+                roles: roles
+                    .into_iter()
+                    .map(|r| {
+                        Ok(RoleHolders {
+                            role: r.role,
+                            resource: r.resource,
+                            holders: all(m, r.holders)?,
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
             },
             C::DeclareRecordRole { role, multi } => C::DeclareRecordRole { role, multi },
             C::SetRecordRole {

@@ -39,7 +39,7 @@ use offboard_projections::State;
 pub use authority::Scope;
 pub use command::{
     Command, CommandKind, Holding, NewUser, OffboardPlan, PolicyChange, ProfileChange, Recipients,
-    Strategy,
+    RoleHolders, Strategy,
 };
 pub use context::Context;
 pub use credits::MAX_CREDITS;
@@ -110,7 +110,19 @@ pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Ev
             confirm,
         } => offboarding::transfer_account(scope, *from, *to, *then, confirm.as_deref()),
         Command::RetireResources { resources } => sync::retire(scope, resources),
-        Command::SyncResources { owners, retire } => sync::sync(scope, owners, retire),
+        Command::SyncResources {
+            owners,
+            retire,
+            roles,
+        } => {
+            // A batch of roles alone (a sync sends roles after every owner batch).
+            let mut events = match owners.is_empty() && retire.is_empty() && !roles.is_empty() {
+                true => Vec::new(),
+                false => sync::sync(scope, owners, retire)?,
+            };
+            events.extend(record_roles::sync(scope, roles)?);
+            Ok(events)
+        }
 
         Command::DeclareRecordRole { role, multi } => record_roles::declare(scope, role, *multi),
         Command::SetRecordRole {

@@ -12,7 +12,7 @@ use offboard_events::{
 };
 
 use super::authority::Scope;
-use super::command::Strategy;
+use super::command::{RoleHolders, Strategy};
 use super::error::{Decided, DomainError};
 use super::resources::{check_recipients, split, MAX_REGISTER};
 
@@ -250,4 +250,126 @@ pub fn transfer(
         }
         .into(),
     ])
+}
+
+/// `SyncResources`' roles (R29; the owner and admins): each record ends with exactly
+/// the holders named in its role — a single-holder role moves from its holder (reason
+/// `sync`), is assigned, or unassigned; a multi-holder role gains and loses holders.
+/// What already agrees is left alone; a new holder must be active.
+pub fn sync(scope: Scope, roles: &[RoleHolders]) -> Decided<Vec<Event>> {
+    if roles.is_empty() {
+        return Ok(Vec::new());
+    }
+    scope.require_role(Role::Admin)?;
+    if roles.len() > MAX_REGISTER {
+        return Err(DomainError::InvalidInput(format!(
+            "at most {MAX_REGISTER} record roles per command; split it"
+        )));
+    }
+    let (org, mut changes) = (scope.org, RoleChanges::default());
+    let mut seen = BTreeSet::new();
+    for wanted in roles {
+        let role = role_name(&wanted.role)?;
+        let key = &wanted.resource;
+        if !seen.insert((role.clone(), key)) {
+            return Err(DomainError::InvalidInput(format!(
+                "{role} on {key} is listed twice"
+            )));
+        }
+        if org.ownership().owner_of(key).is_none() {
+            return Err(DomainError::NotFound(format!(
+                "resource {key} (never registered, or retired)"
+            )));
+        }
+        let multi = org.record_roles().is_multi(&role);
+        if !multi && wanted.holders.len() > 1 {
+            return Err(DomainError::InvalidInput(format!(
+                "{key} names {} {role}s, a single-holder role",
+                wanted.holders.len()
+            )));
+        }
+        let now = org.record_roles().holders(org.ownership(), key, &role);
+        for holder in wanted.holders.iter().filter(|h| !now.contains(h)) {
+            scope.recipient(*holder)?;
+        }
+        changes.note(&role, key, &now, &wanted.holders, multi);
+    }
+    Ok(changes.events())
+}
+
+/// What a role sync changes, grouped into one event per role and user.
+#[derive(Default)]
+struct RoleChanges {
+    moved: BTreeMap<(String, UserId), BTreeMap<UserId, Vec<ResourceKey>>>,
+    assigned: BTreeMap<(String, UserId), Vec<ResourceKey>>,
+    unassigned: BTreeMap<(String, UserId), Vec<ResourceKey>>,
+}
+
+impl RoleChanges {
+    /// `key`'s `role` goes from the holders `now` to `wanted`.
+    fn note(
+        &mut self,
+        role: &str,
+        key: &ResourceKey,
+        now: &[UserId],
+        wanted: &[UserId],
+        multi: bool,
+    ) {
+        let at = |user: UserId| (role.to_owned(), user);
+        match (now, wanted) {
+            ([from], [to]) if !multi && from != to => self
+                .moved
+                .entry(at(*from))
+                .or_default()
+                .entry(*to)
+                .or_default()
+                .push(key.clone()),
+            _ => {
+                for gone in now.iter().filter(|u| !wanted.contains(u)) {
+                    self.unassigned
+                        .entry(at(*gone))
+                        .or_default()
+                        .push(key.clone());
+                }
+                for new in wanted.iter().filter(|u| !now.contains(u)) {
+                    self.assigned.entry(at(*new)).or_default().push(key.clone());
+                }
+            }
+        }
+    }
+
+    /// Unassignments first (a multi-holder role may only shrink), then moves, then
+    /// assignments.
+    fn events(self) -> Vec<Event> {
+        let unassigned = self
+            .unassigned
+            .into_iter()
+            .map(|((role, user), resources)| {
+                Event::from(RecordRoleUnassigned {
+                    user,
+                    role,
+                    resources,
+                })
+            });
+        let moved = self.moved.into_iter().map(|((role, from), to)| {
+            let handovers = to
+                .into_iter()
+                .map(|(to, resources)| Handover { to, resources })
+                .collect();
+            Event::from(RecordRolesTransferred {
+                from,
+                role,
+                handovers,
+                reason: TransferReason::Sync,
+            })
+        });
+        let assigned = self.assigned.into_iter().map(|((role, user), resources)| {
+            Event::from(RecordRoleAssigned {
+                user,
+                role,
+                resources,
+            })
+        });
+        unassigned.chain(moved).chain(assigned).collect()
+    }
 }

@@ -131,3 +131,35 @@ fn through_a_server_the_role_commands_and_reads_answer_as_embedded() {
         assert_eq!(d.json(args), remote, "{args:?}");
     }
 }
+
+#[test]
+fn a_sync_makes_role_columns_the_truth_for_the_records_it_lists() {
+    let d = deals();
+    let csv = d.write(
+        "crm.csv",
+        &format!(
+            "kind,id,owner,role:{SPECIALIST},role:watcher\n\
+             deal,D-9,{ANN},{BOB},{BOB};{SAM}\n\
+             deal,D-10,{ANN},,\n"
+        ),
+    );
+    let csv = csv.to_str().unwrap();
+    let dry = d.json(&["resource", "sync", csv, "--dry-run"]);
+    assert_eq!(dry["roles"], 3, "{dry}");
+    d.ok(&["resource", "sync", csv]);
+    let d9 = d.json(&["resource", "roles", "deal:D-9"]);
+    assert_eq!(holders(&d9, SPECIALIST), [BOB]);
+    let mut watchers = holders(&d9, "watcher");
+    watchers.sort();
+    assert_eq!(watchers, [BOB, SAM]);
+    assert!(holders(&d.json(&["resource", "roles", "deal:D-10"]), SPECIALIST).is_empty());
+    // The same file again changes nothing.
+    assert_eq!(d.json(&["resource", "sync", csv])["commands"], 0);
+    // Two holders of a single-holder role is a bad row; nothing is written.
+    let bad = d.write(
+        "bad.csv",
+        &format!("kind,id,owner,role:{SPECIALIST}\ndeal,D-9,{ANN},{PAT};{SAM}\n"),
+    );
+    let refused = d.fails(1, &["resource", "sync", bad.to_str().unwrap()]);
+    assert_eq!(refused["code"], "invalid_input");
+}

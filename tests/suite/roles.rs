@@ -470,3 +470,67 @@ fn a_retired_record_loses_its_roles_and_blocks_nothing() {
     let p = plan(s.org_state(), pat).unwrap();
     assert_eq!(p.roles, [(SPECIALIST.to_owned(), 3)].into());
 }
+
+#[test]
+fn a_sync_batch_sets_each_records_holders_exactly() {
+    let Deals {
+        mut s,
+        ann,
+        pat,
+        bob,
+    } = deals();
+    let owner = user_actor(s.owner);
+    let wanted = |k: &str, role: &str, holders: Vec<UserId>| offboard::domain::RoleHolders {
+        role: role.into(),
+        resource: key(k),
+        holders,
+    };
+    // When: the system of record names bob specialist of D-1, nobody of D-2, and ann and
+    // bob watchers of D-1.
+    let events = s
+        .when(
+            owner.clone(),
+            Command::SyncResources {
+                owners: Vec::new(),
+                retire: Vec::new(),
+                roles: vec![
+                    wanted("deal:D-1", SPECIALIST, vec![bob]),
+                    wanted("deal:D-2", SPECIALIST, vec![]),
+                    wanted("deal:D-1", "watcher", vec![ann, bob]),
+                ],
+            },
+        )
+        .events();
+    // Then: pat's watch ends, the specialist moves (reason sync), the rest is assigned.
+    assert!(events.contains(
+        &RecordRolesTransferred {
+            from: pat,
+            role: SPECIALIST.into(),
+            handovers: to(bob, vec![key("deal:D-1")]),
+            reason: TransferReason::Sync,
+        }
+        .into()
+    ));
+    s.apply_outcome(owner.clone(), events);
+    assert_eq!(holders(&s, "deal:D-1", SPECIALIST), vec![bob]);
+    assert!(holders(&s, "deal:D-2", SPECIALIST).is_empty());
+    let mut watchers = holders(&s, "deal:D-1", "watcher");
+    watchers.sort();
+    let mut expected = vec![ann, bob];
+    expected.sort();
+    assert_eq!(watchers, expected);
+    // A second identical batch appends nothing; two holders of a single-holder role
+    // are refused.
+    let again = Command::SyncResources {
+        owners: Vec::new(),
+        retire: Vec::new(),
+        roles: vec![wanted("deal:D-1", SPECIALIST, vec![bob])],
+    };
+    assert!(s.when(owner.clone(), again).events().is_empty());
+    let two = Command::SyncResources {
+        owners: Vec::new(),
+        retire: Vec::new(),
+        roles: vec![wanted("deal:D-3", SPECIALIST, vec![ann, bob])],
+    };
+    s.when(owner, two).then_error("invalid_input");
+}

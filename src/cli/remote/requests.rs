@@ -178,6 +178,11 @@ pub(crate) mod tests {
                     resources: key(),
                 }],
                 retire: vec!["lead:L-1".parse().unwrap()],
+                roles: vec![crate::domain::RoleHolders {
+                    role: "watcher".into(),
+                    resource: "deal:D-9".parse().unwrap(),
+                    holders: vec![a, b],
+                }],
             },
             Command::DeclareRecordRole {
                 role: "watcher".into(),
