@@ -18,6 +18,7 @@ use crate::label::*;
 use crate::offboarding::*;
 use crate::org::*;
 use crate::ownership::*;
+use crate::record_role::*;
 use crate::schedule::*;
 use crate::upcast::{upcast, DecodeError};
 use crate::user::*;
@@ -125,6 +126,11 @@ domain_events! {
     ResourcesRegistered = version 1, stream |e, org| StreamId::user(e.owner);
     ResourcesTransferred = version 1, stream |e, org| StreamId::user(e.from);
     ResourcesRetired = version 1, stream |e, org| StreamId::user(e.owner);
+
+    RecordRoleDeclared = version 1, stream |e, org| StreamId::org(org);
+    RecordRoleAssigned = version 1, stream |e, org| StreamId::user(e.user);
+    RecordRoleUnassigned = version 1, stream |e, org| StreamId::user(e.user);
+    RecordRolesTransferred = version 1, stream |e, org| StreamId::user(e.from);
 
     DutyAssigned = version 1, stream |e, org| StreamId::duty(org, &e.duty);
 

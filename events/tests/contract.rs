@@ -167,6 +167,33 @@ fn samples() -> Vec<Event> {
             reason: RetireReason::Sync,
         }
         .into(),
+        RecordRoleDeclared {
+            role: "watcher".into(),
+            multi: true,
+        }
+        .into(),
+        RecordRoleAssigned {
+            user: user(2),
+            role: "servicing_specialist".into(),
+            resources: vec![key("deal:D-9")],
+        }
+        .into(),
+        RecordRoleUnassigned {
+            user: user(2),
+            role: "watcher".into(),
+            resources: vec![key("deal:D-9")],
+        }
+        .into(),
+        RecordRolesTransferred {
+            from: user(2),
+            role: "servicing_specialist".into(),
+            handovers: vec![Handover {
+                to: user(3),
+                resources: vec![key("deal:D-9")],
+            }],
+            reason: TransferReason::Offboarding,
+        }
+        .into(),
         DutyAssigned {
             duty: "dealer_trade_contact".into(),
             holder: user(3),

@@ -432,6 +432,12 @@ fn concerned_users(env: &Envelope, users: &mut Vec<UserId>) {
             users.push(e.from);
             users.extend(e.handovers.iter().map(|h| h.to));
         }
+        Event::RecordRoleAssigned(e) => users.push(e.user),
+        Event::RecordRoleUnassigned(e) => users.push(e.user),
+        Event::RecordRolesTransferred(e) => {
+            users.push(e.from);
+            users.extend(e.handovers.iter().map(|h| h.to));
+        }
         Event::DutyAssigned(e) => users.extend([Some(e.holder), e.previous].into_iter().flatten()),
         Event::DistributionCreated(e) => {
             users.extend(e.members.iter().map(|m| m.user).chain(e.backup));
@@ -464,6 +470,7 @@ fn concerned_users(env: &Envelope, users: &mut Vec<UserId>) {
         Event::PolicyChanged(_)
         | Event::PrincipalRegistered(_)
         | Event::LogLossAccepted(_)
+        | Event::RecordRoleDeclared(_)
         | Event::CreditsAddedToPool(_) => {}
     }
 }

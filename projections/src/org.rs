@@ -18,6 +18,7 @@ use crate::distributions::Distributions;
 use crate::duties::Duties;
 use crate::labels::Labels;
 use crate::ownership::Ownership;
+use crate::record_roles::RecordRoles;
 use crate::schedules::Schedules;
 
 /// One owner a resource had (R25): who, from which event, who had it before, and which
@@ -53,6 +54,8 @@ pub struct OrgState {
     audit: Audit,
     #[serde(default)]
     schedules: Schedules,
+    #[serde(default)]
+    record_roles: RecordRoles,
 }
 
 impl OrgState {
@@ -73,6 +76,7 @@ impl OrgState {
             billing: Billing::default(),
             audit: Audit::default(),
             schedules: Schedules::default(),
+            record_roles: RecordRoles::default(),
         }
     }
 
@@ -86,7 +90,10 @@ impl OrgState {
             _ => {}
         }
         self.directory.apply(env);
+        // Record roles name records by ownership's slots, so ownership folds first (a
+        // retired record keeps its slot, so its roles can still be cleared).
         self.ownership.apply(env);
+        self.record_roles.apply(env, &self.ownership);
         self.duties.apply(env);
         self.distributions.apply(env);
         self.labels.apply(env);
@@ -101,6 +108,7 @@ impl OrgState {
     pub(crate) fn rebuild(&mut self) -> Result<(), String> {
         self.directory.rebuild();
         self.ownership.rebuild()?;
+        self.record_roles.rebuild()?;
         self.audit.rebuild()
     }
 
@@ -145,6 +153,11 @@ impl OrgState {
 
     pub fn ownership(&self) -> &Ownership {
         &self.ownership
+    }
+
+    /// Record roles besides the owner (issue 20 §2).
+    pub fn record_roles(&self) -> &RecordRoles {
+        &self.record_roles
     }
 
     pub fn duties(&self) -> &Duties {

@@ -426,6 +426,11 @@ impl Ownership {
         self.keys.slot(key)
     }
 
+    /// The key text of `slot` (a slot this view gave out).
+    pub(crate) fn key_text(&self, slot: u32) -> &str {
+        self.keys.text(slot)
+    }
+
     /// How many slots there are: every key ever registered, retired ones included.
     pub fn slots(&self) -> usize {
         self.keys.len()
@@ -603,14 +608,14 @@ impl Ownership {
 }
 
 /// The kind part of a key's text, as [`ResourceKey::kind`] reads it.
-fn kind_of(key: &str) -> &str {
+pub(crate) fn kind_of(key: &str) -> &str {
     key.split_once(':').map_or(key, |(kind, _)| kind)
 }
 
 /// A key back from its stored text. Stored keys were validated when their event was
 /// written, so this takes the same trusting path as reading an event does instead of
 /// re-validating (which would turn an odd stored key into a panic).
-fn stored_key(text: &str) -> ResourceKey {
+pub(crate) fn stored_key(text: &str) -> ResourceKey {
     let text: StrDeserializer<'_, ValueError> = text.into_deserializer();
     ResourceKey::deserialize(text).expect("a string always reads as a stored ResourceKey")
 }

@@ -35,7 +35,8 @@ impl State {
     /// 7: users carry when they were invited and last changed, groups their display
     /// names and times (SCIM `meta.created`, `meta.lastModified`).
     /// 8: the audit view records each event's type (timeline filters by type).
-    pub const VERSION: u32 = 8;
+    /// 9: record roles (issue 20 §2).
+    pub const VERSION: u32 = 9;
 
     /// Folds one envelope in. Never fails and never panics.
     ///

@@ -8,6 +8,7 @@ mod console;
 mod fixture;
 mod http;
 mod rebuild;
+mod roles;
 mod rss;
 mod sync;
 mod throughput;
@@ -43,6 +44,9 @@ pub enum Scenario {
     /// `resource sync` of a 1,000,000-row CRM export against 1,000,000 resources (1%
     /// moved, 1% new, 1% retired), and an identical second run.
     Sync,
+    /// A user holding 100,000 records in three record roles offboarded (then deleted)
+    /// and restored.
+    Roles,
     /// Webhook delivery to a loopback receiver: events/s and commit→delivery latency of
     /// one subscription, and the 64-client throughput with 0 and 10 subscriptions.
     Webhooks,
@@ -142,6 +146,10 @@ pub async fn run(
     if config.runs(Scenario::Sync) {
         progress("sync: a CRM export of 1,000,000 rows against 1,000,000 resources");
         figures.extend(sync::run(config, base.path()).await?);
+    }
+    if config.runs(Scenario::Roles) {
+        progress("roles: a user holding 100,000 records in 3 roles offboarded and restored");
+        figures.extend(roles::run(config, base.path()).await?);
     }
     if config.runs(Scenario::Webhooks) {
         progress(

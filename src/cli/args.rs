@@ -101,6 +101,9 @@ pub enum Cmd {
         after_help = "Examples:\n  offboard resource add buyer:B-1042 lead:L-7 --owner pat@acme.example\n  offboard resource import resources.csv\n  printf 'kind,id,owner\\nbuyer,B-1,pat@acme.example\\n' | offboard resource import -\n  offboard resource remove buyer:B-1042\n  offboard resource sync crm-export.csv --kind buyer --dry-run"
     )]
     Resource(ResourceCmd),
+    /// Record roles besides the owner: how many holders each may have.
+    #[command(subcommand)]
+    Role(RoleCmd),
     /// Who owns what, now or as of a time or position.
     #[command(
         after_help = "Examples:\n  offboard owners --owner pat@acme.example\n  offboard owners --kind buyer --as-of 2026-03-01          # at the end of that day (UTC)\n  offboard owners --kind buyer --as-of 120                 # just after log position 120"
@@ -424,6 +427,17 @@ pub enum UserCmd {
         #[command(flatten)]
         page: PageArgs,
     },
+    /// Every record where the user holds a role besides owner.
+    Roles {
+        /// The user, by email or id.
+        user: String,
+        /// Only this role.
+        #[arg(long, value_name = "ROLE")]
+        role: Option<String>,
+        /// Only records of this kind.
+        #[arg(long, value_name = "KIND")]
+        kind: Option<String>,
+    },
     /// Everything about one user.
     Show {
         /// The user, by email or id (deleted users too).
@@ -583,6 +597,25 @@ pub enum ResourceCmd {
         #[arg(required = true, value_name = "KIND:ID")]
         resources: Vec<String>,
     },
+    /// Name users on a record in roles besides its owner.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  offboard resource role set deal:D-9 servicing_specialist bob@acme.example\n  offboard resource role unset deal:D-9 watcher cai@acme.example\n  offboard role declare watcher --multi"
+    )]
+    Role(RecordRoleCmd),
+    /// The roles on a record and their holders, now or as of a time or position, and
+    /// every change they had.
+    Roles {
+        /// The record, `kind:id`.
+        #[arg(value_name = "KIND:ID")]
+        resource: String,
+        /// Only this role.
+        #[arg(long, value_name = "ROLE")]
+        role: Option<String>,
+        /// A time (RFC 3339 or YYYY-MM-DD, end of that day UTC) or a log position.
+        #[arg(long, value_name = "T|POS")]
+        as_of: Option<String>,
+    },
     /// Make offboard agree with a system of record's export: the file is the whole
     /// truth for the kinds it holds (new records registered, owner changes moved,
     /// records it no longer lists retired).
@@ -597,6 +630,48 @@ pub enum ResourceCmd {
         /// Print the diff (counts by kind and action, the first changes) and write nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+}
+
+/// `resource role …`: who holds a role on records.
+#[derive(Debug, Subcommand)]
+pub enum RecordRoleCmd {
+    /// USER holds ROLE on the records from now on (a single-holder role moves from its
+    /// holder; a multi-holder role gains USER).
+    Set {
+        /// The record, `kind:id` (comma-separated for several).
+        #[arg(value_name = "KIND:ID[,KIND:ID...]")]
+        resources: String,
+        /// The role, e.g. `servicing_specialist`.
+        role: String,
+        /// The holder, an active user's email or id.
+        user: String,
+    },
+    /// Nobody (or, with USER, that user no longer) holds ROLE on the records.
+    Unset {
+        /// The record, `kind:id` (comma-separated for several).
+        #[arg(value_name = "KIND:ID[,KIND:ID...]")]
+        resources: String,
+        /// The role.
+        role: String,
+        /// The holder to remove (needed when several hold a multi-holder role).
+        user: Option<String>,
+    },
+}
+
+/// `role …`: the org's record roles.
+#[derive(Debug, Subcommand)]
+pub enum RoleCmd {
+    /// Declare ROLE single-holder (one holder per record, the default) or multi-holder.
+    Declare {
+        /// The role, e.g. `watcher`.
+        role: String,
+        /// Any number of holders per record.
+        #[arg(long, conflicts_with = "single")]
+        multi: bool,
+        /// One holder per record (refused while a record has several).
+        #[arg(long)]
+        single: bool,
     },
 }
 
@@ -620,6 +695,9 @@ pub struct OwnerArgs {
     /// The resource, `kind:id`.
     #[arg(value_name = "KIND:ID")]
     pub resource: String,
+    /// Who held this record role instead of the owner, e.g. `servicing_specialist`.
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
     /// A time (RFC 3339 or YYYY-MM-DD, end of that day UTC) or a log position.
     #[arg(long, value_name = "T|POS")]
     pub as_of: Option<String>,
@@ -754,14 +832,18 @@ pub struct TransferAllBuyers {
 pub struct TransferArgs {
     /// The user whose resources move, by email or id.
     pub from: String,
-    /// Move every resource of this kind.
+    /// Move every resource of this kind (with `--role`: only records of this kind).
     #[arg(
         long,
         value_name = "KIND",
-        required_unless_present = "resource",
+        required_unless_present_any = ["resource", "role"],
         conflicts_with = "resource"
     )]
     pub kind: Option<String>,
+    /// Move FROM's place in this record role instead of ownership: every record (of
+    /// `--kind`, or of every kind) where FROM holds it.
+    #[arg(long, value_name = "ROLE", conflicts_with = "resource")]
+    pub role: Option<String>,
     /// Move these resources (one recipient).
     #[arg(long, value_name = "KIND:ID", value_delimiter = ',')]
     pub resource: Vec<String>,

@@ -102,7 +102,15 @@ fn handovers(org: &dyn Names, from: UserId, handovers: &[Handover]) -> String {
     let all = handovers
         .iter()
         .flat_map(|h| h.resources.iter().map(|k| k.as_str()));
-    let what = count_by_kind(all);
+    format!(
+        "Moved {} {}.",
+        count_by_kind(all),
+        from_to(org, from, handovers)
+    )
+}
+
+/// `from pat@x to ann@x`, or `from pat@x to ann@x (5) and bob@x (5)`.
+fn from_to(org: &dyn Names, from: UserId, handovers: &[Handover]) -> String {
     let to: Vec<String> = if handovers.len() == 1 {
         vec![org.email(handovers[0].to)]
     } else {
@@ -111,11 +119,15 @@ fn handovers(org: &dyn Names, from: UserId, handovers: &[Handover]) -> String {
             .map(|h| format!("{} ({})", org.email(h.to), h.resources.len()))
             .collect()
     };
-    format!(
-        "Moved {what} from {} to {}.",
-        org.email(from),
-        and_list(&to)
-    )
+    format!("from {} to {}", org.email(from), and_list(&to))
+}
+
+/// `deal:D-9` for one record, else `3 deals` (or `25 resources (10 deals, 15 leads)`).
+fn records(keys: &[offboard_events::ResourceKey]) -> String {
+    match keys {
+        [one] => one.to_string(),
+        many => count_by_kind(many.iter().map(|k| k.as_str())),
+    }
 }
 
 fn account(org: &dyn Names, a: CreditAccount) -> String {
@@ -245,6 +257,35 @@ fn event(org: &dyn Names, event: &Event) -> Option<String> {
                 offboard_events::RetireReason::Removed => "",
             }
         ),
+        Event::RecordRoleDeclared(e) => format!(
+            "Declared record role {} {}.",
+            e.role.replace('_', " "),
+            match e.multi {
+                true => "multi-holder: any number of holders per record",
+                false => "single-holder: one holder per record",
+            }
+        ),
+        Event::RecordRoleAssigned(e) => format!(
+            "{} is now {} of {}.",
+            who(e.user),
+            e.role.replace('_', " "),
+            records(&e.resources)
+        ),
+        Event::RecordRoleUnassigned(e) => format!(
+            "{} is no longer {} of {}.",
+            who(e.user),
+            e.role.replace('_', " "),
+            records(&e.resources)
+        ),
+        Event::RecordRolesTransferred(e) => {
+            let keys: Vec<_> = e.handovers.iter().flat_map(|h| h.resources.iter().cloned()).collect();
+            format!(
+                "Moved the {} role on {} {}.",
+                e.role.replace('_', " "),
+                records(&keys),
+                from_to(org, e.from, &e.handovers)
+            )
+        }
         Event::DutyAssigned(e) => match e.previous {
             Some(p) => format!(
                 "{} is now the {} (was {}).",

@@ -242,46 +242,62 @@ impl Walk<'_> {
         self.step(1, "Resources");
         let heir = default_heir(self.org, self.plan, actor);
         self.main = self.ask_user_or_none(
-            "Who takes over whatever is not chosen below (other kinds, duties, reports, backup places)? Email, or none",
+            "Who takes over whatever is not chosen below (other kinds, record roles, duties, reports, backup places)? Email, or none",
             heir.as_deref(),
         )?;
         self.file.default_to = self.main.clone();
         if self.plan.resources.is_empty() {
             self.p.say("  They own no resources.");
         }
-        let (org, plan) = (self.org, self.plan);
+        let plan = self.plan;
         for (kind, count) in &plan.resources {
             let question = format!(
                 "{count} {}: who receives them? Emails, comma-separated",
                 plural(kind, *count)
             );
-            let to: Vec<String> = ask_until(self.p, &question, self.main.as_deref(), |a| {
-                let to = a
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| active_user(org, plan, s))
-                    .collect::<Result<Vec<_>, _>>()?;
-                match to.is_empty() {
-                    true => Err("name at least one recipient".to_owned()),
-                    false => Ok(to),
-                }
-            })?;
-            let strategy = if to.len() > 1 {
-                ask_until(
-                    self.p,
-                    "Share them round-robin or even?",
-                    Some("round-robin"),
-                    |a| a.parse::<Strategy>(),
-                )?
-            } else {
-                Strategy::RoundRobin
-            };
-            self.file
-                .resources
-                .insert(kind.clone(), RecipientsFile { to, strategy });
+            let recipients = self.ask_recipients(&question)?;
+            self.file.resources.insert(kind.clone(), recipients);
+        }
+        // R29: each record role they hold, with the same question.
+        for (role, count) in &plan.roles {
+            let question = format!(
+                "{} on {count} {}: who takes their place? Emails, comma-separated",
+                role.replace('_', " "),
+                plural("record", *count)
+            );
+            let recipients = self.ask_recipients(&question)?;
+            self.file.roles.insert(role.clone(), recipients);
         }
         Some(())
+    }
+
+    /// Recipients (active users, the main heir by default) and, for several, how they
+    /// share.
+    fn ask_recipients(&mut self, question: &str) -> Option<RecipientsFile> {
+        let (org, plan) = (self.org, self.plan);
+        let to: Vec<String> = ask_until(self.p, question, self.main.as_deref(), |a| {
+            let to = a
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| active_user(org, plan, s))
+                .collect::<Result<Vec<_>, _>>()?;
+            match to.is_empty() {
+                true => Err("name at least one recipient".to_owned()),
+                false => Ok(to),
+            }
+        })?;
+        let strategy = if to.len() > 1 {
+            ask_until(
+                self.p,
+                "Share them round-robin or even?",
+                Some("round-robin"),
+                |a| a.parse::<Strategy>(),
+            )?
+        } else {
+            Strategy::RoundRobin
+        };
+        Some(RecipientsFile { to, strategy })
     }
 
     /// Step 2: automations, integrations and rotations: keep or edit the suggested
@@ -640,6 +656,45 @@ mod tests {
             .any(|l| l.contains("nobody@acme.example") && l.contains("no user")));
         // The plan resolves against the org as it is.
         assert!(walked.file.resolve(org).is_ok());
+    }
+
+    #[test]
+    fn each_record_role_is_asked_for_like_a_kind() {
+        let (engine, org_id, pat) = org();
+        let by_owner = Actor::User {
+            id: engine.state().org(org_id).unwrap().owner(),
+        };
+        run(
+            &engine,
+            org_id,
+            by_owner,
+            Command::SetRecordRole {
+                role: "servicing_specialist".into(),
+                user: pat,
+                resources: vec!["lead:L-1".parse().unwrap()],
+            },
+        );
+        let state = engine.state();
+        let org = state.org(org_id).unwrap();
+        let plan = PlanView::from(&domain::plan(org, pat).unwrap());
+        let answers = [
+            "ann@acme.example",
+            "",
+            "",
+            "ann@acme.example",
+            "delete",
+            "CONFIRM",
+        ];
+        let mut script = Scripted::new(&answers, false);
+        let walked = walk(&mut script, org, &plan, None, None, None).unwrap();
+        assert_eq!(
+            walked.file.roles["servicing_specialist"].to,
+            vec!["ann@acme.example".to_owned()]
+        );
+        assert!(script
+            .transcript
+            .iter()
+            .any(|l| l.contains("servicing specialist on 1 record: who takes their place?")));
     }
 
     #[test]

@@ -44,7 +44,7 @@ fn read_rows(file: &Path) -> Result<(Vec<Row>, Vec<BadRow>), CliError> {
     let mut bad = Vec::new();
     for (line, row) in reader {
         match row {
-            Ok(ResourceRow { key, owner }) => rows.push(Row { line, key, owner }),
+            Ok(ResourceRow { key, owner, .. }) => rows.push(Row { line, key, owner }),
             Err(why) => bad.push(BadRow::invalid(line, why)),
         }
     }

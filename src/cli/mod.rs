@@ -37,6 +37,7 @@ pub mod remote;
 mod repair;
 pub mod resolve;
 mod resources;
+mod roles;
 mod routing;
 pub mod schedule;
 mod serve;
@@ -291,7 +292,11 @@ pub fn dispatch<'a>(
             Cmd::Group(c) => users::group(cx, c),
             Cmd::Resource(c) => resources::resource(cx, c),
             Cmd::Owners(a) => resources::owners(cx, a),
-            Cmd::Owner(a) => resources::owner(cx, a),
+            Cmd::Owner(a) => match &a.role {
+                Some(role) => roles::record_roles(cx, &a.resource, Some(role), a.as_of.as_deref()),
+                None => resources::owner(cx, a),
+            },
+            Cmd::Role(c) => roles::role(cx, c),
             Cmd::Duty(c) => routing::duty(cx, c),
             Cmd::Distribution(c) => routing::distribution(cx, c),
             Cmd::Label(c) => routing::label(cx, c),

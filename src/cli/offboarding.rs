@@ -79,6 +79,19 @@ pub fn render_plan(org: &dyn Names, plan: &PlanView) -> Vec<String> {
                 .collect()
         )
     ));
+    out.push(format!(
+        "  roles:         {}",
+        list(
+            plan.roles
+                .iter()
+                .map(|(role, n)| format!(
+                    "{} on {n} {}",
+                    role.replace('_', " "),
+                    plural("record", *n)
+                ))
+                .collect()
+        )
+    ));
     out.push(format!("  duties:        {}", list(plan.duties.clone())));
     out.push(format!(
         "  distributions: {}",
@@ -168,17 +181,25 @@ pub fn transfer_all_buyers(cx: &mut Ctx, a: &TransferAllBuyers) -> Result<(), Cl
     Ok(())
 }
 
-/// `transfer FROM --kind KIND --to …` or `transfer FROM --resource KEY,… --to USER`.
+/// `transfer FROM --kind KIND --to …`, `transfer FROM --resource KEY,… --to USER`, or
+/// `transfer FROM --role ROLE [--kind KIND] --to …` (R29: FROM's place in a record role).
 pub fn transfer(cx: &mut Ctx, a: &TransferArgs) -> Result<(), CliError> {
     let (from, to) = cx.names(|n| Ok((n.user(&a.from)?, resolve::users(n, &a.to)?)))?;
-    let command = match &a.kind {
-        Some(kind) => Command::TransferAll {
+    let command = match (&a.role, &a.kind) {
+        (Some(role), kind) => Command::TransferRecordRoles {
+            from,
+            role: role.clone(),
+            kind: kind.clone(),
+            to,
+            strategy: a.strategy,
+        },
+        (None, Some(kind)) => Command::TransferAll {
             from,
             kind: kind.clone(),
             to,
             strategy: a.strategy,
         },
-        None => {
+        (None, None) => {
             let [to] = to.as_slice() else {
                 return Err(CliError::invalid(
                     "chosen resources go to exactly one recipient",

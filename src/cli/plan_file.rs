@@ -6,6 +6,7 @@
 //! {
 //!   "default_to": "ann@example.com",
 //!   "resources": {"buyer": {"to": ["ann@example.com", "bob@example.com"], "strategy": "even"}},
+//!   "roles": {"servicing_specialist": {"to": ["bob@example.com"]}},
 //!   "distributions": {"Website leads": [{"user": "ann@example.com", "weight": 3}]},
 //!   "labels": {"Hot leads": "bob@example.com", "Old label": null},
 //!   "duties": {"dealer_trade_contact": "ann@example.com"},
@@ -14,7 +15,8 @@
 //! }
 //! ```
 //! Every field is optional. What the file does not mention goes to `default_to`
-//! (resources of unlisted kinds, duties, reports, backup places); distributions not
+//! (resources of unlisted kinds, record roles, duties, reports, backup places);
+//! distributions not
 //! listed take the suggested rebalance; labels not listed just lose the user.
 
 use std::collections::BTreeMap;
@@ -37,6 +39,9 @@ pub struct PlanFile {
     pub default_to: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub resources: BTreeMap<String, RecipientsFile>,
+    /// Record role → who takes the user's place in it (R29).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<String, RecipientsFile>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub distributions: BTreeMap<String, Vec<MemberFile>>,
     /// Label → replacement (`null`: no replacement).
@@ -92,14 +97,15 @@ impl PlanFile {
                 .transpose()?,
             ..OffboardPlan::default()
         };
-        for (kind, r) in &self.resources {
-            plan.resources.insert(
-                kind.clone(),
-                Recipients {
-                    to: resolve::users(org, &r.to)?,
-                    strategy: r.strategy,
-                },
-            );
+        for (files, into) in [
+            (&self.resources, &mut plan.resources),
+            (&self.roles, &mut plan.roles),
+        ] {
+            for (name, r) in files {
+                let to = resolve::users(org, &r.to)?;
+                let strategy = r.strategy;
+                into.insert(name.clone(), Recipients { to, strategy });
+            }
         }
         for (name, members) in &self.distributions {
             let members = members
@@ -136,6 +142,15 @@ impl PlanFile {
             for kind in plan.resources.keys() {
                 file.resources.insert(
                     kind.clone(),
+                    RecipientsFile {
+                        to: vec![h.clone()],
+                        strategy: Strategy::RoundRobin,
+                    },
+                );
+            }
+            for role in plan.roles.keys() {
+                file.roles.insert(
+                    role.clone(),
                     RecipientsFile {
                         to: vec![h.clone()],
                         strategy: Strategy::RoundRobin,

@@ -34,6 +34,12 @@ pub fn resource(cx: &mut Ctx, c: &ResourceCmd) -> Result<(), CliError> {
             Ok(())
         }
         ResourceCmd::Import { file } => super::import::import(cx, file),
+        ResourceCmd::Role(c) => super::roles::record_role(cx, c),
+        ResourceCmd::Roles {
+            resource,
+            role,
+            as_of,
+        } => super::roles::record_roles(cx, resource, role.as_deref(), as_of.as_deref()),
         ResourceCmd::Sync {
             file,
             kinds,

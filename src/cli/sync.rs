@@ -90,8 +90,12 @@ fn summary(source: &str, report: &SyncReport) -> String {
         retire += c.retire;
         unchanged += c.unchanged;
     }
+    let roles = match report.diff.roles {
+        0 => String::new(),
+        n => format!(", {n} record {} to change", plural("role", n)),
+    };
     let counts = format!(
-        "{register} to register, {moved} to move, {retire} to retire, {unchanged} unchanged"
+        "{register} to register, {moved} to move, {retire} to retire, {unchanged} unchanged{roles}"
     );
     let ignored = match report.diff.ignored {
         0 => String::new(),
@@ -156,6 +160,7 @@ fn print(cx: &mut Ctx, file: &Path, report: &SyncReport) -> Result<(), CliError>
                     Action::Register => "register",
                     Action::Move => "move",
                     Action::Retire => "retire",
+                    Action::Role => "role",
                 };
                 vec![
                     c.line.map_or("-".into(), |l| l.to_string()),

@@ -47,6 +47,9 @@ pub fn user(cx: &mut Ctx, c: &UserCmd) -> Result<(), CliError> {
         UserCmd::Import { file, dry_run } => super::user_import::import(cx, file, *dry_run),
         UserCmd::List { status, page } => list(cx, status.as_deref(), page),
         UserCmd::Show { user } => show(cx, user),
+        UserCmd::Roles { user, role, kind } => {
+            super::roles::user_roles(cx, user, role.as_deref(), kind.as_deref())
+        }
         UserCmd::Role { user, role } => {
             let role: Role = role.parse().map_err(CliError::invalid)?;
             let user = cx.user(user)?;

@@ -57,6 +57,8 @@ pub struct Recipients<U: UserNaming = UserId> {
 pub struct OffboardPlan<U: UserNaming = UserId> {
     /// Kind → who receives that kind.
     pub resources: BTreeMap<String, Recipients<U>>,
+    /// Record role → who takes the user's place in it, on every record (R29).
+    pub roles: BTreeMap<String, Recipients<U>>,
     /// Who receives whatever is not listed: other kinds, duties, managed users.
     pub default_to: Option<U>,
     /// Distribution name → its new members and weights (the suggested rebalance is used
@@ -77,6 +79,7 @@ impl<U: UserNaming> Default for OffboardPlan<U> {
     fn default() -> Self {
         Self {
             resources: BTreeMap::new(),
+            roles: BTreeMap::new(),
             default_to: None,
             distributions: BTreeMap::new(),
             labels: BTreeMap::new(),
@@ -148,6 +151,17 @@ pub struct Holding<U: UserNaming = UserId> {
     pub owner: U,
     #[serde(deserialize_with = "checked_keys")]
     pub resources: Vec<ResourceKey>,
+}
+
+/// Who must hold `role` on `resource` after a sync (R29): exactly `holders` (none:
+/// nobody).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(bound = "", deny_unknown_fields)]
+pub struct RoleHolders<U: UserNaming = UserId> {
+    pub role: String,
+    #[serde(deserialize_with = "checked_key")]
+    pub resource: ResourceKey,
+    pub holders: Vec<U>,
 }
 
 /// A new user's details.
@@ -349,6 +363,43 @@ pub enum Command<U: UserNaming = UserId> {
         owners: Vec<Holding<U>>,
         #[serde(default, deserialize_with = "checked_keys")]
         retire: Vec<ResourceKey>,
+        /// Record roles the system of record names (R29), after `owners` and `retire`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        roles: Vec<RoleHolders<U>>,
+    },
+
+    // Record roles besides the owner (R29).
+    /// Declare how many holders a record role may have per record: one (the default
+    /// for a role never declared) or, with `multi`, any number (e.g. `watcher`).
+    DeclareRecordRole {
+        role: String,
+        #[serde(default)]
+        multi: bool,
+    },
+    /// `user` holds `role` on each record (a single-holder role moves from its holder).
+    SetRecordRole {
+        role: String,
+        user: U,
+        #[serde(deserialize_with = "checked_keys")]
+        resources: Vec<ResourceKey>,
+    },
+    /// Nobody (or, with `user`, that user no longer) holds `role` on each record.
+    UnsetRecordRole {
+        role: String,
+        #[serde(default)]
+        user: Option<U>,
+        #[serde(deserialize_with = "checked_keys")]
+        resources: Vec<ResourceKey>,
+    },
+    /// Every record (of `kind`, or of every kind) where `from` holds `role` goes to `to`.
+    TransferRecordRoles {
+        from: U,
+        role: String,
+        #[serde(default)]
+        kind: Option<String>,
+        to: Vec<U>,
+        #[serde(default)]
+        strategy: Strategy,
     },
 
     // Duties, distributions, labels (R17–R19).
@@ -499,6 +550,13 @@ fn checked_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ResourceKey>, D::
         .iter()
         .map(|k| k.parse().map_err(serde::de::Error::custom))
         .collect()
+}
+
+/// One resource key read from outside, checked (see [`checked_keys`]).
+fn checked_key<'de, D: Deserializer<'de>>(d: D) -> Result<ResourceKey, D::Error> {
+    String::deserialize(d)?
+        .parse()
+        .map_err(serde::de::Error::custom)
 }
 
 impl<U: UserNaming> Command<U> {

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use offboard_events::{
     CreditAccount, CreditsTransferred, DistributionBackupChanged, DistributionRebalanced,
-    DutyAssigned, Envelope, Event, Handover, LabelMemberAdded, LabelMemberRemoved, ResourceKey,
-    ResourcesTransferred, SkippedItem, TransferReason, UserId, UserManagerChanged, UserReactivated,
-    UserRoleChanged, UserStatus,
+    DutyAssigned, Envelope, Event, Handover, LabelMemberAdded, LabelMemberRemoved,
+    RecordRolesTransferred, ResourceKey, ResourcesTransferred, SkippedItem, TransferReason, UserId,
+    UserManagerChanged, UserReactivated, UserRoleChanged, UserStatus,
 };
 use offboard_projections::OrgState;
 
@@ -70,6 +70,9 @@ impl Undo<'_> {
         match &envelope.event {
             Event::ResourcesTransferred(t) if t.from == user => {
                 resources(self.org, user, envelope.position, t, &mut self.out)
+            }
+            Event::RecordRolesTransferred(t) if t.from == user => {
+                record_roles(self.org, user, self.ends_active, t, &mut self.out)
             }
             Event::UserManagerChanged(e) if e.from == Some(user) => self.report(e),
             Event::DutyAssigned(e) if e.previous == Some(user) => self.duty(e),
@@ -316,6 +319,71 @@ fn resources(
         out.events.push(
             ResourcesTransferred {
                 from: holder,
+                handovers: vec![Handover {
+                    to: user,
+                    resources,
+                }],
+                reason: TransferReason::Restore,
+            }
+            .into(),
+        );
+    }
+}
+
+/// R29: a record role handed over comes back if its recipient still holds it (the only
+/// holder, for a single-holder role) and the user does not hold it again already — and
+/// only to a user who ends active: a role is work, and a deactivated holder would leave
+/// it with nobody (as with credits).
+fn record_roles(
+    org: &OrgState,
+    user: UserId,
+    ends_active: bool,
+    t: &RecordRolesTransferred,
+    out: &mut Compensation,
+) {
+    let (roles, ownership) = (org.record_roles(), org.ownership());
+    let multi = roles.is_multi(&t.role);
+    let mut back: BTreeMap<UserId, Vec<ResourceKey>> = BTreeMap::new();
+    for handover in &t.handovers {
+        for key in &handover.resources {
+            let holders = roles.holders(ownership, key, &t.role);
+            let item = || format!("{key} ({})", t.role);
+            let still = holders.contains(&handover.to) && (multi || holders.len() == 1);
+            if !ends_active {
+                out.skip(
+                    item(),
+                    "the user comes back deactivated and a role needs an active holder".to_owned(),
+                );
+            } else if ownership.owner_of(key).is_none() {
+                out.skip(
+                    item(),
+                    "retired since (its system of record no longer lists it)".to_owned(),
+                );
+            } else if holders.contains(&user) {
+                // Held again already: nothing to give back.
+            } else if still {
+                back.entry(handover.to).or_default().push(key.clone());
+            } else {
+                let now = match holders.as_slice() {
+                    [] => "nobody holds it now".to_owned(),
+                    h => format!(
+                        "now held by {}",
+                        h.iter()
+                            .map(|u| email(org, *u))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                out.skip(item(), format!("reassigned since; {now}"));
+            }
+        }
+    }
+    for (holder, resources) in back {
+        out.returned += resources.len() as u64;
+        out.events.push(
+            RecordRolesTransferred {
+                from: holder,
+                role: t.role.clone(),
                 handovers: vec![Handover {
                     to: user,
                     resources,

@@ -18,6 +18,8 @@ pub struct Holdings {
     pub role: Option<Role>,
     /// Kind → how many resources of it the user owns.
     pub resources: BTreeMap<String, u64>,
+    /// Record role → on how many records the user holds it (R29).
+    pub roles: BTreeMap<String, u64>,
     pub duties: Vec<String>,
     /// Distributions (by name) where the user is the only member.
     pub sole_member_of: Vec<String>,
@@ -40,6 +42,7 @@ impl Holdings {
             is_org_owner: org.owner() == user.id,
             role: Some(user.role),
             resources: org.ownership().counts_by_kind(user.id),
+            roles: org.record_roles().counts_of(user.id),
             duties: org.duties().duties_of(user.id),
             sole_member_of: distributions
                 .distributions_of(user.id)
@@ -84,6 +87,7 @@ impl Holdings {
                 format!("owns {count} {}", plural(kind, *count)),
             ));
         }
+        out.extend(self.role_blockers());
         for duty in &self.duties {
             out.push(Blocker::new(
                 "holds_duty",
@@ -160,9 +164,26 @@ impl Holdings {
 }
 
 impl Holdings {
+    /// R29: one `holds_roles` blocker per record role the user holds, with its count.
+    fn role_blockers(&self) -> impl Iterator<Item = Blocker> + '_ {
+        self.roles.iter().map(|(role, count)| {
+            Blocker::new(
+                "holds_roles",
+                Some(role.clone()),
+                *count,
+                format!(
+                    "is {} on {count} {}",
+                    role.replace('_', " "),
+                    plural("record", *count)
+                ),
+            )
+        })
+    }
+
     /// R26: every place the user's deactivation leaves work with nobody, in a fixed
-    /// order (`sole_member`, `holds_duty`, `distribution_backup`, `manages_users`).
-    /// Policy `deactivate_handover` decides whether they block, are recorded, or neither.
+    /// order (`sole_member`, `holds_duty`, `holds_roles`, `distribution_backup`,
+    /// `manages_users`). Policy `deactivate_handover` decides whether they block, are
+    /// recorded, or neither.
     pub fn handover_gaps(&self) -> Vec<Blocker> {
         let mut out = Vec::new();
         for name in &self.sole_active_member_of {
@@ -181,6 +202,7 @@ impl Holdings {
                 format!("is the {}", duty.replace('_', " ")),
             ));
         }
+        out.extend(self.role_blockers());
         for name in &self.backup_of {
             out.push(Blocker::new(
                 "distribution_backup",

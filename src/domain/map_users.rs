@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use offboard_events::UserId;
 
-use super::command::{Command, Holding, OffboardPlan, Recipients};
+use super::command::{Command, Holding, OffboardPlan, Recipients, RoleHolders};
 use super::naming::{ById, Lookup, MapUsers, Resolve, UserNaming, UserRef};
 
 impl Command<UserRef> {
@@ -149,7 +149,11 @@ impl<A: UserNaming> Command<A> {
                 confirm,
             },
             C::RetireResources { resources } => C::RetireResources { resources },
-            C::SyncResources { owners, retire } => C::SyncResources {
+            C::SyncResources {
+                owners,
+                retire,
+                roles,
+            } => C::SyncResources {
                 owners: owners
                     .into_iter()
                     .map(|h| {
@@ -160,6 +164,48 @@ impl<A: UserNaming> Command<A> {
                     })
                     .collect::<Result<_, _>>()?,
                 retire,
+                roles: roles
+                    .into_iter()
+                    .map(|r| {
+                        Ok(RoleHolders {
+                            role: r.role,
+                            resource: r.resource,
+                            holders: all(m, r.holders)?,
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            },
+            C::DeclareRecordRole { role, multi } => C::DeclareRecordRole { role, multi },
+            C::SetRecordRole {
+                role,
+                user,
+                resources,
+            } => C::SetRecordRole {
+                role,
+                user: m.user(user, Listed)?,
+                resources,
+            },
+            C::UnsetRecordRole {
+                role,
+                user,
+                resources,
+            } => C::UnsetRecordRole {
+                role,
+                user: opt(m, user)?,
+                resources,
+            },
+            C::TransferRecordRoles {
+                from,
+                role,
+                kind,
+                to,
+                strategy,
+            } => C::TransferRecordRoles {
+                from: m.user(from, Listed)?,
+                role,
+                kind,
+                to: all(m, to)?,
+                strategy,
             },
             C::AssignDuty { duty, to } => C::AssignDuty {
                 duty,
@@ -319,20 +365,8 @@ fn plan_of<A: UserNaming, B: UserNaming, M: MapUsers<A, B>>(
     plan: OffboardPlan<A>,
 ) -> Result<OffboardPlan<B>, M::Error> {
     Ok(OffboardPlan {
-        resources: plan
-            .resources
-            .into_iter()
-            .map(|(kind, r)| {
-                let to = all(m, r.to)?;
-                Ok((
-                    kind,
-                    Recipients {
-                        to,
-                        strategy: r.strategy,
-                    },
-                ))
-            })
-            .collect::<Result<_, M::Error>>()?,
+        resources: recipients_of(m, plan.resources)?,
+        roles: recipients_of(m, plan.roles)?,
         default_to: opt(m, plan.default_to)?,
         distributions: plan
             .distributions
@@ -344,4 +378,23 @@ fn plan_of<A: UserNaming, B: UserNaming, M: MapUsers<A, B>>(
         reports_to: opt(m, plan.reports_to)?,
         credits_to: plan.credits_to.map(|a| m.account(a)).transpose()?,
     })
+}
+
+fn recipients_of<A: UserNaming, B: UserNaming, M: MapUsers<A, B>>(
+    m: &mut M,
+    named: BTreeMap<String, Recipients<A>>,
+) -> Result<BTreeMap<String, Recipients<B>>, M::Error> {
+    named
+        .into_iter()
+        .map(|(name, r)| {
+            let to = all(m, r.to)?;
+            Ok((
+                name,
+                Recipients {
+                    to,
+                    strategy: r.strategy,
+                },
+            ))
+        })
+        .collect()
 }

@@ -1,4 +1,4 @@
-//! The domain: rules R1–R28 as pure decisions. `decide` turns a command into the events
+//! The domain: rules R1–R29 as pure decisions. `decide` turns a command into the events
 //! it causes, or a [`DomainError`], by reading the projected [`State`]; it does no I/O,
 //! so the single writer can call it inside a group commit and tests can call it directly.
 //!
@@ -24,6 +24,7 @@ mod offboarding;
 mod org;
 mod plan;
 mod profile;
+mod record_roles;
 mod resources;
 mod restore;
 mod schedule;
@@ -39,7 +40,7 @@ use offboard_projections::State;
 pub use authority::Scope;
 pub use command::{
     Command, CommandKind, Holding, NewUser, OffboardPlan, PolicyChange, ProfileChange, Recipients,
-    Strategy,
+    RoleHolders, Strategy,
 };
 pub use context::Context;
 pub use credits::MAX_CREDITS;
@@ -119,7 +120,38 @@ pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Ev
             confirm,
         } => offboarding::transfer_account(scope, *from, *to, *then, confirm.as_deref()),
         Command::RetireResources { resources } => sync::retire(scope, resources),
-        Command::SyncResources { owners, retire } => sync::sync(scope, owners, retire),
+        Command::SyncResources {
+            owners,
+            retire,
+            roles,
+        } => {
+            // A batch of roles alone (a sync sends roles after every owner batch).
+            let mut events = match owners.is_empty() && retire.is_empty() && !roles.is_empty() {
+                true => Vec::new(),
+                false => sync::sync(scope, owners, retire)?,
+            };
+            events.extend(record_roles::sync(scope, roles)?);
+            Ok(events)
+        }
+
+        Command::DeclareRecordRole { role, multi } => record_roles::declare(scope, role, *multi),
+        Command::SetRecordRole {
+            role,
+            user,
+            resources,
+        } => record_roles::set(scope, role, *user, resources),
+        Command::UnsetRecordRole {
+            role,
+            user,
+            resources,
+        } => record_roles::unset(scope, role, *user, resources),
+        Command::TransferRecordRoles {
+            from,
+            role,
+            kind,
+            to,
+            strategy,
+        } => record_roles::transfer(scope, *from, role, kind.as_deref(), to, *strategy),
 
         Command::AssignDuty { duty, to } => duties::assign(scope, duty, *to),
         Command::CreateDistribution {

@@ -1,16 +1,18 @@
 //! Offboarding a user in one atomic command (R10, R16, R22): the guided `Offboard` with a
 //! plan, `TransferAccount` (everything to one colleague), and `DeleteUser` (nothing moves
 //! but distribution and label places; anything still held blocks). All three run the
-//! same steps — resources, managed users, duties, distributions, labels, credits, then
-//! the follow-up — and check the follow-up against what is left after the moves.
+//! same steps — resources, record roles, managed users, duties, distributions, labels,
+//! credits, then the follow-up — and check the follow-up against what is left after the
+//! moves.
 
 use std::collections::BTreeSet;
 
 use offboard_events::{
     CreditAccount, CreditsTransferred, DistributionBackupChanged, DistributionRebalanced,
     DutyAssigned, Event, FollowUp, Handover, LabelMemberAdded, LabelMemberRemoved, Member,
-    OffboardingCompleted, OffboardingOperation, OffboardingStarted, ResourcesTransferred, Role,
-    TransferReason, UserDeleted, UserManagerChanged, UserRoleChanged, UserStatus,
+    OffboardingCompleted, OffboardingOperation, OffboardingStarted, RecordRolesTransferred,
+    ResourcesTransferred, Role, TransferReason, UserDeleted, UserManagerChanged, UserRoleChanged,
+    UserStatus,
 };
 use offboard_projections::User;
 
@@ -258,6 +260,7 @@ impl Offboarding<'_> {
             moved: 0,
         };
         self.hand_over_resources(&mut done)?;
+        self.hand_over_roles(&mut done)?;
         self.move_reports(&mut done)?;
         self.hand_over_duties(&mut done)?;
         self.rebalance_distributions(&mut done)?;
@@ -300,13 +303,8 @@ impl Offboarding<'_> {
         let mut handovers: Vec<Handover> = Vec::new();
         let kinds: Vec<String> = done.left.resources.keys().cloned().collect();
         for kind in kinds {
-            let recipients = match (self.plan.resources.get(&kind), self.plan.default_to) {
-                (Some(r), _) => r.clone(),
-                (None, Some(d)) => Recipients {
-                    to: vec![d],
-                    strategy: Strategy::RoundRobin,
-                },
-                (None, None) => continue,
+            let Some(recipients) = self.recipients(self.plan.resources.get(&kind)) else {
+                continue;
             };
             check_recipients(scope, user, &recipients.to)?;
             let keys = scope.org.ownership().resources_of(user, Some(&kind));
@@ -320,17 +318,58 @@ impl Offboarding<'_> {
             done.left.resources.remove(&kind);
         }
         if !handovers.is_empty() {
-            let reason = match self.operation {
-                OffboardingOperation::TransferAccount => TransferReason::Account,
-                _ => TransferReason::Offboarding,
-            };
             done.push(ResourcesTransferred {
                 from: user,
                 handovers,
-                reason,
+                reason: self.transfer_reason(),
             });
         }
         Ok(())
+    }
+
+    /// Step 1b (R29): the records where the user holds a role, per role, to the plan's
+    /// recipients for that role or the default; a role with neither stays a blocker.
+    fn hand_over_roles(&self, done: &mut Progress) -> Decided<()> {
+        let (scope, user) = (self.scope, self.user());
+        let roles: Vec<String> = done.left.roles.keys().cloned().collect();
+        for role in roles {
+            let Some(recipients) = self.recipients(named(&self.plan.roles, &role)) else {
+                continue;
+            };
+            check_recipients(scope, user, &recipients.to)?;
+            let org = scope.org;
+            let keys = org
+                .record_roles()
+                .records_of(org.ownership(), user, Some(&role), None);
+            done.push(RecordRolesTransferred {
+                from: user,
+                role: role.clone(),
+                handovers: split(keys, &recipients.to, recipients.strategy),
+                reason: self.transfer_reason(),
+            });
+            done.left.roles.remove(&role);
+        }
+        Ok(())
+    }
+
+    /// The plan's `entry` for a kind or role, else the default recipient (round
+    /// robin), else nobody: it stays with the user.
+    fn recipients(&self, entry: Option<&Recipients>) -> Option<Recipients> {
+        match (entry, self.plan.default_to) {
+            (Some(r), _) => Some(r.clone()),
+            (None, Some(d)) => Some(Recipients {
+                to: vec![d],
+                strategy: Strategy::RoundRobin,
+            }),
+            (None, None) => None,
+        }
+    }
+
+    fn transfer_reason(&self) -> TransferReason {
+        match self.operation {
+            OffboardingOperation::TransferAccount => TransferReason::Account,
+            _ => TransferReason::Offboarding,
+        }
     }
 
     /// Step 2: the people the user manages, to `reports_to` or the default.
@@ -629,6 +668,15 @@ fn check_plan_names(scope: Scope, target: &User, plan: &OffboardPlan) -> Decided
         {
             return Err(DomainError::InvalidInput(format!(
                 "the plan replaces {} in label {name:?}, which they are not in",
+                target.profile.email
+            )));
+        }
+    }
+    let roles = scope.org.record_roles().counts_of(user);
+    for role in plan.roles.keys() {
+        if !roles.keys().any(|r| r.eq_ignore_ascii_case(role)) {
+            return Err(DomainError::InvalidInput(format!(
+                "the plan hands over role {role:?}, which {} holds on no record",
                 target.profile.email
             )));
         }

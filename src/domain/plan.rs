@@ -46,6 +46,8 @@ pub struct Plan {
     pub status: UserStatus,
     /// Kind → count (seed 003 step 1 shows the lead count).
     pub resources: BTreeMap<String, u64>,
+    /// Record role → on how many records the user holds it (R29).
+    pub roles: BTreeMap<String, u64>,
     pub duties: Vec<String>,
     pub distributions: Vec<DistributionPlace>,
     pub labels: Vec<String>,
@@ -94,6 +96,7 @@ pub fn plan(org: &OrgState, user: UserId) -> Decided<Plan> {
         role: u.role,
         status: u.status,
         resources: holdings.resources.clone(),
+        roles: holdings.roles.clone(),
         duties: holdings.duties.clone(),
         distributions,
         labels: org

@@ -157,13 +157,15 @@ pub fn restore(
 pub fn revert(scope: Scope, correlation_id: CorrelationId) -> Decided<Vec<Event>> {
     let offboarding = &scope.ctx.compensating;
     // An offboarding names its user in its first marker; a hand-picked transfer is one
-    // `ResourcesTransferred` without markers, and names the user it moved things from.
+    // `ResourcesTransferred` (or, setting a record role, `RecordRolesTransferred`)
+    // without markers, and names the user it moved things from.
     let started = offboarding
         .iter()
         .filter(|e| e.correlation_id == correlation_id)
         .find_map(|e| match &e.event {
             Event::OffboardingStarted(OffboardingStarted { user, .. }) => Some(*user),
             Event::ResourcesTransferred(t) => Some(t.from),
+            Event::RecordRolesTransferred(t) => Some(t.from),
             _ => None,
         });
     let user =

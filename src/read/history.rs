@@ -146,7 +146,10 @@ impl HistoryQuery {
                 if changes.is_empty() {
                     return Err(ReadFailure::NotFound(format!("resource {key}")));
                 }
-                changes.iter().map(|c| c.position).collect()
+                // Role changes on the record too (R29): its history is every role's.
+                let roles = org.record_roles().history(org.ownership(), key);
+                let owners = changes.iter().map(|c| c.position);
+                owners.chain(roles.iter().map(|c| c.position)).collect()
             }
             HistorySelector::Correlation(id) => {
                 let positions = org.audit().positions_for_correlation(*id);

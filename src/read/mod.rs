@@ -14,6 +14,7 @@ mod ownership;
 pub mod page;
 mod people;
 mod plan;
+mod record_roles;
 mod schedules;
 
 use std::any::Any;
@@ -39,6 +40,10 @@ pub use ownership::{
 pub use page::{Cursor, Limit, PageAnswer, Paged, DEFAULT_LIMIT, MAX_LIMIT};
 pub use people::{people, PeopleFilter, PeoplePage};
 pub use plan::PlanQuery;
+pub use record_roles::{
+    HeldRoleView, HolderView, RecordRolesQuery, RecordRolesView, RoleChangeView, RoleHoldersView,
+    UserRolesQuery, UserRolesView,
+};
 pub use schedules::{
     NextRunView, ScheduleFailureView, ScheduleQuery, ScheduleView, SchedulesPage, SchedulesQuery,
 };

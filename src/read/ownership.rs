@@ -99,16 +99,7 @@ impl Query for OwnerAtQuery {
             if org.ownership().history(key).is_empty() {
                 return Err(ReadFailure::NotFound(format!("resource {key}")));
             }
-            let position = match (self.at, self.position) {
-                (Some(_), Some(_)) => {
-                    return Err(ReadFailure::Invalid(
-                        "give `at` or `position`, not both".to_owned(),
-                    ))
-                }
-                (Some(at), None) => org.audit().last_position_at_or_before(at),
-                (None, Some(position)) => position,
-                (None, None) => last,
-            };
+            let position = as_of(org, self.at, self.position)?.unwrap_or(last);
             let owner = org.owner_at_position(key, position);
             Ok(OwnerAt {
                 resource: key.to_string(),
@@ -149,6 +140,22 @@ impl Query for PositionQuery {
 paged!(OwnersQuery, OwnerChangesQuery);
 page_answer!(OwnersPage, OwnerChangesPage);
 
+/// The position a query's `at` (a time) or `position` names in `org`; `None`: now.
+/// Both at once is `invalid_input`.
+pub fn as_of(
+    org: &OrgState,
+    at: Option<DateTime<Utc>>,
+    position: Option<u64>,
+) -> Result<Option<u64>, ReadFailure> {
+    match (at, position) {
+        (Some(_), Some(_)) => Err(ReadFailure::Invalid(
+            "give `at` or `position`, not both".to_owned(),
+        )),
+        (Some(at), None) => Ok(Some(org.audit().last_position_at_or_before(at))),
+        (None, position) => Ok(position),
+    }
+}
+
 /// The user `r` (an id or email) names in `org`, deleted ones included; a stranger is
 /// not found.
 pub fn known_user(org: &OrgState, r: &UserRef) -> Result<UserId, ReadFailure> {
@@ -167,16 +174,7 @@ impl OwnersQuery {
             .as_ref()
             .map(|r| known_user(org, r))
             .transpose()?;
-        let as_of = match (self.at, self.position) {
-            (Some(_), Some(_)) => {
-                return Err(ReadFailure::Invalid(
-                    "give `at` or `position`, not both".to_owned(),
-                ))
-            }
-            (Some(at), None) => Some(org.audit().last_position_at_or_before(at)),
-            (None, position) => position,
-        };
-        Ok((owner, as_of))
+        Ok((owner, as_of(org, self.at, self.position)?))
     }
 
     /// The page after `after` of `org` (the views as of the position asked about),

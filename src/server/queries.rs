@@ -23,8 +23,8 @@ use super::AppState;
 use crate::integrity::VerifyError;
 use crate::read::{
     HistoryPage, HistoryQuery, HistorySelector, OrgQuery, OwnerAtQuery, OwnerChangesPage,
-    OwnerChangesQuery, OwnersPage, OwnersQuery, PlanQuery, PositionQuery, UserQuery, UsersPage,
-    UsersQuery,
+    OwnerChangesQuery, OwnersPage, OwnersQuery, PlanQuery, PositionQuery, RecordRolesQuery,
+    RecordRolesView, UserQuery, UserRolesQuery, UserRolesView, UsersPage, UsersQuery,
 };
 
 async fn whoami(State(state): State<AppState>, caller: Caller) -> Result<Json<WhoAmI>, ApiError> {
@@ -149,6 +149,36 @@ async fn resource_history(
         ..query
     };
     pages::page(&state, &caller, Read::History, query).await
+}
+
+async fn record_roles(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(path): ApiPath<ResourcePath>,
+    ApiQuery(query): ApiQuery<RecordRolesQuery>,
+) -> Result<Json<RecordRolesView>, ApiError> {
+    let query = RecordRolesQuery {
+        resource: Some(path.key()?),
+        ..query
+    };
+    pages::answer(&state, &caller, Read::Directory, query)
+        .await
+        .map(Json)
+}
+
+async fn user_roles(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(path): ApiPath<UserPath>,
+    ApiQuery(query): ApiQuery<UserRolesQuery>,
+) -> Result<Json<UserRolesView>, ApiError> {
+    let query = UserRolesQuery {
+        user: Some(path.user),
+        ..query
+    };
+    pages::answer(&state, &caller, Read::Directory, query)
+        .await
+        .map(Json)
 }
 
 async fn resource_events(
@@ -280,6 +310,17 @@ pub fn routes() -> ApiRouter<AppState> {
         .api_route(
             "/v1/resources/{resource}/history",
             get_with(resource_history, doc("Every owner a resource had (R25)")),
+        )
+        .api_route(
+            "/v1/resources/{resource}/roles",
+            get_with(
+                record_roles,
+                doc("The roles on a record and their holders, now or as of a time or position, and every change (R29)"),
+            ),
+        )
+        .api_route(
+            "/v1/users/{user}/roles",
+            get_with(user_roles, doc("Every record where a user holds a role (R29)")),
         )
         .api_route(
             "/v1/resources/{resource}/events",

@@ -256,6 +256,9 @@ pub struct PlanView {
     pub status: UserStatus,
     /// Resource kind → how many the user owns.
     pub resources: BTreeMap<String, u64>,
+    /// Record role → on how many records the user holds it (R29).
+    #[serde(default)]
+    pub roles: BTreeMap<String, u64>,
     pub duties: Vec<String>,
     pub distributions: Vec<DistributionPlaceView>,
     pub labels: Vec<String>,
@@ -281,6 +284,7 @@ impl From<&Plan> for PlanView {
             role: p.role,
             status: p.status,
             resources: p.resources.clone(),
+            roles: p.roles.clone(),
             duties: p.duties.clone(),
             distributions: p.distributions.iter().map(Into::into).collect(),
             labels: p.labels.clone(),

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::rows::{BadRow, ResourceRow};
-use crate::domain::{Command, Holding};
+use crate::domain::{Command, Holding, RoleHolders};
 
 /// How many changes a report spells out (all are counted by kind and action).
 pub const SHOWN_CHANGES: usize = 20;
@@ -26,6 +26,8 @@ pub enum Action {
     Move,
     /// Not in the file: retired.
     Retire,
+    /// A `role:NAME` column names other holders than the views (R29).
+    Role,
 }
 
 /// One change, as a report shows it.
@@ -61,6 +63,9 @@ pub struct Diff {
     pub ignored: u64,
     /// Every kind the sync covers, even one with nothing to do.
     pub kinds: BTreeMap<String, KindCounts>,
+    /// Record roles (record, role) whose holders change (`role:NAME` columns, R29).
+    #[serde(default)]
+    pub roles: u64,
     pub changes: Vec<Change>,
 }
 
@@ -70,7 +75,8 @@ impl Diff {
         self.kinds
             .values()
             .map(|c| c.register + c.moved + c.retire)
-            .sum()
+            .sum::<u64>()
+            + self.roles
     }
 
     fn note(&mut self, kind: &str, action: Action, change: impl FnOnce() -> Change) {
@@ -82,6 +88,7 @@ impl Diff {
             Action::Register => counts.register += 1,
             Action::Move => counts.moved += 1,
             Action::Retire => counts.retire += 1,
+            Action::Role => {}
         }
         if self.changes.len() < SHOWN_CHANGES {
             self.changes.push(change());
@@ -107,6 +114,8 @@ pub struct Planner {
     owners: HashMap<String, Result<UserId, String>>,
     /// Owner after the sync → what is registered or moved to them.
     wanted: BTreeMap<UserId, Vec<ResourceKey>>,
+    /// Record roles whose holders change, as the file names them.
+    roles: Vec<RoleHolders>,
     diff: Diff,
     bad: Vec<BadRow>,
 }
@@ -117,6 +126,7 @@ pub struct Plan {
     pub diff: Diff,
     wanted: BTreeMap<UserId, Vec<ResourceKey>>,
     retire: Vec<ResourceKey>,
+    roles: Vec<RoleHolders>,
 }
 
 /// The user an owner column names: an email, an external id (the identity provider's,
@@ -171,17 +181,93 @@ impl Planner {
         if !self.seen_kinds.contains(kind) {
             self.seen_kinds.insert(kind.to_owned());
         }
-        let owner = match self.owners.get(row.owner.as_str()) {
-            Some(found) => found.clone(),
-            None => {
-                let found = owner_named(org, &row.owner);
-                self.owners.insert(row.owner.clone(), found.clone());
-                found
-            }
-        };
-        if let Err(bad) = self.compare(org, line, row.key, owner) {
+        let owner = self.user_named(org, &row.owner);
+        let key = row.key.clone();
+        let compared = self
+            .compare(org, line, row.key, owner)
+            .and_then(|()| self.compare_roles(org, line, &key, row.roles));
+        if let Err(bad) = compared {
             self.bad.push(bad);
         }
+    }
+
+    /// The user a column names, looked up once per spelling.
+    fn user_named(&mut self, org: &OrgState, text: &str) -> Result<UserId, String> {
+        match self.owners.get(text) {
+            Some(found) => found.clone(),
+            None => {
+                let found = owner_named(org, text);
+                self.owners.insert(text.to_owned(), found.clone());
+                found
+            }
+        }
+    }
+
+    /// Notes each `role:NAME` column whose holders differ from the views (R29): the
+    /// record ends with exactly those holders, each active if new to it.
+    fn compare_roles(
+        &mut self,
+        org: &OrgState,
+        line: usize,
+        key: &ResourceKey,
+        roles: Vec<(String, Vec<String>)>,
+    ) -> Result<(), BadRow> {
+        let invalid = |why: String| BadRow::invalid(line, why);
+        for (role, names) in roles {
+            if !offboard_events::is_valid_role_name(&role) {
+                return Err(invalid(format!("role:{role} is not a record role name")));
+            }
+            let mut holders = Vec::with_capacity(names.len());
+            for name in &names {
+                let id = self.user_named(org, name).map_err(|why| BadRow {
+                    line,
+                    why,
+                    code: "not_found",
+                })?;
+                holders.push(id);
+            }
+            let records = org.record_roles();
+            let now = records.holders(org.ownership(), key, &role);
+            if now.len() == holders.len() && holders.iter().all(|h| now.contains(h)) {
+                continue;
+            }
+            if holders.len() > 1 && !records.is_multi(&role) {
+                return Err(invalid(format!(
+                    "{key} names {} {role}s, a single-holder role",
+                    holders.len()
+                )));
+            }
+            for new in holders.iter().filter(|h| !now.contains(h)) {
+                let user = org.directory().user(*new);
+                if let Some(user) = user.filter(|u| u.status != UserStatus::Active) {
+                    return Err(invalid(format!(
+                        "{} is {} and cannot be {role} of {key}; choose an active user",
+                        user.profile.email,
+                        user.status.as_str()
+                    )));
+                }
+            }
+            let emails = |users: &[UserId]| {
+                let all: Vec<String> = users.iter().map(|u| crate::read::email(org, *u)).collect();
+                (!all.is_empty()).then(|| all.join(", "))
+            };
+            self.diff.roles += 1;
+            if self.diff.changes.len() < SHOWN_CHANGES {
+                self.diff.changes.push(Change {
+                    line: Some(line as u64),
+                    resource: format!("{key} ({role})"),
+                    action: Action::Role,
+                    from: emails(&now),
+                    to: emails(&holders),
+                });
+            }
+            self.roles.push(RoleHolders {
+                role,
+                resource: key.clone(),
+                holders,
+            });
+        }
+        Ok(())
     }
 
     /// Notes what `key` needs to end up with `owner` (the row's owner, or why it names
@@ -301,6 +387,7 @@ impl Planner {
             diff: self.diff,
             wanted: self.wanted,
             retire,
+            roles: self.roles,
         })
     }
 }
@@ -331,6 +418,7 @@ impl Plan {
                     batches.push(Command::SyncResources {
                         owners: std::mem::take(&mut owners),
                         retire: Vec::new(),
+                        roles: Vec::new(),
                     });
                     filled = 0;
                 }
@@ -342,9 +430,19 @@ impl Plan {
             batches.push(Command::SyncResources {
                 owners: std::mem::take(&mut owners),
                 retire: now.to_vec(),
+                roles: Vec::new(),
             });
             filled = 0;
             retire = later;
+        }
+        // Roles last, in batches of their own: every record they name is registered by
+        // then.
+        for chunk in self.roles.chunks(size) {
+            batches.push(Command::SyncResources {
+                owners: Vec::new(),
+                retire: Vec::new(),
+                roles: chunk.to_vec(),
+            });
         }
         batches
     }

@@ -29,6 +29,9 @@ struct RawRow {
     #[serde(default)]
     resource: Option<String>,
     owner: String,
+    /// Every other column: `role:NAME` ones name the record's holders of a role (R29).
+    #[serde(flatten)]
+    other: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl RawRow {
@@ -42,9 +45,29 @@ impl RawRow {
             .trim()
             .parse()
             .map_err(|e: ResourceKeyError| e.to_string())?;
+        let roles = self
+            .other
+            .into_iter()
+            .filter_map(|(column, value)| {
+                let role = column.trim().strip_prefix("role:")?.trim().to_owned();
+                let text = match value {
+                    serde_json::Value::String(text) => text,
+                    serde_json::Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                let holders = text
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                Some((role, holders))
+            })
+            .collect();
         Ok(ResourceRow {
             key,
             owner: self.owner,
+            roles,
         })
     }
 }
@@ -55,6 +78,9 @@ impl RawRow {
 pub struct ResourceRow {
     pub key: ResourceKey,
     pub owner: String,
+    /// `role:NAME` columns: role → its holders as written (`;`-separated; none: nobody
+    /// holds it). Only the roles the file has columns for are synced.
+    pub roles: Vec<(String, Vec<String>)>,
 }
 
 /// A bad row: its line (1-based, the header is line 1 of a CSV) and why, with the
@@ -309,5 +335,20 @@ mod tests {
         assert!(rows[1].1.is_err());
 
         assert!(ResourceRows::new("a,b\n1,2\n".as_bytes()).is_err());
+    }
+
+    #[test]
+    fn role_columns_name_each_roles_holders() {
+        let csv = "kind,id,owner,role:watcher,Role:x,notes\ndeal,D-9,a@x.example,b@x.example; c@x.example,,hi\ndeal,D-10,a@x.example,,,\n";
+        let rows: Vec<_> = ResourceRows::new(csv.as_bytes()).unwrap().collect();
+        let roles = |i: usize| rows[i].1.as_ref().unwrap().roles.clone();
+        let both = vec!["b@x.example".to_owned(), "c@x.example".to_owned()];
+        assert_eq!(roles(0), vec![("watcher".to_owned(), both)]);
+        assert_eq!(roles(1), vec![("watcher".to_owned(), vec![])]);
+        let json =
+            "{\"resource\":\"deal:D-9\",\"owner\":\"a@x.example\",\"role:watcher\":null,\"n\":3}\n";
+        let json_rows: Vec<_> = ResourceRows::new(json.as_bytes()).unwrap().collect();
+        let row = json_rows[0].1.as_ref().unwrap();
+        assert_eq!(row.roles, vec![("watcher".to_owned(), vec![])]);
     }
 }

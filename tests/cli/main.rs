@@ -18,6 +18,7 @@ mod pages;
 mod readme;
 mod resources;
 mod restore;
+mod roles;
 mod routing;
 mod schedule;
 mod schema;

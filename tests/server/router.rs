@@ -28,6 +28,10 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/v1/resources/sync"),
     ("post", "/v1/users/{user}/transfer-resources"),
     ("post", "/v1/users/{user}/transfer-all"),
+    ("post", "/v1/users/{user}/transfer-roles"),
+    ("post", "/v1/resources/roles/{role}/declare"),
+    ("post", "/v1/resources/roles/{role}/set"),
+    ("post", "/v1/resources/roles/{role}/unset"),
     ("post", "/v1/users/{user}/transfer-account"),
     ("post", "/v1/users/{user}/offboard"),
     ("post", "/v1/users/{user}/credits/grant"),
@@ -70,6 +74,8 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/v1/resources/{resource}/owner"),
     ("get", "/v1/resources/{resource}/history"),
     ("get", "/v1/resources/{resource}/events"),
+    ("get", "/v1/resources/{resource}/roles"),
+    ("get", "/v1/users/{user}/roles"),
     ("get", "/v1/correlations/{correlation_id}/history"),
     ("get", "/v1/history"),
     ("get", "/v1/verify"),
@@ -145,7 +151,7 @@ async fn the_openapi_document_lists_every_endpoint_with_its_types_and_needs_no_t
             .unwrap();
         assert!(body.ends_with("Request"), "{id}: {body}");
     }
-    assert_eq!(ids.len(), 44, "{ids:?}");
+    assert_eq!(ids.len(), 48, "{ids:?}");
     assert!(ids.contains("deactivateUser"));
     let deactivate = &doc["paths"]["/v1/users/{user}/deactivate"]["post"];
     for status in ["200", "401", "403", "404", "409", "413", "422", "503"] {

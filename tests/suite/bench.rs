@@ -38,6 +38,7 @@ async fn every_scenario_runs_and_reports_its_figures() {
         "with / without conventions",
         "peak RSS during the sync",
         "identical second run (writes nothing)",
+        "offboard (3 roles handed over) + delete",
         "delivered, catching up",
         "commit→delivery p99, 5000/s",
         "10 subscriptions / none",

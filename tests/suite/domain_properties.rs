@@ -15,7 +15,9 @@
 //! balances hold what was added minus what was used, never more than `MAX_CREDITS`,
 //! with no event left unapplied for overflowing (R20, issue 15); a deactivation reports
 //! every duty and backup place it leaves with nobody (R26); a schedule's run happens
-//! once, ends with its outcome and never leaves its user active (R28).
+//! once, ends with its outcome and never leaves its user active (R28); every record
+//! role holder is active, or their deactivation reported the role (R29), and no
+//! deleted user holds one.
 
 use std::collections::BTreeMap;
 
@@ -36,6 +38,7 @@ const DISTRIBUTIONS: [&str; 6] = ["North", "Web", "Calls", "D0", "D1", "Nowhere"
 const LABELS: [&str; 3] = ["VIP", "Spanish", "Missing"];
 const DUTIES: [&str; 2] = ["dealer_trade_contact", "billing_contact"];
 const GROUPS: [&str; 3] = ["east", "west", "south"];
+const RECORD_ROLES: [&str; 3] = ["servicing_specialist", "watcher", "subscriber"];
 const ROLES: [Role; 5] = [
     Role::Member,
     Role::Member,
@@ -158,6 +161,28 @@ fn world() -> World {
             Command::AssignDuty {
                 duty: duty.into(),
                 to,
+            },
+        );
+    }
+    // Record roles: u2 specialises the buyers, u3 and m1 watch two leads (multi-holder).
+    s.run(
+        owner.clone(),
+        Command::DeclareRecordRole {
+            role: "watcher".into(),
+            multi: true,
+        },
+    );
+    for (role, user, records) in [
+        ("servicing_specialist", u2, keys("buyer", 0..10)),
+        ("watcher", u3, keys("lead", 0..2)),
+        ("watcher", m1, keys("lead", 1..3)),
+    ] {
+        s.run(
+            owner.clone(),
+            Command::SetRecordRole {
+                role: role.into(),
+                user,
+                resources: records,
             },
         );
     }
@@ -334,6 +359,15 @@ impl World {
                 self.someone_active(b >> 12),
             );
         }
+        if (b >> 21).is_multiple_of(3) {
+            plan.roles.insert(
+                RECORD_ROLES[(b >> 23) as usize % RECORD_ROLES.len()].to_owned(),
+                Recipients {
+                    to: vec![self.someone_active(c >> 25)],
+                    strategy: Strategy::RoundRobin,
+                },
+            );
+        }
         if (c >> 20).is_multiple_of(5) {
             plan.reports_to = Some(self.someone_active(b >> 15));
         }
@@ -365,7 +399,8 @@ impl World {
         let distribution = DISTRIBUTIONS[a as usize % DISTRIBUTIONS.len()];
         let label = LABELS[a as usize % LABELS.len()];
         let group = GROUPS[a as usize % GROUPS.len()];
-        match op % 38 {
+        let role = RECORD_ROLES[b as usize % RECORD_ROLES.len()];
+        match op % 42 {
             0 => {
                 let email = if a.is_multiple_of(4) {
                     let user = self.someone(b);
@@ -606,12 +641,44 @@ impl World {
             37 => Command::RunSchedule {
                 schedule: self.schedule(a),
             },
+            38 => Command::SetRecordRole {
+                role: role.into(),
+                user: self.someone(c),
+                resources: self.record_pick(a),
+            },
+            39 => Command::UnsetRecordRole {
+                role: role.into(),
+                user: (!c.is_multiple_of(3)).then(|| self.someone(c)),
+                resources: self.record_pick(a),
+            },
+            40 => Command::TransferRecordRoles {
+                from: self.someone(a),
+                role: role.into(),
+                kind: (!c.is_multiple_of(2)).then(|| KINDS[c as usize / 2 % KINDS.len()].into()),
+                to: vec![self.someone_active(c >> 3)],
+                strategy: Strategy::Even,
+            },
+            41 => Command::DeclareRecordRole {
+                role: role.into(),
+                multi: c.is_multiple_of(2),
+            },
             _ => Command::TransferCredits {
                 from: self.credit_account(a),
                 to: self.credit_account(b),
                 amount: u64::from(c % 12),
             },
         }
+    }
+
+    /// One or two records of any owner (sometimes one never registered).
+    fn record_pick(&self, dice: u32) -> Vec<ResourceKey> {
+        let kind = KINDS[dice as usize % 3];
+        let mut picked = keys(kind, [dice / 3 % 12]);
+        if dice.is_multiple_of(5) {
+            picked.extend(keys(kind, [dice / 5 % 10]));
+            picked.dedup();
+        }
+        picked
     }
 
     /// A schedule of the org (any status), sometimes one that does not exist.
@@ -668,6 +735,7 @@ impl World {
         check_invariants(self.org(), &self.totals)
             .and_then(|()| check_credits(self.org(), &self.s.log))
             .and_then(|()| check_schedules_ran_once(&self.s.log))
+            .and_then(|()| check_record_roles(self.org(), &self.s.log))
             .map_err(|e| TestCaseError::fail(format!("after {command:?} by {actor}: {e}")))
     }
 }
@@ -723,6 +791,13 @@ fn check_handover(org: &OrgState, events: &[Event]) -> Result<(), String> {
                 return Err(format!("deactivated holder of {duty}, not reported"));
             }
         }
+        for role in org.record_roles().counts_of(d.user_id).keys() {
+            if !reported.contains(&("holds_roles", Some(role.as_str()))) {
+                return Err(format!(
+                    "deactivated holder of record role {role}, not reported"
+                ));
+            }
+        }
         for backup in org.distributions().backup_of(d.user_id) {
             if !reported.contains(&("distribution_backup", Some(backup.name.as_str()))) {
                 return Err(format!(
@@ -767,6 +842,49 @@ fn check_schedules_ran_once(log: &[Envelope]) -> Result<(), String> {
         if let Event::ScheduleStarted(e) = &env.event {
             if !seen.insert((e.schedule_id, e.phase)) {
                 return Err(format!("{} ran its {:?} run twice", e.schedule_id, e.phase));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// R29: every record role holder is active, or their deactivation reported the role
+/// (`WorkLeftUnattended` with `holds_roles` for it, after which they were given none);
+/// no deleted user holds one; a single-holder role has one holder per record; and the
+/// per-user counts agree with the per-record holders.
+fn check_record_roles(org: &OrgState, log: &[Envelope]) -> Result<(), String> {
+    let (roles, ownership) = (org.record_roles(), org.ownership());
+    for (user, held) in roles.holders_all() {
+        let status = org.directory().user(user).map(|u| u.status);
+        let counts = roles.counts_of(user);
+        if counts.values().sum::<u64>() != held {
+            return Err(format!("{user} holds {held} roles, counted {counts:?}"));
+        }
+        match status {
+            Some(UserStatus::Active) => continue,
+            Some(UserStatus::Deactivated) => {}
+            other => return Err(format!("{user} ({other:?}) holds record roles {counts:?}")),
+        }
+        // Their last deactivation reported every role they hold now.
+        let last_report = log.iter().rev().find_map(|e| match &e.event {
+            Event::WorkLeftUnattended(w) if w.user_id == user => Some(&w.items),
+            _ => None,
+        });
+        for role in counts.keys() {
+            let reported = last_report.is_some_and(|items| {
+                items
+                    .iter()
+                    .any(|i| i.code == "holds_roles" && i.subject.as_deref() == Some(role))
+            });
+            if !reported {
+                return Err(format!("deactivated {user} holds {role}, never reported"));
+            }
+        }
+    }
+    for (key, _) in ownership.list(None, None) {
+        for (role, holders) in roles.roles_of_record(ownership, &key) {
+            if holders.len() > 1 && !roles.is_multi(&role) {
+                return Err(format!("{key} has {} {role}s", holders.len()));
             }
         }
     }

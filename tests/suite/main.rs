@@ -21,6 +21,7 @@ mod privacy;
 mod profile;
 mod resource_sync;
 mod restore;
+mod roles;
 mod scheduler;
 mod schedules;
 mod seed_000_truck_pros;

@@ -20,7 +20,11 @@ fn batch(owners: Vec<(UserId, Vec<ResourceKey>)>, retire: Vec<ResourceKey>) -> C
         .into_iter()
         .map(|(owner, resources)| Holding { owner, resources })
         .collect();
-    Command::SyncResources { owners, retire }
+    Command::SyncResources {
+        owners,
+        retire,
+        roles: Vec::new(),
+    }
 }
 
 /// Given: Pat owns buyers 0–2, Ann and Bob own nothing.

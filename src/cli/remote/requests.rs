@@ -190,6 +190,32 @@ pub(crate) mod tests {
                     resources: key(),
                 }],
                 retire: vec!["lead:L-1".parse().unwrap()],
+                roles: vec![crate::domain::RoleHolders {
+                    role: "watcher".into(),
+                    resource: "deal:D-9".parse().unwrap(),
+                    holders: vec![a, b],
+                }],
+            },
+            Command::DeclareRecordRole {
+                role: "watcher".into(),
+                multi: true,
+            },
+            Command::SetRecordRole {
+                role: "servicing_specialist".into(),
+                user: b,
+                resources: key(),
+            },
+            Command::UnsetRecordRole {
+                role: "watcher".into(),
+                user: Some(a),
+                resources: key(),
+            },
+            Command::TransferRecordRoles {
+                from: a,
+                role: "servicing_specialist".into(),
+                kind: Some("deal".into()),
+                to: vec![b],
+                strategy: Strategy::Even,
             },
             Command::AssignDuty {
                 duty: "dealer_trade_contact".into(),
