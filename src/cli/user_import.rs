@@ -1,22 +1,25 @@
 //! `user import FILE [--dry-run]`: the directory from an HR or identity export (CSV or
-//! JSON lines: email, first, last, title, role, manager, external_id, active). Users
-//! the org does not know are invited; known ones (by external id, else by email) get
-//! what changed: their profile, role, manager and whether they are active. The whole
+//! JSON lines: email, first, last, title, role, manager, external_id, active,
+//! user_name). Users the org does not know are invited; known ones (by external id, else
+//! by email) get what changed: their profile, role, manager and whether they are
+//! active. The whole
 //! file is checked first and every bad row reported with its line (nothing written);
 //! the same file again writes nothing. The directory is read through the read layer,
-//! so this works on a data directory and through a server alike. A directory has
-//! thousands of users, not millions: one command per change is fine here.
+//! so this works on a data directory and through a server alike. Every change goes in
+//! ONE `apply_user_changes` command: the domain decides each against the state the ones
+//! before it leave, and writes all of them or none (a refusal the row checks could not
+//! see, or a concurrent change, leaves nothing half-imported).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use offboard_events::{Role, UserId, UserStatus};
+use offboard_events::{Role, UserStatus};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::error::{CliError, EXIT_REJECTED};
 use super::{input, Ctx};
-use crate::domain::{plural, Command, NewUser, ProfileChange};
+use crate::domain::{plural, Command, NewUser, ProfileChange, UserRef};
 use crate::read::UsersQuery;
 use crate::server::UserView;
 use crate::sync::rows::{bad_rows_message, header_words, BadRow, Records};
@@ -62,13 +65,17 @@ struct UserRow {
     external_id: Option<String>,
     #[serde(default)]
     active: Option<Flag>,
+    /// The identity provider's user name when it is not the email.
+    #[serde(default)]
+    user_name: Option<String>,
 }
 
 /// The field a CSV header names, case and spacing aside (`First Name`, `Job Title`,
 /// `externalId`…). `None` for a column the import does not read.
 fn field_of(header: &str) -> Option<&'static str> {
     Some(match header_words(header).as_str() {
-        "email" | "e mail" | "work email" | "user name" | "username" => "email",
+        "email" | "e mail" | "work email" => "email",
+        "user name" | "username" | "login" => "user_name",
         "first" | "first name" | "given name" => "first",
         "last" | "last name" | "family name" | "surname" => "last",
         "title" | "job title" => "title",
@@ -88,7 +95,8 @@ fn given(text: &Option<String>) -> Option<&str> {
 /// What the import does, counted and listed.
 #[derive(Debug, Default)]
 struct Changes {
-    commands: Vec<(usize, Command)>,
+    /// The changes in file order, users named by id or email.
+    commands: Vec<(usize, Command<UserRef>)>,
     /// Rows whose user gets a manager named by email or external id, resolved once
     /// every invitation is known: (line, user's email, manager as written).
     managers: Vec<(usize, String, Option<String>)>,
@@ -97,7 +105,7 @@ struct Changes {
 }
 
 impl Changes {
-    fn push(&mut self, line: usize, what: &'static str, command: Command) {
+    fn push(&mut self, line: usize, what: &'static str, command: Command<UserRef>) {
         *self.counts.entry(what).or_default() += 1;
         self.commands.push((line, command));
     }
@@ -153,7 +161,9 @@ fn profile_change(row: &UserRow, known: &UserView) -> ProfileChange {
         // Not columns of an import: the identity provider sets them over SCIM.
         department: None,
         employee_number: None,
-        user_name: None,
+        user_name: given(&row.user_name)
+            .filter(|n| !n.eq_ignore_ascii_case(&known.user_name))
+            .map(str::to_owned),
     }
 }
 
@@ -181,7 +191,7 @@ fn plan_row(dir: &Directory, line: usize, row: UserRow, out: &mut Changes) -> Re
                 external_id: given(&row.external_id).map(str::to_owned),
                 department: None,
                 employee_number: None,
-                user_name: None,
+                user_name: given(&row.user_name).map(str::to_owned),
             };
             let invite = Command::InviteUser {
                 user,
@@ -194,7 +204,7 @@ fn plan_row(dir: &Directory, line: usize, row: UserRow, out: &mut Changes) -> Re
         Some(known) => {
             let change = profile_change(&row, known);
             if change != ProfileChange::default() {
-                let user = known.id;
+                let user = UserRef::from(known.id);
                 out.push(
                     line,
                     "update_profile",
@@ -202,10 +212,10 @@ fn plan_row(dir: &Directory, line: usize, row: UserRow, out: &mut Changes) -> Re
                 );
             }
             if let Some(role) = role.filter(|r| *r != known.role) {
-                let user = known.id;
+                let user = UserRef::from(known.id);
                 out.push(line, "change_role", Command::ChangeRole { user, role });
             }
-            let user = known.id;
+            let user = UserRef::from(known.id);
             match (active, known.status) {
                 (Some(true), UserStatus::Invited) => {
                     out.push(line, "activate", Command::ActivateUser { user })
@@ -270,7 +280,7 @@ pub fn import(cx: &mut Ctx, file: &Path, dry_run: bool) -> Result<(), CliError> 
         input::open(file)?,
         field_of,
         &[&["email"]],
-        "email,first,last,title,role,manager,external_id,active (email at least)",
+        "email,first,last,title,role,manager,external_id,active,user_name (email at least)",
     )
     .map_err(|why| CliError::invalid(format!("{source}, line 1: {why}")))?;
     let dir = Directory::read(cx)?;
@@ -310,30 +320,44 @@ pub fn import(cx: &mut Ctx, file: &Path, dry_run: bool) -> Result<(), CliError> 
     if rows == 0 {
         return Err(CliError::invalid(format!("{source} holds no users")));
     }
-    let written = match dry_run {
-        true => 0,
-        false => send(cx, out.commands, &out.managers)?,
+    let counts = std::mem::take(&mut out.counts);
+    let written = match (dry_run, counts.is_empty()) {
+        (_, true) => 0,
+        (true, false) => check(cx, &command(out)).map(|()| 0)?,
+        (false, false) => send(cx, command(out))?,
     };
-    report(cx, &source, rows, &out.counts, dry_run, written)
+    report(cx, &source, rows, &counts, dry_run, written)
 }
 
-/// Sends the commands in file order, then the managers (every user exists by then).
-/// Each is durable when the next is sent. Returns the events written.
-fn send(
-    cx: &mut Ctx,
-    commands: Vec<(usize, Command)>,
-    managers: &[(usize, String, Option<String>)],
-) -> Result<u64, CliError> {
-    let mut events = 0;
-    for (_, command) in commands {
-        events += cx.submit(command)?.count();
+/// The import as one command: the changes in file order, then the managers (named by
+/// email, so a manager the same file invites is found once invited).
+fn command(changes: Changes) -> Command {
+    let mut all: Vec<Command<UserRef>> = changes.commands.into_iter().map(|(_, c)| c).collect();
+    for (_, email, manager) in changes.managers {
+        all.push(Command::SetManager {
+            user: UserRef(email),
+            manager: manager.map(UserRef),
+        });
     }
-    for (_, email, manager) in managers {
-        let user = cx.user(email)?;
-        let manager: Option<UserId> = manager.as_deref().map(|m| cx.user(m)).transpose()?;
-        events += cx.submit(Command::SetManager { user, manager })?.count();
+    Command::ApplyUserChanges { changes: all }
+}
+
+/// Sends the import's command; all its events are durable when it returns `Ok`, and
+/// none was written when it returns `Err`. Returns the events written.
+fn send(cx: &mut Ctx, command: Command) -> Result<u64, CliError> {
+    Ok(cx.submit(command)?.count())
+}
+
+/// What a dry run can check beyond the rows: on a data directory, the domain decides
+/// the very command against the current state and writes nothing (through a server,
+/// the rows' checks are all a dry run makes).
+fn check(cx: &mut Ctx, command: &Command) -> Result<(), CliError> {
+    if cx.remote().is_some() {
+        return Ok(());
     }
-    Ok(events)
+    let meta = cx.meta()?;
+    cx.engine()?.dry_run(&meta, command)?;
+    Ok(())
 }
 
 fn report(

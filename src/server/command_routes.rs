@@ -78,6 +78,7 @@ pub const fn route(kind: CommandKind) -> Option<Route> {
         K::TransferAccount => post(kind, "/v1/users/{user}/transfer-account", FROM, "transferAccount", "Move everything to one user, then deactivate, delete or nothing"),
         K::RetireResources => post(kind, "/v1/resources/retire", NONE, "retireResources", "Retire resources: owned by nobody from now on, history kept, may be registered again"),
         K::SyncResources => post(kind, "/v1/resources/sync-batch", NONE, "syncResources", "One batch of a sync: set each listed resource's owner (registering or moving with reason sync) and retire others"),
+        K::ApplyUserChanges => post(kind, "/v1/users/changes", NONE, "applyUserChanges", "Apply a directory's changes to users (invite, profile, role, manager, activation) all together or not at all"),
         K::AssignDuty => post(kind, "/v1/duties/{name}/assign", &["duty"], "assignDuty", "Give a singleton duty to a user"),
         K::CreateDistribution => post(kind, "/v1/distributions", NONE, "createDistribution", "Create a lead rotation, automation or integration"),
         K::RemoveDistributionMember => post(kind, "/v1/distributions/{name}/remove-member", &["distribution"], "removeDistributionMember", "Remove a member, rebalancing the rest"),
