@@ -38,6 +38,7 @@ mod stream;
 mod sync;
 mod token_api;
 pub mod tokens;
+mod user_import;
 mod views;
 mod webhooks;
 
@@ -224,6 +225,7 @@ fn build() -> (Router<AppState>, OpenApi) {
         .merge(token_api::routes())
         .merge(admin::routes())
         .merge(sync::routes())
+        .merge(user_import::routes())
         .merge(webhooks::routes())
         .merge(schedules::routes())
         .finish_api_with(&mut api, |doc| {

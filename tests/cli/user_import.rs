@@ -135,3 +135,33 @@ fn the_user_name_column_sets_the_user_name_and_a_dry_run_asks_the_domain() {
     assert_eq!(error["code"], "user_name_taken", "{error}");
     assert_eq!(last_position(&d), before);
 }
+
+#[test]
+fn through_a_server_the_import_is_one_request_and_a_refusal_writes_nothing() {
+    // Given: a server on the data directory, and the owner's token.
+    let d = acme();
+    let t = token(&d, OWNER);
+    let server = Server::start(&d);
+    let c = server.client(&d, &t);
+    let good = d.write(
+        "people.jsonl",
+        "{\"email\":\"neo@acme.example\",\"first\":\"Neo\",\"last\":\"Ward\",\"manager\":\"ann@acme.example\"}\n",
+    );
+    let bad = d.write(
+        "clash.csv",
+        &format!("email,first,last,user_name\nivy@acme.example,Ivy,Ng,\n{BOB},Bob,Diaz,{ANN}\n"),
+    );
+    // When: the good file is imported, then a dry run and the import of the bad one.
+    let done = c.json(&["user", "import", good.to_str().unwrap()]);
+    let users = c.json(&["user", "list"]);
+    let dry = c.json(&["user", "import", good.to_str().unwrap(), "--dry-run"]);
+    let refused = c.fails(1, &["user", "import", bad.to_str().unwrap()]);
+    // Then: the server's answer is the embedded `--json` document; the refusal wrote
+    // nothing (Ivy, change 1, is not there).
+    assert_eq!(done["command"], "import_users", "{done}");
+    assert_eq!(done["events"], 3, "invited, activated, manager: {done}");
+    assert_eq!((&dry["dry_run"], &dry["events"]), (&true.into(), &0.into()));
+    assert_eq!(refused["code"], "user_name_taken", "{refused}");
+    assert_eq!(c.json(&["user", "list"]), users);
+    assert_eq!(server.terminate(), Some(0));
+}

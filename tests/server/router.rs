@@ -26,6 +26,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/v1/resources/retire"),
     ("post", "/v1/resources/sync-batch"),
     ("post", "/v1/users/changes"),
+    ("post", "/v1/users/import"),
     ("post", "/v1/resources/sync"),
     ("post", "/v1/users/{user}/transfer-resources"),
     ("post", "/v1/users/{user}/transfer-all"),
