@@ -73,8 +73,11 @@ pub fn apply(scope: Scope, changes: &[Command<UserRef>]) -> Decided<Vec<Event>> 
         match decide_change(org, scope.ctx, i, change) {
             Ok(decided) if decided.is_empty() => {}
             Ok(decided) => {
-                let org = scratch.get_or_insert_with(|| scope.org.scratch());
-                fold(org, scope.ctx, &decided, events.len());
+                // The copy is made for the changes after this one, if any.
+                if i + 1 < changes.len() {
+                    let org = scratch.get_or_insert_with(|| scope.org.scratch());
+                    fold(org, scope.ctx, &decided, events.len());
+                }
                 events.extend(decided);
             }
             Err(e) => refused.push((i, change, e)),

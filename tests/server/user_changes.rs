@@ -126,3 +126,31 @@ async fn an_import_over_the_api_answers_as_the_cli_and_a_refusal_writes_nothing(
     assert_eq!(w.engine.last_position(), position, "no event appended");
     assert_eq!(w.get(&w.owner_token, "/v1/users").await.ok(), users);
 }
+
+#[tokio::test]
+async fn each_change_keeps_its_own_authority_a_provisioner_may_not_touch_the_owner() {
+    // Given: a provisioner serving the org.
+    let w = world().await;
+    let register = offboard::domain::Command::RegisterPrincipal {
+        kind: offboard_events::PrincipalKind::Provisioner,
+        name: "okta".into(),
+    };
+    as_user(&w.engine, w.org, w.owner, register).await;
+    let okta = w.token_for("provisioner:okta").await;
+    let position = w.engine.last_position();
+    // When: it sends an invitation it may make, then a change of the owner's profile.
+    let body = json!({"changes": [
+        {"type": "invite_user", "email": "neo@truckpros.example", "first_name": "Neo", "last_name": "Ward"},
+        {"type": "update_profile", "user": w.owner.to_string(), "job_title": "Taken over"}
+    ]});
+    let refused = w.post(&okta, "/v1/users/changes", body).await;
+    // Then: forbidden as the second change alone would be, and the invitation is not
+    // written either.
+    let error = refused.error(403, "forbidden");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("change 2 of 2 (update_profile)"),
+        "{message}"
+    );
+    assert_eq!(w.engine.last_position(), position, "no event appended");
+}

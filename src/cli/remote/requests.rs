@@ -191,6 +191,19 @@ pub(crate) mod tests {
                 }],
                 retire: vec!["lead:L-1".parse().unwrap()],
             },
+            Command::ApplyUserChanges {
+                changes: vec![
+                    Command::SetManager {
+                        user: a,
+                        manager: Some(b),
+                    }
+                    .to_wire(),
+                    Command::ChangeRole {
+                        user: "neo@example.com".into(),
+                        role: Role::Admin,
+                    },
+                ],
+            },
             Command::AssignDuty {
                 duty: "dealer_trade_contact".into(),
                 to: b,
