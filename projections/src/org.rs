@@ -104,6 +104,37 @@ impl OrgState {
             .observe(env.position, env.occurred_at, self.directory.billed_count());
     }
 
+    /// A copy to decide a command of many steps on, each against the state as the ones
+    /// before it left it (a directory import): everything but the audit history, which
+    /// no such decision reads and which is the largest part of an org. Fold the decided
+    /// events in with [`OrgState::fold`]; the copy is thrown away after deciding.
+    pub fn scratch(&self) -> OrgState {
+        OrgState {
+            id: self.id,
+            name: self.name.clone(),
+            owner: self.owner,
+            policy: self.policy.clone(),
+            principals: self.principals.clone(),
+            created_position: self.created_position,
+            directory: self.directory.clone(),
+            ownership: self.ownership.clone(),
+            record_roles: self.record_roles.clone(),
+            duties: self.duties.clone(),
+            distributions: self.distributions.clone(),
+            labels: self.labels.clone(),
+            credits: self.credits.clone(),
+            billing: self.billing.clone(),
+            audit: Audit::default(),
+            schedules: self.schedules.clone(),
+        }
+    }
+
+    /// Folds one envelope of this org into a [`OrgState::scratch`] copy (the log's own
+    /// fold goes through [`crate::State::apply`]).
+    pub fn fold(&mut self, env: &Envelope) {
+        self.apply(env);
+    }
+
     /// Rebuilds every index that checkpoints leave out.
     pub(crate) fn rebuild(&mut self) -> Result<(), String> {
         self.directory.rebuild();

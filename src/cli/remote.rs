@@ -210,6 +210,31 @@ impl Remote {
         decode(&self.url, answer)
     }
 
+    /// Sends the directory export `file` (`-`: stdin) to `POST /v1/users/import` and
+    /// reads back the report. Every change is durable on the server when it returns
+    /// `Ok`; none was written when it returns `Err`.
+    pub fn import_users(
+        &self,
+        file: &std::path::Path,
+        dry_run: bool,
+    ) -> Result<crate::sync::users::ImportReport, CliError> {
+        use std::io::Read;
+        let mut body = Vec::new();
+        super::input::open(file)?
+            .read_to_end(&mut body)
+            .map_err(|e| {
+                CliError::invalid(format!("cannot read {}: {e}", super::input::name(file)))
+            })?;
+        let answer = self
+            .rt
+            .block_on(
+                self.client
+                    .import_users(&format!("?dry_run={dry_run}"), body),
+            )
+            .map_err(|e| self.fail(e))?;
+        decode(&self.url, answer)
+    }
+
     /// Sends `command` to its endpoint under a new command id (the `Idempotency-Key`),
     /// `on_behalf_of` as the `On-Behalf-Of` header. Durable on the server when it
     /// returns `Ok`; also returns the server's answer (an invitation's `user_id`).

@@ -69,7 +69,8 @@ impl<'a> Scope<'a> {
             | K::DeleteGroup
             | K::DeactivateUser
             | K::ReactivateUser
-            | K::Deprovision => Ok(()),
+            | K::Deprovision
+            | K::ApplyUserChanges => Ok(()),
             other => Err(DomainError::Forbidden(format!(
                 "a provisioner may invite, update, activate, deactivate, reactivate and deprovision users, not {}",
                 other.tag()

@@ -13,7 +13,7 @@ use offboard_events::{
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::naming::UserNaming;
+use super::naming::{UserNaming, UserRef};
 
 /// How several recipients share transferred resources.
 #[derive(
@@ -400,6 +400,16 @@ pub enum Command<U: UserNaming = UserId> {
         to: Vec<U>,
         #[serde(default)]
         strategy: Strategy,
+    },
+
+    // A directory import or one SCIM request (issue 17).
+    /// Several changes to users decided in order, each against the state as the ones
+    /// before it left it, and written together or not at all (one correlation id). Each
+    /// change is an `invite_user`, `update_profile`, `change_role`, `set_manager`,
+    /// `activate_user`, `deactivate_user` or `reactivate_user` naming users by id or
+    /// email, so a change may name a user an earlier change invites.
+    ApplyUserChanges {
+        changes: Vec<Command<UserRef>>,
     },
 
     // Duties, distributions, labels (R17–R19).

@@ -44,6 +44,8 @@ impl<A: UserNaming> Command<A> {
         Ok(match self {
             C::CreateOrganization { name, owner } => C::CreateOrganization { name, owner },
             C::SetPolicy(change) => C::SetPolicy(change),
+            // Named by id or email inside, resolved as each change is decided.
+            C::ApplyUserChanges { changes } => C::ApplyUserChanges { changes },
             C::TransferOrgOwnership { to } => C::TransferOrgOwnership {
                 to: m.user(to, Listed)?,
             },

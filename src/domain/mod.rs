@@ -31,6 +31,7 @@ mod schedule;
 mod schedule_run;
 mod schedule_time;
 mod sync;
+mod user_changes;
 mod users;
 mod validate;
 
@@ -53,6 +54,7 @@ pub use restore::compensated_correlation;
 pub use schedule::MAX_DELETE_AFTER_DAYS;
 pub use schedule_time::resolve as resolve_schedule_time;
 pub use sync::MAX_SYNC_BATCH;
+pub use user_changes::MAX_USER_CHANGES;
 
 /// Decides `command` in `ctx` against `state`: the events to append, or why not.
 pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Event>> {
@@ -63,7 +65,11 @@ pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Ev
     let org = state
         .org(ctx.org_id)
         .ok_or_else(|| DomainError::NotFound(format!("organization {}", ctx.org_id)))?;
-    let scope = Scope { org, ctx };
+    decide_in(Scope { org, ctx }, command)
+}
+
+/// Decides `command` in `scope` (an org's state, possibly a scratch copy of it).
+fn decide_in(scope: Scope, command: &Command) -> Decided<Vec<Event>> {
     scope.check_impersonation()?;
     scope.check_provisioner(CommandKind::from(command))?;
     match command {
@@ -152,6 +158,7 @@ pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Ev
             to,
             strategy,
         } => record_roles::transfer(scope, *from, role, kind.as_deref(), to, *strategy),
+        Command::ApplyUserChanges { changes } => user_changes::apply(scope, changes),
 
         Command::AssignDuty { duty, to } => duties::assign(scope, duty, *to),
         Command::CreateDistribution {

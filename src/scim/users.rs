@@ -215,8 +215,30 @@ fn visible<'o>(org: &'o OrgState, id: &str) -> Result<&'o User, ScimError> {
         .ok_or_else(|| ScimError::not_found(format!("user {id}")))
 }
 
-/// The commands that make `user` what `want` says: profile, manager, then lifecycle.
+/// The commands that make `user` what `want` says: its profile, manager and
+/// (re)activation as ONE `ApplyUserChanges` (a refusal of any leaves the user as it
+/// was), then a deprovisioning, its own command as the org's policy decides it.
 fn commands(org: &OrgState, user: &User, want: &Desired) -> Result<Vec<Command>, ScimError> {
+    let (mut changes, deprovision) = changes(org, user, want)?;
+    let mut out = Vec::new();
+    match changes.len() {
+        0 => {}
+        1 => out.append(&mut changes),
+        _ => out.push(Command::ApplyUserChanges {
+            changes: changes.iter().map(Command::to_wire).collect(),
+        }),
+    }
+    out.extend(deprovision);
+    Ok(out)
+}
+
+/// The changes that make `user` what `want` says (profile, manager, then activation),
+/// and the deprovisioning `active: false` asks for, if any.
+fn changes(
+    org: &OrgState,
+    user: &User,
+    want: &Desired,
+) -> Result<(Vec<Command>, Option<Command>), ScimError> {
     let p = &user.profile;
     let differs = |now: &Option<String>, wanted: &Option<String>| {
         (now != wanted).then(|| wanted.clone().unwrap_or_default())
@@ -249,17 +271,20 @@ fn commands(org: &OrgState, user: &User, want: &Desired) -> Result<Vec<Command>,
             manager,
         });
     }
+    let mut deprovision = None;
     match (want.active, user.status) {
         (true, UserStatus::Invited) => out.push(Command::ActivateUser { user: user.id }),
         (true, UserStatus::Deactivated) => out.push(Command::ReactivateUser { user: user.id }),
         // Disabled, not deleted: the provider may enable the user again.
-        (false, UserStatus::Active) => out.push(Command::Deprovision {
-            user: user.id,
-            deactivate_only: true,
-        }),
+        (false, UserStatus::Active) => {
+            deprovision = Some(Command::Deprovision {
+                user: user.id,
+                deactivate_only: true,
+            })
+        }
         _ => {}
     }
-    Ok(out)
+    Ok((out, deprovision))
 }
 
 /// The user's SCIM JSON now.

@@ -174,6 +174,16 @@ impl Client {
         answer(request.send().await.map_err(transport)?).await
     }
 
+    /// `POST /v1/users/import{query}` with a directory export as `body` (JSON lines or
+    /// CSV), answered with the JSON value (the import's report).
+    pub async fn import_users(&self, query: &str, body: Vec<u8>) -> Result<Value, ClientError> {
+        let request = self
+            .request(Method::POST, &format!("/v1/users/import{query}"))
+            .header("Content-Type", "application/x-ndjson")
+            .body(body);
+        answer(request.send().await.map_err(transport)?).await
+    }
+
     /// Opens the event stream. The connection ends when the server stops (or, without
     /// `follow`, once caught up); reconnect with `last_event_id` set to the last
     /// position received to resume exactly after it.

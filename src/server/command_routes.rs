@@ -82,6 +82,7 @@ pub const fn route(kind: CommandKind) -> Option<Route> {
         K::SetRecordRole => post(kind, "/v1/resources/roles/{role}/set", &["role"], "setRecordRole", "Name a user in a role on records (a single-holder role moves from its holder)"),
         K::UnsetRecordRole => post(kind, "/v1/resources/roles/{role}/unset", &["role"], "unsetRecordRole", "Take a role on records from its holder (or the user named)"),
         K::TransferRecordRoles => post(kind, "/v1/users/{user}/transfer-roles", FROM, "transferRecordRoles", "Move every record where a user holds a role (of one kind or all) to one or several users"),
+        K::ApplyUserChanges => post(kind, "/v1/users/changes", NONE, "applyUserChanges", "Apply a directory's changes to users (invite, profile, role, manager, activation) all together or not at all"),
         K::AssignDuty => post(kind, "/v1/duties/{name}/assign", &["duty"], "assignDuty", "Give a singleton duty to a user"),
         K::CreateDistribution => post(kind, "/v1/distributions", NONE, "createDistribution", "Create a lead rotation, automation or integration"),
         K::RemoveDistributionMember => post(kind, "/v1/distributions/{name}/remove-member", &["distribution"], "removeDistributionMember", "Remove a member, rebalancing the rest"),

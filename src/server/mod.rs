@@ -41,6 +41,7 @@ mod stream;
 mod sync;
 mod token_api;
 pub mod tokens;
+mod user_import;
 mod views;
 mod webhooks;
 
@@ -237,6 +238,7 @@ fn build() -> (Router<AppState>, OpenApi) {
         .merge(link_api::routes())
         .merge(admin::routes())
         .merge(sync::routes())
+        .merge(user_import::routes())
         .merge(webhooks::routes())
         .merge(schedules::routes())
         .finish_api_with(&mut api, |doc| {

@@ -74,3 +74,94 @@ fn every_bad_user_row_is_reported_and_nothing_is_written() {
     }
     assert_eq!(last_position(&d), before);
 }
+
+#[test]
+fn an_import_whose_third_change_the_domain_refuses_writes_nothing() {
+    // Given: a file of three good-looking rows, whose third gives Bob a user name that
+    // is Ann's email — the row checks cannot see it, the domain refuses it.
+    let d = acme();
+    let file = d.write(
+        "people.csv",
+        &format!(
+            "email,first,last,user_name\n\
+             neo@acme.example,Neo,Ward,\n\
+             {ANN},Ann,Lee-Smith,\n\
+             {BOB},Bob,Diaz,{ANN}\n"
+        ),
+    );
+    let before = last_position(&d);
+    let users_before = d.json(&["user", "list"]);
+    // When: it is imported.
+    let error = d.fails(1, &["user", "import", file.to_str().unwrap()]);
+    // Then: the refusal names the third change, and nothing at all was written: the
+    // invitation and Ann's new name of changes 1 and 2 included.
+    assert_eq!(error["code"], "user_name_taken", "{error}");
+    assert_eq!(last_position(&d), before, "no event appended");
+    assert_eq!(
+        d.json(&["user", "list"]),
+        users_before,
+        "state before == after"
+    );
+}
+
+#[test]
+fn the_user_name_column_sets_the_user_name_and_a_dry_run_asks_the_domain() {
+    // Given: a user name for a new user and for Bob; then a file the domain refuses.
+    let d = acme();
+    let file = d.write(
+        "people.csv",
+        &format!(
+            "email,first,last,username\n\
+             neo@acme.example,Neo,Ward,neo.ward\n\
+             {BOB},Bob,Diaz,bdiaz\n"
+        ),
+    );
+    // When: it is imported.
+    d.ok(&["user", "import", file.to_str().unwrap()]);
+    // Then: both have their user names.
+    assert_eq!(
+        d.json(&["user", "show", "neo@acme.example"])["user_name"],
+        "neo.ward"
+    );
+    assert_eq!(d.json(&["user", "show", BOB])["user_name"], "bdiaz");
+    // And: a dry run of a file whose second change the domain refuses fails as the
+    // import would, and writes nothing.
+    let clash = d.write(
+        "clash.csv",
+        &format!("email,first,last,username\n{ANN},Ann,Lee-Smith,\n{PAT},Pat,X,bdiaz\n"),
+    );
+    let before = last_position(&d);
+    let error = d.fails(1, &["user", "import", clash.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(error["code"], "user_name_taken", "{error}");
+    assert_eq!(last_position(&d), before);
+}
+
+#[test]
+fn through_a_server_the_import_is_one_request_and_a_refusal_writes_nothing() {
+    // Given: a server on the data directory, and the owner's token.
+    let d = acme();
+    let t = token(&d, OWNER);
+    let server = Server::start(&d);
+    let c = server.client(&d, &t);
+    let good = d.write(
+        "people.jsonl",
+        "{\"email\":\"neo@acme.example\",\"first\":\"Neo\",\"last\":\"Ward\",\"manager\":\"ann@acme.example\"}\n",
+    );
+    let bad = d.write(
+        "clash.csv",
+        &format!("email,first,last,user_name\nivy@acme.example,Ivy,Ng,\n{BOB},Bob,Diaz,{ANN}\n"),
+    );
+    // When: the good file is imported, then a dry run and the import of the bad one.
+    let done = c.json(&["user", "import", good.to_str().unwrap()]);
+    let users = c.json(&["user", "list"]);
+    let dry = c.json(&["user", "import", good.to_str().unwrap(), "--dry-run"]);
+    let refused = c.fails(1, &["user", "import", bad.to_str().unwrap()]);
+    // Then: the server's answer is the embedded `--json` document; the refusal wrote
+    // nothing (Ivy, change 1, is not there).
+    assert_eq!(done["command"], "import_users", "{done}");
+    assert_eq!(done["events"], 3, "invited, activated, manager: {done}");
+    assert_eq!((&dry["dry_run"], &dry["events"]), (&true.into(), &0.into()));
+    assert_eq!(refused["code"], "user_name_taken", "{refused}");
+    assert_eq!(c.json(&["user", "list"]), users);
+    assert_eq!(server.terminate(), Some(0));
+}

@@ -15,4 +15,5 @@ mod side_files;
 mod stream;
 #[allow(dead_code)]
 mod support;
+mod user_changes;
 mod webhooks;

@@ -25,6 +25,8 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/v1/users/{user}/resources"),
     ("post", "/v1/resources/retire"),
     ("post", "/v1/resources/sync-batch"),
+    ("post", "/v1/users/changes"),
+    ("post", "/v1/users/import"),
     ("post", "/v1/resources/sync"),
     ("post", "/v1/users/{user}/transfer-resources"),
     ("post", "/v1/users/{user}/transfer-all"),
@@ -151,7 +153,7 @@ async fn the_openapi_document_lists_every_endpoint_with_its_types_and_needs_no_t
             .unwrap();
         assert!(body.ends_with("Request"), "{id}: {body}");
     }
-    assert_eq!(ids.len(), 48, "{ids:?}");
+    assert_eq!(ids.len(), 49, "{ids:?}");
     assert!(ids.contains("deactivateUser"));
     let deactivate = &doc["paths"]["/v1/users/{user}/deactivate"]["post"];
     for status in ["200", "401", "403", "404", "409", "413", "422", "503"] {

@@ -804,3 +804,36 @@ async fn meta_times_come_from_the_events_and_answers_are_shaped_as_asked() {
     let search = scim(&w, &okta, "POST", "/.search", Some(json!({}))).await;
     scim_error(&search, 501, None);
 }
+
+#[tokio::test]
+async fn a_put_refused_halfway_changes_nothing() {
+    // Given: Sam manages Neo, both provisioned.
+    let (w, okta) = provisioned("okta").await;
+    let sam = w.hire("sam@truckpros.example", "manager").await;
+    let neo = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+        "userName": "neo@truckpros.example",
+        "name": {"givenName": "Neo", "familyName": "Ward"},
+        "active": true,
+        ENTERPRISE: {"manager": {"value": sam.to_string()}}
+    });
+    let neo = scim(&w, &okta, "POST", "/Users", Some(neo)).await.created();
+    let neo_id = neo["id"].as_str().unwrap().to_owned();
+    let before = scim(&w, &okta, "GET", &format!("/Users/{sam}"), None)
+        .await
+        .ok();
+    let position = w.engine.last_position();
+    // When: a PUT renames Sam AND makes Neo Sam's manager (a loop the domain refuses
+    // only once the rename is decided).
+    let mut put = before.clone();
+    put["name"]["familyName"] = "Renamed".into();
+    put[ENTERPRISE] = json!({"manager": {"value": neo_id}});
+    let refused = scim(&w, &okta, "PUT", &format!("/Users/{sam}"), Some(put)).await;
+    // Then: it is refused, and nothing of it landed: no event, Sam as before.
+    assert_eq!(refused.status.as_u16(), 400, "{}", refused.text);
+    assert_eq!(w.engine.last_position(), position, "no event appended");
+    let after = scim(&w, &okta, "GET", &format!("/Users/{sam}"), None)
+        .await
+        .ok();
+    assert_eq!(after, before, "the user is as before the request");
+}

@@ -217,6 +217,19 @@ pub(crate) mod tests {
                 to: vec![b],
                 strategy: Strategy::Even,
             },
+            Command::ApplyUserChanges {
+                changes: vec![
+                    Command::SetManager {
+                        user: a,
+                        manager: Some(b),
+                    }
+                    .to_wire(),
+                    Command::ChangeRole {
+                        user: "neo@example.com".into(),
+                        role: Role::Admin,
+                    },
+                ],
+            },
             Command::AssignDuty {
                 duty: "dealer_trade_contact".into(),
                 to: b,
