@@ -28,6 +28,31 @@ pub struct Policy {
     pub deactivate_handover: HandoverPolicy,
     /// R28: the IANA time zone (`Europe/Berlin`) a bare date of a schedule is read in.
     pub time_zone: String,
+    /// What a SCIM `POST /Users` for the email of a user deleted within the restore
+    /// window does: `refuse` (409 `uniqueness`, the default) or `restore` that user.
+    pub reprovision: Reprovision,
+}
+
+/// Policy `reprovision` (issue 17): whether an identity provider that provisions a
+/// deleted user's email again gets that person back (with what they owned) or a refusal.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "snake_case")]
+pub enum Reprovision {
+    /// `409 uniqueness`: an administrator or support restores the user instead.
+    #[default]
+    Refuse,
+    /// The deleted user is restored (active, ownership returned) by the provisioner.
+    Restore,
+}
+
+impl Reprovision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reprovision::Refuse => "refuse",
+            Reprovision::Restore => "restore",
+        }
+    }
 }
 
 /// R26: a deactivation that leaves work with nobody (the only active member of a
@@ -66,6 +91,7 @@ impl Default for Policy {
             deprovision_then: crate::offboarding::FollowUp::Deactivate,
             deactivate_handover: HandoverPolicy::Warn,
             time_zone: "UTC".to_owned(),
+            reprovision: Reprovision::Refuse,
         }
     }
 }

@@ -390,6 +390,10 @@ pub struct PolicyArgs {
     /// The IANA time zone a schedule's bare date is read in (e.g. Europe/Berlin).
     #[arg(long, value_name = "ZONE")]
     pub time_zone: Option<String>,
+    /// A SCIM POST for the email of a user deleted within the restore window: refuse
+    /// (409) or restore that user.
+    #[arg(long, value_name = "POLICY")]
+    pub reprovision: Option<offboard_events::Reprovision>,
 }
 
 #[derive(Debug, Subcommand)]

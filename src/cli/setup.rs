@@ -73,7 +73,8 @@ pub fn policy(cx: &mut Ctx, a: &PolicyArgs) -> Result<(), CliError> {
         || a.deprovision.is_some()
         || a.deprovision_then.is_some()
         || a.deactivate_handover.is_some()
-        || a.time_zone.is_some();
+        || a.time_zone.is_some()
+        || a.reprovision.is_some();
     if !changing {
         if cx.out.is_json() {
             cx.out.doc(&json!({ "policy": current }))?;
@@ -99,6 +100,7 @@ pub fn policy(cx: &mut Ctx, a: &PolicyArgs) -> Result<(), CliError> {
             .transpose()?,
         deactivate_handover: a.deactivate_handover,
         time_zone: a.time_zone.clone(),
+        reprovision: a.reprovision,
     };
     // The domain applies the change to the policy in force when it decides; this is
     // what it will be unless another change lands first.
@@ -144,6 +146,7 @@ fn show_policy(cx: &mut Ctx, p: &Policy) {
                 p.deactivate_handover.as_str().into(),
             ],
             vec!["time_zone".into(), p.time_zone.clone()],
+            vec!["reprovision".into(), p.reprovision.as_str().into()],
         ],
     );
 }

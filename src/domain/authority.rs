@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use offboard_events::{Actor, PrincipalKind, Profile, Role, UserId, UserStatus};
+use offboard_events::{Actor, PrincipalKind, Profile, Reprovision, Role, UserId, UserStatus};
 use offboard_projections::{OrgState, User};
 
 use super::command::CommandKind;
@@ -71,6 +71,8 @@ impl<'a> Scope<'a> {
             | K::ReactivateUser
             | K::Deprovision
             | K::ApplyUserChanges => Ok(()),
+            // Re-provisioning a deleted user's email, where the policy asks for it.
+            K::RestoreUser if self.org.policy().reprovision == Reprovision::Restore => Ok(()),
             other => Err(DomainError::Forbidden(format!(
                 "a provisioner may invite, update, activate, deactivate, reactivate and deprovision users, not {}",
                 other.tag()

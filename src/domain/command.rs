@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use offboard_events::{
     CorrelationId, Deprovision, DistributionKind, FollowUp, HandoverPolicy, Policy, PrincipalKind,
-    ResourceKey, Role, ScheduleId, UserId,
+    Reprovision, ResourceKey, Role, ScheduleId, UserId,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -114,6 +114,9 @@ pub struct PolicyChange {
     /// An IANA time zone name, e.g. `Europe/Berlin` (`UTC` by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
+    /// `refuse` or `restore` (see [`Reprovision`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reprovision: Option<Reprovision>,
 }
 
 impl PolicyChange {
@@ -140,6 +143,7 @@ impl PolicyChange {
                 .time_zone
                 .clone()
                 .unwrap_or_else(|| current.time_zone.clone()),
+            reprovision: self.reprovision.unwrap_or(current.reprovision),
         }
     }
 }

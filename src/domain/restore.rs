@@ -5,7 +5,8 @@
 use chrono::Duration;
 use offboard_events::{
     Actor, CorrelationId, Event, OffboardingReverted, OffboardingStarted, PrincipalKind, Profile,
-    Role, UserId, UserManagerChanged, UserProfileChanged, UserPurged, UserRestored, UserStatus,
+    Reprovision, Role, UserId, UserManagerChanged, UserProfileChanged, UserPurged, UserRestored,
+    UserStatus,
 };
 use offboard_projections::{OrgState, User};
 
@@ -43,6 +44,12 @@ fn may_restore(scope: &Scope) -> Decided<()> {
         Actor::Support { .. } => Err(DomainError::Forbidden(
             "this support principal does not serve this organization".to_owned(),
         )),
+        // Policy `reprovision: restore`: the identity provider provisioning a deleted
+        // user's email again brings that person back (issue 17); the provisioner's own
+        // checks (`check_provisioner`) ran before.
+        Actor::Provisioner { .. } if scope.org.policy().reprovision == Reprovision::Restore => {
+            Ok(())
+        }
         _ => scope.require_role(Role::Owner).map(|_| ()),
     }
 }

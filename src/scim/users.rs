@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{Duration, Utc};
-use offboard_events::{CorrelationId, Profile, UserId, UserStatus};
+use offboard_events::{CorrelationId, Profile, Reprovision, UserId, UserStatus};
 use offboard_projections::text::caseless_key;
 use offboard_projections::{OrgState, User};
 use serde_json::{json, Map, Value};
@@ -340,8 +340,9 @@ pub async fn read(
 }
 
 /// `POST /Users`: invites the user (active unless `active` is false). An email a listed
-/// user has, or a deleted user still has within the restore window, is `409
-/// uniqueness` (an administrator restores the deleted user instead).
+/// user has is `409 uniqueness`; so is one a deleted user still has within the restore
+/// window, unless policy `reprovision` is `restore`: then that user is restored (with
+/// what they owned, active unless `active` is false) and answered `201` like a new one.
 pub async fn create(
     State(state): State<AppState>,
     who: Who,
@@ -352,26 +353,34 @@ pub async fn create(
     let command = {
         let projections = state.engine().state();
         let org = who.org(&projections)?;
-        check_free(org, &want)?;
-        let manager = want
-            .manager
-            .as_deref()
-            .map(|m| manager_id(org, m))
-            .transpose()?;
-        Command::InviteUser {
-            user: NewUser {
-                email: want.email.clone(),
-                first_name: want.first.clone(),
-                last_name: want.last.clone(),
-                job_title: want.title.clone(),
-                external_id: want.external_id.clone(),
-                department: want.department.clone(),
-                employee_number: want.employee_number.clone(),
-                user_name: want.user_name.clone(),
-            },
-            role: offboard_events::Role::Member,
-            manager,
-            active: want.active,
+        if let Provision::Restore(user) = provision_for(org, &want)? {
+            Command::RestoreUser {
+                user,
+                return_ownership: true,
+                new_email: None,
+                reactivate: want.active,
+            }
+        } else {
+            let manager = want
+                .manager
+                .as_deref()
+                .map(|m| manager_id(org, m))
+                .transpose()?;
+            Command::InviteUser {
+                user: NewUser {
+                    email: want.email.clone(),
+                    first_name: want.first.clone(),
+                    last_name: want.last.clone(),
+                    job_title: want.title.clone(),
+                    external_id: want.external_id.clone(),
+                    department: want.department.clone(),
+                    employee_number: want.employee_number.clone(),
+                    user_name: want.user_name.clone(),
+                },
+                role: offboard_events::Role::Member,
+                manager,
+                active: want.active,
+            }
         }
     };
     run(&state, &who, vec![command]).await?;
@@ -387,11 +396,41 @@ pub async fn create(
     Ok(created(&body))
 }
 
+/// What a `POST /Users` does with its email.
+enum Provision {
+    /// Nobody has it: a new user is invited.
+    Invite,
+    /// A user deleted within the restore window has it, and policy `reprovision` is
+    /// `restore`: that person comes back.
+    Restore(UserId),
+}
+
 /// `409 uniqueness` for an email, user name or external id in use, and for the email of
 /// a user deleted within the restore window (re-provisioning must not create a second
-/// person beside one that can still be restored).
-fn check_free(org: &OrgState, want: &Desired) -> Result<(), ScimError> {
+/// person beside one that can still be restored) unless policy `reprovision` restores
+/// them.
+fn provision_for(org: &OrgState, want: &Desired) -> Result<Provision, ScimError> {
     let directory = org.directory();
+    // Checked first: a deleted user keeps their email, which is exactly what is asked for.
+    let window = Duration::days(i64::from(org.policy().retention_days));
+    let key = caseless_key(want.email.trim());
+    let deleted = directory.users().find(|u| {
+        u.status == UserStatus::Deleted
+            && caseless_key(&u.profile.email) == key
+            && u.deleted_at
+                .is_some_and(|(_, at)| Utc::now() <= at + window)
+    });
+    if let Some(u) = deleted {
+        if org.policy().reprovision == Reprovision::Restore {
+            return Ok(Provision::Restore(u.id));
+        }
+        return Err(ScimError::uniqueness(format!(
+            "userName {} belongs to user {} deleted within the restore window: restore them \
+             (offboard restore, or policy --reprovision restore) instead of provisioning a \
+             new user",
+            want.email, u.id
+        )));
+    }
     if directory.user_by_email(&want.email).is_some() {
         return Err(ScimError::uniqueness(format!(
             "the email {} is taken",
@@ -409,22 +448,7 @@ fn check_free(org: &OrgState, want: &Desired) -> Result<(), ScimError> {
             return Err(ScimError::uniqueness(format!("externalId {x} is taken")));
         }
     }
-    let window = Duration::days(i64::from(org.policy().retention_days));
-    let key = caseless_key(want.email.trim());
-    let deleted = directory.users().find(|u| {
-        u.status == UserStatus::Deleted
-            && caseless_key(&u.profile.email) == key
-            && u.deleted_at
-                .is_some_and(|(_, at)| Utc::now() <= at + window)
-    });
-    if let Some(u) = deleted {
-        return Err(ScimError::uniqueness(format!(
-            "userName {} belongs to user {} deleted within the restore window: restore them \
-             (offboard restore) instead of provisioning a new user",
-            want.email, u.id
-        )));
-    }
-    Ok(())
+    Ok(Provision::Invite)
 }
 
 pub async fn replace(

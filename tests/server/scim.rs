@@ -633,6 +633,73 @@ async fn a_disabled_user_stays_to_be_enabled_again_and_a_delete_removes_them() {
     scim_error(&scim(&w, &okta, "GET", &path, None).await, 404, None);
 }
 
+/// Re-provisioning a deleted user's email: `409 uniqueness` by default; under policy
+/// `reprovision: restore` the same person comes back with what they owned, restored by
+/// the provisioner, instead of a second user beside them.
+#[tokio::test]
+async fn a_deleted_users_email_provisioned_again_is_refused_or_restores_them_by_policy() {
+    // Given Pat, owning a buyer, deleted by the identity provider (policy: the buyer
+    // goes to the owner, then delete)
+    let (w, okta) = provisioned("okta").await;
+    let policy = |body: Value| w.post(&w.owner_token, "/v1/org/policy", body);
+    let to_owner = format!("offboard_to:{}", w.owner);
+    policy(json!({"deprovision": to_owner, "deprovision_then": "delete"}))
+        .await
+        .ok();
+    let pat = w.hire("pat@truckpros.example", "member").await;
+    w.post(
+        &w.owner_token,
+        &format!("/v1/users/{pat}/resources"),
+        json!({ "resources": ["buyer:B-1"] }),
+    )
+    .await
+    .ok();
+    let gone = scim(&w, &okta, "DELETE", &format!("/Users/{pat}"), None).await;
+    assert_eq!(gone.status.as_u16(), 204, "{}", gone.text);
+    let user = w
+        .get(&w.owner_token, &format!("/v1/users/{pat}"))
+        .await
+        .ok();
+    assert_eq!(user["status"], "deleted");
+    let create = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "pat@truckpros.example",
+        "name": {"givenName": "Pat", "familyName": "Kim"},
+        "emails": [{"value": "pat@truckpros.example", "type": "work", "primary": true}],
+        "active": true
+    });
+    // When the provider creates Pat again under the default policy, Then 409, nothing
+    let before = w.engine.last_position();
+    let refused = scim(&w, &okta, "POST", "/Users", Some(create.clone())).await;
+    scim_error(&refused, 409, Some("uniqueness"));
+    assert!(
+        refused.text.contains("--reprovision restore"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(w.engine.last_position(), before);
+    // When the policy says restore and the provider creates Pat again
+    policy(json!({"reprovision": "restore"})).await.ok();
+    let created = scim(&w, &okta, "POST", "/Users", Some(create)).await;
+    // Then it is the same person, active, owning the buyer again, restored by okta
+    assert_eq!(created.status.as_u16(), 201, "{}", created.text);
+    assert_eq!(created.body["id"], pat.to_string());
+    assert_eq!(created.body["active"], true);
+    let owner = w.get(&w.owner_token, "/v1/resources/buyer:B-1/owner").await.ok();
+    assert_eq!(owner["owner"], pat.to_string(), "{owner}");
+    let history = w
+        .get(&w.owner_token, &format!("/v1/users/{pat}/history"))
+        .await
+        .ok();
+    let restored = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event_type"] == "UserRestored")
+        .expect("a UserRestored event");
+    assert_eq!(restored["actor"]["kind"], "provisioner", "{restored}");
+}
+
 /// Groups: a display name that is not a key name gets a key made from it; the name and
 /// external id change (`GroupChanged`, in the history) while the id stays; `DELETE`
 /// takes the members out and retires the group.
