@@ -685,7 +685,10 @@ async fn a_deleted_users_email_provisioned_again_is_refused_or_restores_them_by_
     assert_eq!(created.status.as_u16(), 201, "{}", created.text);
     assert_eq!(created.body["id"], pat.to_string());
     assert_eq!(created.body["active"], true);
-    let owner = w.get(&w.owner_token, "/v1/resources/buyer:B-1/owner").await.ok();
+    let owner = w
+        .get(&w.owner_token, "/v1/resources/buyer:B-1/owner")
+        .await
+        .ok();
     assert_eq!(owner["owner"], pat.to_string(), "{owner}");
     let history = w
         .get(&w.owner_token, &format!("/v1/users/{pat}/history"))
