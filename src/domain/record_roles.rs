@@ -49,7 +49,11 @@ pub fn declare(scope: Scope, role: &str, multi: bool) -> Decided<Vec<Event>> {
     let shared = roles.records_with_several(&role);
     if !multi && shared > 0 {
         return Err(DomainError::InvalidState(format!(
-            "{shared} records have several {role}s: unset the extra holders first"
+            "{} several {role}s: unset the extra holders first",
+            match shared {
+                1 => "1 record has".to_owned(),
+                n => format!("{n} records have"),
+            }
         )));
     }
     Ok(vec![RecordRoleDeclared { role, multi }.into()])
