@@ -22,6 +22,7 @@ mod ownership;
 mod packed;
 mod record_roles;
 mod schedules;
+mod slots;
 mod state;
 mod streams;
 pub mod text;

@@ -27,8 +27,7 @@
 //! sits in nobody's holdings, `owner_of` answers `None`, and registering it again is an
 //! ordinary move back to a user.
 
-use foldhash::fast::RandomState;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use offboard_events::{Envelope, Event, ResourceKey, UserId};
 use serde::de::value::{Error as ValueError, StrDeserializer};
@@ -38,6 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::interner::KeyInterner;
 use crate::kinds::Kinds;
 use crate::packed::{self, Packed};
+use crate::slots::Slots;
 
 /// No move: the resource kept its registration owner.
 const NONE: u32 = u32::MAX;
@@ -90,7 +90,7 @@ pub struct KeyOrder(Vec<u32>);
 pub struct Ownership {
     keys: KeyInterner,
     /// User slot → user. Append-only, in first-seen order.
-    users: Vec<UserId>,
+    users: Slots<UserId>,
     /// Resource slot → its registration tenure.
     #[serde(
         serialize_with = "packed::serialize_vec",
@@ -109,8 +109,6 @@ pub struct Ownership {
         deserialize_with = "packed::deserialize_vec"
     )]
     last_move: Vec<u32>,
-    #[serde(skip)]
-    user_slots: HashMap<UserId, u32, RandomState>,
     #[serde(skip)]
     kinds: Kinds,
     /// Resource slot → who holds it now.
@@ -215,12 +213,6 @@ impl Ownership {
         {
             return Err(format!("resource slot {slot} names a move past the end"));
         }
-        self.user_slots = self
-            .users
-            .iter()
-            .enumerate()
-            .map(|(i, u)| (*u, i as u32))
-            .collect();
         self.kinds = Kinds::default();
         self.holders = Vec::with_capacity(resources);
         self.holdings = vec![Vec::new(); users];
@@ -250,13 +242,10 @@ impl Ownership {
     }
 
     fn user_slot(&mut self, user: UserId) -> u32 {
-        if let Some(slot) = self.user_slots.get(&user) {
-            return *slot;
+        let (slot, new) = self.users.slot(&user);
+        if new {
+            self.holdings.push(Vec::new());
         }
-        let slot = self.users.len() as u32;
-        self.users.push(user);
-        self.user_slots.insert(user, slot);
-        self.holdings.push(Vec::new());
         slot
     }
 
@@ -316,7 +305,7 @@ impl Ownership {
 
     /// The user in owner slot `owner`; `None` for [`RETIRED`].
     fn user_in(&self, owner: u32) -> Option<UserId> {
-        self.users.get(owner as usize).copied()
+        self.users.value(owner).copied()
     }
 
     /// Appends resource `slot` of `kind` to what user slot `owner` holds.
@@ -378,9 +367,9 @@ impl Ownership {
     }
 
     fn holdings_of(&self, user: UserId) -> &[Held] {
-        self.user_slots
+        self.users
             .get(&user)
-            .map_or(&[], |slot| &self.holdings[*slot as usize])
+            .map_or(&[], |slot| &self.holdings[slot as usize])
     }
 
     fn sorted_keys(&self, slots: impl Iterator<Item = u32>) -> Vec<ResourceKey> {

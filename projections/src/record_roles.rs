@@ -21,6 +21,8 @@
 //! position, so it blocks nothing and time travel still answers for before.
 
 use foldhash::fast::RandomState;
+
+use crate::slots::Slots;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use offboard_events::{Envelope, Event, ResourceKey, UserId};
@@ -81,9 +83,9 @@ pub struct RoleChange {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RecordRoles {
     /// Role slot → name, in first-seen order.
-    names: Vec<String>,
+    names: Slots<String>,
     /// User slot → user, in first-seen order.
-    users: Vec<UserId>,
+    users: Slots<UserId>,
     /// Roles declared multi-holder (`RecordRoleDeclared { multi: true }`), by name.
     multi: BTreeMap<String, bool>,
     /// Every change, in log order.
@@ -92,10 +94,6 @@ pub struct RecordRoles {
         deserialize_with = "packed::deserialize_vec"
     )]
     changes: Vec<Change>,
-    #[serde(skip)]
-    role_slots: HashMap<String, u32, RandomState>,
-    #[serde(skip)]
-    user_slots: HashMap<UserId, u32, RandomState>,
     /// Change index → the previous change of its (record, role), or [`NONE`].
     #[serde(skip)]
     links: Vec<u32>,
@@ -164,8 +162,6 @@ impl RecordRoles {
         if changes.windows(2).any(|w| w[0].position > w[1].position) {
             return Err("role changes are out of log order".to_owned());
         }
-        self.role_slots = slot_map(self.names.iter().cloned());
-        self.user_slots = slot_map(self.users.iter().copied());
         self.links = Vec::with_capacity(changes.len());
         self.last.clear();
         self.first.clear();
@@ -178,23 +174,14 @@ impl RecordRoles {
     }
 
     fn role_slot(&mut self, role: &str) -> u32 {
-        if let Some(slot) = self.role_slots.get(role) {
-            return *slot;
-        }
-        let slot = self.names.len() as u32;
-        self.names.push(role.to_owned());
-        self.role_slots.insert(role.to_owned(), slot);
-        slot
+        self.names.slot(role).0
     }
 
     fn user_slot(&mut self, user: UserId) -> u32 {
-        if let Some(slot) = self.user_slots.get(&user) {
-            return *slot;
+        let (slot, new) = self.users.slot(&user);
+        if new {
+            self.held.push(BTreeMap::new());
         }
-        let slot = self.users.len() as u32;
-        self.users.push(user);
-        self.user_slots.insert(user, slot);
-        self.held.push(BTreeMap::new());
         slot
     }
 
@@ -275,7 +262,7 @@ impl RecordRoles {
     }
 
     fn user_in(&self, slot: u32) -> UserId {
-        self.users[slot as usize]
+        self.users.values()[slot as usize]
     }
 
     /// Whether `role` was declared multi-holder (any number of holders per record);
@@ -293,24 +280,24 @@ impl RecordRoles {
 
     /// How many records have more than one holder in `role` now.
     pub fn records_with_several(&self, role: &str) -> usize {
-        let Some(role) = self.role_slots.get(role) else {
+        let Some(role) = self.names.get(role) else {
             return 0;
         };
-        self.more.keys().filter(|(_, r)| r == role).count()
+        self.more.keys().filter(|(_, r)| *r == role).count()
     }
 
     /// Every role name ever used on a record, sorted.
     pub fn role_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        let mut names: Vec<&str> = self.names.values().iter().map(String::as_str).collect();
         names.sort_unstable();
         names
     }
 
     /// Who holds `role` on `key` now, in the order they began (empty: nobody).
     pub fn holders(&self, ownership: &Ownership, key: &ResourceKey, role: &str) -> Vec<UserId> {
-        match (ownership.slot(key.as_str()), self.role_slots.get(role)) {
+        match (ownership.slot(key.as_str()), self.names.get(role)) {
             (Some(record), Some(role)) => self
-                .holders_in((record, *role))
+                .holders_in((record, role))
                 .map(|u| self.user_in(u))
                 .collect(),
             _ => Vec::new(),
@@ -358,9 +345,7 @@ impl RecordRoles {
         key: &ResourceKey,
         role: &str,
     ) -> impl Iterator<Item = Change> + 'a {
-        let at = ownership
-            .slot(key.as_str())
-            .zip(self.role_slots.get(role).copied());
+        let at = ownership.slot(key.as_str()).zip(self.names.get(role));
         let mut next = at
             .and_then(|at| self.last.get(&at).copied())
             .unwrap_or(NONE);
@@ -430,17 +415,17 @@ impl RecordRoles {
     pub fn holders_all(&self) -> impl Iterator<Item = (UserId, u64)> + '_ {
         self.held.iter().enumerate().filter_map(|(slot, roles)| {
             let n: usize = roles.values().map(HashSet::len).sum();
-            (n > 0).then(|| (self.users[slot], n as u64))
+            (n > 0).then(|| (self.users.values()[slot], n as u64))
         })
     }
 
     fn held_by(&self, user: UserId) -> impl Iterator<Item = (&str, &HashSet<u32, RandomState>)> {
-        self.user_slots
+        self.users
             .get(&user)
-            .map(|slot| &self.held[*slot as usize])
+            .map(|slot| &self.held[slot as usize])
             .into_iter()
             .flatten()
-            .map(|(role, records)| (self.names[*role as usize].as_str(), records))
+            .map(|(role, records)| (self.names.values()[*role as usize].as_str(), records))
     }
 }
 
@@ -448,12 +433,6 @@ impl RecordRoles {
 /// can only be set on a registered record).
 fn slots<'a>(ownership: &'a Ownership, keys: &'a [ResourceKey]) -> impl Iterator<Item = u32> + 'a {
     keys.iter().filter_map(|k| ownership.slot(k.as_str()))
-}
-
-fn slot_map<T: std::hash::Hash + Eq>(
-    items: impl Iterator<Item = T>,
-) -> HashMap<T, u32, RandomState> {
-    items.enumerate().map(|(i, t)| (t, i as u32)).collect()
 }
 
 #[cfg(test)]

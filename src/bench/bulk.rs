@@ -15,7 +15,7 @@ use super::fixture::{keys, Fixture, CHUNK};
 use super::{fail, figure, quantile, rss, BenchConfig, BenchError, Figure};
 use crate::domain::{Command, OffboardPlan, Recipients, Strategy};
 use crate::Engine;
-use offboard_events::{FollowUp, ResourceKey};
+use offboard_events::ResourceKey;
 
 /// A small deterministic generator (xorshift64*), so runs pick the same samples.
 pub struct Dice(u64);
@@ -95,25 +95,8 @@ pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, Bench
         default_to: Some(colleagues[0]),
         ..OffboardPlan::default()
     };
-    let started = Instant::now();
-    fx.run(Command::Offboard {
-        user: leaver,
-        plan,
-        then: FollowUp::Delete,
-        confirm: Some("CONFIRM".into()),
-    })
-    .await?;
-    let delete_s = timed(started);
-
-    let started = Instant::now();
-    fx.run(Command::RestoreUser {
-        user: leaver,
-        return_ownership: true,
-        new_email: None,
-        reactivate: true,
-    })
-    .await?;
-    let restore_s = timed(started);
+    let delete_s = fx.offboard_and_delete(leaver, plan).await?;
+    let restore_s = fx.restore_with_ownership(leaver).await?;
     let owned_back = fx
         .engine
         .state()

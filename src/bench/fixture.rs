@@ -1,12 +1,13 @@
 //! Bench data built through the public command API: an org, its users, their resources.
 
 use std::sync::Arc;
+use std::time::Instant;
 
-use offboard_events::{Actor, OrgId, ResourceKey, Role, UserId};
+use offboard_events::{Actor, FollowUp, OrgId, ResourceKey, Role, UserId};
 use tokio::task::JoinSet;
 
 use super::{fail, BenchError};
-use crate::domain::{Command, NewUser};
+use crate::domain::{Command, NewUser, OffboardPlan};
 use crate::{CommandMeta, Engine};
 
 /// Resources per `RegisterResources` command when loading data.
@@ -32,6 +33,38 @@ impl Fixture {
             .execute(self.as_owner(), command)
             .await
             .map_err(fail)
+    }
+
+    /// Offboards `leaver` along `plan`, then deletes them (confirmed); returns the
+    /// seconds it took.
+    pub async fn offboard_and_delete(
+        &self,
+        leaver: UserId,
+        plan: OffboardPlan,
+    ) -> Result<f64, BenchError> {
+        let started = Instant::now();
+        self.run(Command::Offboard {
+            user: leaver,
+            plan,
+            then: FollowUp::Delete,
+            confirm: Some("CONFIRM".into()),
+        })
+        .await?;
+        Ok(started.elapsed().as_secs_f64())
+    }
+
+    /// Restores a deleted `leaver`, active, with everything they owned; returns the
+    /// seconds it took.
+    pub async fn restore_with_ownership(&self, leaver: UserId) -> Result<f64, BenchError> {
+        let started = Instant::now();
+        self.run(Command::RestoreUser {
+            user: leaver,
+            return_ownership: true,
+            new_email: None,
+            reactivate: true,
+        })
+        .await?;
+        Ok(started.elapsed().as_secs_f64())
     }
 
     /// Creates the org and `users` active members, concurrently (group commit batches them).

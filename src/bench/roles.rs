@@ -5,9 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Instant;
-
-use offboard_events::FollowUp;
 
 use super::fixture::{keys, Fixture, CHUNK};
 use super::{fail, figure, BenchConfig, BenchError, Figure};
@@ -58,26 +55,9 @@ pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, Bench
             .collect::<BTreeMap<_, _>>(),
         ..OffboardPlan::default()
     };
-    let started = Instant::now();
-    fx.run(Command::Offboard {
-        user: leaver,
-        plan,
-        then: FollowUp::Delete,
-        confirm: Some("CONFIRM".into()),
-    })
-    .await?;
-    let offboard_s = started.elapsed().as_secs_f64();
+    let offboard_s = fx.offboard_and_delete(leaver, plan).await?;
     held(&fx, leaver, 0)?;
-
-    let started = Instant::now();
-    fx.run(Command::RestoreUser {
-        user: leaver,
-        return_ownership: true,
-        new_email: None,
-        reactivate: true,
-    })
-    .await?;
-    let restore_s = started.elapsed().as_secs_f64();
+    let restore_s = fx.restore_with_ownership(leaver).await?;
     held(&fx, leaver, 3 * records)?;
 
     Ok(vec![

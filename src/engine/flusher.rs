@@ -21,6 +21,8 @@ use crate::store::LogStore;
 /// Groups flushed together, with the flush's outcome and how long it took.
 pub(crate) struct Flushed {
     pub round: Vec<Written>,
+    /// Whether any group of the round wrote commands (an empty round flushes nothing).
+    pub wrote: bool,
     /// `Err` says why what the round wrote is not known to have reached the disk.
     pub flushed: Result<(), String>,
     pub took: Duration,
@@ -29,11 +31,7 @@ pub(crate) struct Flushed {
 impl Flushed {
     /// Whether the round wrote anything the syncer must make durable.
     pub fn needs_sync(&self) -> bool {
-        self.flushed.is_ok()
-            && self
-                .round
-                .iter()
-                .any(|(g, written)| written.is_ok() && !g.batch.commands.is_empty())
+        self.flushed.is_ok() && self.wrote
     }
 
     /// Commands of the round that will be answered `Ok` once it is durable.
@@ -80,6 +78,7 @@ impl Flusher {
                 .flushed
                 .send(Flushed {
                     round,
+                    wrote,
                     flushed,
                     took,
                 })

@@ -170,6 +170,11 @@ impl Scenario {
     }
 
     /// Like [`Self::run`], on behalf of a deactivated user.
+    /// [`Scenario::run`] by the org's owner.
+    pub fn run_by_owner(&mut self, command: Command) -> Vec<Event> {
+        self.run(user_actor(self.owner), command)
+    }
+
     pub fn run_impersonating(
         &mut self,
         actor: Actor,

@@ -40,26 +40,18 @@ fn d123() -> Vec<ResourceKey> {
 }
 
 fn set(s: &mut Scenario, role: &str, user: UserId, resources: Vec<ResourceKey>) -> Vec<Event> {
-    let owner = user_actor(s.owner);
-    s.run(
-        owner,
-        Command::SetRecordRole {
-            role: role.into(),
-            user,
-            resources,
-        },
-    )
+    s.run_by_owner(Command::SetRecordRole {
+        role: role.into(),
+        user,
+        resources,
+    })
 }
 
 fn declare(s: &mut Scenario, role: &str, multi: bool) {
-    let owner = user_actor(s.owner);
-    s.run(
-        owner,
-        Command::DeclareRecordRole {
-            role: role.into(),
-            multi,
-        },
-    );
+    s.run_by_owner(Command::DeclareRecordRole {
+        role: role.into(),
+        multi,
+    });
 }
 
 fn holders(s: &Scenario, k: &str, role: &str) -> Vec<UserId> {
@@ -92,13 +84,10 @@ fn a_single_holder_role_moves_from_its_holder_and_a_new_one_is_assigned() {
     let owner = user_actor(s.owner);
     // When: bob is named servicing specialist of D-1 (pat's) and of a record nobody
     // specialises yet. Then: D-1 moves from pat, the other is assigned.
-    s.run(
-        owner.clone(),
-        Command::RegisterResources {
-            owner: bob,
-            resources: vec![key("deal:D-9")],
-        },
-    );
+    s.run_by_owner(Command::RegisterResources {
+        owner: bob,
+        resources: vec![key("deal:D-9")],
+    });
     s.when(
         owner,
         Command::SetRecordRole {
@@ -306,13 +295,10 @@ fn deactivating_a_role_holder_reports_the_roles_per_policy() {
         ]
     );
     // block: refused with the roles as blockers.
-    s.run(
-        owner.clone(),
-        Command::SetPolicy(offboard::domain::PolicyChange {
-            deactivate_handover: Some(HandoverPolicy::Block),
-            ..Default::default()
-        }),
-    );
+    s.run_by_owner(Command::SetPolicy(offboard::domain::PolicyChange {
+        deactivate_handover: Some(HandoverPolicy::Block),
+        ..Default::default()
+    }));
     s.when(owner, Command::DeactivateUser { user: pat })
         .then_error("holds_roles");
     // And: the plan lists them as unattended.
@@ -417,16 +403,13 @@ fn revert_gives_back_a_role_transfer_once() {
         mut s, pat, bob, ..
     } = deals();
     let owner = user_actor(s.owner);
-    s.run(
-        owner.clone(),
-        Command::TransferRecordRoles {
-            from: pat,
-            role: SPECIALIST.into(),
-            kind: None,
-            to: vec![bob],
-            strategy: Strategy::RoundRobin,
-        },
-    );
+    s.run_by_owner(Command::TransferRecordRoles {
+        from: pat,
+        role: SPECIALIST.into(),
+        kind: None,
+        to: vec![bob],
+        strategy: Strategy::RoundRobin,
+    });
     let correlation = s.log.last().unwrap().correlation_id;
     let revert = Command::RevertOffboarding {
         correlation_id: correlation,
