@@ -50,7 +50,12 @@ pub fn run(
     // announced, so a supervisor never sees a server start that then answers every
     // token with 401 or cannot deliver.
     if TokenBook::load(engine.store().as_ref())?.is_empty() {
-        tracing::warn!("offboard: {}", crate::server::NO_TOKENS_ISSUED);
+        // The console's sign-in links are not tokens: say what a link does not open.
+        tracing::warn!(
+            "offboard: {}; until then the API and `--server` clients answer 401 (console \
+             sign-in links from `offboard console-link` work without one)",
+            crate::server::NO_TOKENS_ISSUED
+        );
     }
     crate::webhooks::Hub::load(&engine)?;
     let listener = rt

@@ -21,7 +21,13 @@ pub fn import(cx: &mut Ctx, file: &Path, dry_run: bool) -> Result<(), CliError> 
     if cx.out.is_json() {
         cx.out.doc(&report)?;
     } else {
-        cx.out.line(report.message);
+        cx.out.line(&report.message);
+        if let (Some(id), Some(p)) = (report.correlation_id, report.positions) {
+            cx.out.line(format!(
+                "  correlation id {id} · positions {}–{}",
+                p.first, p.last
+            ));
+        }
     }
     Ok(())
 }
@@ -32,16 +38,21 @@ fn import_here(cx: &mut Ctx, file: &Path, dry_run: bool) -> Result<ImportReport,
     let source = input::name(file);
     let users = cx.reader()?.all(UsersQuery::default(), |p| p.users)?;
     let plan = plan_import(input::open(file)?, users).map_err(|e| refused(&source, e))?;
-    let events = match (&plan.command, dry_run) {
-        (None, _) => 0,
+    let appended = match (&plan.command, dry_run) {
+        (None, _) => None,
         (Some(command), true) => {
             let meta = cx.meta()?;
             cx.engine()?.dry_run(&meta, command)?;
-            0
+            None
         }
-        (Some(command), false) => cx.submit(command.clone())?.count(),
+        (Some(command), false) => Some(cx.submit(command.clone())?),
     };
-    Ok(ImportReport::new(&source, &plan, dry_run, events))
+    Ok(ImportReport::new(
+        &source,
+        &plan,
+        dry_run,
+        appended.as_ref(),
+    ))
 }
 
 /// Why `source` cannot be imported, as the CLI reports it.

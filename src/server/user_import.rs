@@ -85,16 +85,16 @@ async fn import_users(
         correlation_id: headers.correlation_id,
         causation_id: None,
     };
-    let events = match (&plan.command, query.dry_run) {
-        (None, _) => 0,
-        (Some(command), true) => state.engine().dry_run(&meta, command).map(|_| 0)?,
-        (Some(command), false) => state.engine().execute(meta, command.clone()).await?.count(),
+    let appended = match (&plan.command, query.dry_run) {
+        (None, _) => None,
+        (Some(command), true) => state.engine().dry_run(&meta, command).map(|_| None)?,
+        (Some(command), false) => Some(state.engine().execute(meta, command.clone()).await?),
     };
     Ok(Json(ImportReport::new(
         "the body",
         &plan,
         query.dry_run,
-        events,
+        appended.as_ref(),
     )))
 }
 

@@ -9,13 +9,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
 
-use offboard_events::{Role, UserStatus};
+use offboard_events::{CorrelationId, Role, UserStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::rows::{header_words, BadRow, Records};
 use crate::domain::{plural, Command, NewUser, ProfileChange, UserRef};
-use crate::server::UserView;
+use crate::server::{Positions, UserView};
+use crate::Appended;
 
 /// A file, planned: its rows, what it changes counted by action, and the one command
 /// that changes it (`None` when the directory already agrees).
@@ -53,11 +54,22 @@ pub struct ImportReport {
     pub changes: BTreeMap<String, u64>,
     /// Events written (0 for a dry run, or a file the directory already agrees with).
     pub events: u64,
+    /// The correlation id of the one command sent (`null` when nothing was written).
+    pub correlation_id: Option<CorrelationId>,
+    /// First and last position written (`null` when nothing was).
+    pub positions: Option<Positions>,
 }
 
 impl ImportReport {
-    /// The report of `plan` read from `source`, which wrote `events`.
-    pub fn new(source: &str, plan: &UserImport, dry_run: bool, events: u64) -> Self {
+    /// The report of `plan` read from `source`, whose command (if one was sent, not as
+    /// a dry run) was answered `appended`.
+    pub fn new(
+        source: &str,
+        plan: &UserImport,
+        dry_run: bool,
+        appended: Option<&Appended>,
+    ) -> Self {
+        let events = appended.map_or(0, Appended::count);
         let changes: u64 = plan.counts.values().sum();
         let listed: Vec<String> = plan
             .counts
@@ -86,6 +98,10 @@ impl ImportReport {
                 .map(|(k, n)| ((*k).to_owned(), *n))
                 .collect(),
             events,
+            correlation_id: appended.map(|a| a.correlation_id),
+            positions: appended
+                .and_then(|a| a.positions)
+                .map(|(first, last)| Positions { first, last }),
         }
     }
 }

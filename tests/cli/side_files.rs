@@ -224,7 +224,12 @@ fn a_directory_where_no_token_was_issued_serves_and_says_where_tokens_come_from(
             .contains("no token exists"),
         "{body}"
     );
-    assert!(server.log_text().contains("checkpoints/server.tokens"));
+    let log = server.log_text();
+    assert!(log.contains("checkpoints/server.tokens"), "{log}");
+    assert!(
+        log.contains("console-link"),
+        "what a sign-in link still opens: {log}"
+    );
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! activity updated, users matched by external id, bad rows reported with their lines
 //! and nothing written, and the same file again writes nothing.
 
+use serde_json::json;
+
 use crate::util::*;
 
 #[test]
@@ -30,6 +32,19 @@ fn an_import_invites_updates_and_is_a_no_op_the_second_time() {
 
     let doc = d.json(&["user", "import", file]);
     assert_eq!(doc["command"], "import_users");
+    // The write names its operation and where it landed, like every write.
+    let last = last_position(&d);
+    assert_eq!(doc["positions"]["last"], last, "{doc}");
+    assert_eq!(doc["positions"]["first"], before + 1, "{doc}");
+    let history = d.json(&[
+        "history",
+        "--correlation",
+        doc["correlation_id"].as_str().unwrap(),
+    ]);
+    assert!(
+        !history["events"].as_array().unwrap().is_empty(),
+        "{history}"
+    );
     let ann = d.json(&["user", "show", ANN]);
     assert_eq!(
         (&ann["last_name"], &ann["role"]),
@@ -47,6 +62,10 @@ fn an_import_invites_updates_and_is_a_no_op_the_second_time() {
     let at = last_position(&d);
     let again = d.json(&["user", "import", file]);
     assert_eq!(again["events"], 0);
+    assert_eq!(
+        (&again["correlation_id"], &again["positions"]),
+        (&json!(null), &json!(null))
+    );
     assert_eq!(last_position(&d), at, "the same file again writes nothing");
 }
 
@@ -160,8 +179,25 @@ fn through_a_server_the_import_is_one_request_and_a_refusal_writes_nothing() {
     // nothing (Ivy, change 1, is not there).
     assert_eq!(done["command"], "import_users", "{done}");
     assert_eq!(done["events"], 3, "invited, activated, manager: {done}");
+    assert_eq!(
+        done["positions"]["last"].as_u64().unwrap() - done["positions"]["first"].as_u64().unwrap(),
+        2,
+        "{done}"
+    );
+    let said = c.ok(&["user", "import", good.to_str().unwrap()]);
+    assert!(
+        !said.contains("correlation id"),
+        "nothing written, nothing named: {said}"
+    );
     assert_eq!((&dry["dry_run"], &dry["events"]), (&true.into(), &0.into()));
     assert_eq!(refused["code"], "user_name_taken", "{refused}");
     assert_eq!(c.json(&["user", "list"]), users);
+    // And a written import names its operation in text too.
+    let more = d.write("more.csv", "email,first,last\nzed@acme.example,Zed,Ito\n");
+    let said = c.ok(&["user", "import", more.to_str().unwrap()]);
+    assert!(
+        said.contains("correlation id") && said.contains("positions"),
+        "{said}"
+    );
     assert_eq!(server.terminate(), Some(0));
 }
