@@ -250,7 +250,18 @@ fn profile_change(row: &UserRow, known: &UserView) -> ProfileChange {
 
 /// The commands one good row asks for.
 fn plan_row(dir: &Directory, line: usize, row: UserRow, out: &mut Changes) -> Result<(), String> {
-    let role = given(&row.role).map(|r| r.parse::<Role>()).transpose()?;
+    // An import gives admin, manager or member; owner is transfer-org's (so an unknown
+    // role lists only the three an import can give).
+    let role = given(&row.role)
+        .map(|r| {
+            r.parse::<Role>().map_err(|_| {
+                format!(
+                    "unknown role {:?}: expected admin, manager or member",
+                    r.trim()
+                )
+            })
+        })
+        .transpose()?;
     if role == Some(Role::Owner) {
         return Err("the owner role is given with transfer-org, not by an import".to_owned());
     }

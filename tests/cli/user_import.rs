@@ -91,6 +91,10 @@ fn every_bad_user_row_is_reported_and_nothing_is_written() {
     for line in ["line 1:", "line 2:", "line 3:", "line 4:"] {
         assert!(message.contains(line), "{line} in {message}");
     }
+    assert!(
+        message.contains(r#"unknown role "boss": expected admin, manager or member"#),
+        "only the roles an import can give: {message}"
+    );
     assert_eq!(last_position(&d), before);
 }
 
