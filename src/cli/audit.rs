@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::args::{EventFormat, EventsArgs, HistoryArgs, VerifyArgs};
 use super::describe;
+use super::describe_record;
 use super::error::CliError;
 use super::output::Progress;
 use super::resolve::{self, DayEnd};
@@ -48,6 +49,10 @@ pub fn history(cx: &mut Ctx, a: &HistoryArgs) -> Result<(), CliError> {
         HistorySelector::Resource(key) => format!("History of {key}"),
         HistorySelector::Correlation(id) => format!("Everything operation {id} did"),
         HistorySelector::Org => "The organization's timeline".to_owned(),
+    };
+    let record = match &selector {
+        HistorySelector::Resource(key) => Some(key.clone()),
+        _ => None,
     };
     let query = HistoryQuery {
         selector,
@@ -91,7 +96,10 @@ pub fn history(cx: &mut Ctx, a: &HistoryArgs) -> Result<(), CliError> {
                         describe::actor(o, e),
                         e.event.event_type().to_owned(),
                         e.correlation_id.to_string(),
-                        describe::sentence(o, e),
+                        match &record {
+                            Some(key) => describe_record::about(o, e, key),
+                            None => describe::sentence(o, e),
+                        },
                     ]
                 })
                 .collect::<Vec<_>>())

@@ -20,6 +20,7 @@ mod context;
 mod credits;
 mod demo;
 pub(crate) mod describe;
+mod describe_record;
 pub mod error;
 pub mod guided;
 mod head;

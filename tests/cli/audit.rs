@@ -31,6 +31,11 @@ fn history_of_a_user_a_resource_an_operation_and_the_org() {
 
     let resource = d.json(&["history", "--resource", "buyer:B-1"]);
     assert_eq!(resource["count"], 2);
+    // In words, the record's own move: whom B-1 went to, not the whole operation.
+    let said = d.ok(&["history", "--resource", "buyer:B-1"]);
+    let moved =
+        format!("Moved buyer:B-1 from {PAT} to {ANN} (with 1 other record in the same event).");
+    assert!(said.contains(&moved), "{said}");
     let op = d.json(&["history", "--correlation", correlation]);
     assert_eq!(op["count"], 3);
     assert!(op["events"]

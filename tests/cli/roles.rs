@@ -64,6 +64,13 @@ fn roles_are_set_listed_travelled_in_time_transferred_and_block_a_delete() {
     assert_eq!(then["history"].as_array().unwrap().len(), 3);
     let history = d.ok(&["history", "--resource", "deal:D-9"]);
     assert!(history.contains("RecordRolesTransferred"), "{history}");
+    // A record's history tells its own part of an event naming several records.
+    assert!(
+        history.contains(
+            "pat@acme.example is now servicing specialist of deal:D-9 (with 1 other record in the same event)."
+        ),
+        "{history}"
+    );
 
     // Pat's roles, the plan, and the delete they block.
     let mine = d.json(&["user", "roles", PAT]);
