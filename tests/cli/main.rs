@@ -15,6 +15,9 @@ mod habits;
 mod ids;
 mod offboarding;
 mod pages;
+#[allow(dead_code)]
+#[path = "../common/pg_cluster.rs"]
+mod pg_cluster;
 mod readme;
 mod resources;
 mod restore;
@@ -25,6 +28,7 @@ mod schema;
 mod serve;
 mod setup;
 mod side_files;
+mod store;
 mod sync;
 mod user_import;
 mod users;

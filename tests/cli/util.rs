@@ -119,6 +119,7 @@ impl Offboard for Dir {
         c.env_remove("OFFBOARD_DATA")
             .env_remove("OFFBOARD_ACTOR")
             .env_remove("OFFBOARD_SERVER")
+            .env_remove("OFFBOARD_STORE")
             .env_remove("OFFBOARD_TOKEN");
         c
     }
@@ -159,7 +160,7 @@ pub fn acme() -> Dir {
 }
 
 /// `init` of the org "Acme" owned by Dana Reyes, on `d`.
-pub fn init_acme(d: &Dir) {
+pub fn init_acme(d: &impl Offboard) {
     d.ok(&[
         "init",
         "--org",
