@@ -4,7 +4,6 @@
 //! auditor's point queries (owner as of a time, a user's history).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,9 +11,10 @@ use chrono::Utc;
 use tokio::task::JoinSet;
 
 use super::fixture::{keys, Fixture, CHUNK};
+use super::place::Place;
 use super::{fail, figure, quantile, rss, BenchConfig, BenchError, Figure};
 use crate::domain::{Command, OffboardPlan, Recipients, Strategy};
-use crate::Engine;
+use crate::engine::Options;
 use offboard_events::ResourceKey;
 
 /// A small deterministic generator (xorshift64*), so runs pick the same samples.
@@ -32,13 +32,13 @@ impl Dice {
     }
 }
 
-pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, BenchError> {
+pub async fn run(config: &BenchConfig, place: &Place) -> Result<Vec<Figure>, BenchError> {
     rss::reset_peak();
     let users = config.scaled(1_000, 8) as usize;
     let total = config.scaled(1_000_000, 2_000);
     let buyers = config.scaled(100_000, 200);
     let scenario = format!("bulk: {buyers} buyers of {total}");
-    let fx = Arc::new(Fixture::new(Engine::open(base.join("bulk")).map_err(fail)?, users).await?);
+    let fx = Arc::new(Fixture::new(place.open("bulk", Options::default())?, users).await?);
     let (leaver, colleagues) = (fx.users[0], fx.users[1..4].to_vec());
 
     // Load: the leaver's buyers, the rest spread over everyone else in three kinds.

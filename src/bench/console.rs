@@ -4,7 +4,6 @@
 //! cookie, no socket), one request at a time, and its p50 and p99 are reported against
 //! the 50 ms.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,10 +16,12 @@ use tower::ServiceExt;
 
 use super::bulk::Dice;
 use super::fixture::{keys, new_user, Fixture};
+use super::place::Place;
 use super::{fail, figure, quantile, BenchConfig, BenchError, Figure};
 use crate::domain::{Command, OffboardPlan};
+use crate::engine::Options;
 use crate::server::{self, tokens, AppState};
-use crate::{CommandMeta, Engine};
+use crate::CommandMeta;
 
 /// The bound on every page's p99, in milliseconds.
 const TARGET_MS: f64 = 50.0;
@@ -40,8 +41,8 @@ struct Scene {
     held_by_big: u64,
 }
 
-pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, BenchError> {
-    let scene = build(config, base).await?;
+pub async fn run(config: &BenchConfig, place: &Place) -> Result<Vec<Figure>, BenchError> {
+    let scene = build(config, place).await?;
     let fx = &scene.fx;
     // Made before the server's state, which loads the tokens when it is made.
     let token = tokens::create(&fx.engine, Some(&fx.org.to_string()), &fx.owner.to_string())
@@ -148,12 +149,12 @@ fn pages(scene: &Scene) -> Vec<(String, String, Requester)> {
 /// Builds the org: users (a few admins), resources (one user holding a tenth), a log of
 /// single-resource transfers, then the admins' deactivations and deletions last (so a
 /// filter on them reads past everything else).
-async fn build(config: &BenchConfig, base: &Path) -> Result<Scene, BenchError> {
+async fn build(config: &BenchConfig, place: &Place) -> Result<Scene, BenchError> {
     let users = config.scaled(10_000, 40) as usize;
     let total = config.scaled(1_000_000, 2_000);
     let big_share = total / 10;
     let transfers = config.scaled(100_000, 100);
-    let engine = Engine::open(base.join("console")).map_err(fail)?;
+    let engine = place.open("console", Options::default())?;
     let fx = Arc::new(Fixture::new(engine, 0).await?);
     let invites = (0..users).map(|i| {
         let (fx, user) = (Arc::clone(&fx), new_user(&format!("u{i}")));

@@ -9,7 +9,6 @@
 //! machine's cores, as `wrk` beside a server would.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,8 +17,10 @@ use http_body_util::{BodyExt, Full};
 use tokio::task::JoinSet;
 
 use super::fixture::Fixture;
+use super::place::Place;
 use super::rss;
 use super::{fail, figure, gather, quantile, BenchConfig, BenchError, Figure};
+use crate::engine::Options;
 use crate::server::{self, tokens, ServerOptions};
 use crate::Engine;
 
@@ -34,13 +35,13 @@ struct Run {
     p99_ms: f64,
 }
 
-pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, BenchError> {
+pub async fn run(config: &BenchConfig, place: &Place) -> Result<Vec<Figure>, BenchError> {
     let per_client = config.scaled(400, 10);
     let (mut with, mut without) = (Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         for conventions in [true, false] {
-            let dir = base.join(format!("http-{round}-{conventions}"));
-            let run = measure(&dir, conventions, per_client).await?;
+            let name = format!("http-{round}-{conventions}");
+            let run = measure(place, &name, conventions, per_client).await?;
             if conventions { &mut with } else { &mut without }.push(run);
         }
     }
@@ -131,8 +132,13 @@ fn median(mut runs: Vec<Run>) -> Run {
 }
 
 /// One server on a fresh directory, `CLIENTS` clients sending `per_client` each.
-async fn measure(dir: &Path, conventions: bool, per_client: u64) -> Result<Run, BenchError> {
-    let fx = Fixture::new(Engine::open(dir).map_err(fail)?, 0).await?;
+async fn measure(
+    place: &Place,
+    name: &str,
+    conventions: bool,
+    per_client: u64,
+) -> Result<Run, BenchError> {
+    let fx = Fixture::new(place.open(name, Options::default())?, 0).await?;
     let token = tokens::create(&fx.engine, None, &fx.owner.to_string())
         .map_err(fail)?
         .token;

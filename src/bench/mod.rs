@@ -7,6 +7,8 @@ mod bulk;
 mod console;
 mod fixture;
 mod http;
+mod pgbench;
+mod place;
 mod rebuild;
 mod roles;
 mod rss;
@@ -15,6 +17,8 @@ mod throughput;
 mod webhooks;
 
 use std::path::PathBuf;
+
+use place::Place;
 
 use serde::Serialize;
 
@@ -27,6 +31,9 @@ pub struct BenchConfig {
     pub dir: Option<PathBuf>,
     /// The scenarios to run; every one when empty.
     pub only: Vec<Scenario>,
+    /// A PostgreSQL server URL (`postgres://USER@HOST:PORT/DB`) to run every scenario
+    /// on, each in a database of its own; `None`: sled data directories.
+    pub store: Option<String>,
 }
 
 /// The benchmark's scenario groups, for `--only`.
@@ -82,6 +89,8 @@ pub struct Figure {
 /// Everything one run measured.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport {
+    /// Where the logs were: `sled` or `PostgreSQL`.
+    pub store: String,
     pub scale: f64,
     pub cores: usize,
     pub figures: Vec<Figure>,
@@ -125,43 +134,48 @@ pub async fn run(
         None => tempfile::tempdir(),
     }
     .map_err(fail)?;
+    let place = match &config.store {
+        Some(url) => Place::postgres(base.path(), url)?,
+        None => Place::sled(base.path()),
+    };
     let mut figures = Vec::new();
     // Bulk first, so its peak memory is not inflated by what other scenarios left behind.
     if config.runs(Scenario::Bulk) {
         progress("bulk: TransferAllBuyers of 100,000 buyers, restore, memory, time travel");
-        figures.extend(bulk::run(config, base.path()).await?);
+        figures.extend(bulk::run(config, &place).await?);
     }
     if config.runs(Scenario::Throughput) {
         progress("throughput: 64 concurrent clients, group commit vs one flush per command");
-        figures.extend(throughput::run(config, base.path()).await?);
+        figures.extend(throughput::run(config, &place).await?);
     }
     if config.runs(Scenario::Rebuild) {
         progress("rebuild and start-up on 1,000,000 events");
-        figures.extend(rebuild::run(config, base.path()).await?);
+        figures.extend(rebuild::run(config, &place).await?);
     }
     if config.runs(Scenario::Http) {
         progress("http: 64 clients on loopback, with and without the HTTP conventions");
-        figures.extend(http::run(config, base.path()).await?);
+        figures.extend(http::run(config, &place).await?);
     }
     if config.runs(Scenario::Sync) {
         progress("sync: a CRM export of 1,000,000 rows against 1,000,000 resources");
-        figures.extend(sync::run(config, base.path()).await?);
+        figures.extend(sync::run(config, &place).await?);
     }
     if config.runs(Scenario::Roles) {
         progress("roles: a user holding 100,000 records in 3 roles offboarded and restored");
-        figures.extend(roles::run(config, base.path()).await?);
+        figures.extend(roles::run(config, &place).await?);
     }
     if config.runs(Scenario::Webhooks) {
         progress(
             "webhooks: one subscription's delivery, and 64 clients with 0 and 10 subscriptions",
         );
-        figures.extend(webhooks::run(config, base.path()).await?);
+        figures.extend(webhooks::run(config, &place).await?);
     }
     if config.runs(Scenario::Console) {
         progress("console: server time per page, 10,000 users and 1,000,000 resources");
-        figures.extend(console::run(config, base.path()).await?);
+        figures.extend(console::run(config, &place).await?);
     }
     Ok(BenchReport {
+        store: place.store().to_owned(),
         scale: config.scale,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         figures,
@@ -171,8 +185,8 @@ pub async fn run(
 /// The report as a table for people.
 pub fn table(report: &BenchReport) -> String {
     let mut out = format!(
-        "offboard bench — scale {}, {} cores\n\n",
-        report.scale, report.cores
+        "offboard bench — {}, scale {}, {} cores\n\n",
+        report.store, report.scale, report.cores
     );
     out.push_str(&format!(
         "{:<34} {:<34} {:>14}  {:<24} {}\n",

@@ -4,20 +4,20 @@
 //! deleted) and restored with everything returned. Times each until durable.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use super::fixture::{keys, Fixture, CHUNK};
+use super::place::Place;
 use super::{fail, figure, BenchConfig, BenchError, Figure};
 use crate::domain::{Command, OffboardPlan, Recipients, Strategy};
-use crate::Engine;
+use crate::engine::Options;
 
 const ROLES: [&str; 3] = ["servicing_specialist", "watcher", "subscriber"];
 
-pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, BenchError> {
+pub async fn run(config: &BenchConfig, place: &Place) -> Result<Vec<Figure>, BenchError> {
     let users = config.scaled(1_000, 8) as usize;
     let records = config.scaled(100_000, 200);
     let scenario = format!("roles: {records} records in 3 roles");
-    let fx = Fixture::new(Engine::open(base.join("roles")).map_err(fail)?, users).await?;
+    let fx = Fixture::new(place.open("roles", Options::default())?, users).await?;
     let (leaver, heirs) = (fx.users[0], &fx.users[1..4]);
 
     // The records belong to the other users; the leaver holds all three roles on each.

@@ -12,10 +12,11 @@ use std::time::Instant;
 use tokio::task::JoinSet;
 
 use super::fixture::{keys, Fixture};
+use super::place::Place;
 use super::{fail, figure, rss, BenchConfig, BenchError, Figure};
 use crate::domain::Command;
+use crate::engine::Options;
 use crate::sync::{plan_on, run as sync_run, SyncReport};
-use crate::Engine;
 
 /// Writes the export: row i names resource `buyer:C-i` with its owner, except every
 /// 100th (missing: to retire) and every 100th + 1 (another owner: to move); then one new
@@ -49,14 +50,10 @@ async fn sync_once(fx: &Fixture, path: &Path) -> Result<(SyncReport, f64), Bench
     Ok((report, started.elapsed().as_secs_f64()))
 }
 
-pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, BenchError> {
+pub async fn run(config: &BenchConfig, place: &Place) -> Result<Vec<Figure>, BenchError> {
     let users = config.scaled(1_000, 8);
     let total = config.scaled(1_000_000, 2_000);
-    let fx = Fixture::new(
-        Engine::open(base.join("sync")).map_err(fail)?,
-        users as usize,
-    )
-    .await?;
+    let fx = Fixture::new(place.open("sync", Options::default())?, users as usize).await?;
     let fx = Arc::new(fx);
     // Resource C-i belongs to user i mod `users`: one registration per user.
     let mut owned: Vec<Vec<offboard_events::ResourceKey>> = vec![Vec::new(); users as usize];
@@ -74,7 +71,7 @@ pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, Bench
     while let Some(done) = tasks.join_next().await {
         done.map_err(fail)??;
     }
-    let export = base.join("crm-export.csv");
+    let export = place.path("crm-export.csv");
     write_export(&export, total, users)?;
 
     rss::reset_peak();

@@ -13,7 +13,6 @@
 //! process's priority.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +22,7 @@ use axum::http::StatusCode;
 use tokio::task::JoinSet;
 
 use super::fixture::{keys, Fixture};
+use super::place::Place;
 use super::throughput::{self, CLIENTS};
 use super::{fail, figure, quantile, BenchConfig, BenchError, Figure};
 use crate::domain::Command;
@@ -40,17 +40,17 @@ const SUBSCRIPTIONS: usize = 10;
 /// Longest the receiver is waited for.
 const PATIENCE: Duration = Duration::from_secs(300);
 
-pub async fn run(config: &BenchConfig, base: &Path) -> Result<Vec<Figure>, BenchError> {
+pub async fn run(config: &BenchConfig, place: &Place) -> Result<Vec<Figure>, BenchError> {
     let receiver = Receiver::start(0)?;
-    let one = one_subscription(config, &base.join("webhooks-one"), &receiver).await?;
+    let one = one_subscription(config, place, "webhooks-one", &receiver).await?;
     drop(receiver);
     let receiver = Receiver::start(19)?;
     let per_client = config.scaled(500, 20);
     let (mut without, mut with) = (Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         for subscriptions in [0, SUBSCRIPTIONS] {
-            let dir = base.join(format!("webhooks-load-{round}-{subscriptions}"));
-            let run = loaded(&dir, per_client, subscriptions, &receiver).await?;
+            let name = format!("webhooks-load-{round}-{subscriptions}");
+            let run = loaded(place, &name, per_client, subscriptions, &receiver).await?;
             if subscriptions == 0 {
                 &mut without
             } else {
@@ -132,11 +132,12 @@ struct One {
 /// back at [`LIVE_RATE`] a second, each one's answer and arrival timed.
 async fn one_subscription(
     config: &BenchConfig,
-    dir: &Path,
+    place: &Place,
+    name: &str,
     receiver: &Receiver,
 ) -> Result<One, BenchError> {
     let per_client = config.scaled(320, 8);
-    let fx = throughput::prepare(dir, Options::default(), per_client).await?;
+    let fx = throughput::prepare(place, name, Options::default(), per_client).await?;
     let hub = Arc::new(Hub::load(&fx.engine).map_err(fail)?);
     let start = fx.engine.last_position();
     let now = chrono::Utc::now();
@@ -218,12 +219,13 @@ struct Loaded {
 
 /// The 64 clients of `--only throughput` with `subscriptions` delivering every event.
 async fn loaded(
-    dir: &Path,
+    place: &Place,
+    name: &str,
     per_client: u64,
     subscriptions: usize,
     receiver: &Receiver,
 ) -> Result<Loaded, BenchError> {
-    let fx = throughput::prepare(dir, Options::default(), per_client).await?;
+    let fx = throughput::prepare(place, name, Options::default(), per_client).await?;
     let hub = Arc::new(Hub::load(&fx.engine).map_err(fail)?);
     let start = fx.engine.last_position();
     for _ in 0..subscriptions {

@@ -1,6 +1,7 @@
 //! `bench [--scale S] [--only SCENARIO]…`: runs the benchmark scenarios (see `offboard::bench`) in a
-//! temporary directory beside `--data` and prints their figures as a table, or one JSON
-//! document with `--json`. Progress goes to stderr on a terminal only.
+//! temporary directory beside `--data` — or, with `--store postgres://…`, each in a new
+//! database on that server — and prints their figures as a table, or one JSON document
+//! with `--json`. Progress goes to stderr on a terminal only.
 
 use std::io::IsTerminal;
 
@@ -23,6 +24,7 @@ pub fn run(
     let config = BenchConfig {
         scale,
         only: only.to_vec(),
+        store: global.store.clone(),
         dir: global
             .data
             .as_ref()

@@ -2,7 +2,7 @@
 //! produces every figure with a sane value. (The figures themselves are for people, via
 //! `offboard bench`; no test asserts timings.)
 
-use offboard::bench::{run, table, BenchConfig};
+use offboard::bench::{run, table, BenchConfig, Scenario};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_runs_and_reports_its_figures() {
@@ -15,6 +15,7 @@ async fn every_scenario_runs_and_reports_its_figures() {
             scale,
             dir: None,
             only: Vec::new(),
+            store: None,
         },
         &mut |_| {},
     )
@@ -80,4 +81,38 @@ async fn every_scenario_runs_and_reports_its_figures() {
         per_flush > 1.0,
         "group commit groups commands under 64 clients ({per_flush} per flush)"
     );
+}
+
+/// Given a PostgreSQL server, When `bench --store URL --only throughput --only rebuild`
+/// runs, Then every scenario runs in a database of its own and the report puts
+/// offboard's group commit beside pgbench's one-INSERT-per-commit rate on that server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_the_throughput_is_reported_beside_pgbench() {
+    let Some(url) = crate::stores::pg_cluster::database() else {
+        return;
+    };
+    let report = run(
+        &BenchConfig {
+            scale: 0.002,
+            dir: None,
+            only: vec![Scenario::Throughput, Scenario::Rebuild],
+            store: Some(url),
+        },
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    eprintln!("{}", table(&report));
+    assert_eq!(report.store, "PostgreSQL");
+    let value = |name: &str| {
+        report
+            .figures
+            .iter()
+            .find(|f| f.figure == name)
+            .unwrap_or_else(|| panic!("missing figure {name:?}"))
+    };
+    assert!(value("pgbench: 1 INSERT per commit").value > 0.0);
+    assert_eq!(value("group commit / pgbench").target, ">= 5x");
+    assert_eq!(value("rebuild all projections").target, ">= 300000 ev/s");
+    assert!(value("group commit").value > 0.0);
 }
