@@ -319,6 +319,10 @@ pub enum Cmd {
         url: Option<String>,
     },
 
+    /// Key-encryption keys for a store on PostgreSQL (personal-data keys are wrapped by one).
+    #[command(subcommand)]
+    Kek(KekCmd),
+
     /// Print a shell completion script on stdout.
     #[command(
         after_help = "Examples:\n  offboard completions bash > ~/.local/share/bash-completion/completions/offboard\n  offboard completions zsh > ~/.zfunc/_offboard\n  offboard completions fish > ~/.config/fish/completions/offboard.fish"
@@ -330,6 +334,18 @@ pub enum Cmd {
     /// Print the man page (roff) on stdout.
     #[command(after_help = "Example:\n  offboard man | man -l -")]
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KekCmd {
+    /// Write 32 random bytes to PATH (mode 0600; never over an existing file) and print
+    /// the KEK's id.
+    #[command(after_help = "Example:\n  offboard kek create /etc/offboard/offboard.kek")]
+    Create {
+        /// Where the key goes: keep it on the nodes, apart from the database's backups.
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

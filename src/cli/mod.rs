@@ -25,6 +25,7 @@ pub mod guided;
 mod head;
 mod import;
 mod input;
+mod kek;
 mod log_io;
 mod manual;
 pub mod names;
@@ -71,6 +72,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match &cli.command {
         Cmd::Completions { shell } => return manual::completions(*shell),
         Cmd::Man => return manual::man(),
+        Cmd::Kek(args::KekCmd::Create { path }) => return kek::create(path, &mut out),
         _ => {}
     }
     if let Some(url) = cli
@@ -338,6 +340,7 @@ pub fn dispatch<'a>(
             Cmd::Backup { dir } => backup::remote(cx, dir),
             Cmd::Completions { shell } => manual::completions(*shell),
             Cmd::Man => manual::man(),
+            Cmd::Kek(args::KekCmd::Create { path }) => kek::create(path, cx.out),
             Cmd::Webhook(c) => webhooks::webhook(cx, c),
         }
     }

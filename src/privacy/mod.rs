@@ -14,6 +14,7 @@
 
 pub mod erasure;
 pub mod file_shelf;
+pub mod kek;
 pub mod key;
 pub mod key_check;
 pub mod seal;

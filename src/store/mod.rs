@@ -88,6 +88,9 @@ pub enum StoreError {
     /// A key or token file beside the log is missing or damaged (its own code).
     #[error(transparent)]
     SideFile(#[from] SideFileError),
+    /// The key-encryption key of wrapped keys is missing, unusable or not the store's.
+    #[error(transparent)]
+    Kek(#[from] crate::privacy::kek::KekError),
 }
 
 impl StoreError {
@@ -98,6 +101,7 @@ impl StoreError {
             StoreError::Io(_) => "storage",
             StoreError::Corrupt(_) => "log_corrupt",
             StoreError::SideFile(e) => e.code(),
+            StoreError::Kek(e) => e.code(),
         }
     }
 }
