@@ -47,7 +47,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::domain::{self, Command, Context};
 use crate::integrity::{self, VerifyError, VerifyReport};
 use crate::privacy::{erasure, key_check, KeyVault};
-use crate::store::{CheckpointDir, DirLock, LogStore, MemoryLog, SledLog, StoreError};
+use crate::store::{
+    CheckpointDir, DirLock, Location, LogStore, MemoryLog, PostgresLog, SledLog, StoreError,
+};
 use committer::{Committer, Syncer};
 use flusher::Flusher;
 use health::Health;
@@ -158,6 +160,56 @@ impl Engine {
     /// hand out positions the log lost.
     pub fn open_for_repair(dir: impl AsRef<Path>) -> Result<Self, ReadError> {
         Self::open_as(dir.as_ref(), Options::default(), Opening::ForRepair)
+    }
+
+    /// Opens the log at `location`: a data directory as [`Engine::open`] does, or a
+    /// PostgreSQL database (see [`Engine::open_postgres`]).
+    pub fn open_at(location: &Location) -> Result<Self, ReadError> {
+        Self::open_at_with(location, Options::default())
+    }
+
+    /// [`Engine::open_at`] with tuning options.
+    pub fn open_at_with(location: &Location, options: Options) -> Result<Self, ReadError> {
+        Self::open_located(location, options, Opening::Checked)
+    }
+
+    /// [`Engine::open_for_repair`] at `location`.
+    pub fn open_for_repair_at(location: &Location) -> Result<Self, ReadError> {
+        Self::open_located(location, Options::default(), Opening::ForRepair)
+    }
+
+    fn open_located(
+        location: &Location,
+        options: Options,
+        opening: Opening,
+    ) -> Result<Self, ReadError> {
+        match location {
+            Location::Dir(dir) => Self::open_as(dir, options, opening),
+            Location::Postgres { url, local } => Self::open_postgres(url, local, options, opening),
+        }
+    }
+
+    /// Opens the log in the PostgreSQL database at `url` as its single writer (see
+    /// [`PostgresLog::open`]), with the key vault in `local/keys`. None of the data
+    /// directory's machinery runs: no directory lock, no sled file checks.
+    fn open_postgres(
+        url: &str,
+        local: &Path,
+        options: Options,
+        opening: Opening,
+    ) -> Result<Self, ReadError> {
+        // The writer lock first: the vault is opened only by the writer.
+        let store: Arc<dyn LogStore> = Arc::new(PostgresLog::open(url)?);
+        let vault = KeyVault::open(local.join("keys"))?;
+        let loaded = checkpoint::load(store.as_ref(), &vault)?;
+        Self::start(
+            store,
+            Arc::new(vault),
+            Arc::new(SystemClock),
+            options,
+            loaded,
+            opening,
+        )
     }
 
     fn open_as(dir: &Path, options: Options, opening: Opening) -> Result<Self, ReadError> {

@@ -9,7 +9,9 @@ mod block;
 mod checkpoint_dir;
 mod dir_lock;
 mod keys;
+mod location;
 mod memory_log;
+pub mod postgres;
 pub mod private_file;
 mod side_file;
 mod sled_files;
@@ -23,7 +25,9 @@ use serde::{Deserialize, Serialize};
 pub use checkpoint_dir::CheckpointDir;
 pub use dir_lock::DirLock;
 pub use keys::position_key;
+pub use location::{is_postgres_url, redacted, Location};
 pub use memory_log::MemoryLog;
+pub use postgres::{PgPool, PostgresLog};
 pub use side_file::{key_file, who, SideFileError, TOKENS_FILE};
 pub use sled_files::discard_damaged_snapshots;
 pub use sled_log::SledLog;
@@ -91,6 +95,20 @@ pub enum StoreError {
     /// The key-encryption key of wrapped keys is missing, unusable or not the store's.
     #[error(transparent)]
     Kek(#[from] crate::privacy::kek::KekError),
+    /// The store's server did not answer, or refused the login. `target` is
+    /// `host:port/database`, never with the password.
+    #[error("the PostgreSQL server at {target} cannot be reached: {why}")]
+    Unreachable { target: String, why: String },
+    /// `--store` (or `OFFBOARD_STORE`) is not a URL the driver understands.
+    #[error("the store URL is not valid: {why}")]
+    BadUrl { why: String },
+    /// Another process is the log's writer (it holds the database's writer lock).
+    #[error("the log at {target} is in use by another offboard process (one writer per database); stop it, or talk to it with --server")]
+    InUse { target: String },
+    /// A write met a position already stored: another writer got there first. Nothing
+    /// of the write is stored, and nothing was overwritten.
+    #[error("a position from {from} on is already taken in the log: another writer appended there; nothing was written")]
+    PositionTaken { from: u64 },
 }
 
 impl StoreError {
@@ -102,6 +120,10 @@ impl StoreError {
             StoreError::Corrupt(_) => "log_corrupt",
             StoreError::SideFile(e) => e.code(),
             StoreError::Kek(e) => e.code(),
+            StoreError::Unreachable { .. } => "store_unreachable",
+            StoreError::BadUrl { .. } => "store_url_invalid",
+            StoreError::InUse { .. } => "store_in_use",
+            StoreError::PositionTaken { .. } => "position_taken",
         }
     }
 }

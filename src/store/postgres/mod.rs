@@ -1,0 +1,18 @@
+//! The log on PostgreSQL: the same [`LogStore`](super::LogStore) contract as sled, for
+//! deployments that already run PostgreSQL (its replication, its backups).
+//!
+//! [`PgPool`] is the connection pool and the bridge from synchronous callers to the async
+//! driver; [`schema`] creates and upgrades the tables by versioned migrations;
+//! [`PostgresLog`] is the store, and [`WriterLock`] the session-level advisory lock that
+//! admits one writer per database.
+
+mod error;
+mod lock;
+mod log;
+mod pool;
+pub mod schema;
+
+pub use error::Target;
+pub use lock::WriterLock;
+pub use log::PostgresLog;
+pub use pool::{PgError, PgPool};

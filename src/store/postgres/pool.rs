@@ -1,0 +1,206 @@
+//! The connection pool to PostgreSQL and the bridge from the synchronous [`LogStore`]
+//! world to the async driver (`tokio-postgres` behind `deadpool-postgres`).
+//!
+//! Why a runtime of its own: the store is called from plain threads (the writer's
+//! pipeline), from the CLI's current-thread runtime and from tokio worker threads of
+//! `serve`. `Handle::block_on` and `blocking_recv` panic inside a runtime, so every call
+//! is spawned on this pool's small runtime and its caller waits on a `std::sync::mpsc`
+//! channel, which is allowed on any thread but the pool's own.
+//!
+//! [`LogStore`]: crate::store::LogStore
+
+use std::future::Future;
+use std::sync::Arc;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+use super::error::{from_pg, from_pool, Target};
+use crate::store::StoreError;
+
+/// How many connections the pool keeps at most: the writer, a few readers and the
+/// checkpointer. The single-writer lock has its own connection beside these.
+const MAX_CONNECTIONS: usize = 8;
+
+/// The runtime's worker threads: the work is waiting on the network, not computing.
+const WORKER_THREADS: usize = 2;
+
+/// A pool of connections to one PostgreSQL database, usable from any thread.
+/// Cheap to clone: clones share the pool and its runtime.
+#[derive(Clone, Debug)]
+pub struct PgPool {
+    pool: Pool,
+    runtime: Arc<OwnedRuntime>,
+    target: Target,
+    config: tokio_postgres::Config,
+}
+
+impl PgPool {
+    /// Connects to the database named by `url` (`postgres://user:password@host:port/db`,
+    /// or `postgresql://…`; `host=/dir` for a unix socket) and checks with one round trip
+    /// that it answers.
+    ///
+    /// Errors: `store_url_invalid` for a URL the driver cannot parse, `store_unreachable`
+    /// (naming host:port, never the password) when nothing answers or the login is
+    /// refused, `storage` for anything else.
+    pub fn connect(url: &str) -> Result<PgPool, StoreError> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::BadUrl {
+            why: format!("{e}"),
+        })?;
+        durable_commits(&mut config);
+        let target = Target::of(&config);
+        let runtime = OwnedRuntime::start()?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(MAX_CONNECTIONS)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Io(format!("PostgreSQL pool for {target}: {e}")))?;
+        let pg = PgPool {
+            pool,
+            runtime: Arc::new(runtime),
+            target,
+            config,
+        };
+        pg.run(|client| async move {
+            client.simple_query("SELECT 1").await?;
+            Ok(())
+        })?;
+        Ok(pg)
+    }
+
+    /// Runs `work` with a pooled connection on the pool's runtime and waits for its
+    /// result; callable from any thread, tokio worker threads included (never from inside
+    /// another `run`). The connection goes back to the pool when `work` is done.
+    /// What is durable when it returns is what `work` committed.
+    ///
+    /// Errors: what `work` returns; `store_unreachable` when no connection can be had.
+    pub fn run<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Object) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, PgError>> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let target = self.target.clone();
+        self.block(async move {
+            let client = pool.get().await.map_err(|e| from_pool(e, &target))?;
+            work(client).await.map_err(|e| e.into_store(&target))
+        })
+    }
+
+    /// Runs `future` on the pool's runtime and waits for it, from any thread but the
+    /// runtime's own.
+    pub fn block<T, Fut>(&self, future: Fut) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.runtime.handle().spawn(async move {
+            let _ = tx.send(future.await);
+        });
+        rx.recv().map_err(|_| {
+            StoreError::Io(format!("the PostgreSQL client for {} stopped", self.target))
+        })?
+    }
+
+    /// Opens a connection outside the pool (the single-writer lock's session), its
+    /// connection task running on the pool's runtime until the client is dropped.
+    pub(crate) fn dedicated(&self) -> Result<tokio_postgres::Client, StoreError> {
+        let config = self.config.clone();
+        let target = self.target.clone();
+        self.block(async move {
+            let (client, connection) = config
+                .connect(NoTls)
+                .await
+                .map_err(|e| from_pg(e, &target))?;
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::warn!("offboard: PostgreSQL session at {target} ended: {e}");
+                }
+            });
+            Ok(client)
+        })
+    }
+
+    /// `host:port/database` of the server, for messages (never the password).
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+}
+
+/// Every session commits with `synchronous_commit=on` (an acknowledged command is
+/// committed), unless the URL's `options` name a setting of their own (e.g.
+/// `remote_apply` for a synchronous standby).
+fn durable_commits(config: &mut tokio_postgres::Config) {
+    let options = config.get_options().unwrap_or("").to_owned();
+    if !options.contains("synchronous_commit") {
+        config.options(format!("{options} -c synchronous_commit=on").trim());
+    }
+}
+
+/// What work given to [`PgPool::run`] fails with: a driver error (mapped to a
+/// [`StoreError`] naming the server) or a [`StoreError`] of its own.
+#[derive(Debug)]
+pub enum PgError {
+    Driver(tokio_postgres::Error),
+    Store(StoreError),
+}
+
+impl PgError {
+    fn into_store(self, target: &Target) -> StoreError {
+        match self {
+            PgError::Driver(e) => from_pg(e, target),
+            PgError::Store(e) => e,
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for PgError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        PgError::Driver(e)
+    }
+}
+
+impl From<StoreError> for PgError {
+    fn from(e: StoreError) -> Self {
+        PgError::Store(e)
+    }
+}
+
+/// The pool's runtime, shut down without blocking when the last clone goes: a store may
+/// be dropped inside another runtime (an async test, `serve`), where dropping a runtime
+/// the ordinary way panics.
+#[derive(Debug)]
+struct OwnedRuntime(Option<tokio::runtime::Runtime>);
+
+impl OwnedRuntime {
+    fn start() -> Result<Self, StoreError> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(WORKER_THREADS)
+            .thread_name("offboard-postgres")
+            .enable_all()
+            .build()
+            .map(|rt| OwnedRuntime(Some(rt)))
+            .map_err(|e| StoreError::Io(format!("cannot start the PostgreSQL client: {e}")))
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.0.as_ref().expect("present until dropped").handle()
+    }
+}
+
+impl Drop for OwnedRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
