@@ -13,9 +13,11 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use offboard_events::UserId;
 
 use super::key::Key;
+use super::remnants::KeyRemnants;
 use super::shelf::{KeyShelf, ShelfContents, Shelved};
 use crate::store::{key_file, private_file, StoreError};
 
@@ -152,11 +154,15 @@ impl KeyShelf for FileShelf {
         key_file(user)
     }
 
-    fn remnants(&self) -> String {
-        "The key file was overwritten with zeros, fsynced and unlinked; filesystem \
-         snapshots and backups of the data directory taken before keep it until they \
-         expire."
-            .to_owned()
+    fn remnants(&self, at: DateTime<Utc>) -> KeyRemnants {
+        KeyRemnants::after(
+            "files",
+            "The key file was overwritten with zeros, fsynced and unlinked.",
+            "Filesystem snapshots and backups of the data directory taken before the purge \
+             keep it",
+            None,
+            at,
+        )
     }
 }
 

@@ -17,6 +17,8 @@ pub mod file_shelf;
 pub mod kek;
 pub mod key;
 pub mod key_check;
+pub mod pg_shelf;
+pub mod remnants;
 pub mod seal;
 pub mod shelf;
 pub mod vault;

@@ -11,9 +11,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
+use chrono::{DateTime, Utc};
 use offboard_events::UserId;
 
 use super::key::Key;
+use super::remnants::KeyRemnants;
 use crate::store::{key_file, StoreError};
 
 /// A user's key as a shelf holds it now.
@@ -77,9 +79,9 @@ pub trait KeyShelf: Send + Sync + std::fmt::Debug {
     /// `keys/users/<id>.key`).
     fn place(&self, user: UserId) -> String;
 
-    /// What may still hold a key after [`KeyShelf::destroy_user_key`] returned: one plain
-    /// sentence for the purge answer.
-    fn remnants(&self) -> String;
+    /// What may still hold a key after [`KeyShelf::destroy_user_key`] returned at `at`,
+    /// for the purge answer.
+    fn remnants(&self, at: DateTime<Utc>) -> KeyRemnants;
 }
 
 /// A shelf that forgets everything with the process (tests, in-memory logs).
@@ -139,7 +141,13 @@ impl KeyShelf for MemoryShelf {
         key_file(user)
     }
 
-    fn remnants(&self) -> String {
-        "The key was only ever in this process's memory.".to_owned()
+    fn remnants(&self, at: DateTime<Utc>) -> KeyRemnants {
+        KeyRemnants {
+            store: "memory".to_owned(),
+            statement: "The key was only ever in this process's memory, and is gone from it."
+                .to_owned(),
+            backup_retention: None,
+            may_exist_until: Some(at),
+        }
     }
 }

@@ -14,10 +14,12 @@ use std::sync::RwLock;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use chrono::{DateTime, Utc};
 use offboard_events::UserId;
 
 use super::file_shelf::FileShelf;
 pub use super::key::Key;
+use super::remnants::KeyRemnants;
 use super::shelf::{KeyShelf, MemoryShelf, Shelved};
 use crate::store::{who, SideFileError, StoreError};
 
@@ -108,9 +110,9 @@ impl KeyVault {
         self.shelf.place(user)
     }
 
-    /// What may still hold a user's key after a purge destroyed it, in one sentence.
-    pub fn remnants(&self) -> String {
-        self.shelf.remnants()
+    /// What may still hold a user's key after a purge destroyed it at `at`.
+    pub fn remnants(&self, at: DateTime<Utc>) -> KeyRemnants {
+        self.shelf.remnants(at)
     }
 
     /// The user's key, if the user was not purged.
@@ -126,6 +128,10 @@ impl KeyVault {
     /// The user's key as it is stored now, against the key in use: what a restart would
     /// find (a key file deleted or altered under a running server).
     pub fn key_on_disk(&self, user: UserId) -> OnDisk {
+        // A key of the group being committed is due on the shelf only once synced.
+        if self.read().unsynced.iter().any(|(u, _)| *u == user) {
+            return OnDisk::Fine;
+        }
         match self.shelf.stored_user_key(user) {
             Ok(None) => OnDisk::Missing,
             Ok(Some(Shelved::Key(key))) if Some(key) == self.user_key(user) => OnDisk::Fine,
