@@ -32,6 +32,16 @@ pub struct Global {
     /// The data directory (sled) [default: ./offboard-data; `demo`: a new temporary directory].
     #[arg(long, global = true, env = "OFFBOARD_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// Keep the log in this PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DB)
+    /// instead of sled in --data; --data then holds only the personal-data keys.
+    #[arg(
+        long,
+        global = true,
+        env = "OFFBOARD_STORE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub store: Option<String>,
     /// The organization, by name or id [default: the only one in the directory].
     /// `history --org` (no value) asks for the org's timeline.
     #[arg(long, global = true, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]

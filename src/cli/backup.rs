@@ -11,7 +11,7 @@ use super::error::{CliError, EXIT_REJECTED};
 use super::output::Output;
 use super::Ctx;
 use crate::engine::{BackupError, BackupReport, Engine};
-use crate::store::StoreError;
+use crate::store::{Location, StoreError};
 
 impl From<BackupError> for CliError {
     fn from(e: BackupError) -> Self {
@@ -27,14 +27,14 @@ impl From<BackupError> for CliError {
 
 /// `backup DIR` on the data directory `data`, opened here. A directory held by another
 /// process (a server) is `data_dir_locked`, saying how to back it up through the server.
-pub fn embedded(data: &Path, target: &Path, out: &mut Output) -> Result<(), CliError> {
-    let engine = Engine::open(data).map_err(|e| match CliError::from(e) {
-        locked if locked.code == StoreError::Locked { dir: data.into() }.code() => {
+pub fn embedded(at: &Location, target: &Path, out: &mut Output) -> Result<(), CliError> {
+    let engine = Engine::open_at(at).map_err(|e| match CliError::from(e) {
+        locked if locked.code == StoreError::Locked { dir: Default::default() }.code() => {
             CliError::storage(
                 &locked.code,
                 format!(
                     "{} is in use by another offboard process, most likely `offboard serve` (sled lets one process open a directory): ask that server for the copy with `offboard --server URL --token OWNER_TOKEN backup {}` (an absolute path on the server's machine)",
-                    data.display(),
+                    at,
                     std::path::absolute(target)
                         .unwrap_or_else(|_| target.to_path_buf())
                         .display()

@@ -59,6 +59,7 @@ pub use error::CliError;
 pub use output::Output;
 
 use crate::engine::Engine;
+use crate::store::Location;
 use guided::Prompter;
 
 /// Runs one parsed command line; its answer goes to stdout.
@@ -84,10 +85,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         return run_remote(url, &cli, &mut out);
     }
     match &cli.command {
-        Cmd::Demo => demo::run(&cli.global, &mut out),
+        Cmd::Demo => {
+            data_dir_only(&cli.global, "demo")?;
+            demo::run(&cli.global, &mut out)
+        }
         Cmd::Bench { scale, only } => bench::run(&cli.global, *scale, only, &mut out),
         Cmd::ImportLog { file, expect_head } => log_io::import(
-            &data_dir(&cli.global),
+            &data_dir_only(&cli.global, "import-log")?,
             file,
             expect_head.as_deref(),
             &mut out,
@@ -99,7 +103,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             cors_origins,
             webhooks,
         } => serve::run(
-            &existing_data_dir(&cli.global)?,
+            &existing_location(&cli.global)?,
             *addr,
             anchor.as_deref().map(|file| serve::Anchor {
                 file,
@@ -110,15 +114,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             &mut out,
         ),
         Cmd::Repair { accept_loss } => {
-            repair::run(&existing_data_dir(&cli.global)?, *accept_loss, &mut out)
+            repair::run(&existing_location(&cli.global)?, *accept_loss, &mut out)
         }
-        Cmd::Backup { dir } => backup::embedded(&existing_data_dir(&cli.global)?, dir, &mut out),
+        Cmd::Backup { dir } => backup::embedded(&existing_location(&cli.global)?, dir, &mut out),
         command => {
-            let dir = match command {
-                Cmd::Init(_) => data_dir(&cli.global),
-                _ => existing_data_dir(&cli.global)?,
+            let at = match command {
+                Cmd::Init(_) => location(&cli.global)?,
+                _ => existing_location(&cli.global)?,
             };
-            let session = Session::open(&dir)?;
+            let session = Session::open_at(&at)?;
             session.dispatch(&cli.global, command, &mut out, None)
         }
     }
@@ -211,26 +215,60 @@ pub fn existing_data_dir(global: &Global) -> Result<PathBuf, CliError> {
     )))
 }
 
+/// Where the log is: `--store URL` (a PostgreSQL database, with `--data` for the files
+/// that stay local) or the data directory. `store_url_invalid` (exit 3) for a `--store`
+/// that is not a PostgreSQL URL.
+pub fn location(global: &Global) -> Result<Location, CliError> {
+    Ok(Location::choose(global.store.as_deref(), data_dir(global))?)
+}
+
+/// [`location`] for a command that needs the log to exist already: a data directory must
+/// be there (see [`existing_data_dir`]); a database is checked by opening it.
+pub fn existing_location(global: &Global) -> Result<Location, CliError> {
+    match location(global)? {
+        Location::Dir(_) => Ok(Location::Dir(existing_data_dir(global)?)),
+        postgres => Ok(postgres),
+    }
+}
+
+/// Refuses `--store` for a command that works on a data directory only.
+fn data_dir_only(global: &Global, command: &str) -> Result<PathBuf, CliError> {
+    if global.store.is_some() {
+        return Err(CliError::usage(format!(
+            "`{command}` works on a data directory only: leave out --store (and OFFBOARD_STORE)"
+        )));
+    }
+    Ok(data_dir(global))
+}
+
 /// An open data directory and the runtime commands are awaited on.
 #[derive(Debug)]
 pub struct Session {
     engine: Engine,
     rt: Runtime,
     dir: PathBuf,
+    location: Location,
 }
 
 impl Session {
     /// Opens (or creates) the log in `dir`. A directory another process holds answers
     /// `data_dir_locked` (exit 3) after a few seconds, never a hang.
     pub fn open(dir: &Path) -> Result<Self, CliError> {
+        Self::open_at(&Location::Dir(dir.to_path_buf()))
+    }
+
+    /// Opens the log at `location` (see [`Engine::open_at`]); a database another process
+    /// writes answers `store_in_use` (exit 3) after a few seconds.
+    pub fn open_at(location: &Location) -> Result<Self, CliError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let engine = Engine::open(dir)?;
+        let engine = Engine::open_at(location)?;
         Ok(Self {
             engine,
             rt,
-            dir: dir.to_path_buf(),
+            dir: location.local_dir().to_path_buf(),
+            location: location.clone(),
         })
     }
 
@@ -243,8 +281,14 @@ impl Session {
         &self.rt
     }
 
+    /// The data directory, or a PostgreSQL store's local directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Where the log is.
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
     /// Runs one subcommand against this directory.

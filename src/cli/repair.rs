@@ -18,7 +18,7 @@
 //! there and finishes steps 2 and 3. Any other rewritten position is refused: accepting a
 //! loss never hides an edited log.
 
-use std::path::Path;
+use crate::store::Location;
 
 use offboard_events::{Actor, CorrelationId, Event, LogLossAccepted, OrgId};
 use serde_json::json;
@@ -30,9 +30,9 @@ use crate::engine::claims::{self, Claim, ClaimSource, Damage};
 use crate::engine::{AppendRequest, CommandMeta, Engine};
 use crate::server::consumers;
 
-/// Runs `repair` on the directory `dir`.
-pub fn run(dir: &Path, accept_loss: bool, out: &mut Output) -> Result<(), CliError> {
-    let engine = Engine::open_for_repair(dir)?;
+/// Runs `repair` on the log at `location`.
+pub fn run(location: &Location, accept_loss: bool, out: &mut Output) -> Result<(), CliError> {
+    let engine = Engine::open_for_repair_at(location)?;
     let claims = engine.durable_claims()?;
     let damage = claims::assess(engine.store().as_ref(), &claims)?;
     if damage.is_none() {

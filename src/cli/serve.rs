@@ -21,7 +21,7 @@ use crate::anchor::{self, AnchorLine, HeadRecord};
 use crate::integrity::VerifyError;
 use crate::server::tokens::TokenBook;
 use crate::server::{self, ServeError, ServerOptions};
-use crate::store::{LogStore, StoreError};
+use crate::store::{Location, LogStore, StoreError};
 use crate::Engine;
 
 /// Where and how often `serve --anchor` records the chain head.
@@ -31,10 +31,10 @@ pub struct Anchor<'a> {
     pub every: Duration,
 }
 
-/// Runs the server on `dir` until a shutdown signal; browsers from `cors_origins` (each
+/// Runs the server on the log at `location` until a shutdown signal; browsers from `cors_origins` (each
 /// checked by `conventions::parse_origin`) may call it.
 pub fn run(
-    dir: &Path,
+    location: &Location,
     addr: SocketAddr,
     anchor: Option<Anchor<'_>>,
     cors_origins: &[axum::http::HeaderValue],
@@ -45,7 +45,7 @@ pub fn run(
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let engine = Engine::open(dir)?;
+    let engine = Engine::open_at(location)?;
     // A missing or damaged token book (or webhook book) is named before the address is
     // announced, so a supervisor never sees a server start that then answers every
     // token with 401 or cannot deliver.
@@ -68,11 +68,14 @@ pub fn run(
         None => None,
     };
     if out.is_json() {
-        out.doc(&json!({ "ok": true, "listening": url, "data_dir": dir }))?;
+        let mut doc = json!({ "ok": true, "listening": url, "data_dir": location.local_dir() });
+        if let Location::Postgres { .. } = location {
+            doc["store"] = json!(location.to_string());
+        }
+        out.doc(&doc)?;
     } else {
         out.line(format!(
-            "Serving {} on {url} (API description: {url}/v1/openapi.json). Ctrl-C or SIGTERM stops it.",
-            dir.display()
+            "Serving {location} on {url} (API description: {url}/v1/openapi.json). Ctrl-C or SIGTERM stops it."
         ));
     }
     let served = rt

@@ -54,7 +54,7 @@ pub fn init(cx: &mut Ctx, a: &Init) -> Result<(), CliError> {
     } else {
         cx.out.line(format!(
             "Created organization {org:?} (id {org_id}) in {}, owned by {} (id {owner}).",
-            cx.session()?.dir().display(),
+            cx.session()?.location(),
             a.owner_email.trim()
         ));
         cx.out

@@ -16,6 +16,9 @@ mod ids;
 mod kek;
 mod offboarding;
 mod pages;
+#[allow(dead_code)]
+#[path = "../common/pg_cluster.rs"]
+mod pg_cluster;
 mod readme;
 mod resources;
 mod restore;
@@ -26,6 +29,7 @@ mod schema;
 mod serve;
 mod setup;
 mod side_files;
+mod store;
 mod sync;
 mod user_import;
 mod users;

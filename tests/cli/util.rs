@@ -119,6 +119,7 @@ impl Offboard for Dir {
         c.env_remove("OFFBOARD_DATA")
             .env_remove("OFFBOARD_ACTOR")
             .env_remove("OFFBOARD_SERVER")
+            .env_remove("OFFBOARD_STORE")
             .env_remove("OFFBOARD_TOKEN");
         c
     }

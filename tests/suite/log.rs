@@ -8,6 +8,7 @@ use offboard::store::{LogStore, SledLog};
 use offboard::{AppendError, Engine, ExpectedVersion};
 use offboard_events::{Event, StreamId, UserDeactivated};
 
+use super::stores::{places, Place};
 use super::support::{append_one, touch, user};
 
 /// Every stored event's bytes, by position.
@@ -25,8 +26,14 @@ fn dump(engine: &Engine) -> Vec<(u64, Vec<u8>)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_writers_10k_events_500_streams_gapless_verified_and_durable() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Arc::new(Engine::open(dir.path()).unwrap());
+    for place in places() {
+        eprintln!("store: {}", place.name);
+        sixty_four_writers_on(&place).await;
+    }
+}
+
+async fn sixty_four_writers_on(place: &Place) {
+    let engine = Arc::new(place.open());
     let mut tasks = Vec::new();
     for task in 0..64u64 {
         let engine = Arc::clone(&engine);
@@ -75,7 +82,7 @@ async fn sixty_four_writers_10k_events_500_streams_gapless_verified_and_durable(
     let head = engine.store().head().unwrap();
     drop(Arc::try_unwrap(engine).expect("all tasks are done"));
 
-    let reopened = Engine::open(dir.path()).unwrap();
+    let reopened = place.open();
     assert_eq!(
         dump(&reopened),
         before,
@@ -92,7 +99,14 @@ async fn sixty_four_writers_10k_events_500_streams_gapless_verified_and_durable(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn exact_expected_versions_let_exactly_one_writer_win_each_version() {
-    let engine = Arc::new(Engine::in_memory());
+    for place in places() {
+        eprintln!("store: {}", place.name);
+        exactly_one_writer_wins_on(&place).await;
+    }
+}
+
+async fn exactly_one_writer_wins_on(place: &Place) {
+    let engine = Arc::new(place.open());
     let stream = StreamId::user(user(7));
     for version in 0..20u64 {
         let mut contenders = Vec::new();
@@ -149,7 +163,14 @@ async fn conflict_names_expected_and_actual_and_has_a_stable_code() {
 
 #[tokio::test]
 async fn a_repeated_command_id_appends_nothing_and_returns_the_first_result() {
-    let engine = Engine::in_memory();
+    for place in places() {
+        eprintln!("store: {}", place.name);
+        a_repeated_command_id_on(&place).await;
+    }
+}
+
+async fn a_repeated_command_id_on(place: &Place) {
+    let engine = place.open();
     let request = append_one(touch(3));
     let first = engine.append(request.clone()).await.unwrap();
     assert!(!first.duplicate);
@@ -172,30 +193,34 @@ async fn a_repeated_command_id_appends_nothing_and_returns_the_first_result() {
 
 #[tokio::test]
 async fn idempotency_survives_reopening() {
-    let dir = tempfile::tempdir().unwrap();
-    let request = append_one(touch(4));
-    let first = {
-        let engine = Engine::open(dir.path()).unwrap();
-        engine.append(request.clone()).await.unwrap()
-    };
-    let engine = Engine::open(dir.path()).unwrap();
-    let again = engine.append(request).await.unwrap();
-    assert!(again.duplicate);
-    assert_eq!(again.positions, first.positions);
-    assert_eq!(engine.last_position(), 1);
+    for place in places() {
+        let request = append_one(touch(4));
+        let first = place.open().append(request.clone()).await.unwrap();
+        let engine = place.open();
+        let again = engine.append(request).await.unwrap();
+        assert!(again.duplicate, "{}", place.name);
+        assert_eq!(again.positions, first.positions, "{}", place.name);
+        assert_eq!(engine.last_position(), 1, "{}", place.name);
+    }
 }
 
 #[tokio::test]
 async fn changing_one_byte_of_a_stored_event_makes_verify_name_its_position() {
-    let dir = tempfile::tempdir().unwrap();
+    for place in places() {
+        eprintln!("store: {}", place.name);
+        changing_one_byte_on(&place).await;
+    }
+}
+
+async fn changing_one_byte_on(place: &Place) {
     {
-        let engine = Engine::open(dir.path()).unwrap();
+        let engine = place.open();
         for n in 0..50 {
             engine.append(append_one(touch(n))).await.unwrap();
         }
         engine.verify(&mut |_| {}).unwrap();
     }
-    let store = SledLog::open(dir.path()).unwrap();
+    let store = place.raw_store();
     let mut bytes = store.get(23).unwrap().unwrap();
     // Flip one character inside the user id of the payload.
     let at = bytes.windows(9).position(|w| w == b"\"user_id\"").unwrap() + 12;
@@ -203,7 +228,7 @@ async fn changing_one_byte_of_a_stored_event_makes_verify_name_its_position() {
     store.tamper(23, &bytes).unwrap();
     drop(store);
 
-    let engine = Engine::open(dir.path()).unwrap();
+    let engine = place.open();
     let err = engine.verify(&mut |_| {}).unwrap_err();
     assert_eq!(err.code(), "integrity_broken");
     assert!(
@@ -237,8 +262,14 @@ async fn a_removed_event_is_reported_as_a_gap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn group_commit_acknowledges_many_commands_per_flush() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Arc::new(Engine::open(dir.path()).unwrap());
+    for place in places() {
+        eprintln!("store: {}", place.name);
+        group_commit_on(&place).await;
+    }
+}
+
+async fn group_commit_on(place: &Place) {
+    let engine = Arc::new(place.open());
     let mut tasks = Vec::new();
     for task in 0..64u64 {
         let engine = Arc::clone(&engine);
@@ -266,8 +297,8 @@ async fn group_commit_acknowledges_many_commands_per_flush() {
         stats.commands
     );
     eprintln!(
-        "group commit: {} commands in {} flushes",
-        stats.commands, stats.flushes
+        "group commit on {}: {} commands in {} flushes",
+        place.name, stats.commands, stats.flushes
     );
 }
 
@@ -283,7 +314,14 @@ async fn an_empty_append_is_invalid_input_and_writes_nothing() {
 
 #[tokio::test]
 async fn reads_by_range_stream_and_tail() {
-    let engine = Engine::in_memory();
+    for place in places() {
+        eprintln!("store: {}", place.name);
+        reads_on(&place).await;
+    }
+}
+
+async fn reads_on(place: &Place) {
+    let engine = place.open();
     for n in 0..10 {
         engine.append(append_one(touch(n % 3))).await.unwrap();
     }
@@ -311,9 +349,15 @@ async fn reads_by_range_stream_and_tail() {
 
 #[tokio::test]
 async fn stream_versions_and_reads_survive_reopening_with_or_without_a_checkpoint() {
-    let dir = tempfile::tempdir().unwrap();
+    for place in places() {
+        eprintln!("store: {}", place.name);
+        reopening_on(&place).await;
+    }
+}
+
+async fn reopening_on(place: &Place) {
     {
-        let engine = Engine::open(dir.path()).unwrap();
+        let engine = place.open();
         for n in 0..6 {
             engine.append(append_one(touch(n % 2))).await.unwrap();
         }
@@ -321,7 +365,7 @@ async fn stream_versions_and_reads_survive_reopening_with_or_without_a_checkpoin
     }
     let stream = StreamId::user(user(1));
     for round in 0..2 {
-        let engine = Engine::open(dir.path()).unwrap();
+        let engine = place.open();
         let positions: Vec<u64> = engine
             .read_stream(&stream, 1)
             .unwrap()
@@ -342,8 +386,8 @@ async fn stream_versions_and_reads_survive_reopening_with_or_without_a_checkpoin
         drop(engine);
         if round == 0 {
             // Without a checkpoint, the index comes from replaying the whole log.
-            SledLog::open(dir.path())
-                .unwrap()
+            place
+                .raw_store()
                 .put_checkpoint("projections", b"not a checkpoint")
                 .unwrap();
         }

@@ -17,6 +17,7 @@ mod handover;
 mod log;
 mod pipeline;
 mod policy;
+mod postgres;
 mod privacy;
 mod profile;
 mod resource_sync;
@@ -31,5 +32,9 @@ mod seed_003_telephony;
 mod seed_004_data_credits;
 #[allow(dead_code)]
 mod support;
+// Every store the contract tests run on (sled, and PostgreSQL when installed).
+#[allow(dead_code)]
+#[path = "../common/stores.rs"]
+mod stores;
 mod support_restore;
 mod time_travel;

@@ -1,0 +1,118 @@
+//! What only the PostgreSQL store has: its single-writer lock, the position fence, its
+//! errors naming the server without the password, and its versioned schema. The shared
+//! contract (log, domain, restore) runs on both stores in the other modules.
+
+use offboard::store::{ChainHead, CommitBatch, LogStore, PgPool, PostgresLog, StoredEvent};
+
+use super::stores::Place;
+
+fn batch(from: u64, bytes: &[&[u8]]) -> CommitBatch {
+    let events: Vec<StoredEvent> = (from..)
+        .zip(bytes)
+        .map(|(position, b)| StoredEvent {
+            position,
+            bytes: b.to_vec(),
+        })
+        .collect();
+    let last = events.last().map(|e| e.position).unwrap_or(0);
+    CommitBatch {
+        events,
+        commands: Vec::new(),
+        head: Some(ChainHead {
+            last_position: last,
+            last_hash: format!("hash-{last}"),
+        }),
+    }
+}
+
+#[test]
+fn a_second_writer_is_refused_with_store_in_use_until_the_first_lets_go() {
+    let Some(place) = Place::postgres() else {
+        return;
+    };
+    let url = place.url().unwrap();
+    // Given a writer holding the database
+    let first = PostgresLog::open(url).unwrap();
+    // When a second one opens it
+    let err = PostgresLog::open(url).unwrap_err();
+    // Then it is refused, naming the server, and may open once the first is gone
+    assert_eq!(err.code(), "store_in_use");
+    assert!(err.to_string().contains("127.0.0.1:"), "{err}");
+    drop(first);
+    PostgresLog::open(url).unwrap();
+}
+
+#[test]
+fn a_write_at_a_taken_position_fails_with_position_taken_and_writes_nothing() {
+    let Some(place) = Place::postgres() else {
+        return;
+    };
+    let log = PostgresLog::open(place.url().unwrap()).unwrap();
+    log.write(&batch(1, &[b"one", b"two"])).unwrap();
+    // Given positions 1 and 2 stored, when a batch of 2 and 3 is written
+    let err = log.write(&batch(2, &[b"other", b"three"])).unwrap_err();
+    // Then nothing of it is stored and nothing is overwritten
+    assert_eq!(err.code(), "position_taken");
+    assert_eq!(log.get(2).unwrap().as_deref(), Some(&b"two"[..]));
+    assert_eq!(log.get(3).unwrap(), None);
+    assert_eq!(log.head().unwrap().last_position, 2);
+}
+
+#[test]
+fn an_unreachable_server_is_store_unreachable_naming_host_and_port_never_the_password() {
+    // Port 1 on loopback: nothing listens there.
+    let err = PgPool::connect("postgresql://app:s3cret@127.0.0.1:1/offboard").unwrap_err();
+    assert_eq!(err.code(), "store_unreachable");
+    let message = err.to_string();
+    assert!(message.contains("127.0.0.1:1/offboard"), "{message}");
+    assert!(!message.contains("s3cret"), "{message}");
+}
+
+#[test]
+fn the_schema_is_created_once_and_reopening_applies_no_migration_twice() {
+    let Some(place) = Place::postgres() else {
+        return;
+    };
+    let url = place.url().unwrap();
+    drop(PostgresLog::open(url).unwrap());
+    let log = PostgresLog::open(url).unwrap();
+    let versions: Vec<i32> = log
+        .pool()
+        .run(|client| async move {
+            let rows = client
+                .query(
+                    "SELECT version FROM refinery_schema_history ORDER BY version",
+                    &[],
+                )
+                .await?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+        .unwrap();
+    assert_eq!(versions, vec![1]);
+}
+
+#[test]
+fn scans_cross_chunk_boundaries_in_order_and_stop_when_told() {
+    let Some(place) = Place::postgres() else {
+        return;
+    };
+    let log = PostgresLog::open(place.url().unwrap()).unwrap();
+    let bodies: Vec<Vec<u8>> = (1..=5000u32).map(|n| n.to_string().into_bytes()).collect();
+    let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+    log.write(&batch(1, &refs)).unwrap();
+    let mut seen = Vec::new();
+    log.scan(2, 4500, &mut |p, b| {
+        assert_eq!(b, p.to_string().as_bytes());
+        seen.push(p);
+        true
+    })
+    .unwrap();
+    assert_eq!(seen, (2..=4500).collect::<Vec<u64>>());
+    let mut visited = 0;
+    log.scan(1, u64::MAX, &mut |_, _| {
+        visited += 1;
+        visited < 3000
+    })
+    .unwrap();
+    assert_eq!(visited, 3000);
+}
