@@ -200,24 +200,28 @@ impl Engine {
     ) -> Result<Self, ReadError> {
         match location {
             Location::Dir(dir) => Self::open_as(dir, options, opening),
-            Location::Postgres { url, .. } => Self::open_postgres(url, keys, options, opening),
+            Location::Postgres { url, local } => {
+                Self::open_postgres(url, local, keys, options, opening)
+            }
         }
     }
 
     /// Opens the log in the PostgreSQL database at `url` as its single writer (see
     /// [`PostgresLog::open`]), with the key vault in the same database, wrapped by the
-    /// KEK `keys` names ([`PgShelf`]). None of the data directory's machinery runs: no
-    /// directory lock, no sled file checks.
+    /// KEK `keys` names, else `local/offboard.kek` ([`KeySettings::kek_for`]). None of the
+    /// data directory's machinery runs: no directory lock, no sled file checks.
     fn open_postgres(
         url: &str,
+        local: &Path,
         keys: &KeySettings,
         options: Options,
         opening: Opening,
     ) -> Result<Self, ReadError> {
-        // The KEK first: without it nothing is worth connecting for.
-        let kek = keys.kek().map_err(StoreError::from)?;
-        // The writer lock next: the vault is opened only by the writer.
+        // The writer lock first: the vault is opened only by the writer.
         let log = PostgresLog::open(url)?;
+        let kek = keys
+            .kek_for(local, PgShelf::is_new(log.pool())?)
+            .map_err(StoreError::from)?;
         let shelf = PgShelf::open(log.pool().clone(), kek, keys.retention()?)?;
         let vault = KeyVault::on_shelf(Box::new(shelf))?;
         let store: Arc<dyn LogStore> = Arc::new(log);

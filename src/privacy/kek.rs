@@ -38,9 +38,9 @@ pub const WRAPPED_LEN: usize = 72;
 /// Why no usable KEK, or the wrong one, was given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KekError {
-    /// The store wraps its keys but no KEK was given.
-    #[error("the personal-data keys of this store are wrapped by a key-encryption key, and none was given: pass --kek-file PATH (env OFFBOARD_KEK_FILE) or set OFFBOARD_KEK (base64); a new store's KEK is made with `offboard kek create PATH`")]
-    Missing,
+    /// The store wraps its keys but no KEK was given, and none is at `default`.
+    #[error("the personal-data keys of this store are wrapped by a key-encryption key, and none was found: pass the store's KEK with --kek-file PATH (env OFFBOARD_KEK_FILE), set OFFBOARD_KEK (base64), or copy it to {default}")]
+    Missing { default: String },
     /// The KEK given cannot be a KEK (length, encoding, unreadable file).
     #[error("the key-encryption key from {from} is unusable: {problem}; a KEK is 32 bytes (the file `offboard kek create` writes, or those bytes in base64 in OFFBOARD_KEK)")]
     Unusable { from: String, problem: String },
@@ -60,7 +60,7 @@ impl KekError {
     /// Stable error code.
     pub fn code(&self) -> &'static str {
         match self {
-            KekError::Missing => "kek_missing",
+            KekError::Missing { .. } => "kek_missing",
             KekError::Unusable { .. } => "kek_invalid",
             KekError::Wrong { .. } => "kek_wrong",
             KekError::Exists { .. } => "kek_exists",

@@ -12,7 +12,7 @@
 //! right KEK (altered, or copied from another user) is that user's damaged key.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use offboard_events::UserId;
@@ -23,7 +23,10 @@ use super::key::Key;
 use super::remnants::{BackupRetention, KeyRemnants};
 use super::shelf::{KeyShelf, ShelfContents, Shelved};
 use crate::store::postgres::{PgError, PgPool};
-use crate::store::StoreError;
+use crate::store::{private_file, StoreError};
+
+/// The KEK's file in a node's local directory when no setting names one.
+pub const DEFAULT_KEK_FILE: &str = "offboard.kek";
 
 /// How a store on PostgreSQL finds its KEK and states its backup window.
 #[derive(Clone, Debug, Default)]
@@ -35,10 +38,34 @@ pub struct KeySettings {
 }
 
 impl KeySettings {
-    /// The KEK these settings name. Errors: `kek_missing` when none is set,
-    /// `kek_invalid` for one that cannot be a KEK.
-    pub fn kek(&self) -> Result<Kek, KekError> {
-        Kek::from_settings(self.kek_file.as_deref())?.ok_or(KekError::Missing)
+    /// The KEK these settings name, else `local/offboard.kek`: read if it is there,
+    /// created (0600) if not and the store is `new` (no key wrapped yet), with a warning
+    /// saying to copy it to every node. Errors: `kek_missing` for a store whose keys are
+    /// wrapped already when no KEK is found, `kek_invalid` for one that cannot be a KEK.
+    pub fn kek_for(&self, local: &Path, new: bool) -> Result<Kek, KekError> {
+        if let Some(kek) = Kek::from_settings(self.kek_file.as_deref())? {
+            return Ok(kek);
+        }
+        let default = local.join(DEFAULT_KEK_FILE);
+        if default.exists() {
+            return Kek::from_file(&default);
+        }
+        if !new {
+            return Err(KekError::Missing {
+                default: default.display().to_string(),
+            });
+        }
+        private_file::create_dir_all(local).map_err(|e| KekError::Unusable {
+            from: default.display().to_string(),
+            problem: format!("its folder cannot be created: {e}"),
+        })?;
+        let kek = Kek::create_file(&default)?;
+        tracing::warn!(
+            "offboard: created the key-encryption key {} (id {}) for this new store: every node needs a copy (--kek-file), kept apart from the database's backups",
+            default.display(),
+            kek.id()
+        );
+        Ok(kek)
     }
 
     /// The retention given, else the environment's. Errors: `storage` naming a value
@@ -96,6 +123,14 @@ impl PgShelf {
             pool,
             kek,
             retention,
+        })
+    }
+
+    /// Whether no KEK was ever recorded for the store on `pool` (a new store).
+    pub fn is_new(pool: &PgPool) -> Result<bool, StoreError> {
+        pool.run(|client| async move {
+            let row = client.query_opt("SELECT kek_id FROM key_meta", &[]).await?;
+            Ok(row.is_none())
         })
     }
 
