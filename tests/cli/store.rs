@@ -33,17 +33,7 @@ impl Offboard for OnPostgres {
 fn an_org_on_postgres_keeps_its_log_in_the_database_and_admits_one_writer() {
     let Some(pg) = OnPostgres::new() else { return };
     // Given an org created with --store
-    pg.ok(&[
-        "init",
-        "--org",
-        "Acme",
-        "--owner-email",
-        OWNER,
-        "--owner-first",
-        "Dana",
-        "--owner-last",
-        "Reyes",
-    ]);
+    init_acme(&pg);
     pg.ok(&[
         "user", "add", "--email", PAT, "--first", "Pat", "--last", "Kim",
     ]);

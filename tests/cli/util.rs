@@ -160,7 +160,7 @@ pub fn acme() -> Dir {
 }
 
 /// `init` of the org "Acme" owned by Dana Reyes, on `d`.
-pub fn init_acme(d: &Dir) {
+pub fn init_acme(d: &impl Offboard) {
     d.ok(&[
         "init",
         "--org",

@@ -13,6 +13,10 @@ mod scim;
 mod seeds;
 mod side_files;
 mod stream;
+// Every store the contract tests run on (sled, and PostgreSQL when installed).
+#[allow(dead_code)]
+#[path = "../common/stores.rs"]
+mod stores;
 #[allow(dead_code)]
 mod support;
 mod user_changes;

@@ -13,6 +13,7 @@ use offboard::Engine;
 use offboard_events::PrincipalKind;
 use serde_json::json;
 
+use super::stores::{places, Place};
 use super::support::*;
 
 const WRITERS: usize = 20;
@@ -123,8 +124,14 @@ async fn a_consumer_gets_every_position_once_in_order_across_a_reconnect_while_t
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_named_consumer_resumes_after_its_checkpoint_when_the_server_restarts() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path()).unwrap();
+    for place in places() {
+        eprintln!("store: {}", place.name);
+        a_named_consumer_resumes_on(&place).await;
+    }
+}
+
+async fn a_named_consumer_resumes_on(place: &Place) {
+    let engine = place.open();
     let (owner_token, auditor_token) = scene(&engine).await;
     let server = start(engine).await;
     let owner = Client::new(&server.url(), Some(&owner_token)).unwrap();
@@ -178,7 +185,7 @@ async fn a_named_consumer_resumes_after_its_checkpoint_when_the_server_restarts(
         }
     }
 
-    let engine = Engine::open(dir.path()).unwrap();
+    let engine = place.open();
     let last = engine.last_position();
     for position in &acknowledged {
         assert!(*position <= last, "acknowledged {position} lost");

@@ -2,27 +2,34 @@
 //! child that appends as fast as it can, kills it with SIGKILL at a random moment, then
 //! reopens the directory and checks that every acknowledged command is there, the log is
 //! gapless and the hash chain verifies. Three rounds on the same directory, so recovery
-//! from an earlier kill is itself recovered from.
+//! from an earlier kill is itself recovered from. On every store (sled, PostgreSQL).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use offboard::store::Location;
 use offboard::Engine;
+
+use super::stores::{places, Place};
 use offboard_events::CommandId;
 
 use super::support::{append_one, touch};
 
 const DIR_VAR: &str = "OFFBOARD_CRASH_CHILD_DIR";
+/// The PostgreSQL URL when the child runs on PostgreSQL (`DIR_VAR` is then the local directory).
+const STORE_VAR: &str = "OFFBOARD_CRASH_CHILD_STORE";
 
 #[test]
 #[ignore = "the child half of `acknowledged_commands_survive_sigkill`, which runs it"]
 fn child_appends_until_killed() {
     let dir = std::env::var(DIR_VAR).expect("run by acknowledged_commands_survive_sigkill");
+    let store = std::env::var(STORE_VAR).ok().filter(|url| !url.is_empty());
+    let location = Location::choose(store.as_deref(), dir.into()).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let engine = Arc::new(Engine::open(&dir).unwrap());
+        let engine = Arc::new(Engine::open_at(&location).unwrap());
         let mut tasks = Vec::new();
         for task in 0..16u64 {
             let engine = Arc::clone(&engine);
@@ -44,7 +51,13 @@ fn child_appends_until_killed() {
 
 #[test]
 fn acknowledged_commands_survive_sigkill() {
-    let dir = tempfile::tempdir().unwrap();
+    for place in places() {
+        eprintln!("store: {}", place.name);
+        survive_sigkill_on(&place);
+    }
+}
+
+fn survive_sigkill_on(place: &Place) {
     let exe = std::env::current_exe().unwrap();
     let mut acked: Vec<(u64, CommandId)> = Vec::new();
     for round in 0..3u64 {
@@ -56,7 +69,8 @@ fn acknowledged_commands_survive_sigkill() {
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(DIR_VAR, dir.path())
+            .env(DIR_VAR, place.dir.path())
+            .env(STORE_VAR, place.url().unwrap_or_default())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -95,7 +109,7 @@ fn acknowledged_commands_survive_sigkill() {
         );
         acked.extend(round_acks);
 
-        let engine = Engine::open(dir.path()).unwrap();
+        let engine = place.open();
         let report = engine.verify(&mut |_| {}).unwrap();
         for (position, id) in &acked {
             assert!(

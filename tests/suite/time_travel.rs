@@ -12,10 +12,11 @@ use offboard::{AppendRequest, CommandMeta, Engine};
 use offboard_events::*;
 use offboard_projections::State;
 
+use super::stores::places;
 use super::support::{append_one, org, touch};
 
 /// An engine on `store` whose clock starts on 2026-03-01 and moves only when told.
-fn engine_on(store: Arc<MemoryLog>) -> (Engine, Arc<ManualClock>) {
+fn engine_on(store: Arc<dyn LogStore>) -> (Engine, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
     ));
@@ -24,7 +25,13 @@ fn engine_on(store: Arc<MemoryLog>) -> (Engine, Arc<ManualClock>) {
 
 #[tokio::test]
 async fn reopening_with_a_checkpoint_replays_only_the_tail() {
-    let store = Arc::new(MemoryLog::new());
+    for place in places() {
+        eprintln!("store: {}", place.name);
+        replays_only_the_tail_on(Arc::from(place.raw_store())).await;
+    }
+}
+
+async fn replays_only_the_tail_on(store: Arc<dyn LogStore>) {
     let (first, _) = engine_on(store.clone());
     for n in 0..100 {
         first.append(append_one(touch(n))).await.unwrap();
@@ -83,17 +90,23 @@ async fn a_checkpoint_of_another_version_is_ignored_and_rebuilt() {
 
 #[tokio::test]
 async fn a_clean_shutdown_saves_a_checkpoint_on_disk() {
-    let dir = tempfile::tempdir().unwrap();
-    {
-        let engine = Engine::open(dir.path()).unwrap();
-        for n in 0..30 {
-            engine.append(append_one(touch(n))).await.unwrap();
+    for place in places() {
+        {
+            let engine = place.open();
+            for n in 0..30 {
+                engine.append(append_one(touch(n))).await.unwrap();
+            }
         }
+        let engine = place.open();
+        assert_eq!(
+            engine.recovery().checkpoint_position,
+            Some(30),
+            "{}",
+            place.name
+        );
+        assert_eq!(engine.recovery().replayed, 0, "{}", place.name);
+        assert_eq!(engine.rebuild(&mut |_| {}).unwrap(), 30, "{}", place.name);
     }
-    let engine = Engine::open(dir.path()).unwrap();
-    assert_eq!(engine.recovery().checkpoint_position, Some(30));
-    assert_eq!(engine.recovery().replayed, 0);
-    assert_eq!(engine.rebuild(&mut |_| {}).unwrap(), 30);
 }
 
 #[tokio::test]
@@ -138,7 +151,12 @@ struct Story {
 
 impl Story {
     async fn new() -> Self {
-        let (engine, clock) = engine_on(Arc::new(MemoryLog::new()));
+        Self::on(Arc::new(MemoryLog::new())).await
+    }
+
+    /// The story on `store`.
+    async fn on(store: Arc<dyn LogStore>) -> Self {
+        let (engine, clock) = engine_on(store);
         let org = OrgId::new();
         let create = Command::CreateOrganization {
             name: "Acme".into(),
@@ -207,7 +225,13 @@ impl Story {
 
 #[tokio::test]
 async fn who_owned_a_buyer_at_each_instant_and_who_moved_it() {
-    let story = Story::new().await;
+    for place in places() {
+        eprintln!("store: {}", place.name);
+        who_owned_a_buyer_on(Story::on(Arc::from(place.raw_store())).await).await;
+    }
+}
+
+async fn who_owned_a_buyer_on(story: Story) {
     let (ann, bob, cid) = (
         story.hire("ann@acme.example").await,
         story.hire("bob@acme.example").await,
@@ -382,7 +406,14 @@ async fn correlation_history_lists_exactly_the_events_of_one_offboarding() {
 
 #[tokio::test]
 async fn owners_across_an_offboarding_that_deleted_and_the_restore_that_undid_it() {
-    let story = Story::new().await;
+    for place in places() {
+        eprintln!("store: {}", place.name);
+        owners_across_a_delete_and_its_restore_on(Story::on(Arc::from(place.raw_store())).await)
+            .await;
+    }
+}
+
+async fn owners_across_a_delete_and_its_restore_on(story: Story) {
     let (ann, bob) = (
         story.hire("ann@acme.example").await,
         story.hire("bob@acme.example").await,
