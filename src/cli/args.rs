@@ -73,6 +73,15 @@ pub struct Global {
         hide_env_values = true
     )]
     pub token: Option<String>,
+    /// A store on PostgreSQL: the key-encryption key wrapping its personal-data keys, a
+    /// file of 32 bytes (`offboard kek create PATH`) [default: OFFBOARD_KEK (base64), else
+    /// DATA/offboard.kek, created for a new store].
+    #[arg(long, global = true, env = "OFFBOARD_KEK_FILE", value_name = "PATH")]
+    pub kek_file: Option<PathBuf>,
+    /// How long the store's backups (and WAL archive) are kept, e.g. 30d: a purge's
+    /// answer says a destroyed key may live on in them that long [default: unknown].
+    #[arg(long, global = true, env = "OFFBOARD_BACKUP_RETENTION", value_name = "DURATION", value_parser = crate::privacy::remnants::BackupRetention::parse)]
+    pub backup_retention: Option<crate::privacy::remnants::BackupRetention>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,13 +1,25 @@
 //! `offboard kek create PATH`: a new key-encryption key for a store on PostgreSQL, written
 //! once (0600) and never over an existing file. It needs no data directory and no server.
+//! And the key settings every command opening such a store passes on.
 
 use std::path::Path;
 
 use serde_json::json;
 
+use super::args::Global;
 use super::error::CliError;
 use super::output::Output;
 use crate::privacy::kek::{Kek, KekError};
+use crate::privacy::pg_shelf::KeySettings;
+
+/// How a store on PostgreSQL finds its KEK and states its backup window, from
+/// `--kek-file` and `--backup-retention` (or their environment variables).
+pub fn key_settings(global: &Global) -> KeySettings {
+    KeySettings {
+        kek_file: global.kek_file.clone(),
+        backup_retention: global.backup_retention.clone(),
+    }
+}
 
 /// Writes a new KEK to `path` and names it (its id, never its bytes). Exit 1 with
 /// `kek_exists` when `path` is taken, exit 3 (`kek_invalid`) when it cannot be written.
