@@ -73,6 +73,15 @@ pub struct Global {
         hide_env_values = true
     )]
     pub token: Option<String>,
+    /// A store on PostgreSQL: the key-encryption key wrapping its personal-data keys, a
+    /// file of 32 bytes (`offboard kek create PATH`) [default: OFFBOARD_KEK (base64), else
+    /// DATA/offboard.kek, created for a new store].
+    #[arg(long, global = true, env = "OFFBOARD_KEK_FILE", value_name = "PATH")]
+    pub kek_file: Option<PathBuf>,
+    /// How long the store's backups (and WAL archive) are kept, e.g. 30d: a purge's
+    /// answer says a destroyed key may live on in them that long [default: unknown].
+    #[arg(long, global = true, env = "OFFBOARD_BACKUP_RETENTION", value_name = "DURATION", value_parser = crate::privacy::remnants::BackupRetention::parse)]
+    pub backup_retention: Option<crate::privacy::remnants::BackupRetention>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -329,6 +338,10 @@ pub enum Cmd {
         url: Option<String>,
     },
 
+    /// Key-encryption keys for a store on PostgreSQL (personal-data keys are wrapped by one).
+    #[command(subcommand)]
+    Kek(KekCmd),
+
     /// Print a shell completion script on stdout.
     #[command(
         after_help = "Examples:\n  offboard completions bash > ~/.local/share/bash-completion/completions/offboard\n  offboard completions zsh > ~/.zfunc/_offboard\n  offboard completions fish > ~/.config/fish/completions/offboard.fish"
@@ -340,6 +353,18 @@ pub enum Cmd {
     /// Print the man page (roff) on stdout.
     #[command(after_help = "Example:\n  offboard man | man -l -")]
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KekCmd {
+    /// Write 32 random bytes to PATH (mode 0600; never over an existing file) and print
+    /// the KEK's id.
+    #[command(after_help = "Example:\n  offboard kek create /etc/offboard/offboard.kek")]
+    Create {
+        /// Where the key goes: keep it on the nodes, apart from the database's backups.
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,7 +10,8 @@ use serde_json::json;
 use super::error::{CliError, EXIT_REJECTED};
 use super::output::Output;
 use super::Ctx;
-use crate::engine::{BackupError, BackupReport, Engine};
+use crate::engine::{BackupError, BackupReport, Engine, Options};
+use crate::privacy::pg_shelf::KeySettings;
 use crate::store::{Location, StoreError};
 
 impl From<BackupError> for CliError {
@@ -27,8 +28,13 @@ impl From<BackupError> for CliError {
 
 /// `backup DIR` on the data directory `data`, opened here. A directory held by another
 /// process (a server) is `data_dir_locked`, saying how to back it up through the server.
-pub fn embedded(at: &Location, target: &Path, out: &mut Output) -> Result<(), CliError> {
-    let engine = Engine::open_at(at).map_err(|e| match CliError::from(e) {
+pub fn embedded(
+    at: &Location,
+    keys: &KeySettings,
+    target: &Path,
+    out: &mut Output,
+) -> Result<(), CliError> {
+    let engine = Engine::open_at_keyed(at, Options::default(), keys).map_err(|e| match CliError::from(e) {
         locked if locked.code == StoreError::Locked { dir: Default::default() }.code() => {
             CliError::storage(
                 &locked.code,

@@ -26,6 +26,7 @@ pub mod guided;
 mod head;
 mod import;
 mod input;
+mod kek;
 mod log_io;
 mod manual;
 pub mod names;
@@ -58,7 +59,8 @@ pub use context::{Backend, Ctx, Done};
 pub use error::CliError;
 pub use output::Output;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Options};
+use crate::privacy::pg_shelf::KeySettings;
 use crate::store::Location;
 use guided::Prompter;
 
@@ -73,6 +75,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match &cli.command {
         Cmd::Completions { shell } => return manual::completions(*shell),
         Cmd::Man => return manual::man(),
+        Cmd::Kek(args::KekCmd::Create { path }) => return kek::create(path, &mut out),
         _ => {}
     }
     if let Some(url) = cli
@@ -103,6 +106,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             webhooks,
         } => serve::run(
             &existing_location(&cli.global)?,
+            &kek::key_settings(&cli.global),
             *addr,
             anchor.as_deref().map(|file| serve::Anchor {
                 file,
@@ -115,13 +119,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Repair { accept_loss } => {
             repair::run(&existing_location(&cli.global)?, *accept_loss, &mut out)
         }
-        Cmd::Backup { dir } => backup::embedded(&existing_location(&cli.global)?, dir, &mut out),
+        Cmd::Backup { dir } => {
+            let keys = kek::key_settings(&cli.global);
+            backup::embedded(&existing_location(&cli.global)?, &keys, dir, &mut out)
+        }
         command => {
             let at = match command {
                 Cmd::Init(_) => location(&cli.global)?,
                 _ => existing_location(&cli.global)?,
             };
-            let session = Session::open_at(&at)?;
+            let session = Session::open_keyed(&at, &kek::key_settings(&cli.global))?;
             session.dispatch(&cli.global, command, &mut out, None)
         }
     }
@@ -259,10 +266,16 @@ impl Session {
     /// Opens the log at `location` (see [`Engine::open_at`]); a database another process
     /// writes answers `store_in_use` (exit 3) after a few seconds.
     pub fn open_at(location: &Location) -> Result<Self, CliError> {
+        Self::open_keyed(location, &KeySettings::default())
+    }
+
+    /// [`Session::open_at`] with a PostgreSQL store's key settings (`--kek-file`,
+    /// `--backup-retention`).
+    pub fn open_keyed(location: &Location, keys: &KeySettings) -> Result<Self, CliError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let engine = Engine::open_at(location)?;
+        let engine = Engine::open_at_keyed(location, Options::default(), keys)?;
         Ok(Self {
             engine,
             rt,
@@ -383,6 +396,7 @@ pub fn dispatch<'a>(
             Cmd::Backup { dir } => backup::remote(cx, dir),
             Cmd::Completions { shell } => manual::completions(*shell),
             Cmd::Man => manual::man(),
+            Cmd::Kek(args::KekCmd::Create { path }) => kek::create(path, cx.out),
             Cmd::Webhook(c) => webhooks::webhook(cx, c),
         }
     }

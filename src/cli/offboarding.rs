@@ -367,16 +367,39 @@ pub fn revert(cx: &mut Ctx, correlation: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `purge USER --confirm PHRASE` (R13).
+/// `purge USER --confirm PHRASE` (R13). Ends with what may still hold the destroyed
+/// key, and for how long (`key_destruction`).
 pub fn purge(cx: &mut Ctx, user: &str, confirm: &str) -> Result<(), CliError> {
     let user = one_user(cx, user, true)?;
-    cx.run(
-        Command::PurgeUser {
-            user,
-            confirm: confirm.to_owned(),
-        },
-        None,
-    )?;
+    let command = Command::PurgeUser {
+        user,
+        confirm: confirm.to_owned(),
+    };
+    run_erasing(cx, command, None, json!({}))
+}
+
+/// Runs a purge and reports it, with the store's `key_destruction` when it erased
+/// anyone: the server's answer in client mode, the engine's own embedded.
+fn run_erasing(
+    cx: &mut Ctx,
+    command: Command,
+    lead: Option<String>,
+    mut extra: Value,
+) -> Result<(), CliError> {
+    let name = command.name();
+    let done = cx.execute(command)?;
+    let remnants = match (&done.appended.positions, cx.remote()) {
+        (None, _) => Value::Null,
+        (Some(_), Some(_)) => done.answer["key_destruction"].clone(),
+        (Some(_), None) => json!(cx.engine()?.key_remnants()),
+    };
+    if !remnants.is_null() {
+        extra["key_destruction"] = remnants.clone();
+    }
+    cx.report(&name, &done, lead, extra)?;
+    if let Some(statement) = remnants["statement"].as_str() {
+        cx.out.line(statement);
+    }
     Ok(())
 }
 
@@ -412,10 +435,10 @@ pub fn purge_expired(cx: &mut Ctx) -> Result<(), CliError> {
             names.join(", ")
         )
     });
-    cx.run_with(
+    run_erasing(
+        cx,
         Command::PurgeExpired,
         lead,
         json!({ "unerasable": unerasable }),
-    )?;
-    Ok(())
+    )
 }

@@ -18,7 +18,9 @@ use tokio::sync::watch;
 use super::error::CliError;
 use super::output::Output;
 use crate::anchor::{self, AnchorLine, HeadRecord};
+use crate::engine::Options;
 use crate::integrity::VerifyError;
+use crate::privacy::pg_shelf::KeySettings;
 use crate::server::tokens::TokenBook;
 use crate::server::{self, ServeError, ServerOptions};
 use crate::store::{Location, LogStore, StoreError};
@@ -35,6 +37,7 @@ pub struct Anchor<'a> {
 /// checked by `conventions::parse_origin`) may call it.
 pub fn run(
     location: &Location,
+    keys: &KeySettings,
     addr: SocketAddr,
     anchor: Option<Anchor<'_>>,
     cors_origins: &[axum::http::HeaderValue],
@@ -45,7 +48,7 @@ pub fn run(
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let engine = Engine::open_at(location)?;
+    let engine = Engine::open_at_keyed(location, Options::default(), keys)?;
     // A missing or damaged token book (or webhook book) is named before the address is
     // announced, so a supervisor never sees a server start that then answers every
     // token with 401 or cannot deliver.

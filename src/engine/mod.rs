@@ -46,6 +46,8 @@ use crate::anchor::{self, HeadRecord};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{self, Command, Context};
 use crate::integrity::{self, VerifyError, VerifyReport};
+use crate::privacy::pg_shelf::{KeySettings, PgShelf};
+use crate::privacy::remnants::KeyRemnants;
 use crate::privacy::{erasure, key_check, KeyVault};
 use crate::store::{
     CheckpointDir, DirLock, Location, LogStore, MemoryLog, PostgresLog, SledLog, StoreError,
@@ -170,37 +172,59 @@ impl Engine {
 
     /// [`Engine::open_at`] with tuning options.
     pub fn open_at_with(location: &Location, options: Options) -> Result<Self, ReadError> {
-        Self::open_located(location, options, Opening::Checked)
+        Self::open_located(location, options, Opening::Checked, &KeySettings::default())
+    }
+
+    /// [`Engine::open_at_with`] with how a PostgreSQL store finds its key-encryption key
+    /// and states its backup window (`--kek-file`, `--backup-retention`; the environment
+    /// fills what is `None`). A data directory ignores them.
+    pub fn open_at_keyed(
+        location: &Location,
+        options: Options,
+        keys: &KeySettings,
+    ) -> Result<Self, ReadError> {
+        Self::open_located(location, options, Opening::Checked, keys)
     }
 
     /// [`Engine::open_for_repair`] at `location`.
     pub fn open_for_repair_at(location: &Location) -> Result<Self, ReadError> {
-        Self::open_located(location, Options::default(), Opening::ForRepair)
+        let keys = KeySettings::default();
+        Self::open_located(location, Options::default(), Opening::ForRepair, &keys)
     }
 
     fn open_located(
         location: &Location,
         options: Options,
         opening: Opening,
+        keys: &KeySettings,
     ) -> Result<Self, ReadError> {
         match location {
             Location::Dir(dir) => Self::open_as(dir, options, opening),
-            Location::Postgres { url, local } => Self::open_postgres(url, local, options, opening),
+            Location::Postgres { url, local } => {
+                Self::open_postgres(url, local, keys, options, opening)
+            }
         }
     }
 
     /// Opens the log in the PostgreSQL database at `url` as its single writer (see
-    /// [`PostgresLog::open`]), with the key vault in `local/keys`. None of the data
-    /// directory's machinery runs: no directory lock, no sled file checks.
+    /// [`PostgresLog::open`]), with the key vault in the same database, wrapped by the
+    /// KEK `keys` names, else `local/offboard.kek` ([`KeySettings::kek_for`]). None of the
+    /// data directory's machinery runs: no directory lock, no sled file checks.
     fn open_postgres(
         url: &str,
         local: &Path,
+        keys: &KeySettings,
         options: Options,
         opening: Opening,
     ) -> Result<Self, ReadError> {
         // The writer lock first: the vault is opened only by the writer.
-        let store: Arc<dyn LogStore> = Arc::new(PostgresLog::open(url)?);
-        let vault = KeyVault::open(local.join("keys"))?;
+        let log = PostgresLog::open(url)?;
+        let kek = keys
+            .kek_for(local, PgShelf::is_new(log.pool())?)
+            .map_err(StoreError::from)?;
+        let shelf = PgShelf::open(log.pool().clone(), kek, keys.retention()?)?;
+        let vault = KeyVault::on_shelf(Box::new(shelf))?;
+        let store: Arc<dyn LogStore> = Arc::new(log);
         let loaded = checkpoint::load(store.as_ref(), &vault)?;
         Self::start(
             store,
@@ -862,6 +886,12 @@ impl Engine {
     /// The key vault (for tools and tests).
     pub fn vault(&self) -> &Arc<KeyVault> {
         &self.vault
+    }
+
+    /// What may still hold the key of a user purged now (the purge answer's
+    /// `key_destruction`): the store's copies and the configured backup window.
+    pub fn key_remnants(&self) -> KeyRemnants {
+        self.vault.remnants(self.clock.now())
     }
 
     /// The underlying store (for tools and tests).

@@ -17,7 +17,7 @@ use offboard_projections::State;
 
 use super::seal::{key_does_not_open, payload_user, stored_payload, stored_profile, StoredProfile};
 use super::vault::{KeyVault, OnDisk};
-use crate::store::{key_file, who, LogStore, SideFileError, StoreError};
+use crate::store::{who, LogStore, SideFileError, StoreError};
 
 /// A user who must have a key, with what is needed to check it without the state.
 #[derive(Clone, Debug)]
@@ -57,7 +57,7 @@ pub fn check_on_open(
     } in users
     {
         if let Some(problem) = vault.damaged_key(*user) {
-            return Err(damaged(*user, who, problem));
+            return Err(damaged(vault, *user, who, problem));
         }
         if vault.user_key(*user).is_none() {
             // Users whose only profile is a plaintext v1 event never had a key.
@@ -66,7 +66,7 @@ pub fn check_on_open(
                 .iter()
                 .any(|(_, p)| matches!(p, StoredProfile::Sealed { .. }))
             {
-                return Err(missing(*user, who));
+                return Err(missing(vault, *user, who));
             }
         }
     }
@@ -94,13 +94,13 @@ pub fn verify_keys(
         };
         match vault.key_on_disk(*user) {
             OnDisk::Fine => {}
-            OnDisk::Missing => return Err(missing(*user, who)),
-            OnDisk::Damaged(problem) => return Err(damaged(*user, who, problem)),
+            OnDisk::Missing => return Err(missing(vault, *user, who)),
+            OnDisk::Damaged(problem) => return Err(damaged(vault, *user, who, problem)),
         }
         for (_, profile) in stored_profiles(store, *user, positions)? {
             if let StoredProfile::Sealed { sealed, .. } = profile {
                 key.decrypt(&sealed).ok_or_else(|| {
-                    let mut fault = key_does_not_open(*user);
+                    let mut fault = key_does_not_open(*user, vault);
                     if let SideFileError::KeyDamaged { who: named, .. } = &mut fault {
                         named.clone_from(who);
                     }
@@ -175,20 +175,20 @@ pub fn keys_absent_from_log(
         .collect())
 }
 
-fn missing(user: UserId, who: &str) -> StoreError {
+fn missing(vault: &KeyVault, user: UserId, who: &str) -> StoreError {
     SideFileError::KeyMissing {
         user,
         who: who.to_owned(),
-        file: key_file(user),
+        file: vault.place(user),
     }
     .into()
 }
 
-fn damaged(user: UserId, who: &str, problem: String) -> StoreError {
+fn damaged(vault: &KeyVault, user: UserId, who: &str, problem: String) -> StoreError {
     SideFileError::KeyDamaged {
         user,
         who: who.to_owned(),
-        file: key_file(user),
+        file: vault.place(user),
         problem,
     }
     .into()

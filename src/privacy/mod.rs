@@ -13,8 +13,16 @@
 //! before a purge is unreadable once the next one is saved.
 
 pub mod erasure;
+pub mod file_shelf;
+pub mod kek;
+pub mod key;
 pub mod key_check;
+pub mod pg_shelf;
+pub mod remnants;
 pub mod seal;
+pub mod shelf;
 pub mod vault;
 
-pub use vault::{Key, KeyVault};
+pub use key::Key;
+pub use shelf::{KeyShelf, MemoryShelf};
+pub use vault::KeyVault;

@@ -12,7 +12,7 @@ use offboard_projections::ERASED;
 use serde_json::{json, Value};
 
 use super::vault::KeyVault;
-use crate::store::{key_file, who, SideFileError, StoreError};
+use crate::store::{who, SideFileError, StoreError};
 
 /// The event types whose payload has a `user_id` and a `profile`.
 const PROFILE_EVENTS: &[&str] = &["UserInvited", "UserProfileChanged"];
@@ -142,7 +142,7 @@ fn unsealed(event_type: &str, data: &str, vault: &KeyVault) -> Result<Option<Str
                 // Sealed before an import that went without the user's key; a key
                 // created since opens only what came after.
                 None if vault.is_withheld(user) => None,
-                None => return Err(OpenError::Key(key_does_not_open(user))),
+                None => return Err(OpenError::Key(key_does_not_open(user, vault))),
             }
         }
         _ => None,
@@ -153,11 +153,11 @@ fn unsealed(event_type: &str, data: &str, vault: &KeyVault) -> Result<Option<Str
 }
 
 /// The fault of a key that does not open its user's sealed profile.
-pub fn key_does_not_open(user: UserId) -> SideFileError {
+pub fn key_does_not_open(user: UserId, vault: &KeyVault) -> SideFileError {
     SideFileError::KeyDamaged {
         user,
         who: who(user, None),
-        file: key_file(user),
+        file: vault.place(user),
         problem: "the key does not open the user's sealed personal data (run `offboard verify`: if the log is intact, the key file was altered)".to_owned(),
     }
 }

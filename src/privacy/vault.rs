@@ -1,116 +1,44 @@
-//! The key vault: one 256-bit key per user, plus the current checkpoint key. On disk,
-//! `keys/users/<user id>.key` and `keys/checkpoint.key` inside the data directory; in
-//! memory for tests.
+//! The key vault: one 256-bit key per user, plus the current checkpoint key, kept on a
+//! [`KeyShelf`] — files in the data directory ([`FileShelf`]), or in memory for tests.
+//! The vault holds every key in memory and owns the rules; the shelf only stores.
 //!
-//! A key file that is there but unusable (not 32 bytes, all zeros, unreadable) is kept
-//! as *damaged*, never read as "no key": a missing key looks exactly like a purge, so
-//! only the engine, which knows who was purged, may decide it is legitimate
-//! (`key_check`). `keys/withheld` lists the users whose keys an `import-log` knowingly
-//! went without, whose profiles read as erased by choice.
+//! A stored key that is there but unusable (not 32 bytes, all zeros, unreadable, not
+//! unwrapping) is kept as *damaged*, never read as "no key": a missing key looks exactly
+//! like a purge, so only the engine, which knows who was purged, may decide it is
+//! legitimate (`key_check`). The withheld list names the users whose keys an
+//! `import-log` knowingly went without, whose profiles read as erased by choice.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::RwLock;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use chacha20poly1305::aead::{Aead, AeadInPlace, KeyInit, OsRng};
-use chacha20poly1305::{AeadCore, Tag, XChaCha20Poly1305, XNonce};
+use chrono::{DateTime, Utc};
 use offboard_events::UserId;
 
-use crate::store::{key_file, private_file, who, SideFileError, StoreError};
-
-/// The file listing users whose keys were knowingly not imported.
-const WITHHELD: &str = "withheld";
-
-/// A 256-bit XChaCha20-Poly1305 key.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Key([u8; 32]);
-
-impl std::fmt::Debug for Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print key material.
-        f.write_str("Key(..)")
-    }
-}
-
-impl Key {
-    /// A fresh random key.
-    pub(crate) fn generate() -> Self {
-        let key = XChaCha20Poly1305::generate_key(&mut OsRng);
-        Self(key.into())
-    }
-
-    /// The key whose 32 bytes are `raw` (as [`Key::bytes`] gave them).
-    pub(crate) fn from_bytes(raw: [u8; 32]) -> Self {
-        Self(raw)
-    }
-
-    /// The key material, to store it.
-    pub(crate) fn bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// `nonce (24 bytes) ++ ciphertext` of `plaintext`.
-    pub fn encrypt(&self, plaintext: &[u8]) -> Vec<u8> {
-        let cipher = XChaCha20Poly1305::new((&self.0).into());
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let sealed = cipher
-            .encrypt(&nonce, plaintext)
-            .expect("encrypting into memory cannot fail");
-        let mut out = Vec::with_capacity(24 + sealed.len());
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&sealed);
-        out
-    }
-
-    /// [`Key::decrypt`] where the bytes lie: returns the plaintext part of `sealed`. For a
-    /// checkpoint of tens of megabytes, allocating and filling a second buffer cost as
-    /// much as the cipher itself (measured: 108 ms → 56 ms for 91 MB).
-    pub fn decrypt_in_place<'a>(&self, sealed: &'a mut [u8]) -> Option<&'a [u8]> {
-        const NONCE: usize = 24;
-        const TAG: usize = 16;
-        if sealed.len() < NONCE + TAG {
-            return None;
-        }
-        let (nonce, rest) = sealed.split_at_mut(NONCE);
-        let (body, tag) = rest.split_at_mut(rest.len() - TAG);
-        XChaCha20Poly1305::new((&self.0).into())
-            .decrypt_in_place_detached(XNonce::from_slice(nonce), b"", body, Tag::from_slice(tag))
-            .ok()?;
-        Some(body)
-    }
-
-    /// The plaintext of [`Key::encrypt`]'s output, or `None` if it does not authenticate.
-    pub fn decrypt(&self, sealed: &[u8]) -> Option<Vec<u8>> {
-        if sealed.len() < 24 {
-            return None;
-        }
-        let (nonce, body) = sealed.split_at(24);
-        XChaCha20Poly1305::new((&self.0).into())
-            .decrypt(XNonce::from_slice(nonce), body)
-            .ok()
-    }
-}
+use super::file_shelf::FileShelf;
+pub use super::key::Key;
+use super::remnants::KeyRemnants;
+use super::shelf::{KeyShelf, MemoryShelf, Shelved};
+use crate::store::{who, SideFileError, StoreError};
 
 #[derive(Debug, Default)]
 struct Keys {
     users: HashMap<UserId, Key>,
-    /// Key files found unusable when the vault opened, with what is wrong with each.
+    /// Stored keys found unusable when the vault opened, with what is wrong with each.
     damaged: HashMap<UserId, String>,
     /// Users whose keys an import knowingly went without.
     withheld: BTreeSet<UserId>,
-    /// Keys created for the group being committed, not yet fsynced.
-    unsynced: Vec<UserId>,
+    /// Keys created for the group being committed, not yet durable.
+    unsynced: Vec<(UserId, Key)>,
     checkpoint: Option<Key>,
     /// A checkpoint key written for a save that may not have finished
     /// (`checkpoint.key.next`): the checkpoint file may already be under it.
     checkpoint_next: Option<Key>,
 }
 
-/// A user's key file on disk, as [`KeyVault::key_on_disk`] finds it.
+/// A user's stored key, as [`KeyVault::key_on_disk`] finds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OnDisk {
     Fine,
@@ -130,56 +58,40 @@ pub struct VaultSnapshot {
 /// Where keys are kept.
 #[derive(Debug)]
 pub struct KeyVault {
-    dir: Option<PathBuf>,
+    shelf: Box<dyn KeyShelf>,
     keys: RwLock<Keys>,
-}
-
-fn io(context: &Path, e: std::io::Error) -> StoreError {
-    StoreError::Io(format!("{}: {e}", context.display()))
 }
 
 impl KeyVault {
     /// A vault that forgets everything with the process (tests, in-memory logs).
     pub fn in_memory() -> Self {
-        Self {
-            dir: None,
-            keys: RwLock::new(Keys::default()),
-        }
+        Self::on_shelf(Box::new(MemoryShelf::default())).expect("an empty shelf loads")
     }
 
-    /// Opens (or creates) the vault in `dir`, loading every key; unusable key files are
-    /// remembered as damaged ([`KeyVault::damaged_key`]), not skipped.
+    /// Opens (or creates) the file vault in `dir`, loading every key; unusable key files
+    /// are remembered as damaged ([`KeyVault::damaged_key`]), not skipped.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let dir = dir.as_ref().to_path_buf();
-        let users_dir = dir.join("users");
-        private_file::create_dir_all(&users_dir).map_err(|e| io(&users_dir, e))?;
-        tighten(&dir);
-        tighten(&users_dir);
-        let mut keys = Keys::default();
-        for entry in fs::read_dir(&users_dir).map_err(|e| io(&users_dir, e))? {
-            let path = entry.map_err(|e| io(&users_dir, e))?.path();
-            let Some(user) = path
-                .file_stem()
-                .filter(|_| path.extension().is_some_and(|x| x == "key"))
-                .and_then(|s| s.to_str())
-                .and_then(|s| s.parse::<UserId>().ok())
-            else {
-                continue; // not a key file
-            };
-            tighten(&path);
-            match read_user_key(&path) {
-                Ok(key) => keys.users.insert(user, key).map(|_| ()),
-                Err(problem) => keys.damaged.insert(user, problem).map(|_| ()),
+        Self::on_shelf(Box::new(FileShelf::open(dir)?))
+    }
+
+    /// The vault of whatever `shelf` holds, loaded now; unusable keys are remembered as
+    /// damaged, not skipped.
+    pub fn on_shelf(shelf: Box<dyn KeyShelf>) -> Result<Self, StoreError> {
+        let contents = shelf.load()?;
+        let mut keys = Keys {
+            withheld: contents.withheld,
+            checkpoint: contents.checkpoint,
+            checkpoint_next: contents.checkpoint_next,
+            ..Keys::default()
+        };
+        for (user, stored) in contents.users {
+            match stored {
+                Shelved::Key(key) => keys.users.insert(user, key).map(|_| ()),
+                Shelved::Damaged(problem) => keys.damaged.insert(user, problem).map(|_| ()),
             };
         }
-        keys.withheld = read_withheld(&dir.join(WITHHELD))?;
-        if dir.join("checkpoint.key").exists() {
-            tighten(&dir.join("checkpoint.key"));
-        }
-        keys.checkpoint = read_key(&dir.join("checkpoint.key"))?;
-        keys.checkpoint_next = read_key(&dir.join(NEXT_CHECKPOINT_KEY))?;
         Ok(Self {
-            dir: Some(dir),
+            shelf,
             keys: RwLock::new(keys),
         })
     }
@@ -192,10 +104,15 @@ impl KeyVault {
         self.keys.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn user_path(&self, user: UserId) -> Option<PathBuf> {
-        self.dir
-            .as_ref()
-            .map(|d| d.join("users").join(format!("{user}.key")))
+    /// Where the user's key is kept, as error messages name it (`keys/users/<id>.key`
+    /// for the file vault).
+    pub fn place(&self, user: UserId) -> String {
+        self.shelf.place(user)
+    }
+
+    /// What may still hold a user's key after a purge destroyed it at `at`.
+    pub fn remnants(&self, at: DateTime<Utc>) -> KeyRemnants {
+        self.shelf.remnants(at)
     }
 
     /// The user's key, if the user was not purged.
@@ -203,24 +120,26 @@ impl KeyVault {
         self.read().users.get(&user).copied()
     }
 
-    /// What is wrong with the user's key file, if it was found unusable.
+    /// What is wrong with the user's stored key, if it was found unusable.
     pub fn damaged_key(&self, user: UserId) -> Option<String> {
         self.read().damaged.get(&user).cloned()
     }
 
-    /// The user's key file as it is on disk now, against the key in use: what a
-    /// restart would find (a file deleted or altered under a running server).
+    /// The user's key as it is stored now, against the key in use: what a restart would
+    /// find (a key file deleted or altered under a running server).
     pub fn key_on_disk(&self, user: UserId) -> OnDisk {
-        let Some(path) = self.user_path(user) else {
-            return OnDisk::Fine; // in memory: nothing on disk to lose
-        };
-        if !path.exists() {
-            return OnDisk::Missing;
+        // A key of the group being committed is due on the shelf only once synced.
+        if self.read().unsynced.iter().any(|(u, _)| *u == user) {
+            return OnDisk::Fine;
         }
-        match read_user_key(&path) {
-            Ok(key) if Some(key) == self.user_key(user) => OnDisk::Fine,
-            Ok(_) => OnDisk::Damaged("the file differs from the key in use".to_owned()),
-            Err(problem) => OnDisk::Damaged(problem),
+        match self.shelf.stored_user_key(user) {
+            Ok(None) => OnDisk::Missing,
+            Ok(Some(Shelved::Key(key))) if Some(key) == self.user_key(user) => OnDisk::Fine,
+            Ok(Some(Shelved::Key(_))) => {
+                OnDisk::Damaged("the file differs from the key in use".to_owned())
+            }
+            Ok(Some(Shelved::Damaged(problem))) => OnDisk::Damaged(problem),
+            Err(e) => OnDisk::Damaged(format!("cannot be read: {e}")),
         }
     }
 
@@ -237,90 +156,58 @@ impl KeyVault {
     ) -> Result<(), StoreError> {
         let mut keys = self.write();
         keys.withheld.extend(users);
-        let Some(dir) = &self.dir else { return Ok(()) };
-        let bytes = serde_json::to_vec(&keys.withheld).expect("ids serialize");
-        let (tmp, path) = (dir.join("withheld.tmp"), dir.join(WITHHELD));
-        let mut file = private_file::create(&tmp).map_err(|e| io(&tmp, e))?;
-        file.write_all(&bytes)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| io(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| io(&path, e))?;
-        sync_dir(dir)
+        self.shelf.write_withheld(&keys.withheld)
     }
 
-    /// The user's key, created if the user has none yet. A new key is written to disk at
-    /// once but made durable only by [`KeyVault::sync`], which the writer calls before
-    /// committing the events sealed with it.
+    /// The user's key, created if the user has none yet. A new key is stored at once but
+    /// made durable only by [`KeyVault::sync`], which the writer calls before committing
+    /// the events sealed with it.
     pub fn key_for_sealing(&self, user: UserId) -> Result<Key, StoreError> {
         if let Some(key) = self.user_key(user) {
             return Ok(key);
         }
-        // A new key would overwrite the damaged file: whatever it still held is lost.
+        // A new key would overwrite the damaged one: whatever it still held is lost.
         if let Some(problem) = self.damaged_key(user) {
             return Err(SideFileError::KeyDamaged {
                 user,
                 who: who(user, None),
-                file: key_file(user),
+                file: self.place(user),
                 problem,
             }
             .into());
         }
         let key = Key::generate();
-        if let Some(path) = self.user_path(user) {
-            private_file::write(&path, &key.0).map_err(|e| io(&path, e))?;
-        }
+        self.shelf.put_user_key(user, key)?;
         let mut keys = self.write();
         keys.users.insert(user, key);
-        keys.unsynced.push(user);
+        keys.unsynced.push((user, key));
         Ok(key)
     }
 
     /// Makes every key created since the last call durable. **Durability: when it
-    /// returns `Ok`, each such key file and the directory entry naming it are on stable
-    /// storage (file and directory fsync).**
+    /// returns `Ok`, each such key survives a crash (file vault: each key file and the
+    /// directory entry naming it are on stable storage, file and directory fsync).**
     pub fn sync(&self) -> Result<(), StoreError> {
         let unsynced = std::mem::take(&mut self.write().unsynced);
         if unsynced.is_empty() {
             return Ok(());
         }
-        let Some(dir) = &self.dir else { return Ok(()) };
-        for user in unsynced {
-            if let Some(path) = self.user_path(user) {
-                fs::File::open(&path)
-                    .and_then(|f| f.sync_all())
-                    .map_err(|e| io(&path, e))?;
-            }
-        }
-        sync_dir(&dir.join("users"))
+        self.shelf.sync(&unsynced)
     }
 
-    /// R13: destroys the user's key for good. The file is overwritten before it is
-    /// removed, so its blocks do not keep the key either. **Durability: when it returns
-    /// `Ok`, the zeroed file and its removal are on stable storage.**
+    /// R13: destroys the user's key for good, first from memory (nothing reads the data
+    /// from then on), then from the shelf (file vault: the file is overwritten before it
+    /// is removed, so its blocks do not keep the key either). **Durability: when it
+    /// returns `Ok`, the destruction is on stable storage.**
     pub fn destroy_user_key(&self, user: UserId) -> Result<(), StoreError> {
         let mut keys = self.write();
         keys.users.remove(&user);
         keys.damaged.remove(&user);
         drop(keys);
-        let Some(path) = self.user_path(user) else {
-            return Ok(());
-        };
-        if path.exists() {
-            let mut file = fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .map_err(|e| io(&path, e))?;
-            file.write_all(&[0u8; 32])
-                .and_then(|()| file.sync_all())
-                .map_err(|e| io(&path, e))?;
-            drop(file);
-            fs::remove_file(&path).map_err(|e| io(&path, e))?;
-            sync_dir(path.parent().expect("a key file has a folder"))?;
-        }
-        Ok(())
+        self.shelf.destroy_user_key(user)
     }
 
-    /// Users that have a key file, usable or damaged.
+    /// Users that have a stored key, usable or damaged.
     pub fn users_with_keys(&self) -> Vec<UserId> {
         let keys = self.read();
         keys.users
@@ -337,7 +224,7 @@ impl KeyVault {
             .read()
             .users
             .iter()
-            .map(|(u, k)| (*u, STANDARD.encode(k.0)))
+            .map(|(u, k)| (*u, STANDARD.encode(k.bytes())))
             .collect();
         keys.sort();
         keys
@@ -356,18 +243,12 @@ impl KeyVault {
     }
 
     /// Writes every key of `snapshot` into this vault, then the withheld list. **Durability:
-    /// when it returns `Ok`, every key file, the withheld list and the directory entries
-    /// naming them are on stable storage** (the files are fsynced once all are written,
-    /// then the directory once, not one file at a time).
+    /// when it returns `Ok`, every key and the withheld list are durable** (file vault:
+    /// the files are fsynced once all are written, then the directory once, not one file
+    /// at a time).
     pub fn restore(&self, snapshot: &VaultSnapshot) -> Result<(), StoreError> {
         for (user, key) in &snapshot.users {
-            if let Some(path) = self.user_path(*user) {
-                private_file::write(&path, &key.0).map_err(|e| io(&path, e))?;
-            }
-            let mut keys = self.write();
-            keys.users.insert(*user, *key);
-            keys.damaged.remove(user);
-            keys.unsynced.push(*user);
+            self.put(*user, *key)?;
         }
         self.sync()?;
         if snapshot.withheld.is_empty() {
@@ -377,7 +258,8 @@ impl KeyVault {
     }
 
     /// Stores a key exported from another data directory. **Durability: when it returns
-    /// `Ok`, the key file and its directory entry are on stable storage.**
+    /// `Ok`, the key is durable (file vault: the key file and its directory entry are on
+    /// stable storage).**
     pub fn import_user_key(&self, user: UserId, base64: &str) -> Result<(), StoreError> {
         let raw = STANDARD
             .decode(base64)
@@ -386,15 +268,18 @@ impl KeyVault {
             .ok_or_else(|| {
                 StoreError::Io(format!("the key of user {user} is not 32 bytes of base64"))
             })?;
-        if let Some(path) = self.user_path(user) {
-            private_file::write(&path, &raw).map_err(|e| io(&path, e))?;
-        }
-        let mut keys = self.write();
-        keys.users.insert(user, Key(raw));
-        keys.damaged.remove(&user);
-        keys.unsynced.push(user);
-        drop(keys);
+        self.put(user, Key::from_bytes(raw))?;
         self.sync()
+    }
+
+    /// Stores `key` as the user's, replacing a damaged one; durable at the next sync.
+    fn put(&self, user: UserId, key: Key) -> Result<(), StoreError> {
+        self.shelf.put_user_key(user, key)?;
+        let mut keys = self.write();
+        keys.users.insert(user, key);
+        keys.damaged.remove(&user);
+        keys.unsynced.push((user, key));
+        Ok(())
     }
 
     /// The key the current checkpoint is encrypted with.
@@ -419,14 +304,12 @@ impl KeyVault {
             .collect()
     }
 
-    /// A fresh key for the next checkpoint, durable (`keys/checkpoint.key.next`) before
-    /// it is returned but not yet in use: the current key, and so the current
+    /// A fresh key for the next checkpoint, durable (file vault: `keys/checkpoint.key.next`)
+    /// before it is returned but not yet in use: the current key, and so the current
     /// checkpoint, stay as they are until [`KeyVault::install_checkpoint_key`].
     pub fn next_checkpoint_key(&self) -> Result<Key, StoreError> {
         let key = Key::generate();
-        if let Some(dir) = &self.dir {
-            write_durably(dir, NEXT_CHECKPOINT_KEY, &key.0)?;
-        }
+        self.shelf.put_next_checkpoint_key(key)?;
         self.write().checkpoint_next = Some(key);
         Ok(key)
     }
@@ -435,12 +318,7 @@ impl KeyVault {
     /// checkpoint encrypted with it is durable; durable when it returns. The previous
     /// key is gone, so every earlier checkpoint is unreadable.
     pub fn install_checkpoint_key(&self, key: Key) -> Result<(), StoreError> {
-        if let Some(dir) = &self.dir {
-            let next = dir.join(NEXT_CHECKPOINT_KEY);
-            let path = dir.join("checkpoint.key");
-            fs::rename(&next, &path).map_err(|e| io(&path, e))?;
-            sync_dir(dir)?;
-        }
+        self.shelf.install_checkpoint_key(key)?;
         let mut keys = self.write();
         keys.checkpoint = Some(key);
         keys.checkpoint_next = None;
@@ -448,94 +326,11 @@ impl KeyVault {
     }
 }
 
-/// Makes a key file or folder written by an older release (with the umask's mode)
-/// private. A failure (a read-only copy being verified) is logged, not fatal: the keys
-/// can still be read.
-fn tighten(path: &Path) {
-    if let Err(e) = private_file::restrict(path) {
-        tracing::warn!(path = %path.display(), error = %e, "could not make the key private (0600)");
-    }
-}
-
-/// Where a checkpoint key waits until the checkpoint encrypted with it is durable.
-const NEXT_CHECKPOINT_KEY: &str = "checkpoint.key.next";
-
-/// Writes `bytes` to `dir/name` through a temporary file: fsynced, renamed, the
-/// directory fsynced. The temporary file is removed when any step fails.
-fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
-    let tmp = dir.join(format!("{name}.tmp"));
-    let path = dir.join(name);
-    let written = private_file::create(&tmp)
-        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
-        .and_then(|()| fs::rename(&tmp, &path))
-        .map_err(|e| io(&path, e));
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written?;
-    sync_dir(dir)
-}
-
-fn read_key(path: &Path) -> Result<Option<Key>, StoreError> {
-    match fs::read(path) {
-        Ok(bytes) => match <[u8; 32]>::try_from(bytes.as_slice()) {
-            Ok(raw) if raw != [0u8; 32] => Ok(Some(Key(raw))),
-            // Not a key: the checkpoint it sealed is ignored and rebuilt from the log.
-            _ => Ok(None),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io(path, e)),
-    }
-}
-
-/// A user's key, or what makes the file unusable.
-fn read_user_key(path: &Path) -> Result<Key, String> {
-    let bytes = fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
-    match <[u8; 32]>::try_from(bytes.as_slice()) {
-        Ok(raw) if raw == [0u8; 32] => {
-            Err("it holds 32 zero bytes (overwritten as a purge does)".to_owned())
-        }
-        Ok(raw) => Ok(Key(raw)),
-        Err(_) => Err(format!("it holds {} bytes, a key is 32", bytes.len())),
-    }
-}
-
-fn read_withheld(path: &Path) -> Result<BTreeSet<UserId>, StoreError> {
-    match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            StoreError::Io(format!("{}: not a list of user ids: {e}", path.display()))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeSet::new()),
-        Err(e) => Err(io(path, e)),
-    }
-}
-
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    fs::File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| io(dir, e))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::fs;
 
-    #[test]
-    fn sealed_bytes_open_only_with_their_key() {
-        let (a, b) = (Key::generate(), Key::generate());
-        let sealed = a.encrypt(b"ada@example.com");
-        assert_eq!(a.decrypt(&sealed).as_deref(), Some(&b"ada@example.com"[..]));
-        assert_eq!(b.decrypt(&sealed), None);
-        let mut in_place = sealed.clone();
-        assert_eq!(
-            a.decrypt_in_place(&mut in_place),
-            Some(&b"ada@example.com"[..])
-        );
-        let mut in_place = sealed.clone();
-        assert_eq!(b.decrypt_in_place(&mut in_place), None);
-        assert_eq!(a.decrypt_in_place(&mut [0u8; 39]), None);
-        assert!(!sealed.windows(3).any(|w| w == b"ada"));
-    }
+    use super::*;
 
     #[test]
     fn keys_survive_reopening_and_destroyed_ones_do_not() {

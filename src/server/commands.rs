@@ -27,7 +27,7 @@ use super::extract::{json_rejection, rejected};
 use super::refs::{resolve_opt, CommandHeaders};
 use super::views::{CommandResult, Invited};
 use super::AppState;
-use crate::domain::{Command, Lookup, UserRef};
+use crate::domain::{Command, CommandKind, Lookup, UserRef};
 use crate::{Appended, CommandMeta};
 
 /// The command endpoints, one per route of the table.
@@ -55,7 +55,16 @@ async fn done(
     request: CommandRequest,
 ) -> Result<Json<CommandResult>, ApiError> {
     let appended = request.execute(&route, &state).await?;
-    Ok(Json(CommandResult::from(&appended)))
+    let mut result = CommandResult::from(&appended);
+    if erases(route.kind) && appended.positions.is_some() {
+        result.key_destruction = Some(state.engine().key_remnants());
+    }
+    Ok(Json(result))
+}
+
+/// Whether a command of `kind` destroys personal-data keys when it appends anything.
+fn erases(kind: CommandKind) -> bool {
+    matches!(kind, CommandKind::PurgeUser | CommandKind::PurgeExpired)
 }
 
 /// Inviting a user: `201 Created`, `Location: /v1/users/{id}` and the new user's id.

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::error::BlockerView;
 use crate::domain::{DistributionPlace, Plan};
+use crate::privacy::remnants::KeyRemnants;
 use crate::Appended;
 
 /// An envelope in its wire shape (the `offboard-events` contract).
@@ -68,6 +69,10 @@ pub struct CommandResult {
     pub events: u64,
     /// `true` for a retry of a command already appended: nothing new was written.
     pub duplicate: bool,
+    /// Only for a purge that erased someone: what may still hold the destroyed keys,
+    /// and for how long (crypto-shredding's honest limits on this store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_destruction: Option<KeyRemnants>,
 }
 
 impl From<&Appended> for CommandResult {
@@ -78,6 +83,7 @@ impl From<&Appended> for CommandResult {
             positions: a.positions.map(|(first, last)| Positions { first, last }),
             events: a.count(),
             duplicate: a.duplicate,
+            key_destruction: None,
         }
     }
 }

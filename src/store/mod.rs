@@ -92,6 +92,9 @@ pub enum StoreError {
     /// A key or token file beside the log is missing or damaged (its own code).
     #[error(transparent)]
     SideFile(#[from] SideFileError),
+    /// The key-encryption key of wrapped keys is missing, unusable or not the store's.
+    #[error(transparent)]
+    Kek(#[from] crate::privacy::kek::KekError),
     /// The store's server did not answer, or refused the login. `target` is
     /// `host:port/database`, never with the password.
     #[error("the PostgreSQL server at {target} cannot be reached: {why}")]
@@ -116,6 +119,7 @@ impl StoreError {
             StoreError::Io(_) => "storage",
             StoreError::Corrupt(_) => "log_corrupt",
             StoreError::SideFile(e) => e.code(),
+            StoreError::Kek(e) => e.code(),
             StoreError::Unreachable { .. } => "store_unreachable",
             StoreError::BadUrl { .. } => "store_url_invalid",
             StoreError::InUse { .. } => "store_in_use",

@@ -25,6 +25,16 @@ pub fn create(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// Creates `path` for writing with mode [`FILE_MODE`], refusing (`AlreadyExists`) a file
+/// already there: for secrets that must never be replaced.
+pub fn create_new(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(path)
+}
+
 /// Writes `bytes` to `path` (created with mode [`FILE_MODE`]), without syncing: callers
 /// decide when the file must be durable.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {

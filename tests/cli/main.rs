@@ -13,6 +13,7 @@ mod errors;
 mod guided;
 mod habits;
 mod ids;
+mod kek;
 mod offboarding;
 mod pages;
 #[allow(dead_code)]

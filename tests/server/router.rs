@@ -942,13 +942,20 @@ async fn offboard_delete_restore_and_purge() {
     )
     .await
     .ok();
-    w.post(
-        &w.owner_token,
-        "/v1/users/pat@truckpros.example/purge",
-        json!({"confirm": "CONFIRM"}),
-    )
-    .await
-    .ok();
+    let purged = w
+        .post(
+            &w.owner_token,
+            "/v1/users/pat@truckpros.example/purge",
+            json!({"confirm": "CONFIRM"}),
+        )
+        .await
+        .ok();
+    // The purge answer says what may still hold the destroyed key (issue 21 §1).
+    assert_eq!(purged["key_destruction"]["store"], "memory", "{purged}");
+    assert!(
+        purged["key_destruction"]["statement"].is_string(),
+        "{purged}"
+    );
     let user = w
         .get(&w.owner_token, &format!("/v1/users/{pat}"))
         .await
@@ -968,6 +975,7 @@ async fn offboard_delete_restore_and_purge() {
         .ok();
     assert_eq!(swept["events"], 0);
     assert_eq!(swept["positions"], Value::Null);
+    assert!(swept.get("key_destruction").is_none(), "{swept}");
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use offboard::domain::{Command, NewUser};
 use offboard::{AppendError, CommandMeta, Engine};
 use offboard_events::*;
 
-const EMAIL: &str = "zelda.quartermaine@privacy.example";
+pub(super) const EMAIL: &str = "zelda.quartermaine@privacy.example";
 const SECRETS: &[&str] = &[
     "zelda.quartermaine",
     "Zeldaxq",
@@ -40,7 +40,7 @@ fn plaintext_in(dir: &Path) -> Vec<String> {
     found
 }
 
-async fn org_with_zelda(engine: &Engine) -> (OrgId, UserId, UserId) {
+pub(super) async fn org_with_zelda(engine: &Engine) -> (OrgId, UserId, UserId) {
     let org = OrgId::new();
     let owner = NewUser {
         email: "olive@privacy.example".into(),

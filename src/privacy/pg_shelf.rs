@@ -1,0 +1,336 @@
+//! Keys in PostgreSQL, beside the log (tables in `store/postgres/migrations/V2__keys.sql`):
+//! `user_keys` (user id → wrapped key), `checkpoint_keys` (`current`, `next`),
+//! `withheld_keys`, and `key_meta` naming the KEK by its id.
+//!
+//! Every key is wrapped by the [`Kek`] kept on the nodes, bound to its slot, so the
+//! database alone (a dump, a replica, a backup) reads no personal data. A purge DELETEs
+//! the user's row; PostgreSQL keeps the deleted row in its WAL, on replicas and in base
+//! backups until those expire, and the purge answer says so ([`KeyRemnants`]).
+//!
+//! Faults: no KEK is `kek_missing`, a KEK whose id is not the stored one is `kek_wrong`
+//! (nothing is loaded, so nothing reads as purged); a row that does not unwrap under the
+//! right KEK (altered, or copied from another user) is that user's damaged key.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use offboard_events::UserId;
+use uuid::Uuid;
+
+use super::kek::{Kek, KekError};
+use super::key::Key;
+use super::remnants::{BackupRetention, KeyRemnants};
+use super::shelf::{KeyShelf, ShelfContents, Shelved};
+use crate::store::postgres::{PgError, PgPool};
+use crate::store::{private_file, StoreError};
+
+/// The KEK's file in a node's local directory when no setting names one.
+pub const DEFAULT_KEK_FILE: &str = "offboard.kek";
+
+/// How a store on PostgreSQL finds its KEK and states its backup window.
+#[derive(Clone, Debug, Default)]
+pub struct KeySettings {
+    /// `--kek-file`; when `None`, `OFFBOARD_KEK_FILE`, then `OFFBOARD_KEK`.
+    pub kek_file: Option<PathBuf>,
+    /// `--backup-retention`; when `None`, `OFFBOARD_BACKUP_RETENTION`.
+    pub backup_retention: Option<BackupRetention>,
+}
+
+impl KeySettings {
+    /// The KEK these settings name, else `local/offboard.kek`: read if it is there,
+    /// created (0600) if not and the store is `new` (no key wrapped yet), with a warning
+    /// saying to copy it to every node. Errors: `kek_missing` for a store whose keys are
+    /// wrapped already when no KEK is found, `kek_invalid` for one that cannot be a KEK.
+    pub fn kek_for(&self, local: &Path, new: bool) -> Result<Kek, KekError> {
+        if let Some(kek) = Kek::from_settings(self.kek_file.as_deref())? {
+            return Ok(kek);
+        }
+        let default = local.join(DEFAULT_KEK_FILE);
+        if default.exists() {
+            return Kek::from_file(&default);
+        }
+        if !new {
+            return Err(KekError::Missing {
+                default: default.display().to_string(),
+            });
+        }
+        private_file::create_dir_all(local).map_err(|e| KekError::Unusable {
+            from: default.display().to_string(),
+            problem: format!("its folder cannot be created: {e}"),
+        })?;
+        let kek = Kek::create_file(&default)?;
+        tracing::warn!(
+            "offboard: created the key-encryption key {} (id {}) for this new store: every node needs a copy (--kek-file), kept apart from the database's backups",
+            default.display(),
+            kek.id()
+        );
+        Ok(kek)
+    }
+
+    /// The retention given, else the environment's. Errors: `storage` naming a value
+    /// in the environment that is not a duration.
+    pub fn retention(&self) -> Result<Option<BackupRetention>, StoreError> {
+        match &self.backup_retention {
+            Some(r) => Ok(Some(r.clone())),
+            None => BackupRetention::from_env().map_err(StoreError::Io),
+        }
+    }
+}
+
+const CURRENT: &str = "current";
+const NEXT: &str = "next";
+
+/// The associated data of a checkpoint key's slot.
+fn checkpoint_slot(slot: &str) -> String {
+    format!("offboard checkpoint key {slot}")
+}
+
+/// The key tables of one database, read and written under one KEK.
+#[derive(Debug)]
+pub struct PgShelf {
+    pool: PgPool,
+    kek: Kek,
+    retention: Option<BackupRetention>,
+}
+
+impl PgShelf {
+    /// The shelf on `pool` (whose schema is migrated), its keys wrapped by `kek`. The
+    /// first open records the KEK's id; later opens refuse another KEK. **Durability:
+    /// when it returns `Ok`, the KEK's id is committed.**
+    ///
+    /// Errors: `kek_wrong` (naming both ids) when `kek` is not the store's; `storage`
+    /// or `store_unreachable` from the database.
+    pub fn open(
+        pool: PgPool,
+        kek: Kek,
+        retention: Option<BackupRetention>,
+    ) -> Result<Self, StoreError> {
+        let given = kek.id();
+        let stored = pool.run(move |client| async move {
+            client
+                .execute(
+                    "INSERT INTO key_meta (only_row, kek_id) VALUES (true, $1) \
+                     ON CONFLICT (only_row) DO NOTHING",
+                    &[&given],
+                )
+                .await?;
+            let row = client.query_one("SELECT kek_id FROM key_meta", &[]).await?;
+            Ok(row.get::<_, String>(0))
+        })?;
+        kek.check_id(&stored)?;
+        Ok(Self {
+            pool,
+            kek,
+            retention,
+        })
+    }
+
+    /// Whether no KEK was ever recorded for the store on `pool` (a new store).
+    pub fn is_new(pool: &PgPool) -> Result<bool, StoreError> {
+        pool.run(|client| async move {
+            let row = client.query_opt("SELECT kek_id FROM key_meta", &[]).await?;
+            Ok(row.is_none())
+        })
+    }
+
+    fn unwrap_checkpoint(&self, slot: &str, wrapped: Option<&Vec<u8>>) -> Option<Key> {
+        let wrapped = wrapped?;
+        match self.kek.unwrap(&checkpoint_slot(slot), wrapped) {
+            Ok(key) => Some(key),
+            Err(problem) => {
+                // As an unusable checkpoint key file: the checkpoint is rebuilt from the log.
+                tracing::warn!("offboard: the {slot} checkpoint key is unusable ({problem}); the checkpoint will be rebuilt from the log");
+                None
+            }
+        }
+    }
+
+    fn upsert_checkpoint(&self, slot: &'static str, key: Key) -> Result<(), StoreError> {
+        let wrapped = self.kek.wrap(&checkpoint_slot(slot), &key);
+        self.pool.run(move |client| async move {
+            client
+                .execute(
+                    "INSERT INTO checkpoint_keys (slot, wrapped) VALUES ($1, $2) \
+                     ON CONFLICT (slot) DO UPDATE SET wrapped = EXCLUDED.wrapped",
+                    &[&slot, &wrapped],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+}
+
+/// Every row of the key tables, still wrapped.
+#[derive(Debug, Default)]
+struct Rows {
+    users: Vec<(Uuid, Vec<u8>)>,
+    withheld: Vec<Uuid>,
+    checkpoints: HashMap<String, Vec<u8>>,
+}
+
+async fn read_rows(client: deadpool_postgres::Object) -> Result<Rows, PgError> {
+    let users = client
+        .query("SELECT user_id, wrapped FROM user_keys", &[])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let withheld = client
+        .query("SELECT user_id FROM withheld_keys", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let checkpoints = client
+        .query("SELECT slot, wrapped FROM checkpoint_keys", &[])
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    Ok(Rows {
+        users,
+        withheld,
+        checkpoints,
+    })
+}
+
+impl KeyShelf for PgShelf {
+    fn load(&self) -> Result<ShelfContents, StoreError> {
+        let rows = self.pool.run(read_rows)?;
+        let users = rows
+            .users
+            .into_iter()
+            .map(|(id, wrapped)| {
+                let user = UserId(id);
+                let shelved = match self.kek.unwrap_user_key(user, &wrapped) {
+                    Ok(key) => Shelved::Key(key),
+                    Err(problem) => Shelved::Damaged(problem),
+                };
+                (user, shelved)
+            })
+            .collect();
+        Ok(ShelfContents {
+            users,
+            withheld: rows.withheld.into_iter().map(UserId).collect(),
+            checkpoint: self.unwrap_checkpoint(CURRENT, rows.checkpoints.get(CURRENT)),
+            checkpoint_next: self.unwrap_checkpoint(NEXT, rows.checkpoints.get(NEXT)),
+        })
+    }
+
+    fn stored_user_key(&self, user: UserId) -> Result<Option<Shelved>, StoreError> {
+        let wrapped: Option<Vec<u8>> = self.pool.run(move |client| async move {
+            let row = client
+                .query_opt(
+                    "SELECT wrapped FROM user_keys WHERE user_id = $1",
+                    &[&user.0],
+                )
+                .await?;
+            Ok(row.map(|r| r.get(0)))
+        })?;
+        Ok(wrapped.map(|w| match self.kek.unwrap_user_key(user, &w) {
+            Ok(key) => Shelved::Key(key),
+            Err(problem) => Shelved::Damaged(problem),
+        }))
+    }
+
+    /// Nothing is written yet: [`KeyShelf::sync`] inserts the group's keys in one
+    /// transaction.
+    fn put_user_key(&self, _user: UserId, _key: Key) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// One transaction inserting (or replacing) every row of `keys`. **Durability: when
+    /// it returns `Ok`, the transaction is committed with `synchronous_commit=on` (on
+    /// the server's WAL, and on a synchronous standby if it has one).**
+    fn sync(&self, keys: &[(UserId, Key)]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = keys.iter().map(|(u, _)| u.0).collect();
+        let wrapped: Vec<Vec<u8>> = keys
+            .iter()
+            .map(|(u, k)| self.kek.wrap_user_key(*u, k))
+            .collect();
+        self.pool.run(move |mut client| async move {
+            let tx = client.transaction().await?;
+            tx.execute(
+                "INSERT INTO user_keys (user_id, wrapped) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::bytea[]) \
+                 ON CONFLICT (user_id) DO UPDATE SET wrapped = EXCLUDED.wrapped",
+                &[&ids, &wrapped],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// `DELETE` of the user's row. **Durability: when it returns `Ok`, the deletion is
+    /// committed; the old row may remain in WAL, replicas and backups until they expire.**
+    fn destroy_user_key(&self, user: UserId) -> Result<(), StoreError> {
+        self.pool.run(move |client| async move {
+            client
+                .execute("DELETE FROM user_keys WHERE user_id = $1", &[&user.0])
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// One transaction replacing the whole list. **Durability: committed when it
+    /// returns `Ok`.**
+    fn write_withheld(&self, users: &BTreeSet<UserId>) -> Result<(), StoreError> {
+        let ids: Vec<Uuid> = users.iter().map(|u| u.0).collect();
+        self.pool.run(move |mut client| async move {
+            let tx = client.transaction().await?;
+            tx.execute("DELETE FROM withheld_keys", &[]).await?;
+            tx.execute(
+                "INSERT INTO withheld_keys (user_id) SELECT * FROM UNNEST($1::uuid[])",
+                &[&ids],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// **Durability: the `next` row is committed when it returns `Ok`.**
+    fn put_next_checkpoint_key(&self, key: Key) -> Result<(), StoreError> {
+        self.upsert_checkpoint(NEXT, key)
+    }
+
+    /// One transaction: `current` becomes `key`, `next` is deleted. **Durability:
+    /// committed when it returns `Ok`.**
+    fn install_checkpoint_key(&self, key: Key) -> Result<(), StoreError> {
+        let wrapped = self.kek.wrap(&checkpoint_slot(CURRENT), &key);
+        self.pool.run(move |mut client| async move {
+            let tx = client.transaction().await?;
+            tx.execute(
+                "INSERT INTO checkpoint_keys (slot, wrapped) VALUES ($1, $2) \
+                 ON CONFLICT (slot) DO UPDATE SET wrapped = EXCLUDED.wrapped",
+                &[&CURRENT, &wrapped],
+            )
+            .await?;
+            tx.execute("DELETE FROM checkpoint_keys WHERE slot = $1", &[&NEXT])
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn place(&self, user: UserId) -> String {
+        format!("row {user} of user_keys in {}", self.pool.target())
+    }
+
+    fn remnants(&self, at: DateTime<Utc>) -> KeyRemnants {
+        KeyRemnants::after(
+            "postgres",
+            "The key's row was deleted from user_keys and the deletion committed; the key \
+             was only ever stored wrapped by the key-encryption key kept on the nodes.",
+            "PostgreSQL's WAL (and its archive), replicas and backups taken before the purge \
+             may still hold the wrapped key, readable with the KEK,",
+            self.retention.as_ref(),
+            at,
+        )
+    }
+}

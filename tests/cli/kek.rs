@@ -1,0 +1,128 @@
+//! Issue 21 §1: `offboard kek create PATH` writes the key-encryption key a store on
+//! PostgreSQL wraps its personal-data keys with: once, private, never over a file.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::util::*;
+
+#[test]
+fn kek_create_writes_32_private_bytes_once_and_names_the_key_by_id() {
+    // Given no KEK yet (and no data directory: none is needed)
+    let d = Dir::new();
+    let path = d.path("offboard.kek");
+    let arg = path.to_str().unwrap();
+    // When one is created
+    let made = d.json(&["kek", "create", arg]);
+    // Then the file holds 32 bytes only its owner may read, and the answer names it by
+    // an id, never by its bytes
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(bytes.len(), 32);
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let id = made["id"].as_str().unwrap();
+    assert_eq!(id.len(), 16, "{made}");
+    assert!(!made.to_string().contains(&hex::encode(&bytes)));
+    assert!(!d.data().exists(), "kek create opened a data directory");
+    // And a second create on the same path is refused: the first key stays
+    let again = d.fails(1, &["kek", "create", arg]);
+    assert_eq!(again["code"], "kek_exists", "{again}");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+}
+
+/// A fresh database, a local directory and a KEK file; every command runs with
+/// `--store URL --kek-file KEK`.
+struct Wrapped {
+    dir: Dir,
+    url: String,
+    kek: std::path::PathBuf,
+}
+
+impl Offboard for Wrapped {
+    fn command(&self) -> std::process::Command {
+        let mut c = self.dir.command();
+        c.arg("--store")
+            .arg(&self.url)
+            .arg("--kek-file")
+            .arg(&self.kek);
+        c.env_remove("OFFBOARD_KEK")
+            .env_remove("OFFBOARD_BACKUP_RETENTION");
+        c
+    }
+}
+
+/// Pat invited and deleted, on a PostgreSQL store whose keys are wrapped by a KEK file.
+fn pat_deleted_on_postgres() -> Option<Wrapped> {
+    let dir = Dir::new();
+    let kek = dir.path("node.kek");
+    dir.ok(&["kek", "create", kek.to_str().unwrap()]);
+    let pg = Wrapped {
+        url: crate::pg_cluster::database()?,
+        dir,
+        kek,
+    };
+    init_acme(&pg);
+    pg.ok(&[
+        "user", "add", "--email", PAT, "--first", "Pat", "--last", "Kim",
+    ]);
+    pg.ok(&["delete", PAT, "--confirm", "CONFIRM"]);
+    Some(pg)
+}
+
+#[test]
+fn purge_on_postgres_names_the_backup_window_and_a_wrong_kek_is_refused() {
+    let Some(pg) = pat_deleted_on_postgres() else {
+        return;
+    };
+    // When Pat is purged with a 30-day backup retention
+    let done = pg.json(&[
+        "--backup-retention",
+        "30d",
+        "purge",
+        PAT,
+        "--confirm",
+        "CONFIRM",
+    ]);
+    // Then the answer says the row is gone and for how long backups may keep the key
+    let kd = &done["key_destruction"];
+    assert_eq!(kd["store"], "postgres", "{done}");
+    assert_eq!(kd["backup_retention"], "30d", "{done}");
+    assert!(kd["may_exist_until"].is_string(), "{done}");
+    assert!(kd["statement"].as_str().unwrap().contains("WAL"), "{done}");
+    // And a purge-expired that erases nobody says nothing of keys
+    let swept = pg.json(&["purge-expired"]);
+    assert!(swept.get("key_destruction").is_none(), "{swept}");
+    // And the store refuses another KEK with its own code (exit 3), naming no purge
+    let other = pg.dir.path("other.kek");
+    pg.dir.ok(&["kek", "create", other.to_str().unwrap()]);
+    let mut wrong = pg.dir.command();
+    wrong
+        .args(["--json", "--store", &pg.url, "--kek-file"])
+        .arg(&other)
+        .args(["user", "list"]);
+    let out = wrong.output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["error"]["code"], "kek_wrong", "{e}");
+}
+
+#[test]
+fn purge_without_a_known_retention_says_the_window_is_unknown() {
+    let Some(pg) = pat_deleted_on_postgres() else {
+        return;
+    };
+    let text = pg.ok(&["purge", PAT, "--confirm", "CONFIRM"]);
+    assert!(text.contains("unknown"), "{text}");
+    assert!(text.contains("--backup-retention"), "{text}");
+}
+
+#[test]
+fn purge_on_sled_says_the_key_file_is_unlinked_and_what_backups_keep() {
+    let d = acme();
+    d.ok(&["delete", PAT, "--confirm", "CONFIRM"]);
+    let done = d.json(&["purge", PAT, "--confirm", "CONFIRM"]);
+    let kd = &done["key_destruction"];
+    assert_eq!(kd["store"], "files", "{done}");
+    let statement = kd["statement"].as_str().unwrap();
+    assert!(statement.contains("unlinked"), "{statement}");
+    assert!(statement.contains("snapshots"), "{statement}");
+}

@@ -1,0 +1,210 @@
+//! Issue 21 §1, personal-data keys on PostgreSQL: each user's key is a row wrapped by a
+//! key-encryption key kept outside the database; a purge deletes the row and says for
+//! how long backups may keep it; a wrong KEK is its own fault, never a purge; a row
+//! copied onto another user's is that user's damaged key. Skipped (saying so) where
+//! PostgreSQL is not installed, unless OFFBOARD_REQUIRE_POSTGRES=1.
+
+use std::path::Path;
+
+use offboard::domain::Command;
+use offboard::engine::Options;
+use offboard::privacy::kek::Kek;
+use offboard::privacy::pg_shelf::KeySettings;
+use offboard::privacy::remnants::BackupRetention;
+use offboard::store::PgPool;
+use offboard::{CommandMeta, Engine, ReadError};
+use offboard_events::*;
+use uuid::Uuid;
+
+use super::privacy::{org_with_zelda, EMAIL};
+use super::stores::Place;
+
+/// Settings naming the KEK file `kek` and a 30-day backup retention.
+fn settings(kek: &Path) -> KeySettings {
+    KeySettings {
+        kek_file: Some(kek.to_path_buf()),
+        backup_retention: Some(BackupRetention::parse("30d").unwrap()),
+    }
+}
+
+fn open(place: &Place, keys: &KeySettings) -> Result<Engine, ReadError> {
+    Engine::open_at_keyed(&place.location, Options::default(), keys)
+}
+
+/// The rows of `user_keys`, by user.
+fn key_rows(url: &str) -> Vec<(Uuid, Vec<u8>)> {
+    let pool = PgPool::connect(url).unwrap();
+    pool.run(|client| async move {
+        let rows = client
+            .query(
+                "SELECT user_id, wrapped FROM user_keys ORDER BY user_id",
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    })
+    .unwrap()
+}
+
+fn sql(url: &str, statement: &str) {
+    let pool = PgPool::connect(url).unwrap();
+    let statement = statement.to_owned();
+    pool.run(move |client| async move {
+        client.batch_execute(&statement).await?;
+        Ok(())
+    })
+    .unwrap();
+}
+
+/// A PostgreSQL place with a KEK file beside it, or `None` without PostgreSQL.
+fn place_with_kek() -> Option<(Place, KeySettings)> {
+    let place = Place::postgres()?;
+    let kek = place.dir.path().join("node.kek");
+    Kek::create_file(&kek).unwrap();
+    let keys = settings(&kek);
+    Some((place, keys))
+}
+
+#[tokio::test]
+async fn a_purge_on_postgres_deletes_the_wrapped_key_row_and_names_the_backup_window() {
+    let Some((place, keys)) = place_with_kek() else {
+        return;
+    };
+    let url = place.url().unwrap().to_owned();
+    // Given Zelda, deleted, with sealed personal data on a PostgreSQL store
+    let engine = open(&place, &keys).unwrap();
+    let (org, owner, zelda) = org_with_zelda(&engine).await;
+    let key = engine.vault().user_key(zelda).unwrap();
+    let rows = key_rows(&url);
+    let row = rows
+        .iter()
+        .find(|(u, _)| *u == zelda.0)
+        .expect("zelda's row");
+    assert_eq!(rows.len(), 2, "the owner's and Zelda's keys");
+    // Stored wrapped: it opens with the KEK, bound to Zelda
+    let kek = Kek::from_file(keys.kek_file.as_deref().unwrap()).unwrap();
+    assert_eq!(kek.unwrap_user_key(zelda, &row.1), Ok(key));
+    assert!(kek.unwrap_user_key(owner, &row.1).is_err());
+    // When she (deleted) is purged
+    let as_owner = || CommandMeta::new(org, Actor::User { id: owner });
+    let purge = Command::PurgeUser {
+        user: zelda,
+        confirm: "CONFIRM".into(),
+    };
+    engine.execute(as_owner(), purge).await.unwrap();
+    // Then her row is gone at once, the owner's stays
+    let rows = key_rows(&url);
+    assert_eq!(rows.len(), 1);
+    assert!(rows.iter().all(|(u, _)| *u != zelda.0));
+    // And the purge's answer names what may still hold the key, and until when
+    let remnants = engine.key_remnants();
+    assert_eq!(remnants.store, "postgres");
+    assert_eq!(remnants.backup_retention.as_deref(), Some("30d"));
+    assert!(remnants.may_exist_until.is_some());
+    assert!(remnants.statement.contains("WAL"), "{}", remnants.statement);
+    assert!(remnants.statement.contains("30d"), "{}", remnants.statement);
+    drop(engine);
+    // And after reopening, her profile reads erased and the log still verifies
+    let engine = open(&place, &keys).unwrap();
+    engine.verify(&mut |_| {}).unwrap();
+    let user = engine
+        .state()
+        .org(org)
+        .unwrap()
+        .directory()
+        .user(zelda)
+        .unwrap()
+        .clone();
+    assert_eq!(user.status, UserStatus::Purged);
+    assert_eq!(user.profile.email, "erased");
+    // And no event in the database holds her email in plaintext
+    let mut plaintext = 0;
+    engine
+        .store()
+        .scan(1, u64::MAX, &mut |_, bytes| {
+            plaintext += usize::from(String::from_utf8_lossy(bytes).contains(EMAIL));
+            true
+        })
+        .unwrap();
+    assert_eq!(plaintext, 0);
+}
+
+#[tokio::test]
+async fn a_wrong_or_absent_kek_is_refused_with_its_code_and_reads_nobody_as_erased() {
+    let Some((place, keys)) = place_with_kek() else {
+        return;
+    };
+    // Given a store whose keys are wrapped under one KEK
+    let engine = open(&place, &keys).unwrap();
+    let (org, _, zelda) = org_with_zelda(&engine).await;
+    drop(engine);
+    // When it is reopened with another KEK
+    let other = place.dir.path().join("other.kek");
+    Kek::create_file(&other).unwrap();
+    let err = open(&place, &settings(&other)).unwrap_err();
+    // Then it is refused as kek_wrong, naming both KEKs by id, not as a damaged log
+    assert_eq!(err.code(), "kek_wrong", "{err}");
+    let expected = Kek::from_file(&keys.kek_file.clone().unwrap())
+        .unwrap()
+        .id();
+    assert!(err.to_string().contains(&expected), "{err}");
+    // And with none at all it is kek_missing
+    let none = KeySettings::default();
+    let err = open(&place, &none).unwrap_err();
+    assert_eq!(err.code(), "kek_missing", "{err}");
+    // And with the right one again, Zelda reads as herself: nothing was erased
+    let engine = open(&place, &keys).unwrap();
+    let user = engine
+        .state()
+        .org(org)
+        .unwrap()
+        .directory()
+        .user(zelda)
+        .unwrap()
+        .clone();
+    assert_eq!(user.profile.email, EMAIL);
+}
+
+#[tokio::test]
+async fn a_key_row_copied_onto_another_user_is_that_users_damaged_key() {
+    let Some((place, keys)) = place_with_kek() else {
+        return;
+    };
+    let url = place.url().unwrap().to_owned();
+    // Given the owner's and Zelda's keys
+    let engine = open(&place, &keys).unwrap();
+    let (_, owner, zelda) = org_with_zelda(&engine).await;
+    drop(engine);
+    // When Zelda's row is overwritten with the owner's wrapped key
+    sql(
+        &url,
+        &format!(
+            "UPDATE user_keys SET wrapped = (SELECT wrapped FROM user_keys WHERE user_id = '{}') \
+             WHERE user_id = '{}'",
+            owner.0, zelda.0
+        ),
+    );
+    // Then opening refuses with key_damaged naming Zelda and the row, never a purge
+    let err = open(&place, &keys).unwrap_err();
+    assert_eq!(err.code(), "key_damaged", "{err}");
+    let message = err.to_string();
+    assert!(message.contains(&zelda.to_string()), "{message}");
+    assert!(message.contains("user_keys"), "{message}");
+    assert!(message.contains("another row"), "{message}");
+}
+
+#[test]
+fn a_new_store_without_a_kek_setting_gets_one_in_its_local_directory() {
+    let Some(place) = Place::postgres() else {
+        return;
+    };
+    // Given no KEK setting, When a new store is opened
+    let engine = open(&place, &KeySettings::default()).unwrap();
+    drop(engine);
+    // Then its KEK is a private file in the local directory, used again at reopen
+    let kek = place.dir.path().join("offboard.kek");
+    assert_eq!(std::fs::read(&kek).unwrap().len(), 32);
+    open(&place, &KeySettings::default()).unwrap();
+    // And naming it explicitly is the same KEK
+    open(&place, &settings(&kek)).unwrap();
+}
