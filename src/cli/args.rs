@@ -293,6 +293,32 @@ pub enum Cmd {
         /// path on the server's machine).
         dir: PathBuf,
     },
+    /// Copy the whole log between stores and verify the copy: a data directory into an
+    /// empty PostgreSQL database (`--from-data DIR --to URL`), or a PostgreSQL store into
+    /// a new data directory (`--from URL --to-data DIR`).
+    #[command(
+        after_help = "Examples:\n  offboard migrate --from-data ./acme --to postgres://offboard@db.internal/acme --kek-file /etc/offboard/kek\n  offboard migrate --from postgres://offboard@db.internal/acme --to-data ./acme-copy"
+    )]
+    Migrate {
+        /// The data directory to copy [default: --data].
+        #[arg(long, value_name = "DIR", conflicts_with = "from")]
+        from_data: Option<PathBuf>,
+        /// The PostgreSQL store to copy (a postgres:// URL).
+        #[arg(long, value_name = "URL", requires = "to_data")]
+        from: Option<String>,
+        /// An empty PostgreSQL database to copy into (a postgres:// URL; its keys are
+        /// wrapped by --kek-file, else `--data`/offboard.kek, created).
+        #[arg(
+            long,
+            value_name = "URL",
+            conflicts_with = "to_data",
+            required_unless_present = "to_data"
+        )]
+        to: Option<String>,
+        /// A new or empty directory to copy into.
+        #[arg(long, value_name = "DIR")]
+        to_data: Option<PathBuf>,
+    },
     /// Play one story per seed product on a fresh directory, narrating each step.
     Demo,
 

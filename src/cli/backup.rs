@@ -17,7 +17,9 @@ use crate::store::{Location, StoreError};
 impl From<BackupError> for CliError {
     fn from(e: BackupError) -> Self {
         match e {
-            BackupError::NotEmpty { .. } => CliError::new(e.code(), e.to_string(), EXIT_REJECTED),
+            BackupError::NotEmpty { .. } | BackupError::StoreNotEmpty { .. } => {
+                CliError::new(e.code(), e.to_string(), EXIT_REJECTED)
+            }
             BackupError::Invalid(why) => CliError::invalid(why),
             BackupError::Storage(e) => e.into(),
             BackupError::Read(e) => e.into(),

@@ -29,6 +29,7 @@ mod input;
 mod kek;
 mod log_io;
 mod manual;
+mod migrate;
 pub mod names;
 mod not_undone;
 mod offboarding;
@@ -123,6 +124,21 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             let keys = kek::key_settings(&cli.global);
             backup::embedded(&existing_location(&cli.global)?, &keys, dir, &mut out)
         }
+        Cmd::Migrate {
+            from_data,
+            from,
+            to,
+            to_data,
+        } => migrate::run(
+            &cli.global,
+            migrate::Route {
+                from_data: from_data.as_deref(),
+                from: from.as_deref(),
+                to: to.as_deref(),
+                to_data: to_data.as_deref(),
+            },
+            &mut out,
+        ),
         command => {
             let at = match command {
                 Cmd::Init(_) => location(&cli.global)?,
@@ -394,6 +410,9 @@ pub fn dispatch<'a>(
             Cmd::Token(c) => tokens::token(cx, c),
             Cmd::ConsoleLink { ttl, url } => console_link::run(cx, ttl, url.as_deref()),
             Cmd::Backup { dir } => backup::remote(cx, dir),
+            Cmd::Migrate { .. } => Err(CliError::usage(
+                "migrate opens both stores itself: leave out --server",
+            )),
             Cmd::Completions { shell } => manual::completions(*shell),
             Cmd::Man => manual::man(),
             Cmd::Kek(args::KekCmd::Create { path }) => kek::create(path, cx.out),

@@ -58,14 +58,18 @@ pub enum BackupError {
     /// The copy did not verify: the log it was copied from is damaged (see `verify`).
     #[error(transparent)]
     Verify(#[from] VerifyError),
+    /// `migrate`'s database already holds a log (or part of an earlier copy).
+    #[error("{store} already holds an offboard log (up to position {position}) or part of an earlier copy: migrate writes into an empty database only (drop and create it again, or choose another)")]
+    StoreNotEmpty { store: String, position: u64 },
 }
 
 impl BackupError {
-    /// Stable error code: `directory_not_empty`, `invalid_input`, or the storage,
+    /// Stable error code: `directory_not_empty`, `store_not_empty`, `invalid_input`, or the storage,
     /// read or verify error's own.
     pub fn code(&self) -> &'static str {
         match self {
             BackupError::NotEmpty { .. } => "directory_not_empty",
+            BackupError::StoreNotEmpty { .. } => "store_not_empty",
             BackupError::Invalid(_) => "invalid_input",
             BackupError::Storage(e) => e.code(),
             BackupError::Read(e) => e.code(),
@@ -115,6 +119,16 @@ impl BackupPoint {
     /// The log position the backup stands at, with its hash.
     pub fn head(&self) -> &HeadRecord {
         &self.head
+    }
+
+    /// How many personal-data keys were captured.
+    pub fn key_count(&self) -> u64 {
+        self.keys.users.len() as u64
+    }
+
+    /// How many records beside the log were captured (tokens, consumers, webhooks).
+    pub fn record_count(&self) -> u64 {
+        self.records.len() as u64
     }
 }
 
@@ -243,32 +257,13 @@ impl BackupTarget {
 
     fn write_copy(&self, engine: &Engine, point: BackupPoint) -> Result<BackupReport, BackupError> {
         let store = Arc::new(SledLog::open(&self.dir)?);
-        copy_events(engine.store().as_ref(), store.as_ref(), &point.head)?;
-        let commands = copy_commands(engine.store().as_ref(), store.as_ref(), &point.head)?;
         let vault = Arc::new(KeyVault::open(self.dir.join("keys"))?);
-        vault.restore(&point.keys)?;
-        for (name, bytes) in &point.records {
-            store.put_checkpoint(name, bytes)?;
-        }
-        Checkpoints::new(0).save(store.as_ref(), &vault, &point.state)?;
-        let copy = Engine::with_parts(
+        let commands = fill_copy(
+            engine,
+            &point,
             Arc::clone(&store) as Arc<dyn LogStore>,
             vault,
-            Arc::new(SystemClock),
         )?;
-        let verified = copy.verify(&mut |_| {});
-        copy.shutdown();
-        let verified = verified?;
-        if verified.events != point.head.position || verified.head_hash != point.head.hash {
-            return Err(VerifyError::Broken {
-                position: verified.events,
-                problem: format!(
-                    "the copy ends at {}:{}, not at the position captured, {}",
-                    verified.events, verified.head_hash, point.head
-                ),
-            }
-            .into());
-        }
         // sled's last handle goes first: its files are final once it is closed.
         drop(store);
         sync_tree(&self.dir)?;
@@ -282,6 +277,42 @@ impl BackupTarget {
         };
         Ok(report)
     }
+}
+
+/// Writes into the empty `store` and `vault` the log of `engine` up to `point` (events
+/// byte for byte, the command-id index), the user keys and records `point` captured and
+/// a fresh projection checkpoint; then opens the copy as an engine (its claims and keys
+/// checked) and verifies that its chain ends at `point`. Returns how many command-id
+/// entries were copied. **Durability: what `store` and `vault` promise for their writes
+/// (a PostgreSQL store: committed; sled: only once its files are synced).**
+pub(crate) fn fill_copy(
+    engine: &Engine,
+    point: &BackupPoint,
+    store: Arc<dyn LogStore>,
+    vault: Arc<KeyVault>,
+) -> Result<u64, BackupError> {
+    copy_events(engine.store().as_ref(), store.as_ref(), &point.head)?;
+    let commands = copy_commands(engine.store().as_ref(), store.as_ref(), &point.head)?;
+    vault.restore(&point.keys)?;
+    for (name, bytes) in &point.records {
+        store.put_checkpoint(name, bytes)?;
+    }
+    Checkpoints::new(0).save(store.as_ref(), &vault, &point.state)?;
+    let copy = Engine::with_parts(store, vault, Arc::new(SystemClock))?;
+    let verified = copy.verify(&mut |_| {});
+    copy.shutdown();
+    let verified = verified?;
+    if verified.events != point.head.position || verified.head_hash != point.head.hash {
+        return Err(VerifyError::Broken {
+            position: verified.events,
+            problem: format!(
+                "the copy ends at {}:{}, not at the position captured, {}",
+                verified.events, verified.head_hash, point.head
+            ),
+        }
+        .into());
+    }
+    Ok(commands)
 }
 
 /// `path` made absolute with its links resolved, as far as it exists (a backup's
@@ -328,7 +359,11 @@ fn refuse_filled(dir: &Path) -> Result<(), BackupError> {
 
 /// Copies the stored events `1..=head.position` byte for byte (stored form, hashes
 /// unchanged), in commits of [`COPY_BATCH`] events, each ending with its chain head.
-fn copy_events(from: &dyn LogStore, to: &SledLog, head: &HeadRecord) -> Result<(), BackupError> {
+fn copy_events(
+    from: &dyn LogStore,
+    to: &dyn LogStore,
+    head: &HeadRecord,
+) -> Result<(), BackupError> {
     let mut batch = CommitBatch::default();
     let mut failure = None;
     from.scan(1, head.position, &mut |position, bytes| {
@@ -353,7 +388,7 @@ fn copy_events(from: &dyn LogStore, to: &SledLog, head: &HeadRecord) -> Result<(
 /// from `from` unless given.
 fn commit_events(
     from: &dyn LogStore,
-    to: &SledLog,
+    to: &dyn LogStore,
     batch: &mut CommitBatch,
     last: u64,
     hash: Option<&str>,
@@ -385,7 +420,11 @@ fn commit_events(
 /// Copies the command-id index entries of the commands up to `head`: those whose events
 /// lie at or before it, and those that appended nothing (a retry of one answers, as live,
 /// that it appended nothing). Returns how many.
-fn copy_commands(from: &dyn LogStore, to: &SledLog, head: &HeadRecord) -> Result<u64, BackupError> {
+fn copy_commands(
+    from: &dyn LogStore,
+    to: &dyn LogStore,
+    head: &HeadRecord,
+) -> Result<u64, BackupError> {
     let mut batch = CommitBatch::default();
     let mut copied = 0u64;
     let mut failure = None;

@@ -21,7 +21,7 @@ use crate::engine::{BackupError, BackupReport, BackupTarget};
 impl From<BackupError> for ApiError {
     fn from(e: BackupError) -> Self {
         match e {
-            BackupError::NotEmpty { .. } => {
+            BackupError::NotEmpty { .. } | BackupError::StoreNotEmpty { .. } => {
                 ApiError::new(StatusCode::CONFLICT, e.code(), e.to_string())
             }
             BackupError::Invalid(why) => ApiError::unprocessable("invalid_input", why),
