@@ -59,7 +59,7 @@ pub use error::CliError;
 pub use output::Output;
 
 use crate::engine::{Engine, Options};
-use crate::privacy::pg_shelf::KeySettings;
+use crate::privacy::key_settings::KeySettings;
 use crate::store::Location;
 use guided::Prompter;
 

@@ -46,7 +46,8 @@ use crate::anchor::{self, HeadRecord};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{self, Command, Context};
 use crate::integrity::{self, VerifyError, VerifyReport};
-use crate::privacy::pg_shelf::{KeySettings, PgShelf};
+use crate::privacy::key_settings::KeySettings;
+use crate::privacy::pg_shelf::PgShelf;
 use crate::privacy::remnants::KeyRemnants;
 use crate::privacy::{erasure, key_check, KeyVault};
 use crate::store::{
