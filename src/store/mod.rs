@@ -184,6 +184,19 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     /// What the command-id index holds for `id`.
     fn command(&self, id: CommandId) -> Result<Option<CommandRecord>, StoreError>;
 
+    /// What the command-id index holds for each of `ids` that it holds, in no particular
+    /// order (the writer asks once per group). The default asks [`LogStore::command`]
+    /// for each; a store across a network answers in one round trip.
+    fn commands(&self, ids: &[CommandId]) -> Result<Vec<(CommandId, CommandRecord)>, StoreError> {
+        let mut found = Vec::new();
+        for id in ids {
+            if let Some(record) = self.command(*id)? {
+                found.push((*id, record));
+            }
+        }
+        Ok(found)
+    }
+
     /// Calls `visit` with every entry of the command-id index, in no particular order,
     /// until `visit` returns `false` (for a backup, which copies the index). A store that
     /// cannot list its index says so (`storage`); the default is such a store.
