@@ -100,6 +100,36 @@ fn the_schema_is_created_once_and_reopening_applies_no_migration_twice() {
 }
 
 #[test]
+fn every_session_commits_synchronously_even_where_the_database_says_otherwise() {
+    let Some(place) = Place::postgres() else {
+        return;
+    };
+    let url = place.url().unwrap();
+    // Given a database whose own setting would acknowledge commits before they are durable
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    let sql = format!("ALTER DATABASE {db} SET synchronous_commit = off");
+    PgPool::connect(url)
+        .unwrap()
+        .run(move |client| async move {
+            client.batch_execute(&sql).await?;
+            Ok(())
+        })
+        .unwrap();
+    // When the log opens it, then its sessions still commit with synchronous_commit on
+    let log = PostgresLog::open(url).unwrap();
+    let setting: String = log
+        .pool()
+        .run(|client| async move {
+            Ok(client
+                .query_one("SHOW synchronous_commit", &[])
+                .await?
+                .get(0))
+        })
+        .unwrap();
+    assert_eq!(setting, "on");
+}
+
+#[test]
 fn scans_cross_chunk_boundaries_in_order_and_stop_when_told() {
     let Some(place) = Place::postgres() else {
         return;
