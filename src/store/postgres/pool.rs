@@ -158,7 +158,9 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// [`StoreError`] naming the server) or a [`StoreError`] of its own.
 #[derive(Debug)]
 pub enum PgError {
+    /// What the driver reported (`?` on any `tokio_postgres` call makes one).
     Driver(tokio_postgres::Error),
+    /// A failure the work decided itself, passed on as it is.
     Store(StoreError),
 }
 
