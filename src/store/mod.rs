@@ -1,5 +1,7 @@
 //! The append-only log: what is stored, and the [`LogStore`] trait with a durable sled
-//! implementation ([`SledLog`]) and an in-memory one for fast tests ([`MemoryLog`]).
+//! implementation ([`SledLog`], the embedded default), one on PostgreSQL
+//! ([`PostgresLog`], chosen by a [`Location`]) and an in-memory one for fast tests
+//! ([`MemoryLog`]).
 //!
 //! The store is deliberately dumb: it never decides anything. The single writer
 //! (`engine::writer`) assigns positions, stream versions and hashes, and hands the store
