@@ -166,7 +166,8 @@ impl Engine {
     }
 
     /// Opens the log at `location`: a data directory as [`Engine::open`] does, or a
-    /// PostgreSQL database (see [`Engine::open_postgres`]).
+    /// PostgreSQL database as its single writer (see [`PostgresLog::open`]), with the key
+    /// vault in `local/keys`.
     pub fn open_at(location: &Location) -> Result<Self, ReadError> {
         Self::open_at_with(location, Options::default())
     }
