@@ -11,7 +11,7 @@ use super::error::{CliError, EXIT_REJECTED};
 use super::output::Output;
 use super::Ctx;
 use crate::engine::{BackupError, BackupReport, Engine, Options};
-use crate::privacy::pg_shelf::KeySettings;
+use crate::privacy::key_settings::KeySettings;
 use crate::store::{Location, StoreError};
 
 impl From<BackupError> for CliError {

@@ -10,7 +10,7 @@ use super::args::Global;
 use super::error::CliError;
 use super::output::Output;
 use crate::privacy::kek::{Kek, KekError};
-use crate::privacy::pg_shelf::KeySettings;
+use crate::privacy::key_settings::KeySettings;
 
 /// How a store on PostgreSQL finds its KEK and states its backup window, from
 /// `--kek-file` and `--backup-retention` (or their environment variables).

@@ -61,7 +61,7 @@ pub use error::CliError;
 pub use output::Output;
 
 use crate::engine::{Engine, Options};
-use crate::privacy::pg_shelf::KeySettings;
+use crate::privacy::key_settings::KeySettings;
 use crate::store::Location;
 use guided::Prompter;
 
@@ -238,10 +238,15 @@ pub fn existing_data_dir(global: &Global) -> Result<PathBuf, CliError> {
 }
 
 /// Where the log is: `--store URL` (a PostgreSQL database, with `--data` for the files
-/// that stay local) or the data directory. `store_url_invalid` (exit 3) for a `--store`
-/// that is not a PostgreSQL URL.
+/// that stay local) or the data directory; a blank `--store` (an empty `OFFBOARD_STORE`)
+/// is none. `store_url_invalid` (exit 3) for a `--store` that is not a PostgreSQL URL.
 pub fn location(global: &Global) -> Result<Location, CliError> {
-    Ok(Location::choose(global.store.as_deref(), data_dir(global))?)
+    Ok(Location::choose(store_url(global), data_dir(global))?)
+}
+
+/// `--store`, unless blank.
+fn store_url(global: &Global) -> Option<&str> {
+    global.store.as_deref().filter(|url| !url.trim().is_empty())
 }
 
 /// [`location`] for a command that needs the log to exist already: a data directory must
@@ -255,7 +260,7 @@ pub fn existing_location(global: &Global) -> Result<Location, CliError> {
 
 /// Refuses `--store` for a command that works on a data directory only.
 fn data_dir_only(global: &Global, command: &str) -> Result<PathBuf, CliError> {
-    if global.store.is_some() {
+    if store_url(global).is_some() {
         return Err(CliError::usage(format!(
             "`{command}` works on a data directory only: leave out --store (and OFFBOARD_STORE)"
         )));

@@ -20,7 +20,7 @@ use super::output::Output;
 use crate::anchor::{self, AnchorLine, HeadRecord};
 use crate::engine::Options;
 use crate::integrity::VerifyError;
-use crate::privacy::pg_shelf::KeySettings;
+use crate::privacy::key_settings::KeySettings;
 use crate::server::tokens::TokenBook;
 use crate::server::{self, ServeError, ServerOptions};
 use crate::store::{Location, LogStore, StoreError};

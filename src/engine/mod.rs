@@ -48,7 +48,8 @@ use crate::anchor::{self, HeadRecord};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{self, Command, Context};
 use crate::integrity::{self, VerifyError, VerifyReport};
-use crate::privacy::pg_shelf::{KeySettings, PgShelf};
+use crate::privacy::key_settings::KeySettings;
+use crate::privacy::pg_shelf::PgShelf;
 use crate::privacy::remnants::KeyRemnants;
 use crate::privacy::{erasure, key_check, KeyVault};
 use crate::store::{
@@ -167,7 +168,8 @@ impl Engine {
     }
 
     /// Opens the log at `location`: a data directory as [`Engine::open`] does, or a
-    /// PostgreSQL database (see [`Engine::open_postgres`]).
+    /// PostgreSQL database as its single writer (see [`PostgresLog::open`]), with the key
+    /// vault in `local/keys`.
     pub fn open_at(location: &Location) -> Result<Self, ReadError> {
         Self::open_at_with(location, Options::default())
     }

@@ -412,6 +412,7 @@ impl Writer {
             }
             return;
         }
+        let stored = self.stored_commands(&jobs);
         let mut batch = CommitBatch::default();
         let mut replies = Vec::with_capacity(jobs.len());
         let mut ids = Vec::with_capacity(jobs.len());
@@ -424,7 +425,17 @@ impl Writer {
                 reply,
             } = job;
             ids.push(meta.command_id);
-            let result = self.process(state, &mut batch, meta, &expected, fingerprint, decide);
+            let earlier = stored
+                .as_ref()
+                .map(|found| found.get(&meta.command_id).cloned());
+            let result = self.process(
+                state,
+                &mut batch,
+                (meta, earlier),
+                &expected,
+                fingerprint,
+                decide,
+            );
             replies.push((reply, result));
         }
         let last = (!batch.events.is_empty()).then_some(self.head.last_position);
@@ -459,20 +470,37 @@ impl Writer {
         }
     }
 
+    /// What the command-id index held, when the group began, for each of `jobs` not
+    /// pending: ONE store call for the group (a round trip per command was the writer's
+    /// limit on PostgreSQL). `None` when it failed: each command then asks on its own.
+    fn stored_commands(&self, jobs: &[Job]) -> Option<HashMap<CommandId, CommandRecord>> {
+        let ids: Vec<CommandId> = jobs
+            .iter()
+            .map(|job| job.meta.command_id)
+            .filter(|id| !self.pending.contains_key(id))
+            .collect();
+        let found = self.store.commands(&ids).ok()?;
+        Some(found.into_iter().collect())
+    }
+
+    /// Decides one command; `earlier` is its index record as prefetched for the group
+    /// (`Some(None)`: not there; `None`: not prefetched, so asked here).
     #[allow(clippy::too_many_arguments)]
     fn process(
         &mut self,
         state: &mut State,
         batch: &mut CommitBatch,
-        meta: CommandMeta,
+        (meta, earlier): (CommandMeta, Option<Option<CommandRecord>>),
         expected: &[(StreamId, ExpectedVersion)],
         fingerprint: String,
         decide: Decision,
     ) -> Result<Appended, AppendError> {
         let correlation_id = meta.correlation();
-        let earlier = match self.pending.get(&meta.command_id) {
-            Some(record) => Some(record.clone()),
-            None => self.store.command(meta.command_id)?,
+        // Pending first: a command of an earlier group in flight, or earlier in this one.
+        let earlier = match (self.pending.get(&meta.command_id), earlier) {
+            (Some(record), _) => Some(record.clone()),
+            (None, Some(prefetched)) => prefetched,
+            (None, None) => self.store.command(meta.command_id)?,
         };
         if let Some(record) = earlier {
             if record.fingerprint != fingerprint {

@@ -17,6 +17,7 @@ pub mod file_shelf;
 pub mod kek;
 pub mod key;
 pub mod key_check;
+pub mod key_settings;
 pub mod pg_shelf;
 pub mod remnants;
 pub mod seal;

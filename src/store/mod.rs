@@ -1,5 +1,7 @@
 //! The append-only log: what is stored, and the [`LogStore`] trait with a durable sled
-//! implementation ([`SledLog`]) and an in-memory one for fast tests ([`MemoryLog`]).
+//! implementation ([`SledLog`], the embedded default), one on PostgreSQL
+//! ([`PostgresLog`], chosen by a [`Location`]) and an in-memory one for fast tests
+//! ([`MemoryLog`]).
 //!
 //! The store is deliberately dumb: it never decides anything. The single writer
 //! (`engine::writer`) assigns positions, stream versions and hashes, and hands the store
@@ -187,6 +189,19 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// What the command-id index holds for `id`.
     fn command(&self, id: CommandId) -> Result<Option<CommandRecord>, StoreError>;
+
+    /// What the command-id index holds for each of `ids` that it holds, in no particular
+    /// order (the writer asks once per group). The default asks [`LogStore::command`]
+    /// for each; a store across a network answers in one round trip.
+    fn commands(&self, ids: &[CommandId]) -> Result<Vec<(CommandId, CommandRecord)>, StoreError> {
+        let mut found = Vec::new();
+        for id in ids {
+            if let Some(record) = self.command(*id)? {
+                found.push((*id, record));
+            }
+        }
+        Ok(found)
+    }
 
     /// Calls `visit` with every entry of the command-id index, in no particular order,
     /// until `visit` returns `false` (for a backup, which copies the index). A store that

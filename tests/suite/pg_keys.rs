@@ -9,7 +9,7 @@ use std::path::Path;
 use offboard::domain::Command;
 use offboard::engine::Options;
 use offboard::privacy::kek::Kek;
-use offboard::privacy::pg_shelf::KeySettings;
+use offboard::privacy::key_settings::KeySettings;
 use offboard::privacy::remnants::BackupRetention;
 use offboard::store::PgPool;
 use offboard::{CommandMeta, Engine, ReadError};

@@ -4,7 +4,15 @@
 
 use offboard::store::{ChainHead, CommitBatch, LogStore, PgPool, PostgresLog, StoredEvent};
 
-use super::stores::Place;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use offboard::clock::SystemClock;
+use offboard::Engine;
+
+use super::stores::{places, Place};
+use super::support::{append_one, touch};
 
 fn batch(from: u64, bytes: &[&[u8]]) -> CommitBatch {
     let events: Vec<StoredEvent> = (from..)
@@ -92,6 +100,36 @@ fn the_schema_is_created_once_and_reopening_applies_no_migration_twice() {
 }
 
 #[test]
+fn every_session_commits_synchronously_even_where_the_database_says_otherwise() {
+    let Some(place) = Place::postgres() else {
+        return;
+    };
+    let url = place.url().unwrap();
+    // Given a database whose own setting would acknowledge commits before they are durable
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    let sql = format!("ALTER DATABASE {db} SET synchronous_commit = off");
+    PgPool::connect(url)
+        .unwrap()
+        .run(move |client| async move {
+            client.batch_execute(&sql).await?;
+            Ok(())
+        })
+        .unwrap();
+    // When the log opens it, then its sessions still commit with synchronous_commit on
+    let log = PostgresLog::open(url).unwrap();
+    let setting: String = log
+        .pool()
+        .run(|client| async move {
+            Ok(client
+                .query_one("SHOW synchronous_commit", &[])
+                .await?
+                .get(0))
+        })
+        .unwrap();
+    assert_eq!(setting, "on");
+}
+
+#[test]
 fn scans_cross_chunk_boundaries_in_order_and_stop_when_told() {
     let Some(place) = Place::postgres() else {
         return;
@@ -115,4 +153,67 @@ fn scans_cross_chunk_boundaries_in_order_and_stop_when_told() {
     })
     .unwrap();
     assert_eq!(visited, 3000);
+}
+
+/// A store that counts its writes: each is one transaction on PostgreSQL.
+#[derive(Debug)]
+struct Counting {
+    inner: Box<dyn LogStore>,
+    writes: AtomicU64,
+}
+
+impl LogStore for Counting {
+    fn write(&self, batch: &CommitBatch) -> Result<(), offboard::store::StoreError> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.inner.write(batch)
+    }
+    fn sync(&self) -> Result<(), offboard::store::StoreError> {
+        self.inner.sync()
+    }
+    super::support::delegate_reads!(inner);
+}
+
+/// A measurement, not a check: 64 writers append 10,240 one-event commands on each
+/// store; prints the rate, how many commands each write (transaction) carried, and the
+/// rate of a rebuild from the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement: cargo test --test suite -- --ignored group_commit_figures --nocapture"]
+async fn group_commit_figures_on_every_store() {
+    for place in places() {
+        let store = Arc::new(Counting {
+            inner: place.raw_store(),
+            writes: AtomicU64::new(0),
+        });
+        let engine = Arc::new(Engine::with_store(store.clone(), Arc::new(SystemClock)).unwrap());
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..64u64)
+            .map(|task| {
+                let engine = Arc::clone(&engine);
+                tokio::spawn(async move {
+                    for i in 0..160 {
+                        engine
+                            .append(append_one(touch(task * 1000 + i)))
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let took = started.elapsed().as_secs_f64();
+        let commands = engine.stats().commands;
+        let writes = store.writes.load(Ordering::Relaxed);
+        let started = Instant::now();
+        let rebuilt = engine.rebuild(&mut |_| {}).unwrap();
+        let rebuild = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{}: {commands} commands in {took:.2} s = {:.0}/s; {writes} writes, {:.1} commands per write; rebuild {:.0} events/s",
+            place.name,
+            commands as f64 / took,
+            commands as f64 / writes as f64,
+            rebuilt as f64 / rebuild,
+        );
+    }
 }

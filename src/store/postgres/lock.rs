@@ -24,7 +24,7 @@ pub struct WriterLock {
 }
 
 impl WriterLock {
-    /// Takes the lock on its own session, waiting up to [`LOCK_PATIENCE`] for a previous
+    /// Takes the lock on its own session, waiting up to 3 s (`LOCK_PATIENCE`) for a previous
     /// holder in this process to let go; still held after that is `store_in_use`.
     pub fn acquire(pool: &PgPool) -> Result<Self, StoreError> {
         let mut session = pool.dedicated()?;

@@ -260,6 +260,24 @@ impl LogStore for PostgresLog {
         })
     }
 
+    /// One round trip for all of `ids`.
+    fn commands(&self, ids: &[CommandId]) -> Result<Vec<(CommandId, CommandRecord)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+        self.pool.run(move |client| async move {
+            let query = "SELECT command_id, fingerprint, correlation_id, first_position, \
+                         last_position FROM log_commands WHERE command_id = ANY($1)";
+            let statement = client.prepare_cached(query).await?;
+            let rows = client.query(&statement, &[&ids]).await?;
+            Ok(rows
+                .iter()
+                .map(|row| (CommandId(row.get(0)), record_of(row)))
+                .collect())
+        })
+    }
+
     fn scan_commands(
         &self,
         visit: &mut dyn FnMut(CommandId, CommandRecord) -> bool,

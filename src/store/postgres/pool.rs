@@ -48,6 +48,9 @@ impl PgPool {
             why: format!("{e}"),
         })?;
         durable_commits(&mut config);
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
         let target = Target::of(&config);
         let runtime = OwnedRuntime::start()?;
         let manager = Manager::from_config(
@@ -138,7 +141,8 @@ impl PgPool {
 
 /// Every session commits with `synchronous_commit=on` (an acknowledged command is
 /// committed), unless the URL's `options` name a setting of their own (e.g.
-/// `remote_apply` for a synchronous standby).
+/// `remote_apply` for a synchronous standby). Startup options outrank the server's,
+/// the database's and the role's settings.
 fn durable_commits(config: &mut tokio_postgres::Config) {
     let options = config.get_options().unwrap_or("").to_owned();
     if !options.contains("synchronous_commit") {
@@ -146,11 +150,17 @@ fn durable_commits(config: &mut tokio_postgres::Config) {
     }
 }
 
+/// A host that never answers (a dropped packet, not a refusal) is `store_unreachable`
+/// after this long rather than a hang, unless the URL's `connect_timeout` says otherwise.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What work given to [`PgPool::run`] fails with: a driver error (mapped to a
 /// [`StoreError`] naming the server) or a [`StoreError`] of its own.
 #[derive(Debug)]
 pub enum PgError {
+    /// What the driver reported (`?` on any `tokio_postgres` call makes one).
     Driver(tokio_postgres::Error),
+    /// A failure the work decided itself, passed on as it is.
     Store(StoreError),
 }
 
