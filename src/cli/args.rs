@@ -33,7 +33,8 @@ pub struct Global {
     #[arg(long, global = true, env = "OFFBOARD_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
     /// Keep the log in this PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DB)
-    /// instead of sled in --data; --data then holds only the personal-data keys.
+    /// instead of sled in --data; --data then holds only this node's default
+    /// key-encryption key (offboard.kek), unless --kek-file names one.
     #[arg(
         long,
         global = true,

@@ -15,7 +15,8 @@ use serde::Serialize;
 
 use super::backup::{fill_copy, BackupError};
 use super::Engine;
-use crate::privacy::pg_shelf::{KeySettings, PgShelf};
+use crate::privacy::key_settings::KeySettings;
+use crate::privacy::pg_shelf::PgShelf;
 use crate::privacy::KeyVault;
 use crate::store::{redacted, LogStore, PostgresLog};
 

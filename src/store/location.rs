@@ -12,8 +12,8 @@ pub enum Location {
     /// A data directory: the sled log, its key vault and its checkpoint files.
     Dir(PathBuf),
     /// A PostgreSQL database (`postgres://…` or `postgresql://…`) holding the log and
-    /// the checkpoints; `local` is the directory for what does not live in the database
-    /// yet (the personal-data key vault, in `local/keys`).
+    /// the checkpoints and the wrapped personal-data keys; `local` is the node's own
+    /// directory (the default key-encryption key, `local/offboard.kek`).
     Postgres { url: String, local: PathBuf },
 }
 

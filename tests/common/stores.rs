@@ -14,7 +14,7 @@ pub struct Place {
     /// `sled` or `postgres`, for messages.
     pub name: &'static str,
     pub location: Location,
-    /// The data directory (sled) or PostgreSQL's local directory (the key vault).
+    /// The data directory (sled) or PostgreSQL's local directory (the default KEK).
     pub dir: tempfile::TempDir,
 }
 
