@@ -471,8 +471,9 @@ impl Writer {
     }
 
     /// What the command-id index held, when the group began, for each of `jobs` not
-    /// pending: ONE store call for the group (a round trip per command was the writer's
-    /// limit on PostgreSQL). `None` when it failed: each command then asks on its own.
+    /// pending: ONE store call for the group (on PostgreSQL a call is a network round
+    /// trip, and the writer decides one command at a time). `None` when it failed: each
+    /// command then asks on its own.
     fn stored_commands(&self, jobs: &[Job]) -> Option<HashMap<CommandId, CommandRecord>> {
         let ids: Vec<CommandId> = jobs
             .iter()

@@ -217,3 +217,37 @@ async fn group_commit_figures_on_every_store() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_writer_whose_next_position_was_taken_by_another_stops_writing() {
+    let Some(place) = Place::postgres() else {
+        return;
+    };
+    let engine = place.open();
+    engine.append(append_one(touch(1))).await.unwrap();
+    // Given another writer stored position 2 behind this one's back (past its lock)
+    PgPool::connect(place.url().unwrap())
+        .unwrap()
+        .run(|client| async move {
+            client
+                .execute(
+                    "INSERT INTO log_events (position, bytes) VALUES (2, 'theirs')",
+                    &[],
+                )
+                .await?;
+            Ok(())
+        })
+        .unwrap();
+    // When this writer appends, then it is not acknowledged and overwrites nothing
+    let err = engine.append(append_one(touch(2))).await.unwrap_err();
+    assert_eq!(err.code(), "outcome_unknown", "{err}");
+    assert!(err.to_string().contains("already taken"), "{err}");
+    assert_eq!(
+        engine.store().get(2).unwrap().as_deref(),
+        Some(&b"theirs"[..])
+    );
+    // And it writes nothing more: only a restart can know what the log holds
+    let again = engine.append(append_one(touch(3))).await.unwrap_err();
+    assert_eq!(again.code(), "unavailable", "{again}");
+    assert_eq!(engine.store().head().unwrap().last_position, 1);
+}
