@@ -102,9 +102,16 @@ impl Recent {
                 }
             })
             .collect();
-        map.retain(|_, (at, _)| now.duration_since(*at) <= FRESH);
-        while map.len() > CAPACITY {
-            map.pop_first();
+        // From the lowest position only, so a put costs what it evicts, not the window:
+        // a stale entry further up is refused by `take` and replaced by the next `put`.
+        loop {
+            let full = map.len() > CAPACITY;
+            match map.first_entry() {
+                Some(first) if full || now.duration_since(first.get().0) > FRESH => {
+                    first.remove();
+                }
+                _ => break,
+            }
         }
         shared
     }
