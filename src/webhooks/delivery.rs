@@ -10,7 +10,8 @@
 //!
 //! The writer never waits for a task: tasks only read the log and wait on the commit
 //! signal, on a runtime of their own whose threads run at a lower priority
-//! ([`super::priority`]). Memory is bounded by one batch per subscription; at most
+//! ([`super::priority`]). Memory is bounded by one batch per subscription and the shared
+//! window of recent events ([`super::recent::CAPACITY`] positions); at most
 //! `max_in_flight` requests are out at once (a semaphore), each bounded by the request
 //! timeout. Times come from the engine's clock, so tests move through backoff with a
 //! `ManualClock`. The tasks share what they read and the bodies they serialize
