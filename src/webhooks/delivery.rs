@@ -10,25 +10,28 @@
 //!
 //! The writer never waits for a task: tasks only read the log and wait on the commit
 //! signal, on a runtime of their own whose threads run at a lower priority
-//! ([`super::priority`]). Memory is bounded by one batch per subscription; at most
+//! ([`super::priority`]). Memory is bounded by one batch per subscription and the shared
+//! window of recent events ([`super::recent::CAPACITY`] positions); at most
 //! `max_in_flight` requests are out at once (a semaphore), each bounded by the request
 //! timeout. Times come from the engine's clock, so tests move through backoff with a
-//! `ManualClock`.
+//! `ManualClock`. The tasks share what they read and the bodies they serialize
+//! ([`super::recent`]), and each checks its URL once, not at every attempt.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use offboard_events::Envelope;
+use reqwest::Url;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::book::{Attempt, BodyFormat, Hub, Outcome, SubscriptionStatus, Work};
 use super::payload::connector_body;
+use super::recent::{Cached, Recent};
 use super::{policy, priority, signing, ssrf, WebhookOptions};
-use crate::cloudevents::to_cloudevent;
 use crate::Engine;
 
 /// Positions read from the log at a time, per subscription.
@@ -70,6 +73,8 @@ struct Shared {
     client: reqwest::Client,
     in_flight: Arc<Semaphore>,
     stop: watch::Receiver<bool>,
+    /// What the tasks read lately, shared.
+    recent: Arc<Recent>,
 }
 
 impl Deliveries {
@@ -102,6 +107,7 @@ impl Deliveries {
             client,
             in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
             stop: stopped,
+            recent: Arc::default(),
         };
         let supervisor = runtime.spawn(supervise(shared));
         drop(_inside);
@@ -208,6 +214,7 @@ async fn run(shared: Shared, id: Uuid) {
         queue: VecDeque::new(),
         next_read: 0,
         generation: None,
+        checked: None,
         shared,
     };
     while task.step(id).await {}
@@ -219,11 +226,14 @@ struct Task {
     changes: watch::Receiver<u64>,
     stop: watch::Receiver<bool>,
     /// Events read and not yet delivered, in order.
-    queue: VecDeque<Envelope>,
+    queue: VecDeque<Arc<Cached>>,
     /// The next position to read from the log.
     next_read: u64,
     /// The generation the queue was read for.
     generation: Option<u64>,
+    /// The subscription's URL and what [`ssrf::check_url`] said of it under this
+    /// server's options (both fixed while it runs).
+    checked: Option<(String, Result<Url, String>)>,
 }
 
 impl Task {
@@ -244,7 +254,7 @@ impl Task {
         while self
             .queue
             .front()
-            .is_some_and(|e| e.position <= work.progress.cursor)
+            .is_some_and(|e| e.envelope.position <= work.progress.cursor)
         {
             self.queue.pop_front();
         }
@@ -260,8 +270,8 @@ impl Task {
         let Some(event) = self.queue.pop_front() else {
             return self.read(&work).await;
         };
-        if event.position > work.progress.cursor + 1 {
-            self.shared.hub.skip_to(&work, event.position - 1);
+        if event.envelope.position > work.progress.cursor + 1 {
+            self.shared.hub.skip_to(&work, event.envelope.position - 1);
         }
         let Some(outcome) = self.deliver(&work, &event, now).await else {
             return false;
@@ -315,29 +325,57 @@ impl Task {
             self.next_read,
             durable.min(self.next_read.saturating_add(BATCH - 1)),
         );
-        let engine = Arc::clone(&self.shared.engine);
-        match tokio::task::spawn_blocking(move || engine.read_range(from, end)).await {
-            Ok(Ok(events)) => {
-                self.next_read = end + 1;
-                let sub = &work.subscription;
-                self.queue.extend(events.into_iter().filter(|e| {
-                    e.org_id == sub.org_id
-                        && (sub.events.is_empty()
-                            || sub.events.iter().any(|t| t == e.event.event_type()))
-                }));
-                if self.queue.is_empty() {
-                    self.shared.hub.skip_to(work, end);
-                }
-                true
-            }
-            failed => {
-                let why = match failed {
-                    Ok(Err(e)) => e.to_string(),
-                    Err(e) => e.to_string(),
-                    Ok(Ok(_)) => unreachable!(),
-                };
+        let events = match self.fetch(from, end).await {
+            Ok(events) => events,
+            Err(why) => {
                 tracing::error!(subscription = %work.subscription.id, error = %why, "webhook delivery cannot read the log");
-                self.wait(Some(Duration::from_secs(5))).await
+                return self.wait(Some(Duration::from_secs(5))).await;
+            }
+        };
+        self.next_read = end + 1;
+        let sub = &work.subscription;
+        self.queue.extend(events.into_iter().filter(|e| {
+            e.envelope.org_id == sub.org_id
+                && (sub.events.is_empty()
+                    || sub
+                        .events
+                        .iter()
+                        .any(|t| t == e.envelope.event.event_type()))
+        }));
+        if self.queue.is_empty() {
+            self.shared.hub.skip_to(work, end);
+        }
+        true
+    }
+
+    /// The events at positions `from..=end`: those another task read lately, then the
+    /// rest from the log (kept for the others).
+    async fn fetch(&self, from: u64, end: u64) -> Result<Vec<Arc<Cached>>, String> {
+        let mut events = self.shared.recent.take(from, end);
+        let missing = events.last().map_or(from, |e| e.envelope.position + 1);
+        if missing <= end {
+            let engine = Arc::clone(&self.shared.engine);
+            let read = tokio::task::spawn_blocking(move || engine.read_range(missing, end))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            events.extend(self.shared.recent.put(read));
+        }
+        Ok(events)
+    }
+
+    /// The subscription's URL as [`ssrf::check_url`] judges it under this server's
+    /// options: checked when the task first sends to it (the server may run with other
+    /// options than when the subscription was added), then kept, since neither the
+    /// options nor the URL change while the task runs — parsing it cost more than the
+    /// attempt's own request building.
+    fn checked_url(&mut self, url: &str) -> Result<Url, String> {
+        match &self.checked {
+            Some((seen, checked)) if seen == url => checked.clone(),
+            _ => {
+                let checked = ssrf::check_url(url, &self.shared.options);
+                self.checked = Some((url.to_owned(), checked.clone()));
+                checked
             }
         }
     }
@@ -346,19 +384,22 @@ impl Task {
     async fn deliver(
         &mut self,
         work: &Work,
-        event: &Envelope,
+        cached: &Cached,
         now: DateTime<Utc>,
     ) -> Option<Outcome> {
         let sub = &work.subscription;
+        let event = &cached.envelope;
         let body = match sub.format {
-            BodyFormat::Envelope => serde_json::to_vec(event),
-            BodyFormat::Cloudevents => serde_json::to_vec(&to_cloudevent(event)),
+            BodyFormat::Envelope => cached.envelope_body(),
+            BodyFormat::Cloudevents => cached.cloudevent_body(),
+            // The directory as the event is delivered: not shared.
             BodyFormat::Connector => {
                 let state = self.shared.engine.state();
-                serde_json::to_vec(&connector_body(event, state.org(sub.org_id)))
+                let body = connector_body(event, state.org(sub.org_id));
+                Bytes::from(serde_json::to_vec(&body).expect("an event always serializes"))
             }
-        }
-        .expect("an event always serializes");
+        };
+        let url = self.checked_url(&sub.url);
         let webhook_id = signing::message_id(sub.id, event);
         let permit = tokio::select! {
             permit = self.shared.in_flight.acquire() => permit.ok()?,
@@ -366,7 +407,7 @@ impl Task {
         };
         let started = std::time::Instant::now();
         let sent = tokio::select! {
-            sent = send(&self.shared, work, &webhook_id, now, body) => sent,
+            sent = send(&self.shared, work, url, &webhook_id, now, body) => sent,
             _ = self.stop.wait_for(|s| *s) => return None,
         };
         drop(permit);
@@ -424,10 +465,17 @@ impl Sent {
     }
 }
 
-async fn send(shared: &Shared, work: &Work, id: &str, now: DateTime<Utc>, body: Vec<u8>) -> Sent {
-    // Checked again at every attempt: the server may run with other options than when
-    // the subscription was added.
-    let url = match ssrf::check_url(&work.subscription.url, &shared.options) {
+/// One attempt: `POST url` with `body` and the signed headers; a URL the server's
+/// options refuse is a failed attempt (`Sent::refused`), as an unreachable one is.
+async fn send(
+    shared: &Shared,
+    work: &Work,
+    url: Result<Url, String>,
+    id: &str,
+    now: DateTime<Utc>,
+    body: Bytes,
+) -> Sent {
+    let url = match url {
         Ok(url) => url,
         Err(why) => return Sent::refused(why),
     };

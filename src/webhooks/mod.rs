@@ -13,6 +13,7 @@
 //! - [`policy`]: retry schedule (exponential backoff with jitter, `Retry-After`).
 //! - [`delivery`]: the tasks `serve` starts, one per subscription, and their keeper.
 //! - [`priority`]: the delivery tasks' own threads, below the writer's priority.
+//! - [`recent`]: the events the tasks read lately and their bodies, shared.
 //! - [`metrics`]: attempts by outcome, each subscription's lag and parked events.
 
 pub mod book;
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod payload;
 pub mod policy;
 pub mod priority;
+pub mod recent;
 pub mod secret;
 pub mod signing;
 pub mod ssrf;
