@@ -1,8 +1,8 @@
 //! [`PostgresLog`]: the log in a PostgreSQL database (tables in `migrations/V1__log.sql`).
 //!
-//! One group commit is ONE transaction: every event in one multi-row `INSERT … UNNEST`,
-//! the command-id index likewise, and the chain head, committed with
-//! `synchronous_commit=on`. So when [`LogStore::write`] returns `Ok` the group is already
+//! One group commit is ONE statement, so one transaction and one round trip: every event
+//! in one multi-row `INSERT … UNNEST`, the command-id index likewise, and the chain head
+//! (data-modifying CTEs), committed with `synchronous_commit=on`. So when [`LogStore::write`] returns `Ok` the group is already
 //! durable (on the server's WAL, and on a synchronous standby if the server has one);
 //! `flush` and `sync` have nothing left to do. An event's position is its primary key: a
 //! write that meets a position already stored fails with `position_taken` and writes
@@ -82,47 +82,33 @@ fn pos(position: u64) -> i64 {
     i64::try_from(position).unwrap_or(i64::MAX)
 }
 
-/// The events, command records and head of `batch` in one transaction.
+/// One group commit as ONE statement: data-modifying CTEs insert the events and upsert the
+/// command-id index, and the outer INSERT moves the chain head (when the batch has one).
+/// A single statement is its own transaction, all or nothing, and costs one round trip
+/// where BEGIN, three statements and COMMIT cost five: the writer waits for each group's
+/// commit before the next, so round trips are its throughput.
+const WRITE_GROUP: &str = "WITH events AS (\
+       INSERT INTO log_events (position, bytes) \
+       SELECT * FROM UNNEST($1::bigint[], $2::bytea[])\
+     ), commands AS (\
+       INSERT INTO log_commands \
+       (command_id, fingerprint, correlation_id, first_position, last_position) \
+       SELECT * FROM UNNEST($3::uuid[], $4::text[], $5::uuid[], $6::bigint[], $7::bigint[]) \
+       ON CONFLICT (command_id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
+       correlation_id = EXCLUDED.correlation_id, first_position = EXCLUDED.first_position, \
+       last_position = EXCLUDED.last_position\
+     ) \
+     INSERT INTO log_head (only_row, last_position, last_hash) \
+     SELECT true, $8::bigint, $9::text WHERE $8::bigint IS NOT NULL \
+     ON CONFLICT (only_row) DO UPDATE \
+     SET last_position = EXCLUDED.last_position, last_hash = EXCLUDED.last_hash";
+
+/// The events, command records and head of `batch`, committed together ([`WRITE_GROUP`]).
 async fn write_batch(
-    mut client: deadpool_postgres::Object,
+    client: deadpool_postgres::Object,
     events: (Vec<i64>, Vec<Vec<u8>>),
     commands: Vec<(Uuid, CommandRecord)>,
     head: Option<ChainHead>,
-) -> Result<(), PgError> {
-    let tx = client.transaction().await?;
-    if !events.0.is_empty() {
-        let insert = tx
-            .prepare_cached(
-                "INSERT INTO log_events (position, bytes) \
-                 SELECT * FROM UNNEST($1::bigint[], $2::bytea[])",
-            )
-            .await?;
-        let first = events.0[0];
-        tx.execute(&insert, &[&events.0, &events.1])
-            .await
-            .map_err(|e| taken(e, first))?;
-    }
-    if !commands.is_empty() {
-        write_commands(&tx, commands).await?;
-    }
-    if let Some(head) = head {
-        let upsert = tx
-            .prepare_cached(
-                "INSERT INTO log_head (only_row, last_position, last_hash) VALUES (true, $1, $2) \
-                 ON CONFLICT (only_row) DO UPDATE \
-                 SET last_position = EXCLUDED.last_position, last_hash = EXCLUDED.last_hash",
-            )
-            .await?;
-        tx.execute(&upsert, &[&pos(head.last_position), &head.last_hash])
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-async fn write_commands(
-    tx: &deadpool_postgres::Transaction<'_>,
-    commands: Vec<(Uuid, CommandRecord)>,
 ) -> Result<(), PgError> {
     let mut ids = Vec::with_capacity(commands.len());
     let mut prints = Vec::with_capacity(commands.len());
@@ -136,18 +122,29 @@ async fn write_commands(
         firsts.push(record.positions.map(|(first, _)| pos(first)));
         lasts.push(record.positions.map(|(_, last)| pos(last)));
     }
-    let upsert = tx
-        .prepare_cached(
-            "INSERT INTO log_commands \
-             (command_id, fingerprint, correlation_id, first_position, last_position) \
-             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::bigint[], $5::bigint[]) \
-             ON CONFLICT (command_id) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
-             correlation_id = EXCLUDED.correlation_id, first_position = EXCLUDED.first_position, \
-             last_position = EXCLUDED.last_position",
+    let (last, hash) = match head {
+        Some(head) => (Some(pos(head.last_position)), Some(head.last_hash)),
+        None => (None, None),
+    };
+    let first = events.0.first().copied().unwrap_or(0);
+    let statement = client.prepare_cached(WRITE_GROUP).await?;
+    client
+        .execute(
+            &statement,
+            &[
+                &events.0,
+                &events.1,
+                &ids,
+                &prints,
+                &correlations,
+                &firsts,
+                &lasts,
+                &last,
+                &hash,
+            ],
         )
-        .await?;
-    tx.execute(&upsert, &[&ids, &prints, &correlations, &firsts, &lasts])
-        .await?;
+        .await
+        .map_err(|e| taken(e, first))?;
     Ok(())
 }
 
