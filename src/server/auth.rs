@@ -28,7 +28,7 @@ pub struct Caller {
 }
 
 /// The 401 message while the token book holds no token (see [`TokenBook::is_empty`]).
-pub const NO_TOKENS_ISSUED: &str = "no token exists in this data directory: checkpoints/server.tokens holds none (none was issued yet, or it and server.tokens.issued were deleted); create one with `offboard token create --as USER`";
+pub const NO_TOKENS_ISSUED: &str = "no token exists in this store: its token book (checkpoints/server.tokens in a data directory, the checkpoint row server.tokens on PostgreSQL) holds none (none was issued yet, or it and server.tokens.issued were deleted); create one with `offboard token create --as USER`";
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;

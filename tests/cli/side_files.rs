@@ -257,7 +257,7 @@ fn a_book_deleted_with_its_count_is_named_at_start_and_in_every_401() {
     assert!(
         server
             .log_text()
-            .contains("checkpoints/server.tokens holds none"),
+            .contains("(checkpoints/server.tokens in a data directory, the checkpoint row server.tokens on PostgreSQL) holds none"),
         "{}",
         server.log_text()
     );
