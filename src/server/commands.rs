@@ -28,7 +28,7 @@ use super::refs::{resolve_opt, CommandHeaders};
 use super::views::{CommandResult, Invited};
 use super::AppState;
 use crate::domain::{Command, CommandKind, Lookup, UserRef};
-use crate::{Appended, CommandMeta};
+use crate::Appended;
 
 /// The command endpoints, one per route of the table.
 pub fn routes() -> ApiRouter<AppState> {
@@ -141,14 +141,7 @@ impl CommandRequest {
                 command.resolve(|user, lookup| user.resolve(org, lookup == Lookup::DeletedToo))?;
             (command, on_behalf_of)
         };
-        let meta = CommandMeta {
-            org_id: caller.org_id,
-            actor: caller.actor.clone(),
-            on_behalf_of,
-            command_id: headers.command_id(caller.org_id, &caller.actor),
-            correlation_id: headers.correlation_id,
-            causation_id: None,
-        };
+        let meta = headers.meta(&caller, on_behalf_of);
         Ok(state.engine().execute(meta, command).await?)
     }
 }

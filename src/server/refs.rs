@@ -103,6 +103,19 @@ impl CommandHeaders {
         })
     }
 
+    /// The metadata of a command `caller` sends with these headers, acting for
+    /// `on_behalf_of` (already resolved in the caller's org).
+    pub fn meta(&self, caller: &super::Caller, on_behalf_of: Option<UserId>) -> crate::CommandMeta {
+        crate::CommandMeta {
+            org_id: caller.org_id,
+            actor: caller.actor.clone(),
+            on_behalf_of,
+            command_id: self.command_id(caller.org_id, &caller.actor),
+            correlation_id: self.correlation_id,
+            causation_id: None,
+        }
+    }
+
     /// The command id: a UUID key is the command id itself; any other key is hashed
     /// (with the org and principal, so two tenants' `"retry-1"` never collide) into a
     /// UUID v8, the same on every retry; no key is a fresh id.

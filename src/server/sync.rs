@@ -20,7 +20,6 @@ use super::refs::CommandHeaders;
 use super::AppState;
 use crate::sync::rows::bad_rows_message;
 use crate::sync::{plan_on, run, PlanError, SyncReport};
-use crate::CommandMeta;
 
 /// The sync's options.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -95,14 +94,7 @@ async fn sync(
     }
     let mut report = SyncReport::planned(&plan, query.dry_run);
     if !query.dry_run {
-        let meta = CommandMeta {
-            org_id: org,
-            actor: caller.actor.clone(),
-            on_behalf_of: None,
-            command_id: headers.command_id(org, &caller.actor),
-            correlation_id: headers.correlation_id,
-            causation_id: None,
-        };
+        let meta = headers.meta(&caller, None);
         run::apply(state.engine(), meta, &plan, &mut report).await?;
     }
     Ok(Json(report))

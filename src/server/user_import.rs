@@ -19,7 +19,6 @@ use super::refs::CommandHeaders;
 use super::{AppState, UserView};
 use crate::sync::rows::bad_rows_message;
 use crate::sync::users::{plan_import, ImportError, ImportReport};
-use crate::CommandMeta;
 
 /// Largest body read (a directory of thousands of users is a few megabytes).
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -77,14 +76,7 @@ async fn import_users(
         plan_import(rows.as_slice(), users.collect())
     }
     .map_err(refused)?;
-    let meta = CommandMeta {
-        org_id: caller.org_id,
-        actor: caller.actor.clone(),
-        on_behalf_of: None,
-        command_id: headers.command_id(caller.org_id, &caller.actor),
-        correlation_id: headers.correlation_id,
-        causation_id: None,
-    };
+    let meta = headers.meta(&caller, None);
     let appended = match (&plan.command, query.dry_run) {
         (None, _) => None,
         (Some(command), true) => state.engine().dry_run(&meta, command).map(|_| None)?,
