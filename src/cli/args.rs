@@ -344,6 +344,10 @@ pub enum Cmd {
         /// API (CORS); repeat for several. Without it, no CORS headers are sent.
         #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = crate::server::conventions::parse_origin)]
         cors_origins: Vec<axum::http::HeaderValue>,
+        /// With --store postgres://…: the URL other nodes forward commands to while this
+        /// node leads (default: http:// and the address it listens on).
+        #[arg(long, value_name = "URL")]
+        advertise: Option<String>,
         #[command(flatten)]
         webhooks: super::webhooks::DeliveryFlags,
     },

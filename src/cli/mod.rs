@@ -104,11 +104,15 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             anchor,
             anchor_every,
             cors_origins,
+            advertise,
             webhooks,
         } => serve::run(
             &existing_location(&cli.global)?,
             &kek::key_settings(&cli.global),
-            *addr,
+            serve::Listen {
+                addr: *addr,
+                advertise: advertise.as_deref(),
+            },
             anchor.as_deref().map(|file| serve::Anchor {
                 file,
                 every: std::time::Duration::from_secs(*anchor_every),

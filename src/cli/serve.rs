@@ -33,12 +33,20 @@ pub struct Anchor<'a> {
     pub every: Duration,
 }
 
+/// Where `serve` listens, and the URL other nodes reach it at while it leads (on
+/// PostgreSQL; default `http://` + the address bound).
+#[derive(Clone, Copy, Debug)]
+pub struct Listen<'a> {
+    pub addr: SocketAddr,
+    pub advertise: Option<&'a str>,
+}
+
 /// Runs the server on the log at `location` until a shutdown signal; browsers from `cors_origins` (each
 /// checked by `conventions::parse_origin`) may call it.
 pub fn run(
     location: &Location,
     keys: &KeySettings,
-    addr: SocketAddr,
+    listen: Listen<'_>,
     anchor: Option<Anchor<'_>>,
     cors_origins: &[axum::http::HeaderValue],
     webhooks: crate::webhooks::WebhookOptions,
@@ -48,7 +56,19 @@ pub fn run(
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let engine = Engine::open_at_keyed(location, Options::default(), keys)?;
+    let addr = listen.addr;
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .map_err(|e| {
+            serve_error(ServeError::Bind {
+                addr,
+                error: e.to_string(),
+            })
+        })?;
+    let bound = listener.local_addr()?;
+    let url = format!("http://{bound}");
+    let advertise = listen.advertise.unwrap_or(&url);
+    let engine = Engine::open_node(location, Options::default(), keys, Some(advertise))?;
     // A missing or damaged token book (or webhook book) is named before the address is
     // announced, so a supervisor never sees a server start that then answers every
     // token with 401 or cannot deliver.
@@ -61,16 +81,6 @@ pub fn run(
         );
     }
     crate::webhooks::Hub::load(&engine)?;
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind(addr))
-        .map_err(|e| {
-            serve_error(ServeError::Bind {
-                addr,
-                error: e.to_string(),
-            })
-        })?;
-    let bound = listener.local_addr()?;
-    let url = format!("http://{bound}");
     let anchoring = match anchor {
         Some(anchor) => Some(Anchoring::start(&rt, &engine, anchor)?),
         None => None,

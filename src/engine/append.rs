@@ -147,6 +147,10 @@ pub enum AppendError {
     /// The engine is shutting down.
     #[error("the engine is shut down")]
     Closed,
+    /// This node is a follower: commands are decided by the leader at `leader` (its
+    /// advertised URL; `None` while an election is under way). Nothing was written.
+    #[error("{}", match .leader { Some(url) => format!("this node is a follower: send commands to the leader at {url}"), None => "this node is a follower and no leader is known yet (an election is under way): retry shortly".to_owned() })]
+    NotLeader { leader: Option<String> },
 }
 
 impl AppendError {
@@ -160,6 +164,7 @@ impl AppendError {
             AppendError::OutcomeUnknown(_) => "outcome_unknown",
             AppendError::Refused(refusal) => refusal.code,
             AppendError::Closed => "unavailable",
+            AppendError::NotLeader { .. } => "not_leader",
         }
     }
 }

