@@ -667,6 +667,9 @@ impl Engine {
         fingerprint: String,
         decide: Decision,
     ) -> Result<Appended, AppendError> {
+        if let Some(leader) = self.not_leading() {
+            return Err(AppendError::NotLeader { leader });
+        }
         let (reply, answer) = oneshot::channel();
         let tx = self.tx.as_ref().ok_or(AppendError::Closed)?;
         tx.send(Job {
@@ -725,6 +728,21 @@ impl Engine {
     /// This node's part now (the leader, a follower with its lag, or catching up).
     pub fn role(&self) -> Role {
         self.role.borrow().clone()
+    }
+
+    /// `Some(leader URL if known)` while this node does not lead.
+    fn not_leading(&self) -> Option<Option<String>> {
+        match &*self.role.borrow() {
+            Role::Leader => None,
+            other => Some(other.leader().map(str::to_owned)),
+        }
+    }
+
+    /// Makes this engine report `role` (and refuse commands with `not_leader` unless it is
+    /// the leader) without any cluster behind it: for tests of what serves a follower.
+    #[doc(hidden)]
+    pub fn set_role_for_tests(&self, role: Role) {
+        self.role.send_replace(role);
     }
 
     /// Wakes whenever this node's part changes (a follower promoted, a leader that
