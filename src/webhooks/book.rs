@@ -298,6 +298,23 @@ pub struct Hub {
     metrics: WebhookMetrics,
 }
 
+/// Every subscription in `store`'s book, with its progress and cursor.
+fn read_book(store: &dyn LogStore, data: Option<&Path>) -> Result<Book, StoreError> {
+    let mut book = Book::default();
+    if let Some(bytes) = store.checkpoint(BOOK_RECORD)? {
+        let stored: StoredBook =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(BOOK_RECORD, e))?;
+        for sub in stored.subscriptions {
+            let id = sub.view.id;
+            let (cursor, progress) = load_progress(store, data, id)?;
+            book.progress.insert(id, progress);
+            book.cursors.insert(id, Arc::new(cursor));
+            book.subscriptions.insert(id, sub);
+        }
+    }
+    Ok(book)
+}
+
 fn record_name(id: Uuid) -> String {
     format!("{PROGRESS_PREFIX}{id}")
 }
@@ -318,18 +335,7 @@ impl Hub {
     pub fn load(engine: &Engine) -> Result<Self, StoreError> {
         let store = Arc::clone(engine.store());
         let data = engine.data_dir().map(Path::to_path_buf);
-        let mut book = Book::default();
-        if let Some(bytes) = store.checkpoint(BOOK_RECORD)? {
-            let stored: StoredBook =
-                serde_json::from_slice(&bytes).map_err(|e| corrupt(BOOK_RECORD, e))?;
-            for sub in stored.subscriptions {
-                let id = sub.view.id;
-                let (cursor, progress) = load_progress(store.as_ref(), data.as_deref(), id)?;
-                book.progress.insert(id, progress);
-                book.cursors.insert(id, Arc::new(cursor));
-                book.subscriptions.insert(id, sub);
-            }
-        }
+        let book = read_book(store.as_ref(), data.as_deref())?;
         let hub = Self {
             store,
             data,
@@ -341,6 +347,26 @@ impl Hub {
         };
         hub.sweep()?;
         Ok(hub)
+    }
+
+    /// Reads every subscription and its progress again from the store, for a node
+    /// that takes over as the leader (another node changed them meanwhile), and wakes
+    /// the delivery tasks; work handed out before is discarded (its generation is over).
+    ///
+    /// # Errors
+    /// `storage` when a record is unreadable or damaged (the copy in memory stays).
+    pub fn reload(&self) -> Result<(), StoreError> {
+        let _saving = self.saving.lock().unwrap_or_else(|p| p.into_inner());
+        let mut fresh = read_book(self.store.as_ref(), self.data.as_deref())?;
+        {
+            let mut book = self.lock();
+            for (id, generation) in &book.generations {
+                fresh.generations.insert(*id, generation + 1);
+            }
+            *book = fresh;
+        }
+        self.changed.send_modify(|n| *n += 1);
+        Ok(())
     }
 
     /// Deletes the progress and cursor records of subscriptions not in the book.

@@ -7,6 +7,7 @@ mod console;
 mod conventions;
 mod health;
 mod metrics;
+mod nodes;
 mod pages;
 mod router;
 mod scim;
