@@ -1,9 +1,13 @@
 //! A client of the server, for a CLI pointed at one (`--server URL`, `--token TOKEN`)
 //! instead of a data directory: JSON requests answered with the API's values or its
-//! error body, and the event stream as parsed Server-Sent Events.
+//! error body, and the event stream as parsed Server-Sent Events. Reads after a command
+//! ask for its position (`Offboard-Min-Position`), so a CLI pointed at a follower sees
+//! what it just did.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt};
 use reqwest::{Method, StatusCode};
@@ -97,6 +101,9 @@ pub struct Client {
     base: String,
     token: Option<String>,
     http: reqwest::Client,
+    /// The last position a command of this client appended: later reads ask the node
+    /// for it (`Offboard-Min-Position`), so they see the write on a follower too.
+    written: Arc<AtomicU64>,
 }
 
 impl Client {
@@ -109,11 +116,18 @@ impl Client {
             base: base.trim_end_matches('/').to_owned(),
             token: token.map(str::to_owned),
             http,
+            written: Arc::default(),
         })
     }
 
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let request = self.http.request(method, format!("{}{path}", self.base));
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
+        let written = self.written.load(Ordering::Acquire);
+        if method == Method::GET && written > 0 {
+            request = request.header("Offboard-Min-Position", written);
+        }
         match &self.token {
             Some(token) => request.bearer_auth(token),
             None => request,
@@ -161,7 +175,11 @@ impl Client {
         if let Some(user) = &options.on_behalf_of {
             request = request.header("On-Behalf-Of", user);
         }
-        answer(request.send().await.map_err(transport)?).await
+        let answered = answer(request.send().await.map_err(transport)?).await?;
+        if let Some(last) = answered["positions"]["last"].as_u64() {
+            self.written.fetch_max(last, Ordering::AcqRel);
+        }
+        Ok(answered)
     }
 
     /// `POST /v1/resources/sync{query}` with `body` streamed (JSON lines or CSV),

@@ -1,6 +1,8 @@
 //! The HTTP server: sled lets one process own a data directory, so a deployment is one
 //! `offboard serve` owning the log while administrators, support, auditors and
-//! downstream systems talk to it.
+//! downstream systems talk to it; on PostgreSQL several nodes serve one log, one of
+//! them the leader ([`forward`]: what a follower sends on to it; [`read_your_writes`]:
+//! `min_position`; [`leading`]: what runs only on the leader).
 //!
 //! - [`app`] builds the router (every `/v1` endpoint, the OpenAPI document generated from
 //!   the handlers' types, the operations endpoints `/healthz`, `/livez`, `/readyz` and
@@ -258,7 +260,13 @@ fn build() -> (Router<AppState>, OpenApi) {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             description: Some(
                 "Event-sourced offboarding engine. Every request carries `Authorization: Bearer <token>`; \
-                 the token's org and principal decide what it sees and may do."
+                 the token's org and principal decide what it sees and may do.\n\n\
+                 Several nodes (on PostgreSQL): any node takes any request; one node, the leader, \
+                 decides commands, and the others forward writes to it and answer with its answer. \
+                 Read-your-writes: every command's answer names its `position`; any GET accepts \
+                 the query parameter `min_position=N` or the header `Offboard-Min-Position: N` and \
+                 is answered once the node has applied position N, or after 5 s with 503 \
+                 `position_not_reached` (`Retry-After: 1`). `/readyz` names the node's role."
                     .to_owned(),
             ),
             ..Info::default()

@@ -99,7 +99,8 @@ async fn a_command_sent_to_a_follower_is_decided_by_the_leader_once_per_idempote
     assert!(first.location.is_some(), "Location passed through");
     assert_eq!(again.status, 201, "{}", again.text);
     assert_eq!(first.body["user_id"], again.body["user_id"]);
-    assert_eq!(first.body["position"], again.body["position"]);
+    assert!(first.body["positions"]["last"].is_u64(), "{}", first.text);
+    assert_eq!(first.body["positions"], again.body["positions"]);
     let users: Value = reqwest::Client::new()
         .get(format!("{}/v1/users", leader.url()))
         .bearer_auth(&token)
