@@ -30,6 +30,9 @@ use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 use super::{ApiError, AppState};
 
@@ -68,14 +71,27 @@ fn under(path: &str, prefix: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
+/// The labels of `offboard_forwarded_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ForwardLabels {
+    /// `answered` (the leader's answer passed on, whatever its status), or the code
+    /// this node answered with instead.
+    outcome: &'static str,
+}
+
 /// The HTTP client to the leader, built on first use (a node that always leads never
-/// needs one).
+/// needs one), and the count of requests sent on.
 #[derive(Debug, Default)]
 pub(crate) struct Forwarder {
     client: OnceLock<Result<reqwest::Client, String>>,
+    pub(crate) counts: Family<ForwardLabels, Counter>,
 }
 
 impl Forwarder {
+    fn count(&self, outcome: &'static str) {
+        self.counts.get_or_create(&ForwardLabels { outcome }).inc();
+    }
+
     fn client(&self) -> Result<&reqwest::Client, ApiError> {
         self.client
             .get_or_init(|| {
@@ -104,18 +120,31 @@ pub(crate) async fn route(State(state): State<AppState>, request: Request, next:
         return not_leader("this node is taking over as the leader: retry shortly");
     }
     if request.headers().contains_key(FORWARDED_BY) {
+        state.forwarder().count("not_leader");
         return not_leader(
             "this request was forwarded to a node that no longer leads (an election is under way): retry shortly",
         );
     }
     let Some(leader) = role.leader().map(str::to_owned) else {
+        state.forwarder().count("not_leader");
         return not_leader(
             "this node is a follower and no leader is known yet (an election is under way): retry shortly",
         );
     };
     match proxy(&state, &leader, request).await {
-        Ok(response) => response,
-        Err(e) => soon(e),
+        Ok(response) => {
+            state.forwarder().count("answered");
+            response
+        }
+        Err(e) => {
+            tracing::warn!(code = e.code(), error = %e.detail.message, "a request for the leader was not answered");
+            let outcome = match e.code() {
+                "outcome_unknown" => "outcome_unknown",
+                _ => "leader_unreachable",
+            };
+            state.forwarder().count(outcome);
+            soon(e)
+        }
     }
 }
 

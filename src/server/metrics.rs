@@ -86,8 +86,17 @@ pub(crate) struct ServerMetrics {
 }
 
 impl ServerMetrics {
-    pub(crate) fn new(engine: &Engine, webhooks: &crate::webhooks::Hub) -> Self {
+    pub(crate) fn new(
+        engine: &Engine,
+        webhooks: &crate::webhooks::Hub,
+        forwarder: &super::forward::Forwarder,
+    ) -> Self {
         let mut registry = Registry::with_prefix(PREFIX);
+        registry.register(
+            "forwarded_requests",
+            "Requests a node that does not lead sent on to the leader, by outcome (answered, or the 503 code answered instead)",
+            forwarder.counts.clone(),
+        );
         engine.metrics().register(&mut registry);
         webhooks.metrics().register(&mut registry);
         let http = HttpMetrics::default();

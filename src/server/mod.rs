@@ -147,7 +147,8 @@ impl AppState {
         let tokens = TokenCache::load(engine.store().as_ref())?;
         let links = LinkCache::load(engine.store().as_ref())?;
         let webhooks = Arc::new(crate::webhooks::Hub::load(&engine)?);
-        let metrics = metrics::ServerMetrics::new(&engine, &webhooks);
+        let forwarder = forward::Forwarder::default();
+        let metrics = metrics::ServerMetrics::new(&engine, &webhooks, &forwarder);
         Ok(Self(Arc::new(Inner {
             metrics,
             webhooks,
@@ -157,7 +158,7 @@ impl AppState {
             acks: Mutex::new(()),
             stop: watch::Sender::new(false),
             options,
-            forwarder: forward::Forwarder::default(),
+            forwarder,
             leading_ready: std::sync::atomic::AtomicBool::new(true),
         })))
     }

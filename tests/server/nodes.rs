@@ -276,6 +276,14 @@ async fn an_unreachable_leader_and_a_lost_answer_are_told_apart() {
     answer(&app, "GET", "/v1/tokens", &[])
         .await
         .error(503, "leader_unreachable");
+    // And the metrics count both
+    let metrics = answer(&app, "GET", "/metrics", &[]).await.text;
+    for line in [
+        "offboard_forwarded_requests_total{outcome=\"outcome_unknown\"} 1",
+        "offboard_forwarded_requests_total{outcome=\"leader_unreachable\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
