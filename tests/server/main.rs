@@ -9,6 +9,7 @@ mod health;
 mod metrics;
 mod nodes;
 mod pages;
+mod pg_nodes;
 mod router;
 mod scim;
 mod seeds;
