@@ -1,6 +1,7 @@
 //! Running the server on a socket and stopping it gracefully: when the shutdown future
 //! completes, event streams end, the listener stops accepting, every in-flight request
-//! (commands included) gets its answer, then the engine shuts down — the writer finishes
+//! (commands included) gets its answer, the leader's duties (webhook deliveries, the
+//! scheduler: [`super::leading`]) stop, then the engine shuts down — the writer finishes
 //! the group in hand (fsynced), saves its checkpoint, and the data directory is released.
 
 use std::future::Future;

@@ -118,6 +118,11 @@ async fn a_command_sent_to_a_follower_is_decided_by_the_leader_once_per_idempote
         .count();
     assert_eq!(anns, 1, "{users}");
 
+    // And the console is the leader's: its redirect to the sign-in form comes back as is
+    let console = send(&app, "GET", "/", None, None, &[]).await;
+    assert_eq!(console.status, 303, "{}", console.text);
+    assert_eq!(console.location.as_deref(), Some("/sign-in"));
+
     // And a side-store read (the tokens) is the leader's too, while a projection read
     // is answered here (this follower's log is empty: no org, so 401)
     let listed = send(&app, "GET", "/v1/tokens", Some(&token), None, &[]).await;
