@@ -520,7 +520,7 @@ async fn webhook_deliveries_run_only_while_the_node_leads() {
 }
 
 /// A loopback receiver of webhook deliveries: the bodies it got, and its URL.
-async fn receiver() -> (Arc<std::sync::Mutex<Vec<Value>>>, String) {
+pub(super) async fn receiver() -> (Arc<std::sync::Mutex<Vec<Value>>>, String) {
     let got = Arc::new(std::sync::Mutex::new(Vec::new()));
     let keep = Arc::clone(&got);
     let app = Router::new().route(

@@ -12,9 +12,12 @@ use offboard::engine::{Options, Role};
 use offboard::privacy::key_settings::KeySettings;
 use offboard::server::client::{Client, CommandOptions};
 use offboard::server::{tokens, ServerOptions};
+use offboard::webhooks::WebhookOptions;
 use offboard::Engine;
+use offboard_events::UserId;
 use serde_json::json;
 
+use super::nodes::receiver;
 use super::stores::Place;
 use super::support::*;
 
@@ -37,11 +40,44 @@ async fn open(place: &Place) -> (Arc<Engine>, tokio::net::TcpListener) {
     (Arc::new(engine), listener)
 }
 
-/// [`open`], serving.
+/// [`open`], serving (webhooks may go to loopback receivers).
 async fn node(place: &Place) -> (Arc<Engine>, Running) {
     let (engine, listener) = open(place).await;
-    let running = start_shared_on(listener, Arc::clone(&engine), ServerOptions::default()).await;
+    let running = start_shared_on(listener, Arc::clone(&engine), options()).await;
     (engine, running)
+}
+
+fn options() -> ServerOptions {
+    ServerOptions {
+        webhooks: WebhookOptions {
+            allow_http_loopback: true,
+            ..WebhookOptions::default()
+        },
+        ..ServerOptions::default()
+    }
+}
+
+/// A leader of a new database with an org and its owner's token, serving, and a second
+/// node that follows it.
+async fn two_nodes(place: &Place) -> ((Arc<Engine>, Running), (Arc<Engine>, Running), Owner) {
+    let (a, listener) = open(place).await;
+    assert_eq!(a.role(), Role::Leader);
+    let (_, owner) = create_org(&a, "Truck Pros").await;
+    let token = tokens::create(&a, None, &owner.to_string()).unwrap().token;
+    let a_run = start_shared_on(listener, Arc::clone(&a), options()).await;
+    let (b, b_run) = node(place).await;
+    let a_url = a_run.url();
+    role_becomes(&b, Duration::from_secs(5), |r| {
+        r.leader() == Some(a_url.as_str())
+    })
+    .await;
+    ((a, a_run), (b, b_run), Owner { id: owner, token })
+}
+
+/// The org's owner and its token.
+struct Owner {
+    id: UserId,
+    token: String,
 }
 
 /// Waits up to `patience` for `engine`'s role to satisfy `what`.
@@ -66,17 +102,8 @@ async fn a_follower_forwards_commands_reads_its_writes_and_leads_when_the_leader
         return;
     };
     // Given a leader with an org and its owner's token, and a second node
-    let (a, listener) = open(&place).await;
-    assert_eq!(a.role(), Role::Leader);
-    let (_, owner) = create_org(&a, "Truck Pros").await;
-    let token = tokens::create(&a, None, &owner.to_string()).unwrap().token;
-    let a_run = start_shared_on(listener, Arc::clone(&a), ServerOptions::default()).await;
-    let (b, b_run) = node(&place).await;
+    let ((a, a_run), (b, b_run), Owner { id: owner, token }) = two_nodes(&place).await;
     let a_url = a_run.url();
-    role_becomes(&b, Duration::from_secs(5), |r| {
-        r.leader() == Some(a_url.as_str())
-    })
-    .await;
     let on_b = Client::new(&b_run.url(), Some(&token)).unwrap();
     let invite = |key: &str, email: &str| {
         let options = CommandOptions {
@@ -160,4 +187,72 @@ async fn a_follower_forwards_commands_reads_its_writes_and_leads_when_the_leader
     with_fresh.get("/v1/org").await.unwrap();
     drop(b);
     b_run.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn webhooks_are_delivered_by_the_leader_alone_and_by_the_next_one_after_it() {
+    let Some(place) = Place::postgres() else {
+        return;
+    };
+    // Given two nodes and a subscription added through the follower
+    let ((a, a_run), (b, b_run), Owner { token, .. }) = two_nodes(&place).await;
+    let (got, url) = receiver().await;
+    let on_b = Client::new(&b_run.url(), Some(&token)).unwrap();
+    on_b.post(
+        "/v1/webhooks",
+        &json!({ "url": url, "events": ["UserInvited"] }),
+    )
+    .await
+    .unwrap();
+    let invite = |email: String| {
+        let on_b = on_b.clone();
+        async move {
+            let body = json!({ "email": email, "first_name": "F", "last_name": "L", "role": "member", "active": true });
+            on_b.post("/v1/users", &body).await.unwrap();
+        }
+    };
+
+    // When three users are invited
+    for i in 0..3 {
+        invite(format!("u{i}@truckpros.example")).await;
+    }
+    // Then each invitation is delivered once: the follower delivers nothing
+    arrive(&got, 3).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(got.lock().unwrap().len(), 3, "delivered twice");
+
+    // When the leader stops and the follower takes over, and one more user is invited
+    drop(a);
+    a_run.stop().await;
+    role_becomes(&b, Duration::from_secs(5), Role::is_leader).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let body = json!({ "email": "late@truckpros.example", "first_name": "F", "last_name": "L", "role": "member", "active": true });
+        match on_b.post("/v1/users", &body).await {
+            Err(e) if e.status() == Some(503) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            answered => break drop(answered.unwrap()),
+        }
+    }
+    // Then the new leader delivers it (at least once: what the old one delivered but
+    // had not saved yet may come again)
+    arrive(&got, 4).await;
+    let bodies = serde_json::to_string(&*got.lock().unwrap()).unwrap();
+    assert!(bodies.contains("late@truckpros.example"), "{bodies}");
+    drop(b);
+    b_run.stop().await;
+}
+
+/// Waits up to 10 s until `n` deliveries arrived.
+async fn arrive(got: &std::sync::Mutex<Vec<serde_json::Value>>, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.lock().unwrap().len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} deliveries arrived",
+            got.lock().unwrap().len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
