@@ -540,3 +540,38 @@ pub(super) async fn receiver() -> (Arc<std::sync::Mutex<Vec<Value>>>, String) {
     tokio::spawn(async move { axum::serve(listener, app).await });
     (got, url)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_waits_out_an_election_and_its_command_lands_on_the_new_leader() {
+    // Given a node serving with no leader known (an election under way)
+    let engine = Engine::in_memory();
+    let (_, owner) = create_org(&engine, "Truck Pros").await;
+    let token = tokens::create(&engine, None, &owner.to_string())
+        .unwrap()
+        .token;
+    let engine = Arc::new(engine);
+    engine.set_role_for_tests(follower(None));
+    let running = start_shared(Arc::clone(&engine), ServerOptions::default()).await;
+    let client = offboard::server::client::Client::new(&running.url(), Some(&token)).unwrap();
+
+    // When a command is sent, and the node becomes the leader a second later
+    let flip = Arc::clone(&engine);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        flip.set_role_for_tests(Role::Leader);
+    });
+    let started = std::time::Instant::now();
+    let answered = client
+        .post(
+            "/v1/users",
+            &serde_json::from_str(&invite("ann@truckpros.example")).unwrap(),
+        )
+        .await;
+
+    // Then the client retried after Retry-After and the new leader decided it
+    let answered = answered.unwrap_or_else(|e| panic!("{e}"));
+    assert!(answered["user_id"].is_string(), "{answered}");
+    assert!(started.elapsed() >= Duration::from_millis(1200));
+    drop(engine);
+    running.stop().await;
+}
