@@ -35,6 +35,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 
 use super::{ApiError, AppState};
+use crate::engine::Role;
 
 /// Set on every request a node forwards (its value: the leader URL it was sent to): a
 /// node that does not lead answers such a request `not_leader` rather than forward it
@@ -127,9 +128,12 @@ pub(crate) async fn route(State(state): State<AppState>, request: Request, next:
     }
     let Some(leader) = role.leader().map(str::to_owned) else {
         state.forwarder().count("not_leader");
-        return not_leader(
-            "this node is a follower and no leader is known yet (an election is under way): retry shortly",
-        );
+        return not_leader(match role {
+            Role::CatchingUp { .. } => {
+                "this node is catching up on the log and sends nothing on meanwhile: retry shortly, or ask another node"
+            }
+            _ => "this node is a follower and no leader is known yet (an election is under way): retry shortly",
+        });
     };
     match proxy(&state, &leader, request).await {
         Ok(response) => {
