@@ -34,7 +34,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 
-use super::{ApiError, AppState};
+use super::{read_your_writes, ApiError, AppState};
 use crate::engine::Role;
 
 /// Set on every request a node forwards (its value: the leader URL it was sent to): a
@@ -108,15 +108,16 @@ impl Forwarder {
     }
 }
 
-/// Middleware: answers here what this node answers, sends the rest to the leader.
+/// Middleware: answers here what this node answers (a read once the position it asks
+/// for is applied: [`read_your_writes::wait`]), sends the rest to the leader.
 pub(crate) async fn route(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if !goes_to_leader(request.method(), request.uri().path()) {
-        return next.run(request).await;
+        return read_your_writes::wait(&state, request, next).await;
     }
     let role = state.engine().role();
     if role.is_leader() {
         if state.serves_writes() {
-            return next.run(request).await;
+            return read_your_writes::wait(&state, request, next).await;
         }
         return not_leader("this node is taking over as the leader: retry shortly");
     }

@@ -359,16 +359,10 @@ pub fn app(state: AppState) -> Router {
 /// ([`forward`]), and the reads it answers itself wait for `min_position`
 /// ([`read_your_writes`]).
 fn nodes(router: Router, state: AppState) -> Router {
-    let service = tower::ServiceBuilder::new()
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            forward::route,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state,
-            read_your_writes::wait,
-        ))
-        .service(router);
+    let service = tower::Layer::layer(
+        &axum::middleware::from_fn_with_state(state, forward::route),
+        router,
+    );
     Router::new().fallback_service(service)
 }
 

@@ -10,7 +10,7 @@
 //!
 //! [`ServerOptions::position_patience`]: super::ServerOptions::position_patience
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderName, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -24,12 +24,9 @@ pub const MIN_POSITION: &str = "min_position";
 /// The header (when both are given, the larger position counts).
 pub const MIN_POSITION_HEADER: HeaderName = HeaderName::from_static("offboard-min-position");
 
-/// Middleware: waits for the position a GET asks for, then answers it.
-pub(crate) async fn wait(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// Waits for the position a GET asks for, then answers it (called by the forwarding
+/// middleware for what this node answers itself: one layer, not two).
+pub(crate) async fn wait(state: &AppState, mut request: Request, next: Next) -> Response {
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
         return next.run(request).await;
     }
