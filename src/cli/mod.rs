@@ -122,7 +122,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             &mut out,
         ),
         Cmd::Repair { accept_loss } => {
-            repair::run(&existing_location(&cli.global)?, *accept_loss, &mut out)
+            let keys = kek::key_settings(&cli.global);
+            repair::run(
+                &existing_location(&cli.global)?,
+                &keys,
+                *accept_loss,
+                &mut out,
+            )
         }
         Cmd::Kek(args::KekCmd::Rotate { to }) => kek::rotate(
             &existing_location(&cli.global)?,

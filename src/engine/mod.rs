@@ -52,7 +52,6 @@ use crate::clock::{Clock, SystemClock};
 use crate::domain::{self, Command, Context};
 use crate::integrity::{self, VerifyError, VerifyReport};
 use crate::privacy::key_settings::KeySettings;
-use crate::privacy::pg_shelf::PgShelf;
 use crate::privacy::remnants::KeyRemnants;
 use crate::privacy::{erasure, key_check, KeyVault};
 use crate::store::{
@@ -207,9 +206,9 @@ impl Engine {
     }
 
     /// [`Engine::open_for_repair`] at `location`.
-    pub fn open_for_repair_at(location: &Location) -> Result<Self, ReadError> {
-        let keys = KeySettings::default();
-        Self::open_located(location, Options::default(), Opening::ForRepair, &keys)
+    /// `keys`: how a PostgreSQL store finds its KEK (as [`Engine::open_at_keyed`]).
+    pub fn open_for_repair_at(location: &Location, keys: &KeySettings) -> Result<Self, ReadError> {
+        Self::open_located(location, Options::default(), Opening::ForRepair, keys)
     }
 
     fn open_located(
@@ -239,11 +238,7 @@ impl Engine {
     ) -> Result<Self, ReadError> {
         // The writer lock first: the vault is opened only by the writer.
         let log = PostgresLog::open(url)?;
-        let kek = keys
-            .kek_for(local, PgShelf::is_new(log.pool())?)
-            .map_err(StoreError::from)?;
-        let shelf = PgShelf::open(log.pool().clone(), kek, keys.retention()?)?;
-        let vault = KeyVault::on_shelf(Box::new(shelf))?;
+        let vault = keys.pg_vault(log.pool(), local, true)?;
         let store: Arc<dyn LogStore> = Arc::new(log);
         let loaded = checkpoint::load(store.as_ref(), &vault)?;
         Self::start(
