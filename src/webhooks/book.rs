@@ -330,8 +330,9 @@ fn corrupt(record: &str, e: serde_json::Error) -> StoreError {
 
 impl Hub {
     /// Loads every subscription and its progress from `engine`'s store, each cursor from
-    /// its cursor file, and deletes the records of subscriptions no longer in the book
-    /// (left by a removal or an add that a crash interrupted).
+    /// its cursor file, and, on the node that leads, deletes the records of subscriptions
+    /// no longer in the book (left by a removal or an add that a crash interrupted; a
+    /// follower writes nothing: the leader may be adding the one it would see as left).
     ///
     /// # Errors
     /// `storage` when a record is unreadable or damaged.
@@ -349,13 +350,17 @@ impl Hub {
             changed: watch::Sender::new(0),
             metrics: WebhookMetrics::default(),
         };
-        hub.sweep()?;
+        if engine.role().is_leader() {
+            hub.sweep()?;
+        }
         Ok(hub)
     }
 
     /// Reads every subscription and its progress again from the store, for a node
-    /// that takes over as the leader (another node changed them meanwhile), and wakes
-    /// the delivery tasks; work handed out before is discarded (its generation is over).
+    /// that takes over as the leader (another node changed them meanwhile), deletes the
+    /// records of subscriptions no longer in the book (as [`Hub::load`] does on a
+    /// leader), and wakes the delivery tasks; work handed out before is discarded (its
+    /// generation is over).
     ///
     /// # Errors
     /// `storage` when a record is unreadable or damaged (the copy in memory stays).
@@ -369,6 +374,7 @@ impl Hub {
             }
             *book = fresh;
         }
+        self.sweep()?;
         self.changed.send_modify(|n| *n += 1);
         Ok(())
     }

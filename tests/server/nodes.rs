@@ -575,3 +575,25 @@ async fn a_client_waits_out_an_election_and_its_command_lands_on_the_new_leader(
     drop(engine);
     running.stop().await;
 }
+
+#[tokio::test]
+async fn only_the_leader_sweeps_webhook_records_it_does_not_know() {
+    // Given a record of a subscription not in the book (the leader adding it right now)
+    let engine = Engine::in_memory();
+    let record = format!(
+        "{}{}",
+        offboard::webhooks::book::PROGRESS_PREFIX,
+        uuid::Uuid::new_v4()
+    );
+    engine.store().put_checkpoint(&record, b"{}").unwrap();
+
+    // When a follower loads the webhooks, it leaves it alone
+    engine.set_role_for_tests(follower(None));
+    let hub = offboard::webhooks::Hub::load(&engine).unwrap();
+    assert!(engine.store().checkpoint(&record).unwrap().is_some());
+
+    // When it takes over, it deletes it (the book does not name it)
+    engine.set_role_for_tests(Role::Leader);
+    hub.reload().unwrap();
+    assert!(engine.store().checkpoint(&record).unwrap().is_none());
+}
