@@ -134,7 +134,9 @@ fn role_line(role: &crate::engine::Role, advertise: &str) -> String {
         Role::Follower { leader: None, .. } => {
             "This node follows; no leader is known yet (an election is under way).".to_owned()
         }
-        Role::CatchingUp { position, target } => {
+        Role::CatchingUp {
+            position, target, ..
+        } => {
             format!("This node is catching up on the log (position {position} of {target}).")
         }
     }

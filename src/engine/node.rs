@@ -278,6 +278,7 @@ impl Follower {
             Role::CatchingUp {
                 position: self.applied,
                 target: head,
+                leader,
             }
         } else {
             Role::Follower { leader, lag }

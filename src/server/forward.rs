@@ -131,7 +131,7 @@ pub(crate) async fn route(State(state): State<AppState>, request: Request, next:
         state.forwarder().count("not_leader");
         return not_leader(match role {
             Role::CatchingUp { .. } => {
-                "this node is catching up on the log and sends nothing on meanwhile: retry shortly, or ask another node"
+                "this node is catching up on the log and knows no leader yet: retry shortly, or ask another node"
             }
             _ => "this node is a follower and no leader is known yet (an election is under way): retry shortly",
         });

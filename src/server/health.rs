@@ -75,7 +75,9 @@ async fn ready(State(state): State<AppState>) -> Response {
             "position": position,
         }))
         .into_response(),
-        Role::CatchingUp { position, target } => soon(ApiError::new(
+        Role::CatchingUp {
+            position, target, ..
+        } => soon(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "catching_up",
             format!(

@@ -162,7 +162,9 @@ fn gauges(engine: &Engine) -> Registry {
     let lag = match role {
         Role::Leader => 0,
         Role::Follower { lag, .. } => lag,
-        Role::CatchingUp { position, target } => target.saturating_sub(position),
+        Role::CatchingUp {
+            position, target, ..
+        } => target.saturating_sub(position),
     };
     registry.register(
         "follower_lag_events",

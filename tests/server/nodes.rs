@@ -389,6 +389,7 @@ async fn readyz_says_the_role_and_catching_up_is_not_ready() {
     w.engine.set_role_for_tests(Role::CatchingUp {
         position: 5,
         target: 50_000,
+        leader: Some("http://leader.example".to_owned()),
     });
     let catching = answer(&w.app, "GET", "/readyz", &[])
         .await
