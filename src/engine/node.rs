@@ -42,6 +42,9 @@ const POLL: Duration = Duration::from_millis(250);
 /// (plus the time to read the log's end and start the writer).
 const ASK_EVERY: Duration = Duration::from_millis(200);
 
+/// How long a node that could not take over waits before asking for the lock again.
+const RETRY_TAKEOVER: Duration = Duration::from_secs(2);
+
 /// How often the leader checks that it still holds the lock.
 const CHECK_EVERY: Duration = Duration::from_millis(500);
 
@@ -134,7 +137,8 @@ impl Follower {
                             self.parts.vault.follow(true);
                             self.reload_keys = true;
                             self.applied = *self.parts.committed.borrow();
-                            std::thread::sleep(POLL);
+                            // A cause such as a rotated KEK lasts: ask again, not at once.
+                            std::thread::sleep(RETRY_TAKEOVER);
                             continue;
                         }
                     },

@@ -116,12 +116,26 @@ impl PgShelf {
 /// Every row of the key tables, still wrapped.
 #[derive(Debug, Default)]
 struct Rows {
+    /// The KEK the rows are wrapped with, as `key_meta` names it.
+    kek_id: Option<String>,
     users: Vec<(Uuid, Vec<u8>)>,
     withheld: Vec<Uuid>,
     checkpoints: HashMap<String, Vec<u8>>,
 }
 
-async fn read_rows(client: deadpool_postgres::Object) -> Result<Rows, PgError> {
+/// Every key row, read in one transaction with the store's KEK id, so a rotation
+/// (`kek_rotation`) is seen whole or not at all.
+async fn read_rows(mut client: deadpool_postgres::Object) -> Result<Rows, PgError> {
+    let client = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let kek_id: Option<String> = client
+        .query_opt("SELECT kek_id FROM key_meta", &[])
+        .await?
+        .map(|r| r.get(0));
     let users = client
         .query("SELECT user_id, wrapped FROM user_keys", &[])
         .await?
@@ -140,7 +154,9 @@ async fn read_rows(client: deadpool_postgres::Object) -> Result<Rows, PgError> {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
+    client.commit().await?;
     Ok(Rows {
+        kek_id,
         users,
         withheld,
         checkpoints,
@@ -161,8 +177,14 @@ impl KeyShelf for PgShelf {
         self.kek.unwrap(&record_slot(name), stored)
     }
 
+    /// Every key, after checking that they are still wrapped by this shelf's KEK: a
+    /// `kek rotate` since this node opened makes every later load `kek_wrong` (a node
+    /// about to lead then refuses to, rather than store new keys under the old KEK).
     fn load(&self) -> Result<ShelfContents, StoreError> {
         let rows = self.pool.run(read_rows)?;
+        if let Some(stored) = &rows.kek_id {
+            self.kek.check_id(stored)?;
+        }
         let users = rows
             .users
             .into_iter()

@@ -269,3 +269,33 @@ async fn a_stored_key_is_never_replaced_by_another_writers_key() {
     let user = state.org(org).unwrap().directory().user(zelda).unwrap();
     assert_eq!(user.profile.email, EMAIL);
 }
+
+#[tokio::test]
+async fn a_vault_opened_before_a_kek_rotation_refuses_to_load_again() {
+    use offboard::privacy::kek_rotation;
+    use offboard::privacy::pg_shelf::PgShelf;
+    use offboard::privacy::KeyVault;
+    let Some((place, keys)) = place_with_kek() else {
+        return;
+    };
+    let url = place.url().unwrap().to_owned();
+    // Given a store with keys, and a node's vault opened under its KEK
+    let engine = open(&place, &keys).unwrap();
+    org_with_zelda(&engine).await;
+    drop(engine);
+    let pool = PgPool::connect(&url).unwrap();
+    let old = Kek::from_file(keys.kek_file.as_deref().unwrap()).unwrap();
+    let vault = KeyVault::on_shelf(Box::new(
+        PgShelf::open(pool.clone(), old.clone(), None).unwrap(),
+    ))
+    .unwrap();
+    // When the store's keys are rotated to another KEK meanwhile
+    let new = Kek::create_file(&place.dir.path().join("next.kek")).unwrap();
+    let done = kek_rotation::rotate(&pool, &old, &new).unwrap();
+    assert_eq!(done.user_keys, 2);
+    // Then that vault refuses to load the keys again (a node about to lead would
+    // otherwise store new keys under the old KEK): kek_wrong, naming both ids
+    let refused = vault.reload().unwrap_err();
+    assert_eq!(refused.code(), "kek_wrong", "{refused}");
+    assert!(refused.to_string().contains(&new.id()), "{refused}");
+}
