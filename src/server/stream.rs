@@ -31,6 +31,7 @@ use offboard_events::{Envelope, OrgId};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use tokio::sync::watch;
+use uuid::Uuid;
 
 use super::auth::{Caller, Read};
 use super::consumers::{self, ConsumerCheckpoint, ConsumerPath};
@@ -201,6 +202,8 @@ struct Tail {
     stop: watch::Receiver<bool>,
     ready: VecDeque<Envelope>,
     done: bool,
+    /// The caller's token: a stream ends once it is revoked (checked before each read).
+    token: Uuid,
 }
 
 impl Tail {
@@ -211,6 +214,16 @@ impl Tail {
             }
             if self.done || *self.stop.borrow() || self.until.is_some_and(|u| self.next > u) {
                 return None;
+            }
+            if self.revoked() {
+                self.done = true;
+                let e = ApiError::unauthorized("the token of this stream was revoked");
+                let body = ErrorBody { error: e.detail };
+                return Some(
+                    SseEvent::default()
+                        .event("error")
+                        .data(serde_json::to_string(&body).expect("errors serialize")),
+                );
             }
             let durable = *self.committed.borrow_and_update();
             let end = durable
@@ -247,6 +260,14 @@ impl Tail {
                 _ = self.stop.changed() => return None,
             }
         }
+    }
+
+    /// Whether the stream's token was revoked (or is gone) since it opened; a follower
+    /// learns of a revocation when it reloads its token book (about every second).
+    fn revoked(&self) -> bool {
+        self.state
+            .tokens()
+            .with(|book| book.get(self.token).is_none_or(|t| t.revoked()))
     }
 
     fn frame(&self, e: &Envelope) -> SseEvent {
@@ -294,6 +315,7 @@ async fn events(
         stop: state.stopping(),
         ready: VecDeque::new(),
         done: false,
+        token: caller.token_id,
         state,
     };
     let stream = futures_util::stream::unfold(tail, |mut tail| async move {

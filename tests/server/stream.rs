@@ -273,3 +273,53 @@ async fn a_consumer_that_stops_reading_never_holds_up_the_writer() {
     drop(stalled);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ends_with_an_error_once_its_token_is_revoked() {
+    let engine = Engine::in_memory();
+    let (owner_token, _) = scene(&engine).await;
+    let auditor = tokens::create(&engine, None, "auditor:downstream").unwrap();
+    let last = engine.last_position();
+    let server = start(engine).await;
+    // Given an auditor's stream that has read the log so far
+    let consumer = Client::new(&server.url(), Some(&auditor.token)).unwrap();
+    let mut stream = consumer
+        .events(&EventsRequest {
+            follow: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut seen = 0;
+    while seen < last {
+        seen = next_position(&mut stream).await.unwrap();
+    }
+    // When the owner revokes the auditor's token, and something new is committed
+    let owner = Client::new(&server.url(), Some(&owner_token)).unwrap();
+    owner
+        .post(
+            &format!("/v1/tokens/{}/revoke", auditor.record.id),
+            &json!({}),
+        )
+        .await
+        .unwrap();
+    let me = owner.get("/v1/whoami").await.unwrap();
+    let owner_id = me["principal"]["id"].as_str().unwrap().to_owned();
+    owner
+        .post(
+            &format!("/v1/users/{owner_id}/resources"),
+            &json!({ "resources": ["buyer:B-after-revoke"] }),
+        )
+        .await
+        .unwrap();
+    // Then the stream sends no new event: it ends with an `unauthorized` error
+    let message = tokio::time::timeout(Duration::from_secs(20), stream.next())
+        .await
+        .expect("the stream stalled")
+        .expect("the stream ended without saying why")
+        .expect("the stream broke");
+    assert_eq!(message.event.as_deref(), Some("error"), "{}", message.data);
+    assert!(message.data.contains("unauthorized"), "{}", message.data);
+    assert!(message.data.contains("revoked"), "{}", message.data);
+    server.stop().await;
+}
