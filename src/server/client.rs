@@ -4,7 +4,8 @@
 //! ask for its position (`Offboard-Min-Position`), so a CLI pointed at a follower sees
 //! what it just did; a 503 that says nothing was done and a second will tell (an
 //! election: `not_leader`, `leader_unreachable`, `position_not_reached`) is sent again
-//! after its `Retry-After` (at most 2 s), up to 7 times.
+//! after its `Retry-After` (at most 2 s), up to 7 times; so is a command whose outcome is
+//! unknown (`outcome_unknown`, a dropped connection), under the same Idempotency-Key.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -138,7 +139,7 @@ impl Client {
 
     /// `GET path` (with its query string), answered with the JSON value.
     pub async fn get(&self, path: &str) -> Result<Value, ClientError> {
-        patiently(|| self.request(Method::GET, path)).await
+        patiently(false, || self.request(Method::GET, path)).await
     }
 
     /// `DELETE path`, answered with the JSON value (removing a webhook subscription).
@@ -174,7 +175,17 @@ impl Client {
             }
             request
         };
-        let answered = patiently(request).await?;
+        let keyed = options.idempotency_key.is_some();
+        let answered = patiently(keyed, request).await.map_err(|e| match (e, &options.idempotency_key) {
+            (ClientError::Api { status, mut error }, Some(key)) if error.code == "outcome_unknown" => {
+                error.message = format!(
+                    "{} (it was sent with Idempotency-Key {key}: the same key again is answered from the log if it was stored)",
+                    error.message
+                );
+                ClientError::Api { status, error }
+            }
+            (e, _) => e,
+        })?;
         if let Some(last) = answered["positions"]["last"].as_u64() {
             self.written.fetch_max(last, Ordering::AcqRel);
         }
@@ -237,15 +248,33 @@ const ATTEMPTS: u32 = 8;
 const PASSING: &[&str] = &["not_leader", "leader_unreachable", "position_not_reached"];
 
 /// Sends the request `build` makes, again after its `Retry-After` (at most 2 s) while
-/// the answer is a [`PASSING`] 503, up to [`ATTEMPTS`] times.
-async fn patiently(build: impl Fn() -> reqwest::RequestBuilder) -> Result<Value, ClientError> {
+/// the answer is a [`PASSING`] 503, up to [`ATTEMPTS`] times. A `keyed` request (a
+/// command under its Idempotency-Key) is also sent again when its outcome is unknown —
+/// `outcome_unknown`, or the connection dropped before the answer: the same key is
+/// answered from the log if the first one was stored, and runs it if it was not.
+async fn patiently(
+    keyed: bool,
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<Value, ClientError> {
     let mut attempt = 1;
     loop {
-        let response = build().send().await.map_err(transport)?;
+        let again = attempt < ATTEMPTS;
+        let response = match build().send().await {
+            Ok(response) => response,
+            // Not a refused connection: nothing was sent then, and no server may be there.
+            Err(e) if keyed && again && !e.is_builder() && !e.is_connect() => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+            Err(e) => return Err(transport(e)),
+        };
         let wait = retry_after(&response);
         match answer(response).await {
             Err(ClientError::Api { status: 503, error })
-                if attempt < ATTEMPTS && PASSING.contains(&error.code.as_str()) =>
+                if again
+                    && (PASSING.contains(&error.code.as_str())
+                        || (keyed && error.code == "outcome_unknown")) =>
             {
                 attempt += 1;
                 tokio::time::sleep(wait).await;

@@ -598,3 +598,56 @@ async fn only_the_leader_sweeps_webhook_records_it_does_not_know() {
     hub.reload().unwrap();
     assert!(engine.store().checkpoint(&record).unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_client_sends_a_command_whose_outcome_is_unknown_again_under_the_same_key() {
+    use std::sync::Mutex;
+    // Given a server that loses the first answer (outcome_unknown), then answers
+    let keys: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = Arc::clone(&keys);
+    let app = Router::new().route(
+        "/v1/users",
+        axum::routing::post(move |headers: HeaderMap| {
+            let seen = Arc::clone(&seen);
+            async move {
+                let key = headers["idempotency-key"].to_str().unwrap().to_owned();
+                let first = {
+                    let mut keys = seen.lock().unwrap();
+                    keys.push(key);
+                    keys.len() == 1
+                };
+                if first {
+                    let body = json!({"error": {"code": "outcome_unknown", "message": "the answer was lost"}});
+                    return (
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        [("retry-after", "1")],
+                        axum::Json(body),
+                    );
+                }
+                (
+                    axum::http::StatusCode::CREATED,
+                    [("retry-after", "0")],
+                    axum::Json(json!({"user_id": "u-1", "duplicate": true})),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = offboard::server::client::Client::new(&url, Some("ofb_test")).unwrap();
+    // When a command is sent under an Idempotency-Key
+    let options = offboard::server::client::CommandOptions {
+        idempotency_key: Some("7d0c4c5e-0000-4000-8000-000000000001".to_owned()),
+        on_behalf_of: None,
+    };
+    let answered = client
+        .command("/v1/users", &json!({}), &options)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Then it was sent again under the same key, and the second answer is the answer
+    assert_eq!(answered["duplicate"], true, "{answered}");
+    let keys = keys.lock().unwrap().clone();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], keys[1]);
+}
