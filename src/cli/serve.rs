@@ -57,18 +57,27 @@ pub fn run(
         .enable_all()
         .build()?;
     let addr = listen.addr;
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind(addr))
-        .map_err(|e| {
-            serve_error(ServeError::Bind {
-                addr,
-                error: e.to_string(),
-            })
-        })?;
-    let bound = listener.local_addr()?;
+    let bind_error = |e: std::io::Error| {
+        serve_error(ServeError::Bind {
+            addr,
+            error: e.to_string(),
+        })
+    };
+    // Bound first, so the advertised URL names the real port (port 0 picks one), but
+    // listening only once the log is open: meanwhile a client's connection is refused
+    // (it tries another node) rather than left hanging through a long replay.
+    let socket = {
+        let _runtime = rt.enter();
+        bind_only(addr).map_err(bind_error)?
+    };
+    let bound = socket.local_addr()?;
     let url = format!("http://{bound}");
     let advertise = listen.advertise.unwrap_or(&url);
     let engine = Engine::open_node(location, Options::default(), keys, Some(advertise))?;
+    let listener = {
+        let _runtime = rt.enter();
+        socket.listen(1024).map_err(bind_error)?
+    };
     // A missing or damaged token book (or webhook book) is named before the address is
     // announced, so a supervisor never sees a server start that then answers every
     // token with 401 or cannot deliver.
@@ -140,6 +149,18 @@ fn role_line(role: &crate::engine::Role, advertise: &str) -> String {
             format!("This node is catching up on the log (position {position} of {target}).")
         }
     }
+}
+
+/// A socket bound to `addr` (reusable at once after a previous server's exit, as
+/// `TcpListener::bind` makes it), not yet listening.
+fn bind_only(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    Ok(socket)
 }
 
 /// The task appending anchor lines while the server runs.

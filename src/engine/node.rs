@@ -26,6 +26,7 @@ use offboard_events::{Envelope, Event, UserId};
 use offboard_projections::State;
 use tokio::sync::watch;
 
+use super::checkpoint;
 use super::health::Refusal;
 use super::pipeline::Parts;
 use super::replay::{for_each_envelope, replay_range, ReadError};
@@ -106,7 +107,9 @@ pub(crate) struct Follower {
     pub stop: Arc<AtomicBool>,
     /// Set when leadership ended: the keys in memory are loaded again from the store
     /// before following (a key this node created for a group that was never committed
-    /// must not open, or seal, anything).
+    /// must not open, or seal, anything), and the projections are rebuilt from the store
+    /// (the writer may have left them holding a group whose commit failed, or put back
+    /// only part of the way when the store could not be read: a partition).
     pub reload_keys: bool,
 }
 
@@ -194,6 +197,7 @@ impl Follower {
     ) -> Result<Option<WriterLock>, ReadError> {
         if self.reload_keys {
             self.parts.vault.reload()?;
+            self.rebuild()?;
             self.reload_keys = false;
         }
         if asked.elapsed() >= ASK_EVERY {
@@ -234,6 +238,20 @@ impl Follower {
             }
         }
         self.report(leader, head);
+        Ok(())
+    }
+
+    /// The projections rebuilt from what the store holds (its checkpoint and the log up
+    /// to its head), swapped in whole.
+    fn rebuild(&mut self) -> Result<(), ReadError> {
+        let store = self.parts.store.as_ref();
+        let head = store.head()?.last_position;
+        let loaded = checkpoint::load(store, &self.parts.vault)?;
+        let (fresh, _) = checkpoint::recover(store, &self.parts.vault, loaded, head)?;
+        let position = fresh.position();
+        *self.parts.state.write() = fresh;
+        self.applied = position;
+        self.parts.committed.send_replace(position);
         Ok(())
     }
 
