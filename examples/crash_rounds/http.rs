@@ -19,8 +19,16 @@ pub enum Answer {
     Done(Value),
     /// 4xx: the status and the error's code: the command was refused, nothing written.
     Refused(u16, String),
-    /// 5xx or no answer at all (the server died): it may or may not have been written.
+    /// No answer at all (the server died, the connection dropped, the request timed
+    /// out): it may or may not have been written.
     Unknown(String),
+    /// 5xx: it may or may not have been written; with the `Retry-After` header, if any,
+    /// and the body.
+    ServerError {
+        status: u16,
+        retry_after: Option<String>,
+        body: String,
+    },
 }
 
 /// One server's address and the owner's token.
@@ -60,6 +68,10 @@ impl Http {
             Err(e) => return Answer::Unknown(format!("no answer: {e}")),
         };
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let body = match response.bytes().await {
             Ok(b) => b,
             Err(e) => return Answer::Unknown(format!("{status}, body cut: {e}")),
@@ -74,7 +86,11 @@ impl Http {
                 .to_owned();
             Answer::Refused(status.as_u16(), code)
         } else {
-            Answer::Unknown(format!("{status} {}", String::from_utf8_lossy(&body)))
+            Answer::ServerError {
+                status: status.as_u16(),
+                retry_after,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            }
         }
     }
 
