@@ -63,6 +63,12 @@ impl Server {
         }
     }
 
+    /// How it ended, if it has (`None` while it runs).
+    #[allow(dead_code)] // failover_rounds only: its nodes must outlive PostgreSQL's restarts
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// SIGKILL (what `Child::kill` sends on Unix), then reap the process.
     pub fn kill(self) {
         drop(self);

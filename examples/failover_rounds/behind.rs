@@ -1,5 +1,6 @@
 //! Scenario `behind`: stop a follower, append `--behind-events` events while it is down
-//! (user imports of [`CHUNK`] rows: one command, one event per row), restart it. It must
+//! (user imports of up to [`CHUNK`] rows: one command, at least one event a row),
+//! restart it. It must
 //! answer `/readyz` `catching_up` while it is more than `CATCHING_UP_LAG` behind, then
 //! `follower`, and reach the leader's position; the figure is its replay rate (events
 //! missed over the time from its start until it reached that position).
@@ -40,9 +41,9 @@ pub async fn run(
         let before = nodes.probe(leader).await.position.unwrap_or(0);
         nodes.kill(follower);
         let appending = Instant::now();
-        let mut first = 0;
-        while first < events {
-            let count = CHUNK.min(events - first);
+        let (mut first, mut appended) = (0, 0);
+        while appended < events {
+            let count = CHUNK.min(events - appended);
             let domain = format!("b{round}.behind.example");
             let op = Op::ImportUsers {
                 domain,
@@ -50,12 +51,12 @@ pub async fn run(
                 count,
             };
             match load.send(op, rng).await {
-                Outcome::Acked(_) => {}
+                Outcome::Acked(Some((from, to))) => appended += to + 1 - from,
                 other => return Err(format!("behind {round}: an import answered {other:?}")),
             }
             first += count;
         }
-        let appended = appending.elapsed();
+        let appending = appending.elapsed();
         let (leader, _) = nodes.wait_for_leader(None, PATIENCE).await?;
         let target = nodes.probe(leader).await.position.unwrap_or(0);
         let started = Instant::now();
@@ -76,7 +77,7 @@ pub async fn run(
         println!(
             "behind {round}/{times}: node {follower} missed {missed} events (appended in {:.1} \
              s); restarted, it answered {}, reached {target} after {:.1} s: {rate:.0} events/s",
-            appended.as_secs_f64(),
+            appending.as_secs_f64(),
             roles.join(" → "),
             took.as_secs_f64()
         );
@@ -86,6 +87,7 @@ pub async fn run(
             ));
         }
         report.replay_rates.push(rate);
+        nodes.revive(report).await?;
     }
     Ok(())
 }

@@ -48,6 +48,7 @@ pub async fn run(
         );
         report.within(&format!("failover {round}"), took, limit);
         report.failovers.push(took);
+        nodes.revive(report).await?;
     }
     Ok(())
 }

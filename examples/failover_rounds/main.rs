@@ -177,10 +177,10 @@ async fn run(
         match scenario {
             Scenario::Kill => kill::run(&mut nodes, args, &mut rng, &mut report).await?,
             Scenario::PgRestart => {
-                pg_restart::run(&nodes, pg, (args, others), &mut rng, &mut report).await?
+                pg_restart::run(&mut nodes, pg, (args, others), &mut rng, &mut report).await?
             }
             Scenario::Partition => {
-                partition::run(&nodes, (args, others), &mut rng, &mut report).await?
+                partition::run(&mut nodes, (args, others), &mut rng, &mut report).await?
             }
             Scenario::Behind => {
                 behind::run(
@@ -199,6 +199,7 @@ async fn run(
     for why in seen.violations.lock().expect("not poisoned").drain(..) {
         report.violation(why);
     }
+    nodes.revive(&mut report).await?;
     finish::converge(&nodes, &world.token, &mut report).await?;
     for i in 0..nodes.nodes.len() {
         nodes.kill(i);

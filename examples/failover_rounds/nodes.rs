@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::proxy::Proxy;
+use super::report::Report;
 use super::server::Server;
 
 /// How often a wait asks `/readyz` again.
@@ -41,6 +42,8 @@ pub struct Node {
     pub proxy: Proxy,
     server: Option<Server>,
     dir: PathBuf,
+    /// Its current start's stderr.
+    log: PathBuf,
 }
 
 /// Every node, and what they share.
@@ -74,6 +77,7 @@ impl Nodes {
             nodes.push(Node {
                 proxy,
                 server: None,
+                log: dir.join("none.log"),
                 dir,
             });
         }
@@ -96,12 +100,13 @@ impl Nodes {
     /// Starts node `i` (its `serve` announced its address); its URL.
     pub async fn start(&mut self, i: usize) -> Result<String, String> {
         self.starts += 1;
+        let log = self.root.join(format!("node{i}.start{}.log", self.starts));
+        self.nodes[i].log.clone_from(&log);
         let node = &self.nodes[i];
         let store = format!(
             "postgresql://postgres@{}/{}",
             node.proxy.addr, self.database
         );
-        let log = self.root.join(format!("node{i}.start{}.log", self.starts));
         let (bin, dir, kek) = (self.bin.clone(), node.dir.clone(), self.kek.clone());
         let server = tokio::task::spawn_blocking(move || {
             let global: [&OsStr; 6] = [
@@ -121,6 +126,36 @@ impl Nodes {
         self.nodes[i].server = Some(server);
         self.urls.write().expect("not poisoned")[i] = Some(url.clone());
         Ok(url)
+    }
+
+    /// Restarts every node that exited on its own (a node must outlive what the
+    /// scenarios do to it or to PostgreSQL: each exit is a violation).
+    pub async fn revive(&mut self, report: &mut Report) -> Result<(), String> {
+        for (i, why) in self.exited() {
+            report.violation(why);
+            self.start(i).await?;
+        }
+        Ok(())
+    }
+
+    /// The nodes that exited on their own since the last call (each then counts as
+    /// down), with how they ended and their stderr's last lines.
+    fn exited(&mut self) -> Vec<(usize, String)> {
+        let mut out = Vec::new();
+        for i in 0..self.nodes.len() {
+            let Some(status) = self.nodes[i].server.as_mut().and_then(Server::exited) else {
+                continue;
+            };
+            self.kill(i);
+            let log = std::fs::read_to_string(&self.nodes[i].log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(5).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            out.push((
+                i,
+                format!("node {i} exited ({status}): {}", tail.join(" | ")),
+            ));
+        }
+        out
     }
 
     /// SIGKILLs node `i` (no-op when it is down).

@@ -20,7 +20,7 @@ const POLL: Duration = Duration::from_millis(25);
 
 /// Partitions the leader `times` times.
 pub async fn run(
-    nodes: &Nodes,
+    nodes: &mut Nodes,
     (args, times): (&Args, u32),
     rng: &mut Rng,
     report: &mut Report,
@@ -66,6 +66,7 @@ pub async fn run(
             limit,
         );
         report.partitions.push(took);
+        nodes.revive(report).await?;
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ const NO_LEADER: Duration = Duration::from_secs(60);
 
 /// Restarts PostgreSQL `times` times.
 pub async fn run(
-    nodes: &Nodes,
+    nodes: &mut Nodes,
     pg: &Arc<Cluster>,
     (args, times): (&Args, u32),
     rng: &mut Rng,
@@ -43,6 +43,7 @@ pub async fn run(
             took.as_millis()
         );
         report.pg_restarts.push(took);
+        nodes.revive(report).await?;
     }
     Ok(())
 }
