@@ -160,16 +160,16 @@ impl Engine {
     pub fn backup_point(&self) -> Result<BackupPoint, BackupError> {
         let state = self.state();
         let position = state.position();
-        let hash = anchor::hash_at(self.store.as_ref(), position)?.ok_or_else(|| {
+        let hash = anchor::hash_at(self.store().as_ref(), position)?.ok_or_else(|| {
             StoreError::Corrupt(format!("position {position} is durable but not stored"))
         })?;
-        let keys = self.vault.snapshot();
+        let keys = self.vault().snapshot();
         let mut records = Vec::new();
-        for name in self.store.checkpoint_names("")? {
+        for name in self.store().checkpoint_names("")? {
             if name == CHECKPOINT_NAME || name == HEAD_RECORD_NAME {
                 continue;
             }
-            if let Some(bytes) = self.store.checkpoint(&name)? {
+            if let Some(bytes) = self.store().checkpoint(&name)? {
                 records.push((name, bytes));
             }
         }

@@ -146,7 +146,7 @@ pub(crate) struct Syncer {
     pub vault: Arc<KeyVault>,
     pub stats: Arc<WriterStats>,
     pub metrics: Arc<EngineMetrics>,
-    pub committed: watch::Sender<u64>,
+    pub committed: Arc<watch::Sender<u64>>,
     pub flushed: Receiver<Flushed>,
     pub outcomes: UnboundedSender<Outcome>,
     pub health: Arc<Health>,

@@ -62,6 +62,13 @@ impl Health {
             .clone()
     }
 
+    /// Accepts writes again: only for a node that stepped down or takes over as the
+    /// leader, whose new writer starts from what the log holds, not from what the
+    /// previous one knew.
+    pub fn reset(&self) {
+        *self.refusal.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     pub fn accepting(&self) -> bool {
         self.refusal().is_none()
     }

@@ -13,18 +13,19 @@ mod health;
 mod history;
 pub mod metrics;
 mod migrate;
+mod node;
+mod node_open;
 mod patience;
+mod pipeline;
 mod replay;
 mod role;
 mod scheduler;
 mod shared_state;
 mod writer;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLockReadGuard};
-use std::thread::JoinHandle;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -32,7 +33,7 @@ use offboard_events::canonical::{sha256_hex, write_canonical};
 use offboard_events::{Envelope, OrgId, StreamId, UserId, UserStatus};
 use offboard_projections::State;
 use serde_json::json;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 pub use append::{AppendError, AppendRequest, Appended, CommandMeta, ExpectedVersion};
 pub use backup::{BackupError, BackupFile, BackupPoint, BackupReport, BackupTarget};
@@ -57,13 +58,11 @@ use crate::privacy::{erasure, key_check, KeyVault};
 use crate::store::{
     CheckpointDir, DirLock, Location, LogStore, MemoryLog, PostgresLog, SledLog, StoreError,
 };
-use committer::{Committer, Syncer};
-use flusher::Flusher;
 use health::Health;
 use metrics::EngineMetrics;
-use patience::Patient;
+use pipeline::Parts;
 use shared_state::SharedState;
-use writer::{Decision, Job, Writer};
+use writer::{Decision, Job};
 
 /// How many commands may wait for the writer before callers are slowed down.
 const QUEUE_DEPTH: usize = 8192;
@@ -124,26 +123,20 @@ pub struct StatsSnapshot {
 /// An open log with its writer and projections.
 #[derive(Debug)]
 pub struct Engine {
-    store: Arc<dyn LogStore>,
-    state: Arc<SharedState>,
-    clock: Arc<dyn Clock>,
-    stats: Arc<WriterStats>,
-    metrics: Arc<EngineMetrics>,
+    /// The store, the projections, the key vault and the writer's slot, shared with the
+    /// writer's pipeline and, on PostgreSQL, the node's follower loop.
+    parts: Parts,
     committed: watch::Receiver<u64>,
     recovery: Recovery,
-    vault: Arc<KeyVault>,
-    checkpoints: Arc<Checkpoints>,
-    /// Whether writes are accepted; reads that meet damage refuse them.
-    health: Arc<Health>,
-    tx: Option<mpsc::Sender<Job>>,
-    writer: Option<JoinHandle<()>>,
+    /// On PostgreSQL: the loop that follows the log and takes over when the leader goes.
+    node: Option<node::Node>,
     /// The data directory's lock when the engine opened one; released on drop, after
     /// the writer has stopped (fields drop after `Drop::drop`).
     lock: Option<DirLock>,
     /// The data directory, when the engine opened one.
     dir: Option<PathBuf>,
     /// This node's part: always the leader on sled; on PostgreSQL, see [`Role`].
-    role: watch::Sender<Role>,
+    role: Arc<watch::Sender<Role>>,
 }
 
 impl Engine {
@@ -205,8 +198,12 @@ impl Engine {
         keys: &KeySettings,
         advertise: Option<&str>,
     ) -> Result<Self, ReadError> {
-        let _ = advertise;
-        Self::open_at_keyed(location, options, keys)
+        match (location, advertise) {
+            (Location::Postgres { url, local }, Some(advertise)) => {
+                Self::open_postgres_node(url, local, keys, options, advertise)
+            }
+            _ => Self::open_at_keyed(location, options, keys),
+        }
     }
 
     /// [`Engine::open_for_repair`] at `location`.
@@ -337,6 +334,23 @@ impl Engine {
         loaded: Option<Result<State, String>>,
         opening: Opening,
     ) -> Result<Self, ReadError> {
+        let (parts, recovery) = Self::recover(store, vault, clock, options, loaded, opening)?;
+        finish_interrupted_purges(&parts.vault, &parts.state.read())?;
+        parts.start_writer()?;
+        let role = Arc::new(watch::Sender::new(Role::Leader));
+        Ok(Self::assemble(parts, recovery, role))
+    }
+
+    /// Checks the durable claims (unless repairing) and recovers the projections from
+    /// the checkpoint `loaded` plus the log's tail; writes nothing, starts no writer.
+    fn recover(
+        store: Arc<dyn LogStore>,
+        vault: Arc<KeyVault>,
+        clock: Arc<dyn Clock>,
+        options: Options,
+        loaded: Option<Result<State, String>>,
+        opening: Opening,
+    ) -> Result<(Parts, Recovery), ReadError> {
         let loaded = match opening {
             Opening::Checked => {
                 claims::check(store.as_ref(), loaded.as_ref())?;
@@ -347,22 +361,7 @@ impl Engine {
         let head = store.head()?;
         let (state, recovery) =
             checkpoint::recover(store.as_ref(), &vault, loaded, head.last_position)?;
-        // A purge whose key destruction was interrupted is finished now (R13).
-        let purged: Vec<UserId> = vault
-            .users_with_keys()
-            .into_iter()
-            .filter(|u| {
-                state.orgs().any(|o| {
-                    o.directory()
-                        .user(*u)
-                        .is_some_and(|x| x.status == UserStatus::Purged)
-                })
-            })
-            .collect();
-        for user in purged {
-            vault.destroy_user_key(user)?;
-        }
-        // Every other absent or unusable key is damage, never read as a purge.
+        // Every absent or unusable key is damage, never read as a purge.
         let needing = key_check::users_needing_keys(&vault, &state);
         key_check::check_on_open(store.as_ref(), &vault, &needing)?;
         // Repairing, nothing is saved at close unless events were appended: a checkpoint
@@ -371,112 +370,33 @@ impl Engine {
             Opening::Checked => recovery.checkpoint_position.unwrap_or(0),
             Opening::ForRepair => head.last_position,
         };
-        let checkpoints = Arc::new(Checkpoints::new(saved_at));
-        let last_time = match store.get(head.last_position)? {
-            Some(bytes) => decode(&vault, head.last_position, &bytes)?.occurred_at,
-            None => DateTime::<Utc>::MIN_UTC,
-        };
-        let state = Arc::new(SharedState::new(state));
-        let stats = Arc::new(WriterStats::default());
-        let metrics = Arc::new(EngineMetrics::default());
-        let (committed_tx, committed) = watch::channel(head.last_position);
-        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-        let (to_committer, groups) = std::sync::mpsc::sync_channel(writer::MAX_IN_FLIGHT);
-        let (written_tx, written) = std::sync::mpsc::sync_channel(writer::MAX_IN_FLIGHT);
-        let (flushed_tx, flushed) = std::sync::mpsc::sync_channel(writer::MAX_IN_FLIGHT);
-        let (outcomes_tx, outcomes) = mpsc::unbounded_channel();
-        let health = Arc::new(Health::default());
-        let spawn_error = |e: std::io::Error| {
-            crate::store::StoreError::Io(format!("cannot start the writer thread: {e}"))
-        };
-        let patient = |name: &str| Patient::start(name, options.storage_patience);
-        let committer = Committer {
-            store: Arc::clone(&store),
-            vault: Arc::clone(&vault),
-            groups,
-            written: written_tx,
-            patient: patient("offboard-log-write").map_err(spawn_error)?,
-        };
-        let flusher = Flusher {
-            store: Arc::clone(&store),
-            written,
-            flushed: flushed_tx,
-            health: Arc::clone(&health),
-            patient: patient("offboard-log-flush").map_err(spawn_error)?,
-        };
-        let syncer = Syncer {
-            store: Arc::clone(&store),
-            vault: Arc::clone(&vault),
-            stats: Arc::clone(&stats),
-            metrics: Arc::clone(&metrics),
-            committed: committed_tx,
-            flushed,
-            outcomes: outcomes_tx,
-            health: Arc::clone(&health),
-            patient: patient("offboard-log-sync").map_err(spawn_error)?,
-        };
-        let spawn = |name: &str, run: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new()
-                .name(name.to_owned())
-                .spawn(run)
-                .map_err(spawn_error)
-        };
-        let checkpointer = checkpointer::Checkpointer::start(
-            Arc::clone(&store),
-            Arc::clone(&vault),
-            Arc::clone(&checkpoints),
-        )?;
-        let stages = vec![
-            spawn("offboard-committer", Box::new(move || committer.run()))?,
-            spawn("offboard-flusher", Box::new(move || flusher.run()))?,
-            spawn("offboard-syncer", Box::new(move || syncer.run()))?,
-        ];
-        let last_durable = head.last_position;
-        let writer = Writer {
-            store: Arc::clone(&store),
-            state: Arc::clone(&state),
-            clock: Arc::clone(&clock),
-            head,
-            last_time,
-            rx,
-            checkpoints: Arc::clone(&checkpoints),
-            checkpointer,
-            checkpoint_asked: 0,
-            vault: Arc::clone(&vault),
-            purged: Vec::new(),
-            purge_since_checkpoint: false,
-            max_group: options.max_group.max(1),
-            pipelined: options.pipelined,
-            to_committer: Some(to_committer),
-            outcomes,
-            stages,
-            in_flight: Default::default(),
-            pending: HashMap::new(),
-            generation: 0,
-            reload: false,
-            health: Arc::clone(&health),
-            durable: last_durable,
-            unknown: Default::default(),
-            roll_back: false,
-        };
-        let handle = spawn("offboard-writer", Box::new(move || writer.run()))?;
-        Ok(Self {
+        let parts = Parts {
             store,
-            state,
+            state: Arc::new(SharedState::new(state)),
             clock,
-            stats,
-            metrics,
-            committed,
-            recovery,
+            stats: Arc::new(WriterStats::default()),
+            metrics: Arc::new(EngineMetrics::default()),
             vault,
-            checkpoints,
-            health,
-            tx: Some(tx),
-            writer: Some(handle),
+            checkpoints: Arc::new(Checkpoints::new(saved_at)),
+            health: Arc::new(Health::default()),
+            committed: Arc::new(watch::Sender::new(head.last_position)),
+            options,
+            writer: Arc::new(RwLock::new(None)),
+        };
+        Ok((parts, recovery))
+    }
+
+    /// The engine around `parts`, reporting `role`.
+    fn assemble(parts: Parts, recovery: Recovery, role: Arc<watch::Sender<Role>>) -> Self {
+        Self {
+            committed: parts.committed.subscribe(),
+            parts,
+            recovery,
+            node: None,
             lock: None,
             dir: None,
-            role: watch::Sender::new(Role::Leader),
-        })
+            role,
+        }
     }
 
     /// Appends `request.events` as one command, atomically.
@@ -513,7 +433,9 @@ impl Engine {
                 Box::new(move |_, _| Ok(events)),
             )
             .await;
-        self.metrics.answered("append", &result, started.elapsed());
+        self.parts
+            .metrics
+            .answered("append", &result, started.elapsed());
         result
     }
 
@@ -565,7 +487,9 @@ impl Engine {
             domain::decide(state, &ctx, &command).map_err(AppendError::Rejected)
         });
         let result = self.submit(meta, expected, fingerprint, decide).await;
-        self.metrics.answered(name, &result, started.elapsed());
+        self.parts
+            .metrics
+            .answered(name, &result, started.elapsed());
         result
     }
 
@@ -582,7 +506,7 @@ impl Engine {
             actor: meta.actor.clone(),
             on_behalf_of: meta.on_behalf_of,
             command_id: meta.command_id,
-            now: self.clock.now(),
+            now: self.parts.clock.now(),
             compensating: self.compensating(meta.org_id, command)?,
             plaintext_profiles: self.plaintext_profiles(meta.org_id, command)?,
         };
@@ -646,7 +570,10 @@ impl Engine {
             };
             erasure::user_positions(&state, &candidates)
         };
-        Ok(erasure::plaintext_profiles(self.store.as_ref(), &users)?)
+        Ok(erasure::plaintext_profiles(
+            self.parts.store.as_ref(),
+            &users,
+        )?)
     }
 
     /// The deleted users of `org` whose profile is stored in plaintext, with those
@@ -671,7 +598,14 @@ impl Engine {
             return Err(AppendError::NotLeader { leader });
         }
         let (reply, answer) = oneshot::channel();
-        let tx = self.tx.as_ref().ok_or(AppendError::Closed)?;
+        let tx = self
+            .parts
+            .writer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|run| run.tx.clone())
+            .ok_or(AppendError::Closed)?;
         tx.send(Job {
             meta,
             expected,
@@ -686,13 +620,13 @@ impl Engine {
 
     /// The projections as of the last durable group commit.
     pub fn state(&self) -> RwLockReadGuard<'_, State> {
-        self.state.read()
+        self.parts.state.read()
     }
 
     /// Why writes are refused (storage failed, or a read met a damaged log); `None`
     /// while they are accepted. Reads answer either way.
     pub fn refusal(&self) -> Option<Refusal> {
-        self.health.refusal()
+        self.parts.health.refusal()
     }
 
     /// Passes `read` through; a read that met damage (`log_corrupt`, an undecodable
@@ -703,7 +637,7 @@ impl Engine {
                 e,
                 ReadError::Storage(StoreError::Corrupt(_)) | ReadError::Decode { .. }
             ) {
-                self.health.refuse(Refusal::corrupt(e.to_string()));
+                self.parts.health.refuse(Refusal::corrupt(e.to_string()));
             }
         }
         read
@@ -711,18 +645,23 @@ impl Engine {
 
     /// The engine's metric handles (`GET /metrics` registers them).
     pub fn metrics(&self) -> &EngineMetrics {
-        &self.metrics
+        &self.parts.metrics
     }
 
     /// The position of the last checkpoint saved or loaded, and the time since.
     pub fn checkpoint(&self) -> (u64, Duration) {
-        (self.checkpoints.last(), self.checkpoints.age())
+        (self.parts.checkpoints.last(), self.parts.checkpoints.age())
     }
 
     /// Whether the writer thread is still running (it stops at shutdown, or if it
     /// panicked): commands are answered only while it is.
     pub fn writer_running(&self) -> bool {
-        self.writer.as_ref().is_some_and(|w| !w.is_finished())
+        self.parts
+            .writer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|run| !run.thread.is_finished())
     }
 
     /// This node's part now (the leader, a follower with its lag, or catching up).
@@ -793,8 +732,8 @@ impl Engine {
         visit: &mut dyn FnMut(Envelope),
     ) -> Result<(), ReadError> {
         self.noticed(for_each_envelope(
-            self.store.as_ref(),
-            &self.vault,
+            self.parts.store.as_ref(),
+            &self.parts.vault,
             from.max(1),
             to.min(self.last_position()),
             visit,
@@ -829,7 +768,8 @@ impl Engine {
     /// The event at `position`.
     pub fn read_one(&self, position: u64) -> Result<Envelope, ReadError> {
         self.noticed(
-            self.store
+            self.parts
+                .store
                 .get(position)
                 .map_err(ReadError::from)
                 .and_then(|bytes| {
@@ -838,7 +778,7 @@ impl Engine {
                             "position {position} is indexed but not stored"
                         ))
                     })?;
-                    decode(&self.vault, position, &bytes)
+                    decode(&self.parts.vault, position, &bytes)
                 }),
         )
     }
@@ -847,7 +787,7 @@ impl Engine {
     /// hash for an empty log).
     pub fn head(&self) -> Result<HeadRecord, StoreError> {
         let position = self.last_position();
-        anchor::hash_at(self.store.as_ref(), position)?.map_or_else(
+        anchor::hash_at(self.parts.store.as_ref(), position)?.map_or_else(
             || {
                 Err(StoreError::Corrupt(format!(
                     "position {position} is durable but not stored"
@@ -860,8 +800,8 @@ impl Engine {
     /// Every durable claim about how far the log goes (the projection checkpoint as
     /// stored, the head record, consumers' positions), for `offboard repair`.
     pub fn durable_claims(&self) -> Result<Vec<claims::Claim>, StoreError> {
-        let stored = checkpoint::load(self.store.as_ref(), &self.vault)?;
-        claims::gather(self.store.as_ref(), stored.as_ref())
+        let stored = checkpoint::load(self.parts.store.as_ref(), &self.parts.vault)?;
+        claims::gather(self.parts.store.as_ref(), stored.as_ref())
     }
 
     /// Walks the hash chain, naming the first bad position, then checks that every user
@@ -869,22 +809,22 @@ impl Engine {
     /// storage read that meets damage (`log_corrupt`) also stops the engine accepting
     /// writes.
     pub fn verify(&self, progress: &mut dyn FnMut(u64)) -> Result<VerifyReport, VerifyError> {
-        let report = integrity::verify(self.store.as_ref(), progress);
+        let report = integrity::verify(self.parts.store.as_ref(), progress);
         if let Err(VerifyError::Storage(e @ StoreError::Corrupt(_))) = &report {
-            self.health.refuse(Refusal::corrupt(e.to_string()));
+            self.parts.health.refuse(Refusal::corrupt(e.to_string()));
         }
         let report = report?;
-        let needing = key_check::users_needing_keys(&self.vault, &self.state());
-        key_check::verify_keys(self.store.as_ref(), &self.vault, &needing)?;
+        let needing = key_check::users_needing_keys(&self.parts.vault, &self.state());
+        key_check::verify_keys(self.parts.store.as_ref(), &self.parts.vault, &needing)?;
         Ok(report)
     }
 
     /// The writer's counters so far.
     pub fn stats(&self) -> StatsSnapshot {
         StatsSnapshot {
-            flushes: self.stats.flushes.load(Ordering::Relaxed),
-            commands: self.stats.commands.load(Ordering::Relaxed),
-            events: self.stats.events.load(Ordering::Relaxed),
+            flushes: self.parts.stats.flushes.load(Ordering::Relaxed),
+            commands: self.parts.stats.commands.load(Ordering::Relaxed),
+            events: self.parts.stats.events.load(Ordering::Relaxed),
         }
     }
 
@@ -902,9 +842,17 @@ impl Engine {
     /// copy, not for the save (most of a second at that size, and longer behind a save
     /// the checkpointer has under way).
     pub fn checkpoint_now(&self) -> Result<u64, crate::store::StoreError> {
+        // A follower's state may be behind a purge whose checkpoint replaced every
+        // readable copy of the purged profile: only the leader saves.
+        if !self.role().is_leader() {
+            return Err(StoreError::Io(
+                "this node follows the log: only the leader saves checkpoints".to_owned(),
+            ));
+        }
         let copy = self.state().clone();
-        self.checkpoints
-            .save(self.store.as_ref(), &self.vault, &copy)?;
+        self.parts
+            .checkpoints
+            .save(self.parts.store.as_ref(), &self.parts.vault, &copy)?;
         Ok(copy.position())
     }
 
@@ -921,15 +869,21 @@ impl Engine {
         let mut fresh = State::default();
         let mut applied = 0u64;
         let target = self.last_position();
-        replay::replay_range(self.store.as_ref(), &self.vault, 1, target, &mut |e| {
-            fresh.apply(e);
-            applied += 1;
-            if applied.is_multiple_of(65_536) {
-                progress(applied);
-            }
-        })?;
-        let mut live = self.state.write();
-        applied += replay::replay_all(self.store.as_ref(), &self.vault, &mut fresh)?;
+        replay::replay_range(
+            self.parts.store.as_ref(),
+            &self.parts.vault,
+            1,
+            target,
+            &mut |e| {
+                fresh.apply(e);
+                applied += 1;
+                if applied.is_multiple_of(65_536) {
+                    progress(applied);
+                }
+            },
+        )?;
+        let mut live = self.parts.state.write();
+        applied += replay::replay_all(self.parts.store.as_ref(), &self.parts.vault, &mut fresh)?;
         *live = fresh;
         drop(live);
         progress(applied);
@@ -938,7 +892,7 @@ impl Engine {
 
     /// The clock the writer stamps events with.
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
+        &self.parts.clock
     }
 
     /// The data directory the engine opened (`None` for one built on a store).
@@ -948,18 +902,18 @@ impl Engine {
 
     /// The key vault (for tools and tests).
     pub fn vault(&self) -> &Arc<KeyVault> {
-        &self.vault
+        &self.parts.vault
     }
 
     /// What may still hold the key of a user purged now (the purge answer's
     /// `key_destruction`): the store's copies and the configured backup window.
     pub fn key_remnants(&self) -> KeyRemnants {
-        self.vault.remnants(self.clock.now())
+        self.parts.vault.remnants(self.parts.clock.now())
     }
 
     /// The underlying store (for tools and tests).
     pub fn store(&self) -> &Arc<dyn LogStore> {
-        &self.store
+        &self.parts.store
     }
 
     /// Stops accepting commands, lets the writer finish the group in hand, and waits.
@@ -968,10 +922,11 @@ impl Engine {
     }
 
     fn stop_writer(&mut self) {
-        self.tx = None;
-        if let Some(handle) = self.writer.take() {
-            let _ = handle.join();
-        }
+        // The node first, so it cannot start a writer after this one stopped; the
+        // writer lock last, once nothing writes.
+        let lock = self.node.take().and_then(node::Node::stop);
+        self.parts.stop_writer();
+        drop(lock);
     }
 }
 
@@ -979,6 +934,27 @@ impl Drop for Engine {
     fn drop(&mut self) {
         self.stop_writer();
     }
+}
+
+/// R13: a purge whose key destruction was interrupted (a crash between the purge's
+/// commit and the key's removal) is finished by the next writer, before it writes.
+/// **Durability: when it returns `Ok`, every such key's destruction is durable.**
+fn finish_interrupted_purges(vault: &KeyVault, state: &State) -> Result<(), StoreError> {
+    let purged: Vec<UserId> = vault
+        .users_with_keys()
+        .into_iter()
+        .filter(|u| {
+            state.orgs().any(|o| {
+                o.directory()
+                    .user(*u)
+                    .is_some_and(|x| x.status == UserStatus::Purged)
+            })
+        })
+        .collect();
+    for user in purged {
+        vault.destroy_user_key(user)?;
+    }
+    Ok(())
 }
 
 /// Hex SHA-256 of a command payload's canonical JSON.

@@ -36,6 +36,13 @@ struct Keys {
     /// A checkpoint key written for a save that may not have finished
     /// (`checkpoint.key.next`): the checkpoint file may already be under it.
     checkpoint_next: Option<Key>,
+    /// On a follower (`following`): users whose key was looked for on the shelf and not
+    /// found. A key is stored before the first event sealed with it is committed, so a
+    /// user absent then was purged, for good.
+    absent: std::collections::HashSet<UserId>,
+    /// A follower's vault: a key not in memory is looked up on the shelf (the leader
+    /// created it after this vault loaded).
+    following: bool,
 }
 
 /// A user's stored key, as [`KeyVault::key_on_disk`] finds it.
@@ -77,7 +84,15 @@ impl KeyVault {
     /// The vault of whatever `shelf` holds, loaded now; unusable keys are remembered as
     /// damaged, not skipped.
     pub fn on_shelf(shelf: Box<dyn KeyShelf>) -> Result<Self, StoreError> {
-        let contents = shelf.load()?;
+        let keys = Self::on_shelf_contents(shelf.load()?);
+        Ok(Self {
+            shelf,
+            keys: RwLock::new(keys),
+        })
+    }
+
+    /// The keys in memory for what a shelf holds.
+    fn on_shelf_contents(contents: super::shelf::ShelfContents) -> Keys {
         let mut keys = Keys {
             withheld: contents.withheld,
             checkpoint: contents.checkpoint,
@@ -90,10 +105,7 @@ impl KeyVault {
                 Shelved::Damaged(problem) => keys.damaged.insert(user, problem).map(|_| ()),
             };
         }
-        Ok(Self {
-            shelf,
-            keys: RwLock::new(keys),
-        })
+        keys
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Keys> {
@@ -115,9 +127,71 @@ impl KeyVault {
         self.shelf.remnants(at)
     }
 
-    /// The user's key, if the user was not purged.
+    /// The user's key, if the user was not purged. On a follower's vault a key not in
+    /// memory is looked up on the shelf once (see [`KeyVault::follow`]).
     pub fn user_key(&self, user: UserId) -> Option<Key> {
-        self.read().users.get(&user).copied()
+        let keys = self.read();
+        if let Some(key) = keys.users.get(&user) {
+            return Some(*key);
+        }
+        if !keys.following || keys.absent.contains(&user) || keys.damaged.contains_key(&user) {
+            return None;
+        }
+        drop(keys);
+        self.fetch(user)
+    }
+
+    /// A follower's lookup of a key the leader stored after this vault loaded. A failed
+    /// read is not remembered: the next decode asks again.
+    fn fetch(&self, user: UserId) -> Option<Key> {
+        let stored = match self.shelf.stored_user_key(user) {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::warn!("offboard: the key of user {user} could not be read: {e}");
+                return None;
+            }
+        };
+        let mut keys = self.write();
+        match stored {
+            Some(Shelved::Key(key)) => {
+                keys.users.insert(user, key);
+                Some(key)
+            }
+            Some(Shelved::Damaged(problem)) => {
+                keys.damaged.insert(user, problem);
+                None
+            }
+            None => {
+                keys.absent.insert(user);
+                None
+            }
+        }
+    }
+
+    /// Makes this a follower's vault (`true`): keys the leader stores later are looked up
+    /// on the shelf when first needed. `false` (the leader's vault) after
+    /// [`KeyVault::reload`].
+    pub fn follow(&self, following: bool) {
+        self.write().following = following;
+    }
+
+    /// Forgets the user's key in memory only (a follower applying a purge: the leader
+    /// destroys the stored key; nothing here may read the data any more).
+    pub fn forget_user_key(&self, user: UserId) {
+        let mut keys = self.write();
+        keys.users.remove(&user);
+        keys.absent.insert(user);
+    }
+
+    /// Loads every key from the shelf again, replacing what memory holds (a follower
+    /// about to lead: it must know every stored key before it may create one).
+    pub fn reload(&self) -> Result<(), StoreError> {
+        let fresh = Self::on_shelf_contents(self.shelf.load()?);
+        let mut keys = self.write();
+        let following = keys.following;
+        *keys = fresh;
+        keys.following = following;
+        Ok(())
     }
 
     /// What is wrong with the user's stored key, if it was found unusable.

@@ -25,8 +25,9 @@ const SCAN_CHUNK: i64 = 2048;
 #[derive(Debug)]
 pub struct PostgresLog {
     pool: PgPool,
-    /// Held for the store's life (with its own clone of the pool, so it can unlock).
-    _lock: WriterLock,
+    /// Held for the store's life (with its own clone of the pool, so it can unlock);
+    /// `None` for a node's log, whose leadership the node holds (`engine::node`).
+    _lock: Option<WriterLock>,
 }
 
 impl PostgresLog {
@@ -44,7 +45,25 @@ impl PostgresLog {
     pub fn open_on(pool: PgPool) -> Result<Self, StoreError> {
         let lock = WriterLock::acquire(&pool)?;
         schema::migrate(&pool)?;
-        let log = Self { pool, _lock: lock };
+        let log = Self {
+            pool,
+            _lock: Some(lock),
+        };
+        log.check_head()?;
+        Ok(log)
+    }
+
+    /// The log of one `serve` node: no lock of its own — the node takes the writer lock
+    /// ([`WriterLock::try_acquire`]) to lead, and writes only while it holds it; the
+    /// events' primary key fences a node that lost it. The schema is migrated by whichever
+    /// node first takes the lock (`lock`, when given, is held during the migration).
+    ///
+    /// Errors: as [`PostgresLog::open`], but never `store_in_use`.
+    pub fn open_for_node(pool: PgPool, lock: Option<&WriterLock>) -> Result<Self, StoreError> {
+        if lock.is_some() {
+            schema::migrate(&pool)?;
+        }
+        let log = Self { pool, _lock: None };
         log.check_head()?;
         Ok(log)
     }
@@ -57,16 +76,16 @@ impl PostgresLog {
     /// Recovery check: the head is written in the same transaction as the events, so a
     /// head that does not name the last event means outside damage.
     fn check_head(&self) -> Result<(), StoreError> {
+        // One statement, so one snapshot: other nodes may be committing meanwhile.
         let (last, head) = self.pool.run(|client| async move {
-            let last: Option<i64> = client
-                .query_one("SELECT max(position) FROM log_events", &[])
-                .await?
-                .get(0);
-            let head: Option<i64> = client
-                .query_opt("SELECT last_position FROM log_head", &[])
-                .await?
-                .map(|row| row.get(0));
-            Ok((last, head))
+            let row = client
+                .query_one(
+                    "SELECT (SELECT max(position) FROM log_events), \
+                     (SELECT last_position FROM log_head)",
+                    &[],
+                )
+                .await?;
+            Ok((row.get::<_, Option<i64>>(0), row.get::<_, Option<i64>>(1)))
         })?;
         if last == head {
             return Ok(());

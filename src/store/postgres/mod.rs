@@ -6,13 +6,15 @@
 //! [`PostgresLog`] is the store, and [`WriterLock`] the session-level advisory lock that
 //! admits one writer per database.
 
+mod cluster;
 mod error;
 mod lock;
 mod log;
 mod pool;
 pub mod schema;
 
+pub use cluster::{leader_address, publish_leader, HeadWatch};
 pub use error::Target;
-pub use lock::WriterLock;
+pub use lock::{Candidate, WriterLock};
 pub use log::PostgresLog;
 pub use pool::{PgError, PgPool};

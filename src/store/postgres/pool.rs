@@ -13,7 +13,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
+use tokio_postgres::tls::NoTlsStream;
+use tokio_postgres::{NoTls, Socket};
 
 use super::error::{from_pg, from_pool, Target};
 use crate::store::StoreError;
@@ -24,6 +25,9 @@ const MAX_CONNECTIONS: usize = 8;
 
 /// The runtime's worker threads: the work is waiting on the network, not computing.
 const WORKER_THREADS: usize = 2;
+
+/// A session's connection half, as [`PgPool::dedicated_with`] hands it to its driver.
+pub(crate) type Connection = tokio_postgres::Connection<Socket, NoTlsStream>;
 
 /// A pool of connections to one PostgreSQL database, usable from any thread.
 /// Cheap to clone: clones share the pool and its runtime.
@@ -51,6 +55,7 @@ impl PgPool {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        notice_dead_peers(&mut config);
         let target = Target::of(&config);
         let runtime = OwnedRuntime::start()?;
         let manager = Manager::from_config(
@@ -117,6 +122,23 @@ impl PgPool {
     /// Opens a connection outside the pool (the single-writer lock's session), its
     /// connection task running on the pool's runtime until the client is dropped.
     pub(crate) fn dedicated(&self) -> Result<tokio_postgres::Client, StoreError> {
+        self.dedicated_with(|connection, target| async move {
+            if let Err(e) = connection.await {
+                tracing::warn!("offboard: PostgreSQL session at {target} ended: {e}");
+            }
+        })
+    }
+
+    /// [`PgPool::dedicated`] with the connection task `drive` (which must poll the
+    /// connection until it ends, e.g. to receive notifications).
+    pub(crate) fn dedicated_with<D, Fut>(
+        &self,
+        drive: D,
+    ) -> Result<tokio_postgres::Client, StoreError>
+    where
+        D: FnOnce(Connection, Target) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let config = self.config.clone();
         let target = self.target.clone();
         self.block(async move {
@@ -124,11 +146,7 @@ impl PgPool {
                 .connect(NoTls)
                 .await
                 .map_err(|e| from_pg(e, &target))?;
-            tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::warn!("offboard: PostgreSQL session at {target} ended: {e}");
-                }
-            });
+            tokio::spawn(drive(connection, target));
             Ok(client)
         })
     }
@@ -147,6 +165,28 @@ fn durable_commits(config: &mut tokio_postgres::Config) {
     let options = config.get_options().unwrap_or("").to_owned();
     if !options.contains("synchronous_commit") {
         config.options(format!("{options} -c synchronous_commit=on").trim());
+    }
+}
+
+/// A server that vanished (a partition, a machine off) is noticed by TCP within seconds,
+/// not the kernel's defaults of hours: keepalive probes after 5 s idle, and a request
+/// that stays unacknowledged for 15 s ends the connection. Then every call on it fails
+/// (`store_unreachable`) instead of hanging, and a leader steps down (`engine::node`).
+fn notice_dead_peers(config: &mut tokio_postgres::Config) {
+    config
+        .keepalives(true)
+        .keepalives_idle(std::time::Duration::from_secs(5))
+        .keepalives_interval(std::time::Duration::from_secs(2))
+        .keepalives_retries(3)
+        .tcp_user_timeout(std::time::Duration::from_secs(15));
+    // The same from the server's side, so a vanished leader's session — and with it the
+    // writer lock — ends within about 11 s, and another node can lead.
+    let options = config.get_options().unwrap_or("").to_owned();
+    if !options.contains("tcp_keepalives") {
+        config.options(
+            format!("{options} -c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3")
+                .trim(),
+        );
     }
 }
 

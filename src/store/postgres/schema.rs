@@ -28,3 +28,33 @@ pub fn migrate(pool: &PgPool) -> Result<(), StoreError> {
             })
     })
 }
+
+/// Whether the database has every migration this build knows (a follower waits for the
+/// node that took the writer lock to apply them).
+///
+/// Errors: `storage` or `store_unreachable` from the database.
+pub fn is_current(pool: &PgPool) -> Result<bool, StoreError> {
+    let latest = migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| m.version())
+        .max()
+        .unwrap_or(0);
+    pool.run(move |client| async move {
+        let exists: bool = client
+            .query_one(
+                "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
+                &[],
+            )
+            .await?
+            .get(0);
+        if !exists {
+            return Ok(false);
+        }
+        let applied: Option<i32> = client
+            .query_one("SELECT max(version) FROM refinery_schema_history", &[])
+            .await?
+            .get(0);
+        Ok(applied.is_some_and(|v| v >= latest))
+    })
+}

@@ -1,0 +1,314 @@
+//! One `offboard serve` node of several on one PostgreSQL database.
+//!
+//! Exactly one node writes: the one holding the writer lock (a session-level advisory
+//! lock, `store::postgres::lock`). Every other node follows: it tails the log — woken by
+//! `LISTEN offboard_log` at each commit, and polling every [`POLL`] in case a
+//! notification is lost — applies the new events to its projections and asks for the
+//! lock again. When the leader's session ends (the process died, or PostgreSQL could no
+//! longer reach it and ended it), the lock is free and the first follower to ask takes
+//! it: it reads the log to its end (nobody else writes now), reloads every key, starts
+//! the writer from the stored head and publishes its URL for the others to forward
+//! commands to.
+//!
+//! A leader steps down when its lock's session stops answering (within
+//! [`SESSION_PATIENCE`]) or its writer refuses writes (a write failed or overran: the
+//! database may be gone, or another node wrote that position first — the events'
+//! primary key fences a former leader). It reports itself a follower at once (commands
+//! are answered `not_leader`), stops its writer without saving a checkpoint (another
+//! node may already have saved a later one), lets go of the lock, and follows again.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use offboard_events::{Envelope, Event};
+use tokio::sync::watch;
+
+use super::health::Refusal;
+use super::pipeline::Parts;
+use super::replay::{for_each_envelope, ReadError};
+use super::role::{Role, CATCHING_UP_LAG};
+use crate::store::postgres::{
+    leader_address, publish_leader, schema, Candidate, HeadWatch, WriterLock,
+};
+use crate::store::{PgPool, StoreError};
+
+/// Longest a follower waits for a commit notification before it looks anyway.
+const POLL: Duration = Duration::from_millis(250);
+
+/// How often a follower asks for the lock: a leader that died is replaced within this
+/// (plus the time to read the log's end and start the writer).
+const ASK_EVERY: Duration = Duration::from_millis(200);
+
+/// How often the leader checks that it still holds the lock.
+const CHECK_EVERY: Duration = Duration::from_millis(500);
+
+/// Longest the lock's session may take to answer before the leader steps down.
+const SESSION_PATIENCE: Duration = Duration::from_secs(2);
+
+/// Events decoded and applied at a time while following: the state's write lock is held
+/// only for applying one chunk, so reads interleave with a long catch-up.
+const CHUNK: u64 = 4096;
+
+/// The thread following or leading, and how to stop it.
+#[derive(Debug)]
+pub(crate) struct Node {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<Option<WriterLock>>,
+}
+
+impl Node {
+    /// Starts the node's thread; `lock` when this node took the writer lock at open
+    /// (and was promoted by [`Follower::promote`] already).
+    pub fn start(follower: Follower, lock: Option<WriterLock>) -> Result<Self, StoreError> {
+        let stop = Arc::clone(&follower.stop);
+        let thread = std::thread::Builder::new()
+            .name("offboard-node".to_owned())
+            .spawn(move || follower.run(lock))
+            .map_err(|e| StoreError::Io(format!("cannot start the node thread: {e}")))?;
+        Ok(Self { stop, thread })
+    }
+
+    /// Stops following or leading; hands back the writer lock if this node holds it, to
+    /// be dropped (released) once the writer has stopped.
+    pub fn stop(self) -> Option<WriterLock> {
+        self.stop.store(true, Ordering::Release);
+        self.thread.join().unwrap_or(None)
+    }
+}
+
+/// A node's view of the log and what it needs to lead.
+#[derive(Debug)]
+pub(crate) struct Follower {
+    pub parts: Parts,
+    pub role: Arc<watch::Sender<Role>>,
+    pub pool: PgPool,
+    /// The URL this node publishes when it leads.
+    pub advertise: String,
+    /// The last position applied to the projections.
+    pub applied: u64,
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Why a leader stopped leading.
+enum Ended {
+    Stopping,
+    Lost(String),
+}
+
+impl Follower {
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    /// Follows or leads until stopped; returns the lock if leading then.
+    fn run(mut self, mut lock: Option<WriterLock>) -> Option<WriterLock> {
+        loop {
+            let held = match lock.take() {
+                Some(held) => held,
+                None => match self.follow() {
+                    Some(held) => match self.promote(&held) {
+                        Ok(()) => held,
+                        Err(e) => {
+                            tracing::warn!("offboard: could not take over as leader: {e}");
+                            self.parts.stop_writer();
+                            self.parts.health.reset();
+                            std::thread::sleep(POLL);
+                            continue;
+                        }
+                    },
+                    None => return None,
+                },
+            };
+            match self.lead(&held) {
+                Ended::Stopping => return Some(held),
+                Ended::Lost(why) => {
+                    self.step_down(&why);
+                    drop(held);
+                }
+            }
+        }
+    }
+
+    /// Tails the log until this node takes the lock (`Some`) or is stopped (`None`).
+    fn follow(&mut self) -> Option<WriterLock> {
+        let mut candidate: Option<Candidate> = None;
+        let mut watch: Option<HeadWatch> = None;
+        let mut asked = Instant::now() - ASK_EVERY;
+        let mut warned = Instant::now() - Duration::from_secs(60);
+        loop {
+            if self.stopping() {
+                return None;
+            }
+            let round = self.follow_once(&mut candidate, &mut watch, &mut asked);
+            match round {
+                Ok(Some(lock)) => return Some(lock),
+                Ok(None) => {}
+                Err(e) => {
+                    // PostgreSQL is down or unreachable: keep serving reads, say so once
+                    // a minute, try again.
+                    if warned.elapsed() >= Duration::from_secs(60) {
+                        tracing::warn!("offboard: following the log failed, retrying: {e}");
+                        warned = Instant::now();
+                    }
+                    candidate = None;
+                    watch = None;
+                    std::thread::sleep(POLL);
+                }
+            }
+        }
+    }
+
+    /// One round of following: ask for the lock (every [`ASK_EVERY`]), apply what the
+    /// log gained, wait for the next commit.
+    fn follow_once(
+        &mut self,
+        candidate: &mut Option<Candidate>,
+        watch: &mut Option<HeadWatch>,
+        asked: &mut Instant,
+    ) -> Result<Option<WriterLock>, ReadError> {
+        if asked.elapsed() >= ASK_EVERY {
+            *asked = Instant::now();
+            let asking = match candidate.take() {
+                Some(c) => c,
+                None => Candidate::open(&self.pool)?,
+            };
+            match WriterLock::try_take(asking)? {
+                Ok(lock) => return Ok(Some(lock)),
+                Err(back) => *candidate = Some(back),
+            }
+        }
+        self.catch_up()?;
+        if watch.is_none() {
+            *watch = Some(HeadWatch::start(&self.pool)?);
+        }
+        if let Some(w) = watch {
+            w.wait(POLL.min(ASK_EVERY))?;
+        }
+        Ok(None)
+    }
+
+    /// Applies every event the log holds past [`Follower::applied`], a chunk at a time,
+    /// and reports the role with the lag and the leader's URL.
+    pub fn catch_up(&mut self) -> Result<(), ReadError> {
+        let head = self.parts.store.head()?.last_position;
+        let leader = leader_address(&self.pool)?;
+        while self.applied < head {
+            let to = head.min(self.applied + CHUNK);
+            let mut events = Vec::with_capacity((to - self.applied) as usize);
+            for_each_envelope(
+                self.parts.store.as_ref(),
+                &self.parts.vault,
+                self.applied + 1,
+                to,
+                &mut |e| events.push(e),
+            )?;
+            self.apply(&events, to);
+            self.report(leader.clone(), head);
+            if self.stopping() {
+                return Ok(());
+            }
+        }
+        self.report(leader, head);
+        Ok(())
+    }
+
+    /// Applies `events` (up to position `to`) to the projections and wakes whoever
+    /// waits for those positions (streams, `min_position` reads).
+    fn apply(&mut self, events: &[Envelope], to: u64) {
+        {
+            let mut state = self.parts.state.write();
+            for envelope in events {
+                state.apply(envelope);
+            }
+        }
+        // R13: a purged user's key is gone from memory here too (the leader destroyed
+        // the stored one before answering the purge).
+        for envelope in events {
+            if let Event::UserPurged(purged) = &envelope.event {
+                self.parts.vault.forget_user_key(purged.user_id);
+            }
+        }
+        self.applied = to;
+        self.parts.committed.send_replace(to);
+    }
+
+    fn report(&self, leader: Option<String>, head: u64) {
+        let lag = head.saturating_sub(self.applied);
+        let role = if lag > CATCHING_UP_LAG {
+            Role::CatchingUp {
+                position: self.applied,
+                target: head,
+            }
+        } else {
+            Role::Follower { leader, lag }
+        };
+        self.role.send_if_modified(|now| {
+            let changed = *now != role;
+            *now = role;
+            changed
+        });
+    }
+
+    /// Takes over as the leader, holding `lock`: migrates the schema, reads the log to
+    /// its end, loads every key, starts the writer, publishes this node's URL.
+    pub fn promote(&mut self, _held: &WriterLock) -> Result<(), ReadError> {
+        schema::migrate(&self.pool)?;
+        self.catch_up()?;
+        self.parts.vault.reload()?;
+        self.parts.vault.follow(false);
+        super::finish_interrupted_purges(&self.parts.vault, &self.parts.state.read())?;
+        self.parts.health.reset();
+        self.parts.start_writer()?;
+        publish_leader(&self.pool, &self.advertise)?;
+        self.role.send_replace(Role::Leader);
+        tracing::info!(
+            position = self.applied,
+            "offboard: this node leads (it holds the writer lock)"
+        );
+        Ok(())
+    }
+
+    /// Leads until stopped or until leadership is lost.
+    fn lead(&self, lock: &WriterLock) -> Ended {
+        let mut checked = Instant::now();
+        loop {
+            if self.stopping() {
+                return Ended::Stopping;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            if lock.lost() {
+                return Ended::Lost("the writer lock's session ended".to_owned());
+            }
+            if let Some(refusal) = self.parts.health.refusal() {
+                return Ended::Lost(format!("{}: {}", refusal.code, refusal.reason));
+            }
+            if checked.elapsed() < CHECK_EVERY {
+                continue;
+            }
+            checked = Instant::now();
+            if !lock.alive(SESSION_PATIENCE) {
+                return Ended::Lost("the writer lock's session stopped answering".to_owned());
+            }
+        }
+    }
+
+    /// Stops leading: commands are answered `not_leader` at once, the writer stops
+    /// without saving a checkpoint, and following resumes from the last durable position.
+    fn step_down(&mut self, why: &str) {
+        tracing::warn!("offboard: stepping down as leader ({why}); following the log");
+        self.role.send_replace(Role::Follower {
+            leader: None,
+            lag: 0,
+        });
+        // A refusal keeps the writer from saving a checkpoint as it stops.
+        self.parts
+            .health
+            .refuse(Refusal::storage(format!("stepped down as leader: {why}")));
+        self.parts.stop_writer();
+        self.parts.health.reset();
+        self.parts.vault.follow(true);
+        self.applied = *self.parts.committed.borrow();
+    }
+}

@@ -1,0 +1,124 @@
+//! What the `serve` nodes sharing one database tell each other through it
+//! (`migrations/V3__cluster.sql`): who leads and at which URL ([`publish_leader`],
+//! [`leader_address`]), and that the log moved ([`HeadWatch`], `LISTEN offboard_log`).
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio_postgres::AsyncMessage;
+
+use super::error::from_pg;
+use super::pool::PgPool;
+use crate::store::StoreError;
+
+/// The channel the log's head trigger notifies on.
+const CHANNEL: &str = "offboard_log";
+
+/// Records `address` as the leader's URL. Called by a node right after it took the
+/// writer lock. **Durability: when it returns `Ok`, the row is committed.**
+pub fn publish_leader(pool: &PgPool, address: &str) -> Result<(), StoreError> {
+    let address = address.to_owned();
+    pool.run(move |client| async move {
+        client
+            .execute(
+                "INSERT INTO cluster_leader (only_row, address, since) VALUES (true, $1, now()) \
+                 ON CONFLICT (only_row) DO UPDATE SET address = EXCLUDED.address, since = now()",
+                &[&address],
+            )
+            .await?;
+        Ok(())
+    })
+}
+
+/// The URL the last leader published, if any (it may have died since: a follower learns
+/// of a new leader when that one publishes).
+pub fn leader_address(pool: &PgPool) -> Result<Option<String>, StoreError> {
+    pool.run(|client| async move {
+        let row = client
+            .query_opt("SELECT address FROM cluster_leader", &[])
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    })
+}
+
+/// A session that LISTENs for the log's commits: [`HeadWatch::wait`] returns as soon as
+/// one is notified. The session ends when the watch is dropped.
+#[derive(Debug)]
+pub struct HeadWatch {
+    client: Option<tokio_postgres::Client>,
+    pool: PgPool,
+    notified: Receiver<u64>,
+}
+
+impl HeadWatch {
+    /// Opens a session of its own and starts listening.
+    ///
+    /// Errors: `store_unreachable` when the session cannot be opened.
+    pub fn start(pool: &PgPool) -> Result<Self, StoreError> {
+        let (tx, notified) = std::sync::mpsc::channel();
+        let client = pool.dedicated_with(move |mut connection, target| async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(AsyncMessage::Notification(n)) => {
+                        let position = n.payload().parse().unwrap_or(0);
+                        if tx.send(position).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(
+                            "offboard: PostgreSQL LISTEN session at {target} ended: {e}"
+                        );
+                        return;
+                    }
+                }
+            }
+        })?;
+        let target = pool.target().clone();
+        let client = pool.block(async move {
+            client
+                .batch_execute(&format!("LISTEN {CHANNEL}"))
+                .await
+                .map_err(|e| from_pg(e, &target))?;
+            Ok(client)
+        })?;
+        Ok(Self {
+            client: Some(client),
+            pool: pool.clone(),
+            notified,
+        })
+    }
+
+    /// Waits up to `patience` for a commit; returns the highest position notified, or
+    /// `None` when none came (the caller polls anyway: a notification is a hint).
+    /// `Err` once the session has ended.
+    pub fn wait(&self, patience: Duration) -> Result<Option<u64>, StoreError> {
+        let first = match self.notified.recv_timeout(patience) {
+            Ok(position) => position,
+            Err(RecvTimeoutError::Timeout) => return Ok(None),
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(StoreError::Unreachable {
+                    target: self.pool.target().to_string(),
+                    why: "the LISTEN session ended".to_owned(),
+                })
+            }
+        };
+        Ok(Some(self.notified.try_iter().fold(first, u64::max)))
+    }
+}
+
+impl Drop for HeadWatch {
+    fn drop(&mut self) {
+        // Dropping the client ends the session (its connection task then returns); it is
+        // dropped on the pool's runtime, where the connection lives.
+        if let Some(client) = self.client.take() {
+            let _ = self.pool.block(async move {
+                drop(client);
+                Ok(())
+            });
+        }
+    }
+}
