@@ -295,7 +295,7 @@ pub(crate) fn fill_copy(
     let commands = copy_commands(engine.store().as_ref(), store.as_ref(), &point.head)?;
     vault.restore(&point.keys)?;
     for (name, bytes) in &point.records {
-        store.put_checkpoint(name, bytes)?;
+        store.put_checkpoint(name, &resealed(name, bytes, engine.vault(), &vault)?)?;
     }
     Checkpoints::new(0).save(store.as_ref(), &vault, &point.state)?;
     let copy = Engine::with_parts(store, vault, Arc::new(SystemClock))?;
@@ -313,6 +313,24 @@ pub(crate) fn fill_copy(
         .into());
     }
     Ok(commands)
+}
+
+/// A record's bytes as the copy must hold them: a record holding a key (the webhook
+/// secrets' sealing key) is opened with the source's vault and sealed with the copy's
+/// (raw in a data directory, wrapped by the KEK on PostgreSQL); every other record as it is.
+fn resealed(
+    name: &str,
+    bytes: &[u8],
+    from: &KeyVault,
+    to: &KeyVault,
+) -> Result<Vec<u8>, StoreError> {
+    if name != crate::webhooks::secret::KEY_RECORD {
+        return Ok(bytes.to_vec());
+    }
+    let (key, _) = from
+        .open_record_key(name, bytes)
+        .map_err(|why| StoreError::Io(format!("the record {name} cannot be copied: {why}")))?;
+    Ok(to.seal_record_key(name, &key))
 }
 
 /// `path` made absolute with its links resolved, as far as it exists (a backup's

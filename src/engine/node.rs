@@ -22,12 +22,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use offboard_events::{Envelope, Event};
+use offboard_events::{Envelope, Event, UserId};
+use offboard_projections::State;
 use tokio::sync::watch;
 
 use super::health::Refusal;
 use super::pipeline::Parts;
-use super::replay::{for_each_envelope, ReadError};
+use super::replay::{for_each_envelope, replay_range, ReadError};
 use super::role::{Role, CATCHING_UP_LAG};
 use crate::store::postgres::{
     leader_address, publish_leader, schema, Candidate, HeadWatch, WriterLock,
@@ -50,6 +51,17 @@ const SESSION_PATIENCE: Duration = Duration::from_secs(2);
 /// Events decoded and applied at a time while following: the state's write lock is held
 /// only for applying one chunk, so reads interleave with a long catch-up.
 const CHUNK: u64 = 4096;
+
+/// Events replayed per hold of the state's write lock while catching up on a backlog.
+const BIG_CHUNK: u64 = 65_536;
+
+/// Applies one event, noting a purge.
+fn apply_one(state: &mut State, envelope: &Envelope, purged: &mut Vec<UserId>) {
+    state.apply(envelope);
+    if let Event::UserPurged(p) = &envelope.event {
+        purged.push(p.user_id);
+    }
+}
 
 /// The thread following or leading, and how to stop it.
 #[derive(Debug)]
@@ -195,16 +207,11 @@ impl Follower {
         let head = self.parts.store.head()?.last_position;
         let leader = leader_address(&self.pool)?;
         while self.applied < head {
-            let to = head.min(self.applied + CHUNK);
-            let mut events = Vec::with_capacity((to - self.applied) as usize);
-            for_each_envelope(
-                self.parts.store.as_ref(),
-                &self.parts.vault,
-                self.applied + 1,
-                to,
-                &mut |e| events.push(e),
-            )?;
-            self.apply(&events, to);
+            if head - self.applied > CHUNK {
+                self.replay_chunk(head.min(self.applied + BIG_CHUNK))?;
+            } else {
+                self.apply_chunk(head)?;
+            }
             self.report(leader.clone(), head);
             if self.stopping() {
                 return Ok(());
@@ -214,21 +221,49 @@ impl Follower {
         Ok(())
     }
 
-    /// Applies `events` (up to position `to`) to the projections and wakes whoever
-    /// waits for those positions (streams, `min_position` reads).
-    fn apply(&mut self, events: &[Envelope], to: u64) {
+    /// A few events (a commit or two): decoded first, so the state's write lock is held
+    /// only to apply them, never across a round trip to the database.
+    fn apply_chunk(&mut self, to: u64) -> Result<(), ReadError> {
+        let mut events = Vec::with_capacity((to - self.applied) as usize);
+        let store = self.parts.store.as_ref();
+        for_each_envelope(store, &self.parts.vault, self.applied + 1, to, &mut |e| {
+            events.push(e)
+        })?;
+        let mut purged = Vec::new();
         {
             let mut state = self.parts.state.write();
-            for envelope in events {
-                state.apply(envelope);
+            for envelope in &events {
+                apply_one(&mut state, envelope, &mut purged);
             }
         }
-        // R13: a purged user's key is gone from memory here too (the leader destroyed
-        // the stored one before answering the purge).
-        for envelope in events {
-            if let Event::UserPurged(purged) = &envelope.event {
-                self.parts.vault.forget_user_key(purged.user_id);
-            }
+        self.applied(to, &purged);
+        Ok(())
+    }
+
+    /// A backlog (a node far behind): replayed at replay speed (decoding on one thread,
+    /// applying on this one), holding the state's write lock for the chunk — a catching-up
+    /// node is not ready for reads anyway. What applied before a failure stays applied.
+    fn replay_chunk(&mut self, to: u64) -> Result<(), ReadError> {
+        let mut purged = Vec::new();
+        let mut last = self.applied;
+        let replayed = {
+            let mut state = self.parts.state.write();
+            let store = self.parts.store.as_ref();
+            replay_range(store, &self.parts.vault, self.applied + 1, to, &mut |e| {
+                apply_one(&mut state, e, &mut purged);
+                last = e.position;
+            })
+        };
+        self.applied(last, &purged);
+        replayed
+    }
+
+    /// Records that everything up to `to` is applied and wakes whoever waits for those
+    /// positions (streams, `min_position` reads). R13: a purged user's key is gone from
+    /// memory here too (the leader destroyed the stored one before answering the purge).
+    fn applied(&mut self, to: u64, purged: &[UserId]) {
+        for user in purged {
+            self.parts.vault.forget_user_key(*user);
         }
         self.applied = to;
         self.parts.committed.send_replace(to);

@@ -28,6 +28,12 @@ const CURRENT: &str = "current";
 const NEXT: &str = "next";
 
 /// The associated data of a checkpoint key's slot.
+/// The associated data a record's key is wrapped with: a row copied onto another record
+/// does not unwrap there.
+fn record_slot(name: &str) -> String {
+    format!("record:{name}")
+}
+
 fn checkpoint_slot(slot: &str) -> String {
     format!("offboard checkpoint key {slot}")
 }
@@ -142,6 +148,19 @@ async fn read_rows(client: deadpool_postgres::Object) -> Result<Rows, PgError> {
 }
 
 impl KeyShelf for PgShelf {
+    fn wrap_record_key(&self, name: &str, key: &Key) -> Vec<u8> {
+        self.kek.wrap(&record_slot(name), key)
+    }
+
+    fn unwrap_record_key(&self, name: &str, stored: &[u8]) -> Result<Key, String> {
+        // 32 bytes: stored raw by a build before the record was wrapped (or copied from a
+        // data directory); the caller stores it wrapped from then on.
+        if stored.len() == 32 {
+            return super::shelf::raw_key(stored);
+        }
+        self.kek.unwrap(&record_slot(name), stored)
+    }
+
     fn load(&self) -> Result<ShelfContents, StoreError> {
         let rows = self.pool.run(read_rows)?;
         let users = rows

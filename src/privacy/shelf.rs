@@ -82,6 +82,26 @@ pub trait KeyShelf: Send + Sync + std::fmt::Debug {
     /// What may still hold a key after [`KeyShelf::destroy_user_key`] returned at `at`,
     /// for the purge answer.
     fn remnants(&self, at: DateTime<Utc>) -> KeyRemnants;
+
+    /// How a key kept in a named record of the store (the webhook secrets' sealing key)
+    /// is stored: as it is beside sled and in memory (the record is a file of the data
+    /// directory, like the key files); wrapped by the KEK on PostgreSQL, where the record
+    /// is a row beside the data it protects.
+    fn wrap_record_key(&self, _name: &str, key: &Key) -> Vec<u8> {
+        key.bytes().to_vec()
+    }
+
+    /// The key [`KeyShelf::wrap_record_key`] stored, or what is wrong with `stored`.
+    fn unwrap_record_key(&self, _name: &str, stored: &[u8]) -> Result<Key, String> {
+        raw_key(stored)
+    }
+}
+
+/// A key stored as its 32 bytes.
+pub(crate) fn raw_key(stored: &[u8]) -> Result<Key, String> {
+    <[u8; 32]>::try_from(stored)
+        .map(Key::from_bytes)
+        .map_err(|_| format!("{} bytes, not a 32-byte key", stored.len()))
 }
 
 /// A shelf that forgets everything with the process (tests, in-memory logs).

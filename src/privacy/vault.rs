@@ -356,6 +356,20 @@ impl KeyVault {
         Ok(())
     }
 
+    /// `key` as the named record `name` of the store should hold it
+    /// ([`KeyShelf::wrap_record_key`]: wrapped by the KEK on PostgreSQL).
+    pub fn seal_record_key(&self, name: &str, key: &Key) -> Vec<u8> {
+        self.shelf.wrap_record_key(name, key)
+    }
+
+    /// The key in record `name`'s `stored` bytes, or what is wrong with them; `Ok` with
+    /// `true` when it was stored raw where it should be wrapped (store it again sealed).
+    pub fn open_record_key(&self, name: &str, stored: &[u8]) -> Result<(Key, bool), String> {
+        let key = self.shelf.unwrap_record_key(name, stored)?;
+        let resealed = self.shelf.wrap_record_key(name, &key);
+        Ok((key, resealed.len() != stored.len()))
+    }
+
     /// The key the current checkpoint is encrypted with.
     pub fn checkpoint_key(&self) -> Option<Key> {
         self.read().checkpoint

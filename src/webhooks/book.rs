@@ -34,6 +34,7 @@ use super::cursor::{self, CursorFile};
 use super::metrics::WebhookMetrics;
 use super::secret::{self, SealingKey};
 use super::{ssrf, WebhookOptions};
+use crate::privacy::KeyVault;
 use crate::store::{LogStore, StoreError};
 use crate::Engine;
 
@@ -286,6 +287,8 @@ struct Book {
 #[derive(Debug)]
 pub struct Hub {
     store: Arc<dyn LogStore>,
+    /// Seals the record of the key that seals the secrets (`secret::SealingKey`).
+    vault: Arc<KeyVault>,
     /// The data directory, where the cursor files live (`None`: in memory).
     data: Option<PathBuf>,
     book: Mutex<Book>,
@@ -332,6 +335,7 @@ impl Hub {
         }
         let hub = Self {
             store,
+            vault: Arc::clone(engine.vault()),
             data,
             book: Mutex::new(book),
             saving: Mutex::new(()),
@@ -381,7 +385,10 @@ impl Hub {
     fn key(&self) -> Result<SealingKey, StoreError> {
         let mut key = self.key.lock().unwrap_or_else(|p| p.into_inner());
         if key.is_none() {
-            *key = Some(SealingKey::load_or_create(self.store.as_ref())?);
+            *key = Some(SealingKey::load_or_create(
+                self.store.as_ref(),
+                &self.vault,
+            )?);
         }
         Ok(key.clone().expect("just loaded"))
     }

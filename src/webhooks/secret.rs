@@ -9,7 +9,7 @@ use base64::Engine as _;
 use chacha20poly1305::aead::rand_core::RngCore;
 use chacha20poly1305::aead::OsRng;
 
-use crate::privacy::Key;
+use crate::privacy::{Key, KeyVault};
 
 use crate::store::{LogStore, StoreError};
 
@@ -40,22 +40,31 @@ impl std::fmt::Debug for SealingKey {
 }
 
 impl SealingKey {
-    /// The stored key, or a new one stored before it is returned.
-    pub fn load_or_create(store: &dyn LogStore) -> Result<Self, StoreError> {
-        let raw = match store.checkpoint(KEY_RECORD)? {
-            Some(bytes) => <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-                StoreError::Io(format!(
-                    "checkpoints/{KEY_RECORD} is damaged: {} bytes, not a 32-byte key; webhook secrets cannot be read (remove the subscriptions and add them again)",
-                    bytes.len()
-                ))
-            })?,
+    /// The stored key, or a new one stored before it is returned; kept as `vault` seals a
+    /// record's key (wrapped by the KEK on PostgreSQL, so a dump of the database alone
+    /// opens no secret). **Durability: when it returns `Ok`, the key is stored.**
+    ///
+    /// Errors: `storage` naming the record when it holds no usable key.
+    pub fn load_or_create(store: &dyn LogStore, vault: &KeyVault) -> Result<Self, StoreError> {
+        let key = match store.checkpoint(KEY_RECORD)? {
+            Some(bytes) => {
+                let (key, raw) = vault.open_record_key(KEY_RECORD, &bytes).map_err(|why| {
+                    StoreError::Io(format!(
+                        "the record {KEY_RECORD} is damaged ({why}); webhook secrets cannot be read (remove the subscriptions and add them again)"
+                    ))
+                })?;
+                if raw {
+                    store.put_checkpoint(KEY_RECORD, &vault.seal_record_key(KEY_RECORD, &key))?;
+                }
+                key
+            }
             None => {
                 let key = Key::generate();
-                store.put_checkpoint(KEY_RECORD, key.bytes())?;
-                *key.bytes()
+                store.put_checkpoint(KEY_RECORD, &vault.seal_record_key(KEY_RECORD, &key))?;
+                key
             }
         };
-        Ok(Self(Key::from_bytes(raw)))
+        Ok(Self(key))
     }
 
     /// base64 of `nonce ++ ciphertext` ([`Key::encrypt`], as personal data is sealed).
@@ -80,14 +89,15 @@ mod tests {
     #[test]
     fn a_sealed_secret_opens_only_with_its_key_and_the_key_survives_a_reload() {
         let store = MemoryLog::new();
-        let key = SealingKey::load_or_create(&store).unwrap();
+        let vault = KeyVault::in_memory();
+        let key = SealingKey::load_or_create(&store, &vault).unwrap();
         let secret = generate();
         assert!(secret.starts_with(PREFIX));
         let sealed = key.seal(&secret);
         assert!(!sealed.contains(&secret[PREFIX.len()..]));
-        let again = SealingKey::load_or_create(&store).unwrap();
+        let again = SealingKey::load_or_create(&store, &vault).unwrap();
         assert_eq!(again.open(&sealed).as_deref(), Some(secret.as_str()));
-        let other = SealingKey::load_or_create(&MemoryLog::new()).unwrap();
+        let other = SealingKey::load_or_create(&MemoryLog::new(), &vault).unwrap();
         assert_eq!(other.open(&sealed), None);
     }
 }

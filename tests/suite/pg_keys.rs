@@ -208,3 +208,33 @@ fn a_new_store_without_a_kek_setting_gets_one_in_its_local_directory() {
     // And naming it explicitly is the same KEK
     open(&place, &settings(&kek)).unwrap();
 }
+
+#[test]
+fn the_key_sealing_webhook_secrets_is_wrapped_by_the_kek_on_postgres() {
+    use offboard::webhooks::secret::{SealingKey, KEY_RECORD};
+    let Some((place, keys)) = place_with_kek() else {
+        return;
+    };
+    let engine = open(&place, &keys).unwrap();
+    let store = engine.store().as_ref();
+    // Given a record left raw (by a build before wrapping, or copied from sled)
+    let raw = [7u8; 32];
+    store.put_checkpoint(KEY_RECORD, &raw).unwrap();
+    // When the sealing key is loaded
+    let key = SealingKey::load_or_create(store, engine.vault()).unwrap();
+    // Then the row now holds it wrapped, not as its 32 bytes, and it stays the key
+    let sealed = key.seal("whsec_test");
+    let stored = store.checkpoint(KEY_RECORD).unwrap().unwrap();
+    assert_ne!(stored.len(), 32);
+    assert!(!stored.windows(32).any(|w| w == raw));
+    let again = SealingKey::load_or_create(store, engine.vault()).unwrap();
+    assert_eq!(again.open(&sealed).as_deref(), Some("whsec_test"));
+    // And only the store's KEK unwraps the row, bound to this record's name
+    let kek = Kek::from_file(keys.kek_file.as_deref().unwrap()).unwrap();
+    let slot = format!("record:{KEY_RECORD}");
+    assert!(kek.unwrap(&slot, &stored).is_ok());
+    assert!(kek.unwrap("record:elsewhere", &stored).is_err());
+    let other = place.dir.path().join("other.kek");
+    let other = Kek::create_file(&other).unwrap();
+    assert!(other.unwrap(&slot, &stored).is_err());
+}
