@@ -396,6 +396,18 @@ pub enum KekCmd {
         #[arg(value_name = "PATH")]
         path: PathBuf,
     },
+    /// Rewrap every key of the store on PostgreSQL (--store) from its current KEK
+    /// (--kek-file, OFFBOARD_KEK_FILE, OFFBOARD_KEK, else ./offboard-data/offboard.kek) to
+    /// the one at --to, in one transaction. Stop every node first; then give every node
+    /// the new KEK. Backups taken before still need the old one.
+    #[command(
+        after_help = "Example:\n  offboard kek create /etc/offboard/next.kek\n  offboard --store postgres://offboard@db/offboard --kek-file /etc/offboard/offboard.kek kek rotate --to /etc/offboard/next.kek"
+    )]
+    Rotate {
+        /// The new KEK (made by `offboard kek create`).
+        #[arg(long, value_name = "PATH")]
+        to: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

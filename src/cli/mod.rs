@@ -122,8 +122,20 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             &mut out,
         ),
         Cmd::Repair { accept_loss } => {
-            repair::run(&existing_location(&cli.global)?, *accept_loss, &mut out)
+            let keys = kek::key_settings(&cli.global);
+            repair::run(
+                &existing_location(&cli.global)?,
+                &keys,
+                *accept_loss,
+                &mut out,
+            )
         }
+        Cmd::Kek(args::KekCmd::Rotate { to }) => kek::rotate(
+            &existing_location(&cli.global)?,
+            &kek::key_settings(&cli.global),
+            to,
+            &mut out,
+        ),
         Cmd::Backup { dir } => {
             let keys = kek::key_settings(&cli.global);
             backup::embedded(&existing_location(&cli.global)?, &keys, dir, &mut out)
@@ -425,6 +437,9 @@ pub fn dispatch<'a>(
             Cmd::Completions { shell } => manual::completions(*shell),
             Cmd::Man => manual::man(),
             Cmd::Kek(args::KekCmd::Create { path }) => kek::create(path, cx.out),
+            Cmd::Kek(args::KekCmd::Rotate { .. }) => Err(CliError::usage(
+                "kek rotate works on the store itself, with every node stopped: leave out --server",
+            )),
             Cmd::Webhook(c) => webhooks::webhook(cx, c),
         }
     }

@@ -18,8 +18,6 @@
 //! there and finishes steps 2 and 3. Any other rewritten position is refused: accepting a
 //! loss never hides an edited log.
 
-use crate::store::Location;
-
 use offboard_events::{Actor, CorrelationId, Event, LogLossAccepted, OrgId};
 use serde_json::json;
 use uuid::Uuid;
@@ -28,11 +26,18 @@ use super::error::CliError;
 use super::output::Output;
 use crate::engine::claims::{self, Claim, ClaimSource, Damage};
 use crate::engine::{AppendRequest, CommandMeta, Engine};
+use crate::privacy::key_settings::KeySettings;
 use crate::server::consumers;
+use crate::store::Location;
 
-/// Runs `repair` on the log at `location`.
-pub fn run(location: &Location, accept_loss: bool, out: &mut Output) -> Result<(), CliError> {
-    let engine = Engine::open_for_repair_at(location)?;
+/// Runs `repair` on the log at `location` (a PostgreSQL store's KEK found as `keys` say).
+pub fn run(
+    location: &Location,
+    keys: &KeySettings,
+    accept_loss: bool,
+    out: &mut Output,
+) -> Result<(), CliError> {
+    let engine = Engine::open_for_repair_at(location, keys)?;
     let claims = engine.durable_claims()?;
     let damage = claims::assess(engine.store().as_ref(), &claims)?;
     if damage.is_none() {

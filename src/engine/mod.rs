@@ -207,9 +207,9 @@ impl Engine {
     }
 
     /// [`Engine::open_for_repair`] at `location`.
-    pub fn open_for_repair_at(location: &Location) -> Result<Self, ReadError> {
-        let keys = KeySettings::default();
-        Self::open_located(location, Options::default(), Opening::ForRepair, &keys)
+    /// `keys`: how a PostgreSQL store finds its KEK (as [`Engine::open_at_keyed`]).
+    pub fn open_for_repair_at(location: &Location, keys: &KeySettings) -> Result<Self, ReadError> {
+        Self::open_located(location, Options::default(), Opening::ForRepair, keys)
     }
 
     fn open_located(

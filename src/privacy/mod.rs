@@ -15,6 +15,7 @@
 pub mod erasure;
 pub mod file_shelf;
 pub mod kek;
+pub mod kek_rotation;
 pub mod key;
 pub mod key_check;
 pub mod key_settings;

@@ -27,14 +27,14 @@ use crate::store::StoreError;
 const CURRENT: &str = "current";
 const NEXT: &str = "next";
 
-/// The associated data of a checkpoint key's slot.
 /// The associated data a record's key is wrapped with: a row copied onto another record
 /// does not unwrap there.
-fn record_slot(name: &str) -> String {
+pub(crate) fn record_slot(name: &str) -> String {
     format!("record:{name}")
 }
 
-fn checkpoint_slot(slot: &str) -> String {
+/// The associated data of a checkpoint key's slot.
+pub(crate) fn checkpoint_slot(slot: &str) -> String {
     format!("offboard checkpoint key {slot}")
 }
 

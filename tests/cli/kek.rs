@@ -126,3 +126,48 @@ fn purge_on_sled_says_the_key_file_is_unlinked_and_what_backups_keep() {
     assert!(statement.contains("unlinked"), "{statement}");
     assert!(statement.contains("snapshots"), "{statement}");
 }
+
+#[test]
+fn kek_rotate_rewraps_every_key_at_once_and_the_old_kek_no_longer_opens_the_store() {
+    let Some(pg) = pat_deleted_on_postgres() else {
+        return;
+    };
+    pg.ok(&[
+        "user", "add", "--email", ANN, "--first", "Ann", "--last", "Lee",
+    ]);
+    // Given a new KEK
+    let next = pg.dir.path("next.kek");
+    pg.dir.ok(&["kek", "create", next.to_str().unwrap()]);
+    // When the store's keys are rotated to it
+    let done = pg.json(&["kek", "rotate", "--to", next.to_str().unwrap()]);
+    // Then every user key moved (the owner, Pat and Ann), and the checkpoint key
+    assert_eq!(done["user_keys"], 3, "{done}");
+    assert!(done["from"] != done["to"], "{done}");
+    // And the old KEK is refused with kek_wrong, appending nothing
+    let mut old = pg.dir.command();
+    old.args(["--json", "--store", &pg.url, "--kek-file"])
+        .arg(&pg.kek)
+        .args(["user", "list"]);
+    let out = old.output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(e["error"]["code"], "kek_wrong", "{e}");
+    // And the new one reads every profile and verifies the log
+    let rotated = Wrapped {
+        dir: pg.dir,
+        url: pg.url,
+        kek: next.clone(),
+    };
+    let users = rotated.ok(&["user", "list"]);
+    assert!(users.contains("Ann"), "{users}");
+    rotated.ok(&["verify"]);
+    // And rotating to the KEK in use, or on a data directory, is a usage error
+    let same = rotated.fails(2, &["kek", "rotate", "--to", next.to_str().unwrap()]);
+    assert_eq!(same["code"], "usage", "{same}");
+    let sled = acme();
+    let on_sled = sled.fails(2, &["kek", "rotate", "--to", next.to_str().unwrap()]);
+    assert!(
+        on_sled["message"].as_str().unwrap().contains("PostgreSQL"),
+        "{on_sled}"
+    );
+}
