@@ -61,7 +61,7 @@ pub(crate) enum Outcome {
 }
 
 /// Why a group was not written, as far as the committer knows.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum WriteFailure {
     /// Nothing of it reached the log.
     NotWritten(String),
@@ -80,24 +80,85 @@ pub(crate) struct Committer {
     pub patient: Patient,
 }
 
+/// Most groups one store write takes (`Committer::run`): bounds one transaction's size.
+const MERGE_MAX: usize = 16;
+
 impl Committer {
     /// Runs until the writer hangs up.
+    ///
+    /// Every group already waiting when the store is free goes into ONE write. On sled
+    /// that is one batch (the flush, not the write, is the costly step, and the flusher
+    /// merges those); on PostgreSQL the write IS the commit, and without merging, the
+    /// groups the writer decided meanwhile — often a command or two each, the ones that
+    /// arrived first — each cost a commit of their own.
     pub fn run(mut self) {
         let mut failed_generation = None;
-        while let Ok(mut group) = self.groups.recv() {
-            let written = if failed_generation == Some(group.generation) {
-                Err(WriteFailure::NotWritten(
-                    "an earlier group of the pipeline failed".to_owned(),
-                ))
-            } else {
-                self.write(&mut group.batch).inspect_err(|_| {
-                    failed_generation = Some(group.generation);
-                })
-            };
-            if self.written.send((group, written)).is_err() {
+        while let Ok(first) = self.groups.recv() {
+            let mut run = vec![first];
+            while run.len() < MERGE_MAX {
+                match self.groups.try_recv() {
+                    Ok(next) if next.generation == run[0].generation => run.push(next),
+                    Ok(other) => {
+                        // A new generation starts after a failure: written on its own.
+                        if !self.settle(&mut run, &mut failed_generation) {
+                            return;
+                        }
+                        run.push(other);
+                    }
+                    Err(_) => break,
+                }
+            }
+            if !self.settle(&mut run, &mut failed_generation) {
                 return;
             }
         }
+    }
+
+    /// Writes the groups of `run` (one generation) together, or refuses them if their
+    /// generation failed, and passes each on with the result; `false` once the flusher
+    /// has hung up.
+    fn settle(&mut self, run: &mut Vec<Group>, failed_generation: &mut Option<u64>) -> bool {
+        let Some(generation) = run.first().map(|g| g.generation) else {
+            return true;
+        };
+        let written = if *failed_generation == Some(generation) {
+            Err(WriteFailure::NotWritten(
+                "an earlier group of the pipeline failed".to_owned(),
+            ))
+        } else {
+            self.write_all(run).inspect_err(|_| {
+                *failed_generation = Some(generation);
+            })
+        };
+        run.drain(..)
+            .all(|group| self.written.send((group, written.clone())).is_ok())
+    }
+
+    /// The batches of `groups` as one store write; each group gets its own events and
+    /// commands back afterwards (the later stages count them).
+    fn write_all(&mut self, groups: &mut [Group]) -> Result<(), WriteFailure> {
+        if let [group] = groups {
+            return self.write(&mut group.batch);
+        }
+        let mut merged = CommitBatch::default();
+        let mut sizes = Vec::with_capacity(groups.len());
+        for group in groups.iter_mut() {
+            let batch = &mut group.batch;
+            sizes.push((batch.events.len(), batch.commands.len()));
+            merged.events.append(&mut batch.events);
+            merged.commands.append(&mut batch.commands);
+            if batch.head.is_some() {
+                merged.head = batch.head.clone();
+            }
+        }
+        let written = self.write(&mut merged);
+        let mut events = merged.events.into_iter();
+        let mut commands = merged.commands.into_iter();
+        for (group, (e, c)) in groups.iter_mut().zip(sizes) {
+            group.batch.events.extend(events.by_ref().take(e));
+            group.batch.commands.extend(commands.by_ref().take(c));
+        }
+        written
     }
 
     /// Writes `batch` on the patient thread (the batch travels there and back).

@@ -17,7 +17,6 @@ use super::backup::{fill_copy, BackupError};
 use super::Engine;
 use crate::privacy::key_settings::KeySettings;
 use crate::privacy::pg_shelf::PgShelf;
-use crate::privacy::KeyVault;
 use crate::store::{redacted, LogStore, PostgresLog};
 
 /// What `offboard migrate` copied.
@@ -64,11 +63,7 @@ impl Engine {
                 position: head.last_position,
             });
         }
-        let kek = keys
-            .kek_for(local, true)
-            .map_err(crate::store::StoreError::from)?;
-        let shelf = PgShelf::open(log.pool().clone(), kek, keys.retention()?)?;
-        let vault = Arc::new(KeyVault::on_shelf(Box::new(shelf))?);
+        let vault = Arc::new(keys.pg_vault(log.pool(), local, true)?);
         let point = self.backup_point()?;
         let store: Arc<dyn LogStore> = Arc::new(log);
         let commands = fill_copy(self, &point, store, vault)?;

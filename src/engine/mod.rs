@@ -52,7 +52,6 @@ use crate::clock::{Clock, SystemClock};
 use crate::domain::{self, Command, Context};
 use crate::integrity::{self, VerifyError, VerifyReport};
 use crate::privacy::key_settings::KeySettings;
-use crate::privacy::pg_shelf::PgShelf;
 use crate::privacy::remnants::KeyRemnants;
 use crate::privacy::{erasure, key_check, KeyVault};
 use crate::store::{
@@ -239,11 +238,7 @@ impl Engine {
     ) -> Result<Self, ReadError> {
         // The writer lock first: the vault is opened only by the writer.
         let log = PostgresLog::open(url)?;
-        let kek = keys
-            .kek_for(local, PgShelf::is_new(log.pool())?)
-            .map_err(StoreError::from)?;
-        let shelf = PgShelf::open(log.pool().clone(), kek, keys.retention()?)?;
-        let vault = KeyVault::on_shelf(Box::new(shelf))?;
+        let vault = keys.pg_vault(log.pool(), local, true)?;
         let store: Arc<dyn LogStore> = Arc::new(log);
         let loaded = checkpoint::load(store.as_ref(), &vault)?;
         Self::start(

@@ -123,9 +123,12 @@ impl Follower {
                     Some(held) => match self.promote(&held) {
                         Ok(()) => held,
                         Err(e) => {
+                            // Back to following; the lock goes with `held`.
                             tracing::warn!("offboard: could not take over as leader: {e}");
                             self.parts.stop_writer();
                             self.parts.health.reset();
+                            self.parts.vault.follow(true);
+                            self.applied = *self.parts.committed.borrow();
                             std::thread::sleep(POLL);
                             continue;
                         }

@@ -14,8 +14,6 @@ use super::role::Role;
 use super::{checkpoint, Engine, Opening, Options};
 use crate::clock::SystemClock;
 use crate::privacy::key_settings::KeySettings;
-use crate::privacy::pg_shelf::PgShelf;
-use crate::privacy::KeyVault;
 use crate::store::postgres::{schema, Candidate, WriterLock};
 use crate::store::{LogStore, PgPool, PostgresLog, StoreError};
 
@@ -38,10 +36,8 @@ impl Engine {
         let pool = PgPool::connect(url)?;
         let lock = first_ask(&pool)?;
         let log = PostgresLog::open_for_node(pool.clone(), lock.as_ref())?;
-        let new = lock.is_some() && PgShelf::is_new(&pool)?;
-        let kek = keys.kek_for(local, new).map_err(StoreError::from)?;
-        let shelf = PgShelf::open(pool.clone(), kek, keys.retention()?)?;
-        let vault = KeyVault::on_shelf(Box::new(shelf))?;
+        // Only the node that leads a new store creates its KEK.
+        let vault = keys.pg_vault(&pool, local, lock.is_some())?;
         vault.follow(lock.is_none());
         let store: Arc<dyn LogStore> = Arc::new(log);
         let loaded = checkpoint::load(store.as_ref(), &vault)?;

@@ -7,8 +7,10 @@
 use std::path::{Path, PathBuf};
 
 use super::kek::{Kek, KekError};
+use super::pg_shelf::PgShelf;
 use super::remnants::BackupRetention;
-use crate::store::{private_file, StoreError};
+use super::KeyVault;
+use crate::store::{private_file, PgPool, StoreError};
 
 /// The KEK's file in a node's local directory when no setting names one.
 pub const DEFAULT_KEK_FILE: &str = "offboard.kek";
@@ -51,6 +53,24 @@ impl KeySettings {
             kek.id()
         );
         Ok(kek)
+    }
+
+    /// The key vault of the PostgreSQL store on `pool`: its KEK found as
+    /// [`KeySettings::kek_for`] says (created in `local` only when `may_create` and the
+    /// store has no KEK yet), checked against the store's, with the backup window given.
+    /// **Durability: when it returns `Ok`, a new store's KEK id is committed.**
+    ///
+    /// Errors: `kek_missing`, `kek_invalid`, `kek_wrong`, and the database's.
+    pub fn pg_vault(
+        &self,
+        pool: &PgPool,
+        local: &Path,
+        may_create: bool,
+    ) -> Result<KeyVault, StoreError> {
+        let new = may_create && PgShelf::is_new(pool)?;
+        let kek = self.kek_for(local, new)?;
+        let shelf = PgShelf::open(pool.clone(), kek, self.retention()?)?;
+        KeyVault::on_shelf(Box::new(shelf))
     }
 
     /// The retention given, else the environment's. Errors: `storage` naming a value
