@@ -11,6 +11,9 @@ use super::ops::Op;
 
 /// A request that takes longer than this is an unknown outcome, not a hang.
 const TIMEOUT: Duration = Duration::from_secs(30);
+/// Reading the whole log back as one stream takes longer once it holds hundreds of
+/// thousands of events (failover_rounds' far-behind scenario).
+const STREAM_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// What a command's answer says.
 #[derive(Debug, Clone)]
@@ -51,6 +54,12 @@ impl Http {
             url: url.to_owned(),
             token: token.to_owned(),
         }
+    }
+
+    /// The server's URL.
+    #[allow(dead_code)] // failover_rounds only: it names the node that was slow
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Sends `op` under the idempotency key `key`.
@@ -96,7 +105,7 @@ impl Http {
 
     /// A query's JSON (2xx only).
     pub async fn get(&self, path: &str) -> Result<Value, String> {
-        let text = self.get_text(path).await?;
+        let text = self.get_text(path, TIMEOUT).await?;
         serde_json::from_str(&text).map_err(|e| format!("GET {path}: not JSON: {e}"))
     }
 
@@ -118,10 +127,11 @@ impl Http {
         }
     }
 
-    async fn get_text(&self, path: &str) -> Result<String, String> {
+    async fn get_text(&self, path: &str, timeout: Duration) -> Result<String, String> {
         let response = self
             .client
             .get(format!("{}{path}", self.url))
+            .timeout(timeout)
             .bearer_auth(&self.token)
             .send()
             .await
@@ -141,7 +151,7 @@ impl Http {
     /// Every event from position `from` to the durable head, in the stream's order.
     pub async fn events_from(&self, from: u64) -> Result<Vec<Envelope>, String> {
         let path = format!("/v1/events?from={from}&follow=false");
-        let text = self.get_text(&path).await?;
+        let text = self.get_text(&path, STREAM_TIMEOUT).await?;
         let mut events = Vec::new();
         let mut data = String::new();
         // SSE: `field: value` lines, an empty line ends an event; `:` lines are comments.

@@ -23,7 +23,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// Waits until every running node is at the same position; compares their views.
 pub async fn converge(nodes: &Nodes, token: &str, report: &mut Report) -> Result<u64, String> {
     let started = Instant::now();
-    let position = loop {
+    let (position, reached) = loop {
         let mut positions = Vec::new();
         for i in nodes.live() {
             let probe = nodes.probe(i).await;
@@ -34,7 +34,7 @@ pub async fn converge(nodes: &Nodes, token: &str, report: &mut Report) -> Result
             .iter()
             .all(|p| p.1 == 200 && p.3.is_some() && p.3 == first)
         {
-            break first.unwrap_or(0);
+            break (first.unwrap_or(0), started.elapsed());
         }
         if started.elapsed() > CONVERGE {
             report.violation(format!(
@@ -63,9 +63,11 @@ pub async fn converge(nodes: &Nodes, token: &str, report: &mut Report) -> Result
         }
     }
     println!(
-        "converged: {} nodes at position {position} after {} ms, the same owners and users",
+        "converged: {} nodes at position {position} {} ms after the load stopped; the same \
+         owners and users (compared in {:.1} s)",
         nodes.live().len(),
-        started.elapsed().as_millis()
+        reached.as_millis(),
+        (started.elapsed() - reached).as_secs_f64()
     );
     Ok(position)
 }

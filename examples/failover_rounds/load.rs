@@ -158,7 +158,12 @@ async fn until_answered(
         if asked.elapsed() > HANG {
             violation(
                 target,
-                format!("{} {key}: answered after {:?}", op.kind(), asked.elapsed()),
+                format!(
+                    "{} {key}: {} answered after {:?}",
+                    op.kind(),
+                    node.url(),
+                    asked.elapsed()
+                ),
             );
         }
         let (why, wait) = match answer {
