@@ -89,12 +89,17 @@ pub fn run(
         let mut doc = json!({ "ok": true, "listening": url, "data_dir": location.local_dir() });
         if let Location::Postgres { .. } = location {
             doc["store"] = json!(location.to_string());
+            doc["advertise"] = json!(advertise);
+            doc["role"] = json!(engine.role());
         }
         out.doc(&doc)?;
     } else {
         out.line(format!(
             "Serving {location} on {url} (API description: {url}/v1/openapi.json). Ctrl-C or SIGTERM stops it."
         ));
+        if let Location::Postgres { .. } = location {
+            out.line(role_line(&engine.role(), advertise));
+        }
     }
     let served = rt
         .block_on(server::serve_listener(
@@ -115,6 +120,26 @@ pub fn run(
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     served?;
     anchored
+}
+
+/// What a node on PostgreSQL is when it starts, in a sentence.
+fn role_line(role: &crate::engine::Role, advertise: &str) -> String {
+    use crate::engine::Role;
+    match role {
+        Role::Leader => format!("This node leads (other nodes forward commands to {advertise})."),
+        Role::Follower {
+            leader: Some(leader),
+            ..
+        } => format!("This node follows the leader at {leader}: it forwards commands there."),
+        Role::Follower { leader: None, .. } => {
+            "This node follows; no leader is known yet (an election is under way).".to_owned()
+        }
+        Role::CatchingUp {
+            position, target, ..
+        } => {
+            format!("This node is catching up on the log (position {position} of {target}).")
+        }
+    }
 }
 
 /// The task appending anchor lines while the server runs.

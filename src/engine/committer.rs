@@ -257,10 +257,14 @@ impl Syncer {
     fn sync(&mut self, commands: usize, flush_took: Duration) -> Result<(), String> {
         let store = Arc::clone(&self.store);
         let started = Instant::now();
-        match self
-            .patient
-            .run("syncing the log", move || store.sync_flushed())
-        {
+        let synced = if store.durable_when_written() {
+            // Committed when written: no call, no hand-off to the patient thread.
+            Ok(Ok(()))
+        } else {
+            self.patient
+                .run("syncing the log", move || store.sync_flushed())
+        };
+        match synced {
             Ok(Ok(())) => {
                 self.metrics
                     .flushed(started.elapsed() + flush_took, commands);

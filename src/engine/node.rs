@@ -101,6 +101,10 @@ pub(crate) struct Follower {
     /// The last position applied to the projections.
     pub applied: u64,
     pub stop: Arc<AtomicBool>,
+    /// Set when leadership ended: the keys in memory are loaded again from the store
+    /// before following (a key this node created for a group that was never committed
+    /// must not open, or seal, anything).
+    pub reload_keys: bool,
 }
 
 /// Why a leader stopped leading.
@@ -128,6 +132,7 @@ impl Follower {
                             self.parts.stop_writer();
                             self.parts.health.reset();
                             self.parts.vault.follow(true);
+                            self.reload_keys = true;
                             self.applied = *self.parts.committed.borrow();
                             std::thread::sleep(POLL);
                             continue;
@@ -183,6 +188,10 @@ impl Follower {
         watch: &mut Option<HeadWatch>,
         asked: &mut Instant,
     ) -> Result<Option<WriterLock>, ReadError> {
+        if self.reload_keys {
+            self.parts.vault.reload()?;
+            self.reload_keys = false;
+        }
         if asked.elapsed() >= ASK_EVERY {
             *asked = Instant::now();
             let asking = match candidate.take() {
@@ -278,6 +287,7 @@ impl Follower {
             Role::CatchingUp {
                 position: self.applied,
                 target: head,
+                leader,
             }
         } else {
             Role::Follower { leader, lag }
@@ -347,6 +357,7 @@ impl Follower {
         self.parts.stop_writer();
         self.parts.health.reset();
         self.parts.vault.follow(true);
+        self.reload_keys = true;
         self.applied = *self.parts.committed.borrow();
     }
 }

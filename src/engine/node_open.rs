@@ -60,6 +60,7 @@ impl Engine {
             pool,
             advertise: advertise.to_owned(),
             stop: Arc::new(AtomicBool::new(false)),
+            reload_keys: false,
         };
         match &lock {
             Some(held) => follower.promote(held)?,

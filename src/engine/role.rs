@@ -21,8 +21,12 @@ pub enum Role {
     /// holds that this node has not applied yet.
     Follower { leader: Option<String>, lag: u64 },
     /// A follower more than [`CATCHING_UP_LAG`] events behind: at `position`, applying
-    /// up to `target`.
-    CatchingUp { position: u64, target: u64 },
+    /// up to `target`; commands still go to the leader at `leader`.
+    CatchingUp {
+        position: u64,
+        target: u64,
+        leader: Option<String>,
+    },
 }
 
 impl Role {
@@ -31,11 +35,11 @@ impl Role {
         matches!(self, Role::Leader)
     }
 
-    /// The leader's advertised URL, when this node is a follower that knows it.
+    /// The leader's advertised URL, when this node follows (or catches up) and knows it.
     pub fn leader(&self) -> Option<&str> {
         match self {
-            Role::Follower { leader, .. } => leader.as_deref(),
-            _ => None,
+            Role::Follower { leader, .. } | Role::CatchingUp { leader, .. } => leader.as_deref(),
+            Role::Leader => None,
         }
     }
 

@@ -205,9 +205,13 @@ impl KeyShelf for PgShelf {
         Ok(())
     }
 
-    /// One transaction inserting (or replacing) every row of `keys`. **Durability: when
-    /// it returns `Ok`, the transaction is committed with `synchronous_commit=on` (on
-    /// the server's WAL, and on a synchronous standby if it has one).**
+    /// One transaction inserting every row of `keys`. A row already there is replaced
+    /// only when it holds this very key or is damaged (an import repairing it); one
+    /// holding another usable key was stored by another writer (a node that took over
+    /// and ran the same retried command) and is never replaced: the sync fails, nothing
+    /// of it is committed. **Durability: when it returns `Ok`, the transaction is
+    /// committed with `synchronous_commit=on` (on the server's WAL, and on a synchronous
+    /// standby if it has one).**
     fn sync(&self, keys: &[(UserId, Key)]) -> Result<(), StoreError> {
         if keys.is_empty() {
             return Ok(());
@@ -217,15 +221,48 @@ impl KeyShelf for PgShelf {
             .iter()
             .map(|(u, k)| self.kek.wrap_user_key(*u, k))
             .collect();
+        let kek = self.kek.clone();
+        let ours: HashMap<Uuid, Key> = keys.iter().map(|(u, k)| (u.0, *k)).collect();
         self.pool.run(move |mut client| async move {
             let tx = client.transaction().await?;
-            tx.execute(
-                "INSERT INTO user_keys (user_id, wrapped) \
-                 SELECT * FROM UNNEST($1::uuid[], $2::bytea[]) \
-                 ON CONFLICT (user_id) DO UPDATE SET wrapped = EXCLUDED.wrapped",
-                &[&ids, &wrapped],
-            )
-            .await?;
+            let inserted: BTreeSet<Uuid> = tx
+                .query(
+                    "INSERT INTO user_keys (user_id, wrapped) \
+                     SELECT * FROM UNNEST($1::uuid[], $2::bytea[]) \
+                     ON CONFLICT (user_id) DO NOTHING RETURNING user_id",
+                    &[&ids, &wrapped],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            for (id, row) in ids.iter().zip(&wrapped) {
+                if inserted.contains(id) {
+                    continue;
+                }
+                let stored: Vec<u8> = tx
+                    .query_one(
+                        "SELECT wrapped FROM user_keys WHERE user_id = $1 FOR UPDATE",
+                        &[id],
+                    )
+                    .await?
+                    .get(0);
+                match kek.unwrap_user_key(UserId(*id), &stored) {
+                    Ok(key) if Some(&key) == ours.get(id) => {}
+                    Ok(_) => {
+                        return Err(PgError::Store(StoreError::Io(format!(
+                            "the key of user {id} was stored by another writer meanwhile (this node no longer leads?): nothing of this group was written"
+                        ))))
+                    }
+                    Err(_) => {
+                        tx.execute(
+                            "UPDATE user_keys SET wrapped = $2 WHERE user_id = $1",
+                            &[id, row],
+                        )
+                        .await?;
+                    }
+                }
+            }
             tx.commit().await?;
             Ok(())
         })

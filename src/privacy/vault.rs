@@ -261,12 +261,21 @@ impl KeyVault {
     /// Makes every key created since the last call durable. **Durability: when it
     /// returns `Ok`, each such key survives a crash (file vault: each key file and the
     /// directory entry naming it are on stable storage, file and directory fsync).**
+    ///
+    /// On `Err` the keys stay due: the next call syncs them again. (A key is in use from
+    /// the moment it is created, so a group retried after a failed sync seals with it
+    /// again; were it dropped from the due list, that group's events would be committed
+    /// under a key that was never stored.)
     pub fn sync(&self) -> Result<(), StoreError> {
         let unsynced = std::mem::take(&mut self.write().unsynced);
         if unsynced.is_empty() {
             return Ok(());
         }
-        self.shelf.sync(&unsynced)
+        self.shelf.sync(&unsynced).inspect_err(|_| {
+            let mut keys = self.write();
+            let later = std::mem::replace(&mut keys.unsynced, unsynced);
+            keys.unsynced.extend(later);
+        })
     }
 
     /// R13: destroys the user's key for good, first from memory (nothing reads the data
@@ -419,6 +428,67 @@ mod tests {
     use std::fs;
 
     use super::*;
+
+    /// A shelf that stores keys only when synced (as PostgreSQL's does), and whose first
+    /// sync fails.
+    #[derive(Debug, Default)]
+    struct FlakyShelf {
+        inner: MemoryShelf,
+        failed: std::sync::atomic::AtomicBool,
+    }
+
+    impl KeyShelf for FlakyShelf {
+        fn load(&self) -> Result<super::super::shelf::ShelfContents, StoreError> {
+            self.inner.load()
+        }
+        fn stored_user_key(&self, user: UserId) -> Result<Option<Shelved>, StoreError> {
+            self.inner.stored_user_key(user)
+        }
+        fn put_user_key(&self, _user: UserId, _key: Key) -> Result<(), StoreError> {
+            Ok(())
+        }
+        fn sync(&self, keys: &[(UserId, Key)]) -> Result<(), StoreError> {
+            if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                return Err(StoreError::Io("the database went away".to_owned()));
+            }
+            for (user, key) in keys {
+                self.inner.put_user_key(*user, *key)?;
+            }
+            self.inner.sync(keys)
+        }
+        fn destroy_user_key(&self, user: UserId) -> Result<(), StoreError> {
+            self.inner.destroy_user_key(user)
+        }
+        fn write_withheld(&self, users: &BTreeSet<UserId>) -> Result<(), StoreError> {
+            self.inner.write_withheld(users)
+        }
+        fn put_next_checkpoint_key(&self, key: Key) -> Result<(), StoreError> {
+            self.inner.put_next_checkpoint_key(key)
+        }
+        fn install_checkpoint_key(&self, key: Key) -> Result<(), StoreError> {
+            self.inner.install_checkpoint_key(key)
+        }
+        fn place(&self, user: UserId) -> String {
+            self.inner.place(user)
+        }
+        fn remnants(&self, at: DateTime<Utc>) -> KeyRemnants {
+            self.inner.remnants(at)
+        }
+    }
+
+    #[test]
+    fn a_key_whose_sync_failed_is_synced_by_the_next_sync() {
+        // Given a new key whose first sync fails
+        let vault = KeyVault::on_shelf(Box::new(FlakyShelf::default())).unwrap();
+        let user = UserId::new();
+        let key = vault.key_for_sealing(user).unwrap();
+        assert!(vault.sync().is_err());
+        // When the next group syncs (sealing with the same key, still in use)
+        assert_eq!(vault.key_for_sealing(user).unwrap(), key);
+        vault.sync().unwrap();
+        // Then the key is stored: what a restart would find
+        assert_eq!(vault.key_on_disk(user), OnDisk::Fine);
+    }
 
     #[test]
     fn keys_survive_reopening_and_destroyed_ones_do_not() {

@@ -8,6 +8,8 @@
 //! user of the org and the support and auditor principals serving it (R5); history
 //! reads, the event stream and verify for owners, admins, support and auditors.
 
+use std::time::Duration;
+
 use aide::OperationInput;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -48,18 +50,23 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header is not a bearer token")
             })?;
-        let record = state
+        let mut found = state
             .tokens()
-            .with(|book| book.authenticate(token).cloned().ok_or(book.is_empty()))
-            .map_err(|no_token_at_all| {
-                // A book with no token at all is either a new directory or one whose
-                // book and count were both deleted: either way, say where tokens live.
-                ApiError::unauthorized(if no_token_at_all {
-                    NO_TOKENS_ISSUED
-                } else {
-                    "unknown or revoked token"
-                })
-            })?;
+            .with(|book| book.authenticate(token).cloned().ok_or(book.is_empty()));
+        if found.is_err() && fresher_book(state).await {
+            found = state
+                .tokens()
+                .with(|book| book.authenticate(token).cloned().ok_or(book.is_empty()));
+        }
+        let record = found.map_err(|no_token_at_all| {
+            // A book with no token at all is either a new directory or one whose
+            // book and count were both deleted: either way, say where tokens live.
+            ApiError::unauthorized(if no_token_at_all {
+                NO_TOKENS_ISSUED
+            } else {
+                "unknown or revoked token"
+            })
+        })?;
         let caller = Caller {
             org_id: record.org_id,
             actor: record.principal,
@@ -72,6 +79,35 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 impl OperationInput for Caller {}
+
+/// At most this often, a node that does not lead reads the token book again because a
+/// token it does not know was presented (one created on the leader a moment ago).
+const UNKNOWN_TOKEN_RELOAD_GAP: Duration = Duration::from_millis(200);
+
+/// On a node that does not lead, reads the token book again (unless it did so within
+/// [`UNKNOWN_TOKEN_RELOAD_GAP`]); returns whether the book may have changed.
+async fn fresher_book(state: &AppState) -> bool {
+    if state.engine().role().is_leader() {
+        return false;
+    }
+    let reading = state.clone();
+    let reloaded = state
+        .blocking(move || {
+            let store = reading.engine().store();
+            reading
+                .tokens()
+                .reload_unless_recent(store.as_ref(), UNKNOWN_TOKEN_RELOAD_GAP)
+        })
+        .await;
+    match reloaded {
+        Ok(Ok(read)) => read,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "the token book could not be read again");
+            false
+        }
+        Err(_) => false,
+    }
+}
 
 /// What a read needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

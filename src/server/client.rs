@@ -1,9 +1,15 @@
 //! A client of the server, for a CLI pointed at one (`--server URL`, `--token TOKEN`)
 //! instead of a data directory: JSON requests answered with the API's values or its
-//! error body, and the event stream as parsed Server-Sent Events.
+//! error body, and the event stream as parsed Server-Sent Events. Reads after a command
+//! ask for its position (`Offboard-Min-Position`), so a CLI pointed at a follower sees
+//! what it just did; a 503 that says nothing was done and a second will tell (an
+//! election: `not_leader`, `leader_unreachable`, `position_not_reached`) is sent again
+//! after its `Retry-After` (at most 2 s), up to 7 times.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt};
 use reqwest::{Method, StatusCode};
@@ -97,6 +103,9 @@ pub struct Client {
     base: String,
     token: Option<String>,
     http: reqwest::Client,
+    /// The last position a command of this client appended: later reads ask the node
+    /// for it (`Offboard-Min-Position`), so they see the write on a follower too.
+    written: Arc<AtomicU64>,
 }
 
 impl Client {
@@ -109,11 +118,18 @@ impl Client {
             base: base.trim_end_matches('/').to_owned(),
             token: token.map(str::to_owned),
             http,
+            written: Arc::default(),
         })
     }
 
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        let request = self.http.request(method, format!("{}{path}", self.base));
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
+        let written = self.written.load(Ordering::Acquire);
+        if method == Method::GET && written > 0 {
+            request = request.header("Offboard-Min-Position", written);
+        }
         match &self.token {
             Some(token) => request.bearer_auth(token),
             None => request,
@@ -122,13 +138,7 @@ impl Client {
 
     /// `GET path` (with its query string), answered with the JSON value.
     pub async fn get(&self, path: &str) -> Result<Value, ClientError> {
-        answer(
-            self.request(Method::GET, path)
-                .send()
-                .await
-                .map_err(transport)?,
-        )
-        .await
+        patiently(|| self.request(Method::GET, path)).await
     }
 
     /// `DELETE path`, answered with the JSON value (removing a webhook subscription).
@@ -154,14 +164,21 @@ impl Client {
         body: &Value,
         options: &CommandOptions,
     ) -> Result<Value, ClientError> {
-        let mut request = self.request(Method::POST, path).json(body);
-        if let Some(key) = &options.idempotency_key {
-            request = request.header("Idempotency-Key", key);
+        let request = || {
+            let mut request = self.request(Method::POST, path).json(body);
+            if let Some(key) = &options.idempotency_key {
+                request = request.header("Idempotency-Key", key);
+            }
+            if let Some(user) = &options.on_behalf_of {
+                request = request.header("On-Behalf-Of", user);
+            }
+            request
+        };
+        let answered = patiently(request).await?;
+        if let Some(last) = answered["positions"]["last"].as_u64() {
+            self.written.fetch_max(last, Ordering::AcqRel);
         }
-        if let Some(user) = &options.on_behalf_of {
-            request = request.header("On-Behalf-Of", user);
-        }
-        answer(request.send().await.map_err(transport)?).await
+        Ok(answered)
     }
 
     /// `POST /v1/resources/sync{query}` with `body` streamed (JSON lines or CSV),
@@ -210,6 +227,43 @@ impl Client {
         }
         Ok(sse(response.bytes_stream()))
     }
+}
+
+/// How many times a request answered with a passing 503 is sent in all.
+const ATTEMPTS: u32 = 8;
+
+/// The 503 codes that say nothing was done and a second will tell (several nodes: an
+/// election under way, the leader out of reach, a follower behind the position asked).
+const PASSING: &[&str] = &["not_leader", "leader_unreachable", "position_not_reached"];
+
+/// Sends the request `build` makes, again after its `Retry-After` (at most 2 s) while
+/// the answer is a [`PASSING`] 503, up to [`ATTEMPTS`] times.
+async fn patiently(build: impl Fn() -> reqwest::RequestBuilder) -> Result<Value, ClientError> {
+    let mut attempt = 1;
+    loop {
+        let response = build().send().await.map_err(transport)?;
+        let wait = retry_after(&response);
+        match answer(response).await {
+            Err(ClientError::Api { status: 503, error })
+                if attempt < ATTEMPTS && PASSING.contains(&error.code.as_str()) =>
+            {
+                attempt += 1;
+                tokio::time::sleep(wait).await;
+            }
+            answered => return answered,
+        }
+    }
+}
+
+/// The answer's `Retry-After` in seconds, capped at 2 s (1 s when absent).
+fn retry_after(response: &reqwest::Response) -> std::time::Duration {
+    let seconds = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(1);
+    std::time::Duration::from_secs(seconds.min(2))
 }
 
 async fn api_error(response: reqwest::Response) -> ClientError {

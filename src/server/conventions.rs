@@ -110,6 +110,7 @@ fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
                 IF_NONE_MATCH,
                 HeaderName::from_static("idempotency-key"),
                 HeaderName::from_static("last-event-id"),
+                super::read_your_writes::MIN_POSITION_HEADER,
                 REQUEST_ID,
             ])
             .expose_headers([ETAG, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE, REQUEST_ID])

@@ -192,11 +192,17 @@ pub const RETRY_AFTER_SECONDS: u32 = 5;
 impl IntoResponse for ApiError {
     fn into_response(self) -> HttpResponse {
         let unavailable = self.status == StatusCode::SERVICE_UNAVAILABLE;
+        // An election passes faster than a restart or a full disk.
+        let seconds = if self.detail.code == "not_leader" {
+            1
+        } else {
+            RETRY_AFTER_SECONDS
+        };
         let mut response = (self.status, Json(ErrorBody { error: self.detail })).into_response();
         if unavailable {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -223,7 +229,7 @@ const DOCUMENTED: &[(u16, &str)] = &[
     (409, "Conflict: an Idempotency-Key reused for another command, or a name or email already taken."),
     (413, "Request body over the server's limit."),
     (422, "Refused by the domain: the code says why; blockers list everything in the way."),
-    (503, "`outcome_unknown`: the command may or may not have been stored (a flush failed); retry with the same Idempotency-Key once the server has restarted. Any other code (`unavailable`, `storage`, `log_corrupt`): nothing was written. Always with Retry-After."),
+    (503, "`outcome_unknown`: the command may or may not have been stored (a flush failed, or a follower lost the leader's answer); retry with the same Idempotency-Key. `not_leader` (no leader known: an election is under way), `leader_unreachable`, `position_not_reached` (a read's `min_position` not applied within 5 s): retry after a second. Any other code (`unavailable`, `storage`, `log_corrupt`): nothing was written. Always with Retry-After."),
 ];
 
 impl OperationOutput for ApiError {

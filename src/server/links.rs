@@ -181,6 +181,14 @@ impl LinkCache {
         })
     }
 
+    /// Reads the stored book again (a node taking over as the leader: the links the
+    /// last leader issued and used are in the store, not in this node's memory).
+    pub fn reload(&self, store: &dyn LogStore) -> Result<(), StoreError> {
+        let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
+        *book = LinkBook::load(store)?;
+        Ok(())
+    }
+
     /// Consumes the link of `secret` and saves the book before answering: when it
     /// returns `Ok(Ok(link))`, the link's use is durable.
     pub fn consume(

@@ -5,7 +5,8 @@
 //! (`engine::metrics`: commands by type and outcome, ack latency, commands per flush,
 //! sync latency), the webhooks' (`webhooks::metrics`: delivery attempts by outcome) and
 //! the HTTP layer's ([`record`]: requests by method, route template and status, and
-//! their latency). Gauges are read at scrape time: the log position, the checkpoint's
+//! their latency). Gauges are read at scrape time: the log position, this node's role
+//! (`offboard_node_leader`, 1 or 0) and lag behind the log (`offboard_follower_lag_events`), the checkpoint's
 //! position and age, each named consumer's lag, each webhook subscription's lag and
 //! parked events. Labels never hold personal
 //! data: command type tags, error codes, route templates (`/v1/users/{user}`, never the
@@ -29,6 +30,7 @@ use prometheus_client::registry::{Registry, Unit};
 use std::sync::atomic::AtomicU64;
 
 use super::{consumers, ApiError, AppState};
+use crate::engine::Role;
 use crate::Engine;
 
 /// Every metric's name starts with this (and `_`).
@@ -84,8 +86,17 @@ pub(crate) struct ServerMetrics {
 }
 
 impl ServerMetrics {
-    pub(crate) fn new(engine: &Engine, webhooks: &crate::webhooks::Hub) -> Self {
+    pub(crate) fn new(
+        engine: &Engine,
+        webhooks: &crate::webhooks::Hub,
+        forwarder: &super::forward::Forwarder,
+    ) -> Self {
         let mut registry = Registry::with_prefix(PREFIX);
+        registry.register(
+            "forwarded_requests",
+            "Requests a node that does not lead sent on to the leader, by outcome (answered, or the 503 code answered instead)",
+            forwarder.counts.clone(),
+        );
         engine.metrics().register(&mut registry);
         webhooks.metrics().register(&mut registry);
         let http = HttpMetrics::default();
@@ -141,6 +152,24 @@ fn gauges(engine: &Engine) -> Registry {
         "log_position",
         "The last durable position of the log",
         gauge(position),
+    );
+    let role = engine.role();
+    registry.register(
+        "node_leader",
+        "1 while this node is the leader (decides commands), 0 while it follows or catches up",
+        gauge(u64::from(role.is_leader())),
+    );
+    let lag = match role {
+        Role::Leader => 0,
+        Role::Follower { lag, .. } => lag,
+        Role::CatchingUp {
+            position, target, ..
+        } => target.saturating_sub(position),
+    };
+    registry.register(
+        "follower_lag_events",
+        "Events the log holds that this node has not applied yet (0 on the leader)",
+        gauge(lag),
     );
     let (checkpointed, age) = engine.checkpoint();
     registry.register(

@@ -1,6 +1,8 @@
 //! The HTTP server: sled lets one process own a data directory, so a deployment is one
 //! `offboard serve` owning the log while administrators, support, auditors and
-//! downstream systems talk to it.
+//! downstream systems talk to it; on PostgreSQL several nodes serve one log, one of
+//! them the leader ([`forward`]: what a follower sends on to it; [`read_your_writes`]:
+//! `min_position`; [`leading`]: what runs only on the leader).
 //!
 //! - [`app`] builds the router (every `/v1` endpoint, the OpenAPI document generated from
 //!   the handlers' types, the operations endpoints `/healthz`, `/livez`, `/readyz` and
@@ -26,7 +28,9 @@ mod created;
 mod error;
 mod etag;
 mod extract;
+mod forward;
 mod health;
+mod leading;
 mod link_api;
 pub mod links;
 mod listings;
@@ -34,6 +38,7 @@ mod metrics;
 mod openapi;
 mod pages;
 pub(crate) mod queries;
+pub mod read_your_writes;
 mod refs;
 mod schedules;
 mod serve;
@@ -61,8 +66,10 @@ use tracing::Span;
 pub use auth::NO_TOKENS_ISSUED;
 pub use auth::{Caller, Read};
 pub use error::{ApiError, BlockerView, ErrorBody, ErrorDetail};
+pub use forward::{goes_to_leader, FORWARDED_BY};
+pub use leading::TOKEN_REFRESH;
 pub use refs::UserRef;
-pub use serve::{init_tracing, serve, serve_listener, shutdown_signal, ServeError};
+pub use serve::{init_tracing, serve, serve_listener, serve_shared, shutdown_signal, ServeError};
 pub use stream::Format;
 pub use token_api::TokensPage;
 pub use views::*;
@@ -90,6 +97,9 @@ pub struct ServerOptions {
     pub conventions: bool,
     /// How webhooks are delivered and which URLs they may reach.
     pub webhooks: crate::webhooks::WebhookOptions,
+    /// How long a read asking for `min_position` waits for this node to apply it
+    /// before answering `position_not_reached` ([`read_your_writes`]); 5 s by default.
+    pub position_patience: std::time::Duration,
 }
 
 impl Default for ServerOptions {
@@ -99,6 +109,7 @@ impl Default for ServerOptions {
             cors_origins: Vec::new(),
             conventions: true,
             webhooks: crate::webhooks::WebhookOptions::default(),
+            position_patience: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -119,6 +130,11 @@ struct Inner {
     options: ServerOptions,
     metrics: metrics::ServerMetrics,
     webhooks: Arc<crate::webhooks::Hub>,
+    /// The client to the leader, for requests a follower does not answer itself.
+    forwarder: forward::Forwarder,
+    /// Whether this node, while it leads, has read its side stores since it took over
+    /// ([`leading`]): until then it refuses writes (`not_leader`).
+    leading_ready: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -131,7 +147,8 @@ impl AppState {
         let tokens = TokenCache::load(engine.store().as_ref())?;
         let links = LinkCache::load(engine.store().as_ref())?;
         let webhooks = Arc::new(crate::webhooks::Hub::load(&engine)?);
-        let metrics = metrics::ServerMetrics::new(&engine, &webhooks);
+        let forwarder = forward::Forwarder::default();
+        let metrics = metrics::ServerMetrics::new(&engine, &webhooks, &forwarder);
         Ok(Self(Arc::new(Inner {
             metrics,
             webhooks,
@@ -141,6 +158,8 @@ impl AppState {
             acks: Mutex::new(()),
             stop: watch::Sender::new(false),
             options,
+            forwarder,
+            leading_ready: std::sync::atomic::AtomicBool::new(true),
         })))
     }
 
@@ -177,6 +196,26 @@ impl AppState {
 
     pub(crate) fn options(&self) -> &ServerOptions {
         &self.0.options
+    }
+
+    /// Whether this node serves writes: it leads and has read its side stores since it
+    /// took over.
+    pub(crate) fn serves_writes(&self) -> bool {
+        self.engine().role().is_leader()
+            && self
+                .0
+                .leading_ready
+                .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn set_leading_ready(&self, ready: bool) {
+        self.0
+            .leading_ready
+            .store(ready, std::sync::atomic::Ordering::Release);
+    }
+
+    pub(crate) fn forwarder(&self) -> &forward::Forwarder {
+        &self.0.forwarder
     }
 
     pub(crate) fn ack_lock(&self) -> MutexGuard<'_, ()> {
@@ -222,7 +261,13 @@ fn build() -> (Router<AppState>, OpenApi) {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             description: Some(
                 "Event-sourced offboarding engine. Every request carries `Authorization: Bearer <token>`; \
-                 the token's org and principal decide what it sees and may do."
+                 the token's org and principal decide what it sees and may do.\n\n\
+                 Several nodes (on PostgreSQL): any node takes any request; one node, the leader, \
+                 decides commands, and the others forward writes to it and answer with its answer. \
+                 Read-your-writes: every command's answer names its `position`; any GET accepts \
+                 the query parameter `min_position=N` or the header `Offboard-Min-Position: N` and \
+                 is answered once the node has applied position N, or after 5 s with 503 \
+                 `position_not_reached` (`Retry-After: 1`). `/readyz` names the node's role."
                     .to_owned(),
             ),
             ..Info::default()
@@ -301,11 +346,24 @@ pub fn app(state: AppState) -> Router {
             .on_eos(())
             .on_failure(()),
     );
+    let router = nodes(router, state);
     if options.conventions {
         conventions::around(router, &options.cors_origins)
     } else {
         router
     }
+}
+
+/// What a node that does not lead adds, outside routing like the conventions (see
+/// [`conventions::around`] for why): requests for the leader are forwarded to it
+/// ([`forward`]), and the reads it answers itself wait for `min_position`
+/// ([`read_your_writes`]).
+fn nodes(router: Router, state: AppState) -> Router {
+    let service = tower::Layer::layer(
+        &axum::middleware::from_fn_with_state(state, forward::route),
+        router,
+    );
+    Router::new().fallback_service(service)
 }
 
 /// One line per request: method, route template (never the raw path, which may hold an

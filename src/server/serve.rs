@@ -1,6 +1,7 @@
 //! Running the server on a socket and stopping it gracefully: when the shutdown future
 //! completes, event streams end, the listener stops accepting, every in-flight request
-//! (commands included) gets its answer, then the engine shuts down — the writer finishes
+//! (commands included) gets its answer, the leader's duties (webhook deliveries, the
+//! scheduler: [`super::leading`]) stop, then the engine shuts down — the writer finishes
 //! the group in hand (fsynced), saves its checkpoint, and the data directory is released.
 
 use std::future::Future;
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use super::leading::Duties;
 use super::{app, AppState, ServerOptions};
 use crate::store::StoreError;
 use crate::Engine;
@@ -66,24 +68,30 @@ pub async fn serve_listener(
     options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let engine = Arc::new(engine);
+    serve_shared(Arc::new(engine), listener, options, shutdown).await
+}
+
+/// [`serve_listener`] on an engine the caller keeps a handle to (tests change its role
+/// while it serves). Shutting down waits for that handle to be dropped, up to 10 s.
+pub async fn serve_shared(
+    engine: Arc<Engine>,
+    listener: TcpListener,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     spawn_damage_scan(&engine);
     let webhook_options = options.webhooks;
     let state = AppState::with_options(Arc::clone(&engine), options)?;
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "offboard server listening");
     }
-    let deliveries = crate::webhooks::Deliveries::start(
-        Arc::clone(&engine),
-        Arc::clone(state.webhooks()),
-        webhook_options,
-    )
-    .map_err(ServeError::Io)?;
-    // R28: due schedules run at start-up (those missed while the server was down), then
-    // every tick.
-    let scheduler = crate::engine::Scheduler::start(&engine, crate::engine::DEFAULT_TICK);
+    // Webhook deliveries and the scheduler run while this node leads (always, on a data
+    // directory).
+    let duties = Duties::start(&state, webhook_options).map_err(ServeError::Io)?;
     let stopping = state.clone();
-    let served = axum::serve(listener, app(state))
+    // The peer's address, for the `Forwarded` header of requests sent on to the leader.
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: ending event streams, finishing requests");
@@ -91,8 +99,7 @@ pub async fn serve_listener(
         })
         .await
         .map_err(|e| ServeError::Io(e.to_string()));
-    scheduler.stop().await;
-    deliveries.stop().await;
+    duties.stop().await;
     close(engine).await;
     tracing::info!("offboard server stopped");
     served

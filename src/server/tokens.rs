@@ -18,6 +18,7 @@
 //! memory and writes it through on every change.
 
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use chacha20poly1305::aead::rand_core::RngCore;
@@ -331,18 +332,51 @@ fn digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// The server's tokens: the book in memory, written through on every change. The server
-/// owns the data directory, so nobody else changes the stored book meanwhile.
+/// The server's tokens: the book in memory, written through on every change. On a data
+/// directory the server owns the stored book, so nobody else changes it meanwhile; on
+/// PostgreSQL the leader changes it, and a follower reads it again every second and
+/// when a token it does not know is presented ([`TokenCache::reload_unless_recent`]).
 #[derive(Debug)]
 pub(crate) struct TokenCache {
     book: Mutex<TokenBook>,
+    /// When the book was last read because of an unknown token (the periodic reads of
+    /// a follower do not count: a token created since must not wait for the next gap).
+    read_at: Mutex<Instant>,
 }
 
 impl TokenCache {
     pub fn load(store: &dyn LogStore) -> Result<Self, StoreError> {
         Ok(Self {
             book: Mutex::new(TokenBook::load(store)?),
+            read_at: Mutex::new(Instant::now()),
         })
+    }
+
+    /// Reads the stored book again and serves it from now on (holding the book, so no
+    /// change of this node's falls between the read and the swap).
+    pub fn reload(&self, store: &dyn LogStore) -> Result<(), StoreError> {
+        let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
+        *book = TokenBook::load(store)?;
+        Ok(())
+    }
+
+    /// [`TokenCache::reload`] unless the book was read less than `gap` ago (a client
+    /// presenting unknown tokens must not turn each into a read of the store); returns
+    /// whether it read.
+    pub fn reload_unless_recent(
+        &self,
+        store: &dyn LogStore,
+        gap: Duration,
+    ) -> Result<bool, StoreError> {
+        {
+            let mut read_at = self.read_at.lock().unwrap_or_else(|p| p.into_inner());
+            if read_at.elapsed() < gap {
+                return Ok(false);
+            }
+            // Claimed now: concurrent unknown tokens wait for the next gap.
+            *read_at = Instant::now();
+        }
+        self.reload(store).map(|()| true)
     }
 
     pub fn with<T>(&self, f: impl FnOnce(&TokenBook) -> T) -> T {

@@ -164,6 +164,13 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
         self.sync()
     }
 
+    /// Whether [`LogStore::write`] returning `Ok` already made the batch durable (a
+    /// PostgreSQL commit), so `flush` and `sync` have nothing to do and the writer's
+    /// pipeline skips calling them. `false` by default.
+    fn durable_when_written(&self) -> bool {
+        false
+    }
+
     /// [`LogStore::write`] then [`LogStore::sync`]. **Durability: when this returns `Ok`,
     /// the whole batch is on stable storage and survives a crash or a power loss; `Err`
     /// from the sync leaves it unknown whether the batch is stored.**

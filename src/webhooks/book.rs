@@ -301,6 +301,23 @@ pub struct Hub {
     metrics: WebhookMetrics,
 }
 
+/// Every subscription in `store`'s book, with its progress and cursor.
+fn read_book(store: &dyn LogStore, data: Option<&Path>) -> Result<Book, StoreError> {
+    let mut book = Book::default();
+    if let Some(bytes) = store.checkpoint(BOOK_RECORD)? {
+        let stored: StoredBook =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(BOOK_RECORD, e))?;
+        for sub in stored.subscriptions {
+            let id = sub.view.id;
+            let (cursor, progress) = load_progress(store, data, id)?;
+            book.progress.insert(id, progress);
+            book.cursors.insert(id, Arc::new(cursor));
+            book.subscriptions.insert(id, sub);
+        }
+    }
+    Ok(book)
+}
+
 fn record_name(id: Uuid) -> String {
     format!("{PROGRESS_PREFIX}{id}")
 }
@@ -313,26 +330,16 @@ fn corrupt(record: &str, e: serde_json::Error) -> StoreError {
 
 impl Hub {
     /// Loads every subscription and its progress from `engine`'s store, each cursor from
-    /// its cursor file, and deletes the records of subscriptions no longer in the book
-    /// (left by a removal or an add that a crash interrupted).
+    /// its cursor file, and, on the node that leads, deletes the records of subscriptions
+    /// no longer in the book (left by a removal or an add that a crash interrupted; a
+    /// follower writes nothing: the leader may be adding the one it would see as left).
     ///
     /// # Errors
     /// `storage` when a record is unreadable or damaged.
     pub fn load(engine: &Engine) -> Result<Self, StoreError> {
         let store = Arc::clone(engine.store());
         let data = engine.data_dir().map(Path::to_path_buf);
-        let mut book = Book::default();
-        if let Some(bytes) = store.checkpoint(BOOK_RECORD)? {
-            let stored: StoredBook =
-                serde_json::from_slice(&bytes).map_err(|e| corrupt(BOOK_RECORD, e))?;
-            for sub in stored.subscriptions {
-                let id = sub.view.id;
-                let (cursor, progress) = load_progress(store.as_ref(), data.as_deref(), id)?;
-                book.progress.insert(id, progress);
-                book.cursors.insert(id, Arc::new(cursor));
-                book.subscriptions.insert(id, sub);
-            }
-        }
+        let book = read_book(store.as_ref(), data.as_deref())?;
         let hub = Self {
             store,
             vault: Arc::clone(engine.vault()),
@@ -343,8 +350,33 @@ impl Hub {
             changed: watch::Sender::new(0),
             metrics: WebhookMetrics::default(),
         };
-        hub.sweep()?;
+        if engine.role().is_leader() {
+            hub.sweep()?;
+        }
         Ok(hub)
+    }
+
+    /// Reads every subscription and its progress again from the store, for a node
+    /// that takes over as the leader (another node changed them meanwhile), deletes the
+    /// records of subscriptions no longer in the book (as [`Hub::load`] does on a
+    /// leader), and wakes the delivery tasks; work handed out before is discarded (its
+    /// generation is over).
+    ///
+    /// # Errors
+    /// `storage` when a record is unreadable or damaged (the copy in memory stays).
+    pub fn reload(&self) -> Result<(), StoreError> {
+        let _saving = self.saving.lock().unwrap_or_else(|p| p.into_inner());
+        let mut fresh = read_book(self.store.as_ref(), self.data.as_deref())?;
+        {
+            let mut book = self.lock();
+            for (id, generation) in &book.generations {
+                fresh.generations.insert(*id, generation + 1);
+            }
+            *book = fresh;
+        }
+        self.sweep()?;
+        self.changed.send_modify(|n| *n += 1);
+        Ok(())
     }
 
     /// Deletes the progress and cursor records of subscriptions not in the book.

@@ -296,6 +296,37 @@ impl Running {
     }
 }
 
+/// [`start`] on an engine the test keeps a handle to (to change its role while it
+/// serves); drop that handle before [`Running::stop`], which waits for it otherwise.
+pub async fn start_shared(engine: Arc<Engine>, options: ServerOptions) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    start_shared_on(listener, engine, options).await
+}
+
+/// [`start_shared`] on a listener already bound (a node must know its URL before it
+/// opens the log, to advertise it).
+pub async fn start_shared_on(
+    listener: tokio::net::TcpListener,
+    engine: Arc<Engine>,
+    options: ServerOptions,
+) -> Running {
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(server::serve_shared(
+        engine,
+        listener,
+        options,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    Running {
+        addr,
+        stop: Some(stop),
+        handle,
+    }
+}
+
 pub async fn start(engine: Engine) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

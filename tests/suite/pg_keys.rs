@@ -238,3 +238,34 @@ fn the_key_sealing_webhook_secrets_is_wrapped_by_the_kek_on_postgres() {
     let other = Kek::create_file(&other).unwrap();
     assert!(other.unwrap(&slot, &stored).is_err());
 }
+
+#[tokio::test]
+async fn a_stored_key_is_never_replaced_by_another_writers_key() {
+    use base64::Engine as _;
+    use offboard::privacy::pg_shelf::PgShelf;
+    use offboard::privacy::KeyVault;
+    let Some((place, keys)) = place_with_kek() else {
+        return;
+    };
+    let url = place.url().unwrap().to_owned();
+    // Given Zelda's key stored by the writer
+    let engine = open(&place, &keys).unwrap();
+    let (org, _, zelda) = org_with_zelda(&engine).await;
+    let before = key_rows(&url);
+    drop(engine);
+    // When another writer syncs a different key for her (a node that no longer leads,
+    // running the same retried command)
+    let pool = PgPool::connect(&url).unwrap();
+    let kek = Kek::from_file(keys.kek_file.as_deref().unwrap()).unwrap();
+    let vault = KeyVault::on_shelf(Box::new(PgShelf::open(pool, kek, None).unwrap())).unwrap();
+    let other = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+    let refused = vault.import_user_key(zelda, &other).unwrap_err();
+    // Then the sync fails, naming the other writer, and her row is as it was
+    assert!(refused.to_string().contains("another writer"), "{refused}");
+    assert_eq!(key_rows(&url), before);
+    // And her profile still reads
+    let engine = open(&place, &keys).unwrap();
+    let state = engine.state();
+    let user = state.org(org).unwrap().directory().user(zelda).unwrap();
+    assert_eq!(user.profile.email, EMAIL);
+}

@@ -208,6 +208,10 @@ impl LogStore for PostgresLog {
     }
 
     /// Nothing to do: every `write` that returned `Ok` is already committed.
+    fn durable_when_written(&self) -> bool {
+        true
+    }
+
     fn sync(&self) -> Result<(), StoreError> {
         Ok(())
     }
