@@ -205,7 +205,8 @@ fn credits(view: &serde_json::Value, ledger: &Ledger) -> Vec<String> {
     bad
 }
 
-/// Resends each command with its key: `duplicate: true` at the logged positions.
+/// Resends each command with its key: `duplicate: true` at the logged positions
+/// (`Op::answers_resend`).
 async fn resend_all(http: &Http, resend: Vec<(&Sent, Option<(u64, u64)>)>) -> Vec<String> {
     let answers = stream::iter(resend)
         .map(|(s, at)| async move { (s, at, http.command(&s.op, s.key).await) })
@@ -217,10 +218,7 @@ async fn resend_all(http: &Http, resend: Vec<(&Sent, Option<(u64, u64)>)>) -> Ve
         let what = format!("{} {}", s.op.kind(), s.key);
         match answer {
             Answer::Done(body) => {
-                let positions = body["positions"]["first"]
-                    .as_u64()
-                    .zip(body["positions"]["last"].as_u64());
-                if body["duplicate"] != true || positions != at {
+                if !s.op.answers_resend(&body, at) {
                     bad.push(format!("resent {what} (logged at {at:?}) answered {body}"));
                 }
             }

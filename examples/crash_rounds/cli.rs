@@ -28,3 +28,17 @@ pub fn run(bin: &Path, data: &Path, args: &[&str]) -> Result<Value, String> {
     serde_json::from_str(&stdout)
         .map_err(|e| format!("offboard {}: not JSON ({e}): {stdout}", args.join(" ")))
 }
+
+/// `offboard verify` on the data directory (or on `OFFBOARD_STORE` when set): the
+/// position and hash of the chain's head.
+pub fn verify(bin: &Path, data: &Path) -> Result<(u64, String), String> {
+    let doc = run(bin, data, &["verify"])?;
+    match (
+        doc["ok"].as_bool(),
+        doc["events"].as_u64(),
+        doc["head_hash"].as_str(),
+    ) {
+        (Some(true), Some(events), Some(hash)) => Ok((events, hash.to_owned())),
+        _ => Err(format!("offboard verify answered {doc}")),
+    }
+}

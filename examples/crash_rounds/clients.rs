@@ -11,6 +11,7 @@ use offboard_events::{CreditAccount, UserId};
 use uuid::Uuid;
 
 use super::http::{Answer, Http};
+use super::ledger::Ledger;
 use super::ops::Op;
 
 /// What became of one command.
@@ -44,6 +45,22 @@ pub struct Client {
     pub tag: String,
 }
 
+/// Splits the resources between `clients` clients (each then knows its resources'
+/// owners) and gives each its own random source; `round` names what they register.
+pub fn share(ledger: &Ledger, clients: usize, rng: &mut Rng, round: u32) -> Vec<Client> {
+    let mut out: Vec<Client> = (0..clients)
+        .map(|c| Client {
+            held: Vec::new(),
+            rng: Rng::with_seed(rng.u64(..)),
+            tag: format!("r{round}c{c}"),
+        })
+        .collect();
+    for (i, (key, owner)) in ledger.owners.iter().enumerate() {
+        out[i % clients].held.push((key.clone(), *owner));
+    }
+    out
+}
+
 /// Runs `clients` against `http` until each gets no answer; every command sent.
 pub async fn run(http: &Http, users: &Arc<Vec<UserId>>, clients: Vec<Client>) -> Vec<Sent> {
     let tasks: Vec<_> = clients
@@ -61,26 +78,18 @@ async fn one(http: Http, users: Arc<Vec<UserId>>, mut c: Client) -> Vec<Sent> {
     let mut sent = Vec::new();
     for n in 0.. {
         let op = choose(&mut c, &users, n);
-        let key = uuid::Builder::from_random_bytes(c.rng.u128(..).to_le_bytes()).into_uuid();
+        let key = new_key(&mut c.rng);
         let outcome = match http.command(&op, key).await {
-            Answer::Done(body) => {
-                let first = body["positions"]["first"].as_u64();
-                let last = body["positions"]["last"].as_u64();
-                Outcome::Acked(first.zip(last))
-            }
+            Answer::Done(body) => acked(&body),
             Answer::Refused(status, code) => Outcome::Refused(status, code),
             Answer::Unknown(why) => Outcome::Unknown(why),
+            Answer::ServerError {
+                status,
+                retry_after,
+                body,
+            } => Outcome::Unknown(format!("{status} (Retry-After {retry_after:?}) {body}")),
         };
-        if let (Outcome::Acked(_), Op::Transfer { to, resources, .. }) = (&outcome, &op) {
-            for (key, owner) in &mut c.held {
-                if resources.contains(key) {
-                    *owner = *to;
-                }
-            }
-        }
-        if let (Outcome::Acked(_), Op::Register { owner, resources }) = (&outcome, &op) {
-            c.held.extend(resources.iter().map(|k| (k.clone(), *owner)));
-        }
+        note(&mut c, &op, &outcome);
         // Without an answer the server is gone (killed): this client's round is over. A
         // 503 is answered, so the client goes on until the kill.
         let gone = matches!(&outcome, Outcome::Unknown(why) if why.starts_with("no answer"));
@@ -92,8 +101,35 @@ async fn one(http: Http, users: Arc<Vec<UserId>>, mut c: Client) -> Vec<Sent> {
     sent
 }
 
+/// A new `Idempotency-Key` from the client's random source.
+pub fn new_key(rng: &mut Rng) -> Uuid {
+    uuid::Builder::from_random_bytes(rng.u128(..).to_le_bytes()).into_uuid()
+}
+
+/// The outcome of a 2xx answer: its positions.
+pub fn acked(body: &serde_json::Value) -> Outcome {
+    let first = body["positions"]["first"].as_u64();
+    let last = body["positions"]["last"].as_u64();
+    Outcome::Acked(first.zip(last))
+}
+
+/// Keeps the client's resources current: an acknowledged transfer moved them, an
+/// acknowledged registration added some.
+pub fn note(c: &mut Client, op: &Op, outcome: &Outcome) {
+    if let (Outcome::Acked(_), Op::Transfer { to, resources, .. }) = (outcome, op) {
+        for (key, owner) in &mut c.held {
+            if resources.contains(key) {
+                *owner = *to;
+            }
+        }
+    }
+    if let (Outcome::Acked(_), Op::Register { owner, resources }) = (outcome, op) {
+        c.held.extend(resources.iter().map(|k| (k.clone(), *owner)));
+    }
+}
+
 /// The next command: mostly resource transfers, some registrations and credit moves.
-fn choose(c: &mut Client, users: &[UserId], n: u64) -> Op {
+pub fn choose(c: &mut Client, users: &[UserId], n: u64) -> Op {
     let user = |rng: &mut Rng| users[rng.usize(..users.len())];
     let roll = c.rng.u32(0..100);
     match roll {

@@ -11,6 +11,9 @@ use super::ops::Op;
 
 /// A request that takes longer than this is an unknown outcome, not a hang.
 const TIMEOUT: Duration = Duration::from_secs(30);
+/// Reading the whole log back as one stream takes longer once it holds hundreds of
+/// thousands of events (failover_rounds' far-behind scenario).
+const STREAM_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// What a command's answer says.
 #[derive(Debug, Clone)]
@@ -19,8 +22,16 @@ pub enum Answer {
     Done(Value),
     /// 4xx: the status and the error's code: the command was refused, nothing written.
     Refused(u16, String),
-    /// 5xx or no answer at all (the server died): it may or may not have been written.
+    /// No answer at all (the server died, the connection dropped, the request timed
+    /// out): it may or may not have been written.
     Unknown(String),
+    /// 5xx: it may or may not have been written; with the `Retry-After` header, if any,
+    /// and the body.
+    ServerError {
+        status: u16,
+        retry_after: Option<String>,
+        body: String,
+    },
 }
 
 /// One server's address and the owner's token.
@@ -45,6 +56,12 @@ impl Http {
         }
     }
 
+    /// The server's URL.
+    #[allow(dead_code)] // failover_rounds only: it names the node that was slow
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Sends `op` under the idempotency key `key`.
     pub async fn command(&self, op: &Op, key: Uuid) -> Answer {
         let sent = self
@@ -60,6 +77,10 @@ impl Http {
             Err(e) => return Answer::Unknown(format!("no answer: {e}")),
         };
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let body = match response.bytes().await {
             Ok(b) => b,
             Err(e) => return Answer::Unknown(format!("{status}, body cut: {e}")),
@@ -74,13 +95,17 @@ impl Http {
                 .to_owned();
             Answer::Refused(status.as_u16(), code)
         } else {
-            Answer::Unknown(format!("{status} {}", String::from_utf8_lossy(&body)))
+            Answer::ServerError {
+                status: status.as_u16(),
+                retry_after,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            }
         }
     }
 
     /// A query's JSON (2xx only).
     pub async fn get(&self, path: &str) -> Result<Value, String> {
-        let text = self.get_text(path).await?;
+        let text = self.get_text(path, TIMEOUT).await?;
         serde_json::from_str(&text).map_err(|e| format!("GET {path}: not JSON: {e}"))
     }
 
@@ -102,10 +127,11 @@ impl Http {
         }
     }
 
-    async fn get_text(&self, path: &str) -> Result<String, String> {
+    async fn get_text(&self, path: &str, timeout: Duration) -> Result<String, String> {
         let response = self
             .client
             .get(format!("{}{path}", self.url))
+            .timeout(timeout)
             .bearer_auth(&self.token)
             .send()
             .await
@@ -125,7 +151,7 @@ impl Http {
     /// Every event from position `from` to the durable head, in the stream's order.
     pub async fn events_from(&self, from: u64) -> Result<Vec<Envelope>, String> {
         let path = format!("/v1/events?from={from}&follow=false");
-        let text = self.get_text(&path).await?;
+        let text = self.get_text(&path, STREAM_TIMEOUT).await?;
         let mut events = Vec::new();
         let mut data = String::new();
         // SSE: `field: value` lines, an empty line ends an event; `:` lines are comments.

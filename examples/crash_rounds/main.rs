@@ -26,7 +26,7 @@ mod ops;
 mod server;
 mod setup;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,7 +36,6 @@ use fastrand::Rng;
 
 use args::Args;
 use check::Tally;
-use clients::Client;
 use http::Http;
 use ledger::Ledger;
 use server::Server;
@@ -107,7 +106,7 @@ async fn run(args: &Args, seed: u64) -> Result<(), String> {
     for round in 1..=args.rounds {
         let round_started = Instant::now();
         let kill_ms = rng.u64(args.min_kill_ms..=args.max_kill_ms.max(args.min_kill_ms));
-        let clients = share(&ledger, args.clients.max(1), &mut rng, round);
+        let clients = clients::share(&ledger, args.clients.max(1), &mut rng, round);
         let http = Http::new(&server.url, &world.token);
         let load = {
             let (http, users) = (http.clone(), Arc::clone(&users));
@@ -119,7 +118,7 @@ async fn run(args: &Args, seed: u64) -> Result<(), String> {
             .await
             .map_err(|_| format!("round {round}: clients still busy after the kill"))?
             .map_err(|e| format!("round {round}: a client panicked: {e}"))?;
-        let verified = verify(&bin, &dirs.data).map_err(|e| format!("round {round}: {e}"))?;
+        let verified = cli::verify(&bin, &dirs.data).map_err(|e| format!("round {round}: {e}"))?;
         server = Server::start(&bin, &dirs.data, &dirs.log(round))
             .map_err(|e| format!("round {round}: {e}"))?;
         let http = Http::new(&server.url, &world.token);
@@ -148,35 +147,6 @@ async fn run(args: &Args, seed: u64) -> Result<(), String> {
         );
     }
     Ok(())
-}
-
-/// `offboard verify` on the directory: the position and hash of the chain's head.
-fn verify(bin: &Path, data: &Path) -> Result<(u64, String), String> {
-    let doc = cli::run(bin, data, &["verify"])?;
-    match (
-        doc["ok"].as_bool(),
-        doc["events"].as_u64(),
-        doc["head_hash"].as_str(),
-    ) {
-        (Some(true), Some(events), Some(hash)) => Ok((events, hash.to_owned())),
-        _ => Err(format!("offboard verify answered {doc}")),
-    }
-}
-
-/// Splits the resources between the clients (each then knows its resources' owners) and
-/// gives each its own random source.
-fn share(ledger: &Ledger, clients: usize, rng: &mut Rng, round: u32) -> Vec<Client> {
-    let mut out: Vec<Client> = (0..clients)
-        .map(|c| Client {
-            held: Vec::new(),
-            rng: Rng::with_seed(rng.u64(..)),
-            tag: format!("r{round}c{c}"),
-        })
-        .collect();
-    for (i, (key, owner)) in ledger.owners.iter().enumerate() {
-        out[i % clients].held.push((key.clone(), *owner));
-    }
-    out
 }
 
 fn add(total: &mut Tally, t: &Tally) {

@@ -30,6 +30,14 @@ pub enum Op {
         to: CreditAccount,
         amount: u64,
     },
+    /// New users from an HR export, in one command: `user{first}@{domain}` up to
+    /// `first + count` (exclusive). Only the failover harness sends it (a bulk append).
+    #[allow(dead_code)]
+    ImportUsers {
+        domain: String,
+        first: u64,
+        count: u64,
+    },
 }
 
 impl Op {
@@ -42,6 +50,7 @@ impl Op {
             Op::Grant { .. } => "grant",
             Op::Use { .. } => "use",
             Op::MoveCredits { .. } => "move-credits",
+            Op::ImportUsers { .. } => "import-users",
         }
     }
 
@@ -54,6 +63,7 @@ impl Op {
             Op::Grant { user, .. } => format!("/v1/users/{user}/credits/grant"),
             Op::Use { user, .. } => format!("/v1/users/{user}/credits/use"),
             Op::MoveCredits { .. } => "/v1/credits/transfer".to_owned(),
+            Op::ImportUsers { .. } => "/v1/users/import".to_owned(),
         }
     }
 
@@ -68,12 +78,41 @@ impl Op {
             Op::MoveCredits { from, to, amount } => {
                 json!({ "from": account(from), "to": account(to), "amount": amount })
             }
+            Op::ImportUsers {
+                domain,
+                first,
+                count,
+            } => (*first..first + count)
+                .map(|i| json!({ "email": format!("user{i}@{domain}"), "first": "Bulk", "last": format!("N{i}") }))
+                .collect(),
         }
     }
 
+    /// Whether `body`, the 2xx answer to this command sent again under its key, says
+    /// it was done already at `at`: `duplicate: true` at those positions. A user import
+    /// may instead be planned afresh and answer that nothing changed (README, `user
+    /// import`: the same file again writes nothing).
+    pub fn answers_resend(&self, body: &Value, at: Option<(u64, u64)>) -> bool {
+        let positions = body["positions"]["first"]
+            .as_u64()
+            .zip(body["positions"]["last"].as_u64());
+        let duplicate = body["duplicate"] == true && positions == at;
+        let unchanged = matches!(self, Op::ImportUsers { .. })
+            && body["events"] == 0
+            && body["positions"].is_null();
+        duplicate || unchanged
+    }
+
     /// Whether `events` — everything the log holds under this command's id — are exactly
-    /// the one event this command appends.
+    /// the one event this command appends (an import: one invitation per row).
     pub fn matches(&self, events: &[&Envelope]) -> bool {
+        if let Op::ImportUsers { count, .. } = self {
+            let invited = events
+                .iter()
+                .filter(|e| matches!(e.event, Event::UserInvited(_)))
+                .count();
+            return invited as u64 == *count;
+        }
         let [envelope] = events else {
             return false;
         };

@@ -1,6 +1,7 @@
 //! One `offboard serve` child process: started on the data directory with port 0, its
 //! address read from its first line (`--json`: `{"listening": URL}`), ended with SIGKILL.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -22,10 +23,16 @@ pub struct Server {
 impl Server {
     /// Starts `bin serve` on `data`, its stderr (the request log) going to `log`.
     pub fn start(bin: &Path, data: &Path, log: &Path) -> Result<Self, String> {
+        Self::launch(bin, &[OsStr::new("--data"), data.as_os_str()], log)
+    }
+
+    /// Starts `bin GLOBAL... --json serve --addr 127.0.0.1:0` (`GLOBAL`: where the log
+    /// is, e.g. `--data DIR --store URL`), its stderr going to `log`; returns once it
+    /// announced its address.
+    pub fn launch(bin: &Path, global: &[&OsStr], log: &Path) -> Result<Self, String> {
         let stderr = File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
         let mut child = Command::new(bin)
-            .arg("--data")
-            .arg(data)
+            .args(global)
             .args(["--json", "serve", "--addr", "127.0.0.1:0"])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -54,6 +61,12 @@ impl Server {
             }),
             None => Err(fail(child, log, &format!("first line {line:?}"))),
         }
+    }
+
+    /// How it ended, if it has (`None` while it runs).
+    #[allow(dead_code)] // failover_rounds only: its nodes must outlive PostgreSQL's restarts
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// SIGKILL (what `Child::kill` sends on Unix), then reap the process.

@@ -10,6 +10,7 @@ mod connector;
 mod damage;
 mod demo;
 mod errors;
+mod failover;
 mod guided;
 mod habits;
 mod ids;

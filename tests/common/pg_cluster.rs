@@ -7,6 +7,8 @@
 //! after a panic. When PostgreSQL is not installed, [`database`] returns `None` with a
 //! printed reason, unless `OFFBOARD_REQUIRE_POSTGRES=1` (CI), where it fails.
 //! PostgreSQL refuses to run as root: as root, its programs run as the `postgres` user.
+//! The failover harness (`examples/failover_rounds`) includes this file too: it starts
+//! its own [`Cluster`], restarts it under load and stops it at the end.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -14,9 +16,12 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-/// A running cluster: its loopback port.
+/// A running cluster: its programs' directory, its temporary directory (data, socket,
+/// server log) and its loopback port.
 #[derive(Debug)]
 pub struct Cluster {
+    bin: PathBuf,
+    dir: PathBuf,
     port: u16,
 }
 
@@ -25,7 +30,7 @@ static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
 /// The URL of a new, empty database of this binary's cluster, or `None` (with the reason
 /// printed) when PostgreSQL is not installed and not required.
 pub fn database() -> Option<String> {
-    let cluster = match CLUSTER.get_or_init(start) {
+    let cluster = match CLUSTER.get_or_init(Cluster::start) {
         Ok(cluster) => cluster,
         Err(why) if required() => panic!("OFFBOARD_REQUIRE_POSTGRES=1, but {why}"),
         Err(why) => {
@@ -39,15 +44,7 @@ pub fn database() -> Option<String> {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
-    let admin = offboard::store::PgPool::connect(&cluster.url("postgres")).unwrap();
-    let sql = format!("CREATE DATABASE {name}");
-    admin
-        .run(move |client| async move {
-            client.batch_execute(&sql).await?;
-            Ok(())
-        })
-        .unwrap();
-    Some(cluster.url(&name))
+    Some(cluster.create_database(&name).unwrap())
 }
 
 /// Whether this run must test PostgreSQL (CI sets it).
@@ -59,6 +56,52 @@ impl Cluster {
     /// `postgresql://postgres@127.0.0.1:PORT/db`.
     pub fn url(&self, db: &str) -> String {
         format!("postgresql://postgres@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// The loopback port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Creates the empty database `name` (a plain identifier); its URL. Blocking: call
+    /// it outside an async runtime.
+    pub fn create_database(&self, name: &str) -> Result<String, String> {
+        let admin = offboard::store::PgPool::connect(&self.url("postgres"))
+            .map_err(|e| format!("connecting to the cluster: {e}"))?;
+        let sql = format!("CREATE DATABASE {name}");
+        admin
+            .run(move |client| async move {
+                client.batch_execute(&sql).await?;
+                Ok(())
+            })
+            .map_err(|e| format!("CREATE DATABASE {name}: {e}"))?;
+        Ok(self.url(name))
+    }
+
+    /// `pg_ctl restart -m fast`: every session is ended (rolled back), the server stops
+    /// and starts again on the same port; returns once it accepts connections.
+    pub fn restart_fast(&self) -> Result<(), String> {
+        run(pg(&self.bin, "pg_ctl")
+            .args(["restart", "-w", "-t", "60", "-m", "fast", "-D"])
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("log")))
+    }
+
+    /// `pg_ctl stop -m fast`, then removes its directory (the watcher would do both
+    /// once this process exits; this does it now).
+    pub fn stop(&self) -> Result<(), String> {
+        let stopped = run(pg(&self.bin, "pg_ctl")
+            .args(["stop", "-w", "-m", "fast", "-D"])
+            .arg(self.dir.join("data")));
+        let _ = std::fs::remove_dir_all(&self.dir);
+        stopped
+    }
+
+    /// `initdb` into a new temporary directory and `pg_ctl start` on a free loopback
+    /// port, with a watcher that stops it when this process exits.
+    pub fn start() -> Result<Cluster, String> {
+        start()
     }
 }
 
@@ -101,7 +144,7 @@ fn start() -> Result<Cluster, String> {
             .arg(dir.join("log"))
             .args(["-o", &options]));
         match started {
-            Ok(()) => return Ok(Cluster { port }),
+            Ok(()) => return Ok(Cluster { bin, dir, port }),
             Err(why) => last = why,
         }
     }
