@@ -1,8 +1,8 @@
 //! Scenario `behind`: stop a follower, append `--behind-events` events while it is down
 //! (user imports of up to [`CHUNK`] rows: one command, at least one event a row),
-//! restart it. It must
-//! answer `/readyz` `catching_up` while it is more than `CATCHING_UP_LAG` behind, then
-//! `follower`, and reach the leader's position; the figure is its replay rate (events
+//! restart it. It must not answer `/readyz` 200 while it is more than `CATCHING_UP_LAG`
+//! behind (it refuses connections while it replays at open, or answers `catching_up`),
+//! then answer `follower` and reach the leader's position; the figure is its replay rate (events
 //! missed over the time from its start until it reached that position).
 
 use std::time::{Duration, Instant};
@@ -82,9 +82,15 @@ pub async fn run(
             roles.join(" → "),
             took.as_secs_f64()
         );
-        if missed > CATCHING_UP_LAG && !seen.iter().any(|p| p.role == "catching_up") {
+        // Ready (200) only within CATCHING_UP_LAG of the log: before, it refuses
+        // connections (replaying as it opens) or answers 503 `catching_up`.
+        let early = seen.iter().find(|p| {
+            p.status == 200 && p.position.unwrap_or(0) + CATCHING_UP_LAG < target
+        });
+        if let Some(early) = early {
             report.violation(format!(
-                "behind {round}: node {follower}, {missed} events behind, never answered catching_up"
+                "behind {round}: node {follower} answered ready as {} at {:?}, more than {CATCHING_UP_LAG} events short of {target}",
+                early.role, early.position
             ));
         }
         report.replay_rates.push(rate);
