@@ -84,9 +84,9 @@ pub async fn run(
         );
         // Ready (200) only within CATCHING_UP_LAG of the log: before, it refuses
         // connections (replaying as it opens) or answers 503 `catching_up`.
-        let early = seen.iter().find(|p| {
-            p.status == 200 && p.position.unwrap_or(0) + CATCHING_UP_LAG < target
-        });
+        let early = seen
+            .iter()
+            .find(|p| p.status == 200 && p.position.unwrap_or(0) + CATCHING_UP_LAG < target);
         if let Some(early) = early {
             report.violation(format!(
                 "behind {round}: node {follower} answered ready as {} at {:?}, more than {CATCHING_UP_LAG} events short of {target}",
