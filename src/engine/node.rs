@@ -135,11 +135,7 @@ impl Follower {
                         Err(e) => {
                             // Back to following; the lock goes with `held`.
                             tracing::warn!("offboard: could not take over as leader: {e}");
-                            self.parts.stop_writer();
-                            self.parts.health.reset();
-                            self.parts.vault.follow(true);
-                            self.reload_keys = true;
-                            self.applied = *self.parts.committed.borrow();
+                            self.back_to_following(&format!("the takeover failed: {e}"));
                             // A cause such as a rotated KEK lasts: ask again, not at once.
                             std::thread::sleep(RETRY_TAKEOVER);
                             continue;
@@ -368,6 +364,13 @@ impl Follower {
     /// without saving a checkpoint, and following resumes from the last durable position.
     fn step_down(&mut self, why: &str) {
         tracing::warn!("offboard: stepping down as leader ({why}); following the log");
+        self.back_to_following(why);
+    }
+
+    /// What stepping down and a failed takeover share: commands answered `not_leader`,
+    /// the writer (if started) stopped without saving a checkpoint, keys and projections
+    /// due to be reloaded from the store before the next round of following.
+    fn back_to_following(&mut self, why: &str) {
         self.role.send_replace(Role::Follower {
             leader: None,
             lag: 0,

@@ -13,7 +13,7 @@ use offboard_events::UserId;
 use uuid::Uuid;
 
 use super::kek::Kek;
-use super::pg_shelf::{checkpoint_slot, record_slot};
+use super::pg_shelf::{checkpoint_slot, record_slot, unwrap_record_key};
 use crate::store::postgres::{PgError, PgPool, WriterLock};
 use crate::store::{SideFileError, StoreError};
 use crate::webhooks::secret::KEY_RECORD;
@@ -96,20 +96,14 @@ pub fn rotate(pool: &PgPool, old: &Kek, new: &Kek) -> Result<Rotated, StoreError
             .await?
         {
             let stored: Vec<u8> = row.get(0);
-            let slot = record_slot(KEY_RECORD);
-            let key = if stored.len() == 32 {
-                super::shelf::raw_key(&stored)
-            } else {
-                old.unwrap(&slot, &stored)
-            }
-            .map_err(|why| {
+            let key = unwrap_record_key(&old, KEY_RECORD, &stored).map_err(|why| {
                 StoreError::Io(format!(
                     "the record {KEY_RECORD} does not open under the current KEK ({why}); nothing was rewrapped"
                 ))
             })?;
             tx.execute(
                 "UPDATE checkpoints SET bytes = $2 WHERE name = $1",
-                &[&KEY_RECORD, &new.wrap(&slot, &key)],
+                &[&KEY_RECORD, &new.wrap(&record_slot(KEY_RECORD), &key)],
             )
             .await?;
             done.records += 1;

@@ -33,6 +33,16 @@ pub(crate) fn record_slot(name: &str) -> String {
     format!("record:{name}")
 }
 
+/// The key in record `name` as stored: wrapped by `kek`, or its raw 32 bytes (stored by a
+/// build before the record was wrapped, or copied from a data directory; the caller
+/// stores it wrapped from then on).
+pub(crate) fn unwrap_record_key(kek: &Kek, name: &str, stored: &[u8]) -> Result<Key, String> {
+    if stored.len() == 32 {
+        return super::shelf::raw_key(stored);
+    }
+    kek.unwrap(&record_slot(name), stored)
+}
+
 /// The associated data of a checkpoint key's slot.
 pub(crate) fn checkpoint_slot(slot: &str) -> String {
     format!("offboard checkpoint key {slot}")
@@ -169,12 +179,7 @@ impl KeyShelf for PgShelf {
     }
 
     fn unwrap_record_key(&self, name: &str, stored: &[u8]) -> Result<Key, String> {
-        // 32 bytes: stored raw by a build before the record was wrapped (or copied from a
-        // data directory); the caller stores it wrapped from then on.
-        if stored.len() == 32 {
-            return super::shelf::raw_key(stored);
-        }
-        self.kek.unwrap(&record_slot(name), stored)
+        unwrap_record_key(&self.kek, name, stored)
     }
 
     /// Every key, after checking that they are still wrapped by this shelf's KEK: a

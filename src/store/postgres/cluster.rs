@@ -48,7 +48,7 @@ pub fn leader_address(pool: &PgPool) -> Result<Option<String>, StoreError> {
 pub struct HeadWatch {
     client: Option<tokio_postgres::Client>,
     pool: PgPool,
-    notified: Receiver<u64>,
+    notified: Receiver<()>,
 }
 
 impl HeadWatch {
@@ -61,9 +61,8 @@ impl HeadWatch {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
             while let Some(message) = messages.next().await {
                 match message {
-                    Ok(AsyncMessage::Notification(n)) => {
-                        let position = n.payload().parse().unwrap_or(0);
-                        if tx.send(position).is_err() {
+                    Ok(AsyncMessage::Notification(_)) => {
+                        if tx.send(()).is_err() {
                             return;
                         }
                     }
@@ -92,21 +91,22 @@ impl HeadWatch {
         })
     }
 
-    /// Waits up to `patience` for a commit; returns the highest position notified, or
-    /// `None` when none came (the caller polls anyway: a notification is a hint).
-    /// `Err` once the session has ended.
-    pub fn wait(&self, patience: Duration) -> Result<Option<u64>, StoreError> {
-        let first = match self.notified.recv_timeout(patience) {
-            Ok(position) => position,
-            Err(RecvTimeoutError::Timeout) => return Ok(None),
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(StoreError::Unreachable {
-                    target: self.pool.target().to_string(),
-                    why: "the LISTEN session ended".to_owned(),
-                })
+    /// Waits up to `patience` for a commit, and takes every notification already
+    /// waiting with it: a notification is only a hint (the caller reads the head either
+    /// way), so how many came and what they said does not matter. `Err` once the session
+    /// has ended.
+    pub fn wait(&self, patience: Duration) -> Result<(), StoreError> {
+        match self.notified.recv_timeout(patience) {
+            Ok(()) => {
+                self.notified.try_iter().for_each(drop);
+                Ok(())
             }
-        };
-        Ok(Some(self.notified.try_iter().fold(first, u64::max)))
+            Err(RecvTimeoutError::Timeout) => Ok(()),
+            Err(RecvTimeoutError::Disconnected) => Err(StoreError::Unreachable {
+                target: self.pool.target().to_string(),
+                why: "the LISTEN session ended".to_owned(),
+            }),
+        }
     }
 }
 
