@@ -134,6 +134,30 @@ fn every_session_commits_synchronously_even_where_the_database_says_otherwise() 
 }
 
 #[test]
+fn every_session_plans_lookups_for_the_table_as_it_is_unless_the_url_says_otherwise() {
+    let Some(place) = Place::postgres() else {
+        return;
+    };
+    let url = place.url().unwrap();
+    let show =
+        |log: &PostgresLog| -> String {
+            log.pool()
+                .run(|client| async move {
+                    Ok(client.query_one("SHOW plan_cache_mode", &[]).await?.get(0))
+                })
+                .unwrap()
+        };
+    // Given the log's sessions (a generic plan frozen while log_commands was nearly
+    // empty was a sequential scan: 4-5 ms a group once it held 32,000 commands)
+    // When the log opens the database, then every execution is planned afresh
+    assert_eq!(show(&PostgresLog::open(url).unwrap()), "force_custom_plan");
+    // And an operator's own choice in the URL's options wins
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let chosen = format!("{url}{separator}options=-c%20plan_cache_mode%3Dauto");
+    assert_eq!(show(&PostgresLog::open(&chosen).unwrap()), "auto");
+}
+
+#[test]
 fn scans_cross_chunk_boundaries_in_order_and_stop_when_told() {
     let Some(place) = Place::postgres() else {
         return;

@@ -56,6 +56,7 @@ impl PgPool {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         notice_dead_peers(&mut config);
+        plans_for_the_table_as_it_is(&mut config);
         let target = Target::of(&config);
         let runtime = OwnedRuntime::start()?;
         let manager = Manager::from_config(
@@ -165,6 +166,23 @@ fn durable_commits(config: &mut tokio_postgres::Config) {
     let options = config.get_options().unwrap_or("").to_owned();
     if !options.contains("synchronous_commit") {
         config.options(format!("{options} -c synchronous_commit=on").trim());
+    }
+}
+
+/// Every session plans each execution of a prepared statement for the tables as they
+/// are then (`plan_cache_mode=force_custom_plan`), unless the URL's `options` say
+/// otherwise. The pool's connections live for days and prepare each statement once;
+/// PostgreSQL's default may freeze a generic plan after five executions, and the one it
+/// froze while `log_commands` was nearly empty was a sequential scan (seen with
+/// `auto_explain`: `Seq Scan on log_commands (cost=0.00..29.56)`) that then read the
+/// whole table for every group's idempotency lookup: 4–5 ms a group once the table held
+/// 32,000 commands, so `offboard bench` on PostgreSQL ran at 5,000–9,000 commands/s in
+/// some runs and 20,000–30,000 in others. Planning these one-table statements costs
+/// tens of microseconds.
+fn plans_for_the_table_as_it_is(config: &mut tokio_postgres::Config) {
+    let options = config.get_options().unwrap_or("").to_owned();
+    if !options.contains("plan_cache_mode") {
+        config.options(format!("{options} -c plan_cache_mode=force_custom_plan").trim());
     }
 }
 
