@@ -211,8 +211,9 @@ impl Remote {
     }
 
     /// Sends the directory export `file` (`-`: stdin) to `POST /v1/users/import` and
-    /// reads back the report. Every change is durable on the server when it returns
-    /// `Ok`; none was written when it returns `Err`.
+    /// reads back the report, under one `Idempotency-Key` for every attempt (resent while
+    /// an election is under way or the outcome is unknown, as [`Remote::submit`] does).
+    /// Every change is durable on the server when it returns `Ok`.
     pub fn import_users(
         &self,
         file: &std::path::Path,
@@ -227,10 +228,11 @@ impl Remote {
             })?;
         let answer = self
             .rt
-            .block_on(
-                self.client
-                    .import_users(&format!("?dry_run={dry_run}"), body),
-            )
+            .block_on(self.client.import_users(
+                &format!("?dry_run={dry_run}"),
+                body,
+                Some(&CommandId::new().to_string()),
+            ))
             .map_err(|e| self.fail(e))?;
         decode(&self.url, answer)
     }

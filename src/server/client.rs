@@ -203,13 +203,29 @@ impl Client {
     }
 
     /// `POST /v1/users/import{query}` with a directory export as `body` (JSON lines or
-    /// CSV), answered with the JSON value (the import's report).
-    pub async fn import_users(&self, query: &str, body: Vec<u8>) -> Result<Value, ClientError> {
-        let request = self
-            .request(Method::POST, &format!("/v1/users/import{query}"))
-            .header("Content-Type", "application/x-ndjson")
-            .body(body);
-        answer(request.send().await.map_err(transport)?).await
+    /// CSV), answered with the JSON value (the import's report). Durable on the server
+    /// when it returns `Ok` (unless a dry run). Under an `Idempotency-Key`, it is sent
+    /// again as a command is when its outcome is unknown (an election, a dropped
+    /// connection): the body is held in memory, so each attempt sends all of it.
+    pub async fn import_users(
+        &self,
+        query: &str,
+        body: Vec<u8>,
+        idempotency_key: Option<&str>,
+    ) -> Result<Value, ClientError> {
+        let body = bytes::Bytes::from(body);
+        let path = format!("/v1/users/import{query}");
+        let request = || {
+            let request = self
+                .request(Method::POST, &path)
+                .header("Content-Type", "application/x-ndjson")
+                .body(body.clone());
+            match idempotency_key {
+                Some(key) => request.header("Idempotency-Key", key),
+                None => request,
+            }
+        };
+        patiently(idempotency_key.is_some(), request).await
     }
 
     /// Opens the event stream. The connection ends when the server stops (or, without

@@ -651,3 +651,56 @@ async fn a_client_sends_a_command_whose_outcome_is_unknown_again_under_the_same_
     assert_eq!(keys.len(), 2);
     assert_eq!(keys[0], keys[1]);
 }
+
+#[tokio::test]
+async fn a_client_sends_a_user_import_whose_outcome_is_unknown_again_with_the_same_key_and_body() {
+    use std::sync::Mutex;
+    // Given a server that loses the first answer to an import (outcome_unknown), then answers
+    /// Each request's Idempotency-Key and body, in order.
+    type Seen = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+    let seen: Seen = Arc::default();
+    let noted = Arc::clone(&seen);
+    let app = Router::new().route(
+        "/v1/users/import",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let noted = Arc::clone(&noted);
+            async move {
+                let key = headers["idempotency-key"].to_str().unwrap().to_owned();
+                let first = {
+                    let mut seen = noted.lock().unwrap();
+                    seen.push((key, body.to_vec()));
+                    seen.len() == 1
+                };
+                if first {
+                    let body = json!({"error": {"code": "outcome_unknown", "message": "the leader went away"}});
+                    return (
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        [("retry-after", "0")],
+                        axum::Json(body),
+                    );
+                }
+                (
+                    axum::http::StatusCode::OK,
+                    [("retry-after", "0")],
+                    axum::Json(json!({"ok": true, "changes": 2})),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = offboard::server::client::Client::new(&url, Some("ofb_test")).unwrap();
+    // When an export is imported under an Idempotency-Key
+    let export = b"email,first,last\nann@example.com,Ann,Lee\npat@example.com,Pat,Kim\n".to_vec();
+    let key = "7d0c4c5e-0000-4000-8000-000000000002";
+    let answered = client
+        .import_users("?dry_run=false", export.clone(), Some(key))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Then it was sent again, whole and under the same key, and the second answer is the answer
+    assert_eq!(answered["changes"], 2, "{answered}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|(k, body)| k == key && *body == export));
+}
