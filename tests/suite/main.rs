@@ -32,6 +32,7 @@ mod seed_001_procurement;
 mod seed_002_mortgage_broker;
 mod seed_003_telephony;
 mod seed_004_data_credits;
+mod stale_holder;
 #[allow(dead_code)]
 mod support;
 // Every store the contract tests run on (sled, and PostgreSQL when installed).

@@ -5,12 +5,15 @@
 //!
 //! The lock is advice between offboard processes, not a fence: what keeps a writer that
 //! lost its session from overwriting is the events' primary key (`position_taken`).
+//! A holder that hangs with its session open is ended by the next node that asks
+//! (`stale_holder.rs`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::error::from_pg;
 use super::pool::PgPool;
+use super::stale_holder::{end_if_stale, Heartbeat, Holder, STALE_AFTER};
 use crate::store::dir_lock::LOCK_PATIENCE;
 use crate::store::StoreError;
 
@@ -22,6 +25,8 @@ pub const WRITER_LOCK_KEY: i64 = 0x6f66_6662_6f61_7264;
 pub struct WriterLock {
     pool: PgPool,
     session: Option<Arc<tokio_postgres::Client>>,
+    /// Shows the lock's askers that this holder is alive (`stale_holder.rs`).
+    heartbeat: Option<Heartbeat>,
 }
 
 impl WriterLock {
@@ -30,23 +35,34 @@ impl WriterLock {
     /// again and again on the same session).
     ///
     /// Errors: `store_unreachable` when the session ended or does not answer.
-    pub fn try_take(candidate: Candidate) -> Result<Result<Self, Candidate>, StoreError> {
-        let Candidate { pool, session } = candidate;
-        if session.is_closed() {
+    ///
+    /// While another session holds it, at most once a second the candidate also looks at
+    /// that session, and ends it when it has been idle past the candidate's
+    /// [`Candidate::stale_after`]: a holder that hung (`stale_holder.rs`).
+    pub fn try_take(mut candidate: Candidate) -> Result<Result<Self, Candidate>, StoreError> {
+        if candidate.session.is_closed() {
             return Err(StoreError::Unreachable {
-                target: pool.target().to_string(),
+                target: candidate.pool.target().to_string(),
                 why: "the session asking for the writer lock ended".to_owned(),
             });
         }
-        let (session, taken) = try_lock(&pool, session)?;
-        Ok(if taken {
-            Ok(Self {
-                pool,
-                session: Some(session),
-            })
-        } else {
-            Err(Candidate { pool, session })
-        })
+        let (session, taken) = try_lock(&candidate.pool, candidate.session)?;
+        if taken {
+            return Ok(Ok(Self::held(candidate.pool, session)));
+        }
+        candidate.session = session;
+        candidate.look_at_the_holder()?;
+        Ok(Err(candidate))
+    }
+
+    /// The lock, held on `session`, with its heartbeat started.
+    fn held(pool: PgPool, session: Arc<tokio_postgres::Client>) -> Self {
+        let heartbeat = Heartbeat::start(&pool, Arc::clone(&session));
+        Self {
+            pool,
+            session: Some(session),
+            heartbeat: Some(heartbeat),
+        }
     }
 
     /// Whether the lock's session is known to have ended (no round trip: the connection
@@ -83,10 +99,7 @@ impl WriterLock {
             let (back, taken) = try_lock(pool, session)?;
             session = back;
             if taken {
-                return Ok(Self {
-                    pool: pool.clone(),
-                    session: Some(session),
-                });
+                return Ok(Self::held(pool.clone(), session));
             }
             if started.elapsed() >= LOCK_PATIENCE {
                 return Err(StoreError::InUse {
@@ -103,6 +116,9 @@ impl WriterLock {
 pub struct Candidate {
     pool: PgPool,
     session: Arc<tokio_postgres::Client>,
+    stale_after: Duration,
+    /// When the holder was last looked at.
+    looked: Option<Instant>,
 }
 
 impl Candidate {
@@ -111,7 +127,37 @@ impl Candidate {
         Ok(Self {
             pool: pool.clone(),
             session: Arc::new(pool.dedicated()?),
+            stale_after: STALE_AFTER,
+            looked: None,
         })
+    }
+
+    /// How long the holder's session may sit idle before this candidate ends it
+    /// ([`STALE_AFTER`] unless set; tests shorten it).
+    pub fn stale_after(mut self, idle: Duration) -> Self {
+        self.stale_after = idle;
+        self
+    }
+
+    /// Ends the holder's session if it hung (at most one look a second).
+    fn look_at_the_holder(&mut self) -> Result<(), StoreError> {
+        if self
+            .looked
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(1))
+        {
+            return Ok(());
+        }
+        self.looked = Some(Instant::now());
+        match end_if_stale(&self.pool, &self.session, self.stale_after)? {
+            Holder::Alive => {}
+            Holder::Ended { pid, idle_s } => tracing::warn!(
+                "offboard: the writer lock's holder (PostgreSQL backend {pid}) had not answered for {idle_s:.1} s: its session was ended so that another node can lead"
+            ),
+            Holder::NotAllowed { pid, idle_s } => tracing::warn!(
+                "offboard: the writer lock's holder (PostgreSQL backend {pid}) has not answered for {idle_s:.1} s, but this role may not end its session (grant it pg_signal_backend): no node can lead until PostgreSQL ends it"
+            ),
+        }
+        Ok(())
     }
 }
 
@@ -136,6 +182,7 @@ impl Drop for WriterLock {
         // `drop` returns, so this process may reopen at once. A session that does not
         // answer within a second (a partition) is left to end on its own: the server
         // frees the lock when it notices.
+        self.heartbeat = None;
         if let Some(session) = self.session.take() {
             let _ = self.pool.block(async move {
                 let unlock = session.execute("SELECT pg_advisory_unlock($1)", &[&WRITER_LOCK_KEY]);

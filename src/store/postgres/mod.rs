@@ -12,9 +12,11 @@ mod lock;
 mod log;
 mod pool;
 pub mod schema;
+mod stale_holder;
 
 pub use cluster::{leader_address, publish_leader, HeadWatch};
 pub use error::Target;
-pub use lock::{Candidate, WriterLock};
+pub use lock::{Candidate, WriterLock, WRITER_LOCK_KEY};
 pub use log::PostgresLog;
 pub use pool::{PgError, PgPool};
+pub use stale_holder::{HEARTBEAT, STALE_AFTER};

@@ -120,6 +120,15 @@ impl PgPool {
         })?
     }
 
+    /// Runs `future` on the pool's runtime in the background (a heartbeat); abort the
+    /// handle to stop it.
+    pub(crate) fn spawn(
+        &self,
+        future: impl Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        self.runtime.handle().spawn(future)
+    }
+
     /// Opens a connection outside the pool (the single-writer lock's session), its
     /// connection task running on the pool's runtime until the client is dropped.
     pub(crate) fn dedicated(&self) -> Result<tokio_postgres::Client, StoreError> {
