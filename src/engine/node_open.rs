@@ -14,12 +14,16 @@ use super::role::Role;
 use super::{checkpoint, Engine, Opening, Options};
 use crate::clock::SystemClock;
 use crate::privacy::key_settings::KeySettings;
-use crate::store::postgres::{schema, Candidate, WriterLock};
+use crate::store::postgres::{leader_address, schema, Candidate, WriterLock};
 use crate::store::{LogStore, PgPool, PostgresLog, StoreError};
 
 /// Longest a node that found the lock taken waits for the holder to create or upgrade
 /// the schema.
 const SCHEMA_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Longest a following node waits for the leader to publish a URL other than this node's
+/// own `--advertise` (a leader publishes once it has read the log: seconds at most).
+const PUBLISH_PATIENCE: Duration = Duration::from_secs(10);
 
 impl Engine {
     /// [`Engine::open_node`] on the database at `url`: the leader if this node takes the
@@ -35,6 +39,9 @@ impl Engine {
     ) -> Result<Self, ReadError> {
         let pool = PgPool::connect(url)?;
         let lock = first_ask(&pool)?;
+        if lock.is_none() {
+            refuse_the_leaders_address(&pool, advertise)?;
+        }
         let log = PostgresLog::open_for_node(pool.clone(), lock.as_ref())?;
         // Only the node that leads a new store creates its KEK.
         let vault = keys.pg_vault(&pool, local, lock.is_some())?;
@@ -93,5 +100,30 @@ fn first_ask(pool: &PgPool) -> Result<Option<WriterLock>, StoreError> {
             )));
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A node that follows must not advertise the URL the node leading now published: the
+/// followers' forwarded commands would reach whichever of the two answers there (a
+/// newcomer's copy-paste slip left every write refused `not_leader`, silently). The
+/// published URL may still be this node's own from before a restart while a new leader
+/// reads the log before publishing its own, so it must stay for [`PUBLISH_PATIENCE`].
+///
+/// Errors: `advertise_taken`.
+fn refuse_the_leaders_address(pool: &PgPool, advertise: &str) -> Result<(), StoreError> {
+    let started = Instant::now();
+    loop {
+        match leader_address(pool)? {
+            Some(address) if address == advertise => {
+                if started.elapsed() >= PUBLISH_PATIENCE {
+                    return Err(StoreError::AdvertiseTaken {
+                        target: pool.target().to_string(),
+                        address,
+                    });
+                }
+            }
+            _ => return Ok(()),
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }

@@ -111,6 +111,10 @@ pub enum StoreError {
     /// of the write is stored, and nothing was overwritten.
     #[error("a position from {from} on is already taken in the log: another writer appended there; nothing was written")]
     PositionTaken { from: u64 },
+    /// A node started with the `--advertise` URL that the node leading now published:
+    /// every follower would forward commands to whichever of the two answers there.
+    #[error("the node leading the log at {target} advertises {address}, this node's --advertise URL: give each node its own (its address as the other nodes reach it)")]
+    AdvertiseTaken { target: String, address: String },
 }
 
 impl StoreError {
@@ -126,6 +130,7 @@ impl StoreError {
             StoreError::BadUrl { .. } => "store_url_invalid",
             StoreError::InUse { .. } => "store_in_use",
             StoreError::PositionTaken { .. } => "position_taken",
+            StoreError::AdvertiseTaken { .. } => "advertise_taken",
         }
     }
 }

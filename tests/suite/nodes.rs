@@ -194,3 +194,32 @@ async fn a_leader_whose_lock_session_ends_steps_down_and_one_node_leads_again() 
     let report = leader.verify(&mut |_| {}).unwrap();
     assert_eq!(report.events, leader.last_position());
 }
+
+#[test]
+fn a_node_advertising_the_leaders_own_url_is_refused_with_advertise_taken() {
+    let Some((place, keys)) = cluster() else {
+        return;
+    };
+    // Given a leader that published http://shared.example
+    let leader = node(&place, &keys, "http://shared.example");
+    assert_eq!(leader.role(), NodeRole::Leader);
+    // When a second node starts with the same --advertise URL
+    let started = std::time::Instant::now();
+    let refused = Engine::open_node(
+        &place.location,
+        Options::default(),
+        &keys,
+        Some("http://shared.example"),
+    )
+    .map(|_| ())
+    .unwrap_err();
+    // Then, once the leader kept that URL for the publish patience, it is refused by name
+    assert_eq!(refused.code(), "advertise_taken", "{refused}");
+    assert!(
+        refused.to_string().contains("http://shared.example"),
+        "{refused}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(10));
+    // And the leader still leads
+    assert_eq!(leader.role(), NodeRole::Leader);
+}
