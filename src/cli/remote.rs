@@ -234,7 +234,12 @@ impl Remote {
                 Some(&CommandId::new().to_string()),
             ))
             .map_err(|e| self.fail(e))?;
-        decode(&self.url, answer)
+        let mut report: crate::sync::users::ImportReport = decode(&self.url, answer)?;
+        // The server read "the body"; the user sent a file.
+        if let Some(rest) = report.message.strip_prefix("the body") {
+            report.message = format!("{}{rest}", super::input::name(file));
+        }
+        Ok(report)
     }
 
     /// Sends `command` to its endpoint under a new command id (the `Idempotency-Key`),

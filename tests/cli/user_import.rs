@@ -203,5 +203,7 @@ fn through_a_server_the_import_is_one_request_and_a_refusal_writes_nothing() {
         said.contains("correlation id") && said.contains("positions"),
         "{said}"
     );
+    // And the report names the file sent, not the server's "the body"
+    assert!(said.starts_with(more.to_str().unwrap()), "{said}");
     assert_eq!(server.terminate(), Some(0));
 }
