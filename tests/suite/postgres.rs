@@ -133,28 +133,35 @@ fn every_session_commits_synchronously_even_where_the_database_says_otherwise() 
     assert_eq!(setting, "on");
 }
 
+/// The `plan_cache_mode` of one of `log`'s sessions.
+fn plan_cache_mode(log: &PostgresLog) -> String {
+    let show = |client: deadpool_postgres::Object| async move {
+        let row = client.query_one("SHOW plan_cache_mode", &[]).await?;
+        Ok(row.get(0))
+    };
+    log.pool().run(show).unwrap()
+}
+
 #[test]
 fn every_session_plans_lookups_for_the_table_as_it_is_unless_the_url_says_otherwise() {
     let Some(place) = Place::postgres() else {
         return;
     };
     let url = place.url().unwrap();
-    let show =
-        |log: &PostgresLog| -> String {
-            log.pool()
-                .run(|client| async move {
-                    Ok(client.query_one("SHOW plan_cache_mode", &[]).await?.get(0))
-                })
-                .unwrap()
-        };
     // Given the log's sessions (a generic plan frozen while log_commands was nearly
     // empty was a sequential scan: 4-5 ms a group once it held 32,000 commands)
     // When the log opens the database, then every execution is planned afresh
-    assert_eq!(show(&PostgresLog::open(url).unwrap()), "force_custom_plan");
+    assert_eq!(
+        plan_cache_mode(&PostgresLog::open(url).unwrap()),
+        "force_custom_plan"
+    );
     // And an operator's own choice in the URL's options wins
     let separator = if url.contains('?') { '&' } else { '?' };
     let chosen = format!("{url}{separator}options=-c%20plan_cache_mode%3Dauto");
-    assert_eq!(show(&PostgresLog::open(&chosen).unwrap()), "auto");
+    assert_eq!(
+        plan_cache_mode(&PostgresLog::open(&chosen).unwrap()),
+        "auto"
+    );
 }
 
 #[test]
