@@ -10,6 +10,9 @@ mod metrics;
 mod nodes;
 mod pages;
 mod pg_nodes;
+mod pg_partition;
+#[path = "../common/pg_proxy.rs"]
+mod pg_proxy;
 mod router;
 mod scim;
 mod seeds;
