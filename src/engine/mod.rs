@@ -835,6 +835,14 @@ impl Engine {
         }
     }
 
+    /// The last position this node's writer has handed out — durable, or in a group
+    /// still in flight — or `None` when it does not write (a follower). A position past
+    /// it can be reached only by commands not decided yet.
+    pub fn assigned_position(&self) -> Option<u64> {
+        self.writer_running()
+            .then(|| self.parts.stats.assigned.load(Ordering::Relaxed))
+    }
+
     /// How the projections were recovered when the engine opened.
     pub fn recovery(&self) -> &Recovery {
         &self.recovery

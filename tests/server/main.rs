@@ -5,8 +5,11 @@
 mod backup;
 mod console;
 mod conventions;
+#[path = "../common/delegate_reads.rs"]
+mod delegate;
 mod health;
 mod metrics;
+mod min_position;
 mod nodes;
 mod pages;
 mod pg_nodes;
