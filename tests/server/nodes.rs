@@ -248,6 +248,41 @@ async fn a_forwarded_request_that_meets_a_follower_is_not_forwarded_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_sent_forwarded_header_skips_nothing_a_node_would_do() {
+    let marked = [("offboard-forwarded", "http://10.0.0.1:8080")];
+    // Given a leader
+    let w = world().await;
+    let body = || serde_json::from_str::<Value>(&invite("m@truckpros.example")).ok();
+    // When a client marks its requests as forwarded, Then the leader ignores the mark:
+    // no token is still 401, and with one the command is decided as any other.
+    let token = Some(w.owner_token.as_str());
+    w.send("POST", "/v1/users", None, body(), &marked)
+        .await
+        .error(401, "unauthorized");
+    w.send("POST", "/v1/users", token, body(), &marked)
+        .await
+        .created();
+
+    // Given a follower whose leader counts the connections it gets
+    let leader = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = follower_app(Some(&format!("http://{}", leader.local_addr().unwrap())));
+    // When a marked command arrives, Then it is refused here (not_leader), never sent
+    // on, nor taken by the follower itself.
+    answer(&app, "POST", "/v1/users", &marked)
+        .await
+        .error(503, "not_leader");
+    let contacted = tokio::time::timeout(Duration::from_millis(200), leader.accept()).await;
+    assert!(
+        contacted.is_err(),
+        "the follower forwarded a marked request"
+    );
+    // And a marked read it answers itself still needs a token.
+    answer(&app, "GET", "/v1/users", &marked)
+        .await
+        .error(401, "unauthorized");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_leader_and_a_lost_answer_are_told_apart() {
     // Given a leader URL nobody listens on
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
