@@ -89,18 +89,13 @@ impl Op {
     }
 
     /// Whether `body`, the 2xx answer to this command sent again under its key, says
-    /// it was done already at `at`: `duplicate: true` at those positions. A user import
-    /// may instead be planned afresh and answer that nothing changed (README, `user
-    /// import`: the same file again writes nothing).
+    /// it was done already at `at`: `duplicate: true` at those positions (a user import
+    /// too, since its resend answers as every command's does).
     pub fn answers_resend(&self, body: &Value, at: Option<(u64, u64)>) -> bool {
         let positions = body["positions"]["first"]
             .as_u64()
             .zip(body["positions"]["last"].as_u64());
-        let duplicate = body["duplicate"] == true && positions == at;
-        let unchanged = matches!(self, Op::ImportUsers { .. })
-            && body["events"] == 0
-            && body["positions"].is_null();
-        duplicate || unchanged
+        body["duplicate"] == true && positions == at
     }
 
     /// Whether `events` — everything the log holds under this command's id — are exactly

@@ -55,6 +55,7 @@ mod load;
 mod nodes;
 mod partition;
 mod pg_restart;
+#[path = "../../tests/common/pg_proxy.rs"]
 mod proxy;
 mod report;
 

@@ -110,8 +110,11 @@ pub fn set_manager(scope: Scope, user: UserId, manager: Option<UserId>) -> Decid
             ));
         }
         scope.user(m)?;
-        // Walk up from the new manager: meeting `user` would close a loop.
-        let mut cursor = Some(m);
+        // Walk up from the new manager: meeting `user` would close a loop. A user who
+        // manages nobody heads no chain, so no walk: an import setting the managers of
+        // N new users down a deep chain would otherwise walk it N times (quadratic).
+        let heads_a_chain = scope.org.directory().report_count(user) > 0;
+        let mut cursor = heads_a_chain.then_some(m);
         let mut steps = 0;
         while let Some(id) = cursor {
             if id == user {

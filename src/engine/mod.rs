@@ -7,6 +7,7 @@ mod checkpoint;
 mod checkpointer;
 pub mod claims;
 mod committer;
+mod contact;
 mod damage_scan;
 mod flusher;
 mod health;
@@ -39,6 +40,7 @@ pub use append::{AppendError, AppendRequest, Appended, CommandMeta, ExpectedVers
 pub use backup::{BackupError, BackupFile, BackupPoint, BackupReport, BackupTarget};
 use checkpoint::Checkpoints;
 pub use checkpoint::{Recovery, CHECKPOINT_EVERY};
+pub use contact::{StoreContact, FOLLOWER_CONTACT, LEADER_CONTACT};
 pub use damage_scan::scan_for_damage;
 pub use health::Refusal;
 pub use migrate::MigrateReport;
@@ -136,6 +138,8 @@ pub struct Engine {
     dir: Option<PathBuf>,
     /// This node's part: always the leader on sled; on PostgreSQL, see [`Role`].
     role: Arc<watch::Sender<Role>>,
+    /// On PostgreSQL: when the database last answered this node (`/readyz`).
+    contact: Option<Arc<StoreContact>>,
 }
 
 impl Engine {
@@ -391,6 +395,7 @@ impl Engine {
             lock: None,
             dir: None,
             role,
+            contact: None,
         }
     }
 
@@ -679,6 +684,13 @@ impl Engine {
         self.role.send_replace(role);
     }
 
+    /// How long ago the database last answered this node — its lock session while it
+    /// leads, a read of the log's head while it follows — or `None` on sled (one
+    /// process, nothing to lose touch with). See [`LEADER_CONTACT`], [`FOLLOWER_CONTACT`].
+    pub fn store_contact_age(&self) -> Option<Duration> {
+        self.contact.as_ref().map(|c| c.age())
+    }
+
     /// Wakes whenever this node's part changes (a follower promoted, a leader that
     /// stepped down).
     pub fn roles(&self) -> watch::Receiver<Role> {
@@ -821,6 +833,14 @@ impl Engine {
             commands: self.parts.stats.commands.load(Ordering::Relaxed),
             events: self.parts.stats.events.load(Ordering::Relaxed),
         }
+    }
+
+    /// The last position this node's writer has handed out — durable, or in a group
+    /// still in flight — or `None` when it does not write (a follower). A position past
+    /// it can be reached only by commands not decided yet.
+    pub fn assigned_position(&self) -> Option<u64> {
+        self.writer_running()
+            .then(|| self.parts.stats.assigned.load(Ordering::Relaxed))
     }
 
     /// How the projections were recovered when the engine opened.

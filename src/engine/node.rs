@@ -27,6 +27,7 @@ use offboard_projections::State;
 use tokio::sync::watch;
 
 use super::checkpoint;
+use super::contact::StoreContact;
 use super::health::Refusal;
 use super::pipeline::Parts;
 use super::replay::{for_each_envelope, replay_range, ReadError};
@@ -111,6 +112,9 @@ pub(crate) struct Follower {
     /// (the writer may have left them holding a group whose commit failed, or put back
     /// only part of the way when the store could not be read: a partition).
     pub reload_keys: bool,
+    /// When the database last answered: each read of the log's head while following,
+    /// each answer of the lock's session while leading (`/readyz` reads it).
+    pub contact: Arc<StoreContact>,
 }
 
 /// Why a leader stopped leading.
@@ -222,12 +226,14 @@ impl Follower {
     pub fn catch_up(&mut self) -> Result<(), ReadError> {
         let head = self.parts.store.head()?.last_position;
         let leader = leader_address(&self.pool)?;
+        self.contact.seen();
         while self.applied < head {
             if head - self.applied > CHUNK {
                 self.replay_chunk(head.min(self.applied + BIG_CHUNK))?;
             } else {
                 self.apply_chunk(head)?;
             }
+            self.contact.seen();
             self.report(leader.clone(), head);
             if self.stopping() {
                 return Ok(());
@@ -328,6 +334,7 @@ impl Follower {
         self.parts.health.reset();
         self.parts.start_writer()?;
         publish_leader(&self.pool, &self.advertise)?;
+        self.contact.seen();
         self.role.send_replace(Role::Leader);
         tracing::info!(
             position = self.applied,
@@ -357,6 +364,7 @@ impl Follower {
             if !lock.alive(SESSION_PATIENCE) {
                 return Ended::Lost("the writer lock's session stopped answering".to_owned());
             }
+            self.contact.seen();
         }
     }
 

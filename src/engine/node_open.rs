@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::contact::StoreContact;
 use super::node::{Follower, Node};
 use super::replay::ReadError;
 use super::role::Role;
@@ -68,12 +69,14 @@ impl Engine {
             advertise: advertise.to_owned(),
             stop: Arc::new(AtomicBool::new(false)),
             reload_keys: false,
+            contact: Arc::new(StoreContact::new()),
         };
         match &lock {
             Some(held) => follower.promote(held)?,
             None => follower.catch_up()?,
         }
         let mut engine = Self::assemble(parts, recovery, role);
+        engine.contact = Some(Arc::clone(&follower.contact));
         engine.node = Some(Node::start(follower, lock)?);
         Ok(engine)
     }

@@ -3,6 +3,7 @@
 //! over (`node.rs`). The writer starts from the log's head as stored then.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 
@@ -126,11 +127,13 @@ impl Parts {
             spawn("offboard-syncer", move || syncer.run())?,
         ];
         let durable = head.last_position;
+        self.stats.assigned.store(durable, Ordering::Relaxed);
         let writer = Writer {
             store: Arc::clone(&self.store),
             state: Arc::clone(&self.state),
             clock: Arc::clone(&self.clock),
             head,
+            stats: Arc::clone(&self.stats),
             last_time,
             rx,
             checkpoints: Arc::clone(&self.checkpoints),

@@ -26,7 +26,7 @@
 //! `outcome_unknown` again, and every new command with the refusal.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, RwLockWriteGuard};
 use std::thread::JoinHandle;
@@ -79,6 +79,10 @@ pub struct WriterStats {
     pub commands: AtomicU64,
     /// Events appended.
     pub events: AtomicU64,
+    /// The last position the writer has handed out: durable, or in a group in flight
+    /// (moved back if a failed group is undone). A position past it is not the answer
+    /// of any command decided so far (read-your-writes answers such a wait at once).
+    pub assigned: AtomicU64,
 }
 
 pub(crate) struct Writer {
@@ -86,6 +90,8 @@ pub(crate) struct Writer {
     pub state: Arc<SharedState>,
     pub clock: Arc<dyn Clock>,
     pub head: ChainHead,
+    /// Where the writer publishes its head's position ([`WriterStats::assigned`]).
+    pub stats: Arc<WriterStats>,
     pub last_time: DateTime<Utc>,
     pub rx: mpsc::Receiver<Job>,
     /// The last checkpoint saved (or loaded), by the writer or `Engine::checkpoint_now`.
@@ -337,6 +343,9 @@ impl Writer {
             });
         match reloaded {
             Ok(head) => {
+                self.stats
+                    .assigned
+                    .store(head.last_position, Ordering::Relaxed);
                 self.head = head;
                 *state = fresh;
             }
@@ -573,6 +582,9 @@ impl Writer {
         }
 
         self.last_time = occurred_at;
+        self.stats
+            .assigned
+            .store(head.last_position, Ordering::Relaxed);
         self.head = head;
         for (envelope, bytes) in built {
             state.apply(&envelope);

@@ -15,6 +15,13 @@
 //! request that carries it and meets a node that does not lead either (an election
 //! under way) is answered `not_leader` instead of travelling on.
 //!
+//! The mark is a loop guard, not a credential, so a client may send it and gain
+//! nothing: it can only make a follower refuse what it would have forwarded. A leader
+//! ignores it (the token is checked and the command decided as any other), a follower
+//! never answers a marked write itself (not_leader, before the token is read), and the
+//! reads a follower answers itself check their token whatever the headers say. Being
+//! set by this module with `insert`, a client's value never survives a real hop.
+//!
 //! Failures, each a 503 with `Retry-After: 1`: `not_leader` (no leader known, or a
 //! forwarded request met a follower), `leader_unreachable` (no connection to the
 //! leader: nothing was sent), `outcome_unknown` (a write whose answer was lost on the

@@ -3,12 +3,16 @@
 //! N` — is answered once this node has applied position N, or with 503
 //! `position_not_reached` (`Retry-After: 1`) after [`ServerOptions::position_patience`]
 //! (5 s by default). On the leader the position is usually there already; a follower
-//! waits for its tail of the log to reach it.
+//! waits for its tail of the log to reach it. A position past the log's head — on the
+//! leader, past every position its writer handed out; on a follower, past the store's
+//! head, read once — cannot be reached by waiting: it is answered at once, same code.
 //!
 //! The parameter is taken off the query before the handler sees it (handlers reject
 //! query parameters they do not know), so every GET accepts it.
 //!
 //! [`ServerOptions::position_patience`]: super::ServerOptions::position_patience
+
+use std::sync::Arc;
 
 use axum::extract::Request;
 use axum::http::{HeaderName, Method, StatusCode, Uri};
@@ -35,6 +39,16 @@ pub(crate) async fn wait(state: &AppState, mut request: Request, next: Next) -> 
         Ok(Some(position)) => position,
         Err(e) => return e.into_response(),
     };
+    if let Some(head) = beyond_reach(state, wanted).await {
+        return soon(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "position_not_reached",
+            format!(
+                "position {wanted} is beyond the log's head ({head}): no command decided so far \
+                 reaches it; ask for a position a command's answer named"
+            ),
+        ));
+    }
     let patience = state.options().position_patience;
     if !state.engine().wait_for_position(wanted, patience).await {
         let applied = state.engine().last_position();
@@ -49,6 +63,27 @@ pub(crate) async fn wait(state: &AppState, mut request: Request, next: Next) -> 
         ));
     }
     next.run(request).await
+}
+
+/// `Some(head)` when `wanted` lies past every position handed out so far, so no wait
+/// can see it: on the leader, past what its writer assigned (durable or in flight); on
+/// a follower, past the store's head, read once. `None` when it may yet be applied here
+/// (or the store could not be asked: then the read waits as usual).
+async fn beyond_reach(state: &AppState, wanted: u64) -> Option<u64> {
+    let engine = state.engine();
+    if wanted <= engine.last_position() {
+        return None;
+    }
+    let leading = engine.role().is_leader();
+    let head = match engine.assigned_position().filter(|_| leading) {
+        Some(assigned) => assigned,
+        None => {
+            let store = Arc::clone(engine.store());
+            let read = tokio::task::spawn_blocking(move || store.head());
+            read.await.ok()?.ok()?.last_position
+        }
+    };
+    (wanted > head).then_some(head)
 }
 
 /// The position asked for, if any, with the parameter taken off the request's query.

@@ -5,6 +5,8 @@
 
 use aide::axum::routing::post_with;
 use aide::axum::ApiRouter;
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::State;
 use axum::Json;
@@ -19,6 +21,8 @@ use super::refs::CommandHeaders;
 use super::{AppState, UserView};
 use crate::sync::rows::bad_rows_message;
 use crate::sync::users::{plan_import, ImportError, ImportReport};
+use crate::Appended;
+use offboard_events::CommandId;
 
 /// Largest body read (a directory of thousands of users is a few megabytes).
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -57,6 +61,21 @@ fn refused(e: ImportError) -> ApiError {
     }
 }
 
+/// When the directory already agrees with the body: the first answer under this
+/// request's Idempotency-Key (its command id), if a command was written under it — a
+/// resent import then answers `duplicate: true` with the first one's positions, as any
+/// resent command does, not "nothing to change". A key never used answers `None`.
+async fn earlier(state: &AppState, id: CommandId) -> Result<Option<Appended>, ApiError> {
+    let store = Arc::clone(state.engine().store());
+    let record = state.blocking(move || store.command(id)).await??;
+    Ok(record.map(|r| Appended {
+        command_id: id,
+        correlation_id: r.correlation_id,
+        positions: r.positions,
+        duplicate: true,
+    }))
+}
+
 /// Plans the body against the directory, then (unless a dry run) writes the changes.
 async fn import_users(
     State(state): State<AppState>,
@@ -78,7 +97,8 @@ async fn import_users(
     .map_err(refused)?;
     let meta = headers.meta(&caller, None);
     let appended = match (&plan.command, query.dry_run) {
-        (None, _) => None,
+        (None, true) => None,
+        (None, false) => earlier(&state, meta.command_id).await?,
         (Some(command), true) => state.engine().dry_run(&meta, command).map(|_| None)?,
         (Some(command), false) => Some(state.engine().execute(meta, command.clone()).await?),
     };
@@ -105,8 +125,10 @@ pub fn routes() -> ApiRouter<AppState> {
                      naming every bad line; the changes are ONE `apply_user_changes` \
                      command, so a change the domain refuses writes nothing at all. \
                      `dry_run=true` decides and writes nothing. Answers \
-                     `{ok, command, message, dry_run, rows, changes, events}` (the CLI's \
-                     `--json`) once every change is durable; the same body again writes \
+                     `{ok, command, message, dry_run, rows, changes, events, correlation_id, \
+                     positions, duplicate}` (the CLI's `--json`) once every change is \
+                     durable; resent under the same Idempotency-Key it answers \
+                     `duplicate: true` with the first positions; the same body again writes \
                      nothing.",
                 )
                 .tag("users")

@@ -58,6 +58,11 @@ pub struct ImportReport {
     pub correlation_id: Option<CorrelationId>,
     /// First and last position written (`null` when nothing was).
     pub positions: Option<Positions>,
+    /// `true` when this request resent an `Idempotency-Key` whose import was already
+    /// written: nothing new was, and `events`, `correlation_id` and `positions` are the
+    /// first request's (as every command resent under its key answers).
+    #[serde(default)]
+    pub duplicate: bool,
 }
 
 impl ImportReport {
@@ -80,8 +85,13 @@ impl ImportReport {
             true => "nothing to change".to_owned(),
             false => listed.join(", "),
         };
+        let duplicate = appended.is_some_and(|a| a.duplicate);
         let done = match (dry_run, changes) {
             (true, _) => "Dry run: nothing was written.".to_owned(),
+            _ if duplicate => format!(
+                "Already written under this Idempotency-Key ({events} {}): nothing was written again.",
+                plural("event", events)
+            ),
             (false, 0) => "Already in step: nothing was written.".to_owned(),
             (false, _) => format!("Wrote {events} {}.", plural("event", events)),
         };
@@ -102,6 +112,7 @@ impl ImportReport {
             positions: appended
                 .and_then(|a| a.positions)
                 .map(|(first, last)| Positions { first, last }),
+            duplicate,
         }
     }
 }

@@ -207,3 +207,36 @@ fn through_a_server_the_import_is_one_request_and_a_refusal_writes_nothing() {
     assert!(said.starts_with(more.to_str().unwrap()), "{said}");
     assert_eq!(server.terminate(), Some(0));
 }
+
+#[test]
+fn a_directory_of_thousands_down_one_deep_chain_is_one_command() {
+    // Given: a server, and an export of 3,000 new people, each managed by the one
+    // before (a chain 3,000 deep: the deepest the loop check could be asked to walk).
+    let d = acme();
+    let t = token(&d, OWNER);
+    let server = Server::start(&d);
+    let c = server.client(&d, &t);
+    let mut csv = String::from("email,first,last,title,manager\n");
+    for i in 0..3_000 {
+        let manager = match i {
+            0 => OWNER.to_owned(),
+            i => format!("p{}@acme.example", i - 1),
+        };
+        csv.push_str(&format!("p{i}@acme.example,P{i},Chain,Buyer,{manager}\n"));
+    }
+    let file = d.write("chain.csv", &csv);
+    // When: it is imported.
+    let done = c.json(&["user", "import", file.to_str().unwrap()]);
+    // Then: one command wrote it all (invited, activated, manager set, each row), and
+    // the bottom of the chain answers to the one above it.
+    assert_eq!(done["rows"], 3_000, "{done}");
+    assert_eq!(done["events"], 9_000, "{done}");
+    let p = &done["positions"];
+    assert_eq!(
+        p["last"].as_u64().unwrap() - p["first"].as_u64().unwrap(),
+        8_999
+    );
+    let bottom = c.json(&["user", "show", "p2999@acme.example"]);
+    assert_eq!(bottom["manager_email"], "p2998@acme.example", "{bottom}");
+    assert_eq!(server.terminate(), Some(0));
+}

@@ -5,11 +5,17 @@
 mod backup;
 mod console;
 mod conventions;
+#[path = "../common/delegate_reads.rs"]
+mod delegate;
 mod health;
 mod metrics;
+mod min_position;
 mod nodes;
 mod pages;
 mod pg_nodes;
+mod pg_partition;
+#[path = "../common/pg_proxy.rs"]
+mod pg_proxy;
 mod router;
 mod scim;
 mod seeds;

@@ -2,7 +2,7 @@
 //! followers (`Engine::set_role_for_tests`): writes and side-store reads forwarded to
 //! the leader with their Idempotency-Key and answered as the leader answered; no
 //! forwarding without a leader, nor twice; an unreachable leader and a lost answer;
-//! `min_position` waits and times out; `/readyz` and the metrics per role; webhook
+//! `/readyz` and the metrics per role; webhook
 //! deliveries only while leading; the token book read again on a follower.
 
 use std::sync::Arc;
@@ -53,7 +53,12 @@ async fn answer(app: &Router, method: &str, path: &str, headers: &[(&str, &str)]
 }
 
 /// An answer's headers, through the router.
-async fn headers_of(app: &Router, method: &str, path: &str, headers: &[(&str, &str)]) -> HeaderMap {
+pub(super) async fn headers_of(
+    app: &Router,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> HeaderMap {
     use tower::ServiceExt;
     let mut request = axum::http::Request::builder().method(method).uri(path);
     for (name, value) in headers {
@@ -243,6 +248,41 @@ async fn a_forwarded_request_that_meets_a_follower_is_not_forwarded_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_sent_forwarded_header_skips_nothing_a_node_would_do() {
+    let marked = [("offboard-forwarded", "http://10.0.0.1:8080")];
+    // Given a leader
+    let w = world().await;
+    let body = || serde_json::from_str::<Value>(&invite("m@truckpros.example")).ok();
+    // When a client marks its requests as forwarded, Then the leader ignores the mark:
+    // no token is still 401, and with one the command is decided as any other.
+    let token = Some(w.owner_token.as_str());
+    w.send("POST", "/v1/users", None, body(), &marked)
+        .await
+        .error(401, "unauthorized");
+    w.send("POST", "/v1/users", token, body(), &marked)
+        .await
+        .created();
+
+    // Given a follower whose leader counts the connections it gets
+    let leader = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = follower_app(Some(&format!("http://{}", leader.local_addr().unwrap())));
+    // When a marked command arrives, Then it is refused here (not_leader), never sent
+    // on, nor taken by the follower itself.
+    answer(&app, "POST", "/v1/users", &marked)
+        .await
+        .error(503, "not_leader");
+    let contacted = tokio::time::timeout(Duration::from_millis(200), leader.accept()).await;
+    assert!(
+        contacted.is_err(),
+        "the follower forwarded a marked request"
+    );
+    // And a marked read it answers itself still needs a token.
+    answer(&app, "GET", "/v1/users", &marked)
+        .await
+        .error(401, "unauthorized");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_leader_and_a_lost_answer_are_told_apart() {
     // Given a leader URL nobody listens on
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -289,71 +329,6 @@ async fn an_unreachable_leader_and_a_lost_answer_are_told_apart() {
     ] {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_read_waits_for_min_position_and_gives_up_after_the_patience() {
-    // Given a node whose reads wait at most 300 ms
-    let w = world_with(ServerOptions {
-        position_patience: Duration::from_millis(300),
-        ..ServerOptions::default()
-    })
-    .await;
-    let last = w.engine.last_position();
-
-    // When a read asks for a position already applied (parameter or header)
-    // Then it is answered at once, the parameter unseen by the handler
-    w.get(
-        &w.owner_token,
-        &format!("/v1/users?min_position={last}&limit=1"),
-    )
-    .await
-    .ok();
-    let header = last.to_string();
-    w.send(
-        "GET",
-        "/v1/org",
-        Some(&w.owner_token),
-        None,
-        &[("offboard-min-position", &header)],
-    )
-    .await
-    .ok();
-
-    // When a read asks for one not there yet, and nothing comes
-    let ahead = format!("/v1/users?min_position={}", last + 1);
-    let started = std::time::Instant::now();
-    let late = w.get(&w.owner_token, &ahead).await;
-    // Then 503 position_not_reached after the patience, Retry-After: 1
-    assert!(started.elapsed() >= Duration::from_millis(300));
-    late.error(503, "position_not_reached");
-    let headers = headers_of(&w.app, "GET", &ahead, &[]).await;
-    assert_eq!(headers["retry-after"], "1");
-
-    // When the position is written while the read waits
-    let engine = Arc::clone(&w.engine);
-    let (org, owner) = (w.org, w.owner);
-    let writer = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        as_user(
-            &engine,
-            org,
-            owner,
-            offboard::domain::Command::RegisterPrincipal {
-                kind: PrincipalKind::Auditor,
-                name: "late-firm".into(),
-            },
-        )
-        .await;
-    });
-    // Then the read is answered once it is applied
-    w.get(&w.owner_token, &ahead).await.ok();
-    writer.await.unwrap();
-
-    // And a position that is not a number is a bad request
-    w.get(&w.owner_token, "/v1/users?min_position=soon")
-        .await
-        .error(400, "invalid_input");
 }
 
 #[tokio::test]

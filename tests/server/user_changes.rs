@@ -154,3 +154,57 @@ async fn each_change_keeps_its_own_authority_a_provisioner_may_not_touch_the_own
     );
     assert_eq!(w.engine.last_position(), position, "no event appended");
 }
+
+#[tokio::test]
+async fn an_import_resent_under_its_idempotency_key_answers_duplicate_with_the_first_positions() {
+    // Given: an import written under Idempotency-Key "hr-sync-7".
+    let w = world().await;
+    let rows = json!([
+        {"email": "neo@truckpros.example", "first": "Neo", "last": "Ward"},
+        {"email": "ivy@truckpros.example", "first": "Ivy", "last": "Ng"}
+    ]);
+    const KEY: &[(&str, &str)] = &[("idempotency-key", "hr-sync-7")];
+    let import = |headers: &'static [(&'static str, &'static str)]| {
+        let (w, rows) = (&w, rows.clone());
+        async move {
+            w.send(
+                "POST",
+                "/v1/users/import",
+                Some(&w.owner_token),
+                Some(rows),
+                headers,
+            )
+            .await
+            .ok()
+        }
+    };
+    let first = import(KEY).await;
+    assert_eq!(first["duplicate"], false, "{first}");
+    let position = w.engine.last_position();
+    // When: the same request is sent again under the same key.
+    let again = import(KEY).await;
+    // Then: the first request's answer, marked a duplicate, and nothing new written.
+    assert_eq!(again["duplicate"], true, "{again}");
+    for field in ["positions", "correlation_id", "events"] {
+        assert_eq!(again[field], first[field], "{field}: {again}");
+    }
+    assert!(
+        again["message"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key"),
+        "{again}"
+    );
+    assert_eq!(w.engine.last_position(), position);
+    // And: under no key, the directory already agrees: nothing to change.
+    let unkeyed = import(&[]).await;
+    assert_eq!(
+        (
+            &unkeyed["duplicate"],
+            &unkeyed["positions"],
+            &unkeyed["events"]
+        ),
+        (&json!(false), &json!(null), &json!(0)),
+        "{unkeyed}"
+    );
+}

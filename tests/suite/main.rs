@@ -15,6 +15,7 @@ mod groups;
 mod gwt;
 mod handover;
 mod log;
+mod managers;
 mod nodes;
 mod pg_keys;
 mod pipeline;

@@ -286,3 +286,51 @@ async fn a_writer_whose_next_position_was_taken_by_another_stops_writing() {
     assert_eq!(again.code(), "unavailable", "{again}");
     assert_eq!(engine.store().head().unwrap().last_position, 1);
 }
+
+/// A connection to `url` whose NOTICEs are collected (the driver hands them to whoever
+/// polls its connection; offboard's pool logs them).
+async fn listening(url: &str) -> (tokio_postgres::Client, Arc<std::sync::Mutex<Vec<String>>>) {
+    use futures_util::StreamExt;
+    let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let notices = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let heard = Arc::clone(&notices);
+    tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(message)) = messages.next().await {
+            if let tokio_postgres::AsyncMessage::Notice(notice) = message {
+                heard.lock().unwrap().push(notice.message().to_owned());
+            }
+        }
+    });
+    (client, notices)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrating_again_sends_no_notice_and_other_notices_still_come() {
+    let Some(place) = Place::postgres() else {
+        return;
+    };
+    // Given a database whose schema is already current (migrated once).
+    let (mut client, notices) = listening(place.url().unwrap()).await;
+    offboard::store::postgres::schema::run_migrations(&mut client)
+        .await
+        .unwrap();
+    // When a node migrates again (as every node does when it takes over)
+    offboard::store::postgres::schema::run_migrations(&mut client)
+        .await
+        .unwrap();
+    // Then PostgreSQL sent no NOTICE that refinery_schema_history exists.
+    // And a notice of anything else still arrives on that same connection.
+    client
+        .batch_execute("CREATE TABLE IF NOT EXISTS log_head (only_row bool)")
+        .await
+        .unwrap();
+    let heard = notices.lock().unwrap().clone();
+    assert!(
+        heard.iter().all(|n| !n.contains("refinery_schema_history")),
+        "{heard:?}"
+    );
+    assert!(heard.iter().any(|n| n.contains("log_head")), "{heard:?}");
+}

@@ -11,6 +11,7 @@ mod error;
 mod lock;
 mod log;
 mod pool;
+mod quiet_migrations;
 pub mod schema;
 mod stale_holder;
 

@@ -1,9 +1,11 @@
 //! The schema, created on first open and upgraded on later ones by versioned migrations
 //! (`refinery`): `migrations/V<n>__<what>.sql`, applied in order, each once, each in its
 //! own transaction, recorded in `refinery_schema_history`. A migration, once released, is
-//! never edited: a change is a new file.
+//! never edited: a change is a new file. They run on [`Quiet`], so the check for that
+//! table logs no NOTICE at each start.
 
 use super::pool::{PgError, PgPool};
+use super::quiet_migrations::Quiet;
 use crate::store::StoreError;
 
 refinery::embed_migrations!("src/store/postgres/migrations");
@@ -16,17 +18,23 @@ refinery::embed_migrations!("src/store/postgres/migrations");
 pub fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     let target = pool.target().clone();
     pool.run(move |mut client| async move {
-        let client: &mut tokio_postgres::Client = &mut client;
-        migrations::runner()
-            .run_async(client)
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                PgError::Store(StoreError::Io(format!(
-                    "PostgreSQL at {target}: the schema migration failed: {e}"
-                )))
-            })
+        run_migrations(&mut client).await.map_err(|e| {
+            PgError::Store(StoreError::Io(format!(
+                "PostgreSQL at {target}: the schema migration failed: {e}"
+            )))
+        })
     })
+}
+
+/// Applies every migration `client`'s database has not had yet, on the quiet client
+/// (no NOTICE for the history table that already exists). [`migrate`] on one
+/// connection, for those holding one (and tests that listen for notices).
+/// **Durability: when it returns `Ok`, every migration is committed.**
+pub async fn run_migrations(client: &mut tokio_postgres::Client) -> Result<(), refinery::Error> {
+    migrations::runner()
+        .run_async(&mut Quiet(client))
+        .await
+        .map(|_| ())
 }
 
 /// Whether the database has every migration this build knows (a follower waits for the

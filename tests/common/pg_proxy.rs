@@ -5,7 +5,8 @@
 //! what a node sees when a switch between it and the database dies. New connections
 //! during a partition are accepted and black-holed too. Healing resets the black-holed
 //! sockets (as the first packet after a real partition heals would: PostgreSQL's end is
-//! gone) and lets new connections through.
+//! gone) and lets new connections through. Shared by the failover harness
+//! (`examples/failover_rounds`) and the server tests of a partitioned node.
 
 use std::net::SocketAddr;
 
