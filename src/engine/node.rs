@@ -226,7 +226,9 @@ impl Follower {
     pub fn catch_up(&mut self) -> Result<(), ReadError> {
         let head = self.parts.store.head()?.last_position;
         let leader = leader_address(&self.pool)?;
-        self.contact.seen();
+        // The lag as read, before applying: a commit of 30,000 events is one chunk, and
+        // `/readyz` must show it behind (or catching up) meanwhile, not lag 0.
+        self.report(leader.clone(), head);
         while self.applied < head {
             if head - self.applied > CHUNK {
                 self.replay_chunk(head.min(self.applied + BIG_CHUNK))?;
@@ -239,6 +241,9 @@ impl Follower {
                 return Ok(());
             }
         }
+        // In touch only once what was read is applied: a follower that reads the log but
+        // cannot apply it (a KEK that is not the store's) leaves `/readyz` too.
+        self.contact.seen();
         self.report(leader, head);
         Ok(())
     }

@@ -115,7 +115,8 @@ fn out_of_touch(age: Option<Duration>, role: &Role) -> Option<ApiError> {
             "store_unreachable",
             format!(
                 "PostgreSQL has not answered for {} ms ({what}; at most {} ms allowed): \
-                 this node may be cut off from the database",
+                 this node may be cut off from the database, or (a follower) cannot apply \
+                 what it reads — its log says why",
                 age.as_millis(),
                 bound.as_millis()
             ),
