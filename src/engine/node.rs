@@ -33,7 +33,8 @@ use super::pipeline::Parts;
 use super::replay::{for_each_envelope, replay_range, ReadError};
 use super::role::{Role, CATCHING_UP_LAG};
 use crate::store::postgres::{
-    leader_address, publish_leader, schema, Candidate, HeadWatch, WriterLock,
+    leader_address, publish_leader, schema, wait_for_earlier_writers, Candidate, HeadWatch,
+    WriterLock,
 };
 use crate::store::{PgPool, StoreError};
 
@@ -332,6 +333,7 @@ impl Follower {
     /// its end, loads every key, starts the writer, publishes this node's URL.
     pub fn promote(&mut self, _held: &WriterLock) -> Result<(), ReadError> {
         schema::migrate(&self.pool)?;
+        wait_for_earlier_writers(&self.pool)?;
         self.catch_up()?;
         self.parts.vault.reload()?;
         self.parts.vault.follow(false);

@@ -334,3 +334,43 @@ async fn migrating_again_sends_no_notice_and_other_notices_still_come() {
     );
     assert!(heard.iter().any(|n| n.contains("log_head")), "{heard:?}");
 }
+
+#[test]
+fn a_new_leader_waits_for_an_earlier_leaders_group_still_being_committed() {
+    let Some(place) = Place::postgres() else {
+        return;
+    };
+    let url = place.url().unwrap().to_owned();
+    let log = PostgresLog::open(&url).unwrap();
+    log.write(&batch(1, &[b"one"])).unwrap();
+    drop(log);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // Given an earlier leader's group still executing: its transaction has moved the
+    // head and not yet committed
+    let earlier = runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute("BEGIN; UPDATE log_head SET last_position = 2")
+            .await
+            .unwrap();
+        client
+    });
+    // When a node that just took the lock waits for earlier writers
+    let pool = PgPool::connect(&url).unwrap();
+    let waiting = std::thread::spawn(move || {
+        let started = Instant::now();
+        offboard::store::postgres::wait_for_earlier_writers(&pool).unwrap();
+        started.elapsed()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    runtime.block_on(earlier.batch_execute("COMMIT")).unwrap();
+    // Then it returned only once that group committed
+    let waited = waiting.join().unwrap();
+    assert!(
+        waited >= std::time::Duration::from_millis(600),
+        "{waited:?}"
+    );
+}

@@ -31,6 +31,36 @@ pub fn publish_leader(pool: &PgPool, address: &str) -> Result<(), StoreError> {
     })
 }
 
+/// Longest a new leader waits for an earlier leader's last group to commit or fail.
+const EARLIER_WRITER_PATIENCE: &str = "10s";
+
+/// Waits until no transaction of an earlier leader still writes the log: every group's
+/// write updates the `log_head` row, so taking that row's lock waits for one in flight.
+/// Called by a node that just took the writer lock, before it reads the log to its end.
+/// Why: a leader cut off from the database loses its lock at once (the server ends the
+/// lock's session), but a group it sent just before may still be executing on another
+/// of its sessions and commit a moment later — after the new leader read the head, whose
+/// first write then met `position_taken` and stepped down (seen in the failover harness,
+/// leadership went back to the partitioned node after the heal).
+///
+/// Errors: `store_unreachable`; `storage` when the earlier write held the row for longer
+/// than 10 s (the takeover is abandoned and tried again).
+pub fn wait_for_earlier_writers(pool: &PgPool) -> Result<(), StoreError> {
+    pool.run(|mut client| async move {
+        let transaction = client.transaction().await?;
+        transaction
+            .batch_execute(&format!(
+                "SET LOCAL lock_timeout = '{EARLIER_WRITER_PATIENCE}'"
+            ))
+            .await?;
+        transaction
+            .query_opt("SELECT last_position FROM log_head FOR UPDATE", &[])
+            .await?;
+        transaction.commit().await?;
+        Ok(())
+    })
+}
+
 /// The URL the last leader published, if any (it may have died since: a follower learns
 /// of a new leader when that one publishes).
 pub fn leader_address(pool: &PgPool) -> Result<Option<String>, StoreError> {

@@ -15,7 +15,7 @@ mod quiet_migrations;
 pub mod schema;
 mod stale_holder;
 
-pub use cluster::{leader_address, publish_leader, HeadWatch};
+pub use cluster::{leader_address, publish_leader, wait_for_earlier_writers, HeadWatch};
 pub use error::Target;
 pub use lock::{Candidate, WriterLock, WRITER_LOCK_KEY};
 pub use log::PostgresLog;
