@@ -77,8 +77,7 @@ impl Engine {
         }
         let mut engine = Self::assemble(parts, recovery, role);
         engine.contact = Some(Arc::clone(&follower.contact));
-        *engine.node.get_mut().unwrap_or_else(|p| p.into_inner()) =
-            Some(Node::start(follower, lock)?);
+        engine.node = Some(Node::start(follower, lock)?);
         Ok(engine)
     }
 }
