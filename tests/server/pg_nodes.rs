@@ -23,9 +23,15 @@ use super::support::*;
 
 /// A node of `place` on a free loopback port, advertising it: opened, not serving yet.
 async fn open(place: &Place) -> (Arc<Engine>, tokio::net::TcpListener) {
+    open_at(place.location.clone()).await
+}
+
+/// A node on `location`, bound to a free loopback port it advertises (not listening yet).
+pub(super) async fn open_at(
+    location: offboard::store::Location,
+) -> (Arc<Engine>, tokio::net::TcpListener) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let location = place.location.clone();
     let engine = tokio::task::spawn_blocking(move || {
         Engine::open_node(
             &location,

@@ -9,8 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use offboard::engine::{Options, Role, FOLLOWER_CONTACT, LEADER_CONTACT};
-use offboard::privacy::key_settings::KeySettings;
+use offboard::engine::{Role, FOLLOWER_CONTACT, LEADER_CONTACT};
 use offboard::store::Location;
 use offboard::Engine;
 use serde_json::Value;
@@ -56,20 +55,7 @@ async fn proxied(place: &Place) -> (Location, Proxy) {
 
 /// A node on `location`, serving on a free loopback port it advertises.
 async fn serving(location: Location) -> (Arc<Engine>, Running) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let engine = tokio::task::spawn_blocking(move || {
-        Engine::open_node(
-            &location,
-            Options::default(),
-            &KeySettings::default(),
-            Some(&url),
-        )
-    })
-    .await
-    .unwrap()
-    .unwrap_or_else(|e| panic!("opening a node: {e}"));
-    let engine = Arc::new(engine);
+    let (engine, listener) = super::pg_nodes::open_at(location).await;
     let running = start_shared_on(listener, Arc::clone(&engine), Default::default()).await;
     (engine, running)
 }

@@ -172,9 +172,15 @@ impl PgPool {
 /// `remote_apply` for a synchronous standby). Startup options outrank the server's,
 /// the database's and the role's settings.
 fn durable_commits(config: &mut tokio_postgres::Config) {
+    unless_named(config, "synchronous_commit", "-c synchronous_commit=on");
+}
+
+/// Appends the startup `settings` to the URL's `options`, unless those already name
+/// `name` (the operator's own choice wins).
+fn unless_named(config: &mut tokio_postgres::Config, name: &str, settings: &str) {
     let options = config.get_options().unwrap_or("").to_owned();
-    if !options.contains("synchronous_commit") {
-        config.options(format!("{options} -c synchronous_commit=on").trim());
+    if !options.contains(name) {
+        config.options(format!("{options} {settings}").trim());
     }
 }
 
@@ -189,10 +195,11 @@ fn durable_commits(config: &mut tokio_postgres::Config) {
 /// some runs and 20,000–30,000 in others. Planning these one-table statements costs
 /// tens of microseconds.
 fn plans_for_the_table_as_it_is(config: &mut tokio_postgres::Config) {
-    let options = config.get_options().unwrap_or("").to_owned();
-    if !options.contains("plan_cache_mode") {
-        config.options(format!("{options} -c plan_cache_mode=force_custom_plan").trim());
-    }
+    unless_named(
+        config,
+        "plan_cache_mode",
+        "-c plan_cache_mode=force_custom_plan",
+    );
 }
 
 /// A server that vanished (a partition, a machine off) is noticed by TCP within seconds,
@@ -208,13 +215,11 @@ fn notice_dead_peers(config: &mut tokio_postgres::Config) {
         .tcp_user_timeout(std::time::Duration::from_secs(15));
     // The same from the server's side, so a vanished leader's session — and with it the
     // writer lock — ends within about 11 s, and another node can lead.
-    let options = config.get_options().unwrap_or("").to_owned();
-    if !options.contains("tcp_keepalives") {
-        config.options(
-            format!("{options} -c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3")
-                .trim(),
-        );
-    }
+    unless_named(
+        config,
+        "tcp_keepalives",
+        "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3",
+    );
 }
 
 /// A host that never answers (a dropped packet, not a refusal) is `store_unreachable`
