@@ -553,6 +553,12 @@ impl Engine {
         org: OrgId,
         command: &Command,
     ) -> Result<std::collections::BTreeMap<UserId, Vec<u64>>, AppendError> {
+        // Only purges look: every other command must not wait for the state lock, which
+        // the writer holds through each group commit (a reader waiting on it makes the
+        // writer drain its pipeline first).
+        if !matches!(command, Command::PurgeUser { .. } | Command::PurgeExpired) {
+            return Ok(Default::default());
+        }
         let users = {
             let state = self.state();
             let candidates: Vec<UserId> = match command {
@@ -566,7 +572,7 @@ impl Engine {
                         .map(|u| u.id)
                         .collect()
                 }),
-                _ => return Ok(Default::default()),
+                _ => Vec::new(),
             };
             erasure::user_positions(&state, &candidates)
         };

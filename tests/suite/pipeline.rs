@@ -9,9 +9,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use offboard::domain::{Command, NewUser};
 use offboard::engine::Options;
 use offboard::store::{CommitBatch, LogStore, MemoryLog, StoreError};
-use offboard::{clock::SystemClock, Engine};
+use offboard::{clock::SystemClock, CommandMeta, Engine};
+use offboard_events::{Actor, OrgId};
 
 use super::support::{append_one, delegate_reads, touch};
 
@@ -344,4 +346,55 @@ async fn a_command_is_answered_only_after_a_sync_that_began_after_its_flush() {
         log.overlaps.load(Ordering::SeqCst) > 0,
         "no flush ever ran during a sync"
     );
+}
+
+/// Executes, on a task of its own, a command creating an organization owned by `email`.
+fn create_org(
+    engine: &Arc<Engine>,
+    email: &str,
+) -> tokio::task::JoinHandle<Result<offboard::Appended, offboard::AppendError>> {
+    let owner = NewUser {
+        email: email.into(),
+        first_name: "Ada".into(),
+        last_name: "Pike".into(),
+        job_title: None,
+        external_id: None,
+        department: None,
+        employee_number: None,
+        user_name: None,
+    };
+    let command = Command::CreateOrganization {
+        name: format!("Org of {email}"),
+        owner,
+    };
+    let meta = CommandMeta::new(OrgId::new(), Actor::System);
+    let engine = Arc::clone(engine);
+    tokio::spawn(async move { engine.execute(meta, command).await })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_is_decided_and_written_while_the_group_before_it_waits_for_its_flush() {
+    let log = GatedLog::closed();
+    let engine = engine_on(&log);
+    // Given a domain command written to the log whose flush has not finished,
+    let first = create_org(&engine, "ada@one.example");
+    log.wait_for_writes(1);
+    // when a second command is executed meanwhile,
+    let second = create_org(&engine, "ada@two.example");
+    // then it is decided and written during that flush (executing a command does not
+    // wait for the state as a reader, which would make the writer drain its pipeline),
+    log.wait_for_writes(2);
+    assert_eq!(
+        log.syncs.load(Ordering::SeqCst),
+        0,
+        "nothing was synced yet"
+    );
+    // and both are answered once durable, in log order.
+    log.open_gate();
+    let (first, second) = (
+        first.await.unwrap().unwrap(),
+        second.await.unwrap().unwrap(),
+    );
+    let (first_last, second_first) = (first.positions.unwrap().1, second.positions.unwrap().0);
+    assert_eq!(second_first, first_last + 1);
 }
