@@ -18,8 +18,8 @@
 //! node may already have saved a later one), lets go of the lock, and follows again.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use offboard_events::{Envelope, Event, UserId};
@@ -54,6 +54,12 @@ const CHECK_EVERY: Duration = Duration::from_millis(500);
 /// Longest the lock's session may take to answer before the leader steps down.
 const SESSION_PATIENCE: Duration = Duration::from_secs(2);
 
+/// Longest [`Node::stop`] waits for the node's thread: a healthy loop sees the stop
+/// within one round ([`POLL`], [`CHECK_EVERY`], or a session call of at most
+/// [`SESSION_PATIENCE`]); a node cut off from PostgreSQL may be inside a call that no
+/// answer will ever end (a black-holed connection has no timeout of its own).
+const STOP_PATIENCE: Duration = Duration::from_secs(3);
+
 /// Events decoded and applied at a time while following: the state's write lock is held
 /// only for applying one chunk, so reads interleave with a long catch-up.
 const CHUNK: u64 = 4096;
@@ -73,7 +79,8 @@ fn apply_one(state: &mut State, envelope: &Envelope, purged: &mut Vec<UserId>) {
 #[derive(Debug)]
 pub(crate) struct Node {
     stop: Arc<AtomicBool>,
-    thread: JoinHandle<Option<WriterLock>>,
+    /// What the thread hands back when it ends: the writer lock if it led.
+    ended: Receiver<Option<WriterLock>>,
 }
 
 impl Node {
@@ -81,18 +88,38 @@ impl Node {
     /// (and was promoted by [`Follower::promote`] already).
     pub fn start(follower: Follower, lock: Option<WriterLock>) -> Result<Self, StoreError> {
         let stop = Arc::clone(&follower.stop);
-        let thread = std::thread::Builder::new()
+        let (end, ended) = std::sync::mpsc::sync_channel(1);
+        // Detached: `stop` waits for it only so long (see [`STOP_PATIENCE`]).
+        std::thread::Builder::new()
             .name("offboard-node".to_owned())
-            .spawn(move || follower.run(lock))
+            .spawn(move || {
+                let lock = follower.run(lock);
+                // Nobody waits any more after a late stop: the lock is released here.
+                let _ = end.send(lock);
+            })
             .map_err(|e| StoreError::Io(format!("cannot start the node thread: {e}")))?;
-        Ok(Self { stop, thread })
+        Ok(Self { stop, ended })
     }
 
     /// Stops following or leading; hands back the writer lock if this node holds it, to
-    /// be dropped (released) once the writer has stopped.
+    /// be dropped (released) once the writer has stopped. Waits at most
+    /// [`STOP_PATIENCE`]: a thread stuck in a call to an unreachable database is left to
+    /// end on its own (it stops any writer it started before it lets the lock go), and
+    /// `None` is returned.
     pub fn stop(self) -> Option<WriterLock> {
         self.stop.store(true, Ordering::Release);
-        self.thread.join().unwrap_or(None)
+        match self.ended.recv_timeout(STOP_PATIENCE) {
+            Ok(lock) => lock,
+            Err(RecvTimeoutError::Timeout) => {
+                tracing::warn!(
+                    "offboard: the node did not stop within {} s (a call to PostgreSQL that does not answer?); it is left to end on its own",
+                    STOP_PATIENCE.as_secs()
+                );
+                None
+            }
+            // The thread panicked: its lock (if any) was dropped, so released, with it.
+            Err(RecvTimeoutError::Disconnected) => None,
+        }
     }
 }
 
@@ -150,7 +177,12 @@ impl Follower {
                 },
             };
             match self.lead(&held) {
-                Ended::Stopping => return Some(held),
+                Ended::Stopping => {
+                    // Whoever stops the node may have stopped waiting for it (a stop
+                    // that came during a takeover): no writer may outlive the lock.
+                    self.parts.stop_writer();
+                    return Some(held);
+                }
                 Ended::Lost(why) => {
                     self.step_down(&why);
                     drop(held);

@@ -77,7 +77,8 @@ impl Engine {
         }
         let mut engine = Self::assemble(parts, recovery, role);
         engine.contact = Some(Arc::clone(&follower.contact));
-        engine.node = Some(Node::start(follower, lock)?);
+        *engine.node.get_mut().unwrap_or_else(|p| p.into_inner()) =
+            Some(Node::start(follower, lock)?);
         Ok(engine)
     }
 }

@@ -94,12 +94,14 @@ async fn follow(
             changed = roles.changed() => if changed.is_err() { break },
             _ = refresh.tick() => {
                 // A node that leads without its duties (a take-over that failed) tries
-                // again; a follower refreshes its token book.
+                // again; a follower refreshes its token book. Either reads the store,
+                // which may not answer (a database that stopped answering on an open
+                // connection): a stop does not wait for it.
                 if running.is_none() {
-                    if state.engine().role().is_leader() {
-                        running = take_over(&state, webhooks).await;
-                    } else {
-                        refresh_tokens(&state).await;
+                    let leads = state.engine().role().is_leader();
+                    tokio::select! {
+                        taken = retry_or_refresh(&state, webhooks, leads) => running = taken,
+                        _ = stopped.changed() => break,
                     }
                 }
                 continue;
@@ -172,6 +174,20 @@ fn reload_side_stores(state: &AppState) -> Result<(), String> {
         .reload(store.as_ref())
         .map_err(|e| e.to_string())?;
     state.webhooks().reload().map_err(|e| e.to_string())
+}
+
+/// A leader without its duties takes over again; a follower refreshes its token book.
+async fn retry_or_refresh(
+    state: &AppState,
+    webhooks: WebhookOptions,
+    leads: bool,
+) -> Option<Running> {
+    if leads {
+        take_over(state, webhooks).await
+    } else {
+        refresh_tokens(state).await;
+        None
+    }
 }
 
 async fn refresh_tokens(state: &AppState) {

@@ -89,6 +89,7 @@ pub async fn serve_shared(
     // directory).
     let duties = Duties::start(&state, webhook_options).map_err(ServeError::Io)?;
     let stopping = state.clone();
+    let resigning = Arc::clone(&engine);
     // The peer's address, for the `Forwarded` header of requests sent on to the leader.
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, service)
@@ -96,6 +97,8 @@ pub async fn serve_shared(
             shutdown.await;
             tracing::info!("shutting down: ending event streams, finishing requests");
             stopping.begin_shutdown();
+            // One of several nodes hands the writer lock over now, not after the drain.
+            let _ = tokio::task::spawn_blocking(move || resigning.resign()).await;
         })
         .await
         .map_err(|e| ServeError::Io(e.to_string()));

@@ -223,3 +223,43 @@ fn a_node_advertising_the_leaders_own_url_is_refused_with_advertise_taken() {
     // And the leader still leads
     assert_eq!(leader.role(), NodeRole::Leader);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_leader_that_resigns_hands_over_at_once_and_keeps_answering_reads() {
+    let Some((place, keys)) = cluster() else {
+        return;
+    };
+    // Given a leader with an org, and a follower that has applied it
+    let leader = node(&place, &keys, "http://resigning.example");
+    let follower = node(&place, &keys, "http://next.example");
+    let (org, owner, zelda) = org_with_zelda(&leader).await;
+    assert!(
+        follower
+            .wait_for_position(leader.last_position(), PATIENCE)
+            .await
+    );
+    // When the leader resigns (serve's first step when told to stop), while it is still
+    // open (before, it kept the writer lock until it was shut down and dropped)
+    tokio::task::block_in_place(|| leader.resign());
+    // Then the follower leads
+    let role = role_becomes(&follower, NodeRole::is_leader).await;
+    assert!(role.is_leader());
+    // And the old leader refuses commands (retry elsewhere) but still reads
+    let refused = leader
+        .execute(
+            CommandMeta::new(org, Actor::User { id: owner }),
+            invite("late@example.com"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), "not_leader", "{refused}");
+    assert_eq!(email_of(&leader, org, zelda), EMAIL);
+    // And the new leader writes
+    let written = follower
+        .execute(
+            CommandMeta::new(org, Actor::User { id: owner }),
+            invite("next@example.com"),
+        )
+        .await;
+    assert!(written.is_ok(), "{written:?}");
+}
