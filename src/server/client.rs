@@ -52,8 +52,22 @@ impl ClientError {
     }
 }
 
+/// reqwest's own message ("error sending request for url (…)") hides why: the
+/// innermost cause names it (connection refused, no such host, a TLS failure).
 fn transport(e: reqwest::Error) -> ClientError {
-    ClientError::Transport(e.to_string())
+    let mut cause: &dyn std::error::Error = &e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let why = if e.is_timeout() {
+        "no answer in time".to_owned()
+    } else {
+        cause.to_string()
+    };
+    ClientError::Transport(match e.url() {
+        Some(url) => format!("{why} ({url})"),
+        None => why,
+    })
 }
 
 /// Headers of a command request.

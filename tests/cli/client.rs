@@ -320,7 +320,10 @@ fn a_server_that_is_not_running_is_exit_3() {
     assert_eq!(out.status.code(), Some(3));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["error"]["code"], "unavailable");
-    assert!(doc["error"]["message"].as_str().unwrap().contains(&url));
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&url));
+    // And it says why, not only that a request failed
+    assert!(message.contains("refused"), "{message}");
     // OFFBOARD_SERVER and OFFBOARD_TOKEN are the flags' defaults.
     let out = d
         .command()
