@@ -345,7 +345,8 @@ pub enum Cmd {
         #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = crate::server::conventions::parse_origin)]
         cors_origins: Vec<axum::http::HeaderValue>,
         /// With --store postgres://…: the URL other nodes forward commands to while this
-        /// node leads (default: http:// and the address it listens on).
+        /// node leads (default: http:// and the address it listens on; this machine's
+        /// host name instead of 0.0.0.0 or [::]).
         #[arg(long, value_name = "URL")]
         advertise: Option<String>,
         #[command(flatten)]

@@ -71,7 +71,7 @@ pub fn run(
         bind_only(addr).map_err(bind_error)?
     };
     let bound = socket.local_addr()?;
-    let url = format!("http://{bound}");
+    let url = default_advertise(bound);
     let advertise = listen.advertise.unwrap_or(&url);
     let engine = Engine::open_node(location, Options::default(), keys, Some(advertise))?;
     let listener = {
@@ -269,5 +269,38 @@ fn serve_error(e: ServeError) -> CliError {
     match e {
         ServeError::Storage(s) => s.into(),
         other => CliError::storage(other.code(), other.to_string()),
+    }
+}
+/// The URL the other nodes reach this one at when `--advertise` is not given: the
+/// address it listens on, except that an address meaning every interface (`0.0.0.0`,
+/// `[::]`), which no other machine can connect to (and which on this one means
+/// itself), becomes this machine's host name.
+fn default_advertise(bound: std::net::SocketAddr) -> String {
+    if bound.ip().is_unspecified() {
+        let host = gethostname::gethostname();
+        if let Some(host) = host.to_str().filter(|h| !h.is_empty()) {
+            return format!("http://{host}:{}", bound.port());
+        }
+    }
+    format!("http://{bound}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_advertised_url_names_the_host_when_every_interface_is_bound() {
+        // Given a specific address, When nothing is advertised, Then it is the URL
+        assert_eq!(
+            default_advertise("127.0.0.1:8080".parse().unwrap()),
+            "http://127.0.0.1:8080"
+        );
+        // Given every interface (v4 or v6), Then the host name with the port
+        for any in ["0.0.0.0:8080", "[::]:8080"] {
+            let url = default_advertise(any.parse().unwrap());
+            let host = gethostname::gethostname().into_string().unwrap();
+            assert_eq!(url, format!("http://{host}:8080"), "{any}");
+        }
     }
 }
