@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::{Stream, StreamExt};
 use reqwest::{Method, StatusCode};
@@ -59,10 +60,12 @@ fn transport(e: reqwest::Error) -> ClientError {
     while let Some(next) = cause.source() {
         cause = next;
     }
-    let why = if e.is_timeout() {
-        "no answer in time".to_owned()
-    } else {
-        cause.to_string()
+    let why = match (e.is_timeout(), e.is_connect()) {
+        (true, true) => format!("no connection within {} s", CONNECT_PATIENCE.as_secs()),
+        (true, false) => {
+            "no answer in time: the server took the connection but stayed silent".to_owned()
+        }
+        _ => cause.to_string(),
     };
     ClientError::Transport(match e.url() {
         Some(url) => format!("{why} ({url})"),
@@ -123,10 +126,32 @@ pub struct Client {
     written: Arc<AtomicU64>,
 }
 
+/// How long connecting to the server may take before it counts as unreachable.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Longest silence from the server while it answers: the same as a follower's when it
+/// forwards to the leader. A server that accepts connections but never answers (a
+/// frozen process, the wrong service) is `unavailable` after this instead of a hang;
+/// event streams send a keep-alive every 15 s, and the slowest command streams its
+/// progress.
+pub const READ_PATIENCE: Duration = Duration::from_secs(60);
+
 impl Client {
     /// A client of the server at `base` (e.g. `http://127.0.0.1:8080`).
     pub fn new(base: &str, token: Option<&str>) -> Result<Self, ClientError> {
+        Self::with_read_patience(base, token, READ_PATIENCE)
+    }
+
+    /// [`Client::new`], giving up on a server silent for `read` instead of
+    /// [`READ_PATIENCE`].
+    pub fn with_read_patience(
+        base: &str,
+        token: Option<&str>,
+        read: Duration,
+    ) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_PATIENCE)
+            .read_timeout(read)
             .build()
             .map_err(|e| ClientError::Transport(e.to_string()))?;
         Ok(Self {
@@ -436,6 +461,23 @@ mod tests {
         assert_eq!(encode_segment("ann@x.example"), "ann@x.example");
         assert_eq!(encode_segment("North rotation"), "North%20rotation");
         assert_eq!(encode_segment("a/b?c"), "a%2Fb%3Fc");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_takes_the_connection_and_stays_silent_is_unavailable_not_a_hang() {
+        // Given a port whose listener accepts connections and never answers
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let held = std::thread::spawn(move || listener.accept().map(|(conn, _)| conn));
+        // When a client with a short read patience asks it something
+        let client =
+            Client::with_read_patience(&url, Some("ofb_x"), Duration::from_millis(300)).unwrap();
+        let asked = tokio::time::timeout(Duration::from_secs(10), client.get("/v1/whoami")).await;
+        // Then it gives up, saying the server stayed silent
+        let error = asked.expect("the client waited for good").unwrap_err();
+        assert_eq!(error.code(), "unavailable");
+        assert!(error.to_string().contains("stayed silent"), "{error}");
+        drop(held);
     }
 
     #[tokio::test]
