@@ -131,7 +131,7 @@ pub(crate) async fn route(State(state): State<AppState>, request: Request, next:
     if request.headers().contains_key(FORWARDED_BY) {
         state.forwarder().count("not_leader");
         return not_leader(
-            "this request was forwarded to a node that no longer leads (an election is under way): retry shortly",
+            "this request came with Offboard-Forwarded, so it is not sent on, and this node does not lead (a leader that just stepped down, or a client that set the header): retry shortly",
         );
     }
     let Some(leader) = role.leader().map(str::to_owned) else {
