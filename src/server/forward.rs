@@ -176,12 +176,29 @@ async fn proxy(state: &AppState, leader: &str, request: Request) -> Result<Respo
     let mut headers = end_to_end(&parts.headers);
     add_forwarded(&mut headers, peer, leader);
     let writes = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-    let sent = client
+    let sending = client
         .request(parts.method, &target)
         .headers(headers)
         .body(reqwest::Body::wrap_stream(body.into_data_stream()))
-        .send()
-        .await;
+        .send();
+    // A hung leader (a stopped process) holds a request until it wakes; once another
+    // node leads, its answer no longer matters: the client hears it now, not after the
+    // read patience (the hung one's writes are refused by the positions meanwhile).
+    let sent = tokio::select! {
+        sent = sending => sent,
+        () = replaced(state, leader) => {
+            let why = format!("the leader at {leader} was replaced while it held the request");
+            return Err(if writes {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "outcome_unknown",
+                    format!("{why}: it may or may not have been applied; retry with the same Idempotency-Key"),
+                )
+            } else {
+                unreachable_leader(format!("{why}; retry shortly"))
+            });
+        }
+    };
     let answer = match sent {
         Ok(answer) => answer,
         Err(e) if e.is_connect() || !writes => {
@@ -205,6 +222,19 @@ async fn proxy(state: &AppState, leader: &str, request: Request) -> Result<Respo
     *response.headers_mut() = end_to_end(answer.headers());
     *response.body_mut() = Body::from_stream(answer.bytes_stream());
     Ok(response)
+}
+
+/// Resolves once this node knows another leader than `leader` (or leads itself); never
+/// if the engine stops reporting roles.
+async fn replaced(state: &AppState, leader: &str) {
+    let mut roles = state.engine().roles();
+    let gone = roles
+        .wait_for(|role| role.is_leader() || role.leader().is_some_and(|now| now != leader))
+        .await
+        .is_err();
+    if gone {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// `headers` without the hop-by-hop ones (RFC 9110 §7.6.1: the fixed list and those

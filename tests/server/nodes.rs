@@ -332,6 +332,37 @@ async fn an_unreachable_leader_and_a_lost_answer_are_told_apart() {
 }
 
 #[tokio::test]
+async fn a_request_held_by_a_hung_leader_is_answered_once_another_node_leads() {
+    // Given a leader that takes requests and never answers (a stopped process)
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hung = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let engine = Arc::new(Engine::in_memory());
+    engine.set_role_for_tests(follower(Some(&hung)));
+    let app = server::app(AppState::new(Arc::clone(&engine)).unwrap());
+    // And a command a follower forwarded to it
+    let command = tokio::spawn({
+        let app = app.clone();
+        async move { answer(&app, "POST", "/v1/users", &[("idempotency-key", "k-h")]).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!command.is_finished(), "the hung leader answered");
+    // When another node leads
+    engine.set_role_for_tests(follower(Some("http://10.0.0.2:8080")));
+    // Then the command is answered at once: its outcome is unknown (retry with the key)
+    let answered = tokio::time::timeout(Duration::from_secs(5), command).await;
+    answered
+        .expect("still held by the hung leader")
+        .unwrap()
+        .error(503, "outcome_unknown");
+}
+
+#[tokio::test]
 async fn readyz_says_the_role_and_catching_up_is_not_ready() {
     let w = world().await;
     let position = w.engine.last_position();
