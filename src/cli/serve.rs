@@ -271,6 +271,7 @@ fn serve_error(e: ServeError) -> CliError {
         other => CliError::storage(other.code(), other.to_string()),
     }
 }
+
 /// The URL the other nodes reach this one at when `--advertise` is not given: the
 /// address it listens on, except that an address meaning every interface (`0.0.0.0`,
 /// `[::]`), which no other machine can connect to (and which on this one means

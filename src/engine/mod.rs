@@ -554,28 +554,25 @@ impl Engine {
         org: OrgId,
         command: &Command,
     ) -> Result<std::collections::BTreeMap<UserId, Vec<u64>>, AppendError> {
-        // Only purges look: every other command must not wait for the state lock, which
-        // the writer holds through each group commit (a reader waiting on it makes the
-        // writer drain its pipeline first).
-        if !matches!(command, Command::PurgeUser { .. } | Command::PurgeExpired) {
-            return Ok(Default::default());
-        }
-        let users = {
-            let state = self.state();
-            let candidates: Vec<UserId> = match command {
-                Command::PurgeUser { user, .. } => vec![*user],
-                // Every deleted user, not only those past the window now: the window is
-                // checked again, later, by the writer.
-                Command::PurgeExpired => state.org(org).map_or_else(Vec::new, |o| {
+        // Only purges take the state's lock: every other command must not wait for it,
+        // since the writer holds it through each group commit (a reader waiting on it
+        // makes the writer drain its pipeline first).
+        let users = match command {
+            Command::PurgeUser { user, .. } => erasure::user_positions(&self.state(), &[*user]),
+            // Every deleted user, not only those past the window now: the window is
+            // checked again, later, by the writer.
+            Command::PurgeExpired => {
+                let state = self.state();
+                let deleted: Vec<UserId> = state.org(org).map_or_else(Vec::new, |o| {
                     o.directory()
                         .users()
                         .filter(|u| u.status == UserStatus::Deleted)
                         .map(|u| u.id)
                         .collect()
-                }),
-                _ => Vec::new(),
-            };
-            erasure::user_positions(&state, &candidates)
+                });
+                erasure::user_positions(&state, &deleted)
+            }
+            _ => return Ok(Default::default()),
         };
         Ok(erasure::plaintext_profiles(
             self.parts.store.as_ref(),

@@ -53,13 +53,22 @@ impl ClientError {
     }
 }
 
-/// reqwest's own message ("error sending request for url (…)") hides why: the
-/// innermost cause names it (connection refused, no such host, a TLS failure).
-fn transport(e: reqwest::Error) -> ClientError {
-    let mut cause: &dyn std::error::Error = &e;
-    while let Some(next) = cause.source() {
-        cause = next;
+/// The last error in `e`'s chain of sources (`e` itself if it has none): for an HTTP
+/// client's error, the one that names why (connection refused, no such host, a TLS
+/// failure) where the outer ones say only that a request failed.
+pub(crate) fn innermost<'a>(
+    mut e: &'a (dyn std::error::Error + 'static),
+) -> &'a (dyn std::error::Error + 'static) {
+    while let Some(next) = e.source() {
+        e = next;
     }
+    e
+}
+
+/// reqwest's own message ("error sending request for url (…)") hides why: the
+/// innermost cause names it.
+fn transport(e: reqwest::Error) -> ClientError {
+    let cause = innermost(&e);
     let why = match (e.is_timeout(), e.is_connect()) {
         (true, true) => format!("no connection within {} s", CONNECT_PATIENCE.as_secs()),
         (true, false) => {
@@ -129,12 +138,11 @@ pub struct Client {
 /// How long connecting to the server may take before it counts as unreachable.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
 
-/// Longest silence from the server while it answers: the same as a follower's when it
-/// forwards to the leader. A server that accepts connections but never answers (a
-/// frozen process, the wrong service) is `unavailable` after this instead of a hang;
-/// event streams send a keep-alive every 15 s, and the slowest command streams its
-/// progress.
-pub const READ_PATIENCE: Duration = Duration::from_secs(60);
+/// Longest silence from the server while it answers: a follower's when it forwards to
+/// the leader (60 s). A server that accepts connections but never answers (a frozen
+/// process, the wrong service) is `unavailable` after this instead of a hang; event
+/// streams send a keep-alive every 15 s, and the slowest command streams its progress.
+const READ_PATIENCE: Duration = super::forward::READ_PATIENCE;
 
 impl Client {
     /// A client of the server at `base` (e.g. `http://127.0.0.1:8080`).

@@ -54,7 +54,7 @@ const CONNECT_PATIENCE: Duration = Duration::from_secs(2);
 
 /// Longest silence from the leader while it answers (a partitioned leader must not hold
 /// a request forever; the slowest command, a large sync, streams its progress).
-const READ_PATIENCE: Duration = Duration::from_secs(60);
+pub(crate) const READ_PATIENCE: Duration = Duration::from_secs(60);
 
 /// The console's pages and forms (everything outside `/v1`, SCIM and the operations
 /// endpoints, except its static assets).

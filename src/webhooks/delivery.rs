@@ -32,6 +32,7 @@ use super::book::{Attempt, BodyFormat, Hub, Outcome, SubscriptionStatus, Work};
 use super::payload::connector_body;
 use super::recent::{Cached, Recent};
 use super::{policy, priority, signing, ssrf, WebhookOptions};
+use crate::server::client::innermost;
 use crate::Engine;
 
 /// Positions read from the log at a time, per subscription.
@@ -530,13 +531,10 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
         format!("no answer within {} s", timeout.as_secs_f64())
     } else if e.is_connect() {
-        let mut source = std::error::Error::source(e);
-        let mut why = String::from("connection failed");
-        while let Some(inner) = source {
-            why = format!("connection failed: {inner}");
-            source = inner.source();
+        match std::error::Error::source(e) {
+            Some(source) => format!("connection failed: {}", innermost(source)),
+            None => "connection failed".to_owned(),
         }
-        why
     } else {
         format!(
             "request failed: {}",

@@ -12,7 +12,7 @@ use offboard::clock::SystemClock;
 use offboard::Engine;
 
 use super::stores::{places, Place};
-use super::support::{append_one, touch};
+use super::support::{append_one, raw_session, touch};
 
 fn batch(from: u64, bytes: &[&[u8]]) -> CommitBatch {
     let events: Vec<StoredEvent> = (from..)
@@ -348,10 +348,7 @@ fn a_new_leader_waits_for_an_earlier_leaders_group_still_being_committed() {
     // Given an earlier leader's group still executing: its transaction has moved the
     // head and not yet committed
     let earlier = runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
+        let client = raw_session(&url).await;
         client
             .batch_execute("BEGIN; UPDATE log_head SET last_position = 2")
             .await

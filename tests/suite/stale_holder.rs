@@ -9,6 +9,7 @@ use offboard::store::postgres::{Candidate, WriterLock, WRITER_LOCK_KEY};
 use offboard::store::PgPool;
 
 use super::stores::Place;
+use super::support::raw_session;
 
 /// How long the tests let a holder sit idle before it counts as hung.
 const STALE: Duration = Duration::from_secs(1);
@@ -36,10 +37,7 @@ fn a_lock_whose_holder_hung_is_freed_by_the_next_node_that_asks() {
     // Given a session that took the writer lock and then ran nothing more (a stopped
     // process: its connection stays open, PostgreSQL never ends it)
     let hung = runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
+        let client = raw_session(&url).await;
         client
             .execute("SELECT pg_advisory_lock($1)", &[&WRITER_LOCK_KEY])
             .await

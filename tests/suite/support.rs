@@ -31,3 +31,13 @@ pub fn append_one(event: Event) -> AppendRequest {
 #[path = "../common/delegate_reads.rs"]
 mod delegate;
 pub(crate) use delegate::delegate_reads;
+
+/// A plain session to the database at `url`, outside offboard's pool (its connection
+/// driven on the current runtime): to stand for another node's session in a test.
+pub async fn raw_session(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+}
