@@ -10,11 +10,12 @@
 //! replaced under a running server) and opens every sealed profile with its key, which
 //! catches a key file of the right length holding the wrong bytes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use offboard_events::{StreamId, UserId, UserStatus};
 use offboard_projections::State;
 
+use super::key::Key;
 use super::seal::{key_does_not_open, payload_user, stored_payload, stored_profile, StoredProfile};
 use super::vault::{KeyVault, OnDisk};
 use crate::store::{who, LogStore, SideFileError, StoreError};
@@ -73,6 +74,10 @@ pub fn check_on_open(
     Ok(())
 }
 
+/// Users [`verify_keys`] checks per read of the shelf and of the log: one round trip
+/// each on PostgreSQL, and a bound on the profile events held at once.
+const VERIFY_CHUNK: usize = 1024;
+
 /// [`check_on_open`], then checks each key file on disk is still the key in use (what a
 /// restart would find) and opens every sealed profile of `users` with their key.
 /// Returns how many keys it checked.
@@ -83,34 +88,51 @@ pub fn verify_keys(
 ) -> Result<u64, StoreError> {
     check_on_open(store, vault, users)?;
     let mut checked = 0;
-    for NeedsKey {
-        user,
-        who,
-        positions,
-    } in users
-    {
-        let Some(key) = vault.user_key(*user) else {
-            continue; // only plaintext profiles, as check_on_open found
-        };
-        match vault.key_on_disk(*user) {
+    for chunk in users.chunks(VERIFY_CHUNK) {
+        checked += verify_chunk(store, vault, chunk)?;
+    }
+    Ok(checked)
+}
+
+/// [`verify_keys`] for a few users, with one read of their keys and one of their events.
+fn verify_chunk(
+    store: &dyn LogStore,
+    vault: &KeyVault,
+    users: &[NeedsKey],
+) -> Result<u64, StoreError> {
+    // Users without a key have only plaintext profiles, as `check_on_open` found.
+    let keyed: Vec<(&NeedsKey, Key)> = users
+        .iter()
+        .filter_map(|need| vault.user_key(need.user).map(|key| (need, key)))
+        .collect();
+    let ids: Vec<UserId> = keyed.iter().map(|(need, _)| need.user).collect();
+    for ((need, _), on_disk) in keyed.iter().zip(vault.keys_on_disk(&ids)) {
+        match on_disk {
             OnDisk::Fine => {}
-            OnDisk::Missing => return Err(missing(vault, *user, who)),
-            OnDisk::Damaged(problem) => return Err(damaged(vault, *user, who, problem)),
+            OnDisk::Missing => return Err(missing(vault, need.user, &need.who)),
+            OnDisk::Damaged(problem) => return Err(damaged(vault, need.user, &need.who, problem)),
         }
-        for (_, profile) in stored_profiles(store, *user, positions)? {
+    }
+    let positions: Vec<u64> = keyed
+        .iter()
+        .flat_map(|(need, _)| need.positions.iter().copied())
+        .collect();
+    let events: HashMap<u64, Vec<u8>> = store.get_many(&positions)?.into_iter().collect();
+    for (need, key) in &keyed {
+        let read = |position: u64| Ok(events.get(&position).cloned());
+        for (_, profile) in profiles_read(need.user, &need.positions, read)? {
             if let StoredProfile::Sealed { sealed, .. } = profile {
                 key.decrypt(&sealed).ok_or_else(|| {
-                    let mut fault = key_does_not_open(*user, vault);
+                    let mut fault = key_does_not_open(need.user, vault);
                     if let SideFileError::KeyDamaged { who: named, .. } = &mut fault {
-                        named.clone_from(who);
+                        named.clone_from(&need.who);
                     }
                     StoreError::from(fault)
                 })?;
             }
         }
-        checked += 1;
     }
-    Ok(checked)
+    Ok(keyed.len() as u64)
 }
 
 /// How each profile event of `user` among `positions` was stored, with its position,
@@ -120,9 +142,18 @@ pub fn stored_profiles(
     user: UserId,
     positions: &[u64],
 ) -> Result<Vec<(u64, StoredProfile)>, StoreError> {
+    profiles_read(user, positions, |position| store.get(position))
+}
+
+/// [`stored_profiles`], reading each event with `read`.
+fn profiles_read(
+    user: UserId,
+    positions: &[u64],
+    read: impl Fn(u64) -> Result<Option<Vec<u8>>, StoreError>,
+) -> Result<Vec<(u64, StoredProfile)>, StoreError> {
     let mut out = Vec::new();
     for &position in positions {
-        let bytes = store.get(position)?.ok_or_else(|| {
+        let bytes = read(position)?.ok_or_else(|| {
             StoreError::Corrupt(format!("position {position} is indexed but not stored"))
         })?;
         let profile = stored_profile(&bytes)

@@ -226,6 +226,29 @@ impl KeyShelf for PgShelf {
         }))
     }
 
+    fn stored_user_keys(&self, users: &[UserId]) -> Result<Vec<Option<Shelved>>, StoreError> {
+        let ids: Vec<Uuid> = users.iter().map(|u| u.0).collect();
+        let rows: HashMap<Uuid, Vec<u8>> = self.pool.run(move |client| async move {
+            let rows = client
+                .query(
+                    "SELECT user_id, wrapped FROM user_keys WHERE user_id = ANY($1)",
+                    &[&ids],
+                )
+                .await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })?;
+        Ok(users
+            .iter()
+            .map(|user| {
+                rows.get(&user.0)
+                    .map(|w| match self.kek.unwrap_user_key(*user, w) {
+                        Ok(key) => Shelved::Key(key),
+                        Err(problem) => Shelved::Damaged(problem),
+                    })
+            })
+            .collect())
+    }
+
     /// Nothing is written yet: [`KeyShelf::sync`] inserts the group's keys in one
     /// transaction.
     fn put_user_key(&self, _user: UserId, _key: Key) -> Result<(), StoreError> {

@@ -50,6 +50,12 @@ pub trait KeyShelf: Send + Sync + std::fmt::Debug {
     /// use: what a restart would find.
     fn stored_user_key(&self, user: UserId) -> Result<Option<Shelved>, StoreError>;
 
+    /// [`KeyShelf::stored_user_key`] for each of `users`, in their order. The default asks
+    /// for each; a shelf across a network answers in one round trip.
+    fn stored_user_keys(&self, users: &[UserId]) -> Result<Vec<Option<Shelved>>, StoreError> {
+        users.iter().map(|u| self.stored_user_key(*u)).collect()
+    }
+
     /// Stores a new user key. **Durability: none is promised — only a later
     /// [`KeyShelf::sync`] naming the key makes it durable.**
     fn put_user_key(&self, user: UserId, key: Key) -> Result<(), StoreError>;

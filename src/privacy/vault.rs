@@ -8,7 +8,7 @@
 //! legitimate (`key_check`). The withheld list names the users whose keys an
 //! `import-log` knowingly went without, whose profiles read as erased by choice.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::RwLock;
 
@@ -202,19 +202,38 @@ impl KeyVault {
     /// The user's key as it is stored now, against the key in use: what a restart would
     /// find (a key file deleted or altered under a running server).
     pub fn key_on_disk(&self, user: UserId) -> OnDisk {
-        // A key of the group being committed is due on the shelf only once synced.
-        if self.read().unsynced.iter().any(|(u, _)| *u == user) {
-            return OnDisk::Fine;
-        }
-        match self.shelf.stored_user_key(user) {
-            Ok(None) => OnDisk::Missing,
-            Ok(Some(Shelved::Key(key))) if Some(key) == self.user_key(user) => OnDisk::Fine,
-            Ok(Some(Shelved::Key(_))) => {
-                OnDisk::Damaged("the file differs from the key in use".to_owned())
+        self.keys_on_disk(&[user]).pop().unwrap_or(OnDisk::Missing)
+    }
+
+    /// [`KeyVault::key_on_disk`] for each of `users`, in their order, asking the shelf
+    /// once (one round trip on PostgreSQL).
+    pub fn keys_on_disk(&self, users: &[UserId]) -> Vec<OnDisk> {
+        // Taken before the shelf is read: a key synced in between is then on the shelf.
+        let unsynced: HashSet<UserId> = self.read().unsynced.iter().map(|(u, _)| *u).collect();
+        let stored = match self.shelf.stored_user_keys(users) {
+            Ok(stored) => stored,
+            Err(e) => {
+                let problem = format!("cannot be read: {e}");
+                return users
+                    .iter()
+                    .map(|_| OnDisk::Damaged(problem.clone()))
+                    .collect();
             }
-            Ok(Some(Shelved::Damaged(problem))) => OnDisk::Damaged(problem),
-            Err(e) => OnDisk::Damaged(format!("cannot be read: {e}")),
-        }
+        };
+        users
+            .iter()
+            .zip(stored)
+            .map(|(user, stored)| match stored {
+                // A key of the group being committed is due on the shelf only once synced.
+                _ if unsynced.contains(user) => OnDisk::Fine,
+                None => OnDisk::Missing,
+                Some(Shelved::Key(key)) if Some(key) == self.user_key(*user) => OnDisk::Fine,
+                Some(Shelved::Key(_)) => {
+                    OnDisk::Damaged("the file differs from the key in use".to_owned())
+                }
+                Some(Shelved::Damaged(problem)) => OnDisk::Damaged(problem),
+            })
+            .collect()
     }
 
     /// Whether an import knowingly went without this user's key (`keys/withheld`).

@@ -190,6 +190,23 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     /// The stored bytes of the event at `position`.
     fn get(&self, position: u64) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// The stored bytes of each of `positions` that is stored, in position order (one
+    /// not stored is left out). The default asks [`LogStore::get`] for each; a store
+    /// across a network answers in one round trip (`verify` reads every user's profile
+    /// events this way: one call per event took 21 s for 60,000 users on PostgreSQL).
+    fn get_many(&self, positions: &[u64]) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let mut sorted = positions.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut found = Vec::with_capacity(sorted.len());
+        for position in sorted {
+            if let Some(bytes) = self.get(position)? {
+                found.push((position, bytes));
+            }
+        }
+        Ok(found)
+    }
+
     /// Calls `visit` with `(position, bytes)` for every event with `from <= position <= to`,
     /// in order, until `visit` returns `false`.
     fn scan(

@@ -581,3 +581,32 @@ async fn events_stored_one_per_key_by_an_earlier_build_and_blocks_after_them_rea
     assert_eq!(engine.rebuild_projections(&mut |_| {}).unwrap(), 1_034);
     engine.verify(&mut |_| {}).unwrap();
 }
+
+#[tokio::test]
+async fn reading_many_positions_answers_each_stored_one_once_in_log_order() {
+    for place in places() {
+        // Given 40 events, the last 30 of them appended as one command
+        let engine = place.open();
+        for n in 0..10 {
+            engine.append(append_one(touch(n))).await.unwrap();
+        }
+        let mut request = append_one(touch(10));
+        request.events = (10..40).map(touch).collect();
+        engine.append(request).await.unwrap();
+        let store = engine.store();
+        // When positions are asked out of order, one twice, one past the head
+        let found = store.get_many(&[33, 2, 41, 17, 2, 40]).unwrap();
+        // Then each stored one comes once, in log order, with the bytes `get` gives
+        let expected: Vec<(u64, Vec<u8>)> = [2, 17, 33, 40]
+            .into_iter()
+            .map(|p| (p, store.get(p).unwrap().unwrap()))
+            .collect();
+        assert_eq!(found, expected, "store: {}", place.name);
+        assert_eq!(
+            store.get_many(&[]).unwrap(),
+            Vec::new(),
+            "store: {}",
+            place.name
+        );
+    }
+}

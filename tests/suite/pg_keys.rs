@@ -57,6 +57,18 @@ fn sql(url: &str, statement: &str) {
 }
 
 /// A PostgreSQL place with a KEK file beside it, or `None` without PostgreSQL.
+/// Overwrites `onto`'s wrapped key with `from`'s, as a hand edit of the table would.
+fn copy_key_row(url: &str, from: UserId, onto: UserId) {
+    sql(
+        url,
+        &format!(
+            "UPDATE user_keys SET wrapped = (SELECT wrapped FROM user_keys WHERE user_id = '{}') \
+             WHERE user_id = '{}'",
+            from.0, onto.0
+        ),
+    );
+}
+
 fn place_with_kek() -> Option<(Place, KeySettings)> {
     let place = Place::postgres()?;
     let kek = place.dir.path().join("node.kek");
@@ -176,14 +188,7 @@ async fn a_key_row_copied_onto_another_user_is_that_users_damaged_key() {
     let (_, owner, zelda) = org_with_zelda(&engine).await;
     drop(engine);
     // When Zelda's row is overwritten with the owner's wrapped key
-    sql(
-        &url,
-        &format!(
-            "UPDATE user_keys SET wrapped = (SELECT wrapped FROM user_keys WHERE user_id = '{}') \
-             WHERE user_id = '{}'",
-            owner.0, zelda.0
-        ),
-    );
+    copy_key_row(&url, owner, zelda);
     // Then opening refuses with key_damaged naming Zelda and the row, never a purge
     let err = open(&place, &keys).unwrap_err();
     assert_eq!(err.code(), "key_damaged", "{err}");
@@ -298,4 +303,31 @@ async fn a_vault_opened_before_a_kek_rotation_refuses_to_load_again() {
     let refused = vault.reload().unwrap_err();
     assert_eq!(refused.code(), "kek_wrong", "{refused}");
     assert!(refused.to_string().contains(&new.id()), "{refused}");
+}
+
+#[tokio::test]
+async fn verify_on_postgres_names_a_key_row_changed_or_deleted_under_a_running_engine() {
+    let Some((place, keys)) = place_with_kek() else {
+        return;
+    };
+    let url = place.url().unwrap().to_owned();
+    // Given an engine with the owner's and Zelda's keys, which verifies
+    let engine = open(&place, &keys).unwrap();
+    let (_, owner, zelda) = org_with_zelda(&engine).await;
+    engine.verify(&mut |_| {}).unwrap();
+    // When Zelda's row is overwritten with the owner's wrapped key while it runs
+    copy_key_row(&url, owner, zelda);
+    // Then verify answers key_damaged naming Zelda, not the owner whose row it read first
+    let err = engine.verify(&mut |_| {}).unwrap_err();
+    assert_eq!(err.code(), "key_damaged", "{err}");
+    assert!(err.to_string().contains(&zelda.to_string()), "{err}");
+    assert!(!err.to_string().contains(&owner.to_string()), "{err}");
+    // and once the row is gone, key_missing naming her.
+    sql(
+        &url,
+        &format!("DELETE FROM user_keys WHERE user_id = '{}'", zelda.0),
+    );
+    let err = engine.verify(&mut |_| {}).unwrap_err();
+    assert_eq!(err.code(), "key_missing", "{err}");
+    assert!(err.to_string().contains(&zelda.to_string()), "{err}");
 }

@@ -245,6 +245,23 @@ impl LogStore for PostgresLog {
         })
     }
 
+    fn get_many(&self, positions: &[u64]) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        if positions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted: Vec<i64> = positions.iter().map(|p| pos(*p)).collect();
+        self.pool.run(move |client| async move {
+            let query = "SELECT position, bytes FROM log_events WHERE position = ANY($1) \
+                         ORDER BY position";
+            let statement = client.prepare_cached(query).await?;
+            let rows = client.query(&statement, &[&wanted]).await?;
+            Ok(rows
+                .iter()
+                .map(|row| (row.get::<_, i64>(0) as u64, row.get(1)))
+                .collect())
+        })
+    }
+
     fn scan(
         &self,
         from: u64,
