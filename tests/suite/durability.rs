@@ -44,11 +44,14 @@ async fn every_acknowledged_group_is_followed_by_a_real_sync_of_the_log_file() {
     // Given a data directory, when a child process appends GROUPS commands one by one
     // under strace,
     let dir = tempfile::tempdir().unwrap();
-    let trace = dir.path().join("strace.out");
+    // One file per thread (`-ff`): a sync traced while another thread's call is on the
+    // same line would be split into "unfinished" and "resumed" halves and not counted.
+    let traces = dir.path().join("strace");
+    std::fs::create_dir(&traces).unwrap();
     let data = dir.path().join("data");
     let child = Command::new("strace")
-        .args(["-f", "-y", "-e", "trace=fsync,fdatasync", "-o"])
-        .arg(&trace)
+        .args(["-ff", "-y", "-e", "trace=fsync,fdatasync", "-o"])
+        .arg(traces.join("thread"))
         .arg(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -84,7 +87,10 @@ async fn every_acknowledged_group_is_followed_by_a_real_sync_of_the_log_file() {
     // then every group was flushed on its own, and the log file `db` was synced by a
     // real fsync/fdatasync (not sled's sync_file_range) at least once per group.
     assert_eq!(flushes, GROUPS);
-    let traced = std::fs::read_to_string(&trace).unwrap();
+    let mut traced = String::new();
+    for file in std::fs::read_dir(&traces).unwrap() {
+        traced.push_str(&std::fs::read_to_string(file.unwrap().path()).unwrap());
+    }
     let db = format!("{}>", data.join("db").display());
     let db_syncs = traced
         .lines()
