@@ -18,6 +18,9 @@ use crate::store::postgres::{PgError, PgPool, WriterLock};
 use crate::store::{SideFileError, StoreError};
 use crate::webhooks::secret::KEY_RECORD;
 
+/// User keys rewrapped per statement: bounds one statement's parameters (~1 MB).
+const UPDATE_CHUNK: usize = 10_000;
+
 /// What a rotation rewrapped.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Rotated {
@@ -56,20 +59,27 @@ pub fn rotate(pool: &PgPool, old: &Kek, new: &Kek) -> Result<Rotated, StoreError
             checkpoint_keys: 0,
             records: 0,
         };
+        let (mut ids, mut rewrapped) = (Vec::new(), Vec::new());
         for row in tx.query("SELECT user_id, wrapped FROM user_keys", &[]).await? {
             let (id, wrapped): (Uuid, Vec<u8>) = (row.get(0), row.get(1));
             let user = UserId(id);
             let key = old
                 .unwrap_user_key(user, &wrapped)
                 .map_err(|problem| damaged(user, "user_keys", problem))?;
-            let rewrapped = new.wrap_user_key(user, &key);
+            ids.push(id);
+            rewrapped.push(new.wrap_user_key(user, &key));
+        }
+        // A statement per chunk, not per row: 75,000 one-row UPDATEs took 12 s.
+        for (ids, rewrapped) in ids.chunks(UPDATE_CHUNK).zip(rewrapped.chunks(UPDATE_CHUNK)) {
             tx.execute(
-                "UPDATE user_keys SET wrapped = $2 WHERE user_id = $1",
-                &[&id, &rewrapped],
+                "UPDATE user_keys AS k SET wrapped = v.wrapped \
+                 FROM UNNEST($1::uuid[], $2::bytea[]) AS v(user_id, wrapped) \
+                 WHERE k.user_id = v.user_id",
+                &[&ids, &rewrapped],
             )
             .await?;
-            done.user_keys += 1;
         }
+        done.user_keys = ids.len() as u64;
         for row in tx.query("SELECT slot, wrapped FROM checkpoint_keys", &[]).await? {
             let (slot, wrapped): (String, Vec<u8>) = (row.get(0), row.get(1));
             // An unusable checkpoint key only costs a rebuild from the log (as at open):
