@@ -168,16 +168,20 @@ impl Committer {
         }
         let (store, vault) = (Arc::clone(&self.store), Arc::clone(&self.vault));
         let sent = std::mem::take(batch);
-        let called = self.patient.run("writing a group to the log", move || {
-            // Keys sealing this group's events become durable before the events do.
-            let result = match vault.sync() {
-                Err(e) => Err(WriteFailure::NotWritten(e.to_string())),
-                Ok(()) => store
-                    .write(&sent)
-                    .map_err(|e| failed_write(store.as_ref(), &sent, e)),
-            };
-            (sent, result)
-        });
+        // A key is a file of its own beside sled: a block of the disk each.
+        let bytes = sent.bytes() + 4096 * vault.unsynced_keys() as u64;
+        let called = self
+            .patient
+            .run("writing a group to the log", bytes, move || {
+                // Keys sealing this group's events become durable before the events do.
+                let result = match vault.sync() {
+                    Err(e) => Err(WriteFailure::NotWritten(e.to_string())),
+                    Ok(()) => store
+                        .write(&sent)
+                        .map_err(|e| failed_write(store.as_ref(), &sent, e)),
+                };
+                (sent, result)
+            });
         match called {
             Ok((back, result)) => {
                 *batch = back;
@@ -226,9 +230,10 @@ impl Syncer {
             let needs_sync = rounds.iter().any(Flushed::needs_sync);
             let commands = rounds.iter().map(Flushed::commands).sum();
             let flush_took = rounds.iter().map(|r| r.took).sum();
+            let bytes = rounds.iter().map(Flushed::bytes).sum();
             let synced = match &broken {
                 Some(why) => Err(why.clone()),
-                None if needs_sync => self.sync(commands, flush_took).inspect_err(|why| {
+                None if needs_sync => self.sync(commands, bytes, flush_took).inspect_err(|why| {
                     broken = Some(why.clone());
                     self.health.refuse(Refusal::storage(why.clone()));
                 }),
@@ -254,7 +259,7 @@ impl Syncer {
 
     /// One device sync for the rounds' `commands`, on the patient thread; the metric
     /// counts the rounds' write-out (`flush_took`) too, so it stays "flush to durable".
-    fn sync(&mut self, commands: usize, flush_took: Duration) -> Result<(), String> {
+    fn sync(&mut self, commands: usize, bytes: u64, flush_took: Duration) -> Result<(), String> {
         let store = Arc::clone(&self.store);
         let started = Instant::now();
         let synced = if store.durable_when_written() {
@@ -262,7 +267,7 @@ impl Syncer {
             Ok(Ok(()))
         } else {
             self.patient
-                .run("syncing the log", move || store.sync_flushed())
+                .run("syncing the log", bytes, move || store.sync_flushed())
         };
         match synced {
             Ok(Ok(())) => {

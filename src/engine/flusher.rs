@@ -42,6 +42,20 @@ impl Flushed {
             .map(|(g, _)| g.replies.iter().filter(|(_, r)| r.is_ok()).count())
             .sum()
     }
+
+    /// About how many bytes the round wrote ([`crate::store::CommitBatch::bytes`]).
+    pub fn bytes(&self) -> u64 {
+        written_bytes(&self.round)
+    }
+}
+
+/// About how many bytes the groups of `round` that were written hold.
+fn written_bytes(round: &[Written]) -> u64 {
+    round
+        .iter()
+        .filter(|(_, written)| written.is_ok())
+        .map(|(g, _)| g.batch.bytes())
+        .sum()
 }
 
 pub(crate) struct Flusher {
@@ -67,7 +81,7 @@ impl Flusher {
             let started = Instant::now();
             let flushed = match &broken {
                 Some(why) => Err(why.clone()),
-                None if wrote => self.flush().inspect_err(|why| {
+                None if wrote => self.flush(written_bytes(&round)).inspect_err(|why| {
                     broken = Some(why.clone());
                     self.health.refuse(Refusal::storage(why.clone()));
                 }),
@@ -91,12 +105,15 @@ impl Flusher {
 
     /// One write-out for the round, on the patient thread (none when the store's
     /// writes are durable already: two thread hand-offs saved per round).
-    fn flush(&mut self) -> Result<(), String> {
+    fn flush(&mut self, bytes: u64) -> Result<(), String> {
         if self.store.durable_when_written() {
             return Ok(());
         }
         let store = Arc::clone(&self.store);
-        match self.patient.run("flushing the log", move || store.flush()) {
+        match self
+            .patient
+            .run("flushing the log", bytes, move || store.flush())
+        {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(format!("a flush of the log failed: {e}")),
             Err(why) => Err(why),

@@ -78,11 +78,20 @@ pub struct Options {
     /// Longest a write or flush of the log may take: past it, its outcome is unknown and
     /// the engine refuses writes (see `patience.rs`). A healthy flush takes milliseconds.
     pub storage_patience: Duration,
+    /// Bytes a second the slowest healthy disk still writes: a write, flush or sync of N
+    /// bytes may take N / this longer than [`Options::storage_patience`] (0: no more).
+    pub slowest_disk: u64,
 }
 
 /// [`Options::storage_patience`] by default: far above any healthy flush, and short
-/// enough that SIGTERM on a stuck disk still finishes within ten seconds.
+/// enough that SIGTERM on a stuck disk still finishes within ten seconds (while the
+/// group in hand is of a few MB: see [`SLOWEST_DISK`]).
 pub const STORAGE_PATIENCE: Duration = Duration::from_secs(5);
+
+/// [`Options::slowest_disk`] by default, 10 MB/s: a busy spinning disk or a throttled
+/// cloud volume. An import of 100,000 users (~60 MB of events, 100,000 key files of a
+/// 4 KiB block each on sled) then gets ~45 s more; one command of a few events ~0.
+pub const SLOWEST_DISK: u64 = 10_000_000;
 
 impl Options {
     /// No group commit at all: each command is decided, written, flushed and answered
@@ -102,6 +111,7 @@ impl Default for Options {
             max_group: writer::MAX_GROUP,
             pipelined: true,
             storage_patience: STORAGE_PATIENCE,
+            slowest_disk: SLOWEST_DISK,
         }
     }
 }

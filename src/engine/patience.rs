@@ -5,7 +5,9 @@
 //! the store on a thread of its own and waits at most [`Options::storage_patience`]
 //! (`crate::Options`): past it, the call's outcome is unknown, the engine stops
 //! accepting writes, and the stuck thread is left behind (it holds nothing but the
-//! store).
+//! store). A call that moves many bytes (an import of 100,000 users) gets more time, in
+//! proportion: [`Options::slowest_disk`] (`crate::Options`) says how fast a healthy disk
+//! writes at the least.
 
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::time::Duration;
@@ -16,13 +18,16 @@ type Task = Box<dyn FnOnce() + Send>;
 pub(crate) struct Patient {
     tasks: Sender<Task>,
     patience: Duration,
+    /// Bytes a second a healthy disk writes at the least (0: no allowance for size).
+    slowest_disk: u64,
     /// Set once a call overran: every later call fails at once with this.
     stalled: Option<String>,
 }
 
 impl Patient {
-    /// Starts the helper thread `name`.
-    pub fn start(name: &str, patience: Duration) -> std::io::Result<Self> {
+    /// Starts the helper thread `name`: each call may take `patience`, plus one second
+    /// for every `slowest_disk` bytes it moves.
+    pub fn start(name: &str, patience: Duration, slowest_disk: u64) -> std::io::Result<Self> {
         let (tasks, queue) = mpsc::channel::<Task>();
         // Detached on purpose: a stuck call must not be joined.
         std::thread::Builder::new()
@@ -31,15 +36,26 @@ impl Patient {
         Ok(Self {
             tasks,
             patience,
+            slowest_disk,
             stalled: None,
         })
     }
 
-    /// Runs `call` on the helper thread; `Err` (saying `what` overran or could not run)
-    /// when it did not return within the patience, or an earlier call did not.
+    /// How long a call moving `bytes` may take.
+    fn patience_for(&self, bytes: u64) -> Duration {
+        match self.slowest_disk {
+            0 => self.patience,
+            rate => self.patience + Duration::from_secs_f64(bytes as f64 / rate as f64),
+        }
+    }
+
+    /// Runs `call`, which moves about `bytes` to the disk, on the helper thread; `Err`
+    /// (saying `what` overran or could not run) when it did not return within the
+    /// patience for that size, or an earlier call did not.
     pub fn run<T: Send + 'static>(
         &mut self,
         what: &str,
+        bytes: u64,
         call: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, String> {
         if let Some(why) = &self.stalled {
@@ -52,12 +68,13 @@ impl Patient {
         if self.tasks.send(task).is_err() {
             return Err(format!("{what}: the storage thread is gone"));
         }
-        match result.recv_timeout(self.patience) {
+        let patience = self.patience_for(bytes);
+        match result.recv_timeout(patience) {
             Ok(value) => Ok(value),
             Err(RecvTimeoutError::Timeout) => {
                 let why = format!(
                     "{what} did not finish within {} s (a full or failing disk?)",
-                    self.patience.as_secs_f64()
+                    patience.as_secs_f64()
                 );
                 self.stalled = Some(why.clone());
                 Err(why)
@@ -73,14 +90,29 @@ mod tests {
 
     #[test]
     fn a_call_that_overruns_fails_and_so_does_every_later_one() {
-        let mut patient = Patient::start("test-patient", Duration::from_millis(50)).unwrap();
-        assert_eq!(patient.run("quick", || 7), Ok(7));
+        let mut patient = Patient::start("test-patient", Duration::from_millis(50), 0).unwrap();
+        assert_eq!(patient.run("quick", 0, || 7), Ok(7));
         let (release, stuck) = mpsc::channel::<()>();
-        let overrun = patient.run("a stuck flush", move || stuck.recv().is_ok());
+        let overrun = patient.run("a stuck flush", 0, move || stuck.recv().is_ok());
         assert!(overrun
             .unwrap_err()
             .contains("a stuck flush did not finish"));
-        assert!(patient.run("quick", || 7).is_err(), "a later call was run");
+        assert!(
+            patient.run("quick", 0, || 7).is_err(),
+            "a later call was run"
+        );
         drop(release);
+    }
+
+    #[test]
+    fn a_call_moving_more_bytes_may_take_longer_in_proportion() {
+        // Given 50 ms of patience and a disk of at least 1,000 bytes a second
+        let mut patient = Patient::start("test-patient", Duration::from_millis(50), 1_000).unwrap();
+        let slow = || std::thread::sleep(Duration::from_millis(200));
+        // When a call moving 500 bytes takes 200 ms, then it is within its 550 ms
+        assert_eq!(patient.run("a big write", 500, slow), Ok(()));
+        // and the same call moving nothing overruns its 50 ms.
+        let overrun = patient.run("a small write", 0, slow).unwrap_err();
+        assert!(overrun.contains("within 0.05 s"), "{overrun}");
     }
 }

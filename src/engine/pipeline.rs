@@ -89,8 +89,8 @@ impl Parts {
         let (written_tx, written) = std::sync::mpsc::sync_channel(writer::MAX_IN_FLIGHT);
         let (flushed_tx, flushed) = std::sync::mpsc::sync_channel(writer::MAX_IN_FLIGHT);
         let (outcomes_tx, outcomes) = mpsc::unbounded_channel();
-        let patience = self.options.storage_patience;
-        let patient = |name: &str| Patient::start(name, patience).map_err(spawn_error);
+        let (patience, slowest) = (self.options.storage_patience, self.options.slowest_disk);
+        let patient = |name: &str| Patient::start(name, patience, slowest).map_err(spawn_error);
         let committer = Committer {
             store: Arc::clone(&self.store),
             vault: Arc::clone(&self.vault),

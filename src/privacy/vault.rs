@@ -277,6 +277,11 @@ impl KeyVault {
         Ok(key)
     }
 
+    /// Keys created since the last [`KeyVault::sync`]: what the next sync stores.
+    pub fn unsynced_keys(&self) -> usize {
+        self.read().unsynced.len()
+    }
+
     /// Makes every key created since the last call durable. **Durability: when it
     /// returns `Ok`, each such key survives a crash (file vault: each key file and the
     /// directory entry naming it are on stable storage, file and directory fsync).**

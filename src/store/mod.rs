@@ -82,6 +82,15 @@ pub struct CommitBatch {
     pub head: Option<ChainHead>,
 }
 
+impl CommitBatch {
+    /// About how many bytes writing the batch moves: its events' stored bytes and 256 a
+    /// command record (an id, a fingerprint, a correlation id, positions, and keys).
+    pub fn bytes(&self) -> u64 {
+        let events: usize = self.events.iter().map(|e| e.bytes.len()).sum();
+        (events + 256 * self.commands.len()) as u64
+    }
+}
+
 /// Storage failures. None of these is the caller's fault; retrying may help for I/O.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

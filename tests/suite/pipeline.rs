@@ -269,6 +269,49 @@ async fn a_flush_that_never_returns_hangs_neither_commands_nor_reads_nor_shutdow
     log.stuck.store(false, Ordering::SeqCst);
 }
 
+/// A memory log on a slow disk: every write takes 400 ms, whatever its size.
+#[derive(Debug, Default)]
+struct SlowLog {
+    inner: MemoryLog,
+}
+
+impl LogStore for SlowLog {
+    fn write(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        std::thread::sleep(Duration::from_millis(400));
+        self.inner.write(batch)
+    }
+    fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    delegate_reads!(inner);
+}
+
+#[tokio::test]
+async fn a_write_of_many_bytes_may_take_longer_than_one_of_a_few_before_it_counts_as_stuck() {
+    // Given 200 ms of storage patience plus a second for every 300 KB, over a disk
+    // where every write takes 400 ms
+    let options = Options {
+        storage_patience: Duration::from_millis(200),
+        slowest_disk: 300_000,
+        ..Options::default()
+    };
+    let store: Arc<dyn LogStore> = Arc::new(SlowLog::default());
+    let vault = Arc::new(offboard::privacy::KeyVault::in_memory());
+    let engine = Engine::with_options(store, vault, Arc::new(SystemClock), options).unwrap();
+    // When one command appends 1,000 events (~1 s more patience for its bytes)
+    let mut request = append_one(touch(0));
+    request.events = (0..1_000).map(touch).collect();
+    let big = engine.append(request).await;
+    // Then it is written and acknowledged
+    assert_eq!(big.unwrap().positions, Some((1, 1_000)));
+    // and a command of one event, whose write takes as long, overran its patience: its
+    // outcome is unknown and the engine refuses writes from then on.
+    let small = engine.append(append_one(touch(1))).await.unwrap_err();
+    assert_eq!(small.code(), "outcome_unknown", "{small}");
+    assert!(small.to_string().contains("within 0.2"), "{small}");
+    assert_eq!(engine.refusal().unwrap().code, "unavailable");
+}
+
 /// A memory log with both halves of a sync: `flush` notes how far the log was written,
 /// `sync_flushed` makes durable how far the log was flushed when it started — each
 /// taking a little time, so the flush of one round runs while the sync of another does.
