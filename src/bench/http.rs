@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 use super::fixture::Fixture;
 use super::place::Place;
 use super::rss;
-use super::{fail, figure, gather, quantile, BenchConfig, BenchError, Figure};
+use super::{fail, figure, gather, median_run, quantile, BenchConfig, BenchError, Figure};
 use crate::engine::Options;
 use crate::server::{self, tokens, ServerOptions};
 use crate::Engine;
@@ -126,9 +126,8 @@ fn ratio(a: f64, b: f64) -> f64 {
 }
 
 /// The run with the median throughput.
-fn median(mut runs: Vec<Run>) -> Run {
-    runs.sort_by(|a, b| a.commands_per_s.total_cmp(&b.commands_per_s));
-    runs.swap_remove(runs.len() / 2)
+fn median(runs: Vec<Run>) -> Run {
+    median_run(runs, |r| r.commands_per_s)
 }
 
 /// One server on a fresh directory, `CLIENTS` clients sending `per_client` each.

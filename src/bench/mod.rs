@@ -224,6 +224,13 @@ pub(crate) async fn gather(
     Ok((latencies, started.elapsed().as_secs_f64()))
 }
 
+/// The run of `runs` (at least one) with the median `commands_per_s`: for scenarios run
+/// several times on a shared machine, where another tenant's load can fall on one run.
+pub(crate) fn median_run<T>(mut runs: Vec<T>, commands_per_s: impl Fn(&T) -> f64) -> T {
+    runs.sort_by(|a, b| commands_per_s(a).total_cmp(&commands_per_s(b)));
+    runs.swap_remove(runs.len() / 2)
+}
+
 /// The `q` quantile (0..=1) of `samples` (sorted in place).
 pub(crate) fn quantile(samples: &mut [f64], q: f64) -> f64 {
     if samples.is_empty() {

@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 use super::fixture::{keys, Fixture};
 use super::place::Place;
 use super::throughput::{self, CLIENTS};
-use super::{fail, figure, quantile, BenchConfig, BenchError, Figure};
+use super::{fail, figure, median_run, quantile, BenchConfig, BenchError, Figure};
 use crate::domain::Command;
 use crate::engine::Options;
 use crate::webhooks::{priority, Deliveries, Hub, NewSubscription, WebhookOptions};
@@ -252,9 +252,8 @@ async fn loaded(
     })
 }
 
-fn median(mut runs: Vec<Loaded>) -> Loaded {
-    runs.sort_by(|a, b| a.commands_per_s.total_cmp(&b.commands_per_s));
-    runs.swap_remove(runs.len() / 2)
+fn median(runs: Vec<Loaded>) -> Loaded {
+    median_run(runs, |r| r.commands_per_s)
 }
 
 fn options() -> WebhookOptions {

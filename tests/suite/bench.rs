@@ -81,6 +81,24 @@ async fn every_scenario_runs_and_reports_its_figures() {
         per_flush > 1.0,
         "group commit groups commands under 64 clients ({per_flush} per flush)"
     );
+    // The group-commit figure is the median of its runs, between the slowest and fastest.
+    let value = |name: &str| {
+        report
+            .figures
+            .iter()
+            .find(|f| f.figure == name)
+            .unwrap_or_else(|| panic!("missing figure {name:?}"))
+            .value
+    };
+    let (slowest, median, fastest) = (
+        value("slowest of 3 runs"),
+        value("group commit"),
+        value("fastest of 3 runs"),
+    );
+    assert!(
+        slowest <= median && median <= fastest && slowest > 0.0,
+        "{slowest} <= {median} <= {fastest}"
+    );
 }
 
 /// Given a PostgreSQL server, When `bench --store URL --only throughput --only rebuild`
