@@ -24,6 +24,7 @@ mod scheduler;
 mod shared_state;
 mod writer;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -346,6 +347,11 @@ impl Engine {
     ) -> Result<Self, ReadError> {
         let (parts, recovery) = Self::recover(store, vault, clock, options, loaded, opening)?;
         finish_interrupted_purges(&parts.vault, &parts.state.read())?;
+        if opening == Opening::Checked {
+            // A log opened for repair may be missing events whose users' keys are needed
+            // again once the events are restored from a backup.
+            remove_unused_keys(&parts.vault, &parts.state.read())?;
+        }
         parts.start_writer()?;
         let role = Arc::new(watch::Sender::new(Role::Leader));
         Ok(Self::assemble(parts, recovery, role))
@@ -1011,6 +1017,34 @@ fn finish_interrupted_purges(vault: &KeyVault, state: &State) -> Result<(), Stor
     for user in purged {
         vault.destroy_user_key(user)?;
     }
+    Ok(())
+}
+
+/// Keys of users no event names, removed by the writer before it writes. A group's keys
+/// are made durable before its events are written, so a crash or a failed write between
+/// the two leaves keys that sealed nothing in the log — and a crash while they were
+/// being written leaves torn files, which made a retry of the same command (whose new
+/// users get the same ids) fail with `key_damaged` for good. Only the writer creates
+/// keys, and it has not started: no key of a group in flight is taken for one of these.
+/// **Durability: when it returns `Ok`, every removal is durable.**
+fn remove_unused_keys(vault: &KeyVault, state: &State) -> Result<(), StoreError> {
+    let known: HashSet<UserId> = state
+        .orgs()
+        .flat_map(|o| o.directory().users().map(|u| u.id))
+        .collect();
+    let unused: Vec<UserId> = vault
+        .users_with_keys()
+        .into_iter()
+        .filter(|u| !known.contains(u))
+        .collect();
+    if unused.is_empty() {
+        return Ok(());
+    }
+    vault.remove_unused_keys(&unused)?;
+    tracing::info!(
+        keys = unused.len(),
+        "offboard: removed the keys of users no event names (left by a write that did not commit)"
+    );
     Ok(())
 }
 

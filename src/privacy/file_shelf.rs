@@ -133,6 +133,22 @@ impl KeyShelf for FileShelf {
         sync_dir(path.parent().expect("a key file has a folder"))
     }
 
+    /// Each file unlinked, then `users/` synced once: 100,000 keys of an import that did
+    /// not commit cost one directory sync, not a sync each.
+    fn remove_unused_user_keys(&self, users: &[UserId]) -> Result<(), StoreError> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        for user in users {
+            let path = self.user_path(*user);
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&path, e)),
+                _ => {}
+            }
+        }
+        sync_dir(&self.dir.join("users"))
+    }
+
     fn write_withheld(&self, users: &BTreeSet<UserId>) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(users).expect("ids serialize");
         let (tmp, path) = (self.dir.join("withheld.tmp"), self.dir.join(WITHHELD));

@@ -69,6 +69,14 @@ pub trait KeyShelf: Send + Sync + std::fmt::Debug {
     /// (what copies outside it keep is [`KeyShelf::remnants`]).
     fn destroy_user_key(&self, user: UserId) -> Result<(), StoreError>;
 
+    /// Removes the keys of `users`, which sealed nothing that is in the log (keys of a
+    /// write that never committed), so they need no overwriting first. Nothing stored is
+    /// not an error. **Durability: when it returns `Ok`, every removal is durable.** The
+    /// default destroys each ([`KeyShelf::destroy_user_key`]).
+    fn remove_unused_user_keys(&self, users: &[UserId]) -> Result<(), StoreError> {
+        users.iter().try_for_each(|u| self.destroy_user_key(*u))
+    }
+
     /// Replaces the withheld list by `users`. **Durability: the whole list is durable
     /// when it returns `Ok`.**
     fn write_withheld(&self, users: &BTreeSet<UserId>) -> Result<(), StoreError>;

@@ -314,6 +314,19 @@ impl KeyVault {
         self.shelf.destroy_user_key(user)
     }
 
+    /// Removes the keys of `users` from memory and from the shelf: keys that sealed
+    /// nothing in the log ([`KeyShelf::remove_unused_user_keys`]). **Durability: when it
+    /// returns `Ok`, every removal is durable.**
+    pub fn remove_unused_keys(&self, users: &[UserId]) -> Result<(), StoreError> {
+        let mut keys = self.write();
+        for user in users {
+            keys.users.remove(user);
+            keys.damaged.remove(user);
+        }
+        drop(keys);
+        self.shelf.remove_unused_user_keys(users)
+    }
+
     /// Users that have a stored key, usable or damaged.
     pub fn users_with_keys(&self) -> Vec<UserId> {
         let keys = self.read();

@@ -40,38 +40,26 @@ fn plaintext_in(dir: &Path) -> Vec<String> {
     found
 }
 
-pub(super) async fn org_with_zelda(engine: &Engine) -> (OrgId, UserId, UserId) {
-    let org = OrgId::new();
-    let owner = NewUser {
-        email: "olive@privacy.example".into(),
-        first_name: "Olive".into(),
-        last_name: "Owner".into(),
+/// A new user with only an email and names.
+fn person(email: &str, first: &str, last: &str) -> NewUser {
+    NewUser {
+        email: email.into(),
+        first_name: first.into(),
+        last_name: last.into(),
         job_title: None,
         external_id: None,
         department: None,
         employee_number: None,
         user_name: None,
-    };
-    engine
-        .execute(
-            CommandMeta::new(org, Actor::System),
-            Command::CreateOrganization {
-                name: "Privacy".into(),
-                owner,
-            },
-        )
-        .await
-        .unwrap();
-    let owner = engine.state().org(org).unwrap().owner();
+    }
+}
+
+pub(super) async fn org_with_zelda(engine: &Engine) -> (OrgId, UserId, UserId) {
+    let org = OrgId::new();
+    let owner = org_of_one(engine, org).await;
     let zelda = NewUser {
-        email: EMAIL.into(),
-        first_name: "Zeldaxq".into(),
-        last_name: "Quartermaine".into(),
         job_title: Some("Chief Xylophonist".into()),
-        external_id: None,
-        department: None,
-        employee_number: None,
-        user_name: None,
+        ..person(EMAIL, "Zeldaxq", "Quartermaine")
     };
     let as_owner = || CommandMeta::new(org, Actor::User { id: owner });
     engine
@@ -378,4 +366,73 @@ async fn a_purge_that_cannot_erase_a_plaintext_v1_profile_is_refused_not_claimed
             .status,
         UserStatus::Deleted
     );
+}
+
+/// An org created on `engine` by the system, returning its owner.
+async fn org_of_one(engine: &Engine, org: OrgId) -> UserId {
+    let owner = person("olive@privacy.example", "Olive", "Owner");
+    let create = Command::CreateOrganization {
+        name: "Privacy".into(),
+        owner,
+    };
+    let meta = CommandMeta::new(org, Actor::System);
+    engine.execute(meta, create).await.unwrap();
+    engine.state().org(org).unwrap().owner()
+}
+
+/// The owner of `org` on `engine` invites Yara under the command id `id`.
+async fn invite_yara(engine: &Engine, org: OrgId, id: CommandId) -> Result<UserId, AppendError> {
+    let owner = engine.state().org(org).unwrap().owner();
+    let mut meta = CommandMeta::new(org, Actor::User { id: owner });
+    meta.command_id = id;
+    let invite = Command::InviteUser {
+        user: person("yara@privacy.example", "Yara", "Okafor"),
+        role: Role::Member,
+        manager: None,
+        active: true,
+    };
+    engine.execute(meta, invite).await?;
+    let state = engine.state();
+    let directory = state.org(org).unwrap().directory();
+    Ok(directory.user_by_email("yara@privacy.example").unwrap().id)
+}
+
+#[tokio::test]
+async fn a_retry_after_a_crash_while_its_keys_were_written_invites_the_same_users() {
+    // Given a data directory with an org, and the id a command will give Yara (a new
+    // user's id comes from the command id, the same on every retry)
+    let dir = tempfile::tempdir().unwrap();
+    let org = OrgId::new();
+    let engine = Engine::open(dir.path()).unwrap();
+    org_of_one(&engine, org).await;
+    drop(engine);
+    let command = CommandId::new();
+    let scratch = Engine::in_memory();
+    org_of_one(&scratch, org).await;
+    let yara = invite_yara(&scratch, org, command).await.unwrap();
+    // When the process died while writing her key (a torn, empty file under its name)
+    // and another write left an unused key of someone no event names,
+    let users = dir.path().join("keys/users");
+    let torn = users.join(format!("{yara}.key"));
+    let unused = users.join(format!("{}.key", UserId::new()));
+    std::fs::write(&torn, b"").unwrap();
+    std::fs::write(&unused, [7u8; 32]).unwrap();
+    // then opening removes both,
+    let engine = Engine::open(dir.path()).unwrap();
+    assert!(!torn.exists() && !unused.exists());
+    // the retry of the same command invites Yara under the same id, her profile readable,
+    let retried = invite_yara(&engine, org, command).await.unwrap();
+    assert_eq!(retried, yara);
+    let state = engine.state();
+    let profile = &state
+        .org(org)
+        .unwrap()
+        .directory()
+        .user(yara)
+        .unwrap()
+        .profile;
+    assert_eq!(profile.first_name, "Yara");
+    drop(state);
+    // and the log verifies with every key.
+    engine.verify(&mut |_| {}).unwrap();
 }
