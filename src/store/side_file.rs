@@ -29,7 +29,7 @@ pub fn who(user: UserId, email: Option<&str>) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SideFileError {
     /// A user who was never purged has sealed personal data but no key file.
-    #[error("the personal-data key of user {who} ({file}) is missing, yet the user was never purged, so their email and names cannot be read; restore the file from a backup (or from an export's FILE.keys)")]
+    #[error("the personal-data key of user {who} ({file}) is missing, yet the user was never purged, so their email and names cannot be read; restore the key from a backup (or from an export's FILE.keys)")]
     KeyMissing {
         user: UserId,
         /// The user as people know them: the email where it is readable, and the id.
@@ -38,7 +38,7 @@ pub enum SideFileError {
     },
     /// The key file is there but unusable: wrong length, zeroed, unreadable, or a key
     /// that does not open the user's sealed data.
-    #[error("the personal-data key of user {who} ({file}) is damaged: {problem}; restore the file from a backup (or from an export's FILE.keys)")]
+    #[error("the personal-data key of user {who} ({file}) is damaged: {problem}; restore the key from a backup (or from an export's FILE.keys)")]
     KeyDamaged {
         user: UserId,
         /// The user as people know them: the email where it is readable, and the id.
