@@ -10,6 +10,7 @@
 //! them are ignored, so nothing can make erased data readable or the user live again.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
 use offboard_events::{Envelope, Event, Profile, ResourceKey, Role, UserId, UserStatus};
@@ -404,6 +405,24 @@ impl Directory {
             let user = self.users.get(id)?;
             Some((user, email.as_str(), name.as_str()))
         })
+    }
+
+    /// [`Directory::in_email_order`] from just after the email key `email` and `id` (from
+    /// the start when `None`): a page of a long list costs the page, not the list.
+    pub fn in_email_order_after(
+        &self,
+        after: Option<(&str, UserId)>,
+    ) -> impl Iterator<Item = (&User, &str, &str)> + '_ {
+        let from = match after {
+            Some((email, id)) => Bound::Excluded((email.to_owned(), id)),
+            None => Bound::Unbounded,
+        };
+        self.by_email
+            .range((from, Bound::Unbounded))
+            .filter_map(|((email, id), name)| {
+                let user = self.users.get(id)?;
+                Some((user, email.as_str(), name.as_str()))
+            })
     }
 
     /// The users in the directory (not deleted, not purged), by id.

@@ -1,14 +1,13 @@
 //! The org and its directory (R2): the org, one user, and pages of users in the order of their email (case
 //! folded), then id.
 
-use offboard_events::UserStatus;
+use offboard_events::{UserId, UserStatus};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ownership::known_user;
-use offboard_projections::OrgState;
 
-use super::page::{keyed_page, page_answer, paged, Cursor, Limit};
+use super::page::{next_link, page_answer, paged, Cursor, Limit};
 use super::{named, Query, ReadFailure, Scope};
 use crate::server::client::encode_segment;
 use crate::server::{OrgView, UserRef, UserView};
@@ -42,6 +41,13 @@ pub struct UsersPage {
 paged!(UsersQuery);
 page_answer!(UsersPage);
 
+/// The email key and id a users cursor continues after (`email\0id`).
+fn parse_key(key: &str) -> Result<(String, UserId), ReadFailure> {
+    let damaged = || ReadFailure::Invalid("the cursor is damaged".to_owned());
+    let (email, id) = key.split_once('\u{0}').ok_or_else(damaged)?;
+    Ok((email.to_owned(), id.parse().map_err(|_| damaged())?))
+}
+
 impl Query for UsersQuery {
     type Answer = UsersPage;
 
@@ -49,18 +55,35 @@ impl Query for UsersQuery {
         "/v1/users".to_owned()
     }
 
+    /// Walks the directory's email index from the cursor on, so a page costs its own
+    /// users: building every user's view for each page made reading 100,000 users page
+    /// by page quadratic (a `user import` of an unchanged file took 11.7 s).
     fn answer(&self, scope: &Scope<'_>) -> Result<UsersPage, ReadFailure> {
         let listed = self.include_deleted || self.status.is_some();
-        let all = |org: &OrgState| -> Vec<UserView> {
-            let users = org.directory().users();
-            users
-                .filter(|u| listed || u.is_listed())
-                .filter(|u| self.status.is_none_or(|s| u.status == s))
-                .map(|u| UserView::of(org, u))
-                .collect()
+        let after = match &self.cursor {
+            Some(cursor) => Some(parse_key(cursor.key_for(LIST)?)?),
+            None => None,
         };
-        let key = |u: &UserView| format!("{}\u{0}{}", u.email.to_lowercase(), u.id);
-        let (users, next) = keyed_page(self, scope, LIST, all, key)?;
+        let limit = self.limit.get();
+        let (users, last) = scope.now(|org| {
+            let after = after.as_ref().map(|(email, id)| (email.as_str(), *id));
+            let wanted = org
+                .directory()
+                .in_email_order_after(after)
+                .filter(|(u, _, _)| listed || u.is_listed())
+                .filter(|(u, _, _)| self.status.is_none_or(|s| u.status == s));
+            let (mut users, mut shown, mut more) = (Vec::new(), None, false);
+            for (user, email, _) in wanted {
+                if users.len() == limit {
+                    more = true;
+                    break;
+                }
+                users.push(UserView::of(org, user));
+                shown = Some(format!("{email}\u{0}{}", user.id));
+            }
+            Ok((users, shown.filter(|_| more)))
+        })?;
+        let next = next_link(self, last.map(|k| Cursor::new(LIST, k)));
         Ok(UsersPage { users, next })
     }
 }

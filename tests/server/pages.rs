@@ -230,3 +230,55 @@ async fn a_bad_limit_or_cursor_is_400_and_appends_nothing() {
         .ok();
     assert_eq!(w.engine.last_position(), before, "reads append nothing");
 }
+
+#[tokio::test]
+async fn the_directory_walked_in_small_pages_is_the_directory_in_one_page_with_or_without_deleted_users(
+) {
+    // Given 30 users with mixed-case emails, every third of them deleted (each deletion
+    // deactivates first)
+    let w = world().await;
+    for i in 0..30 {
+        let email = format!(
+            "{}{i:02}@truckpros.example",
+            if i % 2 == 0 { "Ann" } else { "bob" }
+        );
+        let id = w.hire(&email, "member").await;
+        if i % 3 == 0 {
+            w.post(
+                &w.owner_token,
+                &format!("/v1/users/{id}/deactivate"),
+                json!({}),
+            )
+            .await
+            .ok();
+            let confirm = json!({"confirm": "CONFIRM"});
+            w.post(&w.owner_token, &format!("/v1/users/{id}/delete"), confirm)
+                .await
+                .ok();
+        }
+    }
+    for query in ["", "&include_deleted=true", "&status=deleted"] {
+        // When the directory is walked 4 users a page, following `next`
+        let whole = get_with_link(&w, &format!("/v1/users?limit=1000{query}"))
+            .await
+            .0["users"]
+            .clone();
+        let paged = walk(&w, &format!("/v1/users?limit=4{query}"), "users", 4).await;
+        // Then it is the one-page directory, user for user, ordered by email case-folded
+        assert_eq!(Value::Array(paged.clone()), whole, "{query}");
+        let emails: Vec<String> = paged
+            .iter()
+            .map(|u| u["email"].as_str().unwrap().to_lowercase())
+            .collect();
+        assert!(
+            emails.windows(2).all(|e| e[0] < e[1]),
+            "{query}: {emails:?}"
+        );
+        let expected = match query {
+            "" => 21, // the owner and the 20 not deleted
+            "&include_deleted=true" => 31,
+            _ => 10,
+        };
+        assert_eq!(paged.len(), expected, "{query}");
+    }
+}
