@@ -329,6 +329,17 @@ impl KeyShelf for PgShelf {
         })
     }
 
+    /// One statement for all of them. **Durability: committed when it returns `Ok`.**
+    fn remove_unused_user_keys(&self, users: &[UserId]) -> Result<(), StoreError> {
+        let ids: Vec<Uuid> = users.iter().map(|u| u.0).collect();
+        self.pool.run(move |client| async move {
+            client
+                .execute("DELETE FROM user_keys WHERE user_id = ANY($1)", &[&ids])
+                .await?;
+            Ok(())
+        })
+    }
+
     /// One transaction replacing the whole list. **Durability: committed when it
     /// returns `Ok`.**
     fn write_withheld(&self, users: &BTreeSet<UserId>) -> Result<(), StoreError> {

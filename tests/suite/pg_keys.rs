@@ -331,3 +331,32 @@ async fn verify_on_postgres_names_a_key_row_changed_or_deleted_under_a_running_e
     assert_eq!(err.code(), "key_missing", "{err}");
     assert!(err.to_string().contains(&zelda.to_string()), "{err}");
 }
+
+#[tokio::test]
+async fn opening_removes_key_rows_of_users_no_event_names() {
+    let Some((place, keys)) = place_with_kek() else {
+        return;
+    };
+    let url = place.url().unwrap().to_owned();
+    // Given the owner's and Zelda's keys, and a row for a user no event names (what a
+    // crash between an import's key sync and its events leaves)
+    let engine = open(&place, &keys).unwrap();
+    let (_, owner, zelda) = org_with_zelda(&engine).await;
+    drop(engine);
+    let stray = Uuid::new_v4();
+    sql(
+        &url,
+        &format!(
+            "INSERT INTO user_keys (user_id, wrapped) \
+             SELECT '{stray}', wrapped FROM user_keys WHERE user_id = '{}'",
+            owner.0
+        ),
+    );
+    // When the store is opened by a writer
+    let engine = open(&place, &keys).unwrap();
+    // Then the stray row is gone and the others are kept, every profile readable
+    let ids: Vec<Uuid> = key_rows(&url).into_iter().map(|(id, _)| id).collect();
+    assert!(!ids.contains(&stray), "{ids:?}");
+    assert!(ids.contains(&owner.0) && ids.contains(&zelda.0), "{ids:?}");
+    engine.verify(&mut |_| {}).unwrap();
+}
