@@ -230,7 +230,7 @@ impl Syncer {
             let needs_sync = rounds.iter().any(Flushed::needs_sync);
             let commands = rounds.iter().map(Flushed::commands).sum();
             let flush_took = rounds.iter().map(|r| r.took).sum();
-            let bytes = rounds.iter().map(Flushed::bytes).sum();
+            let bytes = rounds.iter().map(|r| r.bytes).sum();
             let synced = match &broken {
                 Some(why) => Err(why.clone()),
                 None if needs_sync => self.sync(commands, bytes, flush_took).inspect_err(|why| {

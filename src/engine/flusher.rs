@@ -26,6 +26,9 @@ pub(crate) struct Flushed {
     /// `Err` says why what the round wrote is not known to have reached the disk.
     pub flushed: Result<(), String>,
     pub took: Duration,
+    /// About how many bytes the round's written groups hold
+    /// ([`crate::store::CommitBatch::bytes`]): the syncer's patience grows with it.
+    pub bytes: u64,
 }
 
 impl Flushed {
@@ -41,11 +44,6 @@ impl Flushed {
             .filter(|(_, written)| written.is_ok())
             .map(|(g, _)| g.replies.iter().filter(|(_, r)| r.is_ok()).count())
             .sum()
-    }
-
-    /// About how many bytes the round wrote ([`crate::store::CommitBatch::bytes`]).
-    pub fn bytes(&self) -> u64 {
-        written_bytes(&self.round)
     }
 }
 
@@ -78,10 +76,11 @@ impl Flusher {
             let wrote = round
                 .iter()
                 .any(|(g, written)| written.is_ok() && !g.batch.commands.is_empty());
+            let bytes = written_bytes(&round);
             let started = Instant::now();
             let flushed = match &broken {
                 Some(why) => Err(why.clone()),
-                None if wrote => self.flush(written_bytes(&round)).inspect_err(|why| {
+                None if wrote => self.flush(bytes).inspect_err(|why| {
                     broken = Some(why.clone());
                     self.health.refuse(Refusal::storage(why.clone()));
                 }),
@@ -95,6 +94,7 @@ impl Flusher {
                     wrote,
                     flushed,
                     took,
+                    bytes,
                 })
                 .is_err()
             {

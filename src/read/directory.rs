@@ -79,9 +79,10 @@ impl Query for UsersQuery {
                     break;
                 }
                 users.push(UserView::of(org, user));
-                shown = Some(format!("{email}\u{0}{}", user.id));
+                shown = Some((email, user.id));
             }
-            Ok((users, shown.filter(|_| more)))
+            let last = shown.filter(|_| more);
+            Ok((users, last.map(|(email, id)| format!("{email}\u{0}{id}"))))
         })?;
         let next = next_link(self, last.map(|k| Cursor::new(LIST, k)));
         Ok(UsersPage { users, next })

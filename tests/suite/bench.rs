@@ -2,7 +2,16 @@
 //! produces every figure with a sane value. (The figures themselves are for people, via
 //! `offboard bench`; no test asserts timings.)
 
-use offboard::bench::{run, table, BenchConfig, Scenario};
+use offboard::bench::{run, table, BenchConfig, BenchReport, Figure, Scenario};
+
+/// The figure of `report` named `name`; panics naming it when it is missing.
+fn figure<'a>(report: &'a BenchReport, name: &str) -> &'a Figure {
+    report
+        .figures
+        .iter()
+        .find(|f| f.figure == name)
+        .unwrap_or_else(|| panic!("missing figure {name:?}"))
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_runs_and_reports_its_figures() {
@@ -71,25 +80,13 @@ async fn every_scenario_runs_and_reports_its_figures() {
         );
     }
     assert_eq!(console.len(), 12, "{console:?}");
-    let per_flush = report
-        .figures
-        .iter()
-        .find(|f| f.figure == "commands per flush")
-        .unwrap()
-        .value;
+    let per_flush = figure(&report, "commands per flush").value;
     assert!(
         per_flush > 1.0,
         "group commit groups commands under 64 clients ({per_flush} per flush)"
     );
     // The group-commit figure is the median of its runs, between the slowest and fastest.
-    let value = |name: &str| {
-        report
-            .figures
-            .iter()
-            .find(|f| f.figure == name)
-            .unwrap_or_else(|| panic!("missing figure {name:?}"))
-            .value
-    };
+    let value = |name: &str| figure(&report, name).value;
     let (slowest, median, fastest) = (
         value("slowest of 3 runs"),
         value("group commit"),
@@ -122,13 +119,7 @@ async fn on_postgresql_the_throughput_is_reported_beside_pgbench() {
     .unwrap();
     eprintln!("{}", table(&report));
     assert_eq!(report.store, "PostgreSQL");
-    let value = |name: &str| {
-        report
-            .figures
-            .iter()
-            .find(|f| f.figure == name)
-            .unwrap_or_else(|| panic!("missing figure {name:?}"))
-    };
+    let value = |name: &str| figure(&report, name);
     assert!(value("pgbench: 1 INSERT per commit").value > 0.0);
     assert_eq!(value("group commit / pgbench").target, ">= 5x");
     assert_eq!(value("rebuild all projections").target, ">= 300000 ev/s");

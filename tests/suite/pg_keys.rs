@@ -77,15 +77,22 @@ fn place_with_kek() -> Option<(Place, KeySettings)> {
     Some((place, keys))
 }
 
+/// A store on PostgreSQL (with a KEK) where the privacy org's owner invited Zelda, the
+/// engine still open; `None` where PostgreSQL is not installed.
+async fn zelda_on_postgres() -> Option<(Place, KeySettings, Engine, (OrgId, UserId, UserId))> {
+    let (place, keys) = place_with_kek()?;
+    let engine = open(&place, &keys).unwrap();
+    let org = org_with_zelda(&engine).await;
+    Some((place, keys, engine, org))
+}
+
 #[tokio::test]
 async fn a_purge_on_postgres_deletes_the_wrapped_key_row_and_names_the_backup_window() {
-    let Some((place, keys)) = place_with_kek() else {
+    let Some((place, keys, engine, (org, owner, zelda))) = zelda_on_postgres().await else {
         return;
     };
     let url = place.url().unwrap().to_owned();
     // Given Zelda, deleted, with sealed personal data on a PostgreSQL store
-    let engine = open(&place, &keys).unwrap();
-    let (org, owner, zelda) = org_with_zelda(&engine).await;
     let key = engine.vault().user_key(zelda).unwrap();
     let rows = key_rows(&url);
     let row = rows
@@ -143,12 +150,10 @@ async fn a_purge_on_postgres_deletes_the_wrapped_key_row_and_names_the_backup_wi
 
 #[tokio::test]
 async fn a_wrong_or_absent_kek_is_refused_with_its_code_and_reads_nobody_as_erased() {
-    let Some((place, keys)) = place_with_kek() else {
+    let Some((place, keys, engine, (org, _, zelda))) = zelda_on_postgres().await else {
         return;
     };
     // Given a store whose keys are wrapped under one KEK
-    let engine = open(&place, &keys).unwrap();
-    let (org, _, zelda) = org_with_zelda(&engine).await;
     drop(engine);
     // When it is reopened with another KEK
     let other = place.dir.path().join("other.kek");
@@ -179,13 +184,11 @@ async fn a_wrong_or_absent_kek_is_refused_with_its_code_and_reads_nobody_as_eras
 
 #[tokio::test]
 async fn a_key_row_copied_onto_another_user_is_that_users_damaged_key() {
-    let Some((place, keys)) = place_with_kek() else {
+    let Some((place, keys, engine, (_, owner, zelda))) = zelda_on_postgres().await else {
         return;
     };
     let url = place.url().unwrap().to_owned();
     // Given the owner's and Zelda's keys
-    let engine = open(&place, &keys).unwrap();
-    let (_, owner, zelda) = org_with_zelda(&engine).await;
     drop(engine);
     // When Zelda's row is overwritten with the owner's wrapped key
     copy_key_row(&url, owner, zelda);
@@ -249,13 +252,11 @@ async fn a_stored_key_is_never_replaced_by_another_writers_key() {
     use base64::Engine as _;
     use offboard::privacy::pg_shelf::PgShelf;
     use offboard::privacy::KeyVault;
-    let Some((place, keys)) = place_with_kek() else {
+    let Some((place, keys, engine, (org, _, zelda))) = zelda_on_postgres().await else {
         return;
     };
     let url = place.url().unwrap().to_owned();
     // Given Zelda's key stored by the writer
-    let engine = open(&place, &keys).unwrap();
-    let (org, _, zelda) = org_with_zelda(&engine).await;
     let before = key_rows(&url);
     drop(engine);
     // When another writer syncs a different key for her (a node that no longer leads,
@@ -280,13 +281,11 @@ async fn a_vault_opened_before_a_kek_rotation_refuses_to_load_again() {
     use offboard::privacy::kek_rotation;
     use offboard::privacy::pg_shelf::PgShelf;
     use offboard::privacy::KeyVault;
-    let Some((place, keys)) = place_with_kek() else {
+    let Some((place, keys, engine, _)) = zelda_on_postgres().await else {
         return;
     };
     let url = place.url().unwrap().to_owned();
     // Given a store with keys, and a node's vault opened under its KEK
-    let engine = open(&place, &keys).unwrap();
-    org_with_zelda(&engine).await;
     drop(engine);
     let pool = PgPool::connect(&url).unwrap();
     let old = Kek::from_file(keys.kek_file.as_deref().unwrap()).unwrap();
@@ -307,13 +306,11 @@ async fn a_vault_opened_before_a_kek_rotation_refuses_to_load_again() {
 
 #[tokio::test]
 async fn verify_on_postgres_names_a_key_row_changed_or_deleted_under_a_running_engine() {
-    let Some((place, keys)) = place_with_kek() else {
+    let Some((place, _, engine, (_, owner, zelda))) = zelda_on_postgres().await else {
         return;
     };
     let url = place.url().unwrap().to_owned();
     // Given an engine with the owner's and Zelda's keys, which verifies
-    let engine = open(&place, &keys).unwrap();
-    let (_, owner, zelda) = org_with_zelda(&engine).await;
     engine.verify(&mut |_| {}).unwrap();
     // When Zelda's row is overwritten with the owner's wrapped key while it runs
     copy_key_row(&url, owner, zelda);
@@ -334,14 +331,12 @@ async fn verify_on_postgres_names_a_key_row_changed_or_deleted_under_a_running_e
 
 #[tokio::test]
 async fn opening_removes_key_rows_of_users_no_event_names() {
-    let Some((place, keys)) = place_with_kek() else {
+    let Some((place, keys, engine, (_, owner, zelda))) = zelda_on_postgres().await else {
         return;
     };
     let url = place.url().unwrap().to_owned();
     // Given the owner's and Zelda's keys, and a row for a user no event names (what a
     // crash between an import's key sync and its events leaves)
-    let engine = open(&place, &keys).unwrap();
-    let (_, owner, zelda) = org_with_zelda(&engine).await;
     drop(engine);
     let stray = Uuid::new_v4();
     sql(
