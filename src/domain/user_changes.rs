@@ -4,7 +4,7 @@
 //! before it; every problem is collected, and the command appends every event or none.
 //! So a refusal at change N never leaves changes 1..N-1 written.
 
-use offboard_events::{CommandId, CorrelationId, Envelope, Event, EventId, UserId};
+use offboard_events::{CommandId, CorrelationId, Envelope, Event, EventId};
 use offboard_projections::OrgState;
 use uuid::Uuid;
 
@@ -34,23 +34,6 @@ fn allowed(kind: CommandKind) -> bool {
             | K::DeactivateUser
             | K::ReactivateUser
     )
-}
-
-/// A user named by id or email, in `org` as it stands (a listed user).
-fn resolve(org: &OrgState, user: &UserRef) -> Decided<UserId> {
-    let text = user.0.trim();
-    if let Ok(id) = text.parse::<UserId>() {
-        return Ok(id);
-    }
-    if !text.contains('@') {
-        return Err(DomainError::InvalidInput(format!(
-            "{text:?} is neither a user id nor an email"
-        )));
-    }
-    org.directory()
-        .user_by_email(text)
-        .map(|u| u.id)
-        .ok_or_else(|| DomainError::NotFound(format!("user {text}")))
 }
 
 /// `ApplyUserChanges`: every change decided in order against the state the ones before
@@ -104,7 +87,9 @@ fn decide_change(
             kind.tag()
         )));
     }
-    let command = change.clone().resolve(|u, _: Lookup| resolve(org, u))?;
+    let command = change
+        .clone()
+        .resolve(|u, _: Lookup| u.lookup(org, false))?;
     let ctx = Context {
         command_id: CommandId(ctx.new_id(i as u32)),
         ..ctx.clone()

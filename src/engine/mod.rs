@@ -14,6 +14,7 @@ mod health;
 mod history;
 pub mod metrics;
 mod migrate;
+mod named;
 mod node;
 mod node_open;
 mod patience;
@@ -64,7 +65,7 @@ use health::Health;
 use metrics::EngineMetrics;
 use pipeline::Parts;
 use shared_state::SharedState;
-use writer::{Decision, Job};
+use writer::{Decision, Job, Work};
 
 /// How many commands may wait for the writer before callers are slowed down.
 const QUEUE_DEPTH: usize = 8192;
@@ -446,8 +447,10 @@ impl Engine {
             .submit(
                 request.meta,
                 request.expected,
-                fingerprint,
-                Box::new(move |_, _| Ok(events)),
+                Work::Decided {
+                    fingerprint,
+                    decide: Box::new(move |_, _| Ok(events)),
+                },
             )
             .await;
         self.parts
@@ -478,32 +481,19 @@ impl Engine {
         command: Command,
     ) -> Result<Appended, AppendError> {
         let started = Instant::now();
-        let payload = json!({
-            "kind": "command",
-            "org_id": meta.org_id,
-            "actor": meta.actor,
-            "on_behalf_of": meta.on_behalf_of,
-            "correlation_id": meta.correlation_id,
-            "causation_id": meta.causation_id,
-            "expected": expected,
-            "command": command,
-        });
         let name = domain::CommandKind::from(&command).tag();
-        let fingerprint = fingerprint(&payload);
+        let fingerprint = command_fingerprint(&meta, &expected, &command);
         let base = Context {
-            org_id: meta.org_id,
-            actor: meta.actor.clone(),
-            on_behalf_of: meta.on_behalf_of,
-            command_id: meta.command_id,
-            now: DateTime::<Utc>::MIN_UTC,
             compensating: self.compensating(meta.org_id, &command)?,
             plaintext_profiles: self.plaintext_profiles(meta.org_id, &command)?,
+            ..undated_context(&meta)
         };
-        let decide: Decision = Box::new(move |state, now| {
-            let ctx = Context { now, ..base };
-            domain::decide(state, &ctx, &command).map_err(AppendError::Rejected)
-        });
-        let result = self.submit(meta, expected, fingerprint, decide).await;
+        let decide = deciding(base, command);
+        let work = Work::Decided {
+            fingerprint,
+            decide,
+        };
+        let result = self.submit(meta, expected, work).await;
         self.parts
             .metrics
             .answered(name, &result, started.elapsed());
@@ -536,13 +526,7 @@ impl Engine {
     fn compensating(&self, org: OrgId, command: &Command) -> Result<Vec<Envelope>, AppendError> {
         // Only these two read history; every other command must not wait for the state
         // lock, which the writer holds through each group commit.
-        if !matches!(
-            command,
-            Command::RestoreUser {
-                return_ownership: true,
-                ..
-            } | Command::RevertOffboarding { .. }
-        ) {
+        if !named::compensates(command) {
             return Ok(Vec::new());
         }
         let correlation = {
@@ -573,6 +557,9 @@ impl Engine {
         // Only purges take the state's lock: every other command must not wait for it,
         // since the writer holds it through each group commit (a reader waiting on it
         // makes the writer drain its pipeline first).
+        if !named::purges(command) {
+            return Ok(Default::default());
+        }
         let users = match command {
             Command::PurgeUser { user, .. } => erasure::user_positions(&self.state(), &[*user]),
             // Every deleted user, not only those past the window now: the window is
@@ -611,8 +598,7 @@ impl Engine {
         &self,
         meta: CommandMeta,
         expected: Vec<(StreamId, ExpectedVersion)>,
-        fingerprint: String,
-        decide: Decision,
+        work: Work,
     ) -> Result<Appended, AppendError> {
         if let Some(leader) = self.not_leading() {
             return Err(AppendError::NotLeader { leader });
@@ -629,8 +615,7 @@ impl Engine {
         tx.send(Job {
             meta,
             expected,
-            fingerprint,
-            decide,
+            work,
             reply,
         })
         .await
@@ -1046,6 +1031,47 @@ fn remove_unused_keys(vault: &KeyVault, state: &State) -> Result<(), StoreError>
         "offboard: removed the keys of users no event names (left by a write that did not commit)"
     );
     Ok(())
+}
+
+/// The fingerprint of `command` sent with `meta` and `expected`, as the command index
+/// keeps it to tell a retry from another command under the same id.
+fn command_fingerprint(
+    meta: &CommandMeta,
+    expected: &[(StreamId, ExpectedVersion)],
+    command: &Command,
+) -> String {
+    fingerprint(&json!({
+        "kind": "command",
+        "org_id": meta.org_id,
+        "actor": meta.actor,
+        "on_behalf_of": meta.on_behalf_of,
+        "correlation_id": meta.correlation_id,
+        "causation_id": meta.causation_id,
+        "expected": expected,
+        "command": command,
+    }))
+}
+
+/// The context `meta` gives a decision, its time stamped by the writer later and no
+/// history read ahead (see [`Engine::compensating`]).
+fn undated_context(meta: &CommandMeta) -> Context {
+    Context {
+        org_id: meta.org_id,
+        actor: meta.actor.clone(),
+        on_behalf_of: meta.on_behalf_of,
+        command_id: meta.command_id,
+        now: DateTime::<Utc>::MIN_UTC,
+        compensating: Vec::new(),
+        plaintext_profiles: Default::default(),
+    }
+}
+
+/// The writer's decision for `command`: the domain's, at the time the writer stamps.
+fn deciding(base: Context, command: Command) -> Decision {
+    Box::new(move |state, now| {
+        let ctx = Context { now, ..base };
+        domain::decide(state, &ctx, &command).map_err(AppendError::Rejected)
+    })
 }
 
 /// Hex SHA-256 of a command payload's canonical JSON.

@@ -60,13 +60,48 @@ pub(crate) const MAX_IN_FLIGHT: usize = 4;
 pub(crate) type Decision =
     Box<dyn FnOnce(&State, DateTime<Utc>) -> Result<Vec<Event>, AppendError> + Send>;
 
+/// Finds a command's users in the state it is about to be decided on, setting what it
+/// resolves into the metadata (`On-Behalf-Of`); returns the command's fingerprint and
+/// its decision, or the first user not found.
+pub(crate) type Naming =
+    Box<dyn FnOnce(&State, &mut CommandMeta) -> Result<(String, Decision), AppendError> + Send>;
+
+/// What the writer decides for one job.
+pub(crate) enum Work {
+    /// Users named by id only: `fingerprint` (hex SHA-256 of the command's canonical
+    /// payload, for idempotency) was taken before the job was queued.
+    Decided {
+        fingerprint: String,
+        decide: Decision,
+    },
+    /// Users named by id or email, found by the writer itself: resolving them in the
+    /// caller would take the state's read lock, which the writer holds through each
+    /// group commit (`shared_state.rs`).
+    Named(Naming),
+}
+
+impl Work {
+    /// The fingerprint and the decision, the users found in `state` first if named.
+    fn prepare(
+        self,
+        state: &State,
+        meta: &mut CommandMeta,
+    ) -> Result<(String, Decision), AppendError> {
+        match self {
+            Self::Decided {
+                fingerprint,
+                decide,
+            } => Ok((fingerprint, decide)),
+            Self::Named(naming) => naming(state, meta),
+        }
+    }
+}
+
 /// One command waiting for the writer.
 pub(crate) struct Job {
     pub meta: CommandMeta,
     pub expected: Vec<(StreamId, ExpectedVersion)>,
-    /// Hex SHA-256 of the command's canonical payload (idempotency).
-    pub fingerprint: String,
-    pub decide: Decision,
+    pub work: Work,
     pub reply: oneshot::Sender<Result<Appended, AppendError>>,
 }
 
@@ -379,8 +414,13 @@ impl Writer {
 
     /// Answers, without writing anything, a command arriving while writes are refused:
     /// a retry of an acknowledged command gets its first result.
-    fn answer_refused(&self, job: &Job, refusal: Refusal) -> Result<Appended, AppendError> {
-        let id = job.meta.command_id;
+    fn answer_refused(
+        &self,
+        state: &State,
+        (mut meta, work): (CommandMeta, Work),
+        refusal: Refusal,
+    ) -> Result<Appended, AppendError> {
+        let id = meta.command_id;
         let unknown = || {
             AppendError::OutcomeUnknown(
                 "an earlier attempt with this command id was not acknowledged".to_owned(),
@@ -389,11 +429,15 @@ impl Writer {
         if self.unknown.contains(&id) || self.pending.contains_key(&id) {
             return Err(unknown());
         }
-        match self.store.command(id)? {
-            Some(record) if record.fingerprint != job.fingerprint => {
+        let Some(record) = self.store.command(id)? else {
+            return Err(AppendError::Refused(refusal));
+        };
+        let (fingerprint, _) = work.prepare(state, &mut meta)?;
+        match record {
+            record if record.fingerprint != fingerprint => {
                 Err(AppendError::CommandIdReused { command_id: id })
             }
-            Some(record)
+            record
                 if record
                     .positions
                     .is_none_or(|(_, last)| last <= self.durable) =>
@@ -405,8 +449,7 @@ impl Writer {
                     duplicate: true,
                 })
             }
-            Some(_) => Err(unknown()),
-            None => Err(AppendError::Refused(refusal)),
+            _ => Err(unknown()),
         }
     }
 
@@ -415,9 +458,11 @@ impl Writer {
     /// answers each job at once instead.
     fn decide_group(&mut self, state: &mut State, jobs: Vec<Job>) {
         if let Some(refusal) = self.health.refusal() {
-            for job in jobs {
-                let answer = self.answer_refused(&job, refusal.clone());
-                let _ = job.reply.send(answer);
+            for Job {
+                meta, work, reply, ..
+            } in jobs
+            {
+                let _ = reply.send(self.answer_refused(state, (meta, work), refusal.clone()));
             }
             return;
         }
@@ -427,24 +472,27 @@ impl Writer {
         let mut ids = Vec::with_capacity(jobs.len());
         for job in jobs {
             let Job {
-                meta,
+                mut meta,
                 expected,
-                fingerprint,
-                decide,
+                work,
                 reply,
             } = job;
             ids.push(meta.command_id);
             let earlier = stored
                 .as_ref()
                 .map(|found| found.get(&meta.command_id).cloned());
-            let result = self.process(
-                state,
-                &mut batch,
-                (meta, earlier),
-                &expected,
-                fingerprint,
-                decide,
-            );
+            let result = work
+                .prepare(state, &mut meta)
+                .and_then(|(fingerprint, decide)| {
+                    self.process(
+                        state,
+                        &mut batch,
+                        (meta, earlier),
+                        &expected,
+                        fingerprint,
+                        decide,
+                    )
+                });
             replies.push((reply, result));
         }
         let last = (!batch.events.is_empty()).then_some(self.head.last_position);

@@ -24,10 +24,10 @@ use super::command_routes::{self, Route};
 use super::created::Created;
 use super::error::ApiError;
 use super::extract::{json_rejection, rejected};
-use super::refs::{resolve_opt, CommandHeaders};
+use super::refs::CommandHeaders;
 use super::views::{CommandResult, Invited};
 use super::AppState;
-use crate::domain::{Command, CommandKind, Lookup, UserRef};
+use crate::domain::{Command, CommandKind, UserRef};
 use crate::Appended;
 
 /// The command endpoints, one per route of the table.
@@ -122,9 +122,9 @@ pub struct CommandRequest {
 }
 
 impl CommandRequest {
-    /// Reads the wire command of `route`, resolves its users in the caller's org,
-    /// decides it as the caller and appends its events. Durable when it returns `Ok`
-    /// (see [`crate::Engine::execute`]).
+    /// Reads the wire command of `route`; the engine finds its users in the caller's
+    /// org, decides it as the caller and appends its events. Durable when it returns
+    /// `Ok` (see [`crate::Engine::execute_named`]).
     async fn execute(self, route: &Route, state: &AppState) -> Result<Appended, ApiError> {
         let Self {
             caller,
@@ -133,16 +133,12 @@ impl CommandRequest {
             body,
         } = self;
         let command = wire_command(route, params.0, body.0)?;
-        let (command, on_behalf_of) = {
-            let projections = state.engine().state();
-            let org = caller.org(&projections)?;
-            let on_behalf_of = resolve_opt(headers.on_behalf_of.as_ref(), org)?;
-            let command =
-                command.resolve(|user, lookup| user.resolve(org, lookup == Lookup::DeletedToo))?;
-            (command, on_behalf_of)
-        };
-        let meta = headers.meta(&caller, on_behalf_of);
-        Ok(state.engine().execute(meta, command).await?)
+        let meta = headers.meta(&caller, None);
+        let on_behalf_of = headers.on_behalf_of;
+        Ok(state
+            .engine()
+            .execute_named(meta, on_behalf_of, command)
+            .await?)
     }
 }
 

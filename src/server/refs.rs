@@ -8,7 +8,7 @@ use aide::OperationInput;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use offboard_events::{Actor, CommandId, CorrelationId, OrgId, UserId, UserStatus};
+use offboard_events::{Actor, CommandId, CorrelationId, OrgId, UserId};
 use offboard_projections::OrgState;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -19,40 +19,11 @@ use super::extract::header_parameter;
 pub use crate::domain::UserRef;
 
 impl UserRef {
-    /// The user this names in `org`. An id is passed on as it is (the domain answers
-    /// `not_found` for a stranger); an email must match a listed user, or with
-    /// `deleted_too` a deleted one (the most recently deleted, for restore and purge).
+    /// [`UserRef::lookup`] answered as an API error (`400 invalid_input`, `404
+    /// not_found`).
     pub fn resolve(&self, org: &OrgState, deleted_too: bool) -> Result<UserId, ApiError> {
-        let text = self.0.trim();
-        if let Ok(id) = text.parse::<UserId>() {
-            return Ok(id);
-        }
-        if !text.contains('@') {
-            return Err(ApiError::bad_request(format!(
-                "{text:?} is neither a user id nor an email"
-            )));
-        }
-        if let Some(user) = org.directory().user_by_email(text) {
-            return Ok(user.id);
-        }
-        if deleted_too {
-            let deleted = org
-                .directory()
-                .users()
-                .filter(|u| u.status == UserStatus::Deleted)
-                .filter(|u| offboard_projections::text::same_text(&u.profile.email, text))
-                .max_by_key(|u| u.deleted_at.map(|(position, _)| position));
-            if let Some(user) = deleted {
-                return Ok(user.id);
-            }
-        }
-        Err(ApiError::not_found(format!("user {text}")))
+        Ok(self.lookup(org, deleted_too)?)
     }
-}
-
-/// Resolves an optional user reference.
-pub fn resolve_opt(r: Option<&UserRef>, org: &OrgState) -> Result<Option<UserId>, ApiError> {
-    r.map(|r| r.resolve(org, false)).transpose()
 }
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";

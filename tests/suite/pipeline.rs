@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use offboard::domain::{Command, NewUser};
+use offboard::domain::{Command, NewUser, UserRef};
 use offboard::engine::Options;
 use offboard::store::{CommitBatch, LogStore, MemoryLog, StoreError};
 use offboard::{clock::SystemClock, CommandMeta, Engine};
-use offboard_events::{Actor, OrgId};
+use offboard_events::{Actor, OrgId, Role, UserId};
 
 use super::support::{append_one, delegate_reads, touch};
 
@@ -37,6 +37,10 @@ impl GatedLog {
     fn open_gate(&self) {
         *self.open.lock().unwrap() = true;
         self.opened.notify_all();
+    }
+
+    fn close_gate(&self) {
+        *self.open.lock().unwrap() = false;
     }
 
     fn wait_for_writes(&self, n: u64) {
@@ -440,4 +444,125 @@ async fn a_command_is_decided_and_written_while_the_group_before_it_waits_for_it
     );
     let (first_last, second_first) = (first.positions.unwrap().1, second.positions.unwrap().0);
     assert_eq!(second_first, first_last + 1);
+}
+
+/// An org created and made durable with the gate open; the gate is left open.
+async fn durable_org(engine: &Arc<Engine>, log: &GatedLog, email: &str) -> (OrgId, UserId) {
+    log.open_gate();
+    create_org(engine, email).await.unwrap().unwrap();
+    let state = engine.state();
+    let org = state.orgs().next().expect("the org");
+    (org.id(), org.owner())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_naming_users_by_email_is_decided_during_the_flush_before_it_and_finds_who_that_group_invited(
+) {
+    let log = GatedLog::closed();
+    let engine = engine_on(&log);
+    let (org, owner) = durable_org(&engine, &log, "ada@one.example").await;
+    log.close_gate();
+    let as_owner = || CommandMeta::new(org, Actor::User { id: owner });
+    // Given an invitation of ann@one.example written to the log, its flush not finished,
+    let invite = tokio::spawn({
+        let (engine, meta) = (Arc::clone(&engine), as_owner());
+        let ann = NewUser {
+            email: "ann@one.example".into(),
+            first_name: "Ann".into(),
+            last_name: "Lee".into(),
+            job_title: None,
+            external_id: None,
+            department: None,
+            employee_number: None,
+            user_name: None,
+        };
+        let command = Command::InviteUser {
+            user: ann,
+            role: Role::Member,
+            manager: None,
+            active: true,
+        };
+        async move { engine.execute(meta, command).await }
+    });
+    log.wait_for_writes(2);
+    // when a command naming Ann by her email (as the HTTP API takes it) is sent meanwhile,
+    let register = tokio::spawn({
+        let (engine, meta) = (Arc::clone(&engine), as_owner());
+        let command: Command<UserRef> = Command::RegisterResources {
+            owner: UserRef::from("ANN@one.example"),
+            resources: vec!["task:t-1".parse().unwrap()],
+        };
+        async move { engine.execute_named(meta, None, command).await }
+    });
+    // then the writer finds her in the state it decides on and writes the command during
+    // that flush (finding her in the caller would have waited for the state's lock),
+    log.wait_for_writes(3);
+    assert_eq!(
+        log.syncs.load(Ordering::SeqCst),
+        1,
+        "only the org is durable yet"
+    );
+    log.open_gate();
+    let invited = invite.await.unwrap().unwrap();
+    let registered = register.await.unwrap().unwrap();
+    assert_eq!(
+        registered.positions.unwrap().0,
+        invited.positions.unwrap().1 + 1
+    );
+    let state = engine.state();
+    let org = state.org(org).unwrap();
+    let ann = org.directory().user_by_email("ann@one.example").unwrap().id;
+    assert_eq!(
+        org.ownership().owner_of(&"task:t-1".parse().unwrap()),
+        Some(ann)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_naming_users_by_email_answers_a_retry_by_ids_as_the_same_command_and_refuses_strangers(
+) {
+    let log = GatedLog::closed();
+    let engine = engine_on(&log);
+    let (org, owner) = durable_org(&engine, &log, "ada@two.example").await;
+    let meta = CommandMeta::new(org, Actor::User { id: owner });
+    let named = |who: &str| Command::<UserRef>::RegisterResources {
+        owner: UserRef::from(who),
+        resources: vec!["task:t-2".parse().unwrap()],
+    };
+    // Given a command that named its owner by email,
+    let first = engine
+        .execute_named(meta.clone(), None, named("ADA@two.example"))
+        .await
+        .unwrap();
+    // when the same command id comes again with every user by id (as the CLI and
+    // commands stored before users were found by the writer fingerprint it),
+    let by_ids = Command::RegisterResources {
+        owner,
+        resources: vec!["task:t-2".parse().unwrap()],
+    };
+    let again = engine.execute(meta.clone(), by_ids).await.unwrap();
+    // then it is the same command: the first answer, nothing appended;
+    assert!(again.duplicate);
+    assert_eq!(again.positions, first.positions);
+    // and a user no one has, or text that names no one, is refused and appends nothing.
+    let head = engine.last_position();
+    let stranger = engine
+        .execute_named(
+            CommandMeta::new(org, Actor::User { id: owner }),
+            None,
+            named("zed@two.example"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(stranger.code(), "not_found", "{stranger}");
+    let nobody = engine
+        .execute_named(
+            CommandMeta::new(org, Actor::User { id: owner }),
+            Some(UserRef::from("ada")),
+            named("ada@two.example"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(nobody.code(), "invalid_input", "{nobody}");
+    assert_eq!(engine.last_position(), head);
 }
