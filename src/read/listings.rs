@@ -181,14 +181,17 @@ impl Query for CreditsQuery {
             let credits = org.credits();
             pool = credits.pool();
             let users = org.directory().users();
+            // Only holders get a view: a page of a large directory clones few emails.
             users
-                .map(|u| BalanceView {
-                    user: u.id,
-                    email: u.profile.email.clone(),
-                    balance: credits.balance(u.id),
-                    used: credits.used_total(u.id),
+                .filter_map(|u| {
+                    let (balance, used) = (credits.balance(u.id), credits.used_total(u.id));
+                    (balance > 0 || used > 0).then(|| BalanceView {
+                        user: u.id,
+                        email: u.profile.email.clone(),
+                        balance,
+                        used,
+                    })
                 })
-                .filter(|b| b.balance > 0 || b.used > 0)
                 .collect()
         };
         let key = |b: &BalanceView| b.user.to_string();

@@ -46,6 +46,8 @@ async fn every_scenario_runs_and_reports_its_figures() {
         "start-up to first query",
         "commands/s over HTTP",
         "with / without conventions",
+        "CPU per command, end to end",
+        "conventions' share, router alone",
         "peak RSS during the sync",
         "identical second run (writes nothing)",
         "offboard (3 roles handed over) + delete",
