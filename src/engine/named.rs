@@ -19,10 +19,14 @@ use crate::domain::{self, Command, DomainError, UserNaming, UserRef};
 use crate::Engine;
 
 impl Engine {
-    /// [`Self::execute`] for a command whose users — and the `on_behalf_of` user — are
-    /// named by id or email, found in `meta.org_id` as the command is decided
-    /// ([`UserRef::lookup`]). A user not found is `Rejected` (`not_found`, or
-    /// `invalid_input` for text that is neither an id nor an email) and appends nothing.
+    /// [`Self::execute`] for a command whose users — and the `on_behalf_of` user, which
+    /// replaces `meta.on_behalf_of` — are named by id or email, found in `meta.org_id` as
+    /// the command is decided ([`UserRef::lookup`]). A user not found is `Rejected`
+    /// (`not_found`); text that is neither an id nor an email is `Invalid`. Either
+    /// appends nothing.
+    ///
+    /// A restore returning ownership, a revert and the purges read history first, so
+    /// their users are found up front, in the durable state.
     ///
     /// **Durability: as [`Self::execute`] — when this returns `Ok`, every event of the
     /// command is on stable storage; on `Err`, nothing was written, except
@@ -37,8 +41,8 @@ impl Engine {
             let (meta, command) = {
                 let state = self.state();
                 let org = org_of(&state, &meta)?;
-                let on_behalf_of = on_behalf(org, on_behalf_of.as_ref())?;
-                let command = domain::resolve_in(org, command)?;
+                let on_behalf_of = on_behalf(org, on_behalf_of.as_ref()).map_err(unfound)?;
+                let command = domain::resolve_in(org, command).map_err(unfound)?;
                 (
                     CommandMeta {
                         on_behalf_of,
@@ -53,8 +57,8 @@ impl Engine {
         let name = domain::CommandKind::from(&command).tag();
         let naming: Naming = Box::new(move |state, meta| {
             let org = org_of(state, meta)?;
-            meta.on_behalf_of = on_behalf(org, on_behalf_of.as_ref())?;
-            let command = domain::resolve_in(org, command)?;
+            meta.on_behalf_of = on_behalf(org, on_behalf_of.as_ref()).map_err(unfound)?;
+            let command = domain::resolve_in(org, command).map_err(unfound)?;
             let fingerprint = command_fingerprint(meta, &[], &command);
             Ok((fingerprint, deciding(undated_context(meta), command)))
         });
@@ -63,6 +67,16 @@ impl Engine {
             .metrics
             .answered(name, &result, started.elapsed());
         result
+    }
+}
+
+/// A user reference that finds no one: text that is neither an id nor an email is a
+/// malformed request (`Invalid`, HTTP 400), an email no user has a refusal
+/// (`not_found`, 404).
+fn unfound(e: DomainError) -> AppendError {
+    match e {
+        DomainError::InvalidInput(message) => AppendError::Invalid(message),
+        other => AppendError::Rejected(other),
     }
 }
 

@@ -1,9 +1,9 @@
 //! Every domain command as a `POST` endpoint, built from the route table
 //! ([`super::command_routes`]): one handler takes the path's parameters and the JSON
 //! body, adds the route's `type` tag, reads the result as the wire command
-//! (`Command<UserRef>`, the domain's own type with users by id or email), resolves its
-//! users in the caller's org and has the engine decide it as the caller: the domain's
-//! authority rules apply unchanged.
+//! (`Command<UserRef>`, the domain's own type with users by id or email) and has the
+//! engine find its users in the caller's org and decide it as the caller
+//! ([`crate::Engine::execute_named`]): the domain's authority rules apply unchanged.
 
 use aide::axum::routing::post_with;
 use aide::axum::ApiRouter;

@@ -16,13 +16,18 @@ use uuid::Uuid;
 use super::error::ApiError;
 use super::extract::header_parameter;
 
+use crate::domain::DomainError;
 pub use crate::domain::UserRef;
 
 impl UserRef {
     /// [`UserRef::lookup`] answered as an API error (`400 invalid_input`, `404
     /// not_found`).
     pub fn resolve(&self, org: &OrgState, deleted_too: bool) -> Result<UserId, ApiError> {
-        Ok(self.lookup(org, deleted_too)?)
+        self.lookup(org, deleted_too).map_err(|e| match e {
+            // A malformed reference is a bad request, not a refused command.
+            DomainError::InvalidInput(message) => ApiError::bad_request(message),
+            other => other.into(),
+        })
     }
 }
 

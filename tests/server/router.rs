@@ -571,6 +571,32 @@ async fn bodies_over_the_limit_are_413_and_malformed_requests_400() {
     w.get(&w.owner_token, "/v1/users/nobody")
         .await
         .error(400, "invalid_input");
+    // A command naming a user by text that is neither an id nor an email is malformed
+    // (400), wherever it names the user; an email no user has is 404.
+    let register = json!({"resources": ["task:t-1"]});
+    w.post(
+        &w.owner_token,
+        "/v1/users/nobody/resources",
+        register.clone(),
+    )
+    .await
+    .error(400, "invalid_input");
+    w.send(
+        "POST",
+        &format!("/v1/users/{}/resources", w.owner),
+        Some(&w.owner_token),
+        Some(register.clone()),
+        &[("on-behalf-of", "nobody")],
+    )
+    .await
+    .error(400, "invalid_input");
+    w.post(
+        &w.owner_token,
+        "/v1/users/nobody@nowhere.example/resources",
+        register,
+    )
+    .await
+    .error(404, "not_found");
     w.send(
         "POST",
         "/v1/credits/pool",
