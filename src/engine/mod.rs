@@ -12,6 +12,7 @@ mod damage_scan;
 mod flusher;
 mod health;
 mod history;
+mod known_commands;
 pub mod metrics;
 mod migrate;
 mod named;

@@ -15,6 +15,7 @@ use super::checkpointer::Checkpointer;
 use super::committer::{Committer, Syncer};
 use super::flusher::Flusher;
 use super::health::Health;
+use super::known_commands::KnownCommands;
 use super::metrics::EngineMetrics;
 use super::patience::Patient;
 use super::replay::{decode, ReadError};
@@ -149,6 +150,7 @@ impl Parts {
             stages,
             in_flight: Default::default(),
             pending: HashMap::new(),
+            known: KnownCommands::load(Arc::clone(&self.store)),
             generation: 0,
             reload: false,
             health: Arc::clone(&self.health),

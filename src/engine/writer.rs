@@ -42,6 +42,7 @@ use super::checkpoint::{self, Checkpoints, CHECKPOINT_EVERY};
 use super::checkpointer::Checkpointer;
 use super::committer::{Group, Outcome};
 use super::health::{Health, Refusal};
+use super::known_commands::KnownCommands;
 use super::replay::{replay_all, replay_range};
 use super::shared_state::SharedState;
 use crate::clock::Clock;
@@ -155,6 +156,8 @@ pub(crate) struct Writer {
     pub in_flight: VecDeque<InFlight>,
     /// What the commands in flight will have stored, for retries arriving meanwhile.
     pub pending: HashMap<CommandId, CommandRecord>,
+    /// The command ids the store may hold: only those are looked up before deciding.
+    pub known: Arc<KnownCommands>,
     /// Bumped after a failed group: later groups of the old generation are refused.
     pub generation: u64,
     /// A group was not written: reload the state once nothing is in flight.
@@ -528,15 +531,19 @@ impl Writer {
     }
 
     /// What the command-id index held, when the group began, for each of `jobs` not
-    /// pending: ONE store call for the group (on PostgreSQL a call is a network round
+    /// pending that it may hold ([`KnownCommands`]; any other is not there): ONE store
+    /// call for the group, none when every id is new (on PostgreSQL a call is a network round
     /// trip, and the writer decides one command at a time). `None` when it failed: each
     /// command then asks on its own.
     fn stored_commands(&self, jobs: &[Job]) -> Option<HashMap<CommandId, CommandRecord>> {
         let ids: Vec<CommandId> = jobs
             .iter()
             .map(|job| job.meta.command_id)
-            .filter(|id| !self.pending.contains_key(id))
+            .filter(|id| !self.pending.contains_key(id) && self.known.may_hold(*id))
             .collect();
+        if ids.is_empty() {
+            return Some(HashMap::new());
+        }
         let found = self.store.commands(&ids).ok()?;
         Some(found.into_iter().collect())
     }
@@ -652,6 +659,7 @@ impl Writer {
             correlation_id,
             positions,
         };
+        self.known.note(meta.command_id);
         self.pending.insert(meta.command_id, record.clone());
         batch.commands.push((meta.command_id, record));
         Ok(Appended {

@@ -205,6 +205,26 @@ async fn idempotency_survives_reopening() {
 }
 
 #[tokio::test]
+async fn a_retry_after_reopening_is_answered_from_the_log_once_its_command_ids_are_listed() {
+    for place in places() {
+        // Given a command stored before a restart,
+        let request = append_one(touch(5));
+        let first = place.open().append(request.clone()).await.unwrap();
+        let engine = place.open();
+        // when the reopened engine has had time to list the stored command ids (the
+        // writer then looks up only the ids the list may hold),
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let again = engine.append(request).await.unwrap();
+        let new = engine.append(append_one(touch(6))).await.unwrap();
+        // then the retry gets the first answer and a new id is decided as new.
+        assert!(again.duplicate, "{}", place.name);
+        assert_eq!(again.positions, first.positions, "{}", place.name);
+        assert!(!new.duplicate, "{}", place.name);
+        assert_eq!(engine.last_position(), 2, "{}", place.name);
+    }
+}
+
+#[tokio::test]
 async fn changing_one_byte_of_a_stored_event_makes_verify_name_its_position() {
     for place in places() {
         eprintln!("store: {}", place.name);
