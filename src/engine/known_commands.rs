@@ -16,7 +16,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use offboard_events::CommandId;
 
@@ -38,12 +38,16 @@ impl KnownCommands {
     /// An empty set and a thread (`offboard-commands`) that reads the store's index into
     /// it. If the thread cannot start, or the store cannot list its index, the set never
     /// completes and every id is looked up.
+    ///
+    /// The thread holds the set weakly: once the writer drops it (the engine closes), the
+    /// thread stops at its next chunk and lets go of the store, so the directory can be
+    /// opened again at once.
     pub fn load(store: Arc<dyn LogStore>) -> Arc<Self> {
         let known = Arc::new(Self::default());
-        let loading = Arc::clone(&known);
+        let loading = Arc::downgrade(&known);
         let started = std::thread::Builder::new()
             .name("offboard-commands".to_owned())
-            .spawn(move || loading.read_index(store.as_ref()));
+            .spawn(move || read_index(&loading, store.as_ref()));
         if let Err(e) = started {
             tracing::warn!(error = %e, "offboard: every command id will be looked up in the log (the thread listing them did not start)");
         }
@@ -66,28 +70,41 @@ impl KnownCommands {
         self.complete.load(Ordering::Acquire)
     }
 
-    fn read_index(&self, store: &dyn LogStore) {
-        let mut chunk = Vec::with_capacity(LOAD_CHUNK);
-        let listed = store.scan_commands(&mut |id, _| {
-            chunk.push(bits(id));
-            if chunk.len() == LOAD_CHUNK {
-                self.lock().extend(chunk.drain(..));
-            }
-            true
-        });
-        match listed {
-            Ok(()) => {
-                self.lock().extend(chunk);
-                self.complete.store(true, Ordering::Release);
-            }
-            Err(e) => {
-                tracing::info!(error = %e, "offboard: every command id will be looked up in the log")
-            }
-        }
-    }
-
     fn lock(&self) -> MutexGuard<'_, HashSet<u64, foldhash::fast::FixedState>> {
         self.ids.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Adds every id `store` lists to `known`, a chunk at a time, then marks it complete;
+/// stops early once `known` is dropped.
+fn read_index(known: &Weak<KnownCommands>, store: &dyn LogStore) {
+    let mut chunk = Vec::with_capacity(LOAD_CHUNK);
+    let mut dropped = false;
+    let listed = store.scan_commands(&mut |id, _| {
+        chunk.push(bits(id));
+        if chunk.len() < LOAD_CHUNK {
+            return true;
+        }
+        match known.upgrade() {
+            Some(known) => {
+                known.lock().extend(chunk.drain(..));
+                true
+            }
+            None => {
+                dropped = true;
+                false
+            }
+        }
+    });
+    match (listed, known.upgrade()) {
+        (Ok(()), Some(known)) if !dropped => {
+            known.lock().extend(chunk);
+            known.complete.store(true, Ordering::Release);
+        }
+        (Err(e), Some(_)) => {
+            tracing::info!(error = %e, "offboard: every command id will be looked up in the log");
+        }
+        _ => {}
     }
 }
 
