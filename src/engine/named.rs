@@ -5,9 +5,10 @@
 //! writer holds through each group commit (`shared_state.rs`): the task's thread — a
 //! tokio worker, with every connection it serves — blocks, and the writer drains its
 //! pipeline to let it in. Over HTTP that made every command wait for the groups in
-//! flight (`docs/performance.md`, 2026-12-02). The few commands that read history
-//! before they are decided (a restore that returns ownership, a revert, a purge) are
-//! still resolved first, under the lock, since what they read depends on who they name.
+//! flight (`docs/performance.md`, 2026-12-02). A few rare commands are still resolved
+//! first, under the lock: those that read history before they are decided (a restore
+//! that returns ownership, a revert, a purge), since what they read depends on who they
+//! name, and every restore, whose lookup of a deleted user walks the directory.
 
 use std::time::Instant;
 
@@ -25,8 +26,9 @@ impl Engine {
     /// (`not_found`); text that is neither an id nor an email is `Invalid`. Either
     /// appends nothing.
     ///
-    /// A restore returning ownership, a revert and the purges read history first, so
-    /// their users are found up front, in the durable state.
+    /// A restore, a revert and the purges are resolved up front instead, in the durable
+    /// state: the first two and the purges read history first, and a restore looks for a
+    /// deleted user through the whole directory.
     ///
     /// **Durability: as [`Self::execute`] — when this returns `Ok`, every event of the
     /// command is on stable storage; on `Err`, nothing was written, except
@@ -37,7 +39,7 @@ impl Engine {
         on_behalf_of: Option<UserRef>,
         command: Command<UserRef>,
     ) -> Result<Appended, AppendError> {
-        if reads_history(&command) {
+        if resolved_up_front(&command) {
             let (meta, command) = {
                 let state = self.state();
                 let org = org_of(&state, &meta)?;
@@ -116,7 +118,56 @@ pub(super) fn purges<U: UserNaming>(command: &Command<U>) -> bool {
     matches!(command, Command::PurgeUser { .. } | Command::PurgeExpired)
 }
 
-/// Whether deciding `command` needs to read the log first.
-fn reads_history<U: UserNaming>(command: &Command<U>) -> bool {
-    compensates(command) || purges(command)
+/// Whether `command`'s users are found before it is queued, under the state's lock:
+/// those that read the log first, and every restore, whose lookup of a deleted user by
+/// email walks the whole directory (too long for the writer's thread in a large org).
+fn resolved_up_front<U: UserNaming>(command: &Command<U>) -> bool {
+    compensates(command) || purges(command) || matches!(command, Command::RestoreUser { .. })
+}
+
+#[cfg(test)]
+mod tests {
+    use offboard_events::{Actor, CommandId, CorrelationId, OrgId, UserId};
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use super::super::fingerprint;
+    use super::*;
+
+    /// The command index keeps each command's fingerprint, and a retry is told from
+    /// another command by it: a change to what is fingerprinted would make every retry
+    /// straddling an upgrade a `conflict`. The payload below is the one earlier builds
+    /// hashed (`Engine::execute_expecting` before users were found by the writer).
+    #[test]
+    fn a_commands_fingerprint_is_the_one_earlier_builds_stored() {
+        let id = |n: u128| Uuid::from_u128(n);
+        let meta = CommandMeta {
+            org_id: OrgId(id(1)),
+            actor: Actor::User { id: UserId(id(2)) },
+            on_behalf_of: Some(UserId(id(3))),
+            command_id: CommandId(id(9)),
+            correlation_id: Some(CorrelationId(id(4))),
+            causation_id: None,
+        };
+        let command = Command::RegisterResources {
+            owner: UserId(id(5)),
+            resources: vec!["task:t-1".parse().unwrap()],
+        };
+        let earlier = fingerprint(&json!({
+            "kind": "command",
+            "org_id": meta.org_id,
+            "actor": meta.actor,
+            "on_behalf_of": meta.on_behalf_of,
+            "correlation_id": meta.correlation_id,
+            "causation_id": meta.causation_id,
+            "expected": Vec::<(offboard_events::StreamId, super::super::ExpectedVersion)>::new(),
+            "command": command,
+        }));
+        let now = command_fingerprint(&meta, &[], &command);
+        assert_eq!(now, earlier);
+        assert_eq!(
+            now,
+            "62c952c25fdef6f2c01f973bae4ba93759249076b4c65a34be3c46a3c001080d"
+        );
+    }
 }
