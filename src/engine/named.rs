@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use offboard_events::UserId;
 
-use super::writer::{Naming, Work};
+use super::writer::{Naming, Retry, Work};
 use super::{command_fingerprint, deciding, undated_context, AppendError, Appended, CommandMeta};
 use crate::domain::{self, Command, DomainError, UserNaming, UserRef};
 use crate::Engine;
@@ -43,7 +43,7 @@ impl Engine {
             let (meta, command) = {
                 let state = self.state();
                 let org = org_of(&state, &meta)?;
-                let on_behalf_of = on_behalf(org, on_behalf_of.as_ref()).map_err(unfound)?;
+                let on_behalf_of = on_behalf(org, on_behalf_of.as_ref(), false).map_err(unfound)?;
                 let command = domain::resolve_in(org, command).map_err(unfound)?;
                 (
                     CommandMeta {
@@ -57,10 +57,17 @@ impl Engine {
         }
         let started = Instant::now();
         let name = domain::CommandKind::from(&command).tag();
-        let naming: Naming = Box::new(move |state, meta| {
+        let naming: Naming = Box::new(move |state, meta, retry| {
             let org = org_of(state, meta)?;
-            meta.on_behalf_of = on_behalf(org, on_behalf_of.as_ref()).map_err(unfound)?;
-            let command = domain::resolve_in(org, command).map_err(unfound)?;
+            let deleted_too = retry == Retry::Yes;
+            meta.on_behalf_of =
+                on_behalf(org, on_behalf_of.as_ref(), deleted_too).map_err(unfound)?;
+            let command = if deleted_too {
+                command.resolve(|user, _| user.lookup(org, true))
+            } else {
+                domain::resolve_in(org, command)
+            }
+            .map_err(unfound)?;
             let fingerprint = command_fingerprint(meta, &[], &command);
             Ok((fingerprint, deciding(undated_context(meta), command)))
         });
@@ -92,12 +99,13 @@ fn org_of<'a>(
         .ok_or_else(|| DomainError::NotFound(format!("organization {}", meta.org_id)))
 }
 
-/// The `On-Behalf-Of` user, a listed one.
+/// The `On-Behalf-Of` user: a listed one (or, for a retry, a deleted one too).
 fn on_behalf(
     org: &offboard_projections::OrgState,
     user: Option<&UserRef>,
+    deleted_too: bool,
 ) -> Result<Option<UserId>, DomainError> {
-    user.map(|u| u.lookup(org, false)).transpose()
+    user.map(|u| u.lookup(org, deleted_too)).transpose()
 }
 
 /// Whether deciding `command` needs the events of an earlier offboarding, read from the

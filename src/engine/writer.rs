@@ -63,9 +63,20 @@ pub(crate) type Decision =
 
 /// Finds a command's users in the state it is about to be decided on, setting what it
 /// resolves into the metadata (`On-Behalf-Of`); returns the command's fingerprint and
-/// its decision, or the first user not found.
-pub(crate) type Naming =
-    Box<dyn FnOnce(&State, &mut CommandMeta) -> Result<(String, Decision), AppendError> + Send>;
+/// its decision, or the first user not found. With [`Retry::Yes`] (its command id is
+/// already stored or in flight) deleted users are found too: the first attempt may have
+/// deleted the very user it names by email, and its retry must still fingerprint as
+/// the same command to get the first answer.
+pub(crate) type Naming = Box<
+    dyn FnOnce(&State, &mut CommandMeta, Retry) -> Result<(String, Decision), AppendError> + Send,
+>;
+
+/// Whether a job's command id is already stored or in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Retry {
+    Yes,
+    No,
+}
 
 /// What the writer decides for one job.
 pub(crate) enum Work {
@@ -87,13 +98,14 @@ impl Work {
         self,
         state: &State,
         meta: &mut CommandMeta,
+        retry: Retry,
     ) -> Result<(String, Decision), AppendError> {
         match self {
             Self::Decided {
                 fingerprint,
                 decide,
             } => Ok((fingerprint, decide)),
-            Self::Named(naming) => naming(state, meta),
+            Self::Named(naming) => naming(state, meta, retry),
         }
     }
 }
@@ -435,7 +447,7 @@ impl Writer {
         let Some(record) = self.store.command(id)? else {
             return Err(AppendError::Refused(refusal));
         };
-        let (fingerprint, _) = work.prepare(state, &mut meta)?;
+        let (fingerprint, _) = work.prepare(state, &mut meta, Retry::Yes)?;
         match record {
             record if record.fingerprint != fingerprint => {
                 Err(AppendError::CommandIdReused { command_id: id })
@@ -484,8 +496,15 @@ impl Writer {
             let earlier = stored
                 .as_ref()
                 .map(|found| found.get(&meta.command_id).cloned());
+            let retry = if self.pending.contains_key(&meta.command_id)
+                || matches!(earlier, Some(Some(_)))
+            {
+                Retry::Yes
+            } else {
+                Retry::No
+            };
             let result = work
-                .prepare(state, &mut meta)
+                .prepare(state, &mut meta, retry)
                 .and_then(|(fingerprint, decide)| {
                     self.process(
                         state,

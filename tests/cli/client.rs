@@ -444,3 +444,48 @@ fn the_guided_walk_runs_in_client_mode_too() {
     let c = server.client(&d, &t);
     assert_eq!(c.json(&["user", "show", PAT])["status"], "deactivated");
 }
+
+#[test]
+fn a_retry_naming_by_email_the_user_its_first_attempt_deleted_gets_the_first_answer() {
+    // Given a served directory where a deactivation and a deletion named Bob by email,
+    // each under an Idempotency-Key,
+    let d = acme();
+    let t = token(&d, OWNER);
+    let server = Server::start(&d);
+    let send = |path: &str, key: &str, body: Value| {
+        http_with(
+            &server.url,
+            "POST",
+            path,
+            Some(&t),
+            Some(&body),
+            &[("Idempotency-Key", key)],
+        )
+    };
+    let deactivate = format!("/v1/users/{BOB}/deactivate");
+    let delete = format!("/v1/users/{BOB}/delete");
+    let (status, first_deactivate) = send(&deactivate, "bob-1", json!({}));
+    assert_eq!(status, 200, "{first_deactivate}");
+    let (status, first_delete) = send(&delete, "bob-2", json!({"confirm": "CONFIRM"}));
+    assert_eq!(status, 200, "{first_delete}");
+    // when both are sent again (no listed user has Bob's email any more),
+    for (path, key, body, first) in [
+        (
+            &delete,
+            "bob-2",
+            json!({"confirm": "CONFIRM"}),
+            &first_delete,
+        ),
+        (&deactivate, "bob-1", json!({}), &first_deactivate),
+    ] {
+        let (status, again) = send(path, key, body);
+        // then each gets its first answer and appends nothing,
+        assert_eq!(status, 200, "{key}: {again}");
+        assert_eq!(again["duplicate"], true, "{key}: {again}");
+        assert_eq!(again["positions"], first["positions"], "{key}");
+    }
+    // and a new command naming that email still finds no one.
+    let (status, fresh) = send(&deactivate, "bob-3", json!({}));
+    assert_eq!(status, 404, "{fresh}");
+    assert_eq!(fresh["error"]["code"], "not_found");
+}

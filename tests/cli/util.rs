@@ -350,6 +350,18 @@ pub fn http(
     token: Option<&str>,
     body: Option<&Value>,
 ) -> (u16, Value) {
+    http_with(base, method, path, token, body, &[])
+}
+
+/// [`http`] with extra request headers (`name`, `value`).
+pub fn http_with(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
     let host = base.trim_start_matches("http://");
     let Ok(mut stream) = TcpStream::connect(host) else {
         return (0, Value::Null);
@@ -362,6 +374,9 @@ pub fn http(
     }
     if !body.is_empty() {
         request.push_str("Content-Type: application/json\r\n");
+    }
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     if stream.write_all(request.as_bytes()).is_err() {

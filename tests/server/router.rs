@@ -501,6 +501,43 @@ async fn an_idempotency_key_returns_the_first_result_and_another_command_under_i
     let uuid = "0191d3c0-0000-7000-8000-000000000001";
     let keyed = send(1, uuid).await.ok();
     assert_eq!(keyed["command_id"], uuid);
+    // A retry naming by email the user its first attempt deactivated and deleted gets
+    // the first answer, though no listed user has that email any more.
+    w.hire("del@truckpros.example", "member").await;
+    let by_key = |path: &'static str, key: &'static str, body: Value| {
+        let w = &w;
+        async move {
+            w.send(
+                "POST",
+                path,
+                Some(&w.owner_token),
+                Some(body),
+                &[("idempotency-key", key)],
+            )
+            .await
+        }
+    };
+    let deactivate = "/v1/users/del@truckpros.example/deactivate";
+    let delete = "/v1/users/del@truckpros.example/delete";
+    by_key(deactivate, "del-1", json!({})).await.ok();
+    let first = by_key(delete, "del-2", json!({"confirm": "CONFIRM"}))
+        .await
+        .ok();
+    for (path, key, body) in [
+        (delete, "del-2", json!({"confirm": "CONFIRM"})),
+        (deactivate, "del-1", json!({})),
+    ] {
+        let again = by_key(path, key, body).await.ok();
+        assert_eq!(again["duplicate"], true, "{key}: {again}");
+    }
+    let again = by_key(delete, "del-2", json!({"confirm": "CONFIRM"}))
+        .await
+        .ok();
+    assert_eq!(again["positions"], first["positions"]);
+    // A new command naming that email still finds no one.
+    by_key(deactivate, "del-3", json!({}))
+        .await
+        .error(404, "not_found");
     // Taken names and emails are conflicts too.
     w.hire("ann@truckpros.example", "member").await;
     w.post(
