@@ -44,8 +44,14 @@ impl UserRef {
     }
 }
 
-/// `command` with every user it names found in `org` (a deleted one only where the
-/// command acts on one: restore and purge). Stops at the first user not found.
-pub fn resolve_in(org: &OrgState, command: Command<UserRef>) -> Decided<Command> {
-    command.resolve(|user, lookup| user.lookup(org, lookup == Lookup::DeletedToo))
+/// `command` with every user it names found in `org`: a deleted one only where the
+/// command acts on one (restore and purge), or anywhere with `deleted_too` (a retry,
+/// whose first attempt may have deleted the user it names). Stops at the first user not
+/// found.
+pub fn resolve_in(
+    org: &OrgState,
+    command: Command<UserRef>,
+    deleted_too: bool,
+) -> Decided<Command> {
+    command.resolve(|user, lookup| user.lookup(org, deleted_too || lookup == Lookup::DeletedToo))
 }

@@ -510,13 +510,10 @@ impl Engine {
         command: &Command,
     ) -> Result<Vec<offboard_events::Event>, AppendError> {
         let ctx = Context {
-            org_id: meta.org_id,
-            actor: meta.actor.clone(),
-            on_behalf_of: meta.on_behalf_of,
-            command_id: meta.command_id,
             now: self.parts.clock.now(),
             compensating: self.compensating(meta.org_id, command)?,
             plaintext_profiles: self.plaintext_profiles(meta.org_id, command)?,
+            ..undated_context(meta)
         };
         domain::decide(&self.state(), &ctx, command).map_err(AppendError::Rejected)
     }

@@ -44,7 +44,7 @@ impl Engine {
                 let state = self.state();
                 let org = org_of(&state, &meta)?;
                 let on_behalf_of = on_behalf(org, on_behalf_of.as_ref(), false).map_err(unfound)?;
-                let command = domain::resolve_in(org, command).map_err(unfound)?;
+                let command = domain::resolve_in(org, command, false).map_err(unfound)?;
                 (
                     CommandMeta {
                         on_behalf_of,
@@ -62,12 +62,7 @@ impl Engine {
             let deleted_too = retry == Retry::Yes;
             meta.on_behalf_of =
                 on_behalf(org, on_behalf_of.as_ref(), deleted_too).map_err(unfound)?;
-            let command = if deleted_too {
-                command.resolve(|user, _| user.lookup(org, true))
-            } else {
-                domain::resolve_in(org, command)
-            }
-            .map_err(unfound)?;
+            let command = domain::resolve_in(org, command, deleted_too).map_err(unfound)?;
             let fingerprint = command_fingerprint(meta, &[], &command);
             Ok((fingerprint, deciding(undated_context(meta), command)))
         });
