@@ -68,9 +68,15 @@ pub fn profile(user: &NewUser) -> Decided<Profile> {
     Ok(validate::own_user_name(profile))
 }
 
-/// Only the owner sets policy.
+/// Only the owner sets policy. A change that names no field is `invalid_input`; one that
+/// leaves the policy as it reads is `invalid_state` ("nothing to change"): neither appends.
 pub fn set_policy(scope: Scope, change: &PolicyChange) -> Decided<Vec<Event>> {
     scope.require_role(Role::Owner)?;
+    if *change == PolicyChange::default() {
+        return Err(DomainError::InvalidInput(
+            "no policy field given: name at least one to change".to_owned(),
+        ));
+    }
     let policy = &change.applied_to(scope.org.policy());
     validate::required_text("confirmation phrase", &policy.confirmation_phrase)?;
     if policy.retention_days == 0 {
@@ -79,6 +85,11 @@ pub fn set_policy(scope: Scope, change: &PolicyChange) -> Decided<Vec<Event>> {
         ));
     }
     validate::time_zone(&policy.time_zone)?;
+    if policy == scope.org.policy() {
+        return Err(DomainError::InvalidState(
+            "the policy already reads so: nothing to change".to_owned(),
+        ));
+    }
     Ok(vec![PolicyChanged {
         policy: policy.clone(),
     }

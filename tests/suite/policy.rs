@@ -53,3 +53,22 @@ fn only_the_owner_changes_the_policy_and_never_to_no_retention() {
     s.when(user_actor(s.owner), zero())
         .then_error("invalid_input");
 }
+
+#[test]
+fn a_change_that_names_nothing_or_changes_nothing_is_refused_and_appends_nothing() {
+    // Given: the retention was cut to 7 days.
+    let mut s = Scenario::new("Acme");
+    let owner = user_actor(s.owner);
+    let seven = || {
+        Command::SetPolicy(PolicyChange {
+            retention_days: Some(7),
+            ..PolicyChange::default()
+        })
+    };
+    s.run(owner.clone(), seven());
+    // When: a change names no field (`POST /v1/org/policy {}`), Then: invalid_input.
+    s.when(owner.clone(), Command::SetPolicy(PolicyChange::default()))
+        .then_error("invalid_input");
+    // When: a change names the value in force, Then: invalid_state, nothing to change.
+    s.when(owner, seven()).then_error("invalid_state");
+}
