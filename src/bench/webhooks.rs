@@ -3,7 +3,9 @@
 //! durable answer to its arrival at the receiver while events are written at a steady
 //! [`LIVE_RATE`] a second — and what delivery costs the writer: the 64-client command
 //! throughput of `--only throughput` with no subscription and with 10 delivering every
-//! event, alternating [`ROUNDS`] times on fresh directories (each side's median).
+//! event, alternating [`ROUNDS`] times on fresh directories (each side's median). The
+//! 64 clients keep the writer busy, so the ten are paced (`webhooks::pace`, the default
+//! `pace`) and fall behind; "delivered meanwhile" says how many went.
 //!
 //! The receivers (an axum app answering 204) run on runtimes of their own; on these
 //! machines they share the cores with the server, where real receivers would not. So in

@@ -51,6 +51,10 @@ pub struct DeliveryFlags {
     /// Attempts of one event before it is parked.
     #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     pub webhook_attempts: u32,
+    /// Deliveries a second, all subscriptions together, while commands keep the writer
+    /// busy (0: never paced); otherwise deliveries go as fast as receivers answer.
+    #[arg(long, default_value_t = crate::webhooks::DEFAULT_PACE, value_name = "N")]
+    pub webhook_pace: u32,
 }
 
 impl DeliveryFlags {
@@ -64,6 +68,7 @@ impl DeliveryFlags {
                 self.webhook_backoff_max.max(self.webhook_backoff_min),
             ),
             max_attempts: self.webhook_attempts,
+            pace: self.webhook_pace,
             ..WebhookOptions::default()
         }
     }

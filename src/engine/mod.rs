@@ -21,6 +21,7 @@ mod node_open;
 mod patience;
 mod pipeline;
 mod replay;
+mod rest;
 mod role;
 mod scheduler;
 mod shared_state;
@@ -844,6 +845,14 @@ impl Engine {
     pub fn assigned_position(&self) -> Option<u64> {
         self.writer_running()
             .then(|| self.parts.stats.assigned.load(Ordering::Relaxed))
+    }
+
+    /// How long this node's writer has waited for a command with nothing in flight since
+    /// it started (a wait in progress included), or `None` when it does not write. Two
+    /// readings give the share of the time between them commands kept it busy.
+    pub fn writer_rested(&self) -> Option<Duration> {
+        self.writer_running()
+            .then(|| self.parts.stats.rests.rested())
     }
 
     /// How the projections were recovered when the engine opened.

@@ -131,6 +131,8 @@ pub struct WriterStats {
     /// (moved back if a failed group is undone). A position past it is not the answer
     /// of any command decided so far (read-your-writes answers such a wait at once).
     pub assigned: AtomicU64,
+    /// Time the writer waited for a command with nothing in flight.
+    pub rests: super::rest::Rests,
 }
 
 pub(crate) struct Writer {
@@ -213,7 +215,10 @@ impl Writer {
                 // Everything decided is durable: readers may look, checkpoints may go.
                 guard = None;
                 self.at_rest();
-                match self.rx.blocking_recv() {
+                self.stats.rests.begin();
+                let first = self.rx.blocking_recv();
+                self.stats.rests.end();
+                match first {
                     Some(first) => self.take_group(first),
                     None => break,
                 }

@@ -29,6 +29,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use super::book::{Attempt, BodyFormat, Hub, Outcome, SubscriptionStatus, Work};
+use super::pace::{self, Pace};
 use super::payload::connector_body;
 use super::recent::{Cached, Recent};
 use super::{policy, priority, signing, ssrf, WebhookOptions};
@@ -76,6 +77,8 @@ struct Shared {
     stop: watch::Receiver<bool>,
     /// What the tasks read lately, shared.
     recent: Arc<Recent>,
+    /// Every request waits its turn here while commands keep the writer busy.
+    pace: Arc<Pace>,
 }
 
 impl Deliveries {
@@ -101,6 +104,12 @@ impl Deliveries {
             .build()
             .map_err(|e| format!("the webhook client cannot start: {e}"))?;
         let (stop, stopped) = watch::channel(false);
+        let pace = Arc::new(Pace::new(options.pace, hub.metrics().paced()));
+        tokio::spawn(pace::watch(
+            Arc::clone(&pace),
+            Arc::clone(&engine),
+            stopped.clone(),
+        ));
         let shared = Shared {
             engine,
             hub,
@@ -109,6 +118,7 @@ impl Deliveries {
             in_flight: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
             stop: stopped,
             recent: Arc::default(),
+            pace,
         };
         let supervisor = runtime.spawn(supervise(shared));
         drop(_inside);
@@ -403,7 +413,10 @@ impl Task {
         let url = self.checked_url(&sub.url);
         let webhook_id = signing::message_id(sub.id, event);
         let permit = tokio::select! {
-            permit = self.shared.in_flight.acquire() => permit.ok()?,
+            permit = async {
+                self.shared.pace.turn().await;
+                self.shared.in_flight.acquire().await
+            } => permit.ok()?,
             _ = self.stop.wait_for(|s| *s) => return None,
         };
         let started = std::time::Instant::now();

@@ -29,6 +29,7 @@ struct SubscriptionLabels {
 #[derive(Clone, Debug, Default)]
 pub struct WebhookMetrics {
     attempts: Family<OutcomeLabels, Counter>,
+    paced: Gauge,
 }
 
 impl WebhookMetrics {
@@ -39,13 +40,28 @@ impl WebhookMetrics {
             .inc();
     }
 
-    /// Registers `offboard_webhook_deliveries_total{outcome}` in `registry` (whose prefix
-    /// is `offboard`).
+    /// `offboard_webhook_paced`, which [`super::pace::Pace`] sets.
+    pub(crate) fn paced(&self) -> Gauge {
+        self.paced.clone()
+    }
+
+    /// Whether deliveries are paced now (`offboard_webhook_paced` is 1).
+    pub fn is_paced(&self) -> bool {
+        self.paced.get() == 1
+    }
+
+    /// Registers `offboard_webhook_deliveries_total{outcome}` and `offboard_webhook_paced`
+    /// in `registry` (whose prefix is `offboard`).
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
             "webhook_deliveries",
             "Webhook delivery attempts, by outcome (delivered, failed, parked)",
             self.attempts.clone(),
+        );
+        registry.register(
+            "webhook_paced",
+            "1 while webhook deliveries are paced because commands keep the writer busy, else 0",
+            self.paced.clone(),
         );
     }
 }

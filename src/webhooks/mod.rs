@@ -14,12 +14,14 @@
 //! - [`delivery`]: the tasks `serve` starts, one per subscription, and their keeper.
 //! - [`priority`]: the delivery tasks' own threads, below the writer's priority.
 //! - [`recent`]: the events the tasks read lately and their bodies, shared.
+//! - [`pace`]: deliveries yield to commands while commands keep the writer busy.
 //! - [`metrics`]: attempts by outcome, each subscription's lag and parked events.
 
 pub mod book;
 pub mod cursor;
 pub mod delivery;
 pub mod metrics;
+pub mod pace;
 pub mod payload;
 pub mod policy;
 pub mod priority;
@@ -35,6 +37,11 @@ pub use book::{
     SubscriptionDetail, SubscriptionStatus, WebhookError, WhenParked, WithSecret,
 };
 pub use delivery::Deliveries;
+
+/// Deliveries a second while commands keep the writer busy: ten subscriptions paced so
+/// cost 64 clients 3–6 % of their throughput on two cores, against 20–23 % unpaced
+/// (`offboard bench --only webhooks`, docs/performance.md).
+pub const DEFAULT_PACE: u32 = 3_000;
 
 /// How `serve` delivers webhooks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +61,9 @@ pub struct WebhookOptions {
     pub max_attempts: u32,
     /// Subscriptions with a request in flight at once; the others wait their turn.
     pub max_in_flight: usize,
+    /// Deliveries a second, all subscriptions together, while commands keep the writer
+    /// busy (`serve --webhook-pace`; 0: never paced). See [`pace`].
+    pub pace: u32,
 }
 
 impl Default for WebhookOptions {
@@ -66,6 +76,7 @@ impl Default for WebhookOptions {
             backoff_max: Duration::from_secs(3600),
             max_attempts: 10,
             max_in_flight: 32,
+            pace: DEFAULT_PACE,
         }
     }
 }

@@ -6,8 +6,10 @@
 //! threads [`DELIVERY_NICE`] nice steps below the process (Linux gives each thread its
 //! own nice value), lets
 //! the kernel's fair scheduler give the writer and the API the CPU first whenever both
-//! want it, while delivery still gets all the CPU nobody else wants. A fixed CPU budget
-//! (a rate cap) was the alternative: it would slow delivery on an idle machine too.
+//! want it, while delivery still gets all the CPU nobody else wants. Priority alone
+//! turned out not to be enough on two cores (a busy loop at nice 19 still costs the
+//! writer a fifth), so while commands keep the writer busy deliveries are also paced
+//! ([`super::pace`]); a fixed cap at all times would slow delivery on an idle machine.
 //! Elsewhere than Linux the threads keep the process's priority.
 
 use std::io;

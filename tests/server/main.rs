@@ -28,4 +28,5 @@ mod stores;
 #[allow(dead_code)]
 mod support;
 mod user_changes;
+mod webhook_pace;
 mod webhooks;
