@@ -13,7 +13,8 @@
 //! ([`super::priority`]). Memory is bounded by one batch per subscription and the shared
 //! window of recent events ([`super::recent::CAPACITY`] positions); at most
 //! `max_in_flight` requests are out at once (a semaphore), each bounded by the request
-//! timeout. Times come from the engine's clock, so tests move through backoff with a
+//! timeout, and while commands keep the writer busy every request first waits its turn
+//! under the shared pace ([`super::pace`]). Times come from the engine's clock, so tests move through backoff with a
 //! `ManualClock`. The tasks share what they read and the bodies they serialize
 //! ([`super::recent`]), and each checks its URL once, not at every attempt.
 
