@@ -48,17 +48,22 @@ impl Rests {
 
     /// The time at rest so far, the rest in progress included. Between two readings,
     /// the difference over the wall time between them is the share of that time the
-    /// writer rested (a reading taken while a rest ends may count a few nanoseconds of
-    /// it twice or not at all).
+    /// writer rested. A rest that ends while it is read is read again, so it is counted
+    /// once, neither twice nor not at all.
     pub fn rested(&self) -> Duration {
-        let ended = self.ended.load(Ordering::Acquire);
-        let since = self.since.load(Ordering::Acquire);
-        let current = if since == BUSY {
-            0
-        } else {
-            now().saturating_sub(since)
-        };
-        Duration::from_nanos(ended.saturating_add(current))
+        loop {
+            let ended = self.ended.load(Ordering::Acquire);
+            let since = self.since.load(Ordering::Acquire);
+            if self.ended.load(Ordering::Acquire) != ended {
+                continue;
+            }
+            let current = if since == BUSY {
+                0
+            } else {
+                now().saturating_sub(since)
+            };
+            return Duration::from_nanos(ended.saturating_add(current));
+        }
     }
 }
 

@@ -255,6 +255,8 @@ impl Task {
             return false;
         }
         let now = self.shared.engine.clock().now();
+        // Changes by a person from here on are noticed before a request goes out.
+        self.changes.borrow_and_update();
         let Some(work) = self.shared.hub.work(id, now) else {
             return false;
         };
@@ -285,11 +287,14 @@ impl Task {
         if event.envelope.position > work.progress.cursor + 1 {
             self.shared.hub.skip_to(&work, event.envelope.position - 1);
         }
-        let Some(outcome) = self.deliver(&work, &event, now).await else {
-            return false;
-        };
+        let outcome = self.deliver(&work, &event, now).await;
         self.queue.push_front(event);
-        self.record(work, outcome).await
+        match outcome {
+            Turn::Stopped => false,
+            // Looked at again next turn: paused, removed, rotated or replayed.
+            Turn::Changed => true,
+            Turn::Sent(outcome) => self.record(work, outcome).await,
+        }
     }
 
     /// Records `outcome`: in place when quick (one write into the page cache costs less
@@ -392,13 +397,10 @@ impl Task {
         }
     }
 
-    /// Sends `event` once; `None` when delivery stopped meanwhile.
-    async fn deliver(
-        &mut self,
-        work: &Work,
-        cached: &Cached,
-        now: DateTime<Utc>,
-    ) -> Option<Outcome> {
+    /// Sends `event` once, unless delivery stops or a person changes the subscription
+    /// while the request waits its turn (the pace, the cap on requests in flight): a
+    /// request never goes out after a pause, removal or rotation was answered.
+    async fn deliver(&mut self, work: &Work, cached: &Cached, now: DateTime<Utc>) -> Turn {
         let sub = &work.subscription;
         let event = &cached.envelope;
         let body = match sub.format {
@@ -417,13 +419,19 @@ impl Task {
             permit = async {
                 self.shared.pace.turn().await;
                 self.shared.in_flight.acquire().await
-            } => permit.ok()?,
-            _ = self.stop.wait_for(|s| *s) => return None,
+            } => match permit {
+                Ok(permit) => permit,
+                Err(_) => return Turn::Stopped,
+            },
+            _ = self.stop.wait_for(|s| *s) => return Turn::Stopped,
         };
+        if self.changes.has_changed().unwrap_or(true) {
+            return Turn::Changed;
+        }
         let started = std::time::Instant::now();
         let sent = tokio::select! {
             sent = send(&self.shared, work, url, &webhook_id, now, body) => sent,
-            _ = self.stop.wait_for(|s| *s) => return None,
+            _ = self.stop.wait_for(|s| *s) => return Turn::Stopped,
         };
         drop(permit);
         let mut attempt = Attempt {
@@ -443,7 +451,7 @@ impl Task {
             tracing::warn!(subscription = %sub.id, position = event.position, status = ?attempt.status, attempt = work.progress.attempts + 1, "webhook attempt failed");
         }
         if sent.ok {
-            return Some(Outcome {
+            return Turn::Sent(Outcome {
                 attempt,
                 retry_at: None,
             });
@@ -454,11 +462,21 @@ impl Task {
             work.progress.attempts + 1,
             sent.retry_after,
         );
-        Some(Outcome {
+        Turn::Sent(Outcome {
             attempt,
             retry_at: Some(now + chrono::Duration::from_std(delay).unwrap_or_default()),
         })
     }
+}
+
+/// How one turn of [`Task::deliver`] ended.
+enum Turn {
+    /// Delivery stops: the task ends.
+    Stopped,
+    /// A person changed the subscription before the request went out: nothing was sent.
+    Changed,
+    /// The request went out; what came back.
+    Sent(Outcome),
 }
 
 /// What one request came back with.
