@@ -16,7 +16,10 @@
 //! pacing starts once the writer was busy [`BUSY_SHARE`] of a sample and lasts until it
 //! is busy less than [`CALM_SHARE`] of one (so one sample that dips, a checkpoint or a
 //! pause of the clients, does not let ten subscriptions' backlog out at once); never on a
-//! node that does not write.
+//! node that does not write. Until the first sample, deliveries are paced: delivery
+//! starting beside a busy writer (`serve` restarted under load) does not first send a
+//! tenth of a second of every backlog at full speed, and beside an idle one it loses a
+//! tenth of a second at the pace.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,8 +59,8 @@ pub struct Pace {
 
 impl Pace {
     /// A pace of `per_second` deliveries for all subscriptions while the writer is busy
-    /// (0: never paced), bursts of a hundredth of a second; `gauge` shows when it
-    /// applies.
+    /// (0: never paced), bursts of a hundredth of a second, in force until the first
+    /// [`Pace::observe`]; `gauge` shows when it applies.
     pub fn new(per_second: u32, gauge: Gauge) -> Self {
         let limiter = NonZeroU32::new(per_second).map(|rate| {
             let burst = NonZeroU32::new(per_second / 100).unwrap_or(NonZeroU32::MIN);
@@ -67,9 +70,11 @@ impl Pace {
                 .allow_burst(burst);
             RateLimiter::direct(quota)
         });
+        let paced = limiter.is_some();
+        gauge.set(i64::from(paced));
         Self {
             limiter,
-            paced: AtomicBool::new(false),
+            paced: AtomicBool::new(paced),
             gauge,
         }
     }
@@ -161,8 +166,9 @@ mod tests {
 
     #[tokio::test]
     async fn paced_requests_go_at_the_pace_and_unpaced_ones_at_once() {
-        // Given: a pace of 1,000 a second (bursts of 10).
+        // Given: a pace of 1,000 a second (bursts of 10), paced until the first sample.
         let pace = Pace::new(1_000, Gauge::default());
+        assert!(pace.is_paced());
         // When: the writer was idle, Then: 500 turns take no time to speak of.
         pace.observe(0.2);
         let started = Instant::now();
