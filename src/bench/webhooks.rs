@@ -3,8 +3,8 @@
 //! durable answer to its arrival at the receiver while events are written at a steady
 //! [`LIVE_RATE`] a second — and what delivery costs the writer: the 64-client command
 //! throughput of `--only throughput` with no subscription and with 10 delivering every
-//! event, alternating [`ROUNDS`] times on fresh directories (each side's median, and the
-//! median of the rounds' ratios). The
+//! event, alternating [`ROUNDS`] times on fresh directories, which side first alternating
+//! too (each side's median, and the median of the rounds' ratios). The
 //! 64 clients keep the writer busy, so the ten are paced (`webhooks::pace`, the default
 //! `pace`) and fall behind; "delivered meanwhile" says how many went.
 //!
@@ -54,15 +54,19 @@ pub async fn run(config: &BenchConfig, place: &Place) -> Result<Vec<Figure>, Ben
     let (mut without, mut with, mut kept) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         let name = |subscriptions| format!("webhooks-load-{round}-{subscriptions}");
-        let none = loaded(place, &name(0), per_client, 0, &receiver).await?;
-        let ten = loaded(
-            place,
-            &name(SUBSCRIPTIONS),
-            per_client,
-            SUBSCRIPTIONS,
-            &receiver,
-        )
-        .await?;
+        let run = |n: usize| {
+            let name = name(n);
+            let receiver = &receiver;
+            async move { loaded(place, &name, per_client, n, receiver).await }
+        };
+        // Which side runs first alternates, so neither always follows the other.
+        let (none, ten) = if round % 2 == 0 {
+            let none = run(0).await?;
+            (none, run(SUBSCRIPTIONS).await?)
+        } else {
+            let ten = run(SUBSCRIPTIONS).await?;
+            (run(0).await?, ten)
+        };
         kept.push(ten.commands_per_s / none.commands_per_s.max(f64::MIN_POSITIVE));
         without.push(none);
         with.push(ten);

@@ -49,6 +49,7 @@ pub use damage_scan::scan_for_damage;
 pub use health::Refusal;
 pub use migrate::MigrateReport;
 pub use replay::{decode, for_each_envelope, replay_range, ReadError};
+pub use rest::Rests;
 pub use role::{Role, CATCHING_UP_LAG};
 pub use scheduler::{run_command_id, ScheduledRun, Scheduler, DEFAULT_TICK};
 pub use writer::WriterStats;

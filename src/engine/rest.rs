@@ -4,7 +4,9 @@
 //!
 //! Kept in two atomics the writer moves at each rest's start and end, so a reader on
 //! another thread sees a rest in progress too (a writer waiting an hour for its next
-//! command has rested that hour, not nothing until the command comes).
+//! command has rested that hour, not nothing until the command comes). A version the
+//! writer makes odd while it moves them (a sequence lock: one writer, readers retry)
+//! lets a reader see both as they were between two moves.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -16,7 +18,9 @@ const BUSY: u64 = u64::MAX;
 /// The writer's time at rest.
 #[derive(Debug)]
 pub struct Rests {
-    /// Nanoseconds from [`epoch`] to the start of the rest in progress, or [`BUSY`].
+    /// Odd while the writer moves `since` and `ended`.
+    version: AtomicU64,
+    /// Nanoseconds from [`now`]'s start to the start of the rest in progress, or [`BUSY`].
     since: AtomicU64,
     /// Nanoseconds of the rests that ended.
     ended: AtomicU64,
@@ -25,6 +29,7 @@ pub struct Rests {
 impl Default for Rests {
     fn default() -> Self {
         Self {
+            version: AtomicU64::new(0),
             since: AtomicU64::new(BUSY),
             ended: AtomicU64::new(0),
         }
@@ -32,29 +37,44 @@ impl Default for Rests {
 }
 
 impl Rests {
-    /// The writer starts waiting for a command with nothing in flight.
+    /// The writer starts waiting for a command with nothing in flight. Called by the
+    /// writer's thread only.
     pub fn begin(&self) {
-        self.since.store(now(), Ordering::Release);
+        self.moving(|| self.since.store(now(), Ordering::Release));
     }
 
-    /// The writer has a command again.
+    /// The writer has a command again. Called by the writer's thread only.
     pub fn end(&self) {
-        let since = self.since.swap(BUSY, Ordering::AcqRel);
-        if since != BUSY {
-            self.ended
-                .fetch_add(now().saturating_sub(since), Ordering::AcqRel);
-        }
+        self.moving(|| {
+            let since = self.since.swap(BUSY, Ordering::AcqRel);
+            if since != BUSY {
+                let rest = now().saturating_sub(since);
+                self.ended.fetch_add(rest, Ordering::AcqRel);
+            }
+        });
+    }
+
+    /// Runs `change` with the version odd.
+    fn moving(&self, change: impl FnOnce()) {
+        self.version.fetch_add(1, Ordering::AcqRel);
+        change();
+        self.version.fetch_add(1, Ordering::Release);
     }
 
     /// The time at rest so far, the rest in progress included. Between two readings,
     /// the difference over the wall time between them is the share of that time the
-    /// writer rested. A rest that ends while it is read is read again, so it is counted
-    /// once, neither twice nor not at all.
+    /// writer rested. A reading that overlaps a rest's start or end is taken again, so
+    /// every rest counts once.
     pub fn rested(&self) -> Duration {
         loop {
+            let version = self.version.load(Ordering::Acquire);
+            if version % 2 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
             let ended = self.ended.load(Ordering::Acquire);
             let since = self.since.load(Ordering::Acquire);
-            if self.ended.load(Ordering::Acquire) != ended {
+            if self.version.load(Ordering::Acquire) != version {
                 continue;
             }
             let current = if since == BUSY {

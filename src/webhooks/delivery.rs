@@ -106,11 +106,6 @@ impl Deliveries {
             .map_err(|e| format!("the webhook client cannot start: {e}"))?;
         let (stop, stopped) = watch::channel(false);
         let pace = Arc::new(Pace::new(options.pace, hub.metrics().paced()));
-        tokio::spawn(pace::watch(
-            Arc::clone(&pace),
-            Arc::clone(&engine),
-            stopped.clone(),
-        ));
         let shared = Shared {
             engine,
             hub,
@@ -160,6 +155,11 @@ async fn supervise(shared: Shared) {
     let mut stop = shared.stop.clone();
     let mut tasks: HashMap<Uuid, JoinHandle<()>> = HashMap::new();
     let keeper = tokio::spawn(keep(Arc::clone(&shared.hub), shared.stop.clone()));
+    let pacer = tokio::spawn(pace::watch(
+        Arc::clone(&shared.pace),
+        Arc::clone(&shared.engine),
+        shared.stop.clone(),
+    ));
     loop {
         tasks.retain(|_, t| !t.is_finished());
         for id in shared.hub.ids() {
@@ -176,6 +176,7 @@ async fn supervise(shared: Shared) {
         let _ = task.await;
     }
     let _ = keeper.await;
+    let _ = pacer.await;
     // Every task has ended: nothing is recorded after this last sync and save.
     let hub = Arc::clone(&shared.hub);
     match tokio::task::spawn_blocking(move || hub.sync().and_then(|()| hub.save())).await {
@@ -397,9 +398,10 @@ impl Task {
         }
     }
 
-    /// Sends `event` once, unless delivery stops or a person changes the subscription
-    /// while the request waits its turn (the pace, the cap on requests in flight): a
-    /// request never goes out after a pause, removal or rotation was answered.
+    /// Sends `event` once, unless delivery stops or a person changes a subscription
+    /// (any: the hub's notice does not say which) while the request waits its turn (the
+    /// pace, the cap on requests in flight): a request not yet on its way when a pause,
+    /// removal or rotation is answered does not go out under the old settings.
     async fn deliver(&mut self, work: &Work, cached: &Cached, now: DateTime<Utc>) -> Turn {
         let sub = &work.subscription;
         let event = &cached.envelope;

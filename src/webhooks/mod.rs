@@ -39,7 +39,8 @@ pub use book::{
 pub use delivery::Deliveries;
 
 /// Deliveries a second while commands keep the writer busy: ten subscriptions paced so
-/// cost 64 clients 3–6 % of their throughput on two cores, against 20–23 % unpaced
+/// cost 64 clients 3–16 % of their throughput on two cores (0.84–0.97× in the runs
+/// of 2026-12-02 08:39 UTC, the machine's swings included), against 18–23 % unpaced
 /// (`offboard bench --only webhooks`, docs/performance.md).
 pub const DEFAULT_PACE: u32 = 3_000;
 

@@ -6,7 +6,7 @@
 //! Why: on a machine of two cores, any CPU work beside the writer costs it throughput,
 //! whatever its priority. Measured with `offboard bench --only throughput` beside two
 //! busy loops at nice 19: 21,400 and 29,000 cmd/s against 27,300 and 32,500 without
-//! them; ten subscriptions delivering 10,000–14,000 events/s cost the 64 clients 20–23 %
+//! them; ten subscriptions delivering 10,000–14,000 events/s cost the 64 clients 18–23 %
 //! (`--only webhooks`, docs/performance.md). Lower priority ([`super::priority`]) does
 //! not prevent it, a fixed cap would slow delivery on an idle machine, and so the cap
 //! applies only while commands keep the writer busy: then subscriptions fall behind
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use prometheus_client::metrics::gauge::Gauge;
-use tokio::sync::watch;
+use tokio::sync::{watch, Mutex};
 
 use crate::Engine;
 
@@ -39,7 +39,8 @@ pub const SAMPLE: Duration = Duration::from_millis(100);
 /// The share of a sample the writer must be busy (a group being decided, written or
 /// synced: the wait for the disk counts) for deliveries to be paced. Clients that send
 /// back to back keep it busy, even one: 64 of them read 0.99–1.00, and one alone was
-/// paced too (a tester measured its rate at 1,450 cmd/s paced against 890 unpaced).
+/// paced too (a tester measured that one client's rate: 1,450 cmd/s with deliveries
+/// paced, 890 unpaced).
 /// Commands arriving at a steady 5,000 a second in bursts every 10 ms read about 0.25.
 pub const BUSY_SHARE: f64 = 0.9;
 
@@ -52,6 +53,9 @@ pub const CALM_SHARE: f64 = 0.5;
 pub struct Pace {
     /// `None` when deliveries are never paced (`pace` 0).
     limiter: Option<DefaultDirectRateLimiter>,
+    /// The line of tasks waiting for a turn (tokio's mutex is first come, first
+    /// served): one waits on the limiter's timer, not every task every millisecond.
+    line: Mutex<()>,
     paced: AtomicBool,
     /// `offboard_webhook_paced`: 1 while paced.
     gauge: Gauge,
@@ -74,6 +78,7 @@ impl Pace {
         gauge.set(i64::from(paced));
         Self {
             limiter,
+            line: Mutex::new(()),
             paced: AtomicBool::new(paced),
             gauge,
         }
@@ -105,6 +110,10 @@ impl Pace {
         let Some(limiter) = self.limiter.as_ref() else {
             return;
         };
+        if !self.is_paced() {
+            return;
+        }
+        let _in_line = self.line.lock().await;
         while self.is_paced() {
             match limiter.check() {
                 Ok(()) => return,
@@ -119,7 +128,9 @@ impl Pace {
 
 /// Reads how busy `engine`'s writer is every [`SAMPLE`] and tells `pace`, until `stop`.
 pub async fn watch(pace: Arc<Pace>, engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(SAMPLE);
+    // The first sample a whole SAMPLE after the first reading (an interval's first tick
+    // is at once, which would make it an instant's probe).
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + SAMPLE, SAMPLE);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = (Instant::now(), engine.writer_rested());
     loop {

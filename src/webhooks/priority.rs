@@ -7,8 +7,8 @@
 //! own nice value), lets
 //! the kernel's fair scheduler give the writer and the API the CPU first whenever both
 //! want it, while delivery still gets all the CPU nobody else wants. Priority alone
-//! turned out not to be enough on two cores (a busy loop at nice 19 still costs the
-//! writer a fifth), so while commands keep the writer busy deliveries are also paced
+//! turned out not to be enough on two cores (two busy loops at nice 19 still cost
+//! the writer 11–22 %), so while commands keep the writer busy deliveries are also paced
 //! ([`super::pace`]); a fixed cap at all times would slow delivery on an idle machine.
 //! Elsewhere than Linux the threads keep the process's priority.
 
