@@ -14,8 +14,8 @@
 //! window of recent events ([`super::recent::CAPACITY`] positions); at most
 //! `max_in_flight` requests are out at once (a semaphore), each bounded by the request
 //! timeout, and while commands keep the writer busy every request first waits its turn
-//! under the shared pace ([`super::pace`]). Times come from the engine's clock, so tests move through backoff with a
-//! `ManualClock`. The tasks share what they read and the bodies they serialize
+//! under the shared pace ([`super::pace`]). Times come from the engine's clock, so tests
+//! move through backoff with a `ManualClock`. The tasks share what they read and the bodies they serialize
 //! ([`super::recent`]), and each checks its URL once, not at every attempt.
 
 use std::collections::{HashMap, VecDeque};
@@ -475,7 +475,8 @@ impl Task {
 enum Turn {
     /// Delivery stops: the task ends.
     Stopped,
-    /// A person changed the subscription before the request went out: nothing was sent.
+    /// A person changed a subscription (perhaps this one) before the request went out:
+    /// nothing was sent.
     Changed,
     /// The request went out; what came back.
     Sent(Outcome),

@@ -22,7 +22,6 @@
 //! tenth of a second at the pace.
 
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,8 +55,7 @@ pub struct Pace {
     /// The line of tasks waiting for a turn (tokio's mutex is first come, first
     /// served): one waits on the limiter's timer, not every task every millisecond.
     line: Mutex<()>,
-    paced: AtomicBool,
-    /// `offboard_webhook_paced`: 1 while paced.
+    /// `offboard_webhook_paced`: 1 while paced; the one record of whether it is.
     gauge: Gauge,
 }
 
@@ -74,19 +72,17 @@ impl Pace {
                 .allow_burst(burst);
             RateLimiter::direct(quota)
         });
-        let paced = limiter.is_some();
-        gauge.set(i64::from(paced));
+        gauge.set(i64::from(limiter.is_some()));
         Self {
             limiter,
             line: Mutex::new(()),
-            paced: AtomicBool::new(paced),
             gauge,
         }
     }
 
     /// Whether requests wait their turn now.
     pub fn is_paced(&self) -> bool {
-        self.paced.load(Ordering::Relaxed)
+        self.gauge.get() == 1
     }
 
     /// Paces deliveries from now on if the writer was busy `busy` of the last sample
@@ -98,7 +94,6 @@ impl Pace {
             BUSY_SHARE
         };
         let paced = self.limiter.is_some() && busy >= threshold;
-        self.paced.store(paced, Ordering::Relaxed);
         self.gauge.set(i64::from(paced));
     }
 
