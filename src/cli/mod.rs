@@ -118,7 +118,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 every: std::time::Duration::from_secs(*anchor_every),
             }),
             cors_origins,
-            webhooks.options(),
+            webhooks.options()?,
             &mut out,
         ),
         Cmd::Repair { accept_loss } => {

@@ -42,11 +42,13 @@ pub struct DeliveryFlags {
     /// Seconds one delivery request may take.
     #[arg(long, default_value_t = 10, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=600))]
     pub webhook_timeout: u64,
-    /// Seconds before the first retry; each further one doubles (with jitter).
-    #[arg(long, default_value_t = 5, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Seconds before the first retry; each further one doubles (with jitter). At most
+    /// --webhook-backoff-max.
+    #[arg(long, default_value_t = 5, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub webhook_backoff_min: u64,
-    /// Longest wait between two retries, in seconds.
-    #[arg(long, default_value_t = 3600, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Longest wait between two retries, in seconds (at most a day); a receiver's
+    /// Retry-After is honoured beyond it.
+    #[arg(long, default_value_t = 3600, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub webhook_backoff_max: u64,
     /// Attempts of one event before it is parked.
     #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -58,19 +60,27 @@ pub struct DeliveryFlags {
 }
 
 impl DeliveryFlags {
-    pub fn options(&self) -> WebhookOptions {
-        WebhookOptions {
+    /// The delivery options these flags give.
+    ///
+    /// # Errors
+    /// `usage` when `--webhook-backoff-min` is above `--webhook-backoff-max`.
+    pub fn options(&self) -> Result<WebhookOptions, CliError> {
+        if self.webhook_backoff_min > self.webhook_backoff_max {
+            return Err(CliError::usage(format!(
+                "--webhook-backoff-min {} is above --webhook-backoff-max {}: the first retry cannot wait longer than the longest",
+                self.webhook_backoff_min, self.webhook_backoff_max
+            )));
+        }
+        Ok(WebhookOptions {
             allow_http_loopback: self.allow_http_webhooks,
             allow_private: self.allow_private_webhooks,
             timeout: Duration::from_secs(self.webhook_timeout),
             backoff_min: Duration::from_secs(self.webhook_backoff_min),
-            backoff_max: Duration::from_secs(
-                self.webhook_backoff_max.max(self.webhook_backoff_min),
-            ),
+            backoff_max: Duration::from_secs(self.webhook_backoff_max),
             max_attempts: self.webhook_attempts,
             pace: self.webhook_pace,
             ..WebhookOptions::default()
-        }
+        })
     }
 }
 

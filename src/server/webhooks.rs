@@ -23,7 +23,8 @@ use crate::webhooks::{
 impl From<WebhookError> for ApiError {
     fn from(e: WebhookError) -> Self {
         match e {
-            WebhookError::NotFound(_) => ApiError::not_found(e.to_string()),
+            // ApiError::not_found says "not found" itself.
+            WebhookError::NotFound(id) => ApiError::not_found(format!("webhook subscription {id}")),
             WebhookError::Invalid(message) => ApiError::unprocessable("invalid_input", message),
             WebhookError::Storage(e) => e.into(),
         }

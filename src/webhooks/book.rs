@@ -34,6 +34,7 @@ use super::cursor::{self, CursorFile};
 use super::metrics::WebhookMetrics;
 use super::secret::{self, SealingKey};
 use super::{ssrf, WebhookOptions};
+use crate::domain::is_hidden;
 use crate::privacy::KeyVault;
 use crate::store::{LogStore, StoreError};
 use crate::Engine;
@@ -52,6 +53,11 @@ pub const MAX_PARKED: usize = 1000;
 
 /// Longest description.
 pub const MAX_DESCRIPTION: usize = 500;
+
+/// Most subscriptions one org may have: each runs a delivery task of its own and is
+/// listed whole (GitHub allows 20 webhooks per repository and event, Stripe 16
+/// endpoints per account; an org here may feed more systems than that).
+pub const MAX_SUBSCRIPTIONS: usize = 100;
 
 /// How long a rotated-out secret still signs (both signatures are sent meanwhile).
 pub const DEFAULT_OVERLAP: Duration = Duration::hours(24);
@@ -117,12 +123,17 @@ pub struct Subscription {
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
-    /// `https://…` (or `http://` to loopback with `serve --allow-http-webhooks`).
+    /// `https://…` (or `http://` to loopback with `serve --allow-http-webhooks`), at
+    /// most [`ssrf::MAX_URL_LEN`] bytes, no `user:password@`.
+    #[schemars(length(min = 1, max = 2048))]
     pub url: String,
-    /// Event types to deliver; absent or empty: every type.
+    /// Event types to deliver; absent or empty: every type. No entry may be empty.
     #[serde(default)]
+    #[schemars(inner(length(min = 1)))]
     pub events: Vec<String>,
+    /// What it is for, at most [`MAX_DESCRIPTION`] characters.
     #[serde(default)]
+    #[schemars(length(max = 500))]
     pub description: Option<String>,
     #[serde(default)]
     pub format: BodyFormat,
@@ -454,8 +465,9 @@ impl Hub {
     /// subscription, its sealed secret and its starting cursor are on stable storage.**
     ///
     /// # Errors
-    /// `invalid_input` for a refused URL (see [`ssrf::check_url`]), an unknown event type
-    /// or a description over [`MAX_DESCRIPTION`] characters.
+    /// `invalid_input` for a refused URL (see [`ssrf::check_url`]), an unknown or empty
+    /// event type, a description over [`MAX_DESCRIPTION`] characters or holding an
+    /// invisible or control character, or an org that has [`MAX_SUBSCRIPTIONS`] already.
     pub fn add(
         &self,
         org: OrgId,
@@ -466,7 +478,12 @@ impl Hub {
     ) -> Result<WithSecret, WebhookError> {
         ssrf::check_url(&new.url, options).map_err(WebhookError::Invalid)?;
         let mut events = new.events;
-        events.retain(|e| !e.trim().is_empty());
+        // An empty name must not widen the subscription to every event.
+        if events.iter().any(|e| e.trim().is_empty()) {
+            return Err(WebhookError::Invalid(
+                "an event type is empty; name each type, or leave the list out to receive every event".into(),
+            ));
+        }
         if let Some(unknown) = events.iter().find(|e| !Event::TYPES.contains(&e.as_str())) {
             return Err(WebhookError::Invalid(format!(
                 "{unknown:?} is not an event type (one of {})",
@@ -482,6 +499,15 @@ impl Hub {
         {
             return Err(WebhookError::Invalid(format!(
                 "descriptions are at most {MAX_DESCRIPTION} characters"
+            )));
+        }
+        if let Some(c) = description
+            .as_deref()
+            .and_then(|d| d.chars().find(|c| is_hidden(*c)))
+        {
+            return Err(WebhookError::Invalid(format!(
+                "the description holds the invisible or control character U+{:04X}: type it without",
+                u32::from(c)
             )));
         }
         let secret = secret::generate();
@@ -506,6 +532,14 @@ impl Hub {
         let (cursor, _) = CursorFile::open(self.data.as_deref(), view.id)?;
         let _saving = self.saving();
         let mut book = self.lock();
+        let held = book.subscriptions.values();
+        if held.filter(|s| s.view.org_id == org).count() >= MAX_SUBSCRIPTIONS {
+            drop(book);
+            let _ = cursor.remove();
+            return Err(WebhookError::Invalid(format!(
+                "the org has {MAX_SUBSCRIPTIONS} subscriptions, the most it may have; remove one first"
+            )));
+        }
         // Cursor and progress first: a book naming a subscription whose cursor is
         // missing would start it at position 1 and deliver the org's whole history.
         cursor.write_synced(after)?;

@@ -35,6 +35,7 @@ use std::time::Duration;
 pub use book::{
     Attempt, BodyFormat, DeliveryLog, Hub, NewSubscription, Parked, Progress, Subscription,
     SubscriptionDetail, SubscriptionStatus, WebhookError, WhenParked, WithSecret,
+    MAX_SUBSCRIPTIONS,
 };
 pub use delivery::Deliveries;
 

@@ -1,6 +1,8 @@
 //! When to try a failed delivery again: exponential backoff with "equal jitter" (half the
 //! delay fixed, half random, so receivers coming back are not hit by every subscription
-//! at once), never less than the receiver's `Retry-After`, never more than the maximum.
+//! at once), never more than the maximum, and never sooner than the receiver's
+//! `Retry-After` (honoured up to [`MAX_RETRY_AFTER`], even above the maximum: the
+//! receiver knows when it will be back).
 
 use std::time::Duration;
 
@@ -10,9 +12,13 @@ use chrono::{DateTime, Utc};
 
 use super::WebhookOptions;
 
+/// The longest `Retry-After` honoured: one day. A receiver asking for more is tried again
+/// after a day (and counts an attempt each time, so it is parked in the end).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
 /// The delay before attempt `attempts + 1`, after `attempts` (≥ 1) failed ones: `min ×
 /// 2^(attempts−1)` capped at `max`, then jittered into `[d/2, d]`, then raised to
-/// `retry_after` (itself capped at `max`).
+/// `retry_after` (itself capped at [`MAX_RETRY_AFTER`]).
 pub fn retry_delay(
     options: &WebhookOptions,
     attempts: u32,
@@ -26,7 +32,7 @@ pub fn retry_delay(
     let half = full / 2;
     let jitter = half.mul_f64((OsRng.next_u32() as f64) / (u32::MAX as f64));
     let delay = half + jitter;
-    delay.max(retry_after.unwrap_or_default().min(options.backoff_max))
+    delay.max(retry_after.unwrap_or_default().min(MAX_RETRY_AFTER))
 }
 
 /// A `Retry-After` value: seconds, or an HTTP date (relative to `now`).
@@ -57,8 +63,20 @@ mod tests {
         }
         let d = retry_delay(&options, 1, Some(Duration::from_secs(120)));
         assert_eq!(d, Duration::from_secs(120));
-        let d = retry_delay(&options, 1, Some(Duration::from_secs(86_400)));
-        assert_eq!(d, Duration::from_secs(3600));
+        // A Retry-After beyond the backoff's maximum is still honoured (a tester saw a
+        // 429 with `Retry-After: 6` retried after 4 s under `--webhook-backoff-max 4`)...
+        let short = WebhookOptions {
+            backoff_min: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(4),
+            ..options
+        };
+        let d = retry_delay(&short, 1, Some(Duration::from_secs(6)));
+        assert_eq!(d, Duration::from_secs(6));
+        let d = retry_delay(&options, 1, Some(Duration::from_secs(7_200)));
+        assert_eq!(d, Duration::from_secs(7_200));
+        // ...up to a day.
+        let d = retry_delay(&options, 1, Some(Duration::from_secs(10 * 86_400)));
+        assert_eq!(d, MAX_RETRY_AFTER);
         let now = DateTime::parse_from_rfc3339("2026-12-01T04:00:00Z")
             .unwrap()
             .to_utc();

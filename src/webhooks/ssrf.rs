@@ -14,24 +14,41 @@ use reqwest::Url;
 
 use super::WebhookOptions;
 
+/// The longest URL a subscription may have, in bytes: what browsers and most servers
+/// accept; a subscription's URL is shown in every list and kept in a file rewritten
+/// whole at each change.
+pub const MAX_URL_LEN: usize = 2_048;
+
 /// Checks a subscription's URL; returns it parsed.
 ///
 /// # Errors
-/// A sentence saying why the URL is refused.
+/// A sentence saying why the URL is refused: not a URL, longer than [`MAX_URL_LEN`],
+/// credentials in it, a scheme other than `https` (or `http` to loopback when allowed),
+/// or a literal address [`check_addr`] refuses.
 pub fn check_url(url: &str, options: &WebhookOptions) -> Result<Url, String> {
+    if url.len() > MAX_URL_LEN {
+        return Err(format!(
+            "the URL is {} bytes long; at most {MAX_URL_LEN} are accepted",
+            url.len()
+        ));
+    }
     let parsed = Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        // Every list and show would print them; receivers check the signature instead.
+        return Err("the URL carries credentials (user:password@), which every list of subscriptions would show; receivers authenticate offboard by the webhook-signature header".into());
+    }
     let host = parsed
         .host_str()
         .ok_or("the URL has no host")?
         .trim_matches(['[', ']']);
-    let literal = host.parse::<IpAddr>().ok();
+    let literal = host.parse::<IpAddr>().ok().map(|ip| ip.to_canonical());
     let loopback =
         host.eq_ignore_ascii_case("localhost") || literal.is_some_and(|ip| ip.is_loopback());
     match parsed.scheme() {
         "https" => {}
         "http" if options.allow_http_loopback && loopback => {}
         "http" if loopback => {
-            return Err("http:// is only accepted for loopback receivers when the server runs with --allow-http-webhooks; use https://".into())
+            return Err("http:// is only accepted for loopback receivers with --allow-http-webhooks; use https://".into())
         }
         "http" => return Err("webhook URLs must be https://".into()),
         other => return Err(format!("webhook URLs must be https://, not {other}://")),
@@ -47,10 +64,8 @@ pub fn check_url(url: &str, options: &WebhookOptions) -> Result<Url, String> {
 /// # Errors
 /// A sentence naming the kind of address refused.
 pub fn check_addr(ip: IpAddr, options: &WebhookOptions) -> Result<(), String> {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    };
+    // An IPv4-mapped address (::ffff:a.b.c.d) is the IPv4 address it maps.
+    let ip = ip.to_canonical();
     if ip.is_loopback() && (options.allow_http_loopback || options.allow_private) {
         return Ok(());
     }
@@ -60,52 +75,78 @@ pub fn check_addr(ip: IpAddr, options: &WebhookOptions) -> Result<(), String> {
     };
     match kind {
         None => Ok(()),
-        Some(kind) if options.allow_private && kind != "unspecified" && kind != "multicast" => {
-            Ok(())
-        }
+        // Never a target, even inside the network.
+        Some("an unspecified" | "a multicast" | "the broadcast") => Err(format!(
+            "{ip} is not an address a webhook can be delivered to"
+        )),
+        Some(_) if options.allow_private => Ok(()),
         Some(kind) => Err(format!(
-            "{ip} is a {kind} address; webhooks reach public addresses only (serve --allow-private-webhooks lifts this for receivers inside the network)"
+            "{ip} is {kind} address; webhooks reach public addresses only (--allow-private-webhooks lifts this for receivers inside the network)"
         )),
     }
 }
 
+/// The kind of a special IPv4 address, with its article (IANA's special-purpose
+/// registry, RFC 6890); `None` for a public one.
 fn special_v4(ip: Ipv4Addr) -> Option<&'static str> {
     let [a, b, ..] = ip.octets();
     Some(if ip.is_loopback() {
-        "loopback"
+        "a loopback"
     } else if ip.is_link_local() {
         // 169.254.169.254 is the cloud metadata service.
-        "link-local (metadata)"
+        "a link-local (metadata)"
     } else if ip.is_private() {
-        "private"
+        "a private"
     } else if a == 100 && (64..128).contains(&b) {
-        "shared (carrier-grade NAT)"
+        "a shared (carrier-grade NAT)"
     } else if ip.is_unspecified() || a == 0 {
-        "unspecified"
-    } else if ip.is_multicast() || ip.is_broadcast() || a >= 240 {
-        "multicast"
-    } else if ip.is_documentation() || (a == 192 && b == 0) || (a == 198 && (18..20).contains(&b)) {
-        "reserved"
+        "an unspecified"
+    } else if ip.is_multicast() {
+        "a multicast"
+    } else if ip.is_broadcast() {
+        "the broadcast"
+    } else if a >= 240
+        || ip.is_documentation()
+        || (a == 192 && b == 0)
+        || (a == 198 && (18..20).contains(&b))
+    {
+        "a reserved"
     } else {
         return None;
     })
 }
 
+/// The kind of a special IPv6 address, with its article (IANA's IPv6 special-purpose
+/// registry); `None` for a public one. IPv4-mapped addresses arrive as IPv4.
 fn special_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    let first = ip.segments()[0];
+    let s = ip.segments();
     Some(if ip.is_loopback() {
-        "loopback"
+        "a loopback"
     } else if ip.is_unspecified() {
-        "unspecified"
+        "an unspecified"
     } else if ip.is_unicast_link_local() {
-        "link-local"
+        "a link-local"
     } else if ip.is_unique_local() {
         // fd00:ec2::254 is a metadata service too.
-        "private (unique local)"
+        "a private (unique local)"
+    } else if s[0] & 0xffc0 == 0xfec0 {
+        // fec0::/10, deprecated (RFC 3879) but still routed inside some networks.
+        "a private (site-local)"
     } else if ip.is_multicast() {
-        "multicast"
-    } else if first == 0x2001 && ip.segments()[1] == 0x0db8 || first == 0x64 || first == 0x2002 {
-        "reserved"
+        "a multicast"
+    } else if s[..6] == [0; 6] || s[..5] == [0, 0, 0, 0, 0xffff] && s[5] == 0 || s[..4] == [0; 4] {
+        // ::a.b.c.d (IPv4-compatible, deprecated), ::ffff:0:a.b.c.d (IPv4-translated)
+        // and the rest of ::/64: they embed IPv4 addresses a host may still reach.
+        "a reserved (IPv4-embedding)"
+    } else if s[0] == 0x0064 && s[1] == 0xff9b || s[0] == 0x2002 {
+        // NAT64 and 6to4 reach IPv4 addresses too.
+        "a reserved (IPv4-embedding)"
+    } else if s[0] == 0x2001 && (s[1] < 0x0200 || s[1] == 0x0db8)
+        || s[0] == 0x0100 && s[1..4] == [0; 3]
+    {
+        // 2001::/23 (IETF protocol assignments, Teredo among them), documentation,
+        // discard-only.
+        "a reserved"
     } else {
         return None;
     })
@@ -164,12 +205,32 @@ mod tests {
             "https://100.64.0.1/",
             "https://0.0.0.0/",
             "not a url",
+            // Found by a tester: IPv4-compatible, IPv4-translated, site-local.
+            "https://[::169.254.169.254]/",
+            "https://[::10.0.0.1]/",
+            "https://[::127.0.0.1]/",
+            "https://[::ffff:0:7f00:1]/",
+            "https://[fec0::1]/",
+            "https://[64:ff9b::a00:1]/",
+            "https://[2001::1]/",
+            "https://user:pw@crm.example.com/hook",
+            "https://token@crm.example.com/hook",
         ] {
             assert!(check_url(refused, &strict).is_err(), "{refused} accepted");
         }
         assert!(check_url("http://127.0.0.1:9000/", &local).is_ok());
         assert!(check_url("http://localhost:9000/", &local).is_ok());
+        assert!(check_url("http://[::ffff:127.0.0.1]:9000/", &local).is_ok());
         assert!(check_url("http://crm.example.com/", &local).is_err());
+        let long = format!("https://crm.example.com/{}", "a".repeat(MAX_URL_LEN));
+        assert!(check_url(&long, &strict)
+            .unwrap_err()
+            .contains("at most 2048"));
+        assert!(check_url("https://[2606:4700::6810:84e5]/hook", &strict).is_ok());
+        let message = check_url("https://240.0.0.1/", &strict).unwrap_err();
+        assert!(message.contains("is a reserved address"), "{message}");
+        let message = check_url("https://255.255.255.255/", &strict).unwrap_err();
+        assert!(message.contains("not an address a webhook"), "{message}");
         assert!(check_url("https://10.1.2.3/", &local).is_err());
         let private = WebhookOptions {
             allow_private: true,

@@ -104,3 +104,42 @@ fn after_a_sigkill_of_serve_mid_delivery_a_restart_delivers_every_event_in_order
     );
     assert_eq!(server.terminate(), Some(0));
 }
+
+#[test]
+fn contradictory_backoff_flags_and_an_empty_event_type_are_refused_before_anything_starts() {
+    // Given an org
+    let d = acme();
+    let before = last_position(&d);
+    // When serve is given a first retry longer than the longest, Then it is a usage
+    // error (exit 2) naming both flags, and nothing starts.
+    let refused = d.fails(
+        2,
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--webhook-backoff-min",
+            "100",
+            "--webhook-backoff-max",
+            "10",
+        ],
+    );
+    assert_eq!(refused["code"], "usage");
+    let message = refused["message"].as_str().unwrap();
+    assert!(message.contains("--webhook-backoff-max 10"), "{message}");
+    // When a subscription names an empty event type, Then it is refused: it would have
+    // meant every event.
+    let refused = d.fails(
+        1,
+        &[
+            "webhook",
+            "add",
+            "https://crm.example.com/hook",
+            "--events",
+            "",
+        ],
+    );
+    assert_eq!(refused["code"], "invalid_input");
+    assert_eq!(d.json(&["webhook", "list"]), json!({ "webhooks": [] }));
+    assert_eq!(last_position(&d), before);
+}

@@ -720,6 +720,60 @@ async fn the_api_refuses_unsafe_urls_and_principals_who_do_not_manage_the_org() 
     );
 }
 
+#[tokio::test]
+async fn empty_types_credentials_long_urls_hidden_characters_and_a_101st_subscription_are_refused()
+{
+    // Given an org with no subscription
+    let world = world().await;
+    let url = "https://crm.example.com/hook";
+    let long = format!("https://crm.example.com/{}", "a".repeat(2_100));
+    // When subscriptions a tester found accepted are asked for, Then each is 422 and
+    // nothing is stored: an empty type would have meant every event.
+    for refused in [
+        json!({ "url": url, "events": [""] }),
+        json!({ "url": url, "events": ["UserDeleted", " "] }),
+        json!({ "url": "https://user:pw@crm.example.com/hook" }),
+        json!({ "url": long }),
+        json!({ "url": "https://[::169.254.169.254]/" }),
+        json!({ "url": "https://[fec0::1]/" }),
+        json!({ "url": url, "description": "CRM \u{202e}sync" }),
+        json!({ "url": url, "description": "CRM\u{0}sync" }),
+    ] {
+        let answer = world
+            .post(&world.owner_token, "/v1/webhooks", refused.clone())
+            .await;
+        let body = answer.error(422, "invalid_input");
+        assert!(!body.to_string().contains("whsec_"), "{refused}");
+    }
+    assert_eq!(
+        world.get(&world.owner_token, "/v1/webhooks").await.ok(),
+        json!([])
+    );
+    // When it holds the most it may, Then one more is refused, naming the limit.
+    for _ in 0..offboard::webhooks::MAX_SUBSCRIPTIONS {
+        world
+            .post(&world.owner_token, "/v1/webhooks", json!({ "url": url }))
+            .await
+            .ok();
+    }
+    let answer = world
+        .post(&world.owner_token, "/v1/webhooks", json!({ "url": url }))
+        .await;
+    let body = answer.error(422, "invalid_input");
+    assert!(body.to_string().contains("100 subscriptions"), "{body}");
+    let listed = world.get(&world.owner_token, "/v1/webhooks").await.ok();
+    assert_eq!(listed.as_array().unwrap().len(), 100);
+    // And: an unknown id is "not found" once.
+    let missing = world
+        .get(
+            &world.owner_token,
+            &format!("/v1/webhooks/{}", uuid::Uuid::nil()),
+        )
+        .await;
+    let body = missing.error(404, "not_found");
+    assert!(!body.to_string().contains("not found not found"), "{body}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_slower_than_the_timeout_slows_neither_the_writer_nor_other_subscriptions() {
     // Given a subscription whose receiver takes 3 s (the timeout is 1 s) and one whose
