@@ -1,7 +1,8 @@
 //! `offboard repair [--accept-loss]`: the operator's way on from a log that lost its tail.
 //!
 //! Opening refuses a directory whose durable records (the projection checkpoint, the head
-//! record, consumers' positions: `engine::claims`) say the log went further than it does.
+//! record, consumers' positions, webhook cursors: `engine::claims`) say the log went
+//! further than it does.
 //! `repair` shows what was lost and what accepting it would drop, and writes nothing.
 //! With `--accept-loss` it goes on from the shorter log, in this order, each step durable
 //! before the next:
@@ -9,8 +10,8 @@
 //! 1. one `LogLossAccepted` event per organization (the system acts; all share one
 //!    correlation id), at the first positions after the surviving log, naming the lost
 //!    positions and what claimed them — an empty directory gets one under the nil org id;
-//! 2. every consumer past the surviving log moves back to its end, so it receives what now
-//!    stands at the lost positions (the loss record first);
+//! 2. every consumer and webhook subscription past the surviving log moves back to its
+//!    end, so it receives what now stands at the lost positions (the loss record first);
 //! 3. the projection checkpoint is rebuilt from the log, and with it the head record.
 //!
 //! If the process dies between 1 and 3, the stale checkpoint names another hash at the
@@ -29,6 +30,7 @@ use crate::engine::{AppendRequest, CommandMeta, Engine};
 use crate::privacy::key_settings::KeySettings;
 use crate::server::consumers;
 use crate::store::Location;
+use crate::webhooks::Hub;
 
 /// Runs `repair` on the log at `location` (a PostgreSQL store's KEK found as `keys` say).
 pub fn run(
@@ -129,6 +131,10 @@ fn accept(
     for (org, consumer) in consumers::all(engine.store().as_ref())? {
         consumers::lower(engine.store().as_ref(), org, &consumer.name, from - 1, now)?;
     }
+    // Webhook subscriptions too, so the loss record and what follows are delivered.
+    Hub::load(&engine)?
+        .lower_cursors(from - 1)
+        .map_err(CliError::from)?;
     let head = engine.checkpoint_now()?;
     engine.shutdown();
     report(
@@ -163,7 +169,7 @@ fn what_is_dropped(damage: &Damage, back_to: u64) -> Vec<String> {
         .map(|claim| match &claim.source {
             ClaimSource::Checkpoint => format!("the {} (rebuilt from the log)", claim.describe()),
             ClaimSource::HeadRecord => format!("the {} (reset to the log's end)", claim.describe()),
-            ClaimSource::Consumer { .. } => {
+            ClaimSource::Consumer { .. } | ClaimSource::Webhook { .. } => {
                 format!("the {} (moved back to {back_to})", claim.describe())
             }
         })
@@ -231,7 +237,7 @@ async fn record_loss(engine: &Engine, damage: &Damage, from: u64, to: u64) -> Re
 /// another org's (R1).
 fn visible_to(claim: &Claim, org: OrgId) -> bool {
     match &claim.source {
-        ClaimSource::Consumer { org: of, .. } => *of == org,
+        ClaimSource::Consumer { org: of, .. } | ClaimSource::Webhook { org: of, .. } => *of == org,
         ClaimSource::Checkpoint | ClaimSource::HeadRecord => true,
     }
 }

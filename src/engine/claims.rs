@@ -1,9 +1,10 @@
 //! Durable claims about how far the log goes, checked when the engine opens.
 //!
-//! Three things saved beside the log say it reached at least some position: the
+//! Four things saved beside the log say it reached at least some position: the
 //! projection checkpoint (its position, and the hash of the event there), the head record
-//! (`checkpoints/chain-head`, see [`crate::anchor`]) and every named consumer's acked
-//! position (`checkpoints/server.consumer.*`). Each was written only after the positions
+//! (`checkpoints/chain-head`, see [`crate::anchor`]), every named consumer's acked
+//! position (`checkpoints/server.consumer.*`) and every webhook subscription's cursor
+//! (`checkpoints/server.webhook.*`). Each was written only after the positions
 //! it names were durable, so a log that now ends before one of them LOST acknowledged
 //! events — sled's recovery drops a damaged tail without a word — and a log whose event at
 //! a recorded position has another hash was rewritten. Either way opening refuses with
@@ -28,6 +29,8 @@ pub enum ClaimSource {
     HeadRecord,
     /// A named consumer's acked position: the consumer `name` of `org`.
     Consumer { org: OrgId, name: String },
+    /// A webhook subscription's cursor: the last position it delivered or parked.
+    Webhook { org: OrgId, id: uuid::Uuid },
 }
 
 /// One durable claim: the log holds `position` (with `hash`, when recorded).
@@ -48,6 +51,9 @@ impl Claim {
             ClaimSource::Checkpoint => "projection checkpoint".to_owned(),
             ClaimSource::HeadRecord => "head record".to_owned(),
             ClaimSource::Consumer { org, name } => format!("consumer {name} of org {org}"),
+            ClaimSource::Webhook { org, id } => {
+                format!("webhook subscription {id} of org {org}")
+            }
         };
         format!("{what} at {}", self.position)
     }
@@ -82,6 +88,13 @@ pub fn gather(
                 name: consumer.name,
             },
             position: consumer.position,
+            hash: None,
+        });
+    }
+    for (org, id, position) in crate::webhooks::book::stored_cursors(store)? {
+        claims.push(Claim {
+            source: ClaimSource::Webhook { org, id },
+            position,
             hash: None,
         });
     }

@@ -329,6 +329,40 @@ fn read_book(store: &dyn LogStore, data: Option<&Path>) -> Result<Book, StoreErr
     Ok(book)
 }
 
+/// Every subscription's cursor as stored, read-only: `(org, subscription, position)`,
+/// the cursor file's newest slot where there is one, else the progress record's. For
+/// the durable claims checked at opening (`engine::claims`): a cursor only ever names a
+/// position that was durable when it was written.
+///
+/// # Errors
+/// `storage` when the book or a progress record is unreadable or damaged.
+pub fn stored_cursors(store: &dyn LogStore) -> Result<Vec<(OrgId, Uuid, u64)>, StoreError> {
+    let Some(bytes) = store.checkpoint(BOOK_RECORD)? else {
+        return Ok(Vec::new());
+    };
+    let stored: StoredBook = serde_json::from_slice(&bytes).map_err(|e| corrupt(BOOK_RECORD, e))?;
+    let mut cursors = Vec::new();
+    for sub in stored.subscriptions {
+        let id = sub.view.id;
+        let from_file = store
+            .checkpoint(&cursor::file_name(id))?
+            .and_then(|bytes| cursor::newest_position(&bytes));
+        let position = match from_file {
+            Some(position) => position,
+            None => match store.checkpoint(&record_name(id))? {
+                Some(bytes) => {
+                    let progress: Progress =
+                        serde_json::from_slice(&bytes).map_err(|e| corrupt(&record_name(id), e))?;
+                    progress.cursor
+                }
+                None => continue,
+            },
+        };
+        cursors.push((sub.view.org_id, id, position));
+    }
+    Ok(cursors)
+}
+
 fn record_name(id: Uuid) -> String {
     format!("{PROGRESS_PREFIX}{id}")
 }
@@ -750,6 +784,41 @@ impl Hub {
         }
         self.resume(org, id)?;
         self.show(org, id, last)
+    }
+
+    /// Moves every subscription whose cursor is past `to` back to `to`, keeping its
+    /// status, for `offboard repair --accept-loss`: the positions after `to` were lost,
+    /// and the events written there next (the loss record first) must be delivered.
+    /// Returns the subscriptions moved, with the cursor each had. **Durability: when it
+    /// returns `Ok`, every moved cursor and its progress are on stable storage.**
+    ///
+    /// # Errors
+    /// `storage` when a cursor or progress record cannot be written.
+    pub fn lower_cursors(&self, to: u64) -> Result<Vec<(OrgId, Uuid, u64)>, WebhookError> {
+        let _saving = self.saving();
+        let mut book = self.lock();
+        let mut moved = Vec::new();
+        let ids: Vec<Uuid> = book.subscriptions.keys().copied().collect();
+        for id in ids {
+            let mut progress = book.progress.get(&id).cloned().unwrap_or_default();
+            if progress.cursor <= to {
+                continue;
+            }
+            moved.push((book.subscriptions[&id].view.org_id, id, progress.cursor));
+            progress.cursor = to;
+            progress.attempts = 0;
+            progress.next_attempt_at = None;
+            progress.parked.retain(|p| p.position <= to);
+            // The cursor first, as `replay` does.
+            if let Some(cursor) = book.cursors.get(&id) {
+                cursor.write_synced(to)?;
+            }
+            self.save_progress(id, &progress)?;
+            book.progress.insert(id, progress);
+            book.unsaved.remove(&id);
+            *book.generations.entry(id).or_default() += 1;
+        }
+        Ok(moved)
     }
 
     /// The recent attempts (`failed`: only the parked events), newest first.

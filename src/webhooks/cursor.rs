@@ -211,6 +211,11 @@ fn decode(slot: &[u8]) -> Option<(u64, u64)> {
 }
 
 /// The valid slot with the highest `seq` among the file's two.
+/// The position a cursor file's bytes hold (its newest valid slot), if any.
+pub fn newest_position(bytes: &[u8]) -> Option<u64> {
+    newest_slot(bytes).map(|(_, position)| position)
+}
+
 fn newest_slot(bytes: &[u8]) -> Option<(u64, u64)> {
     bytes
         .chunks(SLOT)

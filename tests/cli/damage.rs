@@ -426,6 +426,51 @@ fn a_consumer_past_the_end_refuses_opening_and_repair_moves_it_back() {
 }
 
 #[test]
+fn a_webhook_cursor_past_the_end_refuses_opening_and_repair_moves_it_back() {
+    // Given a webhook subscription whose cursor stands at the transfer at 9 (as its
+    // delivery would leave it; a tester found repair left it there, so the loss record
+    // and the next acknowledged event were never delivered),
+    let mut added = None;
+    let d = transferred_after(|d| {
+        added = Some(d.json(&["webhook", "add", "https://crm.example.com/hook"]));
+    });
+    let id: uuid::Uuid = added.unwrap()["subscription"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (cursor, _) = offboard::webhooks::cursor::CursorFile::open(Some(&d.data()), id).unwrap();
+    cursor.write_synced(9).unwrap();
+    drop(cursor);
+    // and the log then losing position 9,
+    flip_newest_frame(&d);
+    // when the directory opens, the subscription is among what claims position 9,
+    let refused = d.fails(3, &["verify"]);
+    assert!(
+        message(&refused).contains(&format!("webhook subscription {id}")),
+        "{refused}"
+    );
+    // and when the loss is accepted,
+    let repaired = d.json(&["repair", "--accept-loss"]);
+    assert!(
+        repaired["dropped"].to_string().contains("moved back to 8"),
+        "{repaired}"
+    );
+    // then its cursor stands at 8, so the loss record at 9 is delivered next.
+    let shown = d.json(&["webhook", "show", &id.to_string()]);
+    assert_eq!(shown["cursor"], 8, "{shown}");
+    let record = d.events(&["--from", "9"]);
+    assert_eq!(record[0]["event_type"], "LogLossAccepted", "{}", record[0]);
+    assert!(
+        record[0]["data"]["claimed_by"]
+            .to_string()
+            .contains("webhook subscription"),
+        "{}",
+        record[0]
+    );
+}
+
+#[test]
 fn a_repair_interrupted_after_recording_the_loss_is_finished_by_running_it_again() {
     // Given a log that lost position 9, and its head record as it was before the repair,
     let d = transferred();
