@@ -137,9 +137,27 @@ impl Undo<'_> {
         }
     }
 
-    /// A distribution's members and weights come back if unchanged since.
+    /// A distribution's members and weights come back if unchanged since, and if every
+    /// other member they had then is still active: giving back a deleted colleague's
+    /// place would put work in the hands of someone who is gone (a property test found
+    /// it: a colleague deleted and purged after the offboarding came back as a member).
     fn distribution(&mut self, e: &DistributionRebalanced) {
-        match self.org.distributions().get(e.distribution_id) {
+        let (org, user) = (self.org, self.user);
+        let inactive = e.before.iter().find(|m| {
+            m.user != user
+                && org
+                    .directory()
+                    .user(m.user)
+                    .is_none_or(|u| u.status != UserStatus::Active)
+        });
+        match org.distributions().get(e.distribution_id) {
+            Some(d) if d.members == e.after && inactive.is_some() => self.out.skip(
+                format!("distribution:{}", d.name),
+                format!(
+                    "{} was a member then and is not active now",
+                    email(org, inactive.map_or(user, |m| m.user))
+                ),
+            ),
             Some(d) if d.members == e.after => self.give_back(DistributionRebalanced {
                 distribution_id: e.distribution_id,
                 before: e.after.clone(),

@@ -611,3 +611,74 @@ fn revert_skips_a_report_who_now_sits_above_the_user() {
         Some(o.ann)
     );
 }
+
+#[test]
+fn revert_skips_a_distribution_that_would_bring_back_a_member_who_is_gone() {
+    // Given: the leaver's offboarding left Inbound to bob alone (ann dropped with them),
+    let mut o = office();
+    let owner = user_actor(o.s.owner);
+    let plan = OffboardPlan {
+        distributions: BTreeMap::from([(
+            "Inbound".to_owned(),
+            vec![Member {
+                user: o.bob,
+                weight: 4,
+            }],
+        )]),
+        default_to: Some(o.cid),
+        ..OffboardPlan::default()
+    };
+    o.s.run(
+        owner.clone(),
+        Command::Offboard {
+            user: o.leaving,
+            plan,
+            then: FollowUp::None,
+            confirm: None,
+        },
+    );
+    let correlation = o.s.log.last().unwrap().correlation_id;
+    // and ann was deleted since,
+    o.s.run(
+        owner.clone(),
+        Command::DeleteUser {
+            user: o.ann,
+            confirm: "CONFIRM".into(),
+        },
+    );
+    // When: the offboarding is reverted,
+    let events = o.s.run(
+        owner,
+        Command::RevertOffboarding {
+            correlation_id: correlation,
+        },
+    );
+    // Then: Inbound stays bob's, reported as skipped naming ann (a property test found
+    // the deleted colleague given her place back), and the rest comes back.
+    let inbound =
+        o.s.org_state()
+            .distributions()
+            .all()
+            .find(|d| d.name == "Inbound")
+            .unwrap()
+            .clone();
+    assert_eq!(
+        inbound.members,
+        vec![Member {
+            user: o.bob,
+            weight: 4
+        }]
+    );
+    let Some(Event::OffboardingReverted(reverted)) = events.last() else {
+        panic!("{events:?}");
+    };
+    assert!(
+        reverted
+            .skipped
+            .iter()
+            .any(|s| s.item == "distribution:Inbound" && s.reason.contains("ann@office.example")),
+        "{:?}",
+        reverted.skipped
+    );
+    assert!(reverted.returned >= 11, "{reverted:?}");
+}
