@@ -23,7 +23,7 @@ use super::command_docs;
 use super::command_routes::{self, Route};
 use super::created::Created;
 use super::error::ApiError;
-use super::extract::{json_rejection, rejected};
+use super::extract::rejected;
 use super::refs::CommandHeaders;
 use super::views::{CommandResult, Invited};
 use super::AppState;
@@ -227,8 +227,13 @@ impl<S: Send + Sync> FromRequest<S> for CommandBody {
                 String::new(),
             ));
         }
-        let Json(body) = Json::<Map<String, Value>>::from_bytes(&bytes).map_err(json_rejection)?;
-        Ok(Self(body))
+        match super::strict_json::from_slice(&bytes) {
+            Ok(Value::Object(body)) => Ok(Self(body)),
+            Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "the body is not valid JSON: {e}"
+            ))),
+        }
     }
 }
 

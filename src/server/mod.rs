@@ -43,6 +43,7 @@ mod refs;
 mod schedules;
 mod serve;
 mod stream;
+mod strict_json;
 mod sync;
 mod token_api;
 pub mod tokens;

@@ -41,8 +41,19 @@ fn rows_of(body: &[u8]) -> Result<Vec<u8>, ApiError> {
     if body.trim_ascii_start().first() != Some(&b'[') {
         return Ok(body.to_vec());
     }
-    let rows: Vec<Value> = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not a JSON array of rows: {e}")))?;
+    let rows = match super::strict_json::from_slice(body) {
+        Ok(Value::Array(rows)) => rows,
+        Ok(_) => {
+            return Err(ApiError::bad_request(
+                "the body is not a JSON array of rows",
+            ))
+        }
+        Err(e) => {
+            return Err(ApiError::bad_request(format!(
+                "the body is not a JSON array of rows: {e}"
+            )))
+        }
+    };
     let lines: Vec<String> = rows.iter().map(Value::to_string).collect();
     Ok(lines.join("\n").into_bytes())
 }

@@ -655,6 +655,44 @@ async fn bodies_over_the_limit_are_413_and_malformed_requests_400() {
     assert_eq!(text.status, 415, "{}", text.text);
 }
 
+#[tokio::test]
+async fn a_body_repeating_a_key_is_refused_and_writes_nothing() {
+    // Given an org and its log's end
+    let w = world().await;
+    let before = w.engine.last_position();
+    // When commands repeat a key, at the top or deeper (a tester saw the last one win:
+    // a proxy reading the first would have seen another command than the one stored),
+    for body in [
+        r#"{"amount": 5, "amount": 6}"#,
+        r#"{"amount": 1, "amount": 1}"#,
+    ] {
+        let answer = send(
+            &w.app,
+            "POST",
+            "/v1/credits/pool",
+            Some(&w.owner_token),
+            Some(body.to_owned()),
+            &[],
+        )
+        .await;
+        // Then each is 400 invalid_input naming the key, and nothing is appended.
+        let error = answer.error(400, "invalid_input");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains("\"amount\" appears twice"), "{error}");
+    }
+    let import = send(
+        &w.app,
+        "POST",
+        "/v1/users/import",
+        Some(&w.owner_token),
+        Some(r#"[{"email": "a@acme.example", "email": "b@acme.example", "first_name": "A", "last_name": "B"}]"#.to_owned()),
+        &[],
+    )
+    .await;
+    import.error(400, "invalid_input");
+    assert_eq!(w.engine.last_position(), before);
+}
+
 /// Seed 000's dealership: pat holds buyers, is backup in a rotation and the dealer-trade
 /// contact.
 async fn dealership(w: &World) -> (String, String, String) {
