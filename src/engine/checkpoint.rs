@@ -100,6 +100,12 @@ pub fn recover(
                 State::default()
             }
             Err(why) => {
+                // Rebuilt from the log, so nothing is lost; but say so: an unusable
+                // checkpoint also claims nothing about how far the log went.
+                tracing::warn!(
+                    reason = %why,
+                    "the projection checkpoint (checkpoints/projections) cannot be used; rebuilding the projections from the whole log"
+                );
                 recovery.checkpoint_ignored = Some(why);
                 State::default()
             }

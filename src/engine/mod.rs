@@ -1036,7 +1036,7 @@ fn remove_unused_keys(vault: &KeyVault, state: &State) -> Result<(), StoreError>
     vault.remove_unused_keys(&unused)?;
     tracing::info!(
         keys = unused.len(),
-        "offboard: removed the keys of users no event names (left by a write that did not commit)"
+        "offboard: set aside the keys of users no event names (left by a write that did not commit, or by events a damaged log lost; on a data directory they are in keys/unused/)"
     );
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Keys in files beside sled: `keys/users/<user id>.key` (32 raw bytes each),
-//! `keys/checkpoint.key`, `keys/checkpoint.key.next` and `keys/withheld` (a JSON list of
-//! user ids) inside the data directory, every one private to its owner (0600, folders
+//! `keys/checkpoint.key`, `keys/checkpoint.key.next`, `keys/withheld` (a JSON list of
+//! user ids) and `keys/unused/` (keys of users no event names, moved aside) inside the
+//! data directory, every one private to its owner (0600, folders
 //! 0700).
 //!
 //! Files rather than a sled tree because sled is log-structured: a removed value stays
@@ -23,6 +24,8 @@ use crate::store::{key_file, private_file, StoreError};
 
 /// The file listing users whose keys were knowingly not imported.
 const WITHHELD: &str = "withheld";
+/// Where the keys of users no event names are moved (see `remove_unused_user_keys`).
+const UNUSED: &str = "unused";
 /// The key the current checkpoint is encrypted with.
 const CHECKPOINT_KEY: &str = "checkpoint.key";
 /// Where a checkpoint key waits until the checkpoint encrypted with it is durable.
@@ -133,19 +136,29 @@ impl KeyShelf for FileShelf {
         sync_dir(path.parent().expect("a key file has a folder"))
     }
 
-    /// Each file unlinked, then `users/` synced once: 100,000 keys of an import that did
-    /// not commit cost one directory sync, not a sync each.
+    /// Each file moved aside to `keys/unused/<user id>.<unix nanos>.key`, never deleted:
+    /// no event the log holds names these users, which is what a write that never
+    /// committed leaves, but also what a log that lost its tail to damage leaves, and then
+    /// the key is the only way back into the events of a good copy of the log (a tester
+    /// saw an open after such damage destroy one). Then `unused/` and `users/` are synced
+    /// once each: 100,000 keys of an import that did not commit cost two directory syncs,
+    /// not a sync each.
     fn remove_unused_user_keys(&self, users: &[UserId]) -> Result<(), StoreError> {
         if users.is_empty() {
             return Ok(());
         }
+        let aside = self.dir.join(UNUSED);
+        private_file::create_dir_all(&aside).map_err(|e| io(&aside, e))?;
+        let stamp = Utc::now().timestamp_nanos_opt().unwrap_or_default();
         for user in users {
             let path = self.user_path(*user);
-            match fs::remove_file(&path) {
+            let to = aside.join(format!("{}.{stamp}.key", user.0));
+            match fs::rename(&path, &to) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&path, e)),
                 _ => {}
             }
         }
+        sync_dir(&aside)?;
         sync_dir(&self.dir.join("users"))
     }
 

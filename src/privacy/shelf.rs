@@ -70,7 +70,9 @@ pub trait KeyShelf: Send + Sync + std::fmt::Debug {
     fn destroy_user_key(&self, user: UserId) -> Result<(), StoreError>;
 
     /// Removes the keys of `users`, which sealed nothing that is in the log (keys of a
-    /// write that never committed), so they need no overwriting first. Nothing stored is
+    /// write that never committed, or of events a damaged log lost: the file shelf
+    /// moves them aside to `keys/unused/` rather than deleting them), so they need no
+    /// overwriting first. Nothing stored is
     /// not an error. **Durability: when it returns `Ok`, every removal is durable.** The
     /// default destroys each ([`KeyShelf::destroy_user_key`]).
     fn remove_unused_user_keys(&self, users: &[UserId]) -> Result<(), StoreError> {

@@ -269,6 +269,20 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
 fn io(e: sled::Error) -> StoreError {
     match e {
         sled::Error::Corruption { .. } => StoreError::Corrupt(format!("sled: {e}")),
+        // A file of the log that is gone or shorter than sled wrote it (a blob under
+        // `blobs/` deleted or truncated) is damage, not a passing I/O fault: retrying
+        // cannot read it, and writes must stop like for any damage (a tester saw the
+        // background scan meet it while writes went on).
+        sled::Error::Io(ref err)
+            if matches!(
+                err.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            StoreError::Corrupt(format!(
+                "a file of the log is missing or shorter than written (blobs/ or db): {err}"
+            ))
+        }
         other => StoreError::Io(other.to_string()),
     }
 }

@@ -512,3 +512,81 @@ fn repair_refuses_a_log_rewritten_behind_its_head_record() {
     );
     assert_eq!(d.fails(3, &["verify"])["code"], "integrity_broken");
 }
+
+#[test]
+fn a_missing_blob_file_is_log_corrupt_and_serve_refuses_writes_once_its_scan_meets_it() {
+    // Given events large enough for sled to keep some in files of their own (blobs/),
+    let d = transferred();
+    for n in 0..40 {
+        let keys: Vec<String> = (0..100)
+            .map(|j| format!("buyer:R{n}-{j}-{}", "0".repeat(150)))
+            .collect();
+        let mut args = vec!["resource", "add"];
+        args.extend(keys.iter().map(String::as_str));
+        args.extend(["--owner", ANN_X]);
+        d.ok(&args);
+    }
+    let t = token(&d, DANA);
+    let blobs = d.data().join("blobs");
+    let first = std::fs::read_dir(&blobs)
+        .expect("sled wrote blobs")
+        .next()
+        .expect("at least one blob")
+        .unwrap()
+        .path();
+    // when one of them is deleted,
+    std::fs::remove_file(&first).unwrap();
+    // then verify names the damage (log_corrupt), not a passing storage fault,
+    let refused = d.fails(3, &["verify"]);
+    assert_eq!(refused["code"], "log_corrupt", "{refused}");
+    // and serve, once its pass over the log meets it, is not ready and refuses writes
+    // while reads keep answering (a tester saw it log "writes are refused" and go on).
+    let server = Server::start(&d);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, ready) = http(&server.url, "GET", "/readyz", None, None);
+        if status == 503 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status} {ready}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let body = serde_json::json!({ "amount": 1 });
+    let (status, answer) = http(
+        &server.url,
+        "POST",
+        "/v1/credits/pool",
+        Some(&t),
+        Some(&body),
+    );
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (503, Some("log_corrupt")),
+        "{answer}"
+    );
+    let (status, users) = http(&server.url, "GET", "/v1/users", Some(&t), None);
+    assert_eq!(status, 200, "{users}");
+    server.terminate();
+}
+
+#[test]
+fn an_unusable_checkpoint_is_rebuilt_and_says_so() {
+    // Given a directory whose projection checkpoint was damaged,
+    let d = transferred();
+    let path = d.data().join("checkpoints/projections");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    // when it opens, then the projections are rebuilt from the log (nothing lost)
+    let run = d.run(&["owner", "buyer:B-1"]);
+    assert!(run.status.success(), "{run:?}");
+    assert!(String::from_utf8_lossy(&run.stdout).contains(ANN_X));
+    // and stderr says the checkpoint could not be used (a tester saw it rebuilt
+    // without a word).
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("checkpoints/projections") && stderr.contains("cannot be used"),
+        "{stderr}"
+    );
+}

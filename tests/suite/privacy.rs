@@ -417,9 +417,19 @@ async fn a_retry_after_a_crash_while_its_keys_were_written_invites_the_same_user
     let unused = users.join(format!("{}.key", UserId::new()));
     std::fs::write(&torn, b"").unwrap();
     std::fs::write(&unused, [7u8; 32]).unwrap();
-    // then opening removes both,
+    // then opening moves both out of the way, into keys/unused/ (deleted, a key would be
+    // lost for good where the log, not the write, lost the events naming its user),
     let engine = Engine::open(dir.path()).unwrap();
     assert!(!torn.exists() && !unused.exists());
+    let aside: Vec<Vec<u8>> = std::fs::read_dir(dir.path().join("keys/unused"))
+        .unwrap()
+        .map(|f| std::fs::read(f.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(aside.len(), 2);
+    assert!(
+        aside.contains(&vec![7u8; 32]),
+        "the unused key kept as it was"
+    );
     // the retry of the same command invites Yara under the same id, her profile readable,
     let retried = invite_yara(&engine, org, command).await.unwrap();
     assert_eq!(retried, yara);
