@@ -500,10 +500,12 @@ fn parse_members(
             let (who, weight) = part
                 .rsplit_once('=')
                 .ok_or_else(|| format!("{part:?} must look like user=weight"))?;
-            let weight: u32 = weight
-                .trim()
-                .parse()
-                .map_err(|_| format!("weight {weight:?} must be a whole number"))?;
+            let weight: u32 = weight.trim().parse().map_err(|_| {
+                format!(
+                    "weight {weight:?} must be a whole number from 1 to {}",
+                    offboard_projections::MAX_TOTAL_WEIGHT
+                )
+            })?;
             Ok(MemberFile {
                 user: active_user(who)?,
                 weight,

@@ -193,10 +193,12 @@ pub fn member(names: &dyn Names, arg: &str) -> Result<Member, CliError> {
             "{arg:?} must look like USER=WEIGHT, e.g. ann@example.com=2"
         ))
     })?;
-    let weight = weight
-        .trim()
-        .parse()
-        .map_err(|_| CliError::invalid(format!("weight {weight:?} must be a whole number")))?;
+    let weight = weight.trim().parse().map_err(|_| {
+        CliError::invalid(format!(
+            "weight {weight:?} must be a whole number from 1 to {}",
+            offboard_projections::MAX_TOTAL_WEIGHT
+        ))
+    })?;
     Ok(Member {
         user: names.user(who)?,
         weight,

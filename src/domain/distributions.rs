@@ -117,7 +117,7 @@ pub fn create(
     backup: Option<UserId>,
 ) -> Decided<Vec<Event>> {
     scope.require_role(Role::Manager)?;
-    let name = validate::required_text("distribution name", name)?;
+    let name = validate::name_not_an_id("distribution name", name)?;
     if scope.org.distributions().by_name(&name).is_some() {
         return Err(DomainError::AlreadyExists(format!("distribution {name:?}")));
     }

@@ -21,7 +21,7 @@ fn find<'a>(scope: &Scope<'a>, name: &str) -> Decided<&'a Label> {
 
 pub fn create(scope: Scope, name: &str, members: &[UserId]) -> Decided<Vec<Event>> {
     scope.require_role(Role::Manager)?;
-    let name = validate::required_text("label name", name)?;
+    let name = validate::name_not_an_id("label name", name)?;
     if scope.org.labels().by_name(&name).is_some() {
         return Err(DomainError::AlreadyExists(format!("label {name:?}")));
     }

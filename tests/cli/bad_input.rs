@@ -231,6 +231,63 @@ fn an_org_cannot_be_named_like_another_orgs_id() {
 }
 
 #[test]
+fn a_distribution_or_label_cannot_be_named_like_an_id_and_a_weight_past_u32_says_its_range() {
+    // Given Acme with a rotation, when a new distribution or label is named with an id
+    // (a tester named one after the rotation's id, and later commands took the new one),
+    let d = acme();
+    let member = format!("{ANN}=1");
+    d.ok(&[
+        "distribution",
+        "add",
+        "R5",
+        "--kind",
+        "rotation",
+        "--member",
+        &member,
+    ]);
+    let id = uuid::Uuid::new_v4().to_string();
+    for args in [
+        vec![
+            "distribution",
+            "add",
+            id.as_str(),
+            "--kind",
+            "rotation",
+            "--member",
+            &member,
+        ],
+        vec!["label", "add", id.as_str()],
+    ] {
+        // then it is refused, appending nothing.
+        let e = refused(&d, "invalid_input", &args);
+        assert!(
+            e["message"].as_str().unwrap().contains("reads as an id"),
+            "{e}"
+        );
+    }
+    // When a weight does not fit, then the message gives the range (it said "must be a
+    // whole number" of 4294967296).
+    let past = format!("{ANN}=4294967296");
+    let e = refused(
+        &d,
+        "invalid_input",
+        &[
+            "distribution",
+            "add",
+            "Past",
+            "--kind",
+            "rotation",
+            "--member",
+            &past,
+        ],
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("from 1 to 1000000"),
+        "{e}"
+    );
+}
+
+#[test]
 fn an_unknown_actor_is_not_found_for_reads_as_for_writes() {
     let d = acme();
     for nobody in ["nobody@nowhere.example", "support:ghost", "auditor:ghost"] {
