@@ -330,7 +330,13 @@ pub fn app(state: AppState) -> Router {
         .merge(metrics::routes())
         .merge(crate::scim::routes())
         .merge(crate::console::routes())
-        .fallback(|| async { ApiError::not_found("no such endpoint; see /v1/openapi.json") })
+        .fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "no such endpoint; see /v1/openapi.json",
+            )
+        })
         .layer(DefaultBodyLimit::max(options.body_limit))
         .with_state(state.clone());
     let router = if options.conventions {

@@ -33,12 +33,24 @@ impl From<WebhookError> for ApiError {
 
 /// The caller, checked to be an active owner or admin of its org.
 fn manager(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
-    caller.may_read(&state.engine().state(), Read::History)?;
+    let refused =
+        || ApiError::forbidden("webhooks are managed by the organization's owner and admins");
     match caller.actor {
-        Actor::User { .. } => Ok(()),
-        _ => Err(ApiError::forbidden(
-            "webhooks are managed by the organization's owner and admins",
-        )),
+        // An owner or admin may read histories; a member's refusal names webhooks.
+        Actor::User { .. } => caller
+            .may_read(&state.engine().state(), Read::History)
+            .map(|_| ())
+            .map_err(|e| {
+                if e.status == axum::http::StatusCode::FORBIDDEN {
+                    refused()
+                } else {
+                    e
+                }
+            }),
+        _ => {
+            caller.may_read(&state.engine().state(), Read::History)?;
+            Err(refused())
+        }
     }
 }
 

@@ -786,11 +786,14 @@ impl Hub {
         self.show(org, id, last)
     }
 
-    /// Moves every subscription whose cursor is past `to` back to `to`, keeping its
-    /// status, for `offboard repair --accept-loss`: the positions after `to` were lost,
-    /// and the events written there next (the loss record first) must be delivered.
-    /// Returns the subscriptions moved, with the cursor each had. **Durability: when it
-    /// returns `Ok`, every moved cursor and its progress are on stable storage.**
+    /// For `offboard repair --accept-loss`: the positions after `to` were lost, and the
+    /// events written there next (the loss record first) must be delivered. Moves every
+    /// subscription whose cursor is past `to` back to `to`, keeping its status, and
+    /// forgets the failed attempts of an event in hand that was lost (a tester saw the
+    /// loss record inherit a lost event's backoff and attempt count, and be parked after
+    /// fewer attempts than `--webhook-attempts`). Returns the subscriptions moved, with
+    /// the cursor each had. **Durability: when it returns `Ok`, every changed cursor and
+    /// progress record is on stable storage.**
     ///
     /// # Errors
     /// `storage` when a cursor or progress record cannot be written.
@@ -801,11 +804,16 @@ impl Hub {
         let ids: Vec<Uuid> = book.subscriptions.keys().copied().collect();
         for id in ids {
             let mut progress = book.progress.get(&id).cloned().unwrap_or_default();
-            if progress.cursor <= to {
+            // The event in hand is the one last attempted; unknown, it may be lost too.
+            let in_hand_lost = (progress.attempts > 0 || progress.next_attempt_at.is_some())
+                && progress.recent.back().is_none_or(|a| a.position > to);
+            if progress.cursor <= to && !in_hand_lost {
                 continue;
             }
-            moved.push((book.subscriptions[&id].view.org_id, id, progress.cursor));
-            progress.cursor = to;
+            if progress.cursor > to {
+                moved.push((book.subscriptions[&id].view.org_id, id, progress.cursor));
+            }
+            progress.cursor = progress.cursor.min(to);
             progress.attempts = 0;
             progress.next_attempt_at = None;
             progress.parked.retain(|p| p.position <= to);

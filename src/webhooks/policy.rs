@@ -38,8 +38,13 @@ pub fn retry_delay(
 /// A `Retry-After` value: seconds, or an HTTP date (relative to `now`).
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Past u64's seconds is still "later than we will wait": the longest.
+        return Some(
+            value
+                .parse::<u64>()
+                .map_or(Duration::MAX, Duration::from_secs),
+        );
     }
     let at = DateTime::parse_from_rfc2822(value)
         .ok()?
@@ -89,5 +94,9 @@ mod tests {
             Some(Duration::from_secs(60))
         );
         assert_eq!(parse_retry_after("soon", now), None);
+        // Too many digits for u64 is the longest wait, capped like any other.
+        let huge = parse_retry_after("99999999999999999999", now);
+        assert_eq!(huge, Some(Duration::MAX));
+        assert_eq!(retry_delay(&options, 1, huge), MAX_RETRY_AFTER);
     }
 }

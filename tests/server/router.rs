@@ -1479,3 +1479,14 @@ async fn one_log_line_per_request_with_the_principal_and_no_token_or_personal_da
         assert!(!log.contains(secret), "{secret} leaked: {log}");
     }
 }
+
+#[tokio::test]
+async fn an_unknown_endpoint_is_404_pointing_to_the_document_once() {
+    let w = world().await;
+    let answer = w.get(&w.owner_token, "/v1/nothing").await;
+    let body = answer.error(404, "not_found");
+    assert_eq!(
+        body["error"]["message"], "no such endpoint; see /v1/openapi.json",
+        "{body}"
+    );
+}
