@@ -425,11 +425,9 @@ fn a_consumer_past_the_end_refuses_opening_and_repair_moves_it_back() {
     );
 }
 
-#[test]
-fn a_webhook_cursor_past_the_end_refuses_opening_and_repair_moves_it_back() {
-    // Given a webhook subscription whose cursor stands at the transfer at 9 (as its
-    // delivery would leave it; a tester found repair left it there, so the loss record
-    // and the next acknowledged event were never delivered),
+/// The transferred directory with a webhook subscription added before the transfer,
+/// its cursor file then set to `position` (as its delivery would leave it).
+fn subscribed_with_cursor_at(position: u64) -> (Dir, uuid::Uuid) {
     let mut added = None;
     let d = transferred_after(|d| {
         added = Some(d.json(&["webhook", "add", "https://crm.example.com/hook"]));
@@ -440,8 +438,16 @@ fn a_webhook_cursor_past_the_end_refuses_opening_and_repair_moves_it_back() {
         .parse()
         .unwrap();
     let (cursor, _) = offboard::webhooks::cursor::CursorFile::open(Some(&d.data()), id).unwrap();
-    cursor.write_synced(9).unwrap();
-    drop(cursor);
+    cursor.write_synced(position).unwrap();
+    (d, id)
+}
+
+#[test]
+fn a_webhook_cursor_past_the_end_refuses_opening_and_repair_moves_it_back() {
+    // Given a webhook subscription whose cursor stands at the transfer at 9 (as its
+    // delivery would leave it; a tester found repair left it there, so the loss record
+    // and the next acknowledged event were never delivered),
+    let (d, id) = subscribed_with_cursor_at(9);
     // and the log then losing position 9,
     flip_newest_frame(&d);
     // when the directory opens, the subscription is among what claims position 9,
@@ -474,18 +480,7 @@ fn a_webhook_cursor_past_the_end_refuses_opening_and_repair_moves_it_back() {
 fn repair_forgets_the_failed_attempts_of_a_lost_event_so_the_loss_record_starts_afresh() {
     // Given a subscription delivered up to 8 whose event in hand, the transfer at 9,
     // failed twice and waits for its next attempt an hour away,
-    let mut added = None;
-    let d = transferred_after(|d| {
-        added = Some(d.json(&["webhook", "add", "https://crm.example.com/hook"]));
-    });
-    let id: uuid::Uuid = added.unwrap()["subscription"]["id"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let (cursor, _) = offboard::webhooks::cursor::CursorFile::open(Some(&d.data()), id).unwrap();
-    cursor.write_synced(8).unwrap();
-    drop(cursor);
+    let (d, id) = subscribed_with_cursor_at(8);
     let failed = offboard::webhooks::Attempt {
         position: 9,
         webhook_id: "msg_x".into(),
