@@ -33,6 +33,16 @@ pub fn check_url(url: &str, options: &WebhookOptions) -> Result<Url, String> {
         ));
     }
     let parsed = Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    // As sent: a non-ASCII path grows when percent-encoded.
+    if parsed.as_str().len() > MAX_URL_LEN {
+        return Err(format!(
+            "the URL is {} bytes long once encoded; at most {MAX_URL_LEN} are accepted",
+            parsed.as_str().len()
+        ));
+    }
+    if parsed.port() == Some(0) {
+        return Err("port 0 is no receiver's port".into());
+    }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         // Every list and show would print them; receivers check the signature instead.
         return Err("the URL carries credentials (user:password@), which every list of subscriptions would show; receivers authenticate offboard by the webhook-signature header".into());
@@ -108,8 +118,10 @@ fn special_v4(ip: Ipv4Addr) -> Option<&'static str> {
     } else if a >= 240
         || ip.is_documentation()
         || (a == 192 && b == 0)
+        || (a == 192 && b == 88 && ip.octets()[2] == 99)
         || (a == 198 && (18..20).contains(&b))
     {
+        // 192.88.99/24: the deprecated 6to4 relay anycast (RFC 7526).
         "a reserved"
     } else {
         return None;
@@ -143,9 +155,12 @@ fn special_v6(ip: Ipv6Addr) -> Option<&'static str> {
         "a reserved (IPv4-embedding)"
     } else if s[0] == 0x2001 && (s[1] < 0x0200 || s[1] == 0x0db8)
         || s[0] == 0x0100 && s[1..4] == [0; 3]
+        || s[0] == 0x3fff && s[1] & 0xf000 == 0
+        || s[0] == 0x5f00
     {
-        // 2001::/23 (IETF protocol assignments, Teredo among them), documentation,
-        // discard-only.
+        // 2001::/23 (IETF protocol assignments, Teredo among them), documentation
+        // (2001:db8::/32 and 3fff::/20, RFC 9637), discard-only (100::/64), SRv6 SIDs
+        // (5f00::/16, RFC 9602).
         "a reserved"
     } else {
         return None;
@@ -215,6 +230,10 @@ mod tests {
             "https://[2001::1]/",
             "https://user:pw@crm.example.com/hook",
             "https://token@crm.example.com/hook",
+            "https://192.88.99.1/",
+            "https://[3fff::1]/",
+            "https://[5f00::1]/",
+            "https://crm.example.com:0/hook",
         ] {
             assert!(check_url(refused, &strict).is_err(), "{refused} accepted");
         }
@@ -226,6 +245,11 @@ mod tests {
         assert!(check_url(&long, &strict)
             .unwrap_err()
             .contains("at most 2048"));
+        // 2,020 bytes typed, about 6,000 once percent-encoded (a tester's case).
+        let wide = format!("https://crm.example.com/{}", "é".repeat(1_000));
+        assert!(check_url(&wide, &strict)
+            .unwrap_err()
+            .contains("once encoded"));
         assert!(check_url("https://[2606:4700::6810:84e5]/hook", &strict).is_ok());
         let message = check_url("https://240.0.0.1/", &strict).unwrap_err();
         assert!(message.contains("is a reserved address"), "{message}");
