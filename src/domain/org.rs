@@ -2,9 +2,8 @@
 //! (R3), register outside principals (R5).
 
 use offboard_events::{
-    Actor, Event, OrgId, OrgOwnershipTransferred, OrganizationCreated, PolicyChanged,
-    PrincipalKind, PrincipalRegistered, Profile, Role, UserActivated, UserId, UserInvited,
-    UserRoleChanged,
+    Actor, Event, OrgOwnershipTransferred, OrganizationCreated, PolicyChanged, PrincipalKind,
+    PrincipalRegistered, Profile, Role, UserActivated, UserId, UserInvited, UserRoleChanged,
 };
 use offboard_projections::State;
 
@@ -21,14 +20,9 @@ pub fn create(state: &State, ctx: &Context, name: &str, owner: &NewUser) -> Deci
             "organizations are created by the system (offboard init)".to_owned(),
         ));
     }
-    let name = validate::required_text("organization name", name)?;
     // `--org` and the API take an org by name or id; a name that reads as an id could
     // pose as another org, so it is refused (ids also take precedence when resolving).
-    if name.parse::<OrgId>().is_ok() {
-        return Err(DomainError::InvalidInput(format!(
-            "organization name {name:?} reads as an organization id (a UUID): choose a name"
-        )));
-    }
+    let name = validate::name_not_an_id("organization name", name)?;
     if state.org(ctx.org_id).is_some() || state.org_by_name(&name).is_some() {
         return Err(DomainError::AlreadyExists(format!("organization {name:?}")));
     }

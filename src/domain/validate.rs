@@ -62,7 +62,7 @@ pub fn required_text(field: &str, value: &str) -> Decided<String> {
 /// A required name ([`required_text`]) that does not read as an id: commands and the
 /// CLI take a distribution or label by name or id, so a name that parses as a UUID
 /// could pose as another one (a tester named a new distribution after an existing
-/// one's id, and later commands acted on the new one). Org names are refused alike.
+/// one's id, and later commands acted on the new one); org names likewise.
 pub fn name_not_an_id(field: &str, value: &str) -> Decided<String> {
     let name = required_text(field, value)?;
     if uuid::Uuid::try_parse(&name).is_ok() {

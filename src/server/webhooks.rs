@@ -35,22 +35,14 @@ impl From<WebhookError> for ApiError {
 fn manager(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
     let refused =
         || ApiError::forbidden("webhooks are managed by the organization's owner and admins");
-    match caller.actor {
-        // An owner or admin may read histories; a member's refusal names webhooks.
-        Actor::User { .. } => caller
-            .may_read(&state.engine().state(), Read::History)
-            .map(|_| ())
-            .map_err(|e| {
-                if e.status == axum::http::StatusCode::FORBIDDEN {
-                    refused()
-                } else {
-                    e
-                }
-            }),
-        _ => {
-            caller.may_read(&state.engine().state(), Read::History)?;
-            Err(refused())
-        }
+    // Users who may read histories are the owner and admins; any other refusal (a
+    // member's) names webhooks, not histories. Other principals never manage them.
+    let user = matches!(caller.actor, Actor::User { .. });
+    match caller.may_read(&state.engine().state(), Read::History) {
+        Ok(_) if user => Ok(()),
+        Ok(_) => Err(refused()),
+        Err(e) if user && e.status == axum::http::StatusCode::FORBIDDEN => Err(refused()),
+        Err(e) => Err(e),
     }
 }
 

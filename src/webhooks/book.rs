@@ -791,16 +791,14 @@ impl Hub {
     /// subscription whose cursor is past `to` back to `to`, keeping its status, and
     /// forgets the failed attempts of an event in hand that was lost (a tester saw the
     /// loss record inherit a lost event's backoff and attempt count, and be parked after
-    /// fewer attempts than `--webhook-attempts`). Returns the subscriptions moved, with
-    /// the cursor each had. **Durability: when it returns `Ok`, every changed cursor and
+    /// fewer attempts than `--webhook-attempts`). **Durability: when it returns `Ok`, every changed cursor and
     /// progress record is on stable storage.**
     ///
     /// # Errors
     /// `storage` when a cursor or progress record cannot be written.
-    pub fn lower_cursors(&self, to: u64) -> Result<Vec<(OrgId, Uuid, u64)>, WebhookError> {
+    pub fn lower_cursors(&self, to: u64) -> Result<(), WebhookError> {
         let _saving = self.saving();
         let mut book = self.lock();
-        let mut moved = Vec::new();
         let ids: Vec<Uuid> = book.subscriptions.keys().copied().collect();
         for id in ids {
             let mut progress = book.progress.get(&id).cloned().unwrap_or_default();
@@ -809,9 +807,6 @@ impl Hub {
                 && progress.recent.back().is_none_or(|a| a.position > to);
             if progress.cursor <= to && !in_hand_lost {
                 continue;
-            }
-            if progress.cursor > to {
-                moved.push((book.subscriptions[&id].view.org_id, id, progress.cursor));
             }
             progress.cursor = progress.cursor.min(to);
             progress.attempts = 0;
@@ -826,7 +821,7 @@ impl Hub {
             book.unsaved.remove(&id);
             *book.generations.entry(id).or_default() += 1;
         }
-        Ok(moved)
+        Ok(())
     }
 
     /// The recent attempts (`failed`: only the parked events), newest first.

@@ -146,12 +146,10 @@ fn special_v6(ip: Ipv6Addr) -> Option<&'static str> {
         "a private (site-local)"
     } else if ip.is_multicast() {
         "a multicast"
-    } else if s[..6] == [0; 6] || s[..5] == [0, 0, 0, 0, 0xffff] && s[5] == 0 || s[..4] == [0; 4] {
-        // ::a.b.c.d (IPv4-compatible, deprecated), ::ffff:0:a.b.c.d (IPv4-translated)
-        // and the rest of ::/64: they embed IPv4 addresses a host may still reach.
-        "a reserved (IPv4-embedding)"
-    } else if s[0] == 0x0064 && s[1] == 0xff9b || s[0] == 0x2002 {
-        // NAT64 and 6to4 reach IPv4 addresses too.
+    } else if s[..4] == [0; 4] || s[0] == 0x0064 && s[1] == 0xff9b || s[0] == 0x2002 {
+        // ::/64 — ::a.b.c.d (IPv4-compatible, deprecated), ::ffff:0:a.b.c.d
+        // (IPv4-translated) among them — NAT64 and 6to4: each embeds an IPv4 address a
+        // host may still reach.
         "a reserved (IPv4-embedding)"
     } else if s[0] == 0x2001 && (s[1] < 0x0200 || s[1] == 0x0db8)
         || s[0] == 0x0100 && s[1..4] == [0; 3]
