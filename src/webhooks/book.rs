@@ -812,9 +812,9 @@ impl Hub {
             progress.attempts = 0;
             progress.next_attempt_at = None;
             progress.parked.retain(|p| p.position <= to);
-            // The cursor first, as `replay` does.
+            // The cursor first, as `replay` does: where it now stands, never past it.
             if let Some(cursor) = book.cursors.get(&id) {
-                cursor.write_synced(to)?;
+                cursor.write_synced(progress.cursor)?;
             }
             self.save_progress(id, &progress)?;
             book.progress.insert(id, progress);

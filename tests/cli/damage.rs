@@ -478,48 +478,52 @@ fn a_webhook_cursor_past_the_end_refuses_opening_and_repair_moves_it_back() {
 
 #[test]
 fn repair_forgets_the_failed_attempts_of_a_lost_event_so_the_loss_record_starts_afresh() {
-    // Given a subscription delivered up to 8 whose event in hand, the transfer at 9,
-    // failed twice and waits for its next attempt an hour away,
-    let (d, id) = subscribed_with_cursor_at(8);
-    let failed = offboard::webhooks::Attempt {
-        position: 9,
-        webhook_id: "msg_x".into(),
-        at: chrono::Utc::now(),
-        outcome: "failed".into(),
-        status: Some(500),
-        detail: None,
-        duration_ms: 3,
-    };
-    let progress = offboard::webhooks::Progress {
-        cursor: 8,
-        attempts: 2,
-        next_attempt_at: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
-        recent: std::collections::VecDeque::from([failed]),
-        ..Default::default()
-    };
-    std::fs::write(
-        d.data().join(format!("checkpoints/server.webhook.{id}")),
-        serde_json::to_vec(&progress).unwrap(),
-    )
-    .unwrap();
-    // and the log then losing position 9,
-    flip_newest_frame(&d);
-    // when the loss is accepted,
-    d.fails(3, &["verify"]);
-    d.json(&["repair", "--accept-loss"]);
-    // then the subscription stands at 8 with no attempt counted and nothing waited for:
-    // the loss record now at 9 is a new event, tried at once and --webhook-attempts
-    // times (a tester saw it inherit the lost event's backoff and be parked early).
-    let shown = d.json(&["webhook", "show", &id.to_string()]);
-    assert_eq!(
-        (
-            &shown["cursor"],
-            &shown["attempts"],
-            &shown["next_attempt_at"]
-        ),
-        (&serde_json::json!(8), &serde_json::json!(0), &Value::Null),
-        "{shown}"
-    );
+    // Given a subscription delivered up to `at` (8, or 5 when 6..=8 are not of its types)
+    // whose event in hand, the transfer at 9, failed twice and waits for its next attempt
+    // an hour away,
+    for at in [8, 5] {
+        let (d, id) = subscribed_with_cursor_at(at);
+        let failed = offboard::webhooks::Attempt {
+            position: 9,
+            webhook_id: "msg_x".into(),
+            at: chrono::Utc::now(),
+            outcome: "failed".into(),
+            status: Some(500),
+            detail: None,
+            duration_ms: 3,
+        };
+        let progress = offboard::webhooks::Progress {
+            cursor: at,
+            attempts: 2,
+            next_attempt_at: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+            recent: std::collections::VecDeque::from([failed]),
+            ..Default::default()
+        };
+        std::fs::write(
+            d.data().join(format!("checkpoints/server.webhook.{id}")),
+            serde_json::to_vec(&progress).unwrap(),
+        )
+        .unwrap();
+        // and the log then losing position 9,
+        flip_newest_frame(&d);
+        // when the loss is accepted,
+        d.fails(3, &["verify"]);
+        d.json(&["repair", "--accept-loss"]);
+        // then the subscription stands where it stood, with no attempt counted and
+        // nothing waited for: the loss record now at 9 is a new event, tried at once and
+        // --webhook-attempts times (a tester saw it inherit the lost event's backoff and
+        // be parked early).
+        let shown = d.json(&["webhook", "show", &id.to_string()]);
+        assert_eq!(
+            (
+                &shown["cursor"],
+                &shown["attempts"],
+                &shown["next_attempt_at"]
+            ),
+            (&serde_json::json!(at), &serde_json::json!(0), &Value::Null),
+            "{shown}"
+        );
+    }
 }
 
 #[test]
