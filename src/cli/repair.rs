@@ -12,7 +12,8 @@
 //!    positions and what claimed them — an empty directory gets one under the nil org id;
 //! 2. every consumer and webhook subscription past the surviving log moves back to its
 //!    end, so it receives what now stands at the lost positions (the loss record first);
-//! 3. the projection checkpoint is rebuilt from the log, and with it the head record.
+//! 3. the projection checkpoint is rebuilt from the log, and with it the head record and
+//!    the head note.
 //!
 //! If the process dies between 1 and 3, the stale checkpoint names another hash at the
 //! position of the loss record: `repair --accept-loss` run again recognises its own record
@@ -136,6 +137,10 @@ fn accept(
         .lower_cursors(from - 1)
         .map_err(CliError::from)?;
     let head = engine.checkpoint_now()?;
+    // An interrupted repair appends nothing this time, so nothing moved the note yet.
+    let store = engine.store();
+    store.note_head(&store.head()?)?;
+    store.sync()?;
     engine.shutdown();
     report(
         out,
@@ -168,7 +173,9 @@ fn what_is_dropped(damage: &Damage, back_to: u64) -> Vec<String> {
         .chain(rewritten)
         .map(|claim| match &claim.source {
             ClaimSource::Checkpoint => format!("the {} (rebuilt from the log)", claim.describe()),
-            ClaimSource::HeadRecord => format!("the {} (reset to the log's end)", claim.describe()),
+            ClaimSource::HeadRecord | ClaimSource::HeadNote => {
+                format!("the {} (reset to the log's end)", claim.describe())
+            }
             ClaimSource::Consumer { .. } | ClaimSource::Webhook { .. } => {
                 format!("the {} (moved back to {back_to})", claim.describe())
             }
@@ -184,7 +191,8 @@ fn interrupted_repair(engine: &Engine, damage: &Damage) -> Result<Option<(u64, u
         return Ok(None);
     };
     match engine.read_one(first)?.event {
-        Event::LogLossAccepted(e) if e.missing_from == first => {
+        // Several orgs' records follow each other: a stale claim may name any of them.
+        Event::LogLossAccepted(e) if (e.missing_from..=e.missing_to).contains(&first) => {
             Ok(Some((e.missing_from, e.missing_to)))
         }
         _ => Ok(None),
@@ -238,6 +246,6 @@ async fn record_loss(engine: &Engine, damage: &Damage, from: u64, to: u64) -> Re
 fn visible_to(claim: &Claim, org: OrgId) -> bool {
     match &claim.source {
         ClaimSource::Consumer { org: of, .. } | ClaimSource::Webhook { org: of, .. } => *of == org,
-        ClaimSource::Checkpoint | ClaimSource::HeadRecord => true,
+        ClaimSource::Checkpoint | ClaimSource::HeadRecord | ClaimSource::HeadNote => true,
     }
 }

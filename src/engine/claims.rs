@@ -1,8 +1,9 @@
 //! Durable claims about how far the log goes, checked when the engine opens.
 //!
-//! Four things saved beside the log say it reached at least some position: the
+//! Five things saved beside the log say it reached at least some position: the
 //! projection checkpoint (its position, and the hash of the event there), the head record
-//! (`checkpoints/chain-head`, see [`crate::anchor`]), every named consumer's acked
+//! (`checkpoints/chain-head`, see [`crate::anchor`]), the head note written after every
+//! acknowledged round (`chain-head.note`, see `store::head_note`), every named consumer's acked
 //! position (`checkpoints/server.consumer.*`) and every webhook subscription's cursor
 //! (`checkpoints/server.webhook.*`). Each was written only after the positions
 //! it names were durable, so a log that now ends before one of them LOST acknowledged
@@ -27,6 +28,8 @@ pub enum ClaimSource {
     Checkpoint,
     /// The head record (`checkpoints/chain-head`).
     HeadRecord,
+    /// The head note (`chain-head.note`), written after every acknowledged round.
+    HeadNote,
     /// A named consumer's acked position: the consumer `name` of `org`.
     Consumer { org: OrgId, name: String },
     /// A webhook subscription's cursor: the last position it delivered or parked.
@@ -50,6 +53,7 @@ impl Claim {
         let what = match &self.source {
             ClaimSource::Checkpoint => "projection checkpoint".to_owned(),
             ClaimSource::HeadRecord => "head record".to_owned(),
+            ClaimSource::HeadNote => "head note".to_owned(),
             ClaimSource::Consumer { org, name } => format!("consumer {name} of org {org}"),
             ClaimSource::Webhook { org, id } => {
                 format!("webhook subscription {id} of org {org}")
@@ -79,6 +83,13 @@ pub fn gather(
             source: ClaimSource::HeadRecord,
             position,
             hash: Some(hash),
+        });
+    }
+    if let Some(head) = store.noted_head()? {
+        claims.push(Claim {
+            source: ClaimSource::HeadNote,
+            position: head.last_position,
+            hash: Some(head.last_hash),
         });
     }
     for (org, consumer) in consumers::all(store)? {

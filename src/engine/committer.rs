@@ -239,6 +239,9 @@ impl Syncer {
                 }),
                 None => Ok(()),
             };
+            if needs_sync && synced.is_ok() {
+                self.note_head(&rounds);
+            }
             // Outcomes go back in log order: the writer matches them to its groups.
             for Flushed { round, flushed, .. } in rounds {
                 let durable = flushed.and(synced.clone());
@@ -278,6 +281,26 @@ impl Syncer {
             }
             Ok(Err(e)) => Err(format!("a sync of the log failed: {e}")),
             Err(why) => Err(why),
+        }
+    }
+
+    /// Notes the head of the last group the rounds made durable (`store::head_note`),
+    /// before anyone hears of it: a log later found shorter than the note lost
+    /// acknowledged commands. A failed note costs only that detection, so it is logged,
+    /// not answered.
+    fn note_head(&self, rounds: &[Flushed]) {
+        let durable = rounds.iter().filter(|r| r.flushed.is_ok());
+        let groups = durable.flat_map(|r| r.round.iter());
+        let written = groups.filter(|(_, written)| written.is_ok());
+        let mut heads = written.filter_map(|(g, _)| g.batch.head.as_ref());
+        let Some(head) = heads.next_back() else {
+            return;
+        };
+        if let Err(e) = self.store.note_head(head) {
+            tracing::warn!(
+                "offboard: the head note was not written ({e}); a later loss of the log's tail up to position {} may go unnoticed",
+                head.last_position
+            );
         }
     }
 

@@ -10,6 +10,7 @@
 mod block;
 mod checkpoint_dir;
 mod dir_lock;
+mod head_note;
 mod keys;
 mod location;
 mod memory_log;
@@ -18,6 +19,7 @@ pub mod private_file;
 mod side_file;
 mod sled_files;
 mod sled_log;
+pub mod slot_file;
 
 use std::path::PathBuf;
 
@@ -26,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use checkpoint_dir::CheckpointDir;
 pub use dir_lock::DirLock;
+pub use head_note::HEAD_NOTE_FILE;
 pub use keys::position_key;
 pub use location::{is_postgres_url, redacted, Location};
 pub use memory_log::MemoryLog;
@@ -183,6 +186,21 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     /// pipeline skips calling them. `false` by default.
     fn durable_when_written(&self) -> bool {
         false
+    }
+
+    /// Notes that the log holds `head` on stable storage — the syncer calls it after each
+    /// durable round, before anyone is answered — so that a log which later loses its tail
+    /// is found shorter than the note when it opens (`engine::claims`). **Durability: for
+    /// [`SledLog`], when it returns `Ok` the note survives a killed process, and it is on
+    /// stable storage after the next [`LogStore::sync`] or a close.** Stores that never
+    /// drop a tail silently (PostgreSQL, memory) note nothing: the default.
+    fn note_head(&self, _head: &ChainHead) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The head last noted by [`LogStore::note_head`], if any.
+    fn noted_head(&self) -> Result<Option<ChainHead>, StoreError> {
+        Ok(None)
     }
 
     /// [`LogStore::write`] then [`LogStore::sync`]. **Durability: when this returns `Ok`,

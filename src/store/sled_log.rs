@@ -16,12 +16,14 @@
 //! the log opens.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use offboard_events::CommandId;
 
 use super::block::{self, Block};
 use super::checkpoint_dir::CheckpointDir;
 use super::dir_lock::LOCK_PATIENCE;
+use super::head_note::HeadNote;
 use super::keys::{decode_position, position_key};
 use super::sled_files::{discard_all_snapshots, discard_damaged_snapshots, SledFiles};
 use super::{ChainHead, CommandRecord, CommitBatch, LogStore, StoreError};
@@ -70,6 +72,10 @@ pub struct SledLog {
     /// What sled's flush leaves unsynced (see `sled_files`).
     files: SledFiles,
     checkpoints: CheckpointDir,
+    /// Where the last acknowledged round left the log (see `head_note`).
+    note: HeadNote,
+    /// The head of the last batch written, for [`LogStore::sync`] to note.
+    written: Mutex<Option<ChainHead>>,
 }
 
 impl SledLog {
@@ -106,6 +112,8 @@ impl SledLog {
             log: db.open_tree("log").map_err(io)?,
             files: SledFiles::open(&dir)?,
             checkpoints: CheckpointDir::of(&dir),
+            note: HeadNote::open(&dir)?,
+            written: Mutex::new(None),
             dir,
             db,
         };
@@ -304,6 +312,14 @@ fn open_error(dir: &Path, e: sled::Error) -> StoreError {
     }
 }
 
+impl Drop for SledLog {
+    fn drop(&mut self) {
+        // A close makes the last note durable too; nothing to do with a failure here
+        // but lose the note's last rounds to a power loss, which it is built to allow.
+        let _ = self.note.sync();
+    }
+}
+
 impl LogStore for SledLog {
     fn write(&self, batch: &CommitBatch) -> Result<(), StoreError> {
         let mut writes = sled::Batch::default();
@@ -330,15 +346,36 @@ impl LogStore for SledLog {
                 serde_json::to_vec(head).expect("a head always serializes"),
             );
         }
-        self.log.apply_batch(writes).map_err(io)
+        self.log.apply_batch(writes).map_err(io)?;
+        if let Some(head) = &batch.head {
+            *self.written.lock().unwrap_or_else(|p| p.into_inner()) = Some(head.clone());
+        }
+        Ok(())
     }
 
     fn sync(&self) -> Result<(), StoreError> {
-        // The one sync of a group commit: nothing is acknowledged before it returns.
+        // Taken before the flush: everything written by then is durable after it.
+        let reached = self
+            .written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         // sled's flush ends in `sync_file_range`, which leaves the device's cache and
         // the file's metadata unsynced: the `fdatasync` after it is what makes it true.
         self.flush()?;
-        self.sync_flushed()
+        self.sync_flushed()?;
+        if let Some(head) = reached {
+            self.note.write(&head)?;
+        }
+        self.note.sync()
+    }
+
+    fn note_head(&self, head: &ChainHead) -> Result<(), StoreError> {
+        self.note.write(head)
+    }
+
+    fn noted_head(&self) -> Result<Option<ChainHead>, StoreError> {
+        self.note.read()
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -22,6 +22,19 @@ fn transferred() -> Dir {
 /// [`transferred`], running `prepare` on the directory just before the transfer (after
 /// it, anything opening the directory may make sled write frames past the transfer's).
 fn transferred_after(prepare: impl FnOnce(&Dir)) -> Dir {
+    let d = registered();
+    prepare(&d);
+    let moved = d.json(&["transfer", PAT_X, "--resource", "buyer:B-1", "--to", ANN_X]);
+    assert_eq!(
+        moved["positions"],
+        serde_json::json!({"first": 9, "last": 9})
+    );
+    d
+}
+
+/// The reproduction up to the resource's registration: Dana's org, Ann and Pat, and
+/// `buyer:B-1` owned by Pat (position 8).
+fn registered() -> Dir {
     let d = Dir::new();
     d.ok(&[
         "init",
@@ -40,12 +53,6 @@ fn transferred_after(prepare: impl FnOnce(&Dir)) -> Dir {
         ]);
     }
     d.ok(&["resource", "add", "buyer:B-1", "--owner", PAT_X]);
-    prepare(&d);
-    let moved = d.json(&["transfer", PAT_X, "--resource", "buyer:B-1", "--to", ANN_X]);
-    assert_eq!(
-        moved["positions"],
-        serde_json::json!({"first": 9, "last": 9})
-    );
     d
 }
 
@@ -104,6 +111,39 @@ fn a_log_that_lost_its_newest_frame_is_refused_naming_the_missing_position() {
     assert_eq!(serve["code"], "integrity_broken", "{serve}");
     // Looking did not erase the evidence: it still refuses.
     assert_eq!(d.fails(3, &["verify"])["code"], "integrity_broken");
+}
+
+#[test]
+fn a_tail_lost_after_a_sigkill_is_named_by_the_head_note_of_the_last_acknowledged_round() {
+    // Given the transfer acknowledged by a server that is then SIGKILLed: no checkpoint at
+    // close, so the projection checkpoint and the head record still say 8,
+    let d = registered();
+    let t = token(&d, DANA);
+    let server = Server::start(&d);
+    let moved =
+        server
+            .client(&d, &t)
+            .json(&["transfer", PAT_X, "--resource", "buyer:B-1", "--to", ANN_X]);
+    let last = moved["positions"]["last"].as_u64().unwrap();
+    drop(server);
+    // when the newest frame is then damaged (before: "Log intact", the transfer gone,
+    // and the next command handed position 9 out again),
+    flip_newest_frame(&d);
+    // then opening refuses, and what says the log went further is the head note alone,
+    let verify = d.fails(3, &["verify"]);
+    assert_eq!(verify["code"], "integrity_broken", "{verify}");
+    let text = message(&verify);
+    assert!(
+        text.contains(&format!("positions {last}..={last} are missing")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("head note at {last}")), "{text}");
+    assert!(!text.contains("projection checkpoint"), "{text}");
+    // and repair --accept-loss records the loss and moves the note back with the log.
+    d.ok(&["repair", "--accept-loss"]);
+    assert_eq!(d.json(&["verify"])["events"], last);
+    let events = d.events(&["--from", &last.to_string()]);
+    assert_eq!(events[0]["event_type"], "LogLossAccepted");
 }
 
 #[test]
