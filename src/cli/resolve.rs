@@ -152,9 +152,7 @@ pub fn email(org: &OrgState, id: UserId) -> String {
 
 /// A `kind:id` resource key.
 pub fn resource(arg: &str) -> Result<ResourceKey, CliError> {
-    arg.trim()
-        .parse()
-        .map_err(|e: offboard_events::ResourceKeyError| CliError::invalid(e.to_string()))
+    crate::domain::resource_key(arg).map_err(CliError::invalid)
 }
 
 /// Hex digits a correlation id prefix must have at least.

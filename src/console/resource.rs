@@ -4,7 +4,6 @@
 
 use axum::extract::{Path, Query as UrlQuery, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use offboard_events::ResourceKey;
 use serde::Deserialize;
 
 use super::failure::Failure;
@@ -58,9 +57,7 @@ async fn read(
     signed
         .caller
         .may_read(&state.engine().state(), Read::History)?;
-    let key: ResourceKey = resource
-        .parse()
-        .map_err(|e| Failure::invalid(format!("resource {resource:?}: {e}")))?;
+    let key = crate::domain::resource_key(resource).map_err(Failure::invalid)?;
     let then = timeline::time(at, "chosen")?;
     let engine = state.engine_arc();
     let org = signed.caller.org_id;

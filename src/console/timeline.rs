@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use offboard_events::{Envelope, ResourceKey};
+use offboard_events::Envelope;
 use offboard_projections::OrgState;
 use serde::Serialize;
 
@@ -74,10 +74,9 @@ impl Filter {
     /// The read layer's history query these filters ask for.
     pub fn query(&self) -> Result<HistoryQuery, Failure> {
         let selector = match (&self.resource, &self.user) {
-            (Some(r), _) => HistorySelector::Resource(
-                r.parse::<ResourceKey>()
-                    .map_err(|e| Failure::invalid(format!("resource {r:?}: {e}")))?,
-            ),
+            (Some(r), _) => {
+                HistorySelector::Resource(crate::domain::resource_key(r).map_err(Failure::invalid)?)
+            }
             (None, Some(u)) => HistorySelector::User(UserRef(u.clone())),
             (None, None) => HistorySelector::Org,
         };

@@ -556,21 +556,19 @@ fn deactivate() -> FollowUp {
     FollowUp::Deactivate
 }
 
-/// Resource keys read from outside are checked as they are read: `ResourceKey`'s own
-/// `Deserialize` trusts what it reads (stored events, checked when written) for replay
-/// speed.
+/// Resource keys read from outside are checked as they are read
+/// ([`super::validate::resource_key`]): `ResourceKey`'s own `Deserialize` trusts what it
+/// reads (stored events, checked when written) for replay speed.
 fn checked_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ResourceKey>, D::Error> {
     Vec::<String>::deserialize(d)?
         .iter()
-        .map(|k| k.parse().map_err(serde::de::Error::custom))
+        .map(|k| super::validate::resource_key(k).map_err(serde::de::Error::custom))
         .collect()
 }
 
 /// One resource key read from outside, checked (see [`checked_keys`]).
 fn checked_key<'de, D: Deserializer<'de>>(d: D) -> Result<ResourceKey, D::Error> {
-    String::deserialize(d)?
-        .parse()
-        .map_err(serde::de::Error::custom)
+    super::validate::resource_key(&String::deserialize(d)?).map_err(serde::de::Error::custom)
 }
 
 impl<U: UserNaming> Command<U> {

@@ -7,7 +7,7 @@
 //! controls such as U+202E), separator, private-use or unassigned character is refused
 //! (`invalid_input`), because two strings that print alike must not name two users.
 
-use offboard_events::Profile;
+use offboard_events::{Profile, ResourceKey, ResourceKeyError};
 use offboard_projections::text::{caseless_key, nfc};
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
@@ -116,6 +116,23 @@ pub fn email(value: &str) -> Decided<String> {
     Ok(email)
 }
 
+/// A `kind:id` resource key typed by someone (a command body, a CLI argument, an import
+/// row, a URL), in NFC: `ResourceKey`'s own parsing checks the shape, this also refuses a
+/// hidden character ([`is_hidden`]) in the id, so `buyer:B-1` and `buyer:B\u{200B}-1`
+/// are never two resources, and `é` typed composed or decomposed is one. `Err` is the
+/// message (for `invalid_input`). Stored keys are not re-checked: they were checked when
+/// written.
+pub fn resource_key(text: &str) -> Result<ResourceKey, String> {
+    let text = nfc(text.trim());
+    if let Some(c) = hidden_in(&text) {
+        return Err(format!(
+            "resource {text:?} holds the invisible or control character U+{:04X}: type it without",
+            u32::from(c)
+        ));
+    }
+    text.parse().map_err(|e: ResourceKeyError| e.to_string())
+}
+
 /// `profile` with its user name dropped where it is the email (caseless): a user name
 /// is stored only when the identity provider names the person otherwise.
 pub fn own_user_name(mut profile: Profile) -> Profile {
@@ -166,6 +183,17 @@ pub fn time_zone(name: &str) -> Decided<chrono_tz::Tz> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resource_key_is_refused_with_a_hidden_character_and_stored_in_nfc() {
+        for sneaky in ["buyer:B\u{200b}-1", "buyer:B-1\u{202e}", "buyer:\u{feff}B"] {
+            let e = resource_key(sneaky).unwrap_err();
+            assert!(e.contains("invisible"), "{e}");
+        }
+        let key = resource_key(" buyer:Zoe\u{308} ").unwrap();
+        assert_eq!(key.as_str(), "buyer:Zo\u{eb}");
+        assert!(resource_key("Buyer:x").is_err());
+    }
 
     #[test]
     fn emails() {

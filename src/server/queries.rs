@@ -117,9 +117,7 @@ pub struct ResourcePath {
 
 impl ResourcePath {
     fn key(&self) -> Result<ResourceKey, ApiError> {
-        self.resource
-            .parse()
-            .map_err(|e: offboard_events::ResourceKeyError| ApiError::bad_request(e.to_string()))
+        crate::domain::resource_key(&self.resource).map_err(ApiError::bad_request)
     }
 }
 

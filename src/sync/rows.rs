@@ -7,7 +7,7 @@
 use std::io::BufRead;
 use std::marker::PhantomData;
 
-use offboard_events::{ResourceKey, ResourceKeyError};
+use offboard_events::ResourceKey;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -41,10 +41,7 @@ impl RawRow {
             (None, Some(k), Some(i)) => format!("{}:{}", k.trim(), i.trim()),
             _ => return Err("needs kind and id, or resource".to_owned()),
         };
-        let key = text
-            .trim()
-            .parse()
-            .map_err(|e: ResourceKeyError| e.to_string())?;
+        let key = crate::domain::resource_key(&text)?;
         let roles = self
             .other
             .into_iter()

@@ -318,6 +318,39 @@ fn an_unknown_actor_is_not_found_for_reads_as_for_writes() {
     assert!(d.json(&["--as", "auditor:audra", "owners"])["owners"].is_array());
 }
 
+#[test]
+fn invisible_characters_and_unicode_spellings_do_not_make_a_second_resource() {
+    let d = acme();
+    d.ok(&["resource", "add", "buyer:B-1", "--owner", ANN]);
+    // Given buyer:B-1, when a key differs from it only by an invisible or bidi-control
+    // character, typed as an argument or a row of an import, then it is refused.
+    for sneaky in [
+        "buyer:B\u{200b}-1",
+        "buyer:B-1\u{202e}",
+        "buyer:\u{2066}B-1",
+    ] {
+        let e = refused(
+            &d,
+            "invalid_input",
+            &["resource", "add", sneaky, "--owner", ANN],
+        );
+        assert!(e["message"].as_str().unwrap().contains("invisible"), "{e}");
+        let file = import_file(&d, &[(sneaky.trim_start_matches("buyer:"), ANN)]);
+        let e = refused(&d, "invalid_input", &["resource", "import", &file]);
+        assert!(e["message"].as_str().unwrap().contains("U+"), "{e}");
+    }
+    // Given buyer:Zoë typed composed, when it is added again decomposed, then it is the
+    // same resource (already registered), and either spelling finds its owner.
+    d.ok(&["resource", "add", "buyer:Zo\u{eb}", "--owner", ANN]);
+    refused(
+        &d,
+        "already_exists",
+        &["resource", "add", "buyer:Zoe\u{308}", "--owner", ANN],
+    );
+    let owner = d.json(&["owner", "buyer:Zoe\u{308}"]);
+    assert_eq!(owner["resource"], "buyer:Zo\u{eb}", "{owner}");
+}
+
 fn import_file(d: &Dir, rows: &[(&str, &str)]) -> String {
     let mut csv = String::from("kind,id,owner\n");
     for (id, owner) in rows {
