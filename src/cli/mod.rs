@@ -169,11 +169,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 /// The engine and store report what they recover from or give up on (a discarded sled
 /// snapshot, a checkpoint not saved, writes refused) through `tracing`: a command line
 /// shows those lines on stderr as they are, without time or level (`RUST_LOG` filters;
-/// default `warn`). A line that cannot be written is dropped: `eprintln!` panics when
-/// stderr is a file on a full disk.
+/// default `warn`, without sled's own lines: [`crate::store::QUIET_SLED`]). A line that
+/// cannot be written is dropped: `eprintln!` panics when stderr is a file on a full disk.
 fn report_warnings() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("warn,{}", crate::store::QUIET_SLED))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .without_time()

@@ -177,10 +177,12 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Logs to stderr, one line per request; `RUST_LOG` filters (default `info`).
+/// Logs to stderr, one line per request; `RUST_LOG` filters (default `info`, without
+/// sled's own lines: [`crate::store::QUIET_SLED`]).
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("info,{}", crate::store::QUIET_SLED))
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(crate::cli::output::colour(&std::io::stderr()))

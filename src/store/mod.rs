@@ -37,6 +37,15 @@ pub use side_file::{key_file, who, SideFileError, TOKENS_FILE};
 pub use sled_files::discard_damaged_snapshots;
 pub use sled_log::SledLog;
 
+/// The `tracing` directive every default log filter ends with: sled's own log lines
+/// (`log` records, bridged by `tracing-subscriber`) are hidden. Every fault sled reports
+/// reaches offboard as an error that it names in its own terms (e.g. "discarded sled's
+/// snapshot … sled replays its log instead", or `integrity_broken` naming the missing
+/// positions), so sled's raw line before it ("unexpected corruption encountered in
+/// storage snapshot file. stable lsn 160 should be >= …") only said the same thing
+/// first, in words an operator cannot act on. `RUST_LOG=warn,sled=warn` shows them.
+pub const QUIET_SLED: &str = "sled=off";
+
 /// Where the log ends: the last position written and its hash (the chain head).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainHead {

@@ -147,6 +147,29 @@ fn a_tail_lost_after_a_sigkill_is_named_by_the_head_note_of_the_last_acknowledge
 }
 
 #[test]
+fn damage_in_the_first_frame_is_named_in_offboards_words_without_sleds_raw_line() {
+    // Given a log whose first frame is damaged (sled's snapshot then names a point its
+    // log no longer reaches),
+    let d = transferred();
+    d.ok(&["verify"]);
+    let path = d.data().join("db");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.windows(4).position(|w| w == b"Acme").unwrap();
+    bytes[at] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    // when verify runs,
+    let run = d.command().arg("verify").output().unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    // then it refuses, naming what was lost and what it did about sled's snapshot,
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("positions 1..=9 are missing"), "{stderr}");
+    assert!(stderr.contains("sled replays its log instead"), "{stderr}");
+    // and sled's own line ("unexpected corruption encountered in storage snapshot
+    // file. stable lsn …") is not printed before it.
+    assert!(!stderr.contains("stable lsn"), "{stderr}");
+}
+
+#[test]
 fn damage_behind_a_snapshot_written_later_is_still_named_and_repairable() {
     // Given the transfer at position 9, then a command that opens the directory again
     // (sled may write a snapshot whose point lies past the transfer's frame),
