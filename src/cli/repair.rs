@@ -30,7 +30,7 @@ use crate::engine::claims::{self, Claim, ClaimSource, Damage};
 use crate::engine::{AppendRequest, CommandMeta, Engine};
 use crate::privacy::key_settings::KeySettings;
 use crate::server::consumers;
-use crate::store::Location;
+use crate::store::{Location, HEAD_NOTE_FILE};
 use crate::webhooks::Hub;
 
 /// Runs `repair` on the log at `location` (a PostgreSQL store's KEK found as `keys` say).
@@ -53,6 +53,9 @@ pub fn run(
             ),
         );
     }
+    if damage.beyond.is_empty() && damage.rewritten.is_empty() {
+        return rewrite_note(engine, &damage, accept_loss, out);
+    }
     let loss = match interrupted_repair(&engine, &damage)? {
         Some(range) => Loss {
             range,
@@ -72,6 +75,45 @@ pub fn run(
     } else {
         explain(&damage, &loss, &dropped, out)
     }
+}
+
+/// Only the head note is missing: nothing is known lost, and nothing can show a loss
+/// after the log's end any more. With `--accept-loss` the note is written again at the
+/// end (durable when it returns); no event is recorded, as no loss is known.
+fn rewrite_note(
+    engine: Engine,
+    damage: &Damage,
+    accept_loss: bool,
+    out: &mut Output,
+) -> Result<(), CliError> {
+    let end = damage.log_end;
+    let unknown = format!(
+        "the head note {HEAD_NOTE_FILE} is missing, so whether acknowledged events after position {end} were lost cannot be told from this directory (a head kept outside can: `offboard verify --expect-head POS:HASH`, `--anchor FILE`)"
+    );
+    if !accept_loss {
+        return report(
+            out,
+            json!({"ok": true, "damaged": true, "accepted": false, "log_end": end,
+                   "note_missing": true}),
+            format!("The log ends at {end}; {unknown}. Nothing was written: run `offboard repair --accept-loss` to write the note again at {end}."),
+        );
+    }
+    close_noting_the_head(engine)?;
+    report(
+        out,
+        json!({"ok": true, "damaged": true, "accepted": true, "log_end": end,
+               "note_missing": true}),
+        format!("Wrote the head note again at {end}; {unknown}. The log opens again."),
+    )
+}
+
+/// Writes the head note at the log's end, durably, and closes the engine.
+fn close_noting_the_head(engine: Engine) -> Result<(), CliError> {
+    let store = engine.store();
+    store.note_head(&store.head()?)?;
+    store.sync()?;
+    engine.shutdown();
+    Ok(())
 }
 
 /// The positions lost, and whether an interrupted repair already recorded them.
@@ -138,10 +180,7 @@ fn accept(
         .map_err(CliError::from)?;
     let head = engine.checkpoint_now()?;
     // An interrupted repair appends nothing this time, so nothing moved the note yet.
-    let store = engine.store();
-    store.note_head(&store.head()?)?;
-    store.sync()?;
-    engine.shutdown();
+    close_noting_the_head(engine)?;
     report(
         out,
         json!({"ok": true, "damaged": true, "accepted": true, "missing_from": from,

@@ -19,7 +19,7 @@ use offboard_projections::State;
 use crate::anchor::{self, HeadRecord};
 use crate::integrity::VerifyError;
 use crate::server::consumers;
-use crate::store::{LogStore, StoreError};
+use crate::store::{LogStore, StoreError, HEAD_NOTE_FILE};
 
 /// What made a claim.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,12 +121,15 @@ pub struct Damage {
     pub beyond: Vec<Claim>,
     /// Claims whose position holds an event with another hash, with that hash.
     pub rewritten: Vec<(Claim, String)>,
+    /// The head note is gone (or unreadable) though the log says it has kept one since
+    /// this position: how far the log went can no longer be checked by it.
+    pub note_missing: Option<u64>,
 }
 
 impl Damage {
     /// Every claim holds.
     pub fn is_none(&self) -> bool {
-        self.beyond.is_empty() && self.rewritten.is_empty()
+        self.beyond.is_empty() && self.rewritten.is_empty() && self.note_missing.is_none()
     }
 
     /// The positions lost, `log_end + 1 ..= the furthest claim`, if any claim is beyond.
@@ -168,6 +171,12 @@ impl Damage {
                 claim.hash.as_deref().unwrap_or_default()
             ));
         }
+        if let Some(since) = self.note_missing {
+            problems.push(format!(
+                "the head note {HEAD_NOTE_FILE} is missing or unreadable, though this log has kept one since position {since}, so whether acknowledged events were lost after {} cannot be told (a head kept outside can: `verify --expect-head`, `verify --anchor`); if the log is known to be whole, `offboard repair --accept-loss` writes the note again",
+                self.log_end
+            ));
+        }
         let position = self
             .missing()
             .map(|(from, _)| from)
@@ -191,6 +200,11 @@ pub fn assess(store: &dyn LogStore, claims: &[Claim]) -> Result<Damage, StoreErr
         log_end: store.head()?.last_position,
         ..Damage::default()
     };
+    if let Some(since) = store.note_kept_since()? {
+        if store.noted_head()?.is_none() {
+            damage.note_missing = Some(since);
+        }
+    }
     for claim in claims {
         if claim.position > damage.log_end {
             damage.beyond.push(claim.clone());

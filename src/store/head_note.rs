@@ -16,6 +16,12 @@
 //! a power loss can take it back to an earlier round (it then claims less) but never
 //! leave it claiming more than the log holds.
 //!
+//! A note cannot simply be absent once a directory has kept one: the log records (key
+//! `n`, in the batch after the first note known durable — made so once per directory, or
+//! at open when an earlier process left one) the position from which it has kept a note,
+//! and from then on a missing or unreadable note is damage (`engine::claims`), so deleting
+//! it with the checkpoint and the head record no longer lets a shortened log pass.
+//!
 //! Layout: slots of 64 bytes; the payload is the position (u64 LE) and the SHA-256 of the
 //! event there (32 bytes). Outside `checkpoints/`, so copies (`backup`) and exports never
 //! carry it to a log it does not describe.
@@ -77,6 +83,16 @@ impl HeadNote {
         payload[..8].copy_from_slice(&head.last_position.to_le_bytes());
         payload[8..].copy_from_slice(&hash);
         self.file.write(&payload)
+    }
+
+    /// Makes the note durable whether or not this process wrote it (see
+    /// [`SlotFile::sync_now`]). **Durability: when it returns `Ok`, the note is on stable
+    /// storage.**
+    ///
+    /// # Errors
+    /// `storage` when the sync fails.
+    pub(crate) fn sync_now(&self) -> Result<(), StoreError> {
+        self.file.sync_now()
     }
 
     /// Makes the last note durable. **Durability: when it returns `Ok`, the last note

@@ -212,6 +212,13 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
         Ok(None)
     }
 
+    /// The position from which the log has kept a head note (recorded in the log once
+    /// the first note was on stable storage), if it has: from then on a missing note
+    /// is damage, not a directory written before notes. `None` by default.
+    fn note_kept_since(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
+
     /// [`LogStore::write`] then [`LogStore::sync`]. **Durability: when this returns `Ok`,
     /// the whole batch is on stable storage and survives a crash or a power loss; `Err`
     /// from the sync leaves it unknown whether the batch is stored.**

@@ -5,7 +5,8 @@
 //! The `log` tree holds three key spaces, each behind a one-byte prefix:
 //! `b` ++ first position (BE u64) → a [`block`](super::block) of consecutive stored
 //! events (a group commit's events, in blocks of up to 6 KiB); `c` ++ command id →
-//! [`CommandRecord`] JSON; `h` → the chain head as [`ChainHead`] JSON. The stream index
+//! [`CommandRecord`] JSON; `h` → the chain head as [`ChainHead`] JSON; `n` → the
+//! position from which a head note is kept (`head_note`). The stream index
 //! is a projection (`offboard_projections::Streams`). Earlier builds stored one event
 //! per key (`e` ++ position); those events are still read, and they always precede the
 //! blocks in log order; an `s` key space they left is ignored. A batch on one tree is
@@ -16,6 +17,7 @@
 //! the log opens.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use offboard_events::CommandId;
@@ -33,6 +35,9 @@ const EVENT: u8 = b'e';
 const BLOCK: u8 = b'b';
 const COMMAND: u8 = b'c';
 const HEAD_KEY: &[u8] = b"h";
+/// Where this log's head note was first known durable (u64 BE): from then on a missing
+/// note is damage, not a directory from before notes (see `head_note`).
+const NOTE_KEPT_KEY: &[u8] = b"n";
 
 fn prefixed(prefix: u8, rest: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + rest.len());
@@ -76,6 +81,10 @@ pub struct SledLog {
     note: HeadNote,
     /// The head of the last batch written, for [`LogStore::sync`] to note.
     written: Mutex<Option<ChainHead>>,
+    /// Whether the log holds [`NOTE_KEPT_KEY`].
+    note_kept: AtomicBool,
+    /// Whether this process has made a note durable: only then may the marker be written.
+    note_synced: AtomicBool,
 }
 
 impl SledLog {
@@ -114,9 +123,19 @@ impl SledLog {
             checkpoints: CheckpointDir::of(&dir),
             note: HeadNote::open(&dir)?,
             written: Mutex::new(None),
+            note_kept: AtomicBool::new(false),
+            note_synced: AtomicBool::new(false),
             dir,
             db,
         };
+        log.note_kept
+            .store(log.note_kept_since()?.is_some(), Ordering::Relaxed);
+        if log.note.read()?.is_some() {
+            // A note an earlier process left (maybe only in the page cache) is made
+            // durable, so this process's first batch may carry the marker.
+            log.note.sync_now()?;
+            log.note_synced.store(true, Ordering::Release);
+        }
         log.sync()?;
         log.check_head()?;
         log.move_checkpoints_out_of_sled()?;
@@ -340,15 +359,24 @@ impl LogStore for SledLog {
             let bytes = serde_json::to_vec(record).expect("a command record always serializes");
             writes.insert(prefixed(COMMAND, id.0.as_bytes()), bytes);
         }
+        let mut marks_note = false;
         if let Some(head) = &batch.head {
             writes.insert(
                 HEAD_KEY,
                 serde_json::to_vec(head).expect("a head always serializes"),
             );
+            marks_note =
+                !self.note_kept.load(Ordering::Relaxed) && self.note_synced.load(Ordering::Acquire);
+            if marks_note {
+                writes.insert(NOTE_KEPT_KEY, &head.last_position.to_be_bytes());
+            }
         }
         self.log.apply_batch(writes).map_err(io)?;
         if let Some(head) = &batch.head {
             *self.written.lock().unwrap_or_else(|p| p.into_inner()) = Some(head.clone());
+        }
+        if marks_note {
+            self.note_kept.store(true, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -364,18 +392,40 @@ impl LogStore for SledLog {
         // the file's metadata unsynced: the `fdatasync` after it is what makes it true.
         self.flush()?;
         self.sync_flushed()?;
-        if let Some(head) = reached {
-            self.note.write(&head)?;
+        if let Some(head) = &reached {
+            self.note.write(head)?;
         }
-        self.note.sync()
+        self.note.sync()?;
+        if reached.is_some() {
+            self.note_synced.store(true, Ordering::Release);
+        }
+        Ok(())
     }
 
     fn note_head(&self, head: &ChainHead) -> Result<(), StoreError> {
-        self.note.write(head)
+        self.note.write(head)?;
+        if !self.note_kept.load(Ordering::Relaxed) && !self.note_synced.load(Ordering::Acquire) {
+            // Once per directory: the marker that makes a missing note damage may only
+            // follow a note already on stable storage, or a power loss right after the
+            // first round would leave the marker without its note.
+            self.note.sync()?;
+            self.note_synced.store(true, Ordering::Release);
+        }
+        Ok(())
     }
 
     fn noted_head(&self) -> Result<Option<ChainHead>, StoreError> {
         self.note.read()
+    }
+
+    fn note_kept_since(&self) -> Result<Option<u64>, StoreError> {
+        let Some(bytes) = self.log.get(NOTE_KEPT_KEY).map_err(io)? else {
+            return Ok(None);
+        };
+        let bytes: [u8; 8] = bytes.as_ref().try_into().map_err(|_| {
+            StoreError::Corrupt(format!("the head note marker holds {} bytes", bytes.len()))
+        })?;
+        Ok(Some(u64::from_be_bytes(bytes)))
     }
 
     fn flush(&self) -> Result<(), StoreError> {

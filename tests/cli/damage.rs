@@ -147,6 +147,37 @@ fn a_tail_lost_after_a_sigkill_is_named_by_the_head_note_of_the_last_acknowledge
 }
 
 #[test]
+fn a_shortened_log_whose_checkpoint_head_record_and_head_note_were_removed_is_still_refused() {
+    // Given the transfer at 9, then its frame damaged and every side file that says how
+    // far the log went removed: the checkpoint, the head record and the head note,
+    let d = transferred();
+    flip_newest_frame(&d);
+    for gone in [
+        "checkpoints/projections",
+        "checkpoints/chain-head",
+        "chain-head.note",
+    ] {
+        std::fs::remove_file(d.data().join(gone)).unwrap();
+    }
+    // when verify runs (before: "Log intact: 8 events", the transfer gone unnoticed),
+    let verify = d.fails(3, &["verify"]);
+    // then it refuses, naming the missing note and that a loss can no longer be told,
+    assert_eq!(verify["code"], "integrity_broken", "{verify}");
+    let text = message(&verify);
+    assert!(text.contains("chain-head.note is missing"), "{text}");
+    assert!(text.contains("after 8 cannot be told"), "{text}");
+    // and repair explains, writing nothing,
+    let explained = d.json(&["repair"]);
+    assert_eq!(explained["accepted"], false, "{explained}");
+    assert_eq!(d.fails(3, &["verify"])["code"], "integrity_broken");
+    // until --accept-loss writes the note again at the log's end, recording no loss
+    // (none is known).
+    let accepted = d.json(&["repair", "--accept-loss"]);
+    assert_eq!(accepted["note_missing"], true, "{accepted}");
+    assert_eq!(d.json(&["verify"])["events"], 8);
+}
+
+#[test]
 fn damage_in_the_first_frame_is_named_in_offboards_words_without_sleds_raw_line() {
     // Given a log whose first frame is damaged (sled's snapshot then names a point its
     // log no longer reaches),
