@@ -29,7 +29,8 @@ use crate::engine::Appended;
 use crate::read::{HistoryQuery, HistorySelector};
 use crate::server::client::{Client, ClientError, CommandOptions, EventsRequest};
 use crate::server::tokens::TokenRecord;
-use crate::server::{CommandResult, ErrorBody, Format, TokensPage, WhoAmI};
+use crate::server::{CommandResult, ErrorBody, Format, TokensPage, WebhooksPage, WhoAmI};
+use crate::webhooks::Subscription;
 use directory::Directory;
 
 /// How long `events --follow` waits before reconnecting after the stream ended or broke.
@@ -288,12 +289,31 @@ impl Remote {
 
     /// Every token of the token's org (every page of `GET /v1/tokens`).
     pub fn tokens(&self) -> Result<Vec<TokenRecord>, CliError> {
+        self.every_page("/v1/tokens?limit=1000", |page: TokensPage| {
+            (page.tokens, page.next)
+        })
+    }
+
+    /// Every webhook subscription of the org (every page).
+    pub fn webhooks(&self) -> Result<Vec<Subscription>, CliError> {
+        self.every_page("/v1/webhooks?limit=1000", |page: WebhooksPage| {
+            (page.webhooks, page.next)
+        })
+    }
+
+    /// Every item of a paged list from `url` on, following each page's `next`; `split`
+    /// takes a page apart into its items and its `next`.
+    fn every_page<P: DeserializeOwned, T>(
+        &self,
+        url: &str,
+        split: impl Fn(P) -> (Vec<T>, Option<String>),
+    ) -> Result<Vec<T>, CliError> {
         let mut all = Vec::new();
-        let mut url = "/v1/tokens?limit=1000".to_owned();
+        let mut url = url.to_owned();
         loop {
-            let page: TokensPage = self.get(&url)?;
-            all.extend(page.tokens);
-            match page.next {
+            let (items, next) = split(self.get(&url)?);
+            all.extend(items);
+            match next {
                 Some(next) => url = next,
                 None => return Ok(all),
             }

@@ -176,8 +176,10 @@ pub fn webhook(cx: &mut Ctx, c: &WebhookCmd) -> Result<(), CliError> {
     match c {
         WebhookCmd::Add { .. } => add(cx, c),
         WebhookCmd::List => {
-            let subs: Vec<Subscription> =
-                call(cx, Get("/v1/webhooks"), |hub, org, _| Ok(hub.list(org)))?;
+            let subs: Vec<Subscription> = match cx.remote() {
+                Some(r) => r.webhooks()?,
+                None => call(cx, Get("/v1/webhooks"), |hub, org, _| Ok(hub.list(org)))?,
+            };
             print_list(cx, &subs)
         }
         WebhookCmd::Show { id } => {

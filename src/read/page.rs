@@ -243,6 +243,12 @@ where
     Ok((items, next_link(query, last.map(|k| Cursor::new(list, k)))))
 }
 
+/// The order key of a record listed oldest first (tokens, webhook subscriptions): its
+/// creation time in a fixed width, so text order is time order, then its id.
+pub fn created_key(created_at: chrono::DateTime<chrono::Utc>, id: uuid::Uuid) -> String {
+    format!("{}\u{0}{id}", created_at.format("%Y%m%d%H%M%S%9f"))
+}
+
 /// The relative URL of the page of `query` after `cursor` (`None` at the end).
 pub fn next_link<Q: Paged + super::Query>(query: &Q, cursor: Option<Cursor>) -> Option<String> {
     let mut next = query.clone();

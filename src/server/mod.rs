@@ -74,6 +74,7 @@ pub use serve::{init_tracing, serve, serve_listener, serve_shared, shutdown_sign
 pub use stream::Format;
 pub use token_api::TokensPage;
 pub use views::*;
+pub use webhooks::WebhooksPage;
 
 use crate::store::StoreError;
 use crate::Engine;

@@ -89,8 +89,7 @@ async fn list(
         .transpose()?;
     let after = after.map(str::to_owned);
     let all = state.tokens().with(|book| book.list(Some(caller.org_id)));
-    // Creation time in a fixed width, so text order is time order.
-    let key = |t: &TokenRecord| format!("{}\u{0}{}", t.created_at.format("%Y%m%d%H%M%S%9f"), t.id);
+    let key = |t: &TokenRecord| page::created_key(t.created_at, t.id);
     let (tokens, last) = page::cut(all, key, after.as_ref(), query.limit);
     let next = page::next_url("/v1/tokens", &query, last.map(|k| Cursor::new("tokens", k)));
     Ok(PageJson(TokensPage { tokens, next }))

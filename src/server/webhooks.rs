@@ -8,13 +8,15 @@ use axum::extract::State;
 use axum::Json;
 use offboard_events::Actor;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::auth::{Caller, Read};
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::pages::PageJson;
 use super::AppState;
+use crate::read::page::{self, Cursor, Limit};
 use crate::webhooks::book::DEFAULT_OVERLAP;
 use crate::webhooks::{
     DeliveryLog, NewSubscription, Subscription, SubscriptionDetail, WebhookError, WithSecret,
@@ -70,12 +72,46 @@ async fn add(
     .await
 }
 
+/// `GET /v1/webhooks`: a page of the org's subscriptions, oldest first.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksQuery {
+    #[serde(default, skip_serializing_if = "Limit::is_default")]
+    pub limit: Limit,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<Cursor>,
+}
+
+/// One page of the org's webhook subscriptions, by creation time then id (never a
+/// secret): `GET /v1/webhooks` and `webhook list --json` answer this shape.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct WebhooksPage {
+    pub webhooks: Vec<Subscription>,
+    /// The next page's relative URL; `null` on the last page.
+    pub next: Option<String>,
+}
+
+crate::read::page::paged!(WebhooksQuery);
+crate::read::page::page_answer!(WebhooksPage);
+
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Vec<Subscription>>, ApiError> {
+    ApiQuery(query): ApiQuery<WebhooksQuery>,
+) -> Result<PageJson<WebhooksPage>, ApiError> {
     manager(&state, &caller)?;
-    Ok(Json(state.webhooks().list(caller.org_id)))
+    let after = query
+        .cursor
+        .as_ref()
+        .map(|c| c.key_for("webhooks"))
+        .transpose()?;
+    let after = after.map(str::to_owned);
+    let all = state.webhooks().list(caller.org_id);
+    let key = |s: &Subscription| page::created_key(s.created_at, s.id);
+    let (webhooks, last) = page::cut(all, key, after.as_ref(), query.limit);
+    let cursor = last.map(|k| Cursor::new("webhooks", k));
+    let next = page::next_url("/v1/webhooks", &query, cursor);
+    Ok(PageJson(WebhooksPage { webhooks, next }))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -102,6 +102,9 @@ fn after_a_sigkill_of_serve_mid_delivery_a_restart_delivers_every_event_in_order
         "{} duplicates",
         all - expected.len()
     );
+    // And in client mode the list reads every page of the server's answer.
+    let listed = server.client(&d, &t).json(&["webhook", "list"]);
+    assert_eq!(listed["webhooks"][0]["url"], url.as_str(), "{listed}");
     assert_eq!(server.terminate(), Some(0));
 }
 

@@ -701,7 +701,7 @@ async fn the_api_refuses_unsafe_urls_and_principals_who_do_not_manage_the_org() 
         .error(403, "forbidden");
     assert_eq!(
         world.get(&world.owner_token, "/v1/webhooks").await.ok(),
-        json!([])
+        json!({ "webhooks": [], "next": null })
     );
     let created = world
         .post(&world.owner_token, "/v1/webhooks", good)
@@ -713,7 +713,7 @@ async fn the_api_refuses_unsafe_urls_and_principals_who_do_not_manage_the_org() 
         .await
         .error(404, "not_found");
     let listed = world.get(&world.owner_token, "/v1/webhooks").await.ok();
-    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed["webhooks"].as_array().unwrap().len(), 1, "{listed}");
     assert!(
         !listed.to_string().contains("whsec_"),
         "the secret is shown once only"
@@ -746,7 +746,7 @@ async fn empty_types_credentials_long_urls_hidden_characters_and_a_101st_subscri
         assert!(!body.to_string().contains("whsec_"), "{refused}");
     }
     assert_eq!(
-        world.get(&world.owner_token, "/v1/webhooks").await.ok(),
+        world.get(&world.owner_token, "/v1/webhooks").await.ok()["webhooks"],
         json!([])
     );
     // When it holds the most it may, Then one more is refused, naming the limit.
@@ -761,8 +761,29 @@ async fn empty_types_credentials_long_urls_hidden_characters_and_a_101st_subscri
         .await;
     let body = answer.error(422, "invalid_input");
     assert!(body.to_string().contains("100 subscriptions"), "{body}");
-    let listed = world.get(&world.owner_token, "/v1/webhooks").await.ok();
-    assert_eq!(listed.as_array().unwrap().len(), 100);
+    // And the list comes in pages, oldest first, each with the next page's link.
+    let first = world
+        .get(&world.owner_token, "/v1/webhooks?limit=60")
+        .await
+        .ok();
+    assert_eq!(first["webhooks"].as_array().unwrap().len(), 60);
+    let next = first["next"].as_str().unwrap().to_owned();
+    let rest = world.get(&world.owner_token, &next).await.ok();
+    assert_eq!(rest["webhooks"].as_array().unwrap().len(), 40, "{rest}");
+    assert_eq!(rest["next"], json!(null));
+    let ids = |page: &serde_json::Value| -> Vec<String> {
+        page["webhooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut all = ids(&first);
+    all.extend(ids(&rest));
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 100, "no subscription twice, none left out");
     // And: an unknown id is "not found" once.
     let missing = world
         .get(
