@@ -92,6 +92,11 @@ pub async fn serve_shared(
     let resigning = Arc::clone(&engine);
     // The peer's address, for the `Forwarded` header of requests sent on to the leader.
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Writes go out at once (TCP_NODELAY): an event stream writes one small frame per
+    // event, and Nagle's algorithm could hold each one back while the previous is unacked.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let served = axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown.await;
