@@ -46,6 +46,12 @@ pub enum ResourceKeyError {
 }
 
 impl ResourceKey {
+    /// A key exactly as the log stores it (checked when it was written, as
+    /// `Deserialize` trusts it): for naming a stored key in the spelling it was stored in.
+    pub fn stored(text: &str) -> Self {
+        Self(text.to_owned())
+    }
+
     /// Builds a key from its parts, validating both.
     pub fn new(kind: &str, id: &str) -> Result<Self, ResourceKeyError> {
         format!("{kind}:{id}").parse()

@@ -46,6 +46,10 @@ pub(crate) struct KeyInterner {
     /// Open addressing with linear probing; length 0 or a power of two.
     table: Vec<u64>,
     hasher: RandomState,
+    /// Keys stored in another spelling than [`crate::text::resource_key_text`]'s (by
+    /// builds before keys were normalized: decomposed, or spaced differently), by that
+    /// spelling: what a typed key, always normalized, finds them by. Nearly always empty.
+    twins: std::collections::HashMap<String, u32>,
 }
 
 impl KeyInterner {
@@ -95,12 +99,33 @@ impl KeyInterner {
         let slot = self.ends.len() as u32;
         self.text.push_str(key);
         self.ends.push(self.text.len());
+        if let std::borrow::Cow::Owned(spelling) = crate::text::resource_key_text(key) {
+            if spelling != key {
+                // The first key of a spelling keeps it (slot order: replay and a loaded
+                // checkpoint agree).
+                self.twins.entry(spelling).or_insert(slot);
+            }
+        }
         if self.ends.len() * 4 > self.table.len() * 3 {
             self.grow();
         } else {
             self.place(slot, hash);
         }
         (slot, true)
+    }
+
+    /// The slot of a key stored in another spelling whose normalized spelling is
+    /// `spelling`, if no key is stored exactly as `spelling`.
+    pub(crate) fn twin(&self, spelling: &str) -> Option<u32> {
+        if self.twins.is_empty() || self.slot(spelling).is_some() {
+            return None;
+        }
+        self.twins.get(spelling).copied()
+    }
+
+    /// Whether any key is stored in another spelling than its normalized one.
+    pub(crate) fn has_twins(&self) -> bool {
+        !self.twins.is_empty()
     }
 
     /// Every key, in slot order.
@@ -198,5 +223,28 @@ mod tests {
         let back: KeyInterner = serde_json::from_str(&json).unwrap();
         assert_eq!(back.slot("group:x"), Some(2));
         assert!(serde_json::from_str::<KeyInterner>(r#"["a:b","a:b"]"#).is_err());
+    }
+
+    #[test]
+    fn a_key_stored_in_another_spelling_is_found_as_its_twin_unless_that_spelling_is_stored() {
+        let mut keys = KeyInterner::default();
+        keys.intern("buyer:Zoe\u{308}");
+        keys.intern("buyer: N-1");
+        assert!(keys.has_twins());
+        assert_eq!(
+            keys.slot("buyer:Zo\u{eb}"),
+            None,
+            "exact lookups stay exact"
+        );
+        assert_eq!(keys.twin("buyer:Zo\u{eb}"), Some(0));
+        assert_eq!(keys.twin("buyer:N-1"), Some(1));
+        // A checkpoint loads the same twins.
+        let back: KeyInterner =
+            serde_json::from_str(&serde_json::to_string(&keys).unwrap()).unwrap();
+        assert_eq!(back.twin("buyer:N-1"), Some(1));
+        // Once the spelling itself is stored (an earlier build let both in), it wins.
+        keys.intern("buyer:Zo\u{eb}");
+        assert_eq!(keys.twin("buyer:Zo\u{eb}"), None);
+        assert_eq!(keys.slot("buyer:Zo\u{eb}"), Some(2));
     }
 }

@@ -378,16 +378,23 @@ impl Ownership {
         texts.into_iter().map(stored_key).collect()
     }
 
+    /// The slot of `key` as a reader names it: stored exactly so, or (typed keys being
+    /// normalized) stored by an earlier build in another spelling of it.
+    fn find(&self, key: &ResourceKey) -> Option<u32> {
+        let key = key.as_str();
+        self.keys.slot(key).or_else(|| self.keys.twin(key))
+    }
+
     /// Who owns `key` now (`None`: never registered, or retired).
     pub fn owner_of(&self, key: &ResourceKey) -> Option<UserId> {
-        let slot = self.keys.slot(key.as_str())?;
+        let slot = self.find(key)?;
         self.user_in(self.holders[slot as usize].owner)
     }
 
     /// Who owned `key` right after the event at `position` (`None` before it was
     /// registered, or while it was retired).
     pub fn owner_at_position(&self, key: &ResourceKey, position: u64) -> Option<UserId> {
-        let slot = self.keys.slot(key.as_str())?;
+        let slot = self.find(key)?;
         // Newest first: "as of" a recent position stops after a step or two.
         self.moves_newest_first(slot)
             .chain(std::iter::once(self.first[slot as usize]))
@@ -398,7 +405,7 @@ impl Ownership {
     /// Every owner `key` had, oldest first, with the position each tenure began at;
     /// `None` for a tenure that began with its retirement.
     pub fn history(&self, key: &ResourceKey) -> Vec<(u64, Option<UserId>)> {
-        let Some(slot) = self.keys.slot(key.as_str()) else {
+        let Some(slot) = self.find(key) else {
             return Vec::new();
         };
         self.tenures(slot)
@@ -413,6 +420,19 @@ impl Ownership {
     /// of [`Self::slots`] entries instead of a set of keys.
     pub fn slot(&self, key: &str) -> Option<u32> {
         self.keys.slot(key)
+    }
+
+    /// The stored spelling of a resource registered (by an earlier build) in another
+    /// spelling than `key`'s normalized one ([`crate::text::resource_key_text`]), when no
+    /// key is stored exactly as `key`: commands name it so, and its events keep naming
+    /// the one resource. `None` nearly always.
+    pub fn stored_spelling(&self, key: &str) -> Option<&str> {
+        self.keys.twin(key).map(|slot| self.keys.text(slot))
+    }
+
+    /// Whether any key is stored in another spelling than its normalized one.
+    pub fn has_other_spellings(&self) -> bool {
+        self.keys.has_twins()
     }
 
     /// The key text of `slot` (a slot this view gave out).

@@ -87,14 +87,15 @@ fn rewrite_note(
     out: &mut Output,
 ) -> Result<(), CliError> {
     let end = damage.log_end;
+    let head = engine.head()?;
     let unknown = format!(
-        "the head note {HEAD_NOTE_FILE} is missing, so whether acknowledged events after position {end} were lost cannot be told from this directory (a head kept outside can: `offboard verify --expect-head POS:HASH`, `--anchor FILE`)"
+        "the head note {HEAD_NOTE_FILE} is missing or unreadable, so whether acknowledged events after position {end} were lost cannot be told from this directory: compare the head {head} with one kept outside (an anchor file, a saved `offboard head`)"
     );
     if !accept_loss {
         return report(
             out,
             json!({"ok": true, "damaged": true, "accepted": false, "log_end": end,
-                   "note_missing": true}),
+                   "head": head.to_string(), "note_missing": true}),
             format!("The log ends at {end}; {unknown}. Nothing was written: run `offboard repair --accept-loss` to write the note again at {end}."),
         );
     }
@@ -102,8 +103,8 @@ fn rewrite_note(
     report(
         out,
         json!({"ok": true, "damaged": true, "accepted": true, "log_end": end,
-               "note_missing": true}),
-        format!("Wrote the head note again at {end}; {unknown}. The log opens again."),
+               "head": head.to_string(), "note_missing": true}),
+        format!("Wrote the head note again at {end}. Before it, {unknown}. The log opens again."),
     )
 }
 
@@ -219,6 +220,9 @@ fn what_is_dropped(damage: &Damage, back_to: u64) -> Vec<String> {
                 format!("the {} (moved back to {back_to})", claim.describe())
             }
         })
+        .chain(damage.note_missing.map(|_| {
+            format!("the head note {HEAD_NOTE_FILE} (missing or unreadable: written again at the log's end; a loss past the positions named cannot be told)")
+        }))
         .collect()
 }
 

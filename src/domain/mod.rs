@@ -31,6 +31,7 @@ mod restore;
 mod schedule;
 mod schedule_run;
 mod schedule_time;
+mod spelling;
 mod sync;
 mod user_changes;
 mod users;
@@ -73,6 +74,7 @@ pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Ev
 
 /// Decides `command` in `scope` (an org's state, possibly a scratch copy of it).
 fn decide_in(scope: Scope, command: &Command) -> Decided<Vec<Event>> {
+    let command = &*spelling::as_stored(scope.org.ownership(), command);
     scope.check_impersonation()?;
     scope.check_provisioner(CommandKind::from(command))?;
     match command {

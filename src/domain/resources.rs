@@ -41,6 +41,7 @@ pub fn register(scope: Scope, owner: UserId, resources: &[ResourceKey]) -> Decid
         if scope.org.ownership().owner_of(key).is_some() {
             return Err(DomainError::AlreadyExists(format!("resource {key}")));
         }
+        super::validate::new_resource_key(scope.org.ownership(), key)?;
     }
     Ok(vec![ResourcesRegistered {
         owner,

@@ -126,7 +126,10 @@ pub fn sync(scope: Scope, owners: &[Holding], retire: &[ResourceKey]) -> Decided
         for key in &holding.resources {
             check_key(&mut seen, key)?;
             match ownership.owner_of(key) {
-                None => changes.register.entry(owner.id).or_default(),
+                None => {
+                    super::validate::new_resource_key(ownership, key)?;
+                    changes.register.entry(owner.id).or_default()
+                }
                 Some(now) if now == owner.id => continue,
                 Some(now) => {
                     if owner.status != UserStatus::Active {

@@ -9,6 +9,7 @@
 
 use offboard_events::{Profile, ResourceKey, ResourceKeyError};
 use offboard_projections::text::{caseless_key, nfc};
+use offboard_projections::Ownership;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use super::error::{Decided, DomainError};
@@ -30,13 +31,39 @@ pub fn is_hidden(c: char) -> bool {
         Control | Format | LineSeparator | ParagraphSeparator | PrivateUse | Surrogate | Unassigned
     ) || matches!(
         c,
-        '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{180B}'..='\u{180F}' | '\u{3164}' | '\u{FFA0}'
+        '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'
+            ..='\u{180F}' | '\u{2800}' | '\u{3164}' | '\u{FFA0}'
     )
 }
 
-/// The first hidden character of `text`, for the message.
+/// Variation selectors (U+FE00–U+FE0F, U+E0100–U+E01EF): default-ignorable, so
+/// `B-1\u{FE0F}` prints as `B-1`; they have a use only on a symbol (`❤️`) or in a keycap
+/// (`1️⃣`: a digit, `#` or `*`, U+FE0F, U+20E3).
+fn is_variation_selector(c: char) -> bool {
+    matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// The first character of `text` that prints as nothing or moves other text about
+/// ([`is_hidden`], or a variation selector anywhere but on a symbol or in a keycap),
+/// for the message.
 fn hidden_in(text: &str) -> Option<char> {
-    text.chars().find(|c| is_hidden(*c))
+    let chars: Vec<char> = text.chars().collect();
+    chars.iter().enumerate().find_map(|(i, &c)| {
+        let selects = |i: usize| {
+            let before = i.checked_sub(1).map(|b| chars[b]);
+            let symbol = before.is_some_and(|b| {
+                matches!(
+                    b.general_category(),
+                    GeneralCategory::OtherSymbol | GeneralCategory::MathSymbol
+                )
+            });
+            let keycap = before.is_some_and(|b| b.is_ascii_digit() || b == '#' || b == '*')
+                && chars.get(i + 1) == Some(&'\u{20E3}');
+            symbol || keycap
+        };
+        let hidden = is_hidden(c) || (is_variation_selector(c) && !selects(i));
+        hidden.then_some(c)
+    })
 }
 
 /// A required, trimmed, printable text field, in NFC.
@@ -117,20 +144,32 @@ pub fn email(value: &str) -> Decided<String> {
 }
 
 /// A `kind:id` resource key typed by someone (a command body, a CLI argument, an import
-/// row, a URL), in NFC: `ResourceKey`'s own parsing checks the shape, this also refuses a
-/// hidden character ([`is_hidden`]) in the id, so `buyer:B-1` and `buyer:B\u{200B}-1`
-/// are never two resources, and `é` typed composed or decomposed is one. `Err` is the
-/// message (for `invalid_input`). Stored keys are not re-checked: they were checked when
-/// written.
+/// row, a URL), in its one spelling ([`offboard_projections::text::resource_key_text`]:
+/// trimmed, white space folded, NFC): `ResourceKey`'s own parsing checks the shape.
+/// `Err` is the message (for `invalid_input`). Invisible characters are refused only in
+/// keys registered from now on ([`new_resource_key`]): a key an earlier build stored
+/// with one can still be transferred or retired by typing it.
 pub fn resource_key(text: &str) -> Result<ResourceKey, String> {
-    let text = nfc(text.trim());
-    if let Some(c) = hidden_in(&text) {
-        return Err(format!(
-            "resource {text:?} holds the invisible or control character U+{:04X}: type it without",
-            u32::from(c)
-        ));
+    offboard_projections::text::resource_key_text(text)
+        .parse()
+        .map_err(|e: ResourceKeyError| e.to_string())
+}
+
+/// Refuses a key about to be registered for the first time (never seen in `ownership`)
+/// whose id holds a character that prints as nothing or moves other text about
+/// ([`is_hidden`], a stray variation selector): `buyer:B-1` and `buyer:B\u{200B}-1` must
+/// never be two resources.
+pub fn new_resource_key(ownership: &Ownership, key: &ResourceKey) -> Decided<()> {
+    if ownership.slot(key.as_str()).is_some() {
+        return Ok(());
     }
-    text.parse().map_err(|e: ResourceKeyError| e.to_string())
+    match hidden_in(key.as_str()) {
+        None => Ok(()),
+        Some(c) => Err(DomainError::InvalidInput(format!(
+            "resource {key:?} holds the invisible or control character U+{:04X}: type the id without it",
+            u32::from(c)
+        ))),
+    }
 }
 
 /// `profile` with its user name dropped where it is the email (caseless): a user name
@@ -185,12 +224,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_resource_key_is_refused_with_a_hidden_character_and_stored_in_nfc() {
-        for sneaky in ["buyer:B\u{200b}-1", "buyer:B-1\u{202e}", "buyer:\u{feff}B"] {
-            let e = resource_key(sneaky).unwrap_err();
+    fn a_resource_key_is_spelled_one_way_and_a_new_one_refused_with_a_hidden_character() {
+        let none = Ownership::default();
+        for sneaky in [
+            "buyer:B\u{200b}-1",
+            "buyer:B-1\u{202e}",
+            "buyer:\u{feff}B",
+            "buyer:B-1\u{fe0f}",
+            "buyer:B-1\u{e0100}",
+            "buyer:B\u{17b4}-1",
+            "buyer:B\u{2800}-1",
+        ] {
+            let key = resource_key(sneaky).unwrap();
+            let e = new_resource_key(&none, &key).unwrap_err().to_string();
             assert!(e.contains("invisible"), "{e}");
         }
-        let key = resource_key(" buyer:Zoe\u{308} ").unwrap();
+        for fine in [
+            "buyer:\u{2764}\u{fe0f}",
+            "buyer:1\u{fe0f}\u{20e3}",
+            "buyer:\u{5317}\u{4eac}",
+        ] {
+            let key = resource_key(fine).unwrap();
+            assert!(new_resource_key(&none, &key).is_ok(), "{fine:?}");
+        }
+        let key = resource_key(" buyer: Zoe\u{308} ").unwrap();
         assert_eq!(key.as_str(), "buyer:Zo\u{eb}");
         assert!(resource_key("Buyer:x").is_err());
     }

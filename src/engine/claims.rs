@@ -173,8 +173,8 @@ impl Damage {
         }
         if let Some(since) = self.note_missing {
             problems.push(format!(
-                "the head note {HEAD_NOTE_FILE} is missing or unreadable, though this log has kept one since position {since}, so whether acknowledged events were lost after {} cannot be told (a head kept outside can: `verify --expect-head`, `verify --anchor`); if the log is known to be whole, `offboard repair --accept-loss` writes the note again",
-                self.log_end
+                "positions after {end} cannot be vouched for: the head note {HEAD_NOTE_FILE} is missing or unreadable, though this log has kept one since position {since}, so whether acknowledged events were lost after {end} cannot be told from this directory; `offboard repair` prints the log's head (POS:HASH) to compare with one kept outside (an anchor file, a saved `offboard head`), and if they agree, or the log is known to be whole, `offboard repair --accept-loss` writes the note again",
+                end = self.log_end
             ));
         }
         let position = self

@@ -27,6 +27,7 @@
 //! carry it to a log it does not describe.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use super::slot_file::{self, SlotFile};
 use super::{ChainHead, StoreError};
@@ -36,34 +37,53 @@ pub const HEAD_NOTE_FILE: &str = "chain-head.note";
 
 const SLOT: usize = 64;
 
-/// The head note of one data directory.
+/// The head note of one data directory. The file is opened for writing on the first
+/// write only: a command that only reads (`verify`, `repair` without `--accept-loss`)
+/// never creates it, and reads it even where it cannot be written.
 #[derive(Debug)]
 pub(crate) struct HeadNote {
     path: PathBuf,
-    file: SlotFile,
+    file: Mutex<Option<SlotFile>>,
 }
 
 impl HeadNote {
-    /// Opens (creating) the note of the data directory `data`.
-    ///
-    /// # Errors
-    /// `storage` when the file cannot be opened or read.
-    pub(crate) fn open(data: &Path) -> Result<Self, StoreError> {
-        let path = data.join(HEAD_NOTE_FILE);
-        let (file, _) = SlotFile::open(Some(path.clone()), SLOT)?;
-        Ok(Self { path, file })
+    /// The note of the data directory `data` (nothing is opened yet).
+    pub(crate) fn of(data: &Path) -> Self {
+        Self {
+            path: data.join(HEAD_NOTE_FILE),
+            file: Mutex::new(None),
+        }
+    }
+
+    /// Runs `f` on the note's file, opening (creating) it first if need be.
+    fn with_file<T>(
+        &self,
+        f: impl FnOnce(&SlotFile) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if file.is_none() {
+            *file = Some(SlotFile::open(Some(self.path.clone()), SLOT)?.0);
+        }
+        f(file.as_ref().expect("opened above"))
     }
 
     /// The head the note holds now, if it holds one (a file whose slots are both torn
     /// or zero holds none: the first write was cut short).
     ///
-    /// # Errors
-    /// `storage` when the file cannot be read.
+    /// An unreadable file (a directory in its place, no permission) holds none, with a
+    /// `tracing` warning naming why.
     pub(crate) fn read(&self) -> Result<Option<ChainHead>, StoreError> {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(StoreError::Io(format!("{}: {e}", self.path.display()))),
+            Err(e) => {
+                // Unreadable is as good as missing: the claims name it so (`engine::claims`).
+                tracing::warn!(
+                    "offboard: the head note {} is unreadable: {e}",
+                    self.path.display()
+                );
+                return Ok(None);
+            }
         };
         Ok(slot_file::newest(&bytes, SLOT).and_then(|payload| decode(&payload)))
     }
@@ -82,17 +102,20 @@ impl HeadNote {
         let mut payload = [0u8; 40];
         payload[..8].copy_from_slice(&head.last_position.to_le_bytes());
         payload[8..].copy_from_slice(&hash);
-        self.file.write(&payload)
+        self.with_file(|file| file.write(&payload))
     }
 
-    /// Makes the note durable whether or not this process wrote it (see
-    /// [`SlotFile::sync_now`]). **Durability: when it returns `Ok`, the note is on stable
+    /// Makes the note durable whether or not this process wrote it (a killed process may
+    /// have left its last note in the page cache). **Durability: when it returns `Ok`, the note is on stable
     /// storage.**
     ///
     /// # Errors
     /// `storage` when the sync fails.
     pub(crate) fn sync_now(&self) -> Result<(), StoreError> {
-        self.file.sync_now()
+        // A read-only handle syncs as well (fdatasync needs no write access).
+        std::fs::File::open(&self.path)
+            .and_then(|file| file.sync_data())
+            .map_err(|e| StoreError::Io(format!("{}: {e}", self.path.display())))
     }
 
     /// Makes the last note durable. **Durability: when it returns `Ok`, the last note
@@ -101,7 +124,10 @@ impl HeadNote {
     /// # Errors
     /// `storage` when the sync fails.
     pub(crate) fn sync(&self) -> Result<(), StoreError> {
-        self.file.sync()
+        match self.file.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            Some(file) => file.sync(),
+            None => Ok(()),
+        }
     }
 }
 
@@ -121,7 +147,7 @@ mod tests {
     #[test]
     fn a_note_reads_back_the_last_head_written_and_a_fresh_one_holds_none() {
         let data = tempfile::tempdir().unwrap();
-        let note = HeadNote::open(data.path()).unwrap();
+        let note = HeadNote::of(data.path());
         assert_eq!(note.read().unwrap(), None);
         for position in [3, 9] {
             note.write(&ChainHead {
@@ -131,7 +157,7 @@ mod tests {
             .unwrap();
         }
         note.sync().unwrap();
-        let reopened = HeadNote::open(data.path()).unwrap();
+        let reopened = HeadNote::of(data.path());
         let head = reopened.read().unwrap().unwrap();
         assert_eq!(head.last_position, 9);
         assert_eq!(head.last_hash, format!("{:064x}", 9));

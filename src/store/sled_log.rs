@@ -121,7 +121,7 @@ impl SledLog {
             log: db.open_tree("log").map_err(io)?,
             files: SledFiles::open(&dir)?,
             checkpoints: CheckpointDir::of(&dir),
-            note: HeadNote::open(&dir)?,
+            note: HeadNote::of(&dir),
             written: Mutex::new(None),
             note_kept: AtomicBool::new(false),
             note_synced: AtomicBool::new(false),

@@ -139,17 +139,6 @@ impl SlotFile {
         })
     }
 
-    /// Makes the file durable whether or not this handle wrote to it (a killed process
-    /// may have left its last record in the page cache). **Durability: when it returns
-    /// `Ok`, the file's records are on stable storage.**
-    ///
-    /// # Errors
-    /// `storage` when the sync fails.
-    pub fn sync_now(&self) -> Result<(), StoreError> {
-        self.lock().dirty = true;
-        self.sync()
-    }
-
     /// Deletes the file (an in-memory one has nothing to delete). A write through a
     /// handle still open afterwards lands in the unlinked file, never a new one.
     /// **Durability: when it returns `Ok`, the removal is on stable storage.**

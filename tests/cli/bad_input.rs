@@ -339,6 +339,25 @@ fn invisible_characters_and_unicode_spellings_do_not_make_a_second_resource() {
         let e = refused(&d, "invalid_input", &["resource", "import", &file]);
         assert!(e["message"].as_str().unwrap().contains("U+"), "{e}");
     }
+    // Variation selectors print as nothing after a letter or digit: refused there, and
+    // kept on a symbol (an emoji id).
+    refused(
+        &d,
+        "invalid_input",
+        &["resource", "add", "buyer:B-1\u{fe0f}", "--owner", ANN],
+    );
+    d.ok(&["resource", "add", "buyer:\u{2764}\u{fe0f}", "--owner", ANN]);
+    // White space: around the id, and every run of it inside one (a no-break space
+    // too), is one spelling, typed as an argument or a CSV cell.
+    d.ok(&["resource", "add", "buyer: N-1 ", "--owner", ANN]);
+    let file = import_file(&d, &[(" N-1", ANN), ("B\u{a0}-2", ANN)]);
+    d.ok(&["resource", "import", &file]);
+    refused(
+        &d,
+        "already_exists",
+        &["resource", "add", "buyer:B -2", "--owner", ANN],
+    );
+    assert_eq!(d.json(&["owner", "buyer:N-1"])["resource"], "buyer:N-1");
     // Given buyer:Zoë typed composed, when it is added again decomposed, then it is the
     // same resource (already registered), and either spelling finds its owner.
     d.ok(&["resource", "add", "buyer:Zo\u{eb}", "--owner", ANN]);

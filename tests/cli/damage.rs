@@ -166,9 +166,15 @@ fn a_shortened_log_whose_checkpoint_head_record_and_head_note_were_removed_is_st
     let text = message(&verify);
     assert!(text.contains("chain-head.note is missing"), "{text}");
     assert!(text.contains("after 8 cannot be told"), "{text}");
-    // and repair explains, writing nothing,
+    // and repair explains, printing the head to compare with one kept outside, and
+    // writes nothing (neither did verify: no empty note appeared),
     let explained = d.json(&["repair"]);
     assert_eq!(explained["accepted"], false, "{explained}");
+    assert!(
+        explained["head"].as_str().unwrap().starts_with("8:"),
+        "{explained}"
+    );
+    assert!(!d.data().join("chain-head.note").exists());
     assert_eq!(d.fails(3, &["verify"])["code"], "integrity_broken");
     // until --accept-loss writes the note again at the log's end, recording no loss
     // (none is known).

@@ -165,6 +165,68 @@ fn a_distribution_an_earlier_build_let_exceed_the_maximum_is_brought_down_to_it(
 }
 
 #[test]
+fn a_key_an_earlier_build_stored_in_another_spelling_stays_one_resource_found_by_its_normal_one() {
+    // Given keys Pat holds as earlier builds stored them: decomposed, spaced after the
+    // colon, and with an invisible character.
+    let mut s = Scenario::new("Legacy keys");
+    let pat = s.hire("pat@legacy.example", Role::Member);
+    let ann = s.hire("ann@legacy.example", Role::Member);
+    let stored = ["buyer:Zoe\u{308}", "buyer: N-1", "buyer:Q\u{200b}-1"].map(ResourceKey::stored);
+    s.given(vec![ResourcesRegistered {
+        owner: pat,
+        resources: stored.to_vec(),
+    }
+    .into()]);
+    let owner = user_actor(s.owner);
+    let typed = |t: &str| offboard::domain::resource_key(t).unwrap();
+    // When the normal spelling is registered, then it already exists: no look-alike twin.
+    s.when(
+        owner.clone(),
+        Command::RegisterResources {
+            owner: ann,
+            resources: vec![typed("buyer:Zo\u{eb}")],
+        },
+    )
+    .then_error("already_exists");
+    // When two are transferred by their normal spellings, then the stored resources move,
+    // and the event names them as stored (one resource, one history).
+    let events = s.run(
+        owner.clone(),
+        Command::TransferResources {
+            from: pat,
+            resources: vec![typed("buyer:Zo\u{eb}"), typed("buyer:N-1")],
+            to: ann,
+        },
+    );
+    let Event::ResourcesTransferred(moved) = &events[0] else {
+        panic!("{events:?}");
+    };
+    assert_eq!(moved.handovers[0].resources, stored[..2].to_vec());
+    assert_eq!(s.owner_of("buyer:Zoe\u{308}"), Some(ann));
+    assert_eq!(
+        s.org_state().ownership().owner_of(&typed("buyer:N-1")),
+        Some(ann)
+    );
+    // And the key with an invisible character is retired by typing it as stored.
+    s.run(
+        owner.clone(),
+        Command::RetireResources {
+            resources: vec![typed("buyer:Q\u{200b}-1")],
+        },
+    );
+    assert_eq!(s.owner_of("buyer:Q\u{200b}-1"), None);
+    // But a new key with one is refused.
+    s.when(
+        owner,
+        Command::RegisterResources {
+            owner: ann,
+            resources: vec![typed("buyer:R\u{200b}-1")],
+        },
+    )
+    .then_error("invalid_input");
+}
+
+#[test]
 fn one_email_in_any_normal_form_and_case_is_one_user() {
     // Given élise, typed decomposed: she is stored in NFC.
     let mut s = Scenario::new("Mail");
