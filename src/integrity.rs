@@ -58,6 +58,13 @@ pub fn verify(
             broken = Some((position.min(expected), problem));
             false
         }
+    })
+    .map_err(|e| match e {
+        // Say how far the walk got: everything before it was checked.
+        StoreError::Corrupt(why) => StoreError::Corrupt(format!(
+            "position {expected} and after cannot be read ({why}); positions 1..{expected} were checked"
+        )),
+        other => other,
     })?;
     if let Some((position, problem)) = broken {
         return Err(VerifyError::Broken { position, problem });

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::args::{EventFormat, EventsArgs, HistoryArgs, VerifyArgs};
 use super::describe;
 use super::describe_record;
-use super::error::CliError;
+use super::error::{CliError, EXIT_STORAGE};
 use super::output::Progress;
 use super::resolve::{self, DayEnd};
 use super::Ctx;
@@ -17,6 +17,7 @@ use crate::engine::for_each_envelope;
 use crate::integrity::VerifyError;
 use crate::read::{HistoryQuery, HistorySelector};
 use crate::server::VerifyView;
+use crate::store::StoreError;
 
 /// `history --user U | --resource K:ID | --correlation ID | --org [--since T] [--until T]
 /// [--limit N] [--cursor C]`: printed page by page as they are read. A history that
@@ -183,7 +184,7 @@ pub fn verify(cx: &mut Ctx, args: &VerifyArgs) -> Result<(), CliError> {
             let progress = Progress::new(Some(engine.last_position()), "verifying");
             let report = engine.verify(&mut |p| progress.set(p));
             progress.finish();
-            let report = report?;
+            let report = report.map_err(unreadable)?;
             anchors = super::head::check_expectations(engine, args)?;
             (report.events, report.head_hash)
         }
@@ -223,6 +224,21 @@ pub fn verify(cx: &mut Ctx, args: &VerifyArgs) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// `verify` meeting a page it cannot read: the error's own advice is to run `verify`,
+/// so this one says what can be done instead.
+fn unreadable(e: VerifyError) -> CliError {
+    match e {
+        VerifyError::Storage(StoreError::Corrupt(why)) => CliError::new(
+            "log_corrupt",
+            format!(
+                "the log is damaged: {why}. Restore the data directory from a backup (`offboard backup`), or `import-log` a good export into an empty directory; `offboard repair` accepts only a lost tail"
+            ),
+            EXIT_STORAGE,
+        ),
+        other => other.into(),
+    }
 }
 
 /// `rebuild`: every view from position 1.

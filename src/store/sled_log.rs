@@ -293,9 +293,24 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
 }
 
 /// sled's own checksum failures are damage, not I/O: `log_corrupt`, never `storage`.
+/// sled's damage report in words an operator can use: where in its file, without the
+/// debug form sled prints (`Read corrupted data at file offset Some(Inline(20))
+/// backtrace ()`).
+fn damage(at: Option<sled::DiskPtr>) -> String {
+    match at {
+        Some(sled::DiskPtr::Inline(offset)) => {
+            format!("sled found a damaged page in its file `db` (sled's log offset {offset})")
+        }
+        Some(sled::DiskPtr::Blob(offset, blob)) => {
+            format!("sled found a damaged value: blob {blob} under `blobs/` (sled's log offset {offset})")
+        }
+        None => "sled found damage in its file `db`".to_owned(),
+    }
+}
+
 fn io(e: sled::Error) -> StoreError {
     match e {
-        sled::Error::Corruption { .. } => StoreError::Corrupt(format!("sled: {e}")),
+        sled::Error::Corruption { at, .. } => StoreError::Corrupt(damage(at)),
         // A file of the log that is gone or shorter than sled wrote it (a blob under
         // `blobs/` deleted or truncated) is damage, not a passing I/O fault: retrying
         // cannot read it, and writes must stop like for any damage (a tester saw the
@@ -324,8 +339,8 @@ fn open_error(dir: &Path, e: sled::Error) -> StoreError {
                 dir: dir.to_path_buf(),
             }
         }
-        sled::Error::Corruption { .. } => {
-            StoreError::Corrupt(format!("sled found damage in {}: {e}", dir.display()))
+        sled::Error::Corruption { at, .. } => {
+            StoreError::Corrupt(format!("{} (in {})", damage(*at), dir.display()))
         }
         _ => StoreError::Io(format!("{}: {e}", dir.display())),
     }
