@@ -123,6 +123,20 @@ impl KeyInterner {
         self.twins.get(spelling).copied()
     }
 
+    /// The slot of a key stored in another spelling whose normalized spelling is
+    /// `spelling`, when `spelling` is ALSO stored exactly (an earlier build took both):
+    /// naming `spelling` is then ambiguous.
+    pub(crate) fn other_twin(&self, spelling: &str) -> Option<u32> {
+        if self.twins.is_empty() {
+            return None;
+        }
+        let exact = self.slot(spelling)?;
+        self.twins
+            .get(spelling)
+            .copied()
+            .filter(|&twin| twin != exact)
+    }
+
     /// Whether any key is stored in another spelling than its normalized one.
     pub(crate) fn has_twins(&self) -> bool {
         !self.twins.is_empty()
@@ -242,9 +256,12 @@ mod tests {
         let back: KeyInterner =
             serde_json::from_str(&serde_json::to_string(&keys).unwrap()).unwrap();
         assert_eq!(back.twin("buyer:N-1"), Some(1));
-        // Once the spelling itself is stored (an earlier build let both in), it wins.
+        // Once the spelling itself is stored (an earlier build let both in), it is
+        // found exactly, and the other is named as its ambiguous twin.
         keys.intern("buyer:Zo\u{eb}");
         assert_eq!(keys.twin("buyer:Zo\u{eb}"), None);
         assert_eq!(keys.slot("buyer:Zo\u{eb}"), Some(2));
+        assert_eq!(keys.other_twin("buyer:Zo\u{eb}"), Some(0));
+        assert_eq!(keys.other_twin("buyer:N-1"), None);
     }
 }

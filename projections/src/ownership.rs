@@ -379,10 +379,22 @@ impl Ownership {
     }
 
     /// The slot of `key` as a reader names it: stored exactly so, or (typed keys being
-    /// normalized) stored by an earlier build in another spelling of it.
-    fn find(&self, key: &ResourceKey) -> Option<u32> {
-        let key = key.as_str();
+    /// normalized) stored by an earlier build in another spelling of it. Reads and
+    /// decisions look keys up so; applying events looks them up exactly ([`Self::slot`]),
+    /// as they were written.
+    pub fn find_slot(&self, key: &str) -> Option<u32> {
         self.keys.slot(key).or_else(|| self.keys.twin(key))
+    }
+
+    fn find(&self, key: &ResourceKey) -> Option<u32> {
+        self.find_slot(key.as_str())
+    }
+
+    /// The other stored spelling of `key` when an earlier build stored both `key` itself
+    /// and another spelling of it as two resources: a command naming `key` would not say
+    /// which it means.
+    pub fn other_spelling(&self, key: &str) -> Option<&str> {
+        self.keys.other_twin(key).map(|slot| self.keys.text(slot))
     }
 
     /// Who owns `key` now (`None`: never registered, or retired).

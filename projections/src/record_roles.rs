@@ -295,7 +295,7 @@ impl RecordRoles {
 
     /// Who holds `role` on `key` now, in the order they began (empty: nobody).
     pub fn holders(&self, ownership: &Ownership, key: &ResourceKey, role: &str) -> Vec<UserId> {
-        match (ownership.slot(key.as_str()), self.names.get(role)) {
+        match (ownership.find_slot(key.as_str()), self.names.get(role)) {
             (Some(record), Some(role)) => self
                 .holders_in((record, role))
                 .map(|u| self.user_in(u))
@@ -345,7 +345,7 @@ impl RecordRoles {
         key: &ResourceKey,
         role: &str,
     ) -> impl Iterator<Item = Change> + 'a {
-        let at = ownership.slot(key.as_str()).zip(self.names.get(role));
+        let at = ownership.find_slot(key.as_str()).zip(self.names.get(role));
         let mut next = at
             .and_then(|at| self.last.get(&at).copied())
             .unwrap_or(NONE);

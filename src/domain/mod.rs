@@ -74,7 +74,7 @@ pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Ev
 
 /// Decides `command` in `scope` (an org's state, possibly a scratch copy of it).
 fn decide_in(scope: Scope, command: &Command) -> Decided<Vec<Event>> {
-    let command = &*spelling::as_stored(scope.org.ownership(), command);
+    let command = &*spelling::as_stored(scope.org.ownership(), command)?;
     scope.check_impersonation()?;
     scope.check_provisioner(CommandKind::from(command))?;
     match command {

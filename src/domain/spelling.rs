@@ -12,21 +12,35 @@ use offboard_events::ResourceKey;
 use offboard_projections::Ownership;
 
 use super::command::Command;
+use super::error::{Decided, DomainError};
 
 /// `command` with every resource key an earlier build stored in another spelling
 /// replaced by that spelling; borrowed unchanged when the org has none (nearly always).
-pub fn as_stored<'c>(ownership: &Ownership, command: &'c Command) -> Cow<'c, Command> {
+///
+/// # Errors
+/// `invalid_input` for a key an earlier build stored twice, in this spelling and in
+/// another, as two resources: the command does not say which it means, and acting on
+/// either could be acting on the wrong one.
+pub fn as_stored<'c>(ownership: &Ownership, command: &'c Command) -> Decided<Cow<'c, Command>> {
     if !ownership.has_other_spellings() {
-        return Cow::Borrowed(command);
+        return Ok(Cow::Borrowed(command));
     }
     let mut command = command.clone();
+    let mut ambiguous = None;
     let respell = |key: &mut ResourceKey| {
-        if let Some(stored) = ownership.stored_spelling(key.as_str()) {
+        if let Some(other) = ownership.other_spelling(key.as_str()) {
+            ambiguous.get_or_insert_with(|| (key.as_str().to_owned(), other.to_owned()));
+        } else if let Some(stored) = ownership.stored_spelling(key.as_str()) {
             *key = ResourceKey::stored(stored);
         }
     };
     for_each_key(&mut command, respell);
-    Cow::Owned(command)
+    match ambiguous {
+        None => Ok(Cow::Owned(command)),
+        Some((key, other)) => Err(DomainError::InvalidInput(format!(
+            "resource {key:?} names two resources: an earlier build stored it both as {key:?} and as {other:?}, which print alike; act on them by kind (`transfer --kind`) or by account, or retire the one not wanted through a sync from the system of record"
+        ))),
+    }
 }
 
 /// Calls `f` on every resource key `command` names.

@@ -166,7 +166,8 @@ pub fn new_resource_key(ownership: &Ownership, key: &ResourceKey) -> Decided<()>
     match hidden_in(key.as_str()) {
         None => Ok(()),
         Some(c) => Err(DomainError::InvalidInput(format!(
-            "resource {key:?} holds the invisible or control character U+{:04X}: type the id without it",
+            "resource {:?} holds the invisible or control character U+{:04X}: type the id without it",
+            key.as_str(),
             u32::from(c)
         ))),
     }

@@ -62,6 +62,12 @@ impl HeadNote {
     ) -> Result<T, StoreError> {
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         if file.is_none() {
+            if self.path.is_dir() {
+                return Err(StoreError::Io(format!(
+                    "{} is a directory, where offboard keeps its head note: move it out of the data directory, then run `offboard repair --accept-loss`",
+                    self.path.display()
+                )));
+            }
             *file = Some(SlotFile::open(Some(self.path.clone()), SLOT)?.0);
         }
         f(file.as_ref().expect("opened above"))

@@ -292,7 +292,6 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
     }
 }
 
-/// sled's own checksum failures are damage, not I/O: `log_corrupt`, never `storage`.
 /// sled's damage report in words an operator can use: where in its file, without the
 /// debug form sled prints (`Read corrupted data at file offset Some(Inline(20))
 /// backtrace ()`).
@@ -308,6 +307,7 @@ fn damage(at: Option<sled::DiskPtr>) -> String {
     }
 }
 
+/// sled's own checksum failures are damage, not I/O: `log_corrupt`, never `storage`.
 fn io(e: sled::Error) -> StoreError {
     match e {
         sled::Error::Corruption { at, .. } => StoreError::Corrupt(damage(at)),

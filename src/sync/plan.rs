@@ -282,7 +282,9 @@ impl Planner {
     ) -> Result<(), BadRow> {
         let invalid = |why: String| BadRow::invalid(line, why);
         let ownership = org.ownership();
-        let now = match ownership.slot(key.as_str()) {
+        // Found as a reader names it: a row in the normal spelling of a key an earlier
+        // build stored otherwise is that resource (`domain::spelling`), not a new one.
+        let now = match ownership.find_slot(key.as_str()) {
             Some(slot) => {
                 let i = slot as usize;
                 if self.seen.len() <= i {

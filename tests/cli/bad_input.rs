@@ -370,6 +370,84 @@ fn invisible_characters_and_unicode_spellings_do_not_make_a_second_resource() {
     assert_eq!(owner["resource"], "buyer:Zo\u{eb}", "{owner}");
 }
 
+/// A directory whose log holds `buyer:Zoë` decomposed and `buyer: N-1` spaced, as
+/// earlier builds stored keys typed so: made by editing an export of this build and
+/// re-hashing it from the registration on, then `import-log`.
+fn legacy_spellings() -> Dir {
+    let d = acme();
+    d.ok(&["resource", "add", "buyer:Zo\u{eb}", "--owner", ANN]);
+    d.ok(&["resource", "add", "buyer:N-1", "--owner", ANN]);
+    let file = d.path("log.jsonl");
+    d.ok(&["export", file.to_str().unwrap()]);
+    let mut prev: Option<String> = None;
+    let mut edited = String::new();
+    let mut changed = false;
+    for line in std::fs::read_to_string(&file).unwrap().lines() {
+        let old = line.to_owned();
+        let line = line
+            .replace("buyer:Zo\u{eb}", "buyer:Zoe\u{308}")
+            .replace("buyer:N-1", "buyer: N-1");
+        changed |= line != old;
+        let mut value: Value = serde_json::from_str(&line).unwrap();
+        if let Some(prev) = &prev {
+            value["prev_hash"] = Value::String(prev.clone());
+        }
+        if changed {
+            value["hash"] = Value::String(offboard_events::canonical::envelope_hash(&value));
+        }
+        prev = Some(value["hash"].as_str().unwrap().to_owned());
+        edited.push_str(&value.to_string());
+        edited.push('\n');
+    }
+    let legacy = Dir::new();
+    let forged = legacy.write("legacy.jsonl", &edited);
+    std::fs::copy(d.path("log.jsonl.keys"), legacy.path("legacy.jsonl.keys")).ok();
+    legacy.ok(&["import-log", forged.to_str().unwrap()]);
+    legacy
+}
+
+#[test]
+fn keys_an_earlier_build_spelled_otherwise_are_found_by_roles_and_sync_in_the_normal_spelling() {
+    // Given buyer:Zoë stored decomposed and buyer: N-1 spaced, both Ann's,
+    let d = legacy_spellings();
+    let owners = d.json(&["owners", "--kind", "buyer"]).to_string();
+    assert!(owners.contains("buyer:Zoe\u{308}"), "{owners}");
+    // when a role is set on the normal spellings, then it is read back by them,
+    d.ok(&[
+        "resource",
+        "role",
+        "set",
+        "buyer:Zo\u{eb}",
+        "watcher",
+        OWNER,
+    ]);
+    d.ok(&["resource", "role", "set", "buyer:N-1", "watcher", OWNER]);
+    for key in ["buyer:Zo\u{eb}", "buyer:N-1"] {
+        let roles = d.json(&["resource", "roles", key]);
+        assert!(roles.to_string().contains("watcher"), "{key}: {roles}");
+    }
+    // and a sync file naming them in the normal spelling finds them: nothing to register
+    // or retire, only the one move it asks for.
+    let file = d.write(
+        "sync.csv",
+        &format!("kind,id,owner\nbuyer,Zo\u{eb},{ANN}\nbuyer, N-1,{OWNER}\n"),
+    );
+    let dry = d.json(&["resource", "sync", file.to_str().unwrap(), "--dry-run"]);
+    let actions: Vec<&str> = dry["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["move"], "{dry}");
+    d.ok(&["resource", "sync", file.to_str().unwrap()]);
+    assert_eq!(d.json(&["owner", "buyer:N-1"])["owner_email"], OWNER);
+    assert!(d
+        .json(&["owners", "--kind", "buyer"])
+        .to_string()
+        .contains("buyer: N-1"));
+}
+
 fn import_file(d: &Dir, rows: &[(&str, &str)]) -> String {
     let mut csv = String::from("kind,id,owner\n");
     for (id, owner) in rows {

@@ -227,6 +227,42 @@ fn a_key_an_earlier_build_stored_in_another_spelling_stays_one_resource_found_by
 }
 
 #[test]
+fn a_key_an_earlier_build_stored_in_both_spellings_is_refused_as_naming_two_resources() {
+    // Given buyer:Zoë stored twice by an earlier build: decomposed (Pat's) and composed
+    // (Ann's), two resources that print alike,
+    let mut s = Scenario::new("Twice");
+    let pat = s.hire("pat@twice.example", Role::Member);
+    let ann = s.hire("ann@twice.example", Role::Member);
+    for (owner, text) in [(pat, "buyer:Zoe\u{308}"), (ann, "buyer:Zo\u{eb}")] {
+        s.given(vec![ResourcesRegistered {
+            owner,
+            resources: vec![ResourceKey::stored(text)],
+        }
+        .into()]);
+    }
+    let typed = offboard::domain::resource_key("buyer:Zoe\u{308}").unwrap();
+    // when a command names it (typed either way, it reads the same), then it is refused
+    // naming both, rather than acting on one of them silently.
+    for command in [
+        Command::RetireResources {
+            resources: vec![typed.clone()],
+        },
+        Command::TransferResources {
+            from: ann,
+            resources: vec![typed],
+            to: pat,
+        },
+    ] {
+        let e = s
+            .when(user_actor(s.owner), command)
+            .then_error("invalid_input");
+        assert!(e.to_string().contains("names two resources"), "{e}");
+    }
+    assert_eq!(s.owner_of("buyer:Zo\u{eb}"), Some(ann));
+    assert_eq!(s.owner_of("buyer:Zoe\u{308}"), Some(pat));
+}
+
+#[test]
 fn one_email_in_any_normal_form_and_case_is_one_user() {
     // Given élise, typed decomposed: she is stored in NFC.
     let mut s = Scenario::new("Mail");
