@@ -243,10 +243,32 @@ where
     Ok((items, next_link(query, last.map(|k| Cursor::new(list, k)))))
 }
 
-/// The order key of a record listed oldest first (tokens, webhook subscriptions): its
-/// creation time in a fixed width, so text order is time order, then its id.
-pub fn created_key(created_at: chrono::DateTime<chrono::Utc>, id: uuid::Uuid) -> String {
-    format!("{}\u{0}{id}", created_at.format("%Y%m%d%H%M%S%9f"))
+/// The page `query` asks for of records served outside the read layer and listed
+/// oldest first (the API's tokens, webhook subscriptions), with the next page's link:
+/// `created` gives each record's creation time and id, `path` is the list's URL and
+/// `list` names it in its cursors.
+///
+/// # Errors
+/// `invalid_input` for a cursor of another list.
+pub fn oldest_first<Q: Paged + Serialize, T>(
+    path: &str,
+    list: &str,
+    query: &Q,
+    all: Vec<T>,
+    created: impl Fn(&T) -> (chrono::DateTime<chrono::Utc>, uuid::Uuid),
+) -> Result<(Vec<T>, Option<String>), ReadFailure> {
+    let after = query.cursor().map(|c| c.key_for(list)).transpose()?;
+    let after = after.map(str::to_owned);
+    // Creation time in a fixed width, so text order is time order; then the id.
+    let key = |t: &T| {
+        let (at, id) = created(t);
+        format!("{}\u{0}{id}", at.format("%Y%m%d%H%M%S%9f"))
+    };
+    let (items, last) = cut(all, key, after.as_ref(), query.limit());
+    Ok((
+        items,
+        next_url(path, query, last.map(|k| Cursor::new(list, k))),
+    ))
 }
 
 /// The relative URL of the page of `query` after `cursor` (`None` at the end).

@@ -82,16 +82,11 @@ async fn list(
     ApiQuery(query): ApiQuery<TokensQuery>,
 ) -> Result<PageJson<TokensPage>, ApiError> {
     caller.owner_of(&state.engine().state())?;
-    let after = query
-        .cursor
-        .as_ref()
-        .map(|c| c.key_for("tokens"))
-        .transpose()?;
-    let after = after.map(str::to_owned);
     let all = state.tokens().with(|book| book.list(Some(caller.org_id)));
-    let key = |t: &TokenRecord| page::created_key(t.created_at, t.id);
-    let (tokens, last) = page::cut(all, key, after.as_ref(), query.limit);
-    let next = page::next_url("/v1/tokens", &query, last.map(|k| Cursor::new("tokens", k)));
+    let (tokens, next) =
+        page::oldest_first("/v1/tokens", "tokens", &query, all, |t: &TokenRecord| {
+            (t.created_at, t.id)
+        })?;
     Ok(PageJson(TokensPage { tokens, next }))
 }
 

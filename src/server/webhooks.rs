@@ -100,17 +100,14 @@ async fn list(
     ApiQuery(query): ApiQuery<WebhooksQuery>,
 ) -> Result<PageJson<WebhooksPage>, ApiError> {
     manager(&state, &caller)?;
-    let after = query
-        .cursor
-        .as_ref()
-        .map(|c| c.key_for("webhooks"))
-        .transpose()?;
-    let after = after.map(str::to_owned);
     let all = state.webhooks().list(caller.org_id);
-    let key = |s: &Subscription| page::created_key(s.created_at, s.id);
-    let (webhooks, last) = page::cut(all, key, after.as_ref(), query.limit);
-    let cursor = last.map(|k| Cursor::new("webhooks", k));
-    let next = page::next_url("/v1/webhooks", &query, cursor);
+    let (webhooks, next) = page::oldest_first(
+        "/v1/webhooks",
+        "webhooks",
+        &query,
+        all,
+        |s: &Subscription| (s.created_at, s.id),
+    )?;
     Ok(PageJson(WebhooksPage { webhooks, next }))
 }
 

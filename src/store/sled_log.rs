@@ -18,7 +18,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
 
 use offboard_events::CommandId;
 
@@ -79,8 +78,8 @@ pub struct SledLog {
     checkpoints: CheckpointDir,
     /// Where the last acknowledged round left the log (see `head_note`).
     note: HeadNote,
-    /// The head of the last batch written, for [`LogStore::sync`] to note.
-    written: Mutex<Option<ChainHead>>,
+    /// Whether this process wrote a batch: [`LogStore::sync`] then notes the head.
+    wrote: AtomicBool,
     /// Whether the log holds [`NOTE_KEPT_KEY`].
     note_kept: AtomicBool,
     /// Whether this process has made a note durable: only then may the marker be written.
@@ -122,7 +121,7 @@ impl SledLog {
             files: SledFiles::open(&dir)?,
             checkpoints: CheckpointDir::of(&dir),
             note: HeadNote::of(&dir),
-            written: Mutex::new(None),
+            wrote: AtomicBool::new(false),
             note_kept: AtomicBool::new(false),
             note_synced: AtomicBool::new(false),
             dir,
@@ -387,8 +386,8 @@ impl LogStore for SledLog {
             }
         }
         self.log.apply_batch(writes).map_err(io)?;
-        if let Some(head) = &batch.head {
-            *self.written.lock().unwrap_or_else(|p| p.into_inner()) = Some(head.clone());
+        if batch.head.is_some() {
+            self.wrote.store(true, Ordering::Relaxed);
         }
         if marks_note {
             self.note_kept.store(true, Ordering::Relaxed);
@@ -397,12 +396,12 @@ impl LogStore for SledLog {
     }
 
     fn sync(&self) -> Result<(), StoreError> {
-        // Taken before the flush: everything written by then is durable after it.
-        let reached = self
-            .written
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        // Read before the flush: everything written by then is durable after it. Only
+        // once this process wrote: a look (`verify`) leaves the note alone.
+        let reached = match self.wrote.load(Ordering::Relaxed) {
+            true => self.stored_head()?,
+            false => None,
+        };
         // sled's flush ends in `sync_file_range`, which leaves the device's cache and
         // the file's metadata unsynced: the `fdatasync` after it is what makes it true.
         self.flush()?;

@@ -442,7 +442,7 @@ impl Hub {
             tracing::info!(subscription = %id, "removing the records of a removed webhook subscription");
             match (&self.data, is_cursor) {
                 (Some(data), true) => {
-                    cursor::remove_file(&data.join("checkpoints").join(&name))?;
+                    crate::store::slot_file::remove_file(&data.join("checkpoints").join(&name))?;
                 }
                 _ => self.store.remove_checkpoint(&name)?,
             }

@@ -87,11 +87,6 @@ impl CursorFile {
     }
 }
 
-/// Removes `path` (absent is fine) and syncs its directory.
-pub fn remove_file(path: &Path) -> Result<(), StoreError> {
-    slot_file::remove_file(path)
-}
-
 /// The position a cursor file's bytes hold (its newest valid slot), if any.
 pub fn newest_position(bytes: &[u8]) -> Option<u64> {
     slot_file::newest(bytes, SLOT).as_deref().and_then(position)
