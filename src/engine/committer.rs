@@ -15,7 +15,8 @@
 //!
 //! Both stages call the store through a [`Patient`]: a write or flush that does not
 //! return within the engine's storage patience counts as failed with an unknown outcome,
-//! so the writer (and every reader waiting on its lock) is never held for good.
+//! and a stage stuck in one for good is left behind (`patience.rs`), so the writer (and
+//! every reader waiting on its lock) is never held for good.
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -138,7 +139,7 @@ impl Committer {
     /// commands back afterwards (the later stages count them).
     fn write_all(&mut self, groups: &mut [Group]) -> Result<(), WriteFailure> {
         if let [group] = groups {
-            return self.write(&mut group.batch);
+            return self.write(&group.batch);
         }
         let mut merged = CommitBatch::default();
         let mut sizes = Vec::with_capacity(groups.len());
@@ -151,7 +152,7 @@ impl Committer {
                 merged.head = batch.head.clone();
             }
         }
-        let written = self.write(&mut merged);
+        let written = self.write(&merged);
         let mut events = merged.events.into_iter();
         let mut commands = merged.commands.into_iter();
         for (group, (e, c)) in groups.iter_mut().zip(sizes) {
@@ -161,34 +162,24 @@ impl Committer {
         written
     }
 
-    /// Writes `batch` on the patient thread (the batch travels there and back).
-    fn write(&mut self, batch: &mut CommitBatch) -> Result<(), WriteFailure> {
+    /// Writes `batch` within the storage patience.
+    fn write(&mut self, batch: &CommitBatch) -> Result<(), WriteFailure> {
         if batch.commands.is_empty() {
             return Ok(());
         }
-        let (store, vault) = (Arc::clone(&self.store), Arc::clone(&self.vault));
-        let sent = std::mem::take(batch);
+        let (store, vault) = (self.store.as_ref(), self.vault.as_ref());
         // A key is a file of its own beside sled: a block of the disk each.
-        let bytes = sent.bytes() + 4096 * vault.unsynced_keys() as u64;
-        let called = self
-            .patient
-            .run("writing a group to the log", bytes, move || {
-                // Keys sealing this group's events become durable before the events do.
-                let result = match vault.sync() {
-                    Err(e) => Err(WriteFailure::NotWritten(e.to_string())),
-                    Ok(()) => store
-                        .write(&sent)
-                        .map_err(|e| failed_write(store.as_ref(), &sent, e)),
-                };
-                (sent, result)
-            });
-        match called {
-            Ok((back, result)) => {
-                *batch = back;
-                result
+        let bytes = batch.bytes() + 4096 * vault.unsynced_keys() as u64;
+        let called = self.patient.run("writing a group to the log", bytes, || {
+            // Keys sealing this group's events become durable before the events do.
+            match vault.sync() {
+                Err(e) => Err(WriteFailure::NotWritten(e.to_string())),
+                Ok(()) => store
+                    .write(batch)
+                    .map_err(|e| failed_write(store, batch, e)),
             }
-            Err(why) => Err(WriteFailure::Unknown(why)),
-        }
+        });
+        called.unwrap_or_else(|why| Err(WriteFailure::Unknown(why)))
     }
 }
 
@@ -260,17 +251,17 @@ impl Syncer {
         }
     }
 
-    /// One device sync for the rounds' `commands`, on the patient thread; the metric
+    /// One device sync for the rounds' `commands`, within the patience; the metric
     /// counts the rounds' write-out (`flush_took`) too, so it stays "flush to durable".
     fn sync(&mut self, commands: usize, bytes: u64, flush_took: Duration) -> Result<(), String> {
-        let store = Arc::clone(&self.store);
+        let store = self.store.as_ref();
         let started = Instant::now();
         let synced = if store.durable_when_written() {
-            // Committed when written: no call, no hand-off to the patient thread.
+            // Committed when written: nothing to sync.
             Ok(Ok(()))
         } else {
             self.patient
-                .run("syncing the log", bytes, move || store.sync_flushed())
+                .run("syncing the log", bytes, || store.sync_flushed())
         };
         match synced {
             Ok(Ok(())) => {

@@ -103,16 +103,16 @@ impl Flusher {
         }
     }
 
-    /// One write-out for the round, on the patient thread (none when the store's
-    /// writes are durable already: two thread hand-offs saved per round).
+    /// One write-out for the round, within the patience (none when the store's writes
+    /// are durable already).
     fn flush(&mut self, bytes: u64) -> Result<(), String> {
         if self.store.durable_when_written() {
             return Ok(());
         }
-        let store = Arc::clone(&self.store);
+        let store = self.store.as_ref();
         match self
             .patient
-            .run("flushing the log", bytes, move || store.flush())
+            .run("flushing the log", bytes, || store.flush())
         {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(format!("a flush of the log failed: {e}")),

@@ -604,14 +604,17 @@ impl Engine {
             return Err(AppendError::NotLeader { leader });
         }
         let (reply, answer) = oneshot::channel();
-        let tx = self
+        let (tx, mut stall) = self
             .parts
             .writer
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .map(|run| run.tx.clone())
+            .map(|run| (run.tx.clone(), run.stall.clone()))
             .ok_or(AppendError::Closed)?;
+        // A stall from before this command is the writer's to answer (it refuses);
+        // one from now on may leave the command's group in a stuck stage for good.
+        stall.borrow_and_update();
         tx.send(Job {
             meta,
             expected,
@@ -620,7 +623,14 @@ impl Engine {
         })
         .await
         .map_err(|_| AppendError::Closed)?;
-        answer.await.map_err(|_| AppendError::Closed)?
+        tokio::select! {
+            biased;
+            answer = answer => answer.map_err(|_| AppendError::Closed)?,
+            Ok(()) = stall.changed() => {
+                let why = stall.borrow().clone().unwrap_or_default();
+                Err(AppendError::OutcomeUnknown(why))
+            }
+        }
     }
 
     /// The projections as of the last durable group commit.

@@ -17,7 +17,7 @@ use super::flusher::Flusher;
 use super::health::Health;
 use super::known_commands::KnownCommands;
 use super::metrics::EngineMetrics;
-use super::patience::Patient;
+use super::patience::{Stall, Watchdog};
 use super::replay::{decode, ReadError};
 use super::shared_state::SharedState;
 use super::writer::{self, Job, Writer, WriterStats};
@@ -45,10 +45,12 @@ pub(crate) struct Parts {
     pub writer: Arc<WriterSlot>,
 }
 
-/// The running writer: where commands go, and its thread.
+/// The running writer: where commands go, its pipeline's stall signal (a command
+/// waiting for its answer listens to it too: `patience.rs`), and its thread.
 #[derive(Debug)]
 pub(crate) struct WriterRun {
     pub tx: mpsc::Sender<Job>,
+    pub stall: Stall,
     pub thread: JoinHandle<()>,
 }
 
@@ -91,20 +93,21 @@ impl Parts {
         let (flushed_tx, flushed) = std::sync::mpsc::sync_channel(writer::MAX_IN_FLIGHT);
         let (outcomes_tx, outcomes) = mpsc::unbounded_channel();
         let (patience, slowest) = (self.options.storage_patience, self.options.slowest_disk);
-        let patient = |name: &str| Patient::start(name, patience, slowest).map_err(spawn_error);
+        let (watchdog, stall) = Watchdog::new(Arc::clone(&self.health));
+        let patient = || watchdog.patient(patience, slowest);
         let committer = Committer {
             store: Arc::clone(&self.store),
             vault: Arc::clone(&self.vault),
             groups,
             written: written_tx,
-            patient: patient("offboard-log-write")?,
+            patient: patient(),
         };
         let flusher = Flusher {
             store: Arc::clone(&self.store),
             written,
             flushed: flushed_tx,
             health: Arc::clone(&self.health),
-            patient: patient("offboard-log-flush")?,
+            patient: patient(),
         };
         let syncer = Syncer {
             store: Arc::clone(&self.store),
@@ -115,8 +118,9 @@ impl Parts {
             flushed,
             outcomes: outcomes_tx,
             health: Arc::clone(&self.health),
-            patient: patient("offboard-log-sync")?,
+            patient: patient(),
         };
+        watchdog.start(patience).map_err(spawn_error)?;
         let checkpointer = Checkpointer::start(
             Arc::clone(&self.store),
             Arc::clone(&self.vault),
@@ -147,6 +151,8 @@ impl Parts {
             pipelined: self.options.pipelined,
             to_committer: Some(to_committer),
             outcomes,
+            stall: stall.clone(),
+            stalled: false,
             stages,
             in_flight: Default::default(),
             pending: HashMap::new(),
@@ -159,7 +165,7 @@ impl Parts {
             roll_back: false,
         };
         let thread = spawn("offboard-writer", move || writer.run())?;
-        Ok(WriterRun { tx, thread })
+        Ok(WriterRun { tx, stall, thread })
     }
 }
 

@@ -43,6 +43,7 @@ use super::checkpointer::Checkpointer;
 use super::committer::{Group, Outcome};
 use super::health::{Health, Refusal};
 use super::known_commands::KnownCommands;
+use super::patience::Stall;
 use super::replay::{replay_all, replay_range};
 use super::shared_state::SharedState;
 use crate::clock::Clock;
@@ -165,6 +166,12 @@ pub(crate) struct Writer {
     /// and both stages' threads.
     pub to_committer: Option<SyncSender<Group>>,
     pub outcomes: UnboundedReceiver<Outcome>,
+    /// Fires when a stage's storage call overran its patience (`patience.rs`): that
+    /// stage's thread may never come back, so its outcomes are not waited for.
+    pub stall: Stall,
+    /// The stall fired and a group in flight was settled without its outcome: outcomes
+    /// still to come belong to groups settled already, and are never read.
+    pub stalled: bool,
     pub stages: Vec<JoinHandle<()>>,
     /// Each group in flight, oldest first.
     pub in_flight: VecDeque<InFlight>,
@@ -223,7 +230,7 @@ impl Writer {
                     None => break,
                 }
             } else if !self.pipelined || shared.is_wanted() || self.must_rest() {
-                self.settle_oldest(&shared, &mut guard);
+                self.settle_oldest(&waiter, &shared, &mut guard);
                 continue;
             } else {
                 match self.next_job_or_outcome(&waiter) {
@@ -237,17 +244,21 @@ impl Writer {
             let state = guard.get_or_insert_with(|| shared.writer_lock());
             self.decide_group(state, jobs);
             while self.in_flight.len() >= MAX_IN_FLIGHT {
-                self.settle_oldest(&shared, &mut guard);
+                self.settle_oldest(&waiter, &shared, &mut guard);
             }
         }
         while !self.in_flight.is_empty() {
-            self.settle_oldest(&shared, &mut guard);
+            self.settle_oldest(&waiter, &shared, &mut guard);
         }
         drop(guard);
         // Hanging up lets the committer, then the syncer, finish: nothing is in flight.
+        // After a stall a stage may be stuck in its call for good, and those behind it
+        // wait for it: they are left behind, holding nothing but the store.
         self.to_committer = None;
         for stage in self.stages.drain(..) {
-            let _ = stage.join();
+            if !self.stalled {
+                let _ = stage.join();
+            }
         }
         // A copy still being saved finishes first; then what came after it is saved.
         self.checkpointer.finish();
@@ -301,24 +312,52 @@ impl Writer {
         if let Ok(job) = self.rx.try_recv() {
             return Wake::Job(job);
         }
-        let (rx, outcomes) = (&mut self.rx, &mut self.outcomes);
+        if self.stalled {
+            return Wake::Outcome(Outcome::NotDurable);
+        }
+        let (rx, outcomes, stall) = (&mut self.rx, &mut self.outcomes, &mut self.stall);
         let woken = waiter.block_on(async {
             tokio::select! {
                 biased;
                 outcome = outcomes.recv() => Some(Wake::Outcome(outcome.unwrap_or(Outcome::NotDurable))),
                 job = rx.recv() => job.map(Wake::Job),
+                _ = stall.wait_for(Option::is_some) => None,
             }
         });
-        // No more commands will come: only the outcomes are left to wait for.
-        woken.unwrap_or_else(|| {
-            Wake::Outcome(self.outcomes.blocking_recv().unwrap_or(Outcome::NotDurable))
-        })
+        // No more commands will come, or the pipeline stalled: only the outcomes are
+        // left to wait for.
+        woken.unwrap_or_else(|| Wake::Outcome(self.oldest_outcome(waiter)))
     }
 
     /// Waits for the oldest group in flight and settles it.
-    fn settle_oldest<'a>(&mut self, shared: &'a SharedState, guard: &mut Option<StateGuard<'a>>) {
-        let outcome = self.outcomes.blocking_recv().unwrap_or(Outcome::NotDurable);
+    fn settle_oldest<'a>(
+        &mut self,
+        waiter: &tokio::runtime::Runtime,
+        shared: &'a SharedState,
+        guard: &mut Option<StateGuard<'a>>,
+    ) {
+        let outcome = self.oldest_outcome(waiter);
         self.settle(outcome, shared, guard);
+    }
+
+    /// The oldest group's outcome, as the syncer reports it; once the pipeline stalled
+    /// and none is waiting, not durable (the stuck stage may hold that group for good).
+    fn oldest_outcome(&mut self, waiter: &tokio::runtime::Runtime) -> Outcome {
+        if !self.stalled {
+            let (outcomes, stall) = (&mut self.outcomes, &mut self.stall);
+            let outcome = waiter.block_on(async {
+                tokio::select! {
+                    biased;
+                    outcome = outcomes.recv() => Some(outcome.unwrap_or(Outcome::NotDurable)),
+                    _ = stall.wait_for(Option::is_some) => None,
+                }
+            });
+            if let Some(outcome) = outcome.or_else(|| self.outcomes.try_recv().ok()) {
+                return outcome;
+            }
+            self.stalled = true;
+        }
+        Outcome::NotDurable
     }
 
     /// Takes the oldest group in flight off the pipeline with its outcome; after a

@@ -200,22 +200,35 @@ async fn a_failed_flush_answers_outcome_unknown_and_refuses_writes_instead_of_gu
     assert_eq!(engine.read_range(1, u64::MAX).unwrap().len(), 1);
 }
 
-/// A memory log whose flush never returns once `stuck` is set (a full disk in sled's
-/// `make_stable`).
+/// A memory log whose writes (`stuck_writing`) or syncs (`stuck`) never return once set:
+/// a PostgreSQL write on a partitioned network, a full disk in sled's `make_stable`.
 #[derive(Debug, Default)]
 struct StuckLog {
     inner: MemoryLog,
     stuck: AtomicBool,
+    stuck_writing: AtomicBool,
+}
+
+impl StuckLog {
+    fn release(&self) {
+        self.stuck.store(false, Ordering::SeqCst);
+        self.stuck_writing.store(false, Ordering::SeqCst);
+    }
+}
+
+fn wait_while(flag: &AtomicBool) {
+    while flag.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 impl LogStore for StuckLog {
     fn write(&self, batch: &CommitBatch) -> Result<(), StoreError> {
+        wait_while(&self.stuck_writing);
         self.inner.write(batch)
     }
     fn sync(&self) -> Result<(), StoreError> {
-        while self.stuck.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_while(&self.stuck);
         Ok(())
     }
     delegate_reads!(inner);
@@ -223,6 +236,17 @@ impl LogStore for StuckLog {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flush_that_never_returns_hangs_neither_commands_nor_reads_nor_shutdown() {
+    a_stuck_call_hangs_nothing(|log| &log.stuck).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_never_returns_hangs_neither_commands_nor_reads_nor_shutdown() {
+    // The committer's own thread stays stuck in the call, with the groups queued
+    // behind it: their commands hear of the stall instead (`patience.rs`).
+    a_stuck_call_hangs_nothing(|log| &log.stuck_writing).await;
+}
+
+async fn a_stuck_call_hangs_nothing(stuck: fn(&StuckLog) -> &AtomicBool) {
     let log = Arc::new(StuckLog::default());
     let options = Options {
         storage_patience: Duration::from_millis(300),
@@ -233,8 +257,8 @@ async fn a_flush_that_never_returns_hangs_neither_commands_nor_reads_nor_shutdow
     let engine =
         Arc::new(Engine::with_options(store, vault, Arc::new(SystemClock), options).unwrap());
     engine.append(append_one(touch(1))).await.unwrap();
-    // Given the next flush never returns,
-    log.stuck.store(true, Ordering::SeqCst);
+    // Given the next call never returns,
+    stuck(&log).store(true, Ordering::SeqCst);
     // when 8 clients send commands at once, then every one is answered within the
     // patience (outcome unknown for those in the stuck group, refused for the others),
     let started = Instant::now();
@@ -270,7 +294,7 @@ async fn a_flush_that_never_returns_hangs_neither_commands_nor_reads_nor_shutdow
         .await
         .expect("shutdown hung")
         .unwrap();
-    log.stuck.store(false, Ordering::SeqCst);
+    log.release();
 }
 
 /// A memory log on a slow disk: every write takes 400 ms, whatever its size.
