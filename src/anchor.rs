@@ -21,6 +21,7 @@ use offboard_events::canonical::{hash_hex, GENESIS_HASH};
 use offboard_events::{stored, StoredEnvelope};
 use serde::{Deserialize, Serialize};
 
+use crate::integrity::VerifyError;
 use crate::store::{LogStore, StoreError};
 
 /// The name of the head record among the data directory's checkpoint files.
@@ -101,6 +102,22 @@ impl Mismatch {
     pub fn position(&self) -> u64 {
         match self {
             Mismatch::Missing { position, .. } | Mismatch::OtherHash { position, .. } => *position,
+        }
+    }
+
+    /// The refusal (`integrity_broken`), `what` naming the record (e.g. "the expected
+    /// head"): a record past the log's end names no position as broken, as none exists.
+    pub fn to_error(&self, what: &str, record: &HeadRecord) -> VerifyError {
+        let problem = self.describe(what, record);
+        match self {
+            Mismatch::Missing { log_end, .. } => VerifyError::Short {
+                log_end: *log_end,
+                problem,
+            },
+            Mismatch::OtherHash { position, .. } => VerifyError::Broken {
+                position: *position,
+                problem,
+            },
         }
     }
 

@@ -20,8 +20,15 @@ pub struct VerifyReport {
 /// Why verification stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
+    /// The event at `position` (or the link to it) is not what the chain says.
     #[error("log integrity broken at position {position}: {problem}")]
     Broken { position: u64, problem: String },
+    /// The log ends at `log_end`, short of where a durable record or a recorded head
+    /// says it went, or with nothing left to vouch for where it ended: what is wrong lies
+    /// past its end, so no position is named as broken (a log of 30 events is not broken
+    /// "at position 31"); `problem` says where it ends and what is missing.
+    #[error("log integrity broken: {problem}")]
+    Short { log_end: u64, problem: String },
     #[error(transparent)]
     Storage(#[from] StoreError),
 }
@@ -29,7 +36,7 @@ pub enum VerifyError {
 impl VerifyError {
     pub fn code(&self) -> &'static str {
         match self {
-            VerifyError::Broken { .. } => "integrity_broken",
+            VerifyError::Broken { .. } | VerifyError::Short { .. } => "integrity_broken",
             VerifyError::Storage(e) => e.code(),
         }
     }

@@ -264,12 +264,26 @@ pub enum Cmd {
     Head,
     /// Show what a log that lost its tail has lost; with `--accept-loss`, go on from the
     /// shorter log, recording the loss as an event.
+    ///
+    /// A loss is known only from what the directory still holds: the head note, the
+    /// projection checkpoint, the head record, consumers' and webhooks' positions. When
+    /// none of them reaches past the log's end (the head note, the checkpoint and the head
+    /// record all gone), `--accept-loss` cannot tell a whole log from a shortened one: it
+    /// writes the head note again at the log's end and records no loss. Give it the head
+    /// kept outside the directory with `--expect-head POS:HASH` (what `offboard head`
+    /// printed, the last line of a `serve --anchor` file) and it goes on only if the log
+    /// ends exactly there.
     Repair {
         /// Drop every durable record that claims the lost positions (the checkpoint is
         /// rebuilt, the head record reset, consumers moved back) and append a
         /// `LogLossAccepted` event per organization. Without it nothing is written.
         #[arg(long)]
         accept_loss: bool,
+        /// Go on only if the log, as repair finds it, ends exactly at POS with hash HASH
+        /// (as `offboard head` printed it); otherwise refuse (`integrity_broken`, exit 3),
+        /// writing nothing, and say what the log holds instead.
+        #[arg(long, value_name = "POS:HASH")]
+        expect_head: Option<String>,
     },
     /// Rebuild every view from the log.
     Rebuild,

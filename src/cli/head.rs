@@ -12,7 +12,6 @@ use super::error::CliError;
 use super::Ctx;
 use crate::anchor::{self, HeadRecord};
 use crate::engine::Engine;
-use crate::integrity::VerifyError;
 
 /// `head`: the chain head as `POS:HASH` (`--json`: position, hash and the pair).
 pub fn head(cx: &mut Ctx) -> Result<(), CliError> {
@@ -76,10 +75,6 @@ fn check_anchor_file(engine: &Engine, file: &Path) -> Result<u64, CliError> {
 fn holds(engine: &Engine, record: &HeadRecord, what: &str) -> Result<(), CliError> {
     match anchor::check(engine.store().as_ref(), record)? {
         Ok(()) => Ok(()),
-        Err(mismatch) => Err(VerifyError::Broken {
-            position: mismatch.position(),
-            problem: mismatch.describe(what, record),
-        }
-        .into()),
+        Err(mismatch) => Err(mismatch.to_error(what, record).into()),
     }
 }

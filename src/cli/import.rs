@@ -66,13 +66,17 @@ struct Grouped {
     skipped: u64,
 }
 
-/// Groups the rows by owner, adding to `bad` every row whose resource is listed twice or
-/// whose owner is unknown (then the grouping is not to be sent). `registered` answers a key's current owner; a key registered
-/// to someone other than its row's owner is `already_exists`, naming them.
+/// Groups the rows by owner, adding to `bad` every row whose resource is listed twice,
+/// whose owner is unknown, or whose key the org has never seen and may not register
+/// (an invisible character: [`crate::domain::new_key_refusal`]); then the grouping is
+/// not to be sent. `registered` answers a key's current owner; a key registered to
+/// someone other than its row's owner is `already_exists`, naming them. `known` says
+/// whether the org has seen a key (registered at some time, retired or not).
 fn group_rows(
     rows: &[Row],
     bad: &mut Vec<BadRow>,
     registered: impl Fn(&ResourceKey) -> Option<UserId>,
+    known: impl Fn(&ResourceKey) -> bool,
     mut user: impl FnMut(&str) -> Result<UserId, CliError>,
 ) -> Result<Grouped, CliError> {
     let mut owners: HashMap<&str, Result<UserId, String>> = HashMap::new();
@@ -102,11 +106,20 @@ fn group_rows(
         match registered(&row.key) {
             Some(holder) if holder == id => grouped.skipped += 1,
             Some(_) => taken.push(row.key.to_string()),
-            None => grouped
-                .by_owner
-                .entry(id)
-                .or_default()
-                .push(row.key.clone()),
+            None => {
+                // The command would refuse it, after the chunks before it had landed.
+                let refusal = (!known(&row.key))
+                    .then(|| crate::domain::new_key_refusal(&row.key))
+                    .flatten();
+                match refusal {
+                    Some(why) => bad.push(BadRow::invalid(row.line, why)),
+                    None => grouped
+                        .by_owner
+                        .entry(id)
+                        .or_default()
+                        .push(row.key.clone()),
+                }
+            }
         }
     }
     if !taken.is_empty() && bad.is_empty() {
@@ -114,9 +127,10 @@ fn group_rows(
         return Err(CliError::new(
             "already_exists",
             format!(
-                "{} of the file's resources are already registered to another owner ({}{}); \
+                "{} of the file's resources {} already registered to another owner ({}{}); \
                  nothing was imported",
                 taken.len(),
+                if taken.len() == 1 { "is" } else { "are" },
                 shown.join(", "),
                 if taken.len() > 5 { ", …" } else { "" }
             ),
@@ -154,6 +168,7 @@ pub fn import(cx: &mut Ctx, file: &Path) -> Result<(), CliError> {
                 &rows,
                 &mut bad,
                 |key| org.ownership().owner_of(key),
+                |key| org.ownership().find_slot(key.as_str()).is_some(),
                 |owner| resolve::user(org, owner),
             )
         })?,
@@ -169,6 +184,10 @@ pub fn import(cx: &mut Ctx, file: &Path) -> Result<(), CliError> {
                 &rows,
                 &mut bad,
                 |key| registered.get(key.as_str()).copied(),
+                // Only owned keys are listed: a retired one counts as new here, so a key
+                // an earlier build stored with an invisible character is refused if it
+                // was retired (register it with `resource add`).
+                |key| registered.contains_key(key.as_str()),
                 |owner| r.user(owner),
             )?
         }

@@ -192,8 +192,8 @@ fn check_expected_head(file: &Path, shown: &str, expected: &str) -> Result<(), C
             .into());
         }
     }
-    Err(VerifyError::Broken {
-        position: last + 1,
+    Err(VerifyError::Short {
+        log_end: last,
         problem: format!(
             "{shown} ends at position {last}, but the expected head is {expected}: positions {}..={} are missing; nothing was imported",
             last + 1,

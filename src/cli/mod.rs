@@ -121,12 +121,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             webhooks.options()?,
             &mut out,
         ),
-        Cmd::Repair { accept_loss } => {
+        Cmd::Repair {
+            accept_loss,
+            expect_head,
+        } => {
             let keys = kek::key_settings(&cli.global);
             repair::run(
                 &existing_location(&cli.global)?,
                 &keys,
                 *accept_loss,
+                expect_head.as_deref(),
                 &mut out,
             )
         }

@@ -1,4 +1,5 @@
-//! `offboard repair [--accept-loss]`: the operator's way on from a log that lost its tail.
+//! `offboard repair [--accept-loss] [--expect-head POS:HASH]`: the operator's way on from
+//! a log that lost its tail.
 //!
 //! Opening refuses a directory whose durable records (the projection checkpoint, the head
 //! record, consumers' positions, webhook cursors: `engine::claims`) say the log went
@@ -19,6 +20,13 @@
 //! position of the loss record: `repair --accept-loss` run again recognises its own record
 //! there and finishes steps 2 and 3. Any other rewritten position is refused: accepting a
 //! loss never hides an edited log.
+//!
+//! What the directory cannot tell: once the head note, the checkpoint and the head record
+//! are all gone (or none reaches past the log's end), a log that lost its tail looks
+//! whole, and `--accept-loss` would write the note again at the shorter end, recording no
+//! loss. `--expect-head POS:HASH` (a head kept outside: `offboard head`, `serve
+//! --anchor`) closes that gap: repair goes on only if the log, as it finds it, ends
+//! exactly there, and otherwise refuses with `integrity_broken` before writing anything.
 
 use offboard_events::{Actor, CorrelationId, Event, LogLossAccepted, OrgId};
 use serde_json::json;
@@ -26,6 +34,7 @@ use uuid::Uuid;
 
 use super::error::CliError;
 use super::output::Output;
+use crate::anchor::{self, HeadRecord, Mismatch};
 use crate::engine::claims::{self, Claim, ClaimSource, Damage};
 use crate::engine::{AppendRequest, CommandMeta, Engine};
 use crate::privacy::key_settings::KeySettings;
@@ -33,28 +42,39 @@ use crate::server::consumers;
 use crate::store::{Location, HEAD_NOTE_FILE};
 use crate::webhooks::Hub;
 
-/// Runs `repair` on the log at `location` (a PostgreSQL store's KEK found as `keys` say).
+/// Runs `repair` on the log at `location` (a PostgreSQL store's KEK found as `keys` say);
+/// `expect_head`: `--expect-head POS:HASH` as given.
 pub fn run(
     location: &Location,
     keys: &KeySettings,
     accept_loss: bool,
+    expect_head: Option<&str>,
     out: &mut Output,
 ) -> Result<(), CliError> {
+    // A malformed head is refused before the directory is opened, as `verify` does.
+    let expected = expect_head.map(super::head::parse_expected).transpose()?;
     let engine = Engine::open_for_repair_at(location, keys)?;
     let claims = engine.durable_claims()?;
     let damage = claims::assess(engine.store().as_ref(), &claims)?;
+    if let Some(expected) = &expected {
+        check_expected(&engine, expected)?;
+    }
     if damage.is_none() {
+        let matched = match &expected {
+            Some(head) => format!(" Its head is {head}, as --expect-head names."),
+            None => String::new(),
+        };
         return report(
             out,
             json!({"ok": true, "damaged": false, "log_end": damage.log_end}),
             format!(
-                "Nothing to repair: the log ends at {} and every durable record agrees with it.",
+                "Nothing to repair: the log ends at {} and every durable record agrees with it.{matched}",
                 damage.log_end
             ),
         );
     }
     if damage.beyond.is_empty() && damage.rewritten.is_empty() {
-        return rewrite_note(engine, &damage, accept_loss, out);
+        return rewrite_note(engine, &damage, accept_loss, expected.is_some(), out);
     }
     let loss = match interrupted_repair(&engine, &damage)? {
         Some(range) => Loss {
@@ -77,35 +97,76 @@ pub fn run(
     }
 }
 
-/// Only the head note is missing: nothing is known lost, and nothing can show a loss
-/// after the log's end any more. With `--accept-loss` the note is written again at the
-/// end (durable when it returns); no event is recorded, as no loss is known.
+/// `--expect-head`: `integrity_broken` unless the log, as repair finds it (before it
+/// writes anything), ends exactly at `expected`, saying what it found instead.
+fn check_expected(engine: &Engine, expected: &HeadRecord) -> Result<(), CliError> {
+    let head = engine.head()?;
+    if head == *expected {
+        return Ok(());
+    }
+    let restore = format!(
+        "restore the directory from a backup that holds {expected}, or `import-log` a good export"
+    );
+    let why = match anchor::check(engine.store().as_ref(), expected)? {
+        Err(Mismatch::Missing { position, log_end }) => format!(
+            "the log ends at {log_end}: positions {}..={position} are missing; nothing was written: {restore}",
+            log_end + 1
+        ),
+        Err(Mismatch::OtherHash { position, found }) => format!(
+            "the event at {position} has hash {found}: the log was changed since that head was recorded; nothing was written: {restore}"
+        ),
+        Ok(()) => format!(
+            "the log holds it but goes on to {head}; nothing was written: --expect-head must name the log's last event (the newest head kept outside: the last line of a `serve --anchor` file, the last `offboard head` saved)"
+        ),
+    };
+    Err(CliError::storage(
+        "integrity_broken",
+        format!("the log's head is {head}, but --expect-head names {expected}: {why}"),
+    ))
+}
+
+/// Only the head note is missing: nothing is known lost, and nothing in the directory can
+/// show a loss after the log's end any more (only a head kept outside can:
+/// `checked` says whether `--expect-head` was given, and so matched). With
+/// `--accept-loss` the note is written again at the end (durable when it returns); no
+/// event is recorded, as no loss is known.
 fn rewrite_note(
     engine: Engine,
     damage: &Damage,
     accept_loss: bool,
+    checked: bool,
     out: &mut Output,
 ) -> Result<(), CliError> {
     let end = damage.log_end;
     let head = engine.head()?;
-    let unknown = format!(
-        "the head note {HEAD_NOTE_FILE} is missing or unreadable, so whether acknowledged events after position {end} were lost cannot be told from this directory: compare the head {head} with one kept outside (an anchor file, a saved `offboard head`)"
-    );
+    let doc = |accepted: bool| {
+        json!({"ok": true, "damaged": true, "accepted": accepted, "log_end": end,
+               "head": head.to_string(), "note_missing": true})
+    };
+    let blind = "`--accept-loss` alone cannot tell a whole log from a shortened one";
     if !accept_loss {
-        return report(
-            out,
-            json!({"ok": true, "damaged": true, "accepted": false, "log_end": end,
-                   "head": head.to_string(), "note_missing": true}),
-            format!("The log ends at {end}; {unknown}. Nothing was written: run `offboard repair --accept-loss` to write the note again at {end}."),
-        );
+        let message = if checked {
+            format!(
+                "The log ends at {end}, and its head {head} is the one --expect-head names; the head note {HEAD_NOTE_FILE} is missing or unreadable. Nothing was written: run `offboard repair --accept-loss --expect-head {head}` to write the note again at {end}."
+            )
+        } else {
+            format!(
+                "The log ends at {end}; the head note {HEAD_NOTE_FILE} is missing or unreadable, and nothing else left in this directory reaches past {end}, so whether acknowledged events after position {end} were lost cannot be told from here. The log's head is {head}: compare it with one kept outside (an anchor file, a saved `offboard head`). {blind}: run `offboard repair --accept-loss --expect-head POS:HASH` with the head kept outside, and the note is written again at {end} only if the log ends exactly there. Nothing was written."
+            )
+        };
+        return report(out, doc(false), message);
     }
     close_noting_the_head(engine)?;
-    report(
-        out,
-        json!({"ok": true, "damaged": true, "accepted": true, "log_end": end,
-               "head": head.to_string(), "note_missing": true}),
-        format!("Wrote the head note again at {end}. Before it, {unknown}. The log opens again."),
-    )
+    let message = if checked {
+        format!(
+            "Wrote the head note again at {head}, the head --expect-head names: the log ends exactly where the head kept outside says. The head note {HEAD_NOTE_FILE} was missing or unreadable; no loss was recorded. The log opens again."
+        )
+    } else {
+        format!(
+            "Wrote the head note again at {head}. The head note {HEAD_NOTE_FILE} was missing or unreadable, so whether acknowledged events after position {end} were lost could not be told from this directory, and no loss was recorded: {blind}. Compare {head} with a head kept outside (an anchor file, a saved `offboard head`): if that one is further, events were lost, and `offboard verify --expect-head POS:HASH` says which (`repair --accept-loss --expect-head POS:HASH` refuses before writing anything). The log opens again."
+        )
+    };
+    report(out, doc(true), message)
 }
 
 /// Writes the head note at the log's end, durably, and closes the engine.
@@ -179,15 +240,31 @@ fn accept(
     Hub::load(&engine)?
         .lower_cursors(from - 1)
         .map_err(CliError::from)?;
-    let head = engine.checkpoint_now()?;
+    let end = engine.checkpoint_now()?;
+    let head = engine.head()?;
     // An interrupted repair appends nothing this time, so nothing moved the note yet.
     close_noting_the_head(engine)?;
+    let lost = match from == to {
+        true => format!("position {from} was lost"),
+        false => format!("positions {from}..={to} were lost"),
+    };
+    // The records of the loss stand right after the surviving log, one per organization.
+    let records = match from == end {
+        true => format!("position {from} (LogLossAccepted)"),
+        false => format!("positions {from}..={end} (LogLossAccepted, one per organization)"),
+    };
+    let recorded = match loss.recorded {
+        true => "A repair that did not finish had recorded the loss",
+        false => "Recorded the loss",
+    };
     report(
         out,
         json!({"ok": true, "damaged": true, "accepted": true, "missing_from": from,
-               "missing_to": to, "dropped": dropped, "log_end": head}),
+               "missing_to": to, "dropped": dropped, "log_end": end,
+               "head": head.to_string()}),
         format!(
-            "Accepted the loss of positions {from}..={to}: recorded it in the log, dropped {}; the log now ends at {head} and opens again.",
+            "Accepted the loss: {lost}; the surviving log ends at position {}. {recorded} after it, at {records}, so the log now ends at position {end}, with the record of the loss; its head is {head} (keep it outside the directory: `offboard verify --expect-head {head}` checks the log against it later). Dropped {}. The log opens again.",
+            from - 1,
             dropped.join("; ")
         ),
     )

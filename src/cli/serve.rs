@@ -19,7 +19,6 @@ use super::error::CliError;
 use super::output::Output;
 use crate::anchor::{self, AnchorLine, HeadRecord};
 use crate::engine::Options;
-use crate::integrity::VerifyError;
 use crate::privacy::key_settings::KeySettings;
 use crate::server::tokens::TokenBook;
 use crate::server::{self, ServeError, ServerOptions};
@@ -188,11 +187,7 @@ impl Anchoring {
             if let Some((number, last)) = lines.last() {
                 if let Err(mismatch) = anchor::check(engine.store().as_ref(), &last.head)? {
                     let what = format!("{}, line {number},", file.display());
-                    return Err(VerifyError::Broken {
-                        position: mismatch.position(),
-                        problem: mismatch.describe(&what, &last.head),
-                    }
-                    .into());
+                    return Err(mismatch.to_error(&what, &last.head).into());
                 }
             }
         }

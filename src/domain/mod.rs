@@ -58,7 +58,7 @@ pub use schedule::MAX_DELETE_AFTER_DAYS;
 pub use schedule_time::resolve as resolve_schedule_time;
 pub use sync::MAX_SYNC_BATCH;
 pub use user_changes::MAX_USER_CHANGES;
-pub use validate::{is_hidden, resource_key};
+pub use validate::{is_hidden, new_key_refusal, resource_key};
 
 /// Decides `command` in `ctx` against `state`: the events to append, or why not.
 pub fn decide(state: &State, ctx: &Context, command: &Command) -> Decided<Vec<Event>> {

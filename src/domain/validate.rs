@@ -163,14 +163,24 @@ pub fn new_resource_key(ownership: &Ownership, key: &ResourceKey) -> Decided<()>
     if ownership.slot(key.as_str()).is_some() {
         return Ok(());
     }
-    match hidden_in(key.as_str()) {
+    match new_key_refusal(key) {
         None => Ok(()),
-        Some(c) => Err(DomainError::InvalidInput(format!(
+        Some(why) => Err(DomainError::InvalidInput(why)),
+    }
+}
+
+/// Why `key` may not be registered as a resource the org has never seen
+/// ([`new_resource_key`]'s refusal, for `invalid_input`), `None` when it may: what an
+/// import or a sync checks on every row before sending anything, so a refused key is
+/// named by its line and nothing is written.
+pub fn new_key_refusal(key: &ResourceKey) -> Option<String> {
+    hidden_in(key.as_str()).map(|c| {
+        format!(
             "resource {:?} holds the invisible or control character U+{:04X}: type the id without it",
             key.as_str(),
             u32::from(c)
-        ))),
-    }
+        )
+    })
 }
 
 /// `profile` with its user name dropped where it is the email (caseless): a user name

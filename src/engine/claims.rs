@@ -173,23 +173,22 @@ impl Damage {
         }
         if let Some(since) = self.note_missing {
             problems.push(format!(
-                "positions after {end} cannot be vouched for: the head note {HEAD_NOTE_FILE} is missing or unreadable, though this log has kept one since position {since}, so whether acknowledged events were lost after {end} cannot be told from this directory; `offboard repair` prints the log's head (POS:HASH) to compare with one kept outside (an anchor file, a saved `offboard head`), and if they agree, or the log is known to be whole, `offboard repair --accept-loss` writes the note again",
+                "the log ends at {end}, and nothing left in this directory vouches that it ended there: the head note {HEAD_NOTE_FILE} is missing or unreadable, though this log has kept one since position {since}, so whether acknowledged events were lost after {end} cannot be told from this directory; `offboard repair` prints the log's head (POS:HASH) to compare with one kept outside (an anchor file, a saved `offboard head`), and `offboard repair --accept-loss --expect-head POS:HASH`, given that head, writes the note again only if the log ends exactly there (`--accept-loss` alone cannot tell a whole log from a shortened one)",
                 end = self.log_end
             ));
         }
-        let position = self
-            .missing()
-            .map(|(from, _)| from)
-            .into_iter()
-            .chain(self.rewritten.iter().map(|(c, _)| c.position))
-            .min()
-            .unwrap_or(self.log_end + 1);
-        VerifyError::Broken {
-            position,
-            problem: format!(
-                "{}; `offboard repair` shows what accepting the loss would drop",
-                problems.join("; ")
-            ),
+        let problem = format!(
+            "{}; `offboard repair` shows what accepting the loss would drop",
+            problems.join("; ")
+        );
+        // A rewritten position is one the log holds; everything else lies past its end,
+        // where no position exists to be named as broken.
+        match self.rewritten.iter().map(|(c, _)| c.position).min() {
+            Some(position) => VerifyError::Broken { position, problem },
+            None => VerifyError::Short {
+                log_end: self.log_end,
+                problem,
+            },
         }
     }
 }

@@ -300,6 +300,10 @@ impl Planner {
                 if let Some(first) = self.new.insert(key.clone(), line as u32) {
                     return Err(invalid(twice(&key, first)));
                 }
+                // New to the org: the command would refuse it without naming the line.
+                if let Some(why) = crate::domain::new_key_refusal(&key) {
+                    return Err(invalid(why));
+                }
                 None
             }
         };

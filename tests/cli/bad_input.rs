@@ -448,6 +448,28 @@ fn keys_an_earlier_build_spelled_otherwise_are_found_by_roles_and_sync_in_the_no
         .contains("buyer: N-1"));
 }
 
+#[test]
+fn a_key_refused_in_an_import_or_a_sync_is_named_by_its_line_and_nothing_is_written() {
+    // Given Acme, and a file whose line 3 (of Bob's rows, after one of Ann's and before
+    // one of Pat's) holds a key with an invisible character,
+    let d = acme();
+    let file = import_file(&d, &[("B-1", ANN), ("B\u{200b}-2", BOB), ("B-3", PAT)]);
+    // when it is imported or synced (before: the error named the key but no line, and an
+    // import's command for another owner could land first),
+    for args in [
+        ["resource", "import", file.as_str()],
+        ["resource", "sync", file.as_str()],
+    ] {
+        // then it is refused like any other bad row: by its line, nothing written.
+        let e = refused(&d, "invalid_input", &args);
+        let message = e["message"].as_str().unwrap();
+        assert!(message.contains("has 1 bad row"), "{args:?}: {message}");
+        assert!(message.contains("line 3: "), "{args:?}: {message}");
+        assert!(message.contains("U+200B"), "{args:?}: {message}");
+    }
+    assert_eq!(d.fails(1, &["owner", "buyer:B-1"])["code"], "not_found");
+}
+
 fn import_file(d: &Dir, rows: &[(&str, &str)]) -> String {
     let mut csv = String::from("kind,id,owner\n");
     for (id, owner) in rows {

@@ -746,3 +746,254 @@ fn an_unusable_checkpoint_is_rebuilt_and_says_so() {
         "{stderr}"
     );
 }
+
+/// The side files that say how far the log went: the projection checkpoint, the head
+/// record and the head note.
+const SIDE_FILES: [&str; 3] = [
+    "checkpoints/projections",
+    "checkpoints/chain-head",
+    "chain-head.note",
+];
+
+/// The transfer at 9 acknowledged and its head kept outside (`offboard head`), then
+/// position 9 really lost and every side file that knew of it removed: nothing in the
+/// directory can tell the log went past 8. Returns the directory, the head kept outside
+/// (9:…) and the head the log now has (8:…).
+fn lost_with_nothing_left_that_knew() -> (Dir, String, String) {
+    let mut survivor = None;
+    let d = transferred_after(|d| survivor = Some(d.json(&["head"])["head"].clone()));
+    let kept = d.json(&["head"])["head"].as_str().unwrap().to_owned();
+    flip_newest_frame(&d);
+    for gone in SIDE_FILES {
+        std::fs::remove_file(d.data().join(gone)).unwrap();
+    }
+    let survivor = survivor.unwrap().as_str().unwrap().to_owned();
+    assert!(kept.starts_with("9:") && survivor.starts_with("8:"));
+    (d, kept, survivor)
+}
+
+/// Every file under `checkpoints/` and the head note, with its bytes.
+fn side_files(d: &Dir) -> Vec<(String, Option<Vec<u8>>)> {
+    let mut names: Vec<String> = std::fs::read_dir(d.data().join("checkpoints"))
+        .unwrap()
+        .map(|e| format!("checkpoints/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    names.push("chain-head.note".to_owned());
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let bytes = std::fs::read(d.data().join(&name)).ok();
+            (name, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn repair_expect_head_refuses_a_log_shorter_than_the_head_kept_outside_and_writes_nothing() {
+    // Given the head 9:… kept outside, then position 9 lost with the checkpoint, the head
+    // record and the head note (before: `repair --accept-loss` wrote the note at 8 and
+    // recorded no loss, and only `verify --expect-head` could still catch it),
+    let (d, kept, survivor) = lost_with_nothing_left_that_knew();
+    let before = side_files(&d);
+    // when repair is told the head kept outside, accepting the loss or only looking,
+    for args in [
+        vec!["repair", "--accept-loss", "--expect-head", &kept],
+        vec!["repair", "--expect-head", &kept],
+    ] {
+        let refused = d.fails(3, &args);
+        // then it refuses with verify's code, saying what it found and what was expected,
+        assert_eq!(refused["code"], "integrity_broken", "{args:?}: {refused}");
+        let text = message(&refused);
+        assert!(
+            text.contains(&format!("the log's head is {survivor}")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("--expect-head names {kept}")),
+            "{text}"
+        );
+        assert!(text.contains("positions 9..=9 are missing"), "{text}");
+        assert!(text.contains("nothing was written"), "{text}");
+    }
+    // and changed nothing: no note written, no checkpoint rebuilt, the log still refused,
+    assert_eq!(side_files(&d), before);
+    assert!(!d.data().join("chain-head.note").exists());
+    assert_eq!(d.fails(3, &["verify"])["code"], "integrity_broken");
+    // another hash at the log's end is refused as well, naming the hash found there,
+    let forged = format!("8:{}", "ab".repeat(32));
+    let other = d.fails(3, &["repair", "--accept-loss", "--expect-head", &forged]);
+    assert_eq!(other["code"], "integrity_broken", "{other}");
+    let found = survivor.split_once(':').unwrap().1;
+    assert!(
+        message(&other).contains(&format!("the event at 8 has hash {found}")),
+        "{other}"
+    );
+    assert_eq!(side_files(&d), before);
+    // and a malformed head is invalid input, as for verify, before anything is opened.
+    let malformed = d.fails(1, &["repair", "--accept-loss", "--expect-head", "9:nothex"]);
+    assert_eq!(malformed["code"], "invalid_input", "{malformed}");
+    assert!(message(&malformed).contains("--expect-head"), "{malformed}");
+    assert_eq!(side_files(&d), before);
+}
+
+#[test]
+fn repair_expect_head_goes_on_when_the_log_ends_exactly_at_the_head_kept_outside() {
+    // Given a whole log of 8 events, its head kept outside, then the checkpoint, the head
+    // record and the head note removed (the directory is refused: nothing vouches for 8),
+    let d = registered();
+    let kept = d.json(&["head"])["head"].as_str().unwrap().to_owned();
+    let older = d.events(&["--from", "7"])[0]["hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for gone in SIDE_FILES {
+        std::fs::remove_file(d.data().join(gone)).unwrap();
+    }
+    assert_eq!(d.fails(3, &["verify"])["code"], "integrity_broken");
+    // when repair is given an older head the log holds but goes past, it refuses (the
+    // check is for the log's end, exactly),
+    let older = d.fails(
+        3,
+        &[
+            "repair",
+            "--accept-loss",
+            "--expect-head",
+            &format!("7:{older}"),
+        ],
+    );
+    assert_eq!(older["code"], "integrity_broken", "{older}");
+    assert!(
+        message(&older).contains(&format!("goes on to {kept}")),
+        "{older}"
+    );
+    assert!(!d.data().join("chain-head.note").exists());
+    // and when it is given the head kept outside, it goes on as it does without one: the
+    // note is written again at 8, no loss recorded, and the directory opens.
+    let accepted = d.json(&["repair", "--accept-loss", "--expect-head", &kept]);
+    assert_eq!(accepted["accepted"], true, "{accepted}");
+    assert_eq!(accepted["head"], kept.as_str(), "{accepted}");
+    assert!(d.data().join("chain-head.note").exists());
+    assert_eq!(d.json(&["verify"])["events"], 8);
+    assert_eq!(d.json(&["head"])["head"], kept.as_str());
+}
+
+#[test]
+fn repair_says_accepting_the_loss_alone_cannot_tell_a_whole_log_from_a_shortened_one() {
+    // Given position 9 lost with nothing left in the directory that knew of it,
+    let (d, _, survivor) = lost_with_nothing_left_that_knew();
+    // when repair only looks, then it says plainly that --accept-loss cannot tell a whole
+    // log from a shortened one, and points at --expect-head,
+    let looked = d.ok(&["repair"]);
+    assert!(
+        looked.contains("cannot tell a whole log from a shortened one"),
+        "{looked}"
+    );
+    assert!(looked.contains("--expect-head"), "{looked}");
+    assert!(looked.contains(&survivor), "{looked}");
+    // and so does `repair --help`,
+    let help = d.ok(&["repair", "--help"]);
+    assert!(help.contains("--expect-head <POS:HASH>"), "{help}");
+    assert!(
+        help.contains("cannot tell a whole log from a shortened one"),
+        "{help}"
+    );
+    // and when the loss is accepted without --expect-head, it says so again, in one
+    // tense: what was missing, what it wrote (before: "Before it, … is missing").
+    let accepted = d.ok(&["repair", "--accept-loss"]);
+    assert!(
+        accepted.contains("cannot tell a whole log from a shortened one"),
+        "{accepted}"
+    );
+    assert!(accepted.contains("--expect-head"), "{accepted}");
+    assert!(!accepted.contains("Before it"), "{accepted}");
+    assert!(
+        accepted.contains("chain-head.note was missing or unreadable"),
+        "{accepted}"
+    );
+    assert!(!accepted.contains(" is missing"), "{accepted}");
+    assert!(
+        accepted.contains(&format!("Wrote the head note again at {survivor}")),
+        "{accepted}"
+    );
+}
+
+#[test]
+fn accepting_a_lost_tail_prints_the_new_head_and_says_which_positions_were_lost() {
+    // Given a log that lost position 9 (it ends at 8),
+    let d = transferred();
+    flip_newest_frame(&d);
+    // when the loss is accepted,
+    let accepted = d.json(&["repair", "--accept-loss"]);
+    // then the head the log now has is printed as `offboard head` prints it, to keep
+    // outside the directory (before: printed only when the head note was missing),
+    let head = d.ok(&["head"]).trim().to_owned();
+    assert!(head.starts_with("9:"), "{head}");
+    assert_eq!(accepted["head"], head.as_str(), "{accepted}");
+    let text = accepted["message"].as_str().unwrap();
+    assert!(text.contains(&head), "{text}");
+    // and the sentence says which positions were lost and where the log ends now, which
+    // is where the record of the loss stands (before: "Accepted the loss of positions
+    // 9..=9: …; the log now ends at 9").
+    assert!(text.contains("position 9 was lost"), "{text}");
+    assert!(
+        text.contains("the surviving log ends at position 8"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the log now ends at position 9, with the record of the loss"),
+        "{text}"
+    );
+}
+
+#[test]
+fn lost_tail_messages_say_where_the_log_ends_and_name_no_position_past_it() {
+    // Given a log of 9 events and its export,
+    let d = transferred();
+    let hash = d.json(&["head"])["hash"].as_str().unwrap().to_owned();
+    let export = d.path("log.jsonl");
+    d.ok(&["export", export.to_str().unwrap()]);
+    // when verify and import-log are given a head past the end, and verify runs once
+    // position 9 is lost,
+    let expected = d.fails(3, &["verify", "--expect-head", &format!("12:{hash}")]);
+    let imported = Dir::new().fails(
+        3,
+        &[
+            "import-log",
+            export.to_str().unwrap(),
+            "--expect-head",
+            &format!("12:{hash}"),
+        ],
+    );
+    flip_newest_frame(&d);
+    let refused = d.fails(3, &["verify"]);
+    // then each says where the log ends and which positions are missing, and none says
+    // it is broken "at position 12" (or 10, or 9) as though that position existed.
+    for (error, ends, missing) in [
+        (
+            &expected,
+            "the log ends at 9",
+            "positions 10..=12 are missing",
+        ),
+        (
+            &imported,
+            "ends at position 9",
+            "positions 10..=12 are missing",
+        ),
+        (&refused, "the log ends at 8", "positions 9..=9 are missing"),
+    ] {
+        assert_eq!(error["code"], "integrity_broken", "{error}");
+        let text = message(error);
+        assert!(!text.contains("broken at position"), "{text}");
+        assert!(text.contains(ends), "{text}");
+        assert!(text.contains(missing), "{text}");
+    }
+    // The same once nothing is left that knew how far the log went.
+    for gone in SIDE_FILES {
+        std::fs::remove_file(d.data().join(gone)).unwrap();
+    }
+    let unknown = d.fails(3, &["verify"]);
+    let text = message(&unknown);
+    assert!(!text.contains("broken at position"), "{text}");
+    assert!(text.contains("the log ends at 8"), "{text}");
+}

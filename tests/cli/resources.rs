@@ -112,6 +112,37 @@ fn a_bad_import_file_writes_nothing() {
 }
 
 #[test]
+fn an_import_refused_for_resources_another_owner_holds_counts_them_in_agreeing_words() {
+    // Given buyer:B-8 and buyer:B-9, both Pat's,
+    let d = acme();
+    d.ok(&["resource", "add", "buyer:B-8", "buyer:B-9", "--owner", PAT]);
+    // when a file gives one of them to Ann, then the refusal speaks of one resource
+    // (before: "1 of the file's resources are"),
+    let one = d.write(
+        "one.csv",
+        &format!("kind,id,owner\nbuyer,B-1,{ANN}\nbuyer,B-9,{ANN}\n"),
+    );
+    let e = d.fails(1, &["resource", "import", one.to_str().unwrap()]);
+    assert_eq!(e["code"], "already_exists");
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("1 of the file's resources is already registered to another owner"),
+        "{message}"
+    );
+    // and when it gives both, of two.
+    let two = d.write(
+        "two.csv",
+        &format!("kind,id,owner\nbuyer,B-8,{ANN}\nbuyer,B-9,{ANN}\n"),
+    );
+    let e = d.fails(1, &["resource", "import", two.to_str().unwrap()]);
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("2 of the file's resources are already registered to another owner"),
+        "{message}"
+    );
+}
+
+#[test]
 fn import_is_fast_and_splits_into_commands_of_ten_thousand() {
     let d = acme();
     let n = 50_000;
