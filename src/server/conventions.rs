@@ -15,7 +15,7 @@ use axum::http::header::{
     AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use axum::Router;
 use tower::ServiceBuilder;
@@ -57,7 +57,7 @@ pub(crate) fn around(router: Router, cors_origins: &[HeaderValue]) -> Router {
             WWW_AUTHENTICATE,
             bearer_challenge,
         ))
-        .layer(from_fn(etag::tag))
+        .layer(etag::EtagLayer)
         .service(router);
     Router::new().fallback_service(service)
 }
