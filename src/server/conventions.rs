@@ -4,7 +4,7 @@
 //! (`Accept-Encoding`), never for `text/event-stream`; `WWW-Authenticate: Bearer` on
 //! every 401; `Retry-After` on every 503 and 429; CORS for the origins `serve
 //! --cors-origin` names (none by default: no CORS header at all); `ETag` on views
-//! ([`super::etag`]); and the HTTP metrics ([`super::metrics::record`]).
+//! ([`super::etag`]); and the HTTP metrics ([`super::metrics::RecordLayer`]).
 //!
 //! [`ServerOptions::conventions`](super::ServerOptions) turns all of it off, only to
 //! measure what it costs (`offboard bench --only http`).
@@ -15,7 +15,6 @@ use axum::http::header::{
     AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
-use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use axum::Router;
 use tower::ServiceBuilder;
@@ -64,7 +63,7 @@ pub(crate) fn around(router: Router, cors_origins: &[HeaderValue]) -> Router {
 
 /// The HTTP metrics, inside routing (they label by the matched route template).
 pub(crate) fn metrics(router: Router, http: HttpMetrics) -> Router {
-    router.layer(from_fn_with_state(http, metrics::record))
+    router.layer(metrics::RecordLayer(http))
 }
 
 /// RFC 6750 §3: a 401 says which scheme to use.

@@ -4,7 +4,7 @@
 //! Counters and histograms are handles updated where things happen — the engine's
 //! (`engine::metrics`: commands by type and outcome, ack latency, commands per flush,
 //! sync latency), the webhooks' (`webhooks::metrics`: delivery attempts by outcome) and
-//! the HTTP layer's ([`record`]: requests by method, route template and status, and
+//! the HTTP layer's ([`RecordLayer`]: requests by method, route template and status, and
 //! their latency). Gauges are read at scrape time: the log position, this node's role
 //! (`offboard_node_leader`, 1 or 0) and lag behind the log (`offboard_follower_lag_events`), the checkpoint's
 //! position and age, each named consumer's lag, each webhook subscription's lag and
@@ -12,15 +12,18 @@
 //! data: command type tags, error codes, route templates (`/v1/users/{user}`, never the
 //! raw path, which may hold an email), org ids and consumer names.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::Method;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use pin_project_lite::pin_project;
 use prometheus_client::encoding::{prometheus_text, EncodeLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -28,6 +31,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 use std::sync::atomic::AtomicU64;
+use tower::{Layer, Service};
 
 use super::{consumers, ApiError, AppState};
 use crate::engine::Role;
@@ -59,7 +63,7 @@ struct ConsumerLabels {
     consumer: String,
 }
 
-/// The HTTP layer's handles, cloned into the [`record`] middleware.
+/// The HTTP layer's handles, cloned into the [`RecordLayer`] of each route.
 #[derive(Clone, Debug)]
 pub(crate) struct HttpMetrics {
     requests: Family<RequestLabels, Counter>,
@@ -207,38 +211,101 @@ fn gauges(engine: &Engine) -> Registry {
     registry
 }
 
-/// Middleware: counts each request by method, route template and status (as the route
+/// Layer: counts each request by method, route template and status (as the route
 /// answered it: a `304` of the ETag layer outside counts as the `200` it replaced), and
 /// observes its latency. Written here rather than taken from a crate (`axum-prometheus`) because
 /// those record into a process-wide recorder, while each server (each test's included)
-/// keeps its own registry beside its own engine.
-pub(crate) async fn record(
-    State(metrics): State<HttpMetrics>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
-    let method = method_label(request.method());
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let labels = RouteLabels { method, route };
-    metrics
-        .duration
-        .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
-    metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            method: labels.method,
-            route: labels.route,
-            status: response.status().as_u16(),
-        })
-        .inc();
-    response
+/// keeps its own registry beside its own engine. A plain tower layer whose future wraps
+/// the route's own, not `axum::middleware::from_fn`, which boxes a future and a clone of
+/// the route for every request (`docs/performance.md`).
+#[derive(Clone, Debug)]
+pub(crate) struct RecordLayer(pub HttpMetrics);
+
+impl<S> Layer<S> for RecordLayer {
+    type Service = Record<S>;
+
+    fn layer(&self, inner: S) -> Record<S> {
+        Record {
+            inner,
+            metrics: self.0.clone(),
+        }
+    }
+}
+
+/// The service [`RecordLayer`] makes around one route.
+#[derive(Clone, Debug)]
+pub(crate) struct Record<S> {
+    inner: S,
+    metrics: HttpMetrics,
+}
+
+impl<S, E> Service<Request> for Record<S>
+where
+    S: Service<Request, Response = Response, Error = E>,
+{
+    type Response = Response;
+    type Error = E;
+    type Future = Recorded<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), E>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", MatchedPath::as_str)
+            .to_owned();
+        let labels = RouteLabels {
+            method: method_label(request.method()),
+            route,
+        };
+        Recorded {
+            answer: self.inner.call(request),
+            labels: Some(labels),
+            started: Instant::now(),
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+pin_project! {
+    /// A route's answer, recorded when it is ready.
+    pub(crate) struct Recorded<F> {
+        #[pin]
+        answer: F,
+        labels: Option<RouteLabels>,
+        started: Instant,
+        metrics: HttpMetrics,
+    }
+}
+
+impl<F, E> Future for Recorded<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let answer = ready!(this.answer.poll(cx));
+        if let (Ok(response), Some(labels)) = (&answer, this.labels.take()) {
+            this.metrics
+                .duration
+                .get_or_create(&labels)
+                .observe(this.started.elapsed().as_secs_f64());
+            this.metrics
+                .requests
+                .get_or_create(&RequestLabels {
+                    method: labels.method,
+                    route: labels.route,
+                    status: response.status().as_u16(),
+                })
+                .inc();
+        }
+        Poll::Ready(answer)
+    }
 }
 
 /// A method as a label: any method outside the standard nine is `other`, so a client
