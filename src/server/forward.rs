@@ -27,19 +27,22 @@
 //! leader: nothing was sent), `outcome_unknown` (a write whose answer was lost on the
 //! way: it may have been applied; retry with the same `Idempotency-Key`).
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::{BoxFuture, Either};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use tower::{Layer, Service};
 
 use super::{read_your_writes, ApiError, AppState};
 use crate::engine::Role;
@@ -115,9 +118,77 @@ impl Forwarder {
     }
 }
 
-/// Middleware: answers here what this node answers (a read once the position it asks
-/// for is applied: [`read_your_writes::wait`]), sends the rest to the leader.
-pub(crate) async fn route(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Layer: answers here what this node answers (a read once the position it asks for is
+/// applied: [`read_your_writes::wait`]), sends the rest to the leader. A plain tower
+/// layer, not `axum::middleware::from_fn`: a command on the leader (nearly every request
+/// that is not a read) goes straight to the router's own future, where `from_fn` boxed
+/// a future and a clone of the router for every request (`docs/performance.md`).
+#[derive(Clone, Debug)]
+pub(crate) struct NodesLayer(pub AppState);
+
+impl<S> Layer<S> for NodesLayer {
+    type Service = Nodes<S>;
+
+    fn layer(&self, inner: S) -> Nodes<S> {
+        Nodes {
+            inner,
+            state: self.0.clone(),
+        }
+    }
+}
+
+/// The service [`NodesLayer`] makes around the router.
+#[derive(Clone, Debug)]
+pub(crate) struct Nodes<S> {
+    inner: S,
+    state: AppState,
+}
+
+impl<S> Service<Request> for Nodes<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if self.answers_at_once(&request) {
+            return Either::Left(self.inner.call(request));
+        }
+        // The clone is ready as the router always is; `self.inner` stays for the next.
+        let (state, inner) = (self.state.clone(), self.inner.clone());
+        Either::Right(Box::pin(
+            async move { Ok(route(state, request, inner).await) },
+        ))
+    }
+}
+
+impl<S> Nodes<S> {
+    /// Whether [`route`] would hand `request` to the router as it is: not a read (so no
+    /// position to wait for), and either answered by any node or sent here to a leader
+    /// that serves writes.
+    fn answers_at_once(&self, request: &Request) -> bool {
+        if matches!(*request.method(), Method::GET | Method::HEAD) {
+            return false;
+        }
+        if !goes_to_leader(request.method(), request.uri().path()) {
+            return true;
+        }
+        self.state.engine().role().is_leader() && self.state.serves_writes()
+    }
+}
+
+/// Where [`Nodes`] sends what it does not pass on at once.
+async fn route<S>(state: AppState, request: Request, next: S) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
     if !goes_to_leader(request.method(), request.uri().path()) {
         return read_your_writes::wait(&state, request, next).await;
     }

@@ -367,10 +367,7 @@ pub fn app(state: AppState) -> Router {
 /// ([`forward`]), and the reads it answers itself wait for `min_position`
 /// ([`read_your_writes`]).
 fn nodes(router: Router, state: AppState) -> Router {
-    let service = tower::Layer::layer(
-        &axum::middleware::from_fn_with_state(state, forward::route),
-        router,
-    );
+    let service = tower::Layer::layer(&forward::NodesLayer(state), router);
     Router::new().fallback_service(service)
 }
 

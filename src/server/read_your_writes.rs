@@ -12,12 +12,13 @@
 //!
 //! [`ServerOptions::position_patience`]: super::ServerOptions::position_patience
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::Request;
 use axum::http::{HeaderName, Method, StatusCode, Uri};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tower::{Service, ServiceExt};
 
 use super::forward::soon;
 use super::{ApiError, AppState};
@@ -28,14 +29,17 @@ pub const MIN_POSITION: &str = "min_position";
 /// The header (when both are given, the larger position counts).
 pub const MIN_POSITION_HEADER: HeaderName = HeaderName::from_static("offboard-min-position");
 
-/// Waits for the position a GET asks for, then answers it (called by the forwarding
-/// middleware for what this node answers itself: one layer, not two).
-pub(crate) async fn wait(state: &AppState, mut request: Request, next: Next) -> Response {
+/// Waits for the position a GET asks for, then has `next` (the router) answer it (called
+/// by the forwarding layer for what this node answers itself: one layer, not two).
+pub(crate) async fn wait<S>(state: &AppState, mut request: Request, next: S) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
-        return next.run(request).await;
+        return answer(next, request).await;
     }
     let wanted = match wanted(&mut request) {
-        Ok(None) => return next.run(request).await,
+        Ok(None) => return answer(next, request).await,
         Ok(Some(position)) => position,
         Err(e) => return e.into_response(),
     };
@@ -62,7 +66,16 @@ pub(crate) async fn wait(state: &AppState, mut request: Request, next: Next) -> 
             ),
         ));
     }
-    next.run(request).await
+    answer(next, request).await
+}
+
+/// `next`'s answer to `request`.
+async fn answer<S>(next: S, request: Request) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    let Ok(response) = next.oneshot(request).await;
+    response
 }
 
 /// `Some(head)` when `wanted` lies past every position handed out so far, so no wait
