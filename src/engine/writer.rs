@@ -321,7 +321,8 @@ impl Writer {
                 biased;
                 outcome = outcomes.recv() => Some(Wake::Outcome(outcome.unwrap_or(Outcome::NotDurable))),
                 job = rx.recv() => job.map(Wake::Job),
-                _ = stall.wait_for(Option::is_some) => None,
+                // `Err`: the watchdog is gone, and with it every stage: not a stall.
+                Ok(_) = stall.wait_for(Option::is_some) => None,
             }
         });
         // No more commands will come, or the pipeline stalled: only the outcomes are
@@ -349,7 +350,7 @@ impl Writer {
                 tokio::select! {
                     biased;
                     outcome = outcomes.recv() => Some(outcome.unwrap_or(Outcome::NotDurable)),
-                    _ = stall.wait_for(Option::is_some) => None,
+                    Ok(_) = stall.wait_for(Option::is_some) => None,
                 }
             });
             if let Some(outcome) = outcome.or_else(|| self.outcomes.try_recv().ok()) {
