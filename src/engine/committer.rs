@@ -230,9 +230,13 @@ impl Syncer {
                 }),
                 None => Ok(()),
             };
-            if needs_sync && synced.is_ok() {
-                self.note_head(&rounds);
-            }
+            let synced = match synced {
+                Ok(()) if needs_sync => self.note_head(&rounds).inspect_err(|why| {
+                    broken = Some(why.clone());
+                    self.health.refuse(Refusal::storage(why.clone()));
+                }),
+                other => other,
+            };
             // Outcomes go back in log order: the writer matches them to its groups.
             for Flushed { round, flushed, .. } in rounds {
                 let durable = flushed.and(synced.clone());
@@ -278,21 +282,28 @@ impl Syncer {
     /// Notes the head of the last group the rounds made durable (`store::head_note`),
     /// before anyone hears of it: a log later found shorter than the note lost
     /// acknowledged commands. A failed note costs only that detection, so it is logged,
-    /// not answered.
-    fn note_head(&self, rounds: &[Flushed]) {
+    /// not answered; a note that overruns the patience (a frozen disk: the `pwrite`
+    /// waits as long as the disk does) is a stall like any storage call, and the rounds'
+    /// commands hear `outcome_unknown`.
+    fn note_head(&mut self, rounds: &[Flushed]) -> Result<(), String> {
         let durable = rounds.iter().filter(|r| r.flushed.is_ok());
         let groups = durable.flat_map(|r| r.round.iter());
         let written = groups.filter(|(_, written)| written.is_ok());
         let mut heads = written.filter_map(|(g, _)| g.batch.head.as_ref());
         let Some(head) = heads.next_back() else {
-            return;
+            return Ok(());
         };
-        if let Err(e) = self.store.note_head(head) {
+        let store = self.store.as_ref();
+        let noted = self
+            .patient
+            .run("noting the log's head", 0, || store.note_head(head))?;
+        if let Err(e) = noted {
             tracing::warn!(
                 "offboard: the head note was not written ({e}); a later loss of the log's tail up to position {} may go unnoticed",
                 head.last_position
             );
         }
+        Ok(())
     }
 
     /// The group may or may not be in the log: its commands hear exactly that.

@@ -200,19 +200,22 @@ async fn a_failed_flush_answers_outcome_unknown_and_refuses_writes_instead_of_gu
     assert_eq!(engine.read_range(1, u64::MAX).unwrap().len(), 1);
 }
 
-/// A memory log whose writes (`stuck_writing`) or syncs (`stuck`) never return once set:
-/// a PostgreSQL write on a partitioned network, a full disk in sled's `make_stable`.
+/// A memory log whose writes (`stuck_writing`), syncs (`stuck`) or head notes
+/// (`stuck_noting`) never return once set: a PostgreSQL write on a partitioned network,
+/// a full disk in sled's `make_stable`, a frozen filesystem under the note's `pwrite`.
 #[derive(Debug, Default)]
 struct StuckLog {
     inner: MemoryLog,
     stuck: AtomicBool,
     stuck_writing: AtomicBool,
+    stuck_noting: AtomicBool,
 }
 
 impl StuckLog {
     fn release(&self) {
         self.stuck.store(false, Ordering::SeqCst);
         self.stuck_writing.store(false, Ordering::SeqCst);
+        self.stuck_noting.store(false, Ordering::SeqCst);
     }
 }
 
@@ -231,6 +234,10 @@ impl LogStore for StuckLog {
         wait_while(&self.stuck);
         Ok(())
     }
+    fn note_head(&self, _head: &offboard::store::ChainHead) -> Result<(), StoreError> {
+        wait_while(&self.stuck_noting);
+        Ok(())
+    }
     delegate_reads!(inner);
 }
 
@@ -244,6 +251,13 @@ async fn a_write_that_never_returns_hangs_neither_commands_nor_reads_nor_shutdow
     // The committer's own thread stays stuck in the call, with the groups queued
     // behind it: their commands hear of the stall instead (`patience.rs`).
     a_stuck_call_hangs_nothing(|log| &log.stuck_writing).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_note_that_never_returns_hangs_neither_commands_nor_reads_nor_shutdown() {
+    // The note is written after the sync, before anyone is answered: a frozen disk
+    // holds its `pwrite` as long as any other call's.
+    a_stuck_call_hangs_nothing(|log| &log.stuck_noting).await;
 }
 
 async fn a_stuck_call_hangs_nothing(stuck: fn(&StuckLog) -> &AtomicBool) {
