@@ -10,6 +10,8 @@
 mod block;
 mod checkpoint_dir;
 mod dir_lock;
+#[cfg(target_os = "linux")]
+mod dir_watch;
 mod head_note;
 mod keys;
 mod location;

@@ -10,7 +10,8 @@
 //! `snap.LSN`, an index of the log, written as `snap.LSN.generating`, fsynced and renamed
 //! without syncing the directory. So [`SledFiles::sync`] follows every flush with an
 //! `fdatasync` of `db`, syncs any blob that appeared, and syncs the directories whose
-//! entries changed.
+//! entries changed. What appeared is told by a [`DirWatch`] (Linux `inotify`); where
+//! there is none, or it lost events, the directories are listed.
 //!
 //! A snapshot only saves replaying the log: sled rebuilds it from `db` when none is
 //! there. But sled takes the greatest `snap.*` name — a leftover `.generating` file
@@ -24,6 +25,8 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+#[cfg(target_os = "linux")]
+use super::dir_watch::{DirWatch, Look};
 use super::StoreError;
 
 /// sled's snapshot trailer: the decompressed length (u64) and a CRC-32 (u32, LE) of the
@@ -40,6 +43,10 @@ pub(crate) struct SledFiles {
     known: Mutex<BTreeSet<OsString>>,
     /// Files and directories seen new or changed after a flush, not yet synced.
     pending: Mutex<Pending>,
+    /// The kernel's word on what changed; `None` (not Linux, or no inotify instance to
+    /// be had) lists the directories after every flush.
+    #[cfg(target_os = "linux")]
+    watch: Mutex<Option<DirWatch>>,
 }
 
 /// What the next sync must make durable besides the log: files first, then the
@@ -61,6 +68,9 @@ impl SledFiles {
             db,
             known: Mutex::new(BTreeSet::new()),
             pending: Mutex::new(Pending::default()),
+            // Watching before the first listing: nothing created after it goes unseen.
+            #[cfg(target_os = "linux")]
+            watch: Mutex::new(DirWatch::new(dir).ok()),
         };
         let conf = dir.join("conf");
         if conf.exists() {
@@ -77,6 +87,22 @@ impl SledFiles {
     /// Listed here, in the flush's own thread, so a file is only ever noted once the
     /// flush that wrote it is over (the sync of an earlier round may run meanwhile).
     pub(crate) fn note_flushed(&self) -> Result<(), StoreError> {
+        #[cfg(target_os = "linux")]
+        if let Some(watch) = self
+            .watch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            if let Look::Seen(changes) = watch.look() {
+                let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+                pending.files.extend(changes.files);
+                pending.dirs.extend(changes.dirs);
+                return Ok(());
+            }
+            // Events were lost: the listing below compares with the names of the last
+            // listing, so it notes at least everything that changed since.
+        }
         self.note_new_files(false)
     }
 
@@ -250,5 +276,58 @@ mod tests {
             .map(|n| n.to_string_lossy().into_owned())
             .collect();
         assert_eq!(left, ["db", "snap.0000000000000010"]);
+    }
+
+    /// A value too large for a segment (sled writes it to `blobs/`), flushed and noted
+    /// the way the flusher does, with the kernel's watch or by listing.
+    fn a_flushed_blob_is_noted(watched: bool) {
+        // Given a sled directory whose files are handled
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let files = SledFiles::open(dir.path()).unwrap();
+        #[cfg(target_os = "linux")]
+        if watched {
+            assert!(files.watch.lock().unwrap().is_some(), "no inotify here");
+        } else {
+            *files.watch.lock().unwrap() = None;
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = watched;
+        // When a blob-sized value is flushed and noted
+        db.insert(b"big", vec![7u8; 300 * 1024]).unwrap();
+        db.flush().unwrap();
+        files.note_flushed().unwrap();
+        // Then the next sync takes the blob and the blobs' directory
+        let pending = files.pending.lock().unwrap();
+        let blobs = dir.path().join("blobs");
+        assert!(
+            pending
+                .files
+                .iter()
+                .any(|f| f.parent() == Some(blobs.as_path())),
+            "{pending:?}"
+        );
+        assert!(pending.dirs.contains(&blobs), "{pending:?}");
+        drop(pending);
+        // And once synced, a flush that wrote no new file notes nothing more
+        files.sync().unwrap();
+        db.insert(b"small", b"value").unwrap();
+        db.flush().unwrap();
+        files.note_flushed().unwrap();
+        let pending = files.pending.lock().unwrap();
+        assert!(
+            pending.files.is_empty() && pending.dirs.is_empty(),
+            "{pending:?}"
+        );
+    }
+
+    #[test]
+    fn a_flushed_blob_is_noted_by_the_watch() {
+        a_flushed_blob_is_noted(true);
+    }
+
+    #[test]
+    fn a_flushed_blob_is_noted_by_listing_without_a_watch() {
+        a_flushed_blob_is_noted(false);
     }
 }
