@@ -105,7 +105,7 @@ impl Default for Policy {
 pub enum PrincipalKind {
     Support,
     Auditor,
-    /// An identity provider's SCIM client (issue 17).
+    /// An identity provider's SCIM client (it provisions users over `/scim/v2`).
     Provisioner,
 }
 

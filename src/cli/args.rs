@@ -1045,7 +1045,7 @@ pub struct PageArgs {
     /// (`next`; go on with --cursor); without it, the whole list.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
-    /// Go on from where an earlier page ended: the `cursor` of its `next` link.
+    /// Go on from where an earlier page ended: its `next` link, or the `cursor` in it.
     #[arg(long, value_name = "CURSOR")]
     pub cursor: Option<String>,
 }
@@ -1085,14 +1085,50 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// Whether `text` cites a design rule (`R26`) or a project issue (`issue 17`): both
+    /// live outside the repository, so a reader of the help or the README cannot follow them.
+    pub(crate) fn cites_outside_documents(text: &str) -> bool {
+        let words: Vec<&str> = text
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let number = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_digit());
+        words
+            .iter()
+            .any(|w| w.len() > 1 && w.starts_with('R') && number(&w[1..]))
+            || words
+                .windows(2)
+                .any(|pair| pair[0].eq_ignore_ascii_case("issue") && number(pair[1]))
+    }
+
     #[test]
-    fn help_cites_no_rule_numbers() {
+    fn citations_of_rules_and_issues_are_recognised() {
+        assert!(cites_outside_documents("leaves work with nobody (R26)"));
+        assert!(cites_outside_documents("a SCIM client (issue 17)"));
+        assert!(!cites_outside_documents(
+            "RFC 7643, RAID 1, an issue, issued 3 times"
+        ));
+    }
+
+    #[test]
+    fn the_readme_cites_no_rule_numbers_or_issues() {
+        let readme = include_str!("../../README.md");
+        let cites: Vec<&str> = readme
+            .lines()
+            .filter(|line| cites_outside_documents(line))
+            .collect();
+        assert!(
+            cites.is_empty(),
+            "README lines citing rules or issues:\n{}",
+            cites.join("\n")
+        );
+    }
+
+    #[test]
+    fn help_cites_no_rule_numbers_or_issues() {
         fn walk(cmd: &mut clap::Command, found: &mut Vec<String>) {
             let help = cmd.render_long_help().to_string();
-            let cites = help.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| {
-                w.len() > 1 && w.starts_with('R') && w[1..].chars().all(|c| c.is_ascii_digit())
-            });
-            if cites {
+            if cites_outside_documents(&help) {
                 found.push(cmd.get_name().to_owned());
             }
             for sub in cmd.get_subcommands_mut() {
@@ -1101,6 +1137,6 @@ mod tests {
         }
         let mut found = Vec::new();
         walk(&mut Cli::command(), &mut found);
-        assert!(found.is_empty(), "help citing rule numbers: {found:?}");
+        assert!(found.is_empty(), "help citing rules or issues: {found:?}");
     }
 }

@@ -60,11 +60,21 @@ fn paged<Q: Paged>(mut query: Q, page: &PageArgs) -> Result<Q, CliError> {
     };
     query.set_limit(limit);
     if let Some(text) = &page.cursor {
-        let cursor: Cursor = serde_json::from_value(text.as_str().into())
+        let cursor: Cursor = serde_json::from_value(cursor_of(text).into())
             .map_err(|e| CliError::invalid(format!("--cursor: {e}")))?;
         query.set_cursor(Some(cursor));
     }
     Ok(query)
+}
+
+/// The cursor `--cursor` names: the value as given, or the `cursor` parameter of a
+/// whole `next` link (`/v1/users?limit=2&cursor=…`, as `--json` prints it).
+fn cursor_of(arg: &str) -> &str {
+    let query = arg.split_once('?').map_or(arg, |(_, query)| query);
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("cursor="))
+        .unwrap_or(arg)
 }
 
 impl<'a> Reader<'a> {

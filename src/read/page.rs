@@ -135,7 +135,9 @@ impl<'de> Deserialize<'de> for Cursor {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         Self::decode(&text).ok_or_else(|| {
-            serde::de::Error::custom("the cursor is damaged: pass on a `next` link as it came")
+            serde::de::Error::custom(
+                "the cursor is damaged: pass on the `cursor` of a `next` link as it came",
+            )
         })
     }
 }

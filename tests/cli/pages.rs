@@ -65,7 +65,20 @@ fn limit_prints_one_page_and_cursor_goes_on_to_the_end() {
     );
     let users = d.json(&["user", "list", "--limit", "2"]);
     assert_eq!(users["users"].as_array().unwrap().len(), 2);
-    assert!(users["next"].as_str().unwrap().starts_with("/v1/users?"));
+    let next = users["next"].as_str().unwrap();
+    assert!(next.starts_with("/v1/users?"));
+    // The whole `next` link, as --json printed it, goes on as its cursor does.
+    let by_link = d.json(&["user", "list", "--limit", "2", "--cursor", next]);
+    let by_cursor = d.json(&[
+        "user",
+        "list",
+        "--limit",
+        "2",
+        "--cursor",
+        &cursor(&users).unwrap(),
+    ]);
+    assert_eq!(by_link, by_cursor);
+    assert_ne!(by_link["users"][0], users["users"][0]);
     // A long history printed for people keeps its table and counts at the end.
     let text = d.ok(&["history", "--limit", "3"]);
     assert!(text.contains("The organization's timeline:"), "{text}");
