@@ -396,9 +396,17 @@ pub enum Cmd {
         /// The shell the script is for.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) on stdout.
-    #[command(after_help = "Example:\n  offboard man | man -l -")]
-    Man,
+    /// Print the man page (roff) on stdout, or write one page per command into a directory.
+    #[command(
+        after_help = "Examples:\n  offboard man | man -l -\n  offboard man --dir ~/.local/share/man/man1   # offboard.1, offboard-transfer-all-buyers.1, …"
+    )]
+    Man {
+        /// Write offboard.1 and a page for every subcommand (offboard-transfer.1,
+        /// offboard-user-add.1, …, the pages the main one refers to) into DIR, created
+        /// if missing, instead of printing the main page.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -75,7 +75,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     // Generated from the parser alone: no data directory, no server.
     match &cli.command {
         Cmd::Completions { shell } => return manual::completions(*shell),
-        Cmd::Man => return manual::man(),
+        Cmd::Man { dir } => return manual::man(dir.as_deref()),
         Cmd::Kek(args::KekCmd::Create { path }) => return kek::create(path, &mut out),
         _ => {}
     }
@@ -440,7 +440,7 @@ pub fn dispatch<'a>(
                 "migrate opens both stores itself: leave out --server",
             )),
             Cmd::Completions { shell } => manual::completions(*shell),
-            Cmd::Man => manual::man(),
+            Cmd::Man { dir } => manual::man(dir.as_deref()),
             Cmd::Kek(args::KekCmd::Create { path }) => kek::create(path, cx.out),
             Cmd::Kek(args::KekCmd::Rotate { .. }) => Err(CliError::usage(
                 "kek rotate works on the store itself, with every node stopped: leave out --server",

@@ -47,6 +47,29 @@ fn the_man_page_is_roff_naming_every_subcommand() {
 }
 
 #[test]
+fn man_dir_writes_the_pages_the_main_page_refers_to() {
+    // Given the main page, which refers to offboard-SUBCOMMAND(1) pages
+    let d = Dir::new();
+    let page = d.ok(&["man"]);
+    assert!(page.contains("offboard\\-user(1)"), "{page}");
+    // When the pages are written into a directory
+    let dir = d.path("man1");
+    d.ok(&["man", "--dir", dir.to_str().unwrap()]);
+    // Then every page it refers to is there, the nested ones too, as roff
+    for name in [
+        "offboard.1",
+        "offboard-user.1",
+        "offboard-user-add.1",
+        "offboard-transfer-all-buyers.1",
+    ] {
+        let text =
+            std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(text.contains(".TH "), "{name}: {text}");
+    }
+    assert!(!d.data().exists(), "man opens no data directory");
+}
+
+#[test]
 fn help_shows_examples_and_no_rule_numbers() {
     let d = Dir::new();
     for cmd in [
