@@ -14,6 +14,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
 use super::append::{AppendError, Appended};
+use crate::domain::CommandKind;
 
 /// The labels of `offboard_commands_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -36,9 +37,20 @@ pub struct EngineMetrics {
 }
 
 impl Default for EngineMetrics {
+    /// Every command kind's `ok` series starts at 0, so `/metrics` names each from the
+    /// start and a rate over it reads 0 rather than nothing (Prometheus's advice for
+    /// label values known in advance); error outcomes appear when they first happen.
     fn default() -> Self {
+        let commands = Family::<CommandLabels, Counter>::default();
+        for kind in <CommandKind as strum::IntoEnumIterator>::iter() {
+            // Creating the series is the point; the read guard it returns is not needed.
+            let _ = commands.get_or_create(&CommandLabels {
+                command: kind.tag(),
+                outcome: "ok",
+            });
+        }
         Self {
-            commands: Family::default(),
+            commands,
             // 0.25 ms .. ~8 s: a healthy answer takes milliseconds, a stuck disk the
             // storage patience (5 s).
             ack_seconds: Histogram::new(exponential_buckets(0.000_25, 2.0, 16)),
@@ -102,5 +114,31 @@ impl EngineMetrics {
             Unit::Seconds,
             self.sync_seconds.clone(),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::encoding::text::encode;
+
+    #[test]
+    fn every_command_kind_is_named_at_zero_before_any_command() {
+        // Given fresh metrics, registered as `/metrics` registers them
+        let metrics = EngineMetrics::default();
+        let mut registry = Registry::with_prefix("offboard");
+        metrics.register(&mut registry);
+        // When they are encoded before any command
+        let mut text = String::new();
+        encode(&mut text, &registry).unwrap();
+        // Then each kind's ok series reads 0, and no error outcome is invented
+        for kind in <CommandKind as strum::IntoEnumIterator>::iter() {
+            let series = format!(
+                "offboard_commands_total{{command=\"{}\",outcome=\"ok\"}} 0\n",
+                kind.tag()
+            );
+            assert!(text.contains(&series), "{series} missing from:\n{text}");
+        }
+        assert!(!text.contains("outcome=\"conflict\""), "{text}");
     }
 }
