@@ -10,8 +10,9 @@
 //! A blob is noted when it is closed after writing (`IN_CLOSE_WRITE`), so it is synced
 //! whole: sled writes a blob and drops its file before the log message naming it is
 //! reserved, so the flush that carries that message returns after the close. When the
-//! kernel's queue overflowed, a watch was removed or reading failed, the caller is told
-//! it does not know ([`Look::Unknown`]) and lists the directories as before.
+//! kernel's queue overflowed or reading failed, the caller is told it does not know
+//! ([`Look::Unknown`]) and lists the directories as before; once a watched directory
+//! was removed or moved, it is told so after every flush.
 
 use std::ffi::OsStr;
 use std::mem::MaybeUninit;
@@ -29,9 +30,9 @@ const ENTRY_CHANGES: ReadFlags = ReadFlags::CREATE
     .union(ReadFlags::MOVED_FROM)
     .union(ReadFlags::MOVED_TO);
 
-/// Events that mean the watch itself no longer tells everything.
-const WATCH_LOST: ReadFlags = ReadFlags::QUEUE_OVERFLOW
-    .union(ReadFlags::IGNORED)
+/// Events that mean a watched directory is gone or elsewhere: the watch will never
+/// tell about it again.
+const WATCH_GONE: ReadFlags = ReadFlags::IGNORED
     .union(ReadFlags::DELETE_SELF)
     .union(ReadFlags::MOVE_SELF);
 
@@ -43,6 +44,8 @@ pub(crate) struct DirWatch {
     dir_wd: i32,
     /// `blobs/`'s watch, once the directory exists.
     blobs_wd: Option<i32>,
+    /// A watched directory went away: every later look is [`Look::Unknown`].
+    gone: bool,
 }
 
 /// What one look found.
@@ -76,6 +79,7 @@ impl DirWatch {
             dir: dir.to_path_buf(),
             dir_wd,
             blobs_wd: None,
+            gone: false,
         };
         let blobs = dir.join("blobs");
         if blobs.is_dir() {
@@ -99,7 +103,12 @@ impl DirWatch {
     }
 
     /// Reads every event queued since the last look: one `read` when there is none.
+    /// A queue overflow makes this look [`Look::Unknown`]; a watched directory removed
+    /// or moved makes every look from then on `Unknown`.
     pub(crate) fn look(&mut self) -> Look {
+        if self.gone {
+            return Look::Unknown;
+        }
         let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
         let mut changes = Changes::default();
         let mut blobs_created = false;
@@ -112,7 +121,11 @@ impl DirWatch {
                 Err(_) => return Look::Unknown,
             };
             let flags = event.events();
-            if flags.intersects(WATCH_LOST) {
+            if flags.intersects(WATCH_GONE) {
+                self.gone = true;
+                return Look::Unknown;
+            }
+            if flags.contains(ReadFlags::QUEUE_OVERFLOW) {
                 return Look::Unknown;
             }
             let name = event
@@ -248,6 +261,10 @@ mod tests {
         fs::create_dir(&dir).unwrap();
         let mut watch = DirWatch::new(&dir).unwrap();
         fs::remove_dir(&dir).unwrap();
+        assert_eq!(watch.look(), Look::Unknown);
+        // Even once its events are read: the caller lists (and finds nothing to list).
+        assert_eq!(watch.look(), Look::Unknown);
+        fs::create_dir(&dir).unwrap();
         assert_eq!(watch.look(), Look::Unknown);
     }
 }
