@@ -1,5 +1,6 @@
 //! The HTTP conventions every answer follows, as middleware (tower-http where it has the
-//! layer): `X-Request-Id` taken from the request or generated (a UUID), echoed on the
+//! layer): `X-Request-Id` taken from the request (1 to 200 visible ASCII characters)
+//! or generated (a UUID), echoed on the
 //! answer and recorded in the request's log line; gzip or br when the client asks
 //! (`Accept-Encoding`), never for `text/event-stream`; `WWW-Authenticate: Bearer` on
 //! every 401; `Retry-After` on every 503 and 429; CORS for the origins `serve
@@ -42,6 +43,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// need the matched route template, so they stay inside ([`super::app`]).
 pub(crate) fn around(router: Router, cors_origins: &[HeaderValue]) -> Router {
     let service = ServiceBuilder::new()
+        .map_request(drop_unfit_request_id)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .option_layer(cors(cors_origins))
@@ -59,6 +61,28 @@ pub(crate) fn around(router: Router, cors_origins: &[HeaderValue]) -> Router {
         .layer(etag::EtagLayer)
         .service(router);
     Router::new().fallback_service(service)
+}
+
+/// Longest `X-Request-Id` kept from a request (Heroku's router takes 20 to 200
+/// characters); a longer one is replaced by a generated id.
+pub const REQUEST_ID_MAX: usize = 200;
+
+/// Removes a request's `X-Request-Id` unless it is 1 to [`REQUEST_ID_MAX`] visible ASCII
+/// characters, so that the id made in its place is what gets echoed and logged: an
+/// id is copied into every answer and log line, and a client must not make either
+/// carry kilobytes or bytes a log reader would misread.
+fn drop_unfit_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    let fit = |id: &HeaderValue| {
+        (1..=REQUEST_ID_MAX).contains(&id.len()) && id.as_bytes().iter().all(u8::is_ascii_graphic)
+    };
+    if request
+        .headers()
+        .get(&REQUEST_ID)
+        .is_some_and(|id| !fit(id))
+    {
+        request.headers_mut().remove(&REQUEST_ID);
+    }
+    request
 }
 
 /// The HTTP metrics, inside routing (they label by the matched route template).

@@ -94,6 +94,19 @@ async fn a_request_id_is_generated_or_echoed() {
     let echoed = raw(&w.app, "GET", "/v1/users", &[("x-request-id", "trace-42")]).await;
     assert_eq!(echoed.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(echoed.headers()["x-request-id"], "trace-42");
+    // An id too long to copy into every answer and log line, or with spaces or bytes
+    // beyond ASCII, is replaced by a generated one.
+    let long = "x".repeat(201);
+    let at_most = "y".repeat(200);
+    for unfit in [long.as_str(), "two words", "caf\u{e9}"] {
+        let answer = raw(&w.app, "GET", "/healthz", &[("x-request-id", unfit)]).await;
+        let id = answer.headers()["x-request-id"]
+            .to_str()
+            .unwrap_or("not ASCII");
+        assert!(Uuid::parse_str(id).is_ok(), "{unfit:?} gave {id}");
+    }
+    let kept = raw(&w.app, "GET", "/healthz", &[("x-request-id", &at_most)]).await;
+    assert_eq!(kept.headers()["x-request-id"], at_most.as_str());
 }
 
 #[tokio::test]
