@@ -242,7 +242,14 @@ impl Syncer {
                 let durable = flushed.and(synced.clone());
                 for (group, written) in round {
                     match (written, &durable) {
-                        (Ok(()), Ok(())) => self.answer(group),
+                        (Ok(()), Ok(())) => match self.destroy_purged_keys(&group) {
+                            Ok(()) => self.answer(group),
+                            Err(why) => {
+                                broken = Some(why.clone());
+                                self.health.refuse(Refusal::storage(why.clone()));
+                                self.unknown(group, &why);
+                            }
+                        },
                         (Ok(()), Err(why)) => self.unknown(group, why),
                         (Err(WriteFailure::Unknown(why)), _) => {
                             self.health.refuse(Refusal::storage(why.clone()));
@@ -318,14 +325,27 @@ impl Syncer {
         }
     }
 
-    fn answer(&self, group: Group) {
-        for user in &group.purged {
-            // The key leaves memory first, so nothing reads the data even if the file
-            // cannot be removed now; opening the engine retries the file.
-            if let Err(e) = self.vault.destroy_user_key(*user) {
+    /// Destroys the keys of the users a durable group purges, before anyone hears of it
+    /// (`Group::purged`), each within the storage patience. A key leaves memory first,
+    /// so nothing reads the data even if its file cannot be removed now (opening the
+    /// engine retries the file): a failure is logged. `Err` only for a destruction past
+    /// the patience (a frozen disk): a stall like any storage call's, and the group's
+    /// commands hear `outcome_unknown` — their purge is durable, the key file's fate not
+    /// known.
+    fn destroy_purged_keys(&mut self, group: &Group) -> Result<(), String> {
+        for &user in &group.purged {
+            let vault = self.vault.as_ref();
+            let destroyed = self.patient.run("destroying a purged user's key", 0, || {
+                vault.destroy_user_key(user)
+            })?;
+            if let Err(e) = destroyed {
                 tracing::warn!("offboard: key file of purged user {user} not removed yet (retried at next start): {e}");
             }
         }
+        Ok(())
+    }
+
+    fn answer(&self, group: Group) {
         self.stats
             .events
             .fetch_add(group.batch.events.len() as u64, Ordering::Relaxed);

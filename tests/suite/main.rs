@@ -34,6 +34,7 @@ mod seed_002_mortgage_broker;
 mod seed_003_telephony;
 mod seed_004_data_credits;
 mod stale_holder;
+mod stuck_key;
 #[allow(dead_code)]
 mod support;
 // Every store the contract tests run on (sled, and PostgreSQL when installed).

@@ -302,12 +302,7 @@ async fn a_stuck_call_hangs_nothing(stuck: fn(&StuckLog) -> &AtomicBool) {
     assert_eq!(position.unwrap(), 1);
     assert_eq!(engine.refusal().unwrap().code, "unavailable");
     // and shutting down finishes although the flush thread is still stuck.
-    let engine = Arc::try_unwrap(engine).unwrap();
-    let stopped = tokio::task::spawn_blocking(move || engine.shutdown());
-    tokio::time::timeout(Duration::from_secs(5), stopped)
-        .await
-        .expect("shutdown hung")
-        .unwrap();
+    super::support::shut_down_in_time(engine).await;
     log.release();
 }
 

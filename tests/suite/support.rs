@@ -41,3 +41,15 @@ pub async fn raw_session(url: &str) -> tokio_postgres::Client {
     tokio::spawn(connection);
     client
 }
+
+/// Shuts `engine` (its last handle) down on a blocking thread and fails the test if that
+/// takes more than 5 s: a stage stuck in a storage call must not hold shutdown.
+pub async fn shut_down_in_time(engine: std::sync::Arc<offboard::Engine>) {
+    let engine = std::sync::Arc::try_unwrap(engine)
+        .unwrap_or_else(|_| panic!("another handle on the engine is alive"));
+    let stopped = tokio::task::spawn_blocking(move || engine.shutdown());
+    tokio::time::timeout(std::time::Duration::from_secs(5), stopped)
+        .await
+        .expect("shutdown hung")
+        .unwrap();
+}
